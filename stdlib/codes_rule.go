@@ -1,0 +1,4 @@
+package stdlib
+
+// ruleCodes documents the codes of the rule phase.
+var ruleCodes = []Code{}

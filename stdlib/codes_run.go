@@ -1,0 +1,4 @@
+package stdlib
+
+// runCodes documents the codes of the run phase.
+var runCodes = []Code{}

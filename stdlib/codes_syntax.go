@@ -1,0 +1,4 @@
+package stdlib
+
+// syntaxCodes documents the codes of the syntax phase.
+var syntaxCodes = []Code{}
