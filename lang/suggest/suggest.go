@@ -26,8 +26,9 @@ func Closest(name string, candidates []string) string {
 			best, bestDist = c, d
 		}
 	}
-	// Allow about one edit in three characters, at least one, at most three.
-	limit := len(name) / 3
+	// Allow about one edit in three characters (a transposition is two),
+	// at least one, at most three.
+	limit := (len(name) + 2) / 3
 	if limit < 1 {
 		limit = 1
 	}
