@@ -1,0 +1,73 @@
+// Package mapped opens a model file read-only as one byte slice, memory
+// mapped where the system allows it and read into memory otherwise, so that
+// loaders can hand out tensors that alias the file without copying.
+package mapped
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is a read-only view of a whole file. Data must not be written to and
+// must not be used after Close.
+type File struct {
+	Name   string
+	Data   []byte
+	mapped bool
+	closed bool
+}
+
+// Open maps the named file read-only. It falls back to reading the file when
+// mapping fails (for example on a pipe or a file system without mmap).
+func Open(name string) (*File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	size := st.Size()
+	if size == 0 {
+		return &File{Name: name, Data: []byte{}}, nil
+	}
+	if size > math.MaxInt {
+		return nil, fmt.Errorf("%s: file of %d bytes is too large to map", name, size)
+	}
+	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED); err == nil {
+		return &File{Name: name, Data: data, mapped: true}, nil
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &File{Name: name, Data: data}, nil
+}
+
+// FromBytes wraps bytes already in memory, for tests and fuzzing.
+func FromBytes(name string, data []byte) *File {
+	return &File{Name: name, Data: data}
+}
+
+// Close unmaps the file. It is safe to call more than once.
+func (f *File) Close() error {
+	if f == nil || f.closed {
+		return nil
+	}
+	f.closed = true
+	data := f.Data
+	f.Data = nil
+	if f.mapped {
+		return unix.Munmap(data)
+	}
+	return nil
+}
