@@ -38,7 +38,7 @@ var ruleCodes = []Code{
 			"help match full fine-tuning, but they multiply the adapter's size by about 3, so it should be a choice.\n\n" +
 			"Fix: set `rank` between 16 and 32 (with `alpha = 2 * rank`), or keep your value knowingly; use " +
 			"`targets = attention` unless the task needs all linear layers.",
-		Example: "finetune sft {\n  model = base\n  data = chat\n  lora { rank = 256 }\n}",
+		Example:   "finetune sft {\n  model = base\n  data = chat\n  lora { rank = 256 }\n}",
 		Citations: []Citation{CiteLoRA(), CiteQLoRA()}},
 	{ID: "ML004", Phase: "rule", Title: "decode with a KV cache",
 		Explain: "Autoregressive decoding without a key/value cache recomputes attention keys and values over the " +
