@@ -1,0 +1,27 @@
+//go:build amd64
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// useAsm reports whether the AVX2+FMA kernels may run; it is fixed at start-up.
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// dot4AVX2 sets acc[i] to the dot product of the i-th of four rows that start
+// at w and are stride elements apart with x, over the first n elements; n
+// must be a positive multiple of 8.
+//
+//go:noescape
+func dot4AVX2(w *float32, stride int, x *float32, n int, acc *[4]float32)
+
+// dot1AVX2 returns the dot product of the first n elements of a and b; n must
+// be a positive multiple of 8.
+//
+//go:noescape
+func dot1AVX2(a, b *float32, n int) float32
+
+// axpyAVX2 adds alpha times the first n elements of x to y; n must be a
+// positive multiple of 8.
+//
+//go:noescape
+func axpyAVX2(y *float32, alpha float32, x *float32, n int)

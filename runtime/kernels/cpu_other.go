@@ -1,0 +1,12 @@
+//go:build !amd64
+
+package kernels
+
+// useAsm is false: there are no assembly kernels for this architecture.
+const useAsm = false
+
+func dot4AVX2(w *float32, stride int, x *float32, n int, acc *[4]float32) {}
+
+func dot1AVX2(a, b *float32, n int) float32 { return 0 }
+
+func axpyAVX2(y *float32, alpha float32, x *float32, n int) {}

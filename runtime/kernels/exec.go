@@ -1,0 +1,77 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+)
+
+// DefaultTileRows is the number of weight rows a batched product keeps hot in
+// cache while it streams the batch past them, when Exec.TileRows is zero.
+const DefaultTileRows = 16
+
+// Exec configures how a kernel spreads its work. The zero value runs
+// single-threaded with the default tile size and uses assembly when the CPU
+// supports it.
+type Exec struct {
+	// Threads is the number of goroutines that share the rows of a product.
+	// Zero or one means the calling goroutine does all the work; a negative
+	// value means runtime.GOMAXPROCS(0).
+	Threads int
+	// TileRows is the number of weight rows processed as one tile in batched
+	// products; zero means DefaultTileRows. It is rounded up to a multiple of
+	// four, the assembly kernel's row unroll.
+	TileRows int
+	// NoAsm forces the pure-Go kernels, for tests and benchmarks that compare
+	// the two.
+	NoAsm bool
+}
+
+func (e Exec) threads() int {
+	if e.Threads < 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	if e.Threads == 0 {
+		return 1
+	}
+	return e.Threads
+}
+
+func (e Exec) tileRows() int {
+	t := e.TileRows
+	if t <= 0 {
+		t = DefaultTileRows
+	}
+	return (t + 3) &^ 3
+}
+
+// minWorkPerThread is the number of multiply-adds below which another
+// goroutine costs more to start (a few microseconds) than it saves; measured
+// with BenchmarkMatVec at 288x288, where two threads were slower than one.
+const minWorkPerThread = 1 << 17
+
+// parallelRows calls fn on disjoint row ranges [lo, hi) that cover [0, rows),
+// each range starting at a multiple of align, using up to e.threads()
+// goroutines; rowWork is the number of multiply-adds one row costs.
+func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
+	t := e.threads()
+	if maxT := rows * max(rowWork, 1) / minWorkPerThread; t > maxT {
+		t = maxT
+	}
+	if t <= 1 {
+		fn(0, rows)
+		return
+	}
+	chunk := (rows + t - 1) / t
+	chunk = (chunk + align - 1) / align * align
+	var wg sync.WaitGroup
+	for lo := chunk; lo < rows; lo += chunk {
+		hi := min(lo+chunk, rows)
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, hi)
+	}
+	fn(0, min(chunk, rows))
+	wg.Wait()
+}

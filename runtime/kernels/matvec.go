@@ -1,0 +1,250 @@
+package kernels
+
+import "fmt"
+
+// ShapeError reports operands whose lengths do not match the dimensions a
+// kernel was given.
+type ShapeError struct {
+	Kernel string // "MatVec"
+	Detail string // which operand is wrong and how
+}
+
+// Error implements error.
+func (e *ShapeError) Error() string { return "kernels." + e.Kernel + ": " + e.Detail }
+
+func shapeErr(kernel, format string, args ...any) error {
+	return &ShapeError{Kernel: kernel, Detail: fmt.Sprintf(format, args...)}
+}
+
+// checkLen reports an error unless len(s) is exactly want.
+func checkLen(kernel, name string, got, want int) error {
+	if got != want {
+		return shapeErr(kernel, "%s has %d elements, want %d", name, got, want)
+	}
+	return nil
+}
+
+func checkDims(kernel string, dims ...int) error {
+	for _, d := range dims {
+		if d < 0 {
+			return shapeErr(kernel, "negative dimension %d", d)
+		}
+	}
+	return nil
+}
+
+// MatVec computes out = W·x for a row-major W of shape [rows, cols],
+// single-threaded. It is Exec{}.MatVec.
+func MatVec(out, w, x []float32, rows, cols int) error {
+	return Exec{}.MatVec(out, w, x, rows, cols)
+}
+
+// MatVec computes out = W·x for a row-major W of shape [rows, cols], x of
+// length cols and out of length rows, splitting the rows over e.Threads
+// goroutines.
+func (e Exec) MatVec(out, w, x []float32, rows, cols int) error {
+	if err := checkDims("MatVec", rows, cols); err != nil {
+		return err
+	}
+	if err := checkLen("MatVec", "out", len(out), rows); err != nil {
+		return err
+	}
+	if err := checkLen("MatVec", "W", len(w), rows*cols); err != nil {
+		return err
+	}
+	if err := checkLen("MatVec", "x", len(x), cols); err != nil {
+		return err
+	}
+	asm := useAsm && !e.NoAsm
+	e.parallelRows(rows, 4, cols, func(lo, hi int) {
+		matVecRange(asm, out, w, x, cols, lo, hi)
+	})
+	return nil
+}
+
+// MatMul computes out = X·Wᵀ for X of shape [n, cols], W of shape
+// [rows, cols] and out of shape [n, rows], all row-major: each row of out is
+// W times the matching row of X. This is the batched (prefill) form of
+// MatVec. Weight rows are processed in tiles of e.TileRows so that a tile
+// stays in cache while all n rows of X stream past it, and tiles are spread
+// over e.Threads goroutines.
+func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
+	if err := checkDims("MatMul", n, rows, cols); err != nil {
+		return err
+	}
+	if err := checkLen("MatMul", "out", len(out), n*rows); err != nil {
+		return err
+	}
+	if err := checkLen("MatMul", "X", len(x), n*cols); err != nil {
+		return err
+	}
+	if err := checkLen("MatMul", "W", len(w), rows*cols); err != nil {
+		return err
+	}
+	if n == 1 {
+		return e.MatVec(out, w, x, rows, cols)
+	}
+	asm := useAsm && !e.NoAsm
+	tile := e.tileRows()
+	e.parallelRows(rows, tile, n*cols, func(lo, hi int) {
+		var acc [4]float32
+		for t0 := lo; t0 < hi; t0 += tile {
+			t1 := min(t0+tile, hi)
+			for b := 0; b < n; b++ {
+				xb := x[b*cols : (b+1)*cols]
+				ob := out[b*rows : (b+1)*rows]
+				r := t0
+				for ; r+4 <= t1; r += 4 {
+					dot4(asm, &acc, w[r*cols:], cols, xb)
+					copy(ob[r:r+4], acc[:])
+				}
+				for ; r < t1; r++ {
+					ob[r] = dotGeneric(w[r*cols:(r+1)*cols], xb)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// MatMulTransA computes out = Aᵀ·B for A of shape [n, m], B of shape [n, k]
+// and out of shape [m, k], adding into out when accumulate is true. It is
+// the weight gradient of a linear layer (dW = dYᵀ·X) and is written as n
+// rank-one updates, which vectorise well in Go.
+func (e Exec) MatMulTransA(out, a, b []float32, n, m, k int, accumulate bool) error {
+	if err := checkDims("MatMulTransA", n, m, k); err != nil {
+		return err
+	}
+	if err := checkLen("MatMulTransA", "out", len(out), m*k); err != nil {
+		return err
+	}
+	if err := checkLen("MatMulTransA", "A", len(a), n*m); err != nil {
+		return err
+	}
+	if err := checkLen("MatMulTransA", "B", len(b), n*k); err != nil {
+		return err
+	}
+	if !accumulate {
+		clear(out)
+	}
+	e.parallelRows(m, 1, n*k, func(lo, hi int) {
+		for i := 0; i < n; i++ {
+			brow := b[i*k : (i+1)*k]
+			for r := lo; r < hi; r++ {
+				Axpy(out[r*k:(r+1)*k], a[i*m+r], brow)
+			}
+		}
+	})
+	return nil
+}
+
+// MatMulNN computes out = A·B for A of shape [n, m], B of shape [m, k] and
+// out of shape [n, k]; it is the input gradient of a linear layer
+// (dX = dY·W).
+func (e Exec) MatMulNN(out, a, b []float32, n, m, k int) error {
+	if err := checkDims("MatMulNN", n, m, k); err != nil {
+		return err
+	}
+	if err := checkLen("MatMulNN", "out", len(out), n*k); err != nil {
+		return err
+	}
+	if err := checkLen("MatMulNN", "A", len(a), n*m); err != nil {
+		return err
+	}
+	if err := checkLen("MatMulNN", "B", len(b), m*k); err != nil {
+		return err
+	}
+	e.parallelRows(n, 1, m*k, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			orow := out[i*k : (i+1)*k]
+			clear(orow)
+			for j := 0; j < m; j++ {
+				Axpy(orow, a[i*m+j], b[j*k:(j+1)*k])
+			}
+		}
+	})
+	return nil
+}
+
+// matVecRange computes rows [lo, hi) of out = W·x.
+func matVecRange(asm bool, out, w, x []float32, cols, lo, hi int) {
+	var acc [4]float32
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		dot4(asm, &acc, w[r*cols:], cols, x)
+		copy(out[r:r+4], acc[:])
+	}
+	for ; r < hi; r++ {
+		if asm {
+			out[r] = Dot(w[r*cols:(r+1)*cols], x)
+		} else {
+			out[r] = dotGeneric(w[r*cols:(r+1)*cols], x)
+		}
+	}
+}
+
+// dot4 computes the dot products of four consecutive rows of length cols,
+// starting at w[0], with x.
+func dot4(asm bool, acc *[4]float32, w []float32, cols int, x []float32) {
+	n8 := cols &^ 7
+	if asm && n8 > 0 {
+		_ = w[3*cols+cols-1]
+		dot4AVX2(&w[0], cols, &x[0], n8, acc)
+		if n8 < cols {
+			for i := 0; i < 4; i++ {
+				acc[i] += dotGeneric(w[i*cols+n8:(i+1)*cols], x[n8:cols])
+			}
+		}
+		return
+	}
+	for i := 0; i < 4; i++ {
+		acc[i] = dotGeneric(w[i*cols:(i+1)*cols], x[:cols])
+	}
+}
+
+// Dot returns the dot product of a and b, which must have the same length.
+func Dot(a, b []float32) float32 {
+	if useAsm && len(a) >= 8 && len(a) == len(b) {
+		n8 := len(a) &^ 7
+		s := dot1AVX2(&a[0], &b[0], n8)
+		return s + dotGeneric(a[n8:], b[n8:])
+	}
+	return dotGeneric(a, b)
+}
+
+// dotGeneric is the pure-Go dot product, unrolled eight ways so that the
+// additions form independent chains.
+func dotGeneric(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		aa := a[i : i+8 : i+8]
+		bb := b[i : i+8 : i+8]
+		s0 += aa[0] * bb[0]
+		s1 += aa[1] * bb[1]
+		s2 += aa[2] * bb[2]
+		s3 += aa[3] * bb[3]
+		s4 += aa[4] * bb[4]
+		s5 += aa[5] * bb[5]
+		s6 += aa[6] * bb[6]
+		s7 += aa[7] * bb[7]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+}
+
+// Axpy computes y += alpha·x; x must be at least as long as y.
+func Axpy(y []float32, alpha float32, x []float32) {
+	if useAsm && len(y) >= 8 && len(x) >= len(y) {
+		n8 := len(y) &^ 7
+		axpyAVX2(&y[0], alpha, &x[0], n8)
+		y, x = y[n8:], x[n8:]
+	}
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += alpha * x[i]
+	}
+}

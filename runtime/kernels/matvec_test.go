@@ -1,0 +1,106 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestMatVecAgreesWithReference(t *testing.T) {
+	shapes := [][2]int{{1, 1}, {3, 7}, {4, 8}, {5, 17}, {8, 64}, {13, 100}, {64, 172}, {33, 513}, {260, 288}}
+	for _, sh := range shapes {
+		rows, cols := sh[0], sh[1]
+		w := randVec(uint64(rows*1000+cols), rows*cols, 1)
+		x := randVec(uint64(cols), cols, 1)
+		want := refMatVec(w, x, rows, cols)
+		for _, e := range []Exec{{}, {NoAsm: true}, {Threads: 3}, {Threads: -1, NoAsm: true}} {
+			out := make([]float32, rows)
+			if err := e.MatVec(out, w, x, rows, cols); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, fmt.Sprintf("%dx%d %+v", rows, cols, e), out, want, 1e-5, 1)
+		}
+	}
+}
+
+func TestMatMulAgreesWithMatVec(t *testing.T) {
+	for _, sh := range [][3]int{{2, 5, 9}, {7, 33, 64}, {16, 70, 172}, {3, 512, 64}} {
+		n, rows, cols := sh[0], sh[1], sh[2]
+		w := randVec(1, rows*cols, 1)
+		x := randVec(2, n*cols, 1)
+		for _, e := range []Exec{{}, {NoAsm: true}, {Threads: 2, TileRows: 5}} {
+			out := make([]float32, n*rows)
+			if err := e.MatMul(out, x, w, n, rows, cols); err != nil {
+				t.Fatal(err)
+			}
+			for b := 0; b < n; b++ {
+				want := refMatVec(w, x[b*cols:(b+1)*cols], rows, cols)
+				assertClose(t, fmt.Sprintf("%v row %d %+v", sh, b, e), out[b*rows:(b+1)*rows], want, 1e-5, 1)
+			}
+		}
+	}
+}
+
+func TestMatMulTransAAndNN(t *testing.T) {
+	n, m, k := 5, 7, 19
+	a := randVec(3, n*m, 1)
+	b := randVec(4, n*k, 1)
+	out := make([]float32, m*k)
+	if err := (Exec{}).MatMulTransA(out, a, b, n, m, k, false); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, m*k)
+	for i := 0; i < n; i++ {
+		for r := 0; r < m; r++ {
+			for c := 0; c < k; c++ {
+				want[r*k+c] += float64(a[i*m+r]) * float64(b[i*k+c])
+			}
+		}
+	}
+	assertClose(t, "AᵀB", out, want, 1e-5, 1)
+
+	bb := randVec(5, m*k, 1)
+	out2 := make([]float32, n*k)
+	if err := (Exec{Threads: 2}).MatMulNN(out2, a, bb, n, m, k); err != nil {
+		t.Fatal(err)
+	}
+	want2 := make([]float64, n*k)
+	for i := 0; i < n; i++ {
+		for j := 0; j < m; j++ {
+			for c := 0; c < k; c++ {
+				want2[i*k+c] += float64(a[i*m+j]) * float64(bb[j*k+c])
+			}
+		}
+	}
+	assertClose(t, "AB", out2, want2, 1e-5, 1)
+}
+
+func TestDotAndAxpyAsmMatchGeneric(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 100, 1000} {
+		a := randVec(uint64(n), n, 1)
+		b := randVec(uint64(n+1), n, 1)
+		got := Dot(a, b)
+		want := refMatVec(a, b, 1, n)
+		assertClose(t, fmt.Sprintf("dot%d", n), []float32{got}, want, 1e-5, 1)
+		y := randVec(9, n, 1)
+		yw := f64s(y)
+		for i := range yw {
+			yw[i] += 0.5 * float64(a[i])
+		}
+		Axpy(y, 0.5, a)
+		assertClose(t, fmt.Sprintf("axpy%d", n), y, yw, 1e-6, 1)
+	}
+}
+
+func TestMatVecRejectsBadShapes(t *testing.T) {
+	var se *ShapeError
+	if err := MatVec(make([]float32, 2), make([]float32, 5), make([]float32, 3), 2, 3); !errors.As(err, &se) {
+		t.Errorf("short W: got %v, want a ShapeError", err)
+	}
+	if err := MatVec(make([]float32, 2), make([]float32, 6), make([]float32, 3), -2, -3); err == nil {
+		t.Error("negative dims accepted")
+	}
+	if err := (Exec{}).MatMul(make([]float32, 4), make([]float32, 6), make([]float32, 6), 2, 2, 2); err == nil {
+		t.Error("MatMul with wrong X accepted")
+	}
+}
