@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -149,6 +150,9 @@ func (q Quantity) String() string {
 // formatNumber renders a float without exponent noise: 0.05, 2e-04 stays
 // short, 16 has no decimals.
 func formatNumber(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
