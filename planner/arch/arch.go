@@ -53,6 +53,11 @@ type Config struct {
 	NormEps   float64
 	Tied      bool // classifier shares the token-embedding matrix
 	TypeVocab int  // BERT token-type vocabulary; 0 elsewhere
+	QKVBias   bool // q, k and v projections carry biases (Qwen2)
+	Pooler    bool // BERT pooler (dense + tanh over the first token) present
+	// Approx, when set, says in a sentence how the shapes approximate a
+	// model that the families above do not describe exactly.
+	Approx string
 }
 
 // HeadSize returns HeadDim, or Dim/Heads when HeadDim is unset.
@@ -65,3 +70,14 @@ func (c Config) HeadSize() int {
 	}
 	return c.Dim / c.Heads
 }
+
+// Bias and pooler flags are additive fields used by the parameter count;
+// see params.go.
+
+// HasBias reports whether every linear layer of the family carries a bias
+// (BERT); Llama-family models have none, Qwen2 only on q/k/v (QKVBias).
+func (c Config) HasBias() bool { return c.Family == BERT }
+
+// Gated reports whether the feed-forward block is gated (SwiGLU or GeGLU:
+// gate, up and down projections) rather than BERT's up and down.
+func (c Config) Gated() bool { return c.Family != BERT }
