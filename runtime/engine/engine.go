@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// maxCachedGraphs bounds how many compiled graphs (one per input length)
+// an engine keeps; decoding with the KV cache needs one.
+const maxCachedGraphs = 8
+
+// Engine runs one model. It is not safe for concurrent use: a forward call
+// advances the engine's position and its KV cache.
+type Engine struct {
+	cfg     arch.Config
+	opts    Options
+	exec    kernels.Exec
+	emb     []float32 // token embeddings [vocab, dim]
+	tensors map[string]*tensor.Dense
+	bytes   int64
+	st      *state
+	graphs  map[int]*compiled
+	pos     int
+	history []int // tokens so far, for recomputation without a KV cache
+	logits  []float32
+}
+
+// compiled is one graph with its machine, for one input length.
+type compiled struct {
+	g      *gorgonia.ExprGraph
+	vm     gorgonia.VM
+	x      *gorgonia.Node
+	xval   *tensor.Dense
+	logits *gorgonia.Node
+}
+
+// New prepares ws for execution under opts: it converts the weights to
+// float32 tensors (dequantising stored formats) and, for
+// CompileMaxAutotune, tunes the kernels. Only the Llama family is
+// supported.
+func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Quantize != QuantizeNone {
+		return nil, fmt.Errorf("engine: quantize %s is not available yet; run with quantize none", opts.Quantize)
+	}
+	c := ws.Config
+	if c.Family != arch.Llama {
+		return nil, fmt.Errorf("engine: %s: family %s is not supported; only llama runs", ws.Source, c.Family)
+	}
+	hs := c.HeadSize()
+	if c.Dim <= 0 || c.HiddenDim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.Vocab <= 0 || c.MaxSeq <= 0 || hs <= 0 || hs%2 != 0 || c.Heads%c.KVHeads != 0 {
+		return nil, fmt.Errorf("engine: %s: unusable architecture %+v", ws.Source, c)
+	}
+	if opts.Threads == 0 {
+		opts.Threads = 1
+	}
+	e := &Engine{
+		cfg:     c,
+		opts:    opts,
+		exec:    kernels.Exec{Threads: opts.Threads},
+		tensors: map[string]*tensor.Dense{},
+		graphs:  map[int]*compiled{},
+		logits:  make([]float32, c.Vocab),
+	}
+	qd, kvd := c.Heads*hs, c.KVHeads*hs
+	want := map[string][]int{
+		"tok_embeddings.weight": {c.Vocab, c.Dim},
+		"norm.weight":           {c.Dim},
+	}
+	if !c.Tied {
+		want["output.weight"] = []int{c.Vocab, c.Dim}
+	}
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		want[p+"attention_norm.weight"] = []int{c.Dim}
+		want[p+"attention.wq.weight"] = []int{qd, c.Dim}
+		want[p+"attention.wk.weight"] = []int{kvd, c.Dim}
+		want[p+"attention.wv.weight"] = []int{kvd, c.Dim}
+		want[p+"attention.wo.weight"] = []int{c.Dim, qd}
+		want[p+"ffn_norm.weight"] = []int{c.Dim}
+		want[p+"feed_forward.w1.weight"] = []int{c.HiddenDim, c.Dim}
+		want[p+"feed_forward.w2.weight"] = []int{c.Dim, c.HiddenDim}
+		want[p+"feed_forward.w3.weight"] = []int{c.HiddenDim, c.Dim}
+	}
+	for name, shape := range want {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t, err := ws.Get(name)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		if !sameShape(t.Shape, shape) {
+			return nil, fmt.Errorf("engine: %s: tensor %q has shape %v, want %v", ws.Source, name, t.Shape, shape)
+		}
+		data, err := quant.Dequantize(t)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %s: %w", ws.Source, err)
+		}
+		e.tensors[name] = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+		e.bytes += int64(len(data)) * 4
+	}
+	e.emb = e.tensors["tok_embeddings.weight"].Float32s()
+	if c.Tied {
+		e.tensors["output.weight"] = e.tensors["tok_embeddings.weight"]
+	}
+	theta := c.RopeTheta
+	if theta <= 0 {
+		theta = 10000
+	}
+	e.st = newState(c.MaxSeq, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
+	if opts.Compile == CompileMaxAutotune {
+		tuned, err := autotune(ctx, e.exec, opts, c)
+		if err != nil {
+			return nil, err
+		}
+		e.exec = tuned
+	}
+	return e, nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Config returns the model's architecture.
+func (e *Engine) Config() arch.Config { return e.cfg }
+
+// Options returns the options the engine runs with, after tuning.
+func (e *Engine) Options() Options {
+	o := e.opts
+	o.Threads = e.exec.Threads
+	return o
+}
+
+// WeightBytes returns the bytes the engine's weights occupy in memory.
+func (e *Engine) WeightBytes() int64 { return e.bytes }
+
+// Pos returns the number of tokens processed since the last Reset.
+func (e *Engine) Pos() int { return e.pos }
+
+// Reset forgets every token processed, so the next call starts at
+// position 0.
+func (e *Engine) Reset() {
+	e.pos = 0
+	e.history = e.history[:0]
+}
+
+// Forward processes tokens at the next positions and returns the logits
+// that predict the token after the last of them. The returned slice is
+// overwritten by the next call.
+func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("engine: Forward needs at least one token")
+	}
+	for _, tok := range tokens {
+		if tok < 0 || tok >= e.cfg.Vocab {
+			return nil, fmt.Errorf("engine: token %d is outside the vocabulary of %d", tok, e.cfg.Vocab)
+		}
+	}
+	if e.pos+len(tokens) > e.cfg.MaxSeq {
+		return nil, fmt.Errorf("engine: %d tokens at position %d exceed the context length %d", len(tokens), e.pos, e.cfg.MaxSeq)
+	}
+	input := tokens
+	if e.opts.KVCache {
+		e.st.start = e.pos
+	} else {
+		e.history = append(e.history, tokens...)
+		input = e.history
+		e.st.start = 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: internal error in the Gorgonia graph: %v", r)
+		}
+	}()
+	c, err := e.graph(len(input))
+	if err != nil {
+		return nil, err
+	}
+	x := c.xval.Float32s()
+	d := e.cfg.Dim
+	for i, tok := range input {
+		copy(x[i*d:(i+1)*d], e.emb[tok*d:(tok+1)*d])
+	}
+	if err := gorgonia.Let(c.x, c.xval); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if err := c.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	out, _, err := floats(c.logits.Value())
+	if err != nil {
+		return nil, err
+	}
+	copy(e.logits, out)
+	c.vm.Reset()
+	if e.opts.Compile == CompileNone {
+		c.vm.Close()
+	}
+	e.pos += len(tokens)
+	return e.logits, nil
+}
+
+// graph returns the compiled graph for t input rows, building it when the
+// compile mode or the cache says so.
+func (e *Engine) graph(t int) (*compiled, error) {
+	if e.opts.Compile == CompileNone {
+		return e.build(t)
+	}
+	if c, ok := e.graphs[t]; ok {
+		return c, nil
+	}
+	c, err := e.build(t)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.graphs) >= maxCachedGraphs {
+		for k, old := range e.graphs {
+			old.vm.Close()
+			delete(e.graphs, k)
+			break
+		}
+	}
+	e.graphs[t] = c
+	return c, nil
+}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/sample"
+	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files (only from llama2.c's own output)")
+
+// modelPath returns the path of a file in the shared models folder
+// (../shared/models from the repository root), skipping when absent.
+func modelPath(t testing.TB, name string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("test model %s is absent (%v); see shared/models/README.md", name, err)
+	}
+	return p
+}
+
+func loadStories(t testing.TB) (*weights.Set, *tokenizer.BPE) {
+	t.Helper()
+	ws, err := llama2c.Open(modelPath(t, "stories260K.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	tok, err := tokenizer.ReadLlama2CFile(modelPath(t, "tok512.bin"), ws.Config.Vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, tok
+}
+
+// TestConformanceStories260K checks that greedy generation reproduces, byte
+// for byte, what llama2.c's `run stories260K.bin -z tok512.bin -t 0.0 -n 200`
+// prints (testdata/stories260K.golden holds that output), in every
+// combination of compile mode, attention kernel and cache.
+func TestConformanceStories260K(t *testing.T) {
+	ws, tok := loadStories(t)
+	want, err := os.ReadFile("testdata/stories260K.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{Attention: AttentionEager, KVCache: true, Compile: CompileNone, Quantize: QuantizeNone},
+		{Attention: AttentionEager, KVCache: true, Compile: CompileDefault, Quantize: QuantizeNone},
+		{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone},
+		{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 2},
+		{Attention: AttentionFlash2, KVCache: false, Compile: CompileDefault, Quantize: QuantizeNone},
+	} {
+		name := o.Compile.String() + "/" + o.Attention.String()
+		if !o.KVCache {
+			name += "/nocache"
+		}
+		t.Run(name, func(t *testing.T) {
+			if !o.KVCache && testing.Short() {
+				t.Skip("recomputing the prefix is slow; covered in the long run")
+			}
+			e, err := New(context.Background(), ws, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := sample.New(sample.Params{})
+			var out bytes.Buffer
+			st, err := Generate(context.Background(), e, tok, GenerateOptions{MaxTokens: 200, Sampler: s, Out: &out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("output differs from llama2.c's\n got: %q\nwant: %q", out.String(), want)
+			}
+			if st.Generated != 200 {
+				t.Errorf("generated %d tokens, want 200", st.Generated)
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/runtime/sample"
+	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+)
+
+// GenerateOptions say what to generate and where to write it.
+type GenerateOptions struct {
+	Prompt string
+	// MaxTokens is the number of tokens to generate after the prompt; 0
+	// means up to the context length. With an empty prompt it equals
+	// llama2.c's -n (steps).
+	MaxTokens int
+	// IgnoreEOS keeps generating through BOS/EOS, so that exactly
+	// MaxTokens tokens are produced (unless the context fills up).
+	IgnoreEOS bool
+	Sampler   *sample.Sampler
+	// Out receives the generated text, piece by piece, then a final
+	// newline, as llama2.c prints it.
+	Out io.Writer
+}
+
+// Stats describe one generation.
+type Stats struct {
+	PromptTokens int           // prompt tokens, BOS included
+	Generated    int           // tokens produced after the prompt
+	Elapsed      time.Duration // wall time of the whole loop
+}
+
+// TokensPerSecond returns the forward passes per second of the loop.
+func (s Stats) TokensPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.PromptTokens-1+s.Generated) / s.Elapsed.Seconds()
+}
+
+// Generate runs llama2.c's generation loop on e from its current state
+// (normally after Reset): the prompt is encoded with BOS, each prompt token
+// is fed one position at a time while the next prompt token is forced,
+// then tokens are sampled. Each token after the first is written to Out
+// as tok.Decode(prev, next) when tokenizer.Printable; generation stops at
+// BOS or EOS unless IgnoreEOS, after MaxTokens, or at the context length;
+// a newline ends the output.
+func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o GenerateOptions) (Stats, error) {
+	var st Stats
+	if o.Sampler == nil || o.Out == nil {
+		return st, fmt.Errorf("engine: Generate needs a Sampler and an Out writer")
+	}
+	if tok.VocabSize() > e.cfg.Vocab {
+		return st, fmt.Errorf("engine: the tokenizer has %d tokens but the model only %d", tok.VocabSize(), e.cfg.Vocab)
+	}
+	prompt := tok.Encode(o.Prompt, true, false)
+	st.PromptTokens = len(prompt)
+	steps := e.cfg.MaxSeq - e.pos
+	if o.MaxTokens > 0 {
+		steps = min(steps, len(prompt)-1+o.MaxTokens)
+	}
+	if len(prompt) > steps && o.MaxTokens == 0 {
+		return st, fmt.Errorf("engine: the prompt has %d tokens, more than the %d positions left", len(prompt), steps)
+	}
+	start := time.Now()
+	token := prompt[0]
+	for pos := 0; pos < steps; pos++ {
+		logits, err := e.Forward(ctx, []int{token})
+		if err != nil {
+			st.Elapsed = time.Since(start)
+			return st, err
+		}
+		var next int
+		if pos < len(prompt)-1 {
+			next = prompt[pos+1]
+		} else {
+			next = o.Sampler.Sample(logits)
+			st.Generated++
+			if !o.IgnoreEOS && (next == tok.BOS() || next == tok.EOS()) {
+				break
+			}
+		}
+		if piece := tok.Decode(token, next); tokenizer.Printable(piece) {
+			if _, err := o.Out.Write(piece); err != nil {
+				return st, err
+			}
+		}
+		token = next
+	}
+	st.Elapsed = time.Since(start)
+	_, err := io.WriteString(o.Out, "\n")
+	return st, err
+}

@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// builder assembles the Llama forward pass as one Gorgonia expression
+// graph. Every step is a differentiable node (Gorgonia's own element-wise
+// ops, or the engine's ops in ops.go), so the same graph serves training.
+// The first error stops the build; later calls return nil nodes.
+type builder struct {
+	e     *Engine
+	g     *gorgonia.ExprGraph
+	fused bool // CompileReduceOverhead and up: fused element-wise ops
+	reuse bool // ops write into buffers allocated once
+	err   error
+	nodes map[string]*gorgonia.Node
+}
+
+// apply adds op applied to children, named name.
+func (b *builder) apply(op gorgonia.Op, name string, children ...*gorgonia.Node) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	n, err := gorgonia.ApplyOpWithName(op, name, children...)
+	if err != nil {
+		b.err = fmt.Errorf("engine: building %s: %w", name, err)
+		return nil
+	}
+	return n
+}
+
+// std wraps one of Gorgonia's own binary or unary operations.
+func (b *builder) std(name string, f func() (*gorgonia.Node, error)) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	n, err := f()
+	if err != nil {
+		b.err = fmt.Errorf("engine: building %s: %w", name, err)
+		return nil
+	}
+	return n
+}
+
+// weight returns the graph's input node holding the named tensor.
+func (b *builder) weight(name string) *gorgonia.Node {
+	if n, ok := b.nodes[name]; ok {
+		return n
+	}
+	v := b.e.tensors[name]
+	var n *gorgonia.Node
+	if v.Dims() == 1 {
+		n = gorgonia.NewVector(b.g, tensor.Float32, gorgonia.WithShape(v.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(v))
+	} else {
+		n = gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(v.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(v))
+	}
+	b.nodes[name] = n
+	return n
+}
+
+// rmsNorm normalises x and scales it by the named weight: one fused op,
+// or a normalise op and a scale op.
+func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node {
+	eps := float32(b.e.cfg.NormEps)
+	if eps <= 0 {
+		eps = 1e-5
+	}
+	w := b.weight(weight)
+	if b.fused {
+		return b.apply(newRMSNorm(name, eps, true, b.reuse), name, x, w)
+	}
+	n := b.apply(newRMSNorm(name+".norm", eps, false, b.reuse), name+".norm", x)
+	return b.apply(newScale(name+".scale", b.reuse), name+".scale", n, w)
+}
+
+// linear returns x·Wᵀ for the named weight, plus residual when it is not
+// nil (fused into the product, or a separate Gorgonia Add).
+func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
+	w := b.weight(weight)
+	if residual == nil {
+		return b.apply(newLinear(name, b.e.exec, false, b.reuse), name, x, w)
+	}
+	if b.fused {
+		return b.apply(newLinear(name, b.e.exec, true, b.reuse), name, x, w, residual)
+	}
+	y := b.apply(newLinear(name, b.e.exec, false, b.reuse), name, x, w)
+	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+}
+
+// swiglu returns silu(gate)·up: one fused op, or Gorgonia's Sigmoid and
+// two HadamardProds.
+func (b *builder) swiglu(gate, up *gorgonia.Node, name string) *gorgonia.Node {
+	if b.fused {
+		return b.apply(newSwiGLU(name, b.reuse), name, gate, up)
+	}
+	sig := b.std(name+".sigmoid", func() (*gorgonia.Node, error) { return gorgonia.Sigmoid(gate) })
+	silu := b.std(name+".silu", func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(gate, sig) })
+	return b.std(name, func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(silu, up) })
+}
+
+// forward adds the Llama forward pass for the embedded rows x [T, dim] and
+// returns the logits node, [1, vocab] for the last row.
+func (b *builder) forward(x *gorgonia.Node) *gorgonia.Node {
+	c := b.e.cfg
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		h := b.rmsNorm(x, p+"attention_norm.weight", p+"attention_norm")
+		q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
+		k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
+		v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
+		q = b.apply(newRoPE(p+"q.rope", b.e.st, b.reuse), p+"q.rope", q)
+		k = b.apply(newRoPE(p+"k.rope", b.e.st, b.reuse), p+"k.rope", k)
+		a := b.apply(newAttention(p+"attention", b.e.st, l, b.e.opts.Attention, b.reuse), p+"attention", q, k, v)
+		x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
+		h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
+		gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
+		up := b.linear(h, p+"feed_forward.w3.weight", p+"up", nil)
+		f := b.swiglu(gate, up, p+"swiglu")
+		x = b.linear(f, p+"feed_forward.w2.weight", p+"ffn.out", x)
+	}
+	last := b.apply(newLastRow("last", b.reuse), "last", x)
+	h := b.rmsNorm(last, "norm.weight", "norm")
+	return b.linear(h, "output.weight", "logits", nil)
+}
+
+// build makes the graph and TapeMachine for t input rows.
+func (e *Engine) build(t int) (c *compiled, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: internal error building the graph: %v", r)
+		}
+	}()
+	reuse := e.opts.Compile >= CompileReduceOverhead
+	b := &builder{e: e, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}}
+	xval := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))
+	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"), gorgonia.WithValue(xval))
+	logits := b.forward(x)
+	if b.err != nil {
+		return nil, b.err
+	}
+	return &compiled{g: b.g, vm: gorgonia.NewTapeMachine(b.g), x: x, xval: xval, logits: logits}, nil
+}

@@ -1,0 +1,533 @@
+package engine
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+)
+
+// This file holds the engine's Gorgonia operations. Each op instance is
+// created for one node of one graph and carries a name unique in that
+// graph, so Gorgonia never merges two of them. An op whose reuse flag is
+// set (CompileReduceOverhead and up) writes every call into one output
+// buffer it allocated itself; it never writes into a buffer Gorgonia
+// offers, because the TapeMachine's registers may hold a weight or an
+// input of the same shape.
+
+// opBase implements the bookkeeping methods of gorgonia.Op.
+type opBase struct {
+	name  string // unique in the graph
+	dims  []int  // number of dimensions of each input, then of the output
+	reuse bool
+	out   *tensor.Dense // the reused output buffer, when reuse is set
+}
+
+func (o *opBase) Arity() int { return len(o.dims) - 1 }
+
+func (o *opBase) Type() hm.Type {
+	ts := make([]hm.Type, len(o.dims))
+	for i, d := range o.dims {
+		ts[i] = gorgonia.TensorType{Dims: d, Of: tensor.Float32}
+	}
+	return hm.NewFnType(ts...)
+}
+
+func (o *opBase) ReturnsPtr() bool      { return false }
+func (o *opBase) CallsExtern() bool     { return false }
+func (o *opBase) OverwritesInput() int  { return -1 }
+func (o *opBase) WriteHash(h hash.Hash) { fmt.Fprint(h, o.name) }
+func (o *opBase) String() string        { return o.name }
+
+func (o *opBase) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+// output returns the buffer to write a result of the given shape into.
+func (o *opBase) output(shape ...int) *tensor.Dense {
+	if o.reuse && o.out != nil && o.out.Shape().Eq(tensor.Shape(shape)) {
+		return o.out
+	}
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	if o.reuse {
+		o.out = t
+	}
+	return t
+}
+
+// floats returns the float32 data and shape of a value.
+func floats(v gorgonia.Value) ([]float32, tensor.Shape, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok || d.Dtype() != tensor.Float32 {
+		return nil, nil, fmt.Errorf("engine: expected a float32 tensor, got %T", v)
+	}
+	return d.Float32s(), d.Shape(), nil
+}
+
+// rowsCols returns the shape of a matrix, treating a vector as one row.
+func rowsCols(s tensor.Shape) (int, int) {
+	switch len(s) {
+	case 1:
+		return 1, s[0]
+	case 2:
+		return s[0], s[1]
+	}
+	return 0, 0
+}
+
+func shapeOf(ns []gorgonia.DimSizer, i int) (tensor.Shape, error) {
+	if i >= len(ns) {
+		return nil, fmt.Errorf("engine: missing input %d", i)
+	}
+	s, ok := ns[i].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("engine: input %d has no shape (%T)", i, ns[i])
+	}
+	return s, nil
+}
+
+// linearOp computes Y = X·Wᵀ (+ R when it has a residual input) for X
+// [T, in], W [out, in], R and Y [T, out]: a linear layer without bias, with
+// the residual add fused in.
+type linearOp struct {
+	opBase
+	exec     kernels.Exec
+	residual bool
+}
+
+func newLinear(name string, exec kernels.Exec, residual, reuse bool) *linearOp {
+	dims := []int{2, 2, 2}
+	if residual {
+		dims = []int{2, 2, 2, 2}
+	}
+	return &linearOp{opBase: opBase{name: name, dims: dims, reuse: reuse}, exec: exec, residual: residual}
+}
+
+func (o *linearOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	w, err := shapeOf(ns, 1)
+	if err != nil {
+		return nil, err
+	}
+	t, in := rowsCols(x)
+	out, win := rowsCols(w)
+	if in != win {
+		return nil, fmt.Errorf("engine: %s: input width %d does not match weight %v", o.name, in, w)
+	}
+	return tensor.Shape{t, out}, nil
+}
+
+func (o *linearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, xs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	w, ws, err := floats(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	t, in := rowsCols(xs)
+	rows, _ := rowsCols(ws)
+	out := o.output(t, rows)
+	y := out.Float32s()
+	if t == 1 {
+		err = o.exec.MatVec(y, w, x, rows, in)
+	} else {
+		err = o.exec.MatMul(y, x, w, t, rows, in)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+	}
+	if o.residual {
+		r, _, err := floats(vs[2])
+		if err != nil {
+			return nil, err
+		}
+		if len(r) != len(y) {
+			return nil, fmt.Errorf("engine: %s: residual has %d values, want %d", o.name, len(r), len(y))
+		}
+		for i := range y {
+			y[i] += r[i]
+		}
+	}
+	return out, nil
+}
+
+// rmsNormOp computes RMSNorm over each row of X [T, d]: x / sqrt(mean(x²) +
+// eps), times the weight w [d] when it has one (the fused form). The
+// arithmetic follows llama2.c's rmsnorm in float32.
+type rmsNormOp struct {
+	opBase
+	eps float32
+}
+
+func newRMSNorm(name string, eps float32, weighted, reuse bool) *rmsNormOp {
+	dims := []int{2, 2}
+	if weighted {
+		dims = []int{2, 1, 2}
+	}
+	return &rmsNormOp{opBase: opBase{name: name, dims: dims, reuse: reuse}, eps: eps}
+}
+
+func (o *rmsNormOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Clone(), nil
+}
+
+func (o *rmsNormOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, xs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	t, d := rowsCols(xs)
+	var w []float32
+	if len(vs) > 1 {
+		if w, _, err = floats(vs[1]); err != nil {
+			return nil, err
+		}
+		if len(w) != d {
+			return nil, fmt.Errorf("engine: %s: weight has %d values, want %d", o.name, len(w), d)
+		}
+	}
+	out := o.output(t, d)
+	y := out.Float32s()
+	for r := range t {
+		row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
+		inv := rmsScale(row, o.eps)
+		if w == nil {
+			for i, v := range row {
+				dst[i] = v * inv
+			}
+		} else {
+			for i, v := range row {
+				dst[i] = w[i] * (inv * v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// rmsScale returns 1/sqrt(mean(x²)+eps) as llama2.c computes it.
+func rmsScale(x []float32, eps float32) float32 {
+	var ss float32
+	for _, v := range x {
+		ss += v * v
+	}
+	ss /= float32(len(x))
+	ss += eps
+	return 1 / float32(math.Sqrt(float64(ss)))
+}
+
+// scaleOp multiplies each row of X [T, d] element-wise by w [d]: the
+// unfused second half of RMSNorm.
+type scaleOp struct{ opBase }
+
+func newScale(name string, reuse bool) *scaleOp {
+	return &scaleOp{opBase{name: name, dims: []int{2, 1, 2}, reuse: reuse}}
+}
+
+func (o *scaleOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Clone(), nil
+}
+
+func (o *scaleOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, xs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	w, _, err := floats(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	t, d := rowsCols(xs)
+	if len(w) != d {
+		return nil, fmt.Errorf("engine: %s: weight has %d values, want %d", o.name, len(w), d)
+	}
+	out := o.output(t, d)
+	y := out.Float32s()
+	for r := range t {
+		for i := range d {
+			y[r*d+i] = w[i] * x[r*d+i]
+		}
+	}
+	return out, nil
+}
+
+// ropeOp rotates each head of each row of X [T, n·headSize] by the rotary
+// angle of the row's position (start+row) in Meta's interleaved layout:
+// pairs (x[2i], x[2i+1]) turn by pos·θ^(-2i/headSize). inverse turns the
+// other way, which is the op's gradient.
+type ropeOp struct {
+	opBase
+	st      *state
+	inverse bool
+}
+
+func newRoPE(name string, st *state, reuse bool) *ropeOp {
+	return &ropeOp{opBase: opBase{name: name, dims: []int{2, 2}, reuse: reuse}, st: st}
+}
+
+func (o *ropeOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Clone(), nil
+}
+
+func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, xs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	t, d := rowsCols(xs)
+	hs := o.st.headSize
+	if d%hs != 0 {
+		return nil, fmt.Errorf("engine: %s: width %d is not a multiple of the head size %d", o.name, d, hs)
+	}
+	if o.st.start+t > o.st.maxSeq {
+		return nil, fmt.Errorf("engine: %s: position %d is beyond the context of %d", o.name, o.st.start+t-1, o.st.maxSeq)
+	}
+	out := o.output(t, d)
+	y := out.Float32s()
+	half := hs / 2
+	for r := range t {
+		pos := o.st.start + r
+		cos, sin := o.st.cos[pos*half:(pos+1)*half], o.st.sin[pos*half:(pos+1)*half]
+		row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
+		for i := 0; i < d; i += 2 {
+			j := (i % hs) / 2
+			c, s := cos[j], sin[j]
+			if o.inverse {
+				s = -s
+			}
+			v0, v1 := row[i], row[i+1]
+			dst[i] = v0*c - v1*s
+			dst[i+1] = v0*s + v1*c
+		}
+	}
+	return out, nil
+}
+
+// attentionOp is causal grouped-query attention for queries Q [T,
+// heads·hs] at positions start..start+T-1. With the KV cache it first
+// stores K and V [T, kvHeads·hs] at those positions in the layer's cache
+// and attends over the cache; without, start is 0 and it attends over K
+// and V themselves.
+type attentionOp struct {
+	opBase
+	st    *state
+	layer int
+	kind  Attention
+}
+
+func newAttention(name string, st *state, layer int, kind Attention, reuse bool) *attentionOp {
+	return &attentionOp{opBase: opBase{name: name, dims: []int{2, 2, 2, 2}, reuse: reuse}, st: st, layer: layer, kind: kind}
+}
+
+func (o *attentionOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	q, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return q.Clone(), nil
+}
+
+func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	q, qs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	k, _, err := floats(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := floats(vs[2])
+	if err != nil {
+		return nil, err
+	}
+	st := o.st
+	t, qd := rowsCols(qs)
+	hs, kvd := st.headSize, st.kvHeads*st.headSize
+	if qd != st.heads*hs || len(k) != t*kvd || len(v) != t*kvd {
+		return nil, fmt.Errorf("engine: %s: shapes q %v, k %d, v %d do not fit %d heads, %d kv heads of %d", o.name, qs, len(k), len(v), st.heads, st.kvHeads, hs)
+	}
+	keys, vals := k, v
+	if st.cached {
+		if st.start+t > st.maxSeq {
+			return nil, fmt.Errorf("engine: %s: position %d is beyond the context of %d", o.name, st.start+t-1, st.maxSeq)
+		}
+		keys, vals = st.keys[o.layer], st.vals[o.layer]
+		copy(keys[st.start*kvd:], k)
+		copy(vals[st.start*kvd:], v)
+	} else if st.start != 0 {
+		return nil, fmt.Errorf("engine: %s: without a KV cache the prefix starts at 0, not %d", o.name, st.start)
+	}
+	out := o.output(t, qd)
+	y := out.Float32s()
+	group := st.heads / st.kvHeads
+	scale := float32(math.Sqrt(float64(hs)))
+	if cap(st.scores) < st.maxSeq {
+		st.scores = make([]float32, st.maxSeq)
+	}
+	for r := range t {
+		n := st.start + r + 1 // keys 0..pos
+		for h := range st.heads {
+			qv := q[r*qd+h*hs : r*qd+(h+1)*hs]
+			dst := y[r*qd+h*hs : r*qd+(h+1)*hs]
+			off := (h / group) * hs
+			if o.kind == AttentionFlash2 {
+				attendOnline(dst, qv, keys, vals, n, kvd, off, scale)
+			} else {
+				attendEager(dst, qv, keys, vals, n, kvd, off, scale, st.scores[:n])
+			}
+		}
+	}
+	return out, nil
+}
+
+// attendEager computes one head's output the way llama2.c does: all
+// scores, a softmax, then the weighted sum of values.
+func attendEager(dst, q, keys, vals []float32, n, stride, off int, scale float32, att []float32) {
+	hs := len(q)
+	for j := range n {
+		att[j] = kernels.Dot(q, keys[j*stride+off:j*stride+off+hs]) / scale
+	}
+	softmax(att)
+	clear(dst)
+	for j := range n {
+		kernels.Axpy(dst, att[j], vals[j*stride+off:j*stride+off+hs])
+	}
+}
+
+// attendOnline computes one head's output in one pass over the keys with
+// FlashAttention-2's online softmax: a running maximum m and sum l, the
+// accumulator rescaled whenever m grows, one division at the end.
+func attendOnline(dst, q, keys, vals []float32, n, stride, off int, scale float32) {
+	hs := len(q)
+	m, l := float32(math.Inf(-1)), float32(0)
+	clear(dst)
+	for j := range n {
+		s := kernels.Dot(q, keys[j*stride+off:j*stride+off+hs]) / scale
+		if s > m {
+			c := exp32(m - s)
+			for i := range dst {
+				dst[i] *= c
+			}
+			l *= c
+			m = s
+		}
+		p := exp32(s - m)
+		l += p
+		kernels.Axpy(dst, p, vals[j*stride+off:j*stride+off+hs])
+	}
+	inv := 1 / l
+	for i := range dst {
+		dst[i] *= inv
+	}
+}
+
+func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// softmax normalises x in place as llama2.c does.
+func softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	var sum float32
+	for i, v := range x {
+		x[i] = exp32(v - mx)
+		sum += x[i]
+	}
+	for i := range x {
+		x[i] /= sum
+	}
+}
+
+// swigluOp computes silu(G)·U element-wise: the gated feed-forward's
+// activation, fused.
+type swigluOp struct{ opBase }
+
+func newSwiGLU(name string, reuse bool) *swigluOp {
+	return &swigluOp{opBase{name: name, dims: []int{2, 2, 2}, reuse: reuse}}
+}
+
+func (o *swigluOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Clone(), nil
+}
+
+func (o *swigluOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	g, gs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := floats(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(u) != len(g) {
+		return nil, fmt.Errorf("engine: %s: gate has %d values, up %d", o.name, len(g), len(u))
+	}
+	t, d := rowsCols(gs)
+	out := o.output(t, d)
+	y := out.Float32s()
+	for i, v := range g {
+		v *= 1 / (1 + exp32(-v))
+		y[i] = v * u[i]
+	}
+	return out, nil
+}
+
+// lastRowOp keeps the last row of X [T, d] as a [1, d] matrix: only the
+// last position's logits are needed to generate.
+type lastRowOp struct{ opBase }
+
+func newLastRow(name string, reuse bool) *lastRowOp {
+	return &lastRowOp{opBase{name: name, dims: []int{2, 2}, reuse: reuse}}
+}
+
+func (o *lastRowOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	_, d := rowsCols(x)
+	return tensor.Shape{1, d}, nil
+}
+
+func (o *lastRowOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, xs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	t, d := rowsCols(xs)
+	out := o.output(1, d)
+	copy(out.Float32s(), x[(t-1)*d:])
+	return out, nil
+}

@@ -1,0 +1,173 @@
+// Package sample chooses the next token from a model's logits: greedily
+// at temperature 0, otherwise by seeded random sampling with temperature,
+// top-k and nucleus (top-p) truncation.
+//
+// The algorithm is llama2.c's sampler, extended with top-k, so that a run
+// is reproducible from its seed on every machine:
+//
+//  1. Temperature 0: the index of the largest logit (the first on ties).
+//  2. Otherwise divide the logits by the temperature and softmax them.
+//  3. Draw one coin in [0, 1) from the xorshift* generator (state ^= state>>12;
+//     state ^= state<<25; state ^= state>>27; u32 = (state·0x2545F4914F6CDD1D)>>32;
+//     coin = (u32>>8)/2^24), seeded with Params.Seed (0 stands for
+//     0x853c49e6748fea9b, since xorshift cannot leave the zero state).
+//  4. Without truncation (TopK ≤ 0 or ≥ vocabulary, TopP ≤ 0 or ≥ 1) return
+//     the first index where the running sum of probabilities exceeds coin.
+//  5. With truncation, keep the candidates (those with probability at least
+//     (1-TopP)/(n-1) when TopP truncates, else all), sort them by
+//     descending probability (ascending index on ties), keep the first TopK,
+//     then the shortest prefix whose sum exceeds TopP; scale the coin by
+//     that prefix's sum and walk its running sum as in step 4.
+package sample
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Params are the sampling settings.
+type Params struct {
+	Temperature float64 // 0 means greedy
+	TopP        float64 // nucleus mass; 0 or 1 means no top-p truncation
+	TopK        int     // 0 means no top-k truncation
+	Seed        uint64
+}
+
+// Sampler draws tokens. It is not safe for concurrent use.
+type Sampler struct {
+	p     Params
+	state uint64
+	probs []float32
+	cands []cand
+}
+
+type cand struct {
+	id   int
+	prob float32
+}
+
+// New returns a sampler for p, or an error for settings out of range.
+func New(p Params) (*Sampler, error) {
+	if p.Temperature < 0 || math.IsNaN(p.Temperature) || math.IsInf(p.Temperature, 0) {
+		return nil, fmt.Errorf("sample: temperature %v must be finite and not negative", p.Temperature)
+	}
+	if p.TopP < 0 || p.TopP > 1 || math.IsNaN(p.TopP) {
+		return nil, fmt.Errorf("sample: top_p %v must be between 0 and 1", p.TopP)
+	}
+	if p.TopK < 0 {
+		return nil, fmt.Errorf("sample: top_k %d must not be negative", p.TopK)
+	}
+	s := &Sampler{p: p, state: p.Seed}
+	if s.state == 0 {
+		s.state = 0x853c49e6748fea9b
+	}
+	return s, nil
+}
+
+func (s *Sampler) u32() uint32 {
+	s.state ^= s.state >> 12
+	s.state ^= s.state << 25
+	s.state ^= s.state >> 27
+	return uint32((s.state * 0x2545F4914F6CDD1D) >> 32)
+}
+
+func (s *Sampler) coin() float32 { return float32(s.u32()>>8) / 16777216.0 }
+
+// Sample returns the next token for logits. It does not modify logits.
+// An empty slice yields -1.
+func (s *Sampler) Sample(logits []float32) int {
+	n := len(logits)
+	if n == 0 {
+		return -1
+	}
+	if s.p.Temperature == 0 {
+		return Argmax(logits)
+	}
+	if cap(s.probs) < n {
+		s.probs = make([]float32, n)
+	}
+	probs := s.probs[:n]
+	temp := float32(s.p.Temperature)
+	mx := float32(math.Inf(-1))
+	for i, v := range logits {
+		probs[i] = v / temp
+		mx = max(mx, probs[i])
+	}
+	var sum float32
+	for i, v := range probs {
+		probs[i] = float32(math.Exp(float64(v - mx)))
+		sum += probs[i]
+	}
+	for i := range probs {
+		probs[i] /= sum
+	}
+	coin := s.coin()
+	topP := s.p.TopP > 0 && s.p.TopP < 1
+	topK := s.p.TopK > 0 && s.p.TopK < n
+	if !topP && !topK {
+		var cdf float32
+		for i, p := range probs {
+			cdf += p
+			if coin < cdf {
+				return i
+			}
+		}
+		return n - 1
+	}
+	cutoff := float32(0)
+	if topP && n > 1 {
+		cutoff = float32(1-s.p.TopP) / float32(n-1)
+	}
+	cands := s.cands[:0]
+	for i, p := range probs {
+		if p >= cutoff {
+			cands = append(cands, cand{i, p})
+		}
+	}
+	s.cands = cands
+	slices.SortFunc(cands, func(a, b cand) int {
+		switch {
+		case a.prob > b.prob:
+			return -1
+		case a.prob < b.prob:
+			return 1
+		}
+		return a.id - b.id
+	})
+	if topK && len(cands) > s.p.TopK {
+		cands = cands[:s.p.TopK]
+	}
+	if len(cands) == 0 { // every probability fell below the cut-off (NaN logits)
+		return Argmax(logits)
+	}
+	last := len(cands) - 1
+	var cum float32
+	for i, c := range cands {
+		cum += c.prob
+		if topP && cum > float32(s.p.TopP) {
+			last = i
+			break
+		}
+	}
+	r := coin * cum
+	var cdf float32
+	for _, c := range cands[:last+1] {
+		cdf += c.prob
+		if r < cdf {
+			return c.id
+		}
+	}
+	return cands[last].id
+}
+
+// Argmax returns the index of the largest value, the first on ties.
+func Argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
