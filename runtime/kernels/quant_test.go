@@ -1,0 +1,310 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"testing"
+)
+
+func TestNF4AndFP4CodeTables(t *testing.T) {
+	// NF4 from bitsandbytes functional.py get_4bit_type("nf4").
+	wantNF4 := []float64{-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
+		-0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+		0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+		0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0}
+	for i, w := range wantNF4 {
+		if NF4Code[i] != float32(w) {
+			t.Errorf("NF4Code[%d] = %v, want %v", i, NF4Code[i], w)
+		}
+	}
+	// FP4: bitsandbytes [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, ...] / 12.
+	mags := []float64{0, 0.0625, 8, 12, 4, 6, 2, 3}
+	for i := 0; i < 16; i++ {
+		w := mags[i&7] / 12
+		if i >= 8 {
+			w = -w
+		}
+		if math.Abs(float64(FP4Code[i])-w) > 1e-7 {
+			t.Errorf("FP4Code[%d] = %v, want %v", i, FP4Code[i], w)
+		}
+	}
+	// Encoding every code value returns its own pattern (except -0).
+	for i, v := range NF4Code {
+		if got := encodeNF4(v); got != byte(i) {
+			t.Errorf("encodeNF4(%v) = %d, want %d", v, got, i)
+		}
+	}
+	for i, v := range FP4Code {
+		if i == 8 {
+			continue
+		}
+		if got := encodeFP4(v); got != byte(i) {
+			t.Errorf("encodeFP4(%v) = %d, want %d", v, got, i)
+		}
+	}
+}
+
+func TestDynamicCode(t *testing.T) {
+	c := DynamicCode()
+	for i := 1; i < len(c); i++ {
+		if !(c[i] > c[i-1]) {
+			t.Fatalf("code not strictly increasing at %d: %v, %v", i, c[i-1], c[i])
+		}
+	}
+	// The range bitsandbytes' CPU quantiser mentions: [-0.993, 1.0].
+	if c[0] != -0.99296875 || c[255] != 1 {
+		t.Errorf("range [%v, %v], want [-0.99296875, 1]", c[0], c[255])
+	}
+	var zero, pos int
+	for i, v := range c {
+		if v == 0 {
+			zero = i
+		}
+		if v > 0 {
+			pos++
+		}
+	}
+	if pos != 128 || c[zero] != 0 || zero != 127 {
+		t.Errorf("zero at %d with %d positive entries, want 127 and 128", zero, pos)
+	}
+	// Smallest magnitude: 1e-6 × mean(0.1, 1).
+	if math.Abs(float64(c[128])-0.55e-6) > 1e-12 {
+		t.Errorf("smallest positive %v, want 5.5e-7", c[128])
+	}
+	// Exponent 10⁻⁵ contributes the midpoints of linspace(0.1, 1, 3):
+	// 0.325e-5 and 0.775e-5.
+	if math.Abs(float64(c[129])-0.325e-5) > 1e-11 || math.Abs(float64(c[130])-0.775e-5) > 1e-11 {
+		t.Errorf("second exponent entries %v %v", c[129], c[130])
+	}
+}
+
+func TestQuantizeHandComputedBlocks(t *testing.T) {
+	w := make([]float32, 64)
+	copy(w, []float32{2, -2, 1, 0, 0.33, -0.1})
+	// NF4: x/absmax = 1, -1, 0.5, 0, 0.165, -0.05.
+	// 0.5 lies below the 12/13 midpoint 0.5017 → 12; 0.165 → 9 (0.1609);
+	// -0.05 lies above the 6/7 midpoint -0.0455? no: -0.05 < -0.0455 → 6.
+	q, err := QuantizeConfig(w, 1, 64, QuantConfig{Method: NF4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := q.Data[:3], []byte{0xF0, 0xC7, 0x96}; string(got) != string(want) {
+		t.Errorf("nf4 bytes % x, want % x", got, want)
+	}
+	if q.Absmax[0] != 2 || q.Data[3] != 0x77 {
+		t.Errorf("nf4 absmax %v, zero byte %#x", q.Absmax[0], q.Data[3])
+	}
+	// FP4: 1 → 0b0011, -1 → 0b1011, 0.5 → 0b0101, 0 → 0, 0.165 → 2/12 (0b0110),
+	// -0.05 → -0.0052 (0b1001).
+	q, err = QuantizeConfig(w, 1, 64, QuantConfig{Method: FP4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := q.Data[:3], []byte{0x3B, 0x50, 0x69}; string(got) != string(want) {
+		t.Errorf("fp4 bytes % x, want % x", got, want)
+	}
+	// Q8_0: amax 127 → d = 1 (f16 0x3c00); -63.5 rounds away from zero.
+	w8 := make([]float32, 32)
+	copy(w8, []float32{127, -63.5, 0, 1.4, -127})
+	q, err = Quantize(w8, 1, 32, Q8_0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := binary.LittleEndian.Uint16(q.Data); d != 0x3c00 {
+		t.Errorf("q8_0 scale %#x, want 0x3c00", d)
+	}
+	if got := []int8{int8(q.Data[2]), int8(q.Data[3]), int8(q.Data[4]), int8(q.Data[5]), int8(q.Data[6])}; fmt.Sprint(got) != "[127 -64 0 1 -127]" {
+		t.Errorf("q8_0 codes %v", got)
+	}
+	if len(q.Data) != 34 {
+		t.Errorf("q8_0 block is %d bytes, want 34", len(q.Data))
+	}
+}
+
+func TestDoubleQuantization(t *testing.T) {
+	rows, cols := 256, 256 // 1024 blocks of 64 → 4 second-level blocks
+	w := randVec(7, rows*cols, 0.02)
+	plain, _ := QuantizeConfig(w, rows, cols, QuantConfig{Method: NF4})
+	dq, _ := QuantizeConfig(w, rows, cols, QuantConfig{Method: NF4, DoubleQuant: true})
+	if string(plain.Data) != string(dq.Data) {
+		t.Fatal("double quantisation changed the 4-bit codes")
+	}
+	if len(dq.QAbsmax) != 1024 || len(dq.Absmax2) != 4 {
+		t.Fatalf("%d codes, %d second-level scales", len(dq.QAbsmax), len(dq.Absmax2))
+	}
+	var mean float64
+	for _, a := range plain.Absmax {
+		mean += float64(a)
+	}
+	mean /= float64(len(plain.Absmax))
+	if math.Abs(float64(dq.Offset)-mean) > 1e-9 {
+		t.Errorf("offset %v, want mean %v", dq.Offset, mean)
+	}
+	// The decoded absmax is within the dynamic code's resolution near ±1
+	// (steps of ≈0.014) times the second-level scale.
+	got := dq.Scales()
+	for b, a := range plain.Absmax {
+		tol := 0.0071*float64(dq.Absmax2[b/BlockDQ]) + 1e-7
+		if d := math.Abs(float64(got[b] - a)); d > tol {
+			t.Fatalf("block %d: absmax %v decoded as %v (diff %g > %g)", b, a, got[b], d, tol)
+		}
+	}
+}
+
+func TestBitsPerParam(t *testing.T) {
+	rows, cols := 1024, 1024
+	w := randVec(8, rows*cols, 1)
+	for _, c := range []struct {
+		cfg  QuantConfig
+		want float64
+	}{
+		{QuantConfig{Method: NF4, DoubleQuant: true}, 4 + 8.0/64 + 32.0/(64*256)},
+		{QuantConfig{Method: NF4}, 4.5},
+		{QuantConfig{Method: FP4, DoubleQuant: true}, 4 + 8.0/64 + 32.0/(64*256)},
+		{QuantConfig{Method: Q8_0}, 8.5},
+	} {
+		q, err := QuantizeConfig(w, rows, cols, c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.BitsPerParam(); math.Abs(got-c.want) > 1e-4 {
+			t.Errorf("%+v: %.5f bits/param, want %.5f", c.cfg, got, c.want)
+		}
+		if q.FP32Bytes() != 4*rows*cols {
+			t.Errorf("fp32 bytes %d", q.FP32Bytes())
+		}
+	}
+	q, _ := Quantize(w, rows, cols, NF4)
+	if b := q.BitsPerParam(); b < 4.126 || b > 4.128 {
+		t.Errorf("NF4+DQ %.4f bits/param, want ≈4.127 (QLoRA §3)", b)
+	}
+}
+
+// TestRoundTripError bounds each element's error by half the largest gap of
+// the code times its block's scale, and the relative RMS error by values
+// measured for Gaussian weights.
+func TestRoundTripError(t *testing.T) {
+	rows, cols := 96, 200 // blocks span rows; last 4-bit block is short
+	w := randVec(9, rows*cols, 0.05)
+	for _, c := range []struct {
+		m       Method
+		halfGap float64 // largest half-gap between adjacent code values
+		maxRMS  float64
+	}{
+		{NF4, (1 - 0.6961928009986877) / 2, 0.11},
+		{FP4, (1 - 8.0/12) / 2, 0.16},
+		{Q8_0, (0.5 + 127.0/2048) / 127, 0.006}, // plus the f16 rounding of d
+	} {
+		q, err := Quantize(w, rows, cols, c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.Dequantize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var se, ss float64
+		for i, v := range w {
+			d := float64(got[i] - v)
+			se += d * d
+			ss += float64(v) * float64(v)
+			bs := q.BlockSize
+			var amax float64
+			for _, u := range w[i/bs*bs : min(i/bs*bs+bs, len(w))] {
+				amax = math.Max(amax, math.Abs(float64(u)))
+			}
+			if math.Abs(d) > c.halfGap*amax*1.05+1e-6 {
+				t.Fatalf("%v element %d: %v → %v, error %g > %g", c.m, i, v, got[i], d, c.halfGap*amax)
+			}
+		}
+		rms := math.Sqrt(se / ss)
+		t.Logf("%v: relative RMS error %.4f, %.3f bits/param", c.m, rms, q.BitsPerParam())
+		if rms > c.maxRMS {
+			t.Errorf("%v relative RMS error %.4f > %.4f", c.m, rms, c.maxRMS)
+		}
+	}
+}
+
+func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
+	for _, m := range []Method{NF4, FP4, Q8_0} {
+		for _, sh := range [][2]int{{5, 64}, {17, 128}, {64, 172}, {9, 33}, {3, 7}, {40, 512}} {
+			rows, cols := sh[0], sh[1]
+			w := randVec(uint64(rows+cols), rows*cols, 1)
+			x := randVec(3, cols, 1)
+			q, err := Quantize(w, rows, cols, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deq, _ := q.Dequantize()
+			want := refMatVec(deq, x, rows, cols)
+			for _, e := range []Exec{{}, {NoAsm: true}, {Threads: 2}} {
+				out := make([]float32, rows)
+				if err := e.QMatVec(out, q, x); err != nil {
+					t.Fatal(err)
+				}
+				assertClose(t, fmt.Sprintf("%v %v %+v", m, sh, e), out, want, 1e-5, math.Sqrt(float64(cols)))
+			}
+			// Batched forms.
+			n := 3
+			xb := randVec(4, n*cols, 1)
+			out := make([]float32, n*rows)
+			if err := (Exec{}).QMatMul(out, xb, q, n); err != nil {
+				t.Fatal(err)
+			}
+			for b := 0; b < n; b++ {
+				assertClose(t, fmt.Sprintf("QMatMul %v %v row %d", m, sh, b), out[b*rows:(b+1)*rows], refMatVec(deq, xb[b*cols:(b+1)*cols], rows, cols), 1e-5, math.Sqrt(float64(cols)))
+			}
+			dy := randVec(5, n*rows, 1)
+			dx := make([]float32, n*cols)
+			if err := (Exec{Threads: 2}).QMatMulGradInput(dx, dy, q, n); err != nil {
+				t.Fatal(err)
+			}
+			wantDX := make([]float64, n*cols)
+			for b := 0; b < n; b++ {
+				for r := 0; r < rows; r++ {
+					for c := 0; c < cols; c++ {
+						wantDX[b*cols+c] += float64(dy[b*rows+r]) * float64(deq[r*cols+c])
+					}
+				}
+			}
+			assertClose(t, fmt.Sprintf("QMatMulGradInput %v %v", m, sh), dx, wantDX, 1e-5, math.Sqrt(float64(rows)))
+		}
+	}
+}
+
+func TestQuantizeRejectsBadInput(t *testing.T) {
+	if _, err := Quantize([]float32{1, float32(math.NaN())}, 1, 2, NF4); err == nil {
+		t.Error("NaN accepted")
+	}
+	if _, err := Quantize(make([]float32, 4), 1, 2, NF4); err == nil {
+		t.Error("wrong length accepted")
+	}
+	if _, err := Quantize(make([]float32, 4), 2, 2, MethodInvalid); err == nil {
+		t.Error("invalid method accepted")
+	}
+	q, _ := Quantize(make([]float32, 128), 2, 64, NF4)
+	q.QAbsmax = q.QAbsmax[:1]
+	if err := (Exec{}).QMatVec(make([]float32, 2), q, make([]float32, 64)); err == nil {
+		t.Error("inconsistent QMatrix accepted")
+	}
+	if _, err := ParseMethod("int3"); err == nil {
+		t.Error("ParseMethod accepted int3")
+	}
+}
+
+func TestF16RoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		f float32
+		h uint16
+	}{{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {1e6, 0x7c00}, {6e-8, 0x0001}, {0.000061035156, 0x0400}, {0, 0}, {1.0009765625, 0x3c01}, {1.00048828125, 0x3c00}} {
+		if got := f32ToF16(c.f); got != c.h {
+			t.Errorf("f32ToF16(%v) = %#04x, want %#04x", c.f, got, c.h)
+		}
+	}
+	for h := 0; h < 0x7c00; h++ {
+		if got := f32ToF16(f16ToF32(uint16(h))); got != uint16(h) {
+			t.Fatalf("f16 %#04x round-trips to %#04x", h, got)
+		}
+	}
+}
