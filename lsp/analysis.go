@@ -1,0 +1,134 @@
+package lsp
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/source"
+)
+
+// maxImportedFiles bounds the import closure the server follows from one
+// document, so a pathological workspace cannot make every keystroke read
+// thousands of files.
+const maxImportedFiles = 256
+
+// analysis is everything the server knows about one version of a document:
+// its tolerant tree, the trees of the files it imports, and the results of
+// whisperc's phases (diagnostics and, when the program checks, the plan).
+type analysis struct {
+	doc    *document
+	target string
+	tree   *syntaxTree
+	// unit holds the tolerant trees of the document and of every file in
+	// its import closure, keyed by path; order lists the paths, the
+	// document first.
+	unit  map[string]*unitFile
+	order []string
+	diags diag.Diagnostics
+	// memory is the planner's per-declaration memory estimate, keyed by
+	// declaration name, when a plan could be built.
+	memory map[string]memoryInfo
+}
+
+// unitFile is one file of a document's import closure.
+type unitFile struct {
+	path string
+	file *source.File
+	tree *syntaxTree
+}
+
+// memoryInfo is what the planner predicts for one model or stage.
+type memoryInfo struct {
+	// Total is the peak bytes of the declaration.
+	Total int64
+	// Detail is a one-line breakdown ("weights 3.5 GiB, activations ...").
+	Detail string
+	// Fits is false when the stage does not fit the target.
+	Fits bool
+	// Device names the hardware the prediction is for.
+	Device string
+}
+
+// reads reports whether the analysis used the file at path.
+func (a *analysis) reads(path string) bool {
+	_, ok := a.unit[path]
+	return ok
+}
+
+// readSource returns the text of path: the editor's buffer when the file is
+// open, the disk otherwise.
+func (s *server) readSource(path string) ([]byte, error) {
+	if d, ok := s.docs.byPath(path); ok {
+		return d.File.Src, nil
+	}
+	return s.opts.ReadFile(path)
+}
+
+// analyse returns the analysis of d, from the cache when this version was
+// already analysed against the current target. It returns nil when ctx is
+// cancelled first.
+func (s *server) analyse(ctx context.Context, d *document) *analysis {
+	target := s.currentTarget()
+	s.mu.Lock()
+	if a, ok := s.cache[d.URI]; ok && a.doc == d && a.target == target {
+		s.mu.Unlock()
+		return a
+	}
+	s.mu.Unlock()
+
+	a := &analysis{doc: d, target: target, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
+	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree}
+	a.order = append(a.order, d.Path)
+	s.followImports(a)
+	if ctx.Err() != nil {
+		return nil
+	}
+	s.runPhases(ctx, a)
+	if ctx.Err() != nil {
+		return nil
+	}
+
+	s.mu.Lock()
+	if old, ok := s.cache[d.URI]; !ok || old.doc.Version <= d.Version {
+		s.cache[d.URI] = a
+	}
+	s.mu.Unlock()
+	return a
+}
+
+// followImports adds the tolerant trees of the document's import closure.
+// Files that cannot be read are skipped here; the checker reports them.
+func (s *server) followImports(a *analysis) {
+	for i := 0; i < len(a.order) && len(a.order) < maxImportedFiles; i++ {
+		uf := a.unit[a.order[i]]
+		for _, imp := range uf.tree.imports {
+			p := resolveImport(uf.path, imp.Path)
+			if _, seen := a.unit[p]; seen || p == "" {
+				continue
+			}
+			src, err := s.readSource(p)
+			if err != nil || len(src) > maxDocumentBytes {
+				continue
+			}
+			a.unit[p] = &unitFile{path: p, file: source.NewFile(p, src), tree: parseTree(src)}
+			a.order = append(a.order, p)
+		}
+	}
+}
+
+// resolveImport returns the path an import in the file at from names:
+// relative to from's directory. Imports from documents that are not files
+// (untitled buffers) cannot be resolved.
+func resolveImport(from, path string) string {
+	if path == "" {
+		return ""
+	}
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	if !filepath.IsAbs(from) {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(from), path)
+}

@@ -1,0 +1,23 @@
+// Package lsp is whisperc's language server: it speaks the Language Server
+// Protocol over a byte stream (stdio for `whisperc lsp`) and answers editors
+// with what the rest of whisperc knows about a .whisper file.
+//
+// The server keeps the editor's unsaved text of every open document,
+// analyses it with the same phases as the command line (parse, check, plan)
+// and translates the results at the protocol boundary: byte offsets are the
+// canonical positions inside whisperc, and the Mapper converts them to and
+// from the position encoding negotiated with the client (utf-8 when the
+// client offers it, utf-16 otherwise).
+//
+// For features that must work on half-typed text (completion, semantic
+// tokens, the outline, hover) the package keeps its own tolerant view of a
+// document's structure (see syntax.go); it never executes a pipeline, writes
+// files or touches the network.
+//
+// One file per responsibility: server.go (lifecycle and capabilities),
+// conn.go (transport, ordering, panic recovery), documents.go (text sync),
+// position.go (encodings), analysis.go (parse/check/plan per version),
+// diagnostics.go, hover.go, completion.go, navigation.go (definition,
+// references, rename), symbols.go, formatting.go, semantic.go,
+// codeaction.go and inlay.go.
+package lsp

@@ -1,0 +1,401 @@
+package lsp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+)
+
+// Options configures the language server.
+type Options struct {
+	// Log receives one line per notable event: a recovered panic, a refused
+	// document. Nil discards them.
+	Log io.Writer
+	// Target names the built-in hardware target profile the planner checks
+	// against ("a100-80gb"), unless the client's settings name one. Empty
+	// means the machine the server runs on, as detected.
+	Target string
+	// Debounce is how long the server waits after the last change to a
+	// document before analysing it and publishing diagnostics. Zero means
+	// DefaultDebounce; a negative value disables the wait.
+	Debounce time.Duration
+	// ReadFile reads imported files that are not open in the editor. Nil
+	// means os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
+	// Version is reported to the client as the server's version.
+	Version string
+}
+
+// DefaultDebounce is the pause after a keystroke before diagnostics are
+// recomputed: long enough to coalesce a burst of typing, short enough that
+// diagnostics appear well within 50 ms of the last change.
+const DefaultDebounce = 15 * time.Millisecond
+
+// Serve runs the language server on the byte streams in and out (stdin and
+// stdout for `whisperc lsp`) until the client sends exit, the input ends or
+// ctx is cancelled. It returns nil after a clean shutdown and exit or when
+// the input ends; an error when exit came without shutdown or the stream
+// failed.
+func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
+	return serve(ctx, in, out, opts, nil)
+}
+
+// serve is Serve with a hook that receives the server before it reads its
+// first message (tests use it to look inside).
+func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, started func(*server)) error {
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	if opts.Debounce == 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := newServer(ctx, opts)
+	stream := jsonrpc2.NewHeaderStream(stdio{Reader: in, Writer: out})
+	conn := jsonrpc2.NewConn(stream, jsonrpc2.WithCodec(codec{}))
+	s.client = protocol.ClientDispatcher(conn)
+	s.conn = conn
+	if started != nil {
+		started(s)
+	}
+	conn.Go(ctx, protocol.CancelHandler(s.ordered(protocol.ServerHandler(s, jsonrpc2.MethodNotFoundHandler))))
+	select {
+	case <-conn.Done():
+	case <-ctx.Done():
+		_ = conn.Close()
+	}
+	s.stopAll()
+	s.mu.Lock()
+	exitErr := s.exitErr
+	s.mu.Unlock()
+	if exitErr != nil {
+		return exitErr
+	}
+	if err := conn.Err(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+		return err
+	}
+	return nil
+}
+
+// server implements protocol.Server. Unimplemented methods answer "method
+// not found".
+type server struct {
+	protocol.UnimplementedServer
+
+	ctx    context.Context // the connection's lifetime
+	opts   Options
+	client protocol.Client
+	conn   jsonrpc2.Conn
+	docs   *documents
+
+	mu       sync.Mutex
+	enc      Encoding
+	inited   bool
+	shutdown bool
+	exitErr  error
+	target   string
+	pending  map[uri.URI]*pendingAnalysis
+	cache    map[uri.URI]*analysis
+}
+
+// pendingAnalysis is a scheduled or running analysis of one document.
+type pendingAnalysis struct {
+	timer  *time.Timer
+	cancel context.CancelFunc
+}
+
+func newServer(ctx context.Context, opts Options) *server {
+	return &server{
+		ctx:     ctx,
+		opts:    opts,
+		docs:    newDocuments(),
+		enc:     EncodingUTF16,
+		target:  opts.Target,
+		pending: make(map[uri.URI]*pendingAnalysis),
+		cache:   make(map[uri.URI]*analysis),
+	}
+}
+
+func (s *server) logf(format string, args ...any) {
+	if s.opts.Log != nil {
+		fmt.Fprintf(s.opts.Log, "whisperc lsp: "+format+"\n", args...)
+	}
+}
+
+func (s *server) initialized() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inited
+}
+
+func (s *server) encoding() Encoding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc
+}
+
+// settings are the whisper-specific settings a client may send as
+// initializationOptions or under "whisper" in workspace/didChangeConfiguration.
+type settings struct {
+	Target *string `json:"target"`
+}
+
+// applySettings reads settings from raw JSON; either the settings object
+// itself or an object with a "whisper" member.
+func (s *server) applySettings(raw []byte) {
+	if len(raw) == 0 {
+		return
+	}
+	var wrapped struct {
+		Whisper *settings `json:"whisper"`
+	}
+	var st settings
+	if err := json.Unmarshal(raw, &wrapped); err == nil && wrapped.Whisper != nil {
+		st = *wrapped.Whisper
+	} else if err := json.Unmarshal(raw, &st); err != nil {
+		s.logf("ignoring settings: %v", err)
+		return
+	}
+	if st.Target != nil {
+		s.mu.Lock()
+		s.target = *st.Target
+		s.mu.Unlock()
+	}
+}
+
+// currentTarget returns the target profile analyses plan against.
+func (s *server) currentTarget() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.target
+}
+
+// Initialize negotiates the position encoding and announces the features.
+func (s *server) Initialize(ctx context.Context, params *protocol.InitializeParams) (*protocol.InitializeResult, error) {
+	var offered []protocol.PositionEncodingKind
+	if g := params.Capabilities.General; g != nil {
+		offered = g.PositionEncodings
+	}
+	enc := negotiateEncoding(offered)
+	s.mu.Lock()
+	s.enc = enc
+	s.inited = true
+	s.mu.Unlock()
+	s.applySettings(params.InitializationOptions)
+	yes := true
+	incremental := protocol.TextDocumentSyncKindIncremental
+	version := s.opts.Version
+	if version == "" {
+		version = "devel"
+	}
+	return &protocol.InitializeResult{
+		Capabilities: protocol.ServerCapabilities{
+			PositionEncoding: enc.Kind(),
+			TextDocumentSync: &protocol.TextDocumentSyncOptions{
+				OpenClose: &yes,
+				Change:    &incremental,
+				Save:      protocol.Boolean(true),
+			},
+			CompletionProvider: &protocol.CompletionOptions{
+				TriggerCharacters: []string{".", "=", " ", "["},
+			},
+			HoverProvider:              protocol.Boolean(true),
+			DefinitionProvider:         protocol.Boolean(true),
+			ReferencesProvider:         protocol.Boolean(true),
+			DocumentSymbolProvider:     protocol.Boolean(true),
+			DocumentFormattingProvider: protocol.Boolean(true),
+			RenameProvider:             &protocol.RenameOptions{PrepareProvider: &yes},
+			CodeActionProvider: &protocol.CodeActionOptions{
+				CodeActionKinds: []protocol.CodeActionKind{protocol.CodeActionKindQuickFix},
+			},
+			SemanticTokensProvider: &protocol.SemanticTokensOptions{
+				Legend: semanticLegend(),
+				Full:   protocol.Boolean(true),
+			},
+			InlayHintProvider: protocol.Boolean(true),
+		},
+		ServerInfo: protocol.ServerInfo{Name: "whisperc", Version: protocol.NewOptional(version)},
+	}, nil
+}
+
+// Initialized needs no answer.
+func (s *server) Initialized(ctx context.Context, params *protocol.InitializedParams) error {
+	return nil
+}
+
+// Shutdown stops analysis; the client sends exit next.
+func (s *server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	s.mu.Unlock()
+	s.stopAll()
+	return nil
+}
+
+// Exit closes the connection, which ends Serve.
+func (s *server) Exit(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.shutdown {
+		s.exitErr = errors.New("the client sent exit without shutdown")
+	}
+	s.mu.Unlock()
+	go func() { _ = s.conn.Close() }()
+	return nil
+}
+
+// SetTrace is accepted and ignored.
+func (s *server) SetTrace(ctx context.Context, params *protocol.SetTraceParams) error { return nil }
+
+// DidChangeConfiguration applies new settings and re-analyses every open
+// document.
+func (s *server) DidChangeConfiguration(ctx context.Context, params *protocol.DidChangeConfigurationParams) error {
+	s.applySettings(params.Settings)
+	s.mu.Lock()
+	s.cache = make(map[uri.URI]*analysis)
+	s.mu.Unlock()
+	for _, d := range s.docs.all() {
+		s.schedule(d, 0)
+	}
+	return nil
+}
+
+// DidOpen records the document and analyses it at once.
+func (s *server) DidOpen(ctx context.Context, params *protocol.DidOpenTextDocumentParams) error {
+	d, err := s.docs.open(params.TextDocument.URI, params.TextDocument.Version, params.TextDocument.Text)
+	if err != nil {
+		s.logf("%v", err)
+		return nil
+	}
+	s.schedule(d, 0)
+	s.reanalyseImporters(d)
+	return nil
+}
+
+// DidChange applies the edits and schedules analysis after the debounce.
+func (s *server) DidChange(ctx context.Context, params *protocol.DidChangeTextDocumentParams) error {
+	d, err := s.docs.change(params.TextDocument.URI, params.TextDocument.Version, params.ContentChanges, s.encoding())
+	if err != nil {
+		s.logf("%v", err)
+		return nil
+	}
+	s.schedule(d, s.opts.Debounce)
+	s.reanalyseImporters(d)
+	return nil
+}
+
+// DidSave needs nothing: the server already analyses the editor's text.
+func (s *server) DidSave(ctx context.Context, params *protocol.DidSaveTextDocumentParams) error {
+	return nil
+}
+
+// DidClose forgets the document and clears its diagnostics.
+func (s *server) DidClose(ctx context.Context, params *protocol.DidCloseTextDocumentParams) error {
+	u := params.TextDocument.URI
+	s.docs.close(u)
+	s.mu.Lock()
+	if p := s.pending[u]; p != nil {
+		p.stop()
+		delete(s.pending, u)
+	}
+	delete(s.cache, u)
+	s.mu.Unlock()
+	return s.client.PublishDiagnostics(s.ctx, &protocol.PublishDiagnosticsParams{URI: u, Diagnostics: []protocol.Diagnostic{}})
+}
+
+// reanalyseImporters schedules the other open documents whose analysis read
+// the changed one through an import, so their diagnostics follow it.
+func (s *server) reanalyseImporters(changed *document) {
+	s.mu.Lock()
+	var again []uri.URI
+	for u, a := range s.cache {
+		if u != changed.URI && a.reads(changed.Path) {
+			again = append(again, u)
+			delete(s.cache, u)
+		}
+	}
+	s.mu.Unlock()
+	for _, u := range again {
+		if d, ok := s.docs.get(u); ok {
+			s.schedule(d, s.opts.Debounce)
+		}
+	}
+}
+
+func (p *pendingAnalysis) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+// stopAll cancels every scheduled and running analysis.
+func (s *server) stopAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for u, p := range s.pending {
+		p.stop()
+		delete(s.pending, u)
+	}
+}
+
+// schedule analyses d after delay and publishes its diagnostics, unless a
+// newer version arrives first: then the stale timer is stopped and stale
+// work cancelled before it publishes.
+func (s *server) schedule(d *document, delay time.Duration) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	p := &pendingAnalysis{cancel: cancel}
+	run := func() {
+		defer cancel()
+		a := s.analyse(ctx, d)
+		if ctx.Err() != nil || a == nil {
+			return
+		}
+		if cur, ok := s.docs.get(d.URI); !ok || cur.Version != d.Version {
+			return
+		}
+		s.publish(ctx, a)
+	}
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		cancel()
+		return
+	}
+	if old := s.pending[d.URI]; old != nil {
+		old.stop()
+	}
+	s.pending[d.URI] = p
+	if delay <= 0 {
+		s.mu.Unlock()
+		go run()
+		return
+	}
+	p.timer = time.AfterFunc(delay, run)
+	s.mu.Unlock()
+}
+
+// analysisOf returns the analysis of the current version of an open
+// document, computing it if no analysis of that version is cached.
+func (s *server) analysisOf(ctx context.Context, u uri.URI) (*analysis, error) {
+	d, ok := s.docs.get(u)
+	if !ok {
+		return nil, fmt.Errorf("%s is not open", u)
+	}
+	a := s.analyse(ctx, d)
+	if a == nil {
+		return nil, protocol.ErrRequestCancelled
+	}
+	return a, nil
+}

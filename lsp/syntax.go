@@ -1,0 +1,539 @@
+package lsp
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/modelwhisperer/whisperc/stdlib"
+)
+
+// This file is the server's tolerant view of a document: a scanner and a
+// block/attribute tree that accept any text, half-typed or invalid, and
+// never fail. The parser in lang/parser is the authority on what a program
+// means and reports the errors; this view only has to say, at a cursor,
+// which block it is in, which attribute it is typing and what each token
+// looks like, so that completion, hover, the outline and highlighting keep
+// working while the file does not parse.
+
+// tokKind classifies a scanned token. The zero value is invalid.
+type tokKind int
+
+const (
+	tokInvalid tokKind = iota
+	tokIdent
+	tokNumber
+	tokUnit // a unit right after a number on the same line: 24GiB, 500 steps
+	tokString
+	tokComment
+	tokPunct // { } [ ] ( ) = , . and operators
+	tokError // a stray character or an unterminated string or comment
+)
+
+// token is one scanned token: its kind, byte range and whether a newline
+// separates it from the previous token.
+type token struct {
+	kind       tokKind
+	start, end int
+	nlBefore   bool
+}
+
+// scan splits src into tokens. It never fails: anything it does not
+// understand becomes a tokError covering one character.
+func scan(src []byte) []token {
+	toks := make([]token, 0, len(src)/4+1)
+	nl := false
+	i := 0
+	for i < len(src) {
+		c := src[i]
+		switch {
+		case c == '\n':
+			nl = true
+			i++
+			continue
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+			i++
+			continue
+		}
+		start := i
+		kind := tokPunct
+		switch {
+		case c == '#' || (c == '/' && i+1 < len(src) && src[i+1] == '/'):
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+			kind = tokComment
+		case c == '/' && i+1 < len(src) && src[i+1] == '*':
+			kind = tokError
+			i += 2
+			for i < len(src) {
+				if src[i] == '*' && i+1 < len(src) && src[i+1] == '/' {
+					i += 2
+					kind = tokComment
+					break
+				}
+				i++
+			}
+		case c == '"':
+			i, kind = scanString(src, i)
+		case c >= '0' && c <= '9':
+			i = scanNumber(src, i)
+			kind = tokNumber
+		case isIdentStart(src, i):
+			i = scanIdent(src, i)
+			kind = tokIdent
+		case c == '=' || c == '!' || c == '<' || c == '>':
+			i++
+			if i < len(src) && src[i] == '=' {
+				i++
+			}
+		case (c == '&' || c == '|') && i+1 < len(src) && src[i+1] == c:
+			i += 2
+		case isPunct(c):
+			i++
+		default:
+			_, w := utf8.DecodeRune(src[i:])
+			i += w
+			kind = tokError
+		}
+		t := token{kind: kind, start: start, end: i, nlBefore: nl}
+		if kind == tokComment && containsNewline(src[start:i]) {
+			nl = true
+		} else {
+			nl = false
+		}
+		toks = append(toks, t)
+		if kind == tokNumber {
+			if u, ok := scanUnit(src, i); ok {
+				toks = append(toks, u)
+				i = u.end
+			}
+		}
+	}
+	return toks
+}
+
+func containsNewline(b []byte) bool {
+	for _, c := range b {
+		if c == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+func isPunct(c byte) bool {
+	switch c {
+	case '{', '}', '[', ']', '(', ')', ',', '.', '+', '-', '*', '/', '%', ':':
+		return true
+	}
+	return false
+}
+
+func isIdentStart(src []byte, i int) bool {
+	r, _ := utf8.DecodeRune(src[i:])
+	return r == '_' || unicode.IsLetter(r)
+}
+
+func scanIdent(src []byte, i int) int {
+	for i < len(src) {
+		r, w := utf8.DecodeRune(src[i:])
+		if r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			break
+		}
+		i += w
+	}
+	return i
+}
+
+// scanString returns the end of the string starting at src[i] == '"'. An
+// unterminated string ends at the end of its line and is an error token.
+func scanString(src []byte, i int) (int, tokKind) {
+	i++
+	for i < len(src) {
+		switch src[i] {
+		case '\\':
+			i += 2
+			continue
+		case '"':
+			return i + 1, tokString
+		case '\n':
+			return i, tokError
+		}
+		i++
+	}
+	if i > len(src) {
+		i = len(src)
+	}
+	return i, tokError
+}
+
+// scanNumber returns the end of the number at src[i]: digits with '_'
+// separators, an optional fraction and an optional exponent.
+func scanNumber(src []byte, i int) int {
+	digits := func() {
+		for i < len(src) && (src[i] >= '0' && src[i] <= '9' || src[i] == '_') {
+			i++
+		}
+	}
+	digits()
+	if i+1 < len(src) && src[i] == '.' && src[i+1] >= '0' && src[i+1] <= '9' {
+		i++
+		digits()
+	}
+	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
+		j := i + 1
+		if j < len(src) && (src[j] == '+' || src[j] == '-') {
+			j++
+		}
+		if j < len(src) && src[j] >= '0' && src[j] <= '9' {
+			i = j
+			digits()
+		}
+	}
+	return i
+}
+
+// scanUnit recognises a unit after a number: optional spaces or tabs, then
+// a unit name from stdlib.
+func scanUnit(src []byte, i int) (token, bool) {
+	j := i
+	for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
+		j++
+	}
+	if j < len(src) && src[j] == '%' {
+		return token{kind: tokUnit, start: j, end: j + 1}, true
+	}
+	if j >= len(src) || !isIdentStart(src, j) {
+		return token{}, false
+	}
+	end := scanIdent(src, j)
+	if _, ok := stdlib.LookupUnit(string(src[j:end])); !ok {
+		return token{}, false
+	}
+	return token{kind: tokUnit, start: j, end: end}, true
+}
+
+// block is a block in the tolerant tree. The root block stands for the file
+// and has no kind.
+type block struct {
+	Kind               string
+	KindStart, KindEnd int
+	Name               string
+	NameStart, NameEnd int // equal when the block has no name
+	Open, Close        int // offsets of the braces; Close is -1 while unclosed
+	Start, End         int
+	Parent             *block
+	Blocks             []*block
+	Attrs              []*attr
+	schema             *stdlib.Block
+	schemaKnown        bool
+}
+
+// attr is an attribute `name = value` in the tolerant tree.
+type attr struct {
+	Name               string
+	NameStart, NameEnd int
+	Eq                 int // offset of '='
+	ValueStart         int
+	ValueEnd           int // end of the last value token, or after '=' when empty
+	// ZoneEnd is where a cursor stops counting as "in this value": the end
+	// of the line for a value that ran to its line's end, else the
+	// separator that ended it.
+	ZoneEnd           int
+	Block             *block
+	valFirst, valLast int // token indices of the value [valFirst, valLast)
+}
+
+// importStmt is `import "path"` at the top level.
+type importStmt struct {
+	Path               string
+	Start, End         int
+	PathStart, PathEnd int
+}
+
+// syntaxTree is a document's tolerant structure.
+type syntaxTree struct {
+	src     []byte
+	toks    []token
+	code    []int // indices into toks of the non-comment tokens
+	root    *block
+	imports []importStmt
+}
+
+// parseTree builds the tolerant tree of src.
+func parseTree(src []byte) *syntaxTree {
+	t := &syntaxTree{src: src, toks: scan(src)}
+	for i, tk := range t.toks {
+		if tk.kind != tokComment {
+			t.code = append(t.code, i)
+		}
+	}
+	t.root = &block{Open: -1, Close: -1, Start: 0, End: len(src)}
+	p := parser{t: t}
+	p.body(t.root)
+	return t
+}
+
+// parser walks the code tokens once, building blocks and attributes.
+type parser struct {
+	t *syntaxTree
+	i int // index into t.code
+}
+
+func (p *parser) tok(k int) (token, bool) {
+	if k < 0 || k >= len(p.t.code) {
+		return token{}, false
+	}
+	return p.t.toks[p.t.code[k]], true
+}
+
+func (p *parser) text(tk token) string { return string(p.t.src[tk.start:tk.end]) }
+
+func (p *parser) is(k int, kind tokKind, text string) bool {
+	tk, ok := p.tok(k)
+	if !ok || tk.kind != kind {
+		return false
+	}
+	return text == "" || p.text(tk) == text
+}
+
+// body parses items until the closing brace of b (or the end of input for
+// the root) and records b's end.
+func (p *parser) body(b *block) {
+	for p.i < len(p.t.code) {
+		tk, _ := p.tok(p.i)
+		switch {
+		case p.is(p.i, tokPunct, "}"):
+			if b.Parent == nil {
+				p.i++ // a stray brace at the top level
+				continue
+			}
+			b.Close = tk.start
+			b.End = tk.end
+			p.i++
+			return
+		case b.Parent == nil && p.is(p.i, tokIdent, "import") && p.is(p.i+1, tokString, ""):
+			s, _ := p.tok(p.i + 1)
+			path := unquote(p.t.src[s.start:s.end])
+			p.t.imports = append(p.t.imports, importStmt{Path: path, Start: tk.start, End: s.end, PathStart: s.start, PathEnd: s.end})
+			p.i += 2
+		case tk.kind == tokIdent && p.is(p.i+1, tokPunct, "="):
+			p.attribute(b)
+		case tk.kind == tokIdent && p.is(p.i+1, tokPunct, "{"):
+			p.block(b, false)
+		case tk.kind == tokIdent && (p.is(p.i+1, tokIdent, "") || p.is(p.i+1, tokString, "")) && p.is(p.i+2, tokPunct, "{"):
+			p.block(b, true)
+		default:
+			p.i++
+		}
+	}
+	if b.Parent != nil {
+		b.Close = -1
+		b.End = len(p.t.src)
+	}
+}
+
+func (p *parser) block(parent *block, named bool) {
+	kind, _ := p.tok(p.i)
+	b := &block{Kind: p.text(kind), KindStart: kind.start, KindEnd: kind.end, Start: kind.start, Parent: parent, NameStart: kind.end, NameEnd: kind.end}
+	p.i++
+	if named {
+		name, _ := p.tok(p.i)
+		b.Name = p.text(name)
+		if name.kind == tokString {
+			b.Name = unquote(p.t.src[name.start:name.end])
+		}
+		b.NameStart, b.NameEnd = name.start, name.end
+		p.i++
+	}
+	open, _ := p.tok(p.i)
+	b.Open = open.start
+	p.i++
+	parent.Blocks = append(parent.Blocks, b)
+	p.body(b)
+}
+
+func (p *parser) attribute(b *block) {
+	name, _ := p.tok(p.i)
+	eq, _ := p.tok(p.i + 1)
+	a := &attr{Name: p.text(name), NameStart: name.start, NameEnd: name.end, Eq: eq.start, ValueStart: eq.end, ValueEnd: eq.end, Block: b}
+	p.i += 2
+	a.valFirst = p.i
+	depth := 0
+	a.ZoneEnd = -1
+	for p.i < len(p.t.code) {
+		tk, _ := p.tok(p.i)
+		if p.i > a.valFirst && tk.nlBefore && depth == 0 {
+			break
+		}
+		if tk.kind == tokPunct {
+			switch p.text(tk) {
+			case "(", "[", "{":
+				depth++
+			case ")", "]":
+				if depth > 0 {
+					depth--
+				}
+			case "}":
+				if depth == 0 {
+					a.ZoneEnd = tk.start
+					goto done
+				}
+				depth--
+			case ",":
+				if depth == 0 {
+					a.ZoneEnd = tk.start
+					p.i++
+					goto done
+				}
+			}
+		}
+		if a.valFirst == p.i && tk.nlBefore {
+			break // `name =` followed by a newline: the value is missing
+		}
+		a.ValueEnd = tk.end
+		p.i++
+	}
+done:
+	a.valLast = p.i
+	if a.ZoneEnd < 0 {
+		a.ZoneEnd = lineEnd(p.t.src, a.ValueEnd)
+	} else if p.is(a.valLast-1, tokPunct, ",") {
+		a.valLast-- // the separator is not part of the value
+	}
+	a.ValueStart = a.ValueEnd
+	if a.valLast > a.valFirst {
+		first, _ := p.tok(a.valFirst)
+		a.ValueStart = first.start
+	}
+	b.Attrs = append(b.Attrs, a)
+}
+
+// lineEnd returns the offset of the end of the line containing off.
+func lineEnd(src []byte, off int) int {
+	for off < len(src) && src[off] != '\n' {
+		off++
+	}
+	return off
+}
+
+// unquote returns the contents of a string literal with the common escapes
+// resolved; malformed escapes are kept as written.
+func unquote(lit []byte) string {
+	if len(lit) >= 1 && lit[0] == '"' {
+		lit = lit[1:]
+	}
+	if len(lit) >= 1 && lit[len(lit)-1] == '"' {
+		lit = lit[:len(lit)-1]
+	}
+	out := make([]byte, 0, len(lit))
+	for i := 0; i < len(lit); i++ {
+		if lit[i] != '\\' || i+1 >= len(lit) {
+			out = append(out, lit[i])
+			continue
+		}
+		i++
+		switch lit[i] {
+		case 'n':
+			out = append(out, '\n')
+		case 't':
+			out = append(out, '\t')
+		case 'r':
+			out = append(out, '\r')
+		case '"', '\\':
+			out = append(out, lit[i])
+		default:
+			out = append(out, '\\', lit[i])
+		}
+	}
+	return string(out)
+}
+
+// Schema returns the stdlib description of the block, if its kind is known
+// where it appears.
+func (b *block) Schema() (*stdlib.Block, bool) {
+	if b.schemaKnown {
+		return b.schema, b.schema != nil
+	}
+	b.schemaKnown = true
+	switch {
+	case b.Parent == nil:
+		return nil, false
+	case b.Parent.Parent == nil:
+		if s, ok := stdlib.LookupBlock(b.Kind); ok {
+			b.schema = &s
+		}
+	default:
+		if ps, ok := b.Parent.Schema(); ok {
+			if s, ok := ps.NestedBlock(b.Kind); ok {
+				b.schema = s
+			}
+		}
+	}
+	return b.schema, b.schema != nil
+}
+
+// AttrSchema returns the stdlib description of an attribute of its block.
+func (a *attr) Schema() (*stdlib.Attr, bool) {
+	s, ok := a.Block.Schema()
+	if !ok {
+		return nil, false
+	}
+	return s.Attr(a.Name)
+}
+
+// innermost returns the innermost block whose body contains off.
+func (t *syntaxTree) innermost(off int) *block {
+	b := t.root
+	for {
+		var next *block
+		for _, c := range b.Blocks {
+			if c.Open < off && (c.Close < 0 || off <= c.Close) {
+				next = c
+			}
+		}
+		if next == nil {
+			return b
+		}
+		b = next
+	}
+}
+
+// tokenAt returns the index of the token containing off, or ending at it
+// (so a cursor just after a word is on that word), preferring identifiers.
+func (t *syntaxTree) tokenAt(off int) (int, bool) {
+	best := -1
+	for i, tk := range t.toks {
+		if tk.start > off {
+			break
+		}
+		if tk.start <= off && off < tk.end {
+			return i, true
+		}
+		if tk.end == off && (tk.kind == tokIdent || tk.kind == tokUnit || tk.kind == tokNumber || tk.kind == tokString) {
+			best = i
+		}
+	}
+	return best, best >= 0
+}
+
+// text returns the source text of token i.
+func (t *syntaxTree) text(i int) string { return string(t.src[t.toks[i].start:t.toks[i].end]) }
+
+// attrAt returns the attribute whose value zone contains off.
+func (t *syntaxTree) attrAt(b *block, off int) (*attr, bool) {
+	for _, a := range b.Attrs {
+		if a.Eq < off && off <= a.ZoneEnd {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// walk calls f for every block below b, parents first.
+func (b *block) walk(f func(*block)) {
+	for _, c := range b.Blocks {
+		f(c)
+		c.walk(f)
+	}
+}
