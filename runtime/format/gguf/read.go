@@ -1,0 +1,271 @@
+// Package gguf reads and writes llama.cpp's GGUF model files.
+//
+// Metadata and tensor infos are parsed by github.com/gpustack/gguf-parser-go
+// (with its panics on malformed input turned into errors); tensor data and
+// the tokenizer's large arrays are read here from the memory-mapped file,
+// with every offset and size checked against the file's length before use.
+// Tensors of type F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K alias the
+// mapping; package quant dequantises them.
+//
+// Rotary layout: llama.cpp's converter (convert_hf_to_gguf.py) applies the
+// inverse of Hugging Face's q/k permutation when it writes llama-architecture
+// files, because llama.cpp rotates adjacent pairs (its "normal" RoPE mode).
+// The attn_q and attn_k tensors of such files are therefore already in Meta's
+// interleaved layout, the canonical one, and are neither permuted on load nor
+// on write.
+package gguf
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	gguf "github.com/gpustack/gguf-parser-go"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/format/internal/mapped"
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// File is an opened GGUF file: its parsed header and its mapped bytes.
+type File struct {
+	Name   string
+	Header *gguf.GGUFFile
+	data   *mapped.File
+}
+
+// OpenFile parses the header of the GGUF file at path and maps the file.
+// The caller must Close it (or hand the mapping to a Set from Weights).
+func OpenFile(path string) (*File, error) {
+	gf, err := arch.ParseGGUFHeader(path)
+	if err != nil {
+		return nil, err
+	}
+	if gf.Header.Magic != gguf.GGUFMagicGGUFLe {
+		return nil, fmt.Errorf("%s: big-endian GGUF files are not supported", path)
+	}
+	m, err := mapped.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	return &File{Name: path, Header: gf, data: m}, nil
+}
+
+// NewFile wraps a parsed header and the whole file's bytes, for callers that
+// already hold them (tests, fuzzing).
+func NewFile(name string, gf *gguf.GGUFFile, data []byte) *File {
+	return &File{Name: name, Header: gf, data: mapped.FromBytes(name, data)}
+}
+
+// Close releases the mapping.
+func (f *File) Close() error { return f.data.Close() }
+
+// Open reads the llama-architecture GGUF file at path and returns its
+// tensors under canonical names. The Set's Close unmaps the file.
+func Open(path string) (*weights.Set, error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.Weights()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.Close = f.Close
+	return s, nil
+}
+
+// ReadVocab reads the tokenizer embedded in the GGUF file at path.
+func ReadVocab(path string) (*Vocab, error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Vocab()
+}
+
+// Weights returns the file's architecture and tensors. Tensors alias the
+// file's bytes; the Set's Close is left nil (the File owns the mapping).
+func (f *File) Weights() (*weights.Set, error) {
+	c, err := arch.FromGGUFFile(f.Header)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	data := f.data.Data
+	start := f.Header.TensorDataStartOffset
+	if start < 0 || start > int64(len(data)) {
+		return nil, fmt.Errorf("%s: tensor data would start at byte %d, past the end of the %d-byte file", f.Name, start, len(data))
+	}
+	align := int64(32)
+	if a, ok, _ := arch.GGUFNumber(f.Header.Header.MetadataKV, "general.alignment"); ok && a >= 1 {
+		align = int64(a)
+	}
+	s := &weights.Set{Config: c, Tensors: make(map[string]*weights.Tensor, len(f.Header.TensorInfos)), Source: "gguf:" + f.Name}
+	for _, ti := range f.Header.TensorInfos {
+		if ignoredNames[ti.Name] {
+			continue
+		}
+		name, err := CanonicalName(ti.Name, c.Layers)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		if _, dup := s.Tensors[name]; dup {
+			return nil, fmt.Errorf("%s: tensor %q appears twice", f.Name, ti.Name)
+		}
+		dt, ok := ggmlTypes[ti.Type]
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q has type %v, which whisperc does not read (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", f.Name, ti.Name, ti.Type)
+		}
+		shape := make([]int, len(ti.Dimensions))
+		for i, d := range ti.Dimensions {
+			if d == 0 || d > math.MaxInt32 {
+				return nil, fmt.Errorf("%s: tensor %q has dimension %d", f.Name, ti.Name, d)
+			}
+			shape[len(shape)-1-i] = int(d)
+		}
+		size, err := quant.ByteSize(dt, shape)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", f.Name, ti.Name, err)
+		}
+		if ti.Offset%uint64(align) != 0 {
+			return nil, fmt.Errorf("%s: tensor %q starts at data offset %d, not a multiple of the alignment %d", f.Name, ti.Name, ti.Offset, align)
+		}
+		avail := uint64(int64(len(data)) - start)
+		if ti.Offset > avail || uint64(size) > avail-ti.Offset {
+			return nil, fmt.Errorf("%s: tensor %q (%v, shape %v, %d bytes at data offset %d) runs past the end of the file (%d bytes of tensor data)", f.Name, ti.Name, dt, shape, size, ti.Offset, avail)
+		}
+		lo := start + int64(ti.Offset)
+		b := data[lo : lo+size : lo+size]
+		t := &weights.Tensor{Name: name, Shape: shape, DType: dt, Data: b}
+		if err := checkShape(c, t); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", f.Name, ti.Name, err)
+		}
+		if err := checkFinite(t); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		s.Tensors[name] = t
+	}
+	return s, nil
+}
+
+// checkShape compares a tensor's shape with the one the architecture
+// implies for its canonical name.
+func checkShape(c arch.Config, t *weights.Tensor) error {
+	want := ExpectedShape(c, t.Name)
+	if want == nil {
+		return nil
+	}
+	if len(want) != len(t.Shape) {
+		return fmt.Errorf("shape %v, the model's hyperparameters imply %v", t.Shape, want)
+	}
+	for i := range want {
+		if want[i] != t.Shape[i] {
+			return fmt.Errorf("shape %v, the model's hyperparameters imply %v", t.Shape, want)
+		}
+	}
+	return nil
+}
+
+// ExpectedShape returns the shape the architecture implies for a canonical
+// tensor name, or nil for names it does not know.
+func ExpectedShape(c arch.Config, name string) []int {
+	q, kv := c.Heads*c.HeadSize(), c.KVHeads*c.HeadSize()
+	switch name {
+	case "tok_embeddings.weight", "output.weight":
+		return []int{c.Vocab, c.Dim}
+	case "norm.weight":
+		return []int{c.Dim}
+	}
+	_, suffix, ok := strings.Cut(strings.TrimPrefix(name, "layers."), ".")
+	if !ok || !strings.HasPrefix(name, "layers.") {
+		return nil
+	}
+	switch suffix {
+	case "attention_norm.weight", "ffn_norm.weight":
+		return []int{c.Dim}
+	case "attention.wq.weight":
+		return []int{q, c.Dim}
+	case "attention.wk.weight", "attention.wv.weight":
+		return []int{kv, c.Dim}
+	case "attention.wo.weight":
+		return []int{c.Dim, q}
+	case "feed_forward.w1.weight", "feed_forward.w3.weight":
+		return []int{c.HiddenDim, c.Dim}
+	case "feed_forward.w2.weight":
+		return []int{c.Dim, c.HiddenDim}
+	}
+	return nil
+}
+
+// checkFinite reports a NaN or infinity in a tensor, or in a quantised
+// tensor's scales, naming the tensor.
+func checkFinite(t *weights.Tensor) error {
+	switch t.DType {
+	case weights.F32:
+		return mapped.CheckFiniteF32(t.Name, t.Data)
+	case weights.F16:
+		for i := 0; i+2 <= len(t.Data); i += 2 {
+			if binary.LittleEndian.Uint16(t.Data[i:])&0x7C00 == 0x7C00 {
+				return fmt.Errorf("tensor %q holds %v at element %d", t.Name, quant.F16ToF32(binary.LittleEndian.Uint16(t.Data[i:])), i/2)
+			}
+		}
+		return nil
+	case weights.BF16:
+		for i := 0; i+2 <= len(t.Data); i += 2 {
+			if binary.LittleEndian.Uint16(t.Data[i:])&0x7F80 == 0x7F80 {
+				return fmt.Errorf("tensor %q holds %v at element %d", t.Name, quant.BF16ToF32(binary.LittleEndian.Uint16(t.Data[i:])), i/2)
+			}
+		}
+		return nil
+	}
+	// Quantised: the f16 scales are the only place a non-finite value can
+	// hide. Check them block by block.
+	vals, size, _ := quant.BlockSize(t.DType)
+	var scaleAt []int
+	switch t.DType {
+	case weights.Q8_0, weights.Q4_0:
+		scaleAt = []int{0}
+	case weights.Q4_K:
+		scaleAt = []int{0, 2}
+	case weights.Q6_K:
+		scaleAt = []int{208}
+	}
+	for b := 0; b*size < len(t.Data); b++ {
+		for _, at := range scaleAt {
+			if binary.LittleEndian.Uint16(t.Data[b*size+at:])&0x7C00 == 0x7C00 {
+				return fmt.Errorf("tensor %q has a non-finite scale in the block of elements %d..%d", t.Name, b*vals, (b+1)*vals-1)
+			}
+		}
+	}
+	return nil
+}
+
+// ParseBytes parses a GGUF file held in memory (by way of a temporary file,
+// since gguf-parser-go reads paths). It is meant for tests and fuzzing.
+func ParseBytes(name string, data []byte) (*File, error) {
+	tmp, err := os.CreateTemp("", "whisperc-*.gguf")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	gf, err := arch.ParseGGUFHeader(tmp.Name())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), tmp.Name()+": "))
+	}
+	if gf.Header.Magic != gguf.GGUFMagicGGUFLe {
+		return nil, fmt.Errorf("%s: big-endian GGUF files are not supported", name)
+	}
+	return NewFile(name, gf, data), nil
+}
