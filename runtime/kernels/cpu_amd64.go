@@ -26,12 +26,12 @@ func dot1AVX2(a, b *float32, n int) float32
 //go:noescape
 func axpyAVX2(y *float32, alpha float32, x *float32, n int)
 
-// dot4bitAVX2 returns the dot product of nblocks 64-element blocks of 4-bit
-// codes (two per byte, high nibble first) with xp, x rearranged by
-// qKernel.prepare; block b's values are table[code]·scales[b].
+// dot4bitAVX2 returns the dot product of ngroups 16-element groups of
+// 4-bit codes (two per byte, high nibble first) with xp, x rearranged by
+// qKernel.prepare; group g's values are table[code]·scales[g].
 //
 //go:noescape
-func dot4bitAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32
+func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *[16]float32) float32
 
 // dotQ8AVX2 returns the dot product of nblocks consecutive block_q8_0
 // records with x, using scales[b] for block b instead of the records' f16

@@ -11,7 +11,7 @@ func dot1AVX2(a, b *float32, n int) float32 { return 0 }
 
 func axpyAVX2(y *float32, alpha float32, x *float32, n int) {}
 
-func dot4bitAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32 {
+func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *[16]float32) float32 {
 	return 0
 }
 

@@ -22,7 +22,7 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	k := newQKernel(q, !e.NoAsm && useAsm)
 	xp := k.prepare(x)
 	e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
-		scratch := make([]float32, q.Cols/q.BlockSize+2)
+		scratch := make([]float32, q.Cols/16+2)
 		for r := lo; r < hi; r++ {
 			out[r] = k.rowDot(r, x, xp, scratch)
 		}
@@ -125,7 +125,9 @@ func newQKernel(q *QMatrix, asm bool) *qKernel {
 		for b := range k.pair {
 			k.pair[b] = [2]float32{k.tab[b>>4], k.tab[b&15]}
 		}
-		k.asm = asm && q.Cols%Block4Bit == 0
+		// Rows then start on a 16-element group, and groups never straddle
+		// blocks.
+		k.asm = asm && q.Cols%16 == 0
 	case Q8_0:
 		k.asm = asm && q.Cols%BlockQ8_0 == 0
 	}
@@ -179,16 +181,21 @@ func (k *qKernel) rowDot(r int, x, xp, scratch []float32) float32 {
 		return k.rowDotQ8(start, x)
 	default:
 		if k.asm {
-			nb := q.Cols / Block4Bit
-			b0 := start / Block4Bit
-			sc := scratch[:nb]
-			for i := range sc {
-				sc[i] = q.blockScale(b0 + i)
-			}
-			if nb == 0 {
+			ng := q.Cols / 16
+			if ng == 0 {
 				return 0
 			}
-			return dot4bitAVX2(&q.Data[start/2], &sc[0], nb, &xp[0], k.tab)
+			sc := scratch[:ng]
+			end := start + q.Cols
+			for b := start / Block4Bit; b*Block4Bit < end; b++ {
+				s := q.blockScale(b)
+				g0 := (max(b*Block4Bit, start) - start) >> 4
+				g1 := (min((b+1)*Block4Bit, end) - start) >> 4
+				for g := g0; g < g1; g++ {
+					sc[g] = s
+				}
+			}
+			return dot4bitAVX2(&q.Data[start/2], &sc[0], ng, &xp[0], k.tab)
 		}
 		return k.rowDot4(start, x)
 	}

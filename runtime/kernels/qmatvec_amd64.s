@@ -2,11 +2,12 @@
 
 #include "textflag.h"
 
-// NIBBLES16 multiplies the 16 codes in 8 bytes at coff(SI) by the matching
-// 16 values of xp at xoff(DI), accumulating high nibbles into Y11 and low
-// nibbles into Y10. Y15 and Y14 hold table entries 0-7 and 8-15, Y13 the
-// dword mask 15.
-#define NIBBLES16(coff, xoff, xoff2) \
+// NIBBLES16 multiplies the 16 codes in the 8 bytes at coff(SI), decoded
+// through the scaled table in Y15 (entries 0-7) and Y14 (entries 8-15), by
+// the matching 16 values of xp at xoff(DI) and xoff2(DI), accumulating the
+// high nibbles into acchi and the low nibbles into acclo. Y13 holds the dword
+// mask 15.
+#define NIBBLES16(coff, xoff, xoff2, acchi, acclo) \
 	VPMOVZXBD coff(SI), Y0; \
 	VPSRLD $4, Y0, Y1; \
 	VPAND Y13, Y0, Y0; \
@@ -14,46 +15,59 @@
 	VPERMPS Y14, Y1, Y3; \
 	VPSLLD $28, Y1, Y1; \
 	VBLENDVPS Y1, Y3, Y2, Y2; \
-	VFMADD231PS xoff(DI), Y2, Y11; \
+	VFMADD231PS xoff(DI), Y2, acchi; \
 	VPERMPS Y15, Y0, Y4; \
 	VPERMPS Y14, Y0, Y5; \
 	VPSLLD $28, Y0, Y0; \
 	VBLENDVPS Y0, Y5, Y4, Y4; \
-	VFMADD231PS xoff2(DI), Y4, Y10
+	VFMADD231PS xoff2(DI), Y4, acclo
 
-// func dot4bitAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32
+// SCALETABLE sets Y15 and Y14 to the code table times the scale at off(BX).
+#define SCALETABLE(off) \
+	VBROADCASTSS off(BX), Y6; \
+	VMULPS Y8, Y6, Y15; \
+	VMULPS Y7, Y6, Y14
+
+// func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *[16]float32) float32
 TEXT ·dot4bitAVX2(SB), NOSPLIT, $0-44
 	MOVQ codes+0(FP), SI
 	MOVQ scales+8(FP), BX
-	MOVQ nblocks+16(FP), CX
+	MOVQ ngroups+16(FP), CX
 	MOVQ xp+24(FP), DI
 	MOVQ table+32(FP), AX
-	VMOVUPS (AX), Y15
-	VMOVUPS 32(AX), Y14
+	VMOVUPS (AX), Y8
+	VMOVUPS 32(AX), Y7
 	MOVL $15, DX
 	VMOVD DX, X13
 	VPBROADCASTD X13, Y13
 	VXORPS Y12, Y12, Y12
-
-nbloop:
-	TESTQ CX, CX
-	JZ    nbdone
 	VXORPS Y11, Y11, Y11
 	VXORPS Y10, Y10, Y10
-	NIBBLES16(0, 0, 32)
-	NIBBLES16(8, 64, 96)
-	NIBBLES16(16, 128, 160)
-	NIBBLES16(24, 192, 224)
-	VADDPS Y10, Y11, Y11
-	VBROADCASTSS (BX), Y0
-	VFMADD231PS Y0, Y11, Y12
-	ADDQ $32, SI
-	ADDQ $256, DI
-	ADDQ $4, BX
-	DECQ CX
-	JMP  nbloop
+	VXORPS Y9, Y9, Y9
 
-nbdone:
+g2loop:
+	CMPQ CX, $2
+	JL   g1
+	SCALETABLE(0)
+	NIBBLES16(0, 0, 32, Y12, Y11)
+	SCALETABLE(4)
+	NIBBLES16(8, 64, 96, Y10, Y9)
+	ADDQ $16, SI
+	ADDQ $128, DI
+	ADDQ $8, BX
+	SUBQ $2, CX
+	JMP  g2loop
+
+g1:
+	TESTQ CX, CX
+	JZ    g4done
+	SCALETABLE(0)
+	NIBBLES16(0, 0, 32, Y12, Y11)
+
+g4done:
+	VADDPS Y11, Y12, Y12
+	VADDPS Y9, Y10, Y10
+	VADDPS Y10, Y12, Y12
 	VEXTRACTF128 $1, Y12, X1
 	VADDPS X1, X12, X0
 	VHADDPS X0, X0, X0

@@ -82,9 +82,10 @@ func TestDynamicCode(t *testing.T) {
 func TestQuantizeHandComputedBlocks(t *testing.T) {
 	w := make([]float32, 64)
 	copy(w, []float32{2, -2, 1, 0, 0.33, -0.1})
-	// NF4: x/absmax = 1, -1, 0.5, 0, 0.165, -0.05.
-	// 0.5 lies below the 12/13 midpoint 0.5017 → 12; 0.165 → 9 (0.1609);
-	// -0.05 lies above the 6/7 midpoint -0.0455? no: -0.05 < -0.0455 → 6.
+	// NF4: x/absmax = 1, -1, 0.5, 0, 0.165, -0.05. 0.5 lies below the
+	// 12/13 midpoint 0.5017 → 12; 0.165 lies between the 8/9 and 9/10
+	// midpoints (0.1203, 0.2035) → 9; -0.05 lies below the 6/7 midpoint
+	// -0.0455 → 6.
 	q, err := QuantizeConfig(w, 1, 64, QuantConfig{Method: NF4})
 	if err != nil {
 		t.Fatal(err)
