@@ -120,7 +120,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	}
 	e.st = newState(c.MaxSeq, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
 	if opts.Compile == CompileMaxAutotune {
-		tuned, err := autotune(ctx, e.exec, opts, c)
+		tuned, err := autotune(ctx, e.exec, opts, c, e.tensors["layers.0.feed_forward.w1.weight"].Float32s(), e.tensors["output.weight"].Float32s())
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -58,6 +59,7 @@ func TestConformanceStories260K(t *testing.T) {
 		{Attention: AttentionEager, KVCache: true, Compile: CompileDefault, Quantize: QuantizeNone},
 		{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone},
 		{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 2},
+		{Attention: AttentionFlash2, KVCache: true, Compile: CompileMaxAutotune, Quantize: QuantizeNone, Threads: 2, CacheDir: t.TempDir()},
 		{Attention: AttentionFlash2, KVCache: false, Compile: CompileDefault, Quantize: QuantizeNone},
 	} {
 		name := o.Compile.String() + "/" + o.Attention.String()
@@ -85,5 +87,52 @@ func TestConformanceStories260K(t *testing.T) {
 				t.Errorf("generated %d tokens, want 200", st.Generated)
 			}
 		})
+	}
+}
+
+// TestAutotuneCache checks that max_autotune stores its choice and that a
+// stored choice is used without searching again.
+func TestAutotuneCache(t *testing.T) {
+	ws, _ := loadStories(t)
+	dir := t.TempDir()
+	o := Options{Attention: AttentionEager, KVCache: true, Compile: CompileMaxAutotune, Quantize: QuantizeNone, Threads: 2, CacheDir: dir}
+	e, err := New(context.Background(), ws, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th := e.Options().Threads; th < 1 || th > 2 {
+		t.Errorf("tuned threads = %d, want 1 or 2", th)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "autotune.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := map[string]tuning{}
+	if err := json.Unmarshal(data, &cache); err != nil {
+		t.Fatal(err)
+	}
+	key := autotuneKey(2, ws.Config)
+	if _, ok := cache[key]; !ok {
+		t.Fatalf("cache %s lacks key %q", data, key)
+	}
+	// A planted result is used as is.
+	cache[key] = tuning{Threads: 2, TileRows: 12}
+	data, _ = json.Marshal(cache)
+	if err := os.WriteFile(filepath.Join(dir, "autotune.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err = New(context.Background(), ws, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.exec.Threads != 2 || e.exec.TileRows != 12 {
+		t.Errorf("exec = %+v, want the cached threads 2, tile 12", e.exec)
+	}
+	// A corrupt cache costs a search, not an error.
+	if err := os.WriteFile(filepath.Join(dir, "autotune.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), ws, o); err != nil {
+		t.Fatal(err)
 	}
 }

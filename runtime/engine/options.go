@@ -120,7 +120,8 @@ type Options struct {
 	Compile  Compile
 	Quantize Quantize
 	// Threads is the number of goroutines a matrix product may use; 0
-	// means 1. CompileMaxAutotune may choose fewer.
+	// means 1. CompileMaxAutotune treats it as a budget: it times every
+	// count from 1 to Threads and keeps the fastest.
 	Threads int
 	// CacheDir is where CompileMaxAutotune keeps its tuning results; empty
 	// means os.UserCacheDir()/whisperc.

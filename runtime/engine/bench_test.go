@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+var writeRandom = flag.String("write15m", "", "write the seeded random stories15M-shaped model as a llama2.c file to this path (for timing llama2.c's run on the same weights)")
+
+// Model shapes of the TinyStories checkpoints, for benchmarks with seeded
+// random weights.
+var (
+	shape15M  = arch.Config{Name: "15M", Family: arch.Llama, Dim: 288, HiddenDim: 768, Layers: 6, Heads: 6, KVHeads: 6, Vocab: 32000, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	shape42M  = arch.Config{Name: "42M", Family: arch.Llama, Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, KVHeads: 8, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	shape110M = arch.Config{Name: "110M", Family: arch.Llama, Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+)
+
+// randomSet returns a model of shape c with weights drawn uniformly from
+// ±1/sqrt(fan-in) (norm weights near 1) by a PCG seeded with seed.
+func randomSet(c arch.Config, seed uint64) *weights.Set {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	ws := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
+	add := func(name string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]byte, 4*n)
+		scale := 1 / math.Sqrt(float64(shape[len(shape)-1]))
+		for i := range n {
+			v := float32((r.Float64()*2 - 1) * scale)
+			if len(shape) == 1 {
+				v = float32(1 + 0.1*(r.Float64()*2-1))
+			}
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+		ws.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: data}
+	}
+	hs := c.HeadSize()
+	add("tok_embeddings.weight", c.Vocab, c.Dim)
+	add("norm.weight", c.Dim)
+	if !c.Tied {
+		add("output.weight", c.Vocab, c.Dim)
+	}
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		add(p+"attention_norm.weight", c.Dim)
+		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
+		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
+		add(p+"ffn_norm.weight", c.Dim)
+		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
+		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
+		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
+	}
+	return ws
+}
+
+// TestWriteRandom15M writes the benchmark's 15M model for llama2.c when
+// -write15m is given: go test ./runtime/engine -run WriteRandom15M
+// -write15m /tmp/r15m.bin, then /tmp/llama2c-run /tmp/r15m.bin -z
+// tokenizer32k.bin -t 0 -n 256.
+func TestWriteRandom15M(t *testing.T) {
+	if *writeRandom == "" {
+		t.Skip("only with -write15m PATH")
+	}
+	f, err := os.Create(*writeRandom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := llama2c.Write(f, randomSet(shape15M, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func benchEngine(b *testing.B, c arch.Config, o Options) *Engine {
+	b.Helper()
+	e, err := New(context.Background(), randomSet(c, 1), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+var compileModes = []Compile{CompileNone, CompileDefault, CompileReduceOverhead, CompileMaxAutotune}
+
+// decodeLoop runs b.N decode steps with the KV cache, positions cycling
+// through the first 128, and reports tok/s and the weights' bytes.
+func decodeLoop(b *testing.B, e *Engine) {
+	ctx := context.Background()
+	vocab := e.Config().Vocab
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if e.Pos() == 128 {
+			e.Reset()
+		}
+		if _, err := e.Forward(ctx, []int{i % vocab}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric(float64(e.WeightBytes()), "weight-bytes")
+}
+
+// BenchmarkDecode measures single-threaded decode of each model shape
+// (reduce_overhead, eager attention, KV cache): the number to compare
+// with llama2.c's run on the same weights.
+func BenchmarkDecode(b *testing.B) {
+	for _, c := range []arch.Config{shape15M, shape42M, shape110M} {
+		b.Run(c.Name+"/fp32", func(b *testing.B) {
+			decodeLoop(b, benchEngine(b, c, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 1}))
+		})
+	}
+}
+
+// BenchmarkCompileModes measures 15M decode under each compile mode with
+// the same thread budget (2), for ML005.
+func BenchmarkCompileModes(b *testing.B) {
+	for _, mode := range compileModes {
+		b.Run(mode.String(), func(b *testing.B) {
+			decodeLoop(b, benchEngine(b, shape15M, Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone, Threads: 2, CacheDir: b.TempDir()}))
+		})
+	}
+}
+
+// BenchmarkPrefill measures processing a 64-token prompt in one call.
+func BenchmarkPrefill(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []arch.Config{shape15M, shape42M, shape110M} {
+		b.Run(c.Name+"/fp32", func(b *testing.B) {
+			e := benchEngine(b, c, Options{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 1})
+			prompt := make([]int, 64)
+			for i := range prompt {
+				prompt[i] = (i * 7919) % c.Vocab
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				e.Reset()
+				if _, err := e.Forward(ctx, prompt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(prompt))/b.Elapsed().Seconds(), "tok/s")
+			b.ReportMetric(float64(e.WeightBytes()), "weight-bytes")
+		})
+	}
+}
+
+// BenchmarkKVCache measures the cost of one decode step at positions 16,
+// 64 and 256 of the 15M shape (context raised to 512), with the cache
+// (flat) and without (the prefix is recomputed, so it grows).
+func BenchmarkKVCache(b *testing.B) {
+	ctx := context.Background()
+	c := shape15M
+	c.MaxSeq = 512
+	for _, cached := range []bool{true, false} {
+		for _, pos := range []int{16, 64, 256} {
+			name := fmt.Sprintf("cache=%v/pos=%d", cached, pos)
+			b.Run(name, func(b *testing.B) {
+				e := benchEngine(b, c, Options{Attention: AttentionEager, KVCache: cached, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 1})
+				prefix := make([]int, pos)
+				for i := range prefix {
+					prefix[i] = (i * 31) % c.Vocab
+				}
+				if _, err := e.Forward(ctx, prefix); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := e.Forward(ctx, []int{i % c.Vocab}); err != nil {
+						b.Fatal(err)
+					}
+					e.pos = pos // step back: the next call is at pos again
+					e.history = e.history[:min(len(e.history), pos)]
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/token")
+			})
+		}
+	}
+}
