@@ -1,0 +1,452 @@
+package cost
+
+import (
+	"github.com/modelwhisperer/whisperc/planner/arch"
+)
+
+// Component is one named part of a device's memory at the peak.
+type Component struct {
+	Name  string `json:"name"`
+	Bytes int64  `json:"bytes"`
+	Note  string `json:"note,omitempty"`
+}
+
+// Memory is the predicted peak memory of one device.
+type Memory struct {
+	// Components add up to Total, largest contributors first in model
+	// order (weights, adapters, gradients, optimizer, activations, ...).
+	Components []Component `json:"components"`
+	// Allocated is what the framework's allocator holds in tensors at the
+	// peak (what torch.cuda.max_memory_allocated reports).
+	Allocated int64 `json:"allocated_bytes"`
+	// Total adds the allocator's reserve and the CUDA context: what
+	// nvidia-smi shows, and what must fit.
+	Total int64 `json:"total_bytes"`
+	// Phase names the phase that sets the peak: "backward" or
+	// "optimizer step" for training, "prefill" or "decode" for inference.
+	Phase string `json:"phase"`
+}
+
+// Component returns the bytes of the named component (0 when absent).
+func (m Memory) Component(name string) int64 {
+	for _, c := range m.Components {
+		if c.Name == name {
+			return c.Bytes
+		}
+	}
+	return 0
+}
+
+// Device is what the memory and time model needs to know about one
+// accelerator (or the CPU).
+type Device struct {
+	Name string
+	GPU  bool
+	// Memory is the capacity in bytes.
+	Memory int64
+	// Bandwidth is the memory bandwidth in bytes per second.
+	Bandwidth float64
+	// Peak is the dense throughput in FLOP/s per compute format.
+	Peak map[DType]float64
+	// ContextBytes is what the CUDA context and the framework's kernels
+	// take before the first tensor: 753,729,536 B measured on an H100 with
+	// torch 2.11 (planner/testdata/measured); 0 on the CPU.
+	ContextBytes int64
+}
+
+// DefaultGPUContext is the CUDA context plus framework kernels measured by
+// NVML on an H100 with PyTorch 2.11 and CUDA 13 after initialisation and a
+// first cuBLAS call (planner/testdata/measured/h100-80gb-hbm3-context.json).
+const DefaultGPUContext = 753_729_536
+
+// ReserveFraction is the share of transient memory (activations, logits,
+// step temporaries) that the caching allocator holds beyond the live
+// tensors. Measured reserved/allocated peaks on the H100 ranged from 1.03
+// to 1.21 of the peak, 5–50% of the transient part; 20% is used.
+const ReserveFraction = 0.20
+
+// weightBytes returns the memory of the base model's parameters: linear
+// layers in the quantised format when quantised, everything else (and
+// everything when unquantised) in the storage format.
+func (w *Workload) weightBytes() (quantized, other int64) {
+	sb := int64(w.Storage.Bytes())
+	for _, m := range w.Arch.Modules() {
+		q := w.quantized() && m.Kind == arch.Linear && (m.PerLayer || w.QuantizeHead)
+		if q {
+			qq := w.Quant
+			qq.Rows = m.Out
+			quantized += qq.Bytes(int64(m.In), int64(m.Out)) * int64(m.Count)
+		} else {
+			other += m.Params() * sb
+		}
+	}
+	return quantized, other
+}
+
+// layerActivationBytes returns the bytes one transformer layer keeps for
+// the backward pass per token (see spec/plan.md, "Activations"), and the
+// part of it that is the eager-attention score matrix.
+//
+// The decoder count follows what PyTorch autograd saves in the Hugging
+// Face Llama implementation: RMSNorm upcasts its input to fp32 and saves
+// it; a frozen linear layer saves nothing; a trained one saves its input
+// (one copy per layer under autocast, which casts per call); each LoRA
+// adapter saves its input cast to the adapter format (peft), with a
+// dropout mask when dropout is on; attention saves q, k, v and its output;
+// SwiGLU saves the gate, its activation and up (and their product when
+// down_proj is trained). Eager attention adds the softmax in fp32 and its
+// cast back per score. This is Korthikanti et al.'s accounting (arXiv:
+// 2205.05198 §4.1) redone for RMSNorm, GQA, SwiGLU and frozen weights; it
+// matches the H100 measurements within 3%.
+func (w *Workload) layerActivationBytes() (total, scores float64) {
+	c := w.Arch
+	if c.Family == arch.BERT {
+		return w.bertLayerActivationBytes()
+	}
+	h := float64(c.Dim)
+	qd := float64(c.Heads * c.HeadSize())
+	kvd := float64(c.KVHeads * c.HeadSize())
+	f := float64(c.HiddenDim)
+	cdt := float64(w.Compute.Bytes())
+	sdt := float64(w.Storage.Bytes())
+	if w.quantized() {
+		sdt = cdt // quantised models run their stream in the compute type
+	}
+	ab := float64(w.adapterBytes())
+	trainBase := w.Mode == Full
+	t := w.targets()
+	autocast := sdt != cdt
+	adapter := func(in float64) float64 {
+		if w.LoRADropout > 0 {
+			return in * (ab + 1)
+		}
+		if ab == sdt {
+			return 0 // the cast is a no-op: the input is shared
+		}
+		return in * ab
+	}
+	linearInputs := func(in float64, n int) float64 {
+		if !trainBase {
+			return 0
+		}
+		if autocast {
+			return float64(n) * in * cdt
+		}
+		return in * cdt
+	}
+
+	var b float64
+	// input RMSNorm: fp32 input; the normalised output when the scale is trained.
+	b += 4 * h
+	if trainBase {
+		b += sdt * h
+	}
+	b += linearInputs(h, 3)
+	sharedIn := false
+	for _, m := range []string{"q_proj", "k_proj", "v_proj"} {
+		if t[m] {
+			a := adapter(h)
+			if a == 0 {
+				if !sharedIn && !trainBase {
+					b += h * sdt
+				}
+				sharedIn = true
+			}
+			b += a
+		}
+	}
+	// attention: q, k, v after rotary embedding, and the output.
+	switch w.Attention {
+	case Eager:
+		// repeat_kv expands k and v to every head before the matmuls.
+		b += cdt * (qd + 2*qd + qd)
+		cast := 0.0
+		if cdt != 4 {
+			cast = cdt
+		}
+		scores = float64(c.Heads) * float64(w.Seq) * (4 + cast)
+		b += scores
+	default:
+		b += cdt*(qd+2*kvd+qd) + 4*float64(c.Heads) // + log-sum-exp
+	}
+	if t["o_proj"] {
+		b += adapter(qd)
+	}
+	// post-attention RMSNorm.
+	b += 4 * h
+	if trainBase {
+		b += sdt * h
+	}
+	if c.Gated() {
+		b += linearInputs(h, 2)
+		b += 3 * cdt * f // gate (activation input), activation output, up
+	} else {
+		b += linearInputs(h, 1)
+		b += 2 * cdt * f
+	}
+	if trainBase {
+		b += cdt * f // the product, input of down_proj
+	}
+	for _, m := range []string{"gate_proj", "up_proj"} {
+		if t[m] {
+			b += adapter(h)
+		}
+	}
+	if t["down_proj"] {
+		b += adapter(f)
+	}
+	return b, scores
+}
+
+// bertLayerActivationBytes is Korthikanti et al.'s per-layer count for a
+// post-norm encoder with GELU, dropout 0.1 and eager attention, sbh(34 +
+// 5as/h) bytes in 16-bit, written per saved tensor so that other formats
+// scale the values and keep the one-byte dropout masks: in fp32 it is
+// 66h + 9as bytes per token.
+func (w *Workload) bertLayerActivationBytes() (total, scores float64) {
+	c := w.Arch
+	h := float64(c.Dim)
+	f := float64(c.HiddenDim)
+	e := float64(w.Compute.Bytes())
+	as := float64(c.Heads) * float64(w.Seq)
+	// attention: input, q, k, v, context, LayerNorm input (6 h-sized
+	// tensors) and the output dropout mask; softmax output, its dropout
+	// mask and dropout output per score.
+	attn := 6*h*e + h
+	scores = 2*as*e + as
+	// MLP: input, GELU input, GELU output, dropout mask, LayerNorm input.
+	mlp := h*e + 2*f*e + h + h*e
+	return attn + scores + mlp, scores
+}
+
+// activations returns the bytes kept for the backward pass under the
+// checkpointing policy, for tokens = batch·seq on one device.
+func (w *Workload) activations() (kept, perLayer float64) {
+	c := w.Arch
+	tokens := float64(w.Batch) * float64(w.Seq)
+	layer, scores := w.layerActivationBytes()
+	L := float64(c.Layers)
+	sdt := float64(w.Storage.Bytes())
+	if w.quantized() {
+		sdt = float64(w.Compute.Bytes())
+	}
+	boundary := tokens * float64(c.Dim) * sdt // a checkpointed layer keeps its input
+	switch w.Checkpointing {
+	case CheckpointFull:
+		return L*boundary + tokens*layer, tokens * layer
+	case CheckpointEvery:
+		k := w.CheckpointEvery
+		n := float64((c.Layers + k - 1) / k)
+		return n*boundary + (L-n)*tokens*layer + tokens*layer, tokens * layer
+	case CheckpointSelective:
+		// Recompute the attention scores (Korthikanti §4.2) and the MLP
+		// activation output.
+		sel := layer - scores - float64(w.Compute.Bytes())*float64(c.HiddenDim)
+		return L * tokens * sel, tokens * sel
+	}
+	return L * tokens * layer, tokens * layer
+}
+
+// Memory predicts the peak memory of one device running the workload.
+func (w *Workload) Memory(dev Device) Memory {
+	if w.Mode == Inference {
+		return w.inferenceMemory(dev)
+	}
+	return w.trainingMemory(dev)
+}
+
+func (w *Workload) trainingMemory(dev Device) Memory {
+	c := w.Arch
+	nd := int64(w.devices())
+	qw, ow := w.weightBytes()
+	weights := qw + ow
+	trainable := w.TrainableParams()
+	pb := int64(w.Storage.Bytes()) // trained parameters' format
+	if w.Mode == LoRA {
+		pb = w.adapterBytes()
+	}
+	var adapters int64
+	if w.Mode == LoRA {
+		adapters = trainable * pb
+	}
+	grads := trainable * pb
+	var state int64
+	switch w.Optimizer {
+	case AdamW:
+		state = 2 * trainable * pb // exp_avg and exp_avg_sq in the parameter's format
+	case AdamW8bit, PagedAdamW8bit:
+		state = 2 * trainable // two 8-bit moments (block scales are <1%)
+	case SGD, Lion:
+		state = trainable * pb
+	}
+	stepTemp := trainable * pb // foreach AdamW's sqrt(v) temporary; measured
+	if w.Optimizer == SGD || w.Optimizer == Lion {
+		stepTemp = 0
+	}
+	// ZeRO (Rajbhandari et al. §5): stage 2 partitions gradients and
+	// optimizer state, stage 3 the parameters too.
+	switch w.Sharding {
+	case ZeRO2:
+		grads, state, stepTemp = grads/nd, state/nd, stepTemp/nd
+	case ZeRO3:
+		grads, state, stepTemp = grads/nd, state/nd, stepTemp/nd
+		weights, adapters = weights/nd, adapters/nd
+		// one layer's parameters are gathered at a time
+		weights += (qw + ow) / int64(max(c.Layers, 1)) / nd * (nd - 1)
+	}
+	var cache int64
+	sdt, cdt := w.Storage.Bytes(), w.Compute.Bytes()
+	if sdt != cdt && !w.quantized() {
+		// autocast keeps a compute-format copy of every linear weight from
+		// forward to backward
+		for _, m := range c.Modules() {
+			if m.Kind == arch.Linear {
+				cache += m.Params() * int64(cdt)
+			}
+		}
+	}
+	kept, _ := w.activations()
+	acts := int64(kept)
+	tokens := int64(w.Batch) * int64(w.Seq)
+	logits := tokens * int64(c.Vocab) * int64(cdt+4)
+	if c.Family == arch.BERT {
+		logits = tokens * int64(c.Dim) * 8 // pooled classification head: small
+	}
+	logits += tokens * int64(c.Dim) * int64(4+sdt) // final norm and embedding output
+
+	static := []Component{
+		{Name: "weights", Bytes: weights, Note: w.weightNote()},
+	}
+	if adapters > 0 {
+		static = append(static, Component{Name: "adapters", Bytes: adapters, Note: "LoRA A and B matrices"})
+	}
+	if state > 0 {
+		static = append(static, Component{Name: "optimizer_state", Bytes: state, Note: w.Optimizer.String() + " moments"})
+	}
+	backward := append([]Component{}, static...)
+	if cache > 0 {
+		backward = append(backward, Component{Name: "autocast_cache", Bytes: cache, Note: "compute-format copies of the linear weights"})
+	}
+	backward = append(backward,
+		Component{Name: "activations", Bytes: acts, Note: "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"},
+		Component{Name: "logits", Bytes: logits, Note: "output logits and the fp32 log-softmax of the loss"})
+	step := append([]Component{}, static...)
+	step = append(step, Component{Name: "gradients", Bytes: grads})
+	if stepTemp > 0 {
+		step = append(step, Component{Name: "optimizer_step", Bytes: stepTemp, Note: "temporaries of the fused update"})
+	}
+	// Gradients of the trained parameters exist at the end of backward too.
+	backward = append(backward, Component{Name: "gradients", Bytes: 0, Note: "accumulate as activations are freed"})
+
+	comps, phase := backward, "backward"
+	if sum(step) > sum(backward) {
+		comps, phase = step, "optimizer step"
+	}
+	comps = dropZero(comps)
+	transient := sum(comps) - sum(static)
+	return finish(comps, transient, phase, dev)
+}
+
+func (w *Workload) inferenceMemory(dev Device) Memory {
+	c := w.Arch
+	qw, ow := w.weightBytes()
+	cdt := int64(w.Compute.Bytes())
+	tokens := int64(w.Batch) * int64(w.Seq)
+	ctx := int64(w.Seq + w.NewTokens)
+	if c.MaxSeq > 0 && ctx > int64(c.MaxSeq) {
+		ctx = int64(c.MaxSeq)
+	}
+	comps := []Component{{Name: "weights", Bytes: qw + ow, Note: w.weightNote()}}
+	if w.KVCache && c.Family != arch.BERT {
+		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(int(ctx)),
+			Note: "2 · layers · kv_heads · head_dim · context · batch"})
+	}
+	// Prefill transients: one layer's intermediate tensors and the logits
+	// of the prompt.
+	f := int64(c.HiddenDim)
+	work := tokens * (3*f + 4*int64(c.Dim)) * cdt
+	if w.Attention == Eager {
+		work += int64(w.Batch) * int64(c.Heads) * int64(w.Seq) * int64(w.Seq) * (4 + cdt)
+	}
+	comps = append(comps,
+		Component{Name: "workspace", Bytes: work, Note: "one layer's intermediate tensors during prefill"},
+		Component{Name: "logits", Bytes: tokens * int64(c.Vocab) * cdt, Note: "prompt logits"})
+	transient := work + tokens*int64(c.Vocab)*cdt
+	return finish(comps, transient, "prefill", dev)
+}
+
+// KVCacheBytes returns the key/value cache for ctx positions:
+// 2 · layers · kv_heads · head_dim · ctx · batch · bytes (Pope et al.,
+// "Efficiently Scaling Transformer Inference", §2).
+func (w *Workload) KVCacheBytes(ctx int) int64 {
+	c := w.Arch
+	return 2 * int64(c.Layers) * int64(c.KVHeads) * int64(c.HeadSize()) * int64(ctx) * int64(w.Batch) * int64(w.Compute.Bytes())
+}
+
+func finish(comps []Component, transient int64, phase string, dev Device) Memory {
+	m := Memory{Components: comps, Phase: phase}
+	m.Allocated = sum(comps)
+	if dev.GPU {
+		reserve := int64(float64(transient) * ReserveFraction)
+		m.Components = append(m.Components,
+			Component{Name: "allocator_reserve", Bytes: reserve, Note: "cached blocks beyond live tensors (20% of transient memory)"},
+			Component{Name: "cuda_context", Bytes: dev.ContextBytes, Note: "CUDA context and framework kernels"})
+	}
+	m.Components = dropZero(m.Components)
+	m.Total = sum(m.Components)
+	return m
+}
+
+func (w *Workload) weightNote() string {
+	if w.quantized() {
+		return "linear layers " + w.Quant.Type.String() + ", the rest " + w.Storage.String()
+	}
+	return w.Storage.String()
+}
+
+func (w *Workload) ckptName() string {
+	if w.Checkpointing == CheckpointEvery {
+		return "every(" + itoa(w.CheckpointEvery) + ")"
+	}
+	return w.Checkpointing.String()
+}
+
+func sum(cs []Component) int64 {
+	var n int64
+	for _, c := range cs {
+		n += c.Bytes
+	}
+	return n
+}
+
+func dropZero(cs []Component) []Component {
+	out := cs[:0:0]
+	for _, c := range cs {
+		if c.Bytes > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

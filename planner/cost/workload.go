@@ -1,0 +1,256 @@
+package cost
+
+import (
+	"fmt"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+)
+
+// Mode says what a workload does with the model. The zero value is invalid.
+type Mode int
+
+// The modes.
+const (
+	ModeInvalid Mode = iota
+	// Inference runs prefill and decoding; nothing is trained.
+	Inference
+	// Full trains every parameter.
+	Full
+	// LoRA freezes the base weights (quantised or not) and trains adapters.
+	LoRA
+)
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case Inference:
+		return "inference"
+	case Full:
+		return "full"
+	case LoRA:
+		return "lora"
+	}
+	return "invalid"
+}
+
+// Checkpointing is the activation-recomputation policy.
+type Checkpointing int
+
+// The policies. Every(k) is a separate field of Workload (CheckpointEvery).
+const (
+	CheckpointInvalid Checkpointing = iota
+	CheckpointNone
+	CheckpointFull
+	CheckpointEvery
+	CheckpointSelective
+)
+
+// String returns the policy's name.
+func (c Checkpointing) String() string {
+	switch c {
+	case CheckpointNone:
+		return "none"
+	case CheckpointFull:
+		return "full"
+	case CheckpointEvery:
+		return "every"
+	case CheckpointSelective:
+		return "selective"
+	}
+	return "invalid"
+}
+
+// Attention is the attention kernel. The zero value is invalid.
+type Attention int
+
+// The kernels.
+const (
+	AttentionInvalid Attention = iota
+	// Eager materialises the seq×seq scores (softmax kept in fp32).
+	Eager
+	// SDPA is a fused memory-efficient kernel: O(seq) memory.
+	SDPA
+	// Flash2 is FlashAttention-2: O(seq) memory, fastest on CC ≥ 8.0.
+	Flash2
+)
+
+// String returns the kernel's name.
+func (a Attention) String() string {
+	switch a {
+	case Eager:
+		return "eager"
+	case SDPA:
+		return "sdpa"
+	case Flash2:
+		return "flash2"
+	}
+	return "invalid"
+}
+
+// Optimizer is the training optimizer. The zero value is invalid.
+type Optimizer int
+
+// The optimizers.
+const (
+	OptimizerInvalid Optimizer = iota
+	AdamW
+	AdamW8bit
+	PagedAdamW8bit
+	SGD
+	Lion
+)
+
+// String returns the optimizer's name as the language spells it.
+func (o Optimizer) String() string {
+	switch o {
+	case AdamW:
+		return "adamw"
+	case AdamW8bit:
+		return "adamw_8bit"
+	case PagedAdamW8bit:
+		return "paged_adamw_8bit"
+	case SGD:
+		return "sgd"
+	case Lion:
+		return "lion"
+	}
+	return "invalid"
+}
+
+// Sharding is how training state is split across data-parallel devices.
+type Sharding int
+
+// The strategies (ZeRO paper §5 stages; FSDP full sharding is stage 3).
+const (
+	ShardingInvalid Sharding = iota
+	DDP
+	ZeRO2
+	ZeRO3
+)
+
+// String returns the strategy's name.
+func (s Sharding) String() string {
+	switch s {
+	case DDP:
+		return "ddp"
+	case ZeRO2:
+		return "zero2"
+	case ZeRO3:
+		return "zero3"
+	}
+	return "invalid"
+}
+
+// Workload is everything the model needs to know about one stage.
+type Workload struct {
+	Arch arch.Config
+	Mode Mode
+
+	// Storage is the format of the unquantised parameters as they sit in
+	// memory: bf16 for a bf16 model, fp32 for fp32 master weights under
+	// mixed precision (autocast).
+	Storage DType
+	// Compute is the matrix-multiplication format (bf16 or fp16 under mixed
+	// precision, fp32 otherwise); activations are stored in it.
+	Compute DType
+	// Quant quantises the linear layers (Type 0 or Storage: none). Only
+	// per-layer linear layers are quantised, as bitsandbytes does; the
+	// classifier too for GGML formats (QuantizeHead).
+	Quant        Quant
+	QuantizeHead bool
+
+	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
+	// dropout and the adapters' own format (peft keeps them in fp32).
+	LoRARank    int
+	LoRATargets []string
+	LoRADropout float64
+	AdapterType DType
+
+	Optimizer       Optimizer
+	Checkpointing   Checkpointing
+	CheckpointEvery int // k of every(k)
+	Attention       Attention
+
+	Batch int // sequences per device per micro-step
+	Seq   int // tokens per sequence (the prompt, for inference)
+	// NewTokens is the number of tokens decoded after the prompt
+	// (inference); KVCache keeps keys and values between steps.
+	NewTokens int
+	KVCache   bool
+
+	Devices  int
+	Sharding Sharding
+}
+
+// Validate returns a description of the first field that makes the
+// workload unusable, or nil.
+func (w *Workload) Validate() error {
+	if msg := w.Arch.Validate(); msg != "" {
+		return fmt.Errorf("architecture %q: %s", w.Arch.Name, msg)
+	}
+	switch {
+	case w.Mode == ModeInvalid:
+		return fmt.Errorf("mode not set")
+	case w.Storage.Bytes() == 0 || w.Compute.Bytes() == 0:
+		return fmt.Errorf("storage (%s) and compute (%s) must be plain formats", w.Storage, w.Compute)
+	case w.Batch <= 0 || w.Seq <= 0:
+		return fmt.Errorf("batch %d and sequence length %d must be positive", w.Batch, w.Seq)
+	case w.Mode != Inference && w.Optimizer == OptimizerInvalid:
+		return fmt.Errorf("training without an optimizer")
+	case w.Mode == LoRA && (w.LoRARank <= 0 || len(w.LoRATargets) == 0):
+		return fmt.Errorf("LoRA needs a positive rank and at least one target module")
+	case w.Checkpointing == CheckpointEvery && w.CheckpointEvery <= 0:
+		return fmt.Errorf("every(k) needs k ≥ 1")
+	case w.NewTokens < 0 || w.Devices < 0:
+		return fmt.Errorf("negative token or device count")
+	}
+	return nil
+}
+
+func (w *Workload) devices() int {
+	if w.Devices < 1 {
+		return 1
+	}
+	return w.Devices
+}
+
+func (w *Workload) quantized() bool { return w.Quant.Type.Quantized() }
+
+func (w *Workload) adapterBytes() int64 {
+	if b := w.AdapterType.Bytes(); b > 0 {
+		return int64(b)
+	}
+	return 4
+}
+
+// targets returns the LoRA target set.
+func (w *Workload) targets() map[string]bool {
+	t := map[string]bool{}
+	if w.Mode != LoRA {
+		return t
+	}
+	for _, n := range w.LoRATargets {
+		t[n] = true
+	}
+	return t
+}
+
+// TrainableParams returns the number of trained parameters: every
+// parameter for full fine-tuning, rank·(in+out) per adapted module and
+// layer for LoRA (Hu et al. §4.1), none for inference.
+func (w *Workload) TrainableParams() int64 {
+	switch w.Mode {
+	case Full:
+		return w.Arch.Params()
+	case LoRA:
+		var n int64
+		t := w.targets()
+		for _, m := range w.Arch.Modules() {
+			if m.Kind == arch.Linear && t[m.Name] {
+				n += int64(w.LoRARank) * int64(m.In+m.Out) * int64(m.Count)
+			}
+		}
+		return n
+	}
+	return 0
+}
