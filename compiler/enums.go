@@ -1,0 +1,403 @@
+package compiler
+
+// The typed enums of a checked program. Each zero value is invalid, so a
+// field the checker forgot to set is detectable; String returns the
+// .whisper spelling.
+
+// QuantMethod is the quantisation format of a model's frozen weights (model.quantize.method). The zero value is invalid.
+type QuantMethod int
+
+// The values of QuantMethod.
+const (
+	QuantInvalid QuantMethod = iota
+	QuantNF4                 // nf4
+	QuantFP4                 // fp4
+	QuantInt8                // int8
+	QuantQ8_0                // q8_0
+	QuantQ4_0                // q4_0
+	QuantNone                // none
+)
+
+func quantMethodNames() []string { return []string{"nf4", "fp4", "int8", "q8_0", "q4_0", "none"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v QuantMethod) String() string { return enumString(int(v), quantMethodNames()) }
+
+// ParseQuantMethod returns the QuantMethod spelled s, or QuantInvalid.
+func ParseQuantMethod(s string) QuantMethod { return QuantMethod(enumParse(s, quantMethodNames())) }
+
+// DType is a floating-point compute type (quantize.compute, finetune.precision). The zero value is invalid.
+type DType int
+
+// The values of DType.
+const (
+	DTypeInvalid DType = iota
+	DTypeFP32          // fp32
+	DTypeFP16          // fp16
+	DTypeBF16          // bf16
+	DTypeFP8           // fp8
+)
+
+func dTypeNames() []string { return []string{"fp32", "fp16", "bf16", "fp8"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v DType) String() string { return enumString(int(v), dTypeNames()) }
+
+// ParseDType returns the DType spelled s, or DTypeInvalid.
+func ParseDType(s string) DType { return DType(enumParse(s, dTypeNames())) }
+
+// Method is how a finetune updates the weights (finetune.method). The zero value is invalid.
+type Method int
+
+// The values of Method.
+const (
+	MethodInvalid Method = iota
+	MethodFull           // full
+	MethodLoRA           // lora
+	MethodQLoRA          // qlora
+)
+
+func methodNames() []string { return []string{"full", "lora", "qlora"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Method) String() string { return enumString(int(v), methodNames()) }
+
+// ParseMethod returns the Method spelled s, or MethodInvalid.
+func ParseMethod(s string) Method { return Method(enumParse(s, methodNames())) }
+
+// CheckpointMode is the gradient-checkpointing mode (finetune.checkpointing). The zero value is invalid.
+type CheckpointMode int
+
+// The values of CheckpointMode.
+const (
+	CheckpointInvalid   CheckpointMode = iota
+	CheckpointNone                     // none
+	CheckpointFull                     // full
+	CheckpointSelective                // selective
+	CheckpointEvery                    // every
+)
+
+func checkpointModeNames() []string { return []string{"none", "full", "selective", "every"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v CheckpointMode) String() string { return enumString(int(v), checkpointModeNames()) }
+
+// ParseCheckpointMode returns the CheckpointMode spelled s, or CheckpointInvalid.
+func ParseCheckpointMode(s string) CheckpointMode {
+	return CheckpointMode(enumParse(s, checkpointModeNames()))
+}
+
+// Attention is the attention kernel (attention attributes). The zero value is invalid.
+type Attention int
+
+// The values of Attention.
+const (
+	AttentionInvalid Attention = iota
+	AttentionEager             // eager
+	AttentionSDPA              // sdpa
+	AttentionFlash2            // flash2
+	AttentionAuto              // auto
+)
+
+func attentionNames() []string { return []string{"eager", "sdpa", "flash2", "auto"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Attention) String() string { return enumString(int(v), attentionNames()) }
+
+// ParseAttention returns the Attention spelled s, or AttentionInvalid.
+func ParseAttention(s string) Attention { return Attention(enumParse(s, attentionNames())) }
+
+// CompileMode is the graph compilation mode (compile attributes). The zero value is invalid.
+type CompileMode int
+
+// The values of CompileMode.
+const (
+	CompileInvalid        CompileMode = iota
+	CompileNone                       // none
+	CompileDefault                    // default
+	CompileReduceOverhead             // reduce_overhead
+	CompileMaxAutotune                // max_autotune
+)
+
+func compileModeNames() []string {
+	return []string{"none", "default", "reduce_overhead", "max_autotune"}
+}
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v CompileMode) String() string { return enumString(int(v), compileModeNames()) }
+
+// ParseCompileMode returns the CompileMode spelled s, or CompileInvalid.
+func ParseCompileMode(s string) CompileMode { return CompileMode(enumParse(s, compileModeNames())) }
+
+// OptimizerName is the optimizer (finetune.optimizer.name). The zero value is invalid.
+type OptimizerName int
+
+// The values of OptimizerName.
+const (
+	OptimizerInvalid        OptimizerName = iota
+	OptimizerAdamW                        // adamw
+	OptimizerAdamW8bit                    // adamw_8bit
+	OptimizerPagedAdamW8bit               // paged_adamw_8bit
+	OptimizerSGD                          // sgd
+	OptimizerLion                         // lion
+)
+
+func optimizerNameNames() []string {
+	return []string{"adamw", "adamw_8bit", "paged_adamw_8bit", "sgd", "lion"}
+}
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v OptimizerName) String() string { return enumString(int(v), optimizerNameNames()) }
+
+// ParseOptimizerName returns the OptimizerName spelled s, or OptimizerInvalid.
+func ParseOptimizerName(s string) OptimizerName {
+	return OptimizerName(enumParse(s, optimizerNameNames()))
+}
+
+// Schedule is the learning-rate schedule (finetune.optimizer.schedule). The zero value is invalid.
+type Schedule int
+
+// The values of Schedule.
+const (
+	ScheduleInvalid  Schedule = iota
+	ScheduleConstant          // constant
+	ScheduleLinear            // linear
+	ScheduleCosine            // cosine
+)
+
+func scheduleNames() []string { return []string{"constant", "linear", "cosine"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Schedule) String() string { return enumString(int(v), scheduleNames()) }
+
+// ParseSchedule returns the Schedule spelled s, or ScheduleInvalid.
+func ParseSchedule(s string) Schedule { return Schedule(enumParse(s, scheduleNames())) }
+
+// DataFormat is how a dataset is encoded (dataset.format). The zero value is invalid.
+type DataFormat int
+
+// The values of DataFormat.
+const (
+	FormatInvalid DataFormat = iota
+	FormatJSONL              // jsonl
+	FormatCSV                // csv
+	FormatParquet            // parquet
+	FormatText               // text
+	FormatHF                 // hf
+)
+
+func dataFormatNames() []string { return []string{"jsonl", "csv", "parquet", "text", "hf"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v DataFormat) String() string { return enumString(int(v), dataFormatNames()) }
+
+// ParseDataFormat returns the DataFormat spelled s, or FormatInvalid.
+func ParseDataFormat(s string) DataFormat { return DataFormat(enumParse(s, dataFormatNames())) }
+
+// Versioning is how data or checkpoints are versioned (dataset.version, version.data, version.checkpoints). The zero value is invalid.
+type Versioning int
+
+// The values of Versioning.
+const (
+	VersioningInvalid Versioning = iota
+	VersioningDVC                // dvc
+	VersioningGitLFS             // git_lfs
+	VersioningNone               // none
+)
+
+func versioningNames() []string { return []string{"dvc", "git_lfs", "none"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Versioning) String() string { return enumString(int(v), versioningNames()) }
+
+// ParseVersioning returns the Versioning spelled s, or VersioningInvalid.
+func ParseVersioning(s string) Versioning { return Versioning(enumParse(s, versioningNames())) }
+
+// Strategy is the multi-GPU strategy (finetune.distributed.strategy). The zero value is invalid.
+type Strategy int
+
+// The values of Strategy.
+const (
+	StrategyInvalid Strategy = iota
+	StrategyDDP              // ddp
+	StrategyZeRO2            // zero2
+	StrategyZeRO3            // zero3
+	StrategyFSDP             // fsdp
+)
+
+func strategyNames() []string { return []string{"ddp", "zero2", "zero3", "fsdp"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Strategy) String() string { return enumString(int(v), strategyNames()) }
+
+// ParseStrategy returns the Strategy spelled s, or StrategyInvalid.
+func ParseStrategy(s string) Strategy { return Strategy(enumParse(s, strategyNames())) }
+
+// Engine is the distributed launcher (finetune.distributed.engine). The zero value is invalid.
+type Engine int
+
+// The values of Engine.
+const (
+	EngineInvalid    Engine = iota
+	EngineAccelerate        // accelerate
+	EngineDeepSpeed         // deepspeed
+)
+
+func engineNames() []string { return []string{"accelerate", "deepspeed"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Engine) String() string { return enumString(int(v), engineNames()) }
+
+// ParseEngine returns the Engine spelled s, or EngineInvalid.
+func ParseEngine(s string) Engine { return Engine(enumParse(s, engineNames())) }
+
+// TrackBackend is where runs are recorded (track.backend). The zero value is invalid.
+type TrackBackend int
+
+// The values of TrackBackend.
+const (
+	BackendInvalid     TrackBackend = iota
+	BackendTensorBoard              // tensorboard
+	BackendMLflow                   // mlflow
+	BackendWandB                    // wandb
+	BackendJSONL                    // jsonl
+)
+
+func trackBackendNames() []string { return []string{"tensorboard", "mlflow", "wandb", "jsonl"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v TrackBackend) String() string { return enumString(int(v), trackBackendNames()) }
+
+// ParseTrackBackend returns the TrackBackend spelled s, or BackendInvalid.
+func ParseTrackBackend(s string) TrackBackend { return TrackBackend(enumParse(s, trackBackendNames())) }
+
+// LogItem is one thing experiment tracking records (track.log). The zero value is invalid.
+type LogItem int
+
+// The values of LogItem.
+const (
+	LogInvalid   LogItem = iota
+	LogConfig            // config
+	LogModelHash         // model_hash
+	LogCommit            // commit
+	LogHardware          // hardware
+	LogMetrics           // metrics
+)
+
+func logItemNames() []string {
+	return []string{"config", "model_hash", "commit", "hardware", "metrics"}
+}
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v LogItem) String() string { return enumString(int(v), logItemNames()) }
+
+// ParseLogItem returns the LogItem spelled s, or LogInvalid.
+func ParseLogItem(s string) LogItem { return LogItem(enumParse(s, logItemNames())) }
+
+// ExportFormat is an export's output format (export.format). The zero value is invalid.
+type ExportFormat int
+
+// The values of ExportFormat.
+const (
+	ExportInvalid     ExportFormat = iota
+	ExportGGUF                     // gguf
+	ExportSafetensors              // safetensors
+	ExportMerged                   // merged
+)
+
+func exportFormatNames() []string { return []string{"gguf", "safetensors", "merged"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v ExportFormat) String() string { return enumString(int(v), exportFormatNames()) }
+
+// ParseExportFormat returns the ExportFormat spelled s, or ExportInvalid.
+func ParseExportFormat(s string) ExportFormat { return ExportFormat(enumParse(s, exportFormatNames())) }
+
+// ExportQuant is the quantisation applied to an export (export.quantize). The zero value is invalid.
+type ExportQuant int
+
+// The values of ExportQuant.
+const (
+	ExportQuantInvalid ExportQuant = iota
+	ExportQuantNone                // none
+	ExportQuantF16                 // f16
+	ExportQuantQ8_0                // q8_0
+	ExportQuantQ4_0                // q4_0
+)
+
+func exportQuantNames() []string { return []string{"none", "f16", "q8_0", "q4_0"} }
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v ExportQuant) String() string { return enumString(int(v), exportQuantNames()) }
+
+// ParseExportQuant returns the ExportQuant spelled s, or ExportQuantInvalid.
+func ParseExportQuant(s string) ExportQuant { return ExportQuant(enumParse(s, exportQuantNames())) }
+
+// Module is a transformer linear layer that LoRA can adapt (lora.targets). The zero value is invalid.
+type Module int
+
+// The values of Module.
+const (
+	ModuleInvalid  Module = iota
+	ModuleQProj           // q_proj
+	ModuleKProj           // k_proj
+	ModuleVProj           // v_proj
+	ModuleOProj           // o_proj
+	ModuleGateProj        // gate_proj
+	ModuleUpProj          // up_proj
+	ModuleDownProj        // down_proj
+)
+
+func moduleNames() []string {
+	return []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+}
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v Module) String() string { return enumString(int(v), moduleNames()) }
+
+// ParseModule returns the Module spelled s, or ModuleInvalid.
+func ParseModule(s string) Module { return Module(enumParse(s, moduleNames())) }
+
+// VarType is the type of a variable's value (variable.type). The zero value is invalid.
+type VarType int
+
+// The values of VarType.
+const (
+	VarInvalid  VarType = iota
+	VarString           // string
+	VarNumber           // number
+	VarInt              // int
+	VarBool             // bool
+	VarSize             // size
+	VarPercent          // percent
+	VarDuration         // duration
+	VarCount            // count
+)
+
+func varTypeNames() []string {
+	return []string{"string", "number", "int", "bool", "size", "percent", "duration", "count"}
+}
+
+// String returns the value's .whisper spelling, or "invalid".
+func (v VarType) String() string { return enumString(int(v), varTypeNames()) }
+
+// ParseVarType returns the VarType spelled s, or VarInvalid.
+func ParseVarType(s string) VarType { return VarType(enumParse(s, varTypeNames())) }
+
+// enumString returns names[v-1], or "invalid" outside the range.
+func enumString(v int, names []string) string {
+	if v < 1 || v > len(names) {
+		return "invalid"
+	}
+	return names[v-1]
+}
+
+// enumParse returns the 1-based index of s in names, or 0.
+func enumParse(s string, names []string) int {
+	for i, n := range names {
+		if n == s {
+			return i + 1
+		}
+	}
+	return 0
+}
