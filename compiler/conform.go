@@ -382,4 +382,3 @@ func shapeFits(v val, a stdlib.Type) bool {
 	}
 	return false
 }
-

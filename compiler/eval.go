@@ -338,4 +338,3 @@ func refParts(r *ast.Reference) []string {
 	}
 	return out
 }
-

@@ -238,13 +238,13 @@ type SourceScheme int
 
 // The model source schemes.
 const (
-	SchemeInvalid SourceScheme = iota
-	SchemeHF                   // hf:ORG/NAME
-	SchemeGGUF                 // gguf:PATH
-	SchemeLlama2C              // llama2c:PATH
-	SchemeSafetensors          // safetensors:DIR
-	SchemeOllama               // ollama:NAME:TAG
-	SchemePreset               // a preset name
+	SchemeInvalid     SourceScheme = iota
+	SchemeHF                       // hf:ORG/NAME
+	SchemeGGUF                     // gguf:PATH
+	SchemeLlama2C                  // llama2c:PATH
+	SchemeSafetensors              // safetensors:DIR
+	SchemeOllama                   // ollama:NAME:TAG
+	SchemePreset                   // a preset name
 )
 
 func schemeNames() []string {
