@@ -1,0 +1,336 @@
+package parser
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/modelwhisperer/whisperc/lang/ast"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/source"
+)
+
+// converter turns participle's grammar structs into ast nodes, decoding
+// literals and reporting what the grammar cannot see (bad escapes, numbers
+// out of range).
+type converter struct {
+	f     *source.File
+	diags diag.Diagnostics
+}
+
+func ext(pos, end lexer.Position) ast.Extent {
+	if end.Offset < pos.Offset {
+		end = pos
+	}
+	return ast.Extent{Start: pos.Offset, End: end.Offset}
+}
+
+func (c *converter) item(g *item) ast.Item {
+	switch {
+	case g == nil:
+		return nil
+	case g.Import != nil:
+		return &ast.Import{Extent: ext(g.Import.Pos, g.Import.EndPos), Path: c.str(g.Import.Path)}
+	case g.Block != nil:
+		return c.block(g.Block)
+	}
+	return nil
+}
+
+func (c *converter) block(g *block) *ast.Block {
+	if g == nil {
+		return nil
+	}
+	b := &ast.Block{Extent: ext(g.Pos, g.EndPos), Kind: c.ident(g.Kind), Body: c.body(g.Body)}
+	if g.Name != nil {
+		b.Name = c.ident(g.Name)
+	}
+	return b
+}
+
+func (c *converter) body(g *body) *ast.Body {
+	if g == nil {
+		return nil
+	}
+	b := &ast.Body{Extent: ext(g.Pos, g.EndPos)}
+	for _, it := range g.Items {
+		if n := c.bodyItem(it); n != nil {
+			b.Items = append(b.Items, n)
+		}
+	}
+	return b
+}
+
+func (c *converter) bodyItem(g *bodyItem) ast.BodyItem {
+	switch {
+	case g == nil:
+		return nil
+	case g.Attr != nil:
+		return c.attr(g.Attr)
+	case g.Block != nil:
+		return c.block(g.Block)
+	}
+	return nil
+}
+
+func (c *converter) attr(g *attribute) *ast.Attribute {
+	return &ast.Attribute{Extent: ext(g.Pos, g.EndPos), Name: c.ident(g.Name), Value: c.expr(g.Value)}
+}
+
+func (c *converter) ident(g *ident) *ast.Ident {
+	if g == nil {
+		return nil
+	}
+	return &ast.Ident{Extent: ast.Extent{Start: g.Pos.Offset, End: g.Pos.Offset + len(g.Name)}, Name: g.Name}
+}
+
+// binary folds a left-associative chain `x op y op z` into ast.Binary
+// nodes.
+func binary(left ast.Expr, op string, opPos int, right ast.Expr) ast.Expr {
+	s, _ := left.Span()
+	_, e := right.Span()
+	return &ast.Binary{Extent: ast.Extent{Start: s, End: e}, Op: op, OpPos: opPos, X: left, Y: right}
+}
+
+func (c *converter) expr(g *expr) ast.Expr {
+	x := c.and(g.Left)
+	for _, r := range g.Rest {
+		x = binary(x, r.Op, r.Pos.Offset, c.and(r.Right))
+	}
+	return x
+}
+
+func (c *converter) and(g *andExpr) ast.Expr {
+	x := c.cmp(g.Left)
+	for _, r := range g.Rest {
+		x = binary(x, r.Op, r.Pos.Offset, c.cmp(r.Right))
+	}
+	return x
+}
+
+func (c *converter) cmp(g *comparison) ast.Expr {
+	x := c.add(g.Left)
+	for _, r := range g.Rest {
+		x = binary(x, r.Op, r.Pos.Offset, c.add(r.Right))
+	}
+	return x
+}
+
+func (c *converter) add(g *sum) ast.Expr {
+	x := c.mul(g.Left)
+	for _, r := range g.Rest {
+		x = binary(x, r.Op, r.Pos.Offset, c.mul(r.Right))
+	}
+	return x
+}
+
+func (c *converter) mul(g *product) ast.Expr {
+	x := c.unary(g.Left)
+	for _, r := range g.Rest {
+		x = binary(x, r.Op, r.Pos.Offset, c.unary(r.Right))
+	}
+	return x
+}
+
+func (c *converter) unary(g *unary) ast.Expr {
+	if g.Op != "" {
+		return &ast.Unary{Extent: ext(g.Pos, g.EndPos), Op: g.Op, X: c.unary(g.X)}
+	}
+	return c.primary(g.Primary)
+}
+
+func (c *converter) primary(g primary) ast.Expr {
+	switch g := g.(type) {
+	case *quantity:
+		return c.quantity(g)
+	case *number:
+		return c.number(g.Pos.Offset, g.Text)
+	case *stringLit:
+		return c.str(g)
+	case *boolLit:
+		return &ast.Bool{Extent: ext(g.Pos, g.EndPos), Value: g.Value == "true"}
+	case *call:
+		call := &ast.Call{Extent: ext(g.Pos, g.EndPos), Name: c.ident(g.Name)}
+		for _, a := range g.Args {
+			call.Args = append(call.Args, c.expr(a))
+		}
+		return call
+	case *reference:
+		ref := &ast.Reference{Extent: ext(g.Pos, g.EndPos)}
+		for _, p := range g.Parts {
+			ref.Parts = append(ref.Parts, c.ident(p))
+		}
+		return ref
+	case *list:
+		l := &ast.List{Extent: ext(g.Pos, g.EndPos)}
+		for _, e := range g.Elems {
+			l.Elems = append(l.Elems, c.expr(e))
+		}
+		return l
+	case *object:
+		o := &ast.Object{Extent: ext(g.Pos, g.EndPos)}
+		for _, a := range g.Items {
+			o.Items = append(o.Items, c.attr(a))
+		}
+		return o
+	case *paren:
+		return &ast.Paren{Extent: ext(g.Pos, g.EndPos), X: c.expr(g.X)}
+	}
+	return nil
+}
+
+// numberPrefix matches the number at the start of a Quantity token.
+var numberPrefix = regexp.MustCompile(`^[0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[0-9][0-9_]*)?`)
+
+// quantity splits a Quantity token ("500 steps", "24GiB", "5%") into its
+// number and unit.
+func (c *converter) quantity(g *quantity) *ast.Quantity {
+	start := g.Pos.Offset
+	text := g.Text
+	n := len(numberPrefix.FindString(text))
+	u := n
+	for u < len(text) && (text[u] == ' ' || text[u] == '\t') {
+		u++
+	}
+	num := c.number(start, text[:n])
+	unit := &ast.Ident{Extent: ast.Extent{Start: start + u, End: start + len(text)}, Name: text[u:]}
+	return &ast.Quantity{Extent: ast.Extent{Start: start, End: start + len(text)}, Number: num, Unit: unit}
+}
+
+// number converts a numeric literal, reporting malformed digit separators
+// and values out of range.
+func (c *converter) number(start int, text string) *ast.Number {
+	n := &ast.Number{Extent: ast.Extent{Start: start, End: start + len(text)}, Text: text}
+	rng := c.f.Range(n.Start, n.End)
+	if strings.Contains(text, "__") || strings.HasSuffix(text, "_") || strings.Contains(text, "_.") ||
+		strings.Contains(text, "_e") || strings.Contains(text, "_E") || strings.Contains(text, "e_") || strings.Contains(text, "E_") {
+		c.diags = c.diags.Append(diag.Errorf(rng, "E104", "Invalid number `"+text+"`",
+			"A `_` digit separator must stand between two digits, as in 1_000_000. Remove the extra underscores."))
+	}
+	clean := strings.ReplaceAll(text, "_", "")
+	if !strings.ContainsAny(clean, ".eE") {
+		n.IsInt = true
+		v, err := strconv.ParseInt(clean, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			c.diags = c.diags.Append(diag.Errorf(rng, "E104", "Number too large",
+				"Integers must fit in 64 bits (at most 9223372036854775807). Use a smaller number, or a float with an exponent such as 1e20."))
+			n.IsInt = false
+		}
+		n.Int = v
+		n.Value = float64(v)
+		if !n.IsInt {
+			n.Value, _ = strconv.ParseFloat(clean, 64)
+		}
+		return n
+	}
+	v, err := strconv.ParseFloat(clean, 64)
+	if errors.Is(err, strconv.ErrRange) && (v > 1 || v < -1) {
+		c.diags = c.diags.Append(diag.Errorf(rng, "E104", "Number too large",
+			"Numbers must fit in a 64-bit float (at most about 1.8e308). Use a smaller exponent."))
+	}
+	n.Value = v
+	return n
+}
+
+// str decodes a string literal, reporting invalid escapes.
+func (c *converter) str(g *stringLit) *ast.String {
+	if g == nil {
+		return nil
+	}
+	start := g.Pos.Offset
+	raw := g.Raw
+	s := &ast.String{Extent: ast.Extent{Start: start, End: start + len(raw)}, Raw: raw}
+	body := raw[1:]
+	if strings.HasSuffix(body, `"`) && len(raw) >= 2 {
+		body = body[:len(body)-1]
+	}
+	var b strings.Builder
+	for i := 0; i < len(body); {
+		ch := body[i]
+		if ch != '\\' {
+			r, size := utf8.DecodeRuneInString(body[i:])
+			if r == utf8.RuneError && size <= 1 {
+				b.WriteByte(ch) // reported by the UTF-8 check
+				i++
+				continue
+			}
+			b.WriteString(body[i : i+size])
+			i += size
+			continue
+		}
+		off := start + 1 + i
+		if i+1 >= len(body) {
+			break // a lone backslash at the end of an unterminated string
+		}
+		switch body[i+1] {
+		case '"':
+			b.WriteByte('"')
+		case '\\':
+			b.WriteByte('\\')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'u':
+			r, n, ok := unicodeEscape(body[i+2:])
+			if !ok {
+				c.diags = c.diags.Append(diag.Errorf(c.f.Range(off, off+2+n), "E103", "Invalid Unicode escape",
+					"A Unicode escape is \\u{X} with 1 to 6 hexadecimal digits naming a character, such as \\u{1F600}; surrogates (D800–DFFF) and values above 10FFFF are not characters. Fix the escape, or write the character itself."))
+			} else {
+				b.WriteRune(r)
+			}
+			i += 2 + n
+			continue
+		default:
+			r, size := utf8.DecodeRuneInString(body[i+1:])
+			c.diags = c.diags.Append(diag.Errorf(c.f.Range(off, off+1+size), "E103", "Invalid escape `\\"+string(r)+"`",
+				"The escapes are \\\" \\\\ \\n \\t \\r and \\u{X}. Write \\\\ for a backslash."))
+			i += 1 + size
+			continue
+		}
+		i += 2
+	}
+	s.Value = b.String()
+	return s
+}
+
+// unicodeEscape decodes "{X...}" at the start of s (the part after \u). It
+// returns the rune, the number of bytes it spans and whether it is valid.
+func unicodeEscape(s string) (rune, int, bool) {
+	if len(s) == 0 || s[0] != '{' {
+		return 0, 0, false
+	}
+	end := strings.IndexByte(s, '}')
+	if end < 0 {
+		n := 1
+		for n < len(s) && n < 8 && isHex(s[n]) {
+			n++
+		}
+		return 0, n, false
+	}
+	digits := s[1:end]
+	if len(digits) == 0 || len(digits) > 6 {
+		return 0, end + 1, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if !isHex(digits[i]) {
+			return 0, end + 1, false
+		}
+	}
+	v, err := strconv.ParseUint(digits, 16, 32)
+	r := rune(v)
+	if err != nil || !utf8.ValidRune(r) {
+		return 0, end + 1, false
+	}
+	return r, end + 1, true
+}
+
+func isHex(ch byte) bool {
+	return ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F'
+}

@@ -1,0 +1,230 @@
+package parser
+
+import (
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// The grammar structs below are participle's view of the language. They are
+// internal: convert.go turns them into the ast package's types, folding the
+// precedence levels into ast.Binary. spec/grammar.ebnf is generated from
+// them (see Grammar).
+
+// file is a whole file.
+type file struct {
+	Items []*item `parser:"@@*"`
+}
+
+// item is a top-level item.
+type item struct {
+	Import *importDecl `parser:"  @@"`
+	Block  *block  `parser:"| @@"`
+}
+
+// importDecl is `import "path"`.
+type importDecl struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Path   *stringLit `parser:"\"import\" @@"`
+}
+
+// block is `KIND [NAME] { body }`.
+type block struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Kind   *ident `parser:"@@"`
+	Name   *ident `parser:"@@?"`
+	Body   *body  `parser:"@@"`
+}
+
+// body is the braced body of a block; items are separated by commas or
+// newlines, both optional.
+type body struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Items  []*bodyItem `parser:"\"{\" ( @@ \",\"? )* \"}\""`
+}
+
+// bodyItem is an attribute or a nested block.
+type bodyItem struct {
+	Attr  *attribute  `parser:"  @@"`
+	Block *block `parser:"| @@"`
+}
+
+// attribute is `name = value`.
+type attribute struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   *ident `parser:"@@ \"=\""`
+	Value  *expr  `parser:"@@"`
+}
+
+// ident is an identifier.
+type ident struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   string `parser:"@Ident"`
+}
+
+// expr is an expression: the lowest precedence level, `||`.
+type expr struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Left   *andExpr    `parser:"@@"`
+	Rest   []*orOp `parser:"@@*"`
+}
+
+type orOp struct {
+	Pos   lexer.Position
+	Op    string `parser:"@\"||\""`
+	Right *andExpr  `parser:"@@"`
+}
+
+type andExpr struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Left   *comparison     `parser:"@@"`
+	Rest   []*andOp `parser:"@@*"`
+}
+
+type andOp struct {
+	Pos   lexer.Position
+	Op    string `parser:"@\"&&\""`
+	Right *comparison  `parser:"@@"`
+}
+
+type comparison struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Left   *sum     `parser:"@@"`
+	Rest   []*cmpOp `parser:"@@*"`
+}
+
+type cmpOp struct {
+	Pos   lexer.Position
+	Op    string `parser:"@( \"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\" )"`
+	Right *sum  `parser:"@@"`
+}
+
+type sum struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Left   *product     `parser:"@@"`
+	Rest   []*addOp `parser:"@@*"`
+}
+
+type addOp struct {
+	Pos   lexer.Position
+	Op    string `parser:"@( \"+\" | \"-\" )"`
+	Right *product  `parser:"@@"`
+}
+
+type product struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Left   *unary   `parser:"@@"`
+	Rest   []*mulOp `parser:"@@*"`
+}
+
+type mulOp struct {
+	Pos   lexer.Position
+	Op    string  `parser:"@( \"*\" | \"/\" )"`
+	Right *unary `parser:"@@"`
+}
+
+// unary is `-x`, `!x` or a primary expression.
+type unary struct {
+	Pos     lexer.Position
+	EndPos  lexer.Position
+	Op      string   `parser:"(   @( \"-\" | \"!\" )"`
+	X       *unary  `parser:"    @@ )"`
+	Primary primary `parser:"| @@"`
+}
+
+// primary is the sum type of primary expressions.
+type primary interface{ primary() }
+
+type quantity struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Text   string `parser:"@Quantity"`
+}
+
+type number struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Text   string `parser:"@Number"`
+}
+
+type stringLit struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Raw    string `parser:"@String"`
+}
+
+type boolLit struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Value  string `parser:"@( \"true\" | \"false\" )"`
+}
+
+type call struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   *ident  `parser:"@@ \"(\""`
+	Args   []*expr `parser:"( @@ ( \",\" @@ )* \",\"? )? \")\""`
+}
+
+type reference struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Parts  []*ident `parser:"@@ ( \".\" @@ )*"`
+}
+
+type list struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Elems  []*expr `parser:"\"[\" ( @@ ( \",\" @@ )* \",\"? )? \"]\""`
+}
+
+type object struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Items  []*attribute `parser:"\"{\" ( @@ \",\"? )* \"}\""`
+}
+
+type paren struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	X      *expr `parser:"\"(\" @@ \")\""`
+}
+
+func (*quantity) primary() {}
+func (*number) primary()   {}
+func (*stringLit) primary()   {}
+func (*boolLit) primary()     {}
+func (*call) primary()     {}
+func (*reference) primary()      {}
+func (*list) primary()     {}
+func (*object) primary()   {}
+func (*paren) primary()    {}
+
+// options are shared by every parser built from the grammar.
+var options = []participle.Option{
+	participle.Lexer(quantityDef{lexDef}),
+	participle.Elide(elidedTokenTypeName...),
+	participle.UseLookahead(4),
+	participle.Union[primary](&quantity{}, &number{}, &stringLit{}, &boolLit{}, &call{}, &reference{}, &list{}, &object{}, &paren{}),
+}
+
+// The parsers: the whole file, one top-level item and one body item (used
+// when recovering from errors). They are immutable once built.
+var (
+	fileParser     = participle.MustBuild[file](options...)
+	itemParser     = participle.MustBuild[item](options...)
+	bodyItemParser = participle.MustBuild[bodyItem](options...)
+)
+
+// Grammar returns the language's grammar in participle's EBNF notation.
+// spec/grammar.ebnf holds the same text (a test keeps them equal).
+func Grammar() string { return fileParser.String() }
