@@ -18,7 +18,7 @@ type file struct {
 // item is a top-level item.
 type item struct {
 	Import *importDecl `parser:"  @@"`
-	Block  *block  `parser:"| @@"`
+	Block  *block      `parser:"| @@"`
 }
 
 // importDecl is `import "path"`.
@@ -47,8 +47,8 @@ type body struct {
 
 // bodyItem is an attribute or a nested block.
 type bodyItem struct {
-	Attr  *attribute  `parser:"  @@"`
-	Block *block `parser:"| @@"`
+	Attr  *attribute `parser:"  @@"`
+	Block *block     `parser:"| @@"`
 }
 
 // attribute is `name = value`.
@@ -70,27 +70,27 @@ type ident struct {
 type expr struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Left   *andExpr    `parser:"@@"`
-	Rest   []*orOp `parser:"@@*"`
+	Left   *andExpr `parser:"@@"`
+	Rest   []*orOp  `parser:"@@*"`
 }
 
 type orOp struct {
 	Pos   lexer.Position
-	Op    string `parser:"@\"||\""`
-	Right *andExpr  `parser:"@@"`
+	Op    string   `parser:"@\"||\""`
+	Right *andExpr `parser:"@@"`
 }
 
 type andExpr struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Left   *comparison     `parser:"@@"`
-	Rest   []*andOp `parser:"@@*"`
+	Left   *comparison `parser:"@@"`
+	Rest   []*andOp    `parser:"@@*"`
 }
 
 type andOp struct {
 	Pos   lexer.Position
-	Op    string `parser:"@\"&&\""`
-	Right *comparison  `parser:"@@"`
+	Op    string      `parser:"@\"&&\""`
+	Right *comparison `parser:"@@"`
 }
 
 type comparison struct {
@@ -103,20 +103,20 @@ type comparison struct {
 type cmpOp struct {
 	Pos   lexer.Position
 	Op    string `parser:"@( \"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\" )"`
-	Right *sum  `parser:"@@"`
+	Right *sum   `parser:"@@"`
 }
 
 type sum struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Left   *product     `parser:"@@"`
+	Left   *product `parser:"@@"`
 	Rest   []*addOp `parser:"@@*"`
 }
 
 type addOp struct {
 	Pos   lexer.Position
-	Op    string `parser:"@( \"+\" | \"-\" )"`
-	Right *product  `parser:"@@"`
+	Op    string   `parser:"@( \"+\" | \"-\" )"`
+	Right *product `parser:"@@"`
 }
 
 type product struct {
@@ -128,7 +128,7 @@ type product struct {
 
 type mulOp struct {
 	Pos   lexer.Position
-	Op    string  `parser:"@( \"*\" | \"/\" )"`
+	Op    string `parser:"@( \"*\" | \"/\" )"`
 	Right *unary `parser:"@@"`
 }
 
@@ -136,7 +136,7 @@ type mulOp struct {
 type unary struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Op      string   `parser:"(   @( \"-\" | \"!\" )"`
+	Op      string  `parser:"(   @( \"-\" | \"!\" )"`
 	X       *unary  `parser:"    @@ )"`
 	Primary primary `parser:"| @@"`
 }
@@ -199,15 +199,15 @@ type paren struct {
 	X      *expr `parser:"\"(\" @@ \")\""`
 }
 
-func (*quantity) primary() {}
-func (*number) primary()   {}
-func (*stringLit) primary()   {}
-func (*boolLit) primary()     {}
-func (*call) primary()     {}
-func (*reference) primary()      {}
-func (*list) primary()     {}
-func (*object) primary()   {}
-func (*paren) primary()    {}
+func (*quantity) primary()  {}
+func (*number) primary()    {}
+func (*stringLit) primary() {}
+func (*boolLit) primary()   {}
+func (*call) primary()      {}
+func (*reference) primary() {}
+func (*list) primary()      {}
+func (*object) primary()    {}
+func (*paren) primary()     {}
 
 // options are shared by every parser built from the grammar.
 var options = []participle.Option{
