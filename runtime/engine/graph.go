@@ -103,8 +103,9 @@ func (b *builder) swiglu(gate, up *gorgonia.Node, name string) *gorgonia.Node {
 }
 
 // forward adds the Llama forward pass for the embedded rows x [T, dim] and
-// returns the logits node, [1, vocab] for the last row.
-func (b *builder) forward(x *gorgonia.Node) *gorgonia.Node {
+// returns the logits node: [T, vocab] when allRows, else [1, vocab] for
+// the last row.
+func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
 	c := b.e.cfg
 	for l := range c.Layers {
 		p := fmt.Sprintf("layers.%d.", l)
@@ -122,8 +123,10 @@ func (b *builder) forward(x *gorgonia.Node) *gorgonia.Node {
 		f := b.swiglu(gate, up, p+"swiglu")
 		x = b.linear(f, p+"feed_forward.w2.weight", p+"ffn.out", x)
 	}
-	last := b.apply(newLastRow("last", b.reuse), "last", x)
-	h := b.rmsNorm(last, "norm.weight", "norm")
+	if !allRows {
+		x = b.apply(newLastRow("last", b.reuse), "last", x)
+	}
+	h := b.rmsNorm(x, "norm.weight", "norm")
 	return b.linear(h, "output.weight", "logits", nil)
 }
 
@@ -138,9 +141,65 @@ func (e *Engine) build(t int) (c *compiled, err error) {
 	b := &builder{e: e, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}}
 	xval := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"), gorgonia.WithValue(xval))
-	logits := b.forward(x)
+	logits := b.forward(x, false)
 	if b.err != nil {
 		return nil, b.err
 	}
 	return &compiled{g: b.g, vm: gorgonia.NewTapeMachine(b.g), x: x, xval: xval, logits: logits}, nil
+}
+
+// TrainGraph is the forward pass over a whole sequence as a differentiable
+// Gorgonia graph, for training: Logits [T, vocab] from Input [T, dim] (the
+// embedded tokens, see Embed). Weights holds the input node of every
+// weight tensor by canonical name, so callers can ask gorgonia.Grad for
+// any of them and add adapters around them.
+type TrainGraph struct {
+	Graph   *gorgonia.ExprGraph
+	Input   *gorgonia.Node
+	Logits  *gorgonia.Node
+	Weights map[string]*gorgonia.Node
+}
+
+// TrainGraph builds the training graph for sequences of t tokens. The
+// engine must run without a KV cache (training attends within the
+// sequence); the compile mode decides fused versus unfused element-wise
+// ops as for inference.
+func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
+	if e.opts.KVCache {
+		return nil, fmt.Errorf("engine: a training graph needs an engine without a KV cache")
+	}
+	if t <= 0 || t > e.cfg.MaxSeq {
+		return nil, fmt.Errorf("engine: sequence length %d is outside 1..%d", t, e.cfg.MaxSeq)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: internal error building the graph: %v", r)
+		}
+	}()
+	e.st.start = 0
+	fused := e.opts.Compile >= CompileReduceOverhead
+	b := &builder{e: e, g: gorgonia.NewGraph(), fused: fused, reuse: false, nodes: map[string]*gorgonia.Node{}}
+	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),
+		gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))))
+	logits := b.forward(x, true)
+	if b.err != nil {
+		return nil, b.err
+	}
+	return &TrainGraph{Graph: b.g, Input: x, Logits: logits, Weights: b.nodes}, nil
+}
+
+// Embed writes the embedding rows of tokens into dst, which must hold
+// len(tokens)·dim values.
+func (e *Engine) Embed(dst []float32, tokens []int) error {
+	d := e.cfg.Dim
+	if len(dst) != len(tokens)*d {
+		return fmt.Errorf("engine: Embed: %d values for %d tokens of %d", len(dst), len(tokens), d)
+	}
+	for i, tok := range tokens {
+		if tok < 0 || tok >= e.cfg.Vocab {
+			return fmt.Errorf("engine: token %d is outside the vocabulary of %d", tok, e.cfg.Vocab)
+		}
+		copy(dst[i*d:(i+1)*d], e.emb[tok*d:(tok+1)*d])
+	}
+	return nil
 }
