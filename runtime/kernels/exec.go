@@ -21,6 +21,9 @@ type Exec struct {
 	// products; zero means DefaultTileRows. It is rounded up to a multiple of
 	// four, the assembly kernel's row unroll.
 	TileRows int
+	// BlockQ and BlockK are FlashAttention-2's query and key/value tile
+	// sizes (Br and Bc); zero means DefaultBlockQ and DefaultBlockK.
+	BlockQ, BlockK int
 	// NoAsm forces the pure-Go kernels, for tests and benchmarks that compare
 	// the two.
 	NoAsm bool

@@ -1,0 +1,438 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// AttnKernel selects an attention algorithm. The zero value is invalid.
+type AttnKernel int
+
+// The attention kernels.
+const (
+	AttnInvalid AttnKernel = iota
+	// AttnEager materialises the causal score matrix of every head
+	// (Heads·N·T floats), applies softmax and multiplies by V, as a plain
+	// framework implementation does.
+	AttnEager
+	// AttnFlash2 is FlashAttention-2 (Dao, arXiv:2307.08691, Algorithms 1
+	// and 2) on the CPU: query blocks outer, key/value blocks inner, a
+	// running row maximum and sum (online softmax), and only the per-row
+	// log-sum-exp kept for the backward pass, so the extra memory is a few
+	// blocks per goroutine whatever the sequence length.
+	AttnFlash2
+)
+
+// String returns the kernel's name as the language spells it.
+func (k AttnKernel) String() string {
+	switch k {
+	case AttnEager:
+		return "eager"
+	case AttnFlash2:
+		return "flash2"
+	}
+	return "invalid"
+}
+
+// ParseAttnKernel returns the kernel named s ("eager" or "flash2").
+func ParseAttnKernel(s string) (AttnKernel, error) {
+	switch s {
+	case "eager":
+		return AttnEager, nil
+	case "flash2":
+		return AttnFlash2, nil
+	}
+	return AttnInvalid, fmt.Errorf("unknown attention kernel %q (want eager or flash2)", s)
+}
+
+// Default FlashAttention-2 tile sizes (Br, Bc), used when Exec's are zero.
+const (
+	DefaultBlockQ = 32
+	DefaultBlockK = 64
+)
+
+// AttnShape describes one causal grouped-query attention call. The N query
+// rows are the positions [Pos, Pos+N); they attend to the keys at positions
+// [0, Pos+N), so a decode step with a KV cache is N = 1, Pos = tokens so
+// far, and training or prefill is Pos = 0.
+//
+// Layouts, all row-major: q and out are [N, Heads, HeadDim]; k and v are
+// [T', KVHeads, HeadDim] with T' ≥ Pos+N, so a KV cache's buffers can be
+// passed whole and only their first Pos+N rows are read. Query head h reads
+// key/value head h / (Heads/KVHeads). lse, when not nil, is [Heads, N]: each
+// query row's log-sum-exp of its scaled scores, which the backward pass
+// needs.
+type AttnShape struct {
+	N, Pos         int
+	Heads, KVHeads int
+	HeadDim        int
+}
+
+// Keys returns the number of key positions attended, Pos+N.
+func (s AttnShape) Keys() int { return s.Pos + s.N }
+
+// Scale returns the softmax temperature 1/√HeadDim.
+func (s AttnShape) Scale() float32 { return float32(1 / math.Sqrt(float64(s.HeadDim))) }
+
+// check validates the shape and the lengths of the buffers.
+func (s AttnShape) check(kernel string, q, k, v []float32) error {
+	if s.N < 0 || s.Pos < 0 || s.Heads <= 0 || s.KVHeads <= 0 || s.HeadDim <= 0 {
+		return shapeErr(kernel, "invalid shape %+v", s)
+	}
+	if s.Heads%s.KVHeads != 0 {
+		return shapeErr(kernel, "%d query heads are not a multiple of %d key/value heads", s.Heads, s.KVHeads)
+	}
+	if err := checkLen(kernel, "q", len(q), s.N*s.Heads*s.HeadDim); err != nil {
+		return err
+	}
+	kv := s.Keys() * s.KVHeads * s.HeadDim
+	if len(k) < kv || len(v) < kv {
+		return shapeErr(kernel, "k and v have %d and %d elements, need at least %d for %d positions", len(k), len(v), kv, s.Keys())
+	}
+	return nil
+}
+
+// blocks returns FlashAttention-2's tile sizes.
+func (e Exec) blocks() (br, bc int) {
+	br, bc = e.BlockQ, e.BlockK
+	if br <= 0 {
+		br = DefaultBlockQ
+	}
+	if bc <= 0 {
+		bc = DefaultBlockK
+	}
+	return br, bc
+}
+
+// AttentionForward computes causal attention out = softmax(q·kᵀ/√d)·v with
+// the chosen kernel, and the per-row log-sum-exp into lse when lse is not
+// nil. Heads are spread over e.Threads goroutines.
+func (e Exec) AttentionForward(kind AttnKernel, out, lse, q, k, v []float32, s AttnShape) error {
+	if err := s.check("AttentionForward", q, k, v); err != nil {
+		return err
+	}
+	if err := checkLen("AttentionForward", "out", len(out), len(q)); err != nil {
+		return err
+	}
+	if lse != nil {
+		if err := checkLen("AttentionForward", "lse", len(lse), s.Heads*s.N); err != nil {
+			return err
+		}
+	}
+	switch kind {
+	case AttnEager:
+		e.eagerForward(out, lse, q, k, v, s)
+	case AttnFlash2:
+		e.flash2Forward(out, lse, q, k, v, s)
+	default:
+		return fmt.Errorf("kernels.AttentionForward: invalid kernel %v", kind)
+	}
+	return nil
+}
+
+// AttentionBackward computes the gradients dq, dk and dv of a loss with
+// respect to the inputs of AttentionForward, given dout, its gradient with
+// respect to out. out and lse must be what the forward pass produced. dk and
+// dv have k's layout and only their first Pos+N rows are written (they are
+// overwritten, not accumulated).
+func (e Exec) AttentionBackward(kind AttnKernel, dq, dk, dv, q, k, v, out, lse, dout []float32, s AttnShape) error {
+	if err := s.check("AttentionBackward", q, k, v); err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		name string
+		buf  []float32
+		want int
+	}{{"dq", dq, len(q)}, {"out", out, len(q)}, {"dout", dout, len(q)}, {"lse", lse, s.Heads * s.N}} {
+		if err := checkLen("AttentionBackward", b.name, len(b.buf), b.want); err != nil {
+			return err
+		}
+	}
+	kv := s.Keys() * s.KVHeads * s.HeadDim
+	if len(dk) < kv || len(dv) < kv {
+		return shapeErr("AttentionBackward", "dk and dv have %d and %d elements, need at least %d", len(dk), len(dv), kv)
+	}
+	clear(dk[:kv])
+	clear(dv[:kv])
+	switch kind {
+	case AttnEager:
+		e.eagerBackward(dq, dk, dv, q, k, v, dout, s)
+	case AttnFlash2:
+		e.flash2Backward(dq, dk, dv, q, k, v, out, lse, dout, s)
+	default:
+		return fmt.Errorf("kernels.AttentionBackward: invalid kernel %v", kind)
+	}
+	return nil
+}
+
+func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+var negInf = float32(math.Inf(-1))
+
+// eagerForward materialises the [Heads, N, T] probabilities.
+func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
+	T, d, H, G := s.Keys(), s.HeadDim, s.Heads, s.Heads/s.KVHeads
+	scale := s.Scale()
+	p := make([]float32, H*s.N*T)
+	e.parallelRows(H, 1, s.N*T*d, func(h0, h1 int) {
+		for h := h0; h < h1; h++ {
+			g := h / G
+			for i := 0; i < s.N; i++ {
+				row := p[(h*s.N+i)*T : (h*s.N+i+1)*T]
+				qi := q[(i*H+h)*d : (i*H+h+1)*d]
+				lim := s.Pos + i // last visible key
+				for j := range row {
+					if j > lim {
+						row[j] = negInf
+						continue
+					}
+					row[j] = scale * Dot(qi, k[(j*s.KVHeads+g)*d:(j*s.KVHeads+g+1)*d])
+				}
+				l := softmaxInPlace(row)
+				if lse != nil {
+					lse[h*s.N+i] = l
+				}
+				oi := out[(i*H+h)*d : (i*H+h+1)*d]
+				clear(oi)
+				for j := 0; j <= lim; j++ {
+					Axpy(oi, row[j], v[(j*s.KVHeads+g)*d:(j*s.KVHeads+g+1)*d])
+				}
+			}
+		}
+	})
+}
+
+// softmaxInPlace replaces row by its softmax and returns its log-sum-exp.
+// Entries of -Inf become 0.
+func softmaxInPlace(row []float32) float32 {
+	m := negInf
+	for _, x := range row {
+		m = max(m, x)
+	}
+	var sum float32
+	for j, x := range row {
+		if x == negInf {
+			row[j] = 0
+			continue
+		}
+		ex := exp32(x - m)
+		row[j] = ex
+		sum += ex
+	}
+	inv := 1 / sum
+	for j := range row {
+		row[j] *= inv
+	}
+	return m + float32(math.Log(float64(sum)))
+}
+
+// eagerBackward materialises P and dS, [Heads, N, T] each.
+func (e Exec) eagerBackward(dq, dk, dv, q, k, v, dout []float32, s AttnShape) {
+	T, d, H, KV, G := s.Keys(), s.HeadDim, s.Heads, s.KVHeads, s.Heads/s.KVHeads
+	scale := s.Scale()
+	p := make([]float32, H*s.N*T)
+	ds := make([]float32, H*s.N*T)
+	e.eagerForwardProbs(p, q, k, s)
+	// Each goroutine owns one key/value head and the query heads that read it.
+	e.parallelRows(KV, 1, G*s.N*T*d, func(g0, g1 int) {
+		for g := g0; g < g1; g++ {
+			for h := g * G; h < (g+1)*G; h++ {
+				for i := 0; i < s.N; i++ {
+					prow := p[(h*s.N+i)*T : (h*s.N+i+1)*T]
+					dsrow := ds[(h*s.N+i)*T : (h*s.N+i+1)*T]
+					doi := dout[(i*H+h)*d : (i*H+h+1)*d]
+					lim := s.Pos + i
+					var D float32
+					for j := 0; j <= lim; j++ {
+						vj := v[(j*KV+g)*d : (j*KV+g+1)*d]
+						dp := Dot(doi, vj)
+						dsrow[j] = dp
+						D += prow[j] * dp
+						Axpy(dv[(j*KV+g)*d:(j*KV+g+1)*d], prow[j], doi)
+					}
+					for j := 0; j <= lim; j++ {
+						dsrow[j] = prow[j] * (dsrow[j] - D)
+					}
+					dqi := dq[(i*H+h)*d : (i*H+h+1)*d]
+					clear(dqi)
+					qi := q[(i*H+h)*d : (i*H+h+1)*d]
+					for j := 0; j <= lim; j++ {
+						Axpy(dqi, scale*dsrow[j], k[(j*KV+g)*d:(j*KV+g+1)*d])
+						Axpy(dk[(j*KV+g)*d:(j*KV+g+1)*d], scale*dsrow[j], qi)
+					}
+				}
+			}
+		}
+	})
+}
+
+// eagerForwardProbs fills p [Heads, N, T] with the attention probabilities.
+func (e Exec) eagerForwardProbs(p, q, k []float32, s AttnShape) {
+	T, d, H, G := s.Keys(), s.HeadDim, s.Heads, s.Heads/s.KVHeads
+	scale := s.Scale()
+	e.parallelRows(H, 1, s.N*T*d, func(h0, h1 int) {
+		for h := h0; h < h1; h++ {
+			g := h / G
+			for i := 0; i < s.N; i++ {
+				row := p[(h*s.N+i)*T : (h*s.N+i+1)*T]
+				qi := q[(i*H+h)*d : (i*H+h+1)*d]
+				for j := range row {
+					if j > s.Pos+i {
+						row[j] = negInf
+						continue
+					}
+					row[j] = scale * Dot(qi, k[(j*s.KVHeads+g)*d:(j*s.KVHeads+g+1)*d])
+				}
+				softmaxInPlace(row)
+			}
+		}
+	})
+}
+
+// flash2Forward is FlashAttention-2 Algorithm 1 for each head: for each
+// query block Qᵢ, stream the key/value blocks Kⱼ, Vⱼ it can see, keeping the
+// running row maximum m, running sum ℓ and unnormalised output O; rescale O
+// once at the end and store L = m + log ℓ.
+func (e Exec) flash2Forward(out, lse, q, k, v []float32, s AttnShape) {
+	d, H, KV, G := s.HeadDim, s.Heads, s.KVHeads, s.Heads/s.KVHeads
+	br, bc := e.blocks()
+	scale := s.Scale()
+	nq := (s.N + br - 1) / br
+	// Work items are (head, query block) pairs.
+	e.parallelRows(H*nq, 1, br*s.Keys()*d, func(w0, w1 int) {
+		sb := make([]float32, br*bc) // Sᵢⱼ, then P̃ᵢⱼ
+		m := make([]float32, br)
+		l := make([]float32, br)
+		for w := w0; w < w1; w++ {
+			h, qb := w/nq, w%nq
+			g := h / G
+			i0, i1 := qb*br, min((qb+1)*br, s.N)
+			nr := i1 - i0
+			for r := 0; r < nr; r++ {
+				m[r], l[r] = negInf, 0
+				clear(out[((i0+r)*H+h)*d : ((i0+r)*H+h+1)*d])
+			}
+			lastKey := s.Pos + i1 - 1
+			for j0 := 0; j0 <= lastKey; j0 += bc {
+				j1 := min(j0+bc, lastKey+1)
+				nc := j1 - j0
+				for r := 0; r < nr; r++ {
+					lim := s.Pos + i0 + r
+					qi := q[((i0+r)*H+h)*d : ((i0+r)*H+h+1)*d]
+					srow := sb[r*bc : r*bc+nc]
+					mnew := m[r]
+					for c := range srow {
+						j := j0 + c
+						if j > lim {
+							srow[c] = negInf
+							continue
+						}
+						x := scale * Dot(qi, k[(j*KV+g)*d:(j*KV+g+1)*d])
+						srow[c] = x
+						mnew = max(mnew, x)
+					}
+					if mnew == negInf {
+						continue // every key of this block is in row r's future
+					}
+					oi := out[((i0+r)*H+h)*d : ((i0+r)*H+h+1)*d]
+					if m[r] != mnew {
+						alpha := exp32(m[r] - mnew)
+						l[r] *= alpha
+						for t := range oi {
+							oi[t] *= alpha
+						}
+						m[r] = mnew
+					}
+					var rs float32
+					for c, x := range srow {
+						if x == negInf {
+							continue
+						}
+						pv := exp32(x - mnew)
+						rs += pv
+						j := j0 + c
+						Axpy(oi, pv, v[(j*KV+g)*d:(j*KV+g+1)*d])
+					}
+					l[r] += rs
+				}
+			}
+			for r := 0; r < nr; r++ {
+				oi := out[((i0+r)*H+h)*d : ((i0+r)*H+h+1)*d]
+				inv := 1 / l[r]
+				for t := range oi {
+					oi[t] *= inv
+				}
+				if lse != nil {
+					lse[h*s.N+i0+r] = m[r] + float32(math.Log(float64(l[r])))
+				}
+			}
+		}
+	})
+}
+
+// flash2Backward is FlashAttention-2 Algorithm 2: with D = rowsum(dO∘O),
+// for each key/value block Kⱼ, Vⱼ and each query block Qᵢ that sees it,
+// recompute P = exp(QᵢKⱼᵀ·scale − Lᵢ) tile by tile, and accumulate
+// dVⱼ += Pᵀ·dOᵢ, dS = P∘(dOᵢVⱼᵀ − Dᵢ), dQᵢ += scale·dS·Kⱼ and
+// dKⱼ += scale·dSᵀ·Qᵢ. The paper puts the key/value loop outermost so that
+// dKⱼ and dVⱼ stay in on-chip memory; here a goroutine owns each key/value
+// head (and so its dK, dV and its query heads' dQ), the accumulations never
+// race, and the query loop is outermost so that Dᵢ is computed once.
+func (e Exec) flash2Backward(dq, dk, dv, q, k, v, out, lse, dout []float32, s AttnShape) {
+	d, H, KV, G := s.HeadDim, s.Heads, s.KVHeads, s.Heads/s.KVHeads
+	br, bc := e.blocks()
+	scale := s.Scale()
+	T := s.Keys()
+	clear(dq)
+	e.parallelRows(KV, 1, G*s.N*T*d, func(g0, g1 int) {
+		pb := make([]float32, br*bc)
+		dsb := make([]float32, br*bc)
+		dd := make([]float32, br)
+		for g := g0; g < g1; g++ {
+			for h := g * G; h < (g+1)*G; h++ {
+				for i0 := 0; i0 < s.N; i0 += br {
+					i1 := min(i0+br, s.N)
+					nr := i1 - i0
+					for r := 0; r < nr; r++ {
+						o := ((i0+r)*H + h) * d
+						dd[r] = Dot(dout[o:o+d], out[o:o+d])
+					}
+					lastKey := s.Pos + i1 - 1
+					for j0 := 0; j0 <= lastKey; j0 += bc {
+						j1 := min(j0+bc, lastKey+1)
+						nc := j1 - j0
+						for r := 0; r < nr; r++ {
+							o := ((i0+r)*H + h) * d
+							qi, doi := q[o:o+d], dout[o:o+d]
+							L := lse[h*s.N+i0+r]
+							lim := s.Pos + i0 + r
+							prow := pb[r*bc : r*bc+nc]
+							dsrow := dsb[r*bc : r*bc+nc]
+							for c := range prow {
+								j := j0 + c
+								if j > lim {
+									prow[c], dsrow[c] = 0, 0
+									continue
+								}
+								kv := (j*KV + g) * d
+								pv := exp32(scale*Dot(qi, k[kv:kv+d]) - L)
+								prow[c] = pv
+								dsrow[c] = pv * (Dot(doi, v[kv:kv+d]) - dd[r])
+							}
+							dqi := dq[o : o+d]
+							for c := range prow {
+								if prow[c] == 0 && dsrow[c] == 0 {
+									continue
+								}
+								kv := ((j0+c)*KV + g) * d
+								Axpy(dv[kv:kv+d], prow[c], doi)
+								Axpy(dqi, scale*dsrow[c], k[kv:kv+d])
+								Axpy(dk[kv:kv+d], scale*dsrow[c], qi)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
