@@ -88,6 +88,19 @@ func (c *converter) ident(g *ident) *ast.Ident {
 	return &ast.Ident{Extent: ast.Extent{Start: g.Pos.Offset, End: g.Pos.Offset + len(g.Name)}, Name: g.Name}
 }
 
+// limitChain returns the operators of one precedence level, at most
+// MaxChain of them, reporting a longer chain (E113): a left-deep tree that
+// long would make every recursive walk over it slow.
+func limitChain[T interface{ opPos() int }](c *converter, rest []T) []T {
+	if len(rest) <= MaxChain {
+		return rest
+	}
+	off := rest[MaxChain].opPos()
+	c.diags = c.diags.Append(diag.Errorf(c.f.Range(off, off+1), "E113", "Expression too long",
+		"One expression may chain at most 1000 binary operators. Split it, or move parts of it into variables."))
+	return rest[:MaxChain]
+}
+
 // binary folds a left-associative chain `x op y op z` into ast.Binary
 // nodes.
 func binary(left ast.Expr, op string, opPos int, right ast.Expr) ast.Expr {
@@ -98,7 +111,7 @@ func binary(left ast.Expr, op string, opPos int, right ast.Expr) ast.Expr {
 
 func (c *converter) expr(g *expr) ast.Expr {
 	x := c.and(g.Left)
-	for _, r := range g.Rest {
+	for _, r := range limitChain(c, g.Rest) {
 		x = binary(x, r.Op, r.Pos.Offset, c.and(r.Right))
 	}
 	return x
@@ -106,7 +119,7 @@ func (c *converter) expr(g *expr) ast.Expr {
 
 func (c *converter) and(g *andExpr) ast.Expr {
 	x := c.cmp(g.Left)
-	for _, r := range g.Rest {
+	for _, r := range limitChain(c, g.Rest) {
 		x = binary(x, r.Op, r.Pos.Offset, c.cmp(r.Right))
 	}
 	return x
@@ -114,7 +127,7 @@ func (c *converter) and(g *andExpr) ast.Expr {
 
 func (c *converter) cmp(g *comparison) ast.Expr {
 	x := c.add(g.Left)
-	for _, r := range g.Rest {
+	for _, r := range limitChain(c, g.Rest) {
 		x = binary(x, r.Op, r.Pos.Offset, c.add(r.Right))
 	}
 	return x
@@ -122,7 +135,7 @@ func (c *converter) cmp(g *comparison) ast.Expr {
 
 func (c *converter) add(g *sum) ast.Expr {
 	x := c.mul(g.Left)
-	for _, r := range g.Rest {
+	for _, r := range limitChain(c, g.Rest) {
 		x = binary(x, r.Op, r.Pos.Offset, c.mul(r.Right))
 	}
 	return x
@@ -130,7 +143,7 @@ func (c *converter) add(g *sum) ast.Expr {
 
 func (c *converter) mul(g *product) ast.Expr {
 	x := c.unary(g.Left)
-	for _, r := range g.Rest {
+	for _, r := range limitChain(c, g.Rest) {
 		x = binary(x, r.Op, r.Pos.Offset, c.unary(r.Right))
 	}
 	return x

@@ -228,3 +228,9 @@ var (
 // Grammar returns the language's grammar in participle's EBNF notation.
 // spec/grammar.ebnf holds the same text (a test keeps them equal).
 func Grammar() string { return fileParser.String() }
+
+func (o *orOp) opPos() int  { return o.Pos.Offset }
+func (o *andOp) opPos() int { return o.Pos.Offset }
+func (o *cmpOp) opPos() int { return o.Pos.Offset }
+func (o *addOp) opPos() int { return o.Pos.Offset }
+func (o *mulOp) opPos() int { return o.Pos.Offset }
