@@ -1,0 +1,19 @@
+# NVIDIA A100 40GB SXM4 (Ampere GA100).
+target "a100-40gb" {
+  description        = "NVIDIA A100 SXM4 40GB"
+  device             = "gpu"
+  memory_mib         = 40960
+  bandwidth_gbs      = 1555
+  compute_capability = "8.0"
+  bf16               = true
+  fp8                = false
+  peak_tflops {
+    fp32 = 19.5
+    tf32 = 156
+    fp16 = 312
+    bf16 = 312
+    int8 = 624
+  }
+  source = "NVIDIA A100 Tensor Core GPU data sheet (2021), dense figures, 40GB SXM column"
+  url    = "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf"
+}
