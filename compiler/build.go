@@ -269,7 +269,11 @@ func (c *checker) parseSource(d *Decl, v val) ModelSource {
 	default:
 		d := diag.Errorf(v.rng, "E310", "Unknown model source scheme "+scheme,
 			"The source scheme "+quote(scheme)+" is not one whisperc reads.")
-		if best := suggest.Closest(scheme, schemeNames()[:5]); best != "" {
+		best := suggest.Closest(scheme, schemeNames()[:5])
+		if l := strings.ToLower(scheme); strings.HasPrefix(l, "hug") || l == "hub" {
+			best = "hf"
+		}
+		if best != "" {
 			d.Detail += ` Did you mean "` + best + `"?`
 			d.Suggestion = &diag.Suggestion{Message: "replace with", Range: v.rng, Replacement: `"` + best + ":" + rest + `"`}
 		}
