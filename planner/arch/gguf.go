@@ -160,14 +160,14 @@ func FromGGUFFile(gf *gguf.GGUFFile) (Config, error) {
 	if c.Heads%c.KVHeads != 0 {
 		return Config{}, fmt.Errorf("metadata: %d attention heads is not a multiple of %d key/value heads", c.Heads, c.KVHeads)
 	}
-	if c.HeadDim == 0 {
-		if c.Dim%c.Heads != 0 {
-			return Config{}, fmt.Errorf("metadata: embedding length %d is not a multiple of %d heads", c.Dim, c.Heads)
-		}
-		c.HeadDim = c.Dim / c.Heads
+	if c.HeadDim*c.Heads == c.Dim {
+		c.HeadDim = 0 // the usual Dim/Heads, left implicit as in the presets
 	}
-	if c.HeadDim%2 != 0 {
-		return Config{}, fmt.Errorf("metadata: head size %d is odd, rotary embeddings need pairs", c.HeadDim)
+	if c.HeadDim == 0 && c.Dim%c.Heads != 0 {
+		return Config{}, fmt.Errorf("metadata: embedding length %d is not a multiple of %d heads", c.Dim, c.Heads)
+	}
+	if c.HeadSize()%2 != 0 {
+		return Config{}, fmt.Errorf("metadata: head size %d is odd, rotary embeddings need pairs", c.HeadSize())
 	}
 	if c.Vocab == 0 {
 		if kv, ok := kvs.Get("tokenizer.ggml.tokens"); ok {

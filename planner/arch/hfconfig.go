@@ -107,6 +107,9 @@ func FromHFConfig(data []byte) (Config, error) {
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads
 	}
+	if c.HeadDim*c.Heads == c.Dim {
+		c.HeadDim = 0 // the usual Dim/Heads, left implicit as in the presets
+	}
 	if c.Heads%c.KVHeads != 0 {
 		return Config{}, fmt.Errorf("config.json: num_attention_heads %d is not a multiple of num_key_value_heads %d", c.Heads, c.KVHeads)
 	}

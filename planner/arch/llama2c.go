@@ -136,9 +136,8 @@ func ParseLlama2cHeader(b []byte) (Llama2cHeader, error) {
 	if c.Heads%c.KVHeads != 0 {
 		return h, fmt.Errorf("llama2.c header: n_heads %d is not a multiple of n_kv_heads %d", c.Heads, c.KVHeads)
 	}
-	c.HeadDim = c.Dim / c.Heads
-	if c.HeadDim%2 != 0 {
-		return h, fmt.Errorf("llama2.c header: head size %d is odd, rotary embeddings need pairs", c.HeadDim)
+	if c.HeadSize()%2 != 0 {
+		return h, fmt.Errorf("llama2.c header: head size %d is odd, rotary embeddings need pairs", c.HeadSize())
 	}
 	if h.Version == 2 {
 		if h.GroupSize <= 0 || c.Dim%h.GroupSize != 0 {

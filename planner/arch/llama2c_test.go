@@ -20,7 +20,7 @@ func TestFromLlama2cStories260K(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Name: "llama2.c", Family: Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, HeadDim: 8, Vocab: 512, MaxSeq: 512, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	want := Config{Name: "llama2.c", Family: Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
@@ -40,7 +40,7 @@ func TestParseLlama2cHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Tied || c.Vocab != 32000 || c.HeadDim != 48 {
+	if c.Tied || c.Vocab != 32000 || c.HeadSize() != 48 {
 		t.Errorf("negative vocab: %+v", c)
 	}
 	v1 := make([]byte, 256)

@@ -144,7 +144,7 @@ func equalStrings(a, b []string) bool {
 
 // tiny returns a small llama model with F32 tensors.
 func tiny() *weights.Set {
-	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 32, HiddenDim: 64, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 16, Vocab: 5, MaxSeq: 16, RopeTheta: 10000, NormEps: 1e-5, Tied: false}
+	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 32, HiddenDim: 64, Layers: 1, Heads: 2, KVHeads: 1, Vocab: 5, MaxSeq: 16, RopeTheta: 10000, NormEps: 1e-5, Tied: false}
 	s := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}}
 	names := []string{"tok_embeddings.weight", "norm.weight", "output.weight"}
 	for _, suf := range []string{"attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight", "attention.wo.weight", "ffn_norm.weight", "feed_forward.w1.weight", "feed_forward.w2.weight", "feed_forward.w3.weight"} {

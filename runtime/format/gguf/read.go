@@ -25,6 +25,7 @@ import (
 	gguf "github.com/gpustack/gguf-parser-go"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/format/internal/canon"
 	"github.com/modelwhisperer/whisperc/runtime/format/internal/mapped"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
@@ -142,7 +143,7 @@ func (f *File) Weights() (*weights.Set, error) {
 		lo := start + int64(ti.Offset)
 		b := data[lo : lo+size : lo+size]
 		t := &weights.Tensor{Name: name, Shape: shape, DType: dt, Data: b}
-		if err := checkShape(c, t); err != nil {
+		if err := canon.CheckShape(c, t); err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: %w", f.Name, ti.Name, err)
 		}
 		if err := checkFinite(t); err != nil {
@@ -150,57 +151,15 @@ func (f *File) Weights() (*weights.Set, error) {
 		}
 		s.Tensors[name] = t
 	}
+	if err := canon.CheckComplete(s); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
 	return s, nil
-}
-
-// checkShape compares a tensor's shape with the one the architecture
-// implies for its canonical name.
-func checkShape(c arch.Config, t *weights.Tensor) error {
-	want := ExpectedShape(c, t.Name)
-	if want == nil {
-		return nil
-	}
-	if len(want) != len(t.Shape) {
-		return fmt.Errorf("shape %v, the model's hyperparameters imply %v", t.Shape, want)
-	}
-	for i := range want {
-		if want[i] != t.Shape[i] {
-			return fmt.Errorf("shape %v, the model's hyperparameters imply %v", t.Shape, want)
-		}
-	}
-	return nil
 }
 
 // ExpectedShape returns the shape the architecture implies for a canonical
 // tensor name, or nil for names it does not know.
-func ExpectedShape(c arch.Config, name string) []int {
-	q, kv := c.Heads*c.HeadSize(), c.KVHeads*c.HeadSize()
-	switch name {
-	case "tok_embeddings.weight", "output.weight":
-		return []int{c.Vocab, c.Dim}
-	case "norm.weight":
-		return []int{c.Dim}
-	}
-	_, suffix, ok := strings.Cut(strings.TrimPrefix(name, "layers."), ".")
-	if !ok || !strings.HasPrefix(name, "layers.") {
-		return nil
-	}
-	switch suffix {
-	case "attention_norm.weight", "ffn_norm.weight":
-		return []int{c.Dim}
-	case "attention.wq.weight":
-		return []int{q, c.Dim}
-	case "attention.wk.weight", "attention.wv.weight":
-		return []int{kv, c.Dim}
-	case "attention.wo.weight":
-		return []int{c.Dim, q}
-	case "feed_forward.w1.weight", "feed_forward.w3.weight":
-		return []int{c.HiddenDim, c.Dim}
-	case "feed_forward.w2.weight":
-		return []int{c.Dim, c.HiddenDim}
-	}
-	return nil
-}
+func ExpectedShape(c arch.Config, name string) []int { return canon.Shape(c, name) }
 
 // checkFinite reports a NaN or infinity in a tensor, or in a quantised
 // tensor's scales, naming the tensor.

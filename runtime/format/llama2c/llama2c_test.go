@@ -30,7 +30,7 @@ func TestOpenStories260K(t *testing.T) {
 	}
 	defer s.Close()
 	c := s.Config
-	if c.Dim != 64 || c.HiddenDim != 172 || c.Layers != 5 || c.Heads != 8 || c.KVHeads != 4 || c.Vocab != 512 || c.MaxSeq != 512 || !c.Tied || c.HeadDim != 8 {
+	if c.Dim != 64 || c.HiddenDim != 172 || c.Layers != 5 || c.Heads != 8 || c.KVHeads != 4 || c.Vocab != 512 || c.MaxSeq != 512 || !c.Tied || c.HeadSize() != 8 {
 		t.Fatalf("config = %+v", c)
 	}
 	// 1 embedding + 9 per layer + final norm, no classifier (tied).
@@ -126,7 +126,7 @@ func TestRopeTableMatchesFile(t *testing.T) {
 
 // tinySet builds a small random-ish model for writer and version tests.
 func tinySet(tied bool) *weights.Set {
-	c := arch.Config{Name: "llama2.c", Family: arch.Llama, Dim: 8, HiddenDim: 16, Layers: 2, Heads: 2, KVHeads: 1, HeadDim: 4, Vocab: 10, MaxSeq: 4, RopeTheta: 10000, NormEps: 1e-5, Tied: tied}
+	c := arch.Config{Name: "llama2.c", Family: arch.Llama, Dim: 8, HiddenDim: 16, Layers: 2, Heads: 2, KVHeads: 1, Vocab: 10, MaxSeq: 4, RopeTheta: 10000, NormEps: 1e-5, Tied: tied}
 	s := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}}
 	k := 0
 	for _, spec := range append(versionedNorms(c), versionedMatrices(c)...) {
