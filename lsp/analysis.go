@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/source"
 )
@@ -26,6 +27,9 @@ type analysis struct {
 	unit  map[string]*unitFile
 	order []string
 	diags diag.Diagnostics
+	// prog is the checked program (partial when there are errors); nil
+	// before the phases ran.
+	prog *compiler.Program
 	// memory is the planner's per-declaration memory estimate, keyed by
 	// declaration name, when a plan could be built.
 	memory map[string]memoryInfo

@@ -71,8 +71,13 @@ func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, start
 	conn.Go(ctx, protocol.CancelHandler(s.ordered(protocol.ServerHandler(s, jsonrpc2.MethodNotFoundHandler))))
 	select {
 	case <-conn.Done():
+	case <-s.exited:
+		// Closing the connection waits for its reader, which may sit in a
+		// read on stdin that closing cannot interrupt; the process is about
+		// to end, so do not wait for it.
+		go func() { _ = conn.Close() }()
 	case <-ctx.Done():
-		_ = conn.Close()
+		go func() { _ = conn.Close() }()
 	}
 	s.stopAll()
 	s.mu.Lock()
@@ -104,6 +109,8 @@ type server struct {
 	shutdown bool
 	exitErr  error
 	target   string
+	exited   chan struct{}
+	exitOnce sync.Once
 	pending  map[uri.URI]*pendingAnalysis
 	cache    map[uri.URI]*analysis
 }
@@ -121,6 +128,7 @@ func newServer(ctx context.Context, opts Options) *server {
 		docs:    newDocuments(),
 		enc:     EncodingUTF16,
 		target:  opts.Target,
+		exited:  make(chan struct{}),
 		pending: make(map[uri.URI]*pendingAnalysis),
 		cache:   make(map[uri.URI]*analysis),
 	}
@@ -249,7 +257,7 @@ func (s *server) Exit(ctx context.Context) error {
 		s.exitErr = errors.New("the client sent exit without shutdown")
 	}
 	s.mu.Unlock()
-	go func() { _ = s.conn.Close() }()
+	s.exitOnce.Do(func() { close(s.exited) })
 	return nil
 }
 

@@ -1,0 +1,203 @@
+package lsp
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/source"
+	"github.com/modelwhisperer/whisperc/stdlib"
+	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+)
+
+// symbolAt returns the declaration named or referenced at off in the
+// analysis's document, using the checker's side tables: a declaration's
+// name, a reference to it, or a variable use (var.NAME).
+func symbolAt(a *analysis, off int) (*compiler.Decl, source.Range, bool) {
+	p := a.prog
+	if p == nil {
+		return nil, source.Range{}, false
+	}
+	in := func(r source.Range) bool {
+		return r.Filename == a.doc.Path && r.Start.Byte <= off && off <= r.End.Byte && !r.Empty()
+	}
+	for _, d := range p.Decls {
+		if in(d.NameRange) && d.NameRange != d.KindRange {
+			return d, d.NameRange, true
+		}
+	}
+	for _, r := range p.References {
+		if in(r.Range) && r.Decl != nil {
+			return r.Decl, r.Range, true
+		}
+	}
+	for _, v := range p.VarUses {
+		if in(v.Range) && v.Var != nil && v.Var.Decl != nil {
+			return v.Var.Decl, v.Range, true
+		}
+	}
+	return nil, source.Range{}, false
+}
+
+// sites returns every range that names d: its declaration (when
+// includeDecl) and every reference and variable use, sorted by file and
+// offset.
+func sites(p *compiler.Program, d *compiler.Decl, includeDecl bool) []source.Range {
+	var out []source.Range
+	if includeDecl {
+		out = append(out, d.NameRange)
+	}
+	for _, r := range p.References {
+		if r.Decl == d {
+			out = append(out, r.Range)
+		}
+	}
+	for _, v := range p.VarUses {
+		if v.Var != nil && v.Var.Decl == d {
+			out = append(out, v.Range)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Filename != out[j].Filename {
+			return out[i].Filename < out[j].Filename
+		}
+		return out[i].Start.Byte < out[j].Start.Byte
+	})
+	return out
+}
+
+// Definition jumps from a reference (or a variable use) to the
+// declaration's name, in whichever file of the import closure declares it.
+func (s *server) Definition(ctx context.Context, params *protocol.DefinitionParams) (protocol.DefinitionResult, error) {
+	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	off := Mapper{File: a.doc.File, Enc: s.encoding()}.Offset(params.Position)
+	d, _, ok := symbolAt(a, off)
+	if !ok {
+		return protocol.LocationSlice{}, nil
+	}
+	loc, ok := s.location(a, d.NameRange)
+	if !ok {
+		return protocol.LocationSlice{}, nil
+	}
+	return protocol.LocationSlice{loc}, nil
+}
+
+// References lists every use of the declaration at the cursor across the
+// import closure, and the declaration itself when the client asks.
+func (s *server) References(ctx context.Context, params *protocol.ReferenceParams) ([]protocol.Location, error) {
+	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	off := Mapper{File: a.doc.File, Enc: s.encoding()}.Offset(params.Position)
+	d, _, ok := symbolAt(a, off)
+	if !ok {
+		return []protocol.Location{}, nil
+	}
+	out := []protocol.Location{}
+	for _, r := range sites(a.prog, d, params.Context.IncludeDeclaration) {
+		if loc, ok := s.location(a, r); ok {
+			out = append(out, loc)
+		}
+	}
+	return out, nil
+}
+
+// PrepareRename says whether the cursor is on something renameable and
+// which range the new name replaces.
+func (s *server) PrepareRename(ctx context.Context, params *protocol.PrepareRenameParams) (protocol.PrepareRenameResult, error) {
+	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	m := Mapper{File: a.doc.File, Enc: s.encoding()}
+	d, r, ok := symbolAt(a, m.Offset(params.Position))
+	if !ok {
+		return nil, fmt.Errorf("there is no declaration or reference here to rename")
+	}
+	r = nameRange(a, d, r)
+	pr := m.SourceRange(r)
+	return &protocol.PrepareRenamePlaceholder{Range: pr, Placeholder: d.Name}, nil
+}
+
+// nameRange narrows a site to the declaration's name: a variable use
+// `var.lr` is renamed at `lr`, and a field reference `sft.output` at `sft`.
+func nameRange(a *analysis, d *compiler.Decl, r source.Range) source.Range {
+	f := a.unit[r.Filename]
+	if f == nil {
+		return r
+	}
+	src := f.file.Src
+	for i := r.Start.Byte; i+len(d.Name) <= r.End.Byte && i+len(d.Name) <= len(src); i++ {
+		if string(src[i:i+len(d.Name)]) != d.Name {
+			continue
+		}
+		before := i == 0 || !isIdentByte(src[i-1])
+		after := i+len(d.Name) >= len(src) || !isIdentByte(src[i+len(d.Name)])
+		if before && after && !(i >= 4 && string(src[i-4:i]) == "var." && d.Kind != "variable") {
+			return f.file.Range(i, i+len(d.Name))
+		}
+	}
+	return r
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// Rename renames a declaration and every use of it across the import
+// closure. The new name must be an identifier that is not a keyword and
+// not already declared.
+func (s *server) Rename(ctx context.Context, params *protocol.RenameParams) (*protocol.WorkspaceEdit, error) {
+	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	m := Mapper{File: a.doc.File, Enc: s.encoding()}
+	d, _, ok := symbolAt(a, m.Offset(params.Position))
+	if !ok {
+		return nil, fmt.Errorf("there is no declaration or reference here to rename")
+	}
+	name := params.NewName
+	if !isIdentifier(name) {
+		return nil, fmt.Errorf("%q is not an identifier: use letters, digits and _, starting with a letter or _", name)
+	}
+	if name == "var" || name == "true" || name == "false" || name == "import" {
+		return nil, fmt.Errorf("%q is reserved", name)
+	}
+	if _, ok := stdlib.LookupBlock(name); ok {
+		return nil, fmt.Errorf("%q is a block kind; choose another name", name)
+	}
+	if other := a.prog.Decl(name); other != nil && other != d {
+		return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
+	}
+	changes := map[uri.URI][]protocol.TextEdit{}
+	for _, r := range sites(a.prog, d, true) {
+		r = nameRange(a, d, r)
+		f := s.fileOf(a, r.Filename)
+		if f == nil {
+			continue
+		}
+		em := Mapper{File: f, Enc: s.encoding()}
+		u := s.uriOf(r.Filename)
+		changes[u] = append(changes[u], protocol.TextEdit{Range: em.SourceRange(r), NewText: name})
+	}
+	return &protocol.WorkspaceEdit{Changes: changes}, nil
+}
+
+// isIdentifier reports whether s is a .whisper identifier.
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	b := []byte(s)
+	if !isIdentStart(b, 0) {
+		return false
+	}
+	return scanIdent(b, 0) == len(b)
+}

@@ -1,0 +1,78 @@
+package lsp
+
+import (
+	"context"
+
+	"go.lsp.dev/protocol"
+)
+
+// DocumentSymbol returns the outline: every block with its nested blocks
+// and attributes, from the tolerant tree so that it survives syntax errors.
+// A model or stage shows its predicted memory as its detail.
+func (s *server) DocumentSymbol(ctx context.Context, params *protocol.DocumentSymbolParams) (protocol.DocumentSymbolResult, error) {
+	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	m := Mapper{File: a.doc.File, Enc: s.encoding()}
+	return protocol.DocumentSymbolSlice(blockSymbols(a, m, a.tree.root)), nil
+}
+
+func blockSymbols(a *analysis, m Mapper, b *block) []protocol.DocumentSymbol {
+	out := []protocol.DocumentSymbol{}
+	for _, at := range b.Attrs {
+		detail := string(a.tree.src[at.ValueStart:at.ValueEnd])
+		if len(detail) > 60 {
+			detail = detail[:57] + "..."
+		}
+		out = append(out, protocol.DocumentSymbol{
+			Name:           at.Name,
+			Detail:         &detail,
+			Kind:           protocol.SymbolKindProperty,
+			Range:          m.Range(at.NameStart, max(at.ValueEnd, at.Eq+1)),
+			SelectionRange: m.Range(at.NameStart, at.NameEnd),
+		})
+	}
+	for _, c := range b.Blocks {
+		name := c.Kind
+		if c.Name != "" {
+			name += " " + c.Name
+		}
+		sym := protocol.DocumentSymbol{
+			Name:           name,
+			Kind:           symbolKind(c),
+			Range:          m.Range(c.Start, c.End),
+			SelectionRange: m.Range(c.KindStart, c.KindEnd),
+			Children:       blockSymbols(a, m, c),
+		}
+		if c.NameEnd > c.NameStart {
+			sym.SelectionRange = m.Range(c.NameStart, c.NameEnd)
+		}
+		if mem, ok := a.memory[c.Name]; ok && c.Parent.Parent == nil && c.Name != "" {
+			d := formatBytes(mem.Total)
+			sym.Detail = &d
+		}
+		out = append(out, sym)
+	}
+	return out
+}
+
+// symbolKind picks an outline icon by block kind.
+func symbolKind(b *block) protocol.SymbolKind {
+	if b.Parent != nil && b.Parent.Parent != nil {
+		return protocol.SymbolKindStruct
+	}
+	switch b.Kind {
+	case "model":
+		return protocol.SymbolKindClass
+	case "dataset":
+		return protocol.SymbolKindArray
+	case "variable":
+		return protocol.SymbolKindVariable
+	case "finetune", "generate", "serve", "export":
+		return protocol.SymbolKindFunction
+	case "pipeline":
+		return protocol.SymbolKindModule
+	}
+	return protocol.SymbolKindNamespace
+}
