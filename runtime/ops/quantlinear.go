@@ -1,0 +1,109 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// QuantLinear returns the node y = x·Wᵀ for x of shape [n, Cols] and a
+// quantised, frozen W of shape [Rows, Cols], computed by the fused
+// dequantise-and-multiply kernels so that the fp32 W never exists. It is
+// differentiable with respect to x only: in QLoRA the quantised base weight
+// is frozen and gradients flow through it to the LoRA adapters. name must
+// be unique in the graph; it also identifies the weight in the op's hash.
+func QuantLinear(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Exec) (*gorgonia.Node, error) {
+	if w == nil {
+		return nil, errors.New("QuantLinear " + name + ": nil weight")
+	}
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("QuantLinear %s: %w", name, err)
+	}
+	return gorgonia.ApplyOpWithName(&quantLinearOp{name: name, w: w, exec: e}, name, x)
+}
+
+// quantLinearOp is y = x·Wᵀ (forward) or, with grad set, dx = dy·W.
+type quantLinearOp struct {
+	name string
+	w    *kernels.QMatrix
+	grad bool
+	exec kernels.Exec
+}
+
+func (op *quantLinearOp) Arity() int           { return 1 }
+func (op *quantLinearOp) Type() hm.Type        { return fnType(1, matrixType) }
+func (op *quantLinearOp) ReturnsPtr() bool     { return false }
+func (op *quantLinearOp) CallsExtern() bool    { return false }
+func (op *quantLinearOp) OverwritesInput() int { return -1 }
+func (op *quantLinearOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "whisperc.QuantLinear(%q,%p,%v,%v)", op.name, op.w, op.w.Method, op.grad)
+}
+func (op *quantLinearOp) Hashcode() uint32 { return hashOf(op) }
+func (op *quantLinearOp) String() string {
+	if op.grad {
+		return "QuantLinearGradX(" + op.name + ")"
+	}
+	return "QuantLinear(" + op.name + ", " + op.w.String() + ")"
+}
+
+func (op *quantLinearOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	xs, err := matrixShape(op.String(), 0, ds)
+	if err != nil {
+		return nil, err
+	}
+	in, out := op.w.Cols, op.w.Rows
+	if op.grad {
+		in, out = out, in
+	}
+	if xs[1] != in {
+		return nil, fmt.Errorf("%s: input is %v, want %d columns", op, xs, in)
+	}
+	return tensor.Shape{xs[0], out}, nil
+}
+
+func (op *quantLinearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, vs...)
+}
+
+// UsePreallocDo implements gorgonia.UsePreallocDoer.
+func (op *quantLinearOp) UsePreallocDo(prealloc gorgonia.Value, vs ...gorgonia.Value) (gorgonia.Value, error) {
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("%s: %d inputs, want 1", op, len(vs))
+	}
+	x, n, in, err := matrixData(op.String(), 0, vs[0])
+	if err != nil {
+		return nil, err
+	}
+	if op.grad {
+		if in != op.w.Rows {
+			return nil, fmt.Errorf("%s: dy has %d columns, W has %d rows", op, in, op.w.Rows)
+		}
+		t, dx := outputMatrix(prealloc, n, op.w.Cols)
+		return t, op.exec.QMatMulGradInput(dx, x, op.w, n)
+	}
+	if in != op.w.Cols {
+		return nil, fmt.Errorf("%s: x has %d columns, W has %d", op, in, op.w.Cols)
+	}
+	t, y := outputMatrix(prealloc, n, op.w.Rows)
+	return t, op.exec.QMatMul(y, x, op.w, n)
+}
+
+// DiffWRT implements gorgonia.SDOp: only x has a gradient.
+func (op *quantLinearOp) DiffWRT(int) []bool { return []bool{!op.grad} }
+
+// SymDiff implements gorgonia.SDOp: dx = dy·W, decoded on the fly.
+func (op *quantLinearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if op.grad {
+		return nil, fmt.Errorf("%s: second derivatives are not supported", op)
+	}
+	dx, err := gorgonia.ApplyOpWithName(&quantLinearOp{name: op.name, w: op.w, grad: true, exec: op.exec}, op.name+".dx", grad)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Nodes{dx}, nil
+}

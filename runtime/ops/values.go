@@ -1,0 +1,89 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// matrixType is the Gorgonia type of a float32 matrix.
+var matrixType = gorgonia.TensorType{Dims: 2, Of: tensor.Float32}
+
+// vectorType is the Gorgonia type of a float32 vector.
+var vectorType = gorgonia.TensorType{Dims: 1, Of: tensor.Float32}
+
+// fnType returns the type of an op taking n matrices to one of result.
+func fnType(n int, result hm.Type) hm.Type {
+	ts := make([]hm.Type, 0, n+1)
+	for i := 0; i < n; i++ {
+		ts = append(ts, matrixType)
+	}
+	ts = append(ts, result)
+	return hm.NewFnType(ts...)
+}
+
+// matrixData returns the backing data of a float32 matrix value and its
+// dimensions.
+func matrixData(op string, i int, v gorgonia.Value) ([]float32, int, int, error) {
+	t, ok := v.(tensor.Tensor)
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("%s: input %d is a %T, want a float32 matrix", op, i, v)
+	}
+	data, ok := t.Data().([]float32)
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("%s: input %d has dtype %v, want float32", op, i, t.Dtype())
+	}
+	sh := t.Shape()
+	if len(sh) != 2 {
+		return nil, 0, 0, fmt.Errorf("%s: input %d has shape %v, want a matrix", op, i, sh)
+	}
+	if !t.IsNativelyAccessible() || len(data) != sh[0]*sh[1] {
+		return nil, 0, 0, fmt.Errorf("%s: input %d is not a contiguous %v matrix", op, i, sh)
+	}
+	return data, sh[0], sh[1], nil
+}
+
+// outputMatrix returns prealloc's data when it is a float32 matrix of the
+// given shape, or a new matrix.
+func outputMatrix(prealloc gorgonia.Value, rows, cols int) (*tensor.Dense, []float32) {
+	if d, ok := prealloc.(*tensor.Dense); ok {
+		if data, ok := d.Data().([]float32); ok && len(data) == rows*cols && d.Shape().Eq(tensor.Shape{rows, cols}) {
+			return d, data
+		}
+	}
+	data := make([]float32, rows*cols)
+	return tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data)), data
+}
+
+// matrixShape returns the shape of input i of an op during shape inference.
+func matrixShape(op string, i int, ds []gorgonia.DimSizer) (tensor.Shape, error) {
+	if i >= len(ds) {
+		return nil, fmt.Errorf("%s: missing input %d", op, i)
+	}
+	s, ok := ds[i].(tensor.Shape)
+	if !ok {
+		var err error
+		dims := make(tensor.Shape, 2)
+		for k := range dims {
+			if dims[k], err = ds[i].DimSize(k); err != nil {
+				return nil, fmt.Errorf("%s: input %d: %w", op, i, err)
+			}
+		}
+		s = dims
+	}
+	if len(s) != 2 {
+		return nil, fmt.Errorf("%s: input %d has shape %v, want a matrix", op, i, s)
+	}
+	return s, nil
+}
+
+// hashOf returns the FNV-32a hash of what w writes.
+func hashOf(w interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	w.WriteHash(h)
+	return h.Sum32()
+}
