@@ -1,4 +1,45 @@
 package stdlib
 
-// runCodes documents the codes of the run phase.
-var runCodes = []Code{}
+// runCodes documents the codes of the run phase: E5xx, reported by the
+// runtime while it executes a plan.
+var runCodes = []Code{
+	{ID: "E500", Phase: "run", Title: "internal runtime error",
+		Explain: "The runtime failed while executing the plan. This is a bug in whisperc, not in your " +
+			"pipeline: the runtime recovered and stopped.\n\nPlease report it with the pipeline and the model " +
+			"file that trigger it. Meanwhile, try another compile mode or attention kernel for the stage."},
+	{ID: "E501", Phase: "run", Title: "model cannot be loaded",
+		Explain: "The model's weights could not be read: the file is missing or unreadable, it is not in the " +
+			"format its source scheme names, its header is corrupt, or the scheme (hf:, ollama:, a preset) " +
+			"names something that is not a local file the runtime can open.\n\nPoint the model's source at a " +
+			"local llama2c:, gguf: or safetensors: file of that format (download hub models first).",
+		Example: "model m { source = \"llama2c:missing.bin\" }"},
+	{ID: "E502", Phase: "run", Title: "tokenizer cannot be loaded",
+		Explain: "The model's tokenizer could not be read, is missing (llama2.c and safetensors models need a " +
+			"tokenizer file; GGUF files embed one), or has more tokens than the model's vocabulary.\n\nSet " +
+			"tokenizer to the file the model was trained with: llama2.c's tokenizer.bin for llama2.c " +
+			"checkpoints, or a .gguf file holding the vocabulary.",
+		Example: "model m {\n  source    = \"llama2c:stories260K.bin\"\n  tokenizer = \"tok32000.bin\" # wrong: the model has 512 tokens\n}"},
+	{ID: "E503", Phase: "run", Title: "model does not fit in memory",
+		Explain: "The plan predicts a peak memory for the stage (the weights as the engine holds them plus " +
+			"the KV cache) above the RAM the plan was made for, so the runtime refuses to start rather " +
+			"than let the machine swap or the process be killed part-way.\n\nQuantise the model " +
+			"(quantize { method = \"nf4\" } stores 4 bits per weight), shorten the context, choose a smaller " +
+			"model, or run on a machine with more memory.",
+		Citations: []Citation{{Title: "QLoRA: Efficient Finetuning of Quantized LLMs", Ref: "arXiv:2305.14314", URL: "https://arxiv.org/abs/2305.14314"}}},
+	{ID: "E504", Phase: "run", Title: "saved plan is stale",
+		Explain: "A saved plan records the hardware it was made for and the hashes of its inputs (the " +
+			".whisper files, model headers and tokenizers). When either differs on this machine the plan's " +
+			"memory and time predictions no longer hold, so the runtime refuses it and says what changed.\n\n" +
+			"Plan again on this machine (`whisperc plan -o plan.json FILE`) or run the .whisper file directly."},
+	{ID: "E505", Phase: "run", Title: "stage or setting cannot run here",
+		Explain: "The plan asks for something this runtime does not execute: a stage kind other than " +
+			"generate, a generate stage fed by a finetune, a quantisation method without a CPU kernel, or a " +
+			"model family other than Llama.\n\nChange the setting the message names to a supported one " +
+			"(quantize none, nf4, fp4, int8 or q8_0; attention eager or flash2), or list only the stages " +
+			"that can run in the pipeline block."},
+	{ID: "E506", Phase: "run", Title: "generation failed",
+		Explain: "Generation stopped part-way: it was interrupted, writing the output failed, or the model " +
+			"produced an error at some position (for example a token beyond the context length).\n\nThe " +
+			"message gives the cause and how many tokens were produced; fix that cause (lower max_tokens " +
+			"below the context length, check the output stream) and run again."},
+}
