@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "whisperc: %v\n", err)
 		return exitInternal
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(normalizeArgs(args))
 	if exited >= 0 { // --help
 		return exitOK
 	}

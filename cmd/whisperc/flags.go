@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// terraformFlags are the long flags that may be written with one dash, as
+// Terraform users type them (`-var lr=1e-4`, `-out plan.json`).
+var terraformFlags = []string{"var", "out", "target", "json", "check"}
+
+// normalizeArgs rewrites `-var` to `--var` (and `-var=x` to `--var=x`) for
+// the flags above; everything after `--` is left alone.
+func normalizeArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
+			name, _, _ := strings.Cut(a[1:], "=")
+			for _, f := range terraformFlags {
+				if name == f {
+					a = "-" + a
+					break
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// parseVars turns repeated NAME=VALUE settings into a map. Types are checked
+// by the compiler against each variable's declaration.
+func parseVars(settings []string) (map[string]string, error) {
+	vars := make(map[string]string, len(settings))
+	for _, s := range settings {
+		name, value, ok := strings.Cut(s, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, usageError{fmt.Sprintf("-var %q: expected NAME=VALUE, such as -var lr=1e-4", s)}
+		}
+		if prev, dup := vars[name]; dup && prev != value {
+			return nil, usageError{fmt.Sprintf("-var %s is set twice (%q and %q); set it once", name, prev, value)}
+		}
+		vars[name] = value
+	}
+	return vars, nil
+}
