@@ -25,21 +25,25 @@ func (p *parser) reportBrackets() {
 				"This `"+t.Value+"` closes nothing: every bracket before it is already closed. Remove it, or add the opening bracket it was meant to close."))
 		case isOpener(t):
 			closer := closerOf[t.Value]
-			at := len(p.sig)
-			if t.Value == "{" {
+			var at int
+			switch {
+			case p.closedBy[i] >= 0 && t.Value == "{":
+				at = p.unclosedBlockEnd(i, p.closedBy[i])
+			case p.closedBy[i] >= 0:
+				at = min(p.unclosedEnd(i), p.closedBy[i])
+			case t.Value == "{":
 				at = p.nextDeclaration(i + 1)
-			} else {
-				// A list or call ends at the latest where its item ends.
+			default:
 				at = p.unclosedEnd(i)
 			}
-			off := len(p.f.Src)
 			where := "the end of the file"
 			if at < len(p.sig) {
-				off = p.start(at)
-				where = "`" + p.tok(at).Value + "`"
+				where = quoteTok(p.tok(at)) + " at " + p.f.Pos(p.start(at)).String()
 			}
+			// The closer belongs right after the last token before at.
+			off := p.end(max(at-1, i))
 			d := diag.Errorf(p.f.Range(off, off), "E111", "Unclosed `"+t.Value+"`",
-				"The `"+t.Value+"` at "+p.f.Pos(p.start(i)).String()+" is never closed: "+where+" comes first. Add the missing `"+closer+"`.")
+				"The `"+t.Value+"` at "+p.f.Pos(p.start(i)).String()+" is never closed: "+where+" comes first. Add the missing `"+closer+"` here.")
 			d.Notes = []diag.Note{{Range: p.f.Range(p.start(i), p.end(i)), Message: "the unclosed `" + t.Value + "` opens here"}}
 			p.diags = p.diags.Append(d)
 		}

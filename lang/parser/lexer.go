@@ -22,6 +22,7 @@ var lexDef = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "UnterminatedComment", Pattern: `/\*(?s:.)*`},
 	{Name: "String", Pattern: `"(\\[^\n]|[^"\\\n])*"`},
 	{Name: "UnterminatedString", Pattern: `"(\\[^\n]|[^"\\\n])*\\?`},
+	{Name: "SingleQuoted", Pattern: `'[^'\n]*'`},
 	{Name: "Number", Pattern: `[0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[0-9][0-9_]*)?`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "Punct", Pattern: `==|!=|<=|>=|&&|\|\||[-+*/!<>=(){}\[\],.%]`},
@@ -42,6 +43,7 @@ var (
 	tokPunct            = symbols["Punct"]
 	tokWhitespace       = symbols["Whitespace"]
 	tokInvalid          = symbols["Invalid"]
+	tokSingleQuoted     = symbols["SingleQuoted"]
 	tokQuantity         = lexer.TokenType(-100)
 	elidedTokenTypeName = []string{"Comment", "Whitespace"}
 )
@@ -67,6 +69,9 @@ type scanned struct {
 	toks     []lexer.Token
 	comments []*ast.Comment
 	diags    diag.Diagnostics
+	// invalid holds the offsets of dropped invalid characters, whose
+	// consequences the parser does not report again.
+	invalid []int
 }
 
 // significant reports whether the parser sees t (it is not elided).
@@ -105,11 +110,29 @@ func scan(f *source.File) scanned {
 			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+len(t.Value)), "E101", "Unterminated string",
 				"A string must end with \" on the line where it starts. Add the closing quote; write \\n for a line break inside a string."))
 			t.Type = tokString
+		case tokSingleQuoted:
+			// Kept as a string of the same length, so parsing goes on.
+			inner := t.Value[1 : len(t.Value)-1]
+			d := diag.Errorf(f.Range(off, off+len(t.Value)), "E106", "Single-quoted string",
+				"Strings are written in double quotes. Replace the single quotes with \".")
+			d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: `"` + strings.ReplaceAll(inner, `"`, `\"`) + `"`}
+			s.diags = s.diags.Append(d)
+			t.Type, t.Value = tokString, `"`+strings.ReplaceAll(inner, `"`, `'`)+`"`
 		case tokInvalid:
 			if d := invalidChar(f, off, t.Value); d != nil {
 				s.diags = s.diags.Append(d)
 			}
-			t.Type = tokWhitespace
+			// `:` for `=` and `;` for `,` are common slips: read them as
+			// meant (same length, so positions hold) and go on.
+			switch t.Value {
+			case ":":
+				t.Type, t.Value = tokPunct, "="
+			case ";":
+				t.Type, t.Value = tokPunct, ","
+			default:
+				t.Type = tokWhitespace
+				s.invalid = append(s.invalid, off)
+			}
 		case tokNumber:
 			if q, next, d := mergeUnit(f, raw, i); q != nil {
 				t, i = *q, next
@@ -179,8 +202,8 @@ func sameLineSpace(src []byte, a, b int) bool {
 // A unit (optionally after spaces) makes the pair one Quantity token, which
 // mergeUnit returns with the index of the unit token. An identifier glued
 // to the number that is no unit (`24Gb`) is reported as an unknown unit and
-// merged anyway; so is a spaced identifier that is not the start of the
-// next item but looks like a misspelt unit (`500 stpes`).
+// merged anyway; so is a spaced identifier that does not start the next
+// item on its line (`500 stpes`).
 func mergeUnit(f *source.File, raw []lexer.Token, i int) (*lexer.Token, int, diag.Diagnostics) {
 	num := raw[i]
 	j := i + 1
@@ -202,7 +225,8 @@ func mergeUnit(f *source.File, raw []lexer.Token, i int) (*lexer.Token, int, dia
 			// `batch = 4 grad_accum = 8` is two items; only a word that
 			// looks like a unit and starts no item is taken for one.
 			next := nextSignificant(raw, j+1)
-			if suggest.Closest(u.Value, units) == "" || (next != nil && (next.Value == "=" || next.Value == "{" || next.Type == tokIdent || next.Value == "(" || next.Value == ".")) {
+			if next != nil && next.Pos.Line == u.Pos.Line &&
+				(next.Value == "=" || next.Value == "{" || next.Type == tokIdent || next.Value == "(" || next.Value == ".") {
 				return nil, i, nil
 			}
 		}
@@ -227,7 +251,7 @@ func unknownUnit(f *source.File, u lexer.Token) *diag.Diagnostic {
 	off := u.Pos.Offset
 	d := diag.Errorf(f.Range(off, off+len(u.Value)), "E105", "Unknown unit `"+u.Value+"`",
 		"A number may be followed by one of the units "+strings.Join(suggestUnits, " ")+" (or the singular step, epoch, token)."+
-			suggest.DidYouMean(u.Value, suggestUnits)+" Write one of them, or put a space, comma or newline between the number and the next item.")
+			suggest.DidYouMean(u.Value, suggestUnits)+" Write one of them, or end the value with a comma or a newline before the next item.")
 	if c := suggest.Closest(u.Value, suggestUnits); c != "" && c != u.Value {
 		d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: c}
 	}

@@ -58,6 +58,7 @@ func Parse(filename string, src []byte) (file *ast.File, diags diag.Diagnostics)
 	file.Comments = sc.comments
 	diags = diags.Extend(sc.diags)
 	p := newParser(f, sc.toks)
+	p.invalid = sc.invalid
 	if d := p.checkDepth(); d != nil {
 		return file, diags.Append(d).Sorted()
 	}

@@ -19,6 +19,11 @@ type parser struct {
 	// -1 for an unclosed opener or an unmatched closer; 0 elsewhere (0 is
 	// never a matching bracket's index, as a closer cannot come first).
 	match []int
+	// closedBy[i] is, for an unclosed opener, the closer that ended its
+	// enclosing bracket (-1 at the end of the file).
+	closedBy []int
+	// invalid holds the offsets of dropped invalid characters.
+	invalid []int
 	// depth[i] is the number of brackets open before token i.
 	depth []int
 	// bracketsOK reports whether every bracket is matched.
@@ -82,8 +87,19 @@ func isCloser(t lexer.Token) bool {
 // the stack closes it and leaves the openers above it unclosed; a closer
 // that matches nothing is unmatched.
 func (p *parser) matchBrackets() {
+	p.matchBracketsWith(false)
+	if !p.bracketsOK {
+		p.matchBracketsWith(true)
+	}
+}
+
+// matchBracketsWith pairs brackets, using indentation to decide which
+// block a `}` closes when useIndent is set (only for files whose brackets
+// do not balance, so that layout never breaks a valid file).
+func (p *parser) matchBracketsWith(useIndent bool) {
 	p.match = make([]int, len(p.sig))
 	p.depth = make([]int, len(p.sig))
+	p.closedBy = make([]int, len(p.sig))
 	p.bracketsOK = true
 	var stack []int
 	for i := range p.sig {
@@ -97,6 +113,17 @@ func (p *parser) matchBrackets() {
 			for k >= 0 && closerOf[p.tok(stack[k]).Value] != t.Value {
 				k--
 			}
+			if useIndent && t.Value == "}" && k >= 0 && p.firstOnLine(i) && p.indent(stack[k]) != t.Pos.Column {
+				// A `}` starting its line closes the block whose line
+				// has its indentation, when there is one: the blocks in
+				// between are the unclosed ones.
+				for kk := k - 1; kk >= 0; kk-- {
+					if p.tok(stack[kk]).Value == "{" && p.indent(stack[kk]) == t.Pos.Column {
+						k = kk
+						break
+					}
+				}
+			}
 			if k < 0 {
 				p.match[i] = -1
 				p.bracketsOK = false
@@ -104,6 +131,7 @@ func (p *parser) matchBrackets() {
 			}
 			for _, o := range stack[k+1:] {
 				p.match[o] = -1
+				p.closedBy[o] = i
 				p.bracketsOK = false
 			}
 			p.match[stack[k]] = i
@@ -113,8 +141,31 @@ func (p *parser) matchBrackets() {
 	}
 	for _, o := range stack {
 		p.match[o] = -1
+		p.closedBy[o] = -1
 		p.bracketsOK = false
 	}
+}
+
+// indent returns the column of the first significant token on the line of
+// token i.
+func (p *parser) indent(i int) int {
+	for i > 0 && !p.firstOnLine(i) {
+		i--
+	}
+	return p.tok(i).Pos.Column
+}
+
+// unclosedBlockEnd returns where the unclosed `{` at i should have been
+// closed within [i, e): before the first later line that is indented no
+// deeper than the line of the `{`.
+func (p *parser) unclosedBlockEnd(i, e int) int {
+	ind := p.indent(i)
+	for k := i + 1; k < e; k++ {
+		if p.firstOnLine(k) && p.tok(k).Pos.Column <= ind {
+			return k
+		}
+	}
+	return e
 }
 
 // checkDepth reports nesting deeper than MaxDepth, counting brackets and
@@ -309,6 +360,13 @@ func (p *parser) report(err error, a, b int) {
 			return
 		}
 	}
+	if a < b && b <= len(p.sig) {
+		for _, off := range p.invalid {
+			if p.start(a) <= off && off < p.end(b-1) {
+				return
+			}
+		}
+	}
 	p.diags = p.diags.Append(p.syntaxError(err, a, b))
 }
 
@@ -352,6 +410,9 @@ func (p *parser) itemEnd(i, e int) int {
 			if p.startsItem(j, e) && (p.firstOnLine(j) || hasEq && p.endsExpr(j-1)) {
 				return j
 			}
+			if hasEq && p.isIdent(j) && p.firstOnLine(j) && p.endsExpr(j-1) {
+				return j // `batch = 2` then `grad_accum 8`: a broken item of its own
+			}
 		}
 		if p.is(j, "=") {
 			hasEq = true
@@ -360,7 +421,7 @@ func (p *parser) itemEnd(i, e int) int {
 			m := p.match[j]
 			if m < 0 || m >= e {
 				if t.Value == "{" && !hasEq {
-					return e
+					return p.unclosedBlockEnd(j, e)
 				}
 				j = min(max(p.unclosedEnd(j), j+1), e)
 				continue
