@@ -102,6 +102,13 @@ func completions(a *analysis, off int) (int, []candidate) {
 		if inValue {
 			if s, ok := at.Schema(); ok {
 				class = quantityClass(s.Type)
+				// In a constraint, the property compared decides the unit:
+				// gpu_memory >= 24G|.
+				if class == stdlib.TypeInvalid && prev >= 2 && t.toks[prev-1].kind == tokPunct && t.toks[prev-2].kind == tokIdent {
+					if p, ok := constraintProp(s.Type, t.text(prev-2)); ok {
+						class = quantityClass(p.Type)
+					}
+				}
 			}
 		}
 		return start, unitCandidates(class)

@@ -118,6 +118,16 @@ func (s *session) edit(u uri.URI, version int32, text string, start, end int, re
 	return text[:start] + repl + text[end:]
 }
 
+// sync waits until the server has processed every notification sent so
+// far: notifications run in order on the server's read loop, so the answer
+// to a later request proves they are done.
+func (s *session) sync(u uri.URI) {
+	s.t.Helper()
+	if _, err := s.server.DocumentSymbol(s.ctx, &protocol.DocumentSymbolParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}}); err != nil {
+		s.t.Fatalf("sync: %v", err)
+	}
+}
+
 // waitDiagnostics waits for the diagnostics of version of u.
 func (s *session) waitDiagnostics(u uri.URI, version int32) []protocol.Diagnostic {
 	s.t.Helper()

@@ -1,7 +1,6 @@
 package lsp
 
 import (
-	"context"
 	"testing"
 
 	"go.lsp.dev/protocol"
@@ -23,6 +22,7 @@ func TestIncrementalSync(t *testing.T) {
 			text = s.edit(u, 2, text, i, i, "é")
 			j := len("// é 日本 😀\nmodel ")
 			text = s.edit(u, 3, text, j, j+len("base"), "日本")
+			s.sync(u)
 			d, ok := s.srv(t).docs.get(u)
 			if !ok {
 				t.Fatal("document not open")
@@ -37,8 +37,8 @@ func TestIncrementalSync(t *testing.T) {
 	}
 }
 
-// TestRequestBeforeInitialize checks the server refuses work before
-// initialize instead of crashing.
+// TestApplyChangesWhole checks a whole-document change followed by a
+// partial one computed on its result.
 func TestApplyChangesWhole(t *testing.T) {
 	f := testMapper("abc", EncodingUTF16).File
 	got, err := applyChanges(f, []protocol.TextDocumentContentChangeEvent{
@@ -48,5 +48,4 @@ func TestApplyChangesWhole(t *testing.T) {
 	if err != nil || string(got) != "xYz\n" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	_ = context.Background()
 }
