@@ -411,17 +411,17 @@ func TestSemanticTokens(t *testing.T) {
 		}
 		want := map[string]string{
 			at("// Fine", 0, "// Fine-tune é 日本 😀"): "comment",
-			at("model base", 0, "model"):             "keyword",
-			at("model base", 6, "base"):              "variable",
-			at("method = nf4", 0, "method"):          "property",
-			at("nf4", 0, "nf4"):                      "enumMember",
-			at("= base", 2, "base"):                  "variable",
-			at("var.lr", 0, "var"):                   "namespace",
-			at("var.lr", 4, "lr"):                    "parameter",
-			at("500 steps", 4, "steps"):              "type",
-			at("500 steps", 0, "500"):                "number",
-			at("\"runs\"", 0, "\"runs\""):            "string",
-			at("true, compute", 0, "true"):           "keyword",
+			at("model base", 0, "model"):            "keyword",
+			at("model base", 6, "base"):             "variable",
+			at("method = nf4", 0, "method"):         "property",
+			at("nf4", 0, "nf4"):                     "enumMember",
+			at("= base", 2, "base"):                 "variable",
+			at("var.lr", 0, "var"):                  "namespace",
+			at("var.lr", 4, "lr"):                   "parameter",
+			at("500 steps", 4, "steps"):             "type",
+			at("500 steps", 0, "500"):               "number",
+			at("\"runs\"", 0, "\"runs\""):           "string",
+			at("true, compute", 0, "true"):          "keyword",
 		}
 		for k, w := range want {
 			if got[k] != w {
