@@ -26,6 +26,8 @@ var targetFiles embed.FS
 type TargetProfile struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
+	// Aliases are other names the profile answers to ("rtx4090-24gb").
+	Aliases []string `json:"aliases,omitempty"`
 	// GPU reports whether the device is a CUDA GPU (false: the CPU).
 	GPU bool `json:"gpu"`
 	// MemoryBytes is the device memory (host RAM for the CPU profile).
@@ -59,6 +61,7 @@ type hclTargets struct {
 type hclTarget struct {
 	Name              string   `hcl:"name,label"`
 	Description       string   `hcl:"description,optional"`
+	Aliases           []string `hcl:"aliases,optional"`
 	Device            string   `hcl:"device"`
 	MemoryMiB         float64  `hcl:"memory_mib"`
 	BandwidthGBs      float64  `hcl:"bandwidth_gbs"`
@@ -114,7 +117,7 @@ func ParseTargets(filename string, src []byte) ([]TargetProfile, diag.Diagnostic
 				what+" Fix the profile's value; stdlib/targets/*.hcl shows the expected shape."))
 		}
 		p := TargetProfile{
-			Name: t.Name, Description: t.Description, GPU: t.Device == "gpu",
+			Name: t.Name, Description: t.Description, Aliases: t.Aliases, GPU: t.Device == "gpu",
 			MemoryBytes:    int64(t.MemoryMiB * (1 << 20)),
 			BandwidthBytes: t.BandwidthGBs * 1e9,
 			BF16:           t.BF16, FP8: t.FP8, Source: t.Source, URL: t.URL, Range: rng,
@@ -213,6 +216,7 @@ func Targets() []TargetProfile {
 	out := make([]TargetProfile, len(src))
 	for i, p := range src {
 		out[i] = p
+		out[i].Aliases = slices.Clone(p.Aliases)
 		out[i].PeakTFLOPS = make(map[string]float64, len(p.PeakTFLOPS))
 		for k, v := range p.PeakTFLOPS {
 			out[i].PeakTFLOPS[k] = v
@@ -221,12 +225,17 @@ func Targets() []TargetProfile {
 	return out
 }
 
-// LookupTarget returns the built-in profile with the given name,
+// LookupTarget returns the built-in profile with the given name or alias,
 // case-insensitively.
 func LookupTarget(name string) (TargetProfile, bool) {
 	for _, p := range Targets() {
 		if strings.EqualFold(p.Name, name) {
 			return p, true
+		}
+		for _, a := range p.Aliases {
+			if strings.EqualFold(a, name) {
+				return p, true
+			}
 		}
 	}
 	return TargetProfile{}, false

@@ -41,6 +41,9 @@ func TestTargetFacts(t *testing.T) {
 	if h.MemoryBytes != 81559<<20 {
 		t.Errorf("h100 memory = %d", h.MemoryBytes)
 	}
+	if r, ok := LookupTarget("rtx4090-24gb"); !ok || r.Name != "rtx4090" {
+		t.Errorf("alias rtx4090-24gb = %q, %v", r.Name, ok)
+	}
 	v, _ := LookupTarget("v100-16gb")
 	if v.BF16 || v.FlashAttention() || v.ComputeCapability != 7.0 {
 		t.Errorf("v100 = %+v", v)

@@ -1,6 +1,7 @@
 # NVIDIA A100 80GB SXM4 (Ampere GA100, HBM2e).
 target "a100-80gb" {
   description        = "NVIDIA A100 SXM4 80GB"
+  aliases            = ["a100"]
   device             = "gpu"
   memory_mib         = 81920
   bandwidth_gbs      = 2039

@@ -3,6 +3,7 @@
 # system), which AWS's G5 documentation matches for memory and bandwidth.
 target "a10g" {
   description        = "NVIDIA A10G 24GB (AWS G5)"
+  aliases            = ["a10g-24gb", "a10"]
   device             = "gpu"
   memory_mib         = 23028
   bandwidth_gbs      = 600

@@ -3,6 +3,7 @@
 # it on the machine of planner/testdata/measured (81,559 MiB).
 target "h100-80gb" {
   description        = "NVIDIA H100 SXM5 80GB"
+  aliases            = ["h100", "h100-sxm"]
   device             = "gpu"
   memory_mib         = 81559
   bandwidth_gbs      = 3350

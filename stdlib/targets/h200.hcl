@@ -2,6 +2,7 @@
 # and faster memory. Dense figures (the data sheet's sparse ones halved).
 target "h200" {
   description        = "NVIDIA H200 SXM 141GB"
+  aliases            = ["h200-141gb"]
   device             = "gpu"
   memory_mib         = 143771
   bandwidth_gbs      = 4800

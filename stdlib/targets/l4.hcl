@@ -2,6 +2,7 @@
 # throughput; the dense figures here are half of it.
 target "l4" {
   description        = "NVIDIA L4 24GB"
+  aliases            = ["l4-24gb"]
   device             = "gpu"
   memory_mib         = 23034
   bandwidth_gbs      = 300

@@ -3,6 +3,7 @@
 # doubles it).
 target "rtx3090" {
   description        = "NVIDIA GeForce RTX 3090 24GB"
+  aliases            = ["rtx3090-24gb", "3090"]
   device             = "gpu"
   memory_mib         = 24576
   bandwidth_gbs      = 936

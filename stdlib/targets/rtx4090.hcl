@@ -2,6 +2,7 @@
 # accumulation, dense.
 target "rtx4090" {
   description        = "NVIDIA GeForce RTX 4090 24GB"
+  aliases            = ["rtx4090-24gb", "4090"]
   device             = "gpu"
   memory_mib         = 24564
   bandwidth_gbs      = 1008

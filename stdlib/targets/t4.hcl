@@ -2,6 +2,7 @@
 # memory as NVML reports it (15,360 MiB of the 16 GB GDDR6).
 target "t4" {
   description        = "NVIDIA T4 16GB"
+  aliases            = ["t4-16gb"]
   device             = "gpu"
   memory_mib         = 15360
   bandwidth_gbs      = 320

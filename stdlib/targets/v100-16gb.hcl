@@ -1,6 +1,7 @@
 # NVIDIA V100 SXM2 16GB (Volta GV100). Tensor cores compute fp16 only.
 target "v100-16gb" {
   description        = "NVIDIA V100 SXM2 16GB"
+  aliases            = ["v100"]
   device             = "gpu"
   memory_mib         = 16384
   bandwidth_gbs      = 900
