@@ -42,4 +42,17 @@ var runCodes = []Code{
 			"produced an error at some position (for example a token beyond the context length).\n\nThe " +
 			"message gives the cause and how many tokens were produced; fix that cause (lower max_tokens " +
 			"below the context length, check the output stream) and run again."},
+	{ID: "E520", Phase: "run", Title: "weights cannot be quantised",
+		Explain: "A weight matrix the pipeline asks to quantise holds a NaN or infinite value. NF4, FP4 and " +
+			"Q8_0 scale each block of weights by its largest magnitude (absmax), so a single non-finite " +
+			"weight has no representation and would turn its whole block, and every output it feeds, into " +
+			"NaN. The message names the tensor, row and column.\n\nThe checkpoint is corrupt or comes " +
+			"from a diverged training run: re-download or re-export it, or load the last good checkpoint. " +
+			"Running with quantize { method = \"none\" } will not help, since the same value reaches the " +
+			"computation unquantised.",
+		Example: "quantize { method = \"nf4\" } # on a checkpoint whose weights contain NaN",
+		Citations: []Citation{
+			{Title: "QLoRA: Efficient Finetuning of Quantized LLMs", Ref: "arXiv:2305.14314", URL: "https://arxiv.org/abs/2305.14314"},
+			{Title: "GGML block_q8_0 (ggml-quants.c quantize_row_q8_0_ref)", URL: "https://github.com/ggml-org/ggml"},
+		}},
 }

@@ -35,14 +35,18 @@ func (m Method) String() string {
 	return "invalid"
 }
 
-// ParseMethod returns the method named s ("nf4", "fp4", "q8_0").
+// ParseMethod returns the method named s: "nf4", "fp4", "q8_0", or "int8",
+// which the runtime implements as Q8_0.
 func ParseMethod(s string) (Method, error) {
+	if s == "int8" {
+		return Q8_0, nil
+	}
 	for _, m := range []Method{NF4, FP4, Q8_0} {
 		if m.String() == s {
 			return m, nil
 		}
 	}
-	return MethodInvalid, fmt.Errorf("unknown quantisation method %q (want nf4, fp4 or q8_0)", s)
+	return MethodInvalid, fmt.Errorf("unknown quantisation method %q (want nf4, fp4, int8 or q8_0)", s)
 }
 
 // Block sizes of the formats, as bitsandbytes and GGML define them.
@@ -52,6 +56,18 @@ const (
 	BlockQ8_0    = 32  // GGML QK8_0
 	bytesQ8Block = 2 + BlockQ8_0
 )
+
+// NonFiniteError reports a weight that is NaN or infinite, which no block
+// scale can represent; the runtime reports it as E520.
+type NonFiniteError struct {
+	Row, Col int
+	Value    float32
+}
+
+// Error implements error.
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("weight at row %d, column %d is %v; only finite weights can be quantised", e.Row, e.Col, e.Value)
+}
 
 // QuantConfig selects a format and its options.
 type QuantConfig struct {
@@ -103,7 +119,7 @@ func QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMatrix, err
 	}
 	for i, v := range w {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("kernels.Quantize: element %d (row %d, column %d) is %v; only finite weights can be quantised", i, i/max(cols, 1), i%max(cols, 1), v)
+			return nil, &NonFiniteError{Row: i / max(cols, 1), Col: i % max(cols, 1), Value: v}
 		}
 	}
 	q := &QMatrix{Method: cfg.Method, Rows: rows, Cols: cols}

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -275,8 +276,12 @@ func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 }
 
 func TestQuantizeRejectsBadInput(t *testing.T) {
-	if _, err := Quantize([]float32{1, float32(math.NaN())}, 1, 2, NF4); err == nil {
-		t.Error("NaN accepted")
+	var nf *NonFiniteError
+	if _, err := Quantize([]float32{1, 2, 3, float32(math.NaN())}, 2, 2, NF4); !errors.As(err, &nf) || nf.Row != 1 || nf.Col != 1 {
+		t.Errorf("NaN at [1,1]: got %v, want a NonFiniteError there", err)
+	}
+	if m, err := ParseMethod("int8"); m != Q8_0 || err != nil {
+		t.Errorf("ParseMethod(int8) = %v, %v", m, err)
 	}
 	if _, err := Quantize(make([]float32, 4), 1, 2, NF4); err == nil {
 		t.Error("wrong length accepted")
