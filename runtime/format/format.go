@@ -1,0 +1,205 @@
+// Package format opens model files of every supported kind behind one
+// entry point: llama2.c checkpoints, GGUF files and Hugging Face safetensors
+// checkpoints, with their tokenizers (llama2.c tokenizer.bin, the vocabulary
+// embedded in GGUF, Hugging Face tokenizer.json). The readers themselves
+// live in the subpackages llama2c, gguf and safetensors.
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// Kind is a model file format. The zero value is invalid.
+type Kind int
+
+// The formats Open reads.
+const (
+	KindInvalid Kind = iota
+	Llama2c
+	GGUF
+	Safetensors
+)
+
+// String returns the kind's spec prefix.
+func (k Kind) String() string {
+	switch k {
+	case Llama2c:
+		return "llama2c"
+	case GGUF:
+		return "gguf"
+	case Safetensors:
+		return "safetensors"
+	}
+	return "invalid"
+}
+
+// ParseSpec splits a model spec "KIND:PATH" into kind and path. Without a
+// known prefix the kind is detected from the path: a directory or a
+// .safetensors/.json file is a safetensors checkpoint, a file starting with
+// "GGUF" is GGUF, and any other file is taken for a llama2.c checkpoint.
+func ParseSpec(spec string) (Kind, string, error) {
+	if prefix, path, ok := strings.Cut(spec, ":"); ok {
+		switch prefix {
+		case "llama2c":
+			return Llama2c, path, nil
+		case "gguf":
+			return GGUF, path, nil
+		case "safetensors", "hf":
+			return Safetensors, path, nil
+		}
+	}
+	if spec == "" {
+		return KindInvalid, "", fmt.Errorf("empty model spec; write llama2c:PATH, gguf:PATH or safetensors:DIR")
+	}
+	st, err := os.Stat(spec)
+	if err != nil {
+		return KindInvalid, "", fmt.Errorf("model %q: %w (write llama2c:PATH, gguf:PATH or safetensors:DIR)", spec, err)
+	}
+	if st.IsDir() || strings.HasSuffix(spec, ".safetensors") || strings.HasSuffix(spec, ".json") {
+		return Safetensors, spec, nil
+	}
+	f, err := os.Open(spec)
+	if err != nil {
+		return KindInvalid, "", err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err == nil && string(magic[:]) == "GGUF" {
+		return GGUF, spec, nil
+	}
+	return Llama2c, spec, nil
+}
+
+// OpenWeights loads the model named by spec (see ParseSpec).
+func OpenWeights(spec string) (*weights.Set, error) {
+	kind, path, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case Llama2c:
+		return llama2c.Open(path)
+	case GGUF:
+		return gguf.Open(path)
+	default:
+		return safetensors.OpenHF(path)
+	}
+}
+
+// ReadConfig returns the architecture of the model named by spec from its
+// header alone (llama2.c header, GGUF metadata, config.json), without
+// reading weights.
+func ReadConfig(spec string) (arch.Config, error) {
+	kind, path, err := ParseSpec(spec)
+	if err != nil {
+		return arch.Config{}, err
+	}
+	switch kind {
+	case Llama2c:
+		f, err := os.Open(path)
+		if err != nil {
+			return arch.Config{}, err
+		}
+		defer f.Close()
+		c, err := arch.FromLlama2c(f)
+		if err != nil {
+			return arch.Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return c, nil
+	case GGUF:
+		return arch.FromGGUF(path)
+	default:
+		dir := path
+		if st, err := os.Stat(path); err == nil && !st.IsDir() {
+			dir = filepath.Dir(path)
+		}
+		p := filepath.Join(dir, safetensors.ConfigName)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return arch.Config{}, err
+		}
+		c, err := arch.FromHFConfig(data)
+		if err != nil {
+			return arch.Config{}, fmt.Errorf("%s: %w", p, err)
+		}
+		return c, nil
+	}
+}
+
+// OpenTokenizer reads a tokenizer file: a GGUF file (its embedded
+// vocabulary), a Hugging Face tokenizer.json (any .json file), or otherwise
+// a llama2.c tokenizer.bin holding vocab tokens.
+func OpenTokenizer(path string, vocab int) (tokenizer.Tokenizer, error) {
+	if strings.HasSuffix(path, ".json") {
+		return tokenizer.ReadHFJSONFile(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var magic [4]byte
+	_, rerr := io.ReadFull(f, magic[:])
+	f.Close()
+	if rerr == nil && bytes.Equal(magic[:], binary.LittleEndian.AppendUint32(nil, 0x46554747)) {
+		return tokenizer.ReadGGUF(path)
+	}
+	return tokenizer.ReadLlama2CFile(path, vocab)
+}
+
+// Open loads the model named by spec and its tokenizer. With an empty
+// tokenizerPath the tokenizer comes from the model: the vocabulary embedded
+// in a GGUF file, or tokenizer.json beside a safetensors checkpoint;
+// llama2.c checkpoints carry none, so one must be named. The tokenizer's
+// vocabulary must not exceed the model's. The caller must call the Set's
+// Close when it is not nil.
+func Open(spec, tokenizerPath string) (*weights.Set, tokenizer.Tokenizer, error) {
+	kind, path, err := ParseSpec(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := OpenWeights(kind.String() + ":" + path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*weights.Set, tokenizer.Tokenizer, error) {
+		if s.Close != nil {
+			s.Close()
+		}
+		return nil, nil, err
+	}
+	if tokenizerPath == "" {
+		switch kind {
+		case GGUF:
+			tokenizerPath = path
+		case Safetensors:
+			dir := path
+			if st, err := os.Stat(path); err == nil && !st.IsDir() {
+				dir = filepath.Dir(path)
+			}
+			tokenizerPath = filepath.Join(dir, "tokenizer.json")
+		default:
+			return fail(fmt.Errorf("%s: llama2.c checkpoints hold no tokenizer; name a tokenizer.bin", path))
+		}
+	}
+	tok, err := OpenTokenizer(tokenizerPath, s.Config.Vocab)
+	if err != nil {
+		return fail(err)
+	}
+	if tok.VocabSize() > s.Config.Vocab {
+		return fail(fmt.Errorf("%s: the tokenizer has %d tokens but the model %s only %d embeddings", tokenizerPath, tok.VocabSize(), path, s.Config.Vocab))
+	}
+	return s, tok, nil
+}

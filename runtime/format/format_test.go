@@ -1,0 +1,135 @@
+package format
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+)
+
+func modelPath(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "..", "shared", "models", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test model %s not available: %v", p, err)
+	}
+	return p
+}
+
+// TestOpenAllFormats writes stories260K and its tokenizer as GGUF and as a
+// Hugging Face checkpoint, opens all three through Open and expects the
+// same configuration, bit-identical tensors and identical tokenisation.
+func TestOpenAllFormats(t *testing.T) {
+	bin, tokBin := modelPath(t, "stories260K.bin"), modelPath(t, "tok512.bin")
+	ref, refTok, err := Open("llama2c:"+bin, tokBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	dir := t.TempDir()
+
+	var g bytes.Buffer
+	if err := gguf.WriteSet(&g, ref, tokenizer.GGUFVocab(refTok.(*tokenizer.BPE))); err != nil {
+		t.Fatal(err)
+	}
+	gp := filepath.Join(dir, "stories260K.gguf")
+	if err := os.WriteFile(gp, g.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hf := filepath.Join(dir, "hf")
+	os.Mkdir(hf, 0o755)
+	if err := safetensors.WriteHF(hf, ref, 2); err != nil {
+		t.Fatal(err)
+	}
+	js, err := tokenizer.HFTokenizerJSON(refTok.(*tokenizer.BPE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(hf, "tokenizer.json"), js, 0o644)
+
+	for _, spec := range []string{"gguf:" + gp, gp, "safetensors:" + hf, hf} {
+		s, tok, err := Open(spec, "")
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		c := s.Config
+		c.Name = ref.Config.Name
+		if c != ref.Config {
+			t.Errorf("%s: config %+v, want %+v", spec, c, ref.Config)
+		}
+		hc, err := ReadConfig(spec)
+		if err != nil || hc.Dim != c.Dim || hc.Layers != c.Layers || hc.KVHeads != c.KVHeads {
+			t.Errorf("%s: ReadConfig = %+v, %v", spec, hc, err)
+		}
+		for name, w := range ref.Tensors {
+			if got := s.Tensors[name]; got == nil || !bytes.Equal(got.Data, w.Data) {
+				t.Errorf("%s: tensor %s differs", spec, name)
+			}
+		}
+		for _, text := range []string{"Once upon a time, there was a little girl named Lily.", "She liked to play  outside!\n"} {
+			if diff := cmp.Diff(refTok.Encode(text, true, false), tok.Encode(text, true, false)); diff != "" {
+				t.Errorf("%s: Encode(%q) (-llama2c +this):\n%s", spec, text, diff)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+	// The GGUF file's embedded vocabulary can also serve a llama2.c model.
+	s, tok, err := Open(bin, gp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if tok.VocabSize() != 512 {
+		t.Errorf("GGUF tokenizer for a llama2.c model has %d tokens", tok.VocabSize())
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	bin := modelPath(t, "stories260K.bin")
+	for _, c := range []struct{ spec, tok, want string }{
+		{"llama2c:" + bin, "", "hold no tokenizer"},
+		{"", "", "empty model spec"},
+		{"nowhere.bin", "", "no such file"},
+		{"gguf:" + bin, "", "invalid GGUF format"},
+		{"safetensors:" + bin, "", "needs ../../../shared/models/config.json"},
+	} {
+		s, _, err := Open(c.spec, c.tok)
+		if err == nil {
+			s.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%q, %q): error %v, want %q", c.spec, c.tok, err, c.want)
+		}
+	}
+}
+
+func BenchmarkOpenGGUFStories260K(b *testing.B) {
+	bin, tokBin := modelPath(b, "stories260K.bin"), modelPath(b, "tok512.bin")
+	ref, refTok, err := Open("llama2c:"+bin, tokBin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.Close()
+	var g bytes.Buffer
+	if err := gguf.WriteSet(&g, ref, tokenizer.GGUFVocab(refTok.(*tokenizer.BPE))); err != nil {
+		b.Fatal(err)
+	}
+	gp := filepath.Join(b.TempDir(), "m.gguf")
+	os.WriteFile(gp, g.Bytes(), 0o644)
+	for b.Loop() {
+		s, _, err := Open(gp, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
