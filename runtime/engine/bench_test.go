@@ -120,9 +120,15 @@ func decodeLoop(b *testing.B, e *Engine) {
 // with llama2.c's run on the same weights.
 func BenchmarkDecode(b *testing.B) {
 	for _, c := range []arch.Config{shape15M, shape42M, shape110M} {
-		b.Run(c.Name+"/fp32", func(b *testing.B) {
-			decodeLoop(b, benchEngine(b, c, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 1}))
-		})
+		for _, q := range []Quantize{QuantizeNone, QuantizeNF4, QuantizeQ8_0} {
+			name := q.String()
+			if q == QuantizeNone {
+				name = "fp32"
+			}
+			b.Run(c.Name+"/"+name, func(b *testing.B) {
+				decodeLoop(b, benchEngine(b, c, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: q, Threads: 1}))
+			})
+		}
 	}
 }
 

@@ -25,6 +25,10 @@ type Engine struct {
 	exec    kernels.Exec
 	emb     []float32 // token embeddings [vocab, dim]
 	tensors map[string]*tensor.Dense
+	// quant holds the quantised linear weights (every projection and the
+	// classifier) when Options.Quantize is not none; their fp32 tensors
+	// are dropped, except the token embeddings, which lookups need.
+	quant   map[string]*kernels.QMatrix
 	bytes   int64
 	st      *state
 	graphs  map[int]*compiled
@@ -49,9 +53,6 @@ type compiled struct {
 func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
-	}
-	if opts.Quantize != QuantizeNone {
-		return nil, fmt.Errorf("engine: quantize %s is not available yet; run with quantize none", opts.Quantize)
 	}
 	c := ws.Config
 	if c.Family != arch.Llama {
@@ -114,19 +115,64 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if c.Tied {
 		e.tensors["output.weight"] = e.tensors["tok_embeddings.weight"]
 	}
+	if err := e.quantize(ctx); err != nil {
+		return nil, err
+	}
 	theta := c.RopeTheta
 	if theta <= 0 {
 		theta = 10000
 	}
 	e.st = newState(c.MaxSeq, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
+	e.st.exec = e.exec
 	if opts.Compile == CompileMaxAutotune {
 		tuned, err := autotune(ctx, e.exec, opts, c, e.tensors["layers.0.feed_forward.w1.weight"].Float32s(), e.tensors["output.weight"].Float32s())
 		if err != nil {
 			return nil, err
 		}
 		e.exec = tuned
+		e.st.exec = tuned
 	}
 	return e, nil
+}
+
+// quantize replaces the linear weights by quantised matrices. int8 runs
+// as Q8_0 (blocks of 32 int8 with an fp16 scale), the 8-bit format the
+// kernels provide.
+func (e *Engine) quantize(ctx context.Context) error {
+	var m kernels.Method
+	switch e.opts.Quantize {
+	case QuantizeNone:
+		return nil
+	case QuantizeNF4:
+		m = kernels.NF4
+	case QuantizeFP4:
+		m = kernels.FP4
+	case QuantizeInt8, QuantizeQ8_0:
+		m = kernels.Q8_0
+	}
+	e.quant = map[string]*kernels.QMatrix{}
+	for name, t := range e.tensors {
+		// The embeddings stay fp32 for lookups; a tied classifier is
+		// quantised under its own name, output.weight.
+		if t.Dims() != 2 || name == "tok_embeddings.weight" {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s := t.Shape()
+		q, err := kernels.Quantize(t.Float32s(), s[0], s[1], m)
+		if err != nil {
+			return fmt.Errorf("engine: quantising %s to %s: %w", name, e.opts.Quantize, err)
+		}
+		e.quant[name] = q
+		if name != "output.weight" || !e.cfg.Tied {
+			e.bytes -= int64(4 * t.Len())
+		}
+		e.bytes += int64(q.Bytes())
+		delete(e.tensors, name)
+	}
+	return nil
 }
 
 func sameShape(a, b []int) bool {

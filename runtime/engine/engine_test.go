@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -134,5 +135,49 @@ func TestAutotuneCache(t *testing.T) {
 	}
 	if _, err := New(context.Background(), ws, o); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestQuantizedLogits checks that each quantisation runs and stays close to
+// fp32: the logits' cosine similarity after a short prompt, and fewer
+// weight bytes.
+func TestQuantizedLogits(t *testing.T) {
+	ws, _ := loadStories(t)
+	ctx := context.Background()
+	prompt := []int{1, 400, 30, 260, 7}
+	run := func(q Quantize) ([]float32, int64) {
+		t.Helper()
+		e, err := New(ctx, ws, Options{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l []float32
+		for _, tok := range prompt {
+			if l, err = e.Forward(ctx, []int{tok}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return append([]float32(nil), l...), e.WeightBytes()
+	}
+	ref, refBytes := run(QuantizeNone)
+	for _, c := range []struct {
+		q      Quantize
+		minCos float64
+	}{{QuantizeQ8_0, 0.9999}, {QuantizeInt8, 0.9999}, {QuantizeNF4, 0.995}, {QuantizeFP4, 0.99}} {
+		got, n := run(c.q)
+		var dot, a, b float64
+		for i := range ref {
+			dot += float64(ref[i]) * float64(got[i])
+			a += float64(ref[i]) * float64(ref[i])
+			b += float64(got[i]) * float64(got[i])
+		}
+		cos := dot / math.Sqrt(a*b)
+		if cos < c.minCos {
+			t.Errorf("%s: logits cosine similarity to fp32 = %.4f, want ≥ %.3f", c.q, cos, c.minCos)
+		}
+		if n >= refBytes {
+			t.Errorf("%s: %d weight bytes, not fewer than fp32's %d", c.q, n, refBytes)
+		}
+		t.Logf("%s: cosine %.4f, %d bytes (fp32 %d)", c.q, cos, n, refBytes)
 	}
 }

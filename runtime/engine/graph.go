@@ -5,6 +5,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/ops"
 )
 
 // builder assembles the Llama forward pass as one Gorgonia expression
@@ -80,6 +82,13 @@ func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node 
 // linear returns x·Wᵀ for the named weight, plus residual when it is not
 // nil (fused into the product, or a separate Gorgonia Add).
 func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
+	if q, ok := b.e.quant[weight]; ok {
+		y := b.std(name, func() (*gorgonia.Node, error) { return ops.QuantLinear(name, x, q, b.e.exec) })
+		if residual == nil {
+			return y
+		}
+		return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+	}
 	w := b.weight(weight)
 	if residual == nil {
 		return b.apply(newLinear(name, b.e.exec, false, b.reuse), name, x, w)

@@ -382,67 +382,15 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, fmt.Errorf("engine: %s: without a KV cache the prefix starts at 0, not %d", o.name, st.start)
 	}
 	out := o.output(t, qd)
-	y := out.Float32s()
-	group := st.heads / st.kvHeads
-	scale := float32(math.Sqrt(float64(hs)))
-	if cap(st.scores) < st.maxSeq {
-		st.scores = make([]float32, st.maxSeq)
+	kind := kernels.AttnEager
+	if o.kind == AttentionFlash2 {
+		kind = kernels.AttnFlash2
 	}
-	for r := range t {
-		n := st.start + r + 1 // keys 0..pos
-		for h := range st.heads {
-			qv := q[r*qd+h*hs : r*qd+(h+1)*hs]
-			dst := y[r*qd+h*hs : r*qd+(h+1)*hs]
-			off := (h / group) * hs
-			if o.kind == AttentionFlash2 {
-				attendOnline(dst, qv, keys, vals, n, kvd, off, scale)
-			} else {
-				attendEager(dst, qv, keys, vals, n, kvd, off, scale, st.scores[:n])
-			}
-		}
+	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
+	if err := st.exec.AttentionForward(kind, out.Float32s(), nil, q, keys, vals, shape); err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
 	}
 	return out, nil
-}
-
-// attendEager computes one head's output the way llama2.c does: all
-// scores, a softmax, then the weighted sum of values.
-func attendEager(dst, q, keys, vals []float32, n, stride, off int, scale float32, att []float32) {
-	hs := len(q)
-	for j := range n {
-		att[j] = kernels.Dot(q, keys[j*stride+off:j*stride+off+hs]) / scale
-	}
-	softmax(att)
-	clear(dst)
-	for j := range n {
-		kernels.Axpy(dst, att[j], vals[j*stride+off:j*stride+off+hs])
-	}
-}
-
-// attendOnline computes one head's output in one pass over the keys with
-// FlashAttention-2's online softmax: a running maximum m and sum l, the
-// accumulator rescaled whenever m grows, one division at the end.
-func attendOnline(dst, q, keys, vals []float32, n, stride, off int, scale float32) {
-	hs := len(q)
-	m, l := float32(math.Inf(-1)), float32(0)
-	clear(dst)
-	for j := range n {
-		s := kernels.Dot(q, keys[j*stride+off:j*stride+off+hs]) / scale
-		if s > m {
-			c := exp32(m - s)
-			for i := range dst {
-				dst[i] *= c
-			}
-			l *= c
-			m = s
-		}
-		p := exp32(s - m)
-		l += p
-		kernels.Axpy(dst, p, vals[j*stride+off:j*stride+off+hs])
-	}
-	inv := 1 / l
-	for i := range dst {
-		dst[i] *= inv
-	}
 }
 
 func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }

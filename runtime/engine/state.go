@@ -1,6 +1,10 @@
 package engine
 
-import "math"
+import (
+	"math"
+
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+)
 
 // state is what the stateful ops of one engine share: the position of the
 // first row of the current call, the rotary tables and the KV cache. The
@@ -17,7 +21,8 @@ type state struct {
 	cos, sin []float32
 	// keys and vals are each layer's cache, [maxSeq, kvHeads·headSize].
 	keys, vals [][]float32
-	scores     []float32 // eager attention's score row
+	// exec runs the attention kernels.
+	exec kernels.Exec
 }
 
 func newState(maxSeq, layers, heads, kvHeads, headSize int, theta float64, cached bool) *state {
