@@ -108,7 +108,7 @@ func (c *checker) build(d *Decl, b *body) {
 		d.Value = v
 		c.prog.Version = v
 	case "target":
-		t := &Target{Decl: d, Profile: b.str("profile"), Count: b.integer("count")}
+		t := &Target{Decl: d, Profile: c.targetProfile(d, b), Count: b.integer("count")}
 		for _, e := range b.get("require").elems {
 			if e.kind != vCompare || e.x == nil || e.y == nil {
 				continue
@@ -476,4 +476,36 @@ func warmupOf(w val) Warmup {
 		return Warmup{Percent: w.n, IsPercent: true}
 	}
 	return Warmup{Steps: int(w.n)}
+}
+
+// targetProfile checks target.profile: a built-in profile name or alias
+// (returned as the canonical name), or an .hcl file (returned resolved
+// against the declaring file).
+func (c *checker) targetProfile(d *Decl, b *body) string {
+	v, ok := b.vals["profile"]
+	if !ok {
+		return ""
+	}
+	name := v.s
+	if strings.HasSuffix(name, ".hcl") || strings.ContainsAny(name, `/\`) {
+		return resolvePath(d.File, name)
+	}
+	if p, ok := stdlib.LookupTarget(name); ok {
+		return p.Name
+	}
+	var cands []string
+	for _, p := range stdlib.Targets() {
+		cands = append(cands, p.Name)
+		cands = append(cands, p.Aliases...)
+	}
+	e := diag.Errorf(v.rng, "E312", "Unknown target profile "+quote(name),
+		"There is no built-in profile "+quote(name)+".")
+	if best := suggest.Closest(strings.ToLower(name), cands); best != "" {
+		e.Detail += ` Did you mean "` + best + `"?`
+		e.Suggestion = &diag.Suggestion{Message: "replace with", Range: v.rng, Replacement: quote(best)}
+	}
+	e.Detail += " The built-in profiles are " + strings.Join(stdlib.TargetNames(), ", ") +
+		"; name one of them (or an alias), or a profile file ending in .hcl."
+	c.report(e)
+	return name
 }

@@ -135,4 +135,9 @@ var checkCodes = []Code{
 		Explain: "The dataset has no `format` and its source's extension does not say one (.jsonl, .json, .csv, " +
 			".parquet, .txt), nor is it an `hf:` dataset.\n\nSet `format` explicitly.",
 		Example: "dataset chat { source = \"data/chat.dat\" }"},
+	{ID: "E312", Phase: "check", Title: "unknown target profile",
+		Explain: "`target.profile` names a built-in hardware profile (`whisperc plan --targets` lists them, with " +
+			"their aliases) or a profile file ending in .hcl, relative to the declaring file.\n\n" +
+			"Fix the name (the message suggests the closest profile), or point at an HCL profile file.",
+		Example: "target { profile = \"a100-80g\" }"},
 }
