@@ -98,9 +98,14 @@ func (c *checker) checkBody(ctx evalCtx, decl *Decl, schema *stdlib.Block, site 
 						"Write `"+name+" { ... }` with its settings inside."))
 					continue
 				}
+				fix := " Remove it, or fix the name (spec/blocks.md lists the attributes of " + schema.Kind + ")."
+				for _, n := range schema.Nested {
+					if _, in := n.Attr(name); in {
+						fix = " " + name + " belongs in the " + n.Kind + " block: write `" + n.Kind + " { " + name + " = ... }`."
+					}
+				}
 				c.report(c.unknownName(nr, "E203", "Unknown attribute "+name+" in "+schema.Kind,
-					"A "+schema.Kind+" block has no attribute "+quote(name)+".", name, schema.AttrNames(),
-					" Remove it, or fix the name (spec/blocks.md lists the attributes of "+schema.Kind+")."))
+					"A "+schema.Kind+" block has no attribute "+quote(name)+".", name, schema.AttrNames(), fix))
 				continue
 			}
 			if first, dup := firstAttr[name]; dup {

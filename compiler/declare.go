@@ -22,9 +22,12 @@ func (c *checker) declare() {
 			schema, ok := c.kinds[b.Kind.Name]
 			kindRange := f.Range(b.Kind)
 			if !ok {
+				fix := " Fix the kind, or remove the block (spec/blocks.md lists every kind)."
+				if parent := c.parentOf(b.Kind.Name); parent != "" {
+					fix = " " + b.Kind.Name + " is a nested block; write it inside a " + parent + " block."
+				}
 				c.report(c.unknownName(kindRange, "E201", "Unknown block kind "+b.Kind.Name,
-					"There is no block kind "+quote(b.Kind.Name)+".", b.Kind.Name, c.topLevelKinds(),
-					" Fix the kind, or remove the block (spec/blocks.md lists every kind)."))
+					"There is no top-level block kind "+quote(b.Kind.Name)+".", b.Kind.Name, c.topLevelKinds(), fix))
 				continue
 			}
 			d := &Decl{Kind: schema.Kind, File: name, Block: b, Schema: schema}
@@ -100,4 +103,15 @@ func (c *checker) fileOf(name string) *source.File { return c.srcs[name] }
 // rangeIn returns n's range in the named file.
 func (c *checker) rangeIn(file string, n ast.Node) source.Range {
 	return ast.RangeOf(c.srcs[file], n)
+}
+
+// parentOf returns the kind of the first top-level block that allows a
+// nested block called kind, or "".
+func (c *checker) parentOf(kind string) string {
+	for i := range c.schema {
+		if _, ok := c.schema[i].NestedBlock(kind); ok {
+			return c.schema[i].Kind
+		}
+	}
+	return ""
 }

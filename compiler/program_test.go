@@ -328,3 +328,18 @@ func TestMissingRootFile(t *testing.T) {
 		t.Errorf("got %v", ds)
 	}
 }
+
+func TestPanicBecomesInternalError(t *testing.T) {
+	calls := 0
+	read := func(name string) ([]byte, error) {
+		calls++
+		if calls > 1 {
+			panic("boom")
+		}
+		return []byte("import \"x.whisper\"\nmodel m { source = \"hf:a/b\" }\n"), nil
+	}
+	prog, ds := Check("p.whisper", Options{ReadFile: read})
+	if prog == nil || len(ds) != 1 || ds[0].Code != "E200" || ds[0].Subject == nil || !strings.Contains(ds[0].Detail, "boom") {
+		t.Fatalf("got %v", ds)
+	}
+}

@@ -88,8 +88,8 @@ func (c *checker) resolveVariables() {
 		c.prog.Variables = append(c.prog.Variables, v)
 		c.vars[d.Name] = &varState{v: v}
 	}
-	for _, vs := range c.vars {
-		c.resolveVariable(vs)
+	for _, v := range c.prog.Variables {
+		c.resolveVariable(c.vars[v.Name])
 	}
 	names := make([]string, 0, len(c.opts.Vars))
 	for n := range c.opts.Vars {

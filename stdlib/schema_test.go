@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"github.com/modelwhisperer/whisperc/lang/parser"
 	"strings"
 	"testing"
 )
@@ -172,5 +173,13 @@ func TestTypeDescribe(t *testing.T) {
 	}
 	if got := tList(tSize()).Describe(); got != "a list of sizes such as 24GiB" {
 		t.Errorf("Describe = %q", got)
+	}
+}
+
+// TestUnitsMatchParser keeps the units the lexer accepts and the units
+// stdlib documents in step (lang cannot import stdlib, so both list them).
+func TestUnitsMatchParser(t *testing.T) {
+	if got, want := strings.Join(UnitNames(), " "), strings.Join(parser.UnitNames(), " "); got != want {
+		t.Errorf("stdlib units %q, parser units %q", got, want)
 	}
 }
