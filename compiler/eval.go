@@ -195,7 +195,6 @@ func (c *checker) evalRef(ctx evalCtx, e *ast.Reference, rng source.Range) val {
 		return val{kind: vError, rng: rng}
 	}
 	c.prog.VarUses = append(c.prog.VarUses, VarUse{Range: rng, Var: vs.v})
-	c.prog.References = append(c.prog.References, Reference{Range: ast.RangeOf(c.srcs[ctx.file], e.Parts[1]), Decl: vs.v.Decl})
 	if vs.val.kind == vInvalid || vs.val.kind == vError {
 		return val{kind: vError, rng: rng}
 	}

@@ -45,8 +45,9 @@ type Program struct {
 
 	// Decls lists every declaration in file order, then source order.
 	Decls []*Decl
-	// References lists every reference to a declaration, for go-to-definition
-	// and find-references.
+	// References lists every reference to a declaration by name, for
+	// go-to-definition and find-references; its Range covers the name only
+	// (`sft` of `sft.output`). Variable uses are in VarUses, not here.
 	References []Reference
 	// VarUses lists every use of a variable (`var.NAME`).
 	VarUses []VarUse
@@ -178,7 +179,7 @@ type Reference struct {
 	Decl  *Decl
 }
 
-// VarUse is one use of a variable, `var.NAME`.
+// VarUse is one use of a variable; Range covers the whole `var.NAME`.
 type VarUse struct {
 	Range source.Range
 	Var   *Variable
