@@ -395,6 +395,10 @@ func (c *checker) buildFinetune(d *Decl, b *body) *Finetune {
 			lb.schema, _ = d.Schema.NestedBlock("lora")
 		}
 		f.LoRA = buildLoRA(lb)
+		if t, ok := lb.vals["targets"]; ok && t.kind == vList && len(t.elems) == 0 {
+			c.report(diag.Errorf(t.rng, "E304", "No LoRA target modules",
+				"An empty targets list adapts nothing, so nothing would train. List at least one module, or write targets = attention."))
+		}
 	}
 	switch cp := b.get("checkpointing"); cp.kind {
 	case vIdent:
@@ -461,8 +465,12 @@ func buildLoRA(lb *body) *LoRA {
 			l.Targets = append(l.Targets, ParseModule(n))
 		}
 	case vList:
+		seen := map[string]bool{}
 		for _, e := range t.elems {
-			l.Targets = append(l.Targets, ParseModule(e.s))
+			if !seen[e.s] {
+				seen[e.s] = true
+				l.Targets = append(l.Targets, ParseModule(e.s))
+			}
 		}
 	}
 	return l

@@ -99,6 +99,11 @@ func defaultUnit(k stdlib.TypeKind) stdlib.Unit {
 }
 
 func (c *checker) typeMismatch(ctx conformCtx, v val, t stdlib.Type) (val, bool) {
+	if v.kind == vCompare {
+		c.report(diag.Errorf(v.rng, "E309", "A comparison is not a value",
+			ctx.what+" needs "+t.Describe()+"; comparisons belong in target.require. Write the value itself."))
+		return val{kind: vError, rng: v.rng}, false
+	}
 	d := diag.Errorf(v.rng, "E302", "Wrong type for "+ctx.what,
 		"Expected "+t.Describe()+", found "+v.describe()+". Write "+t.Describe()+".")
 	// A quoted enum value: offer to drop the quotes.
