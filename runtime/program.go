@@ -142,15 +142,21 @@ func headerConfig(m Model) (arch.Config, bool) {
 	return arch.Config{}, false
 }
 
+// totalRAM returns MemTotal from /proc/meminfo in bytes, or 0.
+func totalRAM() int64 { return meminfo("MemTotal:") }
+
 // availableRAM returns MemAvailable from /proc/meminfo in bytes, or 0.
-func availableRAM() int64 {
+func availableRAM() int64 { return meminfo("MemAvailable:") }
+
+// meminfo returns a /proc/meminfo field in bytes, or 0.
+func meminfo(field string) int64 {
 	data, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0
 	}
 	for line := range bytes.Lines(data) {
 		f := strings.Fields(string(line))
-		if len(f) >= 2 && f[0] == "MemAvailable:" {
+		if len(f) >= 2 && f[0] == field {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			if err == nil {
 				return kb * 1024
