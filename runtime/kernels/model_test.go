@@ -91,12 +91,17 @@ func loadRef(t testing.TB, method kernels.Method) (*refModel, *tokenizer.BPE) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := s.Config
+	return buildRef(t, s.Config, method, func(name string) []float32 { return tensorF32(t, s, name) }), tok
+}
+
+// buildRef assembles a refModel from the named fp32 tensors get returns.
+func buildRef(t testing.TB, c arch.Config, method kernels.Method, get func(name string) []float32) *refModel {
+	t.Helper()
 	m := &refModel{c: c, attn: kernels.AttnFlash2}
-	m.emb = tensorF32(t, s, "tok_embeddings.weight")
-	m.norm = tensorF32(t, s, "norm.weight")
+	m.emb = get("tok_embeddings.weight")
+	m.norm = get("norm.weight")
 	lin := func(name string, rows, cols int) *linear {
-		w := tensorF32(t, s, name)
+		w := get(name)
 		l := &linear{w: w, rows: rows, cols: cols}
 		if method != kernels.MethodInvalid {
 			q, err := kernels.Quantize(w, rows, cols, method)
@@ -111,8 +116,8 @@ func loadRef(t testing.TB, method kernels.Method) (*refModel, *tokenizer.BPE) {
 	kvd := c.KVHeads * hs
 	for l := 0; l < c.Layers; l++ {
 		p := fmt.Sprintf("layers.%d.", l)
-		m.attNorm = append(m.attNorm, tensorF32(t, s, p+"attention_norm.weight"))
-		m.ffnNorm = append(m.ffnNorm, tensorF32(t, s, p+"ffn_norm.weight"))
+		m.attNorm = append(m.attNorm, get(p+"attention_norm.weight"))
+		m.ffnNorm = append(m.ffnNorm, get(p+"ffn_norm.weight"))
 		m.wq = append(m.wq, lin(p+"attention.wq.weight", c.Heads*hs, c.Dim))
 		m.wk = append(m.wk, lin(p+"attention.wk.weight", kvd, c.Dim))
 		m.wv = append(m.wv, lin(p+"attention.wv.weight", kvd, c.Dim))
@@ -123,7 +128,7 @@ func loadRef(t testing.TB, method kernels.Method) (*refModel, *tokenizer.BPE) {
 		m.kc = append(m.kc, make([]float32, c.MaxSeq*kvd))
 		m.vc = append(m.vc, make([]float32, c.MaxSeq*kvd))
 	}
-	return m, tok
+	return m
 }
 
 func rmsnorm(out, x, w []float32) {

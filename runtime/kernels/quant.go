@@ -174,6 +174,9 @@ func (q *QMatrix) Validate() error {
 	if q.Rows < 0 || q.Cols < 0 {
 		return fmt.Errorf("kernels.QMatrix: negative shape [%d, %d]", q.Rows, q.Cols)
 	}
+	if q.Cols > 0 && q.Rows > math.MaxInt32/q.Cols {
+		return fmt.Errorf("kernels.QMatrix: shape [%d, %d] is too large", q.Rows, q.Cols)
+	}
 	n := q.Len()
 	switch q.Method {
 	case NF4, FP4:

@@ -229,3 +229,28 @@ func TestAttentionOpFiniteDifferences(t *testing.T) {
 		}
 	}
 }
+
+// TestLinearOnTransposedView feeds Linear a transposed weight view, whose
+// data is not in row-major order.
+func TestLinearOnTransposedView(t *testing.T) {
+	n, in, out := 2, 8, 3
+	xd, wtd := randVec(21, n*in), randVec(22, in*out) // W stored transposed, [in, out]
+	g := gorgonia.NewGraph()
+	x := matrix(g, "x", n, in, xd)
+	wt := matrix(g, "wt", in, out, wtd)
+	w := gorgonia.Must(gorgonia.Transpose(wt))
+	y, err := Linear("fc", x, w, kernels.Exec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, g)
+	want := make([]float32, n*out)
+	for b := 0; b < n; b++ {
+		for o := 0; o < out; o++ {
+			for i := 0; i < in; i++ {
+				want[b*out+o] += xd[b*in+i] * wtd[i*out+o]
+			}
+		}
+	}
+	assertClose(t, "y", values(t, y, false), want, 1e-5)
+}

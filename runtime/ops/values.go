@@ -33,6 +33,11 @@ func matrixData(op string, i int, v gorgonia.Value) ([]float32, int, int, error)
 	if !ok {
 		return nil, 0, 0, fmt.Errorf("%s: input %d is a %T, want a float32 matrix", op, i, v)
 	}
+	// A transposed or sliced view shares its parent's data in another
+	// order; copy it out so the kernels see row-major rows.
+	if view, ok := t.(tensor.View); ok && view.IsMaterializable() {
+		t = view.Materialize()
+	}
 	data, ok := t.Data().([]float32)
 	if !ok {
 		return nil, 0, 0, fmt.Errorf("%s: input %d has dtype %v, want float32", op, i, t.Dtype())
