@@ -61,6 +61,9 @@ func (s *server) ordered(next jsonrpc2.Handler) jsonrpc2.Handler {
 				err = jsonrpc2.NewError(jsonrpc2.InternalError, fmt.Sprintf("whisperc: internal error in %s: %v (this is a bug; the server keeps running)", method, r))
 			}
 		}()
+		if s.beforeHandle != nil {
+			s.beforeHandle(method)
+		}
 		if !s.initialized() && req.IsCall() && method != protocol.MethodInitialize && method != protocol.MethodShutdown {
 			return nil, jsonrpc2.NewError(jsonrpc2.ServerNotInitialized, "whisperc: the server has not been initialized")
 		}

@@ -109,6 +109,9 @@ type server struct {
 	shutdown bool
 	exitErr  error
 	target   string
+	// beforeHandle, when set (by tests), runs before every message.
+	beforeHandle func(method string)
+
 	exited   chan struct{}
 	exitOnce sync.Once
 	pending  map[uri.URI]*pendingAnalysis
