@@ -445,7 +445,7 @@ func trackBlock() Block {
 				ev("commit", "The git commit and whether the tree is dirty."),
 				ev("hardware", "GPUs, driver, memory, as detected."),
 				ev("metrics", "Loss, learning rate, throughput and memory per step."),
-			)), Default: "[config, model_hash, commit, hardware, metrics]",
+			)), Default: "[config, model_hash, commit, hardware, metrics]", Rule: "ML007",
 				DefaultWhy: "A run is reproducible only with all of them.",
 				Doc:        "What each run records."},
 		},

@@ -40,8 +40,8 @@ var checkCodes = []Code{
 	{ID: "E207", Phase: "check", Title: "dependency cycle",
 		Explain: "Stages run in dependency order, so the references between declarations must not form a cycle. " +
 			"The message names both ends of the edge that closes the cycle and the notes trace it.\n\n" +
-			"Break the cycle by pointing one of the references at an earlier stage.",
-		Example: "finetune a { model = base, data = chat }\nexport a_out { model = a }"},
+			"Break the cycle by pointing one of the references at an earlier stage. (The references the current " +
+			"block kinds allow always point from later stages to earlier ones, so this is a safeguard.)"},
 	{ID: "E208", Phase: "check", Title: "import not found",
 		Explain: "The imported file could not be read. Import paths are relative to the importing file, not to the " +
 			"working directory.\n\nFix the path, or create the file.",
@@ -82,7 +82,7 @@ var checkCodes = []Code{
 	{ID: "E217", Phase: "check", Title: "reference to a missing attribute",
 		Explain: "A dotted reference `NAME.ATTR` may name only the outputs a declaration exposes: a finetune's " +
 			"`output`.\n\nRefer to the declaration itself, or to `NAME.output` of a finetune.",
-		Example: "generate g { model = sft.weights, prompt = \"hi\" }"},
+		Example: "model base { source = \"hf:org/name\" }\ngenerate g { model = base.weights, prompt = \"hi\" }"},
 
 	{ID: "E301", Phase: "check", Title: "missing required attribute",
 		Explain: "The block kind needs this attribute and has no default for it; spec/blocks.md marks required " +
