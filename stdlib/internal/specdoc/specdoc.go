@@ -29,7 +29,7 @@ func Blocks() []byte {
 	b.WriteString(header)
 	b.WriteString("# Blocks\n\n")
 	b.WriteString("Every block kind of the .whisper language, its attributes, their types, defaults and the reasons for them. " +
-		"Generated from `stdlib/blocks.go`; `whisperc explain KIND` prints the same.\n\n")
+		"Generated from `stdlib/blocks.go`; the language server shows the same text on hover.\n\n")
 	for _, blk := range stdlib.Blocks() {
 		writeBlock(&b, &blk, "")
 	}
