@@ -67,7 +67,12 @@ func (c *checker) checkBody(ctx evalCtx, decl *Decl, schema *stdlib.Block, site 
 		}
 		firstBlock[ns.Kind] = kr
 		nsite := Site{Range: blockRange, NameRange: kr, KindRange: kr}
-		out.nested[ns.Kind] = c.checkBody(ctx, decl, ns, nsite, inner, what+ns.Kind+".")
+		nb := c.checkBody(ctx, decl, ns, nsite, inner, what+ns.Kind+".")
+		out.nested[ns.Kind] = nb
+		if out.site.nested == nil {
+			out.site.nested = map[string]*Site{}
+		}
+		out.site.nested[ns.Kind] = &nb.site
 	}
 
 	for _, it := range b.Items {

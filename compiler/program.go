@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"strings"
+
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/source"
@@ -101,6 +103,7 @@ type Site struct {
 	// KindRange is the block's kind keyword.
 	KindRange source.Range
 	attrs     []attrSite
+	nested    map[string]*Site
 }
 
 type attrSite struct {
@@ -119,6 +122,9 @@ func (s *Site) find(name string) (attrSite, bool) {
 	if s == nil {
 		return attrSite{}, false
 	}
+	if block, rest, dotted := strings.Cut(name, "."); dotted {
+		return s.nested[block].find(rest)
+	}
 	for _, a := range s.attrs {
 		if a.name == name {
 			return a, true
@@ -129,7 +135,8 @@ func (s *Site) find(name string) (attrSite, bool) {
 
 // AttrRange returns the range of `name = value` when the attribute is
 // written, and the block's name otherwise (a defaulted attribute has no
-// place of its own).
+// place of its own). A dotted name reaches into a nested block:
+// AttrRange("lora.rank") on a finetune.
 func (s *Site) AttrRange(name string) source.Range {
 	if a, ok := s.find(name); ok {
 		return a.full

@@ -159,6 +159,13 @@ func TestSitesAndSideTables(t *testing.T) {
 	if got := text(r, r.Start.Byte, r.End.Byte); got != "rank = var.rank" {
 		t.Errorf("lora AttrRange(rank) = %q", got)
 	}
+	r = f.AttrRange("lora.rank")
+	if got := text(r, r.Start.Byte, r.End.Byte); got != "rank = var.rank" {
+		t.Errorf("AttrRange(lora.rank) = %q", got)
+	}
+	if !f.Has("optimizer.lr") || f.Has("optimizer.schedule") || f.Has("distributed.gpus") {
+		t.Error("Has with dotted names")
+	}
 	r = f.ValueRange("checkpointing")
 	if got := text(r, r.Start.Byte, r.End.Byte); got != "every(2)" {
 		t.Errorf("ValueRange(checkpointing) = %q", got)
