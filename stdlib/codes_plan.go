@@ -1,11 +1,94 @@
 package stdlib
 
-// planCodes documents the codes of the plan phase.
+// planCodes documents the codes of the plan phase: target profiles and
+// hardware compatibility (P10x–P11x), memory fit (P12x), target
+// requirements and architectures (P13x), and internal errors (P199).
 var planCodes = []Code{
 	{ID: "P101", Title: "invalid target profile", Phase: "plan",
 		Explain: "A hardware target profile file (HCL, the format of the built-in profiles in stdlib/targets) " +
 			"could not be read: a syntax error, an unknown or missing attribute, or an impossible value such as " +
 			"a negative memory size or a GPU without a compute capability.\n\n" +
-			"Fix the attribute the diagnostic points at; every built-in profile (`whisperc plan --targets`) is an example of the expected shape.",
+			"Fix the attribute the diagnostic points at; every built-in profile is an example of the expected shape.",
 		Example: "target \"my-gpu\" {\n  device        = \"gpu\"\n  memory_mib    = 24576\n  bandwidth_gbs = 936\n  source        = \"vendor data sheet\"\n  # compute_capability missing\n}"},
+	{ID: "P102", Title: "unknown target", Phase: "plan",
+		Explain: "The target names neither a built-in profile (a100-40gb, a100-80gb, a10g, cpu, h100-80gb, h200, l4, " +
+			"rtx3090, rtx4090, t4, v100-16gb and their aliases) nor a readable HCL profile file.\n\n" +
+			"Use the suggested name, or write a profile file and pass its path: `--target path/to/my.hcl`.",
+		Example: "target { profile = \"a100-80\" }"},
+	{ID: "P103", Title: "invalid device count", Phase: "plan",
+		Explain: "A `--target NAME*N` argument has a count that is not a whole number between 1 and 65536.\n\n" +
+			"Write the count after the star: `--target h100-80gb*8`."},
+	{ID: "P110", Title: "flash2 unavailable", Phase: "plan",
+		Explain: "FlashAttention-2 runs only on NVIDIA GPUs of compute capability 8.0 (Ampere) or later, computing in " +
+			"fp16 or bf16. On other hardware the planner falls back to the fused SDPA kernel (GPU) or eager attention " +
+			"(CPU): exact, but the CPU path materialises the seq×seq scores.\n\n" +
+			"Plan for an Ampere or later GPU, compute in bf16 or fp16, or write `attention = auto`. To make the " +
+			"fallback an error, require the kernel: `require = [flash_attention == true]`.",
+		Example:   "finetune ft {\n  model = base\n  data = d\n  attention = flash2   # on a V100 (compute capability 7.0)\n}",
+		Citations: []Citation{CiteFlashAttention2()}},
+	{ID: "P111", Title: "bf16 needs compute capability 8.0", Phase: "plan",
+		Explain: "bfloat16 arithmetic needs an Ampere (compute capability 8.0) or later GPU; T4 (7.5) and V100 (7.0) " +
+			"have none. When bf16 is only the default the planner uses fp16 with dynamic loss scaling and warns; " +
+			"when it is written, it is an error.\n\nWrite `precision = fp16` (or `compute = fp16` in a quantize block), " +
+			"or plan for a newer GPU.",
+		Example: "finetune ft {\n  model = base\n  data = d\n  precision = bf16   # on a T4\n}"},
+	{ID: "P112", Title: "fp8 needs compute capability 8.9", Phase: "plan",
+		Explain: "fp8 tensor cores arrived with Ada Lovelace (8.9: L4, RTX 4090) and Hopper (9.0: H100, H200).\n\n" +
+			"Use `precision = bf16` on Ampere, or plan for an fp8-capable GPU.",
+		Example: "finetune ft {\n  model = base\n  data = d\n  precision = fp8   # on an A100\n}"},
+	{ID: "P113", Title: "quantisation kernels need CUDA", Phase: "plan",
+		Explain: "bitsandbytes' nf4, fp4 and int8 kernels run only with a CUDA driver. On a GPU target without one the " +
+			"quantised model cannot run; on the CPU whisperc's own block-dequantising kernels serve (an informational " +
+			"decision in the plan).\n\nInstall the NVIDIA driver, or plan for the CPU with `--target cpu`.",
+		Citations: []Citation{CiteQLoRA(), CiteLLMInt8()}},
+	{ID: "P114", Title: "adapter target not in the architecture", Phase: "plan",
+		Explain: "A LoRA target names a module the model does not have, such as gate_proj on BERT (whose feed-forward " +
+			"block is not gated). Written as a list it is an error; a group (attention, mlp, all) expands to what the " +
+			"family has and only warns.\n\nAdapt only modules the architecture has; the diagnostic lists them.",
+		Example:   "lora { rank = 8, targets = [q_proj, gate_proj] }   # on bert-base-uncased",
+		Citations: []Citation{CiteLoRA()}},
+	{ID: "P115", Title: "inconsistent architecture", Phase: "plan",
+		Explain: "The model's shapes cannot be right: a dimension is zero, or the attention heads are not a multiple of " +
+			"the key/value heads, which grouped-query attention requires (each key/value head serves heads/kv_heads " +
+			"query heads).\n\nUse the model's published config.json or a built-in preset."},
+	{ID: "P116", Title: "sequence longer than the model's context", Phase: "plan",
+		Explain: "A dataset's seq_len (or a generation's prompt plus max_tokens) exceeds the number of positions the " +
+			"model was trained for; positions beyond it fall outside the position encoding and quality collapses.\n\n" +
+			"Lower seq_len or max_tokens, or set the model's `context` when it was extended (RoPE scaling).",
+		Example: "dataset d { source = \"d.jsonl\", seq_len = 8192 }   # for Llama-2 (4096 positions)"},
+	{ID: "P117", Title: "compile mode needs static shapes", Phase: "plan",
+		Explain: "`compile = reduce_overhead` captures CUDA graphs and `max_autotune` tunes kernels for fixed tensor " +
+			"shapes; batches of varying length recompile or fall back to eager. The planner warns when the training " +
+			"data is not packed, and preallocates a static KV cache for compiled decoding.\n\n" +
+			"Set `packing = true` on the dataset, or use `compile = default`.",
+		Citations: []Citation{CiteTorchCompile()}},
+	{ID: "P120", Title: "does not fit in device memory", Phase: "plan",
+		Explain: "The predicted peak memory of a stage exceeds one device's capacity. The plan lists each component " +
+			"(weights, adapters, gradients, optimizer state, activations, logits, KV cache, allocator reserve, CUDA " +
+			"context) and the diagnostic ranks concrete changes by what each saves: gradient checkpointing, 4-bit " +
+			"quantisation (QLoRA), an 8-bit optimizer, a smaller batch with more accumulation (same effective batch), " +
+			"shorter sequences, or ZeRO-3 sharding over more GPUs.\n\n" +
+			"Apply the first change that fits alone, or combine them; `whisperc plan` exits 1 until the plan fits.",
+		Example:   "finetune ft {\n  model = llama70b\n  data = d\n  method = full   # 70B parameters on one A100\n}",
+		Citations: []Citation{CiteQLoRA(), CiteCheckpointing(), CiteSelectiveRecompute(), CiteZeRO()}},
+	{ID: "P121", Title: "close to device memory", Phase: "plan",
+		Explain: "The predicted peak uses more than 90% of device memory. The model is within a few percent of measured " +
+			"peaks, but fragmentation and data-dependent shapes can push a run over.\n\n" +
+			"Leave headroom: enable checkpointing, lower the batch (raising grad_accum), or shorten sequences."},
+	{ID: "P122", Title: "more GPUs requested than the target has", Phase: "plan",
+		Explain: "`distributed.gpus` asks for more devices than the target provides; the plan uses the target's count.\n\n" +
+			"Lower gpus, or plan for more devices with `--target NAME*N`."},
+	{ID: "P130", Title: "target requirement not met", Phase: "plan",
+		Explain: "A `target.require` comparison is false for the planned hardware (or cannot be checked against a " +
+			"profile, a warning). Requirements make a pipeline's assumptions explicit: memory per GPU, compute " +
+			"capability, GPU count, bf16, fp8, FlashAttention.\n\nChoose hardware that satisfies it, or relax the requirement.",
+		Example: "target { profile = \"t4\", require = [compute_capability >= 8.0] }"},
+	{ID: "P131", Title: "unknown architecture", Phase: "plan",
+		Explain: "The planner could not learn the model's shapes: a local file is missing or unreadable, or a hub name " +
+			"matches no built-in architecture. Its stages are listed without memory or time.\n\n" +
+			"Point the source at a local llama2.c, GGUF or safetensors (with config.json) model, or name a model with a " +
+			"built-in architecture (Llama 2/3/3.1, Mistral 7B, Qwen2.5 7B, Gemma, Phi-3 mini, TinyLlama, TinyStories, BERT)."},
+	{ID: "P199", Title: "internal planner error", Phase: "plan",
+		Explain: "The planner failed on this program. This is a bug in whisperc.\n\n" +
+			"Report it with the .whisper file; the diagnostics before it are what was found until the failure."},
 }

@@ -38,7 +38,7 @@ func TestTargetFacts(t *testing.T) {
 	if h.ComputeCapability != 9.0 || !h.FP8 || !h.BF16 || !h.FlashAttention() || h.PeakTFLOPS["bf16"] != 989.4 {
 		t.Errorf("h100 = %+v", h)
 	}
-	if h.MemoryBytes != 81559<<20 {
+	if h.MemoryBytes != 81920<<20 {
 		t.Errorf("h100 memory = %d", h.MemoryBytes)
 	}
 	if r, ok := LookupTarget("rtx4090-24gb"); !ok || r.Name != "rtx4090" {

@@ -16,6 +16,8 @@ var presets = []Config{
 		Vocab: 32000, MaxSeq: 4096, RopeTheta: 10000, NormEps: 1e-5},
 	{Name: "llama-2-70b", Family: Llama, Dim: 8192, HiddenDim: 28672, Layers: 80, Heads: 64, KVHeads: 8,
 		Vocab: 32000, MaxSeq: 4096, RopeTheta: 10000, NormEps: 1e-5},
+	{Name: "llama-3-8b", Family: Llama, Dim: 4096, HiddenDim: 14336, Layers: 32, Heads: 32, KVHeads: 8,
+		Vocab: 128256, MaxSeq: 8192, RopeTheta: 500000, NormEps: 1e-5},
 	{Name: "llama-3.1-8b", Family: Llama, Dim: 4096, HiddenDim: 14336, Layers: 32, Heads: 32, KVHeads: 8,
 		Vocab: 128256, MaxSeq: 131072, RopeTheta: 500000, NormEps: 1e-5},
 	{Name: "llama-3.1-70b", Family: Llama, Dim: 8192, HiddenDim: 28672, Layers: 80, Heads: 64, KVHeads: 8,
@@ -65,9 +67,11 @@ var presetAliases = map[string]string{
 }
 
 // Preset returns the built-in architecture with the given name, compared
-// case-insensitively; the Hugging Face repository name of a source such as
-// "hf:meta-llama/Llama-2-7b-hf" works too (the part after the last slash,
-// without a "-hf" suffix).
+// case-insensitively. Hub and registry names work too: the part after the
+// last slash is compared with punctuation removed, and the longest preset
+// name it starts with wins ("meta-llama/Llama-2-7b-hf" is llama-2-7b,
+// "TinyLlama/TinyLlama-1.1B-Chat-v1.0" tinyllama-1.1b, "llama3:8b"
+// llama-3-8b). Fine-tunes of a base model share its architecture.
 func Preset(name string) (Config, bool) {
 	key := strings.ToLower(name)
 	if i := strings.LastIndexByte(key, '/'); i >= 0 {
@@ -83,7 +87,30 @@ func Preset(name string) (Config, bool) {
 			return c, true
 		}
 	}
+	norm := normalize(key)
+	norm = strings.TrimPrefix(norm, "meta")
+	best := -1
+	for i, c := range presets {
+		n := normalize(c.Name)
+		if strings.HasPrefix(norm, n) && (best < 0 || len(n) > len(normalize(presets[best].Name))) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return presets[best], true
+	}
 	return Config{}, false
+}
+
+// normalize lower-cases s and drops everything but letters and digits.
+func normalize(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // PresetNames returns the names of the built-in architectures, sorted.

@@ -17,6 +17,7 @@ var publishedParams = map[string]int64{
 	"llama-2-13b":        13_015_864_320,
 	"llama-2-70b":        68_976_648_192,
 	"llama-3.1-8b":       8_030_261_248,
+	"llama-3-8b":         8_030_261_248,
 	"llama-3.1-70b":      70_553_706_496,
 	"mistral-7b":         7_241_732_096,
 	"qwen2.5-7b":         7_615_616_512,
@@ -119,10 +120,23 @@ func TestPresetLookupSpellings(t *testing.T) {
 		"Mistral-7B":                  "mistral-7b",
 		"hf:google/gemma-2b":          "gemma-2b",
 		"bert-large":                  "bert-large-uncased",
+		"hf:TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T": "tinyllama-1.1b",
+		"meta-llama/Meta-Llama-3-8B":                             "llama-3-8b",
+		"meta-llama/Llama-3.1-8B-Instruct":                       "llama-3.1-8b",
+		"mistralai/Mistral-7B-Instruct-v0.2":                     "mistral-7b",
+		"llama3:8b":                                              "llama-3-8b",
+		"meta-llama/Llama-2-70b-chat-hf":                         "llama-2-70b",
+		"Qwen/Qwen2.5-7B-Instruct":                               "qwen2.5-7b",
+		"microsoft/Phi-3-mini-4k-instruct":                       "phi-3-mini",
 	} {
 		c, ok := Preset(in)
 		if !ok || c.Name != want {
 			t.Errorf("Preset(%q) = %q, %v; want %q", in, c.Name, ok, want)
+		}
+	}
+	for _, unknown := range []string{"gpt-5", "google/gemma-2-2b", "meta-llama/Llama-2-7"} {
+		if c, ok := Preset(unknown); ok {
+			t.Errorf("Preset(%q) = %s", unknown, c.Name)
 		}
 	}
 	if _, ok := Preset("gpt-5"); ok {

@@ -305,6 +305,9 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 			}
 		}
 	}
+	if w.Sharding == ZeRO3 {
+		cache /= nd // parameters are gathered (and cast) a layer at a time
+	}
 	kept, _ := w.activations()
 	acts := int64(kept)
 	tokens := int64(w.Batch) * int64(w.Seq)
@@ -449,4 +452,18 @@ func itoa(n int) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// WeightBytes returns the memory of the base model's parameters in their
+// stored (possibly quantised) formats.
+func (w *Workload) WeightBytes() int64 {
+	q, o := w.weightBytes()
+	return q + o
+}
+
+// ActivationBytes returns the activations kept for the backward pass on
+// one device under the workload's checkpointing policy.
+func (w *Workload) ActivationBytes() int64 {
+	kept, _ := w.activations()
+	return int64(kept)
 }

@@ -1,10 +1,11 @@
 # NVIDIA H200 SXM 141GB (Hopper GH100, HBM3e): the H100's compute with more
 # and faster memory. Dense figures (the data sheet's sparse ones halved).
+# Memory is the nominal capacity; NVML reports 143,771 MiB usable.
 target "h200" {
   description        = "NVIDIA H200 SXM 141GB"
   aliases            = ["h200-141gb"]
   device             = "gpu"
-  memory_mib         = 143771
+  memory_mib         = 144384
   bandwidth_gbs      = 4800
   compute_capability = "9.0"
   bf16               = true

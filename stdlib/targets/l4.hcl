@@ -1,10 +1,11 @@
 # NVIDIA L4 (Ada Lovelace AD104, 72 W). The data sheet lists sparse
 # throughput; the dense figures here are half of it.
+# Memory is the nominal capacity; NVML reports 23,034 MiB usable.
 target "l4" {
   description        = "NVIDIA L4 24GB"
   aliases            = ["l4-24gb"]
   device             = "gpu"
-  memory_mib         = 23034
+  memory_mib         = 24576
   bandwidth_gbs      = 300
   compute_capability = "8.9"
   bf16               = true

@@ -1,10 +1,11 @@
 # NVIDIA GeForce RTX 4090 (Ada Lovelace AD102). Tensor throughput with fp32
 # accumulation, dense.
+# Memory is the nominal capacity; NVML reports 24,564 MiB usable.
 target "rtx4090" {
   description        = "NVIDIA GeForce RTX 4090 24GB"
   aliases            = ["rtx4090-24gb", "4090"]
   device             = "gpu"
-  memory_mib         = 24564
+  memory_mib         = 24576
   bandwidth_gbs      = 1008
   compute_capability = "8.9"
   bf16               = true

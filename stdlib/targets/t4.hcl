@@ -1,10 +1,11 @@
 # NVIDIA T4 (Turing TU104, 70 W). Dense peak throughput from the data sheet;
 # memory as NVML reports it (15,360 MiB of the 16 GB GDDR6).
+# Memory is the nominal capacity; NVML reports 15,360 MiB usable.
 target "t4" {
   description        = "NVIDIA T4 16GB"
   aliases            = ["t4-16gb"]
   device             = "gpu"
-  memory_mib         = 15360
+  memory_mib         = 16384
   bandwidth_gbs      = 320
   compute_capability = "7.5"
   bf16               = false

@@ -1,0 +1,352 @@
+package planner
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/source"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/stdlib"
+)
+
+// Options configure Build.
+type Options struct {
+	// Arch resolves a model's architecture; nil uses ResolveArch, which
+	// reads the headers of local model files and knows the presets.
+	Arch func(m *compiler.Model) (arch.Config, error)
+}
+
+// builder carries one Build's state.
+type builder struct {
+	prog   *compiler.Program
+	target *Target
+	dev    cost.Device
+	opts   Options
+	plan   *Plan
+	ds     diag.Diagnostics
+	archs  map[*compiler.Model]*arch.Config
+	loaded map[*compiler.Model]string // model → ID of its last load stage
+	done   map[*compiler.Finetune]string
+}
+
+// Build plans prog on target (nil: the program's target block, else the
+// CPU profile). It returns the plan, partial when the program has errors,
+// and the plan's diagnostics (also in Plan.Diagnostics). A stage that does
+// not fit is an error (P120): `whisperc plan` exits 1.
+func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds diag.Diagnostics) {
+	b := &builder{prog: prog, opts: opts, archs: map[*compiler.Model]*arch.Config{},
+		loaded: map[*compiler.Model]string{}, done: map[*compiler.Finetune]string{}}
+	b.plan = &Plan{FormatVersion: FormatVersion, Models: []ModelInfo{}, Stages: []Stage{}, Diagnostics: diag.Diagnostics{}}
+	defer func() {
+		if r := recover(); r != nil {
+			var rng source.Range
+			if prog != nil {
+				rng = source.Range{Filename: prog.Root}
+			}
+			d := diag.Errorf(rng, "P199", "internal planner error",
+				fmt.Sprintf("The planner failed (%v). This is a bug in whisperc; please report it with this file.\n%s", r, stackHead()))
+			b.ds = append(b.ds, d)
+			b.plan.Diagnostics = b.ds.Sorted()
+			plan, ds = b.plan, b.plan.Diagnostics
+		}
+	}()
+	if prog == nil {
+		return b.plan, nil
+	}
+	b.plan.Pipeline = prog.Name
+	b.resolveTarget(target)
+	b.checkRequirements()
+	for _, st := range prog.Stages {
+		switch s := st.(type) {
+		case *compiler.Finetune:
+			b.finetune(s)
+		case *compiler.Generate:
+			b.generate(s)
+		case *compiler.Serve:
+			b.serve(s)
+		case *compiler.Export:
+			b.export(s)
+		}
+	}
+	if len(b.plan.Models) > 0 {
+		m := b.plan.Models[0]
+		b.plan.Model = &m
+	}
+	b.plan.Fits = true
+	for _, s := range b.plan.Stages {
+		if s.Memory != nil && !s.Memory.Fits {
+			b.plan.Fits = false
+		}
+	}
+	b.plan.Summary = b.summary()
+	b.plan.Diagnostics = b.ds.Sorted()
+	if b.plan.Diagnostics == nil {
+		b.plan.Diagnostics = diag.Diagnostics{}
+	}
+	return b.plan, b.plan.Diagnostics
+}
+
+func stackHead() string {
+	lines := strings.Split(string(debug.Stack()), "\n")
+	if len(lines) > 16 {
+		lines = lines[:16]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (b *builder) report(d *diag.Diagnostic) { b.ds = append(b.ds, d) }
+
+// resolveTarget settles the target: the argument, else the program's
+// target block, else the CPU.
+func (b *builder) resolveTarget(t *Target) {
+	if t == nil && b.prog.Target != nil && b.prog.Target.Profile != "" {
+		pt := b.prog.Target
+		p, ok := stdlib.LookupTarget(pt.Profile)
+		if ok {
+			t = &Target{Profile: p, Count: max(pt.Count, 1), Source: "builtin"}
+		} else {
+			_, ds := ParseTarget(pt.Profile, func(string) ([]byte, error) { return nil, os.ErrNotExist })
+			for _, d := range ds {
+				r := pt.ValueRange("profile")
+				d.Subject = &r
+				d.Suggestion = nil
+				b.report(d)
+			}
+		}
+	}
+	if t == nil {
+		p, _ := stdlib.LookupTarget("cpu")
+		t = &Target{Profile: p, Count: 1, Source: "builtin"}
+	}
+	if b.prog.Target != nil && b.prog.Target.Count > 1 && t.Count == 1 && t.Source != "detected" {
+		t.Count = b.prog.Target.Count
+	}
+	b.target = t
+	b.dev = t.Device()
+	p := t.Profile
+	b.plan.Target = TargetInfo{Name: t.Name(), Description: p.Description, Source: t.Source, Count: t.Count, GPU: p.GPU,
+		MemoryBytes: p.MemoryBytes, BandwidthBytes: p.BandwidthBytes, ComputeCapability: p.ComputeCapability,
+		BF16: p.BF16, FP8: p.FP8, PeakTFLOPS: p.PeakTFLOPS}
+}
+
+// ResolveArch returns a model's architecture: from the header of a local
+// llama2.c, GGUF or safetensors (config.json) model, or from the presets
+// for hub references and preset names.
+func ResolveArch(m *compiler.Model) (arch.Config, error) {
+	src := m.Source
+	switch src.Scheme {
+	case compiler.SchemeLlama2C:
+		f, err := os.Open(src.Path)
+		if err != nil {
+			return arch.Config{}, err
+		}
+		defer f.Close()
+		return arch.FromLlama2c(f)
+	case compiler.SchemeGGUF:
+		return arch.FromGGUF(src.Path)
+	case compiler.SchemeSafetensors:
+		data, err := readLimited(src.Path+string(os.PathSeparator)+"config.json", 1<<20)
+		if err != nil {
+			return arch.Config{}, err
+		}
+		return arch.FromHFConfig(data)
+	case compiler.SchemeHF, compiler.SchemeOllama, compiler.SchemePreset:
+		name := src.Ref
+		if src.Scheme == compiler.SchemePreset {
+			name = src.Preset
+		}
+		if src.Scheme == compiler.SchemeOllama {
+			name = strings.ReplaceAll(name, ":", "-")
+		}
+		if c, ok := arch.Preset(name); ok {
+			return c, nil
+		}
+		return arch.Config{}, fmt.Errorf("no built-in architecture for %q (presets: %s)", name, strings.Join(arch.PresetNames(), ", "))
+	}
+	return arch.Config{}, fmt.Errorf("unknown model source %q", src.Raw)
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than a config file can be", path, st.Size())
+	}
+	buf := make([]byte, st.Size())
+	_, err = f.ReadAt(buf, 0)
+	return buf, err
+}
+
+// arch returns the model's architecture, resolving it once.
+func (b *builder) arch(m *compiler.Model) *arch.Config {
+	if m == nil {
+		return nil
+	}
+	if c, ok := b.archs[m]; ok {
+		return c
+	}
+	resolve := b.opts.Arch
+	if resolve == nil {
+		resolve = ResolveArch
+	}
+	c, err := resolve(m)
+	info := ModelInfo{Name: m.Name, Source: m.Source.Raw}
+	if err != nil {
+		b.report(diag.Warningf(m.ValueRange("source"), "P131", "unknown architecture for model "+m.Name,
+			fmt.Sprintf("The planner could not read the model's shapes: %v. Its stages are planned without memory or time. "+
+				"Use a local model file, or a source naming a built-in architecture.", err)))
+		b.archs[m] = nil
+		b.plan.Models = append(b.plan.Models, info)
+		return nil
+	}
+	if m.Context > 0 {
+		c.MaxSeq = m.Context
+	}
+	if msg := c.Validate(); msg != "" {
+		b.report(diag.Errorf(m.ValueRange("source"), "P115", "invalid architecture for model "+m.Name,
+			"The model's shapes are inconsistent: "+msg+". Grouped-query attention needs the attention heads to be a "+
+				"multiple of the key/value heads; use the model's own config or a built-in preset."))
+		b.archs[m] = nil
+		b.plan.Models = append(b.plan.Models, info)
+		return nil
+	}
+	b.archs[m] = &c
+	info = ModelInfo{Name: m.Name, Source: m.Source.Raw, Architecture: c.Name, Family: c.Family.String(), Params: c.Params(),
+		Layers: c.Layers, Hidden: c.Dim, Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadSize(), FFN: c.HiddenDim,
+		Vocab: c.Vocab, Context: c.MaxSeq, Tied: c.Tied, Approximation: c.Approx, Resolved: true}
+	b.plan.Models = append(b.plan.Models, info)
+	return &c
+}
+
+// load emits the load (and quantise) stages of a model once and returns
+// the ID of the last.
+func (b *builder) load(m *compiler.Model) string {
+	if m == nil {
+		return ""
+	}
+	if id, ok := b.loaded[m]; ok {
+		return id
+	}
+	c := b.arch(m)
+	st := Stage{ID: "load." + m.Name, Kind: StageLoad, Decl: m.Name, Model: m.Name}
+	st.Decisions = append(st.Decisions, Decision{What: "source", Choice: m.Source.Scheme.String(), Effect: m.Source.Raw})
+	if c != nil {
+		st.Decisions = append(st.Decisions, Decision{What: "architecture", Choice: c.Name,
+			Effect: fmt.Sprintf("%s parameters, %d layers, hidden %d, %d/%d heads, vocab %d, context %d",
+				humanCount(c.Params()), c.Layers, c.Dim, c.Heads, c.KVHeads, c.Vocab, c.MaxSeq)})
+	}
+	b.plan.Stages = append(b.plan.Stages, st)
+	id := st.ID
+	if q := m.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
+		qs := Stage{ID: "quantize." + m.Name, Kind: StageQuantize, Decl: m.Name, Model: m.Name, After: []string{id}}
+		d := Decision{What: "quantization", Choice: q.Method.String(), Rule: "ML001"}
+		if c != nil {
+			w := cost.Workload{Arch: *c, Storage: cost.BF16, Compute: cost.BF16, Quant: quantOf(q)}
+			full := cost.Workload{Arch: *c, Storage: cost.BF16, Compute: cost.BF16}
+			qb, fb := w.WeightBytes(), full.WeightBytes()
+			d.SavesBytes = fb - qb
+			d.Effect = fmt.Sprintf("weights %s (bf16) → %s (%.3f bits per linear weight%s)", gib(fb), gib(qb),
+				quantOf(q).BitsPerWeight(), map[bool]string{true: ", double quantisation", false: ""}[q.Double])
+		}
+		qs.Decisions = append(qs.Decisions, d)
+		if !b.target.Profile.GPU && (q.Method == compiler.QuantNF4 || q.Method == compiler.QuantFP4) {
+			qs.Decisions = append(qs.Decisions, Decision{What: "kernel", Choice: "runtime " + q.Method.String(), Rule: "P113",
+				Effect: "on the CPU whisperc's own block-dequantising kernels serve; bitsandbytes is not needed"})
+		}
+		if b.target.Profile.GPU && b.target.Hardware != nil && b.target.Hardware.CUDA == "" && q.Method != compiler.QuantQ8_0 && q.Method != compiler.QuantQ4_0 {
+			b.report(diag.Errorf(q.ValueRange("method"), "P113", q.Method.String()+" quantisation needs CUDA",
+				"bitsandbytes' "+q.Method.String()+" kernels run only with a CUDA driver, and none was detected. "+
+					"Install the NVIDIA driver, or plan for the CPU (--target cpu), where whisperc's own kernels serve."))
+		}
+		b.plan.Stages = append(b.plan.Stages, qs)
+		id = qs.ID
+	}
+	b.loaded[m] = id
+	return id
+}
+
+// quantOf maps a quantize block to the cost model's format.
+func quantOf(q *compiler.Quantize) cost.Quant {
+	if q == nil {
+		return cost.Quant{}
+	}
+	out := cost.Quant{BlockSize: q.BlockSize, Double: q.Double}
+	switch q.Method {
+	case compiler.QuantNF4:
+		out.Type = cost.NF4
+	case compiler.QuantFP4:
+		out.Type = cost.FP4
+	case compiler.QuantInt8:
+		out.Type = cost.Int8
+	case compiler.QuantQ8_0:
+		out.Type = cost.Q8_0
+	case compiler.QuantQ4_0:
+		out.Type = cost.Q4_0
+	}
+	return out
+}
+
+func (b *builder) summary() string {
+	var worst *Stage
+	var worstFrac float64
+	for i := range b.plan.Stages {
+		s := &b.plan.Stages[i]
+		if s.Memory == nil || s.Memory.CapacityBytes <= 0 {
+			continue
+		}
+		f := float64(s.Memory.TotalBytes) / float64(s.Memory.CapacityBytes)
+		if worst == nil || f > worstFrac {
+			worst, worstFrac = s, f
+		}
+	}
+	errs := b.ds.Count(diag.Error)
+	warns := b.ds.Count(diag.Warning)
+	var verdict string
+	switch {
+	case worst == nil:
+		verdict = fmt.Sprintf("Plan: %d stages on %s", len(b.plan.Stages), b.target.Name())
+	case !b.plan.Fits:
+		verdict = fmt.Sprintf("Plan: does not fit: %s needs %s of %s on %s", worst.ID, gib(worst.Memory.TotalBytes),
+			gib(worst.Memory.CapacityBytes), b.target.Name())
+	default:
+		verdict = fmt.Sprintf("Plan: fits: peak %s of %s (%.0f%%, %s) on %s", gib(worst.Memory.TotalBytes),
+			gib(worst.Memory.CapacityBytes), 100*worstFrac, worst.ID, b.target.Name())
+	}
+	return fmt.Sprintf("%s; %d errors, %d warnings.", verdict, errs, warns)
+}
+
+// gib renders bytes in GiB with one decimal (MiB below 1 GiB).
+func gib(n int64) string {
+	if n < 0 {
+		return "-" + gib(-n)
+	}
+	if n < 1<<30 {
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+// humanCount renders a parameter count: 6.74B, 16.8M.
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}

@@ -1,0 +1,233 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+)
+
+// Change is one concrete change that lowers a stage's memory.
+type Change struct {
+	// Text says what to write: "checkpointing = full".
+	Text string
+	// SavesBytes is the per-device saving; Fits whether it alone makes the
+	// stage fit; Cost what it costs.
+	SavesBytes int64
+	Fits       bool
+	Cost       string
+}
+
+// fitChanges tries the standard memory savers on a training workload and
+// returns them ranked: the ones that fit alone first, then by saving.
+func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int64) []Change {
+	base := w.Memory(b.dev).Total
+	var out []Change
+	try := func(text, costs string, alt cost.Workload) {
+		total := alt.Memory(b.dev).Total
+		if total >= base {
+			return
+		}
+		out = append(out, Change{Text: text, SavesBytes: base - total, Fits: total <= capBytes, Cost: costs})
+	}
+	if w.Checkpointing != cost.CheckpointFull {
+		alt := w
+		alt.Checkpointing, alt.CheckpointEvery = cost.CheckpointFull, 0
+		try("checkpointing = full", "+33% compute", alt)
+	}
+	if w.Attention == cost.Eager && b.target.Profile.GPU {
+		alt := w
+		alt.Attention = cost.SDPA
+		if b.target.Profile.ComputeCapability >= 8.0 {
+			alt.Attention = cost.Flash2
+		}
+		try("attention = "+alt.Attention.String(), "none", alt)
+	}
+	if !w.Quant.Type.Quantized() {
+		alt := w
+		alt.Mode = cost.LoRA
+		alt.Quant = cost.Quant{Type: cost.NF4, BlockSize: 64, Double: true}
+		alt.Storage = cost.FP32
+		if alt.LoRARank == 0 {
+			alt.LoRARank, alt.LoRATargets, alt.AdapterType = 16, []string{"q_proj", "k_proj", "v_proj", "o_proj"}, cost.FP32
+		}
+		text := "quantize { method = nf4 } on the model (QLoRA)"
+		if w.Mode == cost.Full {
+			text = "method = qlora with quantize { method = nf4 } on the model"
+		}
+		try(text, "4-bit frozen weights; adapters instead of full updates", alt)
+	}
+	if w.Optimizer == cost.AdamW && w.TrainableParams() > 0 {
+		alt := w
+		alt.Optimizer = cost.PagedAdamW8bit
+		try("optimizer { name = paged_adamw_8bit }", "8-bit moments", alt)
+	}
+	if w.Batch > 1 {
+		// the largest batch that fits, keeping the effective batch
+		for bs := w.Batch / 2; bs >= 1; bs /= 2 {
+			alt := w
+			alt.Batch = bs
+			if alt.Memory(b.dev).Total <= capBytes || bs == 1 {
+				accum := max(f.GradAccum, 1) * w.Batch / bs
+				try(fmt.Sprintf("batch = %d, grad_accum = %d", bs, accum), "same effective batch, smaller kernels", alt)
+				break
+			}
+		}
+	}
+	if w.Seq > 256 {
+		alt := w
+		alt.Seq = w.Seq / 2
+		try(fmt.Sprintf("seq_len = %d on the dataset", alt.Seq), "shorter context per example", alt)
+	}
+	if w.Sharding != cost.ZeRO3 {
+		for n := max(2, w.Devices); n <= 64; n *= 2 {
+			alt := w
+			alt.Devices, alt.Sharding = n, cost.ZeRO3
+			if alt.Memory(b.dev).Total <= capBytes || n == 64 {
+				try(fmt.Sprintf("distributed { strategy = zero3, gpus = %d }", n), fmt.Sprintf("%d devices (target %s)", n, b.target.Profile.Name+fmt.Sprintf("*%d", n)), alt)
+				break
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Change) int {
+		if a.Fits != b.Fits {
+			if a.Fits {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case a.SavesBytes > b.SavesBytes:
+			return -1
+		case a.SavesBytes < b.SavesBytes:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// doesNotFit reports a training stage over capacity (P120) with by how
+// much and the ranked changes.
+func (b *builder) doesNotFit(f *compiler.Finetune, w cost.Workload, mem cost.Memory, st *Stage) {
+	capBytes := st.Memory.CapacityBytes
+	over := mem.Total - capBytes
+	changes := b.fitChanges(f, w, capBytes)
+	var lines []string
+	for i, c := range changes {
+		verdict := "not enough alone"
+		if c.Fits {
+			verdict = "fits"
+		}
+		lines = append(lines, fmt.Sprintf("%d. %s: saves %s (%s; %s)", i+1, c.Text, gib(c.SavesBytes), c.Cost, verdict))
+	}
+	detail := fmt.Sprintf("Training %s needs %s per device but %s has %s: %s over (%s). ",
+		f.Name, gib(mem.Total), b.target.Name(), gib(capBytes), gib(over), componentList(mem))
+	if len(lines) > 0 {
+		detail += "Changes that lower it, best first:\n" + strings.Join(lines, "\n")
+	} else {
+		detail += "No single change helps; plan for a larger target."
+	}
+	d := diag.Errorf(f.NameRange, "P120", fmt.Sprintf("%s does not fit: needs %s of %s", f.Name, gib(mem.Total), gib(capBytes)), detail)
+	if len(changes) > 0 && strings.HasPrefix(changes[0].Text, "checkpointing = ") && f.Has("checkpointing") {
+		d.Suggestion = &diag.Suggestion{Message: "use " + changes[0].Text, Range: f.AttrRange("checkpointing"), Replacement: changes[0].Text}
+	}
+	b.report(d)
+	for _, c := range changes {
+		st.Decisions = append(st.Decisions, Decision{What: "suggestion", Choice: c.Text, Rule: "P120", SavesBytes: c.SavesBytes,
+			Effect: map[bool]string{true: "fits alone; ", false: ""}[c.Fits] + c.Cost})
+	}
+}
+
+// checkRequirements checks target.require against the target (P130).
+func (b *builder) checkRequirements() {
+	t := b.prog.Target
+	if t == nil {
+		return
+	}
+	p := b.target.Profile
+	ram := int64(0)
+	cores := 0
+	if h := b.target.Hardware; h != nil {
+		ram, cores = h.RAMBytes, h.CPU.PhysicalCores
+	}
+	for _, c := range t.Require {
+		var have float64
+		known := true
+		switch c.Property {
+		case "gpu_memory":
+			if p.GPU {
+				have = float64(p.MemoryBytes)
+			}
+		case "compute_capability":
+			have = p.ComputeCapability
+		case "gpus":
+			if p.GPU {
+				have = float64(b.target.Count)
+			}
+		case "ram":
+			have, known = float64(ram), ram > 0
+		case "cpu_cores":
+			have, known = float64(cores), cores > 0
+		case "bf16":
+			have = boolf(p.BF16 && p.GPU)
+		case "fp8":
+			have = boolf(p.FP8 && p.GPU)
+		case "flash_attention":
+			have = boolf(p.FlashAttention())
+		default:
+			known = false
+		}
+		if !known {
+			b.report(diag.Warningf(c.Range, "P130", "cannot check requirement "+c.Text,
+				fmt.Sprintf("%s does not describe %s. Plan against detected hardware to check it.", b.target.Name(), c.Property)))
+			continue
+		}
+		if !compare(have, c.Op, c.Value) {
+			b.report(diag.Errorf(c.Range, "P130", "target requirement not met: "+c.Text,
+				fmt.Sprintf("%s has %s = %s. Choose hardware that satisfies it (--target NAME), or relax the requirement.",
+					b.target.Name(), c.Property, propValue(c.Property, have))))
+		}
+	}
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func compare(a float64, op string, b float64) bool {
+	const eps = 1e-9
+	switch op {
+	case "==":
+		return a > b-eps && a < b+eps
+	case "!=":
+		return a <= b-eps || a >= b+eps
+	case "<":
+		return a < b
+	case "<=":
+		return a <= b+eps
+	case ">":
+		return a > b
+	case ">=":
+		return a >= b-eps
+	}
+	return false
+}
+
+func propValue(prop string, v float64) string {
+	switch prop {
+	case "gpu_memory", "ram":
+		return gib(int64(v))
+	case "bf16", "fp8", "flash_attention":
+		return fmt.Sprint(v != 0)
+	case "compute_capability":
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%g", v)
+}

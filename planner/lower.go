@@ -1,0 +1,83 @@
+package planner
+
+import (
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+)
+
+// lower builds the execution graph of a workload: per layer, each linear
+// layer's kernel, stored and compute formats and adapter, whether the
+// layer is a checkpoint boundary, and the attention kernel; the KV-cache
+// layout when one is used.
+func lower(w cost.Workload, compile string, kv bool) *Graph {
+	c := w.Arch
+	g := &Graph{Architecture: c.Name, Compile: compile, Compute: w.Compute.String()}
+	adapters := map[string]bool{}
+	if w.Mode == cost.LoRA {
+		for _, t := range w.LoRATargets {
+			adapters[t] = true
+		}
+	}
+	storage := w.Storage
+	if w.Mode == cost.LoRA && w.Quant.Type.Quantized() {
+		storage = w.Compute
+	}
+	linear := func(m arch.Module) Linear {
+		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute.String(), Weight: storage.String(), Kernel: "matmul"}
+		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
+		if quantized {
+			l.Weight = w.Quant.Type.String()
+			l.Kernel = w.Quant.Type.String() + "_matmul"
+		}
+		l.Trainable = w.Mode == cost.Full
+		if adapters[m.Name] && m.PerLayer {
+			l.Adapter = &Adapter{Rank: w.LoRARank, Alpha: 2 * float64(w.LoRARank), Dropout: w.LoRADropout, Format: "fp32"}
+		}
+		return l
+	}
+	var perLayer []arch.Module
+	for _, m := range c.Modules() {
+		switch {
+		case m.Kind == arch.Linear && m.PerLayer:
+			perLayer = append(perLayer, m)
+		case m.Name == "embed_tokens":
+			g.Embedding = Linear{Module: m.Name, Kernel: "gather", Weight: storage.String(), Compute: w.Compute.String(),
+				In: c.Vocab, Out: c.Dim, Trainable: w.Mode == cost.Full}
+		case m.Name == "lm_head":
+			g.Head = linear(m)
+		}
+	}
+	if c.Tied {
+		g.Head = Linear{Module: "lm_head", Kernel: "matmul", Weight: storage.String(), Compute: w.Compute.String(),
+			In: c.Dim, Out: c.Vocab, Trainable: w.Mode == cost.Full}
+	}
+	train := w.Mode != cost.Inference
+	for i := 0; i < c.Layers; i++ {
+		l := Layer{Index: i, Attention: w.Attention.String()}
+		if train {
+			switch w.Checkpointing {
+			case cost.CheckpointFull:
+				l.Checkpoint = true
+			case cost.CheckpointEvery:
+				l.Checkpoint = i%max(w.CheckpointEvery, 1) == 0
+			}
+		}
+		for _, m := range perLayer {
+			ln := linear(m)
+			if !train {
+				ln.Adapter = nil
+			}
+			l.Linears = append(l.Linears, ln)
+		}
+		g.Layers = append(g.Layers, l)
+	}
+	if kv && w.Mode == cost.Inference {
+		ctx := w.Seq + w.NewTokens
+		if c.MaxSeq > 0 && ctx > c.MaxSeq {
+			ctx = c.MaxSeq
+		}
+		g.KVCache = &KVCache{Layers: c.Layers, Batch: w.Batch, KVHeads: c.KVHeads, HeadDim: c.HeadSize(), Context: ctx,
+			Format: w.Compute.String(), Bytes: w.KVCacheBytes(ctx), Static: compile == "reduce_overhead" || compile == "max_autotune"}
+	}
+	return g
+}

@@ -1,0 +1,255 @@
+// Package planner predicts, before a GPU-hour is spent, whether a
+// pipeline fits its hardware, what each optimisation costs and saves and
+// how long each stage takes, and lowers the checked program to the
+// execution graph the runtime runs: stages in dependency order and, per
+// model, every per-layer decision (linear kernel and format, adapters,
+// checkpoint boundaries, attention kernel, KV-cache layout, compile mode),
+// with `auto` resolved. The runtime decides nothing again.
+package planner
+
+import (
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+)
+
+// FormatVersion is the version of the plan JSON document. It changes when
+// a field changes meaning or disappears; added fields keep it.
+const FormatVersion = "1"
+
+// Plan is the planner's result: what will execute where, and what it
+// costs. It is also the saved-plan document (`whisperc plan -out`).
+type Plan struct {
+	FormatVersion string     `json:"format_version"`
+	Pipeline      string     `json:"pipeline"`
+	Target        TargetInfo `json:"target"`
+	// Model is the first stage's base model; Models lists every model.
+	Model  *ModelInfo  `json:"model,omitempty"`
+	Models []ModelInfo `json:"models"`
+	Stages []Stage     `json:"stages"`
+	// Fits reports whether every stage fits its devices' memory.
+	Fits bool `json:"fits"`
+	// Summary is the one-line verdict.
+	Summary     string           `json:"summary"`
+	Diagnostics diag.Diagnostics `json:"diagnostics"`
+	// Saved is filled by Save: what the plan was made from.
+	Saved *Provenance `json:"saved,omitempty"`
+}
+
+// TargetInfo describes the devices planned for.
+type TargetInfo struct {
+	Name              string             `json:"name"`
+	Description       string             `json:"description,omitempty"`
+	Source            string             `json:"source"`
+	Count             int                `json:"count"`
+	GPU               bool               `json:"gpu"`
+	MemoryBytes       int64              `json:"memory_bytes"`
+	BandwidthBytes    float64            `json:"bandwidth_bytes_per_s"`
+	ComputeCapability float64            `json:"compute_capability,omitempty"`
+	BF16              bool               `json:"bf16"`
+	FP8               bool               `json:"fp8"`
+	PeakTFLOPS        map[string]float64 `json:"peak_tflops"`
+}
+
+// ModelInfo describes one model's architecture.
+type ModelInfo struct {
+	Name         string `json:"name"`
+	Source       string `json:"source"`
+	Architecture string `json:"architecture"`
+	Family       string `json:"family"`
+	Params       int64  `json:"params"`
+	Layers       int    `json:"layers"`
+	Hidden       int    `json:"hidden"`
+	Heads        int    `json:"heads"`
+	KVHeads      int    `json:"kv_heads"`
+	HeadDim      int    `json:"head_dim"`
+	FFN          int    `json:"ffn"`
+	Vocab        int    `json:"vocab"`
+	Context      int    `json:"context"`
+	Tied         bool   `json:"tied"`
+	// Approximation says how the shapes approximate the model, when they do.
+	Approximation string `json:"approximation,omitempty"`
+	// Resolved reports whether the architecture is known; without it the
+	// plan has no memory or time for the model's stages.
+	Resolved bool `json:"resolved"`
+}
+
+// StageKind says what a stage does. The zero value is invalid.
+type StageKind string
+
+// The stage kinds, in the order a pipeline runs them.
+const (
+	StageLoad     StageKind = "load"
+	StageQuantize StageKind = "quantize"
+	StageAdapters StageKind = "attach_adapters"
+	StageTrain    StageKind = "train"
+	StageEvaluate StageKind = "evaluate"
+	StageExport   StageKind = "export"
+	StageGenerate StageKind = "generate"
+	StageServe    StageKind = "serve"
+)
+
+// Stage is one step of the execution, in dependency order.
+type Stage struct {
+	// ID is unique in the plan: "load.base", "train.sft".
+	ID   string    `json:"id"`
+	Kind StageKind `json:"kind"`
+	// Decl is the declaration the stage comes from.
+	Decl string `json:"decl"`
+	// Model is the model the stage works on.
+	Model string `json:"model"`
+	// After lists the stage IDs that must finish first.
+	After     []string   `json:"after,omitempty"`
+	Decisions []Decision `json:"decisions"`
+	// Graph is the lowered model the stage executes (train, evaluate,
+	// generate, serve).
+	Graph *Graph `json:"graph,omitempty"`
+	// Memory is the peak of each device (devices are symmetric).
+	Memory *DeviceMemory `json:"memory,omitempty"`
+	Time   *StageTime    `json:"time,omitempty"`
+}
+
+// Decision is one choice the planner made, with the rule that decided it
+// and what it saves or costs.
+type Decision struct {
+	// What is decided: "checkpointing", "attention", "precision", ...
+	What string `json:"what"`
+	// Choice is the resolved value: "full", "flash2", "bf16".
+	Choice string `json:"choice"`
+	// Requested is what the program asked for, when it differs ("auto").
+	Requested string `json:"requested,omitempty"`
+	// Rule is the ML or P code behind the decision.
+	Rule string `json:"rule,omitempty"`
+	// Effect says what it saves or costs, with numbers:
+	// "activations 24.3 GiB → 1.1 GiB, +33% compute".
+	Effect string `json:"effect,omitempty"`
+	// SavesBytes is the memory saved per device (negative: costs).
+	SavesBytes int64 `json:"saves_bytes,omitempty"`
+	// ExtraCompute is the added compute as a fraction (0.33: +33%).
+	ExtraCompute float64 `json:"extra_compute,omitempty"`
+}
+
+// DeviceMemory is one device's predicted peak against its capacity.
+type DeviceMemory struct {
+	Devices       int              `json:"devices"`
+	TotalBytes    int64            `json:"total_bytes"`
+	CapacityBytes int64            `json:"capacity_bytes"`
+	Fits          bool             `json:"fits"`
+	Phase         string           `json:"phase"`
+	Components    []cost.Component `json:"components"`
+}
+
+// StageTime is the predicted duration of a stage.
+type StageTime struct {
+	// StepSeconds is one optimizer step (train), the prefill (generate).
+	StepSeconds float64 `json:"step_seconds"`
+	Steps       int64   `json:"steps,omitempty"`
+	// TokensPerSecond is the throughput over all devices.
+	TokensPerSecond float64 `json:"tokens_per_second"`
+	// Seconds is the whole stage, when the amount of work is known.
+	Seconds float64 `json:"seconds,omitempty"`
+	// Assumption states the efficiency assumed: "MFU 25%".
+	Assumption string `json:"assumption"`
+	Bound      string `json:"bound"`
+}
+
+// Graph is the lowered model: what the runtime executes, layer by layer.
+type Graph struct {
+	Architecture string  `json:"architecture"`
+	Layers       []Layer `json:"layers"`
+	// Embedding, FinalNorm and Head describe the layers outside the blocks.
+	Embedding Linear `json:"embedding"`
+	Head      Linear `json:"head"`
+	// KVCache is the cache layout, nil without a cache.
+	KVCache *KVCache `json:"kv_cache,omitempty"`
+	// Compile is the resolved compile mode.
+	Compile string `json:"compile"`
+	// Compute is the activation and matmul format.
+	Compute string `json:"compute"`
+}
+
+// Layer is one transformer block.
+type Layer struct {
+	Index int `json:"index"`
+	// Checkpoint reports whether the block's activations are recomputed in
+	// the backward pass (its input is kept).
+	Checkpoint bool     `json:"checkpoint"`
+	Attention  string   `json:"attention"`
+	Linears    []Linear `json:"linears"`
+}
+
+// Linear is one weight matrix and how it is applied.
+type Linear struct {
+	Module string `json:"module"`
+	// Kernel is the runtime kernel: "matmul", "nf4_matmul" (dequantise
+	// blocks then multiply), "q8_0_matmul", "q4_0_matmul", "int8_matmul",
+	// "gather" (embeddings).
+	Kernel string `json:"kernel"`
+	// Weight is the stored format, Compute the multiplication format.
+	Weight  string `json:"weight"`
+	Compute string `json:"compute"`
+	In      int    `json:"in,omitempty"`
+	Out     int    `json:"out,omitempty"`
+	// Trainable reports whether the base weight is updated.
+	Trainable bool     `json:"trainable,omitempty"`
+	Adapter   *Adapter `json:"adapter,omitempty"`
+}
+
+// Adapter is a LoRA adapter attached to a linear layer.
+type Adapter struct {
+	Rank    int     `json:"rank"`
+	Alpha   float64 `json:"alpha"`
+	Dropout float64 `json:"dropout"`
+	Format  string  `json:"format"`
+}
+
+// KVCache is the key/value cache layout: [layers][2][batch][kv_heads]
+// [context][head_dim], preallocated to Context positions.
+type KVCache struct {
+	Layers  int    `json:"layers"`
+	Batch   int    `json:"batch"`
+	KVHeads int    `json:"kv_heads"`
+	HeadDim int    `json:"head_dim"`
+	Context int    `json:"context"`
+	Format  string `json:"format"`
+	Bytes   int64  `json:"bytes"`
+	// Static reports whether the cache is preallocated at full context
+	// (static shapes for compiled decoding).
+	Static bool `json:"static"`
+}
+
+// Provenance is what a saved plan was made from, to tell when it is stale.
+type Provenance struct {
+	HardwareFingerprint string            `json:"hardware_fingerprint,omitempty"`
+	Variables           map[string]string `json:"variables,omitempty"`
+	// Inputs are the .whisper files, Models the local model files, each
+	// with its sha256.
+	Inputs []FileHash `json:"inputs"`
+	Models []FileHash `json:"models,omitempty"`
+}
+
+// FileHash is a file and the sha256 of its content.
+type FileHash struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Stage returns the stage with the given ID, or nil.
+func (p *Plan) Stage(id string) *Stage {
+	for i := range p.Stages {
+		if p.Stages[i].ID == id {
+			return &p.Stages[i]
+		}
+	}
+	return nil
+}
+
+// Decision returns the stage's decision about what, or nil.
+func (s *Stage) Decision(what string) *Decision {
+	for i := range s.Decisions {
+		if s.Decisions[i].What == what {
+			return &s.Decisions[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,613 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/source"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+)
+
+// precision resolves a requested compute format against the target:
+// bf16 needs CC ≥ 8.0 (fp16 instead, a warning when bf16 was only the
+// default, an error when written), fp8 CC ≥ 8.9; the CPU computes in fp32.
+// attr is the attribute's range for diagnostics.
+func (b *builder) precision(req compiler.DType, written bool, site *compiler.Site, attr string) (cost.DType, string) {
+	p := b.target.Profile
+	if !p.GPU {
+		return cost.FP32, "the CPU runtime computes in fp32"
+	}
+	switch req {
+	case compiler.DTypeFP32:
+		return cost.FP32, ""
+	case compiler.DTypeFP16:
+		return cost.FP16, ""
+	case compiler.DTypeFP8:
+		if p.ComputeCapability < 8.9 {
+			b.report(diag.Errorf(site.ValueRange(attr), "P112", "fp8 needs compute capability 8.9",
+				fmt.Sprintf("%s has compute capability %.1f; fp8 tensor cores arrived with Ada (8.9) and Hopper (9.0). "+
+					"Use precision = bf16 (8.0+) or fp16.", b.target.Name(), p.ComputeCapability)))
+			return cost.FP16, "fp8 unsupported"
+		}
+		return cost.BF16, "fp8 matmuls; activations kept in bf16"
+	default: // bf16
+		if p.ComputeCapability < 8.0 {
+			detail := fmt.Sprintf("%s has compute capability %.1f; bfloat16 arithmetic needs 8.0 (Ampere) or later. ",
+				b.target.Name(), p.ComputeCapability)
+			if written {
+				b.report(diag.Errorf(site.ValueRange(attr), "P111", "bf16 needs compute capability 8.0",
+					detail+"Use fp16 (with loss scaling for training) or fp32."))
+			} else {
+				b.report(diag.Warningf(site.NameRange, "P111", "bf16 unavailable: planning fp16",
+					detail+"The planner uses fp16 with dynamic loss scaling instead; write the precision to silence this."))
+			}
+			return cost.FP16, "bf16 unsupported on this GPU"
+		}
+		return cost.BF16, ""
+	}
+}
+
+// attention resolves the attention kernel: auto is flash2 on CC ≥ 8.0
+// GPUs computing in 16 bits, sdpa on other GPUs, eager on the CPU; an
+// explicit flash2 the hardware cannot run falls back with a warning.
+func (b *builder) attention(req compiler.Attention, compute cost.DType, site *compiler.Site) (cost.Attention, string) {
+	p := b.target.Profile
+	flashOK := p.GPU && p.ComputeCapability >= 8.0 && (compute == cost.BF16 || compute == cost.FP16)
+	fallback := cost.SDPA
+	if !p.GPU {
+		fallback = cost.Eager
+	}
+	switch req {
+	case compiler.AttentionEager:
+		return cost.Eager, ""
+	case compiler.AttentionSDPA:
+		if !p.GPU {
+			return cost.Eager, "the CPU runtime has no fused kernel"
+		}
+		return cost.SDPA, ""
+	case compiler.AttentionFlash2:
+		if flashOK {
+			return cost.Flash2, ""
+		}
+		why := "FlashAttention-2 needs a GPU of compute capability 8.0 or later computing in fp16 or bf16"
+		b.report(diag.Warningf(site.ValueRange("attention"), "P110", "flash2 unavailable: using "+fallback.String(),
+			fmt.Sprintf("%s; %s is %s, computing in %s. The plan uses %s (exact, more memory for long sequences). "+
+				"Require flash_attention in the target block to make this an error.", why, b.target.Name(), deviceDesc(b.target), compute, fallback)))
+		return fallback, "flash2 unavailable"
+	default: // auto
+		if flashOK {
+			return cost.Flash2, "fastest exact kernel on this GPU"
+		}
+		return fallback, "flash2 needs CC ≥ 8.0 and fp16/bf16"
+	}
+}
+
+func deviceDesc(t *Target) string {
+	if !t.Profile.GPU {
+		return "a CPU"
+	}
+	return fmt.Sprintf("compute capability %.1f", t.Profile.ComputeCapability)
+}
+
+func optimizerOf(o compiler.OptimizerName) cost.Optimizer {
+	switch o {
+	case compiler.OptimizerAdamW8bit:
+		return cost.AdamW8bit
+	case compiler.OptimizerPagedAdamW8bit:
+		return cost.PagedAdamW8bit
+	case compiler.OptimizerSGD:
+		return cost.SGD
+	case compiler.OptimizerLion:
+		return cost.Lion
+	}
+	return cost.AdamW
+}
+
+func checkpointingOf(c compiler.Checkpointing) (cost.Checkpointing, int) {
+	switch c.Mode {
+	case compiler.CheckpointFull:
+		return cost.CheckpointFull, 0
+	case compiler.CheckpointSelective:
+		return cost.CheckpointSelective, 0
+	case compiler.CheckpointEvery:
+		if c.Every <= 1 {
+			return cost.CheckpointFull, 0
+		}
+		return cost.CheckpointEvery, c.Every
+	}
+	return cost.CheckpointNone, 0
+}
+
+// finetune plans a finetune: adapters, training and evaluation.
+func (b *builder) finetune(f *compiler.Finetune) {
+	if _, ok := b.done[f]; ok || f.Model == nil {
+		return
+	}
+	after := b.load(f.Model)
+	c := b.arch(f.Model)
+	if f.LoRA != nil {
+		as := Stage{ID: "attach_adapters." + f.Name, Kind: StageAdapters, Decl: f.Name, Model: f.Model.Name, After: []string{after}}
+		var names []string
+		for _, t := range f.LoRA.Targets {
+			names = append(names, t.String())
+		}
+		d := Decision{What: "adapters", Choice: fmt.Sprintf("rank %d on %s", f.LoRA.Rank, strings.Join(names, ", ")), Rule: "ML003"}
+		if c != nil {
+			missing := b.checkTargets(f, *c, names)
+			w := cost.Workload{Arch: *c, Mode: cost.LoRA, LoRARank: f.LoRA.Rank, LoRATargets: present(names, missing)}
+			n := w.TrainableParams()
+			d.Effect = fmt.Sprintf("trains %s of %s parameters (%.2f%%)", humanCount(n), humanCount(c.Params()), 100*float64(n)/float64(c.Params()))
+		}
+		as.Decisions = append(as.Decisions, d)
+		b.plan.Stages = append(b.plan.Stages, as)
+		after = as.ID
+	}
+	st := Stage{ID: "train." + f.Name, Kind: StageTrain, Decl: f.Name, Model: f.Model.Name, After: []string{after}}
+	if f.Data != nil && c != nil {
+		ctx := c.MaxSeq
+		if ctx > 0 && f.Data.SeqLen > ctx {
+			b.report(diag.Errorf(f.Data.ValueRange("seq_len"), "P116", "seq_len exceeds the model's context",
+				fmt.Sprintf("Dataset %s has seq_len = %d but model %s (%s) was trained for %d positions; longer sequences "+
+					"fall outside its position encoding. Set seq_len to at most %d, or set the model's context if it was extended.",
+					f.Data.Name, f.Data.SeqLen, f.Model.Name, c.Name, ctx, ctx)))
+		}
+	}
+	if c == nil || f.Data == nil {
+		b.plan.Stages = append(b.plan.Stages, st)
+		b.done[f] = st.ID
+		return
+	}
+	w := b.trainWorkload(f, *c, &st)
+	b.trainDecisions(f, w, &st)
+	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false)
+	if f.LoRA != nil {
+		for i := range st.Graph.Layers {
+			for j := range st.Graph.Layers[i].Linears {
+				if a := st.Graph.Layers[i].Linears[j].Adapter; a != nil {
+					a.Alpha = f.LoRA.Alpha
+				}
+			}
+		}
+	}
+	mem := w.Memory(b.dev)
+	st.Memory = b.deviceMemory(mem, w.Devices)
+	tm := w.TrainStep(b.dev)
+	accum := max(f.GradAccum, 1)
+	st.Time = &StageTime{StepSeconds: tm.Seconds * float64(accum), Bound: tm.Bound,
+		TokensPerSecond: tm.TokensPerSecond() * float64(max(w.Devices, 1)),
+		Assumption:      fmt.Sprintf("MFU %.0f%% of %s peak", 100*tm.Efficiency, w.Compute)}
+	if f.MaxSteps > 0 {
+		st.Time.Steps = int64(f.MaxSteps)
+		st.Time.Seconds = st.Time.StepSeconds * float64(f.MaxSteps)
+	}
+	if !st.Memory.Fits {
+		b.doesNotFit(f, w, mem, &st)
+	} else if float64(mem.Total) > 0.9*float64(st.Memory.CapacityBytes) {
+		b.report(diag.Warningf(f.NameRange, "P121", "training "+f.Name+" uses over 90% of device memory",
+			fmt.Sprintf("The predicted peak is %s of %s; fragmentation or a longer batch may run out of memory. "+
+				"Leave headroom with checkpointing or a smaller batch.", gib(mem.Total), gib(st.Memory.CapacityBytes))))
+	}
+	b.plan.Stages = append(b.plan.Stages, st)
+	b.done[f] = st.ID
+	if f.Data.Eval.Percent > 0 || f.Data.Eval.Examples > 0 {
+		ev := Stage{ID: "evaluate." + f.Name, Kind: StageEvaluate, Decl: f.Name, Model: f.Model.Name, After: []string{st.ID}}
+		split := fmt.Sprintf("%d examples", f.Data.Eval.Examples)
+		if f.Data.Eval.IsPercent {
+			split = fmt.Sprintf("%g%% of %s", f.Data.Eval.Percent, f.Data.Name)
+		}
+		ev.Decisions = append(ev.Decisions, Decision{What: "eval_split", Choice: split, Effect: "forward passes only, no gradients"})
+		b.plan.Stages = append(b.plan.Stages, ev)
+	}
+}
+
+// present returns names without the missing ones.
+func present(names, missing []string) []string {
+	var out []string
+	for _, n := range names {
+		found := false
+		for _, m := range missing {
+			found = found || m == n
+		}
+		if !found {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// checkTargets reports LoRA targets the architecture lacks (P114) and
+// returns them.
+func (b *builder) checkTargets(f *compiler.Finetune, c arch.Config, names []string) []string {
+	have := map[string]bool{}
+	for _, n := range c.LinearNames() {
+		have[n] = true
+	}
+	var missing []string
+	for _, n := range names {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		sev := diag.Errorf
+		if f.LoRA.TargetGroup != "" {
+			sev = diag.Warningf // a group expands to what the family has
+		}
+		b.report(sev(f.LoRA.ValueRange("targets"), "P114", "LoRA target not in "+c.Name,
+			fmt.Sprintf("%s (%s family) has no %s; its linear layers are %s. Adapt only modules the architecture has.",
+				c.Name, c.Family, strings.Join(missing, ", "), strings.Join(c.LinearNames(), ", "))))
+	}
+	return missing
+}
+
+// trainWorkload turns a finetune into the cost model's workload.
+func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) cost.Workload {
+	compute, why := b.precision(f.Precision, f.Has("precision"), &f.Decl.Site, "precision")
+	reqPrec := f.Precision.String()
+	st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: compute.String(), Requested: ifDiff(reqPrec, compute.String()), Effect: why})
+	w := cost.Workload{Arch: c, Compute: compute, Batch: max(f.Batch, 1), Seq: max(f.Data.SeqLen, 1),
+		Optimizer: optimizerOf(f.Optimizer.Name), Devices: 1, Sharding: cost.DDP}
+	if f.Method == compiler.MethodFull {
+		w.Mode = cost.Full
+		w.Storage = cost.FP32 // fp32 master weights under mixed precision
+	} else {
+		w.Mode = cost.LoRA
+		w.Storage = compute
+		w.AdapterType = cost.FP32
+		if f.LoRA != nil {
+			w.LoRARank, w.LoRADropout = f.LoRA.Rank, f.LoRA.Dropout
+			var names []string
+			for _, t := range f.LoRA.Targets {
+				names = append(names, t.String())
+			}
+			have := map[string]bool{}
+			for _, n := range c.LinearNames() {
+				have[n] = true
+			}
+			for _, n := range names {
+				if have[n] {
+					w.LoRATargets = append(w.LoRATargets, n)
+				}
+			}
+		}
+		if len(w.LoRATargets) == 0 || w.LoRARank <= 0 {
+			w.LoRARank, w.LoRATargets = 16, []string{"q_proj", "v_proj"}
+		}
+	}
+	if q := f.Model.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
+		w.Quant = quantOf(q)
+		if w.Mode == cost.LoRA {
+			w.Storage = cost.FP32 // peft's prepare_model_for_kbit_training upcasts the rest
+		}
+		qc, _ := b.precision(q.Compute, q.Has("compute"), &q.Site, "compute")
+		w.Compute = qc
+	}
+	ck, every := checkpointingOf(f.Checkpointing)
+	w.Checkpointing, w.CheckpointEvery = ck, every
+	att, awhy := b.attention(f.Attention, w.Compute, &f.Decl.Site)
+	w.Attention = att
+	st.Decisions = append(st.Decisions, Decision{What: "attention", Choice: att.String(), Requested: ifDiff(f.Attention.String(), att.String()), Rule: "ML006", Effect: awhy})
+	if d := f.Distributed; d != nil {
+		n := d.GPUs
+		if n == 0 {
+			n = b.target.Count
+		}
+		if n > b.target.Count {
+			b.report(diag.Errorf(d.ValueRange("gpus"), "P122", fmt.Sprintf("%d GPUs requested, the target has %d", n, b.target.Count),
+				fmt.Sprintf("distributed.gpus = %d but %s has %d devices. Lower gpus, or plan for more devices (--target %s*%d).",
+					n, b.target.Name(), b.target.Count, b.target.Profile.Name, n)))
+			n = b.target.Count
+		}
+		w.Devices = max(n, 1)
+		switch d.Strategy {
+		case compiler.StrategyZeRO2:
+			w.Sharding = cost.ZeRO2
+		case compiler.StrategyZeRO3, compiler.StrategyFSDP:
+			w.Sharding = cost.ZeRO3
+		}
+	}
+	if err := w.Validate(); err != nil {
+		b.report(diag.Errorf(f.NameRange, "P199", "internal planner error", "The workload of "+f.Name+" is inconsistent: "+err.Error()+". This is a bug in whisperc."))
+	}
+	return w
+}
+
+func ifDiff(req, got string) string {
+	if req == got {
+		return ""
+	}
+	return req
+}
+
+// trainDecisions records what each optimisation of a training stage
+// costs and saves, by re-running the model without it.
+func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stage) {
+	base := w.Memory(b.dev)
+	// checkpointing
+	{
+		alt := w
+		alt.Checkpointing, alt.CheckpointEvery = cost.CheckpointNone, 0
+		a0, a1 := alt.ActivationBytes(), w.ActivationBytes()
+		t0, t1 := alt.TrainStep(b.dev), w.TrainStep(b.dev)
+		extra := 0.0
+		if t0.FLOPs > 0 {
+			extra = t1.RecomputeFLOPs / t0.FLOPs
+		}
+		d := Decision{What: "checkpointing", Choice: ckptName(w), Rule: "ML002", SavesBytes: a0 - a1, ExtraCompute: extra}
+		if w.Checkpointing == cost.CheckpointNone {
+			full := w
+			full.Checkpointing = cost.CheckpointFull
+			d.Effect = fmt.Sprintf("activations %s kept (full checkpointing would keep %s)", gib(a1), gib(full.ActivationBytes()))
+		} else {
+			d.Effect = fmt.Sprintf("activations %s → %s, +%.0f%% compute", gib(a0), gib(a1), 100*extra)
+		}
+		st.Decisions = append(st.Decisions, d)
+	}
+	// attention memory relative to eager
+	if w.Attention != cost.Eager {
+		alt := w
+		alt.Attention = cost.Eager
+		if s := alt.ActivationBytes() - w.ActivationBytes(); s > 0 {
+			d := st.Decision("attention")
+			d.SavesBytes = s
+			d.Effect = strings.TrimPrefix(d.Effect+"; ", "; ") + "no seq×seq scores: saves " + gib(s) + " over eager"
+		}
+	}
+	// quantisation
+	if w.Quant.Type.Quantized() {
+		alt := w
+		alt.Quant = cost.Quant{}
+		alt.Storage = w.Compute
+		s := alt.WeightBytes() - w.WeightBytes()
+		st.Decisions = append(st.Decisions, Decision{What: "quantization", Choice: w.Quant.Type.String(), Rule: "ML001", SavesBytes: s,
+			Effect: fmt.Sprintf("frozen weights %s → %s", gib(alt.WeightBytes()), gib(w.WeightBytes()))})
+	}
+	// method
+	{
+		n := w.TrainableParams()
+		d := Decision{What: "method", Choice: f.Method.String(), Rule: "ML003",
+			Effect: fmt.Sprintf("%s trainable parameters (%.2f%%)", humanCount(n), 100*float64(n)/float64(max(w.Arch.Params(), 1)))}
+		if w.Mode == cost.LoRA {
+			full := w
+			full.Mode, full.Storage, full.Quant = cost.Full, cost.FP32, cost.Quant{}
+			d.SavesBytes = full.Memory(b.dev).Total - base.Total
+			d.Effect += fmt.Sprintf("; full fine-tuning would need %s", gib(full.Memory(b.dev).Total))
+		}
+		st.Decisions = append(st.Decisions, d)
+	}
+	// optimizer
+	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(),
+		Effect: "state " + gib(base.Component("optimizer_state"))})
+	// batch
+	eff := w.Batch * max(f.GradAccum, 1) * max(w.Devices, 1)
+	st.Decisions = append(st.Decisions, Decision{What: "batch", Choice: fmt.Sprintf("%d × %d accumulation × %d devices", w.Batch, max(f.GradAccum, 1), max(w.Devices, 1)),
+		Effect: fmt.Sprintf("effective batch %d sequences of %d tokens", eff, w.Seq)})
+	if w.Devices > 1 {
+		alt := w
+		alt.Sharding = cost.DDP
+		st.Decisions = append(st.Decisions, Decision{What: "distributed", Choice: fmt.Sprintf("%s on %d devices", w.Sharding, w.Devices),
+			SavesBytes: alt.Memory(b.dev).Total - base.Total,
+			Effect:     fmt.Sprintf("per device %s (data parallel would need %s)", gib(base.Total), gib(alt.Memory(b.dev).Total))})
+	}
+}
+
+func ckptName(w cost.Workload) string {
+	if w.Checkpointing == cost.CheckpointEvery {
+		return fmt.Sprintf("every(%d)", w.CheckpointEvery)
+	}
+	return w.Checkpointing.String()
+}
+
+// compile resolves a compile mode; modes that capture CUDA graphs or
+// autotune need static shapes (P117).
+func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler.Site, st *Stage) string {
+	m := mode.String()
+	if mode == compiler.CompileInvalid {
+		m = "none"
+	}
+	d := Decision{What: "compile", Choice: m, Rule: "ML005"}
+	switch mode {
+	case compiler.CompileReduceOverhead, compiler.CompileMaxAutotune:
+		if !static {
+			b.report(diag.Warningf(site.ValueRange("compile"), "P117", "compile = "+m+" needs static shapes",
+				m+" captures CUDA graphs (or autotunes) for fixed tensor shapes; variable-length batches recompile. "+
+					"Set packing = true on the dataset (every batch seq_len tokens), or use compile = default."))
+		}
+		d.Effect = "fixed shapes: batches padded or packed to seq_len"
+	case compiler.CompileDefault:
+		d.Effect = "operator fusion; dynamic shapes allowed"
+	}
+	if !b.target.Profile.GPU && mode != compiler.CompileNone && mode != compiler.CompileInvalid {
+		d.Effect = "the CPU runtime builds one fused graph per shape"
+	}
+	st.Decisions = append(st.Decisions, d)
+	return m
+}
+
+// deviceMemory turns the model's prediction into a plan entry.
+func (b *builder) deviceMemory(m cost.Memory, devices int) *DeviceMemory {
+	capBytes := b.target.Profile.MemoryBytes
+	return &DeviceMemory{Devices: max(devices, 1), TotalBytes: m.Total, CapacityBytes: capBytes,
+		Fits: capBytes <= 0 || m.Total <= capBytes, Phase: m.Phase, Components: m.Components}
+}
+
+// inferenceWorkload builds the workload of a generate or serve stage.
+func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch, prompt, newTokens int, kv bool, att compiler.Attention, site *compiler.Site, st *Stage) cost.Workload {
+	m := ref.Base()
+	req := compiler.DTypeBF16
+	written := false
+	var qsite *compiler.Site
+	if m.Quantize != nil {
+		req, written, qsite = m.Quantize.Compute, m.Quantize.Has("compute"), &m.Quantize.Site
+	}
+	if qsite == nil {
+		qsite = &m.Decl.Site
+	}
+	compute, why := b.precision(req, written, qsite, "compute")
+	w := cost.Workload{Arch: c, Mode: cost.Inference, Storage: compute, Compute: compute, Batch: max(batch, 1),
+		Seq: max(prompt, 1), NewTokens: newTokens, KVCache: kv, Devices: 1, Sharding: cost.DDP}
+	if m.Quantize != nil {
+		w.Quant = quantOf(m.Quantize)
+	}
+	if ref.Finetune != nil && ref.Finetune.LoRA != nil {
+		// adapters are merged into the weights for inference
+		st.Decisions = append(st.Decisions, Decision{What: "adapters", Choice: "merged", Rule: "ML003",
+			Effect: "LoRA updates folded into the base weights: no extra latency"})
+	}
+	st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: compute.String(), Effect: why})
+	a, awhy := b.attention(att, compute, site)
+	w.Attention = a
+	st.Decisions = append(st.Decisions, Decision{What: "attention", Choice: a.String(), Requested: ifDiff(att.String(), a.String()), Rule: "ML006", Effect: awhy})
+	return w
+}
+
+// promptTokens estimates a prompt's length: about four characters per
+// token for English BPE vocabularies, plus BOS.
+func promptTokens(s string) int { return len(s)/4 + 2 }
+
+func (b *builder) generate(g *compiler.Generate) {
+	m := g.Model.Base()
+	if m == nil {
+		return
+	}
+	after := []string{b.load(m)}
+	if g.Model.Finetune != nil {
+		b.finetune(g.Model.Finetune)
+		if id, ok := b.done[g.Model.Finetune]; ok {
+			after = append(after, id)
+		}
+	}
+	st := Stage{ID: "generate." + g.Name, Kind: StageGenerate, Decl: g.Name, Model: m.Name, After: after}
+	c := b.arch(m)
+	if c == nil {
+		b.plan.Stages = append(b.plan.Stages, st)
+		return
+	}
+	prompt := promptTokens(g.Prompt)
+	if total := prompt + g.MaxTokens; c.MaxSeq > 0 && total > c.MaxSeq {
+		b.report(diag.Warningf(g.ValueRange("max_tokens"), "P116", "generation runs past the model's context",
+			fmt.Sprintf("The prompt (about %d tokens) plus max_tokens = %d exceeds %s's context of %d; generation stops at the context. "+
+				"Lower max_tokens to at most %d.", prompt, g.MaxTokens, c.Name, c.MaxSeq, max(c.MaxSeq-prompt, 1))))
+	}
+	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
+	b.kvDecision(w, &st, "ML004")
+	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache)
+	b.inferenceCost(w, &st, g.NameRange, g.Name)
+	b.plan.Stages = append(b.plan.Stages, st)
+}
+
+func (b *builder) serve(s *compiler.Serve) {
+	m := s.Model.Base()
+	if m == nil {
+		return
+	}
+	after := []string{b.load(m)}
+	if s.Model.Finetune != nil {
+		b.finetune(s.Model.Finetune)
+		if id, ok := b.done[s.Model.Finetune]; ok {
+			after = append(after, id)
+		}
+	}
+	st := Stage{ID: "serve." + s.Name, Kind: StageServe, Decl: s.Name, Model: m.Name, After: after}
+	c := b.arch(m)
+	if c == nil {
+		b.plan.Stages = append(b.plan.Stages, st)
+		return
+	}
+	// A server must hold max_batch sequences of the full context.
+	ctx := c.MaxSeq
+	if ctx <= 0 {
+		ctx = 2048
+	}
+	w := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
+	b.kvDecision(w, &st, "ML004")
+	st.Graph = lower(w, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache)
+	b.inferenceCost(w, &st, s.NameRange, s.Name)
+	b.plan.Stages = append(b.plan.Stages, st)
+}
+
+// kvDecision records the KV cache's cost and what it saves.
+func (b *builder) kvDecision(w cost.Workload, st *Stage, rule string) {
+	ctx := min(w.Seq+w.NewTokens, max(w.Arch.MaxSeq, w.Seq+w.NewTokens))
+	with := w
+	with.KVCache = true
+	without := w
+	without.KVCache = false
+	t1, t0 := with.Decode(b.dev), without.Decode(b.dev)
+	d := Decision{What: "kv_cache", Rule: rule}
+	if w.KVCache {
+		d.Choice = "on"
+		d.SavesBytes = -w.KVCacheBytes(ctx)
+		ratio := 0.0
+		if t1.FLOPs > 0 {
+			ratio = t0.FLOPs / t1.FLOPs
+		}
+		d.Effect = fmt.Sprintf("costs %s for %d positions × batch %d; decoding does %.0f× less compute", gib(w.KVCacheBytes(ctx)), ctx, w.Batch, ratio)
+	} else {
+		d.Choice = "off"
+		d.Effect = fmt.Sprintf("every token recomputes the prefix: %.0f× the FLOPs of cached decoding", t0.FLOPs/max(t1.FLOPs, 1))
+	}
+	st.Decisions = append(st.Decisions, d)
+}
+
+func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, name string) {
+	mem := w.Memory(b.dev)
+	st.Memory = b.deviceMemory(mem, 1)
+	pre, dec := w.Prefill(b.dev), w.Decode(b.dev)
+	st.Time = &StageTime{StepSeconds: pre.Seconds, Seconds: pre.Seconds + dec.Seconds, Bound: dec.Bound,
+		TokensPerSecond: dec.TokensPerSecond(),
+		Assumption:      fmt.Sprintf("prefill MFU %.0f%%, decoding at %.0f%% of memory bandwidth", 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
+	if !st.Memory.Fits {
+		over := mem.Total - st.Memory.CapacityBytes
+		d := diag.Errorf(where, "P120", fmt.Sprintf("%s does not fit: needs %s of %s", name, gib(mem.Total), gib(st.Memory.CapacityBytes)),
+			fmt.Sprintf("The predicted peak exceeds %s's memory by %s (%s). Quantise the model (quantize { method = nf4 } "+
+				"or q4_0), lower the batch or the context, or plan for a larger target.", b.target.Name(), gib(over), componentList(mem)))
+		b.report(d)
+	}
+}
+
+func componentList(m cost.Memory) string {
+	var parts []string
+	for _, c := range m.Components {
+		parts = append(parts, c.Name+" "+gib(c.Bytes))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (b *builder) export(e *compiler.Export) {
+	m := e.Model.Base()
+	if m == nil {
+		return
+	}
+	after := []string{b.load(m)}
+	if e.Model.Finetune != nil {
+		b.finetune(e.Model.Finetune)
+		if id, ok := b.done[e.Model.Finetune]; ok {
+			after = append(after, id)
+		}
+	}
+	st := Stage{ID: "export." + e.Name, Kind: StageExport, Decl: e.Name, Model: m.Name, After: after}
+	d := Decision{What: "format", Choice: e.Format.String(), Effect: e.Path}
+	st.Decisions = append(st.Decisions, d)
+	if c := b.arch(m); c != nil {
+		q := cost.Quant{Type: cost.FP16}
+		switch e.Quantize {
+		case compiler.ExportQuantQ8_0:
+			q = cost.Quant{Type: cost.Q8_0}
+		case compiler.ExportQuantQ4_0:
+			q = cost.Quant{Type: cost.Q4_0}
+		case compiler.ExportQuantNone:
+			q = cost.Quant{}
+		}
+		w := cost.Workload{Arch: *c, Storage: cost.FP16, Compute: cost.FP16, Quant: q, QuantizeHead: q.Type.Quantized()}
+		if !q.Type.Quantized() {
+			w.Quant = cost.Quant{}
+		}
+		st.Decisions = append(st.Decisions, Decision{What: "quantization", Choice: e.Quantize.String(),
+			Effect: "file about " + gib(w.WeightBytes())})
+	}
+	b.plan.Stages = append(b.plan.Stages, st)
+}

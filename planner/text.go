@@ -1,0 +1,153 @@
+package planner
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/modelwhisperer/whisperc/lang/diag"
+)
+
+// WriteText renders the plan for people, in the spirit of `terraform
+// plan`: the target, the models, each stage with its decisions, memory
+// table and time, then the diagnostics (through the one diagnostic
+// renderer, with source snippets from files) and the one-line summary.
+func (p *Plan) WriteText(w io.Writer, files diag.Files) error {
+	var b strings.Builder
+	t := p.Target
+	fmt.Fprintf(&b, "Target: %s", t.Name)
+	if t.Description != "" {
+		fmt.Fprintf(&b, " (%s)", t.Description)
+	}
+	fmt.Fprintf(&b, ", %s each", gib(t.MemoryBytes))
+	if t.GPU {
+		fmt.Fprintf(&b, ", compute capability %.1f", t.ComputeCapability)
+	}
+	fmt.Fprintf(&b, ", %s\n", t.Source)
+	for _, m := range p.Models {
+		if !m.Resolved {
+			fmt.Fprintf(&b, "Model:  %s = %s (architecture unknown)\n", m.Name, m.Source)
+			continue
+		}
+		fmt.Fprintf(&b, "Model:  %s = %s: %s, %s parameters, %d layers × %d hidden, %d/%d heads, context %d\n",
+			m.Name, m.Source, m.Architecture, humanCount(m.Params), m.Layers, m.Hidden, m.Heads, m.KVHeads, m.Context)
+		if m.Approximation != "" {
+			fmt.Fprintf(&b, "        note: %s\n", m.Approximation)
+		}
+	}
+	for _, s := range p.Stages {
+		fmt.Fprintf(&b, "\n%s %s\n", stageMark(s), s.ID)
+		for _, d := range s.Decisions {
+			choice := d.Choice
+			if d.Requested != "" {
+				choice += " (requested " + d.Requested + ")"
+			}
+			line := fmt.Sprintf("    %-14s %s", d.What, choice)
+			if d.Rule != "" {
+				line += "  [" + d.Rule + "]"
+			}
+			if d.Effect != "" {
+				line += "\n" + strings.Repeat(" ", 19) + d.Effect
+			}
+			b.WriteString(line + "\n")
+		}
+		if g := s.Graph; g != nil && len(g.Layers) > 0 {
+			b.WriteString("    graph          " + graphSummary(g) + "\n")
+		}
+		if m := s.Memory; m != nil {
+			fmt.Fprintf(&b, "    memory per device (peak in %s):\n", m.Phase)
+			for _, c := range m.Components {
+				fmt.Fprintf(&b, "      %-20s %10s\n", c.Name, gib(c.Bytes))
+			}
+			status := "fits"
+			if !m.Fits {
+				status = "DOES NOT FIT"
+			}
+			pct := 0.0
+			if m.CapacityBytes > 0 {
+				pct = 100 * float64(m.TotalBytes) / float64(m.CapacityBytes)
+			}
+			fmt.Fprintf(&b, "      %-20s %10s of %s (%.0f%%) %s\n", "total", gib(m.TotalBytes), gib(m.CapacityBytes), pct, status)
+		}
+		if tm := s.Time; tm != nil {
+			fmt.Fprintf(&b, "    time           %s per step, %.0f tokens/s", seconds(tm.StepSeconds), tm.TokensPerSecond)
+			if tm.Seconds > 0 {
+				fmt.Fprintf(&b, ", %s in all", seconds(tm.Seconds))
+			}
+			fmt.Fprintf(&b, " (%s-bound; %s)\n", tm.Bound, tm.Assumption)
+		}
+	}
+	b.WriteString("\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if len(p.Diagnostics) > 0 {
+		if err := diag.WriteText(w, files, p.Diagnostics, diag.TextOptions{}); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w, p.Summary)
+	return err
+}
+
+func stageMark(s Stage) string {
+	if s.Memory != nil && !s.Memory.Fits {
+		return "!"
+	}
+	return "+"
+}
+
+// graphSummary condenses the per-layer graph into one line: the kernels
+// used, adapters and checkpoint boundaries.
+func graphSummary(g *Graph) string {
+	kernels := map[string]int{}
+	adapters := 0
+	ckpt := 0
+	for _, l := range g.Layers {
+		if l.Checkpoint {
+			ckpt++
+		}
+		for _, ln := range l.Linears {
+			kernels[ln.Kernel+" "+ln.Weight+"→"+ln.Compute]++
+			if ln.Adapter != nil {
+				adapters++
+			}
+		}
+	}
+	var ks []string
+	for k, n := range kernels {
+		ks = append(ks, fmt.Sprintf("%d× %s", n, k))
+	}
+	sort.Strings(ks)
+	s := fmt.Sprintf("%d layers, %s attention; %s", len(g.Layers), g.Layers[0].Attention, strings.Join(ks, ", "))
+	if adapters > 0 {
+		s += fmt.Sprintf("; %d adapters", adapters)
+	}
+	if ckpt > 0 {
+		s += fmt.Sprintf("; %d checkpointed layers", ckpt)
+	}
+	if g.KVCache != nil {
+		s += fmt.Sprintf("; KV cache %d×%d×%d %s (%s)", g.KVCache.Context, g.KVCache.KVHeads, g.KVCache.HeadDim, g.KVCache.Format, gib(g.KVCache.Bytes))
+	}
+	if g.Compile != "" && g.Compile != "none" {
+		s += "; compile " + g.Compile
+	}
+	return s
+}
+
+func seconds(s float64) string {
+	switch {
+	case s <= 0:
+		return "-"
+	case s < 1e-3:
+		return fmt.Sprintf("%.0f µs", s*1e6)
+	case s < 1:
+		return fmt.Sprintf("%.0f ms", s*1e3)
+	case s < 120:
+		return fmt.Sprintf("%.1f s", s)
+	case s < 7200:
+		return fmt.Sprintf("%.1f min", s/60)
+	}
+	return fmt.Sprintf("%.1f h", s/3600)
+}
