@@ -12,11 +12,13 @@ import (
 
 // buildOrder is the order in which kinds are built: a kind only uses kinds
 // built before it.
-var buildOrder = []string{"version", "track", "target", "model", "dataset", "finetune", "generate", "serve", "export", "pipeline"}
+func buildOrder() []string {
+	return []string{"version", "track", "target", "model", "dataset", "finetune", "generate", "serve", "export", "pipeline"}
+}
 
 // checkDecls checks every declaration's body and builds its typed value.
 func (c *checker) checkDecls() {
-	for _, kind := range buildOrder {
+	for _, kind := range buildOrder() {
 		for _, d := range c.prog.Decls {
 			if d.Kind != kind {
 				continue

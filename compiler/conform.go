@@ -139,9 +139,14 @@ func (c *checker) unitMismatch(ctx conformCtx, v val, t stdlib.Type) (val, bool)
 	return val{kind: vError, rng: v.rng}, false
 }
 
-// noteVar points at the variable a bad value came from.
+// noteVar points at the variable a bad value came from. Such a value is
+// not fixed where it is used, so any quick fix is dropped.
 func (c *checker) noteVar(d *diag.Diagnostic, v val) {
 	if v.fromVar != nil {
+		d.Suggestion = nil
+		if v.fromVar.FromCommandLine {
+			d.Detail += " The value comes from -var " + v.fromVar.Name + "."
+		}
 		d.Notes = append(d.Notes, diag.Note{Range: v.fromVar.NameRange, Message: "the value of variable " + v.fromVar.Name})
 	}
 }

@@ -271,7 +271,11 @@ func TestVars(t *testing.T) {
 			t.Errorf("mem not applied: %+v", prog.Target.Require)
 		}
 	}
-	_, ds := checkMem(t, files, "v.whisper", map[string]string{"l": "1"})
+	_, ds := checkMem(t, files, "v.whisper", map[string]string{"sched": "cosin"})
+	if ds[0].Suggestion != nil || len(ds[0].Notes) != 1 || !strings.Contains(ds[0].Detail, "-var sched") {
+		t.Errorf("a bad -var value is fixed on the command line, not in the file: %+v", ds[0])
+	}
+	_, ds = checkMem(t, files, "v.whisper", map[string]string{"l": "1"})
 	if !strings.Contains(ds[0].Detail, `Did you mean "lr"?`) {
 		t.Errorf("E212 detail: %s", ds[0].Detail)
 	}
