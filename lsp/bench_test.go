@@ -1,0 +1,116 @@
+package lsp
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// bigProgram returns a valid pipeline of at least lines lines: groups of a
+// variable, a model, a dataset, a fine-tune and a generate stage, each
+// group with its own names.
+func bigProgram(lines int) string {
+	var b strings.Builder
+	b.WriteString("// A large pipeline for latency benchmarks: é 日本 😀\n")
+	for g := 0; strings.Count(b.String(), "\n") < lines; g++ {
+		fmt.Fprintf(&b, `
+variable lr%[1]d {
+  default = 2e-4
+}
+
+model base%[1]d {
+  source = "hf:meta-llama/Llama-2-7b-hf"
+  quantize { method = nf4, double = true, compute = bf16 }
+}
+
+dataset chat%[1]d {
+  source  = "data/chat%[1]d.jsonl"
+  format  = jsonl
+  field   = "text"
+  seq_len = 1024
+  eval    = 5%%
+  version = dvc
+}
+
+finetune sft%[1]d {
+  model  = base%[1]d
+  data   = chat%[1]d
+  method = qlora
+  lora { rank = 16, alpha = 32, dropout = 0.05, targets = attention }
+  checkpointing = full
+  attention     = flash2
+  optimizer { name = adamw, lr = var.lr%[1]d, schedule = cosine, warmup = 3%% }
+  batch      = 4
+  grad_accum = 8
+  save_every = 500 steps
+}
+
+generate story%[1]d {
+  model       = sft%[1]d
+  prompt      = "Once upon a time"
+  max_tokens  = 64
+  temperature = 0
+  kv_cache    = true
+}
+`, g)
+	}
+	return b.String()
+}
+
+// BenchmarkDiagnosticsAfterChange measures, through the protocol, the time
+// from an edit of a 1,000-line document to the arrival of its
+// diagnostics: the debounce, parse, check, plan and publish. The target is
+// under 50 ms.
+func BenchmarkDiagnosticsAfterChange(b *testing.B) {
+	text := bigProgram(1000)
+	s := newSession(b, Options{})
+	u := testURI(b, "big.whisper")
+	s.open(u, text)
+	s.waitDiagnostics(u, 1)
+	i := strings.Index(text, "seq_len = 1024") + len("seq_len = 102")
+	digits := "0123456789"
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		v := int32(n + 2)
+		text = s.edit(u, v, text, i, i+1, digits[n%10:n%10+1])
+		s.waitDiagnostics(u, v)
+	}
+	b.ReportMetric(float64(strings.Count(text, "\n")), "lines")
+}
+
+// BenchmarkAnalyse measures one analysis of a new version of a 1,000-line
+// document, without the protocol or the debounce.
+func BenchmarkAnalyse(b *testing.B) {
+	text := bigProgram(1000)
+	s := newSession(b, Options{})
+	u := testURI(b, "big.whisper")
+	s.open(u, text)
+	s.sync(u)
+	srv := s.inner
+	d, _ := srv.docs.get(u)
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		nd := *d
+		nd.Version = int32(n + 10)
+		if a := srv.analyse(s.ctx, &nd); a == nil {
+			b.Fatal("analysis cancelled")
+		}
+	}
+}
+
+// TestBigProgramChecks keeps the benchmark honest: its input is a valid
+// program of 1,000 lines, so the benchmark measures the full phases.
+func TestBigProgramChecks(t *testing.T) {
+	text := bigProgram(1000)
+	if n := strings.Count(text, "\n"); n < 1000 {
+		t.Fatalf("%d lines", n)
+	}
+	s := newSession(t, Options{})
+	u := testURI(t, "big.whisper")
+	s.open(u, text)
+	for _, d := range s.waitDiagnostics(u, 1) {
+		if d.Severity == 1 {
+			t.Errorf("error in the benchmark program: %v", d.Message)
+		}
+	}
+}
