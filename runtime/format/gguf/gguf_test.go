@@ -441,3 +441,79 @@ func FuzzParse(f *testing.F) {
 		_, _ = file.Vocab()
 	})
 }
+
+// TestKQuantTensors loads a model whose matrices are Q4_K and Q6_K (rows of
+// 256) and checks bytes, dequantisation sizes and non-finite scale
+// detection.
+func TestKQuantTensors(t *testing.T) {
+	c := arch.Config{Name: "k", Family: arch.Llama, Dim: 256, HiddenDim: 256, Layers: 1, Heads: 2, KVHeads: 2, Vocab: 3, MaxSeq: 8, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	s := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}}
+	names := []string{"tok_embeddings.weight", "norm.weight"}
+	for _, suf := range []string{"attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight", "attention.wo.weight", "ffn_norm.weight", "feed_forward.w1.weight", "feed_forward.w2.weight", "feed_forward.w3.weight"} {
+		names = append(names, "layers.0."+suf)
+	}
+	seed := uint32(1)
+	for i, n := range names {
+		shape := ExpectedShape(c, n)
+		dt := weights.F32
+		if len(shape) == 2 {
+			dt = []weights.DType{weights.Q4_K, weights.Q6_K}[i%2]
+		}
+		size, _ := quant.ByteSize(dt, shape)
+		data := make([]byte, size)
+		for j := range data {
+			seed = seed*1664525 + 1013904223
+			data[j] = byte(seed >> 24)
+		}
+		_, bs, _ := quant.BlockSize(dt)
+		for b := 0; b < len(data)/bs; b++ {
+			switch dt {
+			case weights.F32:
+				binary.LittleEndian.PutUint32(data[4*b:], math.Float32bits(1))
+			case weights.Q4_K:
+				binary.LittleEndian.PutUint16(data[b*bs:], 0x2C00)   // d
+				binary.LittleEndian.PutUint16(data[b*bs+2:], 0x2000) // dmin
+			case weights.Q6_K:
+				binary.LittleEndian.PutUint16(data[b*bs+208:], 0x2C00)
+			}
+		}
+		s.Tensors[n] = &weights.Tensor{Name: n, Shape: shape, DType: dt, Data: data}
+	}
+	var buf bytes.Buffer
+	if err := WriteSet(&buf, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Open(writeTemp(t, buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	for n, want := range s.Tensors {
+		got := back.Tensors[n]
+		if got == nil || got.DType != want.DType || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("%s differs", n)
+		}
+		y, err := quant.Dequantize(got)
+		if err != nil || len(y) != got.Elements() {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	// A NaN super-block scale in a Q6_K tensor is reported by name.
+	var wk *weights.Tensor
+	for _, tt := range s.Tensors {
+		if tt.DType == weights.Q6_K {
+			wk = tt
+		}
+	}
+	bad := append([]byte(nil), wk.Data...)
+	binary.LittleEndian.PutUint16(bad[210+208:], 0x7E00)
+	wk.Data = bad
+	buf.Reset()
+	if err := WriteSet(&buf, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(writeTemp(t, buf.Bytes()))
+	if err == nil || !strings.Contains(err.Error(), `"`+wk.Name+`" has a non-finite scale in the block of elements 256..511`) {
+		t.Errorf("NaN scale: %v", err)
+	}
+}
