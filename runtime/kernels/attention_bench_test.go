@@ -22,7 +22,8 @@ func BenchmarkAttention(b *testing.B) {
 		for _, kind := range []AttnKernel{AttnEager, AttnFlash2} {
 			b.Run(fmt.Sprintf("fwd/n=%d,pos=%d/%v", s.N, s.Pos, kind), func(b *testing.B) {
 				b.ReportAllocs()
-				for b.Loop() {
+				defer cpuMetric(b)()
+			for b.Loop() {
 					_ = Exec{}.AttentionForward(kind, out, lse, q, k, v, s)
 				}
 			})
@@ -37,7 +38,8 @@ func BenchmarkAttention(b *testing.B) {
 			_ = Exec{}.AttentionForward(kind, out, lse, q, k, v, s)
 			b.Run(fmt.Sprintf("bwd/n=%d/%v", s.N, kind), func(b *testing.B) {
 				b.ReportAllocs()
-				for b.Loop() {
+				defer cpuMetric(b)()
+			for b.Loop() {
 					_ = Exec{}.AttentionBackward(kind, dq, dk, dv, q, k, v, out, lse, out, s)
 				}
 			})

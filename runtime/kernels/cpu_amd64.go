@@ -39,3 +39,9 @@ func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *
 //
 //go:noescape
 func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32
+
+// dot4bitBlocksAVX2 is dot4bitAVX2 for nblocks whole 64-element blocks with
+// one scale each, scaling the table once per block.
+//
+//go:noescape
+func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32

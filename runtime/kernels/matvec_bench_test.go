@@ -21,7 +21,8 @@ func BenchmarkMatVec(b *testing.B) {
 		}{{"asm", Exec{}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}} {
 			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, e.name), func(b *testing.B) {
 				b.SetBytes(int64(rows*cols) * 4)
-				for b.Loop() {
+				defer cpuMetric(b)()
+			for b.Loop() {
 					_ = e.e.MatVec(out, w, x, rows, cols)
 				}
 				b.ReportMetric(float64(2*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -42,7 +43,8 @@ func BenchmarkMatMul(b *testing.B) {
 		}{{"asm", Exec{}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}, {"asm-tile64", Exec{TileRows: 64}}} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", n, rows, cols, e.name), func(b *testing.B) {
 				b.SetBytes(int64(rows*cols) * 4)
-				for b.Loop() {
+				defer cpuMetric(b)()
+			for b.Loop() {
 					_ = e.e.MatMul(out, x, w, n, rows, cols)
 				}
 				b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

@@ -180,6 +180,18 @@ func (k *qKernel) rowDot(r int, x, xp, scratch []float32) float32 {
 		}
 		return k.rowDotQ8(start, x)
 	default:
+		if k.asm && q.Cols%Block4Bit == 0 {
+			nb := q.Cols / Block4Bit
+			if nb == 0 {
+				return 0
+			}
+			b0 := start / Block4Bit
+			sc := scratch[:nb]
+			for i := range sc {
+				sc[i] = q.blockScale(b0 + i)
+			}
+			return dot4bitBlocksAVX2(&q.Data[start/2], &sc[0], nb, &xp[0], k.tab)
+		}
 		if k.asm {
 			ng := q.Cols / 16
 			if ng == 0 {

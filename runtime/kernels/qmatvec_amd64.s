@@ -116,3 +116,46 @@ q8done:
 	VZEROUPPER
 	MOVSS X0, ret+32(FP)
 	RET
+
+// func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32
+TEXT ·dot4bitBlocksAVX2(SB), NOSPLIT, $0-44
+	MOVQ codes+0(FP), SI
+	MOVQ scales+8(FP), BX
+	MOVQ nblocks+16(FP), CX
+	MOVQ xp+24(FP), DI
+	MOVQ table+32(FP), AX
+	VMOVUPS (AX), Y8
+	VMOVUPS 32(AX), Y7
+	MOVL $15, DX
+	VMOVD DX, X13
+	VPBROADCASTD X13, Y13
+	VXORPS Y12, Y12, Y12
+	VXORPS Y11, Y11, Y11
+	VXORPS Y10, Y10, Y10
+	VXORPS Y9, Y9, Y9
+
+bkloop:
+	TESTQ CX, CX
+	JZ    bkdone
+	SCALETABLE(0)
+	NIBBLES16(0, 0, 32, Y12, Y11)
+	NIBBLES16(8, 64, 96, Y10, Y9)
+	NIBBLES16(16, 128, 160, Y12, Y11)
+	NIBBLES16(24, 192, 224, Y10, Y9)
+	ADDQ $32, SI
+	ADDQ $256, DI
+	ADDQ $4, BX
+	DECQ CX
+	JMP  bkloop
+
+bkdone:
+	VADDPS Y11, Y12, Y12
+	VADDPS Y9, Y10, Y10
+	VADDPS Y10, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET

@@ -16,6 +16,7 @@ func BenchmarkQMatVec(b *testing.B) {
 		out := make([]float32, rows)
 		b.Run(fmt.Sprintf("%dx%d/f32", rows, cols), func(b *testing.B) {
 			b.SetBytes(int64(rows * cols * 4))
+			defer cpuMetric(b)()
 			for b.Loop() {
 				_ = MatVec(out, w, x, rows, cols)
 			}
@@ -32,7 +33,8 @@ func BenchmarkQMatVec(b *testing.B) {
 			}{{"asm", Exec{}}, {"go", Exec{NoAsm: true}}} {
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, e.name), func(b *testing.B) {
 					b.SetBytes(int64(q.Bytes()))
-					for b.Loop() {
+					defer cpuMetric(b)()
+			for b.Loop() {
 						_ = e.e.QMatVec(out, q, x)
 					}
 					b.ReportMetric(float64(2*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -48,6 +50,7 @@ func BenchmarkQuantize(b *testing.B) {
 	for _, m := range []Method{NF4, FP4, Q8_0} {
 		b.Run(m.String(), func(b *testing.B) {
 			b.SetBytes(int64(rows * cols * 4))
+			defer cpuMetric(b)()
 			for b.Loop() {
 				_, _ = Quantize(w, rows, cols, m)
 			}
@@ -63,6 +66,7 @@ func BenchmarkQMatMul(b *testing.B) {
 	for _, m := range []Method{NF4, Q8_0} {
 		q, _ := Quantize(w, rows, cols, m)
 		b.Run(m.String(), func(b *testing.B) {
+			defer cpuMetric(b)()
 			for b.Loop() {
 				_ = Exec{}.QMatMul(out, x, q, n)
 			}
