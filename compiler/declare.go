@@ -61,6 +61,11 @@ func (c *checker) declare() {
 				}
 				singletons[schema.Kind] = d
 			}
+			if b.Name == nil || schema.Name == stdlib.NameForbidden {
+				// Anonymous singletons are not in the namespace of names.
+				c.prog.Decls = append(c.prog.Decls, d)
+				continue
+			}
 			if first, dup := c.prog.byName[d.Name]; dup {
 				e := diag.Errorf(d.NameRange, "E202", "Duplicate declaration "+d.Name,
 					quote(d.Name)+" is already declared as a "+first.Kind+". Declaration names are shared by every "+

@@ -164,7 +164,8 @@ func (s *Site) ValueRange(name string) source.Range {
 type Decl struct {
 	Site
 	Kind string
-	// Name is the declared name; anonymous singletons get their kind.
+	// Name is the declared name; anonymous singletons get their kind (but
+	// are not in the namespace: Program.Decl does not find them).
 	Name string
 	// File is the name of the declaring file.
 	File string
