@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"github.com/modelwhisperer/whisperc/lang/suggest"
@@ -101,14 +100,6 @@ func (c *checker) unknownName(r source.Range, code, summary, detail, name string
 }
 
 func quote(s string) string { return `"` + s + `"` }
-
-// fileOf returns the source file of a declaration.
-func (c *checker) fileOf(name string) *source.File { return c.srcs[name] }
-
-// rangeIn returns n's range in the named file.
-func (c *checker) rangeIn(file string, n ast.Node) source.Range {
-	return ast.RangeOf(c.srcs[file], n)
-}
 
 // parentOf returns the kind of the first top-level block that allows a
 // nested block called kind, or "".

@@ -12,10 +12,9 @@ import (
 // importEdge is one import statement on the current import path: the file
 // that imports and the range of the imported path string.
 type importEdge struct {
-	from   string
-	to     string
-	where  source.Range
-	active bool
+	from  string
+	to    string
+	where source.Range
 }
 
 // load reads and parses a file and, depth first, everything it imports.
