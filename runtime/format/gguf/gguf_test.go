@@ -517,3 +517,20 @@ func TestKQuantTensors(t *testing.T) {
 		t.Errorf("NaN scale: %v", err)
 	}
 }
+
+// TestSplitFilesRefused checks that a file named like a shard of a split
+// model, whose siblings gguf-parser-go would read too, is refused instead
+// of being read with the wrong offsets.
+func TestSplitFilesRefused(t *testing.T) {
+	dir := t.TempDir()
+	good := build(t, nil)
+	for i := 1; i <= 2; i++ {
+		if err := os.WriteFile(filepath.Join(dir, "m-0000"+string(rune('0'+i))+"-of-00002.gguf"), good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Open(filepath.Join(dir, "m-00001-of-00002.gguf"))
+	if err == nil || !strings.Contains(err.Error(), "split GGUF files (2 parts)") {
+		t.Errorf("split file: %v", err)
+	}
+}

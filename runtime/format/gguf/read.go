@@ -48,6 +48,9 @@ func OpenFile(path string) (*File, error) {
 	if gf.Header.Magic != gguf.GGUFMagicGGUFLe {
 		return nil, fmt.Errorf("%s: big-endian GGUF files are not supported", path)
 	}
+	if len(gf.SplitPaddings) > 1 {
+		return nil, fmt.Errorf("%s: split GGUF files (%d parts) are not supported; merge them with llama-gguf-split --merge", path, len(gf.SplitPaddings))
+	}
 	m, err := mapped.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
