@@ -139,6 +139,11 @@ func ReadHFJSON(data []byte) (*HFBPE, error) {
 	if size == 0 {
 		return nil, fmt.Errorf("tokenizer.json: the vocabulary is empty")
 	}
+	// Ids run from 0 without gaps in real files; bounding the largest id by
+	// the number of entries keeps a tiny file from claiming a huge table.
+	if size > len(t.vocab)+len(h.AddedTokens) {
+		return nil, fmt.Errorf("tokenizer.json: the largest token id is %d but there are only %d tokens", size-1, len(t.vocab)+len(h.AddedTokens))
+	}
 	t.decoded = make([][]byte, size)
 	for i := range t.bytes {
 		t.bytes[i] = -1

@@ -190,6 +190,7 @@ func TestHFJSONErrors(t *testing.T) {
 		{`"h": 7|"h": -7`, "id -7"},
 		{`"h": 7|"h": 1e12`, "tokenizer.json"},
 		{`{"id": 2, |{"id": 99999999, `, "outside"},
+		{`{"id": 2, |{"id": 99999, `, "largest token id is 99999"},
 		{`"type": "Prepend", "prepend": "▁"|"type": "NFKC"`, `normalizer "NFKC"`},
 		{`"pre_tokenizer": null|"pre_tokenizer": {"type": "ByteLevel"}`, `"ByteLevel" is not supported`},
 		{`{|[`, "tokenizer.json"},
