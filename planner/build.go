@@ -106,17 +106,9 @@ func (b *builder) report(d *diag.Diagnostic) { b.ds = append(b.ds, d) }
 func (b *builder) resolveTarget(t *Target) {
 	if t == nil && b.prog.Target != nil && b.prog.Target.Profile != "" {
 		pt := b.prog.Target
-		p, ok := stdlib.LookupTarget(pt.Profile)
-		if ok {
+		// An unknown profile is the checker's error (E312); plan for the CPU.
+		if p, ok := stdlib.LookupTarget(pt.Profile); ok {
 			t = &Target{Profile: p, Count: max(pt.Count, 1), Source: "builtin"}
-		} else {
-			_, ds := ParseTarget(pt.Profile, func(string) ([]byte, error) { return nil, os.ErrNotExist })
-			for _, d := range ds {
-				r := pt.ValueRange("profile")
-				d.Subject = &r
-				d.Suggestion = nil
-				b.report(d)
-			}
 		}
 	}
 	if t == nil {
@@ -331,6 +323,9 @@ func (b *builder) summary() string {
 func gib(n int64) string {
 	if n < 0 {
 		return "-" + gib(-n)
+	}
+	if n < 1<<20 {
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
 	}
 	if n < 1<<30 {
 		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))

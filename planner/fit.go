@@ -86,7 +86,7 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 		for n := max(2, w.Devices); n <= 64; n *= 2 {
 			alt := w
 			alt.Devices, alt.Sharding = n, cost.ZeRO3
-			if alt.Memory(b.dev).Total <= capBytes || n == 64 {
+			if alt.Memory(b.dev).Total <= capBytes {
 				try(fmt.Sprintf("distributed { strategy = zero3, gpus = %d }", n), fmt.Sprintf("%d devices (target %s)", n, b.target.Profile.Name+fmt.Sprintf("*%d", n)), alt)
 				break
 			}

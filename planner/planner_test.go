@@ -1,0 +1,235 @@
+package planner
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// check compiles a program from in-memory files (the first is the root).
+func check(t testing.TB, files map[string]string, root string) *compiler.Program {
+	t.Helper()
+	prog, ds := compiler.Check(root, compiler.Options{ReadFile: func(p string) ([]byte, error) {
+		if s, ok := files[filepath.Base(p)]; ok {
+			return []byte(s), nil
+		}
+		return os.ReadFile(p)
+	}})
+	if ds.HasErrors() {
+		t.Fatalf("%s does not check:\n%s", root, diag.Text(prog.Files, ds))
+	}
+	return prog
+}
+
+func checkFile(t testing.TB, path string) *compiler.Program {
+	t.Helper()
+	prog, ds := compiler.Check(path, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatalf("%s does not check:\n%s", path, diag.Text(prog.Files, ds))
+	}
+	return prog
+}
+
+// codes returns the diagnostics' codes with their severity, sorted.
+func codes(ds diag.Diagnostics) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Severity.String()+" "+d.Code)
+	}
+	return out
+}
+
+func TestQLoRAPlan(t *testing.T) {
+	prog := checkFile(t, "testdata/qlora.whisper")
+	p, ds := Build(prog, nil, Options{})
+	if len(ds) != 0 {
+		t.Errorf("unexpected diagnostics:\n%s", diag.Text(prog.Files, ds))
+	}
+	var ids []string
+	for _, s := range p.Stages {
+		ids = append(ids, s.ID)
+	}
+	want := []string{"load.base", "quantize.base", "attach_adapters.sft", "train.sft", "evaluate.sft", "generate.smoke"}
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("stages (-want +got):\n%s", diff)
+	}
+	if !p.Fits || p.Target.Name != "rtx4090" || p.Model == nil || p.Model.Params != 6_738_415_616 {
+		t.Errorf("plan = fits %v, target %q, model %+v", p.Fits, p.Target.Name, p.Model)
+	}
+	tr := p.Stage("train.sft")
+	if d := tr.Decision("attention"); d == nil || d.Choice != "flash2" || d.Requested != "auto" || d.Rule != "ML006" {
+		t.Errorf("attention decision %+v", d)
+	}
+	ck := tr.Decision("checkpointing")
+	if ck == nil || ck.Choice != "full" || ck.SavesBytes <= 10<<30 || ck.ExtraCompute < 0.45 || ck.ExtraCompute > 0.55 {
+		t.Errorf("checkpointing decision %+v: LoRA's recompute adds one forward to two", ck)
+	}
+	if q := tr.Decision("quantization"); q == nil || q.SavesBytes < 8<<30 {
+		t.Errorf("quantization decision %+v", q)
+	}
+	m := tr.Memory
+	if m == nil || !m.Fits || m.TotalBytes < 6<<30 || m.TotalBytes > 12<<30 || m.CapacityBytes != 24<<30 {
+		t.Fatalf("train memory %+v", m)
+	}
+	var sum int64
+	for _, c := range m.Components {
+		sum += c.Bytes
+	}
+	if sum != m.TotalBytes {
+		t.Errorf("components add to %d, total %d", sum, m.TotalBytes)
+	}
+	g := tr.Graph
+	if len(g.Layers) != 32 || !g.Layers[7].Checkpoint || g.Layers[0].Attention != "flash2" {
+		t.Fatalf("graph %+v", g.Layers[0])
+	}
+	adapters := 0
+	for _, l := range g.Layers[0].Linears {
+		if l.Weight != "nf4" || l.Kernel != "nf4_matmul" || l.Compute != "bf16" {
+			t.Errorf("linear %+v", l)
+		}
+		if l.Adapter != nil {
+			adapters++
+			if l.Adapter.Rank != 16 || l.Adapter.Alpha != 32 {
+				t.Errorf("adapter %+v", l.Adapter)
+			}
+		}
+	}
+	if adapters != 4 {
+		t.Errorf("%d adapters per layer, want q,k,v,o", adapters)
+	}
+	if tr.Time == nil || tr.Time.Steps != 1000 || tr.Time.Seconds <= 0 {
+		t.Errorf("time %+v", tr.Time)
+	}
+	gen := p.Stage("generate.smoke")
+	if gen.Graph.KVCache == nil || gen.Graph.KVCache.KVHeads != 32 || gen.Graph.Layers[0].Linears[0].Adapter != nil {
+		t.Errorf("generate graph: %+v", gen.Graph.KVCache)
+	}
+	if !strings.HasPrefix(p.Summary, "Plan: fits: peak") {
+		t.Errorf("summary %q", p.Summary)
+	}
+}
+
+// TestPlanText is a golden test of the text rendering; run with -update
+// after an intended change.
+func TestPlanText(t *testing.T) {
+	prog := checkFile(t, "testdata/qlora.whisper")
+	p, _ := Build(prog, nil, Options{})
+	var buf bytes.Buffer
+	if err := p.WriteText(&buf, prog.Files); err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/qlora.plan.txt"
+	if *update {
+		os.WriteFile(golden, buf.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+		t.Errorf("plan text (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanJSONRoundTrip(t *testing.T) {
+	prog := checkFile(t, "testdata/qlora.whisper")
+	p, _ := Build(prog, nil, Options{})
+	var buf bytes.Buffer
+	if err := p.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"format_version": "1"`, `"target":`, `"model":`, `"stages":`, `"decisions":`,
+		`"total_bytes":`, `"capacity_bytes":`, `"fits": true`, `"components":`, `"diagnostics": []`} {
+		if !strings.Contains(buf.String(), key) {
+			t.Errorf("plan JSON lacks %s", key)
+		}
+	}
+	back, err := ReadJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, back); diff != "" {
+		t.Errorf("round trip (-built +read):\n%s", diff)
+	}
+	for _, bad := range []string{`{"format_version": "0"}`, `not json`, `{"format_version": "1", "stages": 3}`} {
+		if _, err := ReadJSON(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestSavedPlanChanges(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := os.ReadFile("testdata/qlora.whisper")
+	root := filepath.Join(dir, "p.whisper")
+	os.WriteFile(root, src, 0o644)
+	prog := checkFile(t, root)
+	p, _ := Build(prog, nil, Options{})
+	out := filepath.Join(dir, "plan.json")
+	if err := p.Save(out, prog, nil); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := loaded.Changes(prog, nil); err != nil || len(ch) != 0 {
+		t.Errorf("fresh plan reports changes %v, %v", ch, err)
+	}
+	os.WriteFile(root, bytes.Replace(src, []byte("batch = 4"), []byte("batch = 2"), 1), 0o644)
+	prog2 := checkFile(t, root)
+	ch, _ := loaded.Changes(prog2, nil)
+	if len(ch) != 1 || !strings.Contains(ch[0], "p.whisper changed") {
+		t.Errorf("changes = %v", ch)
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct {
+		spec, name string
+		count      int
+	}{
+		{"a100-80gb", "a100-80gb", 1},
+		{"h100-80gb*8", "h100-80gb", 8},
+		{"RTX4090-24GB", "rtx4090", 1},
+		{"h100 * 2", "h100-80gb", 2},
+	} {
+		tg, ds := ParseTarget(tc.spec, nil)
+		if len(ds) != 0 || tg.Profile.Name != tc.name || tg.Count != tc.count {
+			t.Errorf("ParseTarget(%q) = %+v, %v", tc.spec, tg, ds)
+		}
+	}
+	tg, _ := ParseTarget("h100-80gb*8", nil)
+	if tg.Name() != "h100-80gb*8" {
+		t.Errorf("Name = %q", tg.Name())
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{"a100-80", `error[P102]: unknown target "a100-80"`},
+		{"a100-80", `Did you mean "a100-80gb"?`},
+		{"h100-80gb*0", "error[P103]"},
+		{"h100-80gb*lots", "error[P103]"},
+		{"", "error[P102]: empty --target"},
+		{"missing/file.hcl", "cannot read target profile file"},
+	} {
+		_, ds := ParseTarget(tc.spec, nil)
+		if got := diag.Text(nil, ds); !strings.Contains(got, tc.want) {
+			t.Errorf("ParseTarget(%q):\n%s\nwant %q", tc.spec, got, tc.want)
+		}
+	}
+	file := "target \"lab\" {\n  device = \"gpu\"\n  memory_mib = 49152\n  bandwidth_gbs = 960\n  compute_capability = \"8.6\"\n  bf16 = true\n  peak_tflops {\n    fp32 = 38.7\n    bf16 = 154.8\n  }\n  source = \"RTX A6000 data sheet\"\n}\n"
+	read := func(string) ([]byte, error) { return []byte(file), nil }
+	tg, ds := ParseTarget("lab/a6000.hcl*2", read)
+	if len(ds) != 0 || tg.Profile.Name != "lab" || tg.Count != 2 || tg.Profile.MemoryBytes != 48<<30 || tg.Source != "lab/a6000.hcl" {
+		t.Errorf("file target = %+v, %v", tg, ds)
+	}
+}
