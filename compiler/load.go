@@ -5,7 +5,6 @@ import (
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
-	"github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/lang/source"
 )
 
@@ -37,7 +36,7 @@ func (c *checker) load(name string, via []importEdge) {
 		c.report(d)
 		return
 	}
-	file, ds := parser.Parse(name, src)
+	file, ds := c.parse(name, src)
 	c.diags = c.diags.Extend(ds)
 	if file == nil {
 		return
