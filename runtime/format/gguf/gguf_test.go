@@ -14,6 +14,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -532,5 +533,49 @@ func TestSplitFilesRefused(t *testing.T) {
 	_, err := Open(filepath.Join(dir, "m-00001-of-00002.gguf"))
 	if err == nil || !strings.Contains(err.Error(), "split GGUF files (2 parts)") {
 		t.Errorf("split file: %v", err)
+	}
+}
+
+// llamaCppPermute reorders rows the way llama.cpp's convert_hf_to_gguf.py
+// permutes attn_q/attn_k of llama models: reshape the rows to
+// (n_head, 2, head_dim/2), swap the last two axes, flatten.
+func llamaCppPermute(t *weights.Tensor, nHead int) *weights.Tensor {
+	rows := t.Shape[0]
+	rb := len(t.Data) / rows
+	hd := rows / nHead
+	out := make([]byte, len(t.Data))
+	for h := 0; h < nHead; h++ {
+		for i := 0; i < hd/2; i++ {
+			for j := 0; j < 2; j++ {
+				dst := h*hd + i*2 + j    // index (h, i, j) after swapaxes
+				src := h*hd + j*hd/2 + i // index (h, j, i) before
+				copy(out[dst*rb:(dst+1)*rb], t.Data[src*rb:(src+1)*rb])
+			}
+		}
+	}
+	return &weights.Tensor{Name: t.Name, Shape: t.Shape, DType: t.DType, Data: out}
+}
+
+// TestLlamaCppConverterYieldsMetaLayout checks the claim in the package
+// comment: a Hugging Face q/k projection (Meta's rows permuted by
+// transformers' converter) permuted again by llama.cpp's converter is
+// Meta's original, so GGUF llama tensors need no permutation.
+func TestLlamaCppConverterYieldsMetaLayout(t *testing.T) {
+	s := tiny()
+	for _, c := range []struct {
+		name  string
+		heads int
+	}{{"layers.0.attention.wq.weight", s.Config.Heads}, {"layers.0.attention.wk.weight", s.Config.KVHeads}} {
+		meta := s.Tensors[c.name]
+		hf, err := safetensors.PermuteHF(meta, c.heads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(hf.Data, meta.Data) {
+			t.Fatalf("%s: the HF permutation is the identity here; the test proves nothing", c.name)
+		}
+		if got := llamaCppPermute(hf, c.heads); !bytes.Equal(got.Data, meta.Data) {
+			t.Errorf("%s: llama.cpp's permutation of the HF tensor is not Meta's layout", c.name)
+		}
 	}
 }
