@@ -1,6 +1,9 @@
 package compiler
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -42,3 +45,41 @@ type notFound struct{}
 func (notFound) Error() string { return "file does not exist" }
 
 var errNotFound error = notFound{}
+
+// TestEveryCodeTested fails when a code of the checker or the rules is not
+// exercised by any test of this package (its ID must appear in a test file
+// or a testdata file).
+func TestEveryCodeTested(t *testing.T) {
+	var corpus strings.Builder
+	for _, pat := range []string{"*_test.go", "testdata/*/*.whisper", "testdata/*/*.golden"} {
+		files, _ := filepath.Glob(pat)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			corpus.Write(b)
+		}
+	}
+	all := corpus.String()
+	for _, c := range stdlib.Codes() {
+		if c.Phase != "check" && c.Phase != "rule" {
+			continue
+		}
+		if !strings.Contains(all, c.ID) {
+			t.Errorf("%s (%s) is not exercised by any test", c.ID, c.Title)
+		}
+	}
+}
+
+func TestReportCycle(t *testing.T) {
+	c := newChecker(Options{})
+	a, b := &Decl{Name: "a", Kind: "export"}, &Decl{Name: "b", Kind: "export"}
+	a.Deps, b.Deps = []*Decl{b}, []*Decl{a}
+	c.prog.Decls = []*Decl{a, b}
+	c.buildGraph()
+	if len(c.diags) != 1 || c.diags[0].Code != "E207" || len(c.diags[0].Notes) != 2 ||
+		!strings.Contains(c.diags[0].Summary, "between b and a") {
+		t.Fatalf("got %v", c.diags)
+	}
+}
