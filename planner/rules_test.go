@@ -1,0 +1,186 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/lang/diag"
+)
+
+const base7b = `model base { source = "hf:meta-llama/Llama-2-7b-hf" }
+dataset d { source = "d.jsonl", format = jsonl, seq_len = 1024, version = dvc }
+track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
+`
+
+// TestCompatibilityRules plans small programs on chosen targets and checks
+// each expected diagnostic: code, severity, the line it points at and a
+// phrase of its text.
+func TestCompatibilityRules(t *testing.T) {
+	for _, tc := range []struct {
+		name, target, src string
+		want             []string // "severity CODE line:N phrase"
+	}{
+		{"flash2 on a V100 falls back", "v100-16gb",
+			base7b + "finetune ft {\n model = base\n data = d\n precision = fp16\n attention = flash2\n checkpointing = full\n}\n",
+			[]string{"warning P110 line:8 flash2 unavailable: using sdpa"}},
+		{"explicit bf16 on a T4", "t4",
+			base7b + "finetune ft {\n model = base\n data = d\n precision = bf16\n checkpointing = full\n batch = 1\n}\n",
+			[]string{"error P111 line:7 bf16 needs compute capability 8.0"}},
+		{"default bf16 on a T4 becomes fp16", "t4",
+			base7b + "finetune ft {\n model = base\n data = d\n checkpointing = full\n}\n",
+			[]string{"warning P111 line:4 planning fp16"}},
+		{"fp8 on an A100", "a100-80gb",
+			base7b + "finetune ft {\n model = base\n data = d\n precision = fp8\n}\n",
+			[]string{"error P112 line:7 fp8 needs compute capability 8.9"}},
+		{"seq_len beyond the context", "h100-80gb",
+			strings.Replace(base7b, "seq_len = 1024", "seq_len = 8192", 1) + "finetune ft {\n model = base\n data = d\n checkpointing = full\n}\n",
+			[]string{"error P116 line:2 seq_len exceeds the model's context"}},
+		{"gate_proj on BERT", "a100-80gb",
+			`model bert { source = "hf:google-bert/bert-base-uncased" }
+dataset d { source = "d.jsonl", format = jsonl, seq_len = 512, version = dvc }
+track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
+finetune ft {
+ model = bert
+ data = d
+ lora { rank = 8, targets = [q_proj, gate_proj] }
+}
+`,
+			[]string{"error P114 line:7 has no gate_proj"}},
+		{"reduce_overhead without packing", "a100-80gb",
+			base7b + "finetune ft {\n model = base\n data = d\n compile = reduce_overhead\n checkpointing = full\n}\n",
+			[]string{"warning P117 line:7 needs static shapes"}},
+		{"70B full fine-tune does not fit", "a100-80gb",
+			`model big { source = "hf:meta-llama/Llama-2-70b-hf" }
+dataset d { source = "d.jsonl", format = jsonl, seq_len = 2048, version = dvc }
+track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
+finetune ft {
+ model = big
+ data = d
+ method = full
+ batch = 2
+}
+`,
+			[]string{"error P120 line:4 ft does not fit"}},
+		{"requirements", "t4",
+			base7b + `target { require = [gpu_memory >= 24GiB, compute_capability >= 7.0, flash_attention == true] }
+generate g { model = base, prompt = "hi", max_tokens = 8 }
+`,
+			[]string{"error P130 line:4 gpu_memory >= 24GiB", "error P130 line:4 flash_attention == true", "warning P111 line:1 planning fp16"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prog := check(t, map[string]string{"main.whisper": tc.src}, "main.whisper")
+			tg, tds := ParseTarget(tc.target, nil)
+			if len(tds) > 0 {
+				t.Fatal(tds)
+			}
+			_, ds := Build(prog, tg, Options{})
+			text := diag.Text(prog.Files, ds)
+			if len(ds) != len(tc.want) {
+				t.Errorf("%d diagnostics, want %d:\n%s", len(ds), len(tc.want), text)
+			}
+			for _, w := range tc.want {
+				f := strings.SplitN(w, " ", 4)
+				found := false
+				for _, d := range ds {
+					line := ""
+					if d.Subject != nil {
+						line = "line:" + itoa(d.Subject.Start.Line)
+					}
+					one := diag.Text(prog.Files, diag.Diagnostics{d})
+					if d.Severity.String() == f[0] && d.Code == f[1] && line == f[2] && strings.Contains(one, f[3]) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no %q among:\n%s", w, text)
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+		if n == 0 {
+			return s
+		}
+	}
+}
+
+// TestDoesNotFitSuggestions checks the ranked changes of P120: each one
+// saves memory, fitting ones first, and each saving is real.
+func TestDoesNotFitSuggestions(t *testing.T) {
+	src := base7b + "finetune ft {\n model = base\n data = d\n method = lora\n batch = 8\n grad_accum = 2\n checkpointing = none\n}\n"
+	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+	tg, _ := ParseTarget("rtx4090", nil)
+	p, ds := Build(prog, tg, Options{})
+	if p.Fits || !ds.HasErrors() {
+		t.Fatalf("7B LoRA batch 8 without checkpointing fits on 24 GiB:\n%s", diag.Text(prog.Files, ds))
+	}
+	var sugg []Decision
+	for _, d := range p.Stage("train.ft").Decisions {
+		if d.What == "suggestion" {
+			sugg = append(sugg, d)
+		}
+	}
+	if len(sugg) < 3 {
+		t.Fatalf("suggestions %+v", sugg)
+	}
+	seenNonFit := false
+	for _, s := range sugg {
+		fits := strings.HasPrefix(s.Effect, "fits alone")
+		if fits && seenNonFit {
+			t.Errorf("fitting change %q ranked after a non-fitting one", s.Choice)
+		}
+		seenNonFit = seenNonFit || !fits
+		if s.SavesBytes <= 0 {
+			t.Errorf("suggestion %q saves %d", s.Choice, s.SavesBytes)
+		}
+	}
+	text := diag.Text(prog.Files, ds)
+	for _, want := range []string{"over (", "1. ", "checkpointing = full", "batch = 1, grad_accum = 16", "fits)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("P120 text lacks %q:\n%s", want, text)
+		}
+	}
+	// The suggestion replaces the written attribute.
+	for _, d := range ds {
+		if d.Code == "P120" && (d.Suggestion == nil || d.Suggestion.Replacement != "checkpointing = full") {
+			t.Errorf("P120 suggestion %+v", d.Suggestion)
+		}
+	}
+}
+
+// TestCPUPlan plans the real TinyStories model on the CPU.
+func TestCPUPlan(t *testing.T) {
+	src := "model s { source = \"llama2c:../../../shared/models/stories260K.bin\" }\n" +
+		"generate g { model = s, prompt = \"Once upon a time\", max_tokens = 100, kv_cache = true }\n" +
+		"track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }\n"
+	prog := check(t, map[string]string{"main.whisper": src}, "testdata/main.whisper")
+	p, ds := Build(prog, nil, Options{})
+	if len(p.Models) != 1 || !p.Models[0].Resolved {
+		t.Skipf("stories260K.bin not available: %s", diag.Text(prog.Files, ds))
+	}
+	if p.Models[0].Params != 260_032 || p.Target.Name != "cpu" || len(ds) != 0 {
+		t.Errorf("model %+v on %s, %v", p.Models[0], p.Target.Name, ds)
+	}
+	g := p.Stage("generate.g").Graph
+	if g.Layers[0].Attention != "eager" || g.Compute != "fp32" || g.KVCache == nil || g.KVCache.KVHeads != 4 {
+		t.Errorf("graph %+v %+v", g.Layers[0], g.KVCache)
+	}
+}
+
+func TestBuildNilAndUnknown(t *testing.T) {
+	if p, ds := Build(nil, nil, Options{}); p == nil || len(ds) != 0 {
+		t.Errorf("nil program: %v %v", p, ds)
+	}
+	src := "model m { source = \"hf:acme/secret-model\" }\ngenerate g { model = m, prompt = \"x\" }\ntrack { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }\n"
+	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+	p, ds := Build(prog, nil, Options{})
+	if len(ds) != 1 || ds[0].Code != "P131" || ds[0].Subject == nil || ds[0].Subject.Start.Line != 1 || p.Stage("generate.g") == nil {
+		t.Errorf("unknown model: %s", diag.Text(prog.Files, ds))
+	}
+}
