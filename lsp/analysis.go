@@ -52,6 +52,8 @@ type memoryInfo struct {
 	Fits bool
 	// Device names the hardware the prediction is for.
 	Device string
+	// Stage is the plan stage with the peak ("train.sft").
+	Stage string
 }
 
 // reads reports whether the analysis used the file at path.

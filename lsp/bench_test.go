@@ -63,7 +63,7 @@ generate story%[1]d {
 // under 50 ms.
 func BenchmarkDiagnosticsAfterChange(b *testing.B) {
 	text := bigProgram(1000)
-	s := newSession(b, Options{})
+	s := newSession(b, testOpts())
 	u := testURI(b, "big.whisper")
 	s.open(u, text)
 	s.waitDiagnostics(u, 1)
@@ -82,7 +82,7 @@ func BenchmarkDiagnosticsAfterChange(b *testing.B) {
 // document, without the protocol or the debounce.
 func BenchmarkAnalyse(b *testing.B) {
 	text := bigProgram(1000)
-	s := newSession(b, Options{})
+	s := newSession(b, testOpts())
 	u := testURI(b, "big.whisper")
 	s.open(u, text)
 	s.sync(u)
@@ -105,7 +105,7 @@ func TestBigProgramChecks(t *testing.T) {
 	if n := strings.Count(text, "\n"); n < 1000 {
 		t.Fatalf("%d lines", n)
 	}
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	u := testURI(t, "big.whisper")
 	s.open(u, text)
 	for _, d := range s.waitDiagnostics(u, 1) {

@@ -60,12 +60,12 @@ var encodings = []protocol.PositionEncodingKind{protocol.PositionEncodingKindUTF
 // eachEncoding runs f in a fresh session for each position encoding.
 func eachEncoding(t *testing.T, f func(t *testing.T, s *session)) {
 	for _, enc := range encodings {
-		t.Run(string(enc), func(t *testing.T) { f(t, newSession(t, Options{}, enc)) })
+		t.Run(string(enc), func(t *testing.T) { f(t, newSession(t, testOpts(), enc)) })
 	}
 }
 
 func TestDiagnosticsCleanProgram(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	u := testURI(t, "main.whisper")
 	s.open(u, program)
 	for _, d := range s.waitDiagnostics(u, 1) {
@@ -209,7 +209,7 @@ func complete(t *testing.T, s *session, text, marker string, delta int) []string
 }
 
 func TestCompletion(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	cases := []struct {
 		name, text, marker string
 		delta              int
@@ -338,7 +338,7 @@ func applyEdits(t *testing.T, s *session, text string, edits []protocol.TextEdit
 }
 
 func TestDocumentSymbols(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	u := testURI(t, "main.whisper")
 	// A syntax error in the middle must not hide the outline.
 	text := strings.Replace(program, "dataset chat {", "dataset chat { = = (\n", 1)
@@ -435,7 +435,7 @@ func TestSemanticTokens(t *testing.T) {
 // editor's unsaved buffer before the disk: the imported model exists only
 // in the buffer.
 func TestImportsFromOpenDocuments(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "common.whisper"), []byte("// on disk: nothing declared\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -476,7 +476,7 @@ func TestImportsFromOpenDocuments(t *testing.T) {
 }
 
 func TestInitializationOptionsTarget(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	s.inner.applySettings(json.RawMessage(`{"whisper":{"target":"a100-80gb"}}`))
 	if got := s.inner.currentTarget(); got != "a100-80gb" {
 		t.Errorf("target %q", got)

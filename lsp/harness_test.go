@@ -169,3 +169,8 @@ func (s *session) tdpp(u uri.URI, p protocol.Position) protocol.TextDocumentPosi
 func testURI(t testing.TB, name string) uri.URI {
 	return uri.File(t.TempDir() + "/" + name)
 }
+
+// testOpts are the options of most test sessions: they plan against a
+// fixed built-in profile, so that results do not depend on the machine
+// running the tests.
+func testOpts() Options { return Options{Target: "a100-80gb"} }

@@ -2,8 +2,13 @@ package lsp
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
 // runPhases runs whisperc's phases on the analysis's document, reading the
@@ -21,7 +26,99 @@ func (s *server) runPhases(ctx context.Context, a *analysis) {
 	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read})
 	a.prog = prog
 	a.diags = diags
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || prog == nil {
 		return
 	}
+	if diags.HasErrors() {
+		// Keep the last plan's numbers for hover and inlay hints while the
+		// text is broken; the planner needs a program that checks.
+		s.mu.Lock()
+		if old, ok := s.cache[a.doc.URI]; ok {
+			a.memory = old.memory
+		}
+		s.mu.Unlock()
+		return
+	}
+	target, tds := s.planTarget(ctx, a, prog)
+	for _, d := range tds {
+		s.logf("target %q: %s", a.target, d.Error())
+	}
+	plan, pds := planner.Build(prog, target, planner.Options{})
+	a.diags = append(a.diags, pds...).Sorted()
+	a.memory = memoryByDecl(plan)
+}
+
+// planTarget chooses what to plan against: the target named in the
+// settings (or on the command line), else the program's own target block,
+// else the machine the server runs on, detected once.
+func (s *server) planTarget(ctx context.Context, a *analysis, prog *compiler.Program) (*planner.Target, diag.Diagnostics) {
+	if a.target != "" {
+		return planner.ParseTarget(a.target, s.opts.ReadFile)
+	}
+	if prog.Target != nil && prog.Target.Profile != "" {
+		return nil, nil // planner.Build uses the program's target block
+	}
+	return planner.FromHardware(s.hardware(ctx)), nil
+}
+
+// hardware detects this machine once per server: its GPUs through the
+// driver library and its RAM. No disk probe, so nothing is written.
+func (s *server) hardware(ctx context.Context) *hw.Hardware {
+	s.hwOnce.Do(func() {
+		h, err := hw.Detect(context.WithoutCancel(ctx), hw.Options{})
+		if err != nil {
+			s.logf("hardware detection: %v", err)
+		}
+		s.hw = h
+	})
+	return s.hw
+}
+
+// memoryByDecl summarises a plan per declaration: the peak device memory
+// of the stages that come from it (or, for a model, that work on it).
+func memoryByDecl(plan *planner.Plan) map[string]memoryInfo {
+	if plan == nil {
+		return nil
+	}
+	out := map[string]memoryInfo{}
+	add := func(name string, st planner.Stage) {
+		m := st.Memory
+		if name == "" || m == nil {
+			return
+		}
+		if cur, ok := out[name]; ok && cur.Total >= m.TotalBytes {
+			return
+		}
+		parts := make([]string, 0, len(m.Components))
+		for _, c := range m.Components {
+			if c.Bytes > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s", c.Name, formatBytes(c.Bytes)))
+			}
+		}
+		detail := fmt.Sprintf("Peak of stage `%s`", st.ID)
+		if m.Phase != "" {
+			detail += " (" + m.Phase + ")"
+		}
+		if m.Devices > 1 {
+			detail += fmt.Sprintf(", per device of %d", m.Devices)
+		}
+		if len(parts) > 0 {
+			detail += ": " + strings.Join(parts, ", ")
+		}
+		if m.CapacityBytes > 0 {
+			detail += fmt.Sprintf(". Capacity %s.", formatBytes(m.CapacityBytes))
+		}
+		out[name] = memoryInfo{Total: m.TotalBytes, Detail: detail, Fits: m.Fits, Device: plan.Target.Name, Stage: st.ID}
+	}
+	for _, st := range plan.Stages {
+		add(st.Decl, st)
+	}
+	for _, st := range plan.Stages {
+		if st.Model != st.Decl {
+			if _, ok := out[st.Model]; !ok || st.Kind == planner.StageLoad || st.Kind == planner.StageQuantize {
+				add(st.Model, st)
+			}
+		}
+	}
+	return out
 }

@@ -151,7 +151,7 @@ func (s *session) exercise(u uri.URI, pos protocol.Position) {
 // TestUnknownDocument checks the server refuses requests about documents
 // that are not open instead of crashing, and ignores changes to them.
 func TestUnknownDocument(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	_, err := s.server.Hover(s.ctx, &protocol.HoverParams{TextDocumentPositionParams: s.tdpp("file:///nowhere.whisper", protocol.Position{})})
 	if err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Errorf("hover on an unknown document: %v", err)
@@ -166,7 +166,7 @@ func TestUnknownDocument(t *testing.T) {
 // TestOpeningRunsNothing checks that analysing a pipeline writes no files:
 // the directory holding it is unchanged after diagnostics arrive.
 func TestOpeningRunsNothing(t *testing.T) {
-	s := newSession(t, Options{})
+	s := newSession(t, testOpts())
 	dir := t.TempDir()
 	p := filepath.Join(dir, "main.whisper")
 	if err := os.WriteFile(p, []byte(program), 0o644); err != nil {

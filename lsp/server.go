@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelwhisperer/whisperc/planner/hw"
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 	"go.lsp.dev/uri"
@@ -111,6 +112,9 @@ type server struct {
 	target   string
 	// beforeHandle, when set (by tests), runs before every message.
 	beforeHandle func(method string)
+
+	hwOnce sync.Once
+	hw     *hw.Hardware
 
 	exited   chan struct{}
 	exitOnce sync.Once

@@ -11,7 +11,7 @@ import (
 func TestIncrementalSync(t *testing.T) {
 	for _, enc := range []protocol.PositionEncodingKind{protocol.PositionEncodingKindUTF16, protocol.PositionEncodingKindUTF8} {
 		t.Run(string(enc), func(t *testing.T) {
-			s := newSession(t, Options{}, enc)
+			s := newSession(t, testOpts(), enc)
 			if string(s.enc.Kind()) != string(enc) {
 				t.Fatalf("negotiated %s, offered %s", s.enc.Kind(), enc)
 			}
