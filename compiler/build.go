@@ -161,15 +161,16 @@ func (c *checker) seed(b *body) int {
 // pipelineBody returns the checked pipeline block, checking it early when
 // a stage needs its seed. It is checked once; the result is cached.
 func (c *checker) pipelineBody() *body {
-	for _, d := range c.prog.Decls {
-		if d.Kind == "pipeline" {
-			if c.pipeline == nil {
+	if !c.pipelineSearched {
+		c.pipelineSearched = true
+		for _, d := range c.prog.Decls {
+			if d.Kind == "pipeline" {
 				c.pipeline = c.checkBodyQuiet(d)
+				break
 			}
-			return c.pipeline
 		}
 	}
-	return nil
+	return c.pipeline
 }
 
 // checkBodyQuiet checks a body without reporting (its diagnostics are

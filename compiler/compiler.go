@@ -89,7 +89,11 @@ type checker struct {
 	// srcs maps a file name to its source, for ranges.
 	srcs map[string]*source.File
 	// pipeline is the checked pipeline body, once a stage needed its seed.
-	pipeline *body
+	pipeline         *body
+	pipelineSearched bool
+	// candidates caches the declaration names of each set of kinds, for
+	// did-you-mean.
+	candidates map[string][]string
 	// parse is parser.Parse; benchmarks substitute a cache to measure the
 	// checker alone.
 	parse func(filename string, src []byte) (*ast.File, diag.Diagnostics)

@@ -181,16 +181,32 @@ func (c *checker) conformEnum(ctx conformCtx, v val, t stdlib.Type) (val, bool) 
 	return val{kind: vError, rng: v.rng}, false
 }
 
-// declsOfKinds returns the names of declarations of the given kinds.
+// maxCandidates bounds the names searched for a did-you-mean hint, so
+// that a huge file of misspelt references stays linear.
+const maxCandidates = 2000
+
+// declsOfKinds returns the names of declarations of the given kinds (at
+// most maxCandidates of them), cached per set of kinds.
 func (c *checker) declsOfKinds(kinds []string) []string {
-	var out []string
+	key := strings.Join(kinds, ",")
+	if out, ok := c.candidates[key]; ok {
+		return out
+	}
+	out := []string{}
 	for _, d := range c.prog.Decls {
+		if len(out) == maxCandidates {
+			break
+		}
 		for _, k := range kinds {
-			if d.Kind == k {
+			if d.Kind == k && d.Name != d.Kind {
 				out = append(out, d.Name)
 			}
 		}
 	}
+	if c.candidates == nil {
+		c.candidates = map[string][]string{}
+	}
+	c.candidates[key] = out
 	return out
 }
 

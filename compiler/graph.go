@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"container/heap"
+
 	"github.com/modelwhisperer/whisperc/lang/diag"
 )
 
@@ -142,26 +144,54 @@ func stageOrder(decls []*Decl, p *Pipeline) []Stage {
 		}
 		walk(d)
 	}
+	// Kahn's algorithm; the ready stage declared first goes next.
+	index := map[*Decl]int{}
+	var stages []*Decl
+	for _, d := range decls {
+		if isStage(d) && include[d] {
+			index[d] = len(stages)
+			stages = append(stages, d)
+		}
+	}
+	pending := make([]int, len(stages))
+	users := make([][]int, len(stages))
+	for i, d := range stages {
+		for _, dep := range stageDeps[d] {
+			if j, ok := index[dep]; ok && j != i {
+				pending[i]++
+				users[j] = append(users[j], i)
+			}
+		}
+	}
+	ready := &intHeap{}
+	for i := range stages {
+		if pending[i] == 0 {
+			heap.Push(ready, i)
+		}
+	}
 	var out []Stage
-	placed := map[*Decl]bool{}
-	for progress := true; progress; {
-		progress = false
-		for _, d := range decls {
-			if placed[d] || !isStage(d) || !include[d] {
-				continue
-			}
-			ready := true
-			for _, dep := range stageDeps[d] {
-				if !placed[dep] && dep != d {
-					ready = false
-				}
-			}
-			if ready {
-				placed[d] = true
-				out = append(out, d.Value.(Stage))
-				progress = true
+	for ready.Len() > 0 {
+		i := heap.Pop(ready).(int)
+		out = append(out, stages[i].Value.(Stage))
+		for _, u := range users[i] {
+			if pending[u]--; pending[u] == 0 {
+				heap.Push(ready, u)
 			}
 		}
 	}
 	return out
+}
+
+// intHeap is a min-heap of declaration indices.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
