@@ -24,8 +24,8 @@ import (
 // it: a lead byte with up to three following continuation bytes.
 type HFBPE struct {
 	vocab         map[string]int
-	decoded       [][]byte // what each id decodes to
-	ranks         map[string]int
+	decoded       [][]byte             // what each id decodes to
+	merges        map[uint64]mergeRule // by pairKey(left id, right id)
 	byteFallback  bool
 	bytes         [256]int
 	unk           int
@@ -36,6 +36,15 @@ type HFBPE struct {
 	bos, eos      int
 	stripAfterBOS bool
 }
+
+// mergeRule is one ranked merge: the pair's rank and the merged token.
+type mergeRule struct {
+	rank int
+	id   int
+}
+
+// pairKey packs two token ids (each below maxHFVocab) into a map key.
+func pairKey(l, r int) uint64 { return uint64(l)<<32 | uint64(uint32(r)) }
 
 type addedToken struct {
 	ID      int    `json:"id"`
@@ -116,7 +125,7 @@ func ReadHFJSON(data []byte) (*HFBPE, error) {
 	if (h.Model.Continuing != nil && *h.Model.Continuing != "") || (h.Model.EndOfWord != nil && *h.Model.EndOfWord != "") {
 		return nil, fmt.Errorf("tokenizer.json: continuing_subword_prefix and end_of_word_suffix are not supported")
 	}
-	t := &HFBPE{vocab: h.Model.Vocab, ranks: map[string]int{}, byteFallback: h.Model.ByteFallback, fuseUnk: h.Model.FuseUnk, unk: -1, bos: -1, eos: -1, prepend: prependNever}
+	t := &HFBPE{vocab: h.Model.Vocab, merges: map[uint64]mergeRule{}, byteFallback: h.Model.ByteFallback, fuseUnk: h.Model.FuseUnk, unk: -1, bos: -1, eos: -1, prepend: prependNever}
 	if t.vocab == nil {
 		t.vocab = map[string]int{}
 	}
@@ -262,12 +271,17 @@ func (t *HFBPE) readMerges(raw json.RawMessage) error {
 			}
 			l, r = pair[0], pair[1]
 		}
-		if _, ok := t.vocab[l+r]; !ok {
+		id, ok := t.vocab[l+r]
+		if !ok {
 			return fmt.Errorf("tokenizer.json: merge %d (%q, %q) yields %q, which is not in the vocabulary", i, l, r, l+r)
 		}
-		key := l + "\x00" + r
-		if _, dup := t.ranks[key]; !dup {
-			t.ranks[key] = i
+		li, lok := t.vocab[l]
+		ri, rok := t.vocab[r]
+		if !lok || !rok {
+			continue // can never apply
+		}
+		if _, dup := t.merges[pairKey(li, ri)]; !dup {
+			t.merges[pairKey(li, ri)] = mergeRule{i, id}
 		}
 	}
 	return nil
@@ -438,13 +452,12 @@ func (t *HFBPE) encodeSegment(ids []int, seg string, first bool) []int {
 	return t.encodeWord(ids, s[start:])
 }
 
-// encodeWord runs BPE over one word.
+// encodeWord runs BPE over one word: characters (or their byte tokens, or
+// unk) as the first symbols, then merges of the lowest-ranked adjacent pair
+// until none applies. Pairs are ranked by token ids, as the tokenizers
+// library does, and each pair's rank is recomputed only next to a merge.
 func (t *HFBPE) encodeWord(ids []int, w string) []int {
-	type sym struct {
-		s  string
-		id int
-	}
-	var syms []sym
+	start := len(ids)
 	for i := 0; i < len(w); {
 		j := i + 1
 		for j < len(w) && w[j]&0xC0 == 0x80 && j-i < 4 {
@@ -453,7 +466,7 @@ func (t *HFBPE) encodeWord(ids []int, w string) []int {
 		c := w[i:j]
 		i = j
 		if id, ok := t.vocab[c]; ok {
-			syms = append(syms, sym{c, id})
+			ids = append(ids, id)
 			continue
 		}
 		if t.byteFallback {
@@ -463,37 +476,52 @@ func (t *HFBPE) encodeWord(ids []int, w string) []int {
 			}
 			if all {
 				for k := 0; k < len(c); k++ {
-					syms = append(syms, sym{"\x00byte", t.bytes[c[k]]})
+					ids = append(ids, t.bytes[c[k]])
 				}
 				continue
 			}
 		}
-		if t.unk < 0 {
+		if t.unk < 0 || (t.fuseUnk && len(ids) > start && ids[len(ids)-1] == t.unk) {
 			continue
 		}
-		if t.fuseUnk && len(syms) > 0 && syms[len(syms)-1].id == t.unk {
-			continue
-		}
-		syms = append(syms, sym{"\x00unk", t.unk})
+		ids = append(ids, t.unk)
 	}
-	for len(syms) > 1 {
-		bestRank, bestAt := -1, -1
-		for i := 0; i+1 < len(syms); i++ {
-			if r, ok := t.ranks[syms[i].s+"\x00"+syms[i+1].s]; ok && (bestAt < 0 || r < bestRank) {
-				bestRank, bestAt = r, i
+	syms := ids[start:]
+	if len(syms) < 2 {
+		return ids
+	}
+	const none = -1
+	rank := make([]int, len(syms)-1) // rank of the pair (syms[i], syms[i+1])
+	pair := func(i int) int {
+		if m, ok := t.merges[pairKey(syms[i], syms[i+1])]; ok {
+			return m.rank
+		}
+		return none
+	}
+	for i := range rank {
+		rank[i] = pair(i)
+	}
+	for {
+		best := none
+		for i, r := range rank {
+			if r != none && (best == none || r < rank[best]) {
+				best = i
 			}
 		}
-		if bestAt < 0 {
+		if best == none {
 			break
 		}
-		m := syms[bestAt].s + syms[bestAt+1].s
-		syms[bestAt] = sym{m, t.vocab[m]}
-		syms = append(syms[:bestAt+1], syms[bestAt+2:]...)
+		syms[best] = t.merges[pairKey(syms[best], syms[best+1])].id
+		syms = append(syms[:best+1], syms[best+2:]...)
+		rank = append(rank[:best], rank[best+1:]...)
+		if best < len(rank) {
+			rank[best] = pair(best)
+		}
+		if best > 0 {
+			rank[best-1] = pair(best - 1)
+		}
 	}
-	for _, s := range syms {
-		ids = append(ids, s.id)
-	}
-	return ids
+	return ids[:start+len(syms)]
 }
 
 // HFTokenizerJSON renders a SentencePiece vocabulary as a Llama-style
