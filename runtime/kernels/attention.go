@@ -165,9 +165,54 @@ func (e Exec) AttentionBackward(kind AttnKernel, dq, dk, dv, q, k, v, out, lse, 
 	return nil
 }
 
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
-
 var negInf = float32(math.Inf(-1))
+
+// accumulateValues adds Σ_c p[c]·v_c to y for the count value rows
+// v_c = v[base+c·stride : base+c·stride+len(y)], four rows at a time with
+// the strided AVX2 kernel when it applies. Zero weights are skipped.
+func accumulateValues(y, p, v []float32, base, stride, count int) {
+	d := len(y)
+	c := 0
+	if useAsm && d >= 8 && d%8 == 0 {
+		var w [4]float32
+		for ; c+4 <= count; c += 4 {
+			off := base + c*stride
+			_ = v[off+3*stride+d-1]
+			copy(w[:], p[c:c+4])
+			axpy4AVX2(&y[0], &w, &v[off], stride, d)
+		}
+	}
+	for ; c < count; c++ {
+		if p[c] != 0 {
+			off := base + c*stride
+			Axpy(y, p[c], v[off:off+d])
+		}
+	}
+}
+
+// keyScores sets dst[c] = scale·(q·k_c) for the count key rows
+// k_c = k[base+c·stride : base+c·stride+len(q)], four rows at a time with
+// the strided AVX2 kernel when it applies.
+func keyScores(dst, q, k []float32, base, stride, count int, scale float32) {
+	d := len(q)
+	c := 0
+	if useAsm && d >= 8 && d%8 == 0 {
+		var acc [4]float32
+		for ; c+4 <= count; c += 4 {
+			off := base + c*stride
+			_ = k[off+3*stride+d-1]
+			dot4AVX2(&k[off], stride, &q[0], d, &acc)
+			dst[c] = scale * acc[0]
+			dst[c+1] = scale * acc[1]
+			dst[c+2] = scale * acc[2]
+			dst[c+3] = scale * acc[3]
+		}
+	}
+	for ; c < count; c++ {
+		off := base + c*stride
+		dst[c] = scale * Dot(q, k[off:off+d])
+	}
+}
 
 // eagerForward materialises the [Heads, N, T] probabilities.
 func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
@@ -181,12 +226,9 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 				row := p[(h*s.N+i)*T : (h*s.N+i+1)*T]
 				qi := q[(i*H+h)*d : (i*H+h+1)*d]
 				lim := s.Pos + i // last visible key
-				for j := range row {
-					if j > lim {
-						row[j] = negInf
-						continue
-					}
-					row[j] = scale * Dot(qi, k[(j*s.KVHeads+g)*d:(j*s.KVHeads+g+1)*d])
+				keyScores(row, qi, k, g*d, s.KVHeads*d, lim+1, scale)
+				for j := lim + 1; j < len(row); j++ {
+					row[j] = negInf
 				}
 				l := softmaxInPlace(row)
 				if lse != nil {
@@ -194,9 +236,7 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 				}
 				oi := out[(i*H+h)*d : (i*H+h+1)*d]
 				clear(oi)
-				for j := 0; j <= lim; j++ {
-					Axpy(oi, row[j], v[(j*s.KVHeads+g)*d:(j*s.KVHeads+g+1)*d])
-				}
+				accumulateValues(oi, row, v, g*d, s.KVHeads*d, lim+1)
 			}
 		}
 	})
@@ -276,12 +316,9 @@ func (e Exec) eagerForwardProbs(p, q, k []float32, s AttnShape) {
 			for i := 0; i < s.N; i++ {
 				row := p[(h*s.N+i)*T : (h*s.N+i+1)*T]
 				qi := q[(i*H+h)*d : (i*H+h+1)*d]
-				for j := range row {
-					if j > s.Pos+i {
-						row[j] = negInf
-						continue
-					}
-					row[j] = scale * Dot(qi, k[(j*s.KVHeads+g)*d:(j*s.KVHeads+g+1)*d])
+				keyScores(row, qi, k, g*d, s.KVHeads*d, s.Pos+i+1, scale)
+				for j := s.Pos + i + 1; j < len(row); j++ {
+					row[j] = negInf
 				}
 				softmaxInPlace(row)
 			}
@@ -320,16 +357,14 @@ func (e Exec) flash2Forward(out, lse, q, k, v []float32, s AttnShape) {
 					lim := s.Pos + i0 + r
 					qi := q[((i0+r)*H+h)*d : ((i0+r)*H+h+1)*d]
 					srow := sb[r*bc : r*bc+nc]
+					visible := max(0, min(nc, lim-j0+1))
+					keyScores(srow, qi, k, (j0*KV+g)*d, KV*d, visible, scale)
 					mnew := m[r]
-					for c := range srow {
-						j := j0 + c
-						if j > lim {
-							srow[c] = negInf
-							continue
-						}
-						x := scale * Dot(qi, k[(j*KV+g)*d:(j*KV+g+1)*d])
-						srow[c] = x
+					for _, x := range srow[:visible] {
 						mnew = max(mnew, x)
+					}
+					for c := visible; c < nc; c++ {
+						srow[c] = negInf
 					}
 					if mnew == negInf {
 						continue // every key of this block is in row r's future
@@ -344,15 +379,12 @@ func (e Exec) flash2Forward(out, lse, q, k, v []float32, s AttnShape) {
 						m[r] = mnew
 					}
 					var rs float32
-					for c, x := range srow {
-						if x == negInf {
-							continue
-						}
+					for c, x := range srow[:visible] {
 						pv := exp32(x - mnew)
+						srow[c] = pv
 						rs += pv
-						j := j0 + c
-						Axpy(oi, pv, v[(j*KV+g)*d:(j*KV+g+1)*d])
 					}
+					accumulateValues(oi, srow, v, (j0*KV+g)*d, KV*d, visible)
 					l[r] += rs
 				}
 			}

@@ -23,7 +23,7 @@ func BenchmarkAttention(b *testing.B) {
 			b.Run(fmt.Sprintf("fwd/n=%d,pos=%d/%v", s.N, s.Pos, kind), func(b *testing.B) {
 				b.ReportAllocs()
 				defer cpuMetric(b)()
-			for b.Loop() {
+				for b.Loop() {
 					_ = Exec{}.AttentionForward(kind, out, lse, q, k, v, s)
 				}
 			})
@@ -39,7 +39,7 @@ func BenchmarkAttention(b *testing.B) {
 			b.Run(fmt.Sprintf("bwd/n=%d/%v", s.N, kind), func(b *testing.B) {
 				b.ReportAllocs()
 				defer cpuMetric(b)()
-			for b.Loop() {
+				for b.Loop() {
 					_ = Exec{}.AttentionBackward(kind, dq, dk, dv, q, k, v, out, lse, out, s)
 				}
 			})

@@ -45,3 +45,9 @@ func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32
 //
 //go:noescape
 func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32
+
+// axpy4AVX2 adds Σᵢ p[i]·v[i·stride : i·stride+n] to y[:n] for i < 4; n must
+// be a positive multiple of 8.
+//
+//go:noescape
+func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int)

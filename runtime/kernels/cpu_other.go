@@ -20,3 +20,5 @@ func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32 { r
 func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32 {
 	return 0
 }
+
+func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int) {}

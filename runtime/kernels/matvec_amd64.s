@@ -148,3 +148,37 @@ axloop8:
 axdone:
 	VZEROUPPER
 	RET
+
+// func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int)
+TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ p+8(FP), DX
+	MOVQ v+16(FP), SI
+	MOVQ stride+24(FP), BX
+	SHLQ $2, BX
+	MOVQ n+32(FP), CX
+	SHLQ $2, CX
+	VBROADCASTSS (DX), Y0
+	VBROADCASTSS 4(DX), Y1
+	VBROADCASTSS 8(DX), Y2
+	VBROADCASTSS 12(DX), Y3
+	LEAQ (SI)(BX*1), R8
+	LEAQ (R8)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	XORQ AX, AX
+
+ax4loop:
+	CMPQ AX, CX
+	JGE  ax4done
+	VMOVUPS (DI)(AX*1), Y4
+	VFMADD231PS (SI)(AX*1), Y0, Y4
+	VFMADD231PS (R8)(AX*1), Y1, Y4
+	VFMADD231PS (R9)(AX*1), Y2, Y4
+	VFMADD231PS (R10)(AX*1), Y3, Y4
+	VMOVUPS Y4, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP  ax4loop
+
+ax4done:
+	VZEROUPPER
+	RET

@@ -22,7 +22,7 @@ func BenchmarkMatVec(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, e.name), func(b *testing.B) {
 				b.SetBytes(int64(rows*cols) * 4)
 				defer cpuMetric(b)()
-			for b.Loop() {
+				for b.Loop() {
 					_ = e.e.MatVec(out, w, x, rows, cols)
 				}
 				b.ReportMetric(float64(2*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -44,7 +44,7 @@ func BenchmarkMatMul(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", n, rows, cols, e.name), func(b *testing.B) {
 				b.SetBytes(int64(rows*cols) * 4)
 				defer cpuMetric(b)()
-			for b.Loop() {
+				for b.Loop() {
 					_ = e.e.MatMul(out, x, w, n, rows, cols)
 				}
 				b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

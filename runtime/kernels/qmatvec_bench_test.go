@@ -34,7 +34,7 @@ func BenchmarkQMatVec(b *testing.B) {
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, e.name), func(b *testing.B) {
 					b.SetBytes(int64(q.Bytes()))
 					defer cpuMetric(b)()
-			for b.Loop() {
+					for b.Loop() {
 						_ = e.e.QMatVec(out, q, x)
 					}
 					b.ReportMetric(float64(2*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
