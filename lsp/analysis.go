@@ -72,8 +72,10 @@ func (s *server) readSource(path string) ([]byte, error) {
 }
 
 // analyse returns the analysis of d, from the cache when this version was
-// already analysed against the current target. It returns nil when ctx is
-// cancelled first.
+// already analysed against the current target. Concurrent callers for the
+// same version (the debounced publisher and the editor's requests) share
+// one computation instead of competing for the CPU. It returns nil when
+// ctx is cancelled first.
 func (s *server) analyse(ctx context.Context, d *document) *analysis {
 	target := s.currentTarget()
 	s.mu.Lock()
@@ -81,8 +83,47 @@ func (s *server) analyse(ctx context.Context, d *document) *analysis {
 		s.mu.Unlock()
 		return a
 	}
+	if c, ok := s.inflight[d]; ok && c.target == target {
+		s.mu.Unlock()
+		select {
+		case <-c.done:
+			if c.a != nil {
+				return c.a
+			}
+			return s.analyse(ctx, d) // its caller was cancelled; try again
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	c := &inflight{target: target, done: make(chan struct{})}
+	s.inflight[d] = c
 	s.mu.Unlock()
 
+	a := s.compute(ctx, d, target)
+
+	s.mu.Lock()
+	delete(s.inflight, d)
+	c.a = a
+	if a != nil {
+		if old, ok := s.cache[d.URI]; !ok || old.doc.Version <= d.Version {
+			s.cache[d.URI] = a
+		}
+	}
+	s.mu.Unlock()
+	close(c.done)
+	return a
+}
+
+// inflight is an analysis being computed; done closes when a is set (nil
+// if it was cancelled).
+type inflight struct {
+	target string
+	done   chan struct{}
+	a      *analysis
+}
+
+// compute analyses d against target, or returns nil when ctx is cancelled.
+func (s *server) compute(ctx context.Context, d *document, target string) *analysis {
 	a := &analysis{doc: d, target: target, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree}
 	a.order = append(a.order, d.Path)
@@ -94,12 +135,6 @@ func (s *server) analyse(ctx context.Context, d *document) *analysis {
 	if ctx.Err() != nil {
 		return nil
 	}
-
-	s.mu.Lock()
-	if old, ok := s.cache[d.URI]; !ok || old.doc.Version <= d.Version {
-		s.cache[d.URI] = a
-	}
-	s.mu.Unlock()
 	return a
 }
 

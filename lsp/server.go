@@ -120,6 +120,7 @@ type server struct {
 	exitOnce sync.Once
 	pending  map[uri.URI]*pendingAnalysis
 	cache    map[uri.URI]*analysis
+	inflight map[*document]*inflight
 }
 
 // pendingAnalysis is a scheduled or running analysis of one document.
@@ -130,14 +131,15 @@ type pendingAnalysis struct {
 
 func newServer(ctx context.Context, opts Options) *server {
 	return &server{
-		ctx:     ctx,
-		opts:    opts,
-		docs:    newDocuments(),
-		enc:     EncodingUTF16,
-		target:  opts.Target,
-		exited:  make(chan struct{}),
-		pending: make(map[uri.URI]*pendingAnalysis),
-		cache:   make(map[uri.URI]*analysis),
+		ctx:      ctx,
+		opts:     opts,
+		docs:     newDocuments(),
+		enc:      EncodingUTF16,
+		target:   opts.Target,
+		exited:   make(chan struct{}),
+		pending:  make(map[uri.URI]*pendingAnalysis),
+		cache:    make(map[uri.URI]*analysis),
+		inflight: make(map[*document]*inflight),
 	}
 }
 
