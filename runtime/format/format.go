@@ -83,8 +83,17 @@ func ParseSpec(spec string) (Kind, string, error) {
 	return Llama2c, spec, nil
 }
 
+// internalError turns a panic in a reader into an error naming the file,
+// so that a reader bug on some input stops a load instead of the process.
+func internalError(what string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: internal error while reading (a whisperc bug; please report it with the file): %v", what, r)
+	}
+}
+
 // OpenWeights loads the model named by spec (see ParseSpec).
-func OpenWeights(spec string) (*weights.Set, error) {
+func OpenWeights(spec string) (s *weights.Set, err error) {
+	defer internalError(spec, &err)
 	kind, path, err := ParseSpec(spec)
 	if err != nil {
 		return nil, err
@@ -102,7 +111,8 @@ func OpenWeights(spec string) (*weights.Set, error) {
 // ReadConfig returns the architecture of the model named by spec from its
 // header alone (llama2.c header, GGUF metadata, config.json), without
 // reading weights.
-func ReadConfig(spec string) (arch.Config, error) {
+func ReadConfig(spec string) (c arch.Config, err error) {
+	defer internalError(spec, &err)
 	kind, path, err := ParseSpec(spec)
 	if err != nil {
 		return arch.Config{}, err
@@ -142,7 +152,8 @@ func ReadConfig(spec string) (arch.Config, error) {
 // OpenTokenizer reads a tokenizer file: a GGUF file (its embedded
 // vocabulary), a Hugging Face tokenizer.json (any .json file), or otherwise
 // a llama2.c tokenizer.bin holding vocab tokens.
-func OpenTokenizer(path string, vocab int) (tokenizer.Tokenizer, error) {
+func OpenTokenizer(path string, vocab int) (tok tokenizer.Tokenizer, err error) {
+	defer internalError(path, &err)
 	if strings.HasSuffix(path, ".json") {
 		return tokenizer.ReadHFJSONFile(path)
 	}
