@@ -270,6 +270,10 @@ func FuzzDecode(f *testing.F) {
 		f.Add(good.Bytes())
 	}
 	f.Add(writeV2(tinySet(false), 4))
+	// The real model's first bytes: its header over weights cut short.
+	if raw, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "models", "stories260K.bin")); err == nil {
+		f.Add(raw[:4096])
+	}
 	var v1 bytes.Buffer
 	if err := Write(&v1, tinySet(false), 1); err == nil {
 		f.Add(v1.Bytes())
