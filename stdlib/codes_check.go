@@ -40,8 +40,8 @@ var checkCodes = []Code{
 	{ID: "E207", Phase: "check", Title: "dependency cycle",
 		Explain: "Stages run in dependency order, so the references between declarations must not form a cycle. " +
 			"The message names both ends of the edge that closes the cycle and the notes trace it.\n\n" +
-			"Break the cycle by pointing one of the references at an earlier stage. (The references the current " +
-			"block kinds allow always point from later stages to earlier ones, so this is a safeguard.)"},
+			"The references the current block kinds allow always point from later stages to earlier ones, so " +
+			"this is a safeguard for kinds to come.\n\nBreak the cycle by pointing one of the references at an earlier stage."},
 	{ID: "E208", Phase: "check", Title: "import not found",
 		Explain: "The imported file could not be read. Import paths are relative to the importing file, not to the " +
 			"working directory.\n\nFix the path, or create the file.",
