@@ -19,6 +19,11 @@ func (c *checker) lint() {
 		c.lintLoRA(f)
 		c.lintAttention(f)
 		c.lintVersioning(f)
+		if f.Compile != CompileNone && f.Compile != CompileInvalid && f.MaxSteps > 0 && f.MaxSteps < 200 {
+			c.report(diag.Infof(f.ValueRange("compile"), "ML005", "Compiling a "+strconv.Itoa(f.MaxSteps)+"-step run",
+				"Compilation takes minutes and recompiles when shapes change; a run of "+strconv.Itoa(f.MaxSteps)+
+					" steps rarely earns that back. Use compile = none for short runs, or keep it for a long one."))
+		}
 	}
 	for _, m := range c.prog.Models {
 		c.lintQuantize(m)

@@ -55,8 +55,8 @@ var ruleCodes = []Code{
 			"graphs; PyTorch 2 reports about 1.4–2× training speed-ups. Compilation itself takes minutes and " +
 			"recompiles on shape changes, so it pays off on long runs and steady-state serving, not on short jobs.\n\n" +
 			"The checker notes `compile = max_autotune` on a generate stage (the tuning time dominates a single " +
-			"generation). The planner, which knows the step count and hardware, reports when compilation would or " +
-			"would not pay off.\n\n" +
+			"generation) and compilation of a finetune capped at fewer than 200 steps. The planner, which knows the " +
+			"step count and hardware, reports when compilation would or would not pay off.\n\n" +
 			"Fix: use `compile = reduce_overhead` for decoding and `default` for training, or `none` for short jobs.",
 		Example:   "generate g { model = base, prompt = \"hi\", compile = max_autotune }",
 		Citations: []Citation{CiteTorchCompile()}},
