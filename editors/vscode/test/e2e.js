@@ -113,6 +113,37 @@ async function main() {
     assert.ok(labels.includes(k), `completion lacks ${k}: ${labels}`);
   }
 
+  // A document with an error after non-ASCII text on the same line: the
+  // diagnostic's utf-16 range, its code, and the quick fix.
+  const bad = path.join(dir, "bad.whisper");
+  const badText = 'model base {\n  source = "hf:meta-llama/Llama-2-7b-hf"\n  quantize { /* é日😀 */ method = nf5 }\n}\n';
+  const badUri = "file://" + bad;
+  const gotBad = new Promise((resolve) => {
+    notify = () => {
+      const p = published.find((p) => p.uri === badUri && p.version === 1);
+      if (p) resolve(p);
+    };
+  });
+  await conn.sendNotification("textDocument/didOpen", {
+    textDocument: { uri: badUri, languageId: "whisper", version: 1, text: badText },
+  });
+  const badDiags = (await withTimeout(gotBad, 10000, "diagnostics of bad.whisper")).diagnostics;
+  const e303 = badDiags.find((d) => d.code === "E303");
+  assert.ok(e303, `no E303 in ${JSON.stringify(badDiags)}`);
+  // "  quantize { /* é日😀 */ method = " is 33 UTF-16 code units (😀 is two).
+  const line2 = badText.split("\n")[2];
+  assert.deepEqual(e303.range, {
+    start: { line: 2, character: line2.indexOf("nf5") },
+    end: { line: 2, character: line2.indexOf("nf5") + 3 },
+  });
+  const actions = await conn.sendRequest("textDocument/codeAction", {
+    textDocument: { uri: badUri },
+    range: e303.range,
+    context: { diagnostics: [e303] },
+  });
+  assert.equal(actions.length, 1);
+  assert.equal(actions[0].edit.changes[badUri][0].newText, "nf4");
+
   const tokens = await conn.sendRequest("textDocument/semanticTokens/full", { textDocument: { uri } });
   assert.ok(tokens.data.length > 0 && tokens.data.length % 5 === 0, "semantic tokens malformed");
 
@@ -125,7 +156,7 @@ async function main() {
   assert.equal(code, 0, `server exited with ${code}; stderr:\n${stderr}`);
   conn.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log("e2e: ok (initialize, diagnostics, hover, completion, semantic tokens, symbols, shutdown)");
+  console.log("e2e: ok (initialize, diagnostics with utf-16 ranges, quick fix, hover, completion, semantic tokens, symbols, shutdown)");
 }
 
 main().catch((err) => {
