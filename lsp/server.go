@@ -408,7 +408,7 @@ func (s *server) schedule(d *document, delay time.Duration) {
 func (s *server) analysisOf(ctx context.Context, u uri.URI) (*analysis, error) {
 	d, ok := s.docs.get(u)
 	if !ok {
-		return nil, fmt.Errorf("%s is not open", u)
+		return nil, errNotOpen(u)
 	}
 	a := s.analyse(ctx, d)
 	if a == nil {
@@ -416,3 +416,7 @@ func (s *server) analysisOf(ctx context.Context, u uri.URI) (*analysis, error) {
 	}
 	return a, nil
 }
+
+// errNotOpen is the error for a request about a document the client has
+// not opened.
+func errNotOpen(u uri.URI) error { return fmt.Errorf("%s is not open", u) }
