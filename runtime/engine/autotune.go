@@ -6,62 +6,115 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/klauspost/cpuid/v2"
 
-	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
-// tuning is CompileMaxAutotune's choice for one CPU and model shape.
+// tuning is CompileMaxAutotune's choice for one CPU, model shape and
+// quantisation: the thread count for each weight shape ("rows×cols") and
+// the batched kernel's tile size.
 type tuning struct {
-	Threads  int `json:"threads"`
-	TileRows int `json:"tile_rows"`
+	Threads  map[string]int `json:"threads"`
+	TileRows int            `json:"tile_rows"`
 }
 
 // autotuneVersion changes whenever the search or the kernels change enough
 // to invalidate cached results.
-const autotuneVersion = 1
+const autotuneVersion = 2
 
 // autotuneKey names a tuning: the CPU, its logical cores, the thread
-// budget and the model's matrix shapes.
-func autotuneKey(threads int, c arch.Config) string {
-	return fmt.Sprintf("v%d|%s|%d cpus|%d threads|dim %d hidden %d vocab %d", autotuneVersion, cpuid.CPU.BrandName, cpuid.CPU.LogicalCores, threads, c.Dim, c.HiddenDim, c.Vocab)
+// budget, the model's shapes and the quantisation.
+func (e *Engine) autotuneKey() string {
+	c := e.cfg
+	return fmt.Sprintf("v%d|%s|%d cpus|%d threads|dim %d hidden %d heads %d/%d vocab %d|%s", autotuneVersion,
+		cpuid.CPU.BrandName, cpuid.CPU.LogicalCores, e.opts.Threads, c.Dim, c.HiddenDim, c.Heads, c.KVHeads, c.Vocab, e.opts.Quantize)
 }
 
-// autotune returns exec with the thread count (1..opts.Threads) and the
-// batched kernel's tile size that ran fastest on this CPU for the model's
-// shapes. Results are cached in CacheDir (default os.UserCacheDir()/whisperc)
-// as autotune.json; a cache that cannot be read or written only costs the
-// search.
-func autotune(ctx context.Context, exec kernels.Exec, opts Options, c arch.Config, w, cls []float32) (kernels.Exec, error) {
-	dir := opts.CacheDir
+// probe is one weight shape to time: a decode product (matrix times one
+// vector) in the representation the engine will run.
+type probe struct {
+	shape string
+	rows  int
+	cols  int
+	run   func(kernels.Exec, []float32, []float32) error
+}
+
+// probes returns one probe per distinct linear-weight shape.
+func (e *Engine) probes() []probe {
+	seen := map[string]bool{}
+	var ps []probe
+	names := make([]string, 0, len(e.tensors)+len(e.quant))
+	for n, t := range e.tensors {
+		if t.Dims() == 2 && n != "tok_embeddings.weight" {
+			names = append(names, n)
+		}
+	}
+	for n := range e.quant {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		var p probe
+		if q, ok := e.quant[n]; ok {
+			p = probe{rows: q.Rows, cols: q.Cols, run: func(x kernels.Exec, out, in []float32) error { return x.QMatVec(out, q, in) }}
+		} else {
+			t := e.tensors[n]
+			w, s := t.Float32s(), t.Shape()
+			p = probe{rows: s[0], cols: s[1], run: func(x kernels.Exec, out, in []float32) error { return x.MatVec(out, w, in, s[0], s[1]) }}
+		}
+		p.shape = shapeKey(p.rows, p.cols)
+		if !seen[p.shape] {
+			seen[p.shape] = true
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func shapeKey(rows, cols int) string { return fmt.Sprintf("%dx%d", rows, cols) }
+
+// execFor returns the kernel settings for a weight of the given shape: the
+// tuned thread count under CompileMaxAutotune, else the engine's.
+func (e *Engine) execFor(rows, cols int) kernels.Exec {
+	x := e.exec
+	if th, ok := e.threadsFor[shapeKey(rows, cols)]; ok {
+		x.Threads = th
+	}
+	return x
+}
+
+// autotune sets the engine's per-shape thread counts (each 1..Threads) and
+// tile size to those that ran fastest on this CPU. Results are cached in
+// CacheDir (default os.UserCacheDir()/whisperc) as autotune.json; a cache
+// that cannot be read or written only costs the search.
+func (e *Engine) autotune(ctx context.Context) error {
+	dir := e.opts.CacheDir
 	if dir == "" {
 		if base, err := os.UserCacheDir(); err == nil {
 			dir = filepath.Join(base, "whisperc")
 		}
 	}
 	file := filepath.Join(dir, "autotune.json")
-	key := autotuneKey(opts.Threads, c)
+	key := e.autotuneKey()
 	cache := map[string]tuning{}
 	if dir != "" {
 		if data, err := os.ReadFile(file); err == nil {
 			_ = json.Unmarshal(data, &cache) // a corrupt cache is rebuilt
 		}
 	}
-	if t, ok := cache[key]; ok && t.Threads >= 1 && t.Threads <= opts.Threads && t.TileRows > 0 {
-		exec.Threads, exec.TileRows = t.Threads, t.TileRows
-		return exec, nil
-	}
-	best, err := search(ctx, exec, opts.Threads, c, w, cls)
-	if err != nil {
-		return exec, err
-	}
-	if dir != "" {
-		cache[key] = best
-		if data, err := json.MarshalIndent(cache, "", "  "); err == nil {
-			if os.MkdirAll(dir, 0o755) == nil {
+	best, ok := cache[key]
+	if !ok || !e.validTuning(best) {
+		var err error
+		if best, err = e.search(ctx); err != nil {
+			return err
+		}
+		if dir != "" {
+			cache[key] = best
+			if data, err := json.MarshalIndent(cache, "", "  "); err == nil && os.MkdirAll(dir, 0o755) == nil {
 				tmp := file + ".tmp"
 				if os.WriteFile(tmp, data, 0o644) == nil {
 					_ = os.Rename(tmp, file)
@@ -69,21 +122,31 @@ func autotune(ctx context.Context, exec kernels.Exec, opts Options, c arch.Confi
 			}
 		}
 	}
-	exec.Threads, exec.TileRows = best.Threads, best.TileRows
-	return exec, nil
+	e.threadsFor = best.Threads
+	e.exec.TileRows = best.TileRows
+	e.st.exec = e.exec
+	return nil
 }
 
-// search times the decode products (a feed-forward matrix w [hidden, dim]
-// and the classifier cls [vocab, dim]) for each thread count, and the
-// 16-row batched product for each tile size, keeping the fastest of three
-// rounds each.
-func search(ctx context.Context, exec kernels.Exec, budget int, c arch.Config, w, cls []float32) (tuning, error) {
-	x := make([]float32, 16*c.Dim)
-	for i := range x {
-		x[i] = float32(i%7) / 7
+// validTuning reports whether a cached tuning fits the thread budget.
+func (e *Engine) validTuning(t tuning) bool {
+	if t.TileRows <= 0 || len(t.Threads) == 0 {
+		return false
 	}
-	outH := make([]float32, 16*c.HiddenDim)
-	outV := make([]float32, c.Vocab)
+	for _, th := range t.Threads {
+		if th < 1 || th > e.opts.Threads {
+			return false
+		}
+	}
+	return true
+}
+
+// search times, for each weight shape, a decode product with every thread
+// count from 1 to the budget, and the 16-row batched product of the first
+// feed-forward weight with each tile size, keeping the fastest of three
+// rounds of four calls each.
+func (e *Engine) search(ctx context.Context) (tuning, error) {
+	t := tuning{Threads: map[string]int{}, TileRows: kernels.DefaultTileRows}
 	timeIt := func(f func() error) (time.Duration, error) {
 		best := time.Duration(1 << 62)
 		for range 3 {
@@ -100,34 +163,42 @@ func search(ctx context.Context, exec kernels.Exec, budget int, c arch.Config, w
 		}
 		return best, nil
 	}
-	t := tuning{Threads: 1, TileRows: kernels.DefaultTileRows}
-	bestT := time.Duration(1 << 62)
-	for th := 1; th <= budget; th++ {
-		e := exec
-		e.Threads = th
-		d, err := timeIt(func() error {
-			if err := e.MatVec(outH[:c.HiddenDim], w, x[:c.Dim], c.HiddenDim, c.Dim); err != nil {
-				return err
-			}
-			return e.MatVec(outV, cls, x[:c.Dim], c.Vocab, c.Dim)
-		})
-		if err != nil {
-			return t, err
+	for _, p := range e.probes() {
+		in := make([]float32, p.cols)
+		for i := range in {
+			in[i] = float32(i%7) / 7
 		}
-		if d < bestT {
-			bestT, t.Threads = d, th
+		out := make([]float32, p.rows)
+		bestD := time.Duration(1 << 62)
+		for th := 1; th <= e.opts.Threads; th++ {
+			x := e.exec
+			x.Threads = th
+			d, err := timeIt(func() error { return p.run(x, out, in) })
+			if err != nil {
+				return t, err
+			}
+			if d < bestD {
+				bestD, t.Threads[p.shape] = d, th
+			}
 		}
 	}
-	bestT = time.Duration(1 << 62)
+	w1, ok := e.tensors["layers.0.feed_forward.w1.weight"]
+	if !ok {
+		return t, nil // quantised: the batched fp32 kernel does not run
+	}
+	c := e.cfg
+	x := make([]float32, 16*c.Dim)
+	out := make([]float32, 16*c.HiddenDim)
+	bestD := time.Duration(1 << 62)
 	for _, tile := range []int{4, 8, 16, 32, 64} {
-		e := exec
-		e.Threads, e.TileRows = t.Threads, tile
-		d, err := timeIt(func() error { return e.MatMul(outH, x, w, 16, c.HiddenDim, c.Dim) })
+		ex := e.execFor(c.HiddenDim, c.Dim)
+		ex.TileRows = tile
+		d, err := timeIt(func() error { return ex.MatMul(out, x, w1.Float32s(), 16, c.HiddenDim, c.Dim) })
 		if err != nil {
 			return t, err
 		}
-		if d < bestT {
-			bestT, t.TileRows = d, tile
+		if d < bestD {
+			bestD, t.TileRows = d, tile
 		}
 	}
 	return t, nil

@@ -28,13 +28,15 @@ type Engine struct {
 	// quant holds the quantised linear weights (every projection and the
 	// classifier) when Options.Quantize is not none; their fp32 tensors
 	// are dropped, except the token embeddings, which lookups need.
-	quant   map[string]*kernels.QMatrix
-	bytes   int64
-	st      *state
-	graphs  map[int]*compiled
-	pos     int
-	history []int // tokens so far, for recomputation without a KV cache
-	logits  []float32
+	quant map[string]*kernels.QMatrix
+	// threadsFor is CompileMaxAutotune's thread count per weight shape.
+	threadsFor map[string]int
+	bytes      int64
+	st         *state
+	graphs     map[int]*compiled
+	pos        int
+	history    []int // tokens so far, for recomputation without a KV cache
+	logits     []float32
 }
 
 // compiled is one graph with its machine, for one input length.
@@ -125,12 +127,9 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	e.st = newState(c.MaxSeq, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
 	e.st.exec = e.exec
 	if opts.Compile == CompileMaxAutotune {
-		tuned, err := autotune(ctx, e.exec, opts, c, e.tensors["layers.0.feed_forward.w1.weight"].Float32s(), e.tensors["output.weight"].Float32s())
-		if err != nil {
+		if err := e.autotune(ctx); err != nil {
 			return nil, err
 		}
-		e.exec = tuned
-		e.st.exec = tuned
 	}
 	return e, nil
 }
@@ -190,12 +189,8 @@ func sameShape(a, b []int) bool {
 // Config returns the model's architecture.
 func (e *Engine) Config() arch.Config { return e.cfg }
 
-// Options returns the options the engine runs with, after tuning.
-func (e *Engine) Options() Options {
-	o := e.opts
-	o.Threads = e.exec.Threads
-	return o
-}
+// Options returns the options the engine runs with.
+func (e *Engine) Options() Options { return e.opts }
 
 // WeightBytes returns the bytes the engine's weights occupy in memory.
 func (e *Engine) WeightBytes() int64 { return e.bytes }

@@ -91,8 +91,8 @@ func TestConformanceStories260K(t *testing.T) {
 	}
 }
 
-// TestAutotuneCache checks that max_autotune stores its choice and that a
-// stored choice is used without searching again.
+// TestAutotuneCache checks that max_autotune stores a choice for every
+// weight shape and that a stored choice is used without searching again.
 func TestAutotuneCache(t *testing.T) {
 	ws, _ := loadStories(t)
 	dir := t.TempDir()
@@ -101,8 +101,12 @@ func TestAutotuneCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th := e.Options().Threads; th < 1 || th > 2 {
-		t.Errorf("tuned threads = %d, want 1 or 2", th)
+	c := ws.Config
+	shapes := []string{shapeKey(c.Dim, c.Dim), shapeKey(c.KVHeads*c.HeadSize(), c.Dim), shapeKey(c.HiddenDim, c.Dim), shapeKey(c.Dim, c.HiddenDim), shapeKey(c.Vocab, c.Dim)}
+	for _, s := range shapes {
+		if th := e.threadsFor[s]; th < 1 || th > 2 {
+			t.Errorf("tuned threads for %s = %d, want 1 or 2 (all: %v)", s, th, e.threadsFor)
+		}
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "autotune.json"))
 	if err != nil {
@@ -112,12 +116,17 @@ func TestAutotuneCache(t *testing.T) {
 	if err := json.Unmarshal(data, &cache); err != nil {
 		t.Fatal(err)
 	}
-	key := autotuneKey(2, ws.Config)
+	key := e.autotuneKey()
 	if _, ok := cache[key]; !ok {
 		t.Fatalf("cache %s lacks key %q", data, key)
 	}
 	// A planted result is used as is.
-	cache[key] = tuning{Threads: 2, TileRows: 12}
+	planted := tuning{Threads: map[string]int{}, TileRows: 12}
+	for _, s := range shapes {
+		planted.Threads[s] = 2
+	}
+	planted.Threads[shapes[0]] = 1
+	cache[key] = planted
 	data, _ = json.Marshal(cache)
 	if err := os.WriteFile(filepath.Join(dir, "autotune.json"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -126,13 +135,20 @@ func TestAutotuneCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.exec.Threads != 2 || e.exec.TileRows != 12 {
-		t.Errorf("exec = %+v, want the cached threads 2, tile 12", e.exec)
+	if got := e.execFor(c.Dim, c.Dim); got.Threads != 1 || got.TileRows != 12 {
+		t.Errorf("exec for %s = %+v, want the cached threads 1, tile 12", shapes[0], got)
 	}
-	// A corrupt cache costs a search, not an error.
+	if got := e.execFor(c.Vocab, c.Dim); got.Threads != 2 {
+		t.Errorf("exec for the classifier = %+v, want the cached threads 2", got)
+	}
+	// A corrupt cache costs a search, not an error; so does quantisation.
 	if err := os.WriteFile(filepath.Join(dir, "autotune.json"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := New(context.Background(), ws, o); err != nil {
+		t.Fatal(err)
+	}
+	o.Quantize = QuantizeNF4
 	if _, err := New(context.Background(), ws, o); err != nil {
 		t.Fatal(err)
 	}

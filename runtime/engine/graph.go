@@ -83,20 +83,23 @@ func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node 
 // nil (fused into the product, or a separate Gorgonia Add).
 func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
-		y := b.std(name, func() (*gorgonia.Node, error) { return ops.QuantLinear(name, x, q, b.e.exec) })
+		exec := b.e.execFor(q.Rows, q.Cols)
+		y := b.std(name, func() (*gorgonia.Node, error) { return ops.QuantLinear(name, x, q, exec) })
 		if residual == nil {
 			return y
 		}
 		return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
 	}
 	w := b.weight(weight)
+	s := b.e.tensors[weight].Shape()
+	exec := b.e.execFor(s[0], s[1])
 	if residual == nil {
-		return b.apply(newLinear(name, b.e.exec, false, b.reuse), name, x, w)
+		return b.apply(newLinear(name, exec, false, b.reuse), name, x, w)
 	}
 	if b.fused {
-		return b.apply(newLinear(name, b.e.exec, true, b.reuse), name, x, w, residual)
+		return b.apply(newLinear(name, exec, true, b.reuse), name, x, w, residual)
 	}
-	y := b.apply(newLinear(name, b.e.exec, false, b.reuse), name, x, w)
+	y := b.apply(newLinear(name, exec, false, b.reuse), name, x, w)
 	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
 }
 
