@@ -190,3 +190,31 @@ func BenchmarkDequantizeQ4_K(b *testing.B) {
 		}
 	}
 }
+
+func TestConvert(t *testing.T) {
+	x := make([]float32, 64)
+	for i := range x {
+		x[i] = float32(i%7) - 3.25
+	}
+	q, _ := QuantizeQ8_0(x)
+	src := &weights.Tensor{Name: "w", Shape: []int{2, 32}, DType: weights.Q8_0, Data: q}
+	for _, to := range []weights.DType{weights.F32, weights.F16, weights.BF16, weights.Q8_0, weights.Q4_0} {
+		c, err := Convert(src, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := ByteSize(to, src.Shape)
+		if c.DType != to || int64(len(c.Data)) != want {
+			t.Fatalf("%v: dtype %v, %d bytes", to, c.DType, len(c.Data))
+		}
+		y, _ := Dequantize(c)
+		for i := range x {
+			if math.Abs(float64(y[i]-x[i])) > 0.5 {
+				t.Fatalf("%v: y[%d] = %v, want about %v", to, i, y[i], x[i])
+			}
+		}
+	}
+	if _, err := Convert(&weights.Tensor{Name: "n", Shape: []int{5}, DType: weights.F32, Data: make([]byte, 20)}, weights.Q8_0); err == nil {
+		t.Error("a row of 5 values converted to Q8_0")
+	}
+}

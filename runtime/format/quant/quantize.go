@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // QuantizeQ8_0 encodes values, a multiple of 32 long, as GGML Q8_0 blocks
@@ -62,4 +64,48 @@ func QuantizeQ4_0(x []float32) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// Convert returns t re-encoded as dtype to (F32, F16, BF16, Q8_0 or Q4_0),
+// by way of float32. A tensor already of that dtype is returned as is.
+func Convert(t *weights.Tensor, to weights.DType) (*weights.Tensor, error) {
+	if t.DType == to {
+		return t, nil
+	}
+	x, err := Dequantize(t)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	switch to {
+	case weights.F32:
+		data = make([]byte, 4*len(x))
+		for i, v := range x {
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+	case weights.F16, weights.BF16:
+		data = make([]byte, 2*len(x))
+		for i, v := range x {
+			h := F32ToF16(v)
+			if to == weights.BF16 {
+				h = F32ToBF16(v)
+			}
+			binary.LittleEndian.PutUint16(data[2*i:], h)
+		}
+	case weights.Q8_0, weights.Q4_0:
+		if len(t.Shape) == 0 || t.Shape[len(t.Shape)-1]%32 != 0 {
+			return nil, fmt.Errorf("tensor %q: rows of shape %v are not a multiple of 32 values", t.Name, t.Shape)
+		}
+		if to == weights.Q8_0 {
+			data, err = QuantizeQ8_0(x)
+		} else {
+			data, err = QuantizeQ4_0(x)
+		}
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("tensor %q: cannot convert to %v", t.Name, to)
+	}
+	return &weights.Tensor{Name: t.Name, Shape: t.Shape, DType: to, Data: data}, nil
 }
