@@ -18,7 +18,7 @@ track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
 func TestCompatibilityRules(t *testing.T) {
 	for _, tc := range []struct {
 		name, target, src string
-		want             []string // "severity CODE line:N phrase"
+		want              []string // "severity CODE line:N phrase"
 	}{
 		{"flash2 on a V100 falls back", "v100-16gb",
 			base7b + "finetune ft {\n model = base\n data = d\n precision = fp16\n attention = flash2\n checkpointing = full\n}\n",

@@ -150,9 +150,14 @@ type Options struct {
 	MeminfoPath string
 }
 
-// Detect finds the hardware of this machine. GPU, RAM and disk failures
-// become Notes; the error is only for a cancelled context.
-func Detect(ctx context.Context, opts Options) (*Hardware, error) {
+// Detect finds the hardware of this machine: NVML (or nvidia-smi) for
+// GPUs, /proc/meminfo for RAM, no disk probe. GPU and RAM failures become
+// Notes; the error is only for a cancelled context.
+func Detect(ctx context.Context) (*Hardware, error) { return DetectWith(ctx, Options{}) }
+
+// DetectWith is Detect with options: an injected GPU prober, a directory
+// to probe for read bandwidth, other cache and meminfo paths.
+func DetectWith(ctx context.Context, opts Options) (*Hardware, error) {
 	h := &Hardware{CPU: detectCPU(), GPUs: []GPU{}}
 	prober := opts.GPUs
 	if prober == nil {

@@ -18,7 +18,7 @@ type fakeProber struct {
 func (f fakeProber) ProbeGPUs(context.Context) (GPUReport, error) { return f.rep, f.err }
 
 func TestCPUOnly(t *testing.T) {
-	h, err := Detect(context.Background(), Options{GPUs: fakeProber{err: ErrNoGPULibrary}, MeminfoPath: "testdata/meminfo"})
+	h, err := DetectWith(context.Background(), Options{GPUs: fakeProber{err: ErrNoGPULibrary}, MeminfoPath: "testdata/meminfo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestMeminfoErrors(t *testing.T) {
 	if _, _, err := parseMeminfo(strings.NewReader("garbage\nMemFree: x kB\n")); err == nil {
 		t.Error("meminfo without MemTotal accepted")
 	}
-	h, _ := Detect(context.Background(), Options{GPUs: fakeProber{err: ErrNoGPULibrary}, MeminfoPath: "testdata/missing"})
+	h, _ := DetectWith(context.Background(), Options{GPUs: fakeProber{err: ErrNoGPULibrary}, MeminfoPath: "testdata/missing"})
 	if h.RAMBytes != 0 || !strings.Contains(strings.Join(h.Notes, " "), "RAM not detected") {
 		t.Errorf("%+v", h.Notes)
 	}
@@ -108,4 +108,29 @@ func TestDiskProbeCaches(t *testing.T) {
 	if _, err := ProbeDisk(context.Background(), t.TempDir(), t.TempDir()); err == nil {
 		t.Error("empty directory measured")
 	}
+}
+
+func FuzzParseSMI(f *testing.F) {
+	f.Add("0, NVIDIA H100 80GB HBM3, GPU-1234, 81559, 81000, 9.0, 580.159.04\n")
+	f.Add("0, \"a, b\", u, 1, 1, 8.6, d\n1, x, y, 2, 2, 7.5, d\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		rep, err := parseSMI(out)
+		if err == nil {
+			for _, g := range rep.GPUs {
+				if g.MemoryBytes < 0 || g.FreeBytes < 0 {
+					t.Fatalf("negative memory %+v", g)
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseMeminfo(f *testing.F) {
+	f.Add("MemTotal:       16314884 kB\nMemAvailable:    9123456 kB\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		total, avail, err := parseMeminfo(strings.NewReader(s))
+		if err == nil && (total <= 0 || avail < 0) {
+			t.Fatalf("total %d avail %d", total, avail)
+		}
+	})
 }

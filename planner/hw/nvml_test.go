@@ -15,7 +15,7 @@ import (
 )
 
 func TestNVMLMockDGXA100(t *testing.T) {
-	h, err := Detect(context.Background(), Options{GPUs: NVML(dgxa100.New()), MeminfoPath: "testdata/meminfo"})
+	h, err := DetectWith(context.Background(), Options{GPUs: NVML(dgxa100.New()), MeminfoPath: "testdata/meminfo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestNVMLMockDGXA100(t *testing.T) {
 }
 
 func TestNVMLMockDGXH100(t *testing.T) {
-	h, err := Detect(context.Background(), Options{GPUs: NVML(dgxh100.New())})
+	h, err := DetectWith(context.Background(), Options{GPUs: NVML(dgxh100.New())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +47,11 @@ func TestNVMLMockDGXH100(t *testing.T) {
 	if g.Name != "NVIDIA H100 80GB HBM3" || g.MemoryBytes != 81920<<20 || g.ComputeCapability() != 9.0 {
 		t.Errorf("GPU 7 = %+v", g)
 	}
-	a, _ := Detect(context.Background(), Options{GPUs: NVML(dgxa100.New())})
+	a, _ := DetectWith(context.Background(), Options{GPUs: NVML(dgxa100.New())})
 	if a.Fingerprint() == h.Fingerprint() {
 		t.Error("A100 and H100 machines share a fingerprint")
 	}
-	h2, _ := Detect(context.Background(), Options{GPUs: NVML(dgxh100.New())})
+	h2, _ := DetectWith(context.Background(), Options{GPUs: NVML(dgxh100.New())})
 	if h2.Fingerprint() != h.Fingerprint() {
 		t.Error("fingerprint is not stable")
 	}
@@ -61,7 +61,7 @@ func TestNVMLMockDGXH100(t *testing.T) {
 func TestNVMLErrors(t *testing.T) {
 	notFound := dgxa100.New()
 	notFound.InitFunc = func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND }
-	h, err := Detect(context.Background(), Options{GPUs: NVML(notFound)})
+	h, err := DetectWith(context.Background(), Options{GPUs: NVML(notFound)})
 	if err != nil || len(h.GPUs) != 0 || !strings.Contains(strings.Join(h.Notes, " "), "CPU-only") {
 		t.Errorf("library not found: %v, %+v", err, h)
 	}
@@ -69,7 +69,7 @@ func TestNVMLErrors(t *testing.T) {
 	noPerm := dgxa100.New()
 	noPerm.InitFunc = func() nvml.Return { return nvml.ERROR_NO_PERMISSION }
 	noPerm.ErrorStringFunc = func(r nvml.Return) string { return "Insufficient Permissions" }
-	h, err = Detect(context.Background(), Options{GPUs: NVML(noPerm)})
+	h, err = DetectWith(context.Background(), Options{GPUs: NVML(noPerm)})
 	if err != nil || len(h.GPUs) != 0 || !strings.Contains(strings.Join(h.Notes, " "), "Insufficient Permissions") {
 		t.Errorf("no permission: %v, %+v", err, h.Notes)
 	}
@@ -78,13 +78,13 @@ func TestNVMLErrors(t *testing.T) {
 	lost.ErrorStringFunc = func(r nvml.Return) string { return "GPU is lost" }
 	d := lost.Devices[3].(*server.Device)
 	d.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) { return nvml.Memory{}, nvml.ERROR_GPU_IS_LOST }
-	h, _ = Detect(context.Background(), Options{GPUs: NVML(lost)})
+	h, _ = DetectWith(context.Background(), Options{GPUs: NVML(lost)})
 	if len(h.GPUs) != 0 || !strings.Contains(strings.Join(h.Notes, " "), "device 3 memory: GPU is lost") {
 		t.Errorf("lost GPU: %+v", h.Notes)
 	}
 
 	panicking := &mock.Interface{InitFunc: func() nvml.Return { panic("symbol not found") }}
-	h, err = Detect(context.Background(), Options{GPUs: NVML(panicking)})
+	h, err = DetectWith(context.Background(), Options{GPUs: NVML(panicking)})
 	if err != nil || !strings.Contains(strings.Join(h.Notes, " "), "internal error") {
 		t.Errorf("panic: %v, %+v", err, h.Notes)
 	}
@@ -93,7 +93,7 @@ func TestNVMLErrors(t *testing.T) {
 // TestRealNVML runs the real library: on this CPU-only machine it must
 // report no GPUs, not crash.
 func TestRealNVML(t *testing.T) {
-	h, err := Detect(context.Background(), Options{})
+	h, err := Detect(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
