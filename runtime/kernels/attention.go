@@ -282,23 +282,22 @@ func (e Exec) eagerBackward(dq, dk, dv, q, k, v, dout []float32, s AttnShape) {
 					dsrow := ds[(h*s.N+i)*T : (h*s.N+i+1)*T]
 					doi := dout[(i*H+h)*d : (i*H+h+1)*d]
 					lim := s.Pos + i
+					// dP = dO·Vᵀ; D = Σ P∘dP; dS = scale·P∘(dP − D).
+					keyScores(dsrow[:lim+1], doi, v, g*d, KV*d, lim+1, 1)
 					var D float32
 					for j := 0; j <= lim; j++ {
-						vj := v[(j*KV+g)*d : (j*KV+g+1)*d]
-						dp := Dot(doi, vj)
-						dsrow[j] = dp
-						D += prow[j] * dp
+						D += prow[j] * dsrow[j]
 						Axpy(dv[(j*KV+g)*d:(j*KV+g+1)*d], prow[j], doi)
 					}
 					for j := 0; j <= lim; j++ {
-						dsrow[j] = prow[j] * (dsrow[j] - D)
+						dsrow[j] = scale * prow[j] * (dsrow[j] - D)
 					}
 					dqi := dq[(i*H+h)*d : (i*H+h+1)*d]
 					clear(dqi)
+					accumulateValues(dqi, dsrow, k, g*d, KV*d, lim+1)
 					qi := q[(i*H+h)*d : (i*H+h+1)*d]
 					for j := 0; j <= lim; j++ {
-						Axpy(dqi, scale*dsrow[j], k[(j*KV+g)*d:(j*KV+g+1)*d])
-						Axpy(dk[(j*KV+g)*d:(j*KV+g+1)*d], scale*dsrow[j], qi)
+						Axpy(dk[(j*KV+g)*d:(j*KV+g+1)*d], dsrow[j], qi)
 					}
 				}
 			}
@@ -438,28 +437,22 @@ func (e Exec) flash2Backward(dq, dk, dv, q, k, v, out, lse, dout []float32, s At
 							qi, doi := q[o:o+d], dout[o:o+d]
 							L := lse[h*s.N+i0+r]
 							lim := s.Pos + i0 + r
-							prow := pb[r*bc : r*bc+nc]
-							dsrow := dsb[r*bc : r*bc+nc]
-							for c := range prow {
-								j := j0 + c
-								if j > lim {
-									prow[c], dsrow[c] = 0, 0
-									continue
-								}
-								kv := (j*KV + g) * d
-								pv := exp32(scale*Dot(qi, k[kv:kv+d]) - L)
+							visible := max(0, min(nc, lim-j0+1))
+							prow := pb[r*bc : r*bc+visible]
+							dsrow := dsb[r*bc : r*bc+visible]
+							base := (j0*KV + g) * d
+							keyScores(prow, qi, k, base, KV*d, visible, scale)
+							keyScores(dsrow, doi, v, base, KV*d, visible, 1)
+							for c, x := range prow {
+								pv := exp32(x - L)
 								prow[c] = pv
-								dsrow[c] = pv * (Dot(doi, v[kv:kv+d]) - dd[r])
+								dsrow[c] = scale * pv * (dsrow[c] - dd[r])
 							}
-							dqi := dq[o : o+d]
+							accumulateValues(dq[o:o+d], dsrow, k, base, KV*d, visible)
 							for c := range prow {
-								if prow[c] == 0 && dsrow[c] == 0 {
-									continue
-								}
-								kv := ((j0+c)*KV + g) * d
+								kv := base + c*KV*d
 								Axpy(dv[kv:kv+d], prow[c], doi)
-								Axpy(dqi, scale*dsrow[c], k[kv:kv+d])
-								Axpy(dk[kv:kv+d], scale*dsrow[c], qi)
+								Axpy(dk[kv:kv+d], dsrow[c], qi)
 							}
 						}
 					}

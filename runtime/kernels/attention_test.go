@@ -87,6 +87,7 @@ func TestAttentionGradientsFiniteDifferences(t *testing.T) {
 	for _, s := range []AttnShape{
 		{N: 6, Pos: 0, Heads: 4, KVHeads: 2, HeadDim: 4},
 		{N: 3, Pos: 4, Heads: 2, KVHeads: 1, HeadDim: 5},
+		{N: 9, Pos: 1, Heads: 2, KVHeads: 1, HeadDim: 16}, // the AVX2 paths (d multiple of 8)
 	} {
 		q := randVec(11, s.N*s.Heads*s.HeadDim, 1)
 		kv := s.Keys() * s.KVHeads * s.HeadDim

@@ -425,27 +425,36 @@ func (q *QMatrix) dequantizeRange(dst []float32, start int) {
 	if len(dst) == 0 {
 		return
 	}
+	end := start + len(dst)
 	switch q.Method {
 	case Q8_0:
-		for i := range dst {
-			g := start + i
-			b := g / BlockQ8_0
-			rec := q.Data[b*bytesQ8Block:]
+		for b := start / BlockQ8_0; b*BlockQ8_0 < end; b++ {
+			rec := q.Data[b*bytesQ8Block : (b+1)*bytesQ8Block]
 			d := f16ToF32(binary.LittleEndian.Uint16(rec))
-			dst[i] = float32(int8(rec[2+g-b*BlockQ8_0])) * d
+			lo, hi := max(b*BlockQ8_0, start), min((b+1)*BlockQ8_0, end)
+			qs := rec[2+lo-b*BlockQ8_0 : 2+hi-b*BlockQ8_0]
+			out := dst[lo-start : hi-start]
+			for i, c := range qs {
+				out[i] = float32(int8(c)) * d
+			}
 		}
 	default:
 		tab := q.code()
-		b0 := start / Block4Bit
-		b1 := (start + len(dst) - 1) / Block4Bit
-		sc := q.scales(make([]float32, 0, b1-b0+1), b0, b1+1, &dynamicCode)
-		for i := range dst {
-			g := start + i
-			c := q.Data[g>>1]
-			if g&1 == 0 {
-				c >>= 4
+		for b := start / Block4Bit; b*Block4Bit < end; b++ {
+			sc := q.blockScale(b)
+			g, hi := max(b*Block4Bit, start), min((b+1)*Block4Bit, end)
+			if g&1 == 1 {
+				dst[g-start] = tab[q.Data[g>>1]&15] * sc
+				g++
 			}
-			dst[i] = tab[c&15] * sc[g/Block4Bit-b0]
+			for ; g+2 <= hi; g += 2 {
+				c := q.Data[g>>1]
+				dst[g-start] = tab[c>>4] * sc
+				dst[g+1-start] = tab[c&15] * sc
+			}
+			if g < hi {
+				dst[g-start] = tab[q.Data[g>>1]>>4] * sc
+			}
 		}
 	}
 }
