@@ -315,12 +315,13 @@ func (q *QMatrix) doubleQuantize() {
 			amax = max(amax, float32(math.Abs(float64(v-offset))))
 		}
 		q.Absmax2[b] = amax
+		// Like kQuantizeBlockwise, multiply by the reciprocal.
+		var inv float32
+		if amax > 0 {
+			inv = 1 / amax
+		}
 		for i := lo; i < hi; i++ {
-			var x float32
-			if amax > 0 {
-				x = (a[i] - offset) / amax
-			}
-			q.QAbsmax[i] = nearestCode(code, x)
+			q.QAbsmax[i] = nearestCode(code, (a[i]-offset)*inv)
 		}
 	}
 	q.Offset = offset
@@ -328,7 +329,11 @@ func (q *QMatrix) doubleQuantize() {
 	q.DoubleQuant = true
 }
 
-// nearestCode returns the index of the entry of the ascending code nearest x.
+// nearestCode returns the index of the entry of the ascending code nearest
+// x, ties going to the lower entry. bitsandbytes' dQuantize reaches the same
+// entry by a seven-step binary search followed by a comparison with the
+// midpoints to the neighbours; the two can differ only for x exactly on a
+// midpoint.
 func nearestCode(code *[256]float32, x float32) uint8 {
 	lo, hi := 0, 255
 	for lo < hi {
