@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 
+	"go.lsp.dev/uri"
+
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/source"
@@ -112,6 +114,33 @@ func (s *server) analyse(ctx context.Context, d *document) *analysis {
 	s.mu.Unlock()
 	close(c.done)
 	return a
+}
+
+// syntaxOf returns the tolerant view of the current version of an open
+// document and of its import closure, without running the phases: what
+// completion, semantic tokens and the outline need, at keystroke speed.
+// When the full analysis of this version is ready it is returned instead;
+// otherwise the memory figures of the latest full analysis are carried
+// over.
+func (s *server) syntaxOf(ctx context.Context, u uri.URI) (*analysis, error) {
+	d, ok := s.docs.get(u)
+	if !ok {
+		return nil, errNotOpen(u)
+	}
+	s.mu.Lock()
+	prev := s.cache[u]
+	s.mu.Unlock()
+	if prev != nil && prev.doc == d {
+		return prev, nil
+	}
+	a := &analysis{doc: d, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
+	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree}
+	a.order = append(a.order, d.Path)
+	s.followImports(a)
+	if prev != nil {
+		a.memory = prev.memory
+	}
+	return a, nil
 }
 
 // inflight is an analysis being computed; done closes when a is set (nil

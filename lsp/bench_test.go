@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"go.lsp.dev/protocol"
 )
 
 // bigProgram returns a valid pipeline of at least lines lines: groups of a
@@ -111,6 +113,27 @@ func TestBigProgramChecks(t *testing.T) {
 	for _, d := range s.waitDiagnostics(u, 1) {
 		if d.Severity == 1 {
 			t.Errorf("error in the benchmark program: %v", d.Message)
+		}
+	}
+}
+
+// BenchmarkCompletion1000Lines measures a completion request on a new
+// version of a 1,000-line document: the tolerant view only, not the phases.
+func BenchmarkCompletion1000Lines(b *testing.B) {
+	text := bigProgram(1000)
+	s := newSession(b, testOpts())
+	u := testURI(b, "big.whisper")
+	s.open(u, text)
+	s.waitDiagnostics(u, 1)
+	i := strings.Index(text, "method = nf4") + len("method = ")
+	pos := testMapper(text, s.enc).Position(i)
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if _, err := s.server.Completion(s.ctx, &protocol.CompletionParams{TextDocumentPositionParams: s.tdpp(u, pos)}); err != nil {
+			b.Fatal(err)
+		}
+		if n%2 == 0 { // a new version: nothing cached
+			s.edit(u, int32(n+2), text, 0, 0, "")
 		}
 	}
 }

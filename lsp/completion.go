@@ -26,7 +26,7 @@ type candidate struct {
 // true/false, call forms), variables after `var.`, and units after a
 // number. It works on half-typed text through the tolerant tree.
 func (s *server) Completion(ctx context.Context, params *protocol.CompletionParams) (protocol.CompletionResult, error) {
-	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	a, err := s.syntaxOf(ctx, params.TextDocument.URI)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func (s *server) planTarget(ctx context.Context, a *analysis, prog *compiler.Pro
 // driver library and its RAM. No disk probe, so nothing is written.
 func (s *server) hardware(ctx context.Context) *hw.Hardware {
 	s.hwOnce.Do(func() {
-		h, err := hw.Detect(context.WithoutCancel(ctx), hw.Options{})
+		h, err := hw.Detect(context.WithoutCancel(ctx))
 		if err != nil {
 			s.logf("hardware detection: %v", err)
 		}

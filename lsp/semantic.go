@@ -58,7 +58,7 @@ func semanticLegend() protocol.SemanticTokensLegend {
 
 // SemanticTokensFull classifies every token of the document.
 func (s *server) SemanticTokensFull(ctx context.Context, params *protocol.SemanticTokensParams) (*protocol.SemanticTokens, error) {
-	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	a, err := s.syntaxOf(ctx, params.TextDocument.URI)
 	if err != nil {
 		return nil, err
 	}

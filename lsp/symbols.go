@@ -10,7 +10,7 @@ import (
 // and attributes, from the tolerant tree so that it survives syntax errors.
 // A model or stage shows its predicted memory as its detail.
 func (s *server) DocumentSymbol(ctx context.Context, params *protocol.DocumentSymbolParams) (protocol.DocumentSymbolResult, error) {
-	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	a, err := s.syntaxOf(ctx, params.TextDocument.URI)
 	if err != nil {
 		return nil, err
 	}
