@@ -30,6 +30,7 @@ type builder struct {
 	plan   *Plan
 	ds     diag.Diagnostics
 	archs  map[*compiler.Model]*arch.Config
+	stored map[*compiler.Model]int64  // weight bytes of GGUF files
 	loaded map[*compiler.Model]string // model → ID of its last load stage
 	done   map[*compiler.Finetune]string
 }
@@ -39,7 +40,7 @@ type builder struct {
 // and the plan's diagnostics (also in Plan.Diagnostics). A stage that does
 // not fit is an error (P120): `whisperc plan` exits 1.
 func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds diag.Diagnostics) {
-	b := &builder{prog: prog, opts: opts, archs: map[*compiler.Model]*arch.Config{},
+	b := &builder{prog: prog, opts: opts, archs: map[*compiler.Model]*arch.Config{}, stored: map[*compiler.Model]int64{},
 		loaded: map[*compiler.Model]string{}, done: map[*compiler.Finetune]string{}}
 	b.plan = &Plan{FormatVersion: FormatVersion, Models: []ModelInfo{}, Stages: []Stage{}, Diagnostics: diag.Diagnostics{}}
 	defer func() {
@@ -140,7 +141,8 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 		defer f.Close()
 		return arch.FromLlama2c(f)
 	case compiler.SchemeGGUF:
-		return arch.FromGGUF(src.Path)
+		c, _, err := resolveGGUF(src.Path)
+		return c, err
 	case compiler.SchemeSafetensors:
 		data, err := readLimited(src.Path+string(os.PathSeparator)+"config.json", 1<<20)
 		if err != nil {
@@ -161,6 +163,17 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 		return arch.Config{}, fmt.Errorf("no built-in architecture for %q (presets: %s)", name, strings.Join(arch.PresetNames(), ", "))
 	}
 	return arch.Config{}, fmt.Errorf("unknown model source %q", src.Raw)
+}
+
+// resolveGGUF reads a GGUF header: the architecture and the bytes of its
+// tensors as stored (whatever block types they use).
+func resolveGGUF(path string) (arch.Config, int64, error) {
+	gf, err := arch.ParseGGUFHeader(path)
+	if err != nil {
+		return arch.Config{}, 0, err
+	}
+	c, err := arch.FromGGUFFile(gf)
+	return c, int64(gf.ModelSize), err
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {
@@ -192,6 +205,13 @@ func (b *builder) arch(m *compiler.Model) *arch.Config {
 	resolve := b.opts.Arch
 	if resolve == nil {
 		resolve = ResolveArch
+		if m.Source.Scheme == compiler.SchemeGGUF {
+			resolve = func(m *compiler.Model) (arch.Config, error) {
+				c, n, err := resolveGGUF(m.Source.Path)
+				b.stored[m] = n
+				return c, err
+			}
+		}
 	}
 	c, err := resolve(m)
 	info := ModelInfo{Name: m.Name, Source: m.Source.Raw}

@@ -452,6 +452,7 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	if m.Quantize != nil {
 		w.Quant = quantOf(m.Quantize)
 	}
+	w.StoredWeightBytes = b.stored[m]
 	if ref.Finetune != nil && ref.Finetune.LoRA != nil {
 		// adapters are merged into the weights for inference
 		st.Decisions = append(st.Decisions, Decision{What: "adapters", Choice: "merged", Rule: "ML003",

@@ -69,6 +69,9 @@ const ReserveFraction = 0.20
 // layers in the quantised format when quantised, everything else (and
 // everything when unquantised) in the storage format.
 func (w *Workload) weightBytes() (quantized, other int64) {
+	if w.StoredWeightBytes > 0 {
+		return w.StoredWeightBytes, 0
+	}
 	sb := int64(w.Storage.Bytes())
 	for _, m := range w.Arch.Modules() {
 		q := w.quantized() && m.Kind == arch.Linear && (m.PerLayer || w.QuantizeHead)
@@ -401,6 +404,9 @@ func finish(comps []Component, transient int64, phase string, dev Device) Memory
 }
 
 func (w *Workload) weightNote() string {
+	if w.StoredWeightBytes > 0 {
+		return "as stored in the model file"
+	}
 	if w.quantized() {
 		return "linear layers " + w.Quant.Type.String() + ", the rest " + w.Storage.String()
 	}

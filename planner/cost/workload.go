@@ -158,6 +158,10 @@ type Workload struct {
 	// classifier too for GGML formats (QuantizeHead).
 	Quant        Quant
 	QuantizeHead bool
+	// StoredWeightBytes, when positive, is the measured size of the stored
+	// weights (a GGUF file's tensors, whatever mix of block types they
+	// use); it replaces the count from Quant and Storage.
+	StoredWeightBytes int64
 
 	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
 	// dropout and the adapters' own format (peft keeps them in fp32).
