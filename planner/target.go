@@ -143,7 +143,7 @@ func FromHardware(h *hw.Hardware) *Target {
 // 80 GB CC 8.0 card), or the nearest compute capability otherwise.
 func closestGPUProfile(g hw.GPU) stdlib.TargetProfile {
 	var best stdlib.TargetProfile
-	bestScore := -1.0
+	bestScore, found := 0.0, false
 	for _, p := range stdlib.Targets() {
 		if !p.GPU {
 			continue
@@ -155,8 +155,8 @@ func closestGPUProfile(g hw.GPU) stdlib.TargetProfile {
 				score -= 1e5
 			}
 		}
-		if bestScore < 0 || score < bestScore {
-			best, bestScore = p, score
+		if !found || score < bestScore {
+			best, bestScore, found = p, score, true
 		}
 	}
 	return best
