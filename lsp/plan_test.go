@@ -79,3 +79,28 @@ func TestPlanDiagnosticsOnSmallTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanTargetPrecedence checks what the plan is made for without a
+// target setting: the program's own target block, else this machine.
+func TestPlanTargetPrecedence(t *testing.T) {
+	s := newSession(t, Options{})
+	u := testURI(t, "main.whisper")
+	text := program + "\ntarget { profile = \"h100-80gb\" }\n"
+	s.open(u, text)
+	s.waitDiagnostics(u, 1)
+	if got := hoverText0(t, s, u, text, "sft {", 1); !strings.Contains(got, "on h100-80gb") {
+		t.Errorf("with a target block, hover says:\n%s", got)
+	}
+	// Without one, the detected machine (whatever it is: a CPU here, a
+	// GPU elsewhere) is planned for; the prediction names it.
+	u2 := testURI(t, "other.whisper")
+	s.open(u2, program)
+	s.waitDiagnostics(u2, 1)
+	got := hoverText0(t, s, u2, program, "story {", 1)
+	if !strings.Contains(got, "Predicted peak memory") || strings.Contains(got, "on h100-80gb") {
+		t.Errorf("without a target, hover says:\n%s", got)
+	}
+	if s.inner.hw == nil {
+		t.Error("the machine was not detected")
+	}
+}

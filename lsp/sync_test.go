@@ -1,7 +1,9 @@
 package lsp
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"go.lsp.dev/protocol"
 )
@@ -47,5 +49,70 @@ func TestApplyChangesWhole(t *testing.T) {
 	}, EncodingUTF16)
 	if err != nil || string(got) != "xYz\n" {
 		t.Errorf("got %q, %v", got, err)
+	}
+}
+
+// TestDebounceAndStaleWork sends a burst of edits faster than the debounce
+// and checks that diagnostics are published for the last version, that no
+// stale version is published after a newer one, and that the burst did not
+// cause one analysis per keystroke.
+func TestDebounceAndStaleWork(t *testing.T) {
+	opts := testOpts()
+	opts.Debounce = 200 * time.Millisecond
+	s := newSession(t, opts)
+	u := testURI(t, "main.whisper")
+	text := program
+	s.open(u, text)
+	s.waitDiagnostics(u, 1)
+	i := strings.Index(text, "batch      = 4") + len("batch      = ")
+	const n = 20
+	for v := int32(2); v < n+2; v++ {
+		text = s.edit(u, v, text, i, i+1, string(rune('1'+v%9)))
+	}
+	s.waitDiagnostics(u, n+1)
+	time.Sleep(300 * time.Millisecond) // let any stray publish arrive
+	s.client.mu.Lock()
+	defer s.client.mu.Unlock()
+	var versions []int32
+	for _, p := range s.client.diags[u] {
+		v, _ := p.Version.Get()
+		versions = append(versions, v)
+	}
+	if len(versions) > 4 {
+		t.Errorf("published %d times for a burst of %d edits: %v", len(versions), n, versions)
+	}
+	for k := 1; k < len(versions); k++ {
+		if versions[k] < versions[k-1] {
+			t.Errorf("stale version published after a newer one: %v", versions)
+		}
+	}
+}
+
+// TestCloseClearsDiagnostics checks closing a document publishes an empty
+// list, so the editor's problem list forgets it.
+func TestCloseClearsDiagnostics(t *testing.T) {
+	s := newSession(t, testOpts())
+	u := testURI(t, "main.whisper")
+	s.open(u, "model {")
+	if len(s.waitDiagnostics(u, 1)) == 0 {
+		t.Fatal("no diagnostics for broken text")
+	}
+	if err := s.server.DidClose(s.ctx, &protocol.DidCloseTextDocumentParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.client.mu.Lock()
+		ps := s.client.diags[u]
+		last := ps[len(ps)-1]
+		s.client.mu.Unlock()
+		_, versioned := last.Version.Get()
+		if len(last.Diagnostics) == 0 && !versioned {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no empty diagnostics after close; last %+v", last)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
