@@ -51,3 +51,11 @@ func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, t
 //
 //go:noescape
 func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int)
+
+// dot4x2AVX2 sets acc[i] and acc[4+i] to the dot products of the i-th of
+// four rows (stride elements apart, starting at w) with the two x rows at x
+// and x+xstride, over the first n elements; n must be a positive multiple
+// of 8.
+//
+//go:noescape
+func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32)

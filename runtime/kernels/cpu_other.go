@@ -22,3 +22,5 @@ func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, t
 }
 
 func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int) {}
+
+func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32) {}

@@ -88,9 +88,26 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 	tile := e.tileRows()
 	e.parallelRows(rows, tile, n*cols, func(lo, hi int) {
 		var acc [4]float32
+		var acc8 [8]float32
 		for t0 := lo; t0 < hi; t0 += tile {
 			t1 := min(t0+tile, hi)
-			for b := 0; b < n; b++ {
+			b := 0
+			if asm && cols >= 8 {
+				// Two input rows at a time through the 4×2 register tile.
+				for ; b+2 <= n; b += 2 {
+					r := t0
+					for ; r+4 <= t1; r += 4 {
+						dot4x2(&acc8, w[r*cols:], cols, x[b*cols:(b+2)*cols])
+						copy(out[b*rows+r:b*rows+r+4], acc8[:4])
+						copy(out[(b+1)*rows+r:(b+1)*rows+r+4], acc8[4:])
+					}
+					for ; r < t1; r++ {
+						out[b*rows+r] = Dot(w[r*cols:(r+1)*cols], x[b*cols:(b+1)*cols])
+						out[(b+1)*rows+r] = Dot(w[r*cols:(r+1)*cols], x[(b+1)*cols:(b+2)*cols])
+					}
+				}
+			}
+			for ; b < n; b++ {
 				xb := x[b*cols : (b+1)*cols]
 				ob := out[b*rows : (b+1)*rows]
 				r := t0
@@ -99,7 +116,11 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 					copy(ob[r:r+4], acc[:])
 				}
 				for ; r < t1; r++ {
-					ob[r] = dotGeneric(w[r*cols:(r+1)*cols], xb)
+					if asm {
+						ob[r] = Dot(w[r*cols:(r+1)*cols], xb)
+					} else {
+						ob[r] = dotGeneric(w[r*cols:(r+1)*cols], xb)
+					}
 				}
 			}
 		}
@@ -199,6 +220,24 @@ func dot4(asm bool, acc *[4]float32, w []float32, cols int, x []float32) {
 	}
 	for i := 0; i < 4; i++ {
 		acc[i] = dotGeneric(w[i*cols:(i+1)*cols], x[:cols])
+	}
+}
+
+// dot4x2 computes the 4×2 dot products of four consecutive rows of length
+// cols starting at w[0] with the two consecutive rows of x2 (2·cols
+// elements): acc[i] for the first x row, acc[4+i] for the second. It must
+// only be called when the assembly kernels are usable.
+func dot4x2(acc *[8]float32, w []float32, cols int, x2 []float32) {
+	n8 := cols &^ 7
+	_ = w[4*cols-1]
+	_ = x2[2*cols-1]
+	dot4x2AVX2(&w[0], cols, &x2[0], cols, n8, acc)
+	if n8 < cols {
+		for i := 0; i < 4; i++ {
+			wr := w[i*cols+n8 : (i+1)*cols]
+			acc[i] += dotGeneric(wr, x2[n8:cols])
+			acc[4+i] += dotGeneric(wr, x2[cols+n8:2*cols])
+		}
 	}
 }
 

@@ -182,3 +182,68 @@ ax4loop:
 ax4done:
 	VZEROUPPER
 	RET
+
+// func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32)
+//
+// acc[i] is row i of w times the x row at x, acc[4+i] row i times the x row
+// at x+xstride: a 4×2 register tile, loading each weight once for two
+// inputs.
+TEXT ·dot4x2AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	ADDQ DI, DX
+	MOVQ n+32(FP), CX
+	SHLQ $2, CX
+	LEAQ (SI)(BX*1), R8
+	LEAQ (R8)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ AX, AX
+
+x2loop:
+	CMPQ AX, CX
+	JGE  x2reduce
+	VMOVUPS (DI)(AX*1), Y8
+	VMOVUPS (DX)(AX*1), Y9
+	VMOVUPS (SI)(AX*1), Y10
+	VMOVUPS (R8)(AX*1), Y11
+	VMOVUPS (R9)(AX*1), Y12
+	VMOVUPS (R10)(AX*1), Y13
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y11, Y8, Y1
+	VFMADD231PS Y12, Y8, Y2
+	VFMADD231PS Y13, Y8, Y3
+	VFMADD231PS Y10, Y9, Y4
+	VFMADD231PS Y11, Y9, Y5
+	VFMADD231PS Y12, Y9, Y6
+	VFMADD231PS Y13, Y9, Y7
+	ADDQ $32, AX
+	JMP  x2loop
+
+x2reduce:
+	MOVQ acc+40(FP), DX
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS X0, (DX)
+	VHADDPS Y5, Y4, Y4
+	VHADDPS Y7, Y6, Y6
+	VHADDPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS X5, X4, X4
+	VMOVUPS X4, 16(DX)
+	VZEROUPPER
+	RET
