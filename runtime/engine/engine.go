@@ -37,6 +37,7 @@ type Engine struct {
 	pos        int
 	history    []int // tokens so far, for recomputation without a KV cache
 	logits     []float32
+	rows       int // input rows processed since New, for tests of ML004
 }
 
 // compiled is one graph with its machine, for one input length.
@@ -261,6 +262,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 		c.vm.Close()
 	}
 	e.pos += len(tokens)
+	e.rows += len(input)
 	return e.logits, nil
 }
 

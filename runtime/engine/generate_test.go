@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/runtime/sample"
+)
+
+// TestKVCacheEquivalence checks ML004's two paths against each other: the
+// cached decode reuses keys and values (one new row per step) while the
+// uncached one recomputes the whole prefix (pos+1 rows per step), and both
+// give the same logits at every position.
+func TestKVCacheEquivalence(t *testing.T) {
+	ws, _ := loadStories(t)
+	ctx := context.Background()
+	cached, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: false, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := []int{1, 403, 306, 261, 378, 395, 269, 412, 261, 497, 11, 30}
+	for i, tok := range tokens {
+		a, err := cached.Forward(ctx, []int{tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = append([]float32(nil), a...)
+		b, err := plain.Forward(ctx, []int{tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range a {
+			if d := math.Abs(float64(a[j] - b[j])); d > 1e-4*math.Max(1, math.Abs(float64(a[j]))) {
+				t.Fatalf("position %d, logit %d: cached %v, recomputed %v", i, j, a[j], b[j])
+			}
+		}
+	}
+	n := len(tokens)
+	if cached.rows != n || plain.rows != n*(n+1)/2 {
+		t.Errorf("rows computed: cached %d (want %d), recomputed %d (want %d)", cached.rows, n, plain.rows, n*(n+1)/2)
+	}
+	// A prompt processed in one call equals the same tokens one by one.
+	cached.Reset()
+	a, err := cached.Forward(ctx, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b []float32
+	plain.Reset()
+	for _, tok := range tokens {
+		if b, err = plain.Forward(ctx, []int{tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for j := range a {
+		if d := math.Abs(float64(a[j] - b[j])); d > 1e-4*math.Max(1, math.Abs(float64(a[j]))) {
+			t.Fatalf("batched prompt, logit %d: %v vs %v step by step", j, a[j], b[j])
+		}
+	}
+}
+
+// TestIgnoreEOSAndSampling checks that ignore_eos yields exactly
+// max_tokens tokens where greedy decoding would stop at BOS, and that
+// seeded sampling repeats itself and changes with the seed.
+func TestIgnoreEOSAndSampling(t *testing.T) {
+	ws, tok := loadStories(t)
+	ctx := context.Background()
+	gen := func(p sample.Params, maxTokens int, ignore bool) (string, Stats) {
+		t.Helper()
+		e, err := New(ctx, ws, Options{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sample.New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		st, err := Generate(ctx, e, tok, GenerateOptions{Prompt: "Lily", MaxTokens: maxTokens, IgnoreEOS: ignore, Sampler: s, Out: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), st
+	}
+	_, stopped := gen(sample.Params{}, 500, false)
+	if stopped.Generated >= 500 {
+		t.Skipf("greedy decoding did not reach BOS within 500 tokens; cannot test ignore_eos here")
+	}
+	if _, st := gen(sample.Params{}, 500, true); st.Generated != 500 {
+		t.Errorf("ignore_eos generated %d tokens, want exactly 500 (without it: %d)", st.Generated, stopped.Generated)
+	}
+	p := sample.Params{Temperature: 0.8, TopP: 0.9, Seed: 7}
+	a, _ := gen(p, 60, false)
+	b, _ := gen(p, 60, false)
+	if a != b {
+		t.Errorf("seed 7 gave two different texts:\n%q\n%q", a, b)
+	}
+	p.Seed = 8
+	if c, _ := gen(p, 60, false); c == a {
+		t.Errorf("seeds 7 and 8 gave the same text %q", a)
+	}
+	if len(a) < 5 || a[:4] != "Lily" {
+		t.Errorf("the prompt is not echoed first: %q", a)
+	}
+}
