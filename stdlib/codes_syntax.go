@@ -2,7 +2,7 @@ package stdlib
 
 // syntaxCodes documents the codes of the syntax phase (package
 // lang/parser): E10x for lexical errors, E11x for the structure of the
-// file, E199 for a bug in the parser.
+// file, E198 for a bug in the formatter and E199 for a bug in the parser.
 var syntaxCodes = []Code{
 	{ID: "E101", Phase: "syntax", Title: "unterminated string",
 		Explain: "A string starts with `\"` and must end with `\"` on the same line. A string that reaches the end " +
@@ -69,6 +69,12 @@ var syntaxCodes = []Code{
 		Explain: "whisperc reads .whisper files of at most 4 MiB. A pipeline is a few kilobytes; a larger file is " +
 			"almost certainly a data file given by mistake.\n\nCheck the file name, or split the pipeline into " +
 			"files joined with `import`."},
+	{ID: "E198", Phase: "syntax", Title: "internal formatter error",
+		Explain: "The formatter (`whisperc fmt`, or formatting in the editor) produced output that would not " +
+			"parse back to the same syntax tree with the same comments, or failed on the file. This is a bug in " +
+			"whisperc, not in your file: the formatter checks its own output and leaves the file unchanged " +
+			"instead of damaging it.\n\nPlease report it with the file that triggers it. The file is still valid " +
+			"and can be checked and run as it is; format the part around the problem by hand meanwhile."},
 	{ID: "E199", Phase: "syntax", Title: "internal parser error",
 		Explain: "The parser failed on this input. This is a bug in whisperc, not in your file: the parser " +
 			"recovered and reported it instead of crashing.\n\nPlease report it with the file that triggers it. " +
