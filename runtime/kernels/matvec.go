@@ -87,39 +87,20 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 	asm := useAsm && !e.NoAsm
 	tile := e.tileRows()
 	e.parallelRows(rows, tile, n*cols, func(lo, hi int) {
-		var acc [4]float32
-		var acc8 [8]float32
+		// The tile's weight rows stay in cache while the input rows stream
+		// past them, two at a time through the 4×2 register tile.
 		for t0 := lo; t0 < hi; t0 += tile {
 			t1 := min(t0+tile, hi)
-			b := 0
-			if asm && cols >= 8 {
-				// Two input rows at a time through the 4×2 register tile.
-				for ; b+2 <= n; b += 2 {
-					r := t0
-					for ; r+4 <= t1; r += 4 {
-						dot4x2(&acc8, w[r*cols:], cols, x[b*cols:(b+2)*cols])
-						copy(out[b*rows+r:b*rows+r+4], acc8[:4])
-						copy(out[(b+1)*rows+r:(b+1)*rows+r+4], acc8[4:])
-					}
-					for ; r < t1; r++ {
-						out[b*rows+r] = Dot(w[r*cols:(r+1)*cols], x[b*cols:(b+1)*cols])
-						out[(b+1)*rows+r] = Dot(w[r*cols:(r+1)*cols], x[(b+1)*cols:(b+2)*cols])
-					}
-				}
-			}
-			for ; b < n; b++ {
-				xb := x[b*cols : (b+1)*cols]
-				ob := out[b*rows : (b+1)*rows]
+			for b := 0; b < n; b += 2 {
+				nb := min(2, n-b)
+				xb := x[b*cols : (b+nb)*cols]
 				r := t0
 				for ; r+4 <= t1; r += 4 {
-					dot4(asm, &acc, w[r*cols:], cols, xb)
-					copy(ob[r:r+4], acc[:])
+					rowTile4(asm, out[b*rows:], w[r*cols:(r+4)*cols], xb, nb, rows, cols, r)
 				}
 				for ; r < t1; r++ {
-					if asm {
-						ob[r] = Dot(w[r*cols:(r+1)*cols], xb)
-					} else {
-						ob[r] = dotGeneric(w[r*cols:(r+1)*cols], xb)
+					for i := 0; i < nb; i++ {
+						out[(b+i)*rows+r] = dotWith(asm, w[r*cols:(r+1)*cols], xb[i*cols:(i+1)*cols])
 					}
 				}
 			}
@@ -221,6 +202,34 @@ func dot4(asm bool, acc *[4]float32, w []float32, cols int, x []float32) {
 	for i := 0; i < 4; i++ {
 		acc[i] = dotGeneric(w[i*cols:(i+1)*cols], x[:cols])
 	}
+}
+
+// rowTile4 writes out[b·rows+r+i] = w4ᵢ·x_b for the four weight rows in w4
+// (4·cols elements) and every row b of x, two input rows at a time through
+// the 4×2 register tile when the assembly kernels are usable.
+func rowTile4(asm bool, out, w4, x []float32, n, rows, cols, r int) {
+	b := 0
+	if asm && cols >= 8 {
+		var acc8 [8]float32
+		for ; b+2 <= n; b += 2 {
+			dot4x2(&acc8, w4, cols, x[b*cols:(b+2)*cols])
+			copy(out[b*rows+r:b*rows+r+4], acc8[:4])
+			copy(out[(b+1)*rows+r:(b+1)*rows+r+4], acc8[4:])
+		}
+	}
+	var acc [4]float32
+	for ; b < n; b++ {
+		dot4(asm, &acc, w4, cols, x[b*cols:(b+1)*cols])
+		copy(out[b*rows+r:b*rows+r+4], acc[:])
+	}
+}
+
+// dotWith is Dot, or its pure-Go form when asm is false.
+func dotWith(asm bool, a, b []float32) float32 {
+	if asm {
+		return Dot(a, b)
+	}
+	return dotGeneric(a, b)
 }
 
 // dot4x2 computes the 4×2 dot products of four consecutive rows of length

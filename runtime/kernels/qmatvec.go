@@ -54,22 +54,16 @@ func (e Exec) QMatMul(out, x []float32, q *QMatrix, n int) error {
 	rows, cols := q.Rows, q.Cols
 	e.parallelRows(rows, 4, n*cols, func(lo, hi int) {
 		wt := make([]float32, 4*cols)
-		var acc [4]float32
 		asm := useAsm && !e.NoAsm
 		r := lo
 		for ; r+4 <= hi; r += 4 {
 			q.dequantizeRange(wt, r*cols)
-			for b := 0; b < n; b++ {
-				dot4(asm, &acc, wt, cols, x[b*cols:(b+1)*cols])
-				for i := 0; i < 4; i++ {
-					out[b*rows+r+i] = acc[i]
-				}
-			}
+			rowTile4(asm, out, wt, x, n, rows, cols, r)
 		}
 		for ; r < hi; r++ {
 			q.dequantizeRange(wt[:cols], r*cols)
 			for b := 0; b < n; b++ {
-				out[b*rows+r] = Dot(wt[:cols], x[b*cols:(b+1)*cols])
+				out[b*rows+r] = dotWith(asm, wt[:cols], x[b*cols:(b+1)*cols])
 			}
 		}
 	})
