@@ -233,3 +233,52 @@ func TestParseTarget(t *testing.T) {
 		t.Errorf("file target = %+v, %v", tg, ds)
 	}
 }
+
+// TestExamplesPlan plans every example of the repository on its own
+// target and on the CPU: no internal errors, every stage of the program
+// present, memory components adding up.
+func TestExamplesPlan(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.whisper")
+	more, _ := filepath.Glob("../examples/*/main.whisper")
+	files = append(files, more...)
+	if len(files) == 0 {
+		t.Skip("no examples")
+	}
+	cpu, _ := ParseTarget("cpu", nil)
+	for _, f := range files {
+		prog, ds := compiler.Check(f, compiler.Options{})
+		if prog == nil || ds.HasErrors() {
+			continue // the checker's tests own these
+		}
+		for _, tg := range []*Target{nil, cpu} {
+			p, pds := Build(prog, tg, Options{})
+			for _, d := range pds {
+				if d.Code == "P199" {
+					t.Errorf("%s: %s", f, diag.Text(prog.Files, diag.Diagnostics{d}))
+				}
+			}
+			for _, st := range prog.Stages {
+				name := st.StageDecl().Name
+				found := false
+				for _, s := range p.Stages {
+					found = found || s.Decl == name
+				}
+				if !found {
+					t.Errorf("%s: stage %s missing from the plan", f, name)
+				}
+			}
+			for _, s := range p.Stages {
+				if s.Memory == nil {
+					continue
+				}
+				var sum int64
+				for _, c := range s.Memory.Components {
+					sum += c.Bytes
+				}
+				if sum != s.Memory.TotalBytes || sum <= 0 {
+					t.Errorf("%s %s: components %d, total %d", f, s.ID, sum, s.Memory.TotalBytes)
+				}
+			}
+		}
+	}
+}
