@@ -20,8 +20,10 @@ import (
 // segments, spaces replaced by "▁"), cut into characters (a character
 // missing from the vocabulary becomes its byte tokens), and then the
 // adjacent pair with the lowest merge rank is merged until no ranked pair
-// remains (the leftmost on ties). Invalid UTF-8 is cut the way llama2.c cuts
-// it: a lead byte with up to three following continuation bytes.
+// remains. Invalid UTF-8 is cut the way llama2.c cuts it: a lead byte with up
+// to three following continuation bytes. Decode does what Llama's decoder
+// sequence (Replace "▁" by " ", ByteFallback, Fuse, Strip one leading space)
+// does, token by token; the file's decoder entry is not read.
 type HFBPE struct {
 	vocab         map[string]int
 	decoded       [][]byte             // what each id decodes to
@@ -57,7 +59,6 @@ type hfJSON struct {
 	AddedTokens   []addedToken    `json:"added_tokens"`
 	Normalizer    json.RawMessage `json:"normalizer"`
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
-	Decoder       json.RawMessage `json:"decoder"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Model         struct {
 		Type         string          `json:"type"`
