@@ -65,7 +65,7 @@ func Load(path string) (*Plan, error) {
 	return p, nil
 }
 
-// Provenance computes what a plan of prog on h depends on: the hardware
+// ProvenanceOf computes what a plan of prog on h depends on: the hardware
 // fingerprint (when h is not nil), the resolved variables, and the sha256
 // of every input file and local model file.
 func ProvenanceOf(prog *compiler.Program, h *hw.Hardware) (*Provenance, error) {

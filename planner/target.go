@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"github.com/modelwhisperer/whisperc/lang/suggest"
@@ -92,6 +93,37 @@ func ParseTarget(spec string, readFile func(string) ([]byte, error)) (*Target, d
 		return nil, diag.Diagnostics{d}
 	}
 	return &Target{Profile: p, Count: count, Source: "builtin"}, nil
+}
+
+// ResolveTarget settles the hardware of `whisperc plan`: the --target
+// flag when given, else the program's target block (profile and count),
+// else the detected machine (detect is called only then; nil or a failing
+// detect plans for the CPU profile, with a warning).
+func ResolveTarget(flag string, prog *compiler.Program, detect func() (*hw.Hardware, error)) (*Target, diag.Diagnostics) {
+	if strings.TrimSpace(flag) != "" {
+		t, ds := ParseTarget(flag, nil)
+		return t, ds
+	}
+	if prog != nil && prog.Target != nil && prog.Target.Profile != "" {
+		if p, ok := stdlib.LookupTarget(prog.Target.Profile); ok {
+			return &Target{Profile: p, Count: max(prog.Target.Count, 1), Source: "builtin"}, nil
+		}
+		return nil, nil // the checker reported the unknown profile (E312)
+	}
+	if detect != nil {
+		h, err := detect()
+		if err == nil && h != nil {
+			return FromHardware(h), nil
+		}
+		msg := "no hardware detection was available"
+		if err != nil {
+			msg = err.Error()
+		}
+		p, _ := stdlib.LookupTarget("cpu")
+		return &Target{Profile: p, Count: 1, Source: "builtin"}, diag.Diagnostics{diag.Warningf(source.Range{}, "P104",
+			"hardware detection failed: planning for the nominal CPU", msg+". Name a target with --target NAME.")}
+	}
+	return nil, nil
 }
 
 func allTargetNames() []string {

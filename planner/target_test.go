@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -35,5 +36,29 @@ func TestFromHardware(t *testing.T) {
 	}
 	if nilT := FromHardware(nil); nilT.Profile.Name != "cpu" {
 		t.Errorf("nil hardware = %+v", nilT)
+	}
+}
+
+func TestResolveTarget(t *testing.T) {
+	prog := checkFile(t, "testdata/qlora.whisper")
+	detected := &hw.Hardware{GPUs: []hw.GPU{{Name: "NVIDIA H100 80GB HBM3", MemoryBytes: 81559 << 20, CCMajor: 9}}}
+	calls := 0
+	detect := func() (*hw.Hardware, error) { calls++; return detected, nil }
+	if tg, ds := ResolveTarget("a100-80gb*2", prog, detect); len(ds) != 0 || tg.Name() != "a100-80gb*2" {
+		t.Errorf("flag: %v %v", tg, ds)
+	}
+	if tg, _ := ResolveTarget("", prog, detect); tg.Name() != "rtx4090" || tg.Source != "builtin" {
+		t.Errorf("target block: %+v", tg)
+	}
+	noTarget := check(t, map[string]string{"m.whisper": "model m { source = \"hf:meta-llama/Llama-2-7b-hf\" }\n"}, "m.whisper")
+	if tg, _ := ResolveTarget("", noTarget, detect); tg.Source != "detected" || tg.Profile.Name != "h100-80gb" {
+		t.Errorf("detected: %+v", tg)
+	}
+	if calls != 1 {
+		t.Errorf("detect called %d times, want only when needed", calls)
+	}
+	tg, ds := ResolveTarget("", noTarget, func() (*hw.Hardware, error) { return nil, context.Canceled })
+	if tg.Profile.Name != "cpu" || len(ds) != 1 || ds[0].Severity.String() != "warning" {
+		t.Errorf("failed detection: %+v %v", tg, ds)
 	}
 }

@@ -18,6 +18,10 @@ var planCodes = []Code{
 	{ID: "P103", Title: "invalid device count", Phase: "plan",
 		Explain: "A `--target NAME*N` argument has a count that is not a whole number between 1 and 65536.\n\n" +
 			"Write the count after the star: `--target h100-80gb*8`."},
+	{ID: "P104", Title: "hardware detection failed", Phase: "plan",
+		Explain: "Without --target or a target block, `whisperc plan` plans for the detected machine; detection failed " +
+			"(or was unavailable), so the plan uses the nominal CPU profile and its numbers may not describe this machine.\n\n" +
+			"Name the hardware with `--target NAME` or a `target { profile = ... }` block."},
 	{ID: "P110", Title: "flash2 unavailable", Phase: "plan",
 		Explain: "FlashAttention-2 runs only on NVIDIA GPUs of compute capability 8.0 (Ampere) or later, computing in " +
 			"fp16 or bf16. On other hardware the planner falls back to the fused SDPA kernel (GPU) or eager attention " +
