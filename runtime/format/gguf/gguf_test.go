@@ -579,3 +579,24 @@ func TestLlamaCppConverterYieldsMetaLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion2 reads a file whose header says GGUF version 2, which shares
+// version 3's little-endian layout.
+func TestVersion2(t *testing.T) {
+	data := build(t, nil)
+	binary.LittleEndian.PutUint32(data[4:], 2)
+	f, err := ParseBytes("v2.gguf", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Header.Header.Version != gguf.GGUFVersionV2 {
+		t.Fatalf("version %v", f.Header.Header.Version)
+	}
+	if _, err := f.Weights(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.Vocab()
+	if err != nil || v.Tokens[4] != " spaced " {
+		t.Errorf("vocab %v, %v", v, err)
+	}
+}
