@@ -194,11 +194,12 @@ func OpenHF(path string) (*weights.Set, error) {
 	}
 	if index != nil {
 		for name := range index {
-			if _, err := CanonicalName(name, c.Layers); err == nil {
-				cn, _ := CanonicalName(name, c.Layers)
-				if _, ok := s.Tensors[cn]; !ok {
-					return fail(fmt.Errorf("%s: lists tensor %q, which its shard does not hold", filepath.Join(dir, IndexName), name))
-				}
+			cn, err := CanonicalName(name, c.Layers)
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", filepath.Join(dir, IndexName), err))
+			}
+			if _, ok := s.Tensors[cn]; !ok {
+				return fail(fmt.Errorf("%s: lists tensor %q, which its shard does not hold", filepath.Join(dir, IndexName), name))
 			}
 		}
 	}

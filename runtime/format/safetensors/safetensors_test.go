@@ -310,3 +310,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestIndexListsMissingTensor checks that an index naming a tensor its
+// shard lacks is reported.
+func TestIndexListsMissingTensor(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteHF(dir, stories(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := os.ReadFile(filepath.Join(dir, IndexName))
+	var m map[string]map[string]string
+	json.Unmarshal(ix, &m)
+	m["weight_map"]["lm_head.weight"] = "model-00001-of-00002.safetensors"
+	ix, _ = json.Marshal(m)
+	os.WriteFile(filepath.Join(dir, IndexName), ix, 0o644)
+	s, err := OpenHF(dir)
+	if err == nil {
+		s.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), `lists tensor "lm_head.weight"`) {
+		t.Errorf("error %v", err)
+	}
+}
