@@ -3,8 +3,11 @@ package planner
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/compiler"
 )
 
 // FuzzParseTarget: any --target argument gives a target or a positioned
@@ -49,4 +52,45 @@ func FuzzReadJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzBuild: whatever program the checker accepts (even partially), the
+// planner plans without an internal error.
+func FuzzBuild(f *testing.F) {
+	seeds, _ := filepathGlob("testdata/*.whisper", "../examples/*.whisper")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
+	cpu, _ := ParseTarget("cpu", nil)
+	t4, _ := ParseTarget("t4*2", nil)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		prog, _ := compiler.Check("fuzz.whisper", compiler.Options{ReadFile: func(p string) ([]byte, error) {
+			if strings.HasSuffix(p, "fuzz.whisper") {
+				return src, nil
+			}
+			return nil, os.ErrNotExist
+		}})
+		for _, tg := range []*Target{nil, cpu, t4} {
+			_, ds := Build(prog, tg, Options{})
+			for _, d := range ds {
+				if d.Code == "P199" {
+					t.Fatalf("internal error: %s\n%s", d.Summary, d.Detail)
+				}
+			}
+		}
+	})
+}
+
+func filepathGlob(patterns ...string) ([]string, error) {
+	var out []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	return out, nil
 }
