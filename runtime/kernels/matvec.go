@@ -111,8 +111,10 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 
 // MatMulTransA computes out = Aᵀ·B for A of shape [n, m], B of shape [n, k]
 // and out of shape [m, k], adding into out when accumulate is true. It is
-// the weight gradient of a linear layer (dW = dYᵀ·X) and is written as n
-// rank-one updates, which vectorise well in Go.
+// the weight gradient of a linear layer (dW = dYᵀ·X): each output row is a
+// sum of rows of B, added four at a time so that the output row is read and
+// written a quarter as often. Output rows are spread over e.Threads
+// goroutines.
 func (e Exec) MatMulTransA(out, a, b []float32, n, m, k int, accumulate bool) error {
 	if err := checkDims("MatMulTransA", n, m, k); err != nil {
 		return err
@@ -126,14 +128,21 @@ func (e Exec) MatMulTransA(out, a, b []float32, n, m, k int, accumulate bool) er
 	if err := checkLen("MatMulTransA", "B", len(b), n*k); err != nil {
 		return err
 	}
-	if !accumulate {
-		clear(out)
-	}
+	asm := useAsm && !e.NoAsm
 	e.parallelRows(m, 1, n*k, func(lo, hi int) {
-		for i := 0; i < n; i++ {
-			brow := b[i*k : (i+1)*k]
-			for r := lo; r < hi; r++ {
-				Axpy(out[r*k:(r+1)*k], a[i*m+r], brow)
+		var p [4]float32
+		for r := lo; r < hi; r++ {
+			orow := out[r*k : (r+1)*k]
+			if !accumulate {
+				clear(orow)
+			}
+			i := 0
+			for ; i+4 <= n; i += 4 {
+				p = [4]float32{a[i*m+r], a[(i+1)*m+r], a[(i+2)*m+r], a[(i+3)*m+r]}
+				axpyRows4(asm, orow, &p, b[i*k:(i+4)*k], k)
+			}
+			for ; i < n; i++ {
+				axpyWith(asm, orow, a[i*m+r], b[i*k:(i+1)*k])
 			}
 		}
 	})
@@ -142,7 +151,7 @@ func (e Exec) MatMulTransA(out, a, b []float32, n, m, k int, accumulate bool) er
 
 // MatMulNN computes out = A·B for A of shape [n, m], B of shape [m, k] and
 // out of shape [n, k]; it is the input gradient of a linear layer
-// (dX = dY·W).
+// (dX = dY·W). Each output row is a sum of rows of B, added four at a time.
 func (e Exec) MatMulNN(out, a, b []float32, n, m, k int) error {
 	if err := checkDims("MatMulNN", n, m, k); err != nil {
 		return err
@@ -156,16 +165,49 @@ func (e Exec) MatMulNN(out, a, b []float32, n, m, k int) error {
 	if err := checkLen("MatMulNN", "B", len(b), m*k); err != nil {
 		return err
 	}
+	asm := useAsm && !e.NoAsm
 	e.parallelRows(n, 1, m*k, func(lo, hi int) {
+		var p [4]float32
 		for i := lo; i < hi; i++ {
 			orow := out[i*k : (i+1)*k]
 			clear(orow)
-			for j := 0; j < m; j++ {
-				Axpy(orow, a[i*m+j], b[j*k:(j+1)*k])
+			j := 0
+			for ; j+4 <= m; j += 4 {
+				copy(p[:], a[i*m+j:i*m+j+4])
+				axpyRows4(asm, orow, &p, b[j*k:(j+4)*k], k)
+			}
+			for ; j < m; j++ {
+				axpyWith(asm, orow, a[i*m+j], b[j*k:(j+1)*k])
 			}
 		}
 	})
 	return nil
+}
+
+// axpyRows4 adds Σᵢ p[i]·v_i to y for the four consecutive rows v_i of
+// length k in v4.
+func axpyRows4(asm bool, y []float32, p *[4]float32, v4 []float32, k int) {
+	k8 := k &^ 7
+	if asm && k8 > 0 {
+		_ = v4[4*k-1]
+		axpy4AVX2(&y[0], p, &v4[0], k, k8)
+	} else {
+		k8 = 0
+	}
+	for i := 0; i < 4; i++ {
+		if p[i] != 0 {
+			axpyGeneric(y[k8:k], p[i], v4[i*k+k8:(i+1)*k])
+		}
+	}
+}
+
+// axpyWith is Axpy, or its pure-Go form when asm is false.
+func axpyWith(asm bool, y []float32, alpha float32, x []float32) {
+	if asm {
+		Axpy(y, alpha, x)
+		return
+	}
+	axpyGeneric(y, alpha, x)
 }
 
 // matVecRange computes rows [lo, hi) of out = W·x.
@@ -291,6 +333,11 @@ func Axpy(y []float32, alpha float32, x []float32) {
 		axpyAVX2(&y[0], alpha, &x[0], n8)
 		y, x = y[n8:], x[n8:]
 	}
+	axpyGeneric(y, alpha, x)
+}
+
+// axpyGeneric is the pure-Go y += alpha·x.
+func axpyGeneric(y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
 		y[i] += alpha * x[i]

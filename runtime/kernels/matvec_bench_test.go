@@ -52,3 +52,29 @@ func BenchmarkMatMul(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLinearGradients times the two gradient products of a linear
+// layer y = x·Wᵀ with x [64, 288] and W [768, 288]: dX = dY·W and
+// dW = dYᵀ·X.
+func BenchmarkLinearGradients(b *testing.B) {
+	n, out, in := 64, 768, 288
+	dy := randVec(1, n*out, 1)
+	x := randVec(2, n*in, 1)
+	w := randVec(3, out*in, 1)
+	dx := make([]float32, n*in)
+	dw := make([]float32, out*in)
+	b.Run("dX=dY·W", func(b *testing.B) {
+		defer cpuMetric(b)()
+		for b.Loop() {
+			_ = Exec{}.MatMulNN(dx, dy, w, n, out, in)
+		}
+		b.ReportMetric(float64(2*n*in*out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("dW=dYᵀ·X", func(b *testing.B) {
+		defer cpuMetric(b)()
+		for b.Loop() {
+			_ = Exec{}.MatMulTransA(dw, dy, x, n, out, in, false)
+		}
+		b.ReportMetric(float64(2*n*in*out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}

@@ -104,3 +104,21 @@ func TestMatVecRejectsBadShapes(t *testing.T) {
 		t.Error("MatMul with wrong X accepted")
 	}
 }
+
+func TestMatMulTransAAccumulates(t *testing.T) {
+	n, m, k := 3, 5, 9
+	a, b := randVec(31, n*m, 1), randVec(32, n*k, 1)
+	out := randVec(33, m*k, 1)
+	want := f64s(out)
+	for i := 0; i < n; i++ {
+		for r := 0; r < m; r++ {
+			for c := 0; c < k; c++ {
+				want[r*k+c] += float64(a[i*m+r]) * float64(b[i*k+c])
+			}
+		}
+	}
+	if err := (Exec{}).MatMulTransA(out, a, b, n, m, k, true); err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "out + AᵀB", out, want, 1e-5, 1)
+}
