@@ -13,9 +13,9 @@ type Method int
 const (
 	MethodInvalid Method = iota
 	// NF4 is QLoRA's 4-bit NormalFloat: blocks of 64 scaled by their
-	// absolute maximum, each value the nearest of NF4Code.
+	// absolute maximum, each value the nearest of NF4Code().
 	NF4
-	// FP4 is bitsandbytes' 4-bit float, blocked like NF4 with FP4Code.
+	// FP4 is bitsandbytes' 4-bit float, blocked like NF4 with FP4Code().
 	FP4
 	// Q8_0 is GGML's 8-bit format: blocks of 32 int8 values round(x/d) with
 	// d = absmax/127 stored as float16, 34 bytes a block.
@@ -210,9 +210,9 @@ func (q *QMatrix) Validate() error {
 // code returns the 16-entry code table of a 4-bit method.
 func (q *QMatrix) code() *[16]float32 {
 	if q.Method == FP4 {
-		return &FP4Code
+		return &fp4Code
 	}
-	return &NF4Code
+	return &nf4Code
 }
 
 // quantize4 fills Data and Absmax for NF4 or FP4.
@@ -249,7 +249,7 @@ func (q *QMatrix) quantize4(w []float32) {
 }
 
 // nf4Thresholds are the midpoints between consecutive NF4 values.
-var nf4Thresholds = thresholds(NF4Code)
+var nf4Thresholds = thresholds(nf4Code)
 
 // encodeNF4 returns the code of the NF4 value nearest x (x in [-1, 1]); a
 // value exactly on a midpoint takes the lower code, as bitsandbytes'

@@ -2,13 +2,15 @@ package kernels
 
 import "math"
 
-// NF4Code is the 4-bit NormalFloat code of QLoRA (arXiv:2305.14314 §3,
+// NF4Code returns the 4-bit NormalFloat code of QLoRA (arXiv:2305.14314 §3,
 // Appendix E): the 16 values, normalised to [-1, 1], that quantise a normal
 // distribution with equal expected counts per bin and an exact zero. The
 // values are those of bitsandbytes' get_4bit_type("nf4") in
 // bitsandbytes/functional.py and of its CUDA decoder dDequantizeNF4; code i
 // is the 4-bit pattern i.
-var NF4Code = [16]float32{
+func NF4Code() [16]float32 { return nf4Code }
+
+var nf4Code = [16]float32{
 	-1.0,
 	-0.6961928009986877,
 	-0.5250730514526367,
@@ -27,12 +29,14 @@ var NF4Code = [16]float32{
 	1.0,
 }
 
-// FP4Code is bitsandbytes' 4-bit float (e2m1 with bitsandbytes' own
+// FP4Code returns bitsandbytes' 4-bit float (e2m1 with bitsandbytes' own
 // exponent bias and subnormal) in get_4bit_type("fp4"), normalised by its
 // largest magnitude 12 as that function does: bit 3 is the sign, and the
 // magnitudes of patterns 0–7 are 0, 0.0625, 8, 12, 4, 6, 2, 3 twelfths.
 // It matches bitsandbytes' CUDA decoder dDequantizeFP4Tree.
-var FP4Code = [16]float32{
+func FP4Code() [16]float32 { return fp4Code }
+
+var fp4Code = [16]float32{
 	0, 0.0625 / 12, 8.0 / 12, 12.0 / 12, 4.0 / 12, 6.0 / 12, 2.0 / 12, 3.0 / 12,
 	-0.0, -0.0625 / 12, -8.0 / 12, -12.0 / 12, -4.0 / 12, -6.0 / 12, -2.0 / 12, -3.0 / 12,
 }

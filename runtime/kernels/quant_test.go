@@ -14,9 +14,10 @@ func TestNF4AndFP4CodeTables(t *testing.T) {
 		-0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
 		0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
 		0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0}
+	nf4, fp4 := NF4Code(), FP4Code()
 	for i, w := range wantNF4 {
-		if NF4Code[i] != float32(w) {
-			t.Errorf("NF4Code[%d] = %v, want %v", i, NF4Code[i], w)
+		if nf4[i] != float32(w) {
+			t.Errorf("NF4Code[%d] = %v, want %v", i, nf4[i], w)
 		}
 	}
 	// FP4: bitsandbytes [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, ...] / 12.
@@ -26,17 +27,17 @@ func TestNF4AndFP4CodeTables(t *testing.T) {
 		if i >= 8 {
 			w = -w
 		}
-		if math.Abs(float64(FP4Code[i])-w) > 1e-7 {
-			t.Errorf("FP4Code[%d] = %v, want %v", i, FP4Code[i], w)
+		if math.Abs(float64(fp4[i])-w) > 1e-7 {
+			t.Errorf("FP4Code[%d] = %v, want %v", i, fp4[i], w)
 		}
 	}
 	// Encoding every code value returns its own pattern (except -0).
-	for i, v := range NF4Code {
+	for i, v := range nf4 {
 		if got := encodeNF4(v); got != byte(i) {
 			t.Errorf("encodeNF4(%v) = %d, want %d", v, got, i)
 		}
 	}
-	for i, v := range FP4Code {
+	for i, v := range fp4 {
 		if i == 8 {
 			continue
 		}
