@@ -9,7 +9,18 @@ import (
 // CheckFiniteF32 reports the first NaN or infinite value in little-endian
 // float32 data as an error naming the tensor and the element's index.
 func CheckFiniteF32(name string, data []byte) error {
-	for i := 0; i+4 <= len(data); i += 4 {
+	// Two values per 64-bit load: a value is non-finite when its exponent
+	// bits are all set, that is when its half of (w & mask) ^ mask is zero.
+	const mask = 0x7F8000007F800000
+	i := 0
+	for ; i+16 <= len(data); i += 16 {
+		a := binary.LittleEndian.Uint64(data[i:])&mask ^ mask
+		b := binary.LittleEndian.Uint64(data[i+8:])&mask ^ mask
+		if uint32(a) == 0 || a>>32 == 0 || uint32(b) == 0 || b>>32 == 0 {
+			break // find the element below
+		}
+	}
+	for ; i+4 <= len(data); i += 4 {
 		if binary.LittleEndian.Uint32(data[i:])&0x7F800000 == 0x7F800000 {
 			v := math.Float32frombits(binary.LittleEndian.Uint32(data[i:]))
 			return fmt.Errorf("tensor %q holds %v at element %d", name, v, i/4)

@@ -3,6 +3,7 @@ package mapped
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,36 @@ func TestCheckFiniteF32(t *testing.T) {
 	}
 	if err := CheckFiniteF32("w", []byte{0, 0, 0x80, 0x3F}); err != nil {
 		t.Error(err)
+	}
+}
+
+func BenchmarkCheckFiniteF32(b *testing.B) {
+	data := make([]byte, 4<<20)
+	for i := 0; i < len(data); i += 4 {
+		data[i+3] = 0x3F
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := CheckFiniteF32("w", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCheckFiniteEveryPosition places a NaN at every position of a buffer
+// that covers the 16-byte fast path and the tail.
+func TestCheckFiniteEveryPosition(t *testing.T) {
+	for n := 1; n <= 13; n++ {
+		for at := 0; at < n; at++ {
+			data := make([]byte, 4*n)
+			for i := 0; i < n; i++ {
+				data[4*i+3] = 0x3F
+			}
+			data[4*at+2], data[4*at+3] = 0x80, 0xFF // -Inf
+			err := CheckFiniteF32("w", data)
+			if err == nil || !strings.Contains(err.Error(), "element "+strconv.Itoa(at)) {
+				t.Fatalf("n=%d at=%d: %v", n, at, err)
+			}
+		}
 	}
 }
