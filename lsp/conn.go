@@ -1,11 +1,14 @@
 package lsp
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"sync"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -72,13 +75,22 @@ func (s *server) ordered(next jsonrpc2.Handler) jsonrpc2.Handler {
 }
 
 // stdio joins a reader and a writer into the io.ReadWriteCloser a jsonrpc2
-// stream needs. Close closes whichever of them can be closed.
+// stream needs. Close closes whichever of them can be closed, and closes
+// the closed channel: the connection closes its stream only after it has
+// written the responses of the requests in flight.
 type stdio struct {
 	io.Reader
 	io.Writer
+	once   sync.Once
+	closed chan struct{}
 }
 
-func (s stdio) Close() error {
+func newStdio(in io.Reader, out io.Writer) *stdio {
+	return &stdio{Reader: in, Writer: out, closed: make(chan struct{})}
+}
+
+func (s *stdio) Close() error {
+	s.once.Do(func() { close(s.closed) })
 	var errs []error
 	if c, ok := s.Reader.(io.Closer); ok {
 		errs = append(errs, c.Close())
@@ -87,4 +99,56 @@ func (s stdio) Close() error {
 		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// frameStream is the raw-frame side of the jsonrpc2 header stream.
+type frameStream interface {
+	ReadFrame(ctx context.Context) ([]byte, int64, error)
+	WriteFrame(ctx context.Context, data []byte) (int64, error)
+}
+
+// tolerantStream skips frames that are not JSON-RPC messages (logging
+// them) instead of letting one malformed message end the session: the
+// jsonrpc2 connection treats a body it cannot decode as fatal.
+type tolerantStream struct {
+	jsonrpc2.Stream
+	frames frameStream
+	logf   func(format string, args ...any)
+}
+
+// newTolerantStream wraps a stream that reads raw frames; other streams
+// are returned as they are.
+func newTolerantStream(s jsonrpc2.Stream, logf func(string, ...any)) jsonrpc2.Stream {
+	fs, ok := s.(frameStream)
+	if !ok {
+		return s
+	}
+	return &tolerantStream{Stream: s, frames: fs, logf: logf}
+}
+
+// ReadFrame returns the next frame that decodes as a JSON-RPC message or a
+// batch of them.
+func (t *tolerantStream) ReadFrame(ctx context.Context) ([]byte, int64, error) {
+	for {
+		b, n, err := t.frames.ReadFrame(ctx)
+		if err != nil {
+			return b, n, err
+		}
+		trimmed := bytes.TrimLeft(b, " \t\r\n")
+		if len(trimmed) > 0 && trimmed[0] == '[' {
+			if json.Valid(b) {
+				return b, n, nil
+			}
+		} else if _, derr := jsonrpc2.DecodeMessage(b); derr == nil {
+			return b, n, nil
+		} else {
+			err = derr
+		}
+		t.logf("skipping a malformed message of %d bytes: %v", len(b), err)
+	}
+}
+
+// WriteFrame writes an encoded message as one frame.
+func (t *tolerantStream) WriteFrame(ctx context.Context, data []byte) (int64, error) {
+	return t.frames.WriteFrame(ctx, data)
 }

@@ -220,3 +220,48 @@ func FuzzServe(f *testing.F) {
 		}
 	})
 }
+
+// TestMalformedMessageSkipped sends frames that are not JSON-RPC between
+// valid ones: the server logs and skips them and answers what follows.
+func TestMalformedMessageSkipped(t *testing.T) {
+	inR, inW := io.Pipe()
+	var out, log bytes.Buffer
+	outW, logW := &syncWriter{w: &out}, &syncWriter{w: &log}
+	done := make(chan error, 1)
+	go func() { done <- Serve(context.Background(), inR, outW, Options{Log: logW, Target: "a100-80gb"}) }()
+	frame := func(b string) {
+		if _, err := fmt.Fprintf(inW, "Content-Length: %d\r\n\r\n%s", len(b), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(what string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			outW.mu.lock()
+			ok := strings.Contains(out.String(), what)
+			outW.mu.unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in the output:\n%s", what, out.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	frame(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}`)
+	frame(`{"a":`)
+	frame(`not json at all`)
+	frame(`{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///a.whisper","languageId":"whisper","version":1,"text":"model base {\n}\n"}}}`)
+	frame(`{"jsonrpc":"2.0","id":2,"method":"textDocument/hover","params":{"textDocument":{"uri":"file:///a.whisper"},"position":{"line":0,"character":2}}}`)
+	waitFor(`"id":2,"result":{"contents"`)
+	frame(`{"jsonrpc":"2.0","id":3,"method":"shutdown"}`)
+	waitFor(`"id":3,"result":null`)
+	frame(`{"jsonrpc":"2.0","method":"exit"}`)
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if n := strings.Count(log.String(), "skipping a malformed message"); n != 2 {
+		t.Errorf("%d malformed messages logged:\n%s", n, log.String())
+	}
+}

@@ -62,7 +62,8 @@ func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, start
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := newServer(ctx, opts)
-	stream := jsonrpc2.NewHeaderStream(stdio{Reader: in, Writer: out})
+	rwc := newStdio(in, out)
+	stream := newTolerantStream(jsonrpc2.NewHeaderStream(rwc), s.logf)
 	conn := jsonrpc2.NewConn(stream, jsonrpc2.WithCodec(codec{}))
 	s.client = protocol.ClientDispatcher(conn)
 	s.conn = conn
@@ -73,10 +74,15 @@ func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, start
 	select {
 	case <-conn.Done():
 	case <-s.exited:
-		// Closing the connection waits for its reader, which may sit in a
-		// read on stdin that closing cannot interrupt; the process is about
-		// to end, so do not wait for it.
+		// Close answers the requests sent before exit, then closes the
+		// stream; it then waits for the connection's reader, which may sit
+		// in a read on stdin that closing cannot interrupt. The process is
+		// about to end, so wait only until the stream is closed.
 		go func() { _ = conn.Close() }()
+		select {
+		case <-rwc.closed:
+		case <-time.After(5 * time.Second):
+		}
 	case <-ctx.Done():
 		go func() { _ = conn.Close() }()
 	}
