@@ -326,14 +326,19 @@ func (p *printer) inline(off, ind int) string {
 	return b.String()
 }
 
-// closing returns the comments before the closing bracket at off, with a
-// space before them.
+// closing returns the comments before the closing bracket at off, each
+// after a space; after a line comment the bracket goes on the next line, at
+// depth ind.
 func (p *printer) closing(off, ind int) string {
-	s := p.inline(off, ind)
-	if s == "" {
-		return ""
+	var b strings.Builder
+	for c := p.peek(); c != nil && c.Start < off; c = p.peek() {
+		b.WriteString(" " + c.Text)
+		if !isBlockComment(c) {
+			b.WriteString("\n" + indent(ind))
+		}
+		p.next++
 	}
-	return " " + strings.TrimSuffix(s, " ")
+	return b.String()
 }
 
 // peek returns the first comment not yet printed, or nil.
