@@ -211,7 +211,7 @@ func (*paren) primary()     {}
 
 // options are shared by every parser built from the grammar.
 var options = []participle.Option{
-	participle.Lexer(quantityDef{lexDef}),
+	participle.Lexer(lexDef),
 	participle.Elide(elidedTokenTypeName...),
 	participle.UseLookahead(4),
 	participle.Union[primary](&quantity{}, &number{}, &stringLit{}, &boolLit{}, &call{}, &reference{}, &list{}, &object{}, &paren{}),

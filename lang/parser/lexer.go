@@ -1,259 +1,278 @@
 package parser
 
 import (
-	"fmt"
+	"io"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2/lexer"
-
-	"github.com/modelwhisperer/whisperc/lang/ast"
-	"github.com/modelwhisperer/whisperc/lang/diag"
-	"github.com/modelwhisperer/whisperc/lang/source"
-	"github.com/modelwhisperer/whisperc/lang/suggest"
 )
 
-// lexDef is the lexer. The rules are tried in order at each position. The
-// last rules match what no earlier rule does (an unterminated string or
-// comment, any other character) so that lexing never fails: scan turns them
-// into positioned diagnostics instead.
-var lexDef = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "Comment", Pattern: `//[^\n]*|#[^\n]*|/\*([^*]|\*+[^*/])*\*+/`},
-	{Name: "UnterminatedComment", Pattern: `/\*(?s:.)*`},
-	{Name: "String", Pattern: `"(\\[^\n]|[^"\\\n])*"`},
-	{Name: "UnterminatedString", Pattern: `"(\\[^\n]|[^"\\\n])*\\?`},
-	{Name: "SingleQuoted", Pattern: `'[^'\n]*'`},
-	{Name: "Number", Pattern: `[0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[0-9][0-9_]*)?`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Punct", Pattern: `==|!=|<=|>=|&&|\|\||[-+*/!<>=(){}\[\],.%]`},
-	{Name: "Whitespace", Pattern: `[ \t\r\n]+`},
-	{Name: "Invalid", Pattern: `(?s:.)`},
-})
-
-// Token types of lexDef, and Quantity, which scan makes by merging a
-// number with its unit.
-var (
-	symbols             = lexDef.Symbols()
-	tokComment          = symbols["Comment"]
-	tokUnterminatedCmt  = symbols["UnterminatedComment"]
-	tokString           = symbols["String"]
-	tokUnterminatedStr  = symbols["UnterminatedString"]
-	tokNumber           = symbols["Number"]
-	tokIdent            = symbols["Ident"]
-	tokPunct            = symbols["Punct"]
-	tokWhitespace       = symbols["Whitespace"]
-	tokInvalid          = symbols["Invalid"]
-	tokSingleQuoted     = symbols["SingleQuoted"]
-	tokQuantity         = lexer.TokenType(-100)
-	elidedTokenTypeName = []string{"Comment", "Whitespace"}
+// Token types. The tokenizer tries the token kinds in this order at each
+// position, so that lexing never fails: the kinds after the first ones
+// match what no earlier kind does (an unterminated string or comment, any
+// other character), and scan turns them into positioned diagnostics.
+//
+//	Comment              //... or #... to the end of the line; /* ... */
+//	UnterminatedComment  /* without */: the rest of the file
+//	String               "..." on one line, with \ escaping any character
+//	UnterminatedString   " to the end of the line (a final \ included)
+//	SingleQuoted         '...' on one line
+//	Number               [0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[0-9][0-9_]*)?
+//	Ident                [A-Za-z_][A-Za-z0-9_]*
+//	Punct                == != <= >= && || and one of -+*/!<>=(){}[],.%
+//	Whitespace           a run of spaces, tabs, CRs and LFs
+//	Invalid              any other character (one invalid UTF-8 byte alone)
+//
+// Quantity is made by scan, merging a number with its unit. The values
+// are those participle's regular-expression lexer gave the same rules
+// (EOF is -1 and each rule one less than the previous), so that the
+// tokens are the same whichever lexer made them.
+const (
+	tokComment         lexer.TokenType = -2
+	tokUnterminatedCmt lexer.TokenType = -3
+	tokString          lexer.TokenType = -4
+	tokUnterminatedStr lexer.TokenType = -5
+	tokSingleQuoted    lexer.TokenType = -6
+	tokNumber          lexer.TokenType = -7
+	tokIdent           lexer.TokenType = -8
+	tokPunct           lexer.TokenType = -9
+	tokWhitespace      lexer.TokenType = -10
+	tokInvalid         lexer.TokenType = -11
+	tokQuantity        lexer.TokenType = -100
 )
 
-// quantityDef extends lexDef with the Quantity token type so that the
-// grammar can refer to it.
-type quantityDef struct{ *lexer.StatefulDefinition }
+// elidedTokenTypeName names the token types the grammar does not see.
+var elidedTokenTypeName = []string{"Comment", "Whitespace"}
 
-// Symbols adds Quantity to lexDef's symbols.
-func (d quantityDef) Symbols() map[string]lexer.TokenType {
-	out := make(map[string]lexer.TokenType, len(symbols)+1)
-	for k, v := range symbols {
-		out[k] = v
+// definition is the lexer as participle sees it: a lexer.Definition whose
+// lexers are hand-written scanners (one pass, no backtracking, no
+// allocation but the tokens).
+type definition struct{}
+
+// lexDef is the lexer definition.
+var lexDef definition
+
+// Symbols returns the name of every token type, Quantity and EOF included.
+// It returns a new map on each call.
+func (definition) Symbols() map[string]lexer.TokenType {
+	return map[string]lexer.TokenType{
+		"EOF":                 lexer.EOF,
+		"Comment":             tokComment,
+		"UnterminatedComment": tokUnterminatedCmt,
+		"String":              tokString,
+		"UnterminatedString":  tokUnterminatedStr,
+		"SingleQuoted":        tokSingleQuoted,
+		"Number":              tokNumber,
+		"Ident":               tokIdent,
+		"Punct":               tokPunct,
+		"Whitespace":          tokWhitespace,
+		"Invalid":             tokInvalid,
+		"Quantity":            tokQuantity,
 	}
-	out["Quantity"] = tokQuantity
-	return out
 }
 
-// scanned is the result of scan: every token (comments and whitespace
-// included, so participle's EndPos lands right after a node's last token),
-// the comments, and the lexical diagnostics.
-type scanned struct {
-	toks     []lexer.Token
-	comments []*ast.Comment
-	diags    diag.Diagnostics
-	// invalid holds the offsets of dropped invalid characters, whose
-	// consequences the parser does not report again.
-	invalid []int
+// Lex returns a lexer of everything r holds.
+func (d definition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
+	var b strings.Builder
+	if _, err := io.Copy(&b, r); err != nil {
+		return nil, err
+	}
+	return d.LexString(filename, b.String())
 }
 
-// significant reports whether the parser sees t (it is not elided).
-func significant(t lexer.Token) bool {
-	return t.Type != tokComment && t.Type != tokWhitespace && !t.EOF()
+// LexString returns a lexer of s.
+func (definition) LexString(filename string, s string) (lexer.Lexer, error) {
+	return newTokenizer(filename, s), nil
 }
 
-// scan tokenises src. It never fails: bad input becomes diagnostics, and
-// the token stream is repaired (an unterminated string is kept as a string,
-// an invalid character is dropped) so that parsing can go on.
-func scan(f *source.File) scanned {
-	var s scanned
-	lex, err := lexDef.LexString(f.Name, string(f.Src))
-	if err != nil {
-		s.diags = s.diags.Append(internalError(f, 0, err.Error()))
-		return s
+// LexBytes returns a lexer of a copy of b.
+func (definition) LexBytes(filename string, b []byte) (lexer.Lexer, error) {
+	return newTokenizer(filename, string(b)), nil
+}
+
+// tokenizer splits a text into tokens. Every byte belongs to exactly one
+// token; after the last one, Next returns EOF tokens.
+type tokenizer struct {
+	src string
+	pos lexer.Position // of src[pos.Offset], the next token
+}
+
+func newTokenizer(filename, src string) *tokenizer {
+	return &tokenizer{src: src, pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+}
+
+// Next returns the next token, or EOF at the end of the text. It never
+// fails.
+func (t *tokenizer) Next() (lexer.Token, error) {
+	return t.next(), nil
+}
+
+func (t *tokenizer) next() lexer.Token {
+	start := t.pos.Offset
+	if start >= len(t.src) {
+		return lexer.EOFToken(t.pos)
 	}
-	raw, err := lexer.ConsumeAll(lex)
-	if err != nil {
-		s.diags = s.diags.Append(internalError(f, 0, err.Error()))
-		return s
+	typ, end := tokenAt(t.src, start)
+	tok := lexer.Token{Type: typ, Value: t.src[start:end], Pos: t.pos}
+	t.advance(tok.Value)
+	return tok
+}
+
+// advance moves the position past span, counting lines and columns as
+// participle does: a column counts characters (an invalid UTF-8 byte as
+// one), and starts at 1.
+func (t *tokenizer) advance(span string) {
+	t.pos.Offset += len(span)
+	nl := strings.LastIndexByte(span, '\n')
+	if nl < 0 {
+		t.pos.Column += runeCount(span)
+		return
 	}
-	s.toks = make([]lexer.Token, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		t := raw[i]
-		off := t.Pos.Offset
-		switch t.Type {
-		case tokComment:
-			s.comments = append(s.comments, newComment(t))
-		case tokUnterminatedCmt:
-			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+2), "E102", "Unterminated comment",
-				"This /* comment is never closed, so it runs to the end of the file. Close it with */."))
-			t.Type = tokComment
-			s.comments = append(s.comments, newComment(t))
-		case tokUnterminatedStr:
-			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+len(t.Value)), "E101", "Unterminated string",
-				"A string must end with \" on the line where it starts. Add the closing quote; write \\n for a line break inside a string."))
-			t.Type = tokString
-		case tokSingleQuoted:
-			// Kept as a string of the same length, so parsing goes on.
-			inner := t.Value[1 : len(t.Value)-1]
-			d := diag.Errorf(f.Range(off, off+len(t.Value)), "E106", "Single-quoted string",
-				"Strings are written in double quotes. Replace the single quotes with \".")
-			d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: `"` + strings.ReplaceAll(inner, `"`, `\"`) + `"`}
-			s.diags = s.diags.Append(d)
-			t.Type, t.Value = tokString, `"`+strings.ReplaceAll(inner, `"`, `'`)+`"`
-		case tokInvalid:
-			if d := invalidChar(f, off, t.Value); d != nil {
-				s.diags = s.diags.Append(d)
-			}
-			// `:` for `=` and `;` for `,` are common slips: read them as
-			// meant (same length, so positions hold) and go on.
-			switch t.Value {
-			case ":":
-				t.Type, t.Value = tokPunct, "="
-			case ";":
-				t.Type, t.Value = tokPunct, ","
-			default:
-				t.Type = tokWhitespace
-				s.invalid = append(s.invalid, off)
-			}
-		case tokNumber:
-			if q, next, d := mergeUnit(f, raw, i); q != nil {
-				t, i = *q, next
-				s.diags = s.diags.Append(d...)
-			} else if d != nil {
-				s.diags = s.diags.Append(d...)
-			}
+	t.pos.Line += strings.Count(span[:nl+1], "\n")
+	t.pos.Column = 1 + runeCount(span[nl+1:])
+}
+
+// runeCount is utf8.RuneCountInString with a fast path for ASCII.
+func runeCount(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return i + utf8.RuneCountInString(s[i:])
 		}
-		s.toks = append(s.toks, t)
 	}
-	return s
+	return len(s)
 }
 
-func newComment(t lexer.Token) *ast.Comment {
-	kind := ast.CommentBlock
+// tokenAt returns the type and the end of the token that starts at
+// src[i], which must exist.
+func tokenAt(src string, i int) (lexer.TokenType, int) {
+	c := src[i]
 	switch {
-	case strings.HasPrefix(t.Value, "//"):
-		kind = ast.CommentLine
-	case strings.HasPrefix(t.Value, "#"):
-		kind = ast.CommentHash
-	}
-	return &ast.Comment{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Kind: kind, Text: t.Value}
-}
-
-// invalidChar reports a character no token may contain.
-func invalidChar(f *source.File, off int, v string) *diag.Diagnostic {
-	r, size := utf8.DecodeRuneInString(v)
-	rng := f.Range(off, off+max(size, 1))
-	if r == 0 || r == utf8.RuneError && size <= 1 {
-		return nil // checkEncoding reports it
-	}
-	detail := "This character cannot start any token here."
-	switch r {
-	case '\'':
-		detail += " Strings are written in double quotes: \"text\"."
-	case ';':
-		detail += " Separate items with a newline or a comma instead."
-	case ':':
-		detail += " Attributes are written `name = value`, with `=`."
-	case '|', '&':
-		detail += " The logical operators are `||` and `&&`."
-	default:
-		detail += " Remove it, or put it inside a string."
-	}
-	return diag.Errorf(rng, "E106", "Unexpected character "+quoteRune(r), detail)
-}
-
-func quoteRune(r rune) string {
-	if r < ' ' || r == 0x7f {
-		return fmt.Sprintf("U+%04X", r)
-	}
-	return "`" + string(r) + "`"
-}
-
-// sameLineSpace reports whether the bytes between offsets a and b are only
-// spaces and tabs.
-func sameLineSpace(src []byte, a, b int) bool {
-	for _, c := range src[a:b] {
-		if c != ' ' && c != '\t' {
-			return false
+	case c == '/' && i+1 < len(src) && src[i+1] == '/', c == '#':
+		if nl := strings.IndexByte(src[i:], '\n'); nl >= 0 {
+			return tokComment, i + nl
 		}
-	}
-	return true
-}
-
-// mergeUnit looks at the number raw[i] and what follows it on the same line.
-// A unit (optionally after spaces) makes the pair one Quantity token, which
-// mergeUnit returns with the index of the unit token. An identifier glued
-// to the number that is no unit (`24Gb`) is reported as an unknown unit and
-// merged anyway; so is a spaced identifier that does not start the next
-// item on its line (`500 stpes`).
-func mergeUnit(f *source.File, raw []lexer.Token, i int) (*lexer.Token, int, diag.Diagnostics) {
-	num := raw[i]
-	j := i + 1
-	if j < len(raw) && raw[j].Type == tokWhitespace && sameLineSpace(f.Src, raw[j].Pos.Offset, raw[j].Pos.Offset+len(raw[j].Value)) {
-		j++
-	}
-	if j >= len(raw) {
-		return nil, i, nil
-	}
-	u := raw[j]
-	glued := j == i+1
-	isPercent := u.Type == tokPunct && u.Value == "%"
-	if u.Type != tokIdent && !isPercent {
-		return nil, i, nil
-	}
-	var ds diag.Diagnostics
-	if !isPercent && !isUnit(u.Value) {
-		if !glued {
-			// `batch = 4 grad_accum = 8` is two items; only a word that
-			// looks like a unit and starts no item is taken for one.
-			next := nextSignificant(raw, j+1)
-			if next != nil && next.Pos.Line == u.Pos.Line &&
-				(next.Value == "=" || next.Value == "{" || next.Type == tokIdent || next.Value == "(" || next.Value == ".") {
-				return nil, i, nil
+		return tokComment, len(src)
+	case c == '/' && i+1 < len(src) && src[i+1] == '*':
+		if e := strings.Index(src[i+2:], "*/"); e >= 0 {
+			return tokComment, i + 2 + e + 2
+		}
+		return tokUnterminatedCmt, len(src)
+	case c == '"':
+		return stringAt(src, i)
+	case c == '\'':
+		for j := i + 1; j < len(src); j++ {
+			switch src[j] {
+			case '\'':
+				return tokSingleQuoted, j + 1
+			case '\n':
+				return tokInvalid, i + 1
 			}
 		}
-		ds = ds.Append(unknownUnit(f, u))
+		return tokInvalid, i + 1
+	case isDigit(c):
+		return tokNumber, numberEnd(src, i)
+	case isLetter(c):
+		j := i + 1
+		for j < len(src) && (isLetter(src[j]) || isDigit(src[j])) {
+			j++
+		}
+		return tokIdent, j
+	case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		j := i + 1
+		for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\r' || src[j] == '\n') {
+			j++
+		}
+		return tokWhitespace, j
 	}
-	start := num.Pos.Offset
-	end := u.Pos.Offset + len(u.Value)
-	q := lexer.Token{Type: tokQuantity, Value: string(f.Src[start:end]), Pos: num.Pos}
-	return &q, j, ds
+	if i+1 < len(src) && src[i+1] == punct2[c] && punct2[c] != 0 {
+		return tokPunct, i + 2
+	}
+	if punct1[c] {
+		return tokPunct, i + 1
+	}
+	if c < 0x80 {
+		return tokInvalid, i + 1
+	}
+	_, size := utf8.DecodeRuneInString(src[i:])
+	return tokInvalid, i + size
 }
 
-func nextSignificant(raw []lexer.Token, k int) *lexer.Token {
-	for ; k < len(raw); k++ {
-		if significant(raw[k]) {
-			return &raw[k]
+// stringAt scans the string that starts with the quote at src[i]: up to
+// the closing quote (a String), or, when the line or the text ends first,
+// up to the end of the line (an UnterminatedString, which keeps a final
+// backslash).
+func stringAt(src string, i int) (lexer.TokenType, int) {
+	j := i + 1
+	for j < len(src) {
+		switch src[j] {
+		case '"':
+			return tokString, j + 1
+		case '\n':
+			return tokUnterminatedStr, j
+		case '\\':
+			if j+1 >= len(src) || src[j+1] == '\n' {
+				return tokUnterminatedStr, j + 1
+			}
+			// The escaped character's other bytes, if any, are not
+			// ASCII, so the loop steps over them as ordinary bytes.
+			j += 2
+		default:
+			j++
 		}
 	}
-	return nil
+	return tokUnterminatedStr, j
 }
 
-func unknownUnit(f *source.File, u lexer.Token) *diag.Diagnostic {
-	off := u.Pos.Offset
-	d := diag.Errorf(f.Range(off, off+len(u.Value)), "E105", "Unknown unit `"+u.Value+"`",
-		"A number may be followed by one of the units "+strings.Join(suggestUnits, " ")+" (or the singular step, epoch, token)."+
-			suggest.DidYouMean(u.Value, suggestUnits)+" Write one of them, or end the value with a comma or a newline before the next item.")
-	if c := suggest.Closest(u.Value, suggestUnits); c != "" && c != u.Value {
-		d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: c}
+// numberEnd returns the end of the number that starts with the digit at
+// src[i]: digits and underscores, then optionally a fraction (a dot and a
+// digit) and an exponent (e or E, an optional sign and a digit), each
+// followed by more digits and underscores.
+func numberEnd(src string, i int) int {
+	digits := func(j int) int {
+		for j < len(src) && (isDigit(src[j]) || src[j] == '_') {
+			j++
+		}
+		return j
 	}
-	return d
+	j := digits(i + 1)
+	if j+1 < len(src) && src[j] == '.' && isDigit(src[j+1]) {
+		j = digits(j + 2)
+	}
+	if j < len(src) && (src[j] == 'e' || src[j] == 'E') {
+		k := j + 1
+		if k < len(src) && (src[k] == '+' || src[k] == '-') {
+			k++
+		}
+		if k < len(src) && isDigit(src[k]) {
+			j = digits(k + 1)
+		}
+	}
+	return j
+}
+
+func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+
+// punct2 maps the first character of each two-character operator to its
+// second; punct1 holds the one-character punctuation.
+var (
+	punct2 = [256]byte{'=': '=', '!': '=', '<': '=', '>': '=', '&': '&', '|': '|'}
+	punct1 = [256]bool{'-': true, '+': true, '*': true, '/': true, '!': true, '<': true, '>': true, '=': true,
+		'(': true, ')': true, '{': true, '}': true, '[': true, ']': true, ',': true, '.': true, '%': true}
+)
+
+// tokenize returns every token of src, ending with EOF.
+func tokenize(filename, src string) []lexer.Token {
+	t := newTokenizer(filename, src)
+	// Pipelines average about five bytes a token (whitespace is a
+	// token): start with room for most of them.
+	toks := make([]lexer.Token, 0, len(src)/6+1)
+	for {
+		tok := t.next()
+		toks = append(toks, tok)
+		if tok.EOF() {
+			return toks
+		}
+	}
 }

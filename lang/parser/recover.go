@@ -239,7 +239,7 @@ func (p *parser) posAt(off int) lexer.Position {
 
 // parseWith parses significant tokens [a, b) (plus extra) as a G.
 func parseWith[G any](pp *participle.Parser[G], p *parser, a, b int, extra ...lexer.Token) (*G, error) {
-	peek, err := lexer.Upgrade(p.segment(a, b, extra...), lexDef.Symbols()["Comment"], lexDef.Symbols()["Whitespace"])
+	peek, err := lexer.Upgrade(p.segment(a, b, extra...), tokComment, tokWhitespace)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,201 @@
+package parser
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/modelwhisperer/whisperc/lang/ast"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/source"
+	"github.com/modelwhisperer/whisperc/lang/suggest"
+)
+
+// scanned is the result of scan: every token (comments and whitespace
+// included, so participle's EndPos lands right after a node's last token),
+// the comments, and the lexical diagnostics.
+type scanned struct {
+	toks     []lexer.Token
+	comments []*ast.Comment
+	diags    diag.Diagnostics
+	// invalid holds the offsets of dropped invalid characters, whose
+	// consequences the parser does not report again.
+	invalid []int
+}
+
+// significant reports whether the parser sees t (it is not elided).
+func significant(t lexer.Token) bool {
+	return t.Type != tokComment && t.Type != tokWhitespace && !t.EOF()
+}
+
+// scan tokenises src. It never fails: bad input becomes diagnostics, and
+// the token stream is repaired (an unterminated string is kept as a string,
+// an invalid character is dropped) so that parsing can go on.
+func scan(f *source.File) scanned {
+	var s scanned
+	raw := tokenize(f.Name, string(f.Src))
+	s.toks = make([]lexer.Token, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		t := raw[i]
+		off := t.Pos.Offset
+		switch t.Type {
+		case tokComment:
+			s.comments = append(s.comments, newComment(t))
+		case tokUnterminatedCmt:
+			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+2), "E102", "Unterminated comment",
+				"This /* comment is never closed, so it runs to the end of the file. Close it with */."))
+			t.Type = tokComment
+			s.comments = append(s.comments, newComment(t))
+		case tokUnterminatedStr:
+			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+len(t.Value)), "E101", "Unterminated string",
+				"A string must end with \" on the line where it starts. Add the closing quote; write \\n for a line break inside a string."))
+			t.Type = tokString
+		case tokSingleQuoted:
+			// Kept as a string of the same length, so parsing goes on.
+			inner := t.Value[1 : len(t.Value)-1]
+			d := diag.Errorf(f.Range(off, off+len(t.Value)), "E106", "Single-quoted string",
+				"Strings are written in double quotes. Replace the single quotes with \".")
+			d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: `"` + strings.ReplaceAll(inner, `"`, `\"`) + `"`}
+			s.diags = s.diags.Append(d)
+			t.Type, t.Value = tokString, `"`+strings.ReplaceAll(inner, `"`, `'`)+`"`
+		case tokInvalid:
+			if d := invalidChar(f, off, t.Value); d != nil {
+				s.diags = s.diags.Append(d)
+			}
+			// `:` for `=` and `;` for `,` are common slips: read them as
+			// meant (same length, so positions hold) and go on.
+			switch t.Value {
+			case ":":
+				t.Type, t.Value = tokPunct, "="
+			case ";":
+				t.Type, t.Value = tokPunct, ","
+			default:
+				t.Type = tokWhitespace
+				s.invalid = append(s.invalid, off)
+			}
+		case tokNumber:
+			if q, next, d := mergeUnit(f, raw, i); q != nil {
+				t, i = *q, next
+				s.diags = s.diags.Append(d...)
+			} else if d != nil {
+				s.diags = s.diags.Append(d...)
+			}
+		}
+		s.toks = append(s.toks, t)
+	}
+	return s
+}
+
+func newComment(t lexer.Token) *ast.Comment {
+	kind := ast.CommentBlock
+	switch {
+	case strings.HasPrefix(t.Value, "//"):
+		kind = ast.CommentLine
+	case strings.HasPrefix(t.Value, "#"):
+		kind = ast.CommentHash
+	}
+	return &ast.Comment{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Kind: kind, Text: t.Value}
+}
+
+// invalidChar reports a character no token may contain.
+func invalidChar(f *source.File, off int, v string) *diag.Diagnostic {
+	r, size := utf8.DecodeRuneInString(v)
+	rng := f.Range(off, off+max(size, 1))
+	if r == 0 || r == utf8.RuneError && size <= 1 {
+		return nil // checkEncoding reports it
+	}
+	detail := "This character cannot start any token here."
+	switch r {
+	case '\'':
+		detail += " Strings are written in double quotes: \"text\"."
+	case ';':
+		detail += " Separate items with a newline or a comma instead."
+	case ':':
+		detail += " Attributes are written `name = value`, with `=`."
+	case '|', '&':
+		detail += " The logical operators are `||` and `&&`."
+	default:
+		detail += " Remove it, or put it inside a string."
+	}
+	return diag.Errorf(rng, "E106", "Unexpected character "+quoteRune(r), detail)
+}
+
+func quoteRune(r rune) string {
+	if r < ' ' || r == 0x7f {
+		return fmt.Sprintf("U+%04X", r)
+	}
+	return "`" + string(r) + "`"
+}
+
+// sameLineSpace reports whether the bytes between offsets a and b are only
+// spaces and tabs.
+func sameLineSpace(src []byte, a, b int) bool {
+	for _, c := range src[a:b] {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeUnit looks at the number raw[i] and what follows it on the same line.
+// A unit (optionally after spaces) makes the pair one Quantity token, which
+// mergeUnit returns with the index of the unit token. An identifier glued
+// to the number that is no unit (`24Gb`) is reported as an unknown unit and
+// merged anyway; so is a spaced identifier that does not start the next
+// item on its line (`500 stpes`).
+func mergeUnit(f *source.File, raw []lexer.Token, i int) (*lexer.Token, int, diag.Diagnostics) {
+	num := raw[i]
+	j := i + 1
+	if j < len(raw) && raw[j].Type == tokWhitespace && sameLineSpace(f.Src, raw[j].Pos.Offset, raw[j].Pos.Offset+len(raw[j].Value)) {
+		j++
+	}
+	if j >= len(raw) {
+		return nil, i, nil
+	}
+	u := raw[j]
+	glued := j == i+1
+	isPercent := u.Type == tokPunct && u.Value == "%"
+	if u.Type != tokIdent && !isPercent {
+		return nil, i, nil
+	}
+	var ds diag.Diagnostics
+	if !isPercent && !isUnit(u.Value) {
+		if !glued {
+			// `batch = 4 grad_accum = 8` is two items; only a word that
+			// looks like a unit and starts no item is taken for one.
+			next := nextSignificant(raw, j+1)
+			if next != nil && next.Pos.Line == u.Pos.Line &&
+				(next.Value == "=" || next.Value == "{" || next.Type == tokIdent || next.Value == "(" || next.Value == ".") {
+				return nil, i, nil
+			}
+		}
+		ds = ds.Append(unknownUnit(f, u))
+	}
+	start := num.Pos.Offset
+	end := u.Pos.Offset + len(u.Value)
+	q := lexer.Token{Type: tokQuantity, Value: string(f.Src[start:end]), Pos: num.Pos}
+	return &q, j, ds
+}
+
+func nextSignificant(raw []lexer.Token, k int) *lexer.Token {
+	for ; k < len(raw); k++ {
+		if significant(raw[k]) {
+			return &raw[k]
+		}
+	}
+	return nil
+}
+
+func unknownUnit(f *source.File, u lexer.Token) *diag.Diagnostic {
+	off := u.Pos.Offset
+	d := diag.Errorf(f.Range(off, off+len(u.Value)), "E105", "Unknown unit `"+u.Value+"`",
+		"A number may be followed by one of the units "+strings.Join(suggestUnits, " ")+" (or the singular step, epoch, token)."+
+			suggest.DidYouMean(u.Value, suggestUnits)+" Write one of them, or end the value with a comma or a newline before the next item.")
+	if c := suggest.Closest(u.Value, suggestUnits); c != "" && c != u.Value {
+		d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: c}
+	}
+	return d
+}
