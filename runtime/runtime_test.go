@@ -11,6 +11,8 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 )
 
@@ -30,21 +32,22 @@ func storyProgram(t *testing.T) *compiler.Program {
 	return prog
 }
 
-// TestExecuteStory runs the conformance pipeline end to end: its stdout
-// must be llama2.c's output byte for byte, and stderr must hold only the
-// timing line.
+// machine is a CPU-only host with ram bytes of memory.
+func machine(ram int64) *planner.Target {
+	return planner.FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: ram, RAMAvailableBytes: ram})
+}
+
+// TestExecuteStory runs the conformance pipeline through the planner: its
+// stdout must be llama2.c's output byte for byte, and stderr must hold
+// only the timing line.
 func TestExecuteStory(t *testing.T) {
 	prog := storyProgram(t)
-	plan, ds := FromProgram(prog, 0)
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
+	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+	if ds.HasErrors() || !plan.Fits {
+		t.Fatalf("plan does not fit:\n%s", diag.Text(prog.Files, ds))
 	}
-	if len(plan.Stages) != 1 || plan.Stages[0].PeakBytes <= 0 {
-		t.Fatalf("plan = %+v, want one generate stage with a memory prediction", plan)
-	}
-	plan.Stages[0].Engine.Compile = engine.CompileDefault // built once: faster in tests
 	var out, errs bytes.Buffer
-	if ds := Execute(context.Background(), plan, Streams{Stdout: &out, Stderr: &errs}); len(ds) > 0 {
+	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs}); len(ds) > 0 {
 		t.Fatal(diag.Text(prog.Files, ds))
 	}
 	want, err := os.ReadFile("engine/testdata/stories260K.golden")
@@ -63,17 +66,45 @@ func TestExecuteStory(t *testing.T) {
 // not fit the plan's memory and for a missing model file.
 func TestExecuteRefuses(t *testing.T) {
 	prog := storyProgram(t)
-	plan, _ := FromProgram(prog, 1<<10)
+	plan, _ := planner.Build(prog, machine(1<<20), planner.Options{})
 	var out, errs bytes.Buffer
-	ds := Execute(context.Background(), plan, Streams{Stdout: &out, Stderr: &errs})
+	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs})
 	text := diag.Text(prog.Files, ds)
 	if !strings.Contains(text, "E503") || !strings.Contains(text, "story.whisper:") || out.Len() != 0 {
-		t.Errorf("a 1 KiB plan ran or was refused wrongly:\n%s\nstdout %q", text, out.String())
+		t.Errorf("a 1 MiB machine ran the story or was refused wrongly:\n%s\nstdout %q", text, out.String())
 	}
-	plan, _ = FromProgram(prog, 0)
-	plan.Stages[0].Model.Path = filepath.Join(t.TempDir(), "missing.bin")
-	ds = Execute(context.Background(), plan, Streams{Stdout: &out, Stderr: &errs})
+	plan, _ = planner.Build(prog, machine(8<<30), planner.Options{})
+	prog.Models[0].Source.Path = filepath.Join(t.TempDir(), "missing.bin")
+	ds = Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs})
 	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E501") || !strings.Contains(text, "missing.bin") {
 		t.Errorf("a missing model gave:\n%s", text)
+	}
+}
+
+// TestEngineOptions checks the translation of lowered graphs.
+func TestEngineOptions(t *testing.T) {
+	g := &planner.Graph{Compile: "reduce_overhead", KVCache: &planner.KVCache{},
+		Layers: []planner.Layer{{Attention: "flash2", Linears: []planner.Linear{{Weight: "nf4"}}}}, Head: planner.Linear{Weight: "fp32"}}
+	o, err := EngineOptions(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Attention != engine.AttentionFlash2 || !o.KVCache || o.Compile != engine.CompileReduceOverhead || o.Quantize != engine.QuantizeNF4 || o.QuantizeHead || o.Threads < 1 {
+		t.Errorf("options = %+v", o)
+	}
+	g.Head.Weight = "q8_0"
+	g.Layers[0].Linears[0].Weight = "bf16"
+	g.KVCache = nil
+	if o, err = EngineOptions(g); err != nil || o.Quantize != engine.QuantizeQ8_0 || !o.QuantizeHead || o.KVCache {
+		t.Errorf("options = %+v, %v", o, err)
+	}
+	for _, bad := range []*planner.Graph{
+		{Compile: "turbo"},
+		{Layers: []planner.Layer{{Attention: "ring"}}},
+		{Layers: []planner.Layer{{Attention: "eager", Linears: []planner.Linear{{Weight: "q4_k"}}}}},
+	} {
+		if _, err := EngineOptions(bad); err == nil {
+			t.Errorf("EngineOptions(%+v) accepted", bad)
+		}
 	}
 }

@@ -30,7 +30,7 @@ var runCodes = []Code{
 		Explain: "A saved plan records the hardware it was made for and the hashes of its inputs (the " +
 			".whisper files, model headers and tokenizers). When either differs on this machine the plan's " +
 			"memory and time predictions no longer hold, so the runtime refuses it and says what changed.\n\n" +
-			"Plan again on this machine (`whisperc plan -o plan.json FILE`) or run the .whisper file directly."},
+			"Plan again on this machine (`whisperc plan -out plan.json FILE`) or run the .whisper file directly."},
 	{ID: "E505", Phase: "run", Title: "stage or setting cannot run here",
 		Explain: "The plan asks for something this runtime does not execute: a stage kind other than " +
 			"generate, a generate stage fed by a finetune, a quantisation method without a CPU kernel, or a " +

@@ -9,20 +9,21 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
 )
 
 // runCmd compiles a pipeline, plans it for this machine and executes it,
-// or executes a saved plan after checking that it is still fresh.
+// or executes a saved plan after checking that it still holds.
 type runCmd struct {
-	File     string   `arg:"" help:"The .whisper file to run, or a saved plan (.json)."`
-	Var      []string `name:"var" help:"Set a variable: NAME=VALUE (repeatable)."`
-	SavePlan string   `name:"save-plan" placeholder:"FILE" help:"Also write the plan, with this machine's fingerprint and the inputs' hashes, to FILE."`
+	File string   `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
+	Var  []string `name:"var" help:"Set a variable: NAME=VALUE (repeatable)."`
 }
 
-// Run checks the file, builds the plan (runtime.FromProgram until the
-// planner lowers programs) and executes it. Generated text goes to stdout
-// and nothing else does; diagnostics, timings and progress go to stderr.
+// Run checks the file, plans it for the detected hardware and executes
+// the plan. Generated text goes to stdout and nothing else does;
+// diagnostics, the timing line and progress go to stderr.
 func (c runCmd) Run(e *env) error {
 	color := isTerminal(e.stderr)
 	report := func(files diag.Files, ds diag.Diagnostics) error {
@@ -34,53 +35,63 @@ func (c runCmd) Run(e *env) error {
 		}
 		return nil
 	}
-	if strings.HasSuffix(c.File, ".json") {
-		f, err := os.Open(c.File)
-		if err != nil {
-			return err
-		}
-		saved, err := runtime.Load(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.File, err)
-		}
-		if ds := saved.Check(); ds.HasErrors() {
-			return report(nil, ds)
-		}
-		return report(nil, runtime.Execute(e.ctx, saved.Plan, runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color}))
-	}
-	vars, err := parseVars(c.Var)
+	h, err := hw.Detect(e.ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("detecting the hardware: %w", err)
 	}
-	prog, ds := compiler.Check(c.File, compiler.Options{Vars: vars})
-	if ds.HasErrors() {
-		return report(prog.Files, ds)
-	}
-	plan, pds := runtime.FromProgram(prog, 0)
-	ds = append(ds, pds...)
-	if pds.HasErrors() {
-		return report(prog.Files, ds)
-	}
-	if c.SavePlan != "" {
-		if err := savePlan(c.SavePlan, plan, prog.FileOrder); err != nil {
+	var plan *planner.Plan
+	var prog *compiler.Program
+	var ds diag.Diagnostics
+	if strings.HasSuffix(c.File, ".json") {
+		if len(c.Var) > 0 {
+			return usageError{"--var cannot change a saved plan; plan again with the new values"}
+		}
+		if plan, prog, ds, err = loadSaved(c.File, h); err != nil {
 			return err
 		}
+		if ds.HasErrors() {
+			return report(prog.Files, ds)
+		}
+	} else {
+		vars, err := parseVars(c.Var)
+		if err != nil {
+			return err
+		}
+		prog, ds = compiler.Check(c.File, compiler.Options{Vars: vars})
+		if ds.HasErrors() {
+			return report(prog.Files, ds)
+		}
+		var pds diag.Diagnostics
+		plan, pds = planner.Build(prog, planner.FromHardware(h), planner.Options{})
+		if ds = append(ds, pds...); ds.HasErrors() {
+			return report(prog.Files, ds)
+		}
 	}
-	ds = append(ds, runtime.Execute(e.ctx, plan, runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color})...)
+	ds = append(ds, runtime.Execute(e.ctx, plan, prog, runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color})...)
 	return report(prog.Files, ds)
 }
 
-func savePlan(name string, p *runtime.Plan, files []string) error {
-	f, err := os.Create(name)
+// loadSaved reads a saved plan, checks its program again with the
+// variables it was planned with, and reports E504 for every way the plan
+// no longer matches the program, the model files or this machine.
+func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, diag.Diagnostics, error) {
+	plan, err := planner.Load(name)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	if err := runtime.Save(f, p, files); err != nil {
-		f.Close()
-		return err
+	if plan.Saved == nil || len(plan.Saved.Inputs) == 0 {
+		return nil, nil, nil, fmt.Errorf("%s: the plan was saved without its inputs; plan again with whisperc plan -out", name)
 	}
-	return f.Close()
+	prog, ds := compiler.Check(plan.Saved.Inputs[0].Path, compiler.Options{Vars: plan.Saved.Variables})
+	changes, err := plan.Changes(prog, h)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, ch := range changes {
+		ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan is stale",
+			Detail: fmt.Sprintf("%s: %s since the plan was made, so its predictions no longer hold. Plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ch, name)})
+	}
+	return plan, prog, ds, nil
 }
 
 // isTerminal reports whether w is a terminal.

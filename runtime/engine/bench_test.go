@@ -116,8 +116,9 @@ func decodeLoop(b *testing.B, e *Engine) {
 }
 
 // BenchmarkDecode measures single-threaded decode of each model shape
-// (reduce_overhead, eager attention, KV cache): the number to compare
-// with llama2.c's run on the same weights.
+// (reduce_overhead, eager attention, KV cache), in fp32 (the number to
+// compare with llama2.c's run on the same weights) and with every linear
+// weight, the classifier included, in NF4 or Q8_0.
 func BenchmarkDecode(b *testing.B) {
 	for _, c := range []arch.Config{shape15M, shape42M, shape110M} {
 		for _, q := range []Quantize{QuantizeNone, QuantizeNF4, QuantizeQ8_0} {
@@ -126,7 +127,7 @@ func BenchmarkDecode(b *testing.B) {
 				name = "fp32"
 			}
 			b.Run(c.Name+"/"+name, func(b *testing.B) {
-				decodeLoop(b, benchEngine(b, c, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: q, Threads: 1}))
+				decodeLoop(b, benchEngine(b, c, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: q, QuantizeHead: true, Threads: 1}))
 			})
 		}
 	}

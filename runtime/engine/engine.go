@@ -25,9 +25,10 @@ type Engine struct {
 	exec    kernels.Exec
 	emb     []float32 // token embeddings [vocab, dim]
 	tensors map[string]*tensor.Dense
-	// quant holds the quantised linear weights (every projection and the
-	// classifier) when Options.Quantize is not none; their fp32 tensors
-	// are dropped, except the token embeddings, which lookups need.
+	// quant holds the quantised linear weights (every projection, and the
+	// classifier with QuantizeHead) when Options.Quantize is not none; their
+	// fp32 tensors are dropped, except the token embeddings, which lookups
+	// need.
 	quant map[string]*kernels.QMatrix
 	// threadsFor is CompileMaxAutotune's thread count per weight shape.
 	threadsFor map[string]int
@@ -154,7 +155,7 @@ func (e *Engine) quantize(ctx context.Context) error {
 	for name, t := range e.tensors {
 		// The embeddings stay fp32 for lookups; a tied classifier is
 		// quantised under its own name, output.weight.
-		if t.Dims() != 2 || name == "tok_embeddings.weight" {
+		if t.Dims() != 2 || name == "tok_embeddings.weight" || name == "output.weight" && !e.opts.QuantizeHead {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

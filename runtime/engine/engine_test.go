@@ -163,7 +163,7 @@ func TestQuantizedLogits(t *testing.T) {
 	prompt := []int{1, 400, 30, 260, 7}
 	run := func(q Quantize) ([]float32, int64) {
 		t.Helper()
-		e, err := New(ctx, ws, Options{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: q})
+		e, err := New(ctx, ws, Options{Attention: AttentionFlash2, KVCache: true, Compile: CompileReduceOverhead, Quantize: q, QuantizeHead: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,9 +116,14 @@ type Options struct {
 	// KVCache keeps each layer's keys and values so that a decode step
 	// costs the same at every position (ML004). Without it every step
 	// recomputes the whole prefix.
-	KVCache  bool
-	Compile  Compile
+	KVCache bool
+	Compile Compile
+	// Quantize is the format of the transformer blocks' linear weights.
 	Quantize Quantize
+	// QuantizeHead also stores the classifier in the Quantize format
+	// (llama.cpp does; QLoRA keeps it in 16 bits). The token embeddings
+	// always stay fp32.
+	QuantizeHead bool
 	// Threads is the number of goroutines a matrix product may use; 0
 	// means 1. CompileMaxAutotune treats it as a budget: it times every
 	// count from 1 to Threads and keeps the fastest.
