@@ -42,6 +42,9 @@ type unitFile struct {
 	path string
 	file *source.File
 	tree *syntaxTree
+	// via is the index, in the document's tree, of the import statement
+	// through which the file was first reached; -1 for the document.
+	via int
 }
 
 // memoryInfo is what the planner predicts for one model or stage.
@@ -134,7 +137,7 @@ func (s *server) syntaxOf(ctx context.Context, u uri.URI) (*analysis, error) {
 		return prev, nil
 	}
 	a := &analysis{doc: d, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
-	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree}
+	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)
 	s.followImports(a)
 	if prev != nil {
@@ -154,7 +157,7 @@ type inflight struct {
 // compute analyses d against target, or returns nil when ctx is cancelled.
 func (s *server) compute(ctx context.Context, d *document, target string) *analysis {
 	a := &analysis{doc: d, target: target, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
-	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree}
+	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)
 	s.followImports(a)
 	if ctx.Err() != nil {
@@ -172,7 +175,11 @@ func (s *server) compute(ctx context.Context, d *document, target string) *analy
 func (s *server) followImports(a *analysis) {
 	for i := 0; i < len(a.order) && len(a.order) < maxImportedFiles; i++ {
 		uf := a.unit[a.order[i]]
-		for _, imp := range uf.tree.imports {
+		for k, imp := range uf.tree.imports {
+			via := uf.via
+			if i == 0 {
+				via = k
+			}
 			p := resolveImport(uf.path, imp.Path)
 			if _, seen := a.unit[p]; seen || p == "" {
 				continue
@@ -181,7 +188,7 @@ func (s *server) followImports(a *analysis) {
 			if err != nil || len(src) > maxDocumentBytes {
 				continue
 			}
-			a.unit[p] = &unitFile{path: p, file: source.NewFile(p, src), tree: parseTree(src)}
+			a.unit[p] = &unitFile{path: p, file: source.NewFile(p, src), tree: parseTree(src), via: via}
 			a.order = append(a.order, p)
 		}
 	}

@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/source"
@@ -26,13 +27,46 @@ func (s *server) publish(ctx context.Context, a *analysis) {
 func (s *server) protocolDiagnostics(a *analysis) []protocol.Diagnostic {
 	m := Mapper{File: a.doc.File, Enc: s.encoding()}
 	out := []protocol.Diagnostic{}
+	elsewhere := map[int][]*diag.Diagnostic{} // by import statement
 	for _, d := range a.diags.Sorted() {
 		if d.Subject != nil && d.Subject.Filename != a.doc.Path {
+			if uf, ok := a.unit[d.Subject.Filename]; ok && uf.via >= 0 && d.Severity == diag.Error {
+				elsewhere[uf.via] = append(elsewhere[uf.via], d)
+			}
 			continue
 		}
 		out = append(out, s.protocolDiagnostic(a, m, d))
 	}
+	for k, imp := range a.tree.imports {
+		if ds := elsewhere[k]; len(ds) > 0 {
+			out = append(out, s.importedErrors(a, m, imp, ds))
+		}
+	}
 	return out
+}
+
+// importedErrors summarises, on an import statement, the errors found in
+// the files it brings in, with each error as related information, so that
+// a problem in a file that is not open is not silent.
+func (s *server) importedErrors(a *analysis, m Mapper, imp importStmt, ds diag.Diagnostics) protocol.Diagnostic {
+	noun := "error"
+	if len(ds) > 1 {
+		noun = "errors"
+	}
+	first := ds[0]
+	msg := fmt.Sprintf("%d %s in imported files\n\nFirst: %s: %s. Open the file to see and fix them.", len(ds), noun, first.Subject, first.Summary)
+	pd := protocol.Diagnostic{
+		Range:    m.Range(imp.PathStart, imp.PathEnd),
+		Severity: protocol.DiagnosticSeverityError,
+		Source:   protocol.NewOptional("whisperc"),
+		Message:  protocol.String(msg),
+	}
+	for _, d := range ds {
+		if loc, ok := s.location(a, *d.Subject); ok {
+			pd.RelatedInformation = append(pd.RelatedInformation, protocol.DiagnosticRelatedInformation{Location: loc, Message: d.Code + ": " + d.Summary})
+		}
+	}
+	return pd
 }
 
 // protocolDiagnostic converts one diagnostic. Its message is the summary

@@ -487,3 +487,45 @@ func TestInitializationOptionsTarget(t *testing.T) {
 	}
 	s.inner.applySettings(json.RawMessage(`[1,2`)) // ignored, no panic
 }
+
+// TestErrorsInImportedFilesAndNotes checks that an error in an imported
+// file that is not open is summarised on the import statement, with the
+// error as related information, and that a diagnostic's notes (the first
+// declaration of a duplicate) become related information too.
+func TestErrorsInImportedFilesAndNotes(t *testing.T) {
+	s := newSession(t, testOpts())
+	dir := t.TempDir()
+	common := filepath.Join(dir, "common.whisper")
+	if err := os.WriteFile(common, []byte("model base {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n  quantize { method = nf5 }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	main := uri.File(filepath.Join(dir, "main.whisper"))
+	text := "import \"common.whisper\"\n\ndataset d {\n  source = \"a.jsonl\"\n  format = jsonl\n  format = jsonl\n}\n"
+	s.open(main, text)
+	var onImport, dup *protocol.Diagnostic
+	ds := s.waitDiagnostics(main, 1)
+	for i := range ds {
+		msg, _ := ds[i].Message.(protocol.String)
+		switch {
+		case strings.Contains(string(msg), "in imported files"):
+			onImport = &ds[i]
+		case len(ds[i].RelatedInformation) > 0:
+			dup = &ds[i]
+		}
+	}
+	if onImport == nil {
+		t.Fatalf("no summary of the imported file's error in %+v", ds)
+	}
+	if onImport.Range.Start != s.pos(text, "\"common", 0) {
+		t.Errorf("summary at %+v", onImport.Range)
+	}
+	if len(onImport.RelatedInformation) != 1 || onImport.RelatedInformation[0].Location.URI != uri.File(common) || onImport.RelatedInformation[0].Location.Range.Start.Line != 2 {
+		t.Errorf("related information %+v", onImport.RelatedInformation)
+	}
+	if dup == nil {
+		t.Fatalf("no diagnostic with notes (duplicate attribute) in %+v", ds)
+	}
+	if r := dup.RelatedInformation[0]; r.Location.URI != main || r.Location.Range.Start.Line != 4 {
+		t.Errorf("note %+v, want the first format on line 5", r)
+	}
+}
