@@ -87,9 +87,9 @@ func GGUFString(kvs gguf.GGUFMetadataKVs, key string) (string, bool, error) {
 // FromGGUFFile returns the architecture described by a parsed GGUF header:
 // the "<arch>.*" hyperparameters, the vocabulary size (from
 // "<arch>.vocab_size", the token list or the embedding's shape) and whether
-// the classifier is tied (no "output.weight" tensor). Only the "llama"
-// architecture (which llama.cpp also uses for Mistral and TinyLlama) is
-// supported.
+// the classifier is tied (no "output.weight" tensor). The architectures
+// llama (which llama.cpp also uses for Mistral and TinyLlama), qwen2, gemma,
+// gemma2 and phi3 are understood; the runtime's loader reads only llama.
 func FromGGUFFile(gf *gguf.GGUFFile) (Config, error) {
 	kvs := gf.Header.MetadataKV
 	a, ok, err := GGUFString(kvs, "general.architecture")
@@ -99,14 +99,23 @@ func FromGGUFFile(gf *gguf.GGUFFile) (Config, error) {
 	if !ok {
 		return Config{}, fmt.Errorf("metadata general.architecture is missing")
 	}
-	if a != "llama" {
-		return Config{}, fmt.Errorf("architecture %q is not supported; whisperc reads GGUF files of the llama architecture", a)
-	}
 	name, _, _ := GGUFString(kvs, "general.name")
 	if name == "" {
 		name = "gguf"
 	}
-	c := Config{Name: name, Family: Llama, RopeTheta: 10000, NormEps: 1e-5}
+	c := Config{Name: name, RopeTheta: 10000, NormEps: 1e-5}
+	switch a {
+	case "llama":
+		c.Family = Llama
+	case "qwen2":
+		c.Family, c.QKVBias = Llama, true
+	case "gemma", "gemma2":
+		c.Family = Gemma
+	case "phi3":
+		c.Family = Phi3
+	default:
+		return Config{}, fmt.Errorf("architecture %q is not supported; whisperc reads GGUF files of the llama, qwen2, gemma, gemma2 and phi3 architectures", a)
+	}
 	ints := []struct {
 		key      string
 		dst      *int

@@ -59,6 +59,41 @@ func TestFromGGUFFile(t *testing.T) {
 	}
 }
 
+func TestFromGGUFFileOtherArchitectures(t *testing.T) {
+	kvs := map[string]any{
+		"general.architecture":                   "qwen2",
+		"qwen2.embedding_length":                 uint32(896),
+		"qwen2.feed_forward_length":              uint32(4864),
+		"qwen2.block_count":                      uint32(24),
+		"qwen2.attention.head_count":             uint32(14),
+		"qwen2.attention.head_count_kv":          uint32(2),
+		"qwen2.rope.freq_base":                   float32(1e6),
+		"qwen2.vocab_size":                       uint32(151936),
+		"qwen2.attention.layer_norm_rms_epsilon": float32(1e-6),
+	}
+	c, err := FromGGUFFile(ggufHeader(kvs))
+	if err != nil || c.Family != Llama || !c.QKVBias || c.RopeTheta != 1e6 || c.NormEps != 1e-6 || !c.Tied {
+		t.Errorf("qwen2: %+v %v", c, err)
+	}
+	gemma := map[string]any{
+		"general.architecture":          "gemma",
+		"gemma.embedding_length":        uint32(2048),
+		"gemma.feed_forward_length":     uint32(16384),
+		"gemma.block_count":             uint32(18),
+		"gemma.attention.head_count":    uint32(8),
+		"gemma.attention.head_count_kv": uint32(1),
+		"gemma.attention.key_length":    uint32(256),
+		"gemma.vocab_size":              uint32(256000),
+	}
+	c, err = FromGGUFFile(ggufHeader(gemma))
+	if err != nil || c.Family != Gemma || c.HeadSize() != 256 {
+		t.Errorf("gemma: %+v %v", c, err)
+	}
+	if p, ok := Preset("gemma-2b"); ok && (p.HeadSize() != c.HeadSize() || p.KVHeads != c.KVHeads || p.HiddenDim != c.HiddenDim) {
+		t.Errorf("gemma GGUF metadata disagrees with the gemma-2b preset: %+v vs %+v", c, p)
+	}
+}
+
 func TestFromGGUFFileErrors(t *testing.T) {
 	for _, c := range []struct {
 		key  string
@@ -66,6 +101,7 @@ func TestFromGGUFFileErrors(t *testing.T) {
 		want string
 	}{
 		{"general.architecture", "gpt2", `"gpt2" is not supported`},
+		{"llama.attention.head_count", nil, "head_count is missing"},
 		{"general.architecture", nil, "general.architecture is missing"},
 		{"llama.block_count", nil, "block_count is missing"},
 		{"llama.block_count", "x", "want a number"},

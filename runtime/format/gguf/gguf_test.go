@@ -600,3 +600,29 @@ func TestVersion2(t *testing.T) {
 		t.Errorf("vocab %v, %v", v, err)
 	}
 }
+
+// TestPlannableButNotLoadable checks that a qwen2 file, which the planner
+// reads, is refused by the loader with a message saying so.
+func TestPlannableButNotLoadable(t *testing.T) {
+	data := build(t, func(kvs []KV, ts []*weights.Tensor) ([]KV, []*weights.Tensor) {
+		for i := range kvs {
+			if rest, ok := strings.CutPrefix(kvs[i].Key, "llama."); ok {
+				kvs[i].Key = "qwen2." + rest
+			}
+			if kvs[i].Key == "general.architecture" {
+				kvs[i].Value = "qwen2"
+			}
+		}
+		return kvs, ts
+	})
+	f, err := ParseBytes("q.gguf", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := arch.FromGGUFFile(f.Header); err != nil || !c.QKVBias {
+		t.Fatalf("planner view: %+v %v", c, err)
+	}
+	if _, err := f.Weights(); err == nil || !strings.Contains(err.Error(), `architecture "qwen2" can be planned but not loaded`) {
+		t.Errorf("loader: %v", err)
+	}
+}

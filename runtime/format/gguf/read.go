@@ -100,6 +100,9 @@ func (f *File) Weights() (*weights.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
+	if a, _, _ := arch.GGUFString(f.Header.Header.MetadataKV, "general.architecture"); a != "llama" {
+		return nil, fmt.Errorf("%s: architecture %q can be planned but not loaded; the runtime reads llama-architecture GGUF files", f.Name, a)
+	}
 	data := f.data.Data
 	start := f.Header.TensorDataStartOffset
 	if start < 0 || start > int64(len(data)) {
