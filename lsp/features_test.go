@@ -450,6 +450,9 @@ func TestImportsFromOpenDocuments(t *testing.T) {
 			t.Errorf("error with the import open: %v", d.Message)
 		}
 	}
+	if got := hoverText0(t, s, main, mainText, "\"common", 2); !strings.Contains(got, "Declares: `model base`") {
+		t.Errorf("hover on the import path: %q", got)
+	}
 	// Definition jumps into the other (unsaved) document.
 	res, err := s.server.Definition(s.ctx, &protocol.DefinitionParams{TextDocumentPositionParams: s.tdpp(main, s.pos(mainText, "= base", 3))})
 	if err != nil {

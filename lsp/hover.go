@@ -47,6 +47,9 @@ func hoverText(a *analysis, i int) string {
 		}
 		return ""
 	}
+	if tk.kind == tokString {
+		return importHover(a, tk.start)
+	}
 	if tk.kind != tokIdent {
 		return ""
 	}
@@ -100,6 +103,33 @@ func hoverText(a *analysis, i int) string {
 				return fmt.Sprintf("**%s** (%s) — %s", p.Name, p.Type.String(), p.Doc)
 			}
 		}
+	}
+	return ""
+}
+
+// importHover describes the file an import's path string resolves to:
+// where it is and what it declares.
+func importHover(a *analysis, start int) string {
+	for _, imp := range a.tree.imports {
+		if imp.PathStart != start {
+			continue
+		}
+		p := resolveImport(a.doc.Path, imp.Path)
+		uf, ok := a.unit[p]
+		if p == "" || !ok {
+			return fmt.Sprintf("**import** `%s` — cannot be read (resolved against this file's directory: `%s`).", imp.Path, p)
+		}
+		var names []string
+		for _, b := range uf.tree.root.Blocks {
+			if b.Name != "" {
+				names = append(names, b.Kind+" "+b.Name)
+			}
+		}
+		out := fmt.Sprintf("**import** `%s`", p)
+		if len(names) > 0 {
+			out += "\n\nDeclares: `" + strings.Join(names, "`, `") + "`"
+		}
+		return out
 	}
 	return ""
 }
