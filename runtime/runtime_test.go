@@ -108,3 +108,21 @@ func TestEngineOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressOnlyOnStderr checks that the progress display, when asked
+// for, goes to stderr and leaves stdout byte for byte the generated text.
+func TestProgressOnlyOnStderr(t *testing.T) {
+	prog := storyProgram(t)
+	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
+	var out, errs bytes.Buffer
+	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs, Progress: true}); len(ds) > 0 {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	want, _ := os.ReadFile("engine/testdata/stories260K.golden")
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("stdout with progress differs from llama2.c's: %q", out.String())
+	}
+	if !strings.Contains(errs.String(), "loading stories260k") || !strings.Contains(errs.String(), "\x1b[K") {
+		t.Errorf("stderr has no progress display: %q", errs.String())
+	}
+}
