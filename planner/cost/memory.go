@@ -169,6 +169,11 @@ func (w *Workload) layerActivationBytes() (total, scores float64) {
 		}
 		scores = float64(c.Heads) * float64(w.Seq) * (4 + cast)
 		b += scores
+	case SDPA:
+		// The Hugging Face SDPA path repeats grouped k and v to every
+		// head before the kernel (repeat_kv copies), so they are saved at
+		// full width; measured on TinyLlama's 32/4 heads.
+		b += cdt*(qd+2*qd+qd) + 4*float64(c.Heads)
 	default:
 		b += cdt*(qd+2*kvd+qd) + 4*float64(c.Heads) // + log-sum-exp
 	}
@@ -367,18 +372,21 @@ func (w *Workload) inferenceMemory(dev Device) Memory {
 		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(int(ctx)),
 			Note: "2 · layers · kv_heads · head_dim · context · batch"})
 	}
-	// Prefill transients: one layer's intermediate tensors and the logits
-	// of the prompt.
+	// Prefill transients: one layer's intermediate tensors while the
+	// layers run, then the prompt's logits; the larger sets the peak
+	// (measured: the sum overestimates by the smaller).
 	f := int64(c.HiddenDim)
 	work := tokens * (3*f + 4*int64(c.Dim)) * cdt
 	if w.Attention == Eager {
 		work += int64(w.Batch) * int64(c.Heads) * int64(w.Seq) * int64(w.Seq) * (4 + cdt)
 	}
-	comps = append(comps,
-		Component{Name: "workspace", Bytes: work, Note: "one layer's intermediate tensors during prefill"},
-		Component{Name: "logits", Bytes: tokens * int64(c.Vocab) * cdt, Note: "prompt logits"})
-	transient := work + tokens*int64(c.Vocab)*cdt
-	return finish(comps, transient, "prefill", dev)
+	logits := tokens * int64(c.Vocab) * cdt
+	if logits >= work {
+		comps = append(comps, Component{Name: "logits", Bytes: logits, Note: "prompt logits (more than one layer's intermediates)"})
+	} else {
+		comps = append(comps, Component{Name: "workspace", Bytes: work, Note: "one layer's intermediate tensors during prefill (more than the logits)"})
+	}
+	return finish(comps, max(work, logits), "prefill", dev)
 }
 
 // KVCacheBytes returns the key/value cache for ctx positions:

@@ -7,7 +7,7 @@ Models are built from their published config shapes with random weights, so
 nothing is downloaded. Each case runs in a fresh process (torch's caching
 allocator keeps memory between cases otherwise) and prints one JSON line.
 
-Usage: python3 measure_gpu.py > measurements.jsonl
+Usage: python3 measure_gpu.py [--names CASE,CASE] > measurements.jsonl
 """
 import json
 import os
@@ -34,6 +34,14 @@ CASES = [
     dict(name="full-1.1b-amp-nockpt", shape="tinyllama-1.1b", mode="full", dtype="fp32-amp", batch=4, seq=512, ckpt="none", attn="sdpa"),
     dict(name="full-1.1b-amp-full", shape="tinyllama-1.1b", mode="full", dtype="fp32-amp", batch=4, seq=512, ckpt="full", attn="sdpa"),
     dict(name="full-1.1b-amp-eager", shape="tinyllama-1.1b", mode="full", dtype="fp32-amp", batch=4, seq=512, ckpt="none", attn="eager"),
+    # Added for the adapter accounting: every projection adapted, dropout on
+    # (masks and casts per adapter), grouped-query attention, pure bf16.
+    dict(name="lora-1.1b-bf16-all-drop", shape="tinyllama-1.1b", mode="lora", dtype="bf16", batch=4, seq=1024, ckpt="none",
+         attn="sdpa", rank=16, dropout=0.05, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+    dict(name="lora-1.1b-bf16-mlp", shape="tinyllama-1.1b", mode="lora", dtype="bf16", batch=4, seq=1024, ckpt="none",
+         attn="sdpa", rank=8, dropout=0.0, targets=["gate_proj", "up_proj", "down_proj"]),
+    dict(name="full-1.1b-bf16-nockpt", shape="tinyllama-1.1b", mode="full", dtype="bf16", batch=4, seq=512, ckpt="none", attn="sdpa"),
+    dict(name="infer-1.1b-bf16-prefill", shape="tinyllama-1.1b", mode="infer", dtype="bf16", batch=8, seq=2048, ckpt="none", attn="sdpa"),
 ]
 
 
@@ -76,8 +84,9 @@ def run_case(case):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if case["mode"] == "lora":
         from peft import LoraConfig, get_peft_model
-        model = get_peft_model(model, LoraConfig(r=case["rank"], lora_alpha=2 * case["rank"], lora_dropout=0.0,
-                                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+        model = get_peft_model(model, LoraConfig(r=case["rank"], lora_alpha=2 * case["rank"],
+                                                 lora_dropout=case.get("dropout", 0.0),
+                                                 target_modules=case.get("targets", ["q_proj", "k_proj", "v_proj", "o_proj"])))
         if case["ckpt"] == "full":
             model.enable_input_require_grads()
     model.train()
@@ -111,7 +120,12 @@ def main():
         except Exception as e:  # report, do not hide: the line says what failed
             print(json.dumps(dict(case, error=f"{type(e).__name__}: {e}")))
         return
+    names = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--names":
+        names = sys.argv[2].split(",")
     for case in CASES:
+        if names is not None and case["name"] not in names:
+            continue
         r = subprocess.run([sys.executable, __file__, "--case", case["name"]], capture_output=True, text=True, timeout=300)
         line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else json.dumps(dict(case, error=r.stderr[-2000:]))
         print(line, flush=True)
