@@ -234,10 +234,14 @@ func quantizeOf(format string) (engine.Quantize, error) {
 }
 
 // EngineOptions translates a stage's lowered graph into the engine's
-// options: the attention kernel of the layers, the KV cache, the compile
-// mode, the layers' and the classifier's weight formats.
+// options: the attention kernel of the layers, the KV cache and the
+// positions it holds, the compile mode, the layers' and the classifier's
+// weight formats.
 func EngineOptions(g *planner.Graph) (engine.Options, error) {
 	o := engine.Options{KVCache: g.KVCache != nil, Threads: goruntime.GOMAXPROCS(0)}
+	if g.KVCache != nil {
+		o.Context = g.KVCache.Context // the positions the plan provisioned
+	}
 	att := "eager"
 	if len(g.Layers) > 0 {
 		att = g.Layers[0].Attention

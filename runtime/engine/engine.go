@@ -69,6 +69,9 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if opts.Threads == 0 {
 		opts.Threads = 1
 	}
+	if opts.Context == 0 || opts.Context > c.MaxSeq {
+		opts.Context = c.MaxSeq
+	}
 	e := &Engine{
 		cfg:     c,
 		opts:    opts,
@@ -126,7 +129,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if theta <= 0 {
 		theta = 10000
 	}
-	e.st = newState(c.MaxSeq, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
+	e.st = newState(opts.Context, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
 	e.st.exec = e.exec
 	if opts.Compile == CompileMaxAutotune {
 		if err := e.autotune(ctx); err != nil {
@@ -197,6 +200,9 @@ func (e *Engine) Options() Options { return e.opts }
 // WeightBytes returns the bytes the engine's weights occupy in memory.
 func (e *Engine) WeightBytes() int64 { return e.bytes }
 
+// Context returns the number of positions the engine accepts.
+func (e *Engine) Context() int { return e.opts.Context }
+
 // Pos returns the number of tokens processed since the last Reset.
 func (e *Engine) Pos() int { return e.pos }
 
@@ -222,8 +228,8 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 			return nil, fmt.Errorf("engine: token %d is outside the vocabulary of %d", tok, e.cfg.Vocab)
 		}
 	}
-	if e.pos+len(tokens) > e.cfg.MaxSeq {
-		return nil, fmt.Errorf("engine: %d tokens at position %d exceed the context length %d", len(tokens), e.pos, e.cfg.MaxSeq)
+	if e.pos+len(tokens) > e.opts.Context {
+		return nil, fmt.Errorf("engine: %d tokens at position %d exceed the context length %d", len(tokens), e.pos, e.opts.Context)
 	}
 	input := tokens
 	if e.opts.KVCache {

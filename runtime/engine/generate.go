@@ -58,7 +58,7 @@ func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o Generat
 	}
 	prompt := tok.Encode(o.Prompt, true, false)
 	st.PromptTokens = len(prompt)
-	steps := e.cfg.MaxSeq - e.pos
+	steps := e.opts.Context - e.pos
 	if o.MaxTokens > 0 {
 		steps = min(steps, len(prompt)-1+o.MaxTokens)
 	}

@@ -109,3 +109,32 @@ func TestIgnoreEOSAndSampling(t *testing.T) {
 		t.Errorf("the prompt is not echoed first: %q", a)
 	}
 }
+
+// TestContextOption checks that Options.Context bounds the positions: the
+// engine refuses more, and generation stops there.
+func TestContextOption(t *testing.T) {
+	ws, tok := loadStories(t)
+	ctx := context.Background()
+	e, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileDefault, Quantize: QuantizeNone, Context: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Context() != 10 || len(e.st.keys[0]) != 10*ws.Config.KVHeads*ws.Config.HeadSize() {
+		t.Fatalf("context %d, cache %d floats", e.Context(), len(e.st.keys[0]))
+	}
+	s, _ := sample.New(sample.Params{})
+	var out bytes.Buffer
+	st, err := Generate(ctx, e, tok, GenerateOptions{MaxTokens: 50, IgnoreEOS: true, Sampler: s, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Generated != 10 || e.Pos() != 10 {
+		t.Errorf("generated %d tokens at position %d, want 10 at 10", st.Generated, e.Pos())
+	}
+	if _, err := e.Forward(ctx, []int{5}); err == nil {
+		t.Errorf("Forward past the context succeeded")
+	}
+	if _, err := New(ctx, ws, Options{Attention: AttentionEager, Compile: CompileDefault, Quantize: QuantizeNone, Context: -1}); err == nil {
+		t.Errorf("a negative context was accepted")
+	}
+}

@@ -180,8 +180,8 @@ func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
 	if e.opts.KVCache {
 		return nil, fmt.Errorf("engine: a training graph needs an engine without a KV cache")
 	}
-	if t <= 0 || t > e.cfg.MaxSeq {
-		return nil, fmt.Errorf("engine: sequence length %d is outside 1..%d", t, e.cfg.MaxSeq)
+	if t <= 0 || t > e.opts.Context {
+		return nil, fmt.Errorf("engine: sequence length %d is outside 1..%d", t, e.opts.Context)
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -128,6 +128,10 @@ type Options struct {
 	// means 1. CompileMaxAutotune treats it as a budget: it times every
 	// count from 1 to Threads and keeps the fastest.
 	Threads int
+	// Context is the number of positions the engine accepts and its KV
+	// cache holds, preallocated; 0 or more than the model's context length
+	// means the model's context length.
+	Context int
 	// CacheDir is where CompileMaxAutotune keeps its tuning results; empty
 	// means os.UserCacheDir()/whisperc.
 	CacheDir string
@@ -149,6 +153,9 @@ func (o Options) validate() error {
 	}
 	if o.Quantize <= QuantizeInvalid || o.Quantize > QuantizeQ8_0 {
 		return fmt.Errorf("engine: Options.Quantize is %s (%d)", o.Quantize, int(o.Quantize))
+	}
+	if o.Context < 0 {
+		return fmt.Errorf("engine: Options.Context is %d; use 0 or more", o.Context)
 	}
 	if o.Threads < 0 {
 		return fmt.Errorf("engine: Options.Threads is %d; use 0 or more", o.Threads)
