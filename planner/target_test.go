@@ -62,3 +62,15 @@ func TestResolveTarget(t *testing.T) {
 		t.Errorf("failed detection: %+v %v", tg, ds)
 	}
 }
+
+func TestWriteTargets(t *testing.T) {
+	var b strings.Builder
+	if err := WriteTargets(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"h100-80gb   80.0 GiB    3350 GB/s  9.0    67.0 TF   989.4 TF  h100, h100-sxm", "cpu ", "t4 "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("targets table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

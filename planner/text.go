@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/stdlib"
 )
 
 // WriteText renders the plan for people, in the spirit of `terraform
@@ -150,4 +151,32 @@ func seconds(s float64) string {
 		return fmt.Sprintf("%.1f min", s/60)
 	}
 	return fmt.Sprintf("%.1f h", s/3600)
+}
+
+// WriteTargets lists the built-in target profiles (`whisperc plan
+// --targets`): name, aliases, memory, bandwidth, compute capability and
+// peak throughput, with the data sheet each comes from.
+func WriteTargets(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-10s %9s %10s %4s %10s %10s  %s\n", "target", "memory", "bandwidth", "CC", "fp32", "bf16/fp16", "aliases")
+	for _, p := range stdlib.Targets() {
+		cc := "-"
+		if p.GPU {
+			cc = fmt.Sprintf("%.1f", p.ComputeCapability)
+		}
+		half := p.PeakTFLOPS["bf16"]
+		if half == 0 {
+			half = p.PeakTFLOPS["fp16"]
+		}
+		halfs := "-"
+		if half > 0 {
+			halfs = fmt.Sprintf("%.1f TF", half)
+		}
+		fmt.Fprintf(&b, "%-10s %9s %7.0f GB/s %4s %7.1f TF %10s  %s\n", p.Name, gib(p.MemoryBytes), p.BandwidthBytes/1e9, cc,
+			p.PeakTFLOPS["fp32"], halfs, strings.Join(p.Aliases, ", "))
+	}
+	b.WriteString("\nDense peak throughput from each vendor's data sheet (stdlib/targets/*.hcl cites it). " +
+		"Use --target NAME, --target NAME*N for N devices, or --target path/to/profile.hcl.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }
