@@ -317,13 +317,14 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 		cache /= nd // parameters are gathered (and cast) a layer at a time
 	}
 	kept, _ := w.activations()
-	acts := int64(kept)
-	tokens := int64(w.Batch) * int64(w.Seq)
-	logits := tokens * int64(c.Vocab) * int64(cdt+4)
+	acts := sat(kept)
+	tokens := float64(w.Batch) * float64(w.Seq)
+	lf := tokens * float64(c.Vocab) * float64(cdt+4)
 	if c.Family == arch.BERT {
-		logits = tokens * int64(c.Dim) * 8 // pooled classification head: small
+		lf = tokens * float64(c.Dim) * 8 // pooled classification head: small
 	}
-	logits += tokens * int64(c.Dim) * int64(4+sdt) // final norm and embedding output
+	lf += tokens * float64(c.Dim) * float64(4+sdt) // final norm and embedding output
+	logits := sat(lf)
 
 	static := []Component{
 		{Name: "weights", Bytes: weights, Note: w.weightNote()},
@@ -361,26 +362,26 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 func (w *Workload) inferenceMemory(dev Device) Memory {
 	c := w.Arch
 	qw, ow := w.weightBytes()
-	cdt := int64(w.Compute.Bytes())
-	tokens := int64(w.Batch) * int64(w.Seq)
-	ctx := int64(w.Seq + w.NewTokens)
-	if c.MaxSeq > 0 && ctx > int64(c.MaxSeq) {
-		ctx = int64(c.MaxSeq)
+	cdt := float64(w.Compute.Bytes())
+	tokens := float64(w.Batch) * float64(w.Seq)
+	ctx := w.Seq + w.NewTokens
+	if c.MaxSeq > 0 && ctx > c.MaxSeq {
+		ctx = c.MaxSeq
 	}
 	comps := []Component{{Name: "weights", Bytes: qw + ow, Note: w.weightNote()}}
 	if w.KVCache && c.Family != arch.BERT {
-		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(int(ctx)),
+		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(ctx),
 			Note: "2 · layers · kv_heads · head_dim · context · batch"})
 	}
 	// Prefill transients: one layer's intermediate tensors while the
 	// layers run, then the prompt's logits; the larger sets the peak
 	// (measured: the sum overestimates by the smaller).
-	f := int64(c.HiddenDim)
-	work := tokens * (3*f + 4*int64(c.Dim)) * cdt
+	f := float64(c.HiddenDim)
+	wf := tokens * (3*f + 4*float64(c.Dim)) * cdt
 	if w.Attention == Eager {
-		work += int64(w.Batch) * int64(c.Heads) * int64(w.Seq) * int64(w.Seq) * (4 + cdt)
+		wf += float64(w.Batch) * float64(c.Heads) * float64(w.Seq) * float64(w.Seq) * (4 + cdt)
 	}
-	logits := tokens * int64(c.Vocab) * cdt
+	work, logits := sat(wf), sat(tokens*float64(c.Vocab)*cdt)
 	if logits >= work {
 		comps = append(comps, Component{Name: "logits", Bytes: logits, Note: "prompt logits (more than one layer's intermediates)"})
 	} else {
@@ -394,7 +395,23 @@ func (w *Workload) inferenceMemory(dev Device) Memory {
 // "Efficiently Scaling Transformer Inference", §2).
 func (w *Workload) KVCacheBytes(ctx int) int64 {
 	c := w.Arch
-	return 2 * int64(c.Layers) * int64(c.KVHeads) * int64(c.HeadSize()) * int64(ctx) * int64(w.Batch) * int64(w.Compute.Bytes())
+	return sat(2 * float64(c.Layers) * float64(c.KVHeads) * float64(c.HeadSize()) * float64(ctx) * float64(w.Batch) * float64(w.Compute.Bytes()))
+}
+
+// MaxBytes caps every component: inputs beyond any machine (a batch of
+// 65,536 sequences of 16M tokens) saturate instead of overflowing, so a
+// sum of components stays positive and never "fits".
+const MaxBytes = 1 << 58
+
+// sat converts a byte count to int64, saturating at MaxBytes.
+func sat(x float64) int64 {
+	if !(x < MaxBytes) { // also NaN
+		return MaxBytes
+	}
+	if x < 0 {
+		return 0
+	}
+	return int64(x)
 }
 
 func finish(comps []Component, transient int64, phase string, dev Device) Memory {
@@ -479,5 +496,5 @@ func (w *Workload) WeightBytes() int64 {
 // one device under the workload's checkpointing policy.
 func (w *Workload) ActivationBytes() int64 {
 	kept, _ := w.activations()
-	return int64(kept)
+	return sat(kept)
 }

@@ -116,3 +116,24 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeInputsSaturate: the largest values the language allows must
+// not overflow into small or negative sizes.
+func TestHugeInputsSaturate(t *testing.T) {
+	a, _ := arch.Preset("llama-3.1-70b")
+	for _, w := range []Workload{
+		{Arch: a, Mode: Inference, Storage: BF16, Compute: BF16, Batch: 1 << 16, Seq: 1 << 24, NewTokens: 1 << 24, KVCache: true, Attention: Eager},
+		{Arch: a, Mode: Full, Storage: FP32, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointNone, Attention: Eager,
+			Batch: 1 << 16, Seq: 1 << 24, Devices: 1 << 16, Sharding: ZeRO3},
+	} {
+		m := w.Memory(Device{GPU: true, Memory: 80 << 30})
+		if m.Total < 80<<30 {
+			t.Errorf("%s: total %d", w.Mode, m.Total)
+		}
+		for _, c := range m.Components {
+			if c.Bytes < 0 || c.Bytes > MaxBytes {
+				t.Errorf("%s: %s = %d", w.Mode, c.Name, c.Bytes)
+			}
+		}
+	}
+}
