@@ -282,3 +282,21 @@ func TestExamplesPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationFromDatasetSize: without max_steps the steps come from the
+// dataset file's size at four bytes per token.
+func TestDurationFromDatasetSize(t *testing.T) {
+	dir := t.TempDir()
+	// 8 MiB of data, 5% held out: 8·2^20/4 · 0.95 tokens; 2 epochs of
+	// 4 × 8 × 1024 tokens per step → ceil(2 · 1,992,294.4 / 32,768) = 122.
+	os.WriteFile(filepath.Join(dir, "chat.jsonl"), bytes.Repeat([]byte("x"), 8<<20), 0o644)
+	src, _ := os.ReadFile("testdata/qlora.whisper")
+	src = bytes.Replace(src, []byte("max_steps = 1000"), []byte("epochs = 2"), 1)
+	os.WriteFile(filepath.Join(dir, "p.whisper"), src, 0o644)
+	prog := checkFile(t, filepath.Join(dir, "p.whisper"))
+	p, _ := Build(prog, nil, Options{})
+	tm := p.Stage("train.sft").Time
+	if tm.Steps != 122 || tm.Seconds != tm.StepSeconds*122 || !strings.Contains(tm.Assumption, "estimated from the dataset") {
+		t.Errorf("time %+v", tm)
+	}
+}

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"fmt"
+	"math"
+	"os"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -179,9 +181,16 @@ func (b *builder) finetune(f *compiler.Finetune) {
 	st.Time = &StageTime{StepSeconds: tm.Seconds * float64(accum), Bound: tm.Bound,
 		TokensPerSecond: tm.TokensPerSecond() * float64(max(w.Devices, 1)),
 		Assumption:      fmt.Sprintf("MFU %.0f%% of %s peak", 100*tm.Efficiency, w.Compute)}
-	if f.MaxSteps > 0 {
+	switch {
+	case f.MaxSteps > 0:
 		st.Time.Steps = int64(f.MaxSteps)
 		st.Time.Seconds = st.Time.StepSeconds * float64(f.MaxSteps)
+	default:
+		if steps, ok := estimateSteps(f, w); ok {
+			st.Time.Steps = steps
+			st.Time.Seconds = st.Time.StepSeconds * float64(steps)
+			st.Time.Assumption += fmt.Sprintf("; %d steps estimated from the dataset's size at 4 bytes per token", steps)
+		}
 	}
 	if !st.Memory.Fits {
 		b.doesNotFit(f, w, mem, &st)
@@ -201,6 +210,33 @@ func (b *builder) finetune(f *compiler.Finetune) {
 		ev.Decisions = append(ev.Decisions, Decision{What: "eval_split", Choice: split, Effect: "forward passes only, no gradients"})
 		b.plan.Stages = append(b.plan.Stages, ev)
 	}
+}
+
+// bytesPerToken is the rough size of one token of English text in the
+// vocabularies of the Llama family (about four characters).
+const bytesPerToken = 4
+
+// estimateSteps estimates a finetune's optimizer steps from its local
+// dataset file's size: epochs × training tokens / tokens per step. It
+// reads nothing but the file's size.
+func estimateSteps(f *compiler.Finetune, w cost.Workload) (int64, bool) {
+	if f.Data == nil || f.Data.HF != "" || f.Data.Source == "" {
+		return 0, false
+	}
+	st, err := os.Stat(f.Data.Source)
+	if err != nil || st.IsDir() || st.Size() <= 0 {
+		return 0, false
+	}
+	tokens := float64(st.Size()) / bytesPerToken
+	if f.Data.Eval.IsPercent {
+		tokens *= 1 - min(f.Data.Eval.Percent, 100)/100
+	}
+	perStep := float64(w.Batch) * float64(max(f.GradAccum, 1)) * float64(max(w.Devices, 1)) * float64(w.Seq)
+	steps := math.Ceil(float64(max(f.Epochs, 1)) * tokens / perStep)
+	if steps < 1 || steps > 1e15 {
+		return 0, false
+	}
+	return int64(steps), true
 }
 
 // present returns names without the missing ones.
