@@ -169,7 +169,7 @@ func TestAttentionMemory(t *testing.T) {
 			}
 		})
 	}
-	for _, n := range []int{256, 1024} {
+	for _, n := range []int{256, 1024, 2048} {
 		eager, flash := measure(AttnEager, n), measure(AttnFlash2, n)
 		t.Logf("s=%d: eager allocated %d bytes, flash2 %d bytes", n, eager, flash)
 		if scores := uint64(2 * n * n * 4); eager < scores {
