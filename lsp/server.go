@@ -36,9 +36,10 @@ type Options struct {
 	Version string
 }
 
-// DefaultDebounce is the pause after a keystroke before diagnostics are
-// recomputed: long enough to coalesce a burst of typing, short enough that
-// diagnostics appear well within 50 ms of the last change.
+// DefaultDebounce is the pause after a keystroke, while an analysis of the
+// document is still pending or running, before diagnostics are recomputed:
+// long enough to coalesce a burst of typing, short against the 50 ms the
+// server aims for. A change after a quiet moment is analysed at once.
 const DefaultDebounce = 15 * time.Millisecond
 
 // Serve runs the language server on the byte streams in and out (stdin and
@@ -373,14 +374,24 @@ func (s *server) stopAll() {
 	}
 }
 
-// schedule analyses d after delay and publishes its diagnostics, unless a
-// newer version arrives first: then the stale timer is stopped and stale
-// work cancelled before it publishes.
+// schedule analyses d and publishes its diagnostics, unless a newer
+// version arrives first: then the stale timer is stopped and stale work
+// cancelled before it publishes. The delay is a trailing debounce that
+// applies only while an earlier analysis of the document is still pending
+// or running: a change after a quiet moment is analysed at once, a burst of
+// changes is coalesced into one analysis of its last version.
 func (s *server) schedule(d *document, delay time.Duration) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	p := &pendingAnalysis{cancel: cancel}
 	run := func() {
-		defer cancel()
+		defer func() {
+			cancel()
+			s.mu.Lock()
+			if s.pending[d.URI] == p {
+				delete(s.pending, d.URI)
+			}
+			s.mu.Unlock()
+		}()
 		a := s.analyse(ctx, d)
 		if ctx.Err() != nil || a == nil {
 			return
@@ -396,8 +407,11 @@ func (s *server) schedule(d *document, delay time.Duration) {
 		cancel()
 		return
 	}
-	if old := s.pending[d.URI]; old != nil {
+	old := s.pending[d.URI]
+	if old != nil {
 		old.stop()
+	} else {
+		delay = 0
 	}
 	s.pending[d.URI] = p
 	if delay <= 0 {
