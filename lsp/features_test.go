@@ -311,8 +311,10 @@ func TestDefinitionReferencesRename(t *testing.T) {
 		if _, err := s.server.Rename(s.ctx, &protocol.RenameParams{TextDocumentPositionParams: s.tdpp(u, s.pos(program, "base {", 0)), NewName: "chat"}); err == nil {
 			t.Error("rename onto an existing declaration succeeded")
 		}
-		if _, err := s.server.Rename(s.ctx, &protocol.RenameParams{TextDocumentPositionParams: s.tdpp(u, s.pos(program, "base {", 0)), NewName: "1x"}); err == nil {
-			t.Error("rename to a non-identifier succeeded")
+		for _, bad := range []string{"1x", "bäse", "a-b", "", "model", "var"} {
+			if _, err := s.server.Rename(s.ctx, &protocol.RenameParams{TextDocumentPositionParams: s.tdpp(u, s.pos(program, "base {", 0)), NewName: bad}); err == nil {
+				t.Errorf("rename to %q succeeded", bad)
+			}
 		}
 	})
 }

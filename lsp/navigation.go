@@ -147,7 +147,7 @@ func nameRange(a *analysis, d *compiler.Decl, r source.Range) source.Range {
 }
 
 func isIdentByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // Rename renames a declaration and every use of it across the import
@@ -165,7 +165,7 @@ func (s *server) Rename(ctx context.Context, params *protocol.RenameParams) (*pr
 	}
 	name := params.NewName
 	if !isIdentifier(name) {
-		return nil, fmt.Errorf("%q is not an identifier: use letters, digits and _, starting with a letter or _", name)
+		return nil, fmt.Errorf("%q is not an identifier: use ASCII letters, digits and _, starting with a letter or _", name)
 	}
 	if name == "var" || name == "true" || name == "false" || name == "import" {
 		return nil, fmt.Errorf("%q is reserved", name)

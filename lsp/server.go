@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -385,6 +386,9 @@ func (s *server) schedule(d *document, delay time.Duration) {
 	p := &pendingAnalysis{cancel: cancel}
 	run := func() {
 		defer func() {
+			if r := recover(); r != nil {
+				s.logf("internal error analysing %s: %v\n%s", d.URI, r, debug.Stack())
+			}
 			cancel()
 			s.mu.Lock()
 			if s.pending[d.URI] == p {

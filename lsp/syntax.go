@@ -1,7 +1,6 @@
 package lsp
 
 import (
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/modelwhisperer/whisperc/stdlib"
@@ -129,18 +128,16 @@ func isPunct(c byte) bool {
 	return false
 }
 
+// isIdentStart reports whether an identifier starts at src[i]. Like the
+// parser's lexer, identifiers are ASCII: [A-Za-z_][A-Za-z0-9_]*.
 func isIdentStart(src []byte, i int) bool {
-	r, _ := utf8.DecodeRune(src[i:])
-	return r == '_' || unicode.IsLetter(r)
+	c := src[i]
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 func scanIdent(src []byte, i int) int {
-	for i < len(src) {
-		r, w := utf8.DecodeRune(src[i:])
-		if r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			break
-		}
-		i += w
+	for i < len(src) && (isIdentStart(src, i) || '0' <= src[i] && src[i] <= '9') {
+		i++
 	}
 	return i
 }
