@@ -486,8 +486,9 @@ func TestInitializationOptionsTarget(t *testing.T) {
 	if got := s.inner.currentTarget(); got != "a100-80gb" {
 		t.Errorf("target %q", got)
 	}
+	// An empty setting means no preference: back to the command line's.
 	s.inner.applySettings(json.RawMessage(`{"target":""}`))
-	if got := s.inner.currentTarget(); got != "" {
+	if got := s.inner.currentTarget(); got != testOpts().Target {
 		t.Errorf("target %q", got)
 	}
 	s.inner.applySettings(json.RawMessage(`[1,2`)) // ignored, no panic

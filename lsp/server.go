@@ -194,6 +194,9 @@ func (s *server) applySettings(raw []byte) {
 	if st.Target != nil {
 		s.mu.Lock()
 		s.target = *st.Target
+		if s.target == "" {
+			s.target = s.opts.Target // no preference: the command line's, if any
+		}
 		s.mu.Unlock()
 	}
 }
