@@ -22,11 +22,18 @@ type converter struct {
 	diags diag.Diagnostics
 }
 
-func ext(pos, end lexer.Position) ast.Extent {
-	if end.Offset < pos.Offset {
-		end = pos
+// extent returns the extent of the tokens a grammar node matched. A
+// synthetic `}` (see closeBrace) ends where it stands: it has no text.
+func extent(toks []lexer.Token) ast.Extent {
+	if len(toks) == 0 {
+		return ast.Extent{}
 	}
-	return ast.Extent{Start: pos.Offset, End: end.Offset}
+	first, last := toks[0], toks[len(toks)-1]
+	end := last.Pos.Offset + len(last.Value)
+	if last.Type == tokSyntheticBrace {
+		end = last.Pos.Offset
+	}
+	return ast.Extent{Start: first.Pos.Offset, End: max(end, first.Pos.Offset)}
 }
 
 func (c *converter) item(g *item) ast.Item {
@@ -34,7 +41,7 @@ func (c *converter) item(g *item) ast.Item {
 	case g == nil:
 		return nil
 	case g.Import != nil:
-		return &ast.Import{Extent: ext(g.Import.Pos, g.Import.EndPos), Path: c.str(g.Import.Path)}
+		return &ast.Import{Extent: extent(g.Import.Tokens), Path: c.str(g.Import.Path)}
 	case g.Block != nil:
 		return c.block(g.Block)
 	}
@@ -45,7 +52,7 @@ func (c *converter) block(g *block) *ast.Block {
 	if g == nil {
 		return nil
 	}
-	b := &ast.Block{Extent: ext(g.Pos, g.EndPos), Kind: c.ident(g.Kind), Body: c.body(g.Body)}
+	b := &ast.Block{Extent: extent(g.Tokens), Kind: c.ident(g.Kind), Body: c.body(g.Body)}
 	if g.Name != nil {
 		b.Name = c.ident(g.Name)
 	}
@@ -56,7 +63,7 @@ func (c *converter) body(g *body) *ast.Body {
 	if g == nil {
 		return nil
 	}
-	b := &ast.Body{Extent: ext(g.Pos, g.EndPos)}
+	b := &ast.Body{Extent: extent(g.Tokens)}
 	for _, it := range g.Items {
 		if n := c.bodyItem(it); n != nil {
 			b.Items = append(b.Items, n)
@@ -78,14 +85,15 @@ func (c *converter) bodyItem(g *bodyItem) ast.BodyItem {
 }
 
 func (c *converter) attr(g *attribute) *ast.Attribute {
-	return &ast.Attribute{Extent: ext(g.Pos, g.EndPos), Name: c.ident(g.Name), Value: c.expr(g.Value)}
+	return &ast.Attribute{Extent: extent(g.Tokens), Name: c.ident(g.Name), Value: c.expr(g.Value)}
 }
 
 func (c *converter) ident(g *ident) *ast.Ident {
 	if g == nil {
 		return nil
 	}
-	return &ast.Ident{Extent: ast.Extent{Start: g.Pos.Offset, End: g.Pos.Offset + len(g.Name)}, Name: g.Name}
+	t := g.Name
+	return &ast.Ident{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Name: t.Value}
 }
 
 // limitChain returns the operators of one precedence level, at most
@@ -112,7 +120,7 @@ func binary(left ast.Expr, op string, opPos int, right ast.Expr) ast.Expr {
 func (c *converter) expr(g *expr) ast.Expr {
 	x := c.and(g.Left)
 	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op, r.Pos.Offset, c.and(r.Right))
+		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.and(r.Right))
 	}
 	return x
 }
@@ -120,7 +128,7 @@ func (c *converter) expr(g *expr) ast.Expr {
 func (c *converter) and(g *andExpr) ast.Expr {
 	x := c.cmp(g.Left)
 	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op, r.Pos.Offset, c.cmp(r.Right))
+		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.cmp(r.Right))
 	}
 	return x
 }
@@ -128,7 +136,7 @@ func (c *converter) and(g *andExpr) ast.Expr {
 func (c *converter) cmp(g *comparison) ast.Expr {
 	x := c.add(g.Left)
 	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op, r.Pos.Offset, c.add(r.Right))
+		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.add(r.Right))
 	}
 	return x
 }
@@ -136,7 +144,7 @@ func (c *converter) cmp(g *comparison) ast.Expr {
 func (c *converter) add(g *sum) ast.Expr {
 	x := c.mul(g.Left)
 	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op, r.Pos.Offset, c.mul(r.Right))
+		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.mul(r.Right))
 	}
 	return x
 }
@@ -144,14 +152,14 @@ func (c *converter) add(g *sum) ast.Expr {
 func (c *converter) mul(g *product) ast.Expr {
 	x := c.unary(g.Left)
 	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op, r.Pos.Offset, c.unary(r.Right))
+		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.unary(r.Right))
 	}
 	return x
 }
 
 func (c *converter) unary(g *unary) ast.Expr {
 	if g.Op != "" {
-		return &ast.Unary{Extent: ext(g.Pos, g.EndPos), Op: g.Op, X: c.unary(g.X)}
+		return &ast.Unary{Extent: extent(g.Tokens), Op: g.Op, X: c.unary(g.X)}
 	}
 	return c.primary(g.Primary)
 }
@@ -161,37 +169,41 @@ func (c *converter) primary(g primary) ast.Expr {
 	case *quantity:
 		return c.quantity(g)
 	case *number:
-		return c.number(g.Pos.Offset, g.Text)
+		return c.number(g.Text.Pos.Offset, g.Text.Value)
 	case *stringLit:
 		return c.str(g)
 	case *boolLit:
-		return &ast.Bool{Extent: ext(g.Pos, g.EndPos), Value: g.Value == "true"}
+		t := g.Value
+		return &ast.Bool{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Value: t.Value == "true"}
 	case *call:
-		call := &ast.Call{Extent: ext(g.Pos, g.EndPos), Name: c.ident(g.Name)}
+		call := &ast.Call{Extent: extent(g.Tokens), Name: c.ident(g.Name)}
 		for _, a := range g.Args {
 			call.Args = append(call.Args, c.expr(a))
 		}
 		return call
 	case *reference:
-		ref := &ast.Reference{Extent: ext(g.Pos, g.EndPos)}
+		ref := &ast.Reference{Parts: make([]*ast.Ident, 0, len(g.Parts))}
 		for _, p := range g.Parts {
 			ref.Parts = append(ref.Parts, c.ident(p))
 		}
+		if n := len(ref.Parts); n > 0 {
+			ref.Extent = ast.Extent{Start: ref.Parts[0].Start, End: ref.Parts[n-1].End}
+		}
 		return ref
 	case *list:
-		l := &ast.List{Extent: ext(g.Pos, g.EndPos)}
+		l := &ast.List{Extent: extent(g.Tokens)}
 		for _, e := range g.Elems {
 			l.Elems = append(l.Elems, c.expr(e))
 		}
 		return l
 	case *object:
-		o := &ast.Object{Extent: ext(g.Pos, g.EndPos)}
+		o := &ast.Object{Extent: extent(g.Tokens)}
 		for _, a := range g.Items {
 			o.Items = append(o.Items, c.attr(a))
 		}
 		return o
 	case *paren:
-		return &ast.Paren{Extent: ext(g.Pos, g.EndPos), X: c.expr(g.X)}
+		return &ast.Paren{Extent: extent(g.Tokens), X: c.expr(g.X)}
 	}
 	return nil
 }
@@ -202,8 +214,8 @@ var numberPrefix = regexp.MustCompile(`^[0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[
 // quantity splits a Quantity token ("500 steps", "24GiB", "5%") into its
 // number and unit.
 func (c *converter) quantity(g *quantity) *ast.Quantity {
-	start := g.Pos.Offset
-	text := g.Text
+	start := g.Text.Pos.Offset
+	text := g.Text.Value
 	n := len(numberPrefix.FindString(text))
 	u := n
 	for u < len(text) && (text[u] == ' ' || text[u] == '\t') {
@@ -218,18 +230,21 @@ func (c *converter) quantity(g *quantity) *ast.Quantity {
 // and values out of range.
 func (c *converter) number(start int, text string) *ast.Number {
 	n := &ast.Number{Extent: ast.Extent{Start: start, End: start + len(text)}, Text: text}
-	rng := c.f.Range(n.Start, n.End)
+	rng := func() source.Range { return c.f.Range(n.Start, n.End) } // only for a diagnostic
 	if strings.Contains(text, "__") || strings.HasSuffix(text, "_") || strings.Contains(text, "_.") ||
 		strings.Contains(text, "_e") || strings.Contains(text, "_E") || strings.Contains(text, "e_") || strings.Contains(text, "E_") {
-		c.diags = c.diags.Append(diag.Errorf(rng, "E104", "Invalid number `"+text+"`",
+		c.diags = c.diags.Append(diag.Errorf(rng(), "E104", "Invalid number `"+text+"`",
 			"A `_` digit separator must stand between two digits, as in 1_000_000. Remove the extra underscores."))
 	}
-	clean := strings.ReplaceAll(text, "_", "")
+	clean := text
+	if strings.IndexByte(text, '_') >= 0 {
+		clean = strings.ReplaceAll(text, "_", "")
+	}
 	if !strings.ContainsAny(clean, ".eE") {
 		n.IsInt = true
 		v, err := strconv.ParseInt(clean, 10, 64)
 		if errors.Is(err, strconv.ErrRange) {
-			c.diags = c.diags.Append(diag.Errorf(rng, "E104", "Number too large",
+			c.diags = c.diags.Append(diag.Errorf(rng(), "E104", "Number too large",
 				"Integers must fit in 64 bits (at most 9223372036854775807). Use a smaller number, or a float with an exponent such as 1e20."))
 			n.IsInt = false
 		}
@@ -242,7 +257,7 @@ func (c *converter) number(start int, text string) *ast.Number {
 	}
 	v, err := strconv.ParseFloat(clean, 64)
 	if errors.Is(err, strconv.ErrRange) && (v > 1 || v < -1) {
-		c.diags = c.diags.Append(diag.Errorf(rng, "E104", "Number too large",
+		c.diags = c.diags.Append(diag.Errorf(rng(), "E104", "Number too large",
 			"Numbers must fit in a 64-bit float (at most about 1.8e308). Use a smaller exponent."))
 	}
 	n.Value = v
@@ -254,14 +269,21 @@ func (c *converter) str(g *stringLit) *ast.String {
 	if g == nil {
 		return nil
 	}
-	start := g.Pos.Offset
-	raw := g.Raw
+	start := g.Raw.Pos.Offset
+	raw := g.Raw.Value
 	s := &ast.String{Extent: ast.Extent{Start: start, End: start + len(raw)}, Raw: raw}
 	body := raw[1:]
 	if strings.HasSuffix(body, `"`) && len(raw) >= 2 {
 		body = body[:len(body)-1]
 	}
+	if strings.IndexByte(body, '\\') < 0 {
+		// No escapes: the value is the text itself (invalid UTF-8 is
+		// reported by the encoding check and kept as it is).
+		s.Value = body
+		return s
+	}
 	var b strings.Builder
+	b.Grow(len(body))
 	for i := 0; i < len(body); {
 		ch := body[i]
 		if ch != '\\' {

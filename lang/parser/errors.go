@@ -37,7 +37,7 @@ func (p *parser) reportBrackets() {
 				at = p.unclosedEnd(i)
 			}
 			where := "the end of the file"
-			if at < len(p.sig) {
+			if at < len(p.toks) {
 				where = quoteTok(p.tok(at)) + " at " + p.f.Pos(p.start(at)).String()
 			}
 			// The closer belongs right after the last token before at.
@@ -54,19 +54,19 @@ func (p *parser) reportBrackets() {
 // closed: before the first token after it that starts a new item on a new
 // line, or before the closer of an enclosing bracket.
 func (p *parser) unclosedEnd(i int) int {
-	for k := i + 1; k < len(p.sig); k++ {
+	for k := i + 1; k < len(p.toks); k++ {
 		t := p.tok(k)
 		if isCloser(t) {
 			return k
 		}
-		if p.firstOnLine(k) && p.startsItem(k, len(p.sig)) {
+		if p.firstOnLine(k) && p.startsItem(k, len(p.toks)) {
 			return k
 		}
 		if isOpener(t) && p.match[k] > k {
 			k = p.match[k]
 		}
 	}
-	return len(p.sig)
+	return len(p.toks)
 }
 
 // syntaxError turns participle's error for significant tokens [a, b) into
@@ -76,7 +76,7 @@ func (p *parser) syntaxError(err error, a, b int) *diag.Diagnostic {
 	var perr participle.Error
 	if !errors.As(err, &perr) {
 		off := 0
-		if a < len(p.sig) {
+		if a < len(p.toks) {
 			off = p.start(a)
 		}
 		return internalError(p.f, off, err.Error())
@@ -93,7 +93,7 @@ func (p *parser) syntaxError(err error, a, b int) *diag.Diagnostic {
 	}
 	// The piece's EOF stands for whatever follows it in the file.
 	idx := p.sigAt(off)
-	if tok == nil && idx < len(p.sig) && idx >= b {
+	if tok == nil && idx < len(p.toks) && idx >= b {
 		t := p.tok(idx)
 		tok = &t
 	}
@@ -121,7 +121,7 @@ func (p *parser) syntaxError(err error, a, b int) *diag.Diagnostic {
 	var detail strings.Builder
 	if expected != "" {
 		detail.WriteString("Expected " + expected)
-		if prev >= 0 && prev < len(p.sig) {
+		if prev >= 0 && prev < len(p.toks) {
 			detail.WriteString(" after " + quoteTok(p.tok(prev)))
 		}
 		detail.WriteString(". ")
@@ -134,7 +134,7 @@ func (p *parser) syntaxError(err error, a, b int) *diag.Diagnostic {
 // sigAt returns the index of the first significant token starting at or
 // after byte offset off.
 func (p *parser) sigAt(off int) int {
-	lo, hi := 0, len(p.sig)
+	lo, hi := 0, len(p.toks)
 	for lo < hi {
 		mid := (lo + hi) / 2
 		if p.start(mid) < off {
@@ -243,13 +243,13 @@ func shorten(s string) string {
 // hint returns the closing sentence of a syntax error's detail: how to fix
 // the most likely mistake.
 func (p *parser) hint(tok *lexer.Token, prev int, expected string) string {
-	prevTok := func(v string) bool { return prev >= 0 && prev < len(p.sig) && p.is(prev, v) }
+	prevTok := func(v string) bool { return prev >= 0 && prev < len(p.toks) && p.is(prev, v) }
 	switch {
-	case tok != nil && tok.Value == "=" && prev >= 0 && prev < len(p.sig) && p.isIdent(prev) && strings.Contains(expected, "{"):
+	case tok != nil && tok.Value == "=" && prev >= 0 && prev < len(p.toks) && p.isIdent(prev) && strings.Contains(expected, "{"):
 		return "Attributes belong inside a block: write `kind name { " + p.tok(prev).Value + " = value }`."
 	case tok != nil && tok.Type == tokString && p.isIdent(prev) && !p.is(prev, "import") && p.depth[prev] == 0:
 		return "Block names are bare identifiers, without quotes: `" + p.tok(prev).Value + " name { ... }`."
-	case prev >= 0 && prev < len(p.sig) && p.isIdent(prev) && strings.Contains(expected, "`=`"):
+	case prev >= 0 && prev < len(p.toks) && p.isIdent(prev) && strings.Contains(expected, "`=`"):
 		name := p.tok(prev).Value
 		return "Write `" + name + " = value` for an attribute, or `" + name + " { ... }` for a nested block."
 	case prevTok("="):

@@ -9,6 +9,13 @@ import (
 // internal: convert.go turns them into the ast package's types, folding the
 // precedence levels into ast.Binary. spec/grammar.ebnf is generated from
 // them (see Grammar).
+//
+// They carry only what conversion needs, as cheaply as participle allows:
+// a node whose extent matters has a Tokens field (the tokens it spans,
+// set once the node has matched), and a single token is captured as a
+// lexer.Token, which holds its position. Pos and EndPos fields would cost
+// two allocations per node, the first one on every attempt, failed ones
+// included.
 
 // file is a whole file.
 type file struct {
@@ -23,15 +30,13 @@ type item struct {
 
 // importDecl is `import "path"`.
 type importDecl struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Path   *stringLit `parser:"\"import\" @@"`
 }
 
 // block is `KIND [NAME] { body }`.
 type block struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Kind   *ident `parser:"@@"`
 	Name   *ident `parser:"@@?"`
 	Body   *body  `parser:"@@"`
@@ -40,8 +45,7 @@ type block struct {
 // body is the braced body of a block; items are separated by commas or
 // newlines, both optional.
 type body struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Items  []*bodyItem `parser:"\"{\" ( @@ \",\"? )* \"}\""`
 }
 
@@ -53,89 +57,70 @@ type bodyItem struct {
 
 // attribute is `name = value`.
 type attribute struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Name   *ident `parser:"@@ \"=\""`
 	Value  *expr  `parser:"@@"`
 }
 
 // ident is an identifier.
 type ident struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Name   string `parser:"@Ident"`
+	Name lexer.Token `parser:"@Ident"`
 }
 
 // expr is an expression: the lowest precedence level, `||`.
 type expr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Left   *andExpr `parser:"@@"`
-	Rest   []*orOp  `parser:"@@*"`
+	Left *andExpr `parser:"@@"`
+	Rest []*orOp  `parser:"@@*"`
 }
 
 type orOp struct {
-	Pos   lexer.Position
-	Op    string   `parser:"@\"||\""`
-	Right *andExpr `parser:"@@"`
+	Op    lexer.Token `parser:"@\"||\""`
+	Right *andExpr    `parser:"@@"`
 }
 
 type andExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Left   *comparison `parser:"@@"`
-	Rest   []*andOp    `parser:"@@*"`
+	Left *comparison `parser:"@@"`
+	Rest []*andOp    `parser:"@@*"`
 }
 
 type andOp struct {
-	Pos   lexer.Position
-	Op    string      `parser:"@\"&&\""`
+	Op    lexer.Token `parser:"@\"&&\""`
 	Right *comparison `parser:"@@"`
 }
 
 type comparison struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Left   *sum     `parser:"@@"`
-	Rest   []*cmpOp `parser:"@@*"`
+	Left *sum     `parser:"@@"`
+	Rest []*cmpOp `parser:"@@*"`
 }
 
 type cmpOp struct {
-	Pos   lexer.Position
-	Op    string `parser:"@( \"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\" )"`
-	Right *sum   `parser:"@@"`
+	Op    lexer.Token `parser:"@( \"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\" )"`
+	Right *sum        `parser:"@@"`
 }
 
 type sum struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Left   *product `parser:"@@"`
-	Rest   []*addOp `parser:"@@*"`
+	Left *product `parser:"@@"`
+	Rest []*addOp `parser:"@@*"`
 }
 
 type addOp struct {
-	Pos   lexer.Position
-	Op    string   `parser:"@( \"+\" | \"-\" )"`
-	Right *product `parser:"@@"`
+	Op    lexer.Token `parser:"@( \"+\" | \"-\" )"`
+	Right *product    `parser:"@@"`
 }
 
 type product struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Left   *unary   `parser:"@@"`
-	Rest   []*mulOp `parser:"@@*"`
+	Left *unary   `parser:"@@"`
+	Rest []*mulOp `parser:"@@*"`
 }
 
 type mulOp struct {
-	Pos   lexer.Position
-	Op    string `parser:"@( \"*\" | \"/\" )"`
-	Right *unary `parser:"@@"`
+	Op    lexer.Token `parser:"@( \"*\" | \"/\" )"`
+	Right *unary      `parser:"@@"`
 }
 
 // unary is `-x`, `!x` or a primary expression.
 type unary struct {
-	Pos     lexer.Position
-	EndPos  lexer.Position
+	Tokens  []lexer.Token
 	Op      string  `parser:"(   @( \"-\" | \"!\" )"`
 	X       *unary  `parser:"    @@ )"`
 	Primary primary `parser:"| @@"`
@@ -145,57 +130,43 @@ type unary struct {
 type primary interface{ primary() }
 
 type quantity struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Text   string `parser:"@Quantity"`
+	Text lexer.Token `parser:"@Quantity"`
 }
 
 type number struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Text   string `parser:"@Number"`
+	Text lexer.Token `parser:"@Number"`
 }
 
 type stringLit struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Raw    string `parser:"@String"`
+	Raw lexer.Token `parser:"@String"`
 }
 
 type boolLit struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Value  string `parser:"@( \"true\" | \"false\" )"`
+	Value lexer.Token `parser:"@( \"true\" | \"false\" )"`
 }
 
 type call struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Name   *ident  `parser:"@@ \"(\""`
 	Args   []*expr `parser:"( @@ ( \",\" @@ )* \",\"? )? \")\""`
 }
 
 type reference struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Parts  []*ident `parser:"@@ ( \".\" @@ )*"`
+	Parts []*ident `parser:"@@ ( \".\" @@ )*"`
 }
 
 type list struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Elems  []*expr `parser:"\"[\" ( @@ ( \",\" @@ )* \",\"? )? \"]\""`
 }
 
 type object struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	Items  []*attribute `parser:"\"{\" ( @@ \",\"? )* \"}\""`
 }
 
 type paren struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Tokens []lexer.Token
 	X      *expr `parser:"\"(\" @@ \")\""`
 }
 
@@ -229,8 +200,8 @@ var (
 // spec/grammar.ebnf holds the same text (a test keeps them equal).
 func Grammar() string { return fileParser.String() }
 
-func (o *orOp) opPos() int  { return o.Pos.Offset }
-func (o *andOp) opPos() int { return o.Pos.Offset }
-func (o *cmpOp) opPos() int { return o.Pos.Offset }
-func (o *addOp) opPos() int { return o.Pos.Offset }
-func (o *mulOp) opPos() int { return o.Pos.Offset }
+func (o *orOp) opPos() int  { return o.Op.Pos.Offset }
+func (o *andOp) opPos() int { return o.Op.Pos.Offset }
+func (o *cmpOp) opPos() int { return o.Op.Pos.Offset }
+func (o *addOp) opPos() int { return o.Op.Pos.Offset }
+func (o *mulOp) opPos() int { return o.Op.Pos.Offset }

@@ -40,6 +40,9 @@ const (
 	tokWhitespace      lexer.TokenType = -10
 	tokInvalid         lexer.TokenType = -11
 	tokQuantity        lexer.TokenType = -100
+	// tokSyntheticBrace is the type of the `}` recovery adds where one is
+	// missing (see closeBrace): the grammar's "}" matches any token type.
+	tokSyntheticBrace lexer.TokenType = -101
 )
 
 // elidedTokenTypeName names the token types the grammar does not see.

@@ -10,11 +10,13 @@ import (
 )
 
 // parser holds one file's tokens during parsing and recovery. Positions
-// below are indices into sig, the significant (not elided) tokens.
+// below are indices into toks.
 type parser struct {
-	f    *source.File
-	toks []lexer.Token // every token, comments and whitespace included
-	sig  []int         // indices into toks of the significant tokens
+	f *source.File
+	// toks are the significant tokens: participle parses them without
+	// eliding anything, and a node's extent is that of its first and last
+	// tokens.
+	toks []lexer.Token
 	// match[i] is the index of the bracket matching the bracket at i, or
 	// -1 for an unclosed opener or an unmatched closer; 0 elsewhere (0 is
 	// never a matching bracket's index, as a closer cannot come first).
@@ -37,22 +39,17 @@ type parser struct {
 
 func newParser(f *source.File, toks []lexer.Token) *parser {
 	p := &parser{f: f, toks: toks, conv: &converter{f: f}}
-	for i, t := range toks {
-		if significant(t) {
-			p.sig = append(p.sig, i)
-		}
-	}
 	p.matchBrackets()
 	return p
 }
 
-// tok returns the i-th significant token.
-func (p *parser) tok(i int) lexer.Token { return p.toks[p.sig[i]] }
+// tok returns the i-th token.
+func (p *parser) tok(i int) lexer.Token { return p.toks[i] }
 
 // is reports whether the i-th significant token exists and is the
 // punctuation or keyword v.
 func (p *parser) is(i int, v string) bool {
-	if i < 0 || i >= len(p.sig) {
+	if i < 0 || i >= len(p.toks) {
 		return false
 	}
 	t := p.tok(i)
@@ -60,7 +57,7 @@ func (p *parser) is(i int, v string) bool {
 }
 
 func (p *parser) isIdent(i int) bool {
-	return i >= 0 && i < len(p.sig) && p.tok(i).Type == tokIdent
+	return i >= 0 && i < len(p.toks) && p.tok(i).Type == tokIdent
 }
 
 // start and end return the byte offsets of the i-th significant token.
@@ -97,12 +94,12 @@ func (p *parser) matchBrackets() {
 // block a `}` closes when useIndent is set (only for files whose brackets
 // do not balance, so that layout never breaks a valid file).
 func (p *parser) matchBracketsWith(useIndent bool) {
-	p.match = make([]int, len(p.sig))
-	p.depth = make([]int, len(p.sig))
-	p.closedBy = make([]int, len(p.sig))
+	p.match = make([]int, len(p.toks))
+	p.depth = make([]int, len(p.toks))
+	p.closedBy = make([]int, len(p.toks))
 	p.bracketsOK = true
 	var stack []int
-	for i := range p.sig {
+	for i := range p.toks {
 		t := p.tok(i)
 		p.depth[i] = len(stack)
 		switch {
@@ -172,7 +169,7 @@ func (p *parser) unclosedBlockEnd(i, e int) int {
 // runs of unary operators, which participle parses recursively.
 func (p *parser) checkDepth() *diag.Diagnostic {
 	depth, unary := 0, 0
-	for i := range p.sig {
+	for i := range p.toks {
 		t := p.tok(i)
 		switch {
 		case isOpener(t):
@@ -195,33 +192,35 @@ func (p *parser) checkDepth() *diag.Diagnostic {
 	return nil
 }
 
-// sliceLexer replays a run of tokens and then EOF, so that participle can
-// parse one piece of a file with the pieces' absolute positions.
+// sliceLexer replays a run of tokens, then extra ones, then EOF, so that
+// participle can parse one piece of a file with the pieces' absolute
+// positions, without lexing it again.
 type sliceLexer struct {
-	toks []lexer.Token
-	eof  lexer.Position
-	i    int
+	toks, extra []lexer.Token
+	eof         lexer.Position
+	i           int
 }
 
 // Next returns the next token, or EOF.
 func (l *sliceLexer) Next() (lexer.Token, error) {
-	if l.i < len(l.toks) {
+	switch i := l.i; {
+	case i < len(l.toks):
 		l.i++
-		return l.toks[l.i-1], nil
+		return l.toks[i], nil
+	case i < len(l.toks)+len(l.extra):
+		l.i++
+		return l.extra[i-len(l.toks)], nil
 	}
 	return lexer.EOFToken(l.eof), nil
 }
 
-// segment returns the raw tokens from significant token a to b-1
-// (comments between them included), with the EOF position right after
-// token b-1, and appends extra.
+// segment returns tokens a to b-1 followed by extra, with the EOF
+// position right after token b-1.
 func (p *parser) segment(a, b int, extra ...lexer.Token) *sliceLexer {
 	if b <= a {
-		return &sliceLexer{eof: p.posAt(p.endOffsetBefore(a))}
+		return &sliceLexer{extra: extra, eof: p.posAt(p.endOffsetBefore(a))}
 	}
-	toks := append([]lexer.Token(nil), p.toks[p.sig[a]:p.sig[b-1]+1]...)
-	toks = append(toks, extra...)
-	return &sliceLexer{toks: toks, eof: p.posAt(p.end(b - 1))}
+	return &sliceLexer{toks: p.toks[a:b], extra: extra, eof: p.posAt(p.end(b - 1))}
 }
 
 func (p *parser) endOffsetBefore(a int) int {
@@ -239,7 +238,7 @@ func (p *parser) posAt(off int) lexer.Position {
 
 // parseWith parses significant tokens [a, b) (plus extra) as a G.
 func parseWith[G any](pp *participle.Parser[G], p *parser, a, b int, extra ...lexer.Token) (*G, error) {
-	peek, err := lexer.Upgrade(p.segment(a, b, extra...), tokComment, tokWhitespace)
+	peek, err := lexer.Upgrade(p.segment(a, b, extra...))
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +249,7 @@ func parseWith[G any](pp *participle.Parser[G], p *parser, a, b int, extra ...le
 // declaration separately.
 func (p *parser) parseFile() []ast.Item {
 	if p.bracketsOK {
-		g, err := parseWith(fileParser, p, 0, len(p.sig))
+		g, err := parseWith(fileParser, p, 0, len(p.toks))
 		if err == nil {
 			var items []ast.Item
 			for _, it := range g.Items {
@@ -263,7 +262,7 @@ func (p *parser) parseFile() []ast.Item {
 	}
 	p.reportBrackets()
 	var items []ast.Item
-	for i := 0; i < len(p.sig); {
+	for i := 0; i < len(p.toks); {
 		if isCloser(p.tok(i)) && p.match[i] < 0 {
 			i++ // reported by reportBrackets
 			continue
@@ -282,10 +281,10 @@ func (p *parser) parseFile() []ast.Item {
 // declaration ends where the next one appears to start: an identifier at
 // the start of a line, in column 1).
 func (p *parser) topLevelEnd(i int) (end int, unclosed bool) {
-	if p.is(i, "import") && i+1 < len(p.sig) && p.tok(i+1).Type == tokString {
+	if p.is(i, "import") && i+1 < len(p.toks) && p.tok(i+1).Type == tokString {
 		return i + 2, false
 	}
-	for k := i; k < len(p.sig); k++ {
+	for k := i; k < len(p.toks); k++ {
 		t := p.tok(k)
 		if k > i && p.firstOnLine(k) && t.Pos.Column == 1 && t.Type == tokIdent {
 			return k, false
@@ -307,26 +306,26 @@ func (p *parser) topLevelEnd(i int) (end int, unclosed bool) {
 			k = m
 		}
 	}
-	return len(p.sig), false
+	return len(p.toks), false
 }
 
 // nextDeclaration returns the first significant token at or after k that
 // looks like the start of a top-level declaration (an identifier in column
 // 1 starting its line), or the end of the file.
 func (p *parser) nextDeclaration(k int) int {
-	for ; k < len(p.sig); k++ {
+	for ; k < len(p.toks); k++ {
 		t := p.tok(k)
 		if p.firstOnLine(k) && t.Pos.Column == 1 && t.Type == tokIdent {
 			return k
 		}
 	}
-	return len(p.sig)
+	return len(p.toks)
 }
 
 // closeBrace is a synthetic `}` at byte offset off, closing a block whose
-// `}` is missing.
+// `}` is missing. Its type tells extent that it has no text.
 func (p *parser) closeBrace(off int) lexer.Token {
-	return lexer.Token{Type: tokPunct, Value: "}", Pos: p.posAt(off)}
+	return lexer.Token{Type: tokSyntheticBrace, Value: "}", Pos: p.posAt(off)}
 }
 
 // parseTopLevel parses one top-level item from significant tokens [a, b).
@@ -355,12 +354,12 @@ func (p *parser) parseTopLevel(a, b int, unclosed bool) ast.Item {
 // then participle's error is a consequence of that one.
 func (p *parser) report(err error, a, b int) {
 	p.reported++
-	for k := a; k < b && k < len(p.sig); k++ {
+	for k := a; k < b && k < len(p.toks); k++ {
 		if m := p.match[k]; m < 0 || (isOpener(p.tok(k)) && m >= b) {
 			return
 		}
 	}
-	if a < b && b <= len(p.sig) {
+	if a < b && b <= len(p.toks) {
 		for _, off := range p.invalid {
 			if p.start(a) <= off && off < p.end(b-1) {
 				return
@@ -452,10 +451,10 @@ func (p *parser) recoverBlock(a, b int, err error, depth int) *ast.Block {
 		p.report(err, a, b)
 		return nil
 	}
-	blk := &ast.Block{Kind: p.conv.ident(&ident{Pos: p.tok(a).Pos, Name: p.tok(a).Value})}
+	blk := &ast.Block{Kind: p.conv.ident(&ident{Name: p.tok(a)})}
 	open := a + 1
 	if !p.is(open, "{") {
-		blk.Name = p.conv.ident(&ident{Pos: p.tok(open).Pos, Name: p.tok(open).Value})
+		blk.Name = p.conv.ident(&ident{Name: p.tok(open)})
 		open++
 	}
 	closer := p.match[open]

@@ -13,9 +13,9 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/suggest"
 )
 
-// scanned is the result of scan: every token (comments and whitespace
-// included, so participle's EndPos lands right after a node's last token),
-// the comments, and the lexical diagnostics.
+// scanned is the result of scan: the significant tokens (those the
+// grammar sees: no comments, whitespace or EOF), the comments, and the
+// lexical diagnostics.
 type scanned struct {
 	toks     []lexer.Token
 	comments []*ast.Comment
@@ -36,7 +36,8 @@ func significant(t lexer.Token) bool {
 func scan(f *source.File) scanned {
 	var s scanned
 	raw := tokenize(f.Name, string(f.Src))
-	s.toks = make([]lexer.Token, 0, len(raw))
+	// About half the tokens of a pipeline are whitespace or comments.
+	s.toks = make([]lexer.Token, 0, len(raw)/2+1)
 	for i := 0; i < len(raw); i++ {
 		t := raw[i]
 		off := t.Pos.Offset
@@ -83,7 +84,9 @@ func scan(f *source.File) scanned {
 				s.diags = s.diags.Append(d...)
 			}
 		}
-		s.toks = append(s.toks, t)
+		if significant(t) {
+			s.toks = append(s.toks, t)
+		}
 	}
 	return s
 }
