@@ -70,10 +70,8 @@ func completions(a *analysis, off int) (int, []candidate) {
 		if tk.start >= off {
 			break
 		}
-		if off < tk.end || (tk.end == off && (tk.kind == tokComment || tk.kind == tokError && t.src[tk.start] == '"')) {
-			if tk.kind == tokComment || tk.kind == tokString || tk.kind == tokError {
-				return off, nil // inside a comment or a string
-			}
+		if inLiteral(t, tk, off) {
+			return off, nil // inside a comment or a string
 		}
 		if tk.end == off && (tk.kind == tokIdent || tk.kind == tokUnit) {
 			prefixTok = i
@@ -150,10 +148,30 @@ func completions(a *analysis, off int) (int, []candidate) {
 	return start, bodyCandidates(b, s)
 }
 
+// inLiteral reports whether off is inside a comment or string token (a
+// cursor at the end of a line comment, or of an unterminated string or
+// block comment, is still inside it).
+func inLiteral(t *syntaxTree, tk token, off int) bool {
+	switch tk.kind {
+	case tokComment:
+		open := t.src[tk.start] == '#' || t.src[tk.start+1] == '/'
+		return off < tk.end || open && off == tk.end
+	case tokString:
+		return off < tk.end
+	case tokError:
+		c := t.src[tk.start]
+		return (c == '"' || c == '/') && off <= tk.end
+	}
+	return false
+}
+
 // topLevelCandidates are the block kinds and import.
 func topLevelCandidates() []candidate {
 	out := []candidate{{label: "import", kind: protocol.CompletionItemKindKeyword, insert: "import \"$1\"", snippet: true, detail: "import \"path\"", doc: "Brings the declarations of another .whisper file into this program.", sort: "1"}}
 	for _, blk := range stdlib.Blocks() {
+		if blk.Kind == "import" {
+			continue // a statement, offered above as import "path"
+		}
 		out = append(out, blockCandidate(blk, "0"))
 	}
 	return out

@@ -232,6 +232,9 @@ func TestCompletion(t *testing.T) {
 		{"call form", "finetune x {\n  checkpointing = \n}\n", "= \n", 2, []string{"every(…)", "full"}, nil},
 		{"inside a string", "model m {\n  source = \"hf:\"\n}\n", "hf:", 3, nil, []string{"model", "nf4"}},
 		{"inside a comment", "// mod\n", "mod", 3, nil, []string{"model"}},
+		{"inside an unclosed block comment", "/* mod", "mod", 3, nil, []string{"model"}},
+		{"after a closed block comment", "/* x */ mod", "mod", 3, []string{"model"}, nil},
+		{"inside an unclosed string", "model m {\n  source = \"mod", "\"mod", 4, nil, []string{"model"}},
 		{"block name", "model ba", "ba", 2, nil, []string{"model", "dataset"}},
 	}
 	for _, c := range cases {
@@ -249,6 +252,13 @@ func TestCompletion(t *testing.T) {
 			}
 			if c.want == nil && len(got) != 0 {
 				t.Errorf("offers %v, want nothing", got)
+			}
+			seen := map[string]bool{}
+			for _, l := range got {
+				if seen[l] {
+					t.Errorf("offers %q twice", l)
+				}
+				seen[l] = true
 			}
 		})
 	}
