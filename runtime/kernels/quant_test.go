@@ -231,7 +231,7 @@ func TestRoundTripError(t *testing.T) {
 
 func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 	for _, m := range []Method{NF4, FP4, Q8_0} {
-		for _, sh := range [][2]int{{5, 64}, {17, 128}, {64, 172}, {9, 33}, {3, 7}, {40, 512}} {
+		for _, sh := range [][2]int{{5, 64}, {17, 128}, {64, 172}, {9, 33}, {3, 7}, {40, 512}, {7, 96}, {3, 288}, {2, 32}} {
 			rows, cols := sh[0], sh[1]
 			w := randVec(uint64(rows+cols), rows*cols, 1)
 			x := randVec(3, cols, 1)
