@@ -92,6 +92,9 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 			}
 		}
 	}
+	if !slices.ContainsFunc(out, func(c Change) bool { return c.Fits }) {
+		out = append(out, b.combined(f, w, capBytes, base)...)
+	}
 	slices.SortStableFunc(out, func(a, b Change) int {
 		if a.Fits != b.Fits {
 			if a.Fits {
@@ -108,6 +111,45 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 		return 0
 	})
 	return out
+}
+
+// combined tries the memory savers together when none fits alone:
+// checkpointing, a fused attention kernel, 8-bit optimizer state and
+// batch 1 (grad_accum keeping the effective batch), then ZeRO-3 over the
+// fewest devices that fit.
+func (b *builder) combined(f *compiler.Finetune, w cost.Workload, capBytes, base int64) []Change {
+	alt := w
+	var parts []string
+	if alt.Checkpointing != cost.CheckpointFull {
+		alt.Checkpointing, alt.CheckpointEvery = cost.CheckpointFull, 0
+		parts = append(parts, "checkpointing = full")
+	}
+	if alt.Attention == cost.Eager && b.target.Profile.GPU {
+		alt.Attention = cost.SDPA
+		parts = append(parts, "attention = sdpa")
+	}
+	if alt.Optimizer == cost.AdamW {
+		alt.Optimizer = cost.PagedAdamW8bit
+		parts = append(parts, "optimizer { name = paged_adamw_8bit }")
+	}
+	if alt.Batch > 1 {
+		parts = append(parts, fmt.Sprintf("batch = 1, grad_accum = %d", max(f.GradAccum, 1)*alt.Batch))
+		alt.Batch = 1
+	}
+	total := alt.Memory(b.dev).Total
+	if total <= capBytes && len(parts) > 1 {
+		return []Change{{Text: strings.Join(parts, " and "), SavesBytes: base - total, Fits: true, Cost: "all of them together"}}
+	}
+	for n := max(2, w.Devices); n <= 64; n *= 2 {
+		z := alt
+		z.Devices, z.Sharding = n, cost.ZeRO3
+		if t := z.Memory(b.dev).Total; t <= capBytes {
+			parts = append(parts, fmt.Sprintf("distributed { strategy = zero3, gpus = %d }", n))
+			return []Change{{Text: strings.Join(parts, " and "), SavesBytes: base - t, Fits: true,
+				Cost: fmt.Sprintf("all of them together on %s*%d", b.target.Profile.Name, n)}}
+		}
+	}
+	return nil
 }
 
 // doesNotFit reports a training stage over capacity (P120) with by how

@@ -184,3 +184,31 @@ func TestBuildNilAndUnknown(t *testing.T) {
 		t.Errorf("unknown model: %s", diag.Text(prog.Files, ds))
 	}
 }
+
+// TestCombinedSuggestion: when no change fits alone, the planner offers
+// them together, with as few ZeRO-3 devices as fit.
+func TestCombinedSuggestion(t *testing.T) {
+	src := `model big { source = "hf:meta-llama/Llama-2-70b-hf" }
+dataset d { source = "d.jsonl", format = jsonl, seq_len = 4096, version = dvc }
+track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
+finetune ft {
+ model = big
+ data = d
+ method = full
+ batch = 4
+}
+`
+	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+	tg, _ := ParseTarget("h100-80gb", nil)
+	p, _ := Build(prog, tg, Options{})
+	var combined *Decision
+	for i, d := range p.Stage("train.ft").Decisions {
+		if d.What == "suggestion" && strings.Contains(d.Choice, " and ") {
+			combined = &p.Stage("train.ft").Decisions[i]
+		}
+	}
+	if combined == nil || !strings.Contains(combined.Choice, "zero3") || !strings.HasPrefix(combined.Effect, "fits alone") {
+		t.Fatalf("no combined suggestion: %+v", p.Stage("train.ft").Decisions)
+	}
+	t.Log(combined.Choice)
+}
