@@ -264,18 +264,3 @@ var (
 	punct1 = [256]bool{'-': true, '+': true, '*': true, '/': true, '!': true, '<': true, '>': true, '=': true,
 		'(': true, ')': true, '{': true, '}': true, '[': true, ']': true, ',': true, '.': true, '%': true}
 )
-
-// tokenize returns every token of src, ending with EOF.
-func tokenize(filename, src string) []lexer.Token {
-	t := newTokenizer(filename, src)
-	// Pipelines average about five bytes a token (whitespace is a
-	// token): start with room for most of them.
-	toks := make([]lexer.Token, 0, len(src)/6+1)
-	for {
-		tok := t.next()
-		toks = append(toks, tok)
-		if tok.EOF() {
-			return toks
-		}
-	}
-}

@@ -45,6 +45,19 @@ func regexpTokens(t testing.TB, src string) []lexer.Token {
 	return toks
 }
 
+// tokenize returns every token of src, ending with EOF.
+func tokenize(filename, src string) []lexer.Token {
+	t := newTokenizer(filename, src)
+	var toks []lexer.Token
+	for {
+		tok := t.next()
+		toks = append(toks, tok)
+		if tok.EOF() {
+			return toks
+		}
+	}
+}
+
 // checkSameTokens fails unless the tokenizer gives src the reference
 // lexer's tokens: the same types, values and positions, EOF included.
 func checkSameTokens(t testing.TB, name, src string) {

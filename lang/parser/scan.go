@@ -35,11 +35,14 @@ func significant(t lexer.Token) bool {
 // an invalid character is dropped) so that parsing can go on.
 func scan(f *source.File) scanned {
 	var s scanned
-	raw := tokenize(f.Name, string(f.Src))
-	// About half the tokens of a pipeline are whitespace or comments.
-	s.toks = make([]lexer.Token, 0, len(raw)/2+1)
-	for i := 0; i < len(raw); i++ {
-		t := raw[i]
+	tz := newTokenizer(f.Name, string(f.Src))
+	// Pipelines average about ten bytes a significant token.
+	s.toks = make([]lexer.Token, 0, len(f.Src)/10+16)
+	for {
+		t := tz.next()
+		if t.EOF() {
+			return s
+		}
 		off := t.Pos.Offset
 		switch t.Type {
 		case tokComment:
@@ -77,10 +80,8 @@ func scan(f *source.File) scanned {
 				s.invalid = append(s.invalid, off)
 			}
 		case tokNumber:
-			if q, next, d := mergeUnit(f, raw, i); q != nil {
-				t, i = *q, next
-				s.diags = s.diags.Append(d...)
-			} else if d != nil {
+			if q, after, d := mergeUnit(f, t, *tz); q != nil {
+				t, *tz = *q, after
 				s.diags = s.diags.Append(d...)
 			}
 		}
@@ -88,7 +89,6 @@ func scan(f *source.File) scanned {
 			s.toks = append(s.toks, t)
 		}
 	}
-	return s
 }
 
 func newComment(t lexer.Token) *ast.Comment {
@@ -143,53 +143,54 @@ func sameLineSpace(src []byte, a, b int) bool {
 	return true
 }
 
-// mergeUnit looks at the number raw[i] and what follows it on the same line.
-// A unit (optionally after spaces) makes the pair one Quantity token, which
-// mergeUnit returns with the index of the unit token. An identifier glued
-// to the number that is no unit (`24Gb`) is reported as an unknown unit and
-// merged anyway; so is a spaced identifier that does not start the next
-// item on its line (`500 stpes`).
-func mergeUnit(f *source.File, raw []lexer.Token, i int) (*lexer.Token, int, diag.Diagnostics) {
-	num := raw[i]
-	j := i + 1
-	if j < len(raw) && raw[j].Type == tokWhitespace && sameLineSpace(f.Src, raw[j].Pos.Offset, raw[j].Pos.Offset+len(raw[j].Value)) {
-		j++
+// mergeUnit looks at the number num and what follows it on the same line,
+// reading ahead with rest, a copy of the tokenizer just after num. A unit
+// (optionally after spaces) makes the pair one Quantity token, which
+// mergeUnit returns with the tokenizer just after the unit. An identifier
+// glued to the number that is no unit (`24Gb`) is reported as an unknown
+// unit and merged anyway; so is a spaced identifier that does not start the
+// next item on its line (`500 stpes`).
+func mergeUnit(f *source.File, num lexer.Token, rest tokenizer) (*lexer.Token, tokenizer, diag.Diagnostics) {
+	u := rest.next()
+	glued := true
+	if u.Type == tokWhitespace && sameLineSpace(f.Src, u.Pos.Offset, u.Pos.Offset+len(u.Value)) {
+		u, glued = rest.next(), false
 	}
-	if j >= len(raw) {
-		return nil, i, nil
-	}
-	u := raw[j]
-	glued := j == i+1
 	isPercent := u.Type == tokPunct && u.Value == "%"
 	if u.Type != tokIdent && !isPercent {
-		return nil, i, nil
+		return nil, rest, nil
 	}
 	var ds diag.Diagnostics
 	if !isPercent && !isUnit(u.Value) {
 		if !glued {
 			// `batch = 4 grad_accum = 8` is two items; only a word that
 			// looks like a unit and starts no item is taken for one.
-			next := nextSignificant(raw, j+1)
-			if next != nil && next.Pos.Line == u.Pos.Line &&
+			next, ok := nextSignificant(rest)
+			if ok && next.Pos.Line == u.Pos.Line &&
 				(next.Value == "=" || next.Value == "{" || next.Type == tokIdent || next.Value == "(" || next.Value == ".") {
-				return nil, i, nil
+				return nil, rest, nil
 			}
 		}
 		ds = ds.Append(unknownUnit(f, u))
 	}
 	start := num.Pos.Offset
 	end := u.Pos.Offset + len(u.Value)
-	q := lexer.Token{Type: tokQuantity, Value: string(f.Src[start:end]), Pos: num.Pos}
-	return &q, j, ds
+	q := lexer.Token{Type: tokQuantity, Value: rest.src[start:end], Pos: num.Pos}
+	return &q, rest, ds
 }
 
-func nextSignificant(raw []lexer.Token, k int) *lexer.Token {
-	for ; k < len(raw); k++ {
-		if significant(raw[k]) {
-			return &raw[k]
+// nextSignificant returns the next token of t (a copy) that is not a
+// comment or whitespace, as the tokenizer makes it (before scan's repairs).
+func nextSignificant(t tokenizer) (lexer.Token, bool) {
+	for {
+		tok := t.next()
+		if tok.EOF() {
+			return tok, false
+		}
+		if significant(tok) {
+			return tok, true
 		}
 	}
-	return nil
 }
 
 func unknownUnit(f *source.File, u lexer.Token) *diag.Diagnostic {
