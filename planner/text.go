@@ -15,6 +15,12 @@ import (
 // table and time, then the diagnostics (through the one diagnostic
 // renderer, with source snippets from files) and the one-line summary.
 func (p *Plan) WriteText(w io.Writer, files diag.Files) error {
+	return p.WriteTextWith(w, files, diag.TextOptions{})
+}
+
+// WriteTextWith is WriteText with the diagnostic renderer's options
+// (colour for terminals, width).
+func (p *Plan) WriteTextWith(w io.Writer, files diag.Files, opts diag.TextOptions) error {
 	var b strings.Builder
 	t := p.Target
 	fmt.Fprintf(&b, "Target: %s", t.Name)
@@ -71,7 +77,13 @@ func (p *Plan) WriteText(w io.Writer, files diag.Files) error {
 			}
 			fmt.Fprintf(&b, "      %-20s %10s of %s (%.0f%%) %s\n", "total", gib(m.TotalBytes), gib(m.CapacityBytes), pct, status)
 		}
-		if tm := s.Time; tm != nil {
+		if tm := s.Time; tm != nil && (s.Kind == StageGenerate || s.Kind == StageServe) {
+			fmt.Fprintf(&b, "    time           prefill %s, decoding %.0f tokens/s", seconds(tm.StepSeconds), tm.TokensPerSecond)
+			if tm.Seconds > 0 {
+				fmt.Fprintf(&b, ", %s in all", seconds(tm.Seconds))
+			}
+			fmt.Fprintf(&b, " (%s-bound; %s)\n", tm.Bound, tm.Assumption)
+		} else if tm != nil {
 			fmt.Fprintf(&b, "    time           %s per step, %.0f tokens/s", seconds(tm.StepSeconds), tm.TokensPerSecond)
 			if tm.Seconds > 0 {
 				fmt.Fprintf(&b, ", %s in all", seconds(tm.Seconds))
@@ -84,7 +96,7 @@ func (p *Plan) WriteText(w io.Writer, files diag.Files) error {
 		return err
 	}
 	if len(p.Diagnostics) > 0 {
-		if err := diag.WriteText(w, files, p.Diagnostics, diag.TextOptions{}); err != nil {
+		if err := diag.WriteText(w, files, p.Diagnostics, opts); err != nil {
 			return err
 		}
 	}
