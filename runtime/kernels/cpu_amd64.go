@@ -2,10 +2,15 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"github.com/klauspost/cpuid/v2"
+	"golang.org/x/sys/cpu"
+)
 
-// useAsm reports whether the AVX2+FMA kernels may run; it is fixed at start-up.
-var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// useAsm reports whether the AVX2+FMA kernels may run; it is fixed at
+// start-up. The Q8_0 kernel also converts float16 with F16C, which every
+// AVX2 processor has but x/sys/cpu does not report.
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpuid.CPU.Supports(cpuid.F16C)
 
 // dot4AVX2 sets acc[i] to the dot product of the i-th of four rows that start
 // at w and are stride elements apart with x, over the first n elements; n
@@ -36,11 +41,10 @@ func axpyAVX2(y *float32, alpha float32, x *float32, n int)
 func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32
 
 // dotQ8AVX2 returns the dot product of nblocks consecutive block_q8_0
-// records with x, using scales[b] for block b instead of the records' f16
-// scales.
+// records with x, converting each record's float16 scale with F16C.
 //
 //go:noescape
-func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32
+func dotQ8AVX2(data *byte, nblocks int, x *float32) float32
 
 // axpy4AVX2 adds Σᵢ p[i]·v[i·stride : i·stride+n] to y[:n] for i < 4; n must
 // be a positive multiple of 8.

@@ -11,7 +11,7 @@ func dot1AVX2(a, b *float32, n int) float32 { return 0 }
 
 func axpyAVX2(y *float32, alpha float32, x *float32, n int) {}
 
-func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32 { return 0 }
+func dotQ8AVX2(data *byte, nblocks int, x *float32) float32 { return 0 }
 
 func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int) {}
 

@@ -216,15 +216,12 @@ func (k *qKernel) rowDot(r int, x, xp []float32, scr *qScratch) float32 {
 	case Q8_0:
 		if k.asm {
 			nb := q.Cols / BlockQ8_0
-			b0 := start / BlockQ8_0
-			sc := scr.scales[:nb]
-			for i := range sc {
-				sc[i] = f16ToF32(binary.LittleEndian.Uint16(q.Data[(b0+i)*bytesQ8Block:]))
-			}
 			if nb == 0 {
 				return 0
 			}
-			return dotQ8AVX2(&q.Data[b0*bytesQ8Block], &sc[0], nb, &x[0])
+			b0 := start / BlockQ8_0
+			_ = q.Data[(b0+nb)*bytesQ8Block-1]
+			return dotQ8AVX2(&q.Data[b0*bytesQ8Block], nb, &x[0])
 		}
 		return k.rowDotQ8(start, x)
 	default:

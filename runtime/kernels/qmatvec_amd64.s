@@ -2,12 +2,11 @@
 
 #include "textflag.h"
 
-// func dotQ8AVX2(data *byte, scales *float32, nblocks int, x *float32) float32
-TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
+// func dotQ8AVX2(data *byte, nblocks int, x *float32) float32
+TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-28
 	MOVQ data+0(FP), SI
-	MOVQ scales+8(FP), BX
-	MOVQ nblocks+16(FP), CX
-	MOVQ x+24(FP), DI
+	MOVQ nblocks+8(FP), CX
+	MOVQ x+16(FP), DI
 	VXORPS Y12, Y12, Y12
 
 q8loop:
@@ -26,11 +25,14 @@ q8loop:
 	VCVTDQ2PS Y3, Y3
 	VFMADD231PS 96(DI), Y3, Y9
 	VADDPS Y9, Y8, Y8
-	VBROADCASTSS (BX), Y4
+	// The block's float16 scale, converted with F16C.
+	MOVWLZX (SI), DX
+	VMOVD DX, X4
+	VCVTPH2PS X4, X4
+	VBROADCASTSS X4, Y4
 	VFMADD231PS Y4, Y8, Y12
 	ADDQ $34, SI
 	ADDQ $128, DI
-	ADDQ $4, BX
 	DECQ CX
 	JMP  q8loop
 
@@ -40,7 +42,7 @@ q8done:
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
 	VZEROUPPER
-	MOVSS X0, ret+32(FP)
+	MOVSS X0, ret+24(FP)
 	RET
 
 // SHUFHALF decodes the 32 4-bit indices (one per byte) in idx through the
