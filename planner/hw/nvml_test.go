@@ -99,3 +99,14 @@ func TestRealNVML(t *testing.T) {
 	}
 	t.Logf("%d GPUs, notes %v", len(h.GPUs), h.Notes)
 }
+
+func TestTextWithGPUs(t *testing.T) {
+	h, _ := DetectWith(context.Background(), Options{GPUs: NVML(dgxh100.New())})
+	var b strings.Builder
+	h.WriteText(&b)
+	for _, want := range []string{"GPUs:   8 (driver 550.54.15, CUDA 12.4)", "[7] NVIDIA H100 80GB HBM3  80.0 GiB total", "compute capability 9.0"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
