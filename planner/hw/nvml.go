@@ -17,6 +17,7 @@ func NVML(lib nvml.Interface) GPUProber { return nvmlProber{lib} }
 
 type nvmlProber struct{ lib nvml.Interface }
 
+// ProbeGPUs initialises NVML, reads every device and shuts NVML down.
 func (p nvmlProber) ProbeGPUs(ctx context.Context) (GPUReport, error) {
 	var rep GPUReport
 	switch ret := p.lib.Init(); ret {
