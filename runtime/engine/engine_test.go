@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files (only from llama2.c's own output)")
 
 // modelPath returns the path of a file in the shared models folder
 // (../shared/models from the repository root), skipping when absent.
