@@ -1,6 +1,9 @@
 package lsp
 
 import (
+	"unicode/utf16"
+	"unicode/utf8"
+
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"go.lsp.dev/protocol"
 )
@@ -89,4 +92,51 @@ func (m Mapper) Offsets(r protocol.Range) (start, end int) {
 		start, end = end, start
 	}
 	return start, end
+}
+
+// cursor computes protocol positions for increasing byte offsets in one
+// pass, where calling Mapper.Position for every token of a long line would
+// rescan the line each time. It gives the same answers as Mapper.Position.
+type cursor struct {
+	src       []byte
+	enc       Encoding
+	line, col int // of at
+	at        int
+}
+
+// pos returns the position of off; offsets must not decrease between
+// calls (a smaller one restarts from the beginning).
+func (c *cursor) pos(off int) protocol.Position {
+	if off > len(c.src) {
+		off = len(c.src)
+	}
+	if off < c.at {
+		c.line, c.col, c.at = 0, 0, 0
+	}
+	for c.at < off {
+		b := c.src[c.at]
+		switch {
+		case b == '\n':
+			c.line++
+			c.col = 0
+			c.at++
+			continue
+		case c.enc == EncodingUTF8 || b < utf8.RuneSelf:
+			c.col++
+			c.at++
+			continue
+		}
+		r, w := utf8.DecodeRune(c.src[c.at:])
+		if c.at+w > off {
+			break // off is inside a character: it counts as that character
+		}
+		n := utf16.RuneLen(r)
+		if n < 0 {
+			n = 1
+		}
+		c.col += n
+		c.at += w
+		continue
+	}
+	return protocol.Position{Line: uint32(c.line), Character: uint32(c.col)}
 }

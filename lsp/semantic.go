@@ -73,15 +73,17 @@ func semanticData(a *analysis, m Mapper) []uint32 {
 	roles := classify(t, a)
 	data := make([]uint32, 0, len(t.toks)*5)
 	var prevLine, prevChar uint32
+	cur := &cursor{src: m.File.Src, enc: m.Enc}
 	emit := func(start, end, typ, mods int) {
 		for start < end {
-			lineEnd := m.File.LineEnd(m.File.Pos(start).Line)
+			line := m.File.Pos(start).Line
+			lineEnd := m.File.LineEnd(line)
 			segEnd := end
 			if lineEnd < segEnd {
 				segEnd = lineEnd
 			}
 			if segEnd > start {
-				p, q := m.Position(start), m.Position(segEnd)
+				p, q := cur.pos(start), cur.pos(segEnd)
 				dl := p.Line - prevLine
 				dc := p.Character
 				if dl == 0 {
@@ -90,7 +92,7 @@ func semanticData(a *analysis, m Mapper) []uint32 {
 				data = append(data, dl, dc, q.Character-p.Character, uint32(typ), uint32(mods))
 				prevLine, prevChar = p.Line, p.Character
 			}
-			next := m.File.LineStart(m.File.Pos(start).Line + 1)
+			next := m.File.LineStart(line + 1)
 			if next <= start {
 				break
 			}

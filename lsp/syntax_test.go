@@ -52,13 +52,25 @@ func checkTree(t *testing.T, src []byte) {
 	visit(tr.root)
 	// The analysis-free views work on the tree without panicking.
 	a := &analysis{tree: tr, unit: map[string]*unitFile{}}
-	for off := 0; off <= len(src); off += 1 + len(src)/64 {
+	for off := 0; off <= len(src); off += 1 + len(src)/16 {
 		completions(a, off)
 		if i, ok := tr.tokenAt(off); ok {
 			hoverText(a, i)
 		}
 	}
 	semanticData(a, testMapper(string(src), EncodingUTF16))
+	// The one-pass cursor agrees with the mapper at every token boundary.
+	for _, enc := range []Encoding{EncodingUTF16, EncodingUTF8} {
+		m := testMapper(string(src), enc)
+		c := &cursor{src: src, enc: enc}
+		for _, tk := range tr.toks {
+			for _, off := range []int{tk.start, tk.end} {
+				if got, want := c.pos(off), m.Position(off); got != want {
+					t.Fatalf("enc %d offset %d: cursor %+v, mapper %+v", enc, off, got, want)
+				}
+			}
+		}
+	}
 }
 
 func TestParseTreeExamples(t *testing.T) {
@@ -109,7 +121,7 @@ func FuzzParseTree(f *testing.F) {
 	f.Add([]byte(program))
 	f.Add([]byte("model { = [ ( \"\\u{1F600 /* 😀"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		if len(src) > 1<<16 {
+		if len(src) > 1<<13 {
 			return
 		}
 		checkTree(t, src)
