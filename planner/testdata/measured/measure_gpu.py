@@ -42,7 +42,15 @@ CASES = [
          attn="sdpa", rank=8, dropout=0.0, targets=["gate_proj", "up_proj", "down_proj"]),
     dict(name="full-1.1b-bf16-nockpt", shape="tinyllama-1.1b", mode="full", dtype="bf16", batch=4, seq=512, ckpt="none", attn="sdpa"),
     dict(name="infer-1.1b-bf16-prefill", shape="tinyllama-1.1b", mode="infer", dtype="bf16", batch=8, seq=2048, ckpt="none", attn="sdpa"),
+    # The Hugging Face "model training anatomy" setting, on this GPU:
+    # bert-large-uncased sequence classification, fp32, AdamW, eager.
+    dict(name="full-bert-large-fp32", shape="bert-large-uncased", mode="full", dtype="fp32", batch=4, seq=512, ckpt="none", attn="eager"),
 ]
+
+BERT_SHAPES = {
+    "bert-large-uncased": dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                               vocab_size=30522, max_position_embeddings=512, type_vocab_size=2),
+}
 
 
 def run_case(case):
@@ -51,6 +59,8 @@ def run_case(case):
 
     torch.manual_seed(0)
     dev = torch.device("cuda")
+    if case["shape"] in BERT_SHAPES:
+        return run_bert(case, dev)
     cfg = LlamaConfig(**SHAPES[case["shape"]], use_cache=(case["mode"] == "infer"))
     cfg._attn_implementation = case["attn"]
     dtype = torch.bfloat16 if case["dtype"] == "bf16" else torch.float32
@@ -102,6 +112,37 @@ def run_case(case):
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=(case["dtype"] == "fp32-amp")):
             loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize(); times.append(time.perf_counter() - t0)
+    times.sort()
+    out.update(peak_allocated=torch.cuda.max_memory_allocated(), peak_reserved=torch.cuda.max_memory_reserved(),
+               after_step_bytes=torch.cuda.memory_allocated(), step_s=times[len(times) // 2],
+               tokens_per_s=b * s / times[len(times) // 2])
+    return out
+
+
+def run_bert(case, dev):
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    cfg = BertConfig(**BERT_SHAPES[case["shape"]], num_labels=2)
+    cfg._attn_implementation = case["attn"]
+    with dev:
+        model = BertForSequenceClassification(cfg)
+    torch.cuda.synchronize()
+    out = dict(case, params=sum(p.numel() for p in model.parameters()), weights_bytes=torch.cuda.memory_allocated(),
+               gpu=torch.cuda.get_device_name(), torch=torch.__version__)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    b, s = case["batch"], case["seq"]
+    ids = torch.randint(0, cfg.vocab_size, (b, s), device=dev)
+    labels = torch.randint(0, 2, (b,), device=dev)
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(4):
+        torch.cuda.synchronize(); t0 = time.perf_counter()
+        model(input_ids=ids, labels=labels).loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize(); times.append(time.perf_counter() - t0)
