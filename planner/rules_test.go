@@ -4,7 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
 const base7b = `model base { source = "hf:meta-llama/Llama-2-7b-hf" }
@@ -211,4 +214,36 @@ finetune ft {
 		t.Fatalf("no combined suggestion: %+v", p.Stage("train.ft").Decisions)
 	}
 	t.Log(combined.Choice)
+}
+
+// TestArchitectureAndCUDARules: inconsistent shapes (P115) and 4-bit
+// quantisation on a GPU machine without a CUDA driver (P113).
+func TestArchitectureAndCUDARules(t *testing.T) {
+	src := `model m {
+  source = "hf:meta-llama/Llama-2-7b-hf"
+  quantize { method = nf4 }
+}
+generate g { model = m, prompt = "hi" }
+track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
+`
+	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+	bad := func(*compiler.Model) (arch.Config, error) {
+		c, _ := arch.Preset("llama-2-7b")
+		c.KVHeads = 5
+		return c, nil
+	}
+	_, ds := Build(prog, nil, Options{Arch: bad})
+	if len(ds) != 1 || ds[0].Code != "P115" || ds[0].Subject.Start.Line != 2 || !strings.Contains(ds[0].Detail, "multiple of the number of key/value heads") {
+		t.Errorf("P115: %s", diag.Text(prog.Files, ds))
+	}
+	noCUDA := FromHardware(&hw.Hardware{GPUs: []hw.GPU{{Name: "NVIDIA A100-SXM4-80GB", MemoryBytes: 80 << 30, CCMajor: 8}}})
+	_, ds = Build(prog, noCUDA, Options{})
+	if len(ds) != 1 || ds[0].Code != "P113" || ds[0].Subject.Start.Line != 3 {
+		t.Errorf("P113: %s", diag.Text(prog.Files, ds))
+	}
+	cpu, _ := ParseTarget("cpu", nil)
+	p, ds := Build(prog, cpu, Options{})
+	if len(ds) != 0 || p.Stage("quantize.m").Decision("kernel") == nil {
+		t.Errorf("nf4 on the CPU: %s %+v", diag.Text(prog.Files, ds), p.Stage("quantize.m"))
+	}
 }
