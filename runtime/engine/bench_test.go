@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
@@ -134,11 +135,38 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 // BenchmarkCompileModes measures 15M decode under each compile mode with
-// the same thread budget (2), for ML005.
+// the same thread budget, every CPU up to 8 (the runtime gives the engine
+// every CPU), for ML005.
 func BenchmarkCompileModes(b *testing.B) {
+	threads := min(goruntime.NumCPU(), 8)
 	for _, mode := range compileModes {
-		b.Run(mode.String(), func(b *testing.B) {
-			decodeLoop(b, benchEngine(b, shape15M, Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone, Threads: 2, CacheDir: b.TempDir()}))
+		b.Run(fmt.Sprintf("%s/threads=%d", mode, threads), func(b *testing.B) {
+			decodeLoop(b, benchEngine(b, shape15M, Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone, Threads: threads, CacheDir: b.TempDir()}))
+		})
+	}
+}
+
+// BenchmarkCompileModesPrefill measures a 64-token prompt of the 15M shape
+// under each compile mode with the same thread budget as
+// BenchmarkCompileModes; max_autotune's tile-size search shows here.
+func BenchmarkCompileModesPrefill(b *testing.B) {
+	ctx := context.Background()
+	threads := min(goruntime.NumCPU(), 8)
+	prompt := make([]int, 64)
+	for i := range prompt {
+		prompt[i] = (i * 7919) % shape15M.Vocab
+	}
+	for _, mode := range compileModes {
+		b.Run(fmt.Sprintf("%s/threads=%d", mode, threads), func(b *testing.B) {
+			e := benchEngine(b, shape15M, Options{Attention: AttentionFlash2, KVCache: true, Compile: mode, Quantize: QuantizeNone, Threads: threads, CacheDir: b.TempDir()})
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				e.Reset()
+				if _, err := e.Forward(ctx, prompt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(prompt))/b.Elapsed().Seconds(), "tok/s")
 		})
 	}
 }
