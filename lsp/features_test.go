@@ -545,3 +545,33 @@ func TestErrorsInImportedFilesAndNotes(t *testing.T) {
 		t.Errorf("note %+v, want the first format on line 5", r)
 	}
 }
+
+func TestFoldingRanges(t *testing.T) {
+	s := newSession(t, testOpts())
+	u := testURI(t, "main.whisper")
+	text := program + "/* a\n   block comment */\ntarget {\n  require = [\n    gpu_memory >= 24GiB,\n  ]\n}\n"
+	s.open(u, text)
+	fr, err := s.server.FoldingRanges(s.ctx, &protocol.FoldingRangeParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(start, end uint32, kind protocol.FoldingRangeKind) bool {
+		for _, r := range fr {
+			if r.StartLine == start && r.EndLine == end && r.Kind == kind {
+				return true
+			}
+		}
+		return false
+	}
+	ft := s.pos(text, "finetune sft {", 0).Line
+	ftEnd := s.pos(text, "save_every = 500 steps", 0).Line
+	if !has(ft, ftEnd, "") {
+		t.Errorf("no fold of finetune sft [%d,%d] in %+v", ft, ftEnd, fr)
+	}
+	if c := s.pos(text, "/* a", 0).Line; !has(c, c+1, protocol.FoldingRangeKindComment) {
+		t.Errorf("no fold of the block comment in %+v", fr)
+	}
+	if l := s.pos(text, "require = [", 0).Line; !has(l, l+1, "") {
+		t.Errorf("no fold of the multi-line list in %+v", fr)
+	}
+}

@@ -250,7 +250,8 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 				Legend: semanticLegend(),
 				Full:   protocol.Boolean(true),
 			},
-			InlayHintProvider: protocol.Boolean(true),
+			InlayHintProvider:    protocol.Boolean(true),
+			FoldingRangeProvider: protocol.Boolean(true),
 		},
 		ServerInfo: protocol.ServerInfo{Name: "whisperc", Version: protocol.NewOptional(version)},
 	}, nil
