@@ -18,10 +18,7 @@ func lower(w cost.Workload, compile string, kv bool) *Graph {
 			adapters[t] = true
 		}
 	}
-	storage := w.Storage
-	if w.Mode == cost.LoRA && w.Quant.Type.Quantized() {
-		storage = w.Compute
-	}
+	storage := w.Storage // unquantised parameters (fp32 beside a 4-bit base under peft)
 	linear := func(m arch.Module) Linear {
 		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute.String(), Weight: storage.String(), Kernel: "matmul"}
 		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
