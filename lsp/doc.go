@@ -14,10 +14,13 @@
 // document's structure (see syntax.go); it never executes a pipeline, writes
 // files or touches the network.
 //
-// One file per responsibility: server.go (lifecycle and capabilities),
-// conn.go (transport, ordering, panic recovery), documents.go (text sync),
-// position.go (encodings), analysis.go (parse/check/plan per version),
-// diagnostics.go, hover.go, completion.go, navigation.go (definition,
-// references, rename), symbols.go, formatting.go, semantic.go,
-// codeaction.go and inlay.go.
+// One file per responsibility: server.go (lifecycle, capabilities, document
+// sync and scheduling), conn.go (transport, ordering, panic recovery,
+// malformed frames), documents.go (text sync), position.go (encodings),
+// analysis.go (one analysis per document version) and phases.go (parse,
+// check, plan), syntax.go (the tolerant view) and decls.go (what its
+// identifiers mean), then one file per feature: diagnostics.go, hover.go,
+// completion.go, navigation.go (definition, references, rename),
+// symbols.go, formatting.go, semantic.go, codeaction.go, inlay.go and
+// folding.go.
 package lsp
