@@ -210,8 +210,21 @@ func axpyWith(asm bool, y []float32, alpha float32, x []float32) {
 	axpyGeneric(y, alpha, x)
 }
 
+// shortRow is the row length below which MatVec reads the matrix one row
+// at a time: consecutive short rows then form one long sequential stream,
+// which the hardware prefetcher follows better than four interleaved short
+// ones (measured with BenchmarkMatVec: 32000×288 about 20% faster one row
+// at a time, 4096×4096 about 30% slower).
+const shortRow = 1024
+
 // matVecRange computes rows [lo, hi) of out = W·x.
 func matVecRange(asm bool, out, w, x []float32, cols, lo, hi int) {
+	if asm && cols < shortRow {
+		for r := lo; r < hi; r++ {
+			out[r] = Dot(w[r*cols:(r+1)*cols], x)
+		}
+		return
+	}
 	var acc [4]float32
 	r := lo
 	for ; r+4 <= hi; r += 4 {
