@@ -300,3 +300,29 @@ func TestDurationFromDatasetSize(t *testing.T) {
 		t.Errorf("time %+v", tm)
 	}
 }
+
+// TestServePlan: a server's KV cache holds max_batch full contexts; its
+// prefill runs one chunk at a time.
+func TestServePlan(t *testing.T) {
+	src := "model m { source = \"hf:meta-llama/Llama-2-7b-hf\" }\nserve api { model = m, max_batch = 8 }\n" +
+		"track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }\n"
+	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+	tg, _ := ParseTarget("h100-80gb", nil)
+	p, ds := Build(prog, tg, Options{})
+	s := p.Stage("serve.api")
+	if len(ds) != 0 || s == nil || s.Memory == nil {
+		t.Fatalf("%v %+v", ds, s)
+	}
+	var kv int64
+	for _, c := range s.Memory.Components {
+		if c.Name == "kv_cache" {
+			kv = c.Bytes
+		}
+	}
+	if want := int64(2 * 32 * 4096 * 4096 * 8 * 2); kv != want || s.Graph.KVCache.Bytes != want || s.Graph.KVCache.Batch != 8 {
+		t.Errorf("kv cache %d (graph %+v), want %d", kv, s.Graph.KVCache, want)
+	}
+	if !s.Memory.Fits || s.Memory.TotalBytes > 40<<30 || s.Time.Seconds != 0 || s.Time.TokensPerSecond <= 0 {
+		t.Errorf("memory %+v time %+v", s.Memory, s.Time)
+	}
+}

@@ -501,6 +501,10 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	return w
 }
 
+// serveChunk is the prompt chunk a server prefills at once (vLLM's
+// chunked prefill works in chunks of this order).
+const serveChunk = 2048
+
 // promptTokens estimates a prompt's length: about four characters per
 // token for English BPE vocabularies, plus BOS.
 func promptTokens(s string) int { return len(s)/4 + 2 }
@@ -554,15 +558,25 @@ func (b *builder) serve(s *compiler.Serve) {
 		b.plan.Stages = append(b.plan.Stages, st)
 		return
 	}
-	// A server must hold max_batch sequences of the full context.
+	// A server holds max_batch conversations of the full context in its
+	// KV cache, prefills one prompt chunk at a time and decodes all
+	// conversations together.
 	ctx := c.MaxSeq
 	if ctx <= 0 {
 		ctx = 2048
 	}
-	w := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
-	b.kvDecision(w, &st, "ML004")
-	st.Graph = lower(w, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache)
-	b.inferenceCost(w, &st, s.NameRange, s.Name)
+	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
+	b.kvDecision(full, &st, "ML004")
+	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache)
+	chunk := full
+	chunk.Batch, chunk.CacheBatch = 1, full.Batch
+	chunk.Seq = min(ctx, serveChunk)
+	chunk.NewTokens = ctx - chunk.Seq
+	b.inferenceCost(chunk, &st, s.NameRange, s.Name)
+	dec := full.Decode(b.dev)
+	st.Time = &StageTime{StepSeconds: chunk.Prefill(b.dev).Seconds, TokensPerSecond: dec.TokensPerSecond(), Bound: dec.Bound,
+		Assumption: fmt.Sprintf("%d concurrent sequences; prefill in chunks of %d tokens at MFU %.0f%%, decoding at %.0f%% of memory bandwidth",
+			full.Batch, chunk.Seq, 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
 	b.plan.Stages = append(b.plan.Stages, st)
 }
 

@@ -370,7 +370,9 @@ func (w *Workload) inferenceMemory(dev Device) Memory {
 	}
 	comps := []Component{{Name: "weights", Bytes: qw + ow, Note: w.weightNote()}}
 	if w.KVCache && c.Family != arch.BERT {
-		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(ctx),
+		kv := *w
+		kv.Batch = max(w.Batch, w.CacheBatch)
+		comps = append(comps, Component{Name: "kv_cache", Bytes: kv.KVCacheBytes(ctx),
 			Note: "2 · layers · kv_heads · head_dim · context · batch"})
 	}
 	// Prefill transients: one layer's intermediate tensors while the

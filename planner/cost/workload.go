@@ -181,6 +181,10 @@ type Workload struct {
 	// (inference); KVCache keeps keys and values between steps.
 	NewTokens int
 	KVCache   bool
+	// CacheBatch, when larger than Batch, sizes the KV cache for that many
+	// concurrent sequences while prefill runs Batch at a time (a server
+	// holds max_batch conversations and prefills one chunk at a time).
+	CacheBatch int
 
 	Devices  int
 	Sharding Sharding
