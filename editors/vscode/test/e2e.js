@@ -144,6 +144,13 @@ async function main() {
   assert.equal(actions.length, 1);
   assert.equal(actions[0].edit.changes[badUri][0].newText, "nf4");
 
+  // Formatting returns the edit that whisperc fmt would make.
+  const edits = await conn.sendRequest("textDocument/formatting", {
+    textDocument: { uri: badUri },
+    options: { tabSize: 2, insertSpaces: true },
+  });
+  assert.ok(Array.isArray(edits), "formatting did not answer a list of edits");
+
   const tokens = await conn.sendRequest("textDocument/semanticTokens/full", { textDocument: { uri } });
   assert.ok(tokens.data.length > 0 && tokens.data.length % 5 === 0, "semantic tokens malformed");
 
@@ -156,7 +163,7 @@ async function main() {
   assert.equal(code, 0, `server exited with ${code}; stderr:\n${stderr}`);
   conn.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log("e2e: ok (initialize, diagnostics with utf-16 ranges, quick fix, hover, completion, semantic tokens, symbols, shutdown)");
+  console.log("e2e: ok (initialize, diagnostics with utf-16 ranges, quick fix, formatting, hover, completion, semantic tokens, symbols, shutdown)");
 }
 
 main().catch((err) => {
