@@ -56,11 +56,25 @@ func (s *session) srv(t testing.TB) *server { return s.inner }
 // given position encodings (none: the protocol's utf-16 default).
 func newSession(t testing.TB, opts Options, encodings ...protocol.PositionEncodingKind) *session {
 	t.Helper()
+	return newSessionWith(t, opts, nil, encodings...)
+}
+
+// newSessionWith is newSession with a setup function that sees the server
+// before it reads its first message.
+func newSessionWith(t testing.TB, opts Options, setup func(*server), encodings ...protocol.PositionEncodingKind) *session {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cs, ss := net.Pipe()
 	s := &session{t: t, ctx: ctx, client: &testClient{diags: map[uri.URI][]*protocol.PublishDiagnosticsParams{}, wake: make(chan struct{}, 1)}, done: make(chan error, 1)}
 	started := make(chan *server, 1)
-	go func() { s.done <- serve(ctx, ss, ss, opts, func(sv *server) { started <- sv }) }()
+	go func() {
+		s.done <- serve(ctx, ss, ss, opts, func(sv *server) {
+			if setup != nil {
+				setup(sv)
+			}
+			started <- sv
+		})
+	}()
 	s.inner = <-started
 	s.conn = jsonrpc2.NewConn(jsonrpc2.NewHeaderStream(cs), jsonrpc2.WithCodec(codec{}))
 	s.conn.Go(ctx, protocol.ClientHandler(s.client, jsonrpc2.MethodNotFoundHandler))

@@ -23,12 +23,13 @@ import (
 // server keeps answering.
 func TestPanicBecomesErrorResponse(t *testing.T) {
 	var log bytes.Buffer
-	s := newSession(t, Options{Log: &syncWriter{w: &log}})
-	s.inner.beforeHandle = func(method string) {
-		if method == protocol.MethodTextDocumentHover {
-			panic("boom")
+	s := newSessionWith(t, Options{Log: &syncWriter{w: &log}}, func(sv *server) {
+		sv.beforeHandle = func(method string) {
+			if method == protocol.MethodTextDocumentHover {
+				panic("boom")
+			}
 		}
-	}
+	})
 	u := testURI(t, "main.whisper")
 	s.open(u, program)
 	_, err := s.server.Hover(s.ctx, &protocol.HoverParams{TextDocumentPositionParams: s.tdpp(u, s.pos(program, "nf4", 0))})
