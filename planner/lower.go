@@ -22,11 +22,7 @@ func lower(w cost.Workload, compile string, kv bool) *Graph {
 	linear := func(m arch.Module) Linear {
 		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute.String(), Weight: storage.String(), Kernel: "matmul"}
 		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
-		switch {
-		case w.StoredWeightBytes > 0:
-			// a GGUF file: each tensor keeps the block type it is stored in
-			l.Weight, l.Kernel = "stored", "stored_matmul"
-		case quantized:
+		if quantized {
 			l.Weight = w.Quant.Type.String()
 			l.Kernel = w.Quant.Type.String() + "_matmul"
 		}
