@@ -48,6 +48,7 @@ func (l *linear) apply(e kernels.Exec, out, x []float32, n int) error {
 type refModel struct {
 	c                arch.Config
 	emb, norm        []float32
+	cls              *linear // the classifier, tied to the embedding
 	attNorm, ffnNorm [][]float32
 	wq, wk, wv, wo   []*linear
 	w1, w2, w3       []*linear
@@ -91,11 +92,12 @@ func loadRef(t testing.TB, method kernels.Method) (*refModel, *tokenizer.BPE) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return buildRef(t, s.Config, method, func(name string) []float32 { return tensorF32(t, s, name) }), tok
+	return buildRef(t, s.Config, method, false, func(name string) []float32 { return tensorF32(t, s, name) }), tok
 }
 
-// buildRef assembles a refModel from the named fp32 tensors get returns.
-func buildRef(t testing.TB, c arch.Config, method kernels.Method, get func(name string) []float32) *refModel {
+// buildRef assembles a refModel from the named fp32 tensors get returns;
+// quantHead quantises the tied classifier too.
+func buildRef(t testing.TB, c arch.Config, method kernels.Method, quantHead bool, get func(name string) []float32) *refModel {
 	t.Helper()
 	m := &refModel{c: c, attn: kernels.AttnFlash2}
 	m.emb = get("tok_embeddings.weight")
@@ -111,6 +113,14 @@ func buildRef(t testing.TB, c arch.Config, method kernels.Method, get func(name 
 			l.q, l.w = q, nil
 		}
 		return l
+	}
+	m.cls = &linear{w: m.emb, rows: c.Vocab, cols: c.Dim}
+	if quantHead && method != kernels.MethodInvalid {
+		q, err := kernels.Quantize(m.emb, c.Vocab, c.Dim, method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.cls = &linear{q: q, rows: c.Vocab, cols: c.Dim}
 	}
 	hs := c.HeadSize()
 	kvd := c.KVHeads * hs
@@ -232,7 +242,7 @@ func (m *refModel) forward(tokens []int, pos int) ([]float32, error) {
 		rmsnorm(xb[r*dim:(r+1)*dim], x[r*dim:(r+1)*dim], m.norm)
 	}
 	logits := make([]float32, n*c.Vocab)
-	return logits, e.MatMul(logits, xb, m.emb, n, c.Vocab, dim)
+	return logits, m.cls.apply(e, logits, xb, n)
 }
 
 func argmax(v []float32) int {
