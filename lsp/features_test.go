@@ -301,6 +301,17 @@ func TestDefinitionReferencesRename(t *testing.T) {
 			t.Errorf("reference at %+v", refs[1].Range)
 		}
 
+		// Highlights of lr: the declaration (written) and var.lr (read), at
+		// the name.
+		hl, err := s.server.DocumentHighlight(s.ctx, &protocol.DocumentHighlightParams{TextDocumentPositionParams: s.tdpp(u, s.pos(program, "var.lr", 5))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hl) != 2 || hl[0].Kind != protocol.DocumentHighlightKindWrite || hl[0].Range.Start != s.pos(program, "lr {", 0) ||
+			hl[1].Kind != protocol.DocumentHighlightKindRead || hl[1].Range.Start != s.pos(program, "lr,", 0) {
+			t.Errorf("highlights %+v", hl)
+		}
+
 		// Rename the variable: declaration and var.lr use.
 		pr, err := s.server.PrepareRename(s.ctx, &protocol.PrepareRenameParams{TextDocumentPositionParams: s.tdpp(u, s.pos(program, "var.lr", 5))})
 		if err != nil {

@@ -201,3 +201,29 @@ func isIdentifier(s string) bool {
 	}
 	return scanIdent(b, 0) == len(b)
 }
+
+// DocumentHighlight marks, in this document, the declaration at the cursor
+// (as written) and every use of it (as read).
+func (s *server) DocumentHighlight(ctx context.Context, params *protocol.DocumentHighlightParams) ([]protocol.DocumentHighlight, error) {
+	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	m := Mapper{File: a.doc.File, Enc: s.encoding()}
+	d, _, ok := symbolAt(a, m.Offset(params.Position))
+	out := []protocol.DocumentHighlight{}
+	if !ok {
+		return out, nil
+	}
+	for _, r := range sites(a.prog, d, true) {
+		if r.Filename != a.doc.Path {
+			continue
+		}
+		kind := protocol.DocumentHighlightKindRead
+		if r == d.NameRange {
+			kind = protocol.DocumentHighlightKindWrite
+		}
+		out = append(out, protocol.DocumentHighlight{Range: m.SourceRange(nameRange(a, d, r)), Kind: kind})
+	}
+	return out, nil
+}

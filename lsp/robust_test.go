@@ -147,6 +147,8 @@ func (s *session) exercise(u uri.URI, pos protocol.Position) {
 	check("inlayHint", err)
 	_, err = s.server.Formatting(s.ctx, &protocol.DocumentFormattingParams{TextDocument: td})
 	check("formatting", err)
+	_, err = s.server.DocumentHighlight(s.ctx, &protocol.DocumentHighlightParams{TextDocumentPositionParams: tdpp})
+	check("documentHighlight", err)
 	_, err = s.server.FoldingRanges(s.ctx, &protocol.FoldingRangeParams{TextDocument: td})
 	check("foldingRange", err)
 }

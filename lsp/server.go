@@ -240,6 +240,7 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 			HoverProvider:              protocol.Boolean(true),
 			DefinitionProvider:         protocol.Boolean(true),
 			ReferencesProvider:         protocol.Boolean(true),
+			DocumentHighlightProvider:  protocol.Boolean(true),
 			DocumentSymbolProvider:     protocol.Boolean(true),
 			DocumentFormattingProvider: protocol.Boolean(true),
 			RenameProvider:             &protocol.RenameOptions{PrepareProvider: &yes},
