@@ -586,3 +586,35 @@ func TestFoldingRanges(t *testing.T) {
 		t.Errorf("no fold of the multi-line list in %+v", fr)
 	}
 }
+
+// TestReferencesFromTheDeclaringFile asks for references and a rename in
+// the file that declares a model and a variable: the uses in another open
+// document that imports it are found and renamed too.
+func TestReferencesFromTheDeclaringFile(t *testing.T) {
+	s := newSession(t, testOpts())
+	dir := t.TempDir()
+	common := uri.File(filepath.Join(dir, "common.whisper"))
+	main := uri.File(filepath.Join(dir, "main.whisper"))
+	commonText := "variable tokens { default = 64 }\nmodel base {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n}\n"
+	mainText := "import \"common.whisper\"\n\ngenerate g {\n  model = base\n  prompt = \"hi\"\n  max_tokens = var.tokens\n}\n"
+	s.open(common, commonText)
+	s.open(main, mainText)
+	s.waitDiagnostics(main, 1)
+	refs, err := s.server.References(s.ctx, &protocol.ReferenceParams{TextDocumentPositionParams: s.tdpp(common, s.pos(commonText, "base {", 1)), Context: protocol.ReferenceContext{IncludeDeclaration: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 2 || refs[0].URI != common || refs[1].URI != main || refs[1].Range.Start != s.pos(mainText, "base\n", 0) {
+		t.Errorf("references %+v", refs)
+	}
+	we, err := s.server.Rename(s.ctx, &protocol.RenameParams{TextDocumentPositionParams: s.tdpp(common, s.pos(commonText, "tokens {", 0)), NewName: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := applyEdits(t, s, mainText, we.Changes[main]); !strings.Contains(got, "max_tokens = var.n\n") {
+		t.Errorf("main after rename:\n%s", got)
+	}
+	if got := applyEdits(t, s, commonText, we.Changes[common]); !strings.HasPrefix(got, "variable n {") {
+		t.Errorf("common after rename:\n%s", got)
+	}
+}

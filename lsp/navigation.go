@@ -68,6 +68,46 @@ func sites(p *compiler.Program, d *compiler.Decl, includeDecl bool) []source.Ran
 	return out
 }
 
+// allSites is sites extended to the other open documents that import the
+// declaring file: asked in the file that declares a model, find-references
+// and rename also reach the files that use it through an import. Ranges are
+// deduplicated (files shared by several closures are seen once).
+func (s *server) allSites(ctx context.Context, a *analysis, d *compiler.Decl, includeDecl bool) []source.Range {
+	out := sites(a.prog, d, includeDecl)
+	for _, doc := range s.docs.all() {
+		if doc.URI == a.doc.URI {
+			continue
+		}
+		b := s.analyse(ctx, doc)
+		if b == nil || b.prog == nil || !b.reads(d.File) {
+			continue
+		}
+		if od := b.prog.Decl(d.Name); od != nil && od.File == d.File {
+			out = append(out, sites(b.prog, od, false)...)
+		}
+	}
+	type key struct {
+		file       string
+		start, end int
+	}
+	seen := map[key]bool{}
+	uniq := out[:0]
+	for _, r := range out {
+		k := key{r.Filename, r.Start.Byte, r.End.Byte}
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, r)
+		}
+	}
+	sort.Slice(uniq, func(i, j int) bool {
+		if uniq[i].Filename != uniq[j].Filename {
+			return uniq[i].Filename < uniq[j].Filename
+		}
+		return uniq[i].Start.Byte < uniq[j].Start.Byte
+	})
+	return uniq
+}
+
 // Definition jumps from a reference (or a variable use) to the
 // declaration's name, in whichever file of the import closure declares it.
 func (s *server) Definition(ctx context.Context, params *protocol.DefinitionParams) (protocol.DefinitionResult, error) {
@@ -100,7 +140,7 @@ func (s *server) References(ctx context.Context, params *protocol.ReferenceParam
 		return []protocol.Location{}, nil
 	}
 	out := []protocol.Location{}
-	for _, r := range sites(a.prog, d, params.Context.IncludeDeclaration) {
+	for _, r := range s.allSites(ctx, a, d, params.Context.IncludeDeclaration) {
 		if loc, ok := s.location(a, r); ok {
 			out = append(out, loc)
 		}
@@ -120,19 +160,19 @@ func (s *server) PrepareRename(ctx context.Context, params *protocol.PrepareRena
 	if !ok {
 		return nil, fmt.Errorf("there is no declaration or reference here to rename")
 	}
-	r = nameRange(a, d, r)
+	r = s.nameRange(a, d, r)
 	pr := m.SourceRange(r)
 	return &protocol.PrepareRenamePlaceholder{Range: pr, Placeholder: d.Name}, nil
 }
 
 // nameRange narrows a site to the declaration's name: a variable use
 // `var.lr` is renamed at `lr`, and a field reference `sft.output` at `sft`.
-func nameRange(a *analysis, d *compiler.Decl, r source.Range) source.Range {
-	f := a.unit[r.Filename]
+func (s *server) nameRange(a *analysis, d *compiler.Decl, r source.Range) source.Range {
+	f := s.fileOf(a, r.Filename)
 	if f == nil {
 		return r
 	}
-	src := f.file.Src
+	src := f.Src
 	for i := r.Start.Byte; i+len(d.Name) <= r.End.Byte && i+len(d.Name) <= len(src); i++ {
 		if string(src[i:i+len(d.Name)]) != d.Name {
 			continue
@@ -140,7 +180,7 @@ func nameRange(a *analysis, d *compiler.Decl, r source.Range) source.Range {
 		before := i == 0 || !isIdentByte(src[i-1])
 		after := i+len(d.Name) >= len(src) || !isIdentByte(src[i+len(d.Name)])
 		if before && after && !(i >= 4 && string(src[i-4:i]) == "var." && d.Kind != "variable") {
-			return f.file.Range(i, i+len(d.Name))
+			return f.Range(i, i+len(d.Name))
 		}
 	}
 	return r
@@ -177,8 +217,8 @@ func (s *server) Rename(ctx context.Context, params *protocol.RenameParams) (*pr
 		return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
 	}
 	changes := map[uri.URI][]protocol.TextEdit{}
-	for _, r := range sites(a.prog, d, true) {
-		r = nameRange(a, d, r)
+	for _, r := range s.allSites(ctx, a, d, true) {
+		r = s.nameRange(a, d, r)
 		f := s.fileOf(a, r.Filename)
 		if f == nil {
 			continue
@@ -223,7 +263,7 @@ func (s *server) DocumentHighlight(ctx context.Context, params *protocol.Documen
 		if r == d.NameRange {
 			kind = protocol.DocumentHighlightKindWrite
 		}
-		out = append(out, protocol.DocumentHighlight{Range: m.SourceRange(nameRange(a, d, r)), Kind: kind})
+		out = append(out, protocol.DocumentHighlight{Range: m.SourceRange(s.nameRange(a, d, r)), Kind: kind})
 	}
 	return out, nil
 }
