@@ -617,4 +617,9 @@ func TestReferencesFromTheDeclaringFile(t *testing.T) {
 	if got := applyEdits(t, s, commonText, we.Changes[common]); !strings.HasPrefix(got, "variable n {") {
 		t.Errorf("common after rename:\n%s", got)
 	}
+	// g is declared only in main; renaming base to g from common would
+	// clash there.
+	if _, err := s.server.Rename(s.ctx, &protocol.RenameParams{TextDocumentPositionParams: s.tdpp(common, s.pos(commonText, "base {", 0)), NewName: "g"}); err == nil {
+		t.Error("rename onto a name declared in an importing file succeeded")
+	}
 }

@@ -216,6 +216,13 @@ func (s *server) Rename(ctx context.Context, params *protocol.RenameParams) (*pr
 	if other := a.prog.Decl(name); other != nil && other != d {
 		return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
 	}
+	for _, doc := range s.docs.all() { // programs that import the declaring file
+		if b := s.analyse(ctx, doc); b != nil && b.prog != nil && b.reads(d.File) {
+			if other := b.prog.Decl(name); other != nil {
+				return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
+			}
+		}
+	}
 	changes := map[uri.URI][]protocol.TextEdit{}
 	for _, r := range s.allSites(ctx, a, d, true) {
 		r = s.nameRange(a, d, r)
