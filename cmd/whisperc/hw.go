@@ -1,8 +1,22 @@
 package main
 
-import "errors"
+import (
+	"github.com/modelwhisperer/whisperc/planner/hw"
+)
 
-// hwCmd is not wired yet; its owner replaces this file.
-type hwCmd struct{}
+// hwCmd prints the detected hardware.
+type hwCmd struct {
+	JSON bool   `name:"json" help:"Print as JSON."`
+	Disk string `placeholder:"DIR" help:"Also measure the read bandwidth of the disk holding DIR (bounded, cached per device)."`
+}
 
-func (hwCmd) Run(e *env) error { return errors.New("hw: not implemented yet") }
+func (c hwCmd) Run(e *env) error {
+	h, err := hw.DetectWith(e.ctx, hw.Options{DiskDir: c.Disk})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return h.WriteJSON(e.stdout)
+	}
+	return h.WriteText(e.stdout)
+}

@@ -1,8 +1,86 @@
 package main
 
-import "errors"
+import (
+	"fmt"
 
-// planCmd is not wired yet; its owner replaces this file.
-type planCmd struct{}
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/hw"
+)
 
-func (planCmd) Run(e *env) error { return errors.New("plan: not implemented yet") }
+// planCmd checks a pipeline and plans it against hardware.
+type planCmd struct {
+	Target  string   `help:"Plan for a named target (a100-80gb, h100-80gb*8), an HCL profile file, instead of the target block or this machine." placeholder:"T"`
+	Targets bool     `help:"List the built-in targets and exit."`
+	Var     []string `name:"var" placeholder:"NAME=VALUE" help:"Set a variable (repeatable)."`
+	JSON    bool     `name:"json" help:"Print the plan as JSON (format documented in spec/plan.md)."`
+	Out     string   `short:"o" placeholder:"PLAN.json" help:"Also save the plan, with the hardware fingerprint, variables and input hashes, for whisperc run."`
+	File    string   `arg:"" optional:"" help:"The .whisper file to plan."`
+}
+
+func (c planCmd) Run(e *env) error {
+	if c.Targets {
+		return planner.WriteTargets(e.stdout)
+	}
+	if c.File == "" {
+		return usageError{"plan: expected a .whisper file (or --targets)"}
+	}
+	prog, ds, err := checkProgram(e, c.File, c.Var)
+	if err != nil {
+		return err
+	}
+	// Detection runs only when neither --target nor a target block names
+	// the hardware; it is remembered for -out's fingerprint.
+	var detected *hw.Hardware
+	detect := func() (*hw.Hardware, error) {
+		h, err := hw.Detect(e.ctx)
+		detected = h
+		return h, err
+	}
+	target, tds := planner.ResolveTarget(c.Target, prog, detect)
+	if c.Target != "" && tds.HasErrors() {
+		diag.WriteText(e.stderr, prog.Files, tds, diag.TextOptions{Color: isTerminal(e.stderr)})
+		return exitError{exitUsage}
+	}
+	ds = ds.Extend(tds)
+	plan, pds := planner.Build(prog, target, planner.Options{})
+	plan.Diagnostics = ds.Extend(pds).Sorted()
+	if c.Out != "" && !plan.Diagnostics.HasErrors() {
+		if err := plan.Save(c.Out, prog, detected); err != nil {
+			return fmt.Errorf("saving the plan: %w", err)
+		}
+	}
+	if c.JSON {
+		err = plan.WriteJSON(e.stdout)
+	} else {
+		err = plan.WriteTextWith(e.stdout, prog.Files, diag.TextOptions{Color: isTerminal(e.stdout)})
+	}
+	if err != nil {
+		return err
+	}
+	if plan.Diagnostics.HasErrors() {
+		if c.Out != "" {
+			fmt.Fprintf(e.stderr, "plan: not saved to %s because the plan has errors\n", c.Out)
+		}
+		return exitError{exitErrors}
+	}
+	return nil
+}
+
+// checkProgram parses -var settings and checks the program rooted at file.
+// When the program has errors it renders them on stderr and returns the
+// exit error; otherwise it returns the program and its warnings.
+func checkProgram(e *env, file string, settings []string) (*compiler.Program, diag.Diagnostics, error) {
+	vars, err := parseVars(settings)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog, ds := compiler.Check(file, compiler.Options{Vars: vars})
+	if ds.HasErrors() {
+		diag.WriteText(e.stderr, prog.Files, ds, diag.TextOptions{Color: isTerminal(e.stderr)})
+		fmt.Fprintln(e.stderr, summaryLine(ds))
+		return prog, ds, exitError{exitErrors}
+	}
+	return prog, ds, nil
+}
