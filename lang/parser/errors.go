@@ -24,7 +24,7 @@ func (p *parser) reportBrackets() {
 			p.diags = p.diags.Append(diag.Errorf(p.f.Range(p.start(i), p.end(i)), "E112", "Unmatched `"+t.Value+"`",
 				"This `"+t.Value+"` closes nothing: every bracket before it is already closed. Remove it, or add the opening bracket it was meant to close."))
 		case isOpener(t):
-			closer := closerOf[t.Value]
+			closer := closerOf(t.Value)
 			var at int
 			switch {
 			case p.closedBy[i] >= 0 && t.Value == "{":

@@ -70,7 +70,18 @@ func (p *parser) firstOnLine(i int) bool {
 	return i == 0 || p.tok(i-1).Pos.Line != p.tok(i).Pos.Line
 }
 
-var closerOf = map[string]string{"{": "}", "[": "]", "(": ")"}
+// closerOf returns the bracket that closes the opening bracket open.
+func closerOf(open string) string {
+	switch open {
+	case "{":
+		return "}"
+	case "[":
+		return "]"
+	case "(":
+		return ")"
+	}
+	return ""
+}
 
 func isOpener(t lexer.Token) bool {
 	return t.Type == tokPunct && (t.Value == "{" || t.Value == "[" || t.Value == "(")
@@ -107,7 +118,7 @@ func (p *parser) matchBracketsWith(useIndent bool) {
 			stack = append(stack, i)
 		case isCloser(t):
 			k := len(stack) - 1
-			for k >= 0 && closerOf[p.tok(stack[k]).Value] != t.Value {
+			for k >= 0 && closerOf(p.tok(stack[k]).Value) != t.Value {
 				k--
 			}
 			if useIndent && t.Value == "}" && k >= 0 && p.firstOnLine(i) && p.indent(stack[k]) != t.Pos.Column {
