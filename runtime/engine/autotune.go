@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/klauspost/cpuid/v2"
@@ -15,82 +14,30 @@ import (
 )
 
 // tuning is CompileMaxAutotune's choice for one CPU, model shape and
-// quantisation: the thread count for each weight shape ("rows×cols") and
-// the batched kernel's tile size.
+// quantisation: the kernels' thread count and the batched kernel's tile
+// size.
 type tuning struct {
-	Threads  map[string]int `json:"threads"`
-	TileRows int            `json:"tile_rows"`
+	Threads  int `json:"threads"`
+	TileRows int `json:"tile_rows"`
 }
 
 // autotuneVersion changes whenever the search or the kernels change enough
 // to invalidate cached results.
-const autotuneVersion = 2
+const autotuneVersion = 3
 
 // autotuneKey names a tuning: the CPU, its logical cores, the thread
-// budget, the model's shapes and the quantisation.
+// budget, the model's shapes, the quantisation and the attention kernel.
 func (e *Engine) autotuneKey() string {
 	c := e.cfg
-	return fmt.Sprintf("v%d|%s|%d cpus|%d threads|dim %d hidden %d heads %d/%d vocab %d|%s", autotuneVersion,
-		cpuid.CPU.BrandName, cpuid.CPU.LogicalCores, e.opts.Threads, c.Dim, c.HiddenDim, c.Heads, c.KVHeads, c.Vocab, e.opts.Quantize)
+	return fmt.Sprintf("v%d|%s|%d cpus|%d threads|dim %d hidden %d layers %d heads %d/%d vocab %d|%s|%s", autotuneVersion,
+		cpuid.CPU.BrandName, cpuid.CPU.LogicalCores, e.opts.Threads, c.Dim, c.HiddenDim, c.Layers, c.Heads, c.KVHeads, c.Vocab, e.opts.Quantize, e.opts.Attention)
 }
 
-// probe is one weight shape to time: a decode product (matrix times one
-// vector) in the representation the engine will run.
-type probe struct {
-	shape string
-	rows  int
-	cols  int
-	run   func(kernels.Exec, []float32, []float32) error
-}
-
-// probes returns one probe per distinct linear-weight shape.
-func (e *Engine) probes() []probe {
-	seen := map[string]bool{}
-	var ps []probe
-	names := make([]string, 0, len(e.tensors)+len(e.quant))
-	for n, t := range e.tensors {
-		if t.Dims() == 2 && n != "tok_embeddings.weight" {
-			names = append(names, n)
-		}
-	}
-	for n := range e.quant {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		var p probe
-		if q, ok := e.quant[n]; ok {
-			p = probe{rows: q.Rows, cols: q.Cols, run: func(x kernels.Exec, out, in []float32) error { return x.QMatVec(out, q, in) }}
-		} else {
-			t := e.tensors[n]
-			w, s := t.Float32s(), t.Shape()
-			p = probe{rows: s[0], cols: s[1], run: func(x kernels.Exec, out, in []float32) error { return x.MatVec(out, w, in, s[0], s[1]) }}
-		}
-		p.shape = shapeKey(p.rows, p.cols)
-		if !seen[p.shape] {
-			seen[p.shape] = true
-			ps = append(ps, p)
-		}
-	}
-	return ps
-}
-
-func shapeKey(rows, cols int) string { return fmt.Sprintf("%dx%d", rows, cols) }
-
-// execFor returns the kernel settings for a weight of the given shape: the
-// tuned thread count under CompileMaxAutotune, else the engine's.
-func (e *Engine) execFor(rows, cols int) kernels.Exec {
-	x := e.exec
-	if th, ok := e.threadsFor[shapeKey(rows, cols)]; ok {
-		x.Threads = th
-	}
-	return x
-}
-
-// autotune sets the engine's per-shape thread counts (each 1..Threads) and
-// tile size to those that ran fastest on this CPU. Results are cached in
-// CacheDir (default os.UserCacheDir()/whisperc) as autotune.json; a cache
-// that cannot be read or written only costs the search.
+// autotune sets the engine's thread count (1..Threads) and tile size to
+// those under which the whole model ran fastest on this CPU. Results are
+// cached in CacheDir (default os.UserCacheDir()/whisperc) as
+// autotune.json; a cache that cannot be read or written only costs the
+// search.
 func (e *Engine) autotune(ctx context.Context) error {
 	dir := e.opts.CacheDir
 	if dir == "" {
@@ -107,7 +54,7 @@ func (e *Engine) autotune(ctx context.Context) error {
 		}
 	}
 	best, ok := cache[key]
-	if !ok || !e.validTuning(best) {
+	if !ok || best.Threads < 1 || best.Threads > e.opts.Threads || best.TileRows <= 0 {
 		var err error
 		if best, err = e.search(ctx); err != nil {
 			return err
@@ -122,78 +69,76 @@ func (e *Engine) autotune(ctx context.Context) error {
 			}
 		}
 	}
-	e.threadsFor = best.Threads
-	e.exec.TileRows = best.TileRows
-	e.st.exec = e.exec
+	e.setExec(best.Threads, best.TileRows)
 	return nil
 }
 
-// validTuning reports whether a cached tuning fits the thread budget.
-func (e *Engine) validTuning(t tuning) bool {
-	if t.TileRows <= 0 || len(t.Threads) == 0 {
-		return false
+// setExec changes the kernel settings and drops the graphs built with the
+// old ones.
+func (e *Engine) setExec(threads, tile int) {
+	e.exec.Threads, e.exec.TileRows = threads, tile
+	e.st.exec = e.exec
+	for k, c := range e.graphs {
+		c.vm.Close()
+		delete(e.graphs, k)
 	}
-	for _, th := range t.Threads {
-		if th < 1 || th > e.opts.Threads {
-			return false
-		}
-	}
-	return true
 }
 
-// search times, for each weight shape, a decode product with every thread
-// count from 1 to the budget, and the 16-row batched product of the first
-// feed-forward weight with each tile size, keeping the fastest of three
-// rounds of four calls each.
+// search runs the model itself: decode steps under each thread count
+// (1, 2, 4, ... and the budget), then a 16-token prefill under each tile
+// size, keeping the fastest of three timed rounds after a warm-up. Timing
+// the whole model, rather than each product alone, counts what matters:
+// the cache traffic between ops and the cost of starting goroutines.
 func (e *Engine) search(ctx context.Context) (tuning, error) {
-	t := tuning{Threads: map[string]int{}, TileRows: kernels.DefaultTileRows}
-	timeIt := func(f func() error) (time.Duration, error) {
+	defer func() {
+		e.Reset()
+		e.rows = 0
+	}()
+	prompt := make([]int, min(16, e.opts.Context))
+	for i := range prompt {
+		prompt[i] = (i*7919 + 1) % e.cfg.Vocab
+	}
+	timeIt := func(steps [][]int) (time.Duration, error) {
 		best := time.Duration(1 << 62)
-		for range 3 {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
+		for round := range 4 {
+			e.Reset()
 			start := time.Now()
-			for range 4 {
-				if err := f(); err != nil {
+			for _, tokens := range steps {
+				if _, err := e.Forward(ctx, tokens); err != nil {
 					return 0, err
 				}
 			}
-			best = min(best, time.Since(start))
+			if round > 0 { // round 0 builds the graphs and warms the caches
+				best = min(best, time.Since(start))
+			}
 		}
 		return best, nil
 	}
-	for _, p := range e.probes() {
-		in := make([]float32, p.cols)
-		for i := range in {
-			in[i] = float32(i%7) / 7
-		}
-		out := make([]float32, p.rows)
-		bestD := time.Duration(1 << 62)
-		for th := 1; th <= e.opts.Threads; th++ {
-			x := e.exec
-			x.Threads = th
-			d, err := timeIt(func() error { return p.run(x, out, in) })
-			if err != nil {
-				return t, err
-			}
-			if d < bestD {
-				bestD, t.Threads[p.shape] = d, th
-			}
-		}
+	var decode [][]int
+	for _, tok := range prompt[:min(8, len(prompt))] {
+		decode = append(decode, []int{tok})
 	}
-	w1, ok := e.tensors["layers.0.feed_forward.w1.weight"]
-	if !ok {
-		return t, nil // quantised: the batched fp32 kernel does not run
+	var counts []int
+	for th := 1; th < e.opts.Threads; th *= 2 {
+		counts = append(counts, th)
 	}
-	c := e.cfg
-	x := make([]float32, 16*c.Dim)
-	out := make([]float32, 16*c.HiddenDim)
+	counts = append(counts, e.opts.Threads)
+	t := tuning{Threads: e.opts.Threads, TileRows: kernels.DefaultTileRows}
 	bestD := time.Duration(1 << 62)
-	for _, tile := range []int{4, 8, 16, 32, 64} {
-		ex := e.execFor(c.HiddenDim, c.Dim)
-		ex.TileRows = tile
-		d, err := timeIt(func() error { return ex.MatMul(out, x, w1.Float32s(), 16, c.HiddenDim, c.Dim) })
+	for _, th := range counts {
+		e.setExec(th, t.TileRows)
+		d, err := timeIt(decode)
+		if err != nil {
+			return t, err
+		}
+		if d < bestD {
+			bestD, t.Threads = d, th
+		}
+	}
+	bestD = time.Duration(1 << 62)
+	for _, tile := range []int{8, 16, 32, 64} {
+		e.setExec(t.Threads, tile)
+		d, err := timeIt([][]int{prompt})
 		if err != nil {
 			return t, err
 		}

@@ -83,7 +83,7 @@ func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node 
 // nil (fused into the product, or a separate Gorgonia Add).
 func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
-		exec := b.e.execFor(q.Rows, q.Cols)
+		exec := b.e.exec
 		y := b.std(name, func() (*gorgonia.Node, error) { return ops.QuantLinear(name, x, q, exec) })
 		if residual == nil {
 			return y
@@ -91,8 +91,7 @@ func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgon
 		return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
 	}
 	w := b.weight(weight)
-	s := b.e.tensors[weight].Shape()
-	exec := b.e.execFor(s[0], s[1])
+	exec := b.e.exec
 	if residual == nil {
 		return b.apply(newLinear(name, exec, false, b.reuse), name, x, w)
 	}
