@@ -84,9 +84,10 @@ func (e *Engine) setExec(threads, tile int) {
 	}
 }
 
-// search runs the model itself: decode steps under each thread count
+// search runs the model itself: 8 decode steps under each thread count
 // (1, 2, 4, ... and the budget), then a 16-token prefill under each tile
-// size, keeping the fastest of three timed rounds after a warm-up. Timing
+// size, keeping the fastest of three timed rounds after a warm-up (2
+// steps and one timed round for models over 500M parameters). Timing
 // the whole model, rather than each product alone, counts what matters:
 // the cache traffic between ops and the cost of starting goroutines.
 func (e *Engine) search(ctx context.Context) (tuning, error) {
@@ -94,13 +95,19 @@ func (e *Engine) search(ctx context.Context) (tuning, error) {
 		e.Reset()
 		e.rows = 0
 	}()
-	prompt := make([]int, min(16, e.opts.Context))
+	// Large models get a shorter search: each step of a 7B model takes
+	// about a second on a CPU.
+	steps, rounds := 8, 4
+	if e.cfg.Params() > 500_000_000 {
+		steps, rounds = 2, 2
+	}
+	prompt := make([]int, min(2*steps, e.opts.Context))
 	for i := range prompt {
 		prompt[i] = (i*7919 + 1) % e.cfg.Vocab
 	}
 	timeIt := func(steps [][]int) (time.Duration, error) {
 		best := time.Duration(1 << 62)
-		for round := range 4 {
+		for round := range rounds {
 			e.Reset()
 			start := time.Now()
 			for _, tokens := range steps {
@@ -115,7 +122,7 @@ func (e *Engine) search(ctx context.Context) (tuning, error) {
 		return best, nil
 	}
 	var decode [][]int
-	for _, tok := range prompt[:min(8, len(prompt))] {
+	for _, tok := range prompt[:min(steps, len(prompt))] {
 		decode = append(decode, []int{tok})
 	}
 	var counts []int
