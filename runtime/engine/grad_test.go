@@ -20,7 +20,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 16, HiddenDim: 24, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 20, MaxSeq: 8, RopeTheta: 10000, NormEps: 1e-5}
 	for _, mode := range []Compile{CompileDefault, CompileReduceOverhead} {
 		t.Run(mode.String(), func(t *testing.T) {
-			e, err := New(context.Background(), randomSet(c, 3), Options{Attention: AttentionEager, KVCache: false, Compile: mode, Quantize: QuantizeNone})
+			e, err := New(context.Background(), randomSet(c, 3), Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,6 +54,13 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			}
 			vm := gorgonia.NewTapeMachine(tg.Graph)
 			defer vm.Close()
+			// Decoding with the same engine must not disturb the training
+			// graph's positions.
+			for _, toks := range [][]int{{3, 4}, {5}} {
+				if _, err := e.Forward(context.Background(), toks); err != nil {
+					t.Fatal(err)
+				}
+			}
 			run := func() float64 {
 				t.Helper()
 				if err := vm.RunAll(); err != nil {

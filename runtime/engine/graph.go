@@ -15,6 +15,7 @@ import (
 // The first error stops the build; later calls return nil nodes.
 type builder struct {
 	e     *Engine
+	st    *state // the stateful ops' shared state
 	g     *gorgonia.ExprGraph
 	fused bool // CompileReduceOverhead and up: fused element-wise ops
 	reuse bool // ops write into buffers allocated once
@@ -124,9 +125,9 @@ func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
 		q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
 		k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
 		v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
-		q = b.apply(newRoPE(p+"q.rope", b.e.st, b.reuse), p+"q.rope", q)
-		k = b.apply(newRoPE(p+"k.rope", b.e.st, b.reuse), p+"k.rope", k)
-		a := b.apply(newAttention(p+"attention", b.e.st, l, b.e.opts.Attention, b.reuse), p+"attention", q, k, v)
+		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
+		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
+		a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.Attention, b.reuse), p+"attention", q, k, v)
 		x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
 		h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
 		gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
@@ -149,7 +150,7 @@ func (e *Engine) build(t int) (c *compiled, err error) {
 		}
 	}()
 	reuse := e.opts.Compile >= CompileReduceOverhead
-	b := &builder{e: e, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}}
+	b := &builder{e: e, st: e.st, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}}
 	xval := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"), gorgonia.WithValue(xval))
 	logits := b.forward(x, false)
@@ -171,14 +172,12 @@ type TrainGraph struct {
 	Weights map[string]*gorgonia.Node
 }
 
-// TrainGraph builds the training graph for sequences of t tokens. The
-// engine must run without a KV cache (training attends within the
-// sequence); the compile mode decides fused versus unfused element-wise
-// ops as for inference.
+// TrainGraph builds the training graph for sequences of t tokens:
+// attention within the sequence, no KV cache, positions from 0. It has its
+// own copy of the engine's position state, so it may be used alongside
+// Forward. The compile mode decides fused versus unfused element-wise ops
+// as for inference.
 func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
-	if e.opts.KVCache {
-		return nil, fmt.Errorf("engine: a training graph needs an engine without a KV cache")
-	}
 	if t <= 0 || t > e.opts.Context {
 		return nil, fmt.Errorf("engine: sequence length %d is outside 1..%d", t, e.opts.Context)
 	}
@@ -187,9 +186,10 @@ func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
 			err = fmt.Errorf("engine: internal error building the graph: %v", r)
 		}
 	}()
-	e.st.start = 0
+	st := *e.st
+	st.start, st.cached, st.keys, st.vals = 0, false, nil, nil
 	fused := e.opts.Compile >= CompileReduceOverhead
-	b := &builder{e: e, g: gorgonia.NewGraph(), fused: fused, reuse: false, nodes: map[string]*gorgonia.Node{}}
+	b := &builder{e: e, st: &st, g: gorgonia.NewGraph(), fused: fused, reuse: false, nodes: map[string]*gorgonia.Node{}}
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),
 		gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))))
 	logits := b.forward(x, true)
