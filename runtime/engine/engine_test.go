@@ -88,6 +88,50 @@ func TestConformanceStories260K(t *testing.T) {
 	}
 }
 
+// TestConformanceLlama2CRuns checks more of llama2.c's runs byte for
+// byte: a prompt (echoed, then continued greedily) and seeded sampling
+// with temperature and top-p, whose xorshift generator and nucleus walk
+// package sample reproduces. The goldens are llama2.c's output:
+//
+//	run stories260K.bin -z tok512.bin -t 0.0 -n 104 -i "Once upon a time"
+//	run stories260K.bin -z tok512.bin -t 0.8 -p 0.9 -s 42 -n 200
+//	run stories260K.bin -z tok512.bin -t 1.0 -p 0 -s 7 -n 200
+func TestConformanceLlama2CRuns(t *testing.T) {
+	ws, tok := loadStories(t)
+	for _, c := range []struct {
+		golden    string
+		prompt    string
+		maxTokens int
+		p         sample.Params
+	}{
+		{"stories260K-once.golden", "Once upon a time", 100, sample.Params{}},
+		{"stories260K-t0.8-p0.9-s42.golden", "", 200, sample.Params{Temperature: 0.8, TopP: 0.9, Seed: 42}},
+		{"stories260K-t1-s7.golden", "", 200, sample.Params{Temperature: 1, Seed: 7}},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("testdata", c.golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := New(context.Background(), ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := sample.New(c.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if _, err := Generate(context.Background(), e, tok, GenerateOptions{Prompt: c.prompt, MaxTokens: c.maxTokens, Sampler: s, Out: &out}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("output differs from llama2.c's\n got: %q\nwant: %q", out.String(), want)
+			}
+		})
+	}
+}
+
 // TestAutotuneCache checks that max_autotune stores its choice and that a
 // stored choice is used without searching again.
 func TestAutotuneCache(t *testing.T) {
