@@ -237,6 +237,9 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 		input = e.history
 		e.st.start = 0
 	}
+	if err := e.st.ensure(e.st.start + len(input)); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("engine: internal error in the Gorgonia graph: %v", r)

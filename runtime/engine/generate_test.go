@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 )
 
@@ -119,8 +120,8 @@ func TestContextOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Context() != 10 || len(e.st.keys[0]) != 10*ws.Config.KVHeads*ws.Config.HeadSize() {
-		t.Fatalf("context %d, cache %d floats", e.Context(), len(e.st.keys[0]))
+	if e.Context() != 10 || len(e.st.keys[0]) != 0 {
+		t.Fatalf("context %d, cache %d floats before any token; want 10 and an empty cache", e.Context(), len(e.st.keys[0]))
 	}
 	s, _ := sample.New(sample.Params{})
 	var out bytes.Buffer
@@ -131,10 +132,33 @@ func TestContextOption(t *testing.T) {
 	if st.Generated != 10 || e.Pos() != 10 {
 		t.Errorf("generated %d tokens at position %d, want 10 at 10", st.Generated, e.Pos())
 	}
+	if kvd := ws.Config.KVHeads * ws.Config.HeadSize(); len(e.st.keys[0]) != 10*kvd {
+		t.Errorf("cache holds %d floats, want the 10 positions' %d", len(e.st.keys[0]), 10*kvd)
+	}
 	if _, err := e.Forward(ctx, []int{5}); err == nil {
 		t.Errorf("Forward past the context succeeded")
 	}
 	if _, err := New(ctx, ws, Options{Attention: AttentionEager, Compile: CompileDefault, Quantize: QuantizeNone, Context: -1}); err == nil {
 		t.Errorf("a negative context was accepted")
+	}
+}
+
+// TestHugeContextCostsNothingUpFront checks that a header claiming an
+// enormous context allocates nothing for it until positions are used.
+func TestHugeContextCostsNothingUpFront(t *testing.T) {
+	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 16, HiddenDim: 24, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 20, MaxSeq: 1 << 30, RopeTheta: 10000, NormEps: 1e-5}
+	for _, cached := range []bool{true, false} {
+		e, err := New(context.Background(), randomSet(c, 1), Options{Attention: AttentionFlash2, KVCache: cached, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 70 {
+			if _, err := e.Forward(context.Background(), []int{i % c.Vocab}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.st.positions(); n != 128 {
+			t.Errorf("cache %v: tables cover %d positions after 70 tokens, want 128 (64 doubled)", cached, n)
+		}
 	}
 }

@@ -188,6 +188,9 @@ func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
 	}()
 	st := *e.st
 	st.start, st.cached, st.keys, st.vals = 0, false, nil, nil
+	if err := st.ensure(t); err != nil {
+		return nil, err
+	}
 	fused := e.opts.Compile >= CompileReduceOverhead
 	b := &builder{e: e, st: &st, g: gorgonia.NewGraph(), fused: fused, reuse: false, nodes: map[string]*gorgonia.Node{}}
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),

@@ -303,8 +303,8 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if d%hs != 0 {
 		return nil, fmt.Errorf("engine: %s: width %d is not a multiple of the head size %d", o.name, d, hs)
 	}
-	if o.st.start+t > o.st.maxSeq {
-		return nil, fmt.Errorf("engine: %s: position %d is beyond the context of %d", o.name, o.st.start+t-1, o.st.maxSeq)
+	if o.st.start+t > o.st.positions() {
+		return nil, fmt.Errorf("engine: %s: position %d is beyond the rotary table of %d", o.name, o.st.start+t-1, o.st.positions())
 	}
 	out := o.output(t, d)
 	y := out.Float32s()
@@ -372,8 +372,8 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	keys, vals := k, v
 	if st.cached {
-		if st.start+t > st.maxSeq {
-			return nil, fmt.Errorf("engine: %s: position %d is beyond the context of %d", o.name, st.start+t-1, st.maxSeq)
+		if st.start+t > st.positions() || len(st.keys[o.layer]) < st.positions()*kvd {
+			return nil, fmt.Errorf("engine: %s: position %d is beyond the cache of %d", o.name, st.start+t-1, st.positions())
 		}
 		keys, vals = st.keys[o.layer], st.vals[o.layer]
 		copy(keys[st.start*kvd:], k)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
@@ -8,44 +9,75 @@ import (
 
 // state is what the stateful ops of one engine share: the position of the
 // first row of the current call, the rotary tables and the KV cache. The
-// engine sets start before each run; ops read it while running.
+// engine sets start before each run and grows the tables and the cache to
+// the positions the run reaches (ensure); ops read them while running.
+//
+// Tables and cache grow on demand, doubling, up to maxSeq, so that a model
+// header claiming an enormous context costs nothing until those positions
+// are used.
 type state struct {
 	start    int
 	maxSeq   int
+	layers   int
 	heads    int
 	kvHeads  int
 	headSize int
+	theta    float64
 	cached   bool
-	// cos and sin hold, for each position p and pair i, the rotary angle
-	// p·θ^(-2i/headSize), computed in float32 as llama2.c does.
+	// cos and sin hold, for each position p so far and pair i, the rotary
+	// angle p·θ^(-2i/headSize), computed in float32 as llama2.c does.
 	cos, sin []float32
-	// keys and vals are each layer's cache, [maxSeq, kvHeads·headSize].
+	// keys and vals are each layer's cache, [positions, kvHeads·headSize].
 	keys, vals [][]float32
 	// exec runs the attention kernels.
 	exec kernels.Exec
 }
 
 func newState(maxSeq, layers, heads, kvHeads, headSize int, theta float64, cached bool) *state {
-	st := &state{maxSeq: maxSeq, heads: heads, kvHeads: kvHeads, headSize: headSize, cached: cached}
-	half := headSize / 2
-	st.cos = make([]float32, maxSeq*half)
-	st.sin = make([]float32, maxSeq*half)
-	for i := range half {
-		freq := 1 / float32(math.Pow(theta, float64(float32(2*i)/float32(headSize))))
-		for p := range maxSeq {
-			val := float32(p) * freq
-			st.cos[p*half+i] = float32(math.Cos(float64(val)))
-			st.sin[p*half+i] = float32(math.Sin(float64(val)))
-		}
-	}
+	st := &state{maxSeq: maxSeq, layers: layers, heads: heads, kvHeads: kvHeads, headSize: headSize, theta: theta, cached: cached}
 	if cached {
-		kvd := kvHeads * headSize
 		st.keys = make([][]float32, layers)
 		st.vals = make([][]float32, layers)
-		for l := range layers {
-			st.keys[l] = make([]float32, maxSeq*kvd)
-			st.vals[l] = make([]float32, maxSeq*kvd)
-		}
 	}
 	return st
+}
+
+// positions returns how many positions the tables cover.
+func (st *state) positions() int { return len(st.cos) / (st.headSize / 2) }
+
+// ensure grows the rotary tables and the KV cache to cover n positions.
+func (st *state) ensure(n int) error {
+	if n > st.maxSeq {
+		return fmt.Errorf("engine: position %d is beyond the context of %d", n-1, st.maxSeq)
+	}
+	have := st.positions()
+	if n <= have {
+		return nil
+	}
+	want := min(max(n, 2*have, 64), st.maxSeq)
+	half := st.headSize / 2
+	cos := make([]float32, want*half)
+	sin := make([]float32, want*half)
+	copy(cos, st.cos)
+	copy(sin, st.sin)
+	for i := range half {
+		freq := 1 / float32(math.Pow(st.theta, float64(float32(2*i)/float32(st.headSize))))
+		for p := have; p < want; p++ {
+			val := float32(p) * freq
+			cos[p*half+i] = float32(math.Cos(float64(val)))
+			sin[p*half+i] = float32(math.Sin(float64(val)))
+		}
+	}
+	st.cos, st.sin = cos, sin
+	if st.cached {
+		kvd := st.kvHeads * st.headSize
+		for l := range st.layers {
+			k := make([]float32, want*kvd)
+			v := make([]float32, want*kvd)
+			copy(k, st.keys[l])
+			copy(v, st.vals[l])
+			st.keys[l], st.vals[l] = k, v
+		}
+	}
+	return nil
 }
