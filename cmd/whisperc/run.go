@@ -62,7 +62,11 @@ func (c runCmd) Run(e *env) error {
 			return report(prog.Files, ds)
 		}
 		var pds diag.Diagnostics
-		plan, pds = planner.Build(prog, planner.FromHardware(h), planner.Options{})
+		// The Gorgonia backend executes on the CPU, so the plan is for this
+		// machine's CPU and RAM even where it has GPUs.
+		cpu := *h
+		cpu.GPUs = nil
+		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
