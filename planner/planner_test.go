@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/stdlib"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -235,8 +236,9 @@ func TestParseTarget(t *testing.T) {
 }
 
 // TestExamplesPlan plans every example of the repository on its own
-// target and on the CPU: no internal errors, every stage of the program
-// present, memory components adding up.
+// target (where it must fit) and on every built-in target, one of them
+// eight-way: no internal errors, every stage of the program present,
+// memory components adding up.
 func TestExamplesPlan(t *testing.T) {
 	files, _ := filepath.Glob("../examples/*.whisper")
 	more, _ := filepath.Glob("../examples/*/main.whisper")
@@ -244,14 +246,24 @@ func TestExamplesPlan(t *testing.T) {
 	if len(files) == 0 {
 		t.Skip("no examples")
 	}
-	cpu, _ := ParseTarget("cpu", nil)
+	targets := []*Target{nil}
+	for _, name := range append(stdlib.TargetNames(), "h100-80gb*8") {
+		tg, tds := ParseTarget(name, nil)
+		if tds.HasErrors() {
+			t.Fatalf("target %s: %v", name, tds)
+		}
+		targets = append(targets, tg)
+	}
 	for _, f := range files {
 		prog, ds := compiler.Check(f, compiler.Options{})
 		if prog == nil || ds.HasErrors() {
 			continue // the checker's tests own these
 		}
-		for _, tg := range []*Target{nil, cpu} {
+		for _, tg := range targets {
 			p, pds := Build(prog, tg, Options{})
+			if tg == nil && (!p.Fits || pds.HasErrors()) {
+				t.Errorf("%s does not plan clean on its own target: %s\n%s", f, p.Summary, diag.Text(prog.Files, pds))
+			}
 			for _, d := range pds {
 				if d.Code == "P199" {
 					t.Errorf("%s: %s", f, diag.Text(prog.Files, diag.Diagnostics{d}))
