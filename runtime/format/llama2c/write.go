@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
@@ -61,7 +62,7 @@ func Write(w io.Writer, s *weights.Set, version int) error {
 			if err != nil {
 				return err
 			}
-			if !sameShape(t.Shape, spec.shape) {
+			if !slices.Equal(t.Shape, spec.shape) {
 				return fmt.Errorf("llama2c: tensor %q has shape %v, want %v", spec.name, t.Shape, spec.shape)
 			}
 			if t.DType == weights.F32 {
@@ -108,14 +109,3 @@ func ropeTable(c arch.Config, imag bool) []float32 {
 	return out
 }
 
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
