@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,7 +51,7 @@ func TestOpenStories260K(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameShape(tt.Shape, shape) || len(tt.Data) != 4*tt.Elements() {
+		if !slices.Equal(tt.Shape, shape) || len(tt.Data) != 4*tt.Elements() {
 			t.Errorf("%s: shape %v (%d bytes), want %v", name, tt.Shape, len(tt.Data), shape)
 		}
 	}

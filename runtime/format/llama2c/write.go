@@ -108,4 +108,3 @@ func ropeTable(c arch.Config, imag bool) []float32 {
 	}
 	return out
 }
-
