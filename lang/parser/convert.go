@@ -18,7 +18,10 @@ import (
 // literals and reporting what the grammar cannot see (bad escapes, numbers
 // out of range).
 type converter struct {
-	f     *source.File
+	f *source.File
+	// toks are the file's significant tokens, where unary finds the
+	// positions of prefix operators.
+	toks  []lexer.Token
 	diags diag.Diagnostics
 }
 
@@ -96,72 +99,134 @@ func (c *converter) ident(g *ident) *ast.Ident {
 	return &ast.Ident{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Name: t.Value}
 }
 
-// limitChain returns the operators of one precedence level, at most
-// MaxChain of them, reporting a longer chain (E113): a left-deep tree that
-// long would make every recursive walk over it slow.
-func limitChain[T interface{ opPos() int }](c *converter, rest []T) []T {
-	if len(rest) <= MaxChain {
-		return rest
+// precedence returns how tightly the binary operator op binds, from 1 for
+// `||` to maxPrecedence for `*` and `/` (spec/language.md, "Expressions and
+// their meaning"). Every level is left-associative.
+func precedence(op string) int {
+	switch op {
+	case "||":
+		return 1
+	case "&&":
+		return 2
+	case "==", "!=", "<", "<=", ">", ">=":
+		return 3
+	case "+", "-":
+		return 4
+	case "*", "/":
+		return maxPrecedence
 	}
-	off := rest[MaxChain].opPos()
-	c.diags = c.diags.Append(diag.Errorf(c.f.Range(off, off+1), "E113", "Expression too long",
-		"One expression may chain at most 1000 binary operators. Split it, or move parts of it into variables."))
-	return rest[:MaxChain]
+	return 0
 }
 
-// binary folds a left-associative chain `x op y op z` into ast.Binary
-// nodes.
-func binary(left ast.Expr, op string, opPos int, right ast.Expr) ast.Expr {
-	s, _ := left.Span()
-	_, e := right.Span()
-	return &ast.Binary{Extent: ast.Extent{Start: s, End: e}, Op: op, OpPos: opPos, X: left, Y: right}
+// maxPrecedence is the precedence of the operators that bind tightest.
+const maxPrecedence = 5
+
+// operands walks the flat list of operands and operators of one
+// expression: next is the number of operands taken so far, and the
+// operator after operand k is rest[k].
+type operands struct {
+	first *unary
+	rest  []*binOp
+	next  int
 }
 
+// op returns the operator after the last operand taken, or nil at the end.
+func (o *operands) op() *binOp {
+	if o.next-1 < len(o.rest) {
+		return o.rest[o.next-1]
+	}
+	return nil
+}
+
+// take returns the next operand.
+func (o *operands) take() *unary {
+	k := o.next
+	o.next++
+	if k == 0 {
+		return o.first
+	}
+	return o.rest[k-1].Right
+}
+
+// binary builds the ast.Binary `x op y`.
+func binary(x ast.Expr, op lexer.Token, y ast.Expr) ast.Expr {
+	s, _ := x.Span()
+	_, e := y.Span()
+	return &ast.Binary{Extent: ast.Extent{Start: s, End: e}, Op: op.Value, OpPos: op.Pos.Offset, X: x, Y: y}
+}
+
+// expr converts an expression, building the tree of its binary operators
+// by precedence climbing: each level folds a left-associative chain of
+// its own operators over operands of the next tighter level.
 func (c *converter) expr(g *expr) ast.Expr {
-	x := c.and(g.Left)
-	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.and(r.Right))
+	if len(g.Rest) == 0 {
+		return c.unary(g.Left)
 	}
-	return x
+	o := &operands{first: g.Left, rest: g.Rest}
+	return c.level(o, 1)
 }
 
-func (c *converter) and(g *andExpr) ast.Expr {
-	x := c.cmp(g.Left)
-	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.cmp(r.Right))
+// level converts the chain of operators of precedence prec that starts at
+// the next operand. A chain of more than MaxChain operators is cut there
+// and reported (E113): a left-deep tree that long would make every
+// recursive walk over it slow. What is cut is not converted.
+func (c *converter) level(o *operands, prec int) ast.Expr {
+	if prec > maxPrecedence {
+		return c.unary(o.take())
 	}
-	return x
+	x := c.level(o, prec+1)
+	for n := 0; ; n++ {
+		op := o.op()
+		if op == nil || precedence(op.Op.Tok.Value) != prec {
+			return x
+		}
+		if n == MaxChain {
+			off := op.Op.Tok.Pos.Offset
+			c.diags = c.diags.Append(diag.Errorf(c.f.Range(off, off+1), "E113", "Expression too long",
+				"One expression may chain at most 1000 binary operators. Split it, or move parts of it into variables."))
+			// Skip the rest of the chain: its operators and those that
+			// bind tighter, with their operands.
+			for op != nil && precedence(op.Op.Tok.Value) >= prec {
+				o.next++
+				op = o.op()
+			}
+			return x
+		}
+		x = binary(x, op.Op.Tok, c.level(o, prec+1))
+	}
 }
 
-func (c *converter) cmp(g *comparison) ast.Expr {
-	x := c.add(g.Left)
-	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.add(r.Right))
-	}
-	return x
-}
-
-func (c *converter) add(g *sum) ast.Expr {
-	x := c.mul(g.Left)
-	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.mul(r.Right))
-	}
-	return x
-}
-
-func (c *converter) mul(g *product) ast.Expr {
-	x := c.unary(g.Left)
-	for _, r := range limitChain(c, g.Rest) {
-		x = binary(x, r.Op.Value, r.Op.Pos.Offset, c.unary(r.Right))
-	}
-	return x
-}
-
+// unary converts an operand. A prefix operator is the token right before
+// its operand.
 func (c *converter) unary(g *unary) ast.Expr {
-	if g.Op != "" {
-		return &ast.Unary{Extent: extent(g.Tokens), Op: g.Op, X: c.unary(g.X)}
+	if g.Op == "" {
+		return c.primary(g.Primary)
 	}
-	return c.primary(g.Primary)
+	x := c.unary(g.X)
+	if x == nil {
+		return nil
+	}
+	start, end := x.Span()
+	off := start // unreachable fallback: the operator is always there
+	if k := tokenAtOffset(c.toks, start) - 1; k >= 0 && k < len(c.toks) {
+		off = c.toks[k].Pos.Offset
+	}
+	return &ast.Unary{Extent: ast.Extent{Start: off, End: max(end, off)}, Op: g.Op, X: x}
+}
+
+// tokenAtOffset returns the index of the first token of toks that starts
+// at or after byte offset off.
+func tokenAtOffset(toks []lexer.Token, off int) int {
+	lo, hi := 0, len(toks)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if toks[mid].Pos.Offset < off {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
 
 func (c *converter) primary(g primary) ast.Expr {

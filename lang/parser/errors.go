@@ -133,18 +133,7 @@ func (p *parser) syntaxError(err error, a, b int) *diag.Diagnostic {
 
 // sigAt returns the index of the first significant token starting at or
 // after byte offset off.
-func (p *parser) sigAt(off int) int {
-	lo, hi := 0, len(p.toks)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if p.start(mid) < off {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
-}
+func (p *parser) sigAt(off int) int { return tokenAtOffset(p.toks, off) }
 
 // expectedNames says in words what a grammar production or token type
 // stands for in "Expected ..." messages.

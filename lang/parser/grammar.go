@@ -6,9 +6,11 @@ import (
 )
 
 // The grammar structs below are participle's view of the language. They are
-// internal: convert.go turns them into the ast package's types, folding the
-// precedence levels into ast.Binary. spec/grammar.ebnf is generated from
-// them (see Grammar).
+// internal: convert.go turns them into the ast package's types, grouping
+// each expression's operators by precedence into ast.Binary nodes (the
+// grammar keeps them all at one level, which participle parses several
+// times faster than one rule per level). spec/grammar.ebnf is generated
+// from them (see Grammar).
 //
 // They carry only what conversion needs, as cheaply as participle allows:
 // a node whose extent matters has a Tokens field (the tokens it spans,
@@ -67,63 +69,47 @@ type ident struct {
 	Name lexer.Token `parser:"@Ident"`
 }
 
-// expr is an expression: the lowest precedence level, `||`.
+// expr is an expression: operands joined by binary operators. The grammar
+// has one level for every operator, so that participle tries the
+// operators once per operand rather than once per precedence level;
+// convert.go builds the tree by precedence (see precedence).
 type expr struct {
-	Left *andExpr `parser:"@@"`
-	Rest []*orOp  `parser:"@@*"`
-}
-
-type orOp struct {
-	Op    lexer.Token `parser:"@\"||\""`
-	Right *andExpr    `parser:"@@"`
-}
-
-type andExpr struct {
-	Left *comparison `parser:"@@"`
-	Rest []*andOp    `parser:"@@*"`
-}
-
-type andOp struct {
-	Op    lexer.Token `parser:"@\"&&\""`
-	Right *comparison `parser:"@@"`
-}
-
-type comparison struct {
-	Left *sum     `parser:"@@"`
-	Rest []*cmpOp `parser:"@@*"`
-}
-
-type cmpOp struct {
-	Op    lexer.Token `parser:"@( \"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\" )"`
-	Right *sum        `parser:"@@"`
-}
-
-type sum struct {
-	Left *product `parser:"@@"`
-	Rest []*addOp `parser:"@@*"`
-}
-
-type addOp struct {
-	Op    lexer.Token `parser:"@( \"+\" | \"-\" )"`
-	Right *product    `parser:"@@"`
-}
-
-type product struct {
 	Left *unary   `parser:"@@"`
-	Rest []*mulOp `parser:"@@*"`
+	Rest []*binOp `parser:"@@*"`
 }
 
-type mulOp struct {
-	Op    lexer.Token `parser:"@( \"*\" | \"/\" )"`
-	Right *unary      `parser:"@@"`
+// binOp is a binary operator and its right operand.
+type binOp struct {
+	Op    operator `parser:"@@"`
+	Right *unary   `parser:"@@"`
 }
 
-// unary is `-x`, `!x` or a primary expression.
+// operator is a binary operator: one of `||`, `&&`, `==`, `!=`, `<`,
+// `<=`, `>`, `>=`, `+`, `-`, `*` and `/` (see precedence). It is matched by
+// hand rather than as twelve literal alternatives, which participle would
+// try one by one, each in a branch of its own, after every operand.
+type operator struct {
+	Tok lexer.Token
+}
+
+// Parse implements participle.Parseable: it takes the next token when it
+// is a binary operator.
+func (o *operator) Parse(lex *lexer.PeekingLexer) error {
+	t := lex.Peek()
+	if t.Type != tokPunct || precedence(t.Value) == 0 {
+		return participle.NextMatch
+	}
+	o.Tok = *lex.Next()
+	return nil
+}
+
+// unary is a primary expression or a prefix operator `-` or `!` applied
+// to a unary expression. The operator's position is that of the token
+// before X (see converter.unary).
 type unary struct {
-	Tokens  []lexer.Token
-	Op      string  `parser:"(   @( \"-\" | \"!\" )"`
+	Primary primary `parser:"  @@"`
+	Op      string  `parser:"| ( @( \"-\" | \"!\" )"`
 	X       *unary  `parser:"    @@ )"`
-	Primary primary `parser:"| @@"`
 }
 
 // primary is the sum type of primary expressions.
@@ -199,9 +185,3 @@ var (
 // Grammar returns the language's grammar in participle's EBNF notation.
 // spec/grammar.ebnf holds the same text (a test keeps them equal).
 func Grammar() string { return fileParser.String() }
-
-func (o *orOp) opPos() int  { return o.Op.Pos.Offset }
-func (o *andOp) opPos() int { return o.Op.Pos.Offset }
-func (o *cmpOp) opPos() int { return o.Op.Pos.Offset }
-func (o *addOp) opPos() int { return o.Op.Pos.Offset }
-func (o *mulOp) opPos() int { return o.Op.Pos.Offset }

@@ -38,7 +38,7 @@ type parser struct {
 }
 
 func newParser(f *source.File, toks []lexer.Token) *parser {
-	p := &parser{f: f, toks: toks, conv: &converter{f: f}}
+	p := &parser{f: f, toks: toks, conv: &converter{f: f, toks: toks}}
 	p.matchBrackets()
 	return p
 }

@@ -74,8 +74,12 @@ func grammarFile() string {
 	return `(* The grammar of .whisper files, in participle's EBNF notation.
    Generated from lang/parser/grammar.go by
    "go test ./lang/parser -run TestGrammarMatchesSpec -update"; do not edit.
-   <ident>, <number>, <quantity> and <string> are tokens; comments and
+   <ident>, <number>, <quantity> and <string> are tokens, and operator is
+   one binary operator token: || && == != < <= > >= + - * /. Comments and
    whitespace (newlines included) separate tokens and are otherwise ignored.
+   Expr holds its binary operators at one level; the parser then groups
+   them by precedence, loosest first: || , && , == != < <= > >= , + - ,
+   * / , each level left-associative (unary - and ! bind tighter still).
    spec/language.md explains the tokens and the meaning. *)
 
 ` + Grammar() + "\n"
