@@ -55,9 +55,9 @@ func (c *converter) block(g *block) *ast.Block {
 	if g == nil {
 		return nil
 	}
-	b := &ast.Block{Extent: extent(g.Tokens), Kind: c.ident(g.Kind), Body: c.body(g.Body)}
-	if g.Name != nil {
-		b.Name = c.ident(g.Name)
+	b := &ast.Block{Extent: extent(g.Tokens), Kind: identOf(g.Kind), Body: c.body(g.Body)}
+	if g.Name.Value != "" {
+		b.Name = identOf(g.Name)
 	}
 	return b
 }
@@ -75,27 +75,26 @@ func (c *converter) body(g *body) *ast.Body {
 	return b
 }
 
-func (c *converter) bodyItem(g *bodyItem) ast.BodyItem {
-	switch {
-	case g == nil:
-		return nil
-	case g.Attr != nil:
-		return c.attr(g.Attr)
-	case g.Block != nil:
-		return c.block(g.Block)
+func (c *converter) bodyItem(g bodyItem) ast.BodyItem {
+	switch g := g.(type) {
+	case *attribute:
+		return c.attr(g)
+	case *block:
+		return c.block(g)
 	}
 	return nil
 }
 
+// attr converts an attribute. It spans its name and the text of its value
+// (all of it, even where E113 cut the value's tree short).
 func (c *converter) attr(g *attribute) *ast.Attribute {
-	return &ast.Attribute{Extent: extent(g.Tokens), Name: c.ident(g.Name), Value: c.expr(g.Value)}
+	a := &ast.Attribute{Name: identOf(g.Name), Value: c.expr(g.Value)}
+	a.Extent = ast.Extent{Start: a.Name.Start, End: max(a.Name.End, g.Value.end())}
+	return a
 }
 
-func (c *converter) ident(g *ident) *ast.Ident {
-	if g == nil {
-		return nil
-	}
-	t := g.Name
+// identOf converts an identifier token.
+func identOf(t lexer.Token) *ast.Ident {
 	return &ast.Ident{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Name: t.Value}
 }
 
@@ -241,7 +240,7 @@ func (c *converter) primary(g primary) ast.Expr {
 		t := g.Value
 		return &ast.Bool{Extent: ast.Extent{Start: t.Pos.Offset, End: t.Pos.Offset + len(t.Value)}, Value: t.Value == "true"}
 	case *call:
-		call := &ast.Call{Extent: extent(g.Tokens), Name: c.ident(g.Name)}
+		call := &ast.Call{Extent: extent(g.Tokens), Name: identOf(g.Name)}
 		for _, a := range g.Args {
 			call.Args = append(call.Args, c.expr(a))
 		}
@@ -249,7 +248,7 @@ func (c *converter) primary(g primary) ast.Expr {
 	case *reference:
 		ref := &ast.Reference{Parts: make([]*ast.Ident, 0, len(g.Parts))}
 		for _, p := range g.Parts {
-			ref.Parts = append(ref.Parts, c.ident(p))
+			ref.Parts = append(ref.Parts, identOf(p.Name))
 		}
 		if n := len(ref.Parts); n > 0 {
 			ref.Extent = ast.Extent{Start: ref.Parts[0].Start, End: ref.Parts[n-1].End}
@@ -271,6 +270,48 @@ func (c *converter) primary(g primary) ast.Expr {
 		return &ast.Paren{Extent: extent(g.Tokens), X: c.expr(g.X)}
 	}
 	return nil
+}
+
+// end returns the offset where the expression's text ends: the end of its
+// last operand's primary expression.
+func (g *expr) end() int {
+	if g == nil {
+		return 0
+	}
+	u := g.Left
+	if n := len(g.Rest); n > 0 {
+		u = g.Rest[n-1].Right
+	}
+	for u != nil && u.Op != "" {
+		u = u.X
+	}
+	if u == nil {
+		return 0
+	}
+	tokEnd := func(t lexer.Token) int { return t.Pos.Offset + len(t.Value) }
+	switch p := u.Primary.(type) {
+	case *quantity:
+		return tokEnd(p.Text)
+	case *number:
+		return tokEnd(p.Text)
+	case *stringLit:
+		return tokEnd(p.Raw)
+	case *boolLit:
+		return tokEnd(p.Value)
+	case *reference:
+		if n := len(p.Parts); n > 0 {
+			return tokEnd(p.Parts[n-1].Name)
+		}
+	case *call:
+		return extent(p.Tokens).End
+	case *list:
+		return extent(p.Tokens).End
+	case *object:
+		return extent(p.Tokens).End
+	case *paren:
+		return extent(p.Tokens).End
+	}
+	return 0
 }
 
 // numberPrefix matches the number at the start of a Quantity token.

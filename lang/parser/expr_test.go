@@ -42,6 +42,13 @@ func parenthesize(e ast.Expr) string {
 // attrValue parses `m x { a = <expr> }` and returns the value.
 func attrValue(t *testing.T, expr string) (ast.Expr, string, diag.Diagnostics) {
 	t.Helper()
+	a, src, ds := attr(t, expr)
+	return a.Value, src, ds
+}
+
+// attr parses `m x { a = <expr> }` and returns the attribute.
+func attr(t *testing.T, expr string) (*ast.Attribute, string, diag.Diagnostics) {
+	t.Helper()
 	src := "m x { a = " + expr + " }\n"
 	f, ds := Parse("e.whisper", []byte(src))
 	if len(f.Items) != 1 {
@@ -51,7 +58,7 @@ func attrValue(t *testing.T, expr string) (ast.Expr, string, diag.Diagnostics) {
 	if len(items) != 1 {
 		t.Fatalf("%q: %d body items, diagnostics %v", src, len(items), ds)
 	}
-	return items[0].(*ast.Attribute).Value, src, ds
+	return items[0].(*ast.Attribute), src, ds
 }
 
 func TestPrecedence(t *testing.T) {
@@ -155,7 +162,12 @@ func TestChainLimit(t *testing.T) {
 		// looser level around it goes on.
 		{"inner level", "0 + " + chain(MaxChain+1, "*", "2") + " + 9", "+", 2, MaxChain},
 	} {
-		e, src, ds := attrValue(t, tt.expr)
+		a, src, ds := attr(t, tt.expr)
+		e := a.Value
+		// The attribute spans all of its text, even when its tree is cut.
+		if got := src[a.Start:a.End]; got != "a = "+tt.expr {
+			t.Errorf("%s: attribute spans %d bytes, want %d", tt.name, len(got), len("a = "+tt.expr))
+		}
 		var e113 []*diag.Diagnostic
 		for _, d := range ds {
 			if d.Code == "E113" {

@@ -462,10 +462,10 @@ func (p *parser) recoverBlock(a, b int, err error, depth int) *ast.Block {
 		p.report(err, a, b)
 		return nil
 	}
-	blk := &ast.Block{Kind: p.conv.ident(&ident{Name: p.tok(a)})}
+	blk := &ast.Block{Kind: identOf(p.tok(a))}
 	open := a + 1
 	if !p.is(open, "{") {
-		blk.Name = p.conv.ident(&ident{Name: p.tok(open)})
+		blk.Name = identOf(p.tok(open))
 		open++
 	}
 	closer := p.match[open]
@@ -517,7 +517,7 @@ func (p *parser) parseBodyItem(i, j, depth int) ast.BodyItem {
 	}
 	g, err := parseWith(bodyItemParser, p, i, j, extra...)
 	if err == nil {
-		it := p.conv.bodyItem(g)
+		it := p.conv.bodyItem(g.Item)
 		if blk, ok := it.(*ast.Block); ok && len(extra) > 0 {
 			blk.Body.End = p.end(j - 1)
 			blk.End = blk.Body.End
