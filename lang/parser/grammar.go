@@ -76,9 +76,9 @@ type ident struct {
 	Name lexer.Token `parser:"@Ident"`
 }
 
-// expr is an expression: operands joined by binary operators. The grammar
-// has one level for every operator, so that participle tries the
-// operators once per operand rather than once per precedence level;
+// expr is an expression: operands joined by binary operators. All binary
+// operators share this one grammar level, so that participle looks for an
+// operator once after each operand rather than once per precedence level;
 // convert.go builds the tree by precedence (see precedence).
 type expr struct {
 	Left *unary   `parser:"@@"`
