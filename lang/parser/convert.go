@@ -124,7 +124,7 @@ const maxPrecedence = 5
 // expression: next is the number of operands taken so far, and the
 // operator after operand k is rest[k].
 type operands struct {
-	first *unary
+	first operand
 	rest  []*binOp
 	next  int
 }
@@ -138,7 +138,7 @@ func (o *operands) op() *binOp {
 }
 
 // take returns the next operand.
-func (o *operands) take() *unary {
+func (o *operands) take() operand {
 	k := o.next
 	o.next++
 	if k == 0 {
@@ -159,7 +159,7 @@ func binary(x ast.Expr, op lexer.Token, y ast.Expr) ast.Expr {
 // its own operators over operands of the next tighter level.
 func (c *converter) expr(g *expr) ast.Expr {
 	if len(g.Rest) == 0 {
-		return c.unary(g.Left)
+		return c.operand(g.Left)
 	}
 	o := &operands{first: g.Left, rest: g.Rest}
 	return c.level(o, 1)
@@ -171,7 +171,7 @@ func (c *converter) expr(g *expr) ast.Expr {
 // recursive walk over it slow. What is cut is not converted.
 func (c *converter) level(o *operands, prec int) ast.Expr {
 	if prec > maxPrecedence {
-		return c.unary(o.take())
+		return c.operand(o.take())
 	}
 	x := c.level(o, prec+1)
 	for n := 0; ; n++ {
@@ -195,13 +195,10 @@ func (c *converter) level(o *operands, prec int) ast.Expr {
 	}
 }
 
-// unary converts an operand. A prefix operator is the token right before
-// its operand.
+// unary converts a prefix operator and its operand. The operator is the
+// token right before the operand.
 func (c *converter) unary(g *unary) ast.Expr {
-	if g.Op == "" {
-		return c.primary(g.Primary)
-	}
-	x := c.unary(g.X)
+	x := c.operand(g.X)
 	if x == nil {
 		return nil
 	}
@@ -228,8 +225,11 @@ func tokenAtOffset(toks []lexer.Token, off int) int {
 	return lo
 }
 
-func (c *converter) primary(g primary) ast.Expr {
+// operand converts a primary or unary expression.
+func (c *converter) operand(g operand) ast.Expr {
 	switch g := g.(type) {
+	case *unary:
+		return c.unary(g)
 	case *quantity:
 		return c.quantity(g)
 	case *number:
@@ -282,14 +282,15 @@ func (g *expr) end() int {
 	if n := len(g.Rest); n > 0 {
 		u = g.Rest[n-1].Right
 	}
-	for u != nil && u.Op != "" {
-		u = u.X
-	}
-	if u == nil {
-		return 0
+	for {
+		un, ok := u.(*unary)
+		if !ok {
+			break
+		}
+		u = un.X
 	}
 	tokEnd := func(t lexer.Token) int { return t.Pos.Offset + len(t.Value) }
-	switch p := u.Primary.(type) {
+	switch p := u.(type) {
 	case *quantity:
 		return tokEnd(p.Text)
 	case *number:

@@ -81,14 +81,14 @@ type ident struct {
 // operator once after each operand rather than once per precedence level;
 // convert.go builds the tree by precedence (see precedence).
 type expr struct {
-	Left *unary   `parser:"@@"`
+	Left operand  `parser:"@@"`
 	Rest []*binOp `parser:"@@*"`
 }
 
 // binOp is a binary operator and its right operand.
 type binOp struct {
 	Op    operator `parser:"@@"`
-	Right *unary   `parser:"@@"`
+	Right operand  `parser:"@@"`
 }
 
 // operator is a binary operator: one of `||`, `&&`, `==`, `!=`, `<`,
@@ -110,17 +110,19 @@ func (o *operator) Parse(lex *lexer.PeekingLexer) error {
 	return nil
 }
 
-// unary is a primary expression or a prefix operator `-` or `!` applied
-// to a unary expression. The operator's position is that of the token
-// before X (see converter.unary).
-type unary struct {
-	Primary primary `parser:"  @@"`
-	Op      string  `parser:"| ( @( \"-\" | \"!\" )"`
-	X       *unary  `parser:"    @@ )"`
-}
+// operand is the sum type of the operands of binary operators: primary
+// expressions and unary ones. Having unary among the alternatives, rather
+// than a rule above them, saves participle a struct and a branch per
+// operand.
+type operand interface{ operand() }
 
-// primary is the sum type of primary expressions.
-type primary interface{ primary() }
+// unary is a prefix operator `-` or `!` applied to an operand. The
+// operator's position is that of the token before X (see
+// converter.unary).
+type unary struct {
+	Op string  `parser:"@( \"-\" | \"!\" )"`
+	X  operand `parser:"@@"`
+}
 
 type quantity struct {
 	Text lexer.Token `parser:"@Quantity"`
@@ -163,15 +165,16 @@ type paren struct {
 	X      *expr `parser:"\"(\" @@ \")\""`
 }
 
-func (*quantity) primary()  {}
-func (*number) primary()    {}
-func (*stringLit) primary() {}
-func (*boolLit) primary()   {}
-func (*call) primary()      {}
-func (*reference) primary() {}
-func (*list) primary()      {}
-func (*object) primary()    {}
-func (*paren) primary()     {}
+func (*quantity) operand()  {}
+func (*number) operand()    {}
+func (*stringLit) operand() {}
+func (*boolLit) operand()   {}
+func (*call) operand()      {}
+func (*reference) operand() {}
+func (*list) operand()      {}
+func (*object) operand()    {}
+func (*paren) operand()     {}
+func (*unary) operand()     {}
 
 // options are shared by every parser built from the grammar.
 var options = []participle.Option{
@@ -179,7 +182,7 @@ var options = []participle.Option{
 	participle.Elide(elidedTokenTypeName...),
 	participle.UseLookahead(4),
 	participle.Union[bodyItem](&attribute{}, &block{}),
-	participle.Union[primary](&quantity{}, &number{}, &stringLit{}, &boolLit{}, &call{}, &reference{}, &list{}, &object{}, &paren{}),
+	participle.Union[operand](&quantity{}, &number{}, &stringLit{}, &boolLit{}, &call{}, &reference{}, &list{}, &object{}, &paren{}, &unary{}),
 }
 
 // The parsers: the whole file, one top-level item and one body item (used
