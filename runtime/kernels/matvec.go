@@ -220,6 +220,20 @@ const shortRow = 1024
 // matVecRange computes rows [lo, hi) of out = W·x.
 func matVecRange(asm bool, out, w, x []float32, cols, lo, hi int) {
 	if asm && cols < shortRow {
+		// One assembly call for the whole range: the same sums as Dot row
+		// by row, without a Go call and slice checks per row.
+		n8 := cols &^ 7
+		if hi > lo && n8 > 0 {
+			_ = w[hi*cols-1]
+			_ = out[hi-1]
+			dotRowsAVX2(&w[lo*cols], cols, &x[0], n8, &out[lo], hi-lo)
+			if n8 < cols {
+				for r := lo; r < hi; r++ {
+					out[r] += dotGeneric(w[r*cols+n8:(r+1)*cols], x[n8:cols])
+				}
+			}
+			return
+		}
 		for r := lo; r < hi; r++ {
 			out[r] = Dot(w[r*cols:(r+1)*cols], x)
 		}

@@ -247,3 +247,75 @@ x2reduce:
 	VMOVUPS X4, 16(DX)
 	VZEROUPPER
 	RET
+
+// func dotRowsAVX2(w *float32, stride int, x *float32, n int, out *float32, rows int)
+//
+// out[r] = Σ_{i<n} w[r·stride+i]·x[i] for r < rows, with n a multiple of 8:
+// the rows are read one after another as one sequential stream, four
+// independent accumulators per row, and the next rows are prefetched
+// 512 bytes ahead so that the stream never waits on the hardware
+// prefetcher. One call covers a whole range of rows, so the per-row cost
+// is the reduction alone.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), DX
+	MOVQ rows+40(FP), R9
+	MOVQ CX, R11
+	SUBQ $128, R11
+
+rowloop:
+	TESTQ R9, R9
+	JZ    rowsdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+rloop32:
+	CMPQ AX, R11
+	JG   rloop8
+	PREFETCHT0 512(SI)(AX*1)
+	PREFETCHT0 576(SI)(AX*1)
+	VMOVUPS (DI)(AX*1), Y4
+	VMOVUPS 32(DI)(AX*1), Y5
+	VMOVUPS 64(DI)(AX*1), Y6
+	VMOVUPS 96(DI)(AX*1), Y7
+	VFMADD231PS (SI)(AX*1), Y4, Y0
+	VFMADD231PS 32(SI)(AX*1), Y5, Y1
+	VFMADD231PS 64(SI)(AX*1), Y6, Y2
+	VFMADD231PS 96(SI)(AX*1), Y7, Y3
+	ADDQ $128, AX
+	JMP  rloop32
+
+rloop8:
+	CMPQ AX, CX
+	JGE  rreduce
+	PREFETCHT0 512(SI)(AX*1)
+	VMOVUPS (DI)(AX*1), Y4
+	VFMADD231PS (SI)(AX*1), Y4, Y0
+	ADDQ $32, AX
+	JMP  rloop8
+
+rreduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ BX, SI
+	DECQ R9
+	JMP  rowloop
+
+rowsdone:
+	VZEROUPPER
+	RET
