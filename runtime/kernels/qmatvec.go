@@ -22,6 +22,12 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	}
 	k := newQKernel(q, !e.NoAsm && useAsm)
 	xp := k.prepare(x)
+	if k.asm && q.Method != Q8_0 {
+		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+			k.rows4(out, xp, lo, hi)
+		})
+		return nil
+	}
 	e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
 		scr := k.newScratch()
 		for r := lo; r < hi; r++ {
@@ -117,24 +123,92 @@ func newQKernel(q *QMatrix, asm bool) *qKernel {
 	switch q.Method {
 	case NF4, FP4:
 		k.tab = q.code()
-		k.pair = new([256][2]float32)
-		for b := range k.pair {
-			k.pair[b] = [2]float32{k.tab[b>>4], k.tab[b&15]}
-		}
 		// Rows then start on a 32-value boundary, and 32-value halves never
 		// straddle a 64-value block, so each half has one scale.
 		k.asm = asm && q.Cols > 0 && q.Cols%32 == 0
-		k.planes = new([64]byte)
-		for c, v := range k.tab {
-			bits := math.Float32bits(v)
-			for b := 0; b < 4; b++ {
-				k.planes[16*b+c] = byte(bits >> (8 * b))
+		if k.asm {
+			k.planes = &nf4Planes
+			if q.Method == FP4 {
+				k.planes = &fp4Planes
 			}
+			break
+		}
+		k.pair = new([256][2]float32)
+		for b := range k.pair {
+			k.pair[b] = [2]float32{k.tab[b>>4], k.tab[b&15]}
 		}
 	case Q8_0:
 		k.asm = asm && q.Cols%BlockQ8_0 == 0
 	}
 	return k
+}
+
+// nf4Planes and fp4Planes are the byte planes of nf4Code and fp4Code for
+// dot4bitAVX2, computed once; they are never written.
+var (
+	nf4Planes = bytePlanes(&nf4Code)
+	fp4Planes = bytePlanes(&fp4Code)
+)
+
+// bytePlanes returns byte k of code value c's float32 bits at 16k+c.
+func bytePlanes(tab *[16]float32) [64]byte {
+	var p [64]byte
+	for c, v := range tab {
+		bits := math.Float32bits(v)
+		for b := 0; b < 4; b++ {
+			p[16*b+c] = byte(bits >> (8 * b))
+		}
+	}
+	return p
+}
+
+// rowChunk is how many rows rows4 decodes the scales of in one pass.
+const rowChunk = 16
+
+// rows4 sets out[r] = row r of W times x for r in [lo, hi) with the 4-bit
+// assembly kernel. The half-block scales of rowChunk rows are decoded in
+// one pass (rows are contiguous in the flat index, so their halves are
+// too) and laid out one row per 2·n64 slots, the slot past an odd number
+// of halves staying zero for the zero padding of xp's last run: the same
+// sums as rowDot, without its per-row setup.
+func (k *qKernel) rows4(out, xp []float32, lo, hi int) {
+	q := k.q
+	cols := q.Cols
+	halves := cols / 32
+	n64 := (cols + 63) / 64
+	stride := 2 * n64
+	sc := make([]float32, rowChunk*stride)
+	var tmp []float32
+	if stride != halves {
+		tmp = make([]float32, rowChunk*halves)
+	}
+	var pad []byte
+	for r0 := lo; r0 < hi; r0 += rowChunk {
+		r1 := min(r0+rowChunk, hi)
+		if tmp == nil {
+			q.halfScales(sc[:(r1-r0)*halves], r0*halves)
+		} else {
+			t := tmp[:(r1-r0)*halves]
+			q.halfScales(t, r0*halves)
+			for i := 0; i < r1-r0; i++ {
+				copy(sc[i*stride:i*stride+halves], t[i*halves:(i+1)*halves])
+			}
+		}
+		for r := r0; r < r1; r++ {
+			codes := q.Data[r*cols/2:]
+			if len(codes) < 32*n64 {
+				// The last row of a matrix whose rows end mid-run: the
+				// kernel reads whole runs, so give it a padded copy.
+				if pad == nil {
+					pad = make([]byte, 32*n64)
+				}
+				clear(pad)
+				copy(pad, codes)
+				codes = pad
+			}
+			out[r] = dot4bitAVX2(&codes[0], &sc[(r-r0)*stride], n64, &xp[0], k.planes)
+		}
+	}
 }
 
 // qScratch is one goroutine's scratch space for rowDot.
