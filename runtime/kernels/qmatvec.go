@@ -28,6 +28,12 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 		})
 		return nil
 	}
+	if k.asm && q.Cols > 0 {
+		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+			k.rowsQ8(out, x, lo, hi)
+		})
+		return nil
+	}
 	e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
 		scr := k.newScratch()
 		for r := lo; r < hi; r++ {
@@ -160,6 +166,22 @@ func bytePlanes(tab *[16]float32) [64]byte {
 		}
 	}
 	return p
+}
+
+// rowsQ8 sets out[r] = row r of W times x for r in [lo, hi) with the Q8_0
+// assembly kernel: rowDot's sums without its per-row dispatch. Cols is a
+// positive multiple of BlockQ8_0.
+func (k *qKernel) rowsQ8(out, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	nb := k.q.Cols / BlockQ8_0
+	rec := nb * bytesQ8Block
+	data := k.q.Data[lo*rec : hi*rec]
+	xx := &x[0]
+	for r := lo; r < hi; r++ {
+		out[r] = dotQ8AVX2(&data[(r-lo)*rec], nb, xx)
+	}
 }
 
 // rowChunk is how many rows rows4 decodes the scales of in one pass.

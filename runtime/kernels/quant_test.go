@@ -353,3 +353,27 @@ func TestRows4MatchesRowDot(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsQ8MatchesRowDot checks that the Q8_0 row loop gives exactly the
+// per-row sums.
+func TestRowsQ8MatchesRowDot(t *testing.T) {
+	if !useAsm {
+		t.Skip("no assembly kernels on this machine")
+	}
+	for _, sh := range [][2]int{{130, 288}, {3, 32}, {17, 768}} {
+		rows, cols := sh[0], sh[1]
+		q, err := Quantize(randVec(uint64(rows), rows*cols, 1), rows, cols, Q8_0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randVec(9, cols, 1)
+		k := newQKernel(q, true)
+		got := make([]float32, rows)
+		k.rowsQ8(got, x, 1, rows)
+		for r := 1; r < rows; r++ {
+			if want := k.rowDot(r, x, nil, nil); math.Float32bits(got[r]) != math.Float32bits(want) {
+				t.Fatalf("%v row %d = %v, want %v", sh, r, got[r], want)
+			}
+		}
+	}
+}
