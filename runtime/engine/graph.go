@@ -85,7 +85,12 @@ func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node 
 func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
 		exec := b.e.exec
-		y := b.std(name, func() (*gorgonia.Node, error) { return ops.QuantLinear(name, x, q, exec) })
+		y := b.std(name, func() (*gorgonia.Node, error) {
+			if b.reuse {
+				return ops.QuantLinearReused(name, x, q, exec)
+			}
+			return ops.QuantLinear(name, x, q, exec)
+		})
 		if residual == nil {
 			return y
 		}

@@ -254,3 +254,51 @@ func TestLinearOnTransposedView(t *testing.T) {
 	}
 	assertClose(t, "y", values(t, y, false), want, 1e-5)
 }
+
+// TestQuantLinearReusedKeepsOneBuffer runs a QuantLinearReused graph twice
+// with different inputs, checking both results, and calls its op's Do
+// twice, checking that the second call writes into the first one's buffer.
+func TestQuantLinearReusedKeepsOneBuffer(t *testing.T) {
+	n, in, out := 1, 96, 40
+	wd := randVec(7, out*in)
+	q, err := kernels.Quantize(wd, out, in, kernels.NF4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deq, _ := q.Dequantize()
+	g := gorgonia.NewGraph()
+	xd := randVec(8, n*in)
+	x := matrix(g, "x", n, in, xd)
+	y, err := QuantLinearReused("w1", x, q, kernels.Exec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gorgonia.NewTapeMachine(g)
+	defer m.Close()
+	want := make([]float32, n*out)
+	for i, seed := range []uint64{8, 9} {
+		copy(xd, randVec(seed, n*in))
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		_ = kernels.Exec{}.MatMul(want, xd, deq, n, out, in)
+		assertClose(t, fmt.Sprintf("run %d", i), values(t, y, false), want, 1e-4)
+		m.Reset()
+	}
+	op := y.Op()
+	v1, err := op.Do(tensor.New(tensor.WithShape(n, in), tensor.WithBacking(randVec(10, n*in))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xv := randVec(11, n*in)
+	v2, err := op.Do(tensor.New(tensor.WithShape(n, in), tensor.WithBacking(xv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := v1.Data().([]float32), v2.Data().([]float32)
+	if &d1[0] != &d2[0] {
+		t.Errorf("second Do wrote a new buffer; want the first one's")
+	}
+	_ = kernels.Exec{}.MatMul(want, xv, deq, n, out, in)
+	assertClose(t, "second Do", d2, want, 1e-4)
+}

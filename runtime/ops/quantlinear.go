@@ -27,12 +27,30 @@ func QuantLinear(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Ex
 	return gorgonia.ApplyOpWithName(&quantLinearOp{name: name, w: w, exec: e}, name, x)
 }
 
+// QuantLinearReused is QuantLinear for a graph that runs many times: its
+// forward op writes every call into one output buffer of its own, kept
+// while the shape stays the same, instead of allocating a new one. The
+// result is therefore overwritten by the graph's next run. It never writes
+// into a buffer Gorgonia offers, whose register may hold another value.
+func QuantLinearReused(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Exec) (*gorgonia.Node, error) {
+	if w == nil {
+		return nil, errors.New("QuantLinear " + name + ": nil weight")
+	}
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("QuantLinear %s: %w", name, err)
+	}
+	return gorgonia.ApplyOpWithName(&quantLinearOp{name: name, w: w, exec: e, reuse: true}, name, x)
+}
+
 // quantLinearOp is y = x·Wᵀ (forward) or, with grad set, dx = dy·W.
 type quantLinearOp struct {
 	name string
 	w    *kernels.QMatrix
 	grad bool
 	exec kernels.Exec
+
+	reuse bool          // forward calls write into out
+	out   *tensor.Dense // the reused output, when reuse is set
 }
 
 func (op *quantLinearOp) Arity() int           { return 1 }
@@ -67,6 +85,17 @@ func (op *quantLinearOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, erro
 }
 
 func (op *quantLinearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	if op.reuse && !op.grad {
+		var prealloc gorgonia.Value
+		if op.out != nil {
+			prealloc = op.out
+		}
+		out, err := op.UsePreallocDo(prealloc, vs...)
+		if err == nil {
+			op.out, _ = out.(*tensor.Dense)
+		}
+		return out, err
+	}
 	return op.UsePreallocDo(nil, vs...)
 }
 
