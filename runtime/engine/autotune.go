@@ -23,7 +23,7 @@ type tuning struct {
 
 // autotuneVersion changes whenever the search or the kernels change enough
 // to invalidate cached results.
-const autotuneVersion = 3
+const autotuneVersion = 4
 
 // autotuneKey names a tuning: the CPU, its logical cores, the thread
 // budget, the model's shapes, the quantisation and the attention kernel.
