@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/half"
 )
 
 // QMatVec computes out = W·x for a quantised W of shape [Rows, Cols],
@@ -388,7 +390,7 @@ func (k *qKernel) rowDotQ8(start int, x []float32) float32 {
 		b := g / BlockQ8_0
 		bend := min((b+1)*BlockQ8_0, end)
 		rec := q.Data[b*bytesQ8Block : (b+1)*bytesQ8Block]
-		d := f16ToF32(binary.LittleEndian.Uint16(rec))
+		d := half.F16ToF32(binary.LittleEndian.Uint16(rec))
 		qs := rec[2:]
 		var a0, a1 float32
 		i := g

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/half"
 )
 
 // Method is a weight quantisation format. The zero value is invalid.
@@ -370,7 +372,7 @@ func (q *QMatrix) Scales() []float32 {
 	case Q8_0:
 		out := make([]float32, q.Blocks())
 		for b := range out {
-			out[b] = f16ToF32(binary.LittleEndian.Uint16(q.Data[b*bytesQ8Block:]))
+			out[b] = half.F16ToF32(binary.LittleEndian.Uint16(q.Data[b*bytesQ8Block:]))
 		}
 		return out
 	default:
@@ -396,7 +398,7 @@ func (q *QMatrix) quantizeQ8(w []float32) {
 			id = 1 / d
 		}
 		rec := q.Data[b*bytesQ8Block : (b+1)*bytesQ8Block]
-		binary.LittleEndian.PutUint16(rec, f32ToF16(d))
+		binary.LittleEndian.PutUint16(rec, half.F32ToF16(d))
 		for i := lo; i < hi; i++ {
 			rec[2+i-lo] = byte(int8(math.Round(float64(w[i] * id))))
 		}
@@ -435,7 +437,7 @@ func (q *QMatrix) dequantizeRange(dst []float32, start int) {
 	case Q8_0:
 		for b := start / BlockQ8_0; b*BlockQ8_0 < end; b++ {
 			rec := q.Data[b*bytesQ8Block : (b+1)*bytesQ8Block]
-			d := f16ToF32(binary.LittleEndian.Uint16(rec))
+			d := half.F16ToF32(binary.LittleEndian.Uint16(rec))
 			lo, hi := max(b*BlockQ8_0, start), min((b+1)*BlockQ8_0, end)
 			qs := rec[2+lo-b*BlockQ8_0 : 2+hi-b*BlockQ8_0]
 			out := dst[lo-start : hi-start]

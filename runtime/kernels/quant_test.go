@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/half"
 )
 
 func TestNF4AndFP4CodeTables(t *testing.T) {
@@ -305,12 +307,12 @@ func TestF16RoundTrip(t *testing.T) {
 		f float32
 		h uint16
 	}{{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {1e6, 0x7c00}, {6e-8, 0x0001}, {0.000061035156, 0x0400}, {0, 0}, {1.0009765625, 0x3c01}, {1.00048828125, 0x3c00}} {
-		if got := f32ToF16(c.f); got != c.h {
-			t.Errorf("f32ToF16(%v) = %#04x, want %#04x", c.f, got, c.h)
+		if got := half.F32ToF16(c.f); got != c.h {
+			t.Errorf("half.F32ToF16(%v) = %#04x, want %#04x", c.f, got, c.h)
 		}
 	}
 	for h := 0; h < 0x7c00; h++ {
-		if got := f32ToF16(f16ToF32(uint16(h))); got != uint16(h) {
+		if got := half.F32ToF16(half.F16ToF32(uint16(h))); got != uint16(h) {
 			t.Fatalf("f16 %#04x round-trips to %#04x", h, got)
 		}
 	}
