@@ -59,6 +59,6 @@ require (
 	gorgonia.org/vecf64 v0.9.0 // indirect
 )
 
-// Gorgonia (through modern-go/reflect2) panics at start-up on Go 1.26 with
+// Gorgonia (through gorgonia.org/tensor) panics at start-up on Go 1.26 with
 // older versions of this module; keep it at least at this version.
 require go4.org/unsafe/assume-no-moving-gc v0.0.0-20231121144256-b99613f794b6 // indirect
