@@ -269,7 +269,7 @@ func (b *builder) load(m *compiler.Model) string {
 			full := cost.Workload{Arch: *c, Storage: cost.BF16, Compute: cost.BF16}
 			qb, fb := w.WeightBytes(), full.WeightBytes()
 			d.SavesBytes = fb - qb
-			d.Effect = fmt.Sprintf("weights %s (bf16) → %s (%.3f bits per linear weight%s)", gib(fb), gib(qb),
+			d.Effect = fmt.Sprintf("weights %s (bf16) → %s (%.3f bits per linear weight%s; the rest bf16)", gib(fb), gib(qb),
 				quantOf(q).BitsPerWeight(), map[bool]string{true: ", double quantisation", false: ""}[q.Double])
 		}
 		qs.Decisions = append(qs.Decisions, d)

@@ -399,7 +399,8 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		alt.Storage = w.Compute
 		s := alt.WeightBytes() - w.WeightBytes()
 		st.Decisions = append(st.Decisions, Decision{What: "quantization", Choice: w.Quant.Type.String(), Rule: "ML001", SavesBytes: s,
-			Effect: fmt.Sprintf("frozen weights %s → %s", gib(alt.WeightBytes()), gib(w.WeightBytes()))})
+			Effect: fmt.Sprintf("frozen weights %s → %s (linear layers %s, the rest %s)", gib(alt.WeightBytes()), gib(w.WeightBytes()),
+				w.Quant.Type, w.Storage)})
 	}
 	// method
 	{
