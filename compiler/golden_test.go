@@ -2,13 +2,12 @@ package compiler
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -25,20 +24,7 @@ func TestGolden(t *testing.T) {
 			prog, ds := Check(path, Options{})
 			checkRanges(t, prog, ds)
 			got := diag.Text(prog.Files, ds)
-			golden := strings.TrimSuffix(path, ".whisper") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", golden, diff)
-			}
+			golden.Compare(t, strings.TrimSuffix(path, ".whisper")+".golden", got, *update)
 		})
 	}
 }

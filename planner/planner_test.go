@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/golden"
 	"github.com/modelwhisperer/whisperc/stdlib"
 )
 
@@ -129,17 +130,7 @@ func TestPlanText(t *testing.T) {
 	if err := p.WriteText(&buf, prog.Files); err != nil {
 		t.Fatal(err)
 	}
-	golden := "testdata/qlora.plan.txt"
-	if *update {
-		os.WriteFile(golden, buf.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("plan text (-want +got):\n%s", diff)
-	}
+	golden.Compare(t, "testdata/qlora.plan.txt", buf.String(), *update)
 }
 
 func TestPlanJSONRoundTrip(t *testing.T) {

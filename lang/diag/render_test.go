@@ -4,33 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/modelwhisperer/whisperc/lang/golden"
 	"github.com/modelwhisperer/whisperc/lang/source"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
-	}
-}
 
 func sample() (*source.File, Diagnostics) {
 	src := "finetune sft {\n\tlora {\n\t\trank = 64 // too big\n\t}\n  prompt = \"日本語\" + oops\n}\n"
@@ -56,7 +38,7 @@ func ptr(r source.Range) *source.Range { return &r }
 func TestText(t *testing.T) {
 	f, ds := sample()
 	got := Text(FileMap{f.Name: f}, ds.Sorted())
-	golden(t, "render.txt", got)
+	golden.Compare(t, filepath.Join("testdata", "render.txt"), got, *update)
 }
 
 func TestSortedDedup(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/chunkedfile"
+	"github.com/modelwhisperer/whisperc/lang/golden"
 	"github.com/modelwhisperer/whisperc/lang/parser"
 )
 
@@ -35,20 +36,7 @@ func TestGolden(t *testing.T) {
 			if len(ds) > 0 {
 				t.Fatalf("unexpected diagnostics: %v", ds)
 			}
-			golden := strings.TrimSuffix(in, ".input") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(out)); diff != "" {
-				t.Errorf("format %s (-want +got):\n%s", in, diff)
-			}
+			golden.Compare(t, strings.TrimSuffix(in, ".input")+".golden", string(out), *update)
 		})
 	}
 }

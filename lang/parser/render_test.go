@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files (testdata/render/*.txt, spec/grammar.ebnf)")
@@ -31,20 +32,7 @@ func TestRenderedDiagnostics(t *testing.T) {
 			name := filepath.Base(fn)
 			f, ds := Parse(name, src)
 			got := diag.Text(diag.FileMap{name: f.Source}, ds)
-			golden := strings.TrimSuffix(fn, ".whisper") + ".txt"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("diagnostics of %s (-want +got):\n%s", fn, diff)
-			}
+			golden.Compare(t, strings.TrimSuffix(fn, ".whisper")+".txt", got, *update)
 		})
 	}
 }
