@@ -83,6 +83,10 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 	if plan.Saved == nil || len(plan.Saved.Inputs) == 0 {
 		return nil, nil, nil, fmt.Errorf("%s: the plan was saved without its inputs; plan again with whisperc plan -out", name)
 	}
+	if plan.Target.GPU {
+		return nil, nil, nil, fmt.Errorf("%s: the plan was made for %s, a GPU target, but whisperc run executes on this machine's CPU; "+
+			"plan again with --target cpu (or no target on a CPU machine), or run the .whisper file", name, plan.Target.Name)
+	}
 	prog, ds := compiler.Check(plan.Saved.Inputs[0].Path, compiler.Options{Vars: plan.Saved.Variables})
 	changes, err := plan.Changes(prog, h)
 	if err != nil {
