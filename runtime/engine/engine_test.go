@@ -7,10 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
@@ -18,24 +18,15 @@ import (
 
 // modelPath returns the path of a file in the shared models folder
 // (../shared/models from the repository root), skipping when absent.
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test model %s is absent (%v); see shared/models/README.md", name, err)
-	}
-	return p
-}
 
 func loadStories(t testing.TB) (*weights.Set, *tokenizer.BPE) {
 	t.Helper()
-	ws, err := llama2c.Open(modelPath(t, "stories260K.bin"))
+	ws, err := llama2c.Open(testmodels.Path(t, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	tok, err := tokenizer.ReadLlama2CFile(modelPath(t, "tok512.bin"), ws.Config.Vocab)
+	tok, err := tokenizer.ReadLlama2CFile(testmodels.Path(t, "tok512.bin"), ws.Config.Vocab)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,23 +11,15 @@ import (
 
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 )
-
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test model %s not available: %v", p, err)
-	}
-	return p
-}
 
 // TestOpenAllFormats writes stories260K and its tokenizer as GGUF and as a
 // Hugging Face checkpoint, opens all three through Open and expects the
 // same configuration, bit-identical tensors and identical tokenisation.
 func TestOpenAllFormats(t *testing.T) {
-	bin, tokBin := modelPath(t, "stories260K.bin"), modelPath(t, "tok512.bin")
+	bin, tokBin := testmodels.Path(t, "stories260K.bin"), testmodels.Path(t, "tok512.bin")
 	ref, refTok, err := Open("llama2c:"+bin, tokBin)
 	if err != nil {
 		t.Fatal(err)
@@ -94,13 +86,13 @@ func TestOpenAllFormats(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	bin := modelPath(t, "stories260K.bin")
+	bin := testmodels.Path(t, "stories260K.bin")
 	for _, c := range []struct{ spec, tok, want string }{
 		{"llama2c:" + bin, "", "hold no tokenizer"},
 		{"", "", "empty model spec"},
 		{"nowhere.bin", "", "no such file"},
 		{"gguf:" + bin, "", "invalid GGUF format"},
-		{"safetensors:" + bin, "", "needs ../../../shared/models/config.json"},
+		{"safetensors:" + bin, "", "needs " + filepath.Join(filepath.Dir(bin), "config.json")},
 	} {
 		s, _, err := Open(c.spec, c.tok)
 		if err == nil {
@@ -113,7 +105,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func BenchmarkOpenGGUFStories260K(b *testing.B) {
-	bin, tokBin := modelPath(b, "stories260K.bin"), modelPath(b, "tok512.bin")
+	bin, tokBin := testmodels.Path(b, "stories260K.bin"), testmodels.Path(b, "tok512.bin")
 	ref, refTok, err := Open("llama2c:"+bin, tokBin)
 	if err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
@@ -26,7 +27,7 @@ func TestGenerateFromEveryFormat(t *testing.T) {
 	if err != nil {
 		t.Skipf("engine golden output %s not available: %v", golden, err)
 	}
-	bin, tokBin := modelPath(t, "stories260K.bin"), modelPath(t, "tok512.bin")
+	bin, tokBin := testmodels.Path(t, "stories260K.bin"), testmodels.Path(t, "tok512.bin")
 	ref, refTok, err := Open("llama2c:"+bin, tokBin)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestGenerateFromEveryFormat(t *testing.T) {
 // that the engine generates from it and that the story keeps llama2.c's
 // opening, which 8-bit weights should not change.
 func TestGenerateQ8_0GGUF(t *testing.T) {
-	bin, tokBin := modelPath(t, "stories260K.bin"), modelPath(t, "tok512.bin")
+	bin, tokBin := testmodels.Path(t, "stories260K.bin"), testmodels.Path(t, "tok512.bin")
 	ref, refTok, err := Open("llama2c:"+bin, tokBin)
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
@@ -18,15 +17,6 @@ import (
 
 // modelsDir returns ../shared/models relative to the repository root, or
 // skips the test when it is absent.
-func modelsDir(t testing.TB) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(dir, "stories260K.bin")); err != nil {
-		t.Skipf("test models not found in %s (see /work/shared/models/README.md): %v", dir, err)
-	}
-	return dir
-}
 
 // linear is one weight matrix, fp32 or quantised.
 type linear struct {
@@ -78,7 +68,7 @@ func tensorF32(t testing.TB, s *weights.Set, name string) []float32 {
 // stays fp32, as QLoRA keeps embeddings and the output layer unquantised.
 func loadRef(t testing.TB, method kernels.Method) (*refModel, *tokenizer.BPE) {
 	t.Helper()
-	dir := modelsDir(t)
+	dir := filepath.Dir(testmodels.Path(t, "stories260K.bin"))
 	s, err := llama2c.Open(filepath.Join(dir, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,10 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 )
 
 func TestGGUFVocabTypes(t *testing.T) {
-	bin, err := ReadLlama2CFile(modelPath(t, "tok512.bin"), 512)
+	bin, err := ReadLlama2CFile(testmodels.Path(t, "tok512.bin"), 512)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 )
 
 // sameTexts are encoded by every container of a vocabulary.
@@ -25,7 +26,7 @@ var sameTexts = []string{
 // the first.
 func containers(t *testing.T, file string, n int) map[string]Tokenizer {
 	t.Helper()
-	bin, err := ReadLlama2CFile(modelPath(t, file), n)
+	bin, err := ReadLlama2CFile(testmodels.Path(t, file), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func FuzzReadHFJSON(f *testing.F) {
 }
 
 func BenchmarkHFJSONEncode32k(b *testing.B) {
-	bin, err := ReadLlama2CFile(modelPath(b, "llama2c-tokenizer32k.bin"), 32000)
+	bin, err := ReadLlama2CFile(testmodels.Path(b, "llama2c-tokenizer32k.bin"), 32000)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,27 +2,17 @@ package tokenizer
 
 import (
 	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 )
 
 // modelPath returns the path of a file in /work/shared/models (the repo's
 // ../shared/models), skipping the test when it is absent.
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test model %s is absent (%v); see shared/models/README.md", name, err)
-	}
-	return p
-}
 
 func TestLlama2CTok512(t *testing.T) {
-	tok, err := ReadLlama2CFile(modelPath(t, "tok512.bin"), 512)
+	tok, err := ReadLlama2CFile(testmodels.Path(t, "tok512.bin"), 512)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +20,7 @@ func TestLlama2CTok512(t *testing.T) {
 		t.Fatalf("VocabSize = %d, want 512", tok.VocabSize())
 	}
 	// Reading to the end of the file finds the same 512 tokens.
-	all, err := ReadLlama2CFile(modelPath(t, "tok512.bin"), 0)
+	all, err := ReadLlama2CFile(testmodels.Path(t, "tok512.bin"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +50,7 @@ func TestLlama2CTok512(t *testing.T) {
 }
 
 func TestLlama2C32k(t *testing.T) {
-	tok, err := ReadLlama2CFile(modelPath(t, "llama2c-tokenizer32k.bin"), 32000)
+	tok, err := ReadLlama2CFile(testmodels.Path(t, "llama2c-tokenizer32k.bin"), 32000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +91,7 @@ func TestPrintable(t *testing.T) {
 }
 
 func FuzzReadLlama2C(f *testing.F) {
-	if data, err := os.ReadFile(modelPath(f, "tok512.bin")); err == nil {
+	if data, err := os.ReadFile(testmodels.Path(f, "tok512.bin")); err == nil {
 		f.Add(data[:min(len(data), 400)])
 	}
 	f.Add([]byte{4, 0, 0, 0})

@@ -15,17 +15,9 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
-
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test model %s not available: %v", p, err)
-	}
-	return p
-}
 
 func smallVocab() *Vocab {
 	return &Vocab{Model: "llama", Tokens: []string{"<unk>", "<s>", "</s>", "▁a", " spaced "}, Scores: []float32{0, 0, 0, -1, -2},
@@ -46,7 +38,7 @@ func writeTemp(t testing.TB, b []byte) string {
 // the file with gguf-parser-go (an independent reader) and with Open, whose
 // tensors must be bit-identical to the llama2.c ones.
 func TestStories260KRoundTrip(t *testing.T) {
-	src, err := llama2c.Open(modelPath(t, "stories260K.bin"))
+	src, err := llama2c.Open(testmodels.Path(t, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

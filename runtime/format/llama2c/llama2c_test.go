@@ -11,21 +11,14 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // modelPath returns the path of a shared test model, skipping when absent.
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test model %s not available: %v", p, err)
-	}
-	return p
-}
 
 func TestOpenStories260K(t *testing.T) {
-	s, err := Open(modelPath(t, "stories260K.bin"))
+	s, err := Open(testmodels.Path(t, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +50,7 @@ func TestOpenStories260K(t *testing.T) {
 	}
 	// The embedding starts right after the 28-byte header: its first value
 	// must be the file's bytes 28..32.
-	raw, _ := os.ReadFile(modelPath(t, "stories260K.bin"))
+	raw, _ := os.ReadFile(testmodels.Path(t, "stories260K.bin"))
 	emb := s.Tensors["tok_embeddings.weight"]
 	if !bytes.Equal(emb.Data[:4], raw[28:32]) {
 		t.Error("embedding does not start at byte 28")
@@ -71,7 +64,7 @@ func TestOpenStories260K(t *testing.T) {
 }
 
 func TestWriteRoundTrip(t *testing.T) {
-	path := modelPath(t, "stories260K.bin")
+	path := testmodels.Path(t, "stories260K.bin")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +100,7 @@ func TestWriteRoundTrip(t *testing.T) {
 // TestRopeTableMatchesFile checks the legacy rotary tables we write against
 // the ones PyTorch wrote, to within float32 rounding.
 func TestRopeTableMatchesFile(t *testing.T) {
-	raw, err := os.ReadFile(modelPath(t, "stories260K.bin"))
+	raw, err := os.ReadFile(testmodels.Path(t, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +286,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func BenchmarkOpenStories260K(b *testing.B) {
-	p := modelPath(b, "stories260K.bin")
+	p := testmodels.Path(b, "stories260K.bin")
 	for b.Loop() {
 		s, err := Open(p)
 		if err != nil {

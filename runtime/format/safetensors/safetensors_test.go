@@ -14,20 +14,12 @@ import (
 
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test model %s not available: %v", p, err)
-	}
-	return p
-}
-
 func stories(t *testing.T) *weights.Set {
-	s, err := llama2c.Open(modelPath(t, "stories260K.bin"))
+	s, err := llama2c.Open(testmodels.Path(t, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

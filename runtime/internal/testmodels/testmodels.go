@@ -1,0 +1,44 @@
+// Package testmodels finds the real tiny models that tests use, in the
+// shared/models folder beside the repository (see its README), and skips
+// the calling test with a clear message when that folder is absent.
+package testmodels
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Path returns the path of the named file in ../shared/models relative to
+// the repository root (the folder holding go.mod above the test's working
+// directory), or skips t when the file is not there.
+func Path(t testing.TB, name string) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Skipf("test model %s: %v", name, err)
+	}
+	p := filepath.Join(root, "..", "shared", "models", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("test model %s is absent (%v); see shared/models/README.md", name, err)
+	}
+	return p
+}
+
+// repoRoot walks up from the working directory to the folder with go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+}
