@@ -13,38 +13,53 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
 	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
-// TestOpenAllFormats writes stories260K and its tokenizer as GGUF and as a
-// Hugging Face checkpoint, opens all three through Open and expects the
-// same configuration, bit-identical tensors and identical tokenisation.
-func TestOpenAllFormats(t *testing.T) {
+// storiesCopies opens stories260K and its tokenizer from llama2.c files and
+// writes them again as a GGUF file and as a Hugging Face checkpoint in
+// shards (with tokenizer.json), in a temporary folder. It returns the
+// reference set (closed when the test ends) and tokenizer, and the two
+// copies' paths.
+func storiesCopies(t *testing.T, shards int) (ref *weights.Set, refTok tokenizer.Tokenizer, ggufPath, hfDir string) {
+	t.Helper()
 	bin, tokBin := testmodels.Path(t, "stories260K.bin"), testmodels.Path(t, "tok512.bin")
 	ref, refTok, err := Open("llama2c:"+bin, tokBin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ref.Close()
+	t.Cleanup(func() { ref.Close() })
 	dir := t.TempDir()
-
 	var g bytes.Buffer
 	if err := gguf.WriteSet(&g, ref, tokenizer.GGUFVocab(refTok.(*tokenizer.BPE))); err != nil {
 		t.Fatal(err)
 	}
-	gp := filepath.Join(dir, "stories260K.gguf")
-	if err := os.WriteFile(gp, g.Bytes(), 0o644); err != nil {
+	ggufPath = filepath.Join(dir, "stories260K.gguf")
+	if err := os.WriteFile(ggufPath, g.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hf := filepath.Join(dir, "hf")
-	os.Mkdir(hf, 0o755)
-	if err := safetensors.WriteHF(hf, ref, 2); err != nil {
+	hfDir = filepath.Join(dir, "hf")
+	if err := os.Mkdir(hfDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.WriteHF(hfDir, ref, shards); err != nil {
 		t.Fatal(err)
 	}
 	js, err := tokenizer.HFTokenizerJSON(refTok.(*tokenizer.BPE))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(hf, "tokenizer.json"), js, 0o644)
+	if err := os.WriteFile(filepath.Join(hfDir, "tokenizer.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ref, refTok, ggufPath, hfDir
+}
+
+// TestOpenAllFormats writes stories260K and its tokenizer as GGUF and as a
+// Hugging Face checkpoint, opens all three through Open and expects the
+// same configuration, bit-identical tensors and identical tokenisation.
+func TestOpenAllFormats(t *testing.T) {
+	ref, refTok, gp, hf := storiesCopies(t, 2)
 
 	for _, spec := range []string{"gguf:" + gp, gp, "safetensors:" + hf, hf} {
 		s, tok, err := Open(spec, "")
@@ -75,7 +90,7 @@ func TestOpenAllFormats(t *testing.T) {
 		}
 	}
 	// The GGUF file's embedded vocabulary can also serve a llama2.c model.
-	s, tok, err := Open(bin, gp)
+	s, tok, err := Open(testmodels.Path(t, "stories260K.bin"), gp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
-	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
 	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
@@ -27,26 +26,7 @@ func TestGenerateFromEveryFormat(t *testing.T) {
 	if err != nil {
 		t.Skipf("engine golden output %s not available: %v", golden, err)
 	}
-	bin, tokBin := testmodels.Path(t, "stories260K.bin"), testmodels.Path(t, "tok512.bin")
-	ref, refTok, err := Open("llama2c:"+bin, tokBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	dir := t.TempDir()
-	var g bytes.Buffer
-	if err := gguf.WriteSet(&g, ref, tokenizer.GGUFVocab(refTok.(*tokenizer.BPE))); err != nil {
-		t.Fatal(err)
-	}
-	gp := filepath.Join(dir, "m.gguf")
-	os.WriteFile(gp, g.Bytes(), 0o644)
-	hf := filepath.Join(dir, "hf")
-	os.Mkdir(hf, 0o755)
-	if err := safetensors.WriteHF(hf, ref, 1); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := tokenizer.HFTokenizerJSON(refTok.(*tokenizer.BPE))
-	os.WriteFile(filepath.Join(hf, "tokenizer.json"), js, 0o644)
+	_, _, gp, hf := storiesCopies(t, 1)
 
 	for _, spec := range []string{"gguf:" + gp, "safetensors:" + hf} {
 		s, tok, err := Open(spec, "")
