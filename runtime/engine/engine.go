@@ -25,8 +25,7 @@ type Engine struct {
 	exec    kernels.Exec
 	emb     []float32 // token embeddings [vocab, dim]
 	tensors map[string]*tensor.Dense
-	// quant holds the quantised linear weights (every projection, and the
-	// classifier with QuantizeHead) when Options.Quantize is not none; their
+	// quant holds the linear weights Options.Weights quantises; their
 	// fp32 tensors are dropped, except the token embeddings, which lookups
 	// need.
 	quant   map[string]*kernels.QMatrix
@@ -63,6 +62,9 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	hs := c.HeadSize()
 	if c.Dim <= 0 || c.HiddenDim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.Vocab <= 0 || c.MaxSeq <= 0 || hs <= 0 || hs%2 != 0 || c.Heads%c.KVHeads != 0 {
 		return nil, fmt.Errorf("engine: %s: unusable architecture %+v", ws.Source, c)
+	}
+	if err := opts.perNode(c); err != nil {
+		return nil, err
 	}
 	if opts.Threads == 0 {
 		opts.Threads = 1
@@ -137,37 +139,98 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// quantize replaces the linear weights by quantised matrices. int8 runs
-// as Q8_0 (blocks of 32 int8 with an fp16 scale), the 8-bit format the
-// kernels provide.
-func (e *Engine) quantize(ctx context.Context) error {
-	var m kernels.Method
-	switch e.opts.Quantize {
-	case QuantizeNone:
-		return nil
-	case QuantizeNF4:
-		m = kernels.NF4
-	case QuantizeFP4:
-		m = kernels.FP4
-	case QuantizeInt8, QuantizeQ8_0:
-		m = kernels.Q8_0
+// linearNames returns the tensor names of the model's linear weights:
+// every projection of every layer, then the classifier.
+func linearNames(c arch.Config) []string {
+	var names []string
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		names = append(names, p+"attention.wq.weight", p+"attention.wk.weight", p+"attention.wv.weight", p+"attention.wo.weight",
+			p+"feed_forward.w1.weight", p+"feed_forward.w2.weight", p+"feed_forward.w3.weight")
 	}
-	e.quant = map[string]*kernels.QMatrix{}
-	for name, t := range e.tensors {
-		// The embeddings stay fp32 for lookups; a tied classifier is
-		// quantised under its own name, output.weight.
-		if t.Dims() != 2 || name == "tok_embeddings.weight" || name == "output.weight" && !e.opts.QuantizeHead {
+	return append(names, "output.weight")
+}
+
+// perNode expands Options' uniform settings into one attention kernel
+// per layer and one format per linear weight, and checks per-node
+// settings against the model.
+func (o *Options) perNode(c arch.Config) error {
+	if o.LayerAttention == nil {
+		for range c.Layers {
+			o.LayerAttention = append(o.LayerAttention, o.Attention)
+		}
+	} else if len(o.LayerAttention) != c.Layers {
+		return fmt.Errorf("engine: Options.LayerAttention has %d kernels for %d layers", len(o.LayerAttention), c.Layers)
+	}
+	names := linearNames(c)
+	if o.Weights == nil {
+		o.Weights = map[string]Weight{}
+		double := o.Quantize == QuantizeNF4 || o.Quantize == QuantizeFP4
+		for _, n := range names {
+			w := Weight{Format: o.Quantize, DoubleQuant: double}
+			if n == "output.weight" && !o.QuantizeHead {
+				w = Weight{Format: QuantizeNone}
+			}
+			o.Weights[n] = w
+		}
+		return nil
+	}
+	for _, n := range names {
+		if _, ok := o.Weights[n]; !ok {
+			return fmt.Errorf("engine: Options.Weights has no format for %s", n)
+		}
+	}
+	if len(o.Weights) != len(names) {
+		for n := range o.Weights {
+			if !contains(names, n) {
+				return fmt.Errorf("engine: Options.Weights names %s, which the model does not have", n)
+			}
+		}
+	}
+	return nil
+}
+
+func contains(names []string, n string) bool {
+	for _, m := range names {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// quantize replaces the linear weights whose Options.Weights format is
+// quantised by quantised matrices.
+func (e *Engine) quantize(ctx context.Context) error {
+	for name, w := range e.opts.Weights {
+		var m kernels.Method
+		switch w.Format {
+		case QuantizeNone:
 			continue
+		case QuantizeNF4:
+			m = kernels.NF4
+		case QuantizeFP4:
+			m = kernels.FP4
+		case QuantizeQ8_0:
+			m = kernels.Q8_0
+		}
+		t := e.tensors[name]
+		if t == nil || t.Dims() != 2 {
+			return fmt.Errorf("engine: %s is not a matrix the engine holds", name)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if e.quant == nil {
+			e.quant = map[string]*kernels.QMatrix{}
+		}
 		s := t.Shape()
-		q, err := kernels.Quantize(t.Float32s(), s[0], s[1], m)
+		q, err := kernels.QuantizeConfig(t.Float32s(), s[0], s[1], kernels.QuantConfig{Method: m, DoubleQuant: w.DoubleQuant})
 		if err != nil {
-			return fmt.Errorf("engine: quantising %s to %s: %w", name, e.opts.Quantize, err)
+			return fmt.Errorf("engine: quantising %s to %s: %w", name, w.Format, err)
 		}
 		e.quant[name] = q
+		// A tied classifier shares the embeddings' fp32 data, which stays.
 		if name != "output.weight" || !e.cfg.Tied {
 			e.bytes -= int64(4 * t.Len())
 		}
