@@ -29,6 +29,10 @@ type analysis struct {
 	unit  map[string]*unitFile
 	order []string
 	diags diag.Diagnostics
+	// settingDiags are the errors in the server's settings (a target
+	// that names no profile): they are about no line of the document,
+	// and are shown at its start.
+	settingDiags diag.Diagnostics
 	// prog is the checked program (partial when there are errors); nil
 	// before the phases ran.
 	prog *compiler.Program
