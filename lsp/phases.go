@@ -30,7 +30,7 @@ func (s *server) runPhases(ctx context.Context, a *analysis) {
 	if a.target != "" {
 		// A bad target setting is reported whatever the program's state.
 		var tds diag.Diagnostics
-		if setTarget, tds = planner.ParseTarget(a.target, s.opts.ReadFile); tds.HasErrors() {
+		if setTarget, tds = planner.ParseTarget(a.target, nil); tds.HasErrors() {
 			// Planning against other hardware than the one asked for
 			// would show figures for the wrong machine: plan nothing.
 			a.settingDiags = tds

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
@@ -33,7 +33,8 @@ type Options struct {
 	// DefaultDebounce; a negative value disables the wait.
 	Debounce time.Duration
 	// ReadFile reads imported files that are not open in the editor. Nil
-	// means os.ReadFile.
+	// means compiler.ReadSource: a bounded read of a regular file, never
+	// a device or a FIFO.
 	ReadFile func(path string) ([]byte, error)
 	// Version is reported to the client as the server's version.
 	Version string
@@ -58,7 +59,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 // first message (tests use it to look inside).
 func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, started func(*server)) error {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = compiler.ReadSource
 	}
 	if opts.Debounce == 0 {
 		opts.Debounce = DefaultDebounce
@@ -214,7 +215,7 @@ func (s *server) checkTarget() {
 	if target == "" {
 		return
 	}
-	_, ds := planner.ParseTarget(target, s.opts.ReadFile)
+	_, ds := planner.ParseTarget(target, nil)
 	for _, d := range ds {
 		if d.Severity != diag.Error {
 			continue
