@@ -8,7 +8,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
-	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
@@ -20,14 +19,17 @@ const maxCachedGraphs = 8
 // Engine runs one model. It is not safe for concurrent use: a forward call
 // advances the engine's position and its KV cache.
 type Engine struct {
-	cfg     arch.Config
-	opts    Options
-	exec    kernels.Exec
-	emb     []float32 // token embeddings [vocab, dim]
+	cfg  arch.Config
+	opts Options
+	exec kernels.Exec
+	// emb holds the token embeddings [vocab, dim] in fp32, or embQ in the
+	// GGML block format the file stores them in; lookups decode one row.
+	emb     []float32
+	embQ    *kernels.QMatrix
 	tensors map[string]*tensor.Dense
-	// quant holds the linear weights Options.Weights quantises; their
-	// fp32 tensors are dropped, except the token embeddings, which lookups
-	// need.
+	// quant holds the quantised linear weights: those Options.Weights
+	// quantises, and those the file stores in a GGML block format, which
+	// run as stored. Their fp32 tensors never exist.
 	quant   map[string]*kernels.QMatrix
 	bytes   int64
 	st      *state
@@ -47,10 +49,10 @@ type compiled struct {
 	logits *gorgonia.Node
 }
 
-// New prepares ws for execution under opts: it converts the weights to
-// float32 tensors (dequantising stored formats) and, for
-// CompileMaxAutotune, tunes the kernels. Only the Llama family is
-// supported.
+// New prepares ws for execution under opts (see load for how each weight
+// is held) and, for CompileMaxAutotune, tunes the kernels. The engine may
+// alias ws's tensor data, so ws must stay open while the engine is used.
+// Only the Llama family is supported.
 func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -77,6 +79,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		opts:    opts,
 		exec:    kernels.Exec{Threads: opts.Threads},
 		tensors: map[string]*tensor.Dense{},
+		quant:   map[string]*kernels.QMatrix{},
 		graphs:  map[int]*compiled{},
 		logits:  make([]float32, c.Vocab),
 	}
@@ -100,29 +103,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		want[p+"feed_forward.w2.weight"] = []int{c.Dim, c.HiddenDim}
 		want[p+"feed_forward.w3.weight"] = []int{c.HiddenDim, c.Dim}
 	}
-	for name, shape := range want {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		t, err := ws.Get(name)
-		if err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
-		if !sameShape(t.Shape, shape) {
-			return nil, fmt.Errorf("engine: %s: tensor %q has shape %v, want %v", ws.Source, name, t.Shape, shape)
-		}
-		data, err := quant.Dequantize(t)
-		if err != nil {
-			return nil, fmt.Errorf("engine: %s: %w", ws.Source, err)
-		}
-		e.tensors[name] = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
-		e.bytes += int64(len(data)) * 4
-	}
-	e.emb = e.tensors["tok_embeddings.weight"].Float32s()
-	if c.Tied {
-		e.tensors["output.weight"] = e.tensors["tok_embeddings.weight"]
-	}
-	if err := e.quantize(ctx); err != nil {
+	if err := e.load(ctx, ws, want); err != nil {
 		return nil, err
 	}
 	theta := c.RopeTheta
@@ -137,107 +118,6 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		}
 	}
 	return e, nil
-}
-
-// linearNames returns the tensor names of the model's linear weights:
-// every projection of every layer, then the classifier.
-func linearNames(c arch.Config) []string {
-	var names []string
-	for l := range c.Layers {
-		p := fmt.Sprintf("layers.%d.", l)
-		names = append(names, p+"attention.wq.weight", p+"attention.wk.weight", p+"attention.wv.weight", p+"attention.wo.weight",
-			p+"feed_forward.w1.weight", p+"feed_forward.w2.weight", p+"feed_forward.w3.weight")
-	}
-	return append(names, "output.weight")
-}
-
-// perNode expands Options' uniform settings into one attention kernel
-// per layer and one format per linear weight, and checks per-node
-// settings against the model.
-func (o *Options) perNode(c arch.Config) error {
-	if o.LayerAttention == nil {
-		for range c.Layers {
-			o.LayerAttention = append(o.LayerAttention, o.Attention)
-		}
-	} else if len(o.LayerAttention) != c.Layers {
-		return fmt.Errorf("engine: Options.LayerAttention has %d kernels for %d layers", len(o.LayerAttention), c.Layers)
-	}
-	names := linearNames(c)
-	if o.Weights == nil {
-		o.Weights = map[string]Weight{}
-		double := o.Quantize == QuantizeNF4 || o.Quantize == QuantizeFP4
-		for _, n := range names {
-			w := Weight{Format: o.Quantize, DoubleQuant: double}
-			if n == "output.weight" && !o.QuantizeHead {
-				w = Weight{Format: QuantizeNone}
-			}
-			o.Weights[n] = w
-		}
-		return nil
-	}
-	for _, n := range names {
-		if _, ok := o.Weights[n]; !ok {
-			return fmt.Errorf("engine: Options.Weights has no format for %s", n)
-		}
-	}
-	if len(o.Weights) != len(names) {
-		for n := range o.Weights {
-			if !contains(names, n) {
-				return fmt.Errorf("engine: Options.Weights names %s, which the model does not have", n)
-			}
-		}
-	}
-	return nil
-}
-
-func contains(names []string, n string) bool {
-	for _, m := range names {
-		if m == n {
-			return true
-		}
-	}
-	return false
-}
-
-// quantize replaces the linear weights whose Options.Weights format is
-// quantised by quantised matrices.
-func (e *Engine) quantize(ctx context.Context) error {
-	for name, w := range e.opts.Weights {
-		var m kernels.Method
-		switch w.Format {
-		case QuantizeNone:
-			continue
-		case QuantizeNF4:
-			m = kernels.NF4
-		case QuantizeFP4:
-			m = kernels.FP4
-		case QuantizeQ8_0:
-			m = kernels.Q8_0
-		}
-		t := e.tensors[name]
-		if t == nil || t.Dims() != 2 {
-			return fmt.Errorf("engine: %s is not a matrix the engine holds", name)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if e.quant == nil {
-			e.quant = map[string]*kernels.QMatrix{}
-		}
-		s := t.Shape()
-		q, err := kernels.QuantizeConfig(t.Float32s(), s[0], s[1], kernels.QuantConfig{Method: m, DoubleQuant: w.DoubleQuant})
-		if err != nil {
-			return fmt.Errorf("engine: quantising %s to %s: %w", name, w.Format, err)
-		}
-		e.quant[name] = q
-		// A tied classifier shares the embeddings' fp32 data, which stays.
-		if name != "output.weight" || !e.cfg.Tied {
-			e.bytes -= int64(4 * t.Len())
-		}
-		e.bytes += int64(q.Bytes())
-		delete(e.tensors, name)
-	}
-	return nil
 }
 
 func sameShape(a, b []int) bool {
@@ -315,7 +195,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	x := c.xval.Float32s()
 	d := e.cfg.Dim
 	for i, tok := range input {
-		copy(x[i*d:(i+1)*d], e.emb[tok*d:(tok+1)*d])
+		e.embedRow(x[i*d:(i+1)*d], tok)
 	}
 	if err := gorgonia.Let(c.x, c.xval); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

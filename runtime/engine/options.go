@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
@@ -159,4 +160,64 @@ func (o Options) validate() error {
 		return fmt.Errorf("engine: Options.Threads is %d; use 0 or more", o.Threads)
 	}
 	return nil
+}
+
+// linearNames returns the tensor names of the model's linear weights:
+// every projection of every layer, then the classifier.
+func linearNames(c arch.Config) []string {
+	var names []string
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		names = append(names, p+"attention.wq.weight", p+"attention.wk.weight", p+"attention.wv.weight", p+"attention.wo.weight",
+			p+"feed_forward.w1.weight", p+"feed_forward.w2.weight", p+"feed_forward.w3.weight")
+	}
+	return append(names, "output.weight")
+}
+
+// perNode expands Options' uniform settings into one attention kernel
+// per layer and one format per linear weight, and checks per-node
+// settings against the model.
+func (o *Options) perNode(c arch.Config) error {
+	if o.LayerAttention == nil {
+		for range c.Layers {
+			o.LayerAttention = append(o.LayerAttention, o.Attention)
+		}
+	} else if len(o.LayerAttention) != c.Layers {
+		return fmt.Errorf("engine: Options.LayerAttention has %d kernels for %d layers", len(o.LayerAttention), c.Layers)
+	}
+	names := linearNames(c)
+	if o.Weights == nil {
+		o.Weights = map[string]Weight{}
+		double := o.Quantize == QuantizeNF4 || o.Quantize == QuantizeFP4
+		for _, n := range names {
+			w := Weight{Format: o.Quantize, DoubleQuant: double}
+			if n == "output.weight" && !o.QuantizeHead {
+				w = Weight{Format: QuantizeNone}
+			}
+			o.Weights[n] = w
+		}
+		return nil
+	}
+	for _, n := range names {
+		if _, ok := o.Weights[n]; !ok {
+			return fmt.Errorf("engine: Options.Weights has no format for %s", n)
+		}
+	}
+	if len(o.Weights) != len(names) {
+		for n := range o.Weights {
+			if !contains(names, n) {
+				return fmt.Errorf("engine: Options.Weights names %s, which the model does not have", n)
+			}
+		}
+	}
+	return nil
+}
+
+func contains(names []string, n string) bool {
+	for _, m := range names {
+		if m == n {
+			return true
+		}
+	}
+	return false
 }
