@@ -125,6 +125,8 @@ type server struct {
 	snippets bool
 	exitErr  error
 	target   string
+	// folders are the client's workspace folders (file-system paths).
+	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
 	beforeHandle func(method string)
 
@@ -248,6 +250,7 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	s.snippets = snippetSupport(params.Capabilities)
 	s.mu.Unlock()
 	s.applySettings(params.InitializationOptions)
+	s.workspaceFolders(params)
 	yes := true
 	incremental := protocol.TextDocumentSyncKindIncremental
 	version := s.opts.Version
