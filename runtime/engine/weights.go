@@ -58,7 +58,7 @@ func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]in
 		case name == "tok_embeddings.weight":
 			err = e.loadEmbeddings(t)
 		default:
-			err = e.loadLinear(name, t)
+			err = e.loadLinear(ws, name, t)
 		}
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", ws.Source, err)
@@ -123,7 +123,7 @@ func (o Options) method() kernels.Method {
 }
 
 // loadLinear holds the linear weight t under name (see load).
-func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
+func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) error {
 	target := e.opts.method()
 	if name == "output.weight" && !e.opts.QuantizeHead {
 		target = kernels.MethodInvalid
@@ -149,15 +149,13 @@ func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
 		}
 		return e.loadDense(name, t)
 	}
-	var v []float32
-	switch {
-	case name == "output.weight" && e.cfg.Tied && e.emb != nil:
-		v = e.emb
-	default:
+	v, shared := e.emb, true
+	if name != "output.weight" || !e.cfg.Tied || e.emb == nil {
 		var err error
 		if v, _, err = fp32(t); err != nil {
 			return err
 		}
+		shared = false
 	}
 	q, err := kernels.Quantize(v, rows, cols, target)
 	if err != nil {
@@ -165,6 +163,11 @@ func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
 	}
 	e.quant[name] = q
 	e.bytes += int64(q.Bytes())
+	if !shared {
+		// Only the quantised copy is used from now on: let the mapped
+		// file's pages go, so the resident set holds each weight once.
+		ws.ReleaseData(t.Data)
+	}
 	return nil
 }
 
