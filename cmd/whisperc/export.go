@@ -14,15 +14,15 @@ import (
 
 // exportCmd lowers a pipeline to an engine's files.
 type exportCmd struct {
-	Engine string   `required:"" enum:"hf,torchtune,vllm" help:"The engine: hf (transformers + PEFT + TRL, launched by Accelerate), torchtune (tune run) or vllm (generate and serve)."`
-	Out    string   `short:"o" placeholder:"DIR" help:"The directory to write (default: export-ENGINE next to the file)."`
-	Target string   `help:"Plan for a named target instead of the target block." placeholder:"T"`
-	Var    []string `name:"var" placeholder:"NAME=VALUE" help:"Set a variable (repeatable)."`
-	File   string   `arg:"" help:"The .whisper file to export."`
+	Engine string `required:"" enum:"hf,torchtune,vllm" help:"The engine: hf (transformers + PEFT + TRL, launched by Accelerate), torchtune (tune run) or vllm (generate and serve)."`
+	Out    string `short:"o" placeholder:"DIR" help:"The directory to write (default: export-ENGINE next to the file)."`
+	Target string `help:"Plan for a named target instead of the target block." placeholder:"T"`
+	programFlags
+	File string `arg:"" help:"The .whisper file to export."`
 }
 
 func (c exportCmd) Run(e *env) error {
-	prog, ds, err := checkProgram(e, c.File, c.Var)
+	prog, ds, err := checkProgram(e, c.File, c.programFlags)
 	if err != nil {
 		return err
 	}
