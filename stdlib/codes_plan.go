@@ -23,9 +23,9 @@ var planCodes = []Code{
 			"(or was unavailable), so the plan uses the nominal CPU profile and its numbers may not describe this machine.\n\n" +
 			"Name the hardware with `--target NAME` or a `target { profile = ... }` block."},
 	{ID: "P110", Title: "flash2 unavailable", Phase: "plan",
-		Explain: "FlashAttention-2 runs only on NVIDIA GPUs of compute capability 8.0 (Ampere) or later, computing in " +
-			"fp16 or bf16. On other hardware the planner falls back to the fused SDPA kernel (GPU) or eager attention " +
-			"(CPU): exact, but the CPU path materialises the seq×seq scores.\n\n" +
+		Explain: "FlashAttention-2's CUDA kernels run only on NVIDIA GPUs of compute capability 8.0 (Ampere) or later, " +
+			"computing in fp16 or bf16. On older GPUs the planner falls back to the fused SDPA kernel: exact, with more " +
+			"memory for long sequences. (On the CPU, flash2 and sdpa run whisperc's own tiled FlashAttention-2 kernel in fp32.)\n\n" +
 			"Plan for an Ampere or later GPU, compute in bf16 or fp16, or write `attention = auto`. To make the " +
 			"fallback an error, require the kernel: `require = [flash_attention == true]`.",
 		Example:   "finetune ft {\n  model = base\n  data = d\n  attention = flash2   # on a V100 (compute capability 7.0)\n}",
@@ -66,6 +66,14 @@ var planCodes = []Code{
 			"data is not packed, and preallocates a static KV cache for compiled decoding.\n\n" +
 			"Set `packing = true` on the dataset, or use `compile = default`.",
 		Citations: []Citation{CiteTorchCompile()}},
+	{ID: "P118", Title: "setting the CPU runtime cannot execute", Phase: "plan",
+		Explain: "The plan is for a CPU, where whisperc's own runtime executes it, and a setting asks for something that " +
+			"runtime would not do as written: 16-bit arithmetic (`precision` or `compute` = bf16, fp16, fp8; the CPU " +
+			"runtime computes in fp32), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
+			"format is `q8_0`), a quantisation format without a CPU kernel, or a 4-bit `block_size` other than 64. " +
+			"The planner refuses rather than running something else silently.\n\n" +
+			"Change the setting as the diagnostic says, or plan for a GPU target.",
+		Example: "model m {\n  source = \"llama2c:stories260K.bin\"\n  quantize { method = int8 }   # on the CPU\n}"},
 	{ID: "P120", Title: "does not fit in device memory", Phase: "plan",
 		Explain: "The predicted peak memory of a stage exceeds one device's capacity. The plan lists each component " +
 			"(weights, adapters, gradients, optimizer state, activations, logits, KV cache, allocator reserve, CUDA " +

@@ -18,13 +18,13 @@ import (
 //   - fp32 data is used in place (it aliases the memory-mapped file) and
 //     other unquantised dtypes are decoded to fp32;
 //   - a linear weight stored in a GGML block format (Q8_0, Q4_0, Q4_K, ...)
-//     runs as stored, aliasing the file, when Options.Quantize is none or
+//     runs as stored, aliasing the file, when Options.Weights says fp32 or
 //     names that very format;
-//   - otherwise a linear weight is quantised to Options.Quantize from its
+//   - otherwise a linear weight is quantised to its Options.Weights format from its
 //     fp32 values (aliased, or decoded into a buffer dropped right after);
 //   - token embeddings stored in a block format stay so, and each lookup
-//     decodes one row. A tied classifier is the embedding matrix; under
-//     QuantizeHead it is quantised under its own name, output.weight.
+//     decodes one row. A tied classifier is the embedding matrix; when
+//     Options.Weights quantises output.weight it is quantised under that name.
 func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]int) error {
 	names := make([]string, 0, len(want))
 	for name := range want {
@@ -107,16 +107,15 @@ func (e *Engine) loadEmbeddings(t *weights.Tensor) error {
 	return nil
 }
 
-// method returns the kernel format of Options.Quantize. int8 runs as Q8_0
-// (blocks of 32 int8 with an fp16 scale), the 8-bit format the kernels
-// provide.
-func (o Options) method() kernels.Method {
-	switch o.Quantize {
+// method returns the kernel format of a stored format, or
+// MethodInvalid for fp32.
+func method(q Quantize) kernels.Method {
+	switch q {
 	case QuantizeNF4:
 		return kernels.NF4
 	case QuantizeFP4:
 		return kernels.FP4
-	case QuantizeInt8, QuantizeQ8_0:
+	case QuantizeQ8_0:
 		return kernels.Q8_0
 	}
 	return kernels.MethodInvalid
@@ -124,10 +123,8 @@ func (o Options) method() kernels.Method {
 
 // loadLinear holds the linear weight t under name (see load).
 func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
-	target := e.opts.method()
-	if name == "output.weight" && !e.opts.QuantizeHead {
-		target = kernels.MethodInvalid
-	}
+	w := e.opts.Weights[name]
+	target := method(w.Format)
 	rows, cols := t.Shape[0], t.Shape[1]
 	if stored, ok := kernels.MethodOf(t.DType); ok && (target == kernels.MethodInvalid || target == stored) {
 		if name == "output.weight" && e.embQ != nil && e.cfg.Tied {
@@ -159,9 +156,9 @@ func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
 			return err
 		}
 	}
-	q, err := kernels.Quantize(v, rows, cols, target)
+	q, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
 	if err != nil {
-		return fmt.Errorf("quantising %s to %s: %w", name, e.opts.Quantize, err)
+		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
 	e.quant[name] = q
 	e.bytes += int64(q.Bytes())
