@@ -100,6 +100,21 @@ var planCodes = []Code{
 			"matches no built-in architecture. Its stages are listed without memory or time.\n\n" +
 			"Point the source at a local llama2.c, GGUF or safetensors (with config.json) model, or name a model with a " +
 			"built-in architecture (Llama 2/3/3.1, Mistral 7B, Qwen2.5 7B, Gemma, Phi-3 mini, TinyLlama, TinyStories, BERT)."},
+	{ID: "P140", Title: "the engine cannot express a decision", Phase: "plan",
+		Explain: "`whisperc export --engine E` (and `whisperc run` on a GPU) hands the plan to an engine GPU users already " +
+			"run: Hugging Face (transformers, PEFT, bitsandbytes, TRL, Accelerate), torchtune, or vLLM. Each plan decision " +
+			"becomes one of the engine's flags or config keys (spec/engines.md lists them all); some values have no " +
+			"counterpart, such as an FP4 base in torchtune, whose QLoRA stores NF4 only. Nothing is written then.\n\n" +
+			"Change the attribute as the diagnostic says, or export with an engine that expresses it.",
+		Example: "model m {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n  quantize { method = fp4 }   # whisperc export --engine torchtune\n}"},
+	{ID: "P141", Title: "the engine approximates a decision", Phase: "plan",
+		Explain: "The engine's closest setting differs from the plan's decision in a stated way: torchtune's attention " +
+			"dispatches through PyTorch's SDPA rather than the flash-attn package, or it saves checkpoints once per epoch. " +
+			"The export is written; the warning says what differs.\n\n" +
+			"Accept the difference, change the attribute to a value the engine expresses exactly, or use another engine."},
+	{ID: "P142", Title: "nothing for the engine to run", Phase: "plan",
+		Explain: "hf and torchtune lower `finetune` blocks; vllm lowers `generate` and `serve`. The file has none of the " +
+			"stages the chosen engine runs.\n\nChoose the engine for the stages the file has."},
 	{ID: "P199", Title: "internal planner error", Phase: "plan",
 		Explain: "The planner failed on this program. This is a bug in whisperc.\n\n" +
 			"Report it with the .whisper file; the diagnostics before it are what was found until the failure."},
