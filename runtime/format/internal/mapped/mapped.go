@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modelwhisperer/whisperc/lang/input"
 )
 
 // File is a read-only view of a whole file. Data must not be written to and
@@ -24,17 +25,13 @@ type File struct {
 // Open maps the named file read-only. It falls back to reading the file when
 // mapping fails (for example on a pipe or a file system without mmap).
 func Open(name string) (*File, error) {
-	f, err := os.Open(name)
+	f, st, err := input.Open(name, "model")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
 	}
 	size := st.Size()
 	if size == 0 {
