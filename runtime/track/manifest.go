@@ -93,8 +93,10 @@ type Source struct {
 type FileRecord struct {
 	// Name is the declaration it belongs to (model, dataset, finetune).
 	Name string `json:"name,omitempty"`
-	// Stage is the stage that wrote an output.
+	// Stage is the stage that wrote an output, Kind what it is
+	// (checkpoint, adapter, model, text, other).
 	Stage  string `json:"stage,omitempty"`
+	Kind   string `json:"kind,omitempty"`
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`

@@ -290,7 +290,7 @@ func readBounded(name string, limit int64) ([]byte, error) {
 // adapter, an export): its hashes, and its version under the version
 // block's checkpoints setting. step is the training step of a
 // checkpoint, 0 for a final output.
-func (r *Run) Output(stage, path string, step int64) error {
+func (r *Run) Output(stage, kind, path string, step int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -300,13 +300,13 @@ func (r *Run) Output(stage, path string, step int64) error {
 	if err != nil {
 		return r.fail(fmt.Errorf("hashing output %s: %w", path, err))
 	}
-	kind := compiler.VersioningNone
-	if v := r.prog.Version; v != nil && v.Checkpoints != compiler.VersioningInvalid {
-		kind = v.Checkpoints
+	versioning := compiler.VersioningNone
+	if v := r.prog.Version; v != nil && v.Checkpoints != compiler.VersioningInvalid && versioned(kind) {
+		versioning = v.Checkpoints
 	}
 	for i, n := range names {
-		rec := FileRecord{Stage: stage, Path: n, Size: ds[i].Size, SHA256: ds[i].SHA256, MD5: ds[i].MD5, Step: step}
-		v, note, err := r.version(kind, n, ds[i])
+		rec := FileRecord{Stage: stage, Kind: kind, Path: n, Size: ds[i].Size, SHA256: ds[i].SHA256, MD5: ds[i].MD5, Step: step}
+		v, note, err := r.version(versioning, n, ds[i])
 		if err != nil {
 			return r.fail(fmt.Errorf("versioning %s: %w", n, err))
 		}
@@ -317,4 +317,14 @@ func (r *Run) Output(stage, path string, step int64) error {
 		r.m.Outputs = append(r.m.Outputs, rec)
 	}
 	return nil
+}
+
+// versioned reports whether outputs of kind are checkpoints that the
+// version block's checkpoints setting covers.
+func versioned(kind string) bool {
+	switch kind {
+	case "checkpoint", "adapter", "model":
+		return true
+	}
+	return false
 }
