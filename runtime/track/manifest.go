@@ -260,7 +260,7 @@ func parseManifest(b []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := lineCol(b, se.Offset)
+			line, col := lineCol(b, max(se.Offset-1, 0)) // Offset is just past the bad byte
 			return nil, fmt.Errorf("malformed JSON at line %d, column %d: %v (the manifest was edited or truncated)", line, col, se)
 		}
 		var te *json.UnmarshalTypeError

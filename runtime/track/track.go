@@ -160,7 +160,12 @@ func Start(ctx context.Context, prog *compiler.Program, plan *planner.Plan, opts
 // hashes, git and hardware.
 func (r *Run) describe(ctx context.Context) error {
 	m, prog := r.m, r.prog
+	logs := prog.Track.Logs
 	for _, name := range prog.FileOrder {
+		if !logs(compiler.LogConfig) {
+			m.Notes = append(m.Notes, "track.log leaves out config: the sources and the plan are not recorded")
+			break
+		}
 		if f := prog.Files[name]; f != nil {
 			m.Sources = append(m.Sources, Source{Path: name, SHA256: sha256Hex(f.Src), Text: string(f.Src)})
 		}
@@ -168,14 +173,14 @@ func (r *Run) describe(ctx context.Context) error {
 	for _, v := range prog.Variables {
 		m.Vars[v.Name] = valueText(v.Value)
 	}
-	if r.plan != nil {
+	if r.plan != nil && logs(compiler.LogConfig) {
 		var b bytes.Buffer
 		if err := r.plan.WriteJSON(&b); err != nil {
 			return fmt.Errorf("recording the plan: %w", err)
 		}
 		m.Plan = bytes.TrimSpace(b.Bytes())
 	}
-	if h := r.opts.Hardware; h != nil {
+	if h := r.opts.Hardware; h != nil && logs(compiler.LogHardware) {
 		var b bytes.Buffer
 		if err := h.WriteJSON(&b); err != nil {
 			return fmt.Errorf("recording the hardware: %w", err)
@@ -184,13 +189,15 @@ func (r *Run) describe(ctx context.Context) error {
 	}
 	seen := map[string]bool{}
 	for _, mod := range prog.Models {
-		if !mod.Source.Scheme.IsFile() || seen[mod.Source.Path] {
+		if !logs(compiler.LogModelHash) || !mod.Source.Scheme.IsFile() || seen[mod.Source.Path] {
 			continue
 		}
 		seen[mod.Source.Path] = true
 		recs, err := r.hashRecords(mod.Name, mod.Source.Path)
 		if err != nil {
-			return fmt.Errorf("hashing model %s: %w", mod.Name, err)
+			// The load stage reports an unreadable model (E501).
+			m.Notes = append(m.Notes, fmt.Sprintf("model %s not hashed: %v", mod.Name, err))
+			continue
 		}
 		m.Models = append(m.Models, recs...)
 		if mod.Tokenizer != "" && !seen[mod.Tokenizer] {
@@ -208,7 +215,9 @@ func (r *Run) describe(ctx context.Context) error {
 		}
 		recs, err := r.hashRecords(ds.Name, ds.Source)
 		if err != nil {
-			return fmt.Errorf("hashing dataset %s: %w", ds.Name, err)
+			m.Notes = append(m.Notes, fmt.Sprintf("dataset %s not hashed: %v", ds.Name, err))
+			r.Report = append(r.Report, fmt.Sprintf("dataset %s cannot be read, so it is neither hashed nor versioned: %v", ds.Name, err))
+			continue
 		}
 		for i := range recs {
 			rec := &recs[i]
@@ -227,7 +236,7 @@ func (r *Run) describe(ctx context.Context) error {
 		}
 		m.Datasets = append(m.Datasets, recs...)
 	}
-	if r.prog.Track.Logs(compiler.LogCommit) {
+	if logs(compiler.LogCommit) {
 		g, err := gitInfo(ctx, filepath.Dir(prog.Root))
 		switch {
 		case err != nil:

@@ -220,7 +220,7 @@ def check_dvc(manifest):
 
 
 def main():
-    run = sys.argv[1]
+    run = os.path.normpath(sys.argv[1])
     manifest = json.load(open(os.path.join(run, "manifest.json")))
     points = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
     root = os.path.dirname(os.path.dirname(run))
