@@ -126,5 +126,16 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 		ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan is stale",
 			Detail: fmt.Sprintf("%s: %s since the plan was made, so its predictions no longer hold. Plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ch, name)})
 	}
+	if !ds.HasErrors() {
+		// What the runtime would not obey as written is refused; the
+		// graphs are obeyed node by node or refused by the runtime.
+		cpu := *h
+		cpu.GPUs = nil
+		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		for _, ed := range plan.Edits(fresh) {
+			ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan was edited",
+				Detail: fmt.Sprintf("%s: %s. The runtime executes a saved plan exactly as written or not at all; plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ed, name)})
+		}
+	}
 	return plan, prog, ds, nil
 }

@@ -40,7 +40,12 @@ func Open(name string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("%s: file of %d bytes is too large to map", name, size)
 	}
-	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED); err == nil {
+	// A private writable mapping: readers treat it as read-only, but a
+	// consumer that aliases it (the engine's fp32 weights) and writes by
+	// mistake gets a copy-on-write page instead of a fatal fault, and the
+	// file never changes. Untouched pages cost nothing and stay shared with
+	// the page cache.
+	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE); err == nil {
 		return &File{Name: name, Data: data, mapped: true}, nil
 	}
 	data := make([]byte, size)
