@@ -69,7 +69,7 @@ func (c runCmd) Run(e *env) error {
 		// machine's CPU and RAM even where it has GPUs.
 		cpu := *h
 		cpu.GPUs = nil
-		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
@@ -131,7 +131,7 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 		// graphs are obeyed node by node or refused by the runtime.
 		cpu := *h
 		cpu.GPUs = nil
-		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
 		for _, ed := range plan.Edits(fresh) {
 			ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan was edited",
 				Detail: fmt.Sprintf("%s: %s. The runtime executes a saved plan exactly as written or not at all; plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ed, name)})
