@@ -2,13 +2,16 @@ package main
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"strings"
+	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
+	"github.com/modelwhisperer/whisperc/runtime/track"
 )
 
 // runCmd compiles a pipeline, plans it for this machine and executes it,
@@ -71,7 +74,31 @@ func (c runCmd) Run(e *env) error {
 			return report(prog.Files, ds)
 		}
 	}
-	ds = append(ds, runtime.Execute(e.ctx, plan, prog, runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color})...)
+	streams := runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color}
+	var rec *track.Run
+	if track.Enabled(prog) {
+		if rec, err = track.Start(e.ctx, prog, plan, track.Options{Version: versionString(), Hardware: h, Threads: goruntime.GOMAXPROCS(0)}); err != nil {
+			return fmt.Errorf("recording the run (track block): %w", err)
+		}
+		streams.Observer = rec.Observer(e.ctx)
+	}
+	ds = append(ds, runtime.Execute(e.ctx, plan, prog, streams)...)
+	if rec != nil {
+		for _, line := range rec.Report {
+			fmt.Fprintf(e.stderr, "track: %s\n", line)
+		}
+		// The observer completed the record when the run ended; Finish
+		// returns what failed while recording.
+		var runErr error
+		if ds.HasErrors() {
+			runErr = ds.Errs()
+		}
+		if err := rec.Finish(runErr, time.Now()); err != nil {
+			report(prog.Files, ds)
+			return err
+		}
+		fmt.Fprintf(e.stderr, "run %s recorded in %s\n", rec.Manifest().ID, rec.Dir)
+	}
 	return report(prog.Files, ds)
 }
 
