@@ -548,6 +548,16 @@ func (b *builder) generate(g *compiler.Generate) {
 		return
 	}
 	prompt := promptTokens(g.Prompt)
+	pd := Decision{What: "prompt", Choice: fmt.Sprintf("%d tokens", prompt), Effect: "estimated at about 4 characters per token, plus BOS"}
+	if b.opts.PromptTokens != nil {
+		if n, err := b.opts.PromptTokens(m, g.Prompt); err == nil {
+			prompt = n
+			pd.Choice, pd.Effect = fmt.Sprintf("%d tokens", n), "counted with the model's tokenizer, BOS included"
+		} else {
+			pd.Effect += fmt.Sprintf(" (the tokenizer could not be read: %v)", err)
+		}
+	}
+	st.Decisions = append(st.Decisions, pd)
 	if total := prompt + g.MaxTokens; c.MaxSeq > 0 && total > c.MaxSeq {
 		b.report(diag.Warningf(g.ValueRange("max_tokens"), "P116", "generation runs past the model's context",
 			fmt.Sprintf("The prompt (about %d tokens) plus max_tokens = %d exceeds %s's context of %d; generation stops at the context. "+

@@ -8,6 +8,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/engines"
 	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime"
 )
 
 // planCmd checks a pipeline and plans it against hardware.
@@ -46,7 +47,7 @@ func (c planCmd) Run(e *env) error {
 		return exitError{exitUsage}
 	}
 	ds = ds.Extend(tds)
-	plan, pds := planner.Build(prog, target, planner.Options{Engine: engineCost(c.Engine)})
+	plan, pds := planner.Build(prog, target, planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens})
 	if c.Engine != "" {
 		// The engine's own limits, positioned on the attributes (P140, P141).
 		_, eds := engines.Lower(prog, plan, engines.ParseEngine(c.Engine), engines.Options{})
