@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -31,7 +34,8 @@ type Options struct {
 	// DefaultDebounce; a negative value disables the wait.
 	Debounce time.Duration
 	// ReadFile reads imported files that are not open in the editor. Nil
-	// means os.ReadFile.
+	// means compiler.ReadSource: a bounded read of a regular file, never
+	// a device or a FIFO.
 	ReadFile func(path string) ([]byte, error)
 	// Version is reported to the client as the server's version.
 	Version string
@@ -56,7 +60,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 // first message (tests use it to look inside).
 func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, started func(*server)) error {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = compiler.ReadSource
 	}
 	if opts.Debounce == 0 {
 		opts.Debounce = DefaultDebounce
@@ -116,8 +120,13 @@ type server struct {
 	enc      Encoding
 	inited   bool
 	shutdown bool
+	// snippets is whether the client inserts snippet syntax ($0, ${1:x});
+	// without it completion sends plain text.
+	snippets bool
 	exitErr  error
 	target   string
+	// folders are the client's workspace folders (file-system paths).
+	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
 	beforeHandle func(method string)
 
@@ -201,6 +210,26 @@ func (s *server) applySettings(raw []byte) {
 	}
 }
 
+// checkTarget tells the user, in a message window, when the target the
+// server is to plan against names no profile; each analysis also shows it
+// as a diagnostic.
+func (s *server) checkTarget() {
+	target := s.currentTarget()
+	if target == "" {
+		return
+	}
+	_, ds := planner.ParseTarget(target, nil)
+	for _, d := range ds {
+		if d.Severity != diag.Error {
+			continue
+		}
+		if err := s.client.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: protocol.MessageTypeError, Message: "whisperc: " + settingMessage(d)}); err != nil {
+			s.logf("showing a message: %v", err)
+		}
+		return
+	}
+}
+
 // currentTarget returns the target profile analyses plan against.
 func (s *server) currentTarget() string {
 	s.mu.Lock()
@@ -218,8 +247,10 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	s.mu.Lock()
 	s.enc = enc
 	s.inited = true
+	s.snippets = snippetSupport(params.Capabilities)
 	s.mu.Unlock()
 	s.applySettings(params.InitializationOptions)
+	s.workspaceFolders(params)
 	yes := true
 	incremental := protocol.TextDocumentSyncKindIncremental
 	version := s.opts.Version
@@ -235,7 +266,9 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 				Save:      protocol.Boolean(true),
 			},
 			CompletionProvider: &protocol.CompletionOptions{
-				TriggerCharacters: []string{".", "=", " ", "["},
+				// Not space: a list popping up after every number and
+				// every word is noise; units come as the user types them.
+				TriggerCharacters: []string{".", "=", "["},
 			},
 			HoverProvider:              protocol.Boolean(true),
 			DefinitionProvider:         protocol.Boolean(true),
@@ -258,8 +291,34 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	}, nil
 }
 
-// Initialized needs no answer.
+// snippetSupport reports whether the client says it inserts snippets in
+// completion items. A client that does not say so gets plain text: the
+// protocol's default is no snippets.
+func snippetSupport(c protocol.ClientCapabilities) bool {
+	if c.TextDocument == nil || c.TextDocument.Completion == nil || c.TextDocument.Completion.CompletionItem == nil {
+		return false
+	}
+	ss := c.TextDocument.Completion.CompletionItem.SnippetSupport
+	return ss != nil && *ss
+}
+
+// clientSnippets reports whether completion may send snippets.
+func (s *server) clientSnippets() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snippets
+}
+
+// isShutdown reports whether the client has sent shutdown.
+func (s *server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+// Initialized reports a bad target setting.
 func (s *server) Initialized(ctx context.Context, params *protocol.InitializedParams) error {
+	s.checkTarget()
 	return nil
 }
 
@@ -290,6 +349,7 @@ func (s *server) SetTrace(ctx context.Context, params *protocol.SetTraceParams) 
 // document.
 func (s *server) DidChangeConfiguration(ctx context.Context, params *protocol.DidChangeConfigurationParams) error {
 	s.applySettings(params.Settings)
+	s.checkTarget()
 	s.mu.Lock()
 	s.cache = make(map[uri.URI]*analysis)
 	s.mu.Unlock()
@@ -328,10 +388,16 @@ func (s *server) DidSave(ctx context.Context, params *protocol.DidSaveTextDocume
 	return nil
 }
 
-// DidClose forgets the document and clears its diagnostics.
+// DidClose forgets the document and clears its diagnostics. The open
+// documents that import it are analysed again: they now read the file
+// from the disk, without the closed buffer's unsaved edits.
 func (s *server) DidClose(ctx context.Context, params *protocol.DidCloseTextDocumentParams) error {
 	u := params.TextDocument.URI
+	closed, wasOpen := s.docs.get(u)
 	s.docs.close(u)
+	if wasOpen {
+		defer s.reanalyseImporters(closed)
+	}
 	s.mu.Lock()
 	if p := s.pending[u]; p != nil {
 		p.stop()
@@ -351,6 +417,16 @@ func (s *server) reanalyseImporters(changed *document) {
 		if u != changed.URI && a.reads(changed.Path) {
 			again = append(again, u)
 			delete(s.cache, u)
+		}
+	}
+	// An analysis still running read the old text: it must not be cached.
+	for d, c := range s.inflight {
+		if d.URI != changed.URI {
+			c.stale = true
+			delete(s.inflight, d)
+			if !slices.Contains(again, d.URI) {
+				again = append(again, d.URI)
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -40,7 +42,12 @@ func Open(name string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("%s: file of %d bytes is too large to map", name, size)
 	}
-	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED); err == nil {
+	// A private writable mapping: readers treat it as read-only, but a
+	// consumer that aliases it (the engine's fp32 weights) and writes by
+	// mistake gets a copy-on-write page instead of a fatal fault, and the
+	// file never changes. Untouched pages cost nothing and stay shared with
+	// the page cache.
+	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE); err == nil {
 		return &File{Name: name, Data: data, mapped: true}, nil
 	}
 	data := make([]byte, size)
@@ -67,4 +74,28 @@ func (f *File) Close() error {
 		return unix.Munmap(data)
 	}
 	return nil
+}
+
+// Release tells the system that the pages wholly inside b, a sub-slice of
+// a mapped File's Data, are not needed in memory for now, so that they stop
+// counting in the process's resident set. They stay readable: a later read
+// faults them back in from the file. Unmodified private pages are dropped,
+// never written anywhere. It does nothing for a File read into memory, or
+// for b outside Data.
+func (f *File) Release(b []byte) {
+	if f == nil || !f.mapped || f.closed || len(b) == 0 || len(f.Data) == 0 {
+		return
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(f.Data)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if p < base || p+uintptr(len(b)) > base+uintptr(len(f.Data)) {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	lo := (p - base + page - 1) &^ (page - 1)
+	hi := (p - base + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return
+	}
+	_ = unix.Madvise(f.Data[lo:hi], unix.MADV_DONTNEED)
 }

@@ -1,0 +1,202 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/internal/half"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// ggmlDTypes maps the GGML block methods to their stored dtypes, whose
+// decoders package quant provides (checked bit for bit against ggml).
+var ggmlDTypes = map[Method]weights.DType{
+	Q4_0: weights.Q4_0, Q4_1: weights.Q4_1, Q5_0: weights.Q5_0, Q5_1: weights.Q5_1,
+	Q4_K: weights.Q4_K, Q5_K: weights.Q5_K, Q6_K: weights.Q6_K,
+}
+
+// ggml reports whether m is a GGML block format other than Q8_0, held as
+// the file stores it and decoded inside the kernels.
+func (m Method) ggml() bool { _, ok := ggmlDTypes[m]; return ok }
+
+// MethodOf returns the method that executes tensors stored as d directly:
+// Q8_0 or one of the other GGML block formats. ok is false for unquantised
+// dtypes.
+func MethodOf(d weights.DType) (m Method, ok bool) {
+	if d == weights.Q8_0 {
+		return Q8_0, true
+	}
+	for m, dd := range ggmlDTypes {
+		if dd == d {
+			return m, true
+		}
+	}
+	return MethodInvalid, false
+}
+
+// FromGGML wraps the bytes of a GGML block-quantised matrix of shape
+// [rows, cols] (a GGUF tensor's data, Q8_0 included) as a QMatrix without
+// copying them: the kernels decode the blocks as they multiply, so the
+// matrix costs exactly its stored size. data must stay valid and unchanged
+// while the matrix is used. Rows must be whole blocks, as GGUF requires.
+func FromGGML(d weights.DType, rows, cols int, data []byte) (*QMatrix, error) {
+	m, ok := MethodOf(d)
+	if !ok {
+		return nil, fmt.Errorf("kernels.FromGGML: %v is not a GGML block format", d)
+	}
+	vals, _, _ := quant.BlockSize(d)
+	if cols%vals != 0 {
+		return nil, fmt.Errorf("kernels.FromGGML: rows of %d values are not whole %v blocks of %d", cols, d, vals)
+	}
+	q := &QMatrix{Method: m, Rows: rows, Cols: cols, BlockSize: vals, Data: data}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// validateGGML checks a GGML block matrix: whole blocks per row and exactly
+// the bytes they take.
+func (q *QMatrix) validateGGML() error {
+	d := ggmlDTypes[q.Method]
+	vals, size, _ := quant.BlockSize(d)
+	if q.BlockSize != vals {
+		return fmt.Errorf("kernels.QMatrix: %v block size %d, want %d", q.Method, q.BlockSize, vals)
+	}
+	if q.Cols%vals != 0 {
+		return fmt.Errorf("kernels.QMatrix: %v rows of %d values are not whole blocks of %d", q.Method, q.Cols, vals)
+	}
+	if want := q.Rows * (q.Cols / vals) * size; len(q.Data) != want {
+		return fmt.Errorf("kernels.QMatrix: %v data has %d bytes, want %d", q.Method, len(q.Data), want)
+	}
+	return nil
+}
+
+// dequantizeGGML writes the len(dst) elements from flat index start of a
+// GGML block matrix, decoding whole blocks (into a scratch block at either
+// end when the range starts or ends mid-block).
+func (q *QMatrix) dequantizeGGML(dst []float32, start int) {
+	d := ggmlDTypes[q.Method]
+	vals, size, _ := quant.BlockSize(d)
+	dec := quant.BlockDecoder(d)
+	end := start + len(dst)
+	var tmp [256]float32
+	for b := start / vals; b*vals < end; b++ {
+		blk := q.Data[b*size : (b+1)*size]
+		lo, hi := max(b*vals, start), min((b+1)*vals, end)
+		if lo == b*vals && hi == (b+1)*vals {
+			dec(dst[lo-start:hi-start], blk)
+			continue
+		}
+		dec(tmp[:vals], blk)
+		copy(dst[lo-start:hi-start], tmp[lo-b*vals:hi-b*vals])
+	}
+}
+
+// ggmlMatVec sets out[r] to row r of a GGML block matrix times x for r in
+// [lo, hi). Q4_0, Q5_0, Q4_K and Q6_K have assembly kernels that decode inside
+// the dot product; the other formats decode each row into row (Cols
+// values, kept in cache) and multiply it by the SIMD dot product.
+func (q *QMatrix) ggmlMatVec(asm bool, out, x, row []float32, lo, hi int) {
+	if asm && hi > lo {
+		switch q.Method {
+		case Q4_0:
+			nb := q.Cols / 32
+			data := q.Data[lo*nb*18 : hi*nb*18]
+			for r := lo; r < hi; r++ {
+				out[r] = dotQ4_0AVX2(&data[(r-lo)*nb*18], nb, &x[0])
+			}
+			return
+		case Q5_0:
+			nb := q.Cols / 32
+			data := q.Data[lo*nb*22 : hi*nb*22]
+			for r := lo; r < hi; r++ {
+				out[r] = dotQ5_0AVX2(&data[(r-lo)*nb*22], nb, &x[0])
+			}
+			return
+		case Q4_K:
+			q.q4kRows(out, x, lo, hi)
+			return
+		case Q6_K:
+			q.q6kRows(out, x, lo, hi)
+			return
+		}
+	}
+	d := ggmlDTypes[q.Method]
+	vals, size, _ := quant.BlockSize(d)
+	dec := quant.BlockDecoder(d)
+	rec := q.Cols / vals * size
+	for r := lo; r < hi; r++ {
+		data := q.Data[r*rec : (r+1)*rec]
+		for b := 0; b < q.Cols/vals; b++ {
+			dec(row[b*vals:(b+1)*vals], data[b*size:(b+1)*size])
+		}
+		out[r] = dotWith(asm, row, x)
+	}
+}
+
+// q4kRows sets out[r] for r in [lo, hi) with dotQ4KAVX2: each row's
+// sub-block scales d·sc are decoded into a small buffer, and the mins
+// (Σ dmin·m·Σx over each sub-block) are subtracted from the kernel's sum
+// using the sub-block sums of x, computed once.
+func (q *QMatrix) q4kRows(out, x []float32, lo, hi int) {
+	nb := q.Cols / 256
+	xs := subSums(x, 32)
+	sc := make([]float32, 8*nb)
+	for r := lo; r < hi; r++ {
+		data := q.Data[r*nb*144 : (r+1)*nb*144]
+		var mins float32
+		for b := 0; b < nb; b++ {
+			blk := data[b*144:]
+			d := half.F16ToF32(binary.LittleEndian.Uint16(blk))
+			dmin := half.F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+			scales := blk[4:16]
+			for s := 0; s < 8; s++ {
+				c, m := scaleMinK4(s, scales)
+				sc[8*b+s] = d * float32(c)
+				mins += dmin * float32(m) * xs[8*b+s]
+			}
+		}
+		out[r] = dotQ4KAVX2(&data[0], nb, &sc[0], &x[0]) - mins
+	}
+}
+
+// q6kRows sets out[r] for r in [lo, hi) with dotQ6KAVX2.
+func (q *QMatrix) q6kRows(out, x []float32, lo, hi int) {
+	nb := q.Cols / 256
+	sc := make([]float32, 16*nb)
+	for r := lo; r < hi; r++ {
+		data := q.Data[r*nb*210 : (r+1)*nb*210]
+		for b := 0; b < nb; b++ {
+			blk := data[b*210:]
+			d := half.F16ToF32(binary.LittleEndian.Uint16(blk[208:]))
+			for s := 0; s < 16; s++ {
+				sc[16*b+s] = d * float32(int8(blk[192+s]))
+			}
+		}
+		out[r] = dotQ6KAVX2(&data[0], nb, &sc[0], &x[0])
+	}
+}
+
+// subSums returns the sums of x over consecutive runs of n values.
+func subSums(x []float32, n int) []float32 {
+	s := make([]float32, len(x)/n)
+	for i := range s {
+		var a float32
+		for _, v := range x[i*n : (i+1)*n] {
+			a += v
+		}
+		s[i] = a
+	}
+	return s
+}
+
+// scaleMinK4 unpacks the j-th six-bit scale and min of a Q4_K or Q5_K
+// block's 12 scale bytes.
+func scaleMinK4(j int, q []byte) (sc, m uint8) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return (q[j+4] & 0xF) | ((q[j-4] >> 6) << 4), (q[j+4] >> 4) | ((q[j] >> 6) << 4)
+}
