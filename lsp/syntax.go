@@ -3,6 +3,7 @@ package lsp
 import (
 	"unicode/utf8"
 
+	langparser "github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/stdlib"
 )
 
@@ -259,6 +260,12 @@ type syntaxTree struct {
 
 // parseTree builds the tolerant tree of src.
 func parseTree(src []byte) *syntaxTree {
+	if len(src) > langparser.MaxFileSize {
+		// Not a .whisper file the command line would read (the parser
+		// says so, E114): no structure, rather than seconds of work per
+		// keystroke.
+		src = src[:0]
+	}
 	t := &syntaxTree{src: src, toks: scan(src)}
 	for i, tk := range t.toks {
 		if tk.kind != tokComment {

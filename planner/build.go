@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
@@ -134,7 +135,7 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 	src := m.Source
 	switch src.Scheme {
 	case compiler.SchemeLlama2C:
-		f, err := os.Open(src.Path)
+		f, _, err := input.Open(src.Path, "model")
 		if err != nil {
 			return arch.Config{}, err
 		}
@@ -144,7 +145,7 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 		c, _, err := resolveGGUF(src.Path)
 		return c, err
 	case compiler.SchemeSafetensors:
-		data, err := readLimited(src.Path+string(os.PathSeparator)+"config.json", 1<<20)
+		data, err := input.ReadFile(src.Path+string(os.PathSeparator)+"config.json", "model config", 1<<20)
 		if err != nil {
 			return arch.Config{}, err
 		}
@@ -174,24 +175,6 @@ func resolveGGUF(path string) (arch.Config, int64, error) {
 	}
 	c, err := arch.FromGGUFFile(gf)
 	return c, int64(gf.ModelSize), err
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than a config file can be", path, st.Size())
-	}
-	buf := make([]byte, st.Size())
-	_, err = f.ReadAt(buf, 0)
-	return buf, err
 }
 
 // arch returns the model's architecture, resolving it once.

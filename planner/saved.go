@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
@@ -53,7 +54,7 @@ func ReadJSON(r io.Reader) (*Plan, error) {
 
 // Load reads a saved plan from path.
 func Load(path string) (*Plan, error) {
-	f, err := os.Open(path)
+	f, _, err := input.Open(path, "saved plan")
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func hashFile(path string) (FileHash, error) {
 		sort.Strings(files)
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
+		f, _, err := input.Open(name, "input file")
 		if err != nil {
 			return FileHash{}, err
 		}

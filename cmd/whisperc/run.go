@@ -14,8 +14,8 @@ import (
 // runCmd compiles a pipeline, plans it for this machine and executes it,
 // or executes a saved plan after checking that it still holds.
 type runCmd struct {
-	File string   `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
-	Var  []string `name:"var" help:"Set a variable: NAME=VALUE (repeatable)."`
+	File string `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
+	programFlags
 }
 
 // Run checks the file, plans it for the detected hardware and executes
@@ -50,11 +50,14 @@ func (c runCmd) Run(e *env) error {
 			return report(prog.Files, ds)
 		}
 	} else {
-		vars, err := parseVars(c.Var)
+		opts, err := c.options(e, c.File)
 		if err != nil {
 			return err
 		}
-		prog, ds = compiler.Check(c.File, compiler.Options{Vars: vars})
+		if c.File == "-" {
+			c.File = stdinName
+		}
+		prog, ds = compiler.Check(c.File, opts)
 		if ds.HasErrors() {
 			return report(prog.Files, ds)
 		}

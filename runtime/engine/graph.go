@@ -218,7 +218,7 @@ func (e *Engine) Embed(dst []float32, tokens []int) error {
 		if tok < 0 || tok >= e.cfg.Vocab {
 			return fmt.Errorf("engine: token %d is outside the vocabulary of %d", tok, e.cfg.Vocab)
 		}
-		copy(dst[i*d:(i+1)*d], e.emb[tok*d:(tok+1)*d])
+		e.embedRow(dst[i*d:(i+1)*d], tok)
 	}
 	return nil
 }
