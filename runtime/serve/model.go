@@ -50,7 +50,7 @@ type model struct {
 	attn   kernels.AttnKernel
 	ctx    int // positions per sequence
 	eps    float32
-	emb    []float32
+	embL   linear // token embeddings [vocab, dim], fp32 or as stored
 	layers []layer
 	norm   []float32
 	cls    linear
@@ -95,7 +95,7 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 	case engine.QuantizeInt8, engine.QuantizeQ8_0:
 		method = kernels.Q8_0
 	}
-	get := func(name string, shape ...int) ([]float32, error) {
+	tensor := func(name string, shape ...int) (*weights.Tensor, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -106,20 +106,51 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 		if !sameShape(t.Shape, shape) {
 			return nil, fmt.Errorf("serve: %s: tensor %q has shape %v, want %v", ws.Source, name, t.Shape, shape)
 		}
+		return t, nil
+	}
+	// get returns a tensor's values in fp32: aliased when stored so,
+	// decoded otherwise.
+	get := func(name string, shape ...int) ([]float32, error) {
+		t, err := tensor(name, shape...)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := t.Float32s(); ok {
+			return v, nil
+		}
 		data, err := quant.Dequantize(t)
 		if err != nil {
 			return nil, fmt.Errorf("serve: %s: %w", ws.Source, err)
 		}
 		return data, nil
 	}
+	// lin holds a linear weight as the engine does: a GGML block format
+	// runs as stored when no other format is asked for; otherwise fp32, or
+	// quantised to the planned format.
 	lin := func(name string, rows, cols int, quantise bool) (linear, error) {
+		target := method
+		if !quantise {
+			target = kernels.MethodInvalid
+		}
+		t, err := tensor(name, rows, cols)
+		if err != nil {
+			return linear{}, err
+		}
+		l := linear{rows: rows, cols: cols}
+		if stored, ok := kernels.MethodOf(t.DType); ok && (target == kernels.MethodInvalid || target == stored) {
+			if l.q, err = kernels.FromGGML(t.DType, rows, cols, t.Data); err != nil {
+				return linear{}, fmt.Errorf("serve: %s: tensor %q: %w", ws.Source, name, err)
+			}
+			m.bytes += l.bytes()
+			return l, nil
+		}
 		w, err := get(name, rows, cols)
 		if err != nil {
 			return linear{}, err
 		}
-		l := linear{w: w, rows: rows, cols: cols}
-		if quantise && method != kernels.MethodInvalid {
-			q, err := kernels.Quantize(w, rows, cols, method)
+		l.w = w
+		if target != kernels.MethodInvalid {
+			q, err := kernels.Quantize(w, rows, cols, target)
 			if err != nil {
 				return linear{}, fmt.Errorf("serve: quantising %s: %w", name, err)
 			}
@@ -129,10 +160,9 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 		return l, nil
 	}
 	var err error
-	if m.emb, err = get("tok_embeddings.weight", c.Vocab, c.Dim); err != nil {
+	if m.embL, err = lin("tok_embeddings.weight", c.Vocab, c.Dim, false); err != nil {
 		return nil, err
 	}
-	m.bytes += 4 * int64(len(m.emb))
 	if m.norm, err = get("norm.weight", c.Dim); err != nil {
 		return nil, err
 	}
@@ -168,18 +198,21 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 	}
 	m.bytes += 4 * int64(c.Dim)
 	switch {
-	case c.Tied && !o.QuantizeHead:
-		m.cls = linear{w: m.emb, rows: c.Vocab, cols: c.Dim}
+	case c.Tied && (!o.QuantizeHead || method == kernels.MethodInvalid):
+		m.cls = m.embL
 	case c.Tied:
-		m.cls = linear{w: m.emb, rows: c.Vocab, cols: c.Dim}
-		if method != kernels.MethodInvalid {
-			q, err := kernels.Quantize(m.emb, c.Vocab, c.Dim, method)
-			if err != nil {
-				return nil, fmt.Errorf("serve: quantising the classifier: %w", err)
+		v := m.embL.w
+		if v == nil {
+			if v, err = get("tok_embeddings.weight", c.Vocab, c.Dim); err != nil {
+				return nil, err
 			}
-			m.cls.w, m.cls.q = nil, q
-			m.bytes += m.cls.bytes()
 		}
+		q, err := kernels.Quantize(v, c.Vocab, c.Dim, method)
+		if err != nil {
+			return nil, fmt.Errorf("serve: quantising the classifier: %w", err)
+		}
+		m.cls = linear{q: q, rows: c.Vocab, cols: c.Dim}
+		m.bytes += m.cls.bytes()
 	default:
 		if m.cls, err = lin("output.weight", c.Vocab, c.Dim, o.QuantizeHead); err != nil {
 			return nil, err
@@ -302,7 +335,7 @@ func (m *model) forward(parts []part, s *scratch) error {
 	r := 0
 	for _, p := range parts {
 		for _, t := range p.tokens {
-			copy(s.x[r*dim:(r+1)*dim], m.emb[t*dim:(t+1)*dim])
+			m.embed(s.x[r*dim:(r+1)*dim], t)
 			r++
 		}
 	}
@@ -418,4 +451,15 @@ func (m *model) rope(row []float32, pos int) {
 			row[h+2*i+1] = v0*sn[i] + v1*cs[i]
 		}
 	}
+}
+
+// embed writes token t's embedding into dst.
+func (m *model) embed(dst []float32, t int) {
+	if q := m.embL.q; q != nil {
+		// t is checked by forward; the row is in range.
+		_ = q.DequantizeRow(dst, t)
+		return
+	}
+	d := m.cfg.Dim
+	copy(dst, m.embL.w[t*d:(t+1)*d])
 }
