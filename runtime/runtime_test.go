@@ -14,7 +14,6 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
-	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/observe"
 )
 
@@ -80,34 +79,6 @@ func TestExecuteRefuses(t *testing.T) {
 	ds = Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs})
 	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E501") || !strings.Contains(text, "missing.bin") {
 		t.Errorf("a missing model gave:\n%s", text)
-	}
-}
-
-// TestEngineOptions checks the translation of lowered graphs.
-func TestEngineOptions(t *testing.T) {
-	g := &planner.Graph{Compile: "reduce_overhead", KVCache: &planner.KVCache{},
-		Layers: []planner.Layer{{Attention: "flash2", Linears: []planner.Linear{{Weight: "nf4"}}}}, Head: planner.Linear{Weight: "fp32"}}
-	o, err := EngineOptions(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Attention != engine.AttentionFlash2 || !o.KVCache || o.Compile != engine.CompileReduceOverhead || o.Quantize != engine.QuantizeNF4 || o.QuantizeHead || o.Threads < 1 {
-		t.Errorf("options = %+v", o)
-	}
-	g.Head.Weight = "q8_0"
-	g.Layers[0].Linears[0].Weight = "bf16"
-	g.KVCache = nil
-	if o, err = EngineOptions(g); err != nil || o.Quantize != engine.QuantizeQ8_0 || !o.QuantizeHead || o.KVCache {
-		t.Errorf("options = %+v, %v", o, err)
-	}
-	for _, bad := range []*planner.Graph{
-		{Compile: "turbo"},
-		{Layers: []planner.Layer{{Attention: "ring"}}},
-		{Layers: []planner.Layer{{Attention: "eager", Linears: []planner.Linear{{Weight: "q4_k"}}}}},
-	} {
-		if _, err := EngineOptions(bad); err == nil {
-			t.Errorf("EngineOptions(%+v) accepted", bad)
-		}
 	}
 }
 

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -11,56 +10,6 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 )
-
-// EngineOptions translates a stage's lowered graph into the engine's
-// options: the attention kernel of the layers, the KV cache and the
-// positions it holds, the compile mode, the layers' and the classifier's
-// weight formats.
-func EngineOptions(g *planner.Graph) (engine.Options, error) {
-	o := engine.Options{KVCache: g.KVCache != nil, Threads: goruntime.GOMAXPROCS(0)}
-	if g.KVCache != nil {
-		o.Context = g.KVCache.Context // the positions the plan provisioned
-	}
-	att := "eager"
-	if len(g.Layers) > 0 {
-		att = g.Layers[0].Attention
-	}
-	switch att {
-	case "eager", "sdpa":
-		o.Attention = engine.AttentionEager
-	case "flash2":
-		o.Attention = engine.AttentionFlash2
-	default:
-		return o, fmt.Errorf("attention kernel %q is not one the runtime executes (eager or flash2)", att)
-	}
-	switch g.Compile {
-	case "none":
-		o.Compile = engine.CompileNone
-	case "default", "":
-		o.Compile = engine.CompileDefault
-	case "reduce_overhead":
-		o.Compile = engine.CompileReduceOverhead
-	case "max_autotune":
-		o.Compile = engine.CompileMaxAutotune
-	default:
-		return o, fmt.Errorf("compile mode %q is not one the runtime executes", g.Compile)
-	}
-	o.Quantize = engine.QuantizeNone
-	if len(g.Layers) > 0 && len(g.Layers[0].Linears) > 0 {
-		q, err := quantizeOf(g.Layers[0].Linears[0].Weight)
-		if err != nil {
-			return o, err
-		}
-		o.Quantize = q
-	}
-	if hq, err := quantizeOf(g.Head.Weight); err == nil && hq != engine.QuantizeNone {
-		if o.Quantize == engine.QuantizeNone {
-			o.Quantize = hq
-		}
-		o.QuantizeHead = true
-	}
-	return o, nil
-}
 
 // generate builds the engine the stage's graph describes and generates.
 func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagnostic {
@@ -78,11 +27,25 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 		return x.errorf(st, "E505", "Stage cannot run here",
 			"Generate stage %q uses a finetune's output, which needs the train stage this runtime does not execute yet. Point model at a model block.", g.Name)
 	}
-	opts, err := EngineOptions(st.Graph)
+	opts, err := EngineOptions(st.Graph, m.ws.Config)
 	if err != nil {
-		return x.errorf(st, "E505", "Setting cannot run here", "%v.", err)
+		return x.errorf(st, "E505", "Plan cannot run here", "Stage %s: %v. The runtime executes a plan exactly as written or not at all; plan again.", st.ID, err)
 	}
-	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Quantize)
+	// The positions this generation needs: the prompt as the model's
+	// tokenizer encodes it (BOS included) fed one at a time, then
+	// max_tokens, up to the model's context, where generation stops as
+	// the plan warned (P116).
+	prompt := len(m.tok.Encode(g.Prompt, true, false))
+	need := m.ws.Config.MaxSeq
+	if g.MaxTokens > 0 {
+		need = min(prompt-1+g.MaxTokens, need)
+	}
+	if opts.KVCache && opts.Context < need {
+		return x.errorf(st, "E505", "Plan cannot run here",
+			"Stage %s's KV cache holds %d positions, but the prompt (%d tokens) and max_tokens = %d need %d; the runtime does not cut a generation short. Plan again.",
+			st.ID, opts.Context, prompt, g.MaxTokens, need)
+	}
+	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Weights["layers.0.attention.wq.weight"].Format)
 	e, err := engine.New(ctx, m.ws, opts)
 	x.s.progressDone()
 	if err != nil {

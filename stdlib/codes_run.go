@@ -42,6 +42,13 @@ var runCodes = []Code{
 			"produced an error at some position (for example a token beyond the context length).\n\nThe " +
 			"message gives the cause and how many tokens were produced; fix that cause (lower max_tokens " +
 			"below the context length, check the output stream) and run again."},
+	{ID: "E507", Phase: "run", Title: "run record cannot be written",
+		Explain: "The pipeline has a `track` block, so every run is recorded (ML007): a manifest, the " +
+			"metrics and the versions of its outputs, under the track block's `dir`. A write there failed " +
+			"(the disk is full, the directory became read-only), so the run stopped rather than go on " +
+			"unrecorded. What was written before the failure stays valid: the manifest is replaced " +
+			"atomically and half-written metric records are cut off.\n\nFree space where the runs are " +
+			"kept, or set `track { dir = ... }` to a writable directory, and run again."},
 	{ID: "E520", Phase: "run", Title: "weights cannot be quantised",
 		Explain: "A weight matrix the pipeline asks to quantise holds a NaN or infinite value. NF4, FP4 and " +
 			"Q8_0 scale each block of weights by its largest magnitude (absmax), so a single non-finite " +

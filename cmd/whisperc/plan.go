@@ -7,6 +7,7 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime"
 )
 
 // planCmd checks a pipeline and plans it against hardware.
@@ -44,7 +45,7 @@ func (c planCmd) Run(e *env) error {
 		return exitError{exitUsage}
 	}
 	ds = ds.Extend(tds)
-	plan, pds := planner.Build(prog, target, planner.Options{})
+	plan, pds := planner.Build(prog, target, planner.Options{PromptTokens: runtime.PromptTokens})
 	plan.Diagnostics = ds.Extend(pds).Sorted()
 	if c.Out != "" && !plan.Diagnostics.HasErrors() {
 		if err := plan.Save(c.Out, prog, detected); err != nil {

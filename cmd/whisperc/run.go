@@ -2,13 +2,16 @@ package main
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"strings"
+	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
+	"github.com/modelwhisperer/whisperc/runtime/track"
 )
 
 // runCmd compiles a pipeline, plans it for this machine and executes it,
@@ -66,12 +69,36 @@ func (c runCmd) Run(e *env) error {
 		// machine's CPU and RAM even where it has GPUs.
 		cpu := *h
 		cpu.GPUs = nil
-		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
 	}
-	ds = append(ds, runtime.Execute(e.ctx, plan, prog, runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color})...)
+	streams := runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color}
+	var rec *track.Run
+	if track.Enabled(prog) {
+		if rec, err = track.Start(e.ctx, prog, plan, track.Options{Version: versionString(), Hardware: h, Threads: goruntime.GOMAXPROCS(0)}); err != nil {
+			return fmt.Errorf("recording the run (track block): %w", err)
+		}
+		streams.Observer = rec.Observer(e.ctx)
+	}
+	ds = append(ds, runtime.Execute(e.ctx, plan, prog, streams)...)
+	if rec != nil {
+		for _, line := range rec.Report {
+			fmt.Fprintf(e.stderr, "track: %s\n", line)
+		}
+		// The observer completed the record when the run ended; Finish
+		// returns what failed while recording.
+		var runErr error
+		if ds.HasErrors() {
+			runErr = ds.Errs()
+		}
+		if err := rec.Finish(runErr, time.Now()); err != nil {
+			report(prog.Files, ds)
+			return err
+		}
+		fmt.Fprintf(e.stderr, "run %s recorded in %s\n", rec.Manifest().ID, rec.Dir)
+	}
 	return report(prog.Files, ds)
 }
 
@@ -98,6 +125,17 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 	for _, ch := range changes {
 		ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan is stale",
 			Detail: fmt.Sprintf("%s: %s since the plan was made, so its predictions no longer hold. Plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ch, name)})
+	}
+	if !ds.HasErrors() {
+		// What the runtime would not obey as written is refused; the
+		// graphs are obeyed node by node or refused by the runtime.
+		cpu := *h
+		cpu.GPUs = nil
+		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
+		for _, ed := range plan.Edits(fresh) {
+			ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan was edited",
+				Detail: fmt.Sprintf("%s: %s. The runtime executes a saved plan exactly as written or not at all; plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ed, name)})
+		}
 	}
 	return plan, prog, ds, nil
 }

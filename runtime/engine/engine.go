@@ -27,10 +27,9 @@ type Engine struct {
 	emb     []float32
 	embQ    *kernels.QMatrix
 	tensors map[string]*tensor.Dense
-	// quant holds the quantised linear weights: those Options.Quantize
-	// asks for (every projection, and the classifier with QuantizeHead),
-	// and those the file stores in a GGML block format, which run as
-	// stored. Their fp32 tensors never exist.
+	// quant holds the quantised linear weights: those Options.Weights
+	// quantises, and those the file stores in a GGML block format, which
+	// run as stored. Their fp32 tensors never exist.
 	quant   map[string]*kernels.QMatrix
 	bytes   int64
 	st      *state
@@ -65,6 +64,9 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	hs := c.HeadSize()
 	if c.Dim <= 0 || c.HiddenDim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.Vocab <= 0 || c.MaxSeq <= 0 || hs <= 0 || hs%2 != 0 || c.Heads%c.KVHeads != 0 {
 		return nil, fmt.Errorf("engine: %s: unusable architecture %+v", ws.Source, c)
+	}
+	if err := opts.perNode(c); err != nil {
+		return nil, err
 	}
 	if opts.Threads == 0 {
 		opts.Threads = 1

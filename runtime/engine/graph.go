@@ -132,7 +132,7 @@ func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
 		v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
 		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
 		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
-		a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.Attention, b.reuse), p+"attention", q, k, v)
+		a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
 		x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
 		h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
 		gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)

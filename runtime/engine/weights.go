@@ -18,13 +18,13 @@ import (
 //   - fp32 data is used in place (it aliases the memory-mapped file) and
 //     other unquantised dtypes are decoded to fp32;
 //   - a linear weight stored in a GGML block format (Q8_0, Q4_0, Q4_K, ...)
-//     runs as stored, aliasing the file, when Options.Quantize is none or
+//     runs as stored, aliasing the file, when Options.Weights says fp32 or
 //     names that very format;
-//   - otherwise a linear weight is quantised to Options.Quantize from its
+//   - otherwise a linear weight is quantised to its Options.Weights format from its
 //     fp32 values (aliased, or decoded into a buffer dropped right after);
 //   - token embeddings stored in a block format stay so, and each lookup
-//     decodes one row. A tied classifier is the embedding matrix; under
-//     QuantizeHead it is quantised under its own name, output.weight.
+//     decodes one row. A tied classifier is the embedding matrix; when
+//     Options.Weights quantises output.weight it is quantised under that name.
 func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]int) error {
 	names := make([]string, 0, len(want))
 	for name := range want {
@@ -58,7 +58,7 @@ func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]in
 		case name == "tok_embeddings.weight":
 			err = e.loadEmbeddings(t)
 		default:
-			err = e.loadLinear(name, t)
+			err = e.loadLinear(ws, name, t)
 		}
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", ws.Source, err)
@@ -107,27 +107,24 @@ func (e *Engine) loadEmbeddings(t *weights.Tensor) error {
 	return nil
 }
 
-// method returns the kernel format of Options.Quantize. int8 runs as Q8_0
-// (blocks of 32 int8 with an fp16 scale), the 8-bit format the kernels
-// provide.
-func (o Options) method() kernels.Method {
-	switch o.Quantize {
+// method returns the kernel format of a stored format, or
+// MethodInvalid for fp32.
+func method(q Quantize) kernels.Method {
+	switch q {
 	case QuantizeNF4:
 		return kernels.NF4
 	case QuantizeFP4:
 		return kernels.FP4
-	case QuantizeInt8, QuantizeQ8_0:
+	case QuantizeQ8_0:
 		return kernels.Q8_0
 	}
 	return kernels.MethodInvalid
 }
 
 // loadLinear holds the linear weight t under name (see load).
-func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
-	target := e.opts.method()
-	if name == "output.weight" && !e.opts.QuantizeHead {
-		target = kernels.MethodInvalid
-	}
+func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) error {
+	w := e.opts.Weights[name]
+	target := method(w.Format)
 	rows, cols := t.Shape[0], t.Shape[1]
 	if stored, ok := kernels.MethodOf(t.DType); ok && (target == kernels.MethodInvalid || target == stored) {
 		if name == "output.weight" && e.embQ != nil && e.cfg.Tied {
@@ -149,22 +146,25 @@ func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
 		}
 		return e.loadDense(name, t)
 	}
-	var v []float32
-	switch {
-	case name == "output.weight" && e.cfg.Tied && e.emb != nil:
-		v = e.emb
-	default:
+	v, shared := e.emb, true
+	if name != "output.weight" || !e.cfg.Tied || e.emb == nil {
 		var err error
 		if v, _, err = fp32(t); err != nil {
 			return err
 		}
+		shared = false
 	}
-	q, err := kernels.Quantize(v, rows, cols, target)
+	q, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
 	if err != nil {
-		return fmt.Errorf("quantising %s to %s: %w", name, e.opts.Quantize, err)
+		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
 	e.quant[name] = q
 	e.bytes += int64(q.Bytes())
+	if !shared {
+		// Only the quantised copy is used from now on: let the mapped
+		// file's pages go, so the resident set holds each weight once.
+		ws.ReleaseData(t.Data)
+	}
 	return nil
 }
 
