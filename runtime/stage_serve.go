@@ -35,7 +35,18 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 		return x.errorf(st, "E505", "Stage cannot run here",
 			"Serve stage %q serves a finetune's output, which needs the train stage this runtime does not execute yet. Point model at a model block, or export the fine-tune and serve the export.", s.Name)
 	}
-	opts, err := EngineOptions(st.Graph)
+	// The graph's KV cache holds max_batch sequences: the server's slots.
+	// Each slot is checked as the engine's one-sequence cache.
+	if st.Graph.KVCache == nil || st.Graph.KVCache.Batch < 1 {
+		return x.errorf(st, "E505", "Setting cannot run here",
+			"Serve stage %q has no KV cache; the server keeps one per sequence slot. Set kv_cache = true.", s.Name)
+	}
+	g := *st.Graph
+	kv := *g.KVCache
+	slots := kv.Batch
+	kv.Batch, kv.Bytes = 1, kv.Bytes/int64(slots)
+	g.KVCache = &kv
+	opts, err := EngineOptions(&g, m.ws.Config)
 	if err != nil {
 		return x.errorf(st, "E505", "Setting cannot run here", "%v.", err)
 	}
@@ -46,7 +57,7 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	cfg := serve.Config{
 		Name:         s.Model.Decl().Name,
 		Listen:       net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
-		MaxBatch:     s.MaxBatch,
+		MaxBatch:     slots,
 		MaxQueue:     s.MaxQueue,
 		MaxTokens:    s.MaxTokens,
 		Timeout:      time.Duration(s.Timeout) * time.Second,
@@ -63,12 +74,12 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if err != nil {
 		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
 	}
-	wb, kv := srv.MemoryBytes()
+	wb, kvBytes := srv.MemoryBytes()
 	x.metric(st, "weight_bytes", float64(wb), "B")
-	x.metric(st, "kv_cache_bytes", float64(kv), "B")
+	x.metric(st, "kv_cache_bytes", float64(kvBytes), "B")
 	err = srv.ListenAndRun(ctx, func(addr string) {
 		fmt.Fprintf(x.s.Stderr, "serving %s on http://%s (OpenAI /v1, Ollama /api; %d slots of %d positions, KV cache %s, weights %s)\n",
-			cfg.Name, addr, cfg.MaxBatch, srv.Context(), formatBytes(kv), formatBytes(wb))
+			cfg.Name, addr, cfg.MaxBatch, srv.Context(), formatBytes(kvBytes), formatBytes(wb))
 	})
 	if err != nil {
 		return x.errorf(st, "E506", "Server failed", "Stage %s: %v.", st.ID, err)

@@ -45,15 +45,16 @@ type layer struct {
 // of every sequence in a step go through each weight matrix together, and
 // each sequence attends to its own KV cache.
 type model struct {
-	cfg    arch.Config
-	exec   kernels.Exec
-	attn   kernels.AttnKernel
-	ctx    int // positions per sequence
-	eps    float32
-	embL   linear // token embeddings [vocab, dim], fp32 or as stored
-	layers []layer
-	norm   []float32
-	cls    linear
+	cfg  arch.Config
+	exec kernels.Exec
+	// layerAttn is each layer's attention kernel.
+	layerAttn []kernels.AttnKernel
+	ctx       int // positions per sequence
+	eps       float32
+	embL      linear // token embeddings [vocab, dim], fp32 or as stored
+	layers    []layer
+	norm      []float32
+	cls       linear
 	// cos and sin hold the rotary angles for every position and pair,
 	// computed in float32 as llama2.c does (and as the engine does).
 	cos, sin []float32
@@ -75,25 +76,44 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 	if m.ctx <= 0 || m.ctx > c.MaxSeq {
 		m.ctx = c.MaxSeq
 	}
-	switch o.Attention {
-	case engine.AttentionFlash2:
-		m.attn = kernels.AttnFlash2
-	default:
-		m.attn = kernels.AttnEager
-	}
 	m.eps = float32(c.NormEps)
 	if m.eps <= 0 {
 		m.eps = 1e-5
 	}
-	var method kernels.Method
-	switch o.Quantize {
-	case engine.QuantizeNone, engine.QuantizeInvalid:
-	case engine.QuantizeNF4:
-		method = kernels.NF4
-	case engine.QuantizeFP4:
-		method = kernels.FP4
-	case engine.QuantizeInt8, engine.QuantizeQ8_0:
-		method = kernels.Q8_0
+	// weightOf returns the stored format the plan chose for a linear
+	// weight, as the engine resolves Options.
+	weightOf := func(name string) engine.Weight {
+		if o.Weights != nil {
+			return o.Weights[name]
+		}
+		if name == "output.weight" && !o.QuantizeHead {
+			return engine.Weight{Format: engine.QuantizeNone}
+		}
+		return engine.Weight{Format: o.Quantize, DoubleQuant: o.Quantize == engine.QuantizeNF4 || o.Quantize == engine.QuantizeFP4}
+	}
+	method := func(q engine.Quantize) (kernels.Method, error) {
+		switch q {
+		case engine.QuantizeNone, engine.QuantizeInvalid:
+			return kernels.MethodInvalid, nil
+		case engine.QuantizeNF4:
+			return kernels.NF4, nil
+		case engine.QuantizeFP4:
+			return kernels.FP4, nil
+		case engine.QuantizeQ8_0:
+			return kernels.Q8_0, nil
+		}
+		return kernels.MethodInvalid, fmt.Errorf("serve: weight format %s has no kernel", q)
+	}
+	m.layerAttn = make([]kernels.AttnKernel, c.Layers)
+	for i := range m.layerAttn {
+		a := o.Attention
+		if i < len(o.LayerAttention) {
+			a = o.LayerAttention[i]
+		}
+		m.layerAttn[i] = kernels.AttnEager
+		if a == engine.AttentionFlash2 {
+			m.layerAttn[i] = kernels.AttnFlash2
+		}
 	}
 	tensor := func(name string, shape ...int) (*weights.Tensor, error) {
 		if err := ctx.Err(); err != nil {
@@ -128,7 +148,11 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 	// runs as stored when no other format is asked for; otherwise fp32, or
 	// quantised to the planned format.
 	lin := func(name string, rows, cols int, quantise bool) (linear, error) {
-		target := method
+		w := weightOf(name)
+		target, err := method(w.Format)
+		if err != nil {
+			return linear{}, err
+		}
 		if !quantise {
 			target = kernels.MethodInvalid
 		}
@@ -144,17 +168,18 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 			m.bytes += l.bytes()
 			return l, nil
 		}
-		w, err := get(name, rows, cols)
+		v, err := get(name, rows, cols)
 		if err != nil {
 			return linear{}, err
 		}
-		l.w = w
+		l.w = v
 		if target != kernels.MethodInvalid {
-			q, err := kernels.Quantize(w, rows, cols, target)
+			q, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
 			if err != nil {
 				return linear{}, fmt.Errorf("serve: quantising %s: %w", name, err)
 			}
 			l.w, l.q = nil, q
+			ws.ReleaseData(t.Data)
 		}
 		m.bytes += l.bytes()
 		return l, nil
@@ -197,8 +222,12 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 		m.bytes += 8 * int64(c.Dim)
 	}
 	m.bytes += 4 * int64(c.Dim)
+	headFormat, err := method(weightOf("output.weight").Format)
+	if err != nil {
+		return nil, err
+	}
 	switch {
-	case c.Tied && (!o.QuantizeHead || method == kernels.MethodInvalid):
+	case c.Tied && headFormat == kernels.MethodInvalid:
 		m.cls = m.embL
 	case c.Tied:
 		v := m.embL.w
@@ -207,14 +236,14 @@ func newModel(ctx context.Context, ws *weights.Set, o engine.Options) (*model, e
 				return nil, err
 			}
 		}
-		q, err := kernels.Quantize(v, c.Vocab, c.Dim, method)
+		q, err := kernels.QuantizeConfig(v, c.Vocab, c.Dim, kernels.QuantConfig{Method: headFormat, DoubleQuant: weightOf("output.weight").DoubleQuant})
 		if err != nil {
 			return nil, fmt.Errorf("serve: quantising the classifier: %w", err)
 		}
 		m.cls = linear{q: q, rows: c.Vocab, cols: c.Dim}
 		m.bytes += m.cls.bytes()
 	default:
-		if m.cls, err = lin("output.weight", c.Vocab, c.Dim, o.QuantizeHead); err != nil {
+		if m.cls, err = lin("output.weight", c.Vocab, c.Dim, true); err != nil {
 			return nil, err
 		}
 	}
@@ -368,7 +397,7 @@ func (m *model) forward(parts []part, s *scratch) error {
 			copy(p.kv.k[li][p.pos*kvd:(p.pos+t)*kvd], s.k[r*kvd:(r+t)*kvd])
 			copy(p.kv.v[li][p.pos*kvd:(p.pos+t)*kvd], s.v[r*kvd:(r+t)*kvd])
 			sh := kernels.AttnShape{N: t, Pos: p.pos, Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: hs}
-			if err := e.AttentionForward(m.attn, s.att[r*qd:(r+t)*qd], nil, s.q[r*qd:(r+t)*qd], p.kv.k[li], p.kv.v[li], sh); err != nil {
+			if err := e.AttentionForward(m.layerAttn[li], s.att[r*qd:(r+t)*qd], nil, s.q[r*qd:(r+t)*qd], p.kv.k[li], p.kv.v[li], sh); err != nil {
 				return err
 			}
 			r += t
