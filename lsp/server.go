@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,6 +125,8 @@ type server struct {
 	snippets bool
 	exitErr  error
 	target   string
+	// folders are the client's workspace folders (file-system paths).
+	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
 	beforeHandle func(method string)
 
@@ -247,6 +250,7 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	s.snippets = snippetSupport(params.Capabilities)
 	s.mu.Unlock()
 	s.applySettings(params.InitializationOptions)
+	s.workspaceFolders(params)
 	yes := true
 	incremental := protocol.TextDocumentSyncKindIncremental
 	version := s.opts.Version
@@ -384,10 +388,16 @@ func (s *server) DidSave(ctx context.Context, params *protocol.DidSaveTextDocume
 	return nil
 }
 
-// DidClose forgets the document and clears its diagnostics.
+// DidClose forgets the document and clears its diagnostics. The open
+// documents that import it are analysed again: they now read the file
+// from the disk, without the closed buffer's unsaved edits.
 func (s *server) DidClose(ctx context.Context, params *protocol.DidCloseTextDocumentParams) error {
 	u := params.TextDocument.URI
+	closed, wasOpen := s.docs.get(u)
 	s.docs.close(u)
+	if wasOpen {
+		defer s.reanalyseImporters(closed)
+	}
 	s.mu.Lock()
 	if p := s.pending[u]; p != nil {
 		p.stop()
@@ -407,6 +417,16 @@ func (s *server) reanalyseImporters(changed *document) {
 		if u != changed.URI && a.reads(changed.Path) {
 			again = append(again, u)
 			delete(s.cache, u)
+		}
+	}
+	// An analysis still running read the old text: it must not be cached.
+	for d, c := range s.inflight {
+		if d.URI != changed.URI {
+			c.stale = true
+			delete(s.inflight, d)
+			if !slices.Contains(again, d.URI) {
+				again = append(again, d.URI)
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -326,11 +326,15 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	}
 	if q := f.Model.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
 		w.Quant = quantOf(q)
-		if w.Mode == cost.LoRA {
-			w.Storage = cost.FP32 // peft's prepare_model_for_kbit_training upcasts the rest
-		}
 		qc, _ := b.precision(q.Compute, q.Has("compute"), &q.Site, "compute")
 		w.Compute = qc
+		if w.Mode == cost.LoRA {
+			// The parameters bitsandbytes leaves unquantised (embeddings,
+			// head) stay in the compute format, as the quantize stage counts
+			// them: the hf export loads them so (TRL casts them back to bf16
+			// after PEFT's kbit preparation), torchtune trains in bf16.
+			w.Storage = qc
+		}
 	}
 	ck, every := checkpointingOf(f.Checkpointing)
 	w.Checkpointing, w.CheckpointEvery = ck, every
@@ -355,6 +359,10 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		case compiler.StrategyZeRO3, compiler.StrategyFSDP:
 			w.Sharding = cost.ZeRO3
 		}
+	}
+	w = w.OnEngine(b.opts.Engine)
+	if b.opts.Engine == cost.EngineTorchtune {
+		w.CompiledLoss = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid
 	}
 	if err := w.Validate(); err != nil {
 		b.report(diag.Errorf(f.NameRange, "P199", "internal planner error", "The workload of "+f.Name+" is inconsistent: "+err.Error()+". This is a bug in whisperc."))

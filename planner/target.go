@@ -154,7 +154,7 @@ func FromHardware(h *hw.Hardware) *Target {
 			p.MemoryBytes = h.RAMBytes
 		}
 		p.PeakTFLOPS = map[string]float64{"fp32": h.CPU.PeakFP32() / 1e12}
-		p.Source = "detected: " + strconv.Itoa(h.CPU.PhysicalCores) + " cores, " + strings.Join(h.CPU.Features, " ")
+		p.Source = "detected: " + strconv.Itoa(h.CPU.Cores()) + " usable cores, " + strings.Join(h.CPU.Features, " ")
 		t.Profile = p
 		return t
 	}

@@ -6,12 +6,14 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/engines"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
 )
 
 // planCmd checks a pipeline and plans it against hardware.
 type planCmd struct {
+	Engine  string `enum:",hf,torchtune,vllm" default:"" help:"Plan for an engine's memory choices and report what it cannot express: hf (the default model), torchtune, vllm." placeholder:"E"`
 	Target  string `help:"Plan for a named target (a100-80gb, h100-80gb*8), an HCL profile file, instead of the target block or this machine." placeholder:"T"`
 	Targets bool   `help:"List the built-in targets and exit."`
 	programFlags
@@ -45,7 +47,12 @@ func (c planCmd) Run(e *env) error {
 		return exitError{exitUsage}
 	}
 	ds = ds.Extend(tds)
-	plan, pds := planner.Build(prog, target, planner.Options{PromptTokens: runtime.PromptTokens})
+	plan, pds := planner.Build(prog, target, planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens})
+	if c.Engine != "" {
+		// The engine's own limits, positioned on the attributes (P140, P141).
+		_, eds := engines.Lower(prog, plan, engines.ParseEngine(c.Engine), engines.Options{})
+		pds = pds.Extend(eds)
+	}
 	plan.Diagnostics = ds.Extend(pds).Sorted()
 	if c.Out != "" && !plan.Diagnostics.HasErrors() {
 		if err := plan.Save(c.Out, prog, detected); err != nil {

@@ -316,15 +316,27 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	if w.Sharding == ZeRO3 {
 		cache /= nd // parameters are gathered (and cast) a layer at a time
 	}
-	kept, _ := w.activations()
-	acts := sat(kept)
+	kept, perLayer := w.activations()
+	acts := sat(w.offloadedActivations(kept, perLayer))
 	tokens := float64(w.Batch) * float64(w.Seq)
-	lf := tokens * float64(c.Vocab) * float64(cdt+4)
-	if c.Family == arch.BERT {
-		lf = tokens * float64(c.Dim) * 8 // pooled classification head: small
+	logits := sat(w.logitBytes(tokens))
+	if w.CPUOffload {
+		// state and gradients live in host memory; with ZeRO-3 the
+		// parameters too, gathered a layer at a time
+		state, grads, stepTemp = 0, 0, 0
+		if w.Sharding == ZeRO3 {
+			weights = (qw + ow) / int64(max(c.Layers, 1))
+		}
 	}
-	lf += tokens * float64(c.Dim) * float64(4+sdt) // final norm and embedding output
-	logits := sat(lf)
+	if w.OptimizerInBackward && w.Mode == Full {
+		// each parameter steps and frees its gradient in backward: at most
+		// the largest matrix's gradient and temporaries are alive
+		var largest int64
+		for _, m := range c.Modules() {
+			largest = max(largest, int64(m.In)*int64(m.Out))
+		}
+		grads, stepTemp = largest*pb, largest*pb
+	}
 
 	static := []Component{
 		{Name: "weights", Bytes: weights, Note: w.weightNote()},
@@ -341,7 +353,7 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	backward = append(backward,
 		Component{Name: "activations", Bytes: acts, Note: "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"},
-		Component{Name: "logits", Bytes: logits, Note: "output logits and the fp32 log-softmax of the loss"})
+		Component{Name: "logits", Bytes: logits, Note: w.logitNote()})
 	step := append([]Component{}, static...)
 	step = append(step, Component{Name: "gradients", Bytes: grads})
 	if stepTemp > 0 {
@@ -349,6 +361,10 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	// Gradients of the trained parameters exist at the end of backward too.
 	backward = append(backward, Component{Name: "gradients", Bytes: 0, Note: "accumulate as activations are freed"})
+	if w.OptimizerInBackward && w.Mode == Full {
+		backward[len(backward)-1] = Component{Name: "gradients", Bytes: grads + stepTemp, Note: "one parameter's gradient and update at a time (optimizer in backward)"}
+		step = static
+	}
 
 	comps, phase := backward, "backward"
 	if sum(step) > sum(backward) {

@@ -79,6 +79,8 @@ type stageState struct {
 	rec       *StageRecord
 	stepTimes []float64
 	tokPerSec float64
+	// maxStep is the highest step any per-step metric named.
+	maxStep int64
 }
 
 // backend is one metrics destination.
@@ -342,6 +344,7 @@ func (r *Run) Metric(p Point) error {
 	}
 	r.m.Final[p.Stage+"/"+p.Name] = p.Value
 	if s := r.stages[p.Stage]; s != nil {
+		s.maxStep = max(s.maxStep, p.Step)
 		switch p.Name {
 		case "step_seconds":
 			s.stepTimes = append(s.stepTimes, p.Value)
@@ -375,6 +378,10 @@ func (r *Run) StageFinished(st *planner.Stage, err error, t time.Time) {
 		s.rec.MeasuredStepSeconds = median(s.stepTimes)
 	case s.tokPerSec > 0:
 		s.rec.MeasuredStepSeconds = 1 / s.tokPerSec
+	case s.maxStep > 0:
+		// Per-step metrics without step times: the stage's mean.
+		s.rec.Steps = s.maxStep
+		s.rec.MeasuredStepSeconds = s.rec.Ended.Sub(s.rec.Started).Seconds() / float64(s.maxStep)
 	}
 	if r.err == nil {
 		if werr := writeManifest(r.Dir, r.m); werr != nil {
