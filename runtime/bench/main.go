@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -167,6 +168,7 @@ func run(args []string) error {
 	promptN := fs.Int("prompt", 128, "prompt tokens, prefilled as one batch")
 	genN := fs.Int("gen", 128, "tokens to decode")
 	tokenwise := fs.Bool("tokenwise", false, "prefill one token at a time instead of as one batch")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
 	fs.Parse(args)
 	quant := map[string]engine.Quantize{"none": engine.QuantizeNone, "nf4": engine.QuantizeNF4, "fp4": engine.QuantizeFP4, "q8_0": engine.QuantizeQ8_0}[*q]
 	if quant == engine.QuantizeInvalid {
@@ -194,6 +196,17 @@ func run(args []string) error {
 	prompt[0] = 1
 	for i := 1; i < len(prompt); i++ {
 		prompt[i] = 259 + (i*7919)%(c.Vocab-259)
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	t1 := time.Now()
 	var logits []float32

@@ -154,7 +154,7 @@ func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) err
 		}
 		shared = false
 	}
-	q, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
+	q, err := e.exec.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
 	if err != nil {
 		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
