@@ -73,7 +73,9 @@ func (c runCmd) Run(e *env) error {
 		// machine's CPU and RAM even where it has GPUs.
 		cpu := *h
 		cpu.GPUs = nil
-		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
+		target := planner.FromHardware(&cpu)
+		target.CPU = cpuRates(e, &cpu)
+		plan, pds = planner.Build(prog, target, planner.Options{PromptTokens: runtime.PromptTokens})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
