@@ -167,6 +167,10 @@ type inflight struct {
 
 // compute analyses d against target, or returns nil when ctx is cancelled.
 func (s *server) compute(ctx context.Context, d *document, target string) *analysis {
+	if s.computing != nil {
+		s.computing(d, true)
+		defer s.computing(d, false)
+	}
 	a := &analysis{doc: d, target: target, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)

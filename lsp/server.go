@@ -129,6 +129,9 @@ type server struct {
 	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
 	beforeHandle func(method string)
+	// computing, when set (by tests), is called as an analysis begins
+	// (true) and ends (false).
+	computing func(d *document, begin bool)
 
 	hwOnce sync.Once
 	hw     *hw.Hardware
@@ -136,6 +139,10 @@ type server struct {
 	exited   chan struct{}
 	exitOnce sync.Once
 	pending  map[uri.URI]*pendingAnalysis
+	// running holds, per document, a one-slot semaphore taken by the
+	// analysis being computed for publication: a newer version waits for
+	// a superseded one to stop rather than competing with it for the CPU.
+	running  map[uri.URI]chan struct{}
 	cache    map[uri.URI]*analysis
 	inflight map[*document]*inflight
 }
@@ -155,6 +162,7 @@ func newServer(ctx context.Context, opts Options) *server {
 		target:   opts.Target,
 		exited:   make(chan struct{}),
 		pending:  make(map[uri.URI]*pendingAnalysis),
+		running:  make(map[uri.URI]chan struct{}),
 		cache:    make(map[uri.URI]*analysis),
 		inflight: make(map[*document]*inflight),
 	}
@@ -461,7 +469,10 @@ func (s *server) stopAll() {
 // cancelled before it publishes. The delay is a trailing debounce that
 // applies only while an earlier analysis of the document is still pending
 // or running: a change after a quiet moment is analysed at once, a burst of
-// changes is coalesced into one analysis of its last version.
+// changes is coalesced into one analysis of its last version. At most one
+// analysis per document runs at a time: a cancelled one stops at the next
+// phase boundary, and the newest version then starts; the versions in
+// between are never analysed.
 func (s *server) schedule(d *document, delay time.Duration) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	p := &pendingAnalysis{cancel: cancel}
@@ -477,6 +488,16 @@ func (s *server) schedule(d *document, delay time.Duration) {
 			}
 			s.mu.Unlock()
 		}()
+		slot := s.slot(d.URI)
+		select {
+		case slot <- struct{}{}:
+			defer func() { <-slot }()
+		case <-ctx.Done():
+			return // superseded while the previous analysis finished
+		}
+		if ctx.Err() != nil {
+			return
+		}
 		a := s.analyse(ctx, d)
 		if ctx.Err() != nil || a == nil {
 			return
@@ -506,6 +527,19 @@ func (s *server) schedule(d *document, delay time.Duration) {
 	}
 	p.timer = time.AfterFunc(delay, run)
 	s.mu.Unlock()
+}
+
+// slot returns the semaphore of the analyses of u published (see
+// server.running).
+func (s *server) slot(u uri.URI) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.running[u]
+	if !ok {
+		c = make(chan struct{}, 1)
+		s.running[u] = c
+	}
+	return c
 }
 
 // analysisOf returns the analysis of the current version of an open

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/runtime/track"
 )
 
@@ -27,20 +28,20 @@ type runsCmd struct {
 }
 
 type runsListCmd struct {
-	Dir  string `arg:"" optional:"" default:"runs" help:"The track directory (default runs)."`
+	Dir  string `arg:"" optional:"" default:"runs" help:"The track directory (default runs), or a .whisper file whose track block names it."`
 	JSON bool   `name:"json" help:"Print as JSON."`
 }
 
 type runsShowCmd struct {
 	ID   string `arg:"" help:"Run id or a unique prefix of it."`
-	Dir  string `name:"dir" default:"runs" help:"The track directory."`
+	Dir  string `name:"dir" default:"runs" help:"The track directory, or a .whisper file whose track block names it."`
 	JSON bool   `name:"json" help:"Print the manifest as JSON."`
 }
 
 type runsDiffCmd struct {
 	A    string `arg:"" help:"First run id."`
 	B    string `arg:"" help:"Second run id."`
-	Dir  string `name:"dir" default:"runs" help:"The track directory."`
+	Dir  string `name:"dir" default:"runs" help:"The track directory, or a .whisper file whose track block names it."`
 	JSON bool   `name:"json" help:"Print as JSON."`
 }
 
@@ -48,13 +49,13 @@ type runsPlotCmd struct {
 	IDs    []string `arg:"" help:"Run ids."`
 	Out    string   `short:"o" name:"out" required:"" help:"Output file, .png or .svg."`
 	Metric []string `name:"metric" default:"loss,eval_loss" help:"Metrics to plot (default loss,eval_loss)."`
-	Dir    string   `name:"dir" default:"runs" help:"The track directory."`
+	Dir    string   `name:"dir" default:"runs" help:"The track directory, or a .whisper file whose track block names it."`
 	JSON   bool     `name:"json" help:"Also print the plotted series as JSON."`
 }
 
 type runsRestoreCmd struct {
 	Ref  string `arg:"" help:"ID or ID@STEP: the run whose checkpoint to restore."`
-	Dir  string `name:"dir" default:"runs" help:"The track directory."`
+	Dir  string `name:"dir" default:"runs" help:"The track directory, or a .whisper file whose track block names it."`
 	JSON bool   `name:"json" help:"Print as JSON."`
 }
 
@@ -76,7 +77,28 @@ type listing struct {
 	Produced []string           `json:"produced"`
 }
 
+// trackDir returns the track directory arg names: arg itself, or for a
+// .whisper file the dir of its track block.
+func trackDir(arg string) (string, error) {
+	if !strings.HasSuffix(arg, ".whisper") {
+		return arg, nil
+	}
+	prog, ds := compiler.Check(arg, compiler.Options{})
+	if ds.HasErrors() {
+		return "", fmt.Errorf("%s does not check; run whisperc check %s", arg, arg)
+	}
+	if prog.Track == nil {
+		return "", fmt.Errorf("%s has no track block, so its runs are not recorded", arg)
+	}
+	return prog.Track.Dir, nil
+}
+
 func (c runsListCmd) Run(e *env) error {
+	dir, err := trackDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	c.Dir = dir
 	runs, bad := track.List(c.Dir)
 	if runs == nil && len(bad) > 0 && !errors.As(bad[0], new(*track.ManifestError)) {
 		return bad[0]
@@ -148,6 +170,11 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (c runsShowCmd) Run(e *env) error {
+	dir, err := trackDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	c.Dir = dir
 	_, m, err := track.Find(c.Dir, c.ID)
 	if err != nil {
 		return err
@@ -234,6 +261,11 @@ func (c runsShowCmd) Run(e *env) error {
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func (c runsDiffCmd) Run(e *env) error {
+	dir, err := trackDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	c.Dir = dir
 	_, a, err := track.Find(c.Dir, c.A)
 	if err != nil {
 		return err
@@ -269,6 +301,11 @@ func orDash(s string) string {
 }
 
 func (c runsPlotCmd) Run(e *env) error {
+	dir, err := trackDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	c.Dir = dir
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(c.Out)), ".")
 	if format != "png" && format != "svg" {
 		return usageError{fmt.Sprintf("-o %s: the output must end in .png or .svg", c.Out)}
@@ -316,7 +353,11 @@ func (c runsPlotCmd) Run(e *env) error {
 }
 
 func (c runsRestoreCmd) Run(e *env) error {
-	rs, err := track.Restore(c.Dir, c.Ref)
+	dir, err := trackDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	rs, err := track.Restore(dir, c.Ref)
 	if c.JSON && rs != nil {
 		if jerr := writeJSON(e.stdout, rs); jerr != nil {
 			return jerr

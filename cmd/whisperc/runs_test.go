@@ -50,8 +50,14 @@ func TestRunRecordsTinyCPU(t *testing.T) {
 	if len(m.Stages) != 2 || m.Stages[1].Kind != "generate" || m.Stages[1].MeasuredStepSeconds <= 0 || m.Stages[1].PredictedStepSeconds <= 0 {
 		t.Errorf("stages %+v", m.Stages)
 	}
-	if m.Final["generate.once_upon/generated_tokens"] != 100 {
+	ttft, total := m.Final["generate.once_upon/time_to_first_token"], m.Final["generate.once_upon/seconds"]
+	if m.Final["generate.once_upon/generated_tokens"] != 100 || ttft <= 0 || ttft >= total {
 		t.Errorf("final metrics %v", m.Final)
+	}
+	// The pipeline file names its runs too.
+	out.Reset()
+	if code := run(context.Background(), []string{"runs", name}, nil, &out, &errs); code != exitOK || !strings.Contains(out.String(), m.ID) {
+		t.Errorf("runs FILE.whisper: exit %d\n%s%s", code, out.String(), errs.String())
 	}
 	out.Reset()
 	if code := run(context.Background(), []string{"runs", "show", "--dir", filepath.Join(dir, "runs"), m.ID}, nil, &out, &errs); code != exitOK {

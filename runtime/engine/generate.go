@@ -31,6 +31,9 @@ type Stats struct {
 	PromptTokens int           // prompt tokens, BOS included
 	Generated    int           // tokens produced after the prompt
 	Elapsed      time.Duration // wall time of the whole loop
+	// FirstToken is the wall time from the start of the loop (prefill
+	// included) until the first generated token was sampled.
+	FirstToken time.Duration
 }
 
 // TokensPerSecond returns the forward passes per second of the loop.
@@ -102,6 +105,9 @@ func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o Generat
 		} else {
 			next = o.Sampler.Sample(logits)
 			st.Generated++
+			if st.Generated == 1 {
+				st.FirstToken = time.Since(start)
+			}
 			if !o.IgnoreEOS && (next == tok.BOS() || next == tok.EOS()) {
 				break
 			}
