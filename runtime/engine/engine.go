@@ -29,14 +29,16 @@ type Engine struct {
 	// classifier with QuantizeHead) when Options.Quantize is not none; their
 	// fp32 tensors are dropped, except the token embeddings, which lookups
 	// need.
-	quant   map[string]*kernels.QMatrix
-	bytes   int64
-	st      *state
-	graphs  map[int]*compiled
-	pos     int
-	history []int // tokens so far, for recomputation without a KV cache
-	logits  []float32
-	rows    int // input rows processed since New, for tests of ML004
+	quant map[string]*kernels.QMatrix
+	// adapters are LoRA adapters applied on the fly (AttachAdapters).
+	adapters map[string]*Adapter
+	bytes    int64
+	st       *state
+	graphs   map[int]*compiled
+	pos      int
+	history  []int // tokens so far, for recomputation without a KV cache
+	logits   []float32
+	rows     int // input rows processed since New, for tests of ML004
 }
 
 // compiled is one graph with its machine, for one input length.
