@@ -12,13 +12,13 @@ package compiler
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"github.com/modelwhisperer/whisperc/stdlib"
@@ -28,9 +28,20 @@ import (
 type Options struct {
 	// Vars are the -var NAME=VALUE settings, as written on the command line.
 	Vars map[string]string
-	// ReadFile reads the root and imported files; nil means os.ReadFile.
+	// ReadFile reads the root and imported files; nil means ReadSource.
 	// The language server substitutes its open documents.
 	ReadFile func(path string) ([]byte, error)
+	// ImportDirs are directories, besides the directory of each root file,
+	// whose .whisper files (and their subdirectories') may be imported
+	// (whisperc's --import-dir flag). See ImportAllowed.
+	ImportDirs []string
+}
+
+// ReadSource reads a .whisper file from disk with the limits every outside
+// input has: a regular file (never a device or a FIFO) of at most
+// parser.MaxFileSize bytes, refused before it is read.
+func ReadSource(path string) ([]byte, error) {
+	return input.ReadFile(path, "source file", parser.MaxFileSize)
 }
 
 // Check checks the program rooted at the named file and returns the typed
@@ -80,6 +91,7 @@ func firstFrames(stack []byte) string {
 // checker holds the state of one Check call.
 type checker struct {
 	opts   Options
+	roots  []string
 	prog   *Program
 	diags  diag.Diagnostics
 	schema []stdlib.Block
@@ -101,7 +113,7 @@ type checker struct {
 
 func newChecker(opts Options) *checker {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = ReadSource
 	}
 	c := &checker{
 		opts: opts,
@@ -125,6 +137,9 @@ func newChecker(opts Options) *checker {
 func (c *checker) report(d *diag.Diagnostic) { c.diags = append(c.diags, d) }
 
 func (c *checker) run(roots []string) {
+	for _, r := range roots {
+		c.roots = append(c.roots, filepath.Clean(r))
+	}
 	for i, r := range roots {
 		r = filepath.Clean(r)
 		if i == 0 {

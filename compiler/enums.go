@@ -1,5 +1,7 @@
 package compiler
 
+import "fmt"
+
 // The typed enums of a checked program. Each zero value is invalid, so a
 // field the checker forgot to set is detectable; String returns the
 // .whisper spelling.
@@ -128,6 +130,19 @@ func (v CompileMode) String() string { return enumString(int(v), compileModeName
 
 // ParseCompileMode returns the CompileMode spelled s, or CompileInvalid.
 func ParseCompileMode(s string) CompileMode { return CompileMode(enumParse(s, compileModeNames())) }
+
+// MarshalText renders the mode by its .whisper spelling (plan JSON).
+func (v CompileMode) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText parses a mode's .whisper spelling; an unknown one is an
+// error.
+func (v *CompileMode) UnmarshalText(b []byte) error {
+	*v = ParseCompileMode(string(b))
+	if *v == CompileInvalid {
+		return fmt.Errorf("unknown compile mode %q (want none, default, reduce_overhead or max_autotune)", b)
+	}
+	return nil
+}
 
 // OptimizerName is the optimizer (finetune.optimizer.name). The zero value is invalid.
 type OptimizerName int

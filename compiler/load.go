@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -27,9 +29,10 @@ func (c *checker) load(name string, via []importEdge) {
 	if err != nil {
 		d := &diag.Diagnostic{Severity: diag.Error, Code: "E208",
 			Summary: "Cannot read " + name,
-			Detail:  err.Error() + ". Import paths are relative to the importing file; fix the path or create the file."}
+			Detail:  err.Error() + ". Fix the path, or create the file."}
 		if n := len(via); n > 0 {
 			d.Summary = "Import not found: " + name
+			d.Detail = err.Error() + ". Import paths are relative to the importing file; fix the path or create the file."
 			r := via[n-1].where
 			d.Subject = &r
 		}
@@ -56,6 +59,10 @@ func (c *checker) load(name string, via []importEdge) {
 			target = filepath.Clean(imp.path)
 		}
 		edge := importEdge{from: name, to: target, where: imp.where}
+		if why := c.importRefused(imp.path, target); why != "" {
+			c.report(diag.Errorf(imp.where, "E218", "Import not allowed: "+imp.path, why))
+			continue
+		}
 		if i := cycleStart(via, name, target); i >= 0 {
 			c.reportImportCycle(append(append([]importEdge{}, via[i:]...), edge))
 			continue
@@ -125,4 +132,84 @@ func (c *checker) reportImportCycle(cycle []importEdge) {
 		d.Notes = append(d.Notes, diag.Note{Range: e.where, Message: filepath.Base(e.from) + " imports " + filepath.Base(e.to)})
 	}
 	c.report(d)
+}
+
+// SourceExt is the extension of every file an import may name.
+const SourceExt = ".whisper"
+
+// importRefused returns why target (written as path) may not be imported,
+// or "" when it may. The rule: an import names a .whisper file inside the
+// directory tree of a root file, or of a directory the user allowed with
+// Options.ImportDirs; symbolic links are followed before the check, so a
+// link cannot lead outside. The file is not read when refused, so nothing
+// of it can appear in a diagnostic.
+func (c *checker) importRefused(path, target string) string {
+	if !strings.HasSuffix(target, SourceExt) {
+		return "An import names a .whisper file; " + quoteBase(target) + " is not one, so whisperc does not read it. " +
+			"Import the .whisper file that declares what you need."
+	}
+	if ImportAllowed(target, c.importDirs()) {
+		return ""
+	}
+	return "Imports may read only .whisper files inside the directory of the file being checked (" + c.importDirs()[0] +
+		") and its subdirectories; " + quoteBase(path) + " lies outside. Move the file into the project, " +
+		"or allow its directory with --import-dir DIR."
+}
+
+func quoteBase(p string) string { return "\"" + filepath.Base(p) + "\"" }
+
+// importDirs returns the directories imports may read from: each root
+// file's, then Options.ImportDirs.
+func (c *checker) importDirs() []string {
+	var dirs []string
+	for _, r := range c.roots {
+		dirs = append(dirs, filepath.Dir(r))
+	}
+	return append(dirs, c.opts.ImportDirs...)
+}
+
+// ImportAllowed reports whether target lies inside one of dirs (or their
+// subdirectories), both lexically and after resolving symbolic links.
+func ImportAllowed(target string, dirs []string) bool {
+	lexical, resolved := absClean(target), resolveLinks(target)
+	for _, d := range dirs {
+		if within(lexical, absClean(d)) && within(resolved, resolveLinks(d)) {
+			return true
+		}
+	}
+	return false
+}
+
+func absClean(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}
+
+// resolveLinks returns p, absolute, with every symbolic link resolved; for
+// a file that does not exist (yet), the links of its directory.
+func resolveLinks(p string) string {
+	a := absClean(p)
+	if r, err := filepath.EvalSymlinks(a); err == nil {
+		return r
+	}
+	if _, err := os.Lstat(a); err == nil {
+		// A dangling or looping link: keep its own path, which reading
+		// will then fail on.
+		return a
+	}
+	if r, err := filepath.EvalSymlinks(filepath.Dir(a)); err == nil {
+		return filepath.Join(r, filepath.Base(a))
+	}
+	return a
+}
+
+// within reports whether path p lies in directory dir or below it.
+func within(p, dir string) bool {
+	if p == dir {
+		return true
+	}
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }

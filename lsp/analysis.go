@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"path/filepath"
+	"strings"
 
 	"go.lsp.dev/uri"
 
@@ -29,6 +30,10 @@ type analysis struct {
 	unit  map[string]*unitFile
 	order []string
 	diags diag.Diagnostics
+	// settingDiags are the errors in the server's settings (a target
+	// that names no profile): they are about no line of the document,
+	// and are shown at its start.
+	settingDiags diag.Diagnostics
 	// prog is the checked program (partial when there are errors); nil
 	// before the phases ran.
 	prog *compiler.Program
@@ -181,7 +186,7 @@ func (s *server) followImports(a *analysis) {
 				via = k
 			}
 			p := resolveImport(uf.path, imp.Path)
-			if _, seen := a.unit[p]; seen || p == "" {
+			if _, seen := a.unit[p]; seen || p == "" || !importAllowed(a.doc.Path, p) {
 				continue
 			}
 			src, err := s.readSource(p)
@@ -192,6 +197,13 @@ func (s *server) followImports(a *analysis) {
 			a.order = append(a.order, p)
 		}
 	}
+}
+
+// importAllowed reports whether the program rooted at root may import the
+// file at p, by the command line's rule: a .whisper file inside the root's
+// directory tree. A file refused is never read (the checker reports it).
+func importAllowed(root, p string) bool {
+	return filepath.IsAbs(root) && strings.HasSuffix(p, compiler.SourceExt) && compiler.ImportAllowed(p, []string{filepath.Dir(root)})
 }
 
 // resolveImport returns the path an import in the file at from names:

@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/stdlib"
@@ -17,7 +18,11 @@ type candidate struct {
 	doc     string
 	insert  string // snippet text; label when empty
 	snippet bool
-	sort    string
+	// plain replaces insert for clients without snippet support: one line
+	// of text with no placeholders (an omnifunc turns a newline into a
+	// NUL byte). Empty means the label.
+	plain string
+	sort  string
 }
 
 // Completion offers what may be typed at the cursor: block kinds at the top
@@ -34,9 +39,13 @@ func (s *server) Completion(ctx context.Context, params *protocol.CompletionPara
 	off := m.Offset(params.Position)
 	start, cands := completions(a, off)
 	rng := m.Range(start, off)
+	snippets := s.clientSnippets()
 	items := make([]protocol.CompletionItem, 0, len(cands))
 	for i, c := range cands {
 		text := c.insert
+		if c.snippet && !snippets {
+			text = c.plain
+		}
 		if text == "" {
 			text = c.label
 		}
@@ -52,7 +61,7 @@ func (s *server) Completion(ctx context.Context, params *protocol.CompletionPara
 		if c.doc != "" {
 			item.Documentation = &protocol.MarkupContent{Kind: protocol.MarkupKindMarkdown, Value: c.doc}
 		}
-		if c.snippet {
+		if c.snippet && snippets {
 			item.InsertTextFormat = protocol.InsertTextFormatSnippet
 		}
 		items = append(items, item)
@@ -94,22 +103,25 @@ func completions(a *analysis, off int) (int, []candidate) {
 	b := t.innermost(off)
 	at, inValue := t.attrAt(b, off)
 
-	// Units right after a number: 24G|, 500 st|, 3|.
+	// Units right after a number: 24G|, 500 st|, 3|; only where the value
+	// takes a quantity (batch = 4 takes none).
 	if prev >= 0 && t.toks[prev].kind == tokNumber && sameLine(prev) {
-		var class stdlib.TypeKind
-		if inValue {
-			if s, ok := at.Schema(); ok {
-				class = quantityClass(s.Type)
-				// In a constraint, the property compared decides the unit:
-				// gpu_memory >= 24G|.
-				if class == stdlib.TypeInvalid && prev >= 2 && t.toks[prev-1].kind == tokPunct && t.toks[prev-2].kind == tokIdent {
-					if p, ok := constraintProp(s.Type, t.text(prev-2)); ok {
-						class = quantityClass(p.Type)
-					}
-				}
+		if !inValue {
+			return start, nil
+		}
+		s, ok := at.Schema()
+		if !ok {
+			return start, nil // an unknown attribute: the checker says so
+		}
+		typ := s.Type
+		// In a constraint, the property compared decides the unit:
+		// gpu_memory >= 24G|.
+		if prev >= 2 && t.toks[prev-1].kind == tokPunct && t.toks[prev-2].kind == tokIdent {
+			if p, ok := constraintProp(s.Type, t.text(prev-2)); ok {
+				typ = p.Type
 			}
 		}
-		return start, unitCandidates(class)
+		return start, unitCandidates(quantityClasses(typ))
 	}
 	// Variables after var.
 	if prev >= 1 && t.text(prev) == "." && t.toks[prev-1].kind == tokIdent && t.text(prev-1) == "var" {
@@ -167,7 +179,7 @@ func inLiteral(t *syntaxTree, tk token, off int) bool {
 
 // topLevelCandidates are the block kinds and import.
 func topLevelCandidates() []candidate {
-	out := []candidate{{label: "import", kind: protocol.CompletionItemKindKeyword, insert: "import \"$1\"", snippet: true, detail: "import \"path\"", doc: "Brings the declarations of another .whisper file into this program.", sort: "1"}}
+	out := []candidate{{label: "import", kind: protocol.CompletionItemKindKeyword, insert: "import \"$1\"", snippet: true, plain: "import ", detail: "import \"path\"", doc: "Brings the declarations of another .whisper file into this program.", sort: "1"}}
 	for _, blk := range stdlib.Blocks() {
 		if blk.Kind == "import" {
 			continue // a statement, offered above as import "path"
@@ -185,7 +197,7 @@ func blockCandidate(blk stdlib.Block, sort string) candidate {
 		insert = blk.Kind + " ${1:name} {\n\t$0\n}"
 		detail = blk.Kind + " NAME { … }"
 	}
-	return candidate{label: blk.Kind, kind: protocol.CompletionItemKindStruct, insert: insert, snippet: true, detail: detail, doc: blk.Doc, sort: sort}
+	return candidate{label: blk.Kind, kind: protocol.CompletionItemKindStruct, insert: insert, snippet: true, plain: blk.Kind + " ", detail: detail, doc: blk.Doc, sort: sort}
 }
 
 // bodyCandidates are the attributes (not yet set) and nested blocks of a
@@ -205,7 +217,7 @@ func bodyCandidates(b *block, s *stdlib.Block) []candidate {
 		if at.Required {
 			sort = "0"
 		}
-		out = append(out, candidate{label: at.Name, kind: protocol.CompletionItemKindProperty, insert: at.Name + " = $0", snippet: true, detail: at.Type.String(), doc: attrHover(b, at), sort: sort})
+		out = append(out, candidate{label: at.Name, kind: protocol.CompletionItemKindProperty, insert: at.Name + " = $0", snippet: true, plain: at.Name + " = ", detail: at.Type.String(), doc: attrHover(b, at), sort: sort})
 	}
 	for _, n := range s.Nested {
 		out = append(out, blockCandidate(n, "2"))
@@ -236,7 +248,7 @@ func valueCandidates(a *analysis, t stdlib.Type, b *block) []candidate {
 		for i, p := range c.Params {
 			params[i] = fmt.Sprintf("${%d:%s}", i+1, p.Name)
 		}
-		out = append(out, candidate{label: c.Name + "(…)", kind: protocol.CompletionItemKindFunction, insert: c.Name + "(" + strings.Join(params, ", ") + ")", snippet: true, detail: stdlib.Type{Kind: stdlib.TypeCall, Call: c}.String(), doc: c.Doc, sort: "0"})
+		out = append(out, candidate{label: c.Name + "(…)", kind: protocol.CompletionItemKindFunction, insert: c.Name + "(" + strings.Join(params, ", ") + ")", snippet: true, plain: c.Name + "(", detail: stdlib.Type{Kind: stdlib.TypeCall, Call: c}.String(), doc: c.Doc, sort: "0"})
 	}
 	if props := constraintProps(t); len(props) > 0 {
 		for _, p := range props {
@@ -300,27 +312,27 @@ func acceptsNumber(t stdlib.Type) bool {
 	return false
 }
 
-// quantityClass returns the unit class t accepts, or TypeInvalid when it
-// accepts none or several.
-func quantityClass(t stdlib.Type) stdlib.TypeKind {
-	var found stdlib.TypeKind
-	for _, k := range []stdlib.TypeKind{stdlib.TypeSize, stdlib.TypePercent, stdlib.TypeDuration, stdlib.TypeCount} {
+// quantityClasses returns the unit classes t accepts: none for a plain
+// number, every class for a value of any type (a variable's default).
+func quantityClasses(t stdlib.Type) []stdlib.TypeKind {
+	all := []stdlib.TypeKind{stdlib.TypeSize, stdlib.TypePercent, stdlib.TypeDuration, stdlib.TypeCount}
+	if acceptsKind(t, stdlib.TypeAny) {
+		return all
+	}
+	var out []stdlib.TypeKind
+	for _, k := range all {
 		if acceptsKind(t, k) {
-			if found != stdlib.TypeInvalid {
-				return stdlib.TypeInvalid
-			}
-			found = k
+			out = append(out, k)
 		}
 	}
-	return found
+	return out
 }
 
-// unitCandidates are the units of class (every unit when class is
-// TypeInvalid).
-func unitCandidates(class stdlib.TypeKind) []candidate {
+// unitCandidates are the units of the classes given.
+func unitCandidates(classes []stdlib.TypeKind) []candidate {
 	var out []candidate
 	for _, u := range stdlib.Units() {
-		if class != stdlib.TypeInvalid && u.Class != class {
+		if !slices.Contains(classes, u.Class) {
 			continue
 		}
 		out = append(out, candidate{label: u.Name, kind: protocol.CompletionItemKindUnit, detail: stdlib.ClassName(u.Class), doc: u.Doc, sort: "0"})

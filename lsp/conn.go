@@ -70,6 +70,14 @@ func (s *server) ordered(next jsonrpc2.Handler) jsonrpc2.Handler {
 		if !s.initialized() && req.IsCall() && method != protocol.MethodInitialize && method != protocol.MethodShutdown {
 			return nil, jsonrpc2.NewError(jsonrpc2.ServerNotInitialized, "whisperc: the server has not been initialized")
 		}
+		if method != protocol.MethodExit && s.isShutdown() {
+			// After shutdown the protocol allows only exit: requests
+			// are refused, other notifications dropped.
+			if req.IsCall() {
+				return nil, jsonrpc2.NewError(jsonrpc2.InvalidRequest, "whisperc: the server is shut down; only exit is accepted")
+			}
+			return nil, nil
+		}
 		return next(ctx, req)
 	}
 }

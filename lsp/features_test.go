@@ -236,6 +236,12 @@ func TestCompletion(t *testing.T) {
 		{"after a closed block comment", "/* x */ mod", "mod", 3, []string{"model"}, nil},
 		{"inside an unclosed string", "model m {\n  source = \"mod", "\"mod", 4, nil, []string{"model"}},
 		{"block name", "model ba", "ba", 2, nil, []string{"model", "dataset"}},
+		{"no unit after a count", "finetune x {\n  batch = 4 \n}\n", "4 ", 2, nil, []string{"steps", "GiB", "%"}},
+		{"no unit after a glued count", "finetune x {\n  batch = 4\n}\n", "4\n", 1, nil, []string{"steps"}},
+		{"counts only", "finetune x {\n  save_every = 30 \n}\n", "30 ", 3, []string{"steps", "epochs"}, []string{"GiB", "%", "h"}},
+		{"percent or count", "finetune x {\n  optimizer { warmup = 3 }\n}\n", "3 }", 1, []string{"%", "steps"}, []string{"GiB", "h"}},
+		{"percent", "dataset d {\n  eval = 5\n}\n", "5\n", 1, []string{"%"}, []string{"GiB", "steps"}},
+		{"any unit for a variable's default", "variable v {\n  default = 24\n}\n", "24\n", 2, []string{"GiB", "%", "steps"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"bytes"
 	"context"
 
 	"go.lsp.dev/protocol"
@@ -15,15 +16,25 @@ func (s *server) FoldingRanges(ctx context.Context, params *protocol.FoldingRang
 	}
 	f := a.doc.File
 	out := []protocol.FoldingRange{}
-	add := func(start, end int, kind protocol.FoldingRangeKind) {
-		l0, l1 := f.Pos(start).Line, f.Pos(end).Line
-		if l1 > l0 {
-			// Keep the closing line visible: fold up to the line before it.
-			out = append(out, protocol.FoldingRange{StartLine: uint32(l0 - 1), EndLine: uint32(l1 - 2), Kind: kind})
+	// add folds from the line of open to the line of close: up to the line
+	// before, when close starts its line (keeping `}` visible), else to its
+	// line. A range must span two lines at least.
+	add := func(open, close int, kind protocol.FoldingRangeKind) {
+		l0, l1 := f.Pos(open).Line, f.Pos(close).Line
+		end := l1
+		if len(bytes.TrimSpace(f.Src[f.LineStart(l1):close])) == 0 {
+			end = l1 - 1
+		}
+		if end > l0 {
+			out = append(out, protocol.FoldingRange{StartLine: uint32(l0 - 1), EndLine: uint32(end - 1), Kind: kind})
 		}
 	}
 	a.tree.root.walk(func(b *block) {
-		add(b.Open, b.End, "")
+		if b.Close >= 0 {
+			add(b.Open, b.Close, "")
+		} else {
+			add(b.Open, len(f.Src), "")
+		}
 	})
 	var stack []int
 	for _, tk := range a.tree.toks {
@@ -35,7 +46,7 @@ func (s *server) FoldingRanges(ctx context.Context, params *protocol.FoldingRang
 		case tk.kind == tokPunct && f.Src[tk.start] == '[':
 			stack = append(stack, tk.start)
 		case tk.kind == tokPunct && f.Src[tk.start] == ']' && len(stack) > 0:
-			add(stack[len(stack)-1], tk.end, "")
+			add(stack[len(stack)-1], tk.start, "")
 			stack = stack[:len(stack)-1]
 		}
 	}

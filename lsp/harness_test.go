@@ -20,6 +20,25 @@ type testClient struct {
 	mu    sync.Mutex
 	diags map[uri.URI][]*protocol.PublishDiagnosticsParams
 	wake  chan struct{}
+	shown []*protocol.ShowMessageParams
+}
+
+func (c *testClient) ShowMessage(ctx context.Context, p *protocol.ShowMessageParams) error {
+	c.mu.Lock()
+	c.shown = append(c.shown, p)
+	c.mu.Unlock()
+	return nil
+}
+
+// messages returns the window/showMessage texts received so far.
+func (c *testClient) messages() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.shown {
+		out = append(out, p.Message)
+	}
+	return out
 }
 
 func (c *testClient) PublishDiagnostics(ctx context.Context, p *protocol.PublishDiagnosticsParams) error {
@@ -63,6 +82,17 @@ func newSession(t testing.TB, opts Options, encodings ...protocol.PositionEncodi
 // before it reads its first message.
 func newSessionWith(t testing.TB, opts Options, setup func(*server), encodings ...protocol.PositionEncodingKind) *session {
 	t.Helper()
+	params := &protocol.InitializeParams{}
+	if len(encodings) > 0 {
+		params.Capabilities.General = &protocol.GeneralClientCapabilities{PositionEncodings: encodings}
+	}
+	return newSessionParams(t, opts, setup, params)
+}
+
+// newSessionParams starts a server with opts and initializes it with
+// params.
+func newSessionParams(t testing.TB, opts Options, setup func(*server), params *protocol.InitializeParams) *session {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cs, ss := net.Pipe()
 	s := &session{t: t, ctx: ctx, client: &testClient{diags: map[uri.URI][]*protocol.PublishDiagnosticsParams{}, wake: make(chan struct{}, 1)}, done: make(chan error, 1)}
@@ -88,10 +118,6 @@ func newSessionWith(t testing.TB, opts Options, setup func(*server), encodings .
 			t.Error("server did not stop")
 		}
 	})
-	params := &protocol.InitializeParams{}
-	if len(encodings) > 0 {
-		params.Capabilities.General = &protocol.GeneralClientCapabilities{PositionEncodings: encodings}
-	}
 	res, err := s.server.Initialize(ctx, params)
 	if err != nil {
 		t.Fatalf("initialize: %v", err)

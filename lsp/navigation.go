@@ -116,6 +116,11 @@ func (s *server) Definition(ctx context.Context, params *protocol.DefinitionPara
 		return nil, err
 	}
 	off := Mapper{File: a.doc.File, Enc: s.encoding()}.Offset(params.Position)
+	for _, imp := range a.tree.imports {
+		if imp.PathStart <= off && off <= imp.PathEnd {
+			return s.importDefinition(a, imp), nil
+		}
+	}
 	d, _, ok := symbolAt(a, off)
 	if !ok {
 		return protocol.LocationSlice{}, nil
@@ -125,6 +130,16 @@ func (s *server) Definition(ctx context.Context, params *protocol.DefinitionPara
 		return protocol.LocationSlice{}, nil
 	}
 	return protocol.LocationSlice{loc}, nil
+}
+
+// importDefinition is the definition of an import's path: the start of the
+// file it names, when the analysis could read it.
+func (s *server) importDefinition(a *analysis, imp importStmt) protocol.LocationSlice {
+	p := resolveImport(a.doc.Path, imp.Path)
+	if _, ok := a.unit[p]; !ok || p == "" {
+		return protocol.LocationSlice{}
+	}
+	return protocol.LocationSlice{{URI: s.uriOf(p), Range: protocol.Range{}}}
 }
 
 // References lists every use of the declaration at the cursor across the

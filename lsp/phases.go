@@ -26,6 +26,17 @@ func (s *server) runPhases(ctx context.Context, a *analysis) {
 	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read})
 	a.prog = prog
 	a.diags = diags
+	var setTarget *planner.Target
+	if a.target != "" {
+		// A bad target setting is reported whatever the program's state.
+		var tds diag.Diagnostics
+		if setTarget, tds = planner.ParseTarget(a.target, nil); tds.HasErrors() {
+			// Planning against other hardware than the one asked for
+			// would show figures for the wrong machine: plan nothing.
+			a.settingDiags = tds
+			return
+		}
+	}
 	if ctx.Err() != nil || prog == nil {
 		return
 	}
@@ -39,26 +50,23 @@ func (s *server) runPhases(ctx context.Context, a *analysis) {
 		s.mu.Unlock()
 		return
 	}
-	target, tds := s.planTarget(ctx, a, prog)
-	for _, d := range tds {
-		s.logf("target %q: %s", a.target, d.Error())
+	target := setTarget
+	if target == nil {
+		target = s.defaultTarget(ctx, prog)
 	}
 	plan, pds := planner.Build(prog, target, planner.Options{})
 	a.diags = append(a.diags, pds...).Sorted()
 	a.memory = memoryByDecl(plan)
 }
 
-// planTarget chooses what to plan against: the target named in the
-// settings (or on the command line), else the program's own target block,
+// defaultTarget chooses what to plan against when no target is set (in
+// the settings or on the command line): the program's own target block,
 // else the machine the server runs on, detected once.
-func (s *server) planTarget(ctx context.Context, a *analysis, prog *compiler.Program) (*planner.Target, diag.Diagnostics) {
-	if a.target != "" {
-		return planner.ParseTarget(a.target, s.opts.ReadFile)
-	}
+func (s *server) defaultTarget(ctx context.Context, prog *compiler.Program) *planner.Target {
 	if prog.Target != nil && prog.Target.Profile != "" {
-		return nil, nil // planner.Build uses the program's target block
+		return nil // planner.Build uses the program's target block
 	}
-	return planner.FromHardware(s.hardware(ctx)), nil
+	return planner.FromHardware(s.hardware(ctx))
 }
 
 // hardware detects this machine once per server: its GPUs through the

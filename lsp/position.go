@@ -58,9 +58,14 @@ func (m Mapper) Offset(p protocol.Position) int {
 	return m.File.OffsetOfUTF16(int(p.Line), int(p.Character))
 }
 
-// Position returns the protocol position of a byte offset.
+// Position returns the protocol position of a byte offset. An offset
+// between a line's CR and LF is the end of the line: the protocol's lines
+// end before their CR LF.
 func (m Mapper) Position(off int) protocol.Position {
 	p := m.File.Pos(off)
+	if end := m.File.LineEnd(p.Line); p.Byte > end {
+		p = m.File.Pos(end)
+	}
 	var col int
 	if m.Enc == EncodingUTF8 {
 		col = p.Byte - m.File.LineStart(p.Line)
@@ -109,6 +114,9 @@ type cursor struct {
 func (c *cursor) pos(off int) protocol.Position {
 	if off > len(c.src) {
 		off = len(c.src)
+	}
+	if off > 0 && off < len(c.src) && c.src[off] == '\n' && c.src[off-1] == '\r' {
+		off-- // the end of a CR LF line is before its CR
 	}
 	if off < c.at {
 		c.line, c.col, c.at = 0, 0, 0

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -31,7 +33,8 @@ type Options struct {
 	// DefaultDebounce; a negative value disables the wait.
 	Debounce time.Duration
 	// ReadFile reads imported files that are not open in the editor. Nil
-	// means os.ReadFile.
+	// means compiler.ReadSource: a bounded read of a regular file, never
+	// a device or a FIFO.
 	ReadFile func(path string) ([]byte, error)
 	// Version is reported to the client as the server's version.
 	Version string
@@ -56,7 +59,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 // first message (tests use it to look inside).
 func serve(ctx context.Context, in io.Reader, out io.Writer, opts Options, started func(*server)) error {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = compiler.ReadSource
 	}
 	if opts.Debounce == 0 {
 		opts.Debounce = DefaultDebounce
@@ -116,6 +119,9 @@ type server struct {
 	enc      Encoding
 	inited   bool
 	shutdown bool
+	// snippets is whether the client inserts snippet syntax ($0, ${1:x});
+	// without it completion sends plain text.
+	snippets bool
 	exitErr  error
 	target   string
 	// beforeHandle, when set (by tests), runs before every message.
@@ -201,6 +207,26 @@ func (s *server) applySettings(raw []byte) {
 	}
 }
 
+// checkTarget tells the user, in a message window, when the target the
+// server is to plan against names no profile; each analysis also shows it
+// as a diagnostic.
+func (s *server) checkTarget() {
+	target := s.currentTarget()
+	if target == "" {
+		return
+	}
+	_, ds := planner.ParseTarget(target, nil)
+	for _, d := range ds {
+		if d.Severity != diag.Error {
+			continue
+		}
+		if err := s.client.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: protocol.MessageTypeError, Message: "whisperc: " + settingMessage(d)}); err != nil {
+			s.logf("showing a message: %v", err)
+		}
+		return
+	}
+}
+
 // currentTarget returns the target profile analyses plan against.
 func (s *server) currentTarget() string {
 	s.mu.Lock()
@@ -218,6 +244,7 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	s.mu.Lock()
 	s.enc = enc
 	s.inited = true
+	s.snippets = snippetSupport(params.Capabilities)
 	s.mu.Unlock()
 	s.applySettings(params.InitializationOptions)
 	yes := true
@@ -235,7 +262,9 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 				Save:      protocol.Boolean(true),
 			},
 			CompletionProvider: &protocol.CompletionOptions{
-				TriggerCharacters: []string{".", "=", " ", "["},
+				// Not space: a list popping up after every number and
+				// every word is noise; units come as the user types them.
+				TriggerCharacters: []string{".", "=", "["},
 			},
 			HoverProvider:              protocol.Boolean(true),
 			DefinitionProvider:         protocol.Boolean(true),
@@ -258,8 +287,34 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	}, nil
 }
 
-// Initialized needs no answer.
+// snippetSupport reports whether the client says it inserts snippets in
+// completion items. A client that does not say so gets plain text: the
+// protocol's default is no snippets.
+func snippetSupport(c protocol.ClientCapabilities) bool {
+	if c.TextDocument == nil || c.TextDocument.Completion == nil || c.TextDocument.Completion.CompletionItem == nil {
+		return false
+	}
+	ss := c.TextDocument.Completion.CompletionItem.SnippetSupport
+	return ss != nil && *ss
+}
+
+// clientSnippets reports whether completion may send snippets.
+func (s *server) clientSnippets() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snippets
+}
+
+// isShutdown reports whether the client has sent shutdown.
+func (s *server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+// Initialized reports a bad target setting.
 func (s *server) Initialized(ctx context.Context, params *protocol.InitializedParams) error {
+	s.checkTarget()
 	return nil
 }
 
@@ -290,6 +345,7 @@ func (s *server) SetTrace(ctx context.Context, params *protocol.SetTraceParams) 
 // document.
 func (s *server) DidChangeConfiguration(ctx context.Context, params *protocol.DidChangeConfigurationParams) error {
 	s.applySettings(params.Settings)
+	s.checkTarget()
 	s.mu.Lock()
 	s.cache = make(map[uri.URI]*analysis)
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"context"
+	"sort"
 
 	"go.lsp.dev/protocol"
 )
@@ -18,9 +19,13 @@ func (s *server) DocumentSymbol(ctx context.Context, params *protocol.DocumentSy
 	return protocol.DocumentSymbolSlice(blockSymbols(a, m, a.tree.root)), nil
 }
 
+// blockSymbols returns the symbols of b's attributes and nested blocks, in
+// source order.
 func blockSymbols(a *analysis, m Mapper, b *block) []protocol.DocumentSymbol {
 	out := []protocol.DocumentSymbol{}
+	var starts []int
 	for _, at := range b.Attrs {
+		starts = append(starts, at.NameStart)
 		detail := string(a.tree.src[at.ValueStart:at.ValueEnd])
 		if len(detail) > 60 {
 			detail = detail[:57] + "..."
@@ -34,6 +39,7 @@ func blockSymbols(a *analysis, m Mapper, b *block) []protocol.DocumentSymbol {
 		})
 	}
 	for _, c := range b.Blocks {
+		starts = append(starts, c.Start)
 		name := c.Kind
 		if c.Name != "" {
 			name += " " + c.Name
@@ -54,7 +60,16 @@ func blockSymbols(a *analysis, m Mapper, b *block) []protocol.DocumentSymbol {
 		}
 		out = append(out, sym)
 	}
-	return out
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return starts[idx[i]] < starts[idx[j]] })
+	sorted := make([]protocol.DocumentSymbol, len(out))
+	for i, k := range idx {
+		sorted[i] = out[k]
+	}
+	return sorted
 }
 
 // symbolKind picks an outline icon by block kind.

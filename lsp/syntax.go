@@ -1,14 +1,13 @@
 package lsp
 
 import (
-	"unicode/utf8"
-
+	langparser "github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/stdlib"
 )
 
-// This file is the server's tolerant view of a document: a scanner and a
-// block/attribute tree that accept any text, half-typed or invalid, and
-// never fail. The parser in lang/parser is the authority on what a program
+// This file is the server's tolerant view of a document: the parser's own
+// tokens and a block/attribute tree that accept any text, half-typed or
+// invalid, and never fail. The parser in lang/parser is the authority on what a program
 // means and reports the errors; this view only has to say, at a cursor,
 // which block it is in, which attribute it is typing and what each token
 // looks like, so that completion, hover, the outline and highlighting keep
@@ -36,79 +35,71 @@ type token struct {
 	nlBefore   bool
 }
 
-// scan splits src into tokens. It never fails: anything it does not
-// understand becomes a tokError covering one character.
+// scan splits src into tokens with the parser's own lexer
+// (langparser.Tokens), so that the tolerant view and the parser never
+// disagree on where a string, a comment or a number ends. It never fails:
+// an unterminated string or comment, and a character no token may start
+// with, become tokError tokens. A single-quoted string, which the parser
+// reports and then reads as a string, is a string here too.
 func scan(src []byte) []token {
 	toks := make([]token, 0, len(src)/4+1)
 	nl := false
-	i := 0
-	for i < len(src) {
-		c := src[i]
-		switch {
-		case c == '\n':
-			nl = true
-			i++
-			continue
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
-			i++
-			continue
-		}
-		start := i
-		kind := tokPunct
-		switch {
-		case c == '#' || (c == '/' && i+1 < len(src) && src[i+1] == '/'):
-			for i < len(src) && src[i] != '\n' {
-				i++
+	for _, lt := range langparser.Tokens(src) {
+		var kind tokKind
+		switch lt.Kind {
+		case langparser.TokenWhitespace:
+			if containsNewline(src[lt.Start:lt.End]) {
+				nl = true
 			}
+			continue
+		case langparser.TokenComment:
 			kind = tokComment
-		case c == '/' && i+1 < len(src) && src[i+1] == '*':
-			kind = tokError
-			i += 2
-			for i < len(src) {
-				if src[i] == '*' && i+1 < len(src) && src[i+1] == '/' {
-					i += 2
-					kind = tokComment
-					break
-				}
-				i++
-			}
-		case c == '"':
-			i, kind = scanString(src, i)
-		case c >= '0' && c <= '9':
-			i = scanNumber(src, i)
+		case langparser.TokenString, langparser.TokenSingleQuoted:
+			kind = tokString
+		case langparser.TokenNumber:
 			kind = tokNumber
-		case isIdentStart(src, i):
-			i = scanIdent(src, i)
+		case langparser.TokenIdent:
 			kind = tokIdent
-		case c == '=' || c == '!' || c == '<' || c == '>':
-			i++
-			if i < len(src) && src[i] == '=' {
-				i++
-			}
-		case (c == '&' || c == '|') && i+1 < len(src) && src[i+1] == c:
-			i += 2
-		case isPunct(c):
-			i++
-		default:
-			_, w := utf8.DecodeRune(src[i:])
-			i += w
+		case langparser.TokenPunct:
+			kind = tokPunct
+		default: // unterminated strings and comments, stray characters
 			kind = tokError
 		}
-		t := token{kind: kind, start: start, end: i, nlBefore: nl}
-		if kind == tokComment && containsNewline(src[start:i]) {
-			nl = true
-		} else {
-			nl = false
-		}
-		toks = append(toks, t)
-		if kind == tokNumber {
-			if u, ok := scanUnit(src, i); ok {
-				toks = append(toks, u)
-				i = u.end
+		// A unit follows its number on the same line: 24GiB, 500 steps.
+		if kind == tokIdent && len(toks) > 0 && !nl {
+			if prev := toks[len(toks)-1]; prev.kind == tokNumber && isUnitAfter(src, prev.end, lt.Start, lt.End) {
+				kind = tokUnit
 			}
 		}
+		if kind == tokPunct && src[lt.Start] == '%' && len(toks) > 0 && !nl {
+			if prev := toks[len(toks)-1]; prev.kind == tokNumber && onlySpaces(src[prev.end:lt.Start]) {
+				kind = tokUnit
+			}
+		}
+		toks = append(toks, token{kind: kind, start: lt.Start, end: lt.End, nlBefore: nl})
+		nl = kind == tokComment && containsNewline(src[lt.Start:lt.End])
 	}
 	return toks
+}
+
+// isUnitAfter reports whether the identifier src[start:end], which follows
+// a number ending at numEnd, is that number's unit: a unit name after
+// nothing but spaces and tabs.
+func isUnitAfter(src []byte, numEnd, start, end int) bool {
+	if !onlySpaces(src[numEnd:start]) {
+		return false
+	}
+	_, ok := stdlib.LookupUnit(string(src[start:end]))
+	return ok
+}
+
+func onlySpaces(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 func containsNewline(b []byte) bool {
@@ -116,14 +107,6 @@ func containsNewline(b []byte) bool {
 		if c == '\n' {
 			return true
 		}
-	}
-	return false
-}
-
-func isPunct(c byte) bool {
-	switch c {
-	case '{', '}', '[', ']', '(', ')', ',', '.', '+', '-', '*', '/', '%', ':':
-		return true
 	}
 	return false
 }
@@ -140,74 +123,6 @@ func scanIdent(src []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// scanString returns the end of the string starting at src[i] == '"'. An
-// unterminated string ends at the end of its line and is an error token.
-func scanString(src []byte, i int) (int, tokKind) {
-	i++
-	for i < len(src) {
-		switch src[i] {
-		case '\\':
-			i += 2
-			continue
-		case '"':
-			return i + 1, tokString
-		case '\n':
-			return i, tokError
-		}
-		i++
-	}
-	if i > len(src) {
-		i = len(src)
-	}
-	return i, tokError
-}
-
-// scanNumber returns the end of the number at src[i]: digits with '_'
-// separators, an optional fraction and an optional exponent.
-func scanNumber(src []byte, i int) int {
-	digits := func() {
-		for i < len(src) && (src[i] >= '0' && src[i] <= '9' || src[i] == '_') {
-			i++
-		}
-	}
-	digits()
-	if i+1 < len(src) && src[i] == '.' && src[i+1] >= '0' && src[i+1] <= '9' {
-		i++
-		digits()
-	}
-	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
-		j := i + 1
-		if j < len(src) && (src[j] == '+' || src[j] == '-') {
-			j++
-		}
-		if j < len(src) && src[j] >= '0' && src[j] <= '9' {
-			i = j
-			digits()
-		}
-	}
-	return i
-}
-
-// scanUnit recognises a unit after a number: optional spaces or tabs, then
-// a unit name from stdlib.
-func scanUnit(src []byte, i int) (token, bool) {
-	j := i
-	for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
-		j++
-	}
-	if j < len(src) && src[j] == '%' {
-		return token{kind: tokUnit, start: j, end: j + 1}, true
-	}
-	if j >= len(src) || !isIdentStart(src, j) {
-		return token{}, false
-	}
-	end := scanIdent(src, j)
-	if _, ok := stdlib.LookupUnit(string(src[j:end])); !ok {
-		return token{}, false
-	}
-	return token{kind: tokUnit, start: j, end: end}, true
 }
 
 // block is a block in the tolerant tree. The root block stands for the file
@@ -259,6 +174,12 @@ type syntaxTree struct {
 
 // parseTree builds the tolerant tree of src.
 func parseTree(src []byte) *syntaxTree {
+	if len(src) > langparser.MaxFileSize {
+		// Not a .whisper file the command line would read (the parser
+		// says so, E114): no structure, rather than seconds of work per
+		// keystroke.
+		src = src[:0]
+	}
 	t := &syntaxTree{src: src, toks: scan(src)}
 	for i, tk := range t.toks {
 		if tk.kind != tokComment {
@@ -417,11 +338,12 @@ func lineEnd(src []byte, off int) int {
 // unquote returns the contents of a string literal with the common escapes
 // resolved; malformed escapes are kept as written.
 func unquote(lit []byte) string {
-	if len(lit) >= 1 && lit[0] == '"' {
+	if len(lit) >= 1 && (lit[0] == '"' || lit[0] == '\'') {
+		q := lit[0]
 		lit = lit[1:]
-	}
-	if len(lit) >= 1 && lit[len(lit)-1] == '"' {
-		lit = lit[:len(lit)-1]
+		if len(lit) >= 1 && lit[len(lit)-1] == q {
+			lit = lit[:len(lit)-1]
+		}
 	}
 	out := make([]byte, 0, len(lit))
 	for i := 0; i < len(lit); i++ {

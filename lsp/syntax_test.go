@@ -4,7 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
+
+	langparser "github.com/modelwhisperer/whisperc/lang/parser"
 )
 
 // examples returns the repository's example pipelines, as seeds.
@@ -114,6 +117,61 @@ func TestParseTreeShapes(t *testing.T) {
 	}
 }
 
+// sameTokensAsParser checks that the tolerant view's tokens are the
+// parser's lexer's tokens (whitespace aside): same ranges, and kinds that
+// agree on what is a string, a comment, a number or an identifier.
+func sameTokensAsParser(t *testing.T, src []byte) {
+	t.Helper()
+	var want []langparser.Token
+	for _, lt := range langparser.Tokens(src) {
+		if lt.Kind != langparser.TokenWhitespace {
+			want = append(want, lt)
+		}
+	}
+	got := parseTree(src).toks
+	if len(got) != len(want) {
+		t.Fatalf("%d tokens, the parser's lexer makes %d", len(got), len(want))
+	}
+	kinds := map[langparser.TokenKind][]tokKind{
+		langparser.TokenComment:             {tokComment},
+		langparser.TokenUnterminatedComment: {tokError},
+		langparser.TokenString:              {tokString},
+		langparser.TokenSingleQuoted:        {tokString},
+		langparser.TokenUnterminatedString:  {tokError},
+		langparser.TokenNumber:              {tokNumber},
+		langparser.TokenIdent:               {tokIdent, tokUnit},
+		langparser.TokenPunct:               {tokPunct, tokUnit},
+		langparser.TokenStray:               {tokError},
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.start != w.Start || g.end != w.End || !slices.Contains(kinds[w.Kind], g.kind) {
+			t.Errorf("token %d: %+v %q, the parser's lexer has %+v %q", i, g, src[g.start:g.end], w, src[w.Start:w.End])
+		}
+	}
+}
+
+// TestTokensAreTheParsers checks the tolerant view against the parser's
+// lexer on the examples and on the texts where a scanner of its own once
+// disagreed with it.
+func TestTokensAreTheParsers(t *testing.T) {
+	texts := append(examples(t),
+		[]byte("x = \"a\\\nb\"\n"),         // a backslash before the line's end
+		[]byte("model 'm' { x = 'y' }"),    // single quotes
+		[]byte("a\f= 1\v\n"),               // form feed and vertical tab
+		[]byte("x = 1 : 2; y = 3 & 4 | 5"), // stray characters
+		[]byte("/* open"),
+		[]byte("y = 3 GiB, z = 5%, w = 2 Gb"),
+	)
+	for _, src := range texts {
+		sameTokensAsParser(t, src)
+	}
+	tr := parseTree([]byte("model 'm' { x = 'y' }"))
+	if len(tr.root.Blocks) != 1 || tr.root.Blocks[0].Name != "m" {
+		t.Errorf("single-quoted block name: %+v", tr.root.Blocks)
+	}
+}
+
 func FuzzParseTree(f *testing.F) {
 	for _, src := range examples(f) {
 		f.Add(src)
@@ -125,5 +183,6 @@ func FuzzParseTree(f *testing.F) {
 			return
 		}
 		checkTree(t, src)
+		sameTokensAsParser(t, src)
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
@@ -134,7 +135,7 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 	src := m.Source
 	switch src.Scheme {
 	case compiler.SchemeLlama2C:
-		f, err := os.Open(src.Path)
+		f, _, err := input.Open(src.Path, "model")
 		if err != nil {
 			return arch.Config{}, err
 		}
@@ -144,7 +145,7 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 		c, _, err := resolveGGUF(src.Path)
 		return c, err
 	case compiler.SchemeSafetensors:
-		data, err := readLimited(src.Path+string(os.PathSeparator)+"config.json", 1<<20)
+		data, err := input.ReadFile(src.Path+string(os.PathSeparator)+"config.json", "model config", 1<<20)
 		if err != nil {
 			return arch.Config{}, err
 		}
@@ -174,24 +175,6 @@ func resolveGGUF(path string) (arch.Config, int64, error) {
 	}
 	c, err := arch.FromGGUFFile(gf)
 	return c, int64(gf.ModelSize), err
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than a config file can be", path, st.Size())
-	}
-	buf := make([]byte, st.Size())
-	_, err = f.ReadAt(buf, 0)
-	return buf, err
 }
 
 // arch returns the model's architecture, resolving it once.
@@ -273,6 +256,17 @@ func (b *builder) load(m *compiler.Model) string {
 				quantOf(q).BitsPerWeight(), map[bool]string{true: ", double quantisation", false: ""}[q.Double])
 		}
 		qs.Decisions = append(qs.Decisions, d)
+		qt := quantOf(q)
+		qs.Quantize = &Quantization{Format: qt.Type}
+		if qt.Type == cost.NF4 || qt.Type == cost.FP4 {
+			qs.Quantize.BlockSize, qs.Quantize.DoubleQuant = max(qt.BlockSize, 0), qt.Double
+			if qs.Quantize.BlockSize == 0 {
+				qs.Quantize.BlockSize = 64
+			}
+		}
+		if !b.target.Profile.GPU {
+			b.checkCPUQuant(q)
+		}
 		if !b.target.Profile.GPU && (q.Method == compiler.QuantNF4 || q.Method == compiler.QuantFP4) {
 			qs.Decisions = append(qs.Decisions, Decision{What: "kernel", Choice: "runtime " + q.Method.String(), Rule: "P113",
 				Effect: "on the CPU whisperc's own block-dequantising kernels serve; bitsandbytes is not needed"})
@@ -287,6 +281,32 @@ func (b *builder) load(m *compiler.Model) string {
 	}
 	b.loaded[m] = id
 	return id
+}
+
+// CPUQuantFormats are the weight formats the CPU runtime has kernels
+// for, with the 4-bit formats' one block size. A quantize block asking
+// for anything else is refused at plan time (P118) on a CPU target.
+var cpuQuantFormats = map[compiler.QuantMethod]bool{compiler.QuantNF4: true, compiler.QuantFP4: true, compiler.QuantQ8_0: true}
+
+// cpuBlock4Bit is the block size of the CPU runtime's 4-bit formats.
+const cpuBlock4Bit = 64
+
+// checkCPUQuant refuses, positioned on the attribute, quantisation
+// settings the CPU runtime would not execute as written.
+func (b *builder) checkCPUQuant(q *compiler.Quantize) {
+	switch {
+	case q.Method == compiler.QuantInt8:
+		b.report(diag.Errorf(q.ValueRange("method"), "P118", "int8 (LLM.int8()) cannot run on the CPU",
+			"method = int8 is bitsandbytes' LLM.int8(): per-row int8 weights with the outlier features multiplied in 16 bits. "+
+				"The CPU runtime has no LLM.int8() kernel. Its 8-bit format is GGML's Q8_0 (blocks of 32 int8 with one fp16 scale): "+
+				"write method = \"q8_0\", or plan for a CUDA GPU."))
+	case !cpuQuantFormats[q.Method]:
+		b.report(diag.Errorf(q.ValueRange("method"), "P118", q.Method.String()+" cannot run on the CPU",
+			fmt.Sprintf("The CPU runtime has kernels for nf4, fp4 and q8_0 weights, not for %s. Use one of those, or plan for a target that runs %s.", q.Method, q.Method)))
+	case (q.Method == compiler.QuantNF4 || q.Method == compiler.QuantFP4) && q.BlockSize > 0 && q.BlockSize != cpuBlock4Bit:
+		b.report(diag.Errorf(q.ValueRange("block_size"), "P118", fmt.Sprintf("block_size = %d cannot run on the CPU", q.BlockSize),
+			fmt.Sprintf("The CPU runtime's %s kernels use blocks of %d weights (QLoRA's and bitsandbytes' default). Write block_size = %d or remove it.", q.Method, cpuBlock4Bit, cpuBlock4Bit)))
+	}
 }
 
 // quantOf maps a quantize block to the cost model's format.

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 )
@@ -8,10 +9,12 @@ import (
 // lower builds the execution graph of a workload: per layer, each linear
 // layer's kernel, stored and compute formats and adapter, whether the
 // layer is a checkpoint boundary, and the attention kernel; the KV-cache
-// layout when one is used.
-func lower(w cost.Workload, compile string, kv bool) *Graph {
+// layout when one is used. preallocated says the runtime allocates the
+// cache for its whole context up front whatever the compile mode (the CPU
+// runtime does).
+func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool) *Graph {
 	c := w.Arch
-	g := &Graph{Architecture: c.Name, Compile: compile, Compute: w.Compute.String()}
+	g := &Graph{Architecture: c.Name, Compile: compile, Compute: w.Compute}
 	adapters := map[string]bool{}
 	if w.Mode == cost.LoRA {
 		for _, t := range w.LoRATargets {
@@ -20,15 +23,22 @@ func lower(w cost.Workload, compile string, kv bool) *Graph {
 	}
 	storage := w.Storage // unquantised parameters (fp32 beside a 4-bit base under peft)
 	linear := func(m arch.Module) Linear {
-		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute.String(), Weight: storage.String(), Kernel: "matmul"}
+		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute, Weight: storage, Kernel: KernelMatMul}
 		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
 		if quantized {
-			l.Weight = w.Quant.Type.String()
-			l.Kernel = w.Quant.Type.String() + "_matmul"
+			l.Weight = w.Quant.Type
+			l.Kernel = KernelQuantMatMul
+			if w.Quant.Type == cost.NF4 || w.Quant.Type == cost.FP4 {
+				l.BlockSize = w.Quant.BlockSize
+				if l.BlockSize <= 0 {
+					l.BlockSize = 64
+				}
+				l.DoubleQuant = w.Quant.Double
+			}
 		}
 		l.Trainable = w.Mode == cost.Full
 		if adapters[m.Name] && m.PerLayer {
-			l.Adapter = &Adapter{Rank: w.LoRARank, Alpha: 2 * float64(w.LoRARank), Dropout: w.LoRADropout, Format: "fp32"}
+			l.Adapter = &Adapter{Rank: w.LoRARank, Alpha: 2 * float64(w.LoRARank), Dropout: w.LoRADropout, Format: cost.FP32}
 		}
 		return l
 	}
@@ -38,19 +48,22 @@ func lower(w cost.Workload, compile string, kv bool) *Graph {
 		case m.Kind == arch.Linear && m.PerLayer:
 			perLayer = append(perLayer, m)
 		case m.Name == "embed_tokens":
-			g.Embedding = Linear{Module: m.Name, Kernel: "gather", Weight: storage.String(), Compute: w.Compute.String(),
+			g.Embedding = Linear{Module: m.Name, Kernel: KernelGather, Weight: storage, Compute: w.Compute,
 				In: c.Vocab, Out: c.Dim, Trainable: w.Mode == cost.Full}
 		case m.Name == "lm_head":
 			g.Head = linear(m)
 		}
 	}
 	if c.Tied {
-		g.Head = Linear{Module: "lm_head", Kernel: "matmul", Weight: storage.String(), Compute: w.Compute.String(),
+		g.Head = Linear{Module: "lm_head", Kernel: KernelMatMul, Weight: storage, Compute: w.Compute,
 			In: c.Dim, Out: c.Vocab, Trainable: w.Mode == cost.Full}
+		if w.QuantizeHead && w.Quant.Type.Quantized() {
+			g.Head = linear(arch.Module{Name: "lm_head", Kind: arch.Linear, In: c.Dim, Out: c.Vocab})
+		}
 	}
 	train := w.Mode != cost.Inference
 	for i := 0; i < c.Layers; i++ {
-		l := Layer{Index: i, Attention: w.Attention.String()}
+		l := Layer{Index: i, Attention: w.Attention}
 		if train {
 			switch w.Checkpointing {
 			case cost.CheckpointFull:
@@ -74,7 +87,8 @@ func lower(w cost.Workload, compile string, kv bool) *Graph {
 			ctx = c.MaxSeq
 		}
 		g.KVCache = &KVCache{Layers: c.Layers, Batch: w.Batch, KVHeads: c.KVHeads, HeadDim: c.HeadSize(), Context: ctx,
-			Format: w.Compute.String(), Bytes: w.KVCacheBytes(ctx), Static: compile == "reduce_overhead" || compile == "max_autotune"}
+			Format: w.Compute, Bytes: w.KVCacheBytes(ctx),
+			Static: preallocated || compile == compiler.CompileReduceOverhead || compile == compiler.CompileMaxAutotune}
 	}
 	return g
 }

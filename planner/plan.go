@@ -8,13 +8,16 @@
 package planner
 
 import (
+	"fmt"
+
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
 // FormatVersion is the version of the plan JSON document. It changes when
 // a field changes meaning or disappears; added fields keep it.
-const FormatVersion = "1"
+const FormatVersion = "2"
 
 // Plan is the planner's result: what will execute where, and what it
 // costs. It is also the saved-plan document (`whisperc plan -out`).
@@ -100,12 +103,24 @@ type Stage struct {
 	// After lists the stage IDs that must finish first.
 	After     []string   `json:"after,omitempty"`
 	Decisions []Decision `json:"decisions"`
+	// Quantize is what a quantize stage stores the model's linear weights
+	// as; nil for other stages.
+	Quantize *Quantization `json:"quantize,omitempty"`
 	// Graph is the lowered model the stage executes (train, evaluate,
 	// generate, serve).
 	Graph *Graph `json:"graph,omitempty"`
 	// Memory is the peak of each device (devices are symmetric).
 	Memory *DeviceMemory `json:"memory,omitempty"`
 	Time   *StageTime    `json:"time,omitempty"`
+}
+
+// Quantization is a quantize stage's format: the format of the per-layer
+// linear weights, and for the 4-bit formats their block size and whether
+// the block scales are quantised again.
+type Quantization struct {
+	Format      cost.DType `json:"format"`
+	BlockSize   int        `json:"block_size,omitempty"`
+	DoubleQuant bool       `json:"double_quant,omitempty"`
 }
 
 // Decision is one choice the planner made, with the rule that decided it
@@ -153,18 +168,23 @@ type StageTime struct {
 }
 
 // Graph is the lowered model: what the runtime executes, layer by layer.
+// Every field is typed and every field is consumed: the runtime builds its
+// engine from each node or refuses the graph (runtime's graph test fails
+// when a field is added here that the runtime does not read).
 type Graph struct {
+	// Architecture is the model's architecture name; the runtime refuses a
+	// graph lowered for another architecture than the model it loads.
 	Architecture string  `json:"architecture"`
 	Layers       []Layer `json:"layers"`
-	// Embedding, FinalNorm and Head describe the layers outside the blocks.
+	// Embedding and Head describe the linear layers outside the blocks.
 	Embedding Linear `json:"embedding"`
 	Head      Linear `json:"head"`
 	// KVCache is the cache layout, nil without a cache.
 	KVCache *KVCache `json:"kv_cache,omitempty"`
 	// Compile is the resolved compile mode.
-	Compile string `json:"compile"`
+	Compile compiler.CompileMode `json:"compile"`
 	// Compute is the activation and matmul format.
-	Compute string `json:"compute"`
+	Compute cost.DType `json:"compute"`
 }
 
 // Layer is one transformer block.
@@ -172,23 +192,64 @@ type Layer struct {
 	Index int `json:"index"`
 	// Checkpoint reports whether the block's activations are recomputed in
 	// the backward pass (its input is kept).
-	Checkpoint bool     `json:"checkpoint"`
-	Attention  string   `json:"attention"`
-	Linears    []Linear `json:"linears"`
+	Checkpoint bool           `json:"checkpoint"`
+	Attention  cost.Attention `json:"attention"`
+	Linears    []Linear       `json:"linears"`
+}
+
+// Kernel is how a linear layer is applied. The zero value is invalid.
+type Kernel int
+
+// The kernels.
+const (
+	KernelInvalid Kernel = iota
+	// KernelGather looks rows up (token embeddings).
+	KernelGather
+	// KernelMatMul multiplies by a dense (fp32, fp16 or bf16) weight.
+	KernelMatMul
+	// KernelQuantMatMul multiplies by block-quantised weights in their
+	// stored format (Linear.Weight names it), dequantising block by block.
+	KernelQuantMatMul
+)
+
+var kernelNames = [...]string{"invalid", "gather", "matmul", "quant_matmul"}
+
+// String returns the kernel's name.
+func (k Kernel) String() string {
+	if k < 0 || int(k) >= len(kernelNames) {
+		return "invalid"
+	}
+	return kernelNames[k]
+}
+
+// MarshalText renders the kernel by name.
+func (k Kernel) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText parses a kernel name.
+func (k *Kernel) UnmarshalText(b []byte) error {
+	for i, n := range kernelNames {
+		if i > 0 && n == string(b) {
+			*k = Kernel(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown kernel %q (want gather, matmul or quant_matmul)", b)
 }
 
 // Linear is one weight matrix and how it is applied.
 type Linear struct {
 	Module string `json:"module"`
-	// Kernel is the runtime kernel: "matmul", "nf4_matmul" (dequantise
-	// blocks then multiply), "q8_0_matmul", "q4_0_matmul", "int8_matmul",
-	// "gather" (embeddings).
-	Kernel string `json:"kernel"`
+	Kernel Kernel `json:"kernel"`
 	// Weight is the stored format, Compute the multiplication format.
-	Weight  string `json:"weight"`
-	Compute string `json:"compute"`
-	In      int    `json:"in,omitempty"`
-	Out     int    `json:"out,omitempty"`
+	Weight  cost.DType `json:"weight"`
+	Compute cost.DType `json:"compute"`
+	// BlockSize is the number of weights per scale of a 4-bit format
+	// (nf4, fp4), and DoubleQuant whether those scales are quantised again
+	// (QLoRA §3); both are zero for other formats.
+	BlockSize   int  `json:"block_size,omitempty"`
+	DoubleQuant bool `json:"double_quant,omitempty"`
+	In          int  `json:"in,omitempty"`
+	Out         int  `json:"out,omitempty"`
 	// Trainable reports whether the base weight is updated.
 	Trainable bool     `json:"trainable,omitempty"`
 	Adapter   *Adapter `json:"adapter,omitempty"`
@@ -196,22 +257,22 @@ type Linear struct {
 
 // Adapter is a LoRA adapter attached to a linear layer.
 type Adapter struct {
-	Rank    int     `json:"rank"`
-	Alpha   float64 `json:"alpha"`
-	Dropout float64 `json:"dropout"`
-	Format  string  `json:"format"`
+	Rank    int        `json:"rank"`
+	Alpha   float64    `json:"alpha"`
+	Dropout float64    `json:"dropout"`
+	Format  cost.DType `json:"format"`
 }
 
 // KVCache is the key/value cache layout: [layers][2][batch][kv_heads]
 // [context][head_dim], preallocated to Context positions.
 type KVCache struct {
-	Layers  int    `json:"layers"`
-	Batch   int    `json:"batch"`
-	KVHeads int    `json:"kv_heads"`
-	HeadDim int    `json:"head_dim"`
-	Context int    `json:"context"`
-	Format  string `json:"format"`
-	Bytes   int64  `json:"bytes"`
+	Layers  int        `json:"layers"`
+	Batch   int        `json:"batch"`
+	KVHeads int        `json:"kv_heads"`
+	HeadDim int        `json:"head_dim"`
+	Context int        `json:"context"`
+	Format  cost.DType `json:"format"`
+	Bytes   int64      `json:"bytes"`
 	// Static reports whether the cache is preallocated at full context
 	// (static shapes for compiled decoding).
 	Static bool `json:"static"`

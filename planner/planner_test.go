@@ -13,6 +13,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/golden"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/stdlib"
 )
 
@@ -91,12 +92,12 @@ func TestQLoRAPlan(t *testing.T) {
 		t.Errorf("components add to %d, total %d", sum, m.TotalBytes)
 	}
 	g := tr.Graph
-	if len(g.Layers) != 32 || !g.Layers[7].Checkpoint || g.Layers[0].Attention != "flash2" {
+	if len(g.Layers) != 32 || !g.Layers[7].Checkpoint || g.Layers[0].Attention != cost.Flash2 {
 		t.Fatalf("graph %+v", g.Layers[0])
 	}
 	adapters := 0
 	for _, l := range g.Layers[0].Linears {
-		if l.Weight != "nf4" || l.Kernel != "nf4_matmul" || l.Compute != "bf16" {
+		if l.Weight != cost.NF4 || l.Kernel != KernelQuantMatMul || l.Compute != cost.BF16 || l.BlockSize != 64 {
 			t.Errorf("linear %+v", l)
 		}
 		if l.Adapter != nil {
@@ -140,7 +141,7 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 	if err := p.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"format_version": "1"`, `"target":`, `"model":`, `"stages":`, `"decisions":`,
+	for _, key := range []string{`"format_version": "2"`, `"target":`, `"model":`, `"stages":`, `"decisions":`,
 		`"total_bytes":`, `"capacity_bytes":`, `"fits": true`, `"components":`, `"diagnostics": []`} {
 		if !strings.Contains(buf.String(), key) {
 			t.Errorf("plan JSON lacks %s", key)
@@ -153,7 +154,7 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(p, back); diff != "" {
 		t.Errorf("round trip (-built +read):\n%s", diff)
 	}
-	for _, bad := range []string{`{"format_version": "0"}`, `not json`, `{"format_version": "1", "stages": 3}`} {
+	for _, bad := range []string{`{"format_version": "0"}`, `not json`, `{"format_version": "2", "stages": 3}`} {
 		if _, err := ReadJSON(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

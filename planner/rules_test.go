@@ -1,12 +1,14 @@
 package planner
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
@@ -171,7 +173,7 @@ func TestCPUPlan(t *testing.T) {
 		t.Errorf("model %+v on %s, %v", p.Models[0], p.Target.Name, ds)
 	}
 	g := p.Stage("generate.g").Graph
-	if g.Layers[0].Attention != "eager" || g.Compute != "fp32" || g.KVCache == nil || g.KVCache.KVHeads != 4 {
+	if g.Layers[0].Attention != cost.Eager || g.Compute != cost.FP32 || g.KVCache == nil || g.KVCache.KVHeads != 4 {
 		t.Errorf("graph %+v %+v", g.Layers[0], g.KVCache)
 	}
 }
@@ -245,5 +247,46 @@ track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }
 	p, ds := Build(prog, cpu, Options{})
 	if len(ds) != 0 || p.Stage("quantize.m").Decision("kernel") == nil {
 		t.Errorf("nf4 on the CPU: %s %+v", diag.Text(prog.Files, ds), p.Stage("quantize.m"))
+	}
+}
+
+// TestCPURefusals: on a CPU target the planner refuses, positioned on the
+// attribute, what the CPU runtime would not execute as written, and plans
+// sdpa and flash2 as the tiled kernel it runs.
+func TestCPURefusals(t *testing.T) {
+	for _, c := range []struct {
+		model, gen, want string
+	}{
+		{"quantize { method = int8 }", "", "P118 line:2 int8 (LLM.int8()) cannot run on the CPU"},
+		{"quantize { method = q4_0 }", "", "P118 line:2 q4_0 cannot run on the CPU"},
+		{"quantize {\n method = nf4\n block_size = 128\n }", "", "P118 line:4 block_size = 128 cannot run on the CPU"},
+		{"quantize {\n method = nf4\n compute = bf16\n }", "", "P118 line:4 bf16 cannot run on the CPU"},
+		{"quantize {\n method = nf4\n double = false\n }", "attention = sdpa", ""},
+		{"", "attention = flash2", ""},
+	} {
+		src := "model s {\n source = \"hf:meta-llama/Llama-2-7b-hf\"\n " + c.model + "\n}\n" +
+			"generate g {\n model = s\n prompt = \"Once upon a time\"\n max_tokens = 10\n " + c.gen + "\n}\n" +
+			"track { backend = jsonl, log = [config, model_hash, commit, hardware, metrics] }\n"
+		src = strings.Replace(src, "model s {\n source = \"hf:meta-llama/Llama-2-7b-hf\"\n ", "model s { source = \"hf:meta-llama/Llama-2-7b-hf\"\n", 1)
+		prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+		p, ds := Build(prog, FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 64 << 30, RAMAvailableBytes: 64 << 30}), Options{})
+		var got []string
+		for _, d := range ds {
+			if d.Code == "P118" {
+				got = append(got, fmt.Sprintf("%s line:%d %s", d.Code, d.Subject.Start.Line, d.Summary))
+			}
+		}
+		if strings.Join(got, "; ") != c.want {
+			t.Errorf("%q %q: got %q, want %q", c.model, c.gen, got, c.want)
+		}
+		if c.want == "" {
+			g := p.Stage("generate.g").Graph
+			if g == nil || (strings.Contains(c.gen, "sdpa") || strings.Contains(c.gen, "flash2")) && g.Layers[0].Attention != cost.Flash2 {
+				t.Errorf("%q: graph %+v", c.gen, g)
+			}
+			if strings.Contains(c.model, "double = false") && (g.Layers[0].Linears[0].DoubleQuant || g.Layers[0].Linears[0].BlockSize != 64) {
+				t.Errorf("double = false not in the graph: %+v", g.Layers[0].Linears[0])
+			}
+		}
 	}
 }

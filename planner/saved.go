@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
@@ -53,7 +54,7 @@ func ReadJSON(r io.Reader) (*Plan, error) {
 
 // Load reads a saved plan from path.
 func Load(path string) (*Plan, error) {
-	f, err := os.Open(path)
+	f, _, err := input.Open(path, "saved plan")
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func hashFile(path string) (FileHash, error) {
 		sort.Strings(files)
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
+		f, _, err := input.Open(name, "input file")
 		if err != nil {
 			return FileHash{}, err
 		}
@@ -244,4 +245,63 @@ func diffHashes(what string, old, now []FileHash) []string {
 		}
 	}
 	return out
+}
+
+// Edits compares a saved plan with fresh, the plan the planner makes now
+// for the same program and machine, and returns one sentence per
+// instruction that differs and that the runtime would not obey as written:
+// the stages (their IDs, kinds, declarations, models, order and
+// dependencies), their decisions and their quantisation. The graphs are
+// not compared: the runtime executes an edited graph node by node or
+// refuses it (runtime.EngineOptions, the quantize stage's check), and the
+// predictions (memory, time) are not instructions.
+func (p *Plan) Edits(fresh *Plan) []string {
+	var out []string
+	if len(p.Stages) != len(fresh.Stages) {
+		return []string{fmt.Sprintf("it has %d stages where the program gives %d", len(p.Stages), len(fresh.Stages))}
+	}
+	for i := range p.Stages {
+		a, b := &p.Stages[i], &fresh.Stages[i]
+		if a.ID != b.ID || a.Kind != b.Kind || a.Decl != b.Decl || a.Model != b.Model || !sameStrings(a.After, b.After) {
+			out = append(out, fmt.Sprintf("stage %d is %s (%s of %s, after %v) where the program gives %s (%s of %s, after %v)",
+				i+1, a.ID, a.Kind, a.Model, a.After, b.ID, b.Kind, b.Model, b.After))
+			continue
+		}
+		if !sameDecisions(a.Decisions, b.Decisions) {
+			out = append(out, fmt.Sprintf("stage %s's decisions were edited; they record what the planner decided, so edit the .whisper file instead", a.ID))
+		}
+		if (a.Quantize == nil) != (b.Quantize == nil) {
+			out = append(out, fmt.Sprintf("stage %s's quantisation was added or removed", a.ID))
+		}
+		if (a.Graph == nil) != (b.Graph == nil) {
+			out = append(out, fmt.Sprintf("stage %s's graph was added or removed", a.ID))
+		}
+	}
+	return out
+}
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sameDecisions compares decisions by what was decided; effects and
+// savings are predictions.
+func sameDecisions(a, b []Decision) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].What != b[i].What || a[i].Choice != b[i].Choice || a[i].Requested != b[i].Requested || a[i].Rule != b[i].Rule {
+			return false
+		}
+	}
+	return true
 }

@@ -20,6 +20,12 @@ import (
 func (b *builder) precision(req compiler.DType, written bool, site *compiler.Site, attr string) (cost.DType, string) {
 	p := b.target.Profile
 	if !p.GPU {
+		if written && req != compiler.DTypeFP32 {
+			b.report(diag.Errorf(site.ValueRange(attr), "P118", req.String()+" cannot run on the CPU",
+				fmt.Sprintf("%s = %s asks for %s arithmetic, but the CPU runtime stores activations and computes in fp32 only; "+
+					"it would not honour the setting. Write %s = fp32 (or remove it) to run on the CPU, or plan for a GPU target.",
+					attr, req, req, attr)))
+		}
 		return cost.FP32, "the CPU runtime computes in fp32"
 	}
 	switch req {
@@ -54,7 +60,9 @@ func (b *builder) precision(req compiler.DType, written bool, site *compiler.Sit
 
 // attention resolves the attention kernel: auto is flash2 on CC ≥ 8.0
 // GPUs computing in 16 bits, sdpa on other GPUs, eager on the CPU; an
-// explicit flash2 the hardware cannot run falls back with a warning.
+// explicit flash2 a GPU cannot run falls back with a warning. On the CPU,
+// flash2 and sdpa both run the runtime's tiled FlashAttention-2 kernel
+// (runtime/kernels), and the decision says so.
 func (b *builder) attention(req compiler.Attention, compute cost.DType, site *compiler.Site) (cost.Attention, string) {
 	p := b.target.Profile
 	flashOK := p.GPU && p.ComputeCapability >= 8.0 && (compute == cost.BF16 || compute == cost.FP16)
@@ -67,12 +75,15 @@ func (b *builder) attention(req compiler.Attention, compute cost.DType, site *co
 		return cost.Eager, ""
 	case compiler.AttentionSDPA:
 		if !p.GPU {
-			return cost.Eager, "the CPU runtime has no fused kernel"
+			return cost.Flash2, "sdpa's fused kernel on the CPU runtime is the tiled online-softmax (FlashAttention-2) kernel"
 		}
 		return cost.SDPA, ""
 	case compiler.AttentionFlash2:
 		if flashOK {
 			return cost.Flash2, ""
+		}
+		if !p.GPU {
+			return cost.Flash2, "the CPU runtime's tiled FlashAttention-2 kernel, computing in fp32"
 		}
 		why := "FlashAttention-2 needs a GPU of compute capability 8.0 or later computing in fp16 or bf16"
 		b.report(diag.Warningf(site.ValueRange("attention"), "P110", "flash2 unavailable: using "+fallback.String(),
@@ -164,7 +175,7 @@ func (b *builder) finetune(f *compiler.Finetune) {
 	}
 	w := b.trainWorkload(f, *c, &st)
 	b.trainDecisions(f, w, &st)
-	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false)
+	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false, !b.target.Profile.GPU)
 	if f.LoRA != nil {
 		for i := range st.Graph.Layers {
 			for j := range st.Graph.Layers[i].Linears {
@@ -440,11 +451,11 @@ func ckptName(w cost.Workload) string {
 
 // compile resolves a compile mode; modes that capture CUDA graphs or
 // autotune need static shapes (P117).
-func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler.Site, st *Stage) string {
-	m := mode.String()
+func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler.Site, st *Stage) compiler.CompileMode {
 	if mode == compiler.CompileInvalid {
-		m = "none"
+		mode = compiler.CompileNone
 	}
+	m := mode.String()
 	d := Decision{What: "compile", Choice: m, Rule: "ML005"}
 	switch mode {
 	case compiler.CompileReduceOverhead, compiler.CompileMaxAutotune:
@@ -461,7 +472,7 @@ func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler
 		d.Effect = "the CPU runtime builds one fused graph per shape"
 	}
 	st.Decisions = append(st.Decisions, d)
-	return m
+	return mode
 }
 
 // deviceMemory turns the model's prediction into a plan entry.
@@ -536,7 +547,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	}
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
-	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache)
+	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
 	b.plan.Stages = append(b.plan.Stages, st)
 }
@@ -568,7 +579,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	}
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
-	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache)
+	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU)
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
 	chunk.Seq = min(ctx, serveChunk)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/lang/source"
 	"github.com/modelwhisperer/whisperc/lang/suggest"
 	"github.com/modelwhisperer/whisperc/planner/cost"
@@ -43,11 +44,11 @@ const maxDevices = 1 << 16
 // ParseTarget parses a --target argument: a built-in profile name
 // ("a100-80gb"), a path to an HCL profile file ("path/to/my.hcl"), either
 // followed by "*N" for N devices ("h100-80gb*8"). readFile reads profile
-// files (nil: os.ReadFile). Unknown names get a did-you-mean (P102), bad
+// files (nil: a bounded read of a regular file). Unknown names get a did-you-mean (P102), bad
 // counts P103, bad files the file's own diagnostics (P101).
 func ParseTarget(spec string, readFile func(string) ([]byte, error)) (*Target, diag.Diagnostics) {
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = func(name string) ([]byte, error) { return input.ReadFile(name, "target profile", 1<<20) }
 	}
 	arg := source.NewFile("--target", []byte(spec))
 	whole := arg.Range(0, len(spec))

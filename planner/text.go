@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"github.com/modelwhisperer/whisperc/compiler"
 	"io"
 	"sort"
 	"strings"
@@ -122,7 +123,7 @@ func graphSummary(g *Graph) string {
 			ckpt++
 		}
 		for _, ln := range l.Linears {
-			kernels[ln.Kernel+" "+ln.Weight+"→"+ln.Compute]++
+			kernels[kernelName(ln)+" "+ln.Weight.String()+"→"+ln.Compute.String()]++
 			if ln.Adapter != nil {
 				adapters++
 			}
@@ -143,10 +144,19 @@ func graphSummary(g *Graph) string {
 	if g.KVCache != nil {
 		s += fmt.Sprintf("; KV cache %d×%d×%d %s (%s)", g.KVCache.Context, g.KVCache.KVHeads, g.KVCache.HeadDim, g.KVCache.Format, gib(g.KVCache.Bytes))
 	}
-	if g.Compile != "" && g.Compile != "none" {
-		s += "; compile " + g.Compile
+	if g.Compile != compiler.CompileInvalid && g.Compile != compiler.CompileNone {
+		s += "; compile " + g.Compile.String()
 	}
 	return s
+}
+
+// kernelName names a linear's kernel with its format: "matmul",
+// "nf4_matmul".
+func kernelName(ln Linear) string {
+	if ln.Kernel == KernelQuantMatMul {
+		return ln.Weight.String() + "_matmul"
+	}
+	return ln.Kernel.String()
 }
 
 func seconds(s float64) string {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -13,7 +14,7 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
-	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/observe"
 )
 
 // storyProgram checks examples/story.whisper, skipping when the shared
@@ -81,34 +82,6 @@ func TestExecuteRefuses(t *testing.T) {
 	}
 }
 
-// TestEngineOptions checks the translation of lowered graphs.
-func TestEngineOptions(t *testing.T) {
-	g := &planner.Graph{Compile: "reduce_overhead", KVCache: &planner.KVCache{},
-		Layers: []planner.Layer{{Attention: "flash2", Linears: []planner.Linear{{Weight: "nf4"}}}}, Head: planner.Linear{Weight: "fp32"}}
-	o, err := EngineOptions(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Attention != engine.AttentionFlash2 || !o.KVCache || o.Compile != engine.CompileReduceOverhead || o.Quantize != engine.QuantizeNF4 || o.QuantizeHead || o.Threads < 1 {
-		t.Errorf("options = %+v", o)
-	}
-	g.Head.Weight = "q8_0"
-	g.Layers[0].Linears[0].Weight = "bf16"
-	g.KVCache = nil
-	if o, err = EngineOptions(g); err != nil || o.Quantize != engine.QuantizeQ8_0 || !o.QuantizeHead || o.KVCache {
-		t.Errorf("options = %+v, %v", o, err)
-	}
-	for _, bad := range []*planner.Graph{
-		{Compile: "turbo"},
-		{Layers: []planner.Layer{{Attention: "ring"}}},
-		{Layers: []planner.Layer{{Attention: "eager", Linears: []planner.Linear{{Weight: "q4_k"}}}}},
-	} {
-		if _, err := EngineOptions(bad); err == nil {
-			t.Errorf("EngineOptions(%+v) accepted", bad)
-		}
-	}
-}
-
 // TestProgressOnlyOnStderr checks that the progress display, when asked
 // for, goes to stderr and leaves stdout byte for byte the generated text.
 func TestProgressOnlyOnStderr(t *testing.T) {
@@ -124,5 +97,75 @@ func TestProgressOnlyOnStderr(t *testing.T) {
 	}
 	if !strings.Contains(errs.String(), "loading stories260k") || !strings.Contains(errs.String(), "\x1b[K") {
 		t.Errorf("stderr has no progress display: %q", errs.String())
+	}
+}
+
+// recorder keeps the events it observes, as lines.
+type recorder struct{ events []string }
+
+func (r *recorder) RunStarted(e observe.RunStart) {
+	r.events = append(r.events, fmt.Sprintf("run start %d stages", len(e.Plan.Stages)))
+}
+func (r *recorder) StageStarted(e observe.StageStart) {
+	r.events = append(r.events, "start "+e.Stage.ID)
+}
+func (r *recorder) Metric(m observe.Metric) {
+	r.events = append(r.events, fmt.Sprintf("metric %s %s", m.Stage, m.Name))
+}
+func (r *recorder) Output(o observe.Output) { r.events = append(r.events, "output "+o.Path) }
+func (r *recorder) StageFinished(e observe.StageEnd) {
+	r.events = append(r.events, fmt.Sprintf("end %s err=%v", e.Stage.ID, e.Err != nil))
+}
+func (r *recorder) RunFinished(e observe.RunEnd) {
+	r.events = append(r.events, fmt.Sprintf("run end err=%v", e.Err != nil))
+}
+
+// TestObserver checks the order of a run's events and the metrics of a
+// generate stage, and that a refused run still ends.
+func TestObserver(t *testing.T) {
+	prog := storyProgram(t)
+	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
+	var out, errs bytes.Buffer
+	r := &recorder{}
+	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs, Observer: r}); len(ds) > 0 {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	got := strings.Join(r.events, "\n")
+	want := strings.Join([]string{
+		"run start 2 stages",
+		"start load.stories260k", "end load.stories260k err=false",
+		"start generate.story",
+		"metric generate.story prompt_tokens", "metric generate.story generated_tokens",
+		"metric generate.story seconds", "metric generate.story tokens_per_second", "metric generate.story weight_bytes",
+		"end generate.story err=false",
+		"run end err=false",
+	}, "\n")
+	if got != want {
+		t.Errorf("events:\n%s\nwant:\n%s", got, want)
+	}
+	r.events = nil
+	plan, _ = planner.Build(prog, machine(1<<20), planner.Options{})
+	Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs, Observer: r})
+	if got := strings.Join(r.events, "\n"); got != "run start 2 stages\nrun end err=true" {
+		t.Errorf("a refused run's events:\n%s", got)
+	}
+}
+
+// TestUnknownKindRefused checks that a stage kind without a runner is
+// refused with E505 before any stage runs.
+func TestUnknownKindRefused(t *testing.T) {
+	prog := storyProgram(t)
+	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
+	plan.Stages = append(plan.Stages, planner.Stage{ID: "export.x", Kind: planner.StageExport, Decl: "story"})
+	var out, errs bytes.Buffer
+	r := &recorder{}
+	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs, Observer: r})
+	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "export.x is a export stage") || out.Len() != 0 {
+		t.Errorf("an export stage gave:\n%s\nstdout %q", text, out.String())
+	}
+	for _, e := range r.events {
+		if strings.HasPrefix(e, "start ") {
+			t.Errorf("a stage started in a refused run: %v", r.events)
+		}
 	}
 }

@@ -84,6 +84,14 @@ var checkCodes = []Code{
 			"`output`.\n\nRefer to the declaration itself, or to `NAME.output` of a finetune.",
 		Example: "model base { source = \"hf:org/name\" }\ngenerate g { model = base.weights, prompt = \"hi\" }"},
 
+	{ID: "E218", Phase: "check", Title: "import not allowed",
+		Explain: "An import may name only a `.whisper` file inside the directory of the file being checked, or " +
+			"below it; symbolic links are followed before the check. whisperc refuses other paths without " +
+			"reading them, so an import can never show the content of an unrelated file (a credentials file, " +
+			"/etc/passwd) in a diagnostic.\n\nMove the imported file into the project, or allow one more directory " +
+			"tree with `--import-dir DIR`.",
+		Example: "import \"../../secrets.env\""},
+
 	{ID: "E301", Phase: "check", Title: "missing required attribute",
 		Explain: "The block kind needs this attribute and has no default for it; spec/blocks.md marks required " +
 			"attributes.\n\nAdd the attribute.",

@@ -23,9 +23,9 @@ var planCodes = []Code{
 			"(or was unavailable), so the plan uses the nominal CPU profile and its numbers may not describe this machine.\n\n" +
 			"Name the hardware with `--target NAME` or a `target { profile = ... }` block."},
 	{ID: "P110", Title: "flash2 unavailable", Phase: "plan",
-		Explain: "FlashAttention-2 runs only on NVIDIA GPUs of compute capability 8.0 (Ampere) or later, computing in " +
-			"fp16 or bf16. On other hardware the planner falls back to the fused SDPA kernel (GPU) or eager attention " +
-			"(CPU): exact, but the CPU path materialises the seq×seq scores.\n\n" +
+		Explain: "FlashAttention-2's CUDA kernels run only on NVIDIA GPUs of compute capability 8.0 (Ampere) or later, " +
+			"computing in fp16 or bf16. On older GPUs the planner falls back to the fused SDPA kernel: exact, with more " +
+			"memory for long sequences. (On the CPU, flash2 and sdpa run whisperc's own tiled FlashAttention-2 kernel in fp32.)\n\n" +
 			"Plan for an Ampere or later GPU, compute in bf16 or fp16, or write `attention = auto`. To make the " +
 			"fallback an error, require the kernel: `require = [flash_attention == true]`.",
 		Example:   "finetune ft {\n  model = base\n  data = d\n  attention = flash2   # on a V100 (compute capability 7.0)\n}",
@@ -66,6 +66,14 @@ var planCodes = []Code{
 			"data is not packed, and preallocates a static KV cache for compiled decoding.\n\n" +
 			"Set `packing = true` on the dataset, or use `compile = default`.",
 		Citations: []Citation{CiteTorchCompile()}},
+	{ID: "P118", Title: "setting the CPU runtime cannot execute", Phase: "plan",
+		Explain: "The plan is for a CPU, where whisperc's own runtime executes it, and a setting asks for something that " +
+			"runtime would not do as written: 16-bit arithmetic (`precision` or `compute` = bf16, fp16, fp8; the CPU " +
+			"runtime computes in fp32), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
+			"format is `q8_0`), a quantisation format without a CPU kernel, or a 4-bit `block_size` other than 64. " +
+			"The planner refuses rather than running something else silently.\n\n" +
+			"Change the setting as the diagnostic says, or plan for a GPU target.",
+		Example: "model m {\n  source = \"llama2c:stories260K.bin\"\n  quantize { method = int8 }   # on the CPU\n}"},
 	{ID: "P120", Title: "does not fit in device memory", Phase: "plan",
 		Explain: "The predicted peak memory of a stage exceeds one device's capacity. The plan lists each component " +
 			"(weights, adapters, gradients, optimizer state, activations, logits, KV cache, allocator reserve, CUDA " +
@@ -92,6 +100,21 @@ var planCodes = []Code{
 			"matches no built-in architecture. Its stages are listed without memory or time.\n\n" +
 			"Point the source at a local llama2.c, GGUF or safetensors (with config.json) model, or name a model with a " +
 			"built-in architecture (Llama 2/3/3.1, Mistral 7B, Qwen2.5 7B, Gemma, Phi-3 mini, TinyLlama, TinyStories, BERT)."},
+	{ID: "P140", Title: "the engine cannot express a decision", Phase: "plan",
+		Explain: "`whisperc export --engine E` (and `whisperc run` on a GPU) hands the plan to an engine GPU users already " +
+			"run: Hugging Face (transformers, PEFT, bitsandbytes, TRL, Accelerate), torchtune, or vLLM. Each plan decision " +
+			"becomes one of the engine's flags or config keys (spec/engines.md lists them all); some values have no " +
+			"counterpart, such as an FP4 base in torchtune, whose QLoRA stores NF4 only. Nothing is written then.\n\n" +
+			"Change the attribute as the diagnostic says, or export with an engine that expresses it.",
+		Example: "model m {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n  quantize { method = fp4 }   # whisperc export --engine torchtune\n}"},
+	{ID: "P141", Title: "the engine approximates a decision", Phase: "plan",
+		Explain: "The engine's closest setting differs from the plan's decision in a stated way: torchtune's attention " +
+			"dispatches through PyTorch's SDPA rather than the flash-attn package, or it saves checkpoints once per epoch. " +
+			"The export is written; the warning says what differs.\n\n" +
+			"Accept the difference, change the attribute to a value the engine expresses exactly, or use another engine."},
+	{ID: "P142", Title: "nothing for the engine to run", Phase: "plan",
+		Explain: "hf and torchtune lower `finetune` blocks; vllm lowers `generate` and `serve`. The file has none of the " +
+			"stages the chosen engine runs.\n\nChoose the engine for the stages the file has."},
 	{ID: "P199", Title: "internal planner error", Phase: "plan",
 		Explain: "The planner failed on this program. This is a bug in whisperc.\n\n" +
 			"Report it with the .whisper file; the diagnostics before it are what was found until the failure."},

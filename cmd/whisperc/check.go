@@ -9,20 +9,23 @@ import (
 
 // checkCmd parses and checks each file as the root of its own program.
 type checkCmd struct {
-	JSON  bool     `name:"json" help:"Print diagnostics as JSON (Terraform's validate -json shape) on stdout."`
-	Var   []string `name:"var" placeholder:"NAME=VALUE" help:"Set a variable (repeatable)."`
-	Files []string `arg:"" name:"file" help:".whisper files to check; each is the root of its own program."`
+	JSON bool `name:"json" help:"Print diagnostics as JSON (Terraform's validate -json shape) on stdout."`
+	programFlags
+	Files []string `arg:"" name:"file" help:".whisper files to check; each is the root of its own program; - reads standard input."`
 }
 
 func (c checkCmd) Run(e *env) error {
-	vars, err := parseVars(c.Var)
-	if err != nil {
-		return err
-	}
 	var all diag.Diagnostics
 	files := diag.FileMap{}
 	for _, name := range c.Files {
-		prog, ds := compiler.Check(name, compiler.Options{Vars: vars})
+		opts, err := c.options(e, name)
+		if err != nil {
+			return err
+		}
+		if name == "-" {
+			name = stdinName
+		}
+		prog, ds := compiler.Check(name, opts)
 		if prog != nil {
 			for k, f := range prog.Files {
 				files[k] = f

@@ -3,6 +3,10 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/input"
+	"github.com/modelwhisperer/whisperc/lang/parser"
 )
 
 // terraformFlags are the long flags that may be written with one dash, as
@@ -29,6 +33,39 @@ func normalizeArgs(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// programFlags are the flags of every command that checks a program.
+type programFlags struct {
+	Var       []string `name:"var" sep:"none" placeholder:"NAME=VALUE" help:"Set a variable (repeatable). The value is taken verbatim, commas included."`
+	ImportDir []string `name:"import-dir" sep:"none" placeholder:"DIR" help:"Also allow imports of .whisper files under DIR (repeatable). Without it, imports must lie under the root file's directory."`
+}
+
+// stdinName names standard input in diagnostics.
+const stdinName = "<stdin>"
+
+// options returns the compiler options for checking root: the -var
+// values, the allowed import directories and, when root is "-", a reader
+// that serves standard input (bounded like any source file) as the root.
+func (f programFlags) options(e *env, root string) (compiler.Options, error) {
+	vars, err := parseVars(f.Var)
+	if err != nil {
+		return compiler.Options{}, err
+	}
+	opts := compiler.Options{Vars: vars, ImportDirs: f.ImportDir}
+	if root == "-" {
+		src, err := input.ReadAll(e.stdin, "standard input", "source file", parser.MaxFileSize)
+		if err != nil {
+			return compiler.Options{}, err
+		}
+		opts.ReadFile = func(name string) ([]byte, error) {
+			if name == stdinName {
+				return src, nil
+			}
+			return compiler.ReadSource(name)
+		}
+	}
+	return opts, nil
 }
 
 // parseVars turns repeated NAME=VALUE settings into a map. Types are checked

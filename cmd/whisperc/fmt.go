@@ -3,14 +3,16 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/diff"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/format"
+	"github.com/modelwhisperer/whisperc/lang/input"
+	"github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/lang/source"
 )
 
@@ -95,9 +97,9 @@ func btoi(b bool) int {
 // readInput reads a named file, or standard input for "-".
 func readInput(e *env, name string) ([]byte, error) {
 	if name == "-" {
-		return io.ReadAll(io.LimitReader(e.stdin, 64<<20))
+		return input.ReadAll(e.stdin, "standard input", "source file", parser.MaxFileSize)
 	}
-	return os.ReadFile(name)
+	return compiler.ReadSource(name)
 }
 
 // writeFileAtomic replaces name's contents through a temporary file in the

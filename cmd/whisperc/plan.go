@@ -11,12 +11,12 @@ import (
 
 // planCmd checks a pipeline and plans it against hardware.
 type planCmd struct {
-	Target  string   `help:"Plan for a named target (a100-80gb, h100-80gb*8), an HCL profile file, instead of the target block or this machine." placeholder:"T"`
-	Targets bool     `help:"List the built-in targets and exit."`
-	Var     []string `name:"var" placeholder:"NAME=VALUE" help:"Set a variable (repeatable)."`
-	JSON    bool     `name:"json" help:"Print the plan as JSON (format documented in spec/plan.md)."`
-	Out     string   `short:"o" placeholder:"PLAN.json" help:"Also save the plan, with the hardware fingerprint, variables and input hashes, for whisperc run."`
-	File    string   `arg:"" optional:"" help:"The .whisper file to plan."`
+	Target  string `help:"Plan for a named target (a100-80gb, h100-80gb*8), an HCL profile file, instead of the target block or this machine." placeholder:"T"`
+	Targets bool   `help:"List the built-in targets and exit."`
+	programFlags
+	JSON bool   `name:"json" help:"Print the plan as JSON (format documented in spec/plan.md)."`
+	Out  string `short:"o" placeholder:"PLAN.json" help:"Also save the plan, with the hardware fingerprint, variables and input hashes, for whisperc run."`
+	File string `arg:"" optional:"" help:"The .whisper file to plan."`
 }
 
 func (c planCmd) Run(e *env) error {
@@ -26,7 +26,7 @@ func (c planCmd) Run(e *env) error {
 	if c.File == "" {
 		return usageError{"plan: expected a .whisper file (or --targets)"}
 	}
-	prog, ds, err := checkProgram(e, c.File, c.Var)
+	prog, ds, err := checkProgram(e, c.File, c.programFlags)
 	if err != nil {
 		return err
 	}
@@ -71,12 +71,15 @@ func (c planCmd) Run(e *env) error {
 // checkProgram parses -var settings and checks the program rooted at file.
 // When the program has errors it renders them on stderr and returns the
 // exit error; otherwise it returns the program and its warnings.
-func checkProgram(e *env, file string, settings []string) (*compiler.Program, diag.Diagnostics, error) {
-	vars, err := parseVars(settings)
+func checkProgram(e *env, file string, flags programFlags) (*compiler.Program, diag.Diagnostics, error) {
+	opts, err := flags.options(e, file)
 	if err != nil {
 		return nil, nil, err
 	}
-	prog, ds := compiler.Check(file, compiler.Options{Vars: vars})
+	if file == "-" {
+		file = stdinName
+	}
+	prog, ds := compiler.Check(file, opts)
 	if ds.HasErrors() {
 		diag.WriteText(e.stderr, prog.Files, ds, diag.TextOptions{Color: isTerminal(e.stderr)})
 		fmt.Fprintln(e.stderr, summaryLine(ds))

@@ -14,8 +14,8 @@ import (
 // runCmd compiles a pipeline, plans it for this machine and executes it,
 // or executes a saved plan after checking that it still holds.
 type runCmd struct {
-	File string   `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
-	Var  []string `name:"var" help:"Set a variable: NAME=VALUE (repeatable)."`
+	File string `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
+	programFlags
 }
 
 // Run checks the file, plans it for the detected hardware and executes
@@ -50,11 +50,14 @@ func (c runCmd) Run(e *env) error {
 			return report(prog.Files, ds)
 		}
 	} else {
-		vars, err := parseVars(c.Var)
+		opts, err := c.options(e, c.File)
 		if err != nil {
 			return err
 		}
-		prog, ds = compiler.Check(c.File, compiler.Options{Vars: vars})
+		if c.File == "-" {
+			c.File = stdinName
+		}
+		prog, ds = compiler.Check(c.File, opts)
 		if ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
@@ -95,6 +98,17 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 	for _, ch := range changes {
 		ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan is stale",
 			Detail: fmt.Sprintf("%s: %s since the plan was made, so its predictions no longer hold. Plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ch, name)})
+	}
+	if !ds.HasErrors() {
+		// What the runtime would not obey as written is refused; the
+		// graphs are obeyed node by node or refused by the runtime.
+		cpu := *h
+		cpu.GPUs = nil
+		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		for _, ed := range plan.Edits(fresh) {
+			ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan was edited",
+				Detail: fmt.Sprintf("%s: %s. The runtime executes a saved plan exactly as written or not at all; plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ed, name)})
+		}
 	}
 	return plan, prog, ds, nil
 }

@@ -2,13 +2,13 @@
 # CI for the VS Code extension: install, compile, grammar tests, an
 # end-to-end test against a built whisperc, and packaging to a .vsix.
 # Usage: editors/vscode/ci.sh /path/to/whisperc
-# Skips (exit 0) only when npm is not installed.
+# Fails when npm is not installed: the checks are never skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 if ! command -v npm >/dev/null 2>&1; then
-  echo "editors/vscode/ci.sh: npm is not installed; skipping the VS Code extension checks"
-  exit 0
+  echo "editors/vscode/ci.sh: npm is not installed; the VS Code extension checks need Node.js 20 and npm" >&2
+  exit 1
 fi
 bin=${1:-}
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then

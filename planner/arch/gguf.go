@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	gguf "github.com/gpustack/gguf-parser-go"
+
+	"github.com/modelwhisperer/whisperc/lang/input"
 )
 
 // FromGGUF reads the header of the GGUF file at path (metadata and tensor
@@ -28,6 +30,9 @@ func ParseGGUFHeader(path string) (gf *gguf.GGUFFile, err error) {
 			gf, err = nil, fmt.Errorf("%s: malformed GGUF header: %v", path, r)
 		}
 	}()
+	if err := input.CheckRegular(path, "model"); err != nil {
+		return nil, err
+	}
 	gf, err = gguf.ParseGGUFFile(path, gguf.SkipLargeMetadata())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -87,6 +87,26 @@ func (a Attention) String() string {
 	return "invalid"
 }
 
+// ParseAttention returns the kernel with the given name.
+func ParseAttention(s string) (Attention, error) {
+	for a := Eager; a <= Flash2; a++ {
+		if a.String() == s {
+			return a, nil
+		}
+	}
+	return AttentionInvalid, fmt.Errorf("unknown attention kernel %q (want eager, sdpa or flash2)", s)
+}
+
+// MarshalText renders the kernel by name.
+func (a Attention) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText parses a kernel name.
+func (a *Attention) UnmarshalText(b []byte) error {
+	v, err := ParseAttention(string(b))
+	*a = v
+	return err
+}
+
 // Optimizer is the training optimizer. The zero value is invalid.
 type Optimizer int
 

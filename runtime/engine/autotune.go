@@ -30,7 +30,8 @@ const autotuneVersion = 4
 func (e *Engine) autotuneKey() string {
 	c := e.cfg
 	return fmt.Sprintf("v%d|%s|%d cpus|%d threads|dim %d hidden %d layers %d heads %d/%d vocab %d|%s|%s", autotuneVersion,
-		cpuid.CPU.BrandName, cpuid.CPU.LogicalCores, e.opts.Threads, c.Dim, c.HiddenDim, c.Layers, c.Heads, c.KVHeads, c.Vocab, e.opts.Quantize, e.opts.Attention)
+		cpuid.CPU.BrandName, cpuid.CPU.LogicalCores, e.opts.Threads, c.Dim, c.HiddenDim, c.Layers, c.Heads, c.KVHeads, c.Vocab,
+		e.opts.Weights["layers.0.attention.wq.weight"].Format.String()+"/"+e.opts.Weights["output.weight"].Format.String(), e.opts.LayerAttention[0])
 }
 
 // autotune sets the engine's thread count (1..Threads) and tile size to

@@ -8,7 +8,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
-	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
@@ -20,15 +19,17 @@ const maxCachedGraphs = 8
 // Engine runs one model. It is not safe for concurrent use: a forward call
 // advances the engine's position and its KV cache.
 type Engine struct {
-	cfg     arch.Config
-	opts    Options
-	exec    kernels.Exec
-	emb     []float32 // token embeddings [vocab, dim]
+	cfg  arch.Config
+	opts Options
+	exec kernels.Exec
+	// emb holds the token embeddings [vocab, dim] in fp32, or embQ in the
+	// GGML block format the file stores them in; lookups decode one row.
+	emb     []float32
+	embQ    *kernels.QMatrix
 	tensors map[string]*tensor.Dense
-	// quant holds the quantised linear weights (every projection, and the
-	// classifier with QuantizeHead) when Options.Quantize is not none; their
-	// fp32 tensors are dropped, except the token embeddings, which lookups
-	// need.
+	// quant holds the quantised linear weights: those Options.Weights
+	// quantises, and those the file stores in a GGML block format, which
+	// run as stored. Their fp32 tensors never exist.
 	quant map[string]*kernels.QMatrix
 	// adapters are LoRA adapters applied on the fly (AttachAdapters).
 	adapters map[string]*Adapter
@@ -50,10 +51,10 @@ type compiled struct {
 	logits *gorgonia.Node
 }
 
-// New prepares ws for execution under opts: it converts the weights to
-// float32 tensors (dequantising stored formats) and, for
-// CompileMaxAutotune, tunes the kernels. Only the Llama family is
-// supported.
+// New prepares ws for execution under opts (see load for how each weight
+// is held) and, for CompileMaxAutotune, tunes the kernels. The engine may
+// alias ws's tensor data, so ws must stay open while the engine is used.
+// Only the Llama family is supported.
 func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -66,6 +67,9 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if c.Dim <= 0 || c.HiddenDim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.Vocab <= 0 || c.MaxSeq <= 0 || hs <= 0 || hs%2 != 0 || c.Heads%c.KVHeads != 0 {
 		return nil, fmt.Errorf("engine: %s: unusable architecture %+v", ws.Source, c)
 	}
+	if err := opts.perNode(c); err != nil {
+		return nil, err
+	}
 	if opts.Threads == 0 {
 		opts.Threads = 1
 	}
@@ -77,6 +81,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		opts:    opts,
 		exec:    kernels.Exec{Threads: opts.Threads},
 		tensors: map[string]*tensor.Dense{},
+		quant:   map[string]*kernels.QMatrix{},
 		graphs:  map[int]*compiled{},
 		logits:  make([]float32, c.Vocab),
 	}
@@ -100,29 +105,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		want[p+"feed_forward.w2.weight"] = []int{c.Dim, c.HiddenDim}
 		want[p+"feed_forward.w3.weight"] = []int{c.HiddenDim, c.Dim}
 	}
-	for name, shape := range want {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		t, err := ws.Get(name)
-		if err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
-		if !sameShape(t.Shape, shape) {
-			return nil, fmt.Errorf("engine: %s: tensor %q has shape %v, want %v", ws.Source, name, t.Shape, shape)
-		}
-		data, err := quant.Dequantize(t)
-		if err != nil {
-			return nil, fmt.Errorf("engine: %s: %w", ws.Source, err)
-		}
-		e.tensors[name] = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
-		e.bytes += int64(len(data)) * 4
-	}
-	e.emb = e.tensors["tok_embeddings.weight"].Float32s()
-	if c.Tied {
-		e.tensors["output.weight"] = e.tensors["tok_embeddings.weight"]
-	}
-	if err := e.quantize(ctx); err != nil {
+	if err := e.load(ctx, ws, want); err != nil {
 		return nil, err
 	}
 	theta := c.RopeTheta
@@ -137,46 +120,6 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		}
 	}
 	return e, nil
-}
-
-// quantize replaces the linear weights by quantised matrices. int8 runs
-// as Q8_0 (blocks of 32 int8 with an fp16 scale), the 8-bit format the
-// kernels provide.
-func (e *Engine) quantize(ctx context.Context) error {
-	var m kernels.Method
-	switch e.opts.Quantize {
-	case QuantizeNone:
-		return nil
-	case QuantizeNF4:
-		m = kernels.NF4
-	case QuantizeFP4:
-		m = kernels.FP4
-	case QuantizeInt8, QuantizeQ8_0:
-		m = kernels.Q8_0
-	}
-	e.quant = map[string]*kernels.QMatrix{}
-	for name, t := range e.tensors {
-		// The embeddings stay fp32 for lookups; a tied classifier is
-		// quantised under its own name, output.weight.
-		if t.Dims() != 2 || name == "tok_embeddings.weight" || name == "output.weight" && !e.opts.QuantizeHead {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s := t.Shape()
-		q, err := kernels.Quantize(t.Float32s(), s[0], s[1], m)
-		if err != nil {
-			return fmt.Errorf("engine: quantising %s to %s: %w", name, e.opts.Quantize, err)
-		}
-		e.quant[name] = q
-		if name != "output.weight" || !e.cfg.Tied {
-			e.bytes -= int64(4 * t.Len())
-		}
-		e.bytes += int64(q.Bytes())
-		delete(e.tensors, name)
-	}
-	return nil
 }
 
 func sameShape(a, b []int) bool {
@@ -254,7 +197,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	x := c.xval.Float32s()
 	d := e.cfg.Dim
 	for i, tok := range input {
-		copy(x[i*d:(i+1)*d], e.emb[tok*d:(tok+1)*d])
+		e.embedRow(x[i*d:(i+1)*d], tok)
 	}
 	if err := gorgonia.Let(c.x, c.xval); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

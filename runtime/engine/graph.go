@@ -147,7 +147,7 @@ func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
 		v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
 		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
 		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
-		a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.Attention, b.reuse), p+"attention", q, k, v)
+		a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
 		x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
 		h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
 		gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
@@ -233,7 +233,7 @@ func (e *Engine) Embed(dst []float32, tokens []int) error {
 		if tok < 0 || tok >= e.cfg.Vocab {
 			return fmt.Errorf("engine: token %d is outside the vocabulary of %d", tok, e.cfg.Vocab)
 		}
-		copy(dst[i*d:(i+1)*d], e.emb[tok*d:(tok+1)*d])
+		e.embedRow(dst[i*d:(i+1)*d], tok)
 	}
 	return nil
 }

@@ -9,11 +9,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
@@ -71,13 +71,11 @@ func ParseSpec(spec string) (Kind, string, error) {
 	if st.IsDir() || strings.HasSuffix(spec, ".safetensors") || strings.HasSuffix(spec, ".json") {
 		return Safetensors, spec, nil
 	}
-	f, err := os.Open(spec)
+	magic, err := input.ReadPrefix(spec, "model", 4)
 	if err != nil {
 		return KindInvalid, "", err
 	}
-	defer f.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err == nil && string(magic[:]) == "GGUF" {
+	if string(magic) == "GGUF" {
 		return GGUF, spec, nil
 	}
 	return Llama2c, spec, nil
@@ -119,7 +117,7 @@ func ReadConfig(spec string) (c arch.Config, err error) {
 	}
 	switch kind {
 	case Llama2c:
-		f, err := os.Open(path)
+		f, _, err := input.Open(path, "model")
 		if err != nil {
 			return arch.Config{}, err
 		}
@@ -137,7 +135,7 @@ func ReadConfig(spec string) (c arch.Config, err error) {
 			dir = filepath.Dir(path)
 		}
 		p := filepath.Join(dir, safetensors.ConfigName)
-		data, err := os.ReadFile(p)
+		data, err := input.ReadFile(p, "model config", safetensors.MaxConfigBytes)
 		if err != nil {
 			return arch.Config{}, err
 		}
@@ -157,14 +155,11 @@ func OpenTokenizer(path string, vocab int) (tok tokenizer.Tokenizer, err error) 
 	if strings.HasSuffix(path, ".json") {
 		return tokenizer.ReadHFJSONFile(path)
 	}
-	f, err := os.Open(path)
+	magic, err := input.ReadPrefix(path, "tokenizer", 4)
 	if err != nil {
 		return nil, err
 	}
-	var magic [4]byte
-	_, rerr := io.ReadFull(f, magic[:])
-	f.Close()
-	if rerr == nil && bytes.Equal(magic[:], binary.LittleEndian.AppendUint32(nil, 0x46554747)) {
+	if bytes.Equal(magic, binary.LittleEndian.AppendUint32(nil, 0x46554747)) {
 		return tokenizer.ReadGGUF(path)
 	}
 	return tokenizer.ReadLlama2CFile(path, vocab)

@@ -22,6 +22,13 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	if err := checkLen("QMatVec", "x", len(x), q.Cols); err != nil {
 		return err
 	}
+	if q.Method.ggml() {
+		asm := useAsm && !e.NoAsm
+		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+			q.ggmlMatVec(asm, out, x, make([]float32, q.Cols), lo, hi)
+		})
+		return nil
+	}
 	k := newQKernel(q, !e.NoAsm && useAsm)
 	xp := k.prepare(x)
 	if k.asm && q.Method != Q8_0 {

@@ -22,6 +22,15 @@ const (
 	// Q8_0 is GGML's 8-bit format: blocks of 32 int8 values round(x/d) with
 	// d = absmax/127 stored as float16, 34 bytes a block.
 	Q8_0
+	// The other GGML block formats, executed directly from a GGUF file's
+	// bytes (see FromGGML); they are never produced by Quantize.
+	Q4_0
+	Q4_1
+	Q5_0
+	Q5_1
+	Q4_K
+	Q5_K
+	Q6_K
 )
 
 // String returns the method's conventional lower-case name.
@@ -33,6 +42,9 @@ func (m Method) String() string {
 		return "fp4"
 	case Q8_0:
 		return "q8_0"
+	}
+	if d, ok := ggmlDTypes[m]; ok {
+		return d.String()
 	}
 	return "invalid"
 }
@@ -204,7 +216,10 @@ func (q *QMatrix) Validate() error {
 			return fmt.Errorf("kernels.QMatrix: q8_0 data has %d bytes, want %d", len(q.Data), q.Blocks()*bytesQ8Block)
 		}
 	default:
-		return fmt.Errorf("kernels.QMatrix: invalid method %v", q.Method)
+		if !q.Method.ggml() {
+			return fmt.Errorf("kernels.QMatrix: invalid method %v", q.Method)
+		}
+		return q.validateGGML()
 	}
 	return nil
 }
@@ -366,10 +381,13 @@ func (q *QMatrix) scales(dst []float32, b0, b1 int, code *[256]float32) []float3
 }
 
 // Scales returns every first-level block's fp32 scale: the absmax of a
-// 4-bit block (after undoing double quantisation) or the Q8_0 d.
+// 4-bit block (after undoing double quantisation) or the Q8_0 d; nil for
+// the other GGML formats, whose blocks have several scales.
 func (q *QMatrix) Scales() []float32 {
-	switch q.Method {
-	case Q8_0:
+	switch {
+	case q.Method.ggml():
+		return nil
+	case q.Method == Q8_0:
 		out := make([]float32, q.Blocks())
 		for b := range out {
 			out[b] = half.F16ToF32(binary.LittleEndian.Uint16(q.Data[b*bytesQ8Block:]))
@@ -433,6 +451,10 @@ func (q *QMatrix) dequantizeRange(dst []float32, start int) {
 		return
 	}
 	end := start + len(dst)
+	if q.Method.ggml() {
+		q.dequantizeGGML(dst, start)
+		return
+	}
 	switch q.Method {
 	case Q8_0:
 		for b := start / BlockQ8_0; b*BlockQ8_0 < end; b++ {

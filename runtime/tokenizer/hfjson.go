@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
+
+	"github.com/modelwhisperer/whisperc/lang/input"
 )
 
 // HFBPE is a Hugging Face tokenizers BPE model read from tokenizer.json, of
@@ -96,12 +97,16 @@ const (
 	prependFirst                  // Metaspace "first": only the text's first segment
 )
 
+// MaxFileBytes bounds what is read of a tokenizer file. The largest real
+// ones (tokenizer.json of 256k-token vocabularies) are about 35 MB.
+const MaxFileBytes = 256 << 20
+
 // maxHFVocab bounds token ids; a larger id means a corrupt file.
 const maxHFVocab = 1 << 23
 
 // ReadHFJSONFile reads a Hugging Face tokenizer.json file.
 func ReadHFJSONFile(name string) (*HFBPE, error) {
-	data, err := os.ReadFile(name)
+	data, err := input.ReadFile(name, "tokenizer", MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}

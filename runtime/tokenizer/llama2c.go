@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
+
+	"github.com/modelwhisperer/whisperc/lang/input"
 )
 
 // Llama2C token ids fixed by llama2.c's tokenizer.bin convention (the
@@ -24,7 +25,7 @@ const maxLlama2CPiece = 1 << 16
 
 // ReadLlama2CFile reads a llama2.c tokenizer.bin file. See ReadLlama2C.
 func ReadLlama2CFile(name string, vocabSize int) (*BPE, error) {
-	data, err := os.ReadFile(name)
+	data, err := input.ReadFile(name, "tokenizer", MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}

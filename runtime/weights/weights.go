@@ -24,6 +24,7 @@ package weights
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
 )
@@ -42,6 +43,10 @@ const (
 	Q4_0 // GGML: blocks of 32 4-bit with one f16 scale (18 bytes)
 	Q4_K // GGML k-quant, super-blocks of 256 (144 bytes)
 	Q6_K // GGML k-quant, super-blocks of 256 (210 bytes)
+	Q4_1 // GGML: blocks of 32 4-bit with an f16 scale and min (20 bytes)
+	Q5_0 // GGML: blocks of 32 5-bit with one f16 scale (22 bytes)
+	Q5_1 // GGML: blocks of 32 5-bit with an f16 scale and min (24 bytes)
+	Q5_K // GGML k-quant, super-blocks of 256 (176 bytes)
 )
 
 // String returns the dtype's conventional name.
@@ -61,6 +66,14 @@ func (d DType) String() string {
 		return "q4_k"
 	case Q6_K:
 		return "q6_k"
+	case Q4_1:
+		return "q4_1"
+	case Q5_0:
+		return "q5_0"
+	case Q5_1:
+		return "q5_1"
+	case Q5_K:
+		return "q5_k"
 	}
 	return "invalid"
 }
@@ -103,3 +116,29 @@ func (s *Set) Get(name string) (*Tensor, error) {
 	}
 	return t, nil
 }
+
+// Float32s returns an F32 tensor's values as a []float32 that aliases Data,
+// without copying, when the machine is little-endian and Data is 4-byte
+// aligned (always so for a memory-mapped llama2.c, GGUF or safetensors
+// file, whose F32 tensors start at multiples of 4). ok is false otherwise;
+// callers then decode a copy.
+func (t *Tensor) Float32s() (v []float32, ok bool) {
+	if t.DType != F32 || len(t.Data)%4 != 0 || !littleEndian {
+		return nil, false
+	}
+	if len(t.Data) == 0 {
+		return []float32{}, true
+	}
+	p := unsafe.Pointer(unsafe.SliceData(t.Data))
+	if uintptr(p)%4 != 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*float32)(p), len(t.Data)/4), true
+}
+
+// littleEndian reports whether the machine stores the low byte first, the
+// byte order of every model file format.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()

@@ -435,9 +435,9 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestKQuantTensors loads a model whose matrices are Q4_K and Q6_K (rows of
-// 256) and checks bytes, dequantisation sizes and non-finite scale
-// detection.
+// TestKQuantTensors loads a model whose matrices use every GGML block type
+// llama.cpp's Q4_K_M, Q5_K_M and Q6_K files contain (rows of 256) and
+// checks bytes, dequantisation sizes and non-finite scale detection.
 func TestKQuantTensors(t *testing.T) {
 	c := arch.Config{Name: "k", Family: arch.Llama, Dim: 256, HiddenDim: 256, Layers: 1, Heads: 2, KVHeads: 2, Vocab: 3, MaxSeq: 8, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
 	s := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}}
@@ -450,7 +450,7 @@ func TestKQuantTensors(t *testing.T) {
 		shape := ExpectedShape(c, n)
 		dt := weights.F32
 		if len(shape) == 2 {
-			dt = []weights.DType{weights.Q4_K, weights.Q6_K}[i%2]
+			dt = []weights.DType{weights.Q4_K, weights.Q6_K, weights.Q5_0, weights.Q5_1, weights.Q4_1, weights.Q5_K, weights.Q8_0, weights.Q4_0}[i%8]
 		}
 		size, _ := quant.ByteSize(dt, shape)
 		data := make([]byte, size)
@@ -463,9 +463,11 @@ func TestKQuantTensors(t *testing.T) {
 			switch dt {
 			case weights.F32:
 				binary.LittleEndian.PutUint32(data[4*b:], math.Float32bits(1))
-			case weights.Q4_K:
+			case weights.Q4_K, weights.Q5_K, weights.Q4_1, weights.Q5_1:
 				binary.LittleEndian.PutUint16(data[b*bs:], 0x2C00)   // d
-				binary.LittleEndian.PutUint16(data[b*bs+2:], 0x2000) // dmin
+				binary.LittleEndian.PutUint16(data[b*bs+2:], 0x2000) // dmin or m
+			case weights.Q5_0, weights.Q8_0, weights.Q4_0:
+				binary.LittleEndian.PutUint16(data[b*bs:], 0x2C00)
 			case weights.Q6_K:
 				binary.LittleEndian.PutUint16(data[b*bs+208:], 0x2C00)
 			}

@@ -4,8 +4,9 @@
 // (with its panics on malformed input turned into errors); tensor data and
 // the tokenizer's large arrays are read here from the memory-mapped file,
 // with every offset and size checked against the file's length before use.
-// Tensors of type F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K alias the
-// mapping; package quant dequantises them.
+// Tensors of type F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K
+// and Q6_K alias the mapping; package quant dequantises them and package
+// kernels multiplies with the block formats directly.
 //
 // Rotary layout: llama.cpp's converter (convert_hf_to_gguf.py) applies the
 // inverse of Hugging Face's q/k permutation when it writes llama-architecture
@@ -126,7 +127,7 @@ func (f *File) Weights() (*weights.Set, error) {
 		}
 		dt, ok := ggmlTypes[ti.Type]
 		if !ok {
-			return nil, fmt.Errorf("%s: tensor %q has type %v, which whisperc does not read (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", f.Name, ti.Name, ti.Type)
+			return nil, fmt.Errorf("%s: tensor %q has type %v, which whisperc does not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", f.Name, ti.Name, ti.Type)
 		}
 		shape := make([]int, len(ti.Dimensions))
 		for i, d := range ti.Dimensions {
@@ -193,9 +194,9 @@ func checkFinite(t *weights.Tensor) error {
 	vals, size, _ := quant.BlockSize(t.DType)
 	var scaleAt []int
 	switch t.DType {
-	case weights.Q8_0, weights.Q4_0:
+	case weights.Q8_0, weights.Q4_0, weights.Q5_0:
 		scaleAt = []int{0}
-	case weights.Q4_K:
+	case weights.Q4_1, weights.Q5_1, weights.Q4_K, weights.Q5_K:
 		scaleAt = []int{0, 2}
 	case weights.Q6_K:
 		scaleAt = []int{208}

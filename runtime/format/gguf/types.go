@@ -15,6 +15,10 @@ var ggmlTypes = map[gguf.GGMLType]weights.DType{
 	gguf.GGMLTypeQ4_0: weights.Q4_0,
 	gguf.GGMLTypeQ4_K: weights.Q4_K,
 	gguf.GGMLTypeQ6_K: weights.Q6_K,
+	gguf.GGMLTypeQ4_1: weights.Q4_1,
+	gguf.GGMLTypeQ5_0: weights.Q5_0,
+	gguf.GGMLTypeQ5_1: weights.Q5_1,
+	gguf.GGMLTypeQ5_K: weights.Q5_K,
 }
 
 // ggmlType returns the GGML type id of a dtype.

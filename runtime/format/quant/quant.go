@@ -12,6 +12,11 @@
 //	Q4_K 144 bytes / 256 values: d f16, dmin f16, scales [12] (8 six-bit scale
 //	                             and min pairs), qs [128] nibbles
 //	Q6_K 210 bytes / 256 values: ql [128], qh [64], scales [16]int8, d f16
+//	Q4_1  20 bytes / 32 values:  d f16, m f16, qs [16]uint8;    x = d*nibble + m
+//	Q5_0  22 bytes / 32 values:  d f16, qh [4], qs [16];        x = d*(q5-16),
+//	                             bit j of qh is bit 4 of value j
+//	Q5_1  24 bytes / 32 values:  d f16, m f16, qh [4], qs [16]; x = d*q5 + m
+//	Q5_K 176 bytes / 256 values: d f16, dmin f16, scales [12], qh [32], qs [128]
 package quant
 
 import (
@@ -38,6 +43,14 @@ func BlockSize(d weights.DType) (values, bytes int, ok bool) {
 		return 256, 144, true
 	case weights.Q6_K:
 		return 256, 210, true
+	case weights.Q4_1:
+		return 32, 20, true
+	case weights.Q5_0:
+		return 32, 22, true
+	case weights.Q5_1:
+		return 32, 24, true
+	case weights.Q5_K:
+		return 256, 176, true
 	}
 	return 0, 0, false
 }
@@ -102,33 +115,43 @@ func DequantizeInto(dst []float32, d weights.DType, data []byte) error {
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 		}
+		return nil
 	case weights.F16:
 		for i := range dst {
 			dst[i] = F16ToF32(binary.LittleEndian.Uint16(data[2*i:]))
 		}
+		return nil
 	case weights.BF16:
 		for i := range dst {
 			dst[i] = BF16ToF32(binary.LittleEndian.Uint16(data[2*i:]))
 		}
-	case weights.Q8_0:
-		for b := 0; b < len(data)/size; b++ {
-			dequantQ8_0(dst[b*vals:(b+1)*vals], data[b*size:(b+1)*size])
-		}
-	case weights.Q4_0:
-		for b := 0; b < len(data)/size; b++ {
-			dequantQ4_0(dst[b*vals:(b+1)*vals], data[b*size:(b+1)*size])
-		}
-	case weights.Q4_K:
-		for b := 0; b < len(data)/size; b++ {
-			dequantQ4_K(dst[b*vals:(b+1)*vals], data[b*size:(b+1)*size])
-		}
-	case weights.Q6_K:
-		for b := 0; b < len(data)/size; b++ {
-			dequantQ6_K(dst[b*vals:(b+1)*vals], data[b*size:(b+1)*size])
-		}
+		return nil
+	}
+	dec := blockDecoders[d]
+	for b := 0; b < len(data)/size; b++ {
+		dec(dst[b*vals:(b+1)*vals], data[b*size:(b+1)*size])
 	}
 	return nil
 }
+
+// blockDecoders decode one block of each GGML block type.
+var blockDecoders = map[weights.DType]func(y []float32, blk []byte){
+	weights.Q8_0: dequantQ8_0,
+	weights.Q4_0: dequantQ4_0,
+	weights.Q4_1: dequantQ4_1,
+	weights.Q5_0: dequantQ5_0,
+	weights.Q5_1: dequantQ5_1,
+	weights.Q4_K: dequantQ4_K,
+	weights.Q5_K: dequantQ5_K,
+	weights.Q6_K: dequantQ6_K,
+}
+
+// BlockDecoder returns the function that decodes one block of a GGML block
+// type into its values, or nil for types without blocks.
+func BlockDecoder(d weights.DType) func(y []float32, blk []byte) { return blockDecoders[d] }
+
+// Quantized reports whether d is a GGML block-quantised type.
+func Quantized(d weights.DType) bool { return blockDecoders[d] != nil }
 
 func dequantQ8_0(y []float32, blk []byte) {
 	d := F16ToF32(binary.LittleEndian.Uint16(blk))
@@ -143,6 +166,79 @@ func dequantQ4_0(y []float32, blk []byte) {
 	for j := 0; j < 16; j++ {
 		y[j] = float32(int(qs[j]&0x0F)-8) * d
 		y[j+16] = float32(int(qs[j]>>4)-8) * d
+	}
+}
+
+func dequantQ4_1(y []float32, blk []byte) {
+	d := F16ToF32(binary.LittleEndian.Uint16(blk))
+	m := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+	qs := blk[4:20]
+	for j := 0; j < 16; j++ {
+		y[j] = float32(float32(qs[j]&0x0F)*d) + m
+		y[j+16] = float32(float32(qs[j]>>4)*d) + m
+	}
+}
+
+// q5 returns the two 5-bit values of byte j of a Q5_0/Q5_1 block: value j
+// (low nibble, high bit j of qh) and value j+16 (high nibble, bit j+16).
+func q5(qs []byte, qh uint32, j int) (lo, hi int) {
+	return int(qs[j]&0x0F) | int((qh>>j)&1)<<4, int(qs[j]>>4) | int((qh>>(j+16))&1)<<4
+}
+
+func dequantQ5_0(y []float32, blk []byte) {
+	d := F16ToF32(binary.LittleEndian.Uint16(blk))
+	qh := binary.LittleEndian.Uint32(blk[2:])
+	qs := blk[6:22]
+	for j := 0; j < 16; j++ {
+		lo, hi := q5(qs, qh, j)
+		y[j] = float32(lo-16) * d
+		y[j+16] = float32(hi-16) * d
+	}
+}
+
+func dequantQ5_1(y []float32, blk []byte) {
+	d := F16ToF32(binary.LittleEndian.Uint16(blk))
+	m := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+	qh := binary.LittleEndian.Uint32(blk[4:])
+	qs := blk[8:24]
+	for j := 0; j < 16; j++ {
+		lo, hi := q5(qs, qh, j)
+		y[j] = float32(float32(lo)*d) + m
+		y[j+16] = float32(float32(hi)*d) + m
+	}
+}
+
+func dequantQ5_K(y []float32, blk []byte) {
+	d := F16ToF32(binary.LittleEndian.Uint16(blk[0:]))
+	dmin := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+	scales := blk[4:16]
+	qh := blk[16:48]
+	ql := blk[48:176]
+	var u1, u2 byte = 1, 2
+	is := 0
+	for j := 0; j < 256; j += 64 {
+		sc, m := scaleMinK4(is, scales)
+		d1, m1 := d*float32(sc), dmin*float32(m)
+		sc, m = scaleMinK4(is+1, scales)
+		d2, m2 := d*float32(sc), dmin*float32(m)
+		for l := 0; l < 32; l++ {
+			v := ql[l] & 0xF
+			if qh[l]&u1 != 0 {
+				v += 16
+			}
+			y[j+l] = float32(d1*float32(v)) - m1
+		}
+		for l := 0; l < 32; l++ {
+			v := ql[l] >> 4
+			if qh[l]&u2 != 0 {
+				v += 16
+			}
+			y[j+32+l] = float32(d2*float32(v)) - m2
+		}
+		ql = ql[32:]
+		is += 2
+		u1 <<= 2
+		u2 <<= 2
 	}
 }
 

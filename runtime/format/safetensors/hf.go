@@ -12,12 +12,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/format/internal/canon"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // Names of the files of a Hugging Face checkpoint directory.
+// MaxConfigBytes bounds what is read of a config.json; real ones are a
+// few kilobytes.
+const MaxConfigBytes = 1 << 20
+
 const (
 	ConfigName = "config.json"
 	SingleName = "model.safetensors"
@@ -135,7 +140,7 @@ func OpenHF(path string) (*weights.Set, error) {
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, ConfigName)
-	cfgData, err := os.ReadFile(cfgPath)
+	cfgData, err := input.ReadFile(cfgPath, "model config", MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: a Hugging Face checkpoint needs %s: %w", cfgPath, err)
 	}
@@ -239,7 +244,7 @@ func locate(path string) (dir string, files []string, index map[string]string, e
 		}
 		idx = path
 	}
-	data, err := os.ReadFile(idx)
+	data, err := input.ReadFile(idx, "safetensors index", 64<<20)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("safetensors: %w", err)
 	}

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modelwhisperer/whisperc/lang/input"
 )
 
 // File is a read-only view of a whole file. Data must not be written to and
@@ -24,17 +25,13 @@ type File struct {
 // Open maps the named file read-only. It falls back to reading the file when
 // mapping fails (for example on a pipe or a file system without mmap).
 func Open(name string) (*File, error) {
-	f, err := os.Open(name)
+	f, st, err := input.Open(name, "model")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
 	}
 	size := st.Size()
 	if size == 0 {
@@ -43,7 +40,12 @@ func Open(name string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("%s: file of %d bytes is too large to map", name, size)
 	}
-	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED); err == nil {
+	// A private writable mapping: readers treat it as read-only, but a
+	// consumer that aliases it (the engine's fp32 weights) and writes by
+	// mistake gets a copy-on-write page instead of a fatal fault, and the
+	// file never changes. Untouched pages cost nothing and stay shared with
+	// the page cache.
+	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE); err == nil {
 		return &File{Name: name, Data: data, mapped: true}, nil
 	}
 	data := make([]byte, size)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Headless test of editors/README.md's Neovim snippet: start nvim with the
+# snippet as its only configuration, open a .whisper file with an error,
+# and check that a client attached to `whisperc lsp`, that it received the
+# error as a diagnostic, and that completion items are plain text (Neovim
+# before 0.11 does not announce snippet support).
+# Usage: editors/neovim/test.sh /path/to/whisperc
+# Fails (never skips) when nvim is missing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:-}
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+  echo "usage: $0 /path/to/whisperc (got '${bin}')" >&2
+  exit 2
+fi
+if ! command -v nvim >/dev/null 2>&1; then
+  echo "editors/neovim/test.sh: nvim is not installed (apt-get install -y --no-install-recommends neovim)" >&2
+  exit 1
+fi
+nvim --version | head -n 1
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/project/.git"
+ln -s "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" "$work/bin/whisperc"
+
+# The snippet exactly as the README gives it: the first lua block after
+# the heading "Neovim 0.7 to 0.10".
+awk '/^### Neovim 0.7 to 0.10/ {on=1} on && /^```lua$/ {code=1; next} code && /^```$/ {exit} code {print}' \
+  "$here/../README.md" >"$work/init.lua"
+if ! grep -q 'whisperc' "$work/init.lua"; then
+  echo "editors/neovim/test.sh: no Neovim 0.7 snippet found in editors/README.md" >&2
+  exit 1
+fi
+
+cat >"$work/project/main.whisper" <<'WHISPER'
+model base {
+  source = "hf:meta-llama/Llama-2-7b-hf"
+  quantize { method = nf5 }
+}
+WHISPER
+
+cd "$work/project"
+# HOME and XDG dirs point into the scratch directory: no user configuration
+# or state is read or written.
+if ! HOME="$work" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" XDG_STATE_HOME="$work/state" \
+  PATH="$work/bin:$PATH" timeout 60 nvim --headless -n -i NONE -u "$work/init.lua" \
+  -c "luafile $here/check.lua" main.whisper >"$work/out" 2>&1; then
+  cat "$work/out"
+  echo "editors/neovim/test.sh: FAILED"
+  exit 1
+fi
+cat "$work/out"
+grep -q '^ok: ' "$work/out"

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// load takes the tensors named in want (name → shape) from ws, one at a
+// time, so that at most one tensor's fp32 copy exists at once:
+//
+//   - fp32 data is used in place (it aliases the memory-mapped file) and
+//     other unquantised dtypes are decoded to fp32;
+//   - a linear weight stored in a GGML block format (Q8_0, Q4_0, Q4_K, ...)
+//     runs as stored, aliasing the file, when Options.Weights says fp32 or
+//     names that very format;
+//   - otherwise a linear weight is quantised to its Options.Weights format from its
+//     fp32 values (aliased, or decoded into a buffer dropped right after);
+//   - token embeddings stored in a block format stay so, and each lookup
+//     decodes one row. A tied classifier is the embedding matrix; when
+//     Options.Weights quantises output.weight it is quantised under that name.
+func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]int) error {
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ts := make(map[string]*weights.Tensor, len(names))
+	for _, name := range names {
+		t, err := ws.Get(name)
+		if err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		if !sameShape(t.Shape, want[name]) {
+			return fmt.Errorf("engine: %s: tensor %q has shape %v, want %v", ws.Source, name, t.Shape, want[name])
+		}
+		ts[name] = t
+	}
+	if e.cfg.Tied {
+		ts["output.weight"] = ts["tok_embeddings.weight"]
+		names = append(names, "output.weight")
+	}
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := ts[name]
+		var err error
+		switch {
+		case len(t.Shape) == 1:
+			err = e.loadDense(name, t)
+		case name == "tok_embeddings.weight":
+			err = e.loadEmbeddings(t)
+		default:
+			err = e.loadLinear(name, t)
+		}
+		if err != nil {
+			return fmt.Errorf("engine: %s: %w", ws.Source, err)
+		}
+	}
+	return nil
+}
+
+// fp32 returns t's values as float32: aliased when t is F32 in place,
+// decoded otherwise. fresh reports a decoded copy.
+func fp32(t *weights.Tensor) (v []float32, fresh bool, err error) {
+	if v, ok := t.Float32s(); ok {
+		return v, false, nil
+	}
+	v, err = quant.Dequantize(t)
+	return v, true, err
+}
+
+// loadDense keeps t as an fp32 tensor of the graph.
+func (e *Engine) loadDense(name string, t *weights.Tensor) error {
+	v, _, err := fp32(t)
+	if err != nil {
+		return err
+	}
+	e.tensors[name] = tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(v))
+	e.bytes += int64(len(v)) * 4
+	return nil
+}
+
+// loadEmbeddings keeps the token embeddings for lookups: as stored when in
+// a GGML block format, else in fp32.
+func (e *Engine) loadEmbeddings(t *weights.Tensor) error {
+	if _, ok := kernels.MethodOf(t.DType); ok {
+		q, err := kernels.FromGGML(t.DType, t.Shape[0], t.Shape[1], t.Data)
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		e.embQ = q
+		e.bytes += int64(q.Bytes())
+		return nil
+	}
+	if err := e.loadDense("tok_embeddings.weight", t); err != nil {
+		return err
+	}
+	e.emb = e.tensors["tok_embeddings.weight"].Float32s()
+	return nil
+}
+
+// method returns the kernel format of a stored format, or
+// MethodInvalid for fp32.
+func method(q Quantize) kernels.Method {
+	switch q {
+	case QuantizeNF4:
+		return kernels.NF4
+	case QuantizeFP4:
+		return kernels.FP4
+	case QuantizeQ8_0:
+		return kernels.Q8_0
+	}
+	return kernels.MethodInvalid
+}
+
+// loadLinear holds the linear weight t under name (see load).
+func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
+	w := e.opts.Weights[name]
+	target := method(w.Format)
+	rows, cols := t.Shape[0], t.Shape[1]
+	if stored, ok := kernels.MethodOf(t.DType); ok && (target == kernels.MethodInvalid || target == stored) {
+		if name == "output.weight" && e.embQ != nil && e.cfg.Tied {
+			e.quant[name] = e.embQ // the same bytes, counted once
+			return nil
+		}
+		q, err := kernels.FromGGML(t.DType, rows, cols, t.Data)
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		e.quant[name] = q
+		e.bytes += int64(q.Bytes())
+		return nil
+	}
+	if target == kernels.MethodInvalid {
+		if name == "output.weight" && e.cfg.Tied {
+			e.tensors[name] = e.tensors["tok_embeddings.weight"]
+			return nil
+		}
+		return e.loadDense(name, t)
+	}
+	var v []float32
+	switch {
+	case name == "output.weight" && e.cfg.Tied && e.emb != nil:
+		v = e.emb
+	default:
+		var err error
+		if v, _, err = fp32(t); err != nil {
+			return err
+		}
+	}
+	q, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
+	if err != nil {
+		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
+	}
+	e.quant[name] = q
+	e.bytes += int64(q.Bytes())
+	return nil
+}
+
+// embedRow writes token tok's embedding into dst (Dim values).
+func (e *Engine) embedRow(dst []float32, tok int) {
+	d := e.cfg.Dim
+	if e.embQ != nil {
+		// tok and dst are checked by the callers; the row is in range.
+		_ = e.embQ.DequantizeRow(dst, tok)
+		return
+	}
+	copy(dst, e.emb[tok*d:(tok+1)*d])
+}

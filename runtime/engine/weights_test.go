@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// TestStoredBlockFormatsRunQuantised loads stories260K re-encoded as GGUF
+// Q8_0 and Q4_0 would store it and checks that the engine keeps those
+// matrices in their block format (weight bytes = the stored bytes, no fp32
+// copy) and computes the logits of the dequantised model.
+func TestStoredBlockFormatsRunQuantised(t *testing.T) {
+	ws, _ := loadStories(t)
+	ctx := context.Background()
+	prompt := []int{1, 400, 30, 260, 7}
+	logits := func(s *weights.Set, o Options) ([]float32, *Engine) {
+		t.Helper()
+		e, err := New(ctx, s, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := e.Forward(ctx, prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), l...), e
+	}
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
+		stored, err := gguf.ConvertSet(ws, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var storedBytes int64
+		blocks := 0
+		for _, tt := range stored.Tensors {
+			storedBytes += int64(len(tt.Data))
+			if tt.DType == d {
+				blocks++
+			}
+		}
+		// The same model with every tensor decoded to fp32.
+		dense := &weights.Set{Config: stored.Config, Tensors: map[string]*weights.Tensor{}, Source: "dense"}
+		for name, tt := range stored.Tensors {
+			c, err := quant.Convert(tt, weights.F32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dense.Tensors[name] = c
+		}
+		o := DefaultOptions()
+		o.Compile = CompileReduceOverhead
+		want, _ := logits(dense, o)
+		got, e := logits(stored, o)
+		if len(e.quant) != blocks || e.embQ == nil {
+			t.Errorf("%v: %d matrices held quantised (embeddings %v), want all %d stored so", d, len(e.quant), e.embQ != nil, blocks)
+		}
+		if e.WeightBytes() != storedBytes {
+			t.Errorf("%v: engine holds %d weight bytes, the file stores %d", d, e.WeightBytes(), storedBytes)
+		}
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-3*math.Max(1, math.Abs(float64(want[i]))) {
+				t.Fatalf("%v: logit %d = %v, dequantised model gives %v", d, i, got[i], want[i])
+			}
+		}
+		// Asking for the stored format keeps it; asking for another one
+		// re-quantises from the decoded values.
+		o.Quantize, o.QuantizeHead = QuantizeQ8_0, true
+		_, e = logits(stored, o)
+		const wq = "layers.0.attention.wq.weight"
+		aliased := &e.quant[wq].Data[0] == &stored.Tensors[wq].Data[0]
+		if aliased != (d == weights.Q8_0) {
+			t.Errorf("%v file under q8_0: stored bytes used in place = %v", d, aliased)
+		}
+	}
+}
+
+// TestFP32WeightsAlias checks that fp32 weights from a mapped file are used
+// in place rather than copied.
+func TestFP32WeightsAlias(t *testing.T) {
+	ws, _ := loadStories(t)
+	e, err := New(context.Background(), ws, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := ws.Tensors["layers.0.attention.wq.weight"].Float32s()
+	got := e.tensors["layers.0.attention.wq.weight"].Float32s()
+	if &src[0] != &got[0] {
+		t.Error("the engine copied an fp32 weight instead of aliasing the file")
+	}
+}

@@ -1,0 +1,71 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/sample"
+)
+
+// generate builds the engine the stage's graph describes and generates.
+func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagnostic {
+	var g *compiler.Generate
+	for _, cand := range x.prog.Generates {
+		if cand.Name == st.Decl {
+			g = cand
+		}
+	}
+	m, ok := x.models[st.Model]
+	if g == nil || !ok || st.Graph == nil {
+		return x.errorf(st, "E500", "Internal runtime error", "Stage %s has no generate declaration, loaded model or graph. Plan again.", st.ID)
+	}
+	if g.Model.Finetune != nil {
+		return x.errorf(st, "E505", "Stage cannot run here",
+			"Generate stage %q uses a finetune's output, which needs the train stage this runtime does not execute yet. Point model at a model block.", g.Name)
+	}
+	opts, err := EngineOptions(st.Graph, m.ws.Config)
+	if err != nil {
+		return x.errorf(st, "E505", "Plan cannot run here", "Stage %s: %v. The runtime executes a plan exactly as written or not at all; plan again.", st.ID, err)
+	}
+	// The positions this generation needs: the prompt as the model's
+	// tokenizer encodes it (BOS included) fed one at a time, then
+	// max_tokens, up to the model's context, where generation stops as
+	// the plan warned (P116).
+	prompt := len(m.tok.Encode(g.Prompt, true, false))
+	need := m.ws.Config.MaxSeq
+	if g.MaxTokens > 0 {
+		need = min(prompt-1+g.MaxTokens, need)
+	}
+	if opts.KVCache && opts.Context < need {
+		return x.errorf(st, "E505", "Plan cannot run here",
+			"Stage %s's KV cache holds %d positions, but the prompt (%d tokens) and max_tokens = %d need %d; the runtime does not cut a generation short. Plan again.",
+			st.ID, opts.Context, prompt, g.MaxTokens, need)
+	}
+	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Weights["layers.0.attention.wq.weight"].Format)
+	e, err := engine.New(ctx, m.ws, opts)
+	x.s.progressDone()
+	if err != nil {
+		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
+	}
+	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
+	if err != nil {
+		return x.errorf(st, "E505", "Invalid sampling settings", "%v.", err)
+	}
+	stats, err := engine.Generate(ctx, e, m.tok, engine.GenerateOptions{
+		Prompt: g.Prompt, MaxTokens: g.MaxTokens, IgnoreEOS: g.IgnoreEOS, Sampler: smp, Out: x.s.Stdout,
+	})
+	if err != nil {
+		return x.errorf(st, "E506", "Generation failed", "Stage %s stopped after %d tokens: %v.", st.ID, stats.Generated, err)
+	}
+	fmt.Fprintf(x.s.Stderr, "%d tokens in %.3f s (%.1f tok/s)\n", stats.PromptTokens-1+stats.Generated, stats.Elapsed.Seconds(), stats.TokensPerSecond())
+	x.metric(st, "prompt_tokens", float64(stats.PromptTokens), "tokens")
+	x.metric(st, "generated_tokens", float64(stats.Generated), "tokens")
+	x.metric(st, "seconds", stats.Elapsed.Seconds(), "s")
+	x.metric(st, "tokens_per_second", stats.TokensPerSecond(), "tok/s")
+	x.metric(st, "weight_bytes", float64(e.WeightBytes()), "B")
+	return nil
+}
