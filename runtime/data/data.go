@@ -14,6 +14,8 @@ package data
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 )
 
 // Format is how a data file is encoded. The zero value is invalid.
@@ -46,7 +48,8 @@ func (f Format) String() string {
 // MaxLine is the longest line (in bytes) a data file may have.
 const MaxLine = 16 << 20
 
-// Tokenizer is what the package needs from the model's tokenizer.
+// Tokenizer is what the package needs from the model's tokenizer. Encode
+// must be safe for concurrent use.
 type Tokenizer interface {
 	Encode(text string, bos, eos bool) []int
 	BOS() int
@@ -121,10 +124,22 @@ func Build(recs []Record, tok Tokenizer, o Options) (*Set, error) {
 	if o.EvalPercent < 0 || o.EvalPercent >= 100 || o.EvalExamples < 0 {
 		return nil, fmt.Errorf("data: the evaluation split must be below 100%% and not negative")
 	}
-	exs := make([]example, 0, len(recs))
-	for _, r := range recs {
-		exs = append(exs, render(r, tok))
+	// Tokenising is the slow part (byte-pair merging is quadratic in a
+	// record's length): records are rendered on every CPU, each into its
+	// own slot, so the result does not depend on the schedule.
+	exs := make([]example, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				exs[i] = render(recs[i], tok)
+			}
+		}()
 	}
+	wg.Wait()
 	if o.Shuffle {
 		rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 		rng.Shuffle(len(exs), func(i, j int) { exs[i], exs[j] = exs[j], exs[i] })

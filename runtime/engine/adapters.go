@@ -122,3 +122,6 @@ func (e *Engine) Snapshot() (*weights.Set, error) {
 	}
 	return s, nil
 }
+
+// Quantized reports whether any linear weight is stored quantised.
+func (e *Engine) Quantized() bool { return len(e.quant) > 0 }

@@ -92,6 +92,9 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 			err = fmt.Errorf("engine: internal error building the training graph: %v", r)
 		}
 	}()
+	if err := e.ownTrained(spec.Trained); err != nil {
+		return nil, err
+	}
 	st := *e.st
 	st.start, st.cached, st.keys, st.vals = 0, false, nil, nil
 	if err := st.ensure(t); err != nil {
@@ -316,6 +319,36 @@ func (s *TrainStep) embed(inputs []int32) error {
 			return fmt.Errorf("engine: token %d is outside the vocabulary of %d", tok, s.e.cfg.Vocab)
 		}
 		copy(x[i*d:(i+1)*d], s.e.emb[int(tok)*d:(int(tok)+1)*d])
+	}
+	return nil
+}
+
+// ownTrained gives the engine its own copies of the weights it will train:
+// loaded fp32 tensors may alias the model file's (private) mapping or the
+// weight set other stages use, which training in place must not change.
+func (e *Engine) ownTrained(trained map[string]bool) error {
+	if trained["tok_embeddings.weight"] && e.embQ != nil {
+		return fmt.Errorf("engine: the token embeddings are stored quantised and cannot be trained")
+	}
+	for n := range trained {
+		if !trained[n] {
+			continue
+		}
+		c, ok := e.tensors[n].Clone().(*tensor.Dense)
+		if !ok {
+			return fmt.Errorf("engine: copying %s", n)
+		}
+		e.tensors[n] = c
+	}
+	if trained["tok_embeddings.weight"] {
+		e.emb = e.tensors["tok_embeddings.weight"].Float32s()
+		if e.cfg.Tied {
+			e.tensors["output.weight"] = e.tensors["tok_embeddings.weight"]
+		}
+	}
+	for k, c := range e.graphs {
+		c.vm.Close()
+		delete(e.graphs, k)
 	}
 	return nil
 }

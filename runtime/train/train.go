@@ -102,7 +102,7 @@ type Config struct {
 	// rate halved; 0 means 3.
 	NaNPatience int
 	// Report receives an event after every step and evaluation.
-	Report func(Event)
+	Report func(Event) `json:"-"`
 }
 
 // Event reports progress.
@@ -220,7 +220,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	}
 	t.ts, t.params = ts, ts.Params()
 	t.opt = newState(cfg.Optimizer, t.params)
-	t.perEpoch = max(1, len(ds.Train)/(cfg.Batch*cfg.GradAccum))
+	t.perEpoch = StepsPerEpoch(len(ds.Train), cfg.Batch, cfg.GradAccum)
 	t.total = cfg.MaxSteps
 	if t.total <= 0 {
 		t.total = cfg.Epochs * t.perEpoch
@@ -236,6 +236,10 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	t.good = t.snapshot()
 	return t, nil
 }
+
+// StepsPerEpoch returns the optimizer steps of one epoch over n training
+// sequences: whole steps of batch·accum sequences, at least one.
+func StepsPerEpoch(n, batch, accum int) int { return max(1, n/max(1, batch*accum)) }
 
 // linearDims returns [out, in] of the layer-0 weight with suffix.
 func linearDims(e *engine.Engine, suffix string) (rows, cols int) {

@@ -28,12 +28,28 @@ func stories(t testing.TB, seqLen int, q engine.Quantize) (*engine.Engine, *data
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := data.Load(filepath.Join("..", "..", "examples", "data", "stories.jsonl"), tok,
-		data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: seqLen, EvalExamples: 8, Shuffle: true, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
+	return e, storyData(t, tok, seqLen)
+}
+
+// storyCache holds the shipped stories tokenised, by sequence length:
+// tokenising them takes seconds, and many tests use them.
+var storyCache = map[int]*data.Set{}
+
+// storyData returns a copy of the shipped story set cut to seqLen.
+func storyData(t testing.TB, tok data.Tokenizer, seqLen int) *data.Set {
+	t.Helper()
+	ds, ok := storyCache[seqLen]
+	if !ok {
+		var err error
+		ds, err = data.Load(filepath.Join("..", "..", "examples", "data", "stories.jsonl"), tok,
+			data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: seqLen, EvalExamples: 8, Shuffle: true, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		storyCache[seqLen] = ds
 	}
-	return e, ds
+	c := *ds
+	return &c
 }
 
 // rebuild returns a fresh fp32 training engine on stories260K with the
