@@ -72,11 +72,11 @@ func (c *checker) check(roots []string) (prog *Program, ds diag.Diagnostics) {
 				rng := f.Range(0, 0)
 				d.Subject = &rng
 			}
-			prog, ds = c.prog, append(c.diags, d).Sorted()
+			prog, ds = c.prog, append(c.diags, d).Capped(diag.MaxPerFile)
 		}
 	}()
 	c.run(roots)
-	return c.prog, c.diags.Sorted()
+	return c.prog, c.diags.Capped(diag.MaxPerFile)
 }
 
 // firstFrames keeps a stack trace short enough for a diagnostic.
@@ -90,8 +90,10 @@ func firstFrames(stack []byte) string {
 
 // checker holds the state of one Check call.
 type checker struct {
-	opts   Options
-	roots  []string
+	opts  Options
+	roots []string
+	// gaveUp is set when the parser stopped early in a file (E115).
+	gaveUp bool
 	prog   *Program
 	diags  diag.Diagnostics
 	schema []stdlib.Block
@@ -148,6 +150,11 @@ func (c *checker) run(roots []string) {
 			c.prog.Name = strings.TrimSuffix(base, filepath.Ext(base))
 		}
 		c.load(r, nil)
+	}
+	if c.gaveUp {
+		// The parser stopped early in some file: what follows its stop
+		// is missing, and checking the rest would report its absence.
+		return
 	}
 	c.declare()
 	c.resolveVariables()

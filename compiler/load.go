@@ -7,6 +7,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/lang/source"
 )
 
@@ -41,6 +42,9 @@ func (c *checker) load(name string, via []importEdge) {
 	}
 	file, ds := c.parse(name, src)
 	c.diags = c.diags.Extend(ds)
+	if parser.GaveUp(ds) {
+		c.gaveUp = true
+	}
 	if file == nil {
 		return
 	}

@@ -112,9 +112,11 @@ func (s *server) analyse(ctx context.Context, d *document) *analysis {
 	a := s.compute(ctx, d, target)
 
 	s.mu.Lock()
-	delete(s.inflight, d)
+	if s.inflight[d] == c {
+		delete(s.inflight, d)
+	}
 	c.a = a
-	if a != nil {
+	if a != nil && !c.stale {
 		if old, ok := s.cache[d.URI]; !ok || old.doc.Version <= d.Version {
 			s.cache[d.URI] = a
 		}
@@ -157,10 +159,18 @@ type inflight struct {
 	target string
 	done   chan struct{}
 	a      *analysis
+	// stale is set when a file the analysis may have read changed while
+	// it ran: its result answers the callers waiting for it, but is not
+	// cached.
+	stale bool
 }
 
 // compute analyses d against target, or returns nil when ctx is cancelled.
 func (s *server) compute(ctx context.Context, d *document, target string) *analysis {
+	if s.computing != nil {
+		s.computing(d, true)
+		defer s.computing(d, false)
+	}
 	a := &analysis{doc: d, target: target, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.lsp.dev/protocol"
 )
@@ -136,4 +137,54 @@ func BenchmarkCompletion1000Lines(b *testing.B) {
 			s.edit(u, int32(n+2), text, 0, 0, "")
 		}
 	}
+}
+
+// BenchmarkTypingBurst5000Lines types a burst of keystrokes into a
+// 5,000-line document, one every 40 ms (fast typing), and measures the
+// time from the last keystroke to the arrival of that version's
+// diagnostics ("lag-ms"), and the CPU the server spent per burst
+// ("cpu-ms/burst"): analyses superseded by a later keystroke must stop
+// instead of competing with the one that matters.
+func BenchmarkTypingBurst5000Lines(b *testing.B) {
+	benchmarkTypingBurst(b, 5000, 10, 40*time.Millisecond)
+}
+
+// BenchmarkDiagnostics5000Lines measures one edit of a 5,000-line
+// document after a quiet moment: the time to its diagnostics.
+func BenchmarkDiagnostics5000Lines(b *testing.B) {
+	benchmarkTypingBurst(b, 5000, 1, 0)
+}
+
+func benchmarkTypingBurst(b *testing.B, lines, keys int, every time.Duration) {
+	text := bigProgram(lines)
+	s := newSession(b, testOpts())
+	u := testURI(b, "big.whisper")
+	s.open(u, text)
+	s.waitDiagnostics(u, 1)
+	i := strings.Index(text, "seq_len = 1024") + len("seq_len = 102")
+	digits := "123456789"
+	v := int32(1)
+	var lag time.Duration
+	cpu0, ok := processCPU()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for k := 0; k < keys; k++ {
+			v++
+			text = s.edit(u, v, text, i, i+1, digits[int(v)%9:int(v)%9+1])
+			if k < keys-1 {
+				time.Sleep(every)
+			}
+		}
+		last := time.Now()
+		s.waitDiagnostics(u, v)
+		lag += time.Since(last)
+		b.StopTimer()
+		time.Sleep(300 * time.Millisecond) // a quiet moment: stray work ends
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(lag.Milliseconds())/float64(b.N), "lag-ms")
+	if cpu1, ok1 := processCPU(); ok && ok1 {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N)/1e6, "cpu-ms/burst")
+	}
+	b.ReportMetric(float64(strings.Count(text, "\n")), "lines")
 }

@@ -20,7 +20,8 @@
 // analysis.go (one analysis per document version) and phases.go (parse,
 // check, plan), syntax.go (the tolerant view) and decls.go (what its
 // identifiers mean), then one file per feature: diagnostics.go, hover.go,
-// completion.go, navigation.go (definition, references, rename),
+// completion.go, navigation.go (definition, references, rename) with
+// workspace.go (the files, open or not, that import a declaring file),
 // symbols.go, formatting.go, semantic.go, codeaction.go, inlay.go and
 // folding.go.
 package lsp

@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -68,20 +69,38 @@ func sites(p *compiler.Program, d *compiler.Decl, includeDecl bool) []source.Ran
 	return out
 }
 
-// allSites is sites extended to the other open documents that import the
-// declaring file: asked in the file that declares a model, find-references
-// and rename also reach the files that use it through an import. Ranges are
-// deduplicated (files shared by several closures are seen once).
-func (s *server) allSites(ctx context.Context, a *analysis, d *compiler.Decl, includeDecl bool) []source.Range {
-	out := sites(a.prog, d, includeDecl)
+// importingPrograms returns the analyses of the programs, other than a's,
+// that read the file at path: those of the open documents, and those rooted
+// at .whisper files that are not open (see closedImporters). incomplete
+// says why the search could not examine every candidate ("" when it did).
+func (s *server) importingPrograms(ctx context.Context, a *analysis, path string) (progs []*analysis, incomplete string) {
 	for _, doc := range s.docs.all() {
 		if doc.URI == a.doc.URI {
 			continue
 		}
 		b := s.analyse(ctx, doc)
-		if b == nil || b.prog == nil || !b.reads(d.File) {
+		if b == nil {
+			if ctx.Err() != nil {
+				return progs, "the request was cancelled"
+			}
 			continue
 		}
+		if b.prog != nil && b.reads(path) {
+			progs = append(progs, b)
+		}
+	}
+	found := s.closedImporters(ctx, path)
+	return append(progs, found.programs...), found.incomplete
+}
+
+// allSites is sites extended to the other programs that read the
+// declaring file (progs, from importingPrograms): asked in the file that
+// declares a model, find-references and rename also reach the files that
+// use it through an import, open or not. Ranges are deduplicated (files
+// shared by several closures are seen once).
+func (s *server) allSites(a *analysis, d *compiler.Decl, includeDecl bool, progs []*analysis) []source.Range {
+	out := sites(a.prog, d, includeDecl)
+	for _, b := range progs {
 		if od := b.prog.Decl(d.Name); od != nil && od.File == d.File {
 			out = append(out, sites(b.prog, od, false)...)
 		}
@@ -154,8 +173,12 @@ func (s *server) References(ctx context.Context, params *protocol.ReferenceParam
 	if !ok {
 		return []protocol.Location{}, nil
 	}
+	progs, incomplete := s.importingPrograms(ctx, a, d.File)
+	if incomplete != "" {
+		s.logf("references to %s: not every file that may import %s was searched: %s", d.Name, d.File, incomplete)
+	}
 	out := []protocol.Location{}
-	for _, r := range s.allSites(ctx, a, d, params.Context.IncludeDeclaration) {
+	for _, r := range s.allSites(a, d, params.Context.IncludeDeclaration, progs) {
 		if loc, ok := s.location(a, r); ok {
 			out = append(out, loc)
 		}
@@ -231,15 +254,25 @@ func (s *server) Rename(ctx context.Context, params *protocol.RenameParams) (*pr
 	if other := a.prog.Decl(name); other != nil && other != d {
 		return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
 	}
-	for _, doc := range s.docs.all() { // programs that import the declaring file
-		if b := s.analyse(ctx, doc); b != nil && b.prog != nil && b.reads(d.File) {
-			if other := b.prog.Decl(name); other != nil {
-				return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
-			}
+	// Every program that reads the declaring file must be renamed with
+	// it, or the rename would break it silently: refuse when some could
+	// not be examined.
+	progs, incomplete := s.importingPrograms(ctx, a, d.File)
+	if incomplete != "" {
+		return nil, fmt.Errorf("cannot rename %s safely: not every file that may import %s could be searched (%s)", d.Name, filepath.Base(d.File), incomplete)
+	}
+	for _, b := range progs {
+		if other := b.prog.Decl(name); other != nil {
+			return nil, fmt.Errorf("%q is already declared (a %s in %s)", name, other.Kind, other.File)
+		}
+		if b.prog.Decl(d.Name) == nil {
+			// The program reads the file but resolves the name to
+			// nothing: its checker failed on it, so its uses are unknown.
+			return nil, fmt.Errorf("cannot rename %s safely: %s imports %s but does not check; fix its errors first", d.Name, filepath.Base(b.doc.Path), filepath.Base(d.File))
 		}
 	}
 	changes := map[uri.URI][]protocol.TextEdit{}
-	for _, r := range s.allSites(ctx, a, d, true) {
+	for _, r := range s.allSites(a, d, true, progs) {
 		r = s.nameRange(a, d, r)
 		f := s.fileOf(a, r.Filename)
 		if f == nil {

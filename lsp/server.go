@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,8 +125,13 @@ type server struct {
 	snippets bool
 	exitErr  error
 	target   string
+	// folders are the client's workspace folders (file-system paths).
+	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
 	beforeHandle func(method string)
+	// computing, when set (by tests), is called as an analysis begins
+	// (true) and ends (false).
+	computing func(d *document, begin bool)
 
 	hwOnce sync.Once
 	hw     *hw.Hardware
@@ -133,6 +139,10 @@ type server struct {
 	exited   chan struct{}
 	exitOnce sync.Once
 	pending  map[uri.URI]*pendingAnalysis
+	// running holds, per document, a one-slot semaphore taken by the
+	// analysis being computed for publication: a newer version waits for
+	// a superseded one to stop rather than competing with it for the CPU.
+	running  map[uri.URI]chan struct{}
 	cache    map[uri.URI]*analysis
 	inflight map[*document]*inflight
 }
@@ -152,6 +162,7 @@ func newServer(ctx context.Context, opts Options) *server {
 		target:   opts.Target,
 		exited:   make(chan struct{}),
 		pending:  make(map[uri.URI]*pendingAnalysis),
+		running:  make(map[uri.URI]chan struct{}),
 		cache:    make(map[uri.URI]*analysis),
 		inflight: make(map[*document]*inflight),
 	}
@@ -247,6 +258,7 @@ func (s *server) Initialize(ctx context.Context, params *protocol.InitializePara
 	s.snippets = snippetSupport(params.Capabilities)
 	s.mu.Unlock()
 	s.applySettings(params.InitializationOptions)
+	s.workspaceFolders(params)
 	yes := true
 	incremental := protocol.TextDocumentSyncKindIncremental
 	version := s.opts.Version
@@ -384,10 +396,16 @@ func (s *server) DidSave(ctx context.Context, params *protocol.DidSaveTextDocume
 	return nil
 }
 
-// DidClose forgets the document and clears its diagnostics.
+// DidClose forgets the document and clears its diagnostics. The open
+// documents that import it are analysed again: they now read the file
+// from the disk, without the closed buffer's unsaved edits.
 func (s *server) DidClose(ctx context.Context, params *protocol.DidCloseTextDocumentParams) error {
 	u := params.TextDocument.URI
+	closed, wasOpen := s.docs.get(u)
 	s.docs.close(u)
+	if wasOpen {
+		defer s.reanalyseImporters(closed)
+	}
 	s.mu.Lock()
 	if p := s.pending[u]; p != nil {
 		p.stop()
@@ -407,6 +425,16 @@ func (s *server) reanalyseImporters(changed *document) {
 		if u != changed.URI && a.reads(changed.Path) {
 			again = append(again, u)
 			delete(s.cache, u)
+		}
+	}
+	// An analysis still running read the old text: it must not be cached.
+	for d, c := range s.inflight {
+		if d.URI != changed.URI {
+			c.stale = true
+			delete(s.inflight, d)
+			if !slices.Contains(again, d.URI) {
+				again = append(again, d.URI)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -441,7 +469,10 @@ func (s *server) stopAll() {
 // cancelled before it publishes. The delay is a trailing debounce that
 // applies only while an earlier analysis of the document is still pending
 // or running: a change after a quiet moment is analysed at once, a burst of
-// changes is coalesced into one analysis of its last version.
+// changes is coalesced into one analysis of its last version. At most one
+// analysis per document runs at a time: a cancelled one stops at the next
+// phase boundary, and the newest version then starts; the versions in
+// between are never analysed.
 func (s *server) schedule(d *document, delay time.Duration) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	p := &pendingAnalysis{cancel: cancel}
@@ -457,6 +488,16 @@ func (s *server) schedule(d *document, delay time.Duration) {
 			}
 			s.mu.Unlock()
 		}()
+		slot := s.slot(d.URI)
+		select {
+		case slot <- struct{}{}:
+			defer func() { <-slot }()
+		case <-ctx.Done():
+			return // superseded while the previous analysis finished
+		}
+		if ctx.Err() != nil {
+			return
+		}
 		a := s.analyse(ctx, d)
 		if ctx.Err() != nil || a == nil {
 			return
@@ -486,6 +527,19 @@ func (s *server) schedule(d *document, delay time.Duration) {
 	}
 	p.timer = time.AfterFunc(delay, run)
 	s.mu.Unlock()
+}
+
+// slot returns the semaphore of the analyses of u published (see
+// server.running).
+func (s *server) slot(u uri.URI) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.running[u]
+	if !ok {
+		c = make(chan struct{}, 1)
+		s.running[u] = c
+	}
+	return c
 }
 
 // analysisOf returns the analysis of the current version of an open

@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,5 +115,49 @@ func TestCloseClearsDiagnostics(t *testing.T) {
 			t.Fatalf("no empty diagnostics after close; last %+v", last)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSupersededAnalysesDoNotOverlap types into a large document faster
+// than it can be analysed and checks that the server never runs two
+// analyses of it at once (a superseded one stops before the next starts),
+// that versions in between are skipped, and that the last version's
+// diagnostics arrive.
+func TestSupersededAnalysesDoNotOverlap(t *testing.T) {
+	var mu sync.Mutex
+	now, most, total := 0, 0, 0
+	opts := testOpts()
+	opts.Debounce = -1 // no debounce: every keystroke schedules an analysis
+	s := newSessionWith(t, opts, func(sv *server) {
+		sv.computing = func(d *document, begin bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if begin {
+				now++
+				total++
+				most = max(most, now)
+			} else {
+				now--
+			}
+		}
+	})
+	text := bigProgram(2000)
+	u := testURI(t, "big.whisper")
+	s.open(u, text)
+	s.waitDiagnostics(u, 1)
+	i := strings.Index(text, "seq_len = 1024") + len("seq_len = 102")
+	const keys = 30
+	for v := int32(2); v < keys+2; v++ {
+		text = s.edit(u, v, text, i, i+1, string(rune('1'+v%9)))
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.waitDiagnostics(u, keys+1)
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 1 {
+		t.Errorf("%d analyses of the document ran at once", most)
+	}
+	if total > keys/2 {
+		t.Errorf("%d analyses for %d keystrokes: superseded versions were analysed", total, keys)
 	}
 }

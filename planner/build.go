@@ -20,6 +20,14 @@ type Options struct {
 	// Arch resolves a model's architecture; nil uses ResolveArch, which
 	// reads the headers of local model files and knows the presets.
 	Arch func(m *compiler.Model) (arch.Config, error)
+	// Engine is the training engine the memory model follows (unset:
+	// Hugging Face, the engine of the measurements).
+	Engine cost.Engine
+	// PromptTokens counts the positions a prompt takes for a model, BOS
+	// included, with the model's own tokenizer (the runtime provides it:
+	// runtime.PromptTokens). Nil, or an error, estimates about four
+	// characters per token and says so in the plan.
+	PromptTokens func(m *compiler.Model, prompt string) (int, error)
 }
 
 // builder carries one Build's state.

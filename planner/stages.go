@@ -326,11 +326,15 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	}
 	if q := f.Model.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
 		w.Quant = quantOf(q)
-		if w.Mode == cost.LoRA {
-			w.Storage = cost.FP32 // peft's prepare_model_for_kbit_training upcasts the rest
-		}
 		qc, _ := b.precision(q.Compute, q.Has("compute"), &q.Site, "compute")
 		w.Compute = qc
+		if w.Mode == cost.LoRA {
+			// The parameters bitsandbytes leaves unquantised (embeddings,
+			// head) stay in the compute format, as the quantize stage counts
+			// them: the hf export loads them so (TRL casts them back to bf16
+			// after PEFT's kbit preparation), torchtune trains in bf16.
+			w.Storage = qc
+		}
 	}
 	ck, every := checkpointingOf(f.Checkpointing)
 	w.Checkpointing, w.CheckpointEvery = ck, every
@@ -355,6 +359,10 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		case compiler.StrategyZeRO3, compiler.StrategyFSDP:
 			w.Sharding = cost.ZeRO3
 		}
+	}
+	w = w.OnEngine(b.opts.Engine)
+	if b.opts.Engine == cost.EngineTorchtune {
+		w.CompiledLoss = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid
 	}
 	if err := w.Validate(); err != nil {
 		b.report(diag.Errorf(f.NameRange, "P199", "internal planner error", "The workload of "+f.Name+" is inconsistent: "+err.Error()+". This is a bug in whisperc."))
@@ -501,6 +509,11 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 		w.Quant = quantOf(m.Quantize)
 	}
 	w.StoredWeightBytes = b.stored[m]
+	if m.Source.Path != "" {
+		if fi, err := os.Stat(m.Source.Path); err == nil && fi.Mode().IsRegular() {
+			w.FileBytes = fi.Size()
+		}
+	}
 	if ref.Finetune != nil && ref.Finetune.LoRA != nil {
 		// adapters are merged into the weights for inference
 		st.Decisions = append(st.Decisions, Decision{What: "adapters", Choice: "merged", Rule: "ML003",
@@ -540,6 +553,16 @@ func (b *builder) generate(g *compiler.Generate) {
 		return
 	}
 	prompt := promptTokens(g.Prompt)
+	pd := Decision{What: "prompt", Choice: fmt.Sprintf("%d tokens", prompt), Effect: "estimated at about 4 characters per token, plus BOS"}
+	if b.opts.PromptTokens != nil {
+		if n, err := b.opts.PromptTokens(m, g.Prompt); err == nil {
+			prompt = n
+			pd.Choice, pd.Effect = fmt.Sprintf("%d tokens", n), "counted with the model's tokenizer, BOS included"
+		} else {
+			pd.Effect += fmt.Sprintf(" (the tokenizer could not be read: %v)", err)
+		}
+	}
+	st.Decisions = append(st.Decisions, pd)
 	if total := prompt + g.MaxTokens; c.MaxSeq > 0 && total > c.MaxSeq {
 		b.report(diag.Warningf(g.ValueRange("max_tokens"), "P116", "generation runs past the model's context",
 			fmt.Sprintf("The prompt (about %d tokens) plus max_tokens = %d exceeds %s's context of %d; generation stops at the context. "+
@@ -548,6 +571,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
+	w.CompileMode = st.Graph.Compile.String()
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
 	b.plan.Stages = append(b.plan.Stages, st)
 }
@@ -580,6 +604,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
 	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU)
+	full.CompileMode = st.Graph.Compile.String()
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
 	chunk.Seq = min(ctx, serveChunk)
@@ -623,6 +648,9 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 	st.Time = &StageTime{StepSeconds: pre.Seconds, Seconds: pre.Seconds + dec.Seconds, Bound: dec.Bound,
 		TokensPerSecond: dec.TokensPerSecond(),
 		Assumption:      fmt.Sprintf("prefill MFU %.0f%%, decoding at %.0f%% of memory bandwidth", 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
+	if dec.Bound == "measured" {
+		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
+	}
 	if !st.Memory.Fits {
 		over := mem.Total - st.Memory.CapacityBytes
 		d := diag.Errorf(where, "P120", fmt.Sprintf("%s does not fit: needs %s of %s", name, gib(mem.Total), gib(st.Memory.CapacityBytes)),

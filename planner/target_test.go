@@ -28,8 +28,13 @@ func TestFromHardware(t *testing.T) {
 	}
 	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "AMD EPYC", PhysicalCores: 2, LogicalCores: 2, Features: []string{"avx2", "fma"}}, RAMBytes: 24 << 30})
 	if cpu.Profile.GPU || cpu.Profile.MemoryBytes != 24<<30 || cpu.Profile.PeakTFLOPS["fp32"] != 2*3e9*32/1e12 ||
-		!strings.Contains(cpu.Profile.Source, "2 cores") {
+		!strings.Contains(cpu.Profile.Source, "2 usable cores") {
 		t.Errorf("CPU = %+v", cpu.Profile)
+	}
+	// A VM that reports its host's 254 cores but lets the process use 2.
+	vm := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "AMD EPYC", PhysicalCores: 127, LogicalCores: 254, Usable: 2, Features: []string{"avx2", "fma"}}, RAMBytes: 24 << 30})
+	if vm.Profile.PeakTFLOPS["fp32"] != 2*3e9*32/1e12 || !strings.Contains(vm.Profile.Source, "2 usable cores") {
+		t.Errorf("VM CPU = %+v", vm.Profile)
 	}
 	if d := cpu.Device(); d.GPU || d.ContextBytes != 0 || d.Peak[0] != 0 {
 		t.Errorf("CPU device %+v", d)

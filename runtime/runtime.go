@@ -147,8 +147,25 @@ func Execute(ctx context.Context, plan *planner.Plan, prog *compiler.Program, s 
 		if d := x.runStage(ctx, st); d != nil {
 			return append(ds, d)
 		}
+		if d := x.recordFailed(st); d != nil {
+			return append(ds, d)
+		}
 	}
 	return ds
+}
+
+// recordFailed reports E507 when the observer can no longer record the
+// run (observe.Failer), so that a run never goes on unrecorded.
+func (x *executor) recordFailed(st *planner.Stage) *diag.Diagnostic {
+	f, ok := x.obs.(observe.Failer)
+	if !ok {
+		return nil
+	}
+	if err := f.Err(); err != nil {
+		return x.errorf(st, "E507", "Run record cannot be written",
+			"%v. The run stopped after stage %s; what was recorded before is intact. Free space in the track directory or point track { dir = ... } elsewhere, and run again.", err, st.ID)
+	}
+	return nil
 }
 
 // runStage runs one stage between its start and end events.

@@ -136,7 +136,8 @@ func TestObserver(t *testing.T) {
 		"start load.stories260k", "end load.stories260k err=false",
 		"start generate.story",
 		"metric generate.story prompt_tokens", "metric generate.story generated_tokens",
-		"metric generate.story seconds", "metric generate.story tokens_per_second", "metric generate.story weight_bytes",
+		"metric generate.story seconds", "metric generate.story tokens_per_second", "metric generate.story time_to_first_token",
+		"metric generate.story weight_bytes",
 		"end generate.story err=false",
 		"run end err=false",
 	}, "\n")

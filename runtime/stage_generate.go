@@ -77,6 +77,7 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 	x.metric(st, "generated_tokens", float64(stats.Generated), "tokens")
 	x.metric(st, "seconds", stats.Elapsed.Seconds(), "s")
 	x.metric(st, "tokens_per_second", stats.TokensPerSecond(), "tok/s")
+	x.metric(st, "time_to_first_token", stats.FirstToken.Seconds(), "s")
 	x.metric(st, "weight_bytes", float64(e.WeightBytes()), "B")
 	return nil
 }

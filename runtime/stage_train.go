@@ -252,7 +252,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	ds, err := data.Load(f.Data.Source, m.tok, do)
 	x.s.progressDone()
 	if err != nil {
-		return x.errorf(st, "E507", "Training data cannot be used", "Dataset %s: %v. Fix the record (or the dataset's settings) and run again.", f.Data.Name, err)
+		return x.errorf(st, "E508", "Training data cannot be used", "Dataset %s: %v. Fix the record (or the dataset's settings) and run again.", f.Data.Name, err)
 	}
 	opts.Context = do.SeqLen
 	e, err := engine.New(ctx, m.ws, opts)
@@ -271,7 +271,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	}
 	fp, err := fingerprint(m.ws.Source, f.Data.Source, cfg, do)
 	if err != nil {
-		return x.errorf(st, "E507", "Training data cannot be used", "%v.", err)
+		return x.errorf(st, "E508", "Training data cannot be used", "%v.", err)
 	}
 	rep := newTrainReporter(x, st)
 	cfg.Report = rep.event
@@ -285,7 +285,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	res, err := tr.Run(ctx, fp)
 	rep.finish()
 	if err != nil {
-		return x.errorf(st, "E508", "Training failed", "Stage %s stopped at step %d of %d: %v.", st.ID, tr.Done(), tr.Steps(), err)
+		return x.errorf(st, "E509", "Training failed", "Stage %s stopped at step %d of %d: %v.", st.ID, tr.Done(), tr.Steps(), err)
 	}
 	fmt.Fprintf(x.s.Stderr, "trained %s: %s; outputs in %s\n", f.Name, res, res.Output)
 	x.metric(st, "train_loss", res.FinalLoss, "")
@@ -297,7 +297,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if tp.method == train.LoRA {
 		out.adapters = tr.Adapters()
 	} else if out.ws, err = e.Snapshot(); err != nil {
-		return x.errorf(st, "E508", "Training failed", "%v.", err)
+		return x.errorf(st, "E509", "Training failed", "%v.", err)
 	}
 	if x.trained == nil {
 		x.trained = map[string]*trained{}

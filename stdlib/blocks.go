@@ -426,10 +426,10 @@ func trackBlock() Block {
 		Doc:       "Experiment tracking: where each run's configuration, provenance and metrics are recorded (ML007).",
 		Attrs: []Attr{
 			{Name: "backend", Type: tEnum(
-				ev("tensorboard", "TensorBoard event files under dir."),
-				ev("mlflow", "An MLflow tracking server or local mlruns directory."),
-				ev("wandb", "Weights & Biases."),
-				ev("jsonl", "One JSON object per logged event, under dir."),
+				ev("tensorboard", "TensorBoard event files in each run's directory under dir."),
+				ev("mlflow", "An MLflow file store in dir/mlruns (`mlflow ui --backend-store-uri dir/mlruns`)."),
+				ev("wandb", "Weights & Biases: not written by whisperc run (it needs an account and a network); metrics stay in metrics.jsonl."),
+				ev("jsonl", "metrics.jsonl only: one JSON object per metric value, in each run's directory."),
 			), Default: "tensorboard",
 				DefaultWhy: "Local, free and needs no account.",
 				Doc:        "Where runs are recorded."},

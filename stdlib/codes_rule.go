@@ -73,6 +73,17 @@ var ruleCodes = []Code{
 		Explain: "A fine-tuning run is reproducible and comparable only if its resolved configuration, base-model " +
 			"hash, code commit, hardware and metrics are recorded. Without tracking, the result of a run cannot be " +
 			"tied to what produced it.\n\n" +
+			"With a `track` block, `whisperc run` records every run in `dir` (default `runs/`, next to the " +
+			"pipeline) as `runs/<pipeline>/<run-id>/`: `manifest.json` holds the whisperc version, every " +
+			"pipeline source with its sha256, the -var values, the plan, the sha256 of every model and dataset " +
+			"file, the git commit and dirty flag, the hardware and threads, start, end and exit status, the " +
+			"outputs with their hashes, and each stage's measured peak memory and step time next to the plan's " +
+			"prediction; it is replaced atomically, so a killed run still has a valid manifest (read back as " +
+			"interrupted). Metrics go to `metrics.jsonl` as they happen, and also to TensorBoard event files in " +
+			"the run directory (`backend = tensorboard`) or an MLflow file store in `dir/mlruns` (`backend = " +
+			"mlflow`, experiment `project`); `wandb` is not written (it needs an account and a network). `log` " +
+			"chooses what is recorded. `whisperc runs` lists the runs; `runs show`, `runs diff` and `runs plot` " +
+			"look at them.\n\n" +
 			"The checker warns when a program trains (has a finetune) but has no `track` block, and notes a `track` " +
 			"whose `log` leaves out config, model_hash or commit.\n\n" +
 			"Fix: add `track { backend = tensorboard }` (which logs everything by default).",
@@ -82,6 +93,16 @@ var ruleCodes = []Code{
 		Explain: "A model is a function of its data: retraining, auditing or comparing runs needs the exact data " +
 			"and checkpoints. DVC and Git LFS keep large files out of git history while tying their content to a " +
 			"commit.\n\n" +
+			"`whisperc run` versions as it goes. With `dvc` it writes a DVC 3.x `.dvc` file next to each " +
+			"dataset file and checkpoint (`outs` with `md5`, `size`, `hash: md5`, `path`), lists the file in " +
+			"that directory's .gitignore, and copies the content into the DVC cache " +
+			"(`.dvc/cache/files/md5/xx/...`) when a parent directory is a DVC repository. With `git_lfs` it " +
+			"adds the checkpoint to the repository's .gitattributes with the LFS filter, stores the object " +
+			"where git-lfs keeps it (`.git/lfs/objects`) and writes its LFS pointer to the run directory, so " +
+			"that `git add` commits the pointer. The run's manifest records every version id (md5 or LFS oid) " +
+			"and reports a dataset that changed since the previous run; `whisperc runs restore ID[@STEP]` " +
+			"brings a removed checkpoint back from the DVC cache or the LFS store, checked against its " +
+			"recorded sha256.\n\n" +
 			"The checker warns when a finetune's dataset has no versioning (neither its own `version` nor a " +
 			"`version` block) and when a finetune's checkpoints are not versioned. Writing `none` explicitly " +
 			"records the decision and silences the warning.\n\n" +

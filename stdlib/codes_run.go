@@ -43,14 +43,21 @@ var runCodes = []Code{
 			"produced an error at some position (for example a token beyond the context length).\n\nThe " +
 			"message gives the cause and how many tokens were produced; fix that cause (lower max_tokens " +
 			"below the context length, check the output stream) and run again."},
-	{ID: "E507", Phase: "run", Title: "training data cannot be used",
+	{ID: "E507", Phase: "run", Title: "run record cannot be written",
+		Explain: "The pipeline has a `track` block, so every run is recorded (ML007): a manifest, the " +
+			"metrics and the versions of its outputs, under the track block's `dir`. A write there failed " +
+			"(the disk is full, the directory became read-only), so the run stopped rather than go on " +
+			"unrecorded. What was written before the failure stays valid: the manifest is replaced " +
+			"atomically and half-written metric records are cut off.\n\nFree space where the runs are " +
+			"kept, or set `track { dir = ... }` to a writable directory, and run again."},
+	{ID: "E508", Phase: "run", Title: "training data cannot be used",
 		Explain: "A finetune's dataset could not be read into training sequences: the file is missing, a " +
 			"record is not valid JSON, lacks the field the dataset names (and is not an instruction record " +
 			"with instruction/output, nor a chat record with role/content messages), has empty text, or " +
 			"the evaluation split leaves nothing to train on. The message names the file and line.\n\nFix " +
 			"the record, or the dataset's field, format or eval settings, and run again.",
 		Example: "dataset d { source = \"data.jsonl\", field = \"body\" } # records have \"text\""},
-	{ID: "E508", Phase: "run", Title: "training failed",
+	{ID: "E509", Phase: "run", Title: "training failed",
 		Explain: "A finetune stopped part-way: it was interrupted, writing a checkpoint failed, or the " +
 			"engine reported an error at some step. Checkpoints written before the failure are complete " +
 			"(they are written atomically), and running the pipeline again resumes from the latest one." +

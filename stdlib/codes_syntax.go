@@ -63,12 +63,17 @@ var syntaxCodes = []Code{
 		Example: "model base { source = \"hf:gpt2\" }\n}"},
 	{ID: "E113", Phase: "syntax", Title: "nesting or expression too deep",
 		Explain: "Brackets and unary operators may nest at most 100 deep, and one expression may chain at most " +
-			"1000 binary operators. Real pipelines stay far below; the limits keep the parser and every later " +
+			"1000 binary operators of one precedence and hold at most 10000 in all. Real pipelines stay far below; the limits keep the parser and every later " +
 			"phase fast and safe on any input.\n\nFlatten the expression, or move parts of it into variables."},
 	{ID: "E114", Phase: "syntax", Title: "file too large",
 		Explain: "whisperc reads .whisper files of at most 4 MiB. A pipeline is a few kilobytes; a larger file is " +
 			"almost certainly a data file given by mistake.\n\nCheck the file name, or split the pipeline into " +
 			"files joined with `import`."},
+	{ID: "E115", Phase: "syntax", Title: "too many diagnostics",
+		Explain: "whisperc reports at most 100 diagnostics of one file, as mature compilers do: past that, one " +
+			"E115 says how many more were found, or, when the parser gave up, that the rest of the file was not " +
+			"read. A file with that many problems is usually not a pipeline (a data file given by mistake) or " +
+			"has one early mistake that confuses everything after it.\n\nFix the first diagnostics and check again."},
 	{ID: "E198", Phase: "syntax", Title: "internal formatter error",
 		Explain: "The formatter (`whisperc fmt`, or formatting in the editor) produced output that would not " +
 			"parse back to the same syntax tree with the same comments, or failed on the file. This is a bug in " +

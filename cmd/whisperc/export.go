@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/engines"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 )
@@ -34,7 +35,7 @@ func (c exportCmd) Run(e *env) error {
 	if target == nil || !target.Profile.GPU {
 		return usageError{"export: the engines run on GPUs, and this plan is for the CPU; add a target block or pass --target (a100-80gb, h100-80gb*8, ...)"}
 	}
-	plan, pds := planner.Build(prog, target, planner.Options{})
+	plan, pds := planner.Build(prog, target, planner.Options{Engine: engineCost(c.Engine)})
 	out := c.Out
 	if out == "" {
 		out = filepath.Join(filepath.Dir(c.File), "export-"+c.Engine)
@@ -82,4 +83,15 @@ func (c exportCmd) Run(e *env) error {
 		fmt.Fprintf(e.stderr, "export: %s: cd %s && %s\n", cmd.Stage, out, strings.Join(cmd.Argv, " "))
 	}
 	return nil
+}
+
+// engineCost maps --engine to the memory model's engine.
+func engineCost(name string) cost.Engine {
+	switch name {
+	case "torchtune":
+		return cost.EngineTorchtune
+	case "hf":
+		return cost.EngineHF
+	}
+	return cost.EngineUnset
 }

@@ -36,6 +36,7 @@ type cli struct {
 	Hw      hwCmd      `cmd:"" help:"Show the detected hardware."`
 	Plan    planCmd    `cmd:"" help:"Validate a pipeline against hardware, predict memory and time, show the execution graph."`
 	Run     runCmd     `cmd:"" help:"Execute a pipeline (or a saved plan) on this machine."`
+	Runs    runsCmd    `cmd:"" help:"List, show, compare, plot and restore recorded runs (the track block's dir)."`
 	Export  exportCmd  `cmd:"" help:"Write the files that run a pipeline on a GPU engine: hf, torchtune or vllm."`
 	Lsp     lspCmd     `cmd:"" help:"Run the language server on stdio."`
 	Version versionCmd `cmd:"" help:"Print the version."`

@@ -2,13 +2,16 @@ package main
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"strings"
+	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
+	"github.com/modelwhisperer/whisperc/runtime/track"
 )
 
 // runCmd compiles a pipeline, plans it for this machine and executes it,
@@ -16,6 +19,7 @@ import (
 type runCmd struct {
 	File string `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
 	programFlags
+	Engine string `enum:",hf,torchtune,vllm" default:"" placeholder:"E" help:"Hand the pipeline's GPU stages to an engine (hf, torchtune, vllm) through its own launcher. On a machine with GPUs a finetune goes to hf unless another is named."`
 }
 
 // Run checks the file, plans it for the detected hardware and executes
@@ -61,17 +65,46 @@ func (c runCmd) Run(e *env) error {
 		if ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
+		if engine := c.engineFor(prog, h); engine != "" {
+			return runOnEngine(e, c.File, engine, prog, ds, h)
+		}
 		var pds diag.Diagnostics
 		// The Gorgonia backend executes on the CPU, so the plan is for this
 		// machine's CPU and RAM even where it has GPUs.
 		cpu := *h
 		cpu.GPUs = nil
-		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		target := planner.FromHardware(&cpu)
+		target.CPU = cpuRates(e, &cpu)
+		plan, pds = planner.Build(prog, target, planner.Options{PromptTokens: runtime.PromptTokens})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
 	}
-	ds = append(ds, runtime.Execute(e.ctx, plan, prog, runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color})...)
+	streams := runtime.Streams{Stdout: e.stdout, Stderr: e.stderr, Progress: color}
+	var rec *track.Run
+	if track.Enabled(prog) {
+		if rec, err = track.Start(e.ctx, prog, plan, track.Options{Version: versionString(), Hardware: h, Threads: goruntime.GOMAXPROCS(0)}); err != nil {
+			return fmt.Errorf("recording the run (track block): %w", err)
+		}
+		streams.Observer = rec.Observer(e.ctx)
+	}
+	ds = append(ds, runtime.Execute(e.ctx, plan, prog, streams)...)
+	if rec != nil {
+		for _, line := range rec.Report {
+			fmt.Fprintf(e.stderr, "track: %s\n", line)
+		}
+		// The observer completed the record when the run ended; Finish
+		// returns what failed while recording.
+		var runErr error
+		if ds.HasErrors() {
+			runErr = ds.Errs()
+		}
+		if err := rec.Finish(runErr, time.Now()); err != nil {
+			report(prog.Files, ds)
+			return err
+		}
+		fmt.Fprintf(e.stderr, "run %s recorded in %s\n", rec.Manifest().ID, rec.Dir)
+	}
 	return report(prog.Files, ds)
 }
 
@@ -104,7 +137,7 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 		// graphs are obeyed node by node or refused by the runtime.
 		cpu := *h
 		cpu.GPUs = nil
-		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+		fresh, _ := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
 		for _, ed := range plan.Edits(fresh) {
 			ds = append(ds, &diag.Diagnostic{Severity: diag.Error, Code: "E504", Summary: "Saved plan was edited",
 				Detail: fmt.Sprintf("%s: %s. The runtime executes a saved plan exactly as written or not at all; plan again (whisperc plan -out %s ...) or run the .whisper file directly.", name, ed, name)})

@@ -12,6 +12,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime"
 )
 
 // TestRunStory is the conformance demo: `whisperc run
@@ -64,7 +65,7 @@ func TestRunStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, _ := planner.Build(prog, planner.FromHardware(h), planner.Options{})
+	plan, _ := planner.Build(prog, planner.FromHardware(h), planner.Options{PromptTokens: runtime.PromptTokens})
 	saved := filepath.Join(dir, "plan.json")
 	if err := plan.Save(saved, prog, h); err != nil {
 		t.Fatal(err)

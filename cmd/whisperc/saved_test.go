@@ -12,6 +12,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime"
 )
 
 // TestSavedPlanMutations edits a saved plan in the ways a user might and
@@ -43,7 +44,7 @@ func TestSavedPlanMutations(t *testing.T) {
 	}
 	cpu := *h
 	cpu.GPUs = nil
-	plan, ds := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{})
+	plan, ds := planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

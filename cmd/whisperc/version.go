@@ -12,6 +12,13 @@ type versionCmd struct{}
 var version = ""
 
 func (versionCmd) Run(e *env) error {
+	fmt.Fprintf(e.stdout, "whisperc %s\n", versionString())
+	return nil
+}
+
+// versionString is the version this binary reports (and records in run
+// manifests).
+func versionString() string {
 	v := version
 	if v == "" {
 		v = "(devel)"
@@ -26,6 +33,5 @@ func (versionCmd) Run(e *env) error {
 			}
 		}
 	}
-	fmt.Fprintf(e.stdout, "whisperc %s\n", v)
-	return nil
+	return v
 }

@@ -87,9 +87,9 @@ func renderOne(b *strings.Builder, files Files, d *Diagnostic, o TextOptions) {
 		head += "[" + d.Code + "]"
 	}
 	if d.Subject != nil {
-		b.WriteString(o.paint(ansiBold, d.Subject.String()+":") + " ")
+		b.WriteString(o.paint(ansiBold, Visible(d.Subject.String(), "")+":") + " ")
 	}
-	b.WriteString(o.paint(sevColor, head) + ": " + o.paint(ansiBold, d.Summary) + "\n")
+	b.WriteString(o.paint(sevColor, Visible(head, "")) + ": " + o.paint(ansiBold, Visible(d.Summary, "")) + "\n")
 
 	if d.Subject != nil && files != nil {
 		if f := files.File(d.Subject.Filename); f != nil {
@@ -101,20 +101,20 @@ func renderOne(b *strings.Builder, files Files, d *Diagnostic, o TextOptions) {
 		if width <= 0 {
 			width = 100
 		}
-		for _, para := range strings.Split(d.Detail, "\n") {
+		for _, para := range strings.Split(Visible(d.Detail, "\n"), "\n") {
 			b.WriteString(wrap(para, width))
 			b.WriteString("\n")
 		}
 	}
 	for _, n := range d.Notes {
-		fmt.Fprintf(b, "  %s %s: %s\n", o.paint(ansiCyan, "note:"), n.Range, n.Message)
+		fmt.Fprintf(b, "  %s %s: %s\n", o.paint(ansiCyan, "note:"), Visible(n.Range.String(), ""), Visible(n.Message, ""))
 	}
 	if s := d.Suggestion; s != nil {
 		msg := s.Message
 		if msg == "" {
 			msg = "replace with"
 		}
-		fmt.Fprintf(b, "  %s %s %q\n", o.paint(ansiCyan, "suggestion:"), msg, s.Replacement)
+		fmt.Fprintf(b, "  %s %s %q\n", o.paint(ansiCyan, "suggestion:"), Visible(msg, ""), s.Replacement)
 	}
 	b.WriteString("\n")
 }
@@ -141,9 +141,38 @@ func snippet(b *strings.Builder, f *source.File, r source.Range, o TextOptions, 
 	num := fmt.Sprint(line)
 	pad := strings.Repeat(" ", len(num))
 	fmt.Fprintf(b, "%s %s\n", pad, o.paint(ansiBlue, "│"))
-	fmt.Fprintf(b, "%s %s %s\n", o.paint(ansiBlue, num), o.paint(ansiBlue, "│"), expandTabs(string(text)))
-	lead := displayWidth(expandTabs(string(text[:start])))
-	width := displayWidth(expandTabs(string(text[:end]))) - lead
+	// Cut very long lines before escaping them: a byte is at least one
+	// column, so these bounds keep more than the window shows.
+	rawPre, rawMid, rawPost := text[:start], text[start:end], text[end:]
+	if n := 4*snippetLead + 8; len(rawPre) > n {
+		rawPre = rawPre[len(rawPre)-n:]
+		for len(rawPre) > 0 && !utf8.RuneStart(rawPre[0]) {
+			rawPre = rawPre[1:]
+		}
+		rawPre = append([]byte("…"), rawPre...)
+	}
+	if n := 4*snippetWidth + 8; len(rawMid) > n {
+		rawMid, rawPost = rawMid[:n], nil
+	} else if len(rawPost) > n {
+		rawPost = rawPost[:n]
+	}
+	pre, mid, post := shown(string(rawPre)), shown(string(rawMid)), shown(string(rawPost))
+	// A long line is shown as a window around the subject.
+	if displayWidth(pre)+displayWidth(mid)+displayWidth(post) > snippetWidth {
+		if displayWidth(pre) > snippetLead {
+			pre = "…" + lastColumns(pre, snippetLead-1)
+		}
+		if displayWidth(mid) > snippetWidth-displayWidth(pre) {
+			mid = firstColumns(mid, max(snippetWidth-displayWidth(pre)-1, 1)) + "…"
+			post = ""
+		}
+		if room := snippetWidth - displayWidth(pre) - displayWidth(mid); displayWidth(post) > room {
+			post = firstColumns(post, max(room-1, 0)) + "…"
+		}
+	}
+	fmt.Fprintf(b, "%s %s %s\n", o.paint(ansiBlue, num), o.paint(ansiBlue, "│"), pre+mid+post)
+	lead := displayWidth(pre)
+	width := displayWidth(mid)
 	if width < 1 {
 		width = 1
 	}
@@ -151,6 +180,45 @@ func snippet(b *strings.Builder, f *source.File, r source.Range, o TextOptions, 
 }
 
 func expandTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
+
+// Snippet lines longer than snippetWidth columns are cut to a window that
+// starts at most snippetLead columns before the subject.
+const (
+	snippetWidth = 120
+	snippetLead  = 40
+)
+
+// shown is source text as a snippet shows it: tabs expanded, control
+// characters escaped (see Visible).
+func shown(s string) string { return Visible(expandTabs(s), "") }
+
+// firstColumns returns the longest prefix of s at most n columns wide.
+func firstColumns(s string, n int) string {
+	w := 0
+	for i, r := range s {
+		rw := displayWidth(string(r))
+		if w+rw > n {
+			return s[:i]
+		}
+		w += rw
+	}
+	return s
+}
+
+// lastColumns returns the longest suffix of s at most n columns wide.
+func lastColumns(s string, n int) string {
+	w := 0
+	for i := len(s); i > 0; {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		rw := displayWidth(string(r))
+		if w+rw > n {
+			return s[i:]
+		}
+		w += rw
+		i -= size
+	}
+	return s
+}
 
 // displayWidth counts runes; wide CJK characters count twice so carets line
 // up in a terminal.

@@ -18,6 +18,10 @@ func (p *parser) reportBrackets() {
 		if m >= 0 {
 			continue
 		}
+		if p.full() {
+			p.stop(i)
+			return
+		}
 		t := p.tok(i)
 		switch {
 		case isCloser(t):

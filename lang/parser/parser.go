@@ -30,6 +30,9 @@ const (
 	MaxDepth = 100
 	// MaxChain is the longest chain of binary operators in one expression.
 	MaxChain = 1000
+	// MaxOperators is the most binary operators one expression may hold
+	// at one bracket depth, whatever their precedence.
+	MaxOperators = 10 * MaxChain
 	// maxEncodingErrors caps the E107 diagnostics of one file.
 	maxEncodingErrors = 10
 )
@@ -38,6 +41,11 @@ const (
 // could build (never nil; its Source is the file) and the syntax
 // diagnostics, sorted. Every diagnostic's range lies within src.
 func Parse(filename string, src []byte) (file *ast.File, diags diag.Diagnostics) {
+	return parse(filename, src, maxWholeFileTokens)
+}
+
+// parse is Parse with the size of file participle may parse in one piece.
+func parse(filename string, src []byte, wholeFileTokens int) (file *ast.File, diags diag.Diagnostics) {
 	f := source.NewFile(filename, src)
 	file = &ast.File{Extent: ast.Extent{Start: 0, End: len(src)}, Source: f}
 	defer func() {
@@ -57,14 +65,26 @@ func Parse(filename string, src []byte) (file *ast.File, diags diag.Diagnostics)
 	sc := scan(f)
 	file.Comments = sc.comments
 	diags = diags.Extend(sc.diags)
-	p := newParser(f, sc.toks)
+	toks, cuts := limitExpressions(f, sc.toks)
+	p := newParser(f, toks)
+	p.wholeFileTokens = wholeFileTokens
 	p.invalid = sc.invalid
+	p.preDiags = len(diags)
 	if d := p.checkDepth(); d != nil {
-		return file, diags.Append(d).Sorted()
+		return file, diags.Extend(cutDiagnostics(cuts, nil)).Append(d).Capped(diag.MaxPerFile)
+	}
+	if p.full() {
+		diags = diags.Extend(cutDiagnostics(cuts, nil))
+		// The scanner alone found too many problems: parse nothing.
+		off := len(src)
+		if sc.stoppedAt >= 0 {
+			off = sc.stoppedAt
+		}
+		return file, diags.Append(gaveUp(f.Range(off, off))).Capped(diag.MaxPerFile)
 	}
 	file.Items = p.parseFile()
-	diags = diags.Extend(p.diags).Extend(p.conv.diags)
-	return file, diags.Sorted()
+	diags = diags.Extend(p.diags).Extend(p.conv.diags).Extend(cutDiagnostics(cuts, p.conv.diags))
+	return file, diags.Capped(diag.MaxPerFile)
 }
 
 // internalError reports a bug in the parser as a diagnostic, so that the

@@ -3,6 +3,7 @@ package parser
 import (
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
+	"sort"
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -35,10 +36,23 @@ type parser struct {
 	// reported counts the pieces reported broken (or found broken by an
 	// already reported bracket), so that recovery never swallows an error.
 	reported int
+	// preDiags counts the diagnostics found before parsing (encoding,
+	// lexical), which take from the same budget of diag.MaxPerFile.
+	preDiags int
+	// stopped is the token where the parser stopped reporting because the
+	// file had diag.MaxPerFile diagnostics (-1: it did not stop).
+	stopped int
+	// wholeFileTokens is the most tokens parseFile gives participle in
+	// one piece; larger files are parsed a declaration at a time, as
+	// participle copies the tokens of each piece it parses.
+	wholeFileTokens int
 }
 
+// maxWholeFileTokens is parser.wholeFileTokens: about 5,000 lines.
+const maxWholeFileTokens = 50_000
+
 func newParser(f *source.File, toks []lexer.Token) *parser {
-	p := &parser{f: f, toks: toks, conv: &converter{f: f, toks: toks}}
+	p := &parser{f: f, toks: toks, conv: &converter{f: f, toks: toks}, stopped: -1, wholeFileTokens: maxWholeFileTokens}
 	p.matchBrackets()
 	return p
 }
@@ -259,7 +273,7 @@ func parseWith[G any](pp *participle.Parser[G], p *parser, a, b int, extra ...le
 // parseFile parses the whole file, and when that fails, each top-level
 // declaration separately.
 func (p *parser) parseFile() []ast.Item {
-	if p.bracketsOK {
+	if p.bracketsOK && len(p.toks) <= p.wholeFileTokens {
 		g, err := parseWith(fileParser, p, 0, len(p.toks))
 		if err == nil {
 			var items []ast.Item
@@ -274,6 +288,13 @@ func (p *parser) parseFile() []ast.Item {
 	p.reportBrackets()
 	var items []ast.Item
 	for i := 0; i < len(p.toks); {
+		if p.stopped >= 0 && i >= p.stopped {
+			break
+		}
+		if p.full() {
+			p.stop(i)
+			break
+		}
 		if isCloser(p.tok(i)) && p.match[i] < 0 {
 			i++ // reported by reportBrackets
 			continue
@@ -371,10 +392,9 @@ func (p *parser) report(err error, a, b int) {
 		}
 	}
 	if a < b && b <= len(p.toks) {
-		for _, off := range p.invalid {
-			if p.start(a) <= off && off < p.end(b-1) {
-				return
-			}
+		// p.invalid is in file order: find the first at or after a.
+		if k := sort.SearchInts(p.invalid, p.start(a)); k < len(p.invalid) && p.invalid[k] < p.end(b-1) {
+			return
 		}
 	}
 	p.diags = p.diags.Append(p.syntaxError(err, a, b))

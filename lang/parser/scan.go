@@ -23,6 +23,20 @@ type scanned struct {
 	// invalid holds the offsets of dropped invalid characters, whose
 	// consequences the parser does not report again.
 	invalid []int
+	// stoppedAt is the offset of the first problem not reported because
+	// the file already had diag.MaxPerFile (-1: none).
+	stoppedAt int
+}
+
+// report adds lexical diagnostics found at off, up to diag.MaxPerFile.
+func (s *scanned) report(off int, ds ...*diag.Diagnostic) {
+	if len(s.diags)+len(ds) > diag.MaxPerFile {
+		if s.stoppedAt < 0 {
+			s.stoppedAt = off
+		}
+		return
+	}
+	s.diags = s.diags.Append(ds...)
 }
 
 // significant reports whether the parser sees t (it is not elided).
@@ -34,7 +48,7 @@ func significant(t lexer.Token) bool {
 // the token stream is repaired (an unterminated string is kept as a string,
 // an invalid character is dropped) so that parsing can go on.
 func scan(f *source.File) scanned {
-	var s scanned
+	s := scanned{stoppedAt: -1}
 	tz := newTokenizer(f.Name, string(f.Src))
 	// Pipelines average about ten bytes a significant token.
 	s.toks = make([]lexer.Token, 0, len(f.Src)/10+16)
@@ -48,12 +62,12 @@ func scan(f *source.File) scanned {
 		case tokComment:
 			s.comments = append(s.comments, newComment(t))
 		case tokUnterminatedCmt:
-			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+2), "E102", "Unterminated comment",
+			s.report(off, diag.Errorf(f.Range(off, off+2), "E102", "Unterminated comment",
 				"This /* comment is never closed, so it runs to the end of the file. Close it with */."))
 			t.Type = tokComment
 			s.comments = append(s.comments, newComment(t))
 		case tokUnterminatedStr:
-			s.diags = s.diags.Append(diag.Errorf(f.Range(off, off+len(t.Value)), "E101", "Unterminated string",
+			s.report(off, diag.Errorf(f.Range(off, off+len(t.Value)), "E101", "Unterminated string",
 				"A string must end with \" on the line where it starts. Add the closing quote; write \\n for a line break inside a string."))
 			t.Type = tokString
 		case tokSingleQuoted:
@@ -62,11 +76,11 @@ func scan(f *source.File) scanned {
 			d := diag.Errorf(f.Range(off, off+len(t.Value)), "E106", "Single-quoted string",
 				"Strings are written in double quotes. Replace the single quotes with \".")
 			d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: `"` + strings.ReplaceAll(inner, `"`, `\"`) + `"`}
-			s.diags = s.diags.Append(d)
+			s.report(off, d)
 			t.Type, t.Value = tokString, `"`+strings.ReplaceAll(inner, `"`, `'`)+`"`
 		case tokInvalid:
 			if d := invalidChar(f, off, t.Value); d != nil {
-				s.diags = s.diags.Append(d)
+				s.report(off, d)
 			}
 			// `:` for `=` and `;` for `,` are common slips: read them as
 			// meant (same length, so positions hold) and go on.
@@ -82,11 +96,11 @@ func scan(f *source.File) scanned {
 		case tokNumber:
 			if q, after, d := mergeUnit(f, t, *tz); q != nil {
 				t, *tz = *q, after
-				s.diags = s.diags.Append(d...)
+				s.report(off, d...)
 			}
 		}
 		if significant(t) {
-			s.toks = append(s.toks, t)
+			s.toks = appendToken(s.toks, t)
 		}
 	}
 }
@@ -202,4 +216,16 @@ func unknownUnit(f *source.File, u lexer.Token) *diag.Diagnostic {
 		d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: c}
 	}
 	return d
+}
+
+// appendToken appends t, doubling the capacity when full: append grows
+// large slices by a quarter, which for the millions of tokens of a large
+// file allocates five times the final slice instead of twice.
+func appendToken(toks []lexer.Token, t lexer.Token) []lexer.Token {
+	if len(toks) == cap(toks) {
+		grown := make([]lexer.Token, len(toks), 2*cap(toks)+16)
+		copy(grown, toks)
+		toks = grown
+	}
+	return append(toks, t)
 }

@@ -48,6 +48,9 @@ type Device struct {
 	Bandwidth float64
 	// Peak is the dense throughput in FLOP/s per compute format.
 	Peak map[DType]float64
+	// CPU, when set, is the CPU runtime's measured rates: decode time and
+	// resident memory are then predicted for whisperc's own runtime.
+	CPU *CPURates
 	// ContextBytes is what the CUDA context and the framework's kernels
 	// take before the first tensor: 753,729,536 B measured on an H100 with
 	// torch 2.11 (planner/testdata/measured); 0 on the CPU.
@@ -316,15 +319,27 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	if w.Sharding == ZeRO3 {
 		cache /= nd // parameters are gathered (and cast) a layer at a time
 	}
-	kept, _ := w.activations()
-	acts := sat(kept)
+	kept, perLayer := w.activations()
+	acts := sat(w.offloadedActivations(kept, perLayer))
 	tokens := float64(w.Batch) * float64(w.Seq)
-	lf := tokens * float64(c.Vocab) * float64(cdt+4)
-	if c.Family == arch.BERT {
-		lf = tokens * float64(c.Dim) * 8 // pooled classification head: small
+	logits := sat(w.logitBytes(tokens))
+	if w.CPUOffload {
+		// state and gradients live in host memory; with ZeRO-3 the
+		// parameters too, gathered a layer at a time
+		state, grads, stepTemp = 0, 0, 0
+		if w.Sharding == ZeRO3 {
+			weights = (qw + ow) / int64(max(c.Layers, 1))
+		}
 	}
-	lf += tokens * float64(c.Dim) * float64(4+sdt) // final norm and embedding output
-	logits := sat(lf)
+	if w.OptimizerInBackward && w.Mode == Full {
+		// each parameter steps and frees its gradient in backward: at most
+		// the largest matrix's gradient and temporaries are alive
+		var largest int64
+		for _, m := range c.Modules() {
+			largest = max(largest, int64(m.In)*int64(m.Out))
+		}
+		grads, stepTemp = largest*pb, largest*pb
+	}
 
 	static := []Component{
 		{Name: "weights", Bytes: weights, Note: w.weightNote()},
@@ -341,7 +356,7 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	backward = append(backward,
 		Component{Name: "activations", Bytes: acts, Note: "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"},
-		Component{Name: "logits", Bytes: logits, Note: "output logits and the fp32 log-softmax of the loss"})
+		Component{Name: "logits", Bytes: logits, Note: w.logitNote()})
 	step := append([]Component{}, static...)
 	step = append(step, Component{Name: "gradients", Bytes: grads})
 	if stepTemp > 0 {
@@ -349,6 +364,10 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	// Gradients of the trained parameters exist at the end of backward too.
 	backward = append(backward, Component{Name: "gradients", Bytes: 0, Note: "accumulate as activations are freed"})
+	if w.OptimizerInBackward && w.Mode == Full {
+		backward[len(backward)-1] = Component{Name: "gradients", Bytes: grads + stepTemp, Note: "one parameter's gradient and update at a time (optimizer in backward)"}
+		step = static
+	}
 
 	comps, phase := backward, "backward"
 	if sum(step) > sum(backward) {
@@ -360,6 +379,9 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 }
 
 func (w *Workload) inferenceMemory(dev Device) Memory {
+	if dev.CPU != nil && !dev.GPU && w.Arch.Family != arch.BERT {
+		return w.cpuMemory(dev)
+	}
 	c := w.Arch
 	qw, ow := w.weightBytes()
 	cdt := float64(w.Compute.Bytes())

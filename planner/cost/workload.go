@@ -182,6 +182,13 @@ type Workload struct {
 	// weights (a GGUF file's tensors, whatever mix of block types they
 	// use); it replaces the count from Quant and Storage.
 	StoredWeightBytes int64
+	// FileBytes is the size of the model file the CPU runtime maps (its
+	// pages count in the process's resident memory once read); 0 when
+	// unknown.
+	FileBytes int64
+	// CompileMode is the CPU runtime's compile mode ("none", "default",
+	// "reduce_overhead", "max_autotune"), which sets its per-step costs.
+	CompileMode string
 
 	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
 	// dropout and the adapters' own format (peft keeps them in fp32).
@@ -208,6 +215,28 @@ type Workload struct {
 
 	Devices  int
 	Sharding Sharding
+
+	// Engine is the training engine whose choices the model follows
+	// (unset: Hugging Face, the engine of the measurements).
+	Engine Engine
+	// LossChunks > 1 computes the output projection and the loss's fp32
+	// cast over that many chunks of the sequence (torchtune's
+	// CEWithChunkedOutputLoss); CompiledLoss reports whether the loss is
+	// compiled, which fuses the log-softmax so its fp32 output is not kept.
+	LossChunks   int
+	CompiledLoss bool
+	// ActivationOffload moves the tensors saved for backward to host
+	// memory as they are made, prefetching them back in backward.
+	ActivationOffload bool
+	// OptimizerInBackward applies the optimizer to each parameter as soon
+	// as its gradient is ready and frees the gradient (full fine-tuning):
+	// no step phase with every gradient alive.
+	OptimizerInBackward bool
+	// CPUOffload keeps the optimizer state and gradients, and with ZeRO-3
+	// the sharded parameters, in host memory (FSDP cpu_offload, DeepSpeed
+	// offload_optimizer/offload_param); the device holds one layer's
+	// gathered parameters.
+	CPUOffload bool
 }
 
 // Validate returns a description of the first field that makes the

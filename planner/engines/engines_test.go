@@ -15,6 +15,7 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/golden"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files and spec/engines.md")
@@ -28,7 +29,11 @@ func lowerFile(t *testing.T, path string, e Engine) (*Export, diag.Diagnostics, 
 		diag.WriteText(&b, prog.Files, ds, diag.TextOptions{})
 		t.Fatalf("%s does not check:\n%s", path, b.String())
 	}
-	plan, _ := planner.Build(prog, nil, planner.Options{})
+	opts := planner.Options{}
+	if e == Torchtune {
+		opts.Engine = cost.EngineTorchtune
+	}
+	plan, _ := planner.Build(prog, nil, opts)
 	x, lds := Lower(prog, plan, e, Options{Dir: filepath.Join(filepath.Dir(path), "export"), Source: filepath.ToSlash(strings.TrimPrefix(path, "../../"))})
 	return x, lds, prog
 }

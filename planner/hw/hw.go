@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -56,6 +57,13 @@ type CPU struct {
 	Vendor        string `json:"vendor,omitempty"`
 	PhysicalCores int    `json:"physical_cores"`
 	LogicalCores  int    `json:"logical_cores"`
+	// Usable is the number of CPUs this process may use: those its
+	// scheduling affinity allows, capped by its control groups' CPU quota
+	// (rounded up). The planner and the runtime use this many, not the
+	// cores cpuid reports (a VM may report its host's).
+	Usable int `json:"usable_cpus"`
+	// Quota is the cgroup CPU quota in CPUs, 0 when none applies.
+	Quota float64 `json:"cpu_quota,omitempty"`
 	// Hz is the base frequency when the CPU reports one, else 0.
 	Hz int64 `json:"hz,omitempty"`
 	// Features lists the SIMD extensions whisperc's kernels care about
@@ -91,18 +99,28 @@ func (c CPU) FLOPsPerCycle() float64 {
 	return 4 * 2
 }
 
-// PeakFP32 returns the CPU's peak fp32 FLOP/s over its physical cores,
+// PeakFP32 returns the CPU's peak fp32 FLOP/s over the cores the process
+// may use (Cores),
 // assuming 3 GHz when the frequency is unknown.
 func (c CPU) PeakFP32() float64 {
 	hz := float64(c.Hz)
 	if hz <= 0 {
 		hz = 3e9
 	}
+	return float64(c.Cores()) * hz * c.FLOPsPerCycle()
+}
+
+// Cores returns the cores the process may compute on: the physical
+// cores, at most the usable CPUs.
+func (c CPU) Cores() int {
 	cores := c.PhysicalCores
 	if cores <= 0 {
 		cores = max(c.LogicalCores, 1)
 	}
-	return float64(cores) * hz * c.FLOPsPerCycle()
+	if c.Usable > 0 && c.Usable < cores {
+		cores = c.Usable
+	}
+	return cores
 }
 
 // Disk is the result of the read-bandwidth probe.
@@ -148,6 +166,9 @@ type Options struct {
 	CacheDir string
 	// MeminfoPath overrides /proc/meminfo (tests).
 	MeminfoPath string
+	// ProcCgroup and CgroupRoot override /proc/self/cgroup and
+	// /sys/fs/cgroup (tests).
+	ProcCgroup, CgroupRoot string
 }
 
 // Detect finds the hardware of this machine: NVML (or nvidia-smi) for
@@ -183,6 +204,26 @@ func DetectWith(ctx context.Context, opts Options) (*Hardware, error) {
 		h.RAMBytes, h.RAMAvailableBytes = total, avail
 	} else {
 		h.Notes = append(h.Notes, "RAM not detected: "+err.Error())
+	}
+	procCg, cgRoot := opts.ProcCgroup, opts.CgroupRoot
+	if procCg == "" {
+		procCg = "/proc/self/cgroup"
+	}
+	if cgRoot == "" {
+		cgRoot = "/sys/fs/cgroup"
+	}
+	h.CPU.Usable = affinityCPUs()
+	quota, memLimit := cgroupLimits(procCg, cgRoot)
+	if quota > 0 {
+		h.CPU.Quota = quota
+		if q := int(math.Ceil(quota)); h.CPU.Usable <= 0 || q < h.CPU.Usable {
+			h.CPU.Usable = q
+		}
+	}
+	if memLimit > 0 && (h.RAMBytes <= 0 || memLimit < h.RAMBytes) {
+		h.RAMBytes = memLimit
+		h.RAMAvailableBytes = min(h.RAMAvailableBytes, memLimit)
+		h.Notes = append(h.Notes, "memory limited by the process's control group")
 	}
 	if opts.DiskDir != "" {
 		d, err := ProbeDisk(ctx, opts.DiskDir, opts.CacheDir)

@@ -38,7 +38,10 @@ func (h *Hardware) WriteText(w io.Writer) error {
 				g.Index, g.Name, Bytes(g.MemoryBytes), Bytes(g.FreeBytes), g.CCMajor, g.CCMinor)
 		}
 	}
-	fmt.Fprintf(&b, "CPU:    %s, %d cores / %d threads", h.CPU.Model, h.CPU.PhysicalCores, h.CPU.LogicalCores)
+	fmt.Fprintf(&b, "CPU:    %s, %d cores / %d threads, %d usable by this process", h.CPU.Model, h.CPU.PhysicalCores, h.CPU.LogicalCores, h.CPU.Usable)
+	if h.CPU.Quota > 0 {
+		fmt.Fprintf(&b, " (cgroup quota %.2g CPUs)", h.CPU.Quota)
+	}
 	if len(h.CPU.Features) > 0 {
 		fmt.Fprintf(&b, ", %s", strings.Join(h.CPU.Features, " "))
 	}

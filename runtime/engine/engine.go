@@ -79,7 +79,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	e := &Engine{
 		cfg:     c,
 		opts:    opts,
-		exec:    kernels.Exec{Threads: opts.Threads},
+		exec:    kernels.Exec{Threads: opts.Threads, Pool: newPool(opts.Threads)},
 		tensors: map[string]*tensor.Dense{},
 		quant:   map[string]*kernels.QMatrix{},
 		graphs:  map[int]*compiled{},
@@ -241,4 +241,13 @@ func (e *Engine) graph(t int) (*compiled, error) {
 	}
 	e.graphs[t] = c
 	return c, nil
+}
+
+// newPool returns the persistent workers for products split threads ways,
+// or nil for one thread.
+func newPool(threads int) *kernels.Pool {
+	if threads <= 1 {
+		return nil
+	}
+	return kernels.NewPool(threads)
 }

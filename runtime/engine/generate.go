@@ -31,6 +31,9 @@ type Stats struct {
 	PromptTokens int           // prompt tokens, BOS included
 	Generated    int           // tokens produced after the prompt
 	Elapsed      time.Duration // wall time of the whole loop
+	// FirstToken is the wall time from the start of the loop (prefill
+	// included) until the first generated token was sampled.
+	FirstToken time.Duration
 }
 
 // TokensPerSecond returns the forward passes per second of the loop.
@@ -42,9 +45,8 @@ func (s Stats) TokensPerSecond() float64 {
 }
 
 // Generate runs llama2.c's generation loop on e from its current state
-// (normally after Reset): the prompt is encoded with BOS, each prompt token
-// is fed one position at a time while the next prompt token is forced,
-// then tokens are sampled. Each token after the first is written to Out
+// (normally after Reset): the prompt is encoded with BOS and processed as
+// one batch (prefill), then tokens are sampled one position at a time. Each token after the first is written to Out
 // as tok.Decode(prev, next) when tokenizer.Printable; generation stops at
 // BOS or EOS unless IgnoreEOS, after MaxTokens, or at the context length;
 // a newline ends the output.
@@ -67,11 +69,35 @@ func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o Generat
 	}
 	start := time.Now()
 	token := prompt[0]
-	for pos := 0; pos < steps; pos++ {
-		logits, err := e.Forward(ctx, []int{token})
+	pos := 0
+	var pending []float32 // logits already computed for position pos
+	if n := min(len(prompt), steps); n > 1 {
+		// Prefill: the forced prompt tokens go through the model as one
+		// batch (matrix-matrix products over all of them); only the last
+		// position's logits are needed.
+		logits, err := e.Forward(ctx, prompt[:n])
 		if err != nil {
 			st.Elapsed = time.Since(start)
 			return st, err
+		}
+		for i := 0; i < n-1; i++ {
+			if piece := tok.Decode(prompt[i], prompt[i+1]); tokenizer.Printable(piece) {
+				if _, err := o.Out.Write(piece); err != nil {
+					return st, err
+				}
+			}
+		}
+		pos, token, pending = n-1, prompt[n-1], logits
+	}
+	for ; pos < steps; pos++ {
+		logits := pending
+		pending = nil
+		if logits == nil {
+			var err error
+			if logits, err = e.Forward(ctx, []int{token}); err != nil {
+				st.Elapsed = time.Since(start)
+				return st, err
+			}
 		}
 		var next int
 		if pos < len(prompt)-1 {
@@ -79,6 +105,9 @@ func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o Generat
 		} else {
 			next = o.Sampler.Sample(logits)
 			st.Generated++
+			if st.Generated == 1 {
+				st.FirstToken = time.Since(start)
+			}
 			if !o.IgnoreEOS && (next == tok.BOS() || next == tok.EOS()) {
 				break
 			}

@@ -58,7 +58,7 @@ func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]in
 		case name == "tok_embeddings.weight":
 			err = e.loadEmbeddings(t)
 		default:
-			err = e.loadLinear(name, t)
+			err = e.loadLinear(ws, name, t)
 		}
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", ws.Source, err)
@@ -122,7 +122,7 @@ func method(q Quantize) kernels.Method {
 }
 
 // loadLinear holds the linear weight t under name (see load).
-func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
+func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) error {
 	w := e.opts.Weights[name]
 	target := method(w.Format)
 	rows, cols := t.Shape[0], t.Shape[1]
@@ -146,22 +146,25 @@ func (e *Engine) loadLinear(name string, t *weights.Tensor) error {
 		}
 		return e.loadDense(name, t)
 	}
-	var v []float32
-	switch {
-	case name == "output.weight" && e.cfg.Tied && e.emb != nil:
-		v = e.emb
-	default:
+	v, shared := e.emb, true
+	if name != "output.weight" || !e.cfg.Tied || e.emb == nil {
 		var err error
 		if v, _, err = fp32(t); err != nil {
 			return err
 		}
+		shared = false
 	}
-	q, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
+	q, err := e.exec.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
 	if err != nil {
 		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
 	e.quant[name] = q
 	e.bytes += int64(q.Bytes())
+	if !shared {
+		// Only the quantised copy is used from now on: let the mapped
+		// file's pages go, so the resident set holds each weight once.
+		ws.ReleaseData(t.Data)
+	}
 	return nil
 }
 

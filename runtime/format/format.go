@@ -149,7 +149,9 @@ func ReadConfig(spec string) (c arch.Config, err error) {
 
 // OpenTokenizer reads a tokenizer file: a GGUF file (its embedded
 // vocabulary), a Hugging Face tokenizer.json (any .json file), or otherwise
-// a llama2.c tokenizer.bin holding vocab tokens.
+// a llama2.c tokenizer.bin, which must hold exactly vocab tokens (the file
+// does not record its count, so a tokenizer of another model would
+// otherwise be cut to the model's size and print garbage).
 func OpenTokenizer(path string, vocab int) (tok tokenizer.Tokenizer, err error) {
 	defer internalError(path, &err)
 	if strings.HasSuffix(path, ".json") {
@@ -162,7 +164,35 @@ func OpenTokenizer(path string, vocab int) (tok tokenizer.Tokenizer, err error) 
 	if bytes.Equal(magic, binary.LittleEndian.AppendUint32(nil, 0x46554747)) {
 		return tokenizer.ReadGGUF(path)
 	}
-	return tokenizer.ReadLlama2CFile(path, vocab)
+	t, err := tokenizer.ReadLlama2CFile(path, 0)
+	if err != nil {
+		return nil, err
+	}
+	if vocab > 0 && t.VocabSize() != vocab {
+		return nil, fmt.Errorf("%s holds %d tokens but the model has a vocabulary of %d: it is another model's tokenizer", path, t.VocabSize(), vocab)
+	}
+	return t, nil
+}
+
+// TokenizerOf returns the tokenizer a model carries: the GGUF file itself
+// (its embedded vocabulary), tokenizer.json beside a safetensors
+// checkpoint, or "" for a llama2.c checkpoint, which carries none.
+func TokenizerOf(spec string) string {
+	kind, path, err := ParseSpec(spec)
+	if err != nil {
+		return ""
+	}
+	switch kind {
+	case GGUF:
+		return path
+	case Safetensors:
+		dir := path
+		if st, err := os.Stat(path); err == nil && !st.IsDir() {
+			dir = filepath.Dir(path)
+		}
+		return filepath.Join(dir, "tokenizer.json")
+	}
+	return ""
 }
 
 // Open loads the model named by spec and its tokenizer. With an empty
@@ -187,16 +217,7 @@ func Open(spec, tokenizerPath string) (*weights.Set, tokenizer.Tokenizer, error)
 		return nil, nil, err
 	}
 	if tokenizerPath == "" {
-		switch kind {
-		case GGUF:
-			tokenizerPath = path
-		case Safetensors:
-			dir := path
-			if st, err := os.Stat(path); err == nil && !st.IsDir() {
-				dir = filepath.Dir(path)
-			}
-			tokenizerPath = filepath.Join(dir, "tokenizer.json")
-		default:
+		if tokenizerPath = TokenizerOf(spec); tokenizerPath == "" {
 			return fail(fmt.Errorf("%s: llama2.c checkpoints hold no tokenizer; name a tokenizer.bin", path))
 		}
 	}

@@ -66,3 +66,28 @@ func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int)
 //
 //go:noescape
 func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32)
+
+// dotQ4_0AVX2 returns the dot product of nblocks consecutive block_q4_0
+// records with x.
+//
+//go:noescape
+func dotQ4_0AVX2(data *byte, nblocks int, x *float32) float32
+
+// dotQ4KAVX2 returns Σ scales[8b+s]·(codes of sub-block s of block b)·x over
+// nblocks consecutive block_q4_K records: their dot product with x before
+// the mins are subtracted.
+//
+//go:noescape
+func dotQ4KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32
+
+// dotQ6KAVX2 returns the dot product of nblocks consecutive block_q6_K
+// records with x, given scales[16b+s] = d·sc of sub-block s of block b.
+//
+//go:noescape
+func dotQ6KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32
+
+// dotQ5_0AVX2 returns the dot product of nblocks consecutive block_q5_0
+// records with x.
+//
+//go:noescape
+func dotQ5_0AVX2(data *byte, nblocks int, x *float32) float32

@@ -22,3 +22,11 @@ func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]
 func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32 {
 	return 0
 }
+
+func dotQ4_0AVX2(data *byte, nblocks int, x *float32) float32 { return 0 }
+
+func dotQ4KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
+
+func dotQ6KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
+
+func dotQ5_0AVX2(data *byte, nblocks int, x *float32) float32 { return 0 }

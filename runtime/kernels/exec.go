@@ -27,6 +27,10 @@ type Exec struct {
 	// NoAsm forces the pure-Go kernels, for tests and benchmarks that compare
 	// the two.
 	NoAsm bool
+	// Pool, when not nil, runs the shares of a parallel product on its
+	// persistent workers instead of new goroutines; Threads still decides
+	// how many shares there are (at most the pool's Threads()).
+	Pool *Pool
 }
 
 func (e Exec) threads() int {
@@ -66,6 +70,19 @@ func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 	}
 	chunk := (rows + t - 1) / t
 	chunk = (chunk + align - 1) / align * align
+	if e.Pool != nil && e.Pool.Threads() > 1 {
+		bounds := make([]int, 0, t+1)
+		for lo := 0; lo < rows; lo += chunk {
+			bounds = append(bounds, lo)
+		}
+		bounds = append(bounds, rows)
+		if len(bounds) > 2 {
+			e.Pool.run(fn, bounds)
+			return
+		}
+		fn(0, rows)
+		return
+	}
 	var wg sync.WaitGroup
 	for lo := chunk; lo < rows; lo += chunk {
 		hi := min(lo+chunk, rows)

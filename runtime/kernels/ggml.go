@@ -1,9 +1,11 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/internal/half"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -93,9 +95,34 @@ func (q *QMatrix) dequantizeGGML(dst []float32, start int) {
 }
 
 // ggmlMatVec sets out[r] to row r of a GGML block matrix times x for r in
-// [lo, hi): each row is decoded into row (Cols values, kept in cache) and
-// multiplied by the SIMD dot product.
+// [lo, hi). Q4_0, Q5_0, Q4_K and Q6_K have assembly kernels that decode inside
+// the dot product; the other formats decode each row into row (Cols
+// values, kept in cache) and multiply it by the SIMD dot product.
 func (q *QMatrix) ggmlMatVec(asm bool, out, x, row []float32, lo, hi int) {
+	if asm && hi > lo {
+		switch q.Method {
+		case Q4_0:
+			nb := q.Cols / 32
+			data := q.Data[lo*nb*18 : hi*nb*18]
+			for r := lo; r < hi; r++ {
+				out[r] = dotQ4_0AVX2(&data[(r-lo)*nb*18], nb, &x[0])
+			}
+			return
+		case Q5_0:
+			nb := q.Cols / 32
+			data := q.Data[lo*nb*22 : hi*nb*22]
+			for r := lo; r < hi; r++ {
+				out[r] = dotQ5_0AVX2(&data[(r-lo)*nb*22], nb, &x[0])
+			}
+			return
+		case Q4_K:
+			q.q4kRows(out, x, lo, hi)
+			return
+		case Q6_K:
+			q.q6kRows(out, x, lo, hi)
+			return
+		}
+	}
 	d := ggmlDTypes[q.Method]
 	vals, size, _ := quant.BlockSize(d)
 	dec := quant.BlockDecoder(d)
@@ -107,4 +134,69 @@ func (q *QMatrix) ggmlMatVec(asm bool, out, x, row []float32, lo, hi int) {
 		}
 		out[r] = dotWith(asm, row, x)
 	}
+}
+
+// q4kRows sets out[r] for r in [lo, hi) with dotQ4KAVX2: each row's
+// sub-block scales d·sc are decoded into a small buffer, and the mins
+// (Σ dmin·m·Σx over each sub-block) are subtracted from the kernel's sum
+// using the sub-block sums of x, computed once.
+func (q *QMatrix) q4kRows(out, x []float32, lo, hi int) {
+	nb := q.Cols / 256
+	xs := subSums(x, 32)
+	sc := make([]float32, 8*nb)
+	for r := lo; r < hi; r++ {
+		data := q.Data[r*nb*144 : (r+1)*nb*144]
+		var mins float32
+		for b := 0; b < nb; b++ {
+			blk := data[b*144:]
+			d := half.F16ToF32(binary.LittleEndian.Uint16(blk))
+			dmin := half.F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+			scales := blk[4:16]
+			for s := 0; s < 8; s++ {
+				c, m := scaleMinK4(s, scales)
+				sc[8*b+s] = d * float32(c)
+				mins += dmin * float32(m) * xs[8*b+s]
+			}
+		}
+		out[r] = dotQ4KAVX2(&data[0], nb, &sc[0], &x[0]) - mins
+	}
+}
+
+// q6kRows sets out[r] for r in [lo, hi) with dotQ6KAVX2.
+func (q *QMatrix) q6kRows(out, x []float32, lo, hi int) {
+	nb := q.Cols / 256
+	sc := make([]float32, 16*nb)
+	for r := lo; r < hi; r++ {
+		data := q.Data[r*nb*210 : (r+1)*nb*210]
+		for b := 0; b < nb; b++ {
+			blk := data[b*210:]
+			d := half.F16ToF32(binary.LittleEndian.Uint16(blk[208:]))
+			for s := 0; s < 16; s++ {
+				sc[16*b+s] = d * float32(int8(blk[192+s]))
+			}
+		}
+		out[r] = dotQ6KAVX2(&data[0], nb, &sc[0], &x[0])
+	}
+}
+
+// subSums returns the sums of x over consecutive runs of n values.
+func subSums(x []float32, n int) []float32 {
+	s := make([]float32, len(x)/n)
+	for i := range s {
+		var a float32
+		for _, v := range x[i*n : (i+1)*n] {
+			a += v
+		}
+		s[i] = a
+	}
+	return s
+}
+
+// scaleMinK4 unpacks the j-th six-bit scale and min of a Q4_K or Q5_K
+// block's 12 scale bytes.
+func scaleMinK4(j int, q []byte) (sc, m uint8) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return (q[j+4] & 0xF) | ((q[j-4] >> 6) << 4), (q[j+4] >> 4) | ((q[j] >> 6) << 4)
 }

@@ -12,7 +12,7 @@ import (
 // randGGML returns random blocks of dtype d for a [rows, cols] matrix:
 // random codes, with every f16 scale and min set to a small finite value so
 // that the decoded matrix is finite.
-func randGGML(t *testing.T, seed uint64, d weights.DType, rows, cols int) []byte {
+func randGGML(t testing.TB, seed uint64, d weights.DType, rows, cols int) []byte {
 	t.Helper()
 	n, err := quant.ByteSize(d, []int{rows, cols})
 	if err != nil {
@@ -96,5 +96,26 @@ func TestFromGGMLRefuses(t *testing.T) {
 	}
 	if _, err := FromGGML(weights.Q4_0, 2, 32, make([]byte, 18)); err == nil {
 		t.Error("short data accepted")
+	}
+}
+
+// BenchmarkGGMLMatVec times QMatVec on a 2048×768 matrix (the 110M shape's
+// feed-forward) of each GGML block format, single-threaded.
+func BenchmarkGGMLMatVec(b *testing.B) {
+	const rows, cols = 2048, 768
+	x := randVec(1, cols, 1)
+	out := make([]float32, rows)
+	for i, d := range ggmlKernelTypes {
+		q, err := FromGGML(d, rows, cols, randGGML(b, uint64(i+1), d, rows, cols))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(d.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(q.Data)))
+			for b.Loop() {
+				Exec{}.QMatVec(out, q, x)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows*cols), "ns/weight")
+		})
 	}
 }

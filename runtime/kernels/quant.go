@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/modelwhisperer/whisperc/runtime/internal/half"
 )
@@ -123,35 +125,67 @@ func Quantize(w []float32, rows, cols int, m Method) (*QMatrix, error) {
 }
 
 // QuantizeConfig quantises the row-major matrix w of shape [rows, cols] as
-// cfg says.
+// cfg says, single-threaded. It is Exec{}.QuantizeConfig.
 func QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMatrix, error) {
+	return Exec{}.QuantizeConfig(w, rows, cols, cfg)
+}
+
+// QuantizeConfig quantises the row-major matrix w of shape [rows, cols] as
+// cfg says, spreading the blocks over e's threads. A NaN or infinite
+// weight is reported as a *NonFiniteError: each block's absolute maximum,
+// which quantisation needs anyway, is NaN or infinite exactly when the
+// block holds one, so the check costs no pass of its own.
+func (e Exec) QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMatrix, error) {
 	if err := checkDims("Quantize", rows, cols); err != nil {
 		return nil, err
 	}
 	if err := checkLen("Quantize", "W", len(w), rows*cols); err != nil {
 		return nil, err
 	}
-	for i, v := range w {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, &NonFiniteError{Row: i / max(cols, 1), Col: i % max(cols, 1), Value: v}
-		}
-	}
 	q := &QMatrix{Method: cfg.Method, Rows: rows, Cols: cols}
+	n := len(w)
+	var quantizeBlocks func(b0, b1 int) int // returns the first non-finite block, or -1
 	switch cfg.Method {
 	case NF4, FP4:
 		q.BlockSize = Block4Bit
-		q.quantize4(w)
-		if cfg.DoubleQuant {
-			q.doubleQuantize()
-		}
+		q.Data = make([]byte, (n+1)/2)
+		q.Absmax = make([]float32, q.Blocks())
+		quantizeBlocks = func(b0, b1 int) int { return q.quantize4(w, b0, b1) }
 	case Q8_0:
 		q.BlockSize = BlockQ8_0
-		q.quantizeQ8(w)
+		q.Data = make([]byte, q.Blocks()*bytesQ8Block)
+		quantizeBlocks = func(b0, b1 int) int { return q.quantizeQ8(w, b0, b1) }
 	default:
 		return nil, fmt.Errorf("kernels.Quantize: invalid method %v", cfg.Method)
 	}
+	nb := q.Blocks()
+	// Two blocks' worth of 4-bit codes share no byte when the split is
+	// even, so shares start at even blocks.
+	bad := make([]int, 0, max(e.threads(), 1))
+	var mu sync.Mutex
+	e.parallelRows(nb, 2, q.BlockSize, func(lo, hi int) {
+		if b := quantizeBlocks(lo, hi); b >= 0 {
+			mu.Lock()
+			bad = append(bad, b)
+			mu.Unlock()
+		}
+	})
+	if len(bad) > 0 {
+		b := slices.Min(bad)
+		for i := b * q.BlockSize; i < min((b+1)*q.BlockSize, n); i++ {
+			if v := w[i]; math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, &NonFiniteError{Row: i / max(cols, 1), Col: i % max(cols, 1), Value: v}
+			}
+		}
+	}
+	if cfg.DoubleQuant && (cfg.Method == NF4 || cfg.Method == FP4) {
+		q.doubleQuantize()
+	}
 	return q, nil
 }
+
+// finite reports whether v is neither NaN nor infinite.
+func finite(v float32) bool { return v-v == 0 }
 
 // Len returns the number of elements, Rows·Cols.
 func (q *QMatrix) Len() int { return q.Rows * q.Cols }
@@ -232,21 +266,26 @@ func (q *QMatrix) code() *[16]float32 {
 	return &nf4Code
 }
 
-// quantize4 fills Data and Absmax for NF4 or FP4.
-func (q *QMatrix) quantize4(w []float32) {
+// quantize4 fills Data and Absmax of blocks [b0, b1) for NF4 or FP4 and
+// returns the first block holding a non-finite value, or -1.
+func (q *QMatrix) quantize4(w []float32, b0, b1 int) int {
 	n := len(w)
-	nb := (n + Block4Bit - 1) / Block4Bit
-	q.Data = make([]byte, (n+1)/2)
-	q.Absmax = make([]float32, nb)
 	enc := encodeNF4
 	if q.Method == FP4 {
 		enc = encodeFP4
 	}
-	for b := 0; b < nb; b++ {
+	bad := -1
+	for b := b0; b < b1; b++ {
 		lo, hi := b*Block4Bit, min((b+1)*Block4Bit, n)
 		var amax float32
 		for _, v := range w[lo:hi] {
 			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if !finite(amax) {
+			if bad < 0 {
+				bad = b
+			}
+			continue
 		}
 		q.Absmax[b] = amax
 		// bitsandbytes multiplies by the reciprocal rather than dividing.
@@ -263,6 +302,7 @@ func (q *QMatrix) quantize4(w []float32) {
 			}
 		}
 	}
+	return bad
 }
 
 // nf4Thresholds are the midpoints between consecutive NF4 values.
@@ -270,19 +310,40 @@ var nf4Thresholds = thresholds(nf4Code)
 
 // encodeNF4 returns the code of the NF4 value nearest x (x in [-1, 1]); a
 // value exactly on a midpoint takes the lower code, as bitsandbytes'
-// dQuantizeNF4 (comparisons with ">") does.
+// dQuantizeNF4 (comparisons with ">") does. The code is the number of
+// midpoints below x: a table over a fine grid of [-1, 1] gives it up to
+// the one midpoint that may share x's grid cell, and two comparisons
+// settle that (and any rounding in the cell index).
 func encodeNF4(x float32) byte {
-	lo, hi := 0, 15
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if x > nf4Thresholds[mid] {
-			lo = mid + 1
-		} else {
-			hi = mid
+	i := int((x + 1) * nf4Cells / 2)
+	i = min(max(i, 0), nf4Cells-1)
+	c := int(nf4Cell[i])
+	if c > 0 && !(x > nf4Thresholds[c-1]) {
+		c--
+	}
+	if c < 15 && x > nf4Thresholds[c] {
+		c++
+	}
+	return byte(c)
+}
+
+// nf4Cells is the number of grid cells of [-1, 1] in nf4Cell; the cells
+// are narrower than the closest two NF4 midpoints, so at most one midpoint
+// falls in a cell.
+const nf4Cells = 4096
+
+// nf4Cell[i] is the number of NF4 midpoints below cell i's lower edge.
+var nf4Cell = func() (t [nf4Cells]uint8) {
+	for i := range t {
+		edge := -1 + 2*float32(i)/nf4Cells
+		for _, m := range nf4Thresholds {
+			if m < edge {
+				t[i]++
+			}
 		}
 	}
-	return byte(lo)
-}
+	return t
+}()
 
 // fp4Magnitudes are FP4's eight magnitudes in ascending order with their
 // 3-bit patterns.
@@ -398,17 +459,23 @@ func (q *QMatrix) Scales() []float32 {
 	}
 }
 
-// quantizeQ8 fills Data with GGML block_q8_0 records (quantize_row_q8_0_ref:
-// d = amax/127, q = round(x/d) via multiplication by 1/d).
-func (q *QMatrix) quantizeQ8(w []float32) {
+// quantizeQ8 fills the GGML block_q8_0 records of blocks [b0, b1)
+// (quantize_row_q8_0_ref: d = amax/127, q = round(x/d) via multiplication
+// by 1/d) and returns the first block holding a non-finite value, or -1.
+func (q *QMatrix) quantizeQ8(w []float32, b0, b1 int) int {
 	n := len(w)
-	nb := (n + BlockQ8_0 - 1) / BlockQ8_0
-	q.Data = make([]byte, nb*bytesQ8Block)
-	for b := 0; b < nb; b++ {
+	bad := -1
+	for b := b0; b < b1; b++ {
 		lo, hi := b*BlockQ8_0, min((b+1)*BlockQ8_0, n)
 		var amax float32
 		for _, v := range w[lo:hi] {
 			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if !finite(amax) {
+			if bad < 0 {
+				bad = b
+			}
+			continue
 		}
 		d := amax / 127
 		var id float32
@@ -421,6 +488,7 @@ func (q *QMatrix) quantizeQ8(w []float32) {
 			rec[2+i-lo] = byte(int8(math.Round(float64(w[i] * id))))
 		}
 	}
+	return bad
 }
 
 // Dequantize returns the fp32 matrix the quantised one stands for.

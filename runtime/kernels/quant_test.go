@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/runtime/internal/half"
@@ -376,6 +377,65 @@ func TestRowsQ8MatchesRowDot(t *testing.T) {
 			if want := k.rowDot(r, x, nil, nil); math.Float32bits(got[r]) != math.Float32bits(want) {
 				t.Fatalf("%v row %d = %v, want %v", sh, r, got[r], want)
 			}
+		}
+	}
+}
+
+// TestEncodeNF4Table checks the table-driven encoder against the count of
+// midpoints below x on every midpoint, its float neighbours, the ends and
+// a dense sweep of [-1.01, 1.01].
+func TestEncodeNF4Table(t *testing.T) {
+	ref := func(x float32) byte {
+		var c byte
+		for _, m := range nf4Thresholds {
+			if x > m {
+				c++
+			}
+		}
+		return c
+	}
+	var xs []float32
+	for _, m := range nf4Thresholds {
+		xs = append(xs, m, math.Nextafter32(m, -2), math.Nextafter32(m, 2))
+	}
+	for i := 0; i <= 2_000_000; i++ {
+		xs = append(xs, -1.01+2.02*float32(i)/2_000_000)
+	}
+	xs = append(xs, -1, 1, 0, float32(math.Copysign(0, -1)))
+	for _, x := range xs {
+		if got, want := encodeNF4(x), ref(x); got != want {
+			t.Fatalf("encodeNF4(%v) = %d, want %d", x, got, want)
+		}
+	}
+}
+
+// TestQuantizeThreadsSame checks that quantising on several threads gives
+// the same bytes as on one, and still reports a non-finite weight's place.
+func TestQuantizeThreadsSame(t *testing.T) {
+	w := randVec(3, 1000*64+32, 0.05)
+	for _, m := range []Method{NF4, FP4, Q8_0} {
+		one, err := QuantizeConfig(w, 1001, 64, QuantConfig{Method: m, DoubleQuant: m != Q8_0})
+		if err == nil {
+			t.Fatal("1001×64 from 64032 values accepted")
+		}
+		one, err = QuantizeConfig(w[:1000*64], 1000, 64, QuantConfig{Method: m, DoubleQuant: m != Q8_0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		many, err := Exec{Threads: 3}.QuantizeConfig(w[:1000*64], 1000, 64, QuantConfig{Method: m, DoubleQuant: m != Q8_0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(one.Data) != string(many.Data) || !slices.Equal(one.QAbsmax, many.QAbsmax) || !slices.Equal(one.Absmax2, many.Absmax2) {
+			t.Errorf("%v: threads change the encoding", m)
+		}
+		bad := slices.Clone(w[:1000*64])
+		bad[700*64+5] = float32(math.Inf(-1))
+		bad[900*64+1] = float32(math.NaN())
+		_, err = Exec{Threads: 3}.QuantizeConfig(bad, 1000, 64, QuantConfig{Method: m})
+		var nf *NonFiniteError
+		if !errors.As(err, &nf) || nf.Row != 700 || nf.Col != 5 {
+			t.Errorf("%v: %v, want the -Inf at row 700, column 5", m, err)
 		}
 	}
 }

@@ -107,7 +107,10 @@ type Output struct {
 	Bytes int64
 	// SHA256 is the hex digest of the content, when the stage computed it.
 	SHA256 string
-	Time   time.Time
+	// Step is the optimizer step a checkpoint was saved at, 0 for a final
+	// output; `whisperc runs restore ID@STEP` addresses it.
+	Step int64
+	Time time.Time
 }
 
 // StageEnd is the end of one stage, successful or not.
@@ -126,6 +129,14 @@ type RunEnd struct {
 	// Err is the run's first failure, nil when every stage succeeded.
 	Err  error
 	Time time.Time
+}
+
+// Failer is an Observer that can make the run fail: once Err returns an
+// error (the run record can no longer be written, say the disk is full),
+// the executor stops before the next stage and reports it (E507). Long
+// stages (training) should check it between steps too.
+type Failer interface {
+	Err() error
 }
 
 // Nop ignores every event. Embed it to implement only some methods.

@@ -56,7 +56,10 @@ func FromGGUFVocab(v *gguf.Vocab) (*BPE, error) {
 
 // GGUFVocab returns t as a GGUF vocabulary: pieces with "▁" for spaces,
 // scores, and token types (unknown, control for BOS/EOS, byte for
-// "<0xXX>" pieces, normal otherwise).
+// "<0xXX>" pieces, normal otherwise). llama2.c's tokenizer.bin wraps the
+// BOS and EOS pieces in newlines ("\n</s>\n"); they are written as
+// SentencePiece names them ("</s>"), the text by which llama.cpp
+// recognises EOS as an end-of-generation token.
 func GGUFVocab(t *BPE) *gguf.Vocab {
 	v := &gguf.Vocab{Model: "llama", BOS: t.bos, EOS: t.eos, UNK: t.unk, PAD: -1, AddBOS: true}
 	v.Tokens = make([]string, len(t.pieces))
@@ -70,6 +73,7 @@ func GGUFVocab(t *BPE) *gguf.Vocab {
 			v.Types[i] = gguf.TokenUnknown
 		case i == t.bos || i == t.eos:
 			v.Types[i] = gguf.TokenControl
+			v.Tokens[i] = strings.Trim(v.Tokens[i], "\n")
 		case isByte && len(p) == 6:
 			v.Types[i] = gguf.TokenByte
 		default:

@@ -20,6 +20,12 @@ func TestGGUFVocabTypes(t *testing.T) {
 	if v.Types[0] != gguf.TokenUnknown || v.Types[1] != gguf.TokenControl || v.Types[2] != gguf.TokenControl {
 		t.Errorf("special types %v", v.Types[:3])
 	}
+	// tokenizer.bin's "\n<s>\n" and "\n</s>\n" are written under their
+	// SentencePiece names, by which llama.cpp finds its end-of-generation
+	// token.
+	if v.Tokens[1] != "<s>" || v.Tokens[2] != "</s>" {
+		t.Errorf("BOS, EOS pieces %q, %q; want <s>, </s>", v.Tokens[1], v.Tokens[2])
+	}
 	if v.Tokens[3+0x0A] != "<0x0A>" || v.Types[3+0x0A] != gguf.TokenByte {
 		t.Errorf("token %d = %q type %d, want the newline byte token", 3+0x0A, v.Tokens[13], v.Types[13])
 	}

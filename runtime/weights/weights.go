@@ -106,6 +106,18 @@ type Set struct {
 	Source string
 	// Close releases the backing memory (an mmap), if any. It may be nil.
 	Close func() error
+	// Release, when not nil, tells the backing mapping that a tensor's Data
+	// is not needed in memory for now (a consumer that converted it keeps
+	// its own copy); the data stays readable and is read back from the file
+	// if touched again. It lowers the resident set, never the contents.
+	Release func(data []byte)
+}
+
+// ReleaseData calls s.Release on data when the set has one.
+func (s *Set) ReleaseData(data []byte) {
+	if s.Release != nil {
+		s.Release(data)
+	}
 }
 
 // Get returns the named tensor or an error naming what is missing.

@@ -478,11 +478,23 @@ func TestKQuantTensors(t *testing.T) {
 	if err := WriteSet(&buf, s, nil); err != nil {
 		t.Fatal(err)
 	}
-	back, err := Open(writeTemp(t, buf.Bytes()))
+	path := writeTemp(t, buf.Bytes())
+	back, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer back.Close()
+	// Q4_K holds the most matrix elements and Q6_K is there too: llama.cpp
+	// calls that mix Q4_K_M (llama_ftype 15).
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, ok, _ := arch.GGUFNumber(f.Header.Header.MetadataKV, "general.file_type")
+	f.Close()
+	if !ok || ft != 15 {
+		t.Errorf("general.file_type = %v (present %v), want 15 (Q4_K_M)", ft, ok)
+	}
 	for n, want := range s.Tensors {
 		got := back.Tensors[n]
 		if got == nil || got.DType != want.DType || !bytes.Equal(got.Data, want.Data) {
@@ -618,5 +630,17 @@ func TestPlannableButNotLoadable(t *testing.T) {
 	}
 	if _, err := f.Weights(); err == nil || !strings.Contains(err.Error(), `architecture "qwen2" can be planned but not loaded`) {
 		t.Errorf("loader: %v", err)
+	}
+}
+
+// TestFileType checks "general.file_type" for uniform files.
+func TestFileType(t *testing.T) {
+	for d, want := range map[weights.DType]uint32{weights.F32: 0, weights.F16: 1, weights.Q8_0: 7, weights.Q4_0: 2, weights.Q6_K: 18} {
+		s := &weights.Set{Tensors: map[string]*weights.Tensor{
+			"a": {Shape: []int{4, 256}, DType: d}, "b": {Shape: []int{256}, DType: weights.F32},
+		}}
+		if got := fileType(s); got != want {
+			t.Errorf("%v: file type %d, want %d", d, got, want)
+		}
 	}
 }

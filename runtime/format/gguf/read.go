@@ -68,6 +68,9 @@ func NewFile(name string, gf *gguf.GGUFFile, data []byte) *File {
 // Close releases the mapping.
 func (f *File) Close() error { return f.data.Close() }
 
+// release drops the mapped pages of data from memory (see mapped.Release).
+func (f *File) release(data []byte) { f.data.Release(data) }
+
 // Open reads the llama-architecture GGUF file at path and returns its
 // tensors under canonical names. The Set's Close unmaps the file.
 func Open(path string) (*weights.Set, error) {
@@ -81,6 +84,7 @@ func Open(path string) (*weights.Set, error) {
 		return nil, err
 	}
 	s.Close = f.Close
+	s.Release = f.release
 	return s, nil
 }
 
@@ -156,6 +160,10 @@ func (f *File) Weights() (*weights.Set, error) {
 		if err := checkFinite(t); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
+		// The check read the tensor's pages; let them go until a consumer
+		// needs them, so that opening a file does not make all of it
+		// resident at once.
+		f.data.Release(b)
 		s.Tensors[name] = t
 	}
 	if err := canon.CheckComplete(s); err != nil {

@@ -206,6 +206,7 @@ func WriteSet(w io.Writer, s *weights.Set, v *Vocab) error {
 	if c.HeadDim != 0 && c.HeadDim*c.Heads != c.Dim {
 		kvs = append(kvs, KV{"llama.attention.key_length", uint32(c.HeadDim)}, KV{"llama.attention.value_length", uint32(c.HeadDim)})
 	}
+	kvs = append(kvs, KV{"general.file_type", fileType(s)})
 	if v != nil {
 		kvs = append(kvs, vocabKVs(v)...)
 	}
@@ -253,6 +254,37 @@ func compareCanonical(a, b string) int {
 		return ka - kb
 	}
 	return strings.Compare(sa, sb)
+}
+
+// llama.cpp's llama_ftype values for "general.file_type": the type most
+// of a file's matrices have.
+var fileTypes = map[weights.DType]uint32{
+	weights.F32: 0, weights.F16: 1, weights.Q4_0: 2, weights.Q4_1: 3, weights.Q8_0: 7,
+	weights.Q5_0: 8, weights.Q5_1: 9, weights.Q4_K: 14, weights.Q5_K: 16, weights.Q6_K: 18, weights.BF16: 32,
+}
+
+// fileType returns "general.file_type" for s: the llama_ftype of the
+// dtype holding the most matrix elements; a K-quant file with Q6_K
+// matrices besides is the "_M" mix (Q4_K_M = 15, Q5_K_M = 17), as
+// llama-quantize names them.
+func fileType(s *weights.Set) uint32 {
+	count := map[weights.DType]int{}
+	for _, t := range s.Tensors {
+		if len(t.Shape) == 2 {
+			count[t.DType] += t.Elements()
+		}
+	}
+	best := weights.F32
+	for d, n := range count {
+		if n > count[best] || n == count[best] && d < best {
+			best = d
+		}
+	}
+	ft := fileTypes[best]
+	if (best == weights.Q4_K || best == weights.Q5_K) && count[weights.Q6_K] > 0 {
+		ft++
+	}
+	return ft
 }
 
 func vocabKVs(v *Vocab) []KV {

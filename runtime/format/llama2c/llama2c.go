@@ -24,19 +24,20 @@ func Open(path string) (*weights.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("llama2c: %w", err)
 	}
-	s, err := decode(f.Name, f.Data)
+	s, err := decode(f.Name, f.Data, f.Release)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	s.Close = f.Close
+	s.Release = f.Release
 	return s, nil
 }
 
 // Decode reads a llama2.c checkpoint held in data; name is used in messages.
 // Float32 tensors alias data.
 func Decode(name string, data []byte) (*weights.Set, error) {
-	return decode(name, data)
+	return decode(name, data, nil)
 }
 
 // tensorSpec is one tensor in file order.
@@ -110,7 +111,11 @@ func versionedMatrices(c arch.Config) []tensorSpec {
 	return ts
 }
 
-func decode(name string, data []byte) (*weights.Set, error) {
+// decode reads the checkpoint in data. release, when not nil, drops the
+// mapped pages of each fp32 tensor from memory once its finite-value check
+// has read them, so that opening a file does not make all of it resident
+// at once; consumers fault back in only what they use.
+func decode(name string, data []byte, release func([]byte)) (*weights.Set, error) {
 	h, err := arch.ParseLlama2cHeader(data[:min(len(data), arch.Llama2cHeaderMax)])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -160,6 +165,9 @@ func decode(name string, data []byte) (*weights.Set, error) {
 		}
 		if err := mapped.CheckFiniteF32(t.name, b); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
+		}
+		if release != nil {
+			release(b)
 		}
 		s.Tensors[t.name] = &weights.Tensor{Name: t.name, Shape: t.shape, DType: weights.F32, Data: b}
 		return nil

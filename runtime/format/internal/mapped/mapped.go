@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -72,4 +74,28 @@ func (f *File) Close() error {
 		return unix.Munmap(data)
 	}
 	return nil
+}
+
+// Release tells the system that the pages wholly inside b, a sub-slice of
+// a mapped File's Data, are not needed in memory for now, so that they stop
+// counting in the process's resident set. They stay readable: a later read
+// faults them back in from the file. Unmodified private pages are dropped,
+// never written anywhere. It does nothing for a File read into memory, or
+// for b outside Data.
+func (f *File) Release(b []byte) {
+	if f == nil || !f.mapped || f.closed || len(b) == 0 || len(f.Data) == 0 {
+		return
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(f.Data)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if p < base || p+uintptr(len(b)) > base+uintptr(len(f.Data)) {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	lo := (p - base + page - 1) &^ (page - 1)
+	hi := (p - base + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return
+	}
+	_ = unix.Madvise(f.Data[lo:hi], unix.MADV_DONTNEED)
 }

@@ -1,0 +1,110 @@
+package cost
+
+import "github.com/modelwhisperer/whisperc/planner/arch"
+
+// Engine is the training engine a workload runs on; the engines make
+// different memory choices for the same pipeline. The zero value is
+// unset, which the model reads as Hugging Face: the engine of the stored
+// measurements (planner/testdata/measured).
+type Engine int
+
+// The engines.
+const (
+	EngineUnset Engine = iota
+	// EngineHF is transformers + PEFT + TRL under Accelerate: mixed
+	// precision keeps fp32 master weights for full fine-tuning, PEFT keeps
+	// adapters (and so their gradients and Adam moments) in fp32, and the
+	// loss casts the whole logits tensor to fp32.
+	EngineHF
+	// EngineTorchtune is torchtune's recipes: training in one dtype
+	// throughout (weights, adapters, gradients and optimizer state in bf16
+	// under precision = bf16) and a chunked cross-entropy.
+	EngineTorchtune
+)
+
+// String returns the engine's name as --engine spells it.
+func (e Engine) String() string {
+	switch e {
+	case EngineHF, EngineUnset:
+		return "hf"
+	case EngineTorchtune:
+		return "torchtune"
+	}
+	return "invalid"
+}
+
+// TorchtuneLossChunks is torchtune's CEWithChunkedOutputLoss default:
+// the output projection and the fp32 cast run on 8 chunks of the sequence.
+const TorchtuneLossChunks = 8
+
+// logitBytes returns what the loss keeps at the peak for tokens tokens:
+// the output logits and what cross-entropy saves for backward, plus the
+// final norm's fp32 input and the embedding output.
+//
+//   - Hugging Face computes the logits in the compute format, casts the
+//     whole tensor to fp32 and keeps the fp32 log-softmax for backward:
+//     tokens·vocab·(2+4) bytes in bf16 (measured within 3% on the H100).
+//   - With LossChunks = n (torchtune) the bf16 logits of every chunk are
+//     kept, and each chunk is cast to fp32 on its own; an eager loss still
+//     saves each chunk's fp32 log-softmax, a compiled one fuses it and
+//     saves only the log-sum-exp, so the fp32 part drops to one chunk's
+//     transient cast. Unmeasured: derived from the recipe's code path.
+func (w *Workload) logitBytes(tokens float64) float64 {
+	c := w.Arch
+	cdt := float64(w.Compute.Bytes())
+	sdt := float64(w.Storage.Bytes())
+	tail := tokens * float64(c.Dim) * (4 + sdt) // final norm and embedding output
+	if c.Family == arch.BERT {
+		return tokens*float64(c.Dim)*8 + tail // pooled classification head: small
+	}
+	v := tokens * float64(c.Vocab)
+	if w.LossChunks <= 1 {
+		return v*(cdt+4) + tail
+	}
+	chunk := v * 4 / float64(w.LossChunks)
+	if w.CompiledLoss {
+		return v*cdt + chunk + tokens*4 + tail
+	}
+	return v*(cdt+4) + chunk + tail // every chunk's fp32 log-softmax, and one chunk's cast in flight
+}
+
+func (w *Workload) logitNote() string {
+	if w.LossChunks > 1 {
+		if w.CompiledLoss {
+			return "output logits in " + itoa(w.LossChunks) + " chunks; the compiled loss casts one chunk to fp32 at a time"
+		}
+		return "output logits in " + itoa(w.LossChunks) + " chunks and each chunk's fp32 log-softmax"
+	}
+	return "output logits and the fp32 log-softmax of the loss"
+}
+
+// offloadedActivations returns the activations left on the device when
+// the saved tensors move to host memory (torchtune's
+// enable_activation_offloading, TRL's activation_offloading): the layer
+// being computed and the one being copied, about two layers' worth.
+func (w *Workload) offloadedActivations(kept, perLayer float64) float64 {
+	if !w.ActivationOffload {
+		return kept
+	}
+	return min(kept, 2*perLayer)
+}
+
+// OnEngine returns the workload as engine e runs it. Hugging Face changes
+// nothing (the workload is written in its terms). torchtune trains in the
+// compute format throughout: under bf16 there are no fp32 master weights,
+// and adapters, gradients and optimizer moments are bf16 too; its
+// recipes compute the loss in TorchtuneLossChunks chunks.
+func (w Workload) OnEngine(e Engine) Workload {
+	w.Engine = e
+	if e != EngineTorchtune || w.Mode == Inference {
+		return w
+	}
+	if w.Compute.Bytes() == 2 {
+		w.Storage = w.Compute
+		w.AdapterType = w.Compute
+	}
+	if w.LossChunks == 0 {
+		w.LossChunks = TorchtuneLossChunks
+	}
+	return w
+}

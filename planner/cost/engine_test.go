@@ -1,0 +1,113 @@
+package cost
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestMeasuredPerEngine is the error table of the per-engine model against
+// every stored measurement. The measurements ran transformers + PEFT with
+// AdamW under autocast (measure_gpu.py), which is the hf engine; each
+// training case reports allocated (torch.cuda.max_memory_allocated) and
+// reserved (max_memory_reserved) against the model's Allocated and
+// Allocated + allocator_reserve. torchtune has no measurements yet: its
+// predictions are listed, not checked.
+func TestMeasuredPerEngine(t *testing.T) {
+	dev := Device{GPU: true, ContextBytes: DefaultGPUContext}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-24s %-9s %10s %10s %7s %10s %10s %7s\n", "case", "engine", "alloc GB", "meas GB", "err", "resv GB", "meas GB", "err")
+	for _, m := range loadMeasurements(t) {
+		w := workloadOf(t, m)
+		for _, e := range []Engine{EngineHF, EngineTorchtune} {
+			we := w.OnEngine(e)
+			mem := we.Memory(dev)
+			alloc := float64(mem.Allocated)
+			reserved := alloc + float64(mem.Component("allocator_reserve"))
+			if e == EngineTorchtune {
+				fmt.Fprintf(&b, "%-24s %-9s %10.2f %10s %7s %10.2f %10s %7s\n", m.Name, e, alloc/1e9, "-", "-", reserved/1e9, "-", "-")
+				continue
+			}
+			want := float64(m.PeakAllocated)
+			if m.Mode == "infer" {
+				want -= float64(m.KVCacheBytes) + float64(m.Batch*m.Seq*w.Arch.Vocab*2)
+			}
+			errA := (alloc - want) / want
+			rs, re := "-", "-"
+			if m.PeakReserved > 0 {
+				errR := (reserved - float64(m.PeakReserved)) / float64(m.PeakReserved)
+				rs, re = fmt.Sprintf("%.2f", float64(m.PeakReserved)/1e9), fmt.Sprintf("%+.1f%%", 100*errR)
+				// The allocator's reserve is a fixed share of transient
+				// memory (ReserveFraction); measured it ranges wider, so
+				// reserved is held to 15% while allocated meets 10%.
+				if errR > 0.15 || errR < -0.15 {
+					t.Errorf("%s: reserved predicted %.2f GB, measured %.2f GB (%+.1f%%): more than 15%% off", m.Name, reserved/1e9, float64(m.PeakReserved)/1e9, 100*errR)
+				}
+			}
+			fmt.Fprintf(&b, "%-24s %-9s %10.2f %10.2f %+6.1f%% %10.2f %10s %7s\n", m.Name, e, alloc/1e9, want/1e9, 100*errA, reserved/1e9, rs, re)
+			if errA > 0.10 || errA < -0.10 {
+				t.Errorf("%s on %s: allocated predicted %.2f GB, measured %.2f GB: more than 10%% off", m.Name, e, alloc/1e9, want/1e9)
+			}
+		}
+	}
+	t.Log("\n" + b.String())
+}
+
+// TestEngineChoices checks the direction and size of each engine difference
+// on the measured 7B LoRA case, so that a change to the model that flips
+// one fails here.
+func TestEngineChoices(t *testing.T) {
+	dev := Device{GPU: true, ContextBytes: DefaultGPUContext}
+	var lora, full measurement
+	for _, m := range loadMeasurements(t) {
+		switch m.Name {
+		case "lora-7b-bf16-nockpt":
+			lora = m
+		case "full-1.1b-amp-nockpt":
+			full = m
+		}
+	}
+	hf := workloadOf(t, lora)
+	tt := hf.OnEngine(EngineTorchtune)
+	h, g := hf.Memory(dev), tt.Memory(dev)
+	// Adapters and their moments in bf16: half of the fp32 figures.
+	if got, want := g.Component("adapters"), h.Component("adapters")/2; got != want {
+		t.Errorf("torchtune adapters %d, want half of hf's: %d", got, want)
+	}
+	// The chunked loss keeps bf16 logits and fp32 log-probabilities; the
+	// compiled one drops the fp32 part.
+	tokens := float64(hf.Batch * hf.Seq)
+	v := tokens * float64(hf.Arch.Vocab)
+	tc := tt
+	tc.CompiledLoss = true
+	if d := float64(tt.Memory(dev).Component("logits") - tc.Memory(dev).Component("logits")); d < 0.8*v*4 {
+		t.Errorf("a compiled chunked loss should save about the fp32 log-probabilities (%.0f B), saves %.0f B", v*4, d)
+	}
+	// Full fine-tuning: no fp32 master weights under torchtune's bf16.
+	fh := workloadOf(t, full)
+	fh.Storage, fh.Compute = FP32, BF16
+	ft := fh.OnEngine(EngineTorchtune)
+	if got, want := ft.Memory(dev).Component("weights"), fh.Memory(dev).Component("weights")/2; got != want {
+		t.Errorf("torchtune bf16 weights %d, want half of hf's fp32 master weights %d", got, want)
+	}
+	// Optimizer in backward removes the step phase's full gradient set.
+	ck := ft
+	ck.Checkpointing = CheckpointFull // the optimizer step sets the peak
+	ob := ck
+	ob.OptimizerInBackward = true
+	if a, b := ob.Memory(dev), ck.Memory(dev); a.Total >= b.Total || a.Phase != "backward" || b.Phase != "optimizer step" {
+		t.Errorf("optimizer in backward must remove the step phase's peak: %s %d vs %s %d", a.Phase, a.Total, b.Phase, b.Total)
+	}
+	// Activation offloading keeps about two layers on the device.
+	ao := hf
+	ao.ActivationOffload = true
+	if a, b := ao.Memory(dev).Component("activations"), h.Component("activations"); a*8 > b {
+		t.Errorf("offloaded activations %d should be a small fraction of %d", a, b)
+	}
+	// CPU offload of a ZeRO-3 full fine-tune leaves one layer's weights.
+	z := fh
+	z.Devices, z.Sharding, z.CPUOffload = 8, ZeRO3, true
+	if s := z.Memory(dev).Component("optimizer_state"); s != 0 {
+		t.Errorf("offloaded optimizer state on the device: %d", s)
+	}
+}

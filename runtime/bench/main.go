@@ -1,0 +1,257 @@
+// Command bench measures whisperc's CPU inference on llama2.c-shaped models
+// with seeded random weights, for the side-by-side comparison with
+// llama.cpp that bench.sh runs (see README.md in this folder).
+//
+//	go run ./runtime/bench gen -shape 42M -tokenizer TOK -dir DIR
+//	go run ./runtime/bench run -model gguf:DIR/42M-q4_0.gguf -quantize none -threads 1
+//
+// gen writes DIR/SHAPE.bin (llama2.c, fp32) and DIR/SHAPE-{f32,q8_0,q4_0}.gguf
+// (the same weights through the GGUF writer, with the tokenizer's
+// vocabulary). run loads one model, prefills a prompt of -prompt random
+// tokens as one batch, decodes -gen tokens greedily and prints one JSON line:
+// load seconds, prefill and decode tok/s, peak RSS and the model file's size.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/format"
+	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// shapes are the TinyStories checkpoints' architectures.
+var shapes = map[string]arch.Config{
+	"15M":  {Name: "15M", Family: arch.Llama, Dim: 288, HiddenDim: 768, Layers: 6, Heads: 6, KVHeads: 6, Vocab: 32000, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+	"42M":  {Name: "42M", Family: arch.Llama, Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, KVHeads: 8, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+	"110M": {Name: "110M", Family: arch.Llama, Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench gen|run [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "gen":
+		err = gen(os.Args[2:])
+	case "run":
+		err = run(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q (gen or run)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// randomSet returns a model of shape c with weights drawn uniformly from
+// ±1/sqrt(fan-in) (norm weights near 1) by a PCG seeded with seed.
+func randomSet(c arch.Config, seed uint64) *weights.Set {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	ws := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
+	add := func(name string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]byte, 4*n)
+		scale := 1 / math.Sqrt(float64(shape[len(shape)-1]))
+		for i := range n {
+			v := float32((r.Float64()*2 - 1) * scale)
+			if len(shape) == 1 {
+				v = float32(1 + 0.1*(r.Float64()*2-1))
+			}
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+		ws.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: data}
+	}
+	hs := c.HeadSize()
+	add("tok_embeddings.weight", c.Vocab, c.Dim)
+	add("norm.weight", c.Dim)
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		add(p+"attention_norm.weight", c.Dim)
+		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
+		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
+		add(p+"ffn_norm.weight", c.Dim)
+		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
+		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
+		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
+	}
+	return ws
+}
+
+func gen(args []string) error {
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	shape := fs.String("shape", "15M", "model shape: 15M, 42M or 110M")
+	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer.bin with the 32,000-token vocabulary")
+	dir := fs.String("dir", ".", "output folder")
+	fs.Parse(args)
+	c, ok := shapes[*shape]
+	if !ok {
+		return fmt.Errorf("unknown shape %q (15M, 42M or 110M)", *shape)
+	}
+	tok, err := tokenizer.ReadLlama2CFile(*tokPath, c.Vocab)
+	if err != nil {
+		return err
+	}
+	vocab := tokenizer.GGUFVocab(tok)
+	ws := randomSet(c, 1)
+	write := func(name string, f func(*os.File) error) error {
+		out, err := os.Create(filepath.Join(*dir, name))
+		if err != nil {
+			return err
+		}
+		if err := f(out); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}
+	if err := write(*shape+".bin", func(f *os.File) error { return llama2c.Write(f, ws, 0) }); err != nil {
+		return err
+	}
+	for _, d := range []weights.DType{weights.F32, weights.Q8_0, weights.Q4_0} {
+		s, err := gguf.ConvertSet(ws, d)
+		if err != nil {
+			return err
+		}
+		if err := write(fmt.Sprintf("%s-%s.gguf", *shape, d), func(f *os.File) error { return gguf.WriteSet(f, s, vocab) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// result is what run prints.
+type result struct {
+	Model         string  `json:"model"`
+	Quantize      string  `json:"quantize"`
+	Threads       int     `json:"threads"`
+	LoadSeconds   float64 `json:"load_s"`
+	PrefillTokens int     `json:"prefill_tokens"`
+	PrefillTokS   float64 `json:"prefill_tok_s"`
+	DecodeTokens  int     `json:"decode_tokens"`
+	DecodeTokS    float64 `json:"decode_tok_s"`
+	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
+	FileBytes     int64   `json:"file_bytes"`
+	WeightBytes   int64   `json:"weight_bytes"`
+	KVBytes       int64   `json:"kv_bytes"`
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	model := fs.String("model", "", "model spec (llama2c:PATH or gguf:PATH)")
+	q := fs.String("quantize", "none", "none, nf4, fp4, q8_0")
+	threads := fs.Int("threads", 1, "threads for the matrix products")
+	promptN := fs.Int("prompt", 128, "prompt tokens, prefilled as one batch")
+	genN := fs.Int("gen", 128, "tokens to decode")
+	tokenwise := fs.Bool("tokenwise", false, "prefill one token at a time instead of as one batch")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	fs.Parse(args)
+	quant := map[string]engine.Quantize{"none": engine.QuantizeNone, "nf4": engine.QuantizeNF4, "fp4": engine.QuantizeFP4, "q8_0": engine.QuantizeQ8_0}[*q]
+	if quant == engine.QuantizeInvalid {
+		return fmt.Errorf("unknown -quantize %q", *q)
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	ws, err := format.OpenWeights(*model)
+	if err != nil {
+		return err
+	}
+	o := engine.DefaultOptions()
+	o.Compile = engine.CompileReduceOverhead
+	o.Quantize = quant
+	o.QuantizeHead = quant != engine.QuantizeNone
+	o.Threads = *threads
+	o.Context = *promptN + *genN + 1
+	e, err := engine.New(ctx, ws, o)
+	if err != nil {
+		return err
+	}
+	load := time.Since(t0)
+	c := e.Config()
+	prompt := make([]int, *promptN)
+	prompt[0] = 1
+	for i := 1; i < len(prompt); i++ {
+		prompt[i] = 259 + (i*7919)%(c.Vocab-259)
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	t1 := time.Now()
+	var logits []float32
+	if *tokenwise {
+		for _, tok := range prompt {
+			if logits, err = e.Forward(ctx, []int{tok}); err != nil {
+				return err
+			}
+		}
+	} else if logits, err = e.Forward(ctx, prompt); err != nil {
+		return err
+	}
+	prefill := time.Since(t1)
+	t2 := time.Now()
+	for range *genN {
+		next := 0
+		for i, v := range logits {
+			if v > logits[next] {
+				next = i
+			}
+		}
+		if logits, err = e.Forward(ctx, []int{next}); err != nil {
+			return err
+		}
+	}
+	decode := time.Since(t2)
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return err
+	}
+	path := *model
+	if _, p, ok := strings.Cut(path, ":"); ok {
+		path = p
+	}
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	r := result{
+		Model: filepath.Base(path), Quantize: *q, Threads: *threads,
+		LoadSeconds:   load.Seconds(),
+		PrefillTokens: *promptN, PrefillTokS: float64(*promptN) / prefill.Seconds(),
+		DecodeTokens: *genN, DecodeTokS: float64(*genN) / decode.Seconds(),
+		PeakRSSBytes: ru.Maxrss * 1024, FileBytes: size, WeightBytes: e.WeightBytes(),
+		KVBytes: int64(2 * c.Layers * c.KVHeads * c.HeadSize() * 4 * (*promptN + *genN)),
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
