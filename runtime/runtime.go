@@ -106,6 +106,8 @@ func runnerFor(k planner.StageKind) stageFunc {
 		return (*executor).train
 	case planner.StageEvaluate:
 		return (*executor).evaluate
+	case planner.StageServe:
+		return (*executor).serve
 	}
 	return nil
 }
