@@ -690,6 +690,8 @@ func (b *builder) export(e *compiler.Export) {
 			q = cost.Quant{Type: cost.Q8_0}
 		case compiler.ExportQuantQ4_0:
 			q = cost.Quant{Type: cost.Q4_0}
+		case compiler.ExportQuantQ4_K_M:
+			q = cost.Quant{Type: cost.Q4K} // Q6_K tensors in the mix add a few percent
 		case compiler.ExportQuantNone:
 			q = cost.Quant{}
 		}
