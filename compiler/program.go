@@ -394,6 +394,9 @@ type Distributed struct {
 	// GPUs is the GPU count, 0 meaning every GPU of the target.
 	GPUs   int
 	Engine Engine
+	// CPUOffload keeps optimizer state and gradients (and sharded
+	// parameters) in host memory.
+	CPUOffload bool
 }
 
 // Every is a count of steps or epochs, as in `save_every = 500 steps`.
@@ -428,6 +431,12 @@ type Finetune struct {
 	Seed   int
 	// Distributed is nil on one GPU.
 	Distributed *Distributed
+	// LossChunks is the number of loss chunks, 0 for the engine's own.
+	LossChunks int
+	// ActivationOffloading and OptimizerInBackward are the memory
+	// techniques of the same names.
+	ActivationOffloading bool
+	OptimizerInBackward  bool
 }
 
 // ModelRef is what generate, serve and export use: a base model, or a
@@ -481,9 +490,14 @@ type Serve struct {
 	Host      string
 	Port      int
 	MaxBatch  int
-	KVCache   bool
-	Attention Attention
-	Compile   CompileMode
+	MaxQueue  int
+	MaxTokens int
+	// Timeout is the per-request limit in seconds.
+	Timeout      int
+	KVCache      bool
+	Attention    Attention
+	Compile      CompileMode
+	ChatTemplate string // auto, plain or chatml
 }
 
 // Track is the `track` block.
@@ -524,7 +538,11 @@ type Export struct {
 	Format   ExportFormat
 	Quantize ExportQuant
 	// Path is the resolved output path.
-	Path string
+	Path         string
+	Merge        bool
+	Modelfile    bool
+	System       string
+	ChatTemplate string // auto, plain or chatml
 }
 
 // Target is the `target` block.

@@ -14,6 +14,8 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 	"go.lsp.dev/uri"
+
+	"github.com/modelwhisperer/whisperc/lang/diag"
 )
 
 // completionItems returns the completion items at the first marker (plus
@@ -294,5 +296,25 @@ func waitTick(s *session) {
 	select {
 	case <-s.client.wake:
 	case <-time.After(20 * time.Millisecond):
+	}
+}
+
+// TestDiagnosticsCapped checks that a document with thousands of errors
+// publishes at most diag.MaxPerFile of them, then the one that counts the
+// rest.
+func TestDiagnosticsCapped(t *testing.T) {
+	s := newSession(t, testOpts())
+	u := testURI(t, "braces.whisper")
+	s.open(u, strings.Repeat("}\n", 3000))
+	diags := s.waitDiagnostics(u, 1)
+	if len(diags) != diag.MaxPerFile+1 {
+		t.Fatalf("%d diagnostics published, want %d", len(diags), diag.MaxPerFile+1)
+	}
+	last := diags[diag.MaxPerFile]
+	if last.Code != protocol.String(diag.TooManyCode) {
+		t.Errorf("last diagnostic %+v, want %s", last, diag.TooManyCode)
+	}
+	if last.Range.Start.Line < diags[diag.MaxPerFile-1].Range.Start.Line {
+		t.Errorf("the count is at %v, before the last one shown at %v", last.Range.Start, diags[diag.MaxPerFile-1].Range.Start)
 	}
 }

@@ -23,12 +23,15 @@ func (s *server) publish(ctx context.Context, a *analysis) {
 }
 
 // protocolDiagnostics converts the analysis's diagnostics that concern its
-// document, in sorted order.
+// document, in sorted order, at most diag.MaxPerFile of them and then the
+// one (E115) that counts the rest, as the command line does: a file of two
+// million stray braces would otherwise send the editor millions of them on
+// every keystroke.
 func (s *server) protocolDiagnostics(a *analysis) []protocol.Diagnostic {
 	m := Mapper{File: a.doc.File, Enc: s.encoding()}
 	out := []protocol.Diagnostic{}
 	elsewhere := map[int][]*diag.Diagnostic{} // by import statement
-	for _, d := range a.diags.Sorted() {
+	for _, d := range a.diags.Capped(diag.MaxPerFile) {
 		if d.Subject != nil && d.Subject.Filename != a.doc.Path {
 			if uf, ok := a.unit[d.Subject.Filename]; ok && uf.via >= 0 && d.Severity == diag.Error {
 				elsewhere[uf.via] = append(elsewhere[uf.via], d)
@@ -88,7 +91,7 @@ func (s *server) importedErrors(a *analysis, m Mapper, imp importStmt, ds diag.D
 		Source:   protocol.NewOptional("whisperc"),
 		Message:  protocol.String(msg),
 	}
-	for _, d := range ds {
+	for _, d := range ds[:min(len(ds), diag.MaxPerFile)] {
 		if loc, ok := s.location(a, *d.Subject); ok {
 			pd.RelatedInformation = append(pd.RelatedInformation, protocol.DiagnosticRelatedInformation{Location: loc, Message: d.Code + ": " + d.Summary})
 		}
