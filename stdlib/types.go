@@ -16,8 +16,8 @@ func tPercent() Type { return Type{Kind: TypePercent} }
 func tShare(whole bool) Type {
 	return Type{Kind: TypePercent, Bounds: &Bounds{Min: 0, Max: 100, HasMin: true, HasMax: true, MaxOpen: !whole}}
 }
-func tCount() Type   { return Type{Kind: TypeCount} }
-func tAny() Type     { return Type{Kind: TypeAny} }
+func tCount() Type { return Type{Kind: TypeCount} }
+func tAny() Type   { return Type{Kind: TypeAny} }
 func tList(e Type) Type {
 	return Type{Kind: TypeList, Elem: &e}
 }
