@@ -63,30 +63,38 @@ func (c *checker) build(d *Decl, b *body) {
 		c.prog.Generates = append(c.prog.Generates, g)
 	case "serve":
 		s := &Serve{Decl: d,
-			Model:     c.modelRef(d, b, "model"),
-			Host:      b.str("host"),
-			Port:      b.integer("port"),
-			MaxBatch:  b.integer("max_batch"),
-			KVCache:   b.boolean("kv_cache"),
-			Attention: ParseAttention(b.enum("attention")),
-			Compile:   ParseCompileMode(b.enum("compile")),
+			Model:        c.modelRef(d, b, "model"),
+			Host:         b.str("host"),
+			Port:         b.integer("port"),
+			MaxBatch:     b.integer("max_batch"),
+			MaxQueue:     b.integer("max_queue"),
+			MaxTokens:    b.integer("max_tokens"),
+			Timeout:      b.integer("timeout"),
+			KVCache:      b.boolean("kv_cache"),
+			Attention:    ParseAttention(b.enum("attention")),
+			Compile:      ParseCompileMode(b.enum("compile")),
+			ChatTemplate: b.enum("chat_template"),
 		}
 		d.Value = s
 		c.prog.Serves = append(c.prog.Serves, s)
 	case "export":
 		e := &Export{Decl: d,
-			Model:    c.modelRef(d, b, "model"),
-			Format:   ParseExportFormat(b.enum("format")),
-			Quantize: ParseExportQuant(b.enum("quantize")),
-			Path:     resolvePath(d.File, b.str("path")),
+			Model:        c.modelRef(d, b, "model"),
+			Format:       ParseExportFormat(b.enum("format")),
+			Quantize:     ParseExportQuant(b.enum("quantize")),
+			Path:         resolvePath(d.File, b.str("path")),
+			Merge:        b.boolean("merge"),
+			Modelfile:    b.boolean("modelfile"),
+			System:       b.str("system"),
+			ChatTemplate: b.enum("chat_template"),
 		}
 		if e.Path == "" {
 			ext := map[ExportFormat]string{ExportGGUF: ".gguf", ExportSafetensors: "", ExportMerged: ""}[e.Format]
 			e.Path = resolvePath(d.File, filepath.Join("export", d.Name+ext))
 		}
-		if e.Format != ExportGGUF && (e.Quantize == ExportQuantQ8_0 || e.Quantize == ExportQuantQ4_0) {
+		if e.Format != ExportGGUF && (e.Quantize == ExportQuantQ8_0 || e.Quantize == ExportQuantQ4_0 || e.Quantize == ExportQuantQ4_K_M) {
 			c.report(diag.Errorf(d.ValueRange("quantize"), "E308", "GGML quantisation needs format = gguf",
-				"q8_0 and q4_0 are GGML block formats that only GGUF files store. Set `format = gguf`, or use quantize = none or f16."))
+				"q8_0, q4_0 and q4_k_m are GGML block formats that only GGUF files store. Set `format = gguf`, or use quantize = none or f16."))
 		}
 		d.Value = e
 		c.prog.Exports = append(c.prog.Exports, e)

@@ -338,9 +338,10 @@ const (
 	ExportQuantF16                 // f16
 	ExportQuantQ8_0                // q8_0
 	ExportQuantQ4_0                // q4_0
+	ExportQuantQ4_K_M              // q4_k_m
 )
 
-func exportQuantNames() []string { return []string{"none", "f16", "q8_0", "q4_0"} }
+func exportQuantNames() []string { return []string{"none", "f16", "q8_0", "q4_0", "q4_k_m"} }
 
 // String returns the value's .whisper spelling, or "invalid".
 func (v ExportQuant) String() string { return enumString(int(v), exportQuantNames()) }

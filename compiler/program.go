@@ -481,9 +481,14 @@ type Serve struct {
 	Host      string
 	Port      int
 	MaxBatch  int
-	KVCache   bool
-	Attention Attention
-	Compile   CompileMode
+	MaxQueue  int
+	MaxTokens int
+	// Timeout is the per-request limit in seconds.
+	Timeout      int
+	KVCache      bool
+	Attention    Attention
+	Compile      CompileMode
+	ChatTemplate string // auto, plain or chatml
 }
 
 // Track is the `track` block.
@@ -524,7 +529,11 @@ type Export struct {
 	Format   ExportFormat
 	Quantize ExportQuant
 	// Path is the resolved output path.
-	Path string
+	Path         string
+	Merge        bool
+	Modelfile    bool
+	System       string
+	ChatTemplate string // auto, plain or chatml
 }
 
 // Target is the `target` block.

@@ -296,3 +296,22 @@ func waitTick(s *session) {
 	case <-time.After(20 * time.Millisecond):
 	}
 }
+
+// TestDiagnosticsCapped checks that a document with thousands of errors
+// publishes at most maxPublished of them, then one that counts the rest.
+func TestDiagnosticsCapped(t *testing.T) {
+	s := newSession(t, testOpts())
+	u := testURI(t, "braces.whisper")
+	s.open(u, strings.Repeat("}\n", 3000))
+	diags := s.waitDiagnostics(u, 1)
+	if len(diags) != maxPublished+1 {
+		t.Fatalf("%d diagnostics published, want %d", len(diags), maxPublished+1)
+	}
+	last := diags[maxPublished]
+	if msg := string(last.Message.(protocol.String)); !strings.Contains(msg, "more diagnostics not shown") || last.Severity != protocol.DiagnosticSeverityInformation {
+		t.Errorf("last diagnostic %q (severity %v)", msg, last.Severity)
+	}
+	if last.Range.Start.Line < diags[maxPublished-1].Range.Start.Line {
+		t.Errorf("the count is at %v, before the last one shown at %v", last.Range.Start, diags[maxPublished-1].Range.Start)
+	}
+}

@@ -509,6 +509,11 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 		w.Quant = quantOf(m.Quantize)
 	}
 	w.StoredWeightBytes = b.stored[m]
+	if m.Source.Path != "" {
+		if fi, err := os.Stat(m.Source.Path); err == nil && fi.Mode().IsRegular() {
+			w.FileBytes = fi.Size()
+		}
+	}
 	if ref.Finetune != nil && ref.Finetune.LoRA != nil {
 		// adapters are merged into the weights for inference
 		st.Decisions = append(st.Decisions, Decision{What: "adapters", Choice: "merged", Rule: "ML003",
@@ -569,6 +574,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
+	w.CompileMode = st.Graph.Compile.String()
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
 	b.plan.Stages = append(b.plan.Stages, st)
 }
@@ -601,6 +607,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
 	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU)
+	full.CompileMode = st.Graph.Compile.String()
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
 	chunk.Seq = min(ctx, serveChunk)
@@ -644,6 +651,9 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 	st.Time = &StageTime{StepSeconds: pre.Seconds, Seconds: pre.Seconds + dec.Seconds, Bound: dec.Bound,
 		TokensPerSecond: dec.TokensPerSecond(),
 		Assumption:      fmt.Sprintf("prefill MFU %.0f%%, decoding at %.0f%% of memory bandwidth", 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
+	if dec.Bound == "measured" {
+		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
+	}
 	if !st.Memory.Fits {
 		over := mem.Total - st.Memory.CapacityBytes
 		d := diag.Errorf(where, "P120", fmt.Sprintf("%s does not fit: needs %s of %s", name, gib(mem.Total), gib(st.Memory.CapacityBytes)),
@@ -683,6 +693,8 @@ func (b *builder) export(e *compiler.Export) {
 			q = cost.Quant{Type: cost.Q8_0}
 		case compiler.ExportQuantQ4_0:
 			q = cost.Quant{Type: cost.Q4_0}
+		case compiler.ExportQuantQ4_K_M:
+			q = cost.Quant{Type: cost.Q4K} // Q6_K tensors in the mix add a few percent
 		case compiler.ExportQuantNone:
 			q = cost.Quant{}
 		}

@@ -25,6 +25,10 @@ type Target struct {
 	Source string
 	// Hardware is the detected machine, when Source is "detected".
 	Hardware *hw.Hardware
+	// CPU is the CPU runtime's rates measured on this machine
+	// (runtime.Calibrate); with it, CPU plans predict decode speed and
+	// resident memory for whisperc's own runtime instead of a roofline.
+	CPU *cost.CPURates
 }
 
 // Name returns the target as the command line spells it: "h100-80gb*8".
@@ -213,6 +217,8 @@ func (t *Target) Device() cost.Device {
 	}
 	if p.GPU {
 		d.ContextBytes = cost.DefaultGPUContext
+	} else {
+		d.CPU = t.CPU
 	}
 	return d
 }

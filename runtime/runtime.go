@@ -98,6 +98,8 @@ func runnerFor(k planner.StageKind) stageFunc {
 		return (*executor).quantize
 	case planner.StageGenerate:
 		return (*executor).generate
+	case planner.StageServe:
+		return (*executor).serve
 	}
 	return nil
 }

@@ -412,8 +412,29 @@ func serveBlock() Block {
 			{Name: "compile", Type: compileType(), Default: "none", Rule: "ML005",
 				DefaultWhy: "Servers run long, so compilation pays off, but it must be chosen knowingly: it delays start-up.",
 				Doc:        "Graph compilation mode."},
+			{Name: "max_queue", Type: tInt(), Default: "64", Bounds: between(0, 1<<20),
+				DefaultWhy: "Enough to absorb bursts of a few batches; beyond it clients are told to retry (429 with Retry-After) instead of waiting unboundedly.",
+				Doc:        "The most requests waiting for a batch slot; more are refused with 429."},
+			{Name: "max_tokens", Type: tInt(), Default: "512", Bounds: between(1, 1<<24),
+				DefaultWhy: "Long enough for a chat reply; a request asking for more is refused with 400.",
+				Doc:        "The most tokens one request may generate, and the default when a request sets none."},
+			{Name: "timeout", Type: tInt(), Default: "600", Bounds: between(1, 86400),
+				DefaultWhy: "Ten minutes ends a stuck request without cutting off long generations.",
+				Doc:        "The longest one request may take, in seconds; it then ends with 504 and frees its slot."},
+			{Name: "chat_template", Type: chatTemplateType(), Default: "auto",
+				DefaultWhy: "The template the model's metadata names, so chat requests look like its training data.",
+				Doc:        "How chat requests become prompts."},
 		},
 	}
+}
+
+// chatTemplateType is the chat template of serve and export.
+func chatTemplateType() Type {
+	return tEnum(
+		ev("auto", "The model's own template when its metadata carries a known one, else plain."),
+		ev("plain", "The messages' contents, one per line: for base models without chat training."),
+		ev("chatml", "ChatML: <|im_start|>role ... <|im_end|> turns."),
+	)
 }
 
 func trackBlock() Block {
@@ -494,12 +515,25 @@ func exportBlock() Block {
 				ev("f16", "16-bit floats."),
 				ev("q8_0", "GGML 8-bit blocks (gguf only)."),
 				ev("q4_0", "GGML 4-bit blocks (gguf only)."),
+				ev("q4_k_m", "llama.cpp's Q4_K_M mix: Q4_K super-blocks, Q6_K for the value and down projections of some layers and for the classifier (gguf only)."),
 			), Default: "none", Citations: []Citation{CiteLLMInt8()},
 				DefaultWhy: "Quantising an export loses quality; choose it for the deployment target.",
 				Doc:        "Quantisation applied to the exported weights."},
 			{Name: "path", Type: tPath(),
 				DefaultWhy: "`export/NAME` plus the format's extension, next to the declaring file.",
 				Doc:        "Where to write the export."},
+			{Name: "merge", Type: tBool(), Default: "true",
+				DefaultWhy: "One self-contained file is the simplest to deploy.",
+				Doc:        "For a LoRA fine-tune exported as gguf: fold the adapters into the weights; false writes the base model and the adapter as a separate GGUF adapter (general.type = adapter) that the Modelfile's ADAPTER names."},
+			{Name: "modelfile", Type: tBool(), Default: "true",
+				DefaultWhy: "`ollama create` takes the directory as is.",
+				Doc:        "For gguf: write an Ollama Modelfile (FROM, ADAPTER, TEMPLATE, PARAMETER, SYSTEM) beside the file."},
+			{Name: "system", Type: tString(),
+				DefaultWhy: "No system prompt.",
+				Doc:        "The Modelfile's SYSTEM prompt."},
+			{Name: "chat_template", Type: chatTemplateType(), Default: "auto",
+				DefaultWhy: "The template the model's metadata names.",
+				Doc:        "The chat template written to the GGUF metadata (tokenizer.chat_template) and the Modelfile's TEMPLATE."},
 		},
 	}
 }

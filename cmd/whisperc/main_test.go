@@ -10,6 +10,9 @@ import (
 
 // TestMain lets the scripts run whisperc as a command in-process.
 func TestMain(m *testing.M) {
+	// Plans in tests use the nominal CPU roofline, not a calibration of
+	// the loaded test machine (planner/cost's measured tests cover it).
+	os.Setenv("WHISPERC_CPU_RATES", "off")
 	testscript.Main(m, map[string]func(){
 		"whisperc": func() {
 			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

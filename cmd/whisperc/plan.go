@@ -1,11 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	goruntime "runtime"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/engines"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
@@ -47,6 +52,9 @@ func (c planCmd) Run(e *env) error {
 		return exitError{exitUsage}
 	}
 	ds = ds.Extend(tds)
+	if target.Source == "detected" && !target.Profile.GPU && target.Hardware != nil {
+		target.CPU = cpuRates(e, target.Hardware)
+	}
 	plan, pds := planner.Build(prog, target, planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens})
 	if c.Engine != "" {
 		// The engine's own limits, positioned on the attributes (P140, P141).
@@ -94,4 +102,35 @@ func checkProgram(e *env, file string, flags programFlags) (*compiler.Program, d
 		return prog, ds, exitError{exitErrors}
 	}
 	return prog, ds, nil
+}
+
+// cpuRates returns the CPU runtime's calibration for this machine (cached
+// in the user cache directory; measured on first use, a second or two),
+// or nil when it cannot be measured: the plan then uses the nominal
+// roofline.
+//
+// WHISPERC_CPU_RATES=off skips it; WHISPERC_CPU_RATES=FILE reads the rates
+// from FILE (a cost.CPURates JSON document, as calibrated before), for
+// reproducible plans.
+func cpuRates(e *env, h *hw.Hardware) *cost.CPURates {
+	switch v := os.Getenv("WHISPERC_CPU_RATES"); v {
+	case "":
+	case "off":
+		return nil
+	default:
+		data, err := input.ReadFile(v, "CPU rates", 1<<20)
+		if err != nil {
+			return nil
+		}
+		var r cost.CPURates
+		if json.Unmarshal(data, &r) != nil {
+			return nil
+		}
+		return &r
+	}
+	r, err := runtime.CalibrationFor(e.ctx, h, goruntime.GOMAXPROCS(0))
+	if err != nil {
+		return nil
+	}
+	return r
 }

@@ -19,6 +19,7 @@ import (
 type runCmd struct {
 	File string `arg:"" help:"The .whisper file to run, or a saved plan (.json) from whisperc plan -out."`
 	programFlags
+	Engine string `enum:",hf,torchtune,vllm" default:"" placeholder:"E" help:"Hand the pipeline's GPU stages to an engine (hf, torchtune, vllm) through its own launcher. On a machine with GPUs a finetune goes to hf unless another is named."`
 }
 
 // Run checks the file, plans it for the detected hardware and executes
@@ -64,12 +65,17 @@ func (c runCmd) Run(e *env) error {
 		if ds.HasErrors() {
 			return report(prog.Files, ds)
 		}
+		if engine := c.engineFor(prog, h); engine != "" {
+			return runOnEngine(e, c.File, engine, prog, ds, h)
+		}
 		var pds diag.Diagnostics
 		// The Gorgonia backend executes on the CPU, so the plan is for this
 		// machine's CPU and RAM even where it has GPUs.
 		cpu := *h
 		cpu.GPUs = nil
-		plan, pds = planner.Build(prog, planner.FromHardware(&cpu), planner.Options{PromptTokens: runtime.PromptTokens})
+		target := planner.FromHardware(&cpu)
+		target.CPU = cpuRates(e, &cpu)
+		plan, pds = planner.Build(prog, target, planner.Options{PromptTokens: runtime.PromptTokens})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)
 		}

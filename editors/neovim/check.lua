@@ -60,5 +60,14 @@ for _, it in ipairs(items) do
   end
 end
 
+-- What the omnifunc inserts: the words Neovim's own conversion makes of
+-- the items must be single lines (a newline would become a NUL byte).
+local complete_items = vim.lsp.util.text_document_completion_list_to_complete_items(res.result, "")
+for _, ci in ipairs(complete_items) do
+  if ci.word:find("[\n%z]") or ci.word:find("$", 1, true) then
+    return finish(false, "omnifunc would insert " .. vim.inspect(ci.word))
+  end
+end
+
 finish(true, string.format("client %d attached, diagnostic %q, %d plain completion items",
-  client.id, found.message:match("^[^\n]*"), #items))
+  client.id, found.message:match("^[^\n]*"), #complete_items))

@@ -48,6 +48,9 @@ type Device struct {
 	Bandwidth float64
 	// Peak is the dense throughput in FLOP/s per compute format.
 	Peak map[DType]float64
+	// CPU, when set, is the CPU runtime's measured rates: decode time and
+	// resident memory are then predicted for whisperc's own runtime.
+	CPU *CPURates
 	// ContextBytes is what the CUDA context and the framework's kernels
 	// take before the first tensor: 753,729,536 B measured on an H100 with
 	// torch 2.11 (planner/testdata/measured); 0 on the CPU.
@@ -376,6 +379,9 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 }
 
 func (w *Workload) inferenceMemory(dev Device) Memory {
+	if dev.CPU != nil && !dev.GPU && w.Arch.Family != arch.BERT {
+		return w.cpuMemory(dev)
+	}
 	c := w.Arch
 	qw, ow := w.weightBytes()
 	cdt := float64(w.Compute.Bytes())

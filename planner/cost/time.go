@@ -144,6 +144,9 @@ func (w *Workload) Decode(dev Device) Time {
 	if n <= 0 {
 		return Time{Bound: "memory"}
 	}
+	if dev.CPU != nil && !dev.GPU {
+		return w.cpuDecode(dev.CPU)
+	}
 	qw, ow := w.weightBytes()
 	weights := float64(qw + ow)
 	var seconds, bytes, flops float64

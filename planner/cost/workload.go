@@ -182,6 +182,13 @@ type Workload struct {
 	// weights (a GGUF file's tensors, whatever mix of block types they
 	// use); it replaces the count from Quant and Storage.
 	StoredWeightBytes int64
+	// FileBytes is the size of the model file the CPU runtime maps (its
+	// pages count in the process's resident memory once read); 0 when
+	// unknown.
+	FileBytes int64
+	// CompileMode is the CPU runtime's compile mode ("none", "default",
+	// "reduce_overhead", "max_autotune"), which sets its per-step costs.
+	CompileMode string
 
 	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
 	// dropout and the adapters' own format (peft keeps them in fp32).

@@ -99,9 +99,16 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		return
 	}
 
-	useDeepSpeed := dist != nil && n > 1 && dist.Engine == compiler.EngineDeepSpeed &&
-		(dist.Strategy == compiler.StrategyZeRO2 || dist.Strategy == compiler.StrategyZeRO3)
-	useFSDP := dist != nil && n > 1 && !useDeepSpeed && dist.Strategy != compiler.StrategyDDP
+	// ZeRO stages run on DeepSpeed (launched by Accelerate either way);
+	// fsdp on PyTorch FSDP2 through Accelerate.
+	useDeepSpeed := dist != nil && n > 1 && (dist.Strategy == compiler.StrategyZeRO2 || dist.Strategy == compiler.StrategyZeRO3)
+	useFSDP := dist != nil && n > 1 && dist.Strategy == compiler.StrategyFSDP
+	if dist != nil && n > 1 && dist.Engine == compiler.EngineDeepSpeed && !useDeepSpeed {
+		l.report(diag.Errorf(dist.ValueRange("engine"), codeUnsupported, "engine = deepspeed needs a ZeRO strategy",
+			fmt.Sprintf("DeepSpeed implements the ZeRO stages; strategy = %s runs on PyTorch through Accelerate. "+
+				"Write engine = accelerate, or strategy = zero2 or zero3.", dist.Strategy)))
+		return
+	}
 	src := l.opts.Source
 	if src == "" {
 		src = l.prog.Root
@@ -472,7 +479,7 @@ func (l *lowerer) accelerateYAML(f *compiler.Finetune, n int, ds, fsdp bool) str
 	case n <= 1:
 		b.WriteString("distributed_type: 'NO'  # one GPU\n")
 	case ds:
-		b.WriteString(fmt.Sprintf("distributed_type: DEEPSPEED  # distributed.engine = deepspeed, strategy = %s\n", f.Distributed.Strategy))
+		b.WriteString(fmt.Sprintf("distributed_type: DEEPSPEED  # distributed.strategy = %s: DeepSpeed ZeRO, launched by Accelerate\n", f.Distributed.Strategy))
 		b.WriteString("deepspeed_config:\n")
 		b.WriteString("  deepspeed_config_file: " + dsFile(f.Distributed) + "\n")
 		b.WriteString("  zero3_init_flag: " + map[bool]string{true: "true", false: "false"}[f.Distributed.Strategy == compiler.StrategyZeRO3] + "\n")

@@ -308,7 +308,7 @@ var table = []Mapping{
 	ex("distributed.strategy", "fsdp", Torchtune, "fsdp_reshard_after_forward: True"),
 	ex("distributed.gpus", "*", HF, "num_processes:"),
 	ex("distributed.gpus", "*", Torchtune, "--nproc_per_node"),
-	ex("distributed.engine", "accelerate", HF, "accelerate launch"),
+	ex("distributed.engine", "accelerate", HF, "accelerate launch"), // Accelerate also drives DeepSpeed's ZeRO stages
 	ex("distributed.engine", "deepspeed", HF, "distributed_type: DEEPSPEED"),
 	approx("distributed.engine", "accelerate", Torchtune, "tune run", "torchtune launches its recipes with torchrun through `tune run`; the engine setting does not apply."),
 	approx("distributed.engine", "deepspeed", Torchtune, "tune run", "torchtune shards with FSDP2 through `tune run`, not DeepSpeed; ZeRO stages map to FSDP2's resharding."),
@@ -324,11 +324,11 @@ var table = []Mapping{
 	approx("track.backend", "jsonl", Torchtune, "torchtune.training.metric_logging.DiskLogger", "torchtune's DiskLogger writes one text line per step (name:value pairs), not JSON lines."),
 
 	// vLLM: generate and serve
-	ex("model", "hub", VLLM, "--model"),
+	ex("model", "hub", VLLM, "vllm serve "),
 	ex("model", "finetune (LoRA)", VLLM, "--enable-lora"),
-	ex("model", "finetune (full)", VLLM, "--model"),
-	ex("model", "local safetensors", VLLM, "--model"),
-	approx("model", "gguf", VLLM, "--tokenizer", "vLLM's GGUF loader is experimental and loads single-file GGUF models only; it needs the original model's tokenizer, whisperc passes the model's tokenizer when one is declared."),
+	ex("model", "finetune (full)", VLLM, "vllm serve "),
+	ex("model", "local safetensors", VLLM, "vllm serve "),
+	approx("model", "gguf", VLLM, "vllm serve ", "vLLM's GGUF loader is experimental and loads single-file GGUF models only; it needs the original model's tokenizer, whisperc passes the model's tokenizer when one is declared."),
 	no("model", "llama2c", VLLM, "vLLM loads Hugging Face checkpoints and GGUF files, not llama2.c checkpoints. Run it on the CPU with whisperc run, or convert it to safetensors."),
 	no("model", "ollama", VLLM, "An ollama: model lives in Ollama's store and is served by Ollama itself (ollama serve); point source at the Hugging Face model to serve it with vLLM."),
 	ex("quantize.method", "none", VLLM, "--dtype"),

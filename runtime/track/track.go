@@ -76,7 +76,8 @@ type Run struct {
 }
 
 type stageState struct {
-	rec       *StageRecord
+	// index is the stage's position in the manifest's Stages.
+	index     int
 	stepTimes []float64
 	tokPerSec float64
 	// maxStep is the highest step any per-step metric named.
@@ -318,7 +319,7 @@ func (r *Run) StageStarted(st *planner.Stage, t time.Time) {
 		rec.PredictedStepSeconds = st.Time.StepSeconds
 	}
 	r.m.Stages = append(r.m.Stages, rec)
-	r.stages[st.ID] = &stageState{rec: &r.m.Stages[len(r.m.Stages)-1]}
+	r.stages[st.ID] = &stageState{index: len(r.m.Stages) - 1}
 	resetPeakMemory()
 }
 
@@ -363,25 +364,26 @@ func (r *Run) StageFinished(st *planner.Stage, err error, t time.Time) {
 	if s == nil {
 		return
 	}
-	s.rec.Ended = t.UTC()
-	s.rec.Status = StatusSucceeded
+	rec := &r.m.Stages[s.index]
+	rec.Ended = t.UTC()
+	rec.Status = StatusSucceeded
 	if err != nil {
-		s.rec.Status, s.rec.Error = StatusFailed, err.Error()
+		rec.Status, rec.Error = StatusFailed, err.Error()
 		if errors.Is(err, context.Canceled) {
-			s.rec.Status = StatusInterrupted
+			rec.Status = StatusInterrupted
 		}
 	}
-	s.rec.MeasuredPeakBytes = peakMemory()
+	rec.MeasuredPeakBytes = peakMemory()
 	switch {
 	case len(s.stepTimes) > 0:
-		s.rec.Steps = int64(len(s.stepTimes))
-		s.rec.MeasuredStepSeconds = median(s.stepTimes)
+		rec.Steps = int64(len(s.stepTimes))
+		rec.MeasuredStepSeconds = median(s.stepTimes)
 	case s.tokPerSec > 0:
-		s.rec.MeasuredStepSeconds = 1 / s.tokPerSec
+		rec.MeasuredStepSeconds = 1 / s.tokPerSec
 	case s.maxStep > 0:
 		// Per-step metrics without step times: the stage's mean.
-		s.rec.Steps = s.maxStep
-		s.rec.MeasuredStepSeconds = s.rec.Ended.Sub(s.rec.Started).Seconds() / float64(s.maxStep)
+		rec.Steps = s.maxStep
+		rec.MeasuredStepSeconds = rec.Ended.Sub(rec.Started).Seconds() / float64(s.maxStep)
 	}
 	if r.err == nil {
 		if werr := writeManifest(r.Dir, r.m); werr != nil {

@@ -517,3 +517,46 @@ func TestManifestJSONRoundTrip(t *testing.T) {
 }
 
 func crc32Castagnoli(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// TestSIGKILL kills a process in the middle of a run (SIGKILL: no
+// cleanup runs) and reads what it left: a valid manifest, read back as
+// interrupted, and the metrics written before the kill.
+func TestSIGKILL(t *testing.T) {
+	if dir := os.Getenv("WHISPERC_TRACK_KILL_DIR"); dir != "" {
+		prog, ds := compiler.Check(filepath.Join(dir, "p.whisper"), compiler.Options{})
+		if ds.HasErrors() {
+			os.Exit(3)
+		}
+		r, err := Start(context.Background(), prog, nil, Options{})
+		if err != nil {
+			os.Exit(4)
+		}
+		st := stage("train.sft", planner.StageTrain)
+		r.StageStarted(st, time.Now())
+		for step := int64(1); step <= 3; step++ {
+			r.Metric(Point{Time: time.Now(), Stage: st.ID, Name: "loss", Step: step, Value: 1})
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	_, dir := pipeline(t, "track {\n  backend = tensorboard\n}", "")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGKILL$")
+	cmd.Env = append(os.Environ(), "WHISPERC_TRACK_KILL_DIR="+dir)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("helper did not die by SIGKILL: %v", err)
+	}
+	runs, bad := List(filepath.Join(dir, "runs"))
+	if len(runs) != 1 || len(bad) != 0 {
+		t.Fatalf("runs %d, errors %v", len(runs), bad)
+	}
+	m := runs[0]
+	if m.Status != StatusInterrupted || !m.Ended.IsZero() {
+		t.Errorf("killed run: status %s, ended %v", m.Status, m.Ended)
+	}
+	pts, err := ReadPoints(filepath.Join(dir, "runs", "p", m.ID))
+	if err != nil || len(pts) != 3 {
+		t.Errorf("metrics after the kill: %d, %v", len(pts), err)
+	}
+}

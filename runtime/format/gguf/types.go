@@ -54,4 +54,6 @@ type Vocab struct {
 	BOS, EOS, UNK, PAD int
 	// AddBOS reports "tokenizer.ggml.add_bos_token" (true when absent).
 	AddBOS bool
+	// ChatTemplate is "tokenizer.chat_template" (Jinja source), or "".
+	ChatTemplate string
 }

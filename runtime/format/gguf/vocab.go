@@ -53,6 +53,9 @@ func (f *File) Vocab() (*Vocab, error) {
 		}
 		*id.dst = int(x)
 	}
+	if v.ChatTemplate, _, err = arch.GGUFString(kvs, "tokenizer.chat_template"); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
 	if kv, ok := kvs.Get("tokenizer.ggml.add_bos_token"); ok {
 		b, isBool := kv.Value.(bool)
 		if !isBool {

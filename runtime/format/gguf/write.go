@@ -310,5 +310,9 @@ func vocabKVs(v *Vocab) []KV {
 			kvs = append(kvs, KV{"tokenizer.ggml." + id.key, uint32(id.id)})
 		}
 	}
-	return append(kvs, KV{"tokenizer.ggml.add_bos_token", v.AddBOS})
+	kvs = append(kvs, KV{"tokenizer.ggml.add_bos_token", v.AddBOS})
+	if v.ChatTemplate != "" {
+		kvs = append(kvs, KV{"tokenizer.chat_template", v.ChatTemplate})
+	}
+	return kvs
 }

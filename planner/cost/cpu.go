@@ -1,0 +1,157 @@
+package cost
+
+import (
+	"math"
+	"sort"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+)
+
+// CPURates is what whisperc's CPU runtime measured on this machine
+// (runtime.Calibrate), so that CPU plans predict the runtime that will
+// run them rather than a nominal roofline:
+//
+//   - Stream gives, per weight format, the rate at which the runtime's
+//     matrix-vector kernels consume weights (bytes of the format per
+//     second, with Threads threads) at working sets of several sizes,
+//     since a model that fits the caches streams faster than one that
+//     does not;
+//   - LayerSeconds and TokenSeconds are the fixed costs of one decode
+//     step, per transformer layer and per token, by compile mode (graph
+//     execution, norms, RoPE, attention on short contexts, sampling);
+//   - BaseBytes is the resident memory of the process before it loads a
+//     model (Go runtime, Gorgonia, the binary).
+type CPURates struct {
+	Threads      int                      `json:"threads"`
+	Stream       map[string][]StreamPoint `json:"stream"`
+	LayerSeconds map[string]float64       `json:"layer_seconds"`
+	TokenSeconds map[string]float64       `json:"token_seconds"`
+	BaseBytes    int64                    `json:"base_bytes"`
+}
+
+// StreamPoint is one measured streaming rate: Bytes of weights in the
+// working set, consumed at BytesPerSecond.
+type StreamPoint struct {
+	Bytes          int64   `json:"bytes"`
+	BytesPerSecond float64 `json:"bytes_per_s"`
+}
+
+// rate returns the streaming rate of format at a working set of n bytes:
+// interpolated in log(n) between measured points, flat beyond them; 0
+// when the format was not measured.
+func (r *CPURates) rate(format DType, n float64) float64 {
+	pts := r.Stream[format.String()]
+	if len(pts) == 0 {
+		return 0
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].Bytes < pts[j].Bytes })
+	if n <= float64(pts[0].Bytes) {
+		return pts[0].BytesPerSecond
+	}
+	for i := 1; i < len(pts); i++ {
+		a, b := pts[i-1], pts[i]
+		if n <= float64(b.Bytes) {
+			t := (math.Log(n) - math.Log(float64(a.Bytes))) / (math.Log(float64(b.Bytes)) - math.Log(float64(a.Bytes)))
+			return a.BytesPerSecond + t*(b.BytesPerSecond-a.BytesPerSecond)
+		}
+	}
+	return pts[len(pts)-1].BytesPerSecond
+}
+
+// streamed returns the bytes of weights one decode step reads, by
+// format: every per-layer linear and the classifier (a tied classifier is
+// the embedding matrix); embeddings are looked up one row at a time.
+func (w *Workload) streamed() map[DType]float64 {
+	out := map[DType]float64{}
+	for _, m := range w.Arch.Modules() {
+		head := m.Name == "lm_head" || (w.Arch.Tied && m.Name == "embed_tokens")
+		if m.Kind != arch.Linear && !head {
+			continue
+		}
+		if m.Kind == arch.Linear && !m.PerLayer && !head {
+			continue
+		}
+		if w.quantized() && m.Kind == arch.Linear && (m.PerLayer || w.QuantizeHead) {
+			q := w.Quant
+			q.Rows = m.Out
+			out[w.Quant.Type] += float64(q.Bytes(int64(m.In), int64(m.Out)) * int64(m.Count))
+			continue
+		}
+		out[w.Storage] += float64(m.Params() * int64(w.Storage.Bytes()))
+	}
+	return out
+}
+
+// cpuDecode predicts the CPU runtime's decode from measured rates: each
+// step streams the weights at the measured rate of their format (at the
+// working set of the whole model) and the KV cache at the fp32 rate, and
+// pays the measured per-layer and per-token costs of the compile mode.
+func (w *Workload) cpuDecode(r *CPURates) Time {
+	n := w.NewTokens
+	st := w.streamed()
+	total := 0.0
+	for _, b := range st {
+		total += b
+	}
+	ctxMid := w.Seq + n/2
+	kv := 0.0
+	if w.KVCache {
+		kv = float64(w.KVCacheBytes(ctxMid))
+	}
+	step := 0.0
+	for f, b := range st {
+		if rt := r.rate(f, total+kv); rt > 0 {
+			step += b / rt
+		}
+	}
+	if rt := r.rate(FP32, total+kv); rt > 0 {
+		step += kv / rt
+	}
+	mode := w.CompileMode
+	if mode == "" {
+		mode = "none"
+	}
+	step += float64(w.Arch.Layers)*r.LayerSeconds[mode] + r.TokenSeconds[mode]
+	if !w.KVCache {
+		step *= float64(ctxMid) // the prefix is recomputed every step
+	}
+	step *= float64(max(w.Batch, 1))
+	return Time{Seconds: step * float64(n), Bytes: (total + kv) * float64(n), Tokens: float64(n * max(w.Batch, 1)),
+		FLOPs: w.ForwardFLOPsPerToken(ctxMid) * float64(n*max(w.Batch, 1)), Efficiency: 1, Bound: "measured"}
+}
+
+// cpuMemory predicts the CPU runtime's peak resident memory for an
+// inference stage: the process before loading, the model file's pages
+// (the runtime maps the file and reads every page: fp32 weights run in
+// place, others are quantised from it), the quantised copies on the Go
+// heap, the preallocated KV cache, and the logits and per-layer buffers.
+func (w *Workload) cpuMemory(dev Device) Memory {
+	c := w.Arch
+	r := dev.CPU
+	comps := []Component{{Name: "process", Bytes: r.BaseBytes, Note: "Go runtime, Gorgonia and the binary, measured before loading"}}
+	qw, ow := w.weightBytes()
+	file := w.FileBytes
+	if file <= 0 {
+		file = qw + ow
+		if w.quantized() {
+			plain := *w
+			plain.Quant = Quant{}
+			pq, po := plain.weightBytes()
+			file = pq + po
+		}
+	}
+	comps = append(comps, Component{Name: "weights_file", Bytes: file, Note: "the model file, mapped; every page is read while loading"})
+	if w.quantized() && w.StoredWeightBytes <= 0 {
+		comps = append(comps, Component{Name: "weights_quantized", Bytes: qw, Note: "the " + w.Quant.Type.String() + " copies of the linear weights, on the heap"})
+	}
+	ctx := w.Seq + w.NewTokens
+	if c.MaxSeq > 0 && ctx > c.MaxSeq {
+		ctx = c.MaxSeq
+	}
+	if w.KVCache {
+		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(ctx), Note: "preallocated for the whole context, fp32"})
+	}
+	buf := int64(4 * (2*c.Vocab + 8*c.Dim + 3*c.HiddenDim))
+	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"})
+	return finish(comps, buf, "decode", dev)
+}

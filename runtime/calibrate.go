@@ -1,0 +1,282 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+	"github.com/modelwhisperer/whisperc/runtime/sample"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// calibrationVersion changes when Calibrate measures differently.
+const calibrationVersion = 1
+
+// RandomModel returns a Llama model of shape c with weights drawn
+// uniformly from ±1/sqrt(fan-in) (norm weights near 1) by a PCG seeded
+// with seed, held in memory: for calibration, benchmarks and the
+// plan-versus-measured tests.
+func RandomModel(c arch.Config, seed uint64) *weights.Set {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	ws := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
+	add := func(name string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]byte, 4*n)
+		scale := 1 / math.Sqrt(float64(shape[len(shape)-1]))
+		for i := range n {
+			v := float32((r.Float64()*2 - 1) * scale)
+			if len(shape) == 1 {
+				v = float32(1 + 0.1*(r.Float64()*2-1))
+			}
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+		}
+		ws.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: data}
+	}
+	hs := c.HeadSize()
+	add("tok_embeddings.weight", c.Vocab, c.Dim)
+	add("norm.weight", c.Dim)
+	if !c.Tied {
+		add("output.weight", c.Vocab, c.Dim)
+	}
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		add(p+"attention_norm.weight", c.Dim)
+		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
+		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
+		add(p+"ffn_norm.weight", c.Dim)
+		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
+		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
+		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
+	}
+	return ws
+}
+
+// residentBytes returns this process's resident set size, or 0.
+func residentBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// Calibrate measures the CPU runtime on this machine with threads
+// threads (see cost.CPURates): the streaming rate of each weight format's
+// matrix-vector kernel at working sets from 2 MiB to 384 MiB, and the
+// per-layer and per-token cost of a decode step under each compile mode
+// (from two small random models that differ only in depth). It takes
+// about a second or two, and allocates up to 384 MiB, which it frees.
+func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
+	r := &cost.CPURates{Threads: max(threads, 1), Stream: map[string][]cost.StreamPoint{},
+		LayerSeconds: map[string]float64{}, TokenSeconds: map[string]float64{}, BaseBytes: residentBytes()}
+	defer debug.FreeOSMemory()
+	ex := kernels.Exec{Threads: r.Threads}
+	const rows, cols = 1024, 2048
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := make([]float32, rows*cols)
+	for i := range w {
+		w[i] = float32(rng.Float64()*2 - 1)
+	}
+	x := make([]float32, cols)
+	for i := range x {
+		x[i] = float32(rng.Float64()*2 - 1)
+	}
+	out := make([]float32, rows)
+	for _, f := range []struct {
+		format cost.DType
+		method kernels.Method
+		sizes  []int64
+	}{
+		{cost.FP32, kernels.MethodInvalid, []int64{2 << 20, 16 << 20, 128 << 20, 384 << 20}},
+		{cost.NF4, kernels.NF4, []int64{2 << 20, 16 << 20, 128 << 20}},
+		{cost.FP4, kernels.FP4, []int64{2 << 20, 16 << 20, 128 << 20}},
+		{cost.Q8_0, kernels.Q8_0, []int64{2 << 20, 16 << 20, 128 << 20}},
+	} {
+		var q *kernels.QMatrix
+		per := int64(4 * rows * cols)
+		if f.method != kernels.MethodInvalid {
+			var err error
+			if q, err = kernels.QuantizeConfig(w, rows, cols, kernels.QuantConfig{Method: f.method, DoubleQuant: true}); err != nil {
+				return nil, err
+			}
+			per = int64(q.Bytes())
+		}
+		for _, size := range f.sizes {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			n := max(int(size/per), 1)
+			dense := make([][]float32, n)
+			qs := make([]*kernels.QMatrix, n)
+			for i := range n {
+				if q == nil {
+					dense[i] = append([]float32(nil), w...)
+				} else {
+					c := *q
+					c.Data = append([]byte(nil), q.Data...)
+					c.Absmax = append([]float32(nil), q.Absmax...)
+					c.QAbsmax = append([]uint8(nil), q.QAbsmax...)
+					qs[i] = &c
+				}
+			}
+			pass := func() error {
+				for i := range n {
+					var err error
+					if q == nil {
+						err = ex.MatVec(out, dense[i], x, rows, cols)
+					} else {
+						err = ex.QMatVec(out, qs[i], x)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if err := pass(); err != nil { // warm the pages and caches
+				return nil, err
+			}
+			best := math.Inf(1)
+			for range 5 {
+				t0 := time.Now()
+				if err := pass(); err != nil {
+					return nil, err
+				}
+				best = min(best, time.Since(t0).Seconds())
+			}
+			r.Stream[f.format.String()] = append(r.Stream[f.format.String()], cost.StreamPoint{Bytes: int64(n) * per, BytesPerSecond: float64(int64(n)*per) / best})
+		}
+	}
+	shallow := arch.Config{Name: "calibrate", Family: arch.Llama, Dim: 256, HiddenDim: 688, Heads: 8, KVHeads: 8, Vocab: 512, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	deep := shallow
+	shallow.Layers, deep.Layers = 2, 8
+	for _, mode := range []compiler.CompileMode{compiler.CompileNone, compiler.CompileDefault, compiler.CompileReduceOverhead, compiler.CompileMaxAutotune} {
+		var per [2]float64
+		for i, c := range []arch.Config{shallow, deep} {
+			s, err := stepSeconds(ctx, c, mode, r.Threads)
+			if err != nil {
+				return nil, err
+			}
+			per[i] = s
+		}
+		layer := max((per[1]-per[0])/float64(deep.Layers-shallow.Layers), 0)
+		r.LayerSeconds[mode.String()] = layer
+		r.TokenSeconds[mode.String()] = max(per[0]-float64(shallow.Layers)*layer, 0)
+	}
+	return r, nil
+}
+
+// stepSeconds returns the best time of a decode step of a random model
+// of shape c, at positions 16 to 48.
+func stepSeconds(ctx context.Context, c arch.Config, mode compiler.CompileMode, threads int) (float64, error) {
+	opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Quantize: engine.QuantizeNone,
+		Threads: threads, Context: 64, CacheDir: os.TempDir()}
+	if mode == compiler.CompileMaxAutotune {
+		dir, err := os.MkdirTemp("", "whisperc-calibrate")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		opts.CacheDir = dir
+	}
+	e, err := engine.New(ctx, RandomModel(c, 7), opts)
+	if err != nil {
+		return 0, err
+	}
+	smp, err := sample.New(sample.Params{Temperature: 0})
+	if err != nil {
+		return 0, err
+	}
+	tok := 1
+	best := math.Inf(1)
+	for pos := range 48 {
+		t0 := time.Now()
+		logits, err := e.Forward(ctx, []int{tok})
+		if err != nil {
+			return 0, err
+		}
+		tok = smp.Sample(logits)
+		if pos >= 16 {
+			best = min(best, time.Since(t0).Seconds())
+		}
+	}
+	return best, nil
+}
+
+// CalibrationFor returns the CPU runtime's rates for this machine with
+// threads threads, from the user cache when a calibration of the same
+// hardware, thread count and whisperc binary is there, else measured now
+// and cached. A cache that cannot be read or written only costs the
+// measurement.
+func CalibrationFor(ctx context.Context, h *hw.Hardware, threads int) (*cost.CPURates, error) {
+	key := fmt.Sprintf("v%d|%s|%d threads|%s", calibrationVersion, h.Fingerprint(), threads, binaryStamp())
+	dir, err := os.UserCacheDir()
+	path := ""
+	if err == nil {
+		path = filepath.Join(dir, "whisperc", "cpu-rates.json")
+		if f, err := os.Open(path); err == nil {
+			var cached struct {
+				Key   string         `json:"key"`
+				Rates *cost.CPURates `json:"rates"`
+			}
+			err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&cached)
+			f.Close()
+			if err == nil && cached.Key == key && cached.Rates != nil {
+				return cached.Rates, nil
+			}
+		}
+	}
+	r, err := Calibrate(ctx, threads)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if data, err := json.MarshalIndent(map[string]any{"key": key, "rates": r}, "", "  "); err == nil {
+			if os.MkdirAll(filepath.Dir(path), 0o755) == nil {
+				_ = os.WriteFile(path, data, 0o644)
+			}
+		}
+	}
+	return r, nil
+}
+
+// binaryStamp identifies the running binary (its size and modification
+// time), so that a rebuilt whisperc calibrates again.
+func binaryStamp() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown"
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%d@%d", st.Size(), st.ModTime().UnixNano())
+}
