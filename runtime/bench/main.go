@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -154,10 +155,14 @@ type result struct {
 	PrefillTokS   float64 `json:"prefill_tok_s"`
 	DecodeTokens  int     `json:"decode_tokens"`
 	DecodeTokS    float64 `json:"decode_tok_s"`
+	LoadCPU       float64 `json:"load_cpu_s"`
+	PrefillCPU    float64 `json:"prefill_cpu_s"`
+	DecodeCPU     float64 `json:"decode_cpu_s"`
 	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
 	FileBytes     int64   `json:"file_bytes"`
 	WeightBytes   int64   `json:"weight_bytes"`
 	KVBytes       int64   `json:"kv_bytes"`
+	GoHeapBytes   uint64  `json:"go_heap_sys_bytes"`
 }
 
 func run(args []string) error {
@@ -169,12 +174,14 @@ func run(args []string) error {
 	genN := fs.Int("gen", 128, "tokens to decode")
 	tokenwise := fs.Bool("tokenwise", false, "prefill one token at a time instead of as one batch")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	printIDs := fs.Bool("ids", false, "print the greedy token ids to stderr, to compare with llama.cpp's")
 	fs.Parse(args)
 	quant := map[string]engine.Quantize{"none": engine.QuantizeNone, "nf4": engine.QuantizeNF4, "fp4": engine.QuantizeFP4, "q8_0": engine.QuantizeQ8_0}[*q]
 	if quant == engine.QuantizeInvalid {
 		return fmt.Errorf("unknown -quantize %q", *q)
 	}
 	ctx := context.Background()
+	c0 := cpuSeconds()
 	t0 := time.Now()
 	ws, err := format.OpenWeights(*model)
 	if err != nil {
@@ -208,6 +215,7 @@ func run(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	c1 := cpuSeconds()
 	t1 := time.Now()
 	var logits []float32
 	if *tokenwise {
@@ -220,6 +228,7 @@ func run(args []string) error {
 		return err
 	}
 	prefill := time.Since(t1)
+	c2 := cpuSeconds()
 	t2 := time.Now()
 	for range *genN {
 		next := 0
@@ -228,15 +237,24 @@ func run(args []string) error {
 				next = i
 			}
 		}
+		if *printIDs {
+			fmt.Fprint(os.Stderr, next, " ")
+		}
 		if logits, err = e.Forward(ctx, []int{next}); err != nil {
 			return err
 		}
 	}
+	if *printIDs {
+		fmt.Fprintln(os.Stderr)
+	}
 	decode := time.Since(t2)
+	c3 := cpuSeconds()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return err
 	}
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
 	path := *model
 	if _, p, ok := strings.Cut(path, ":"); ok {
 		path = p
@@ -247,11 +265,24 @@ func run(args []string) error {
 	}
 	r := result{
 		Model: filepath.Base(path), Quantize: *q, Threads: *threads,
-		LoadSeconds:   load.Seconds(),
+		LoadSeconds: load.Seconds(),
+		LoadCPU:     c1 - c0, PrefillCPU: c2 - c1, DecodeCPU: c3 - c2,
 		PrefillTokens: *promptN, PrefillTokS: float64(*promptN) / prefill.Seconds(),
 		DecodeTokens: *genN, DecodeTokS: float64(*genN) / decode.Seconds(),
 		PeakRSSBytes: ru.Maxrss * 1024, FileBytes: size, WeightBytes: e.WeightBytes(),
-		KVBytes: int64(2 * c.Layers * c.KVHeads * c.HeadSize() * 4 * (*promptN + *genN)),
+		GoHeapBytes: ms.HeapSys,
+		KVBytes:     int64(2 * c.Layers * c.KVHeads * c.HeadSize() * 4 * (*promptN + *genN)),
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// cpuSeconds returns the user and system CPU time of the process so far:
+// on a machine shared with other work, tokens per CPU second compare
+// single-threaded runs better than wall time does.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

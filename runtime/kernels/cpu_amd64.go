@@ -12,6 +12,10 @@ import (
 // AVX2 processor has but x/sys/cpu does not report.
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpuid.CPU.Supports(cpuid.F16C)
 
+// useAVX512 reports whether the AVX-512 forms of the Q8_0 and Q4_0 kernels
+// may run (AVX-512 F, with the AVX2 conditions); fixed at start-up.
+var useAVX512 = useAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW
+
 // dot4AVX2 sets acc[i] to the dot product of the i-th of four rows that start
 // at w and are stride elements apart with x, over the first n elements; n
 // must be a positive multiple of 8.
@@ -91,3 +95,21 @@ func dotQ6KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32
 //
 //go:noescape
 func dotQ5_0AVX2(data *byte, nblocks int, x *float32) float32
+
+// dotQ4_0AVX512 is dotQ4_0AVX2 on 512-bit registers.
+//
+//go:noescape
+func dotQ4_0AVX512(data *byte, nblocks int, x *float32) float32
+
+// dotQ8AVX512 is dotQ8AVX2 on 512-bit registers.
+//
+//go:noescape
+func dotQ8AVX512(data *byte, nblocks int, x *float32) float32
+
+// dot4bitAVX512 returns the dot product of nhalves 32-value runs of 4-bit
+// codes (16 bytes each, high nibble first) with xp (per run, x's 16 even
+// values then its 16 odd ones), run i scaled by scales[i] and decoded
+// through table.
+//
+//go:noescape
+func dot4bitAVX512(codes *byte, scales *float32, nhalves int, xp *float32, table *[16]float32) float32

@@ -5,6 +5,9 @@ package kernels
 // useAsm is false: there are no assembly kernels for this architecture.
 const useAsm = false
 
+// useAVX512 is false: there are no assembly kernels for this architecture.
+const useAVX512 = false
+
 func dot4AVX2(w *float32, stride int, x *float32, n int, acc *[4]float32) {}
 
 func dot1AVX2(a, b *float32, n int) float32 { return 0 }
@@ -30,3 +33,11 @@ func dotQ4KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32 { 
 func dotQ6KAVX2(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
 
 func dotQ5_0AVX2(data *byte, nblocks int, x *float32) float32 { return 0 }
+
+func dotQ4_0AVX512(data *byte, nblocks int, x *float32) float32 { return 0 }
+
+func dotQ8AVX512(data *byte, nblocks int, x *float32) float32 { return 0 }
+
+func dot4bitAVX512(codes *byte, scales *float32, nhalves int, xp *float32, table *[16]float32) float32 {
+	return 0
+}

@@ -27,6 +27,9 @@ type Exec struct {
 	// NoAsm forces the pure-Go kernels, for tests and benchmarks that compare
 	// the two.
 	NoAsm bool
+	// NoAVX512 keeps the AVX2 kernels where AVX-512 forms exist, for tests
+	// and benchmarks that compare the two.
+	NoAVX512 bool
 	// Pool, when not nil, runs the shares of a parallel product on its
 	// persistent workers instead of new goroutines; Threads still decides
 	// how many shares there are (at most the pool's Threads()).
@@ -95,3 +98,6 @@ func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 	fn(0, min(chunk, rows))
 	wg.Wait()
 }
+
+// avx512 reports whether e may use the AVX-512 kernels.
+func (e Exec) avx512() bool { return useAVX512 && !e.NoAsm && !e.NoAVX512 }

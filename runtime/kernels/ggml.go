@@ -98,14 +98,18 @@ func (q *QMatrix) dequantizeGGML(dst []float32, start int) {
 // [lo, hi). Q4_0, Q5_0, Q4_K and Q6_K have assembly kernels that decode inside
 // the dot product; the other formats decode each row into row (Cols
 // values, kept in cache) and multiply it by the SIMD dot product.
-func (q *QMatrix) ggmlMatVec(asm bool, out, x, row []float32, lo, hi int) {
+func (q *QMatrix) ggmlMatVec(asm, avx512 bool, out, x, row []float32, lo, hi int) {
 	if asm && hi > lo {
 		switch q.Method {
 		case Q4_0:
 			nb := q.Cols / 32
 			data := q.Data[lo*nb*18 : hi*nb*18]
+			dot := dotQ4_0AVX2
+			if avx512 {
+				dot = dotQ4_0AVX512
+			}
 			for r := lo; r < hi; r++ {
-				out[r] = dotQ4_0AVX2(&data[(r-lo)*nb*18], nb, &x[0])
+				out[r] = dot(&data[(r-lo)*nb*18], nb, &x[0])
 			}
 			return
 		case Q5_0:

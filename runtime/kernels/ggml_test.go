@@ -65,7 +65,7 @@ func TestGGMLKernels(t *testing.T) {
 		}
 		assertClose(t, d.String()+" Dequantize", qw, f64s(w), 0, 0)
 		x := randVec(uint64(100+i), n*cols, 1)
-		for _, e := range []Exec{{}, {NoAsm: true}, {Threads: 3}} {
+		for _, e := range []Exec{{}, {NoAVX512: true}, {NoAsm: true}, {Threads: 3}} {
 			out := make([]float32, rows)
 			if err := e.QMatVec(out, q, x[:cols]); err != nil {
 				t.Fatal(err)
@@ -110,12 +110,18 @@ func BenchmarkGGMLMatVec(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(d.String(), func(b *testing.B) {
-			b.SetBytes(int64(len(q.Data)))
-			for b.Loop() {
-				Exec{}.QMatVec(out, q, x)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows*cols), "ns/weight")
-		})
+		for _, e := range []struct {
+			name string
+			e    Exec
+		}{{"avx512", Exec{}}, {"avx2", Exec{NoAVX512: true}}} {
+			b.Run(d.String()+"/"+e.name, func(b *testing.B) {
+				b.SetBytes(int64(len(q.Data)))
+				defer cpuMetric(b)()
+				for b.Loop() {
+					e.e.QMatVec(out, q, x)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows*cols), "ns/weight")
+			})
+		}
 	}
 }

@@ -23,13 +23,21 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 		return err
 	}
 	if q.Method.ggml() {
-		asm := useAsm && !e.NoAsm
+		asm, avx512 := useAsm && !e.NoAsm, e.avx512()
 		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
-			q.ggmlMatVec(asm, out, x, make([]float32, q.Cols), lo, hi)
+			q.ggmlMatVec(asm, avx512, out, x, make([]float32, q.Cols), lo, hi)
 		})
 		return nil
 	}
 	k := newQKernel(q, !e.NoAsm && useAsm)
+	k.avx512 = k.asm && e.avx512()
+	if k.avx512 && q.Method != Q8_0 {
+		xp := evenOdd(x)
+		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+			k.rows4AVX512(out, xp, lo, hi)
+		})
+		return nil
+	}
 	xp := k.prepare(x)
 	if k.asm && q.Method != Q8_0 {
 		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
@@ -128,6 +136,7 @@ func (e Exec) QMatMulGradInput(dx, dy []float32, q *QMatrix, n int) error {
 type qKernel struct {
 	q      *QMatrix
 	asm    bool
+	avx512 bool // Q8_0: the AVX-512 kernel
 	tab    *[16]float32
 	pair   *[256][2]float32 // 4-bit: the two decoded values of each byte
 	planes *[64]byte        // 4-bit: byte k of code value c's float32 bits at 16k+c
@@ -188,8 +197,12 @@ func (k *qKernel) rowsQ8(out, x []float32, lo, hi int) {
 	rec := nb * bytesQ8Block
 	data := k.q.Data[lo*rec : hi*rec]
 	xx := &x[0]
+	dot := dotQ8AVX2
+	if k.avx512 {
+		dot = dotQ8AVX512
+	}
 	for r := lo; r < hi; r++ {
-		out[r] = dotQ8AVX2(&data[(r-lo)*rec], nb, xx)
+		out[r] = dot(&data[(r-lo)*rec], nb, xx)
 	}
 }
 
@@ -417,4 +430,41 @@ func (k *qKernel) rowDotQ8(start int, x []float32) float32 {
 // String describes the matrix for messages.
 func (q *QMatrix) String() string {
 	return fmt.Sprintf("%v[%d×%d] %.3f bits/param", q.Method, q.Rows, q.Cols, q.BitsPerParam())
+}
+
+// evenOdd returns x rearranged for dot4bitAVX512: per run of 32 values, the
+// 16 even ones, then the 16 odd ones. len(x) is a multiple of 32.
+func evenOdd(x []float32) []float32 {
+	xp := make([]float32, len(x))
+	for h := 0; h < len(x); h += 32 {
+		for b := 0; b < 16; b++ {
+			xp[h+b] = x[h+2*b]
+			xp[h+16+b] = x[h+2*b+1]
+		}
+	}
+	return xp
+}
+
+// rows4AVX512 sets out[r] = row r of W times x for r in [lo, hi) with the
+// AVX-512 4-bit kernel. Cols is a multiple of 32, so each row is whole
+// 32-value halves; their scales are decoded rowChunk rows at a time.
+func (k *qKernel) rows4AVX512(out, xp []float32, lo, hi int) {
+	q := k.q
+	cols := q.Cols
+	halves := cols / 32
+	if hi <= lo || halves == 0 {
+		for r := lo; r < hi; r++ {
+			out[r] = 0
+		}
+		return
+	}
+	sc := make([]float32, rowChunk*halves)
+	for r0 := lo; r0 < hi; r0 += rowChunk {
+		r1 := min(r0+rowChunk, hi)
+		q.halfScales(sc[:(r1-r0)*halves], r0*halves)
+		for r := r0; r < r1; r++ {
+			codes := q.Data[r*cols/2 : (r+1)*cols/2]
+			out[r] = dot4bitAVX512(&codes[0], &sc[(r-r0)*halves], halves, &xp[0], k.tab)
+		}
+	}
 }

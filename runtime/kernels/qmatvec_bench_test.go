@@ -30,7 +30,7 @@ func BenchmarkQMatVec(b *testing.B) {
 			for _, e := range []struct {
 				name string
 				e    Exec
-			}{{"asm", Exec{}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}} {
+			}{{"asm", Exec{}}, {"avx2", Exec{NoAVX512: true}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}} {
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, e.name), func(b *testing.B) {
 					b.SetBytes(int64(q.Bytes()))
 					defer cpuMetric(b)()

@@ -244,7 +244,7 @@ func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 			}
 			deq, _ := q.Dequantize()
 			want := refMatVec(deq, x, rows, cols)
-			for _, e := range []Exec{{}, {NoAsm: true}, {Threads: 2}} {
+			for _, e := range []Exec{{}, {NoAVX512: true}, {NoAsm: true}, {Threads: 2}, {Threads: 2, NoAVX512: true}} {
 				out := make([]float32, rows)
 				if err := e.QMatVec(out, q, x); err != nil {
 					t.Fatal(err)
