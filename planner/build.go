@@ -28,6 +28,12 @@ type Options struct {
 	// runtime.PromptTokens). Nil, or an error, estimates about four
 	// characters per token and says so in the plan.
 	PromptTokens func(m *compiler.Model, prompt string) (int, error)
+	// DecodeStep measures the CPU runtime's decode step for a model shape,
+	// weight format and compile mode on this machine: the seconds of one
+	// layer and of the rest (the runtime provides it: runtime.DecodeStep).
+	// With it, a CPU target that has measured rates (Target.CPU) predicts
+	// decode speed from the runtime itself.
+	DecodeStep func(c arch.Config, format cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
 }
 
 // builder carries one Build's state.

@@ -521,6 +521,11 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 			w.FileBytes = fi.Size()
 		}
 	}
+	if m.Tokenizer != "" {
+		if fi, err := os.Stat(m.Tokenizer); err == nil && fi.Mode().IsRegular() {
+			w.TokenizerFileBytes = fi.Size()
+		}
+	}
 	if ref.Finetune != nil && ref.Finetune.LoRA != nil {
 		// adapters are merged into the weights for inference
 		st.Decisions = append(st.Decisions, Decision{What: "adapters", Choice: "merged", Rule: "ML003",
@@ -582,6 +587,15 @@ func (b *builder) generate(g *compiler.Generate) {
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
 	w.CompileMode = st.Graph.Compile.String()
+	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
+		f := w.Storage
+		if w.Quant.Type.Quantized() {
+			f = w.Quant.Type
+		}
+		if layer, head, err := b.opts.DecodeStep(*c, f, st.Graph.Compile); err == nil {
+			w.StepLayerSeconds, w.StepHeadSeconds = layer, head
+		}
+	}
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
 	b.plan.Stages = append(b.plan.Stages, st)
 }
