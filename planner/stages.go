@@ -570,6 +570,9 @@ func (b *builder) generate(g *compiler.Generate) {
 		if n, err := b.opts.PromptTokens(m, g.Prompt); err == nil {
 			prompt = n
 			pd.Choice, pd.Effect = fmt.Sprintf("%d tokens", n), "counted with the model's tokenizer, BOS included"
+		} else if m.Tokenizer != "" && m.Source.Scheme.IsFile() {
+			b.report(diag.Errorf(m.ValueRange("tokenizer"), "P132", "cannot read the tokenizer of model "+m.Name,
+				fmt.Sprintf("%v. The prompt's length, and with it the plan, depend on it. Fix the path or the file.", err)))
 		} else {
 			pd.Effect += fmt.Sprintf(" (the tokenizer could not be read: %v)", err)
 		}
