@@ -355,7 +355,9 @@ type ckptPickOp struct {
 	shape tensor.Shape
 }
 
-func (o *ckptPickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.shape.Clone(), nil }
+func (o *ckptPickOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return o.shape.Clone(), nil
+}
 
 func (o *ckptPickOp) Do(...gorgonia.Value) (gorgonia.Value, error) {
 	if o.i >= len(o.src.grads) {
