@@ -494,7 +494,8 @@ func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler
 func (b *builder) deviceMemory(m cost.Memory, devices int) *DeviceMemory {
 	capBytes := b.target.Profile.MemoryBytes
 	return &DeviceMemory{Devices: max(devices, 1), TotalBytes: m.Total, CapacityBytes: capBytes,
-		Fits: capBytes <= 0 || m.Total <= capBytes, Phase: m.Phase, Components: m.Components}
+		Fits: capBytes <= 0 || m.Total <= capBytes, Phase: m.Phase, Components: m.Components,
+		AllocatedBytes: m.Allocated, ReservedBytes: m.Allocated + m.Component("allocator_reserve")}
 }
 
 // inferenceWorkload builds the workload of a generate or serve stage.
@@ -570,6 +571,9 @@ func (b *builder) generate(g *compiler.Generate) {
 		if n, err := b.opts.PromptTokens(m, g.Prompt); err == nil {
 			prompt = n
 			pd.Choice, pd.Effect = fmt.Sprintf("%d tokens", n), "counted with the model's tokenizer, BOS included"
+		} else if m.Tokenizer != "" && m.Source.Scheme.IsFile() {
+			b.report(diag.Errorf(m.ValueRange("tokenizer"), "P132", "cannot read the tokenizer of model "+m.Name,
+				fmt.Sprintf("%v. The prompt's length, and with it the plan, depend on it. Fix the path or the file.", err)))
 		} else {
 			pd.Effect += fmt.Sprintf(" (the tokenizer could not be read: %v)", err)
 		}

@@ -77,7 +77,9 @@ func TestGolden(t *testing.T) {
 			name := strings.TrimSuffix(filepath.Base(path), ".whisper")
 			t.Run(name+"/"+e.String(), func(t *testing.T) {
 				x, ds, prog := lowerFile(t, path, e)
-				if e == HF && len(prog.Finetunes) > 0 {
+				// Every GPU fine-tune example exports to hf; a CPU one (a
+				// llama2.c model) is refused on its source, as the golden shows.
+				if e == HF && len(prog.Finetunes) > 0 && prog.Target != nil {
 					finetunes++
 					if x == nil {
 						t.Errorf("the hf export of %s failed: %v", path, ds)
