@@ -374,6 +374,10 @@ func (c *checker) buildFinetune(d *Decl, b *body) *Finetune {
 		MaxSteps:  b.integer("max_steps"),
 		Precision: ParseDType(b.enum("precision")),
 		Seed:      c.seed(b),
+
+		LossChunks:           b.integer("loss_chunks"),
+		ActivationOffloading: b.boolean("activation_offloading"),
+		OptimizerInBackward:  b.boolean("optimizer_in_backward"),
 	}
 	if v, ok := b.vals["model"]; ok {
 		if t := c.prog.byName[v.s]; t != nil {
@@ -453,6 +457,8 @@ func (c *checker) buildFinetune(d *Decl, b *body) *Finetune {
 			Strategy: ParseStrategy(db.enum("strategy")),
 			GPUs:     db.integer("gpus"),
 			Engine:   ParseEngine(db.enum("engine")),
+
+			CPUOffload: db.boolean("cpu_offload"),
 		}
 	}
 	return f

@@ -394,6 +394,9 @@ type Distributed struct {
 	// GPUs is the GPU count, 0 meaning every GPU of the target.
 	GPUs   int
 	Engine Engine
+	// CPUOffload keeps optimizer state and gradients (and sharded
+	// parameters) in host memory.
+	CPUOffload bool
 }
 
 // Every is a count of steps or epochs, as in `save_every = 500 steps`.
@@ -428,6 +431,12 @@ type Finetune struct {
 	Seed   int
 	// Distributed is nil on one GPU.
 	Distributed *Distributed
+	// LossChunks is the number of loss chunks, 0 for the engine's own.
+	LossChunks int
+	// ActivationOffloading and OptimizerInBackward are the memory
+	// techniques of the same names.
+	ActivationOffloading bool
+	OptimizerInBackward  bool
 }
 
 // ModelRef is what generate, serve and export use: a base model, or a

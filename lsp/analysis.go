@@ -143,7 +143,7 @@ func (s *server) syntaxOf(ctx context.Context, u uri.URI) (*analysis, error) {
 	if prev != nil && prev.doc == d {
 		return prev, nil
 	}
-	a := &analysis{doc: d, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
+	a := &analysis{doc: d, tree: d.syntax(), unit: make(map[string]*unitFile)}
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)
 	s.followImports(a)
@@ -171,7 +171,7 @@ func (s *server) compute(ctx context.Context, d *document, target string) *analy
 		s.computing(d, true)
 		defer s.computing(d, false)
 	}
-	a := &analysis{doc: d, target: target, tree: parseTree(d.File.Src), unit: make(map[string]*unitFile)}
+	a := &analysis{doc: d, target: target, tree: d.syntax(), unit: make(map[string]*unitFile)}
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)
 	s.followImports(a)
@@ -199,7 +199,12 @@ func (s *server) followImports(a *analysis) {
 			if _, seen := a.unit[p]; seen || p == "" || !importAllowed(a.doc.Path, p) {
 				continue
 			}
-			src, err := s.readSource(p)
+			if od, ok := s.docs.byPath(p); ok { // open: its buffer and tree
+				a.unit[p] = &unitFile{path: p, file: od.File, tree: od.syntax(), via: via}
+				a.order = append(a.order, p)
+				continue
+			}
+			src, err := s.opts.ReadFile(p)
 			if err != nil || len(src) > maxDocumentBytes {
 				continue
 			}

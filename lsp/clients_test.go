@@ -14,6 +14,8 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
 	"go.lsp.dev/uri"
+
+	"github.com/modelwhisperer/whisperc/lang/diag"
 )
 
 // completionItems returns the completion items at the first marker (plus
@@ -298,20 +300,21 @@ func waitTick(s *session) {
 }
 
 // TestDiagnosticsCapped checks that a document with thousands of errors
-// publishes at most maxPublished of them, then one that counts the rest.
+// publishes at most diag.MaxPerFile of them, then the one that counts the
+// rest.
 func TestDiagnosticsCapped(t *testing.T) {
 	s := newSession(t, testOpts())
 	u := testURI(t, "braces.whisper")
 	s.open(u, strings.Repeat("}\n", 3000))
 	diags := s.waitDiagnostics(u, 1)
-	if len(diags) != maxPublished+1 {
-		t.Fatalf("%d diagnostics published, want %d", len(diags), maxPublished+1)
+	if len(diags) != diag.MaxPerFile+1 {
+		t.Fatalf("%d diagnostics published, want %d", len(diags), diag.MaxPerFile+1)
 	}
-	last := diags[maxPublished]
-	if msg := string(last.Message.(protocol.String)); !strings.Contains(msg, "more diagnostics not shown") || last.Severity != protocol.DiagnosticSeverityInformation {
-		t.Errorf("last diagnostic %q (severity %v)", msg, last.Severity)
+	last := diags[diag.MaxPerFile]
+	if last.Code != protocol.String(diag.TooManyCode) {
+		t.Errorf("last diagnostic %+v, want %s", last, diag.TooManyCode)
 	}
-	if last.Range.Start.Line < diags[maxPublished-1].Range.Start.Line {
-		t.Errorf("the count is at %v, before the last one shown at %v", last.Range.Start, diags[maxPublished-1].Range.Start)
+	if last.Range.Start.Line < diags[diag.MaxPerFile-1].Range.Start.Line {
+		t.Errorf("the count is at %v, before the last one shown at %v", last.Range.Start, diags[diag.MaxPerFile-1].Range.Start)
 	}
 }

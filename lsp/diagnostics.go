@@ -22,45 +22,23 @@ func (s *server) publish(ctx context.Context, a *analysis) {
 	}
 }
 
-// maxPublished is the most diagnostics published for one document, as
-// compilers stop after so many errors: past it, one more says how many
-// were left out. A file of two million stray braces would otherwise send
-// the editor millions of them on every keystroke.
-const maxPublished = 100
-
 // protocolDiagnostics converts the analysis's diagnostics that concern its
-// document, in sorted order, at most maxPublished of them.
+// document, in sorted order, at most diag.MaxPerFile of them and then the
+// one (E115) that counts the rest, as the command line does: a file of two
+// million stray braces would otherwise send the editor millions of them on
+// every keystroke.
 func (s *server) protocolDiagnostics(a *analysis) []protocol.Diagnostic {
 	m := Mapper{File: a.doc.File, Enc: s.encoding()}
 	out := []protocol.Diagnostic{}
 	elsewhere := map[int][]*diag.Diagnostic{} // by import statement
-	left := 0
-	var firstLeft *diag.Diagnostic
-	for _, d := range a.diags.Sorted() {
+	for _, d := range a.diags.Capped(diag.MaxPerFile) {
 		if d.Subject != nil && d.Subject.Filename != a.doc.Path {
 			if uf, ok := a.unit[d.Subject.Filename]; ok && uf.via >= 0 && d.Severity == diag.Error {
 				elsewhere[uf.via] = append(elsewhere[uf.via], d)
 			}
 			continue
 		}
-		if len(out) >= maxPublished {
-			if left++; firstLeft == nil {
-				firstLeft = d
-			}
-			continue
-		}
 		out = append(out, s.protocolDiagnostic(a, m, d))
-	}
-	if left > 0 {
-		pd := protocol.Diagnostic{
-			Severity: protocol.DiagnosticSeverityInformation,
-			Source:   protocol.NewOptional("whisperc"),
-			Message:  protocol.String(fmt.Sprintf("%d more diagnostics not shown, from here on. Fix the ones above first.", left)),
-		}
-		if firstLeft.Subject != nil {
-			pd.Range = m.Range(firstLeft.Subject.Start.Byte, firstLeft.Subject.Start.Byte)
-		}
-		out = append(out, pd)
 	}
 	for k, imp := range a.tree.imports {
 		if ds := elsewhere[k]; len(ds) > 0 {
@@ -113,7 +91,7 @@ func (s *server) importedErrors(a *analysis, m Mapper, imp importStmt, ds diag.D
 		Source:   protocol.NewOptional("whisperc"),
 		Message:  protocol.String(msg),
 	}
-	for _, d := range ds[:min(len(ds), maxPublished)] {
+	for _, d := range ds[:min(len(ds), diag.MaxPerFile)] {
 		if loc, ok := s.location(a, *d.Subject); ok {
 			pd.RelatedInformation = append(pd.RelatedInformation, protocol.DiagnosticRelatedInformation{Location: loc, Message: d.Code + ": " + d.Summary})
 		}

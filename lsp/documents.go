@@ -22,6 +22,16 @@ type document struct {
 	Path    string // file-system path, or the URI when it is not a file
 	Version int32
 	File    *source.File
+
+	treeOnce sync.Once
+	tree     *syntaxTree
+}
+
+// syntax returns the document's tolerant tree, built once per version and
+// shared by every request and analysis of it.
+func (d *document) syntax() *syntaxTree {
+	d.treeOnce.Do(func() { d.tree = parseTree(d.File.Src) })
+	return d.tree
 }
 
 // documents is the set of open documents, keyed by URI.

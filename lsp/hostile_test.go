@@ -79,3 +79,38 @@ func TestHostileImports(t *testing.T) {
 		t.Errorf("heap grew by %d MiB", grew>>20)
 	}
 }
+
+// TestLargeHostileDocuments opens the inputs that once took the command
+// line tens of seconds and gigabytes (issue 13): two million stray braces,
+// half a million attributes, a chain of 400,000 additions. Each gets its
+// capped diagnostics, completion answers from the tolerant view, and the
+// CPU spent stays within seconds. The CPU times are logged.
+func TestLargeHostileDocuments(t *testing.T) {
+	cases := []struct{ name, text string }{
+		{"braces", strings.Repeat("}\n", 1000000)},
+		{"attributes", strings.Repeat("x = 1\n", 500000)},
+		{"additions", "variable v { default = " + strings.Repeat("1+", 400000) + "1 }\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSession(t, testOpts())
+			u := testURI(t, "big.whisper")
+			cpu0, ok := processCPU()
+			s.open(u, c.text)
+			if _, err := s.server.Completion(s.ctx, &protocol.CompletionParams{TextDocumentPositionParams: s.tdpp(u, protocol.Position{Line: 3})}); err != nil {
+				t.Fatal(err)
+			}
+			ds := s.waitDiagnostics(u, 1)
+			if len(ds) == 0 || len(ds) > 101 {
+				t.Errorf("%d diagnostics", len(ds))
+			}
+			if cpu1, ok1 := processCPU(); ok && ok1 {
+				cpu := time.Duration(cpu1 - cpu0)
+				t.Logf("%d bytes: %d diagnostics, %v CPU", len(c.text), len(ds), cpu)
+				if cpu > 20*time.Second {
+					t.Errorf("%v of CPU", cpu)
+				}
+			}
+		})
+	}
+}

@@ -137,8 +137,7 @@ type block struct {
 	Parent             *block
 	Blocks             []*block
 	Attrs              []*attr
-	schema             *stdlib.Block
-	schemaKnown        bool
+	schema             *stdlib.Block // set by parseTree
 }
 
 // attr is an attribute `name = value` in the tolerant tree.
@@ -189,6 +188,9 @@ func parseTree(src []byte) *syntaxTree {
 	t.root = &block{Open: -1, Close: -1, Start: 0, End: len(src)}
 	p := parser{t: t}
 	p.body(t.root)
+	// Settle every block's schema now: the tree is shared by concurrent
+	// requests and must not change after it is built.
+	t.root.walk(func(b *block) { b.resolveSchema() })
 	return t
 }
 
@@ -370,14 +372,12 @@ func unquote(lit []byte) string {
 
 // Schema returns the stdlib description of the block, if its kind is known
 // where it appears.
-func (b *block) Schema() (*stdlib.Block, bool) {
-	if b.schemaKnown {
-		return b.schema, b.schema != nil
-	}
-	b.schemaKnown = true
+func (b *block) Schema() (*stdlib.Block, bool) { return b.schema, b.schema != nil }
+
+// resolveSchema looks up the block's schema; its parent's must be settled.
+func (b *block) resolveSchema() {
 	switch {
 	case b.Parent == nil:
-		return nil, false
 	case b.Parent.Parent == nil:
 		if s, ok := stdlib.LookupBlock(b.Kind); ok {
 			b.schema = &s
@@ -389,7 +389,6 @@ func (b *block) Schema() (*stdlib.Block, bool) {
 			}
 		}
 	}
-	return b.schema, b.schema != nil
 }
 
 // AttrSchema returns the stdlib description of an attribute of its block.

@@ -65,6 +65,7 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 		alt.Optimizer = cost.PagedAdamW8bit
 		try("optimizer { name = paged_adamw_8bit }", "8-bit moments", alt)
 	}
+	b.techniqueChanges(f, w, try)
 	if w.Batch > 1 {
 		// the largest batch that fits, keeping the effective batch
 		for bs := w.Batch / 2; bs >= 1; bs /= 2 {

@@ -360,6 +360,12 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 			w.Sharding = cost.ZeRO3
 		}
 	}
+	w.LossChunks = f.LossChunks
+	w.ActivationOffload = f.ActivationOffloading
+	w.OptimizerInBackward = f.OptimizerInBackward && w.Mode == cost.Full
+	if d := f.Distributed; d != nil {
+		w.CPUOffload = d.CPUOffload
+	}
 	w = w.OnEngine(b.opts.Engine)
 	if b.opts.Engine == cost.EngineTorchtune {
 		w.CompiledLoss = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid
@@ -437,6 +443,7 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 	// optimizer
 	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(),
 		Effect: "state " + gib(base.Component("optimizer_state"))})
+	b.techniqueDecisions(w, st)
 	// batch
 	eff := w.Batch * max(f.GradAccum, 1) * max(w.Devices, 1)
 	st.Decisions = append(st.Decisions, Decision{What: "batch", Choice: fmt.Sprintf("%d × %d accumulation × %d devices", w.Batch, max(f.GradAccum, 1), max(w.Devices, 1)),

@@ -234,6 +234,16 @@ func finetuneBlock() Block {
 				Doc:        "Where checkpoints and the final adapter or weights are written; referenced as `NAME.output`."},
 			{Name: "seed", Type: tInt(), Bounds: atLeast(0), DefaultWhy: "The pipeline's seed.",
 				Doc: "The seed for adapter initialisation and dropout."},
+			{Name: "loss_chunks", Type: tInt(), Bounds: between(1, 256),
+				DefaultWhy: "The engine's own: Hugging Face casts the whole logits tensor to fp32 (1); torchtune's recipes use 8 chunks.",
+				Doc: "Compute the output projection and the loss's fp32 cast over this many chunks of the sequence " +
+					"(torchtune's CEWithChunkedOutputLoss), so the fp32 logits of the whole batch never exist at once."},
+			{Name: "activation_offloading", Type: tBool(), Default: "false",
+				DefaultWhy: "Copying every saved activation to host memory and back costs PCIe bandwidth; the planner suggests it when activations do not fit.",
+				Doc:        "Move the tensors saved for the backward pass to host memory as they are made and bring them back in backward: about two layers' activations stay on the GPU."},
+			{Name: "optimizer_in_backward", Type: tBool(), Default: "false",
+				DefaultWhy: "It rules out gradient accumulation and gradient clipping; worth it only when the full set of gradients does not fit.",
+				Doc:        "Full fine-tuning: apply the optimizer to each parameter as soon as its gradient is ready and free the gradient, so the gradients of the whole model never exist at once (torchtune's optimizer_in_bwd)."},
 		},
 		Nested: []Block{loraBlock(), optimizerBlock(), distributedBlock()},
 	}
@@ -328,6 +338,9 @@ func distributedBlock() Block {
 			{Name: "gpus", Type: tInt(), Bounds: between(1, 1<<16),
 				DefaultWhy: "Every GPU of the target.",
 				Doc:        "The number of GPUs to train on."},
+			{Name: "cpu_offload", Type: tBool(), Default: "false", Citations: []Citation{CiteZeRO()},
+				DefaultWhy: "Host memory is slower by the PCIe link; offload only when the sharded state still does not fit.",
+				Doc:        "Keep the optimizer state and gradients (with zero3 and fsdp the sharded parameters too) in host memory: DeepSpeed's offload_optimizer and offload_param, FSDP's CPU offload."},
 			{Name: "engine", Type: tEnum(
 				ev("accelerate", "Hugging Face Accelerate."),
 				ev("deepspeed", "Microsoft DeepSpeed."),

@@ -44,7 +44,9 @@ const TorchtuneLossChunks = 8
 //   - Hugging Face computes the logits in the compute format, casts the
 //     whole tensor to fp32 and keeps the fp32 log-softmax for backward:
 //     tokens·vocab·(2+4) bytes in bf16 (measured within 3% on the H100).
-//   - With LossChunks = n (torchtune) the bf16 logits of every chunk are
+//   - With LossChunks = n on Hugging Face (Liger's fused linear
+//     cross-entropy) one chunk's logits and fp32 gradient exist at a time.
+//   - With LossChunks = n on torchtune the bf16 logits of every chunk are
 //     kept, and each chunk is cast to fp32 on its own; an eager loss still
 //     saves each chunk's fp32 log-softmax, a compiled one fuses it and
 //     saves only the log-sum-exp, so the fp32 part drops to one chunk's
@@ -61,6 +63,12 @@ func (w *Workload) logitBytes(tokens float64) float64 {
 	if w.LossChunks <= 1 {
 		return v*(cdt+4) + tail
 	}
+	if w.Engine != EngineTorchtune {
+		// Hugging Face lowers loss_chunks to Liger's fused linear
+		// cross-entropy: the projection, the fp32 cast and the gradient
+		// are computed a chunk at a time and the logits never exist whole.
+		return v*(cdt+4)/float64(w.LossChunks) + tokens*4 + tail
+	}
 	chunk := v * 4 / float64(w.LossChunks)
 	if w.CompiledLoss {
 		return v*cdt + chunk + tokens*4 + tail
@@ -69,6 +77,9 @@ func (w *Workload) logitBytes(tokens float64) float64 {
 }
 
 func (w *Workload) logitNote() string {
+	if w.LossChunks > 1 && w.Engine != EngineTorchtune {
+		return "one chunk of logits at a time (fused linear cross-entropy in " + itoa(w.LossChunks) + " chunks)"
+	}
 	if w.LossChunks > 1 {
 		if w.CompiledLoss {
 			return "output logits in " + itoa(w.LossChunks) + " chunks; the compiled loss casts one chunk to fp32 at a time"

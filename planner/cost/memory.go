@@ -331,14 +331,14 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 			weights = (qw + ow) / int64(max(c.Layers, 1))
 		}
 	}
-	if w.OptimizerInBackward && w.Mode == Full {
+	if w.OptimizerInBackward && w.Mode == Full && !w.CPUOffload {
 		// each parameter steps and frees its gradient in backward: at most
 		// the largest matrix's gradient and temporaries are alive
 		var largest int64
 		for _, m := range c.Modules() {
 			largest = max(largest, int64(m.In)*int64(m.Out))
 		}
-		grads, stepTemp = largest*pb, largest*pb
+		grads, stepTemp = min(grads, largest*pb), min(stepTemp, largest*pb)
 	}
 
 	static := []Component{
@@ -364,7 +364,7 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	// Gradients of the trained parameters exist at the end of backward too.
 	backward = append(backward, Component{Name: "gradients", Bytes: 0, Note: "accumulate as activations are freed"})
-	if w.OptimizerInBackward && w.Mode == Full {
+	if w.OptimizerInBackward && w.Mode == Full && !w.CPUOffload {
 		backward[len(backward)-1] = Component{Name: "gradients", Bytes: grads + stepTemp, Note: "one parameter's gradient and update at a time (optimizer in backward)"}
 		step = static
 	}

@@ -95,6 +95,12 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
 	}
+	if f.LossChunks > 0 {
+		need("loss_chunks", "set", "loss_chunks")
+	}
+	if f.OptimizerInBackward {
+		need("optimizer_in_backward", "true", "optimizer_in_backward")
+	}
 	if !ok {
 		return
 	}
@@ -103,6 +109,12 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	// fsdp on PyTorch FSDP2 through Accelerate.
 	useDeepSpeed := dist != nil && n > 1 && (dist.Strategy == compiler.StrategyZeRO2 || dist.Strategy == compiler.StrategyZeRO3)
 	useFSDP := dist != nil && n > 1 && dist.Strategy == compiler.StrategyFSDP
+	if dist != nil && dist.CPUOffload && !useDeepSpeed && !useFSDP {
+		l.report(diag.Errorf(dist.ValueRange("cpu_offload"), codeUnsupported, "cpu_offload needs a sharded strategy",
+			"CPU offload moves sharded state to host memory: DeepSpeed's ZeRO (zero2, zero3) or FSDP on two or more GPUs. "+
+				"Write strategy = zero2, zero3 or fsdp with gpus of 2 or more, or remove cpu_offload."))
+		return
+	}
 	if dist != nil && n > 1 && dist.Engine == compiler.EngineDeepSpeed && !useDeepSpeed {
 		l.report(diag.Errorf(dist.ValueRange("engine"), codeUnsupported, "engine = deepspeed needs a ZeRO strategy",
 			fmt.Sprintf("DeepSpeed implements the ZeRO stages; strategy = %s runs on PyTorch through Accelerate. "+
@@ -392,6 +404,12 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.kw("        ", "max_length", fmt.Sprint(f.Data.SeqLen), "dataset.seq_len")
 	p.kw("        ", "packing", pyBool(f.Data.Packing), "dataset.packing")
 	p.kw("        ", "dataset_text_field", pyStr(f.Data.Field), "dataset.field")
+	if f.LossChunks > 0 {
+		p.kw("        ", "use_liger_kernel", "True", fmt.Sprintf("loss_chunks = %d: Liger's fused linear cross-entropy never materialises the logits", f.LossChunks))
+	} else {
+		p.line("        # loss_chunks unset: transformers' causal-LM loss, whole logits cast to fp32")
+	}
+	p.kw("        ", "activation_offloading", pyBool(f.ActivationOffloading), "saved activations to host memory and back")
 	p.kw("        ", "logging_steps", "10", "")
 	if tr := l.prog.Track; tr != nil && tr.Backend != compiler.BackendJSONL {
 		p.kw("        ", "report_to", "["+pyStr(tr.Backend.String())+"]", "ML007: track.backend")
@@ -437,7 +455,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	l.add(prefix+"train.py", p.b.String(), true)
 	l.add(prefix+"accelerate.yaml", l.accelerateYAML(f, n, useDeepSpeed, useFSDP), false)
 	if useDeepSpeed {
-		l.add(prefix+dsFile(dist), deepSpeedJSON(dist.Strategy), false)
+		l.add(prefix+dsFile(dist), deepSpeedJSON(dist.Strategy, dist.CPUOffload), false)
 	}
 	pins := append([]string{}, hfPins...)
 	if quantized || f.Optimizer.Name == compiler.OptimizerAdamW8bit || f.Optimizer.Name == compiler.OptimizerPagedAdamW8bit || f.Optimizer.Name == compiler.OptimizerLion {
@@ -448,6 +466,9 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	if att == "flash2" {
 		pins = append(pins, pinFlashAttn)
+	}
+	if f.LossChunks > 0 {
+		pins = append(pins, pinLiger)
 	}
 	if tr := l.prog.Track; tr != nil && trackPins[tr.Backend.String()] != "" {
 		pins = append(pins, trackPins[tr.Backend.String()])
@@ -493,7 +514,7 @@ func (l *lowerer) accelerateYAML(f *compiler.Finetune, n int, ds, fsdp bool) str
 			map[bool]string{true: "parameters sharded too (ZeRO-3)", false: "gradients and optimizer state sharded, parameters kept after forward (ZeRO-2)"}[reshard])
 		fmt.Fprintf(&b, "  fsdp_activation_checkpointing: %t  # ML002: checkpointing = %s\n", f.Checkpointing.Mode == compiler.CheckpointFull, f.Checkpointing.Mode)
 		b.WriteString("  fsdp_cpu_ram_efficient_loading: true\n")
-		b.WriteString("  fsdp_offload_params: false\n")
+		fmt.Fprintf(&b, "  fsdp_offload_params: %t  # distributed.cpu_offload\n", f.Distributed.CPUOffload)
 		b.WriteString("  fsdp_state_dict_type: SHARDED_STATE_DICT\n")
 	default:
 		b.WriteString("distributed_type: MULTI_GPU  # distributed.strategy = ddp: every GPU holds the whole model\n")
@@ -516,7 +537,7 @@ func (l *lowerer) accelerateYAML(f *compiler.Finetune, n int, ds, fsdp bool) str
 
 // deepSpeedJSON writes the ZeRO configuration; "auto" values are filled
 // by the Trainer from train.py's arguments, so the two cannot disagree.
-func deepSpeedJSON(s compiler.Strategy) string {
+func deepSpeedJSON(s compiler.Strategy, offload bool) string {
 	stage := 3
 	if s == compiler.StrategyZeRO2 {
 		stage = 2
@@ -533,6 +554,12 @@ func deepSpeedJSON(s compiler.Strategy) string {
 	fmt.Fprintf(&b, "    \"stage\": %d,\n", stage)
 	b.WriteString("    \"overlap_comm\": true,\n")
 	b.WriteString("    \"contiguous_gradients\": true,\n")
+	if offload {
+		b.WriteString("    \"offload_optimizer\": {\"device\": \"cpu\", \"pin_memory\": true},\n")
+		if stage == 3 {
+			b.WriteString("    \"offload_param\": {\"device\": \"cpu\", \"pin_memory\": true},\n")
+		}
+	}
 	b.WriteString("    \"reduce_bucket_size\": \"auto\"")
 	if stage == 3 {
 		b.WriteString(",\n")

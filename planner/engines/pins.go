@@ -26,6 +26,7 @@ var (
 	pinDeepSpeed             = "deepspeed==0.19.8"
 	pinFlashAttn             = "flash-attn==2.8.3.post2"
 	pinVLLM                  = "vllm==0.33.0"
+	pinLiger                 = "liger-kernel==0.8.5"
 	trackPins                = map[string]string{
 		"tensorboard": "tensorboard==2.21.0",
 		"mlflow":      "mlflow==3.18.0",

@@ -98,6 +98,10 @@ var decisionDomain = []struct {
 	{"distributed.gpus", "", []string{"*"}},
 	{"distributed.engine", "", []string{"accelerate", "deepspeed"}},
 	{"track.backend", "ML007", []string{"tensorboard", "mlflow", "wandb", "jsonl"}},
+	{"loss_chunks", "", []string{"engine default", "set"}},
+	{"activation_offloading", "", []string{"false", "true"}},
+	{"optimizer_in_backward", "", []string{"false", "true"}},
+	{"distributed.cpu_offload", "", []string{"false", "true"}},
 }
 
 // serveDomain lists the inference decisions that vLLM lowers.
@@ -322,6 +326,24 @@ var table = []Mapping{
 	ex("track.backend", "mlflow", Torchtune, "torchtune.training.metric_logging.MLFlowLogger"),
 	ex("track.backend", "wandb", Torchtune, "torchtune.training.metric_logging.WandBLogger"),
 	approx("track.backend", "jsonl", Torchtune, "torchtune.training.metric_logging.DiskLogger", "torchtune's DiskLogger writes one text line per step (name:value pairs), not JSON lines."),
+
+	// memory techniques
+	ex("loss_chunks", "engine default", HF, "whole logits cast to fp32"),
+	approx("loss_chunks", "set", HF, "use_liger_kernel=True", "transformers has no chunk count; Liger's fused linear cross-entropy computes the loss in chunks of its own size and never materialises the logits. It also swaps in Liger's RMSNorm, RoPE and SwiGLU kernels."),
+	ex("loss_chunks", "engine default", Torchtune, "CEWithChunkedOutputLoss"),
+	ex("loss_chunks", "set", Torchtune, "num_output_chunks:"),
+	ex("activation_offloading", "false", HF, "activation_offloading=False"),
+	ex("activation_offloading", "true", HF, "activation_offloading=True"),
+	ex("activation_offloading", "false", Torchtune, "enable_activation_offloading: False"),
+	ex("activation_offloading", "true", Torchtune, "enable_activation_offloading: True"),
+	ex("optimizer_in_backward", "false", HF, "optim="),
+	no("optimizer_in_backward", "true", HF, "The Trainer steps the optimizer after the whole backward pass; it cannot step each parameter in backward. Export with --engine torchtune (full fine-tuning), or remove optimizer_in_backward."),
+	ex("optimizer_in_backward", "false", Torchtune, "_component_: torch.optim"),
+	ex("optimizer_in_backward", "true", Torchtune, "optimizer_in_bwd: True"),
+	ex("distributed.cpu_offload", "false", HF, "accelerate.yaml"),
+	ex("distributed.cpu_offload", "true", HF, `"device": "cpu"`),
+	ex("distributed.cpu_offload", "false", Torchtune, "tune run"),
+	ex("distributed.cpu_offload", "true", Torchtune, "fsdp_cpu_offload: True"),
 
 	// vLLM: generate and serve
 	ex("model", "hub", VLLM, "vllm serve "),

@@ -172,6 +172,17 @@ func variantFor(decision, value string) variant {
 		}
 	case "kv_cache":
 		v["kv"] = value
+	case "loss_chunks":
+		if value == "set" {
+			v["steps"] = "loss_chunks = 16"
+		}
+	case "activation_offloading":
+		v["steps"] = "activation_offloading = " + value
+	case "optimizer_in_backward":
+		v["steps"] = "optimizer_in_backward = " + value
+		v["method"], v["lora"] = "full", ""
+	case "distributed.cpu_offload":
+		v["count"], v["distributed"] = "4", "distributed { strategy = zero3, gpus = 4, cpu_offload = "+value+" }"
 	}
 	return v
 }

@@ -116,6 +116,16 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
 	}
+	if f.OptimizerInBackward && f.Method != compiler.MethodFull {
+		l.report(diag.Errorf(site.ValueRange("optimizer_in_backward"), codeUnsupported, "optimizer_in_backward needs full fine-tuning on torchtune",
+			"torchtune's optimizer_in_bwd belongs to its full fine-tuning recipes; the LoRA recipes step after backward (the adapters' gradients are small). Remove optimizer_in_backward."))
+		ok = false
+	}
+	if dist != nil && dist.CPUOffload && n <= 1 {
+		l.report(diag.Errorf(dist.ValueRange("cpu_offload"), codeUnsupported, "cpu_offload needs torchtune's distributed recipes",
+			"torchtune offloads through FSDP (fsdp_cpu_offload) in its distributed recipes only. Train on two or more GPUs, or use activation_offloading on one."))
+		ok = false
+	}
 	if !ok {
 		return
 	}
@@ -242,6 +252,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	w("loss:")
 	w("  _component_: torchtune.modules.loss.CEWithChunkedOutputLoss  # logits cast to fp32 one chunk at a time")
+	if f.LossChunks > 0 {
+		w("  num_output_chunks: %d  # loss_chunks", f.LossChunks)
+	}
 	w("")
 	w("batch_size: %d  # per GPU", f.Batch)
 	w("gradient_accumulation_steps: %d  # effective batch %d sequences", max(f.GradAccum, 1), f.Batch*max(f.GradAccum, 1)*n)
@@ -254,19 +267,19 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	w("clip_grad_norm: 1.0  # the Hugging Face Trainer's default, so both engines clip alike")
 	w("compile: %s  # ML005: compile = %s", pyBool(f.Compile != compiler.CompileNone), f.Compile)
-	if kind == "full" && n == 1 {
-		w("optimizer_in_bwd: False")
+	if kind == "full" {
+		w("optimizer_in_bwd: %s  # optimizer_in_backward: step and free each gradient in backward", pyBool(f.OptimizerInBackward))
 	}
 	if n > 1 {
 		reshard := dist == nil || dist.Strategy != compiler.StrategyZeRO2
-		w("fsdp_cpu_offload: False")
+		w("fsdp_cpu_offload: %s  # distributed.cpu_offload", pyBool(dist != nil && dist.CPUOffload))
 		w("fsdp_reshard_after_forward: %s  # distributed.strategy = %s", pyBool(reshard), strategyName(dist))
 	}
 	w("")
 	w("device: cuda")
 	w("dtype: %s  # precision: weights, activations, gradients and optimizer state in %s", f.Precision, f.Precision)
 	w("enable_activation_checkpointing: %s  # ML002: checkpointing = %s", pyBool(f.Checkpointing.Mode == compiler.CheckpointFull), f.Checkpointing.Mode)
-	w("enable_activation_offloading: False")
+	w("enable_activation_offloading: %s  # activation_offloading", pyBool(f.ActivationOffloading))
 	w("")
 	w("# ML006: torchtune's attention calls torch.nn.functional.scaled_dot_product_attention;")
 	w("# attention = %s in the plan.", choice(st, "attention", "sdpa"))
