@@ -82,6 +82,8 @@ type executor struct {
 	s      Streams
 	obs    observe.Observer // never nil
 	models map[string]*loaded
+	// trained holds each finetune's result by name (stage_train.go).
+	trained map[string]*trained
 }
 
 // stageFunc executes one stage; it returns the diagnostic that stops the
@@ -98,6 +100,12 @@ func runnerFor(k planner.StageKind) stageFunc {
 		return (*executor).quantize
 	case planner.StageGenerate:
 		return (*executor).generate
+	case planner.StageAdapters:
+		return (*executor).attachAdapters
+	case planner.StageTrain:
+		return (*executor).train
+	case planner.StageEvaluate:
+		return (*executor).evaluate
 	case planner.StageServe:
 		return (*executor).serve
 	}

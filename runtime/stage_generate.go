@@ -23,9 +23,15 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 	if g == nil || !ok || st.Graph == nil {
 		return x.errorf(st, "E500", "Internal runtime error", "Stage %s has no generate declaration, loaded model or graph. Plan again.", st.ID)
 	}
-	if g.Model.Finetune != nil {
-		return x.errorf(st, "E505", "Stage cannot run here",
-			"Generate stage %q uses a finetune's output, which needs the train stage this runtime does not execute yet. Point model at a model block.", g.Name)
+	ws := m.ws
+	var tuned *trained
+	if f := g.Model.Finetune; f != nil {
+		if tuned = x.trained[f.Name]; tuned == nil {
+			return x.errorf(st, "E500", "Internal runtime error", "Generate stage %q uses finetune %s, which has not trained. Plan again.", g.Name, f.Name)
+		}
+		if tuned.ws != nil {
+			ws = tuned.ws
+		}
 	}
 	opts, err := EngineOptions(st.Graph, m.ws.Config)
 	if err != nil {
@@ -46,10 +52,15 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			st.ID, opts.Context, prompt, g.MaxTokens, need)
 	}
 	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Weights["layers.0.attention.wq.weight"].Format)
-	e, err := engine.New(ctx, m.ws, opts)
+	e, err := engine.New(ctx, ws, opts)
 	x.s.progressDone()
 	if err != nil {
 		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
+	}
+	if tuned != nil && tuned.adapters != nil {
+		if err := useAdapters(e, tuned.adapters); err != nil {
+			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
+		}
 	}
 	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
 	if err != nil {

@@ -32,8 +32,9 @@ var runCodes = []Code{
 			"memory and time predictions no longer hold, so the runtime refuses it and says what changed.\n\n" +
 			"Plan again on this machine (`whisperc plan -out plan.json FILE`) or run the .whisper file directly."},
 	{ID: "E505", Phase: "run", Title: "stage or setting cannot run here",
-		Explain: "The plan asks for something this runtime does not execute: a stage kind other than " +
-			"generate, a generate stage fed by a finetune, a quantisation method without a CPU kernel, or a " +
+		Explain: "The plan asks for something this runtime does not execute: a stage kind it has no runner " +
+			"for, a quantisation method without a CPU kernel, a training setting not implemented on the CPU " +
+			"(gradient checkpointing, 8-bit or paged optimizers, Lion, bf16 compute, non-local data), or a " +
 			"model family other than Llama.\n\nChange the setting the message names to a supported one " +
 			"(quantize none, nf4, fp4, int8 or q8_0; attention eager or flash2), or list only the stages " +
 			"that can run in the pipeline block."},
@@ -49,6 +50,18 @@ var runCodes = []Code{
 			"unrecorded. What was written before the failure stays valid: the manifest is replaced " +
 			"atomically and half-written metric records are cut off.\n\nFree space where the runs are " +
 			"kept, or set `track { dir = ... }` to a writable directory, and run again."},
+	{ID: "E508", Phase: "run", Title: "training data cannot be used",
+		Explain: "A finetune's dataset could not be read into training sequences: the file is missing, a " +
+			"record is not valid JSON, lacks the field the dataset names (and is not an instruction record " +
+			"with instruction/output, nor a chat record with role/content messages), has empty text, or " +
+			"the evaluation split leaves nothing to train on. The message names the file and line.\n\nFix " +
+			"the record, or the dataset's field, format or eval settings, and run again.",
+		Example: "dataset d { source = \"data.jsonl\", field = \"body\" } # records have \"text\""},
+	{ID: "E509", Phase: "run", Title: "training failed",
+		Explain: "A finetune stopped part-way: it was interrupted, writing a checkpoint failed, or the " +
+			"engine reported an error at some step. Checkpoints written before the failure are complete " +
+			"(they are written atomically), and running the pipeline again resumes from the latest one." +
+			"\n\nFix the cause the message names (free disk space, check the output directory) and run again."},
 	{ID: "E520", Phase: "run", Title: "weights cannot be quantised",
 		Explain: "A weight matrix the pipeline asks to quantise holds a NaN or infinite value. NF4, FP4 and " +
 			"Q8_0 scale each block of weights by its largest magnitude (absmax), so a single non-finite " +

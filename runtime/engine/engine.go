@@ -30,14 +30,16 @@ type Engine struct {
 	// quant holds the quantised linear weights: those Options.Weights
 	// quantises, and those the file stores in a GGML block format, which
 	// run as stored. Their fp32 tensors never exist.
-	quant   map[string]*kernels.QMatrix
-	bytes   int64
-	st      *state
-	graphs  map[int]*compiled
-	pos     int
-	history []int // tokens so far, for recomputation without a KV cache
-	logits  []float32
-	rows    int // input rows processed since New, for tests of ML004
+	quant map[string]*kernels.QMatrix
+	// adapters are LoRA adapters applied on the fly (AttachAdapters).
+	adapters map[string]*Adapter
+	bytes    int64
+	st       *state
+	graphs   map[int]*compiled
+	pos      int
+	history  []int // tokens so far, for recomputation without a KV cache
+	logits   []float32
+	rows     int // input rows processed since New, for tests of ML004
 }
 
 // compiled is one graph with its machine, for one input length.

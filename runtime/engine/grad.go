@@ -89,10 +89,18 @@ func allTrue(n int) []bool {
 	return d
 }
 
-// DiffWRT reports that a linear layer is differentiable in every input.
-func (o *linearOp) DiffWRT(n int) []bool { return allTrue(n) }
+// DiffWRT reports that a linear layer is differentiable in every input,
+// except a frozen weight.
+func (o *linearOp) DiffWRT(n int) []bool {
+	d := allTrue(n)
+	if o.frozen {
+		d[1] = false
+	}
+	return d
+}
 
-// SymDiff returns dX = G·W, dW = Gᵀ·X and, with a residual, dR = G.
+// SymDiff returns dX = G·W, dW = Gᵀ·X (none for a frozen W) and, with a
+// residual, dR = G.
 func (o *linearOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	exec := o.exec
 	var b gradBuilder
@@ -101,11 +109,14 @@ func (o *linearOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgoni
 		_, cols := rowsCols(s[1])
 		return exec.MatMulNN(dst, v[0], v[1], t, rows, cols)
 	}), grad, in[1], in[0])
-	dw := b.add(newGrad(o.name+".dw", []int{2, 2, 2, 2}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
-		t, rows := rowsCols(s[0])
-		_, cols := rowsCols(s[1])
-		return exec.MatMulTransA(dst, v[0], v[1], t, rows, cols, false)
-	}), grad, in[0], in[1])
+	var dw *gorgonia.Node
+	if !o.frozen {
+		dw = b.add(newGrad(o.name+".dw", []int{2, 2, 2, 2}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
+			t, rows := rowsCols(s[0])
+			_, cols := rowsCols(s[1])
+			return exec.MatMulTransA(dst, v[0], v[1], t, rows, cols, false)
+		}), grad, in[0], in[1])
+	}
 	if b.err != nil {
 		return nil, b.err
 	}

@@ -21,6 +21,9 @@ type builder struct {
 	reuse bool // ops write into buffers allocated once
 	err   error
 	nodes map[string]*gorgonia.Node
+	// train is set for a training graph: its adapters and which weights
+	// are trained (train.go).
+	train *trainBuild
 }
 
 // apply adds op applied to children, named name.
@@ -81,8 +84,19 @@ func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node 
 }
 
 // linear returns x·Wᵀ for the named weight, plus residual when it is not
-// nil (fused into the product, or a separate Gorgonia Add).
+// nil (fused into the product, or a separate Gorgonia Add), plus the
+// weight's LoRA adapter in a training graph that has one.
 func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
+	if b.train != nil {
+		if ad, ok := b.train.adapters[weight]; ok {
+			return b.adapted(x, weight, name, residual, ad)
+		}
+	}
+	return b.plainLinear(x, weight, name, residual)
+}
+
+// plainLinear is linear without an adapter.
+func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
 		exec := b.e.exec
 		y := b.std(name, func() (*gorgonia.Node, error) {
@@ -98,13 +112,14 @@ func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgon
 	}
 	w := b.weight(weight)
 	exec := b.e.exec
+	frozen := b.train != nil && !b.train.trained[weight]
 	if residual == nil {
-		return b.apply(newLinear(name, exec, false, b.reuse), name, x, w)
+		return b.apply(newFrozenLinear(name, exec, false, b.reuse, frozen), name, x, w)
 	}
 	if b.fused {
-		return b.apply(newLinear(name, exec, true, b.reuse), name, x, w, residual)
+		return b.apply(newFrozenLinear(name, exec, true, b.reuse, frozen), name, x, w, residual)
 	}
-	y := b.apply(newLinear(name, exec, false, b.reuse), name, x, w)
+	y := b.apply(newFrozenLinear(name, exec, false, b.reuse, frozen), name, x, w)
 	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
 }
 
@@ -155,7 +170,7 @@ func (e *Engine) build(t int) (c *compiled, err error) {
 		}
 	}()
 	reuse := e.opts.Compile >= CompileReduceOverhead
-	b := &builder{e: e, st: e.st, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}}
+	b := &builder{e: e, st: e.st, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}, train: e.inferenceTrain()}
 	xval := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"), gorgonia.WithValue(xval))
 	logits := b.forward(x, false)

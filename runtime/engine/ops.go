@@ -101,14 +101,20 @@ type linearOp struct {
 	opBase
 	exec     kernels.Exec
 	residual bool
+	// frozen says that W is not trained: the backward pass computes no dW.
+	frozen bool
 }
 
 func newLinear(name string, exec kernels.Exec, residual, reuse bool) *linearOp {
+	return newFrozenLinear(name, exec, residual, reuse, false)
+}
+
+func newFrozenLinear(name string, exec kernels.Exec, residual, reuse, frozen bool) *linearOp {
 	dims := []int{2, 2, 2}
 	if residual {
 		dims = []int{2, 2, 2, 2}
 	}
-	return &linearOp{opBase: opBase{name: name, dims: dims, reuse: reuse}, exec: exec, residual: residual}
+	return &linearOp{opBase: opBase{name: name, dims: dims, reuse: reuse}, exec: exec, residual: residual, frozen: frozen}
 }
 
 func (o *linearOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {

@@ -1,0 +1,269 @@
+// Package data turns a training data file into token sequences for the
+// trainer: it reads plain text or JSON Lines (plain text records,
+// instruction records and chat records), renders each record with its
+// template, tokenises it with the model's own tokenizer, marks which
+// target tokens carry loss, truncates or packs to the sequence length,
+// shuffles with the seed and holds out the evaluation split.
+//
+// A bad record (invalid JSON, a missing or empty field, an unknown chat
+// role) is an error naming the file and line, or, with Options.SkipBad,
+// is skipped and counted. Reading never allocates beyond what the file
+// justifies: a line longer than MaxLine is an error.
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// Format is how a data file is encoded. The zero value is invalid.
+type Format int
+
+// The formats.
+const (
+	FormatInvalid Format = iota
+	// FormatText is plain text; documents are separated by blank lines.
+	FormatText
+	// FormatJSONL is one JSON object per line. The record's shape decides
+	// how it is read: Options.Field holding a string is plain text,
+	// holding an array of {role, content} messages is a chat; a record
+	// without Field that has "instruction" and "output" is an
+	// instruction (Alpaca-style) record.
+	FormatJSONL
+)
+
+// String returns the format's .whisper spelling.
+func (f Format) String() string {
+	switch f {
+	case FormatText:
+		return "text"
+	case FormatJSONL:
+		return "jsonl"
+	}
+	return "invalid"
+}
+
+// MaxLine is the longest line (in bytes) a data file may have.
+const MaxLine = 16 << 20
+
+// Tokenizer is what the package needs from the model's tokenizer. Encode
+// must be safe for concurrent use.
+type Tokenizer interface {
+	Encode(text string, bos, eos bool) []int
+	BOS() int
+	EOS() int
+	VocabSize() int
+}
+
+// Options say how to read and cut the data.
+type Options struct {
+	Format Format
+	// Field names the JSON field holding the text or the chat messages.
+	Field string
+	// SeqLen is the number of input positions per sequence; a sequence
+	// has SeqLen inputs and SeqLen targets (the inputs shifted by one).
+	SeqLen int
+	// Pack concatenates examples (each BOS … EOS) into one stream cut
+	// into full sequences; otherwise each example is one sequence,
+	// truncated to SeqLen+1 tokens and padded with masked positions.
+	Pack bool
+	// EvalPercent or EvalExamples (when EvalPercent is 0) hold out
+	// examples for evaluation, chosen after the seeded shuffle.
+	EvalPercent  float64
+	EvalExamples int
+	// Shuffle orders the examples by Seed before the split.
+	Shuffle bool
+	Seed    uint64
+	// SkipBad skips bad records and counts them instead of failing.
+	SkipBad bool
+}
+
+// Sequence is one training sequence: Inputs[i] predicts Targets[i], and
+// Weights[i] is 1 when that target carries loss (0 for padding and for
+// prompt tokens of instruction and chat records).
+type Sequence struct {
+	Inputs  []int32
+	Targets []int32
+	Weights []float32
+}
+
+// Tokens returns the number of targets that carry loss.
+func (s Sequence) Tokens() int {
+	n := 0
+	for _, w := range s.Weights {
+		if w != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Set is a loaded data set.
+type Set struct {
+	Train, Eval []Sequence
+	// Records counts the records read, Skipped those skipped as bad,
+	// Truncated the examples cut to the sequence length.
+	Records, Skipped, Truncated int
+	// Problems describes the first skipped records (file:line: why).
+	Problems []string
+}
+
+// example is one rendered, tokenised record.
+type example struct {
+	tokens []int
+	loss   []bool // loss[i] reports whether tokens[i] is a target with loss
+}
+
+// Build tokenises the records and cuts them into sequences.
+func Build(recs []Record, tok Tokenizer, o Options) (*Set, error) {
+	if o.SeqLen < 1 {
+		return nil, fmt.Errorf("data: sequence length %d must be at least 1", o.SeqLen)
+	}
+	if o.EvalPercent < 0 || o.EvalPercent >= 100 || o.EvalExamples < 0 {
+		return nil, fmt.Errorf("data: the evaluation split must be below 100%% and not negative")
+	}
+	// Tokenising is the slow part (byte-pair merging is quadratic in a
+	// record's length): records are rendered on every CPU, each into its
+	// own slot, so the result does not depend on the schedule.
+	exs := make([]example, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				exs[i] = render(recs[i], tok)
+			}
+		}()
+	}
+	wg.Wait()
+	if o.Shuffle {
+		rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
+		rng.Shuffle(len(exs), func(i, j int) { exs[i], exs[j] = exs[j], exs[i] })
+	}
+	nEval := o.EvalExamples
+	if o.EvalPercent > 0 {
+		nEval = int(float64(len(exs))*o.EvalPercent/100 + 0.5)
+		if nEval == 0 && len(exs) >= 2 {
+			nEval = 1
+		}
+	}
+	if nEval >= len(exs) {
+		return nil, fmt.Errorf("data: the evaluation split takes %d of %d examples and leaves none to train on", nEval, len(exs))
+	}
+	s := &Set{Records: len(recs)}
+	s.Eval = cut(exs[:nEval], o, s)
+	s.Train = cut(exs[nEval:], o, s)
+	if len(s.Train) == 0 {
+		return nil, fmt.Errorf("data: no training sequence")
+	}
+	return s, nil
+}
+
+// render applies the record's template and tokenises it. The prompt part
+// of instruction and chat records carries no loss.
+func render(r Record, tok Tokenizer) example {
+	var ex example
+	for i, seg := range r.Segments {
+		ids := tok.Encode(seg.Text, i == 0, i == len(r.Segments)-1 && seg.Loss)
+		for j, id := range ids {
+			ex.tokens = append(ex.tokens, id)
+			// The first token of the example (BOS) is never a target.
+			ex.loss = append(ex.loss, seg.Loss && !(i == 0 && j == 0))
+		}
+	}
+	return ex
+}
+
+// cut turns examples into sequences of s.SeqLen positions.
+func cut(exs []example, o Options, s *Set) []Sequence {
+	n := o.SeqLen
+	var out []Sequence
+	if !o.Pack {
+		for _, ex := range exs {
+			if len(ex.tokens) < 2 {
+				continue
+			}
+			if len(ex.tokens) > n+1 {
+				s.Truncated++
+				ex.tokens, ex.loss = ex.tokens[:n+1], ex.loss[:n+1]
+			}
+			seq := newSequence(n)
+			for i := 0; i+1 < len(ex.tokens); i++ {
+				seq.Inputs[i] = int32(ex.tokens[i])
+				seq.Targets[i] = int32(ex.tokens[i+1])
+				if ex.loss[i+1] {
+					seq.Weights[i] = 1
+				}
+			}
+			if seq.Tokens() > 0 {
+				out = append(out, seq)
+			}
+		}
+		return out
+	}
+	var toks []int
+	var loss []bool
+	for _, ex := range exs {
+		toks = append(toks, ex.tokens...)
+		loss = append(loss, ex.loss...)
+	}
+	// Windows of n+1 tokens, each starting where the previous one's last
+	// target was, so that every token is a target once; a short tail is
+	// padded.
+	for start := 0; start+1 < len(toks); start += n {
+		end := min(start+n+1, len(toks))
+		seq := newSequence(n)
+		for i := start; i+1 < end; i++ {
+			seq.Inputs[i-start] = int32(toks[i])
+			seq.Targets[i-start] = int32(toks[i+1])
+			if loss[i+1] {
+				seq.Weights[i-start] = 1
+			}
+		}
+		if seq.Tokens() > 0 {
+			out = append(out, seq)
+		}
+	}
+	return out
+}
+
+func newSequence(n int) Sequence {
+	return Sequence{Inputs: make([]int32, n), Targets: make([]int32, n), Weights: make([]float32, n)}
+}
+
+// Load reads the file at path and builds the set.
+func Load(path string, tok Tokenizer, o Options) (*Set, error) {
+	recs, skipped, problems, err := ReadFile(path, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("data: %s: no usable record (%d skipped)", path, skipped)
+	}
+	s, err := Build(recs, tok, o)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, path)
+	}
+	s.Skipped, s.Problems = skipped, problems
+	s.Records += skipped
+	return s, nil
+}
+
+// Order returns the order in which epoch visits n training sequences: a
+// permutation drawn from the seed and the epoch, or 0..n-1 without
+// shuffling.
+func Order(n int, seed uint64, epoch int, shuffle bool) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	if shuffle {
+		rng := rand.New(rand.NewPCG(seed, uint64(epoch)+1))
+		rng.Shuffle(n, func(i, j int) { p[i], p[j] = p[j], p[i] })
+	}
+	return p
+}

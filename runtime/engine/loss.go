@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// crossEntropyOp is the training loss: for logits [T, vocab], the scalar
+// Σ_t w_t · −log softmax(logits_t)[target_t]. The targets and weights are
+// set before each run (SetTargets); a weight of 0 masks a position, and
+// weights of 1/N make the loss a mean over N tokens. The sums run in
+// float64 and the result is rounded to float32.
+type crossEntropyOp struct {
+	name    string
+	targets []int32
+	weights []float32
+}
+
+func (o *crossEntropyOp) Arity() int { return 1 }
+func (o *crossEntropyOp) Type() hm.Type {
+	return hm.NewFnType(gorgonia.TensorType{Dims: 2, Of: tensor.Float32}, tensor.Float32)
+}
+func (o *crossEntropyOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+func (o *crossEntropyOp) ReturnsPtr() bool      { return false }
+func (o *crossEntropyOp) CallsExtern() bool     { return false }
+func (o *crossEntropyOp) OverwritesInput() int  { return -1 }
+func (o *crossEntropyOp) WriteHash(h hash.Hash) { fmt.Fprint(h, o.name) }
+func (o *crossEntropyOp) String() string        { return o.name }
+func (o *crossEntropyOp) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+// check validates the logits against the targets.
+func (o *crossEntropyOp) check(s tensor.Shape) (t, v int, err error) {
+	t, v = rowsCols(s)
+	if len(o.targets) != t || len(o.weights) != t {
+		return 0, 0, fmt.Errorf("engine: %s: %d targets and %d weights for %d rows", o.name, len(o.targets), len(o.weights), t)
+	}
+	for _, id := range o.targets {
+		if id < 0 || int(id) >= v {
+			return 0, 0, fmt.Errorf("engine: %s: target %d is outside the vocabulary of %d", o.name, id, v)
+		}
+	}
+	return t, v, nil
+}
+
+func (o *crossEntropyOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, s, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	t, v, err := o.check(s)
+	if err != nil {
+		return nil, err
+	}
+	var loss float64
+	for r := range t {
+		if o.weights[r] == 0 {
+			continue
+		}
+		row := x[r*v : (r+1)*v]
+		loss += float64(o.weights[r]) * (logSumExp(row) - float64(row[o.targets[r]]))
+	}
+	return gorgonia.NewF32(float32(loss)), nil
+}
+
+// logSumExp returns log Σ exp(x) in float64.
+func logSumExp(x []float32) float64 {
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(float64(v - mx))
+	}
+	return float64(mx) + math.Log(sum)
+}
+
+// DiffWRT reports that the loss is differentiable in the logits.
+func (o *crossEntropyOp) DiffWRT(int) []bool { return []bool{true} }
+
+// SymDiff returns dlogits_t = g · w_t · (softmax(logits_t) − onehot(target_t)).
+func (o *crossEntropyOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	n, err := gorgonia.ApplyOp(&crossEntropyGrad{loss: o}, in[0], grad)
+	return gorgonia.Nodes{n}, err
+}
+
+// crossEntropyGrad is the loss's backward op: (logits, scalar g) →
+// dlogits.
+type crossEntropyGrad struct{ loss *crossEntropyOp }
+
+func (o *crossEntropyGrad) Arity() int { return 2 }
+func (o *crossEntropyGrad) Type() hm.Type {
+	m := gorgonia.TensorType{Dims: 2, Of: tensor.Float32}
+	return hm.NewFnType(m, tensor.Float32, m)
+}
+func (o *crossEntropyGrad) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (o *crossEntropyGrad) ReturnsPtr() bool      { return false }
+func (o *crossEntropyGrad) CallsExtern() bool     { return false }
+func (o *crossEntropyGrad) OverwritesInput() int  { return -1 }
+func (o *crossEntropyGrad) WriteHash(h hash.Hash) { fmt.Fprint(h, o.loss.name+".dlogits") }
+func (o *crossEntropyGrad) String() string        { return o.loss.name + ".dlogits" }
+func (o *crossEntropyGrad) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, s, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g, err := scalar32(vs[1])
+	if err != nil {
+		return nil, err
+	}
+	t, v, err := o.loss.check(s)
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, v))
+	d := out.Float32s()
+	for r := range t {
+		w := o.loss.weights[r]
+		if w == 0 {
+			continue
+		}
+		row, dst := x[r*v:(r+1)*v], d[r*v:(r+1)*v]
+		lse := logSumExp(row)
+		k := float64(g) * float64(w)
+		for i, val := range row {
+			dst[i] = float32(k * math.Exp(float64(val)-lse))
+		}
+		dst[o.loss.targets[r]] -= float32(k)
+	}
+	return out, nil
+}
+
+// scalar32 returns the value of a float32 scalar.
+func scalar32(v gorgonia.Value) (float32, error) {
+	switch s := v.(type) {
+	case *gorgonia.F32:
+		return float32(*s), nil
+	case *tensor.Dense:
+		if s.Dtype() == tensor.Float32 && s.Size() == 1 {
+			return s.Float32s()[0], nil
+		}
+	}
+	return 0, fmt.Errorf("engine: expected a float32 scalar, got %T", v)
+}

@@ -1,0 +1,145 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+)
+
+// finetuneProgram writes and checks a short fine-tuning pipeline on
+// stories260K and the shipped stories: generate before, train, generate
+// after. method is the finetune body's method lines.
+func finetuneProgram(t *testing.T, model, method string) (*compiler.Program, string) {
+	t.Helper()
+	_, file, _, _ := goruntime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..")
+	models := filepath.Join(root, "..", "shared", "models")
+	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
+		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	src := fmt.Sprintf(`
+model stories {
+  source    = "llama2c:%s"
+  tokenizer = "%s"
+  %s
+}
+dataset bolt {
+  source  = "%s"
+  format  = jsonl
+  seq_len = 64
+  eval    = 8
+  version = none
+}
+finetune sft {
+  model     = stories
+  data      = bolt
+  precision = fp32
+  attention = flash2
+  %s
+  batch      = 2
+  grad_accum = 2
+  max_steps  = 12
+  save_every = 5 steps
+  output     = "%s"
+}
+generate before {
+  model       = stories
+  prompt      = "Once upon a time"
+  max_tokens  = 30
+  temperature = 0
+}
+generate after {
+  model       = sft
+  prompt      = "Once upon a time"
+  max_tokens  = 30
+  temperature = 0
+}
+`, filepath.Join(models, "stories260K.bin"), filepath.Join(models, "tok512.bin"), model,
+		filepath.Join(root, "examples", "data", "stories.jsonl"), method, out)
+	path := filepath.Join(dir, "ft.whisper")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, ds := compiler.Check(path, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatalf("the pipeline has errors:\n%s", diag.Text(prog.Files, ds))
+	}
+	return prog, out
+}
+
+// TestExecuteFinetune runs full, LoRA and QLoRA fine-tunes through the
+// planner and the executor: training writes the outputs in Hugging
+// Face's layouts, and the generation after it differs from the one before.
+func TestExecuteFinetune(t *testing.T) {
+	cases := []struct {
+		name, model, method string
+		files               []string
+	}{
+		{"lora", "", "lora { rank = 4, alpha = 8, targets = [q_proj, v_proj, down_proj] }\n optimizer { name = adamw, lr = 1e-2, warmup = 2 steps }",
+			[]string{"adapter_config.json", "adapter_model.safetensors", "checkpoint-10", "checkpoint-12"}},
+		{"qlora", "quantize { method = nf4 }", "method = qlora\n lora { rank = 4, alpha = 8, targets = all }\n optimizer { name = adamw, lr = 1e-2 }",
+			[]string{"adapter_config.json", "adapter_model.safetensors", "checkpoint-12"}},
+		{"full", "", "method = full\n optimizer { name = sgd, lr = 5e-2, schedule = linear }",
+			[]string{"config.json", "model.safetensors", "checkpoint-12"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prog, out := finetuneProgram(t, c.model, c.method)
+			plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+			if ds.HasErrors() || !plan.Fits {
+				t.Fatalf("plan does not fit:\n%s", diag.Text(prog.Files, ds))
+			}
+			var stdout, stderr bytes.Buffer
+			if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr}); ds.HasErrors() {
+				t.Fatalf("%s\nstderr:\n%s", diag.Text(prog.Files, ds), stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			if len(lines) != 2 || lines[0] == lines[1] {
+				t.Errorf("generation before and after training should differ:\n%s", stdout.String())
+			}
+			t.Logf("before: %s\nafter:  %s", lines[0], lines[len(lines)-1])
+			for _, want := range []string{"training sft: ", "step 12/12", "trained sft: 12 steps", "evaluated sft: eval loss"} {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				}
+			}
+			for _, f := range c.files {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("output %s: %v", f, err)
+				}
+			}
+			// A second run resumes from the final checkpoint: nothing is
+			// trained again and the generation is the same.
+			var again, stderr2 bytes.Buffer
+			if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &again, Stderr: &stderr2}); ds.HasErrors() {
+				t.Fatal(diag.Text(prog.Files, ds))
+			}
+			if again.String() != stdout.String() || !strings.Contains(stderr2.String(), "resumed from step 12") {
+				t.Errorf("the second run did not resume to the same result:\n%s\n%s", again.String(), stderr2.String())
+			}
+		})
+	}
+}
+
+// TestFinetuneRefusesCheckpointing checks that a plan asking for
+// recomputation is refused before training, positioned on the finetune.
+func TestFinetuneRefusesCheckpointing(t *testing.T) {
+	prog, _ := finetuneProgram(t, "", "checkpointing = full\n lora { rank = 4, alpha = 8 }")
+	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
+	var stdout, stderr bytes.Buffer
+	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr})
+	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "checkpointing = none") {
+		t.Errorf("want E505 naming checkpointing, got:\n%s", text)
+	}
+}

@@ -1,0 +1,499 @@
+package train
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// The files of a checkpoint directory (checkpoint-N) and of the final
+// output directory.
+const (
+	AdapterConfigName = "adapter_config.json"
+	AdapterModelName  = "adapter_model.safetensors"
+	stateName         = "trainer_state.json"
+	optimizerName     = "optimizer.safetensors"
+	checkpointPrefix  = "checkpoint-"
+	// keepCheckpoints is how many checkpoint directories are kept.
+	keepCheckpoints = 2
+)
+
+// trainerState is trainer_state.json.
+type trainerState struct {
+	Version     int     `json:"version"`
+	Fingerprint string  `json:"fingerprint"`
+	Step        int     `json:"step"`
+	Total       int     `json:"total_steps"`
+	Tokens      int64   `json:"tokens"`
+	LRScale     float64 `json:"lr_scale"`
+	RNG         []byte  `json:"rng"`
+	OptStep     int     `json:"optimizer_step"`
+	Skipped     int     `json:"skipped"`
+	Rollbacks   int     `json:"rollbacks"`
+	Method      string  `json:"method"`
+}
+
+// peftName returns PEFT's name of an adapter matrix ("A" or "B") on a
+// canonical weight: base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight.
+func peftName(weight, which string) (string, error) {
+	hf, err := safetensors.HFName(weight)
+	if err != nil {
+		return "", err
+	}
+	return "base_model.model." + strings.TrimSuffix(hf, ".weight") + ".lora_" + which + ".weight", nil
+}
+
+// hfPermutation returns the head count by which B's rows are permuted
+// into Hugging Face's rotary layout (q and k projections), or 0.
+func (t *Trainer) hfPermutation(weight string) int {
+	switch {
+	case strings.HasSuffix(weight, ".attention.wq.weight"):
+		return t.e.Config().Heads
+	case strings.HasSuffix(weight, ".attention.wk.weight"):
+		return t.e.Config().KVHeads
+	}
+	return 0
+}
+
+// adapterTensors returns the adapters as PEFT-named tensors in Hugging
+// Face's layout.
+func (t *Trainer) adapterTensors() ([]*weights.Tensor, error) {
+	var ts []*weights.Tensor
+	for _, name := range sortedKeys(t.adapters) {
+		ad := t.adapters[name]
+		for _, which := range []string{"A", "B"} {
+			m := ad.A
+			if which == "B" {
+				m = ad.B
+			}
+			pn, err := peftName(name, which)
+			if err != nil {
+				return nil, err
+			}
+			wt := f32Tensor(pn, m.Shape(), m.Float32s())
+			if heads := t.hfPermutation(name); which == "B" && heads > 0 {
+				if wt, err = safetensors.PermuteHF(wt, heads); err != nil {
+					return nil, err
+				}
+				wt.Name = pn
+			}
+			ts = append(ts, wt)
+		}
+	}
+	return ts, nil
+}
+
+// adapterConfig returns adapter_config.json in PEFT's format.
+func (t *Trainer) adapterConfig() ([]byte, error) {
+	l := t.cfg.LoRA
+	mods := append([]string(nil), l.Modules...)
+	sort.Strings(mods)
+	return json.MarshalIndent(map[string]any{
+		"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": l.Rank, "lora_alpha": l.Alpha, "lora_dropout": l.Dropout,
+		"target_modules": mods, "bias": "none", "fan_in_fan_out": false, "use_rslora": l.RSLoRA,
+		"inference_mode": true, "init_lora_weights": true, "modules_to_save": nil, "base_model_name_or_path": nil,
+	}, "", "  ")
+}
+
+// writeModel writes the trained model into dir: the adapters (LoRA) or the
+// whole model in Hugging Face's Llama layout (full).
+func (t *Trainer) writeModel(dir string) error {
+	if t.cfg.Method == LoRA {
+		ts, err := t.adapterTensors()
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := safetensors.Write(&buf, ts, map[string]string{"format": "pt"}); err != nil {
+			return err
+		}
+		if err := writeFileSync(filepath.Join(dir, AdapterModelName), buf.Bytes()); err != nil {
+			return err
+		}
+		cfg, err := t.adapterConfig()
+		if err != nil {
+			return err
+		}
+		return writeFileSync(filepath.Join(dir, AdapterConfigName), cfg)
+	}
+	s, err := t.e.Snapshot()
+	if err != nil {
+		return err
+	}
+	if err := safetensors.WriteHF(dir, s, 1); err != nil {
+		return err
+	}
+	for _, n := range []string{safetensors.ConfigName, safetensors.SingleName} {
+		if err := syncFile(filepath.Join(dir, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Save writes checkpoint-STEP into out atomically: every file is written
+// and synced in a temporary directory that is then renamed into place, so
+// a crash leaves either the whole checkpoint or none. Older checkpoints
+// beyond the last two are removed. It returns the checkpoint's path.
+func (t *Trainer) Save(out, fingerprint string) (string, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	final := filepath.Join(out, fmt.Sprintf("%s%d", checkpointPrefix, t.step))
+	tmp, err := os.MkdirTemp(out, ".tmp-"+checkpointPrefix)
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := t.writeModel(tmp); err != nil {
+		return "", fmt.Errorf("train: writing the checkpoint: %w", err)
+	}
+	var opt []*weights.Tensor
+	for i, p := range t.params {
+		opt = append(opt, f32Tensor(p.Name+".m", p.Shape, t.opt.M[i]))
+		if t.opt.V != nil {
+			opt = append(opt, f32Tensor(p.Name+".v", p.Shape, t.opt.V[i]))
+		}
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, opt, map[string]string{"optimizer": t.cfg.Optimizer.Kind.String()}); err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(tmp, optimizerName), buf.Bytes()); err != nil {
+		return "", err
+	}
+	rng, err := t.rng.MarshalBinary()
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	st, err := json.MarshalIndent(trainerState{Version: 1, Fingerprint: fingerprint, Step: t.step, Total: t.total, Tokens: t.tokens,
+		LRScale: t.lrScale, RNG: rng, OptStep: t.opt.Step, Skipped: t.Skipped, Rollbacks: t.Rollbacks, Method: t.cfg.Method.String()}, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(tmp, stateName), st); err != nil {
+		return "", err
+	}
+	if err := syncDir(tmp); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(final); err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("train: %w", err)
+	}
+	if err := syncDir(out); err != nil {
+		return "", err
+	}
+	steps, _ := checkpoints(out)
+	for len(steps) > keepCheckpoints {
+		os.RemoveAll(filepath.Join(out, fmt.Sprintf("%s%d", checkpointPrefix, steps[0])))
+		steps = steps[1:]
+	}
+	return final, nil
+}
+
+// Export writes the final adapters or model into out itself, each file
+// atomically.
+func (t *Trainer) Export(out string) error {
+	tmp, err := os.MkdirTemp(out, ".tmp-export-")
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := t.writeModel(tmp); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(out, e.Name())); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	return syncDir(out)
+}
+
+// checkpoints returns the steps of the complete checkpoints in out, in
+// increasing order.
+func checkpoints(out string) ([]int, error) {
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var steps []int
+	for _, e := range entries {
+		if rest, ok := strings.CutPrefix(e.Name(), checkpointPrefix); ok && e.IsDir() {
+			if n, err := strconv.Atoi(rest); err == nil && n >= 0 {
+				steps = append(steps, n)
+			}
+		}
+	}
+	sort.Ints(steps)
+	return steps, nil
+}
+
+// ResumeLatest restores the latest checkpoint in out, when there is one,
+// and returns its step (0 when there is none). A checkpoint written by a
+// different configuration is an error: resuming it would silently mix two
+// runs.
+func (t *Trainer) ResumeLatest(out, fingerprint string) (int, error) {
+	steps, err := checkpoints(out)
+	if err != nil {
+		return 0, fmt.Errorf("train: %w", err)
+	}
+	if len(steps) == 0 {
+		return 0, nil
+	}
+	dir := filepath.Join(out, fmt.Sprintf("%s%d", checkpointPrefix, steps[len(steps)-1]))
+	if err := t.Load(dir, fingerprint); err != nil {
+		return 0, err
+	}
+	return t.step, nil
+}
+
+// Load restores the trainer from a checkpoint directory.
+func (t *Trainer) Load(dir, fingerprint string) error {
+	b, err := os.ReadFile(filepath.Join(dir, stateName))
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var st trainerState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("train: %s: %v", filepath.Join(dir, stateName), err)
+	}
+	if st.Fingerprint != fingerprint {
+		return fmt.Errorf("train: %s was written by a different configuration of this fine-tune; delete it (or set another output) to start over", dir)
+	}
+	if st.Step > t.total || st.Total != t.total || st.Version != 1 {
+		return fmt.Errorf("train: %s does not fit this run (step %d of %d, this run has %d)", dir, st.Step, st.Total, t.total)
+	}
+	values := map[string][]float32{}
+	if t.cfg.Method == LoRA {
+		f, err := safetensors.OpenFile(filepath.Join(dir, AdapterModelName))
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		defer f.Close()
+		byName := map[string]*weights.Tensor{}
+		for _, x := range f.Tensors {
+			byName[x.Name] = x
+		}
+		for _, name := range sortedKeys(t.adapters) {
+			for _, which := range []string{"A", "B"} {
+				pn, err := peftName(name, which)
+				if err != nil {
+					return err
+				}
+				x, ok := byName[pn]
+				if !ok {
+					return fmt.Errorf("train: %s has no tensor %s", dir, pn)
+				}
+				if heads := t.hfPermutation(name); which == "B" && heads > 0 {
+					if x, err = safetensors.UnpermuteHF(x, heads); err != nil {
+						return err
+					}
+				}
+				v, err := quant.Dequantize(x)
+				if err != nil {
+					return fmt.Errorf("train: %s: %w", pn, err)
+				}
+				values[name+".lora_"+which] = v
+			}
+		}
+	} else {
+		ws, err := safetensors.OpenHF(dir)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		for n, x := range ws.Tensors {
+			v, err := quant.Dequantize(x)
+			if err != nil {
+				return fmt.Errorf("train: %s: %w", n, err)
+			}
+			values[n] = v
+		}
+		if ws.Close != nil {
+			ws.Close()
+		}
+	}
+	of, err := safetensors.OpenFile(filepath.Join(dir, optimizerName))
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer of.Close()
+	for _, x := range of.Tensors {
+		v, err := quant.Dequantize(x)
+		if err != nil {
+			return fmt.Errorf("train: %s: %w", x.Name, err)
+		}
+		values["optimizer:"+x.Name] = v
+	}
+	for i, p := range t.params {
+		for _, c := range []struct {
+			key string
+			dst []float32
+		}{{p.Name, p.Value}, {"optimizer:" + p.Name + ".m", t.opt.M[i]}, {"optimizer:" + p.Name + ".v", vAt(t.opt.V, i)}} {
+			if c.dst == nil {
+				continue
+			}
+			v, ok := values[c.key]
+			if !ok || len(v) != len(c.dst) {
+				return fmt.Errorf("train: %s lacks %s or has the wrong size", dir, strings.TrimPrefix(c.key, "optimizer:"))
+			}
+			copy(c.dst, v)
+		}
+	}
+	if err := t.rng.UnmarshalBinary(st.RNG); err != nil {
+		return fmt.Errorf("train: %s: the random state: %w", dir, err)
+	}
+	t.step, t.tokens, t.lrScale, t.opt.Step = st.Step, st.Tokens, st.LRScale, st.OptStep
+	t.Skipped, t.Rollbacks = st.Skipped, st.Rollbacks
+	t.good = t.snapshot()
+	return nil
+}
+
+func vAt(v [][]float32, i int) []float32 {
+	if v == nil {
+		return nil
+	}
+	return v[i]
+}
+
+// LoadAdapters reads PEFT adapters (adapter_config.json and
+// adapter_model.safetensors) from dir for a model with the given heads, in
+// the engine's layout, by adapted canonical weight name.
+func LoadAdapters(dir string, heads, kvHeads, layers int) (map[string]*engine.Adapter, error) {
+	b, err := os.ReadFile(filepath.Join(dir, AdapterConfigName))
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	var cfg struct {
+		R        int      `json:"r"`
+		Alpha    float64  `json:"lora_alpha"`
+		RSLoRA   bool     `json:"use_rslora"`
+		PEFTType string   `json:"peft_type"`
+		Targets  []string `json:"target_modules"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("train: %s: %v", filepath.Join(dir, AdapterConfigName), err)
+	}
+	if cfg.PEFTType != "LORA" || cfg.R < 1 || cfg.Alpha <= 0 {
+		return nil, fmt.Errorf("train: %s is not a LoRA adapter config with r ≥ 1 and lora_alpha > 0", filepath.Join(dir, AdapterConfigName))
+	}
+	scale := LoRAConfig{Rank: cfg.R, Alpha: cfg.Alpha, RSLoRA: cfg.RSLoRA}.Scale()
+	f, err := safetensors.OpenFile(filepath.Join(dir, AdapterModelName))
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer f.Close()
+	byName := map[string]*weights.Tensor{}
+	for _, x := range f.Tensors {
+		byName[x.Name] = x
+	}
+	out := map[string]*engine.Adapter{}
+	for l := range layers {
+		for _, m := range cfg.Targets {
+			suffix, ok := moduleWeights[m]
+			if !ok {
+				return nil, fmt.Errorf("train: %s: target module %q is not a Llama projection", dir, m)
+			}
+			name := fmt.Sprintf("layers.%d.%s", l, suffix)
+			var mats [2]*tensor.Dense
+			for i, which := range []string{"A", "B"} {
+				pn, err := peftName(name, which)
+				if err != nil {
+					return nil, err
+				}
+				x, ok := byName[pn]
+				if !ok || len(x.Shape) != 2 {
+					return nil, fmt.Errorf("train: %s has no matrix %s", dir, pn)
+				}
+				h := map[string]int{"attention.wq.weight": heads, "attention.wk.weight": kvHeads}[suffix]
+				if which == "B" && h > 0 {
+					if x, err = safetensors.UnpermuteHF(x, h); err != nil {
+						return nil, fmt.Errorf("train: %s: %w", pn, err)
+					}
+				}
+				v, err := quant.Dequantize(x)
+				if err != nil {
+					return nil, fmt.Errorf("train: %s: %w", pn, err)
+				}
+				mats[i] = tensor.New(tensor.WithShape(x.Shape...), tensor.WithBacking(v))
+			}
+			out[name] = &engine.Adapter{A: mats[0], B: mats[1], Scale: float32(scale)}
+		}
+	}
+	return out, nil
+}
+
+func f32Tensor(name string, shape []int, v []float32) *weights.Tensor {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return &weights.Tensor{Name: name, Shape: append([]int(nil), shape...), DType: weights.F32, Data: b}
+}
+
+// writeFileSync writes data to path and syncs it to disk.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("train: %w", err)
+	}
+	return f.Close()
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}

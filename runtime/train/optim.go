@@ -1,0 +1,178 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+)
+
+// OptimizerKind names an optimizer. The zero value is invalid.
+type OptimizerKind int
+
+// The optimizers.
+const (
+	OptimizerInvalid OptimizerKind = iota
+	// AdamW is Adam with decoupled weight decay (Loshchilov & Hutter),
+	// computed in the order of torch.optim.AdamW (PyTorch 1.13,
+	// single-tensor path).
+	AdamW
+	// SGD is stochastic gradient descent with momentum and (coupled)
+	// weight decay, as torch.optim.SGD with dampening 0.
+	SGD
+)
+
+// String returns the optimizer's .whisper spelling.
+func (k OptimizerKind) String() string {
+	switch k {
+	case AdamW:
+		return "adamw"
+	case SGD:
+		return "sgd"
+	}
+	return "invalid"
+}
+
+// Optimizer settings. Zero Beta1, Beta2, Eps and Momentum take the usual
+// defaults (0.9, 0.999, 1e-8; momentum 0.9).
+type Optimizer struct {
+	Kind        OptimizerKind
+	LR          float64
+	WeightDecay float64
+	Beta1       float64
+	Beta2       float64
+	Eps         float64
+	Momentum    float64
+}
+
+func (o Optimizer) withDefaults() Optimizer {
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-8
+	}
+	if o.Momentum == 0 {
+		o.Momentum = 0.9
+	}
+	return o
+}
+
+// state is the optimizer state of every parameter: Adam's two moments
+// (M, V) or SGD's momentum buffer (M), in the parameters' order.
+type state struct {
+	Step int
+	M, V [][]float32
+}
+
+func newState(o Optimizer, params []*engine.Param) *state {
+	s := &state{M: make([][]float32, len(params))}
+	if o.Kind == AdamW {
+		s.V = make([][]float32, len(params))
+	}
+	for i, p := range params {
+		s.M[i] = make([]float32, len(p.Value))
+		if s.V != nil {
+			s.V[i] = make([]float32, len(p.Value))
+		}
+	}
+	return s
+}
+
+// update applies one optimizer step with learning rate lr to params from
+// their Grad.
+func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
+	s.Step++
+	switch o.Kind {
+	case AdamW:
+		// torch.optim.AdamW (foreach=False): p ← p·(1 − lr·wd);
+		// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+		// p ← p − (lr/bc1)·m / (√v/√bc2 + eps), in float32 with scalars
+		// computed in float64 as Python does.
+		bc1 := 1 - math.Pow(o.Beta1, float64(s.Step))
+		bc2 := 1 - math.Pow(o.Beta2, float64(s.Step))
+		stepSize := float32(lr / bc1)
+		bc2Sqrt := float32(math.Sqrt(bc2))
+		decay := float32(1 - lr*o.WeightDecay)
+		b1, b2 := float32(o.Beta1), float32(o.Beta2)
+		eps := float32(o.Eps)
+		for i, p := range params {
+			m, v := s.M[i], s.V[i]
+			for j, g := range p.Grad {
+				if o.WeightDecay != 0 {
+					p.Value[j] *= decay
+				}
+				m[j] = m[j]*b1 + g*(1-b1)
+				v[j] = v[j]*b2 + (1-b2)*g*g
+				denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
+				p.Value[j] += -stepSize * (m[j] / denom)
+			}
+		}
+	case SGD:
+		mom, wd, rate := float32(o.Momentum), float32(o.WeightDecay), float32(lr)
+		for i, p := range params {
+			buf := s.M[i]
+			for j, g := range p.Grad {
+				if wd != 0 {
+					g += wd * p.Value[j]
+				}
+				if s.Step == 1 {
+					buf[j] = g
+				} else {
+					buf[j] = buf[j]*mom + g
+				}
+				p.Value[j] += -rate * buf[j]
+			}
+		}
+	default:
+		return fmt.Errorf("train: optimizer %s is not implemented", o.Kind)
+	}
+	return nil
+}
+
+// clipGlobalNorm scales every gradient so that their global L2 norm is at
+// most maxNorm (torch.nn.utils.clip_grad_norm_: coefficient
+// maxNorm/(norm+1e-6), capped at 1). It returns the norm before clipping;
+// maxNorm <= 0 only measures.
+func clipGlobalNorm(params []*engine.Param, maxNorm float64) float64 {
+	// Per-tensor norms first, then the norm of the norms, as torch does.
+	var total float64
+	for _, p := range params {
+		var ss float32
+		for _, g := range p.Grad {
+			ss += g * g
+		}
+		n := float64(float32(math.Sqrt(float64(ss))))
+		total += n * n
+	}
+	norm := math.Sqrt(total)
+	if maxNorm <= 0 {
+		return norm
+	}
+	coef := maxNorm / (norm + 1e-6)
+	if coef >= 1 {
+		return norm
+	}
+	c := float32(coef)
+	for _, p := range params {
+		for j := range p.Grad {
+			p.Grad[j] *= c
+		}
+	}
+	return norm
+}
+
+// finite reports whether every gradient is finite.
+func finite(params []*engine.Param) bool {
+	for _, p := range params {
+		for _, g := range p.Grad {
+			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
