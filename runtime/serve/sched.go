@@ -109,6 +109,9 @@ type scheduler struct {
 	slots []*slot
 	sc    *scratch
 	step  int64
+	// pause is added to every step; tests set it to make cancellation
+	// races deterministic.
+	pause time.Duration
 }
 
 func newScheduler(m *model, tok tokenizer.Tokenizer, maxBatch, maxQueue, chunk int, mt *metrics) *scheduler {
@@ -321,6 +324,9 @@ func (s *scheduler) stepOnce(active []*job) []*job {
 	rows := 0
 	for _, p := range parts {
 		rows += len(p.tokens)
+	}
+	if s.pause > 0 {
+		time.Sleep(s.pause)
 	}
 	t0 := time.Now()
 	err := s.m.forward(parts, s.sc)

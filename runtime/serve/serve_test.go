@@ -498,6 +498,7 @@ func TestErrors(t *testing.T) {
 // frees its slot at once for the next request.
 func TestQueueFullAndCancellation(t *testing.T) {
 	s, url, _, _ := testServer(t, Config{MaxBatch: 1, MaxQueue: 1})
+	s.sched.pause = 2 * time.Millisecond // the streams outlast the test's requests
 	// Two long streams occupy the slot and the queue.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -41,13 +41,11 @@ func (o *observer) StageFinished(e observe.StageEnd) {
 }
 
 func (o *observer) RunFinished(e observe.RunEnd) {
+	// A run whose stages all ended well succeeded, even when the context
+	// was cancelled: a server stopped by Ctrl-C drains and returns nil.
 	err := e.Err
-	if o.ctx.Err() != nil {
-		if err == nil {
-			err = o.ctx.Err()
-		} else {
-			err = fmt.Errorf("%w: %v", o.ctx.Err(), err)
-		}
+	if err != nil && o.ctx.Err() != nil {
+		err = fmt.Errorf("%w: %v", o.ctx.Err(), err)
 	}
 	o.r.Finish(err, e.Time)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/runtime/observe"
 )
 
 // pipeline writes a .whisper file (with a dataset file beside it) into a
@@ -558,5 +559,32 @@ func TestSIGKILL(t *testing.T) {
 	pts, err := ReadPoints(filepath.Join(dir, "runs", "p", m.ID))
 	if err != nil || len(pts) != 3 {
 		t.Errorf("metrics after the kill: %d, %v", len(pts), err)
+	}
+}
+
+// TestObserverInterrupt: through the observer, a run cancelled in a stage
+// that fails is interrupted; one whose stages all end well (a server
+// drained after Ctrl-C) succeeded.
+func TestObserverInterrupt(t *testing.T) {
+	prog, _ := pipeline(t, "track {\n  backend = jsonl\n}", "")
+	for _, c := range []struct {
+		stageErr error
+		want     Status
+	}{{errors.New("stopped after 3 tokens"), StatusInterrupted}, {nil, StatusSucceeded}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := Start(ctx, prog, nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := r.Observer(ctx)
+		st := stage("serve.api", planner.StageServe)
+		o.StageStarted(observe.StageStart{Stage: st, Time: time.Now()})
+		cancel()
+		o.StageFinished(observe.StageEnd{Stage: st, Err: c.stageErr, Time: time.Now()})
+		o.RunFinished(observe.RunEnd{Err: c.stageErr, Time: time.Now()})
+		m, err := ReadManifest(r.Dir)
+		if err != nil || m.Status != c.want || m.Stages[0].Status != c.want {
+			t.Errorf("stage error %v: run %s, stage %s, %v; want %s", c.stageErr, m.Status, m.Stages[0].Status, err, c.want)
+		}
 	}
 }
