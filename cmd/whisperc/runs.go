@@ -126,7 +126,11 @@ func (c runsListCmd) Run(e *env) error {
 		if r.Seconds > 0 {
 			dur = (time.Duration(r.Seconds*1e3) * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Pipeline, strings.Join(r.Stages, ","), r.Status, dur, summaryMetrics(r.Final), orDash(strings.Join(r.Produced, " ")))
+		var dirs []string
+		for _, d := range r.Produced {
+			dirs = append(dirs, relToCwd(d))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Pipeline, strings.Join(r.Stages, ","), r.Status, dur, summaryMetrics(r.Final), orDash(strings.Join(dirs, " ")))
 	}
 	return tw.Flush()
 }
@@ -318,6 +322,18 @@ func (c runsDiffCmd) Run(e *env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", ch.What, orDash(ch.A), orDash(ch.B))
 	}
 	return tw.Flush()
+}
+
+// relToCwd shortens an absolute path under the working directory.
+func relToCwd(p string) string {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(p) {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }
 
 func orDash(s string) string {
