@@ -24,6 +24,29 @@ func (c *checker) conform(ctx conformCtx, v val, t stdlib.Type) (val, bool) {
 	if v.kind == vError {
 		return v, false
 	}
+	if (v.kind == vNumber || v.kind == vQuantity) && (math.IsNaN(v.n) || math.IsInf(v.n, 0)) {
+		d := diag.Errorf(v.rng, "E304", "Value out of range for "+ctx.what,
+			ctx.what+" must be a finite number; found "+stdlib.FormatNumber(v.n)+". Write a number.")
+		c.noteVar(d, v)
+		c.report(d)
+		return val{kind: vError, rng: v.rng}, false
+	}
+	if v.kind == vQuantity && v.n < 0 {
+		d := diag.Errorf(v.rng, "E304", "Value out of range for "+ctx.what,
+			ctx.what+" cannot be negative; found "+stdlib.Quantity{Value: v.n, Unit: v.unit.Name}.String()+
+				". Sizes, durations, step counts and percentages are zero or more.")
+		c.noteVar(d, v)
+		c.report(d)
+		return val{kind: vError, rng: v.rng}, false
+	}
+	if t.Bounds != nil && v.kind == vQuantity && v.unit.Class == t.Kind && !t.Bounds.Contains(v.base()) {
+		d := diag.Errorf(v.rng, "E304", "Value out of range for "+ctx.what,
+			ctx.what+" must lie in "+percentBounds(t.Bounds)+"; found "+stdlib.Quantity{Value: v.n, Unit: v.unit.Name}.String()+
+				". Use a value inside that range.")
+		c.noteVar(d, v)
+		c.report(d)
+		return val{kind: vError, rng: v.rng}, false
+	}
 	switch t.Kind {
 	case stdlib.TypeAny:
 		switch v.kind {
@@ -63,7 +86,7 @@ func (c *checker) conform(ctx conformCtx, v val, t stdlib.Type) (val, bool) {
 			return c.unitMismatch(ctx, v, t)
 		case v.kind == vNumber: // a plain 0 needs no unit
 			u := defaultUnit(t.Kind)
-			return val{kind: vQuantity, rng: v.rng, n: 0, isInt: true, unit: u}, true
+			return c.checkBounds(ctx, val{kind: vQuantity, rng: v.rng, n: 0, isInt: true, unit: u, fromVar: v.fromVar})
 		}
 		return c.typeMismatch(ctx, v, t)
 	case stdlib.TypeEnum:
@@ -149,6 +172,19 @@ func (c *checker) noteVar(d *diag.Diagnostic, v val) {
 		}
 		d.Notes = append(d.Notes, diag.Note{Range: v.fromVar.NameRange, Message: "the value of variable " + v.fromVar.Name})
 	}
+}
+
+// percentBounds renders bounds on a percentage: "[0%, 100%)".
+func percentBounds(b *stdlib.Bounds) string {
+	s := b.String()
+	lo, hi, _ := strings.Cut(strings.Trim(s, "[]()"), ", ")
+	pct := func(x string, v float64, has bool) string {
+		if !has {
+			return x
+		}
+		return stdlib.FormatNumber(v) + "%"
+	}
+	return s[:1] + pct(lo, b.Min, b.HasMin) + ", " + pct(hi, b.Max, b.HasMax) + s[len(s)-1:]
 }
 
 func (c *checker) checkBounds(ctx conformCtx, v val) (val, bool) {

@@ -43,6 +43,10 @@ type token struct {
 // reports and then reads as a string, is a string here too.
 func scan(src []byte) []token {
 	toks := make([]token, 0, len(src)/4+1)
+	units := map[string]bool{}
+	for _, u := range stdlib.Units() {
+		units[u.Name] = true
+	}
 	nl := false
 	for _, lt := range langparser.Tokens(src) {
 		var kind tokKind
@@ -67,7 +71,7 @@ func scan(src []byte) []token {
 		}
 		// A unit follows its number on the same line: 24GiB, 500 steps.
 		if kind == tokIdent && len(toks) > 0 && !nl {
-			if prev := toks[len(toks)-1]; prev.kind == tokNumber && isUnitAfter(src, prev.end, lt.Start, lt.End) {
+			if prev := toks[len(toks)-1]; prev.kind == tokNumber && onlySpaces(src[prev.end:lt.Start]) && units[string(src[lt.Start:lt.End])] {
 				kind = tokUnit
 			}
 		}
@@ -80,17 +84,6 @@ func scan(src []byte) []token {
 		nl = kind == tokComment && containsNewline(src[lt.Start:lt.End])
 	}
 	return toks
-}
-
-// isUnitAfter reports whether the identifier src[start:end], which follows
-// a number ending at numEnd, is that number's unit: a unit name after
-// nothing but spaces and tabs.
-func isUnitAfter(src []byte, numEnd, start, end int) bool {
-	if !onlySpaces(src[numEnd:start]) {
-		return false
-	}
-	_, ok := stdlib.LookupUnit(string(src[start:end]))
-	return ok
 }
 
 func onlySpaces(b []byte) bool {
@@ -190,7 +183,11 @@ func parseTree(src []byte) *syntaxTree {
 	p.body(t.root)
 	// Settle every block's schema now: the tree is shared by concurrent
 	// requests and must not change after it is built.
-	t.root.walk(func(b *block) { b.resolveSchema() })
+	kinds := map[string]*stdlib.Block{}
+	for _, blk := range stdlib.Blocks() {
+		kinds[blk.Kind] = &blk
+	}
+	t.root.walk(func(b *block) { b.resolveSchema(kinds) })
 	return t
 }
 
@@ -374,14 +371,13 @@ func unquote(lit []byte) string {
 // where it appears.
 func (b *block) Schema() (*stdlib.Block, bool) { return b.schema, b.schema != nil }
 
-// resolveSchema looks up the block's schema; its parent's must be settled.
-func (b *block) resolveSchema() {
+// resolveSchema looks up the block's schema among the top-level kinds
+// given; its parent's must be settled.
+func (b *block) resolveSchema(kinds map[string]*stdlib.Block) {
 	switch {
 	case b.Parent == nil:
 	case b.Parent.Parent == nil:
-		if s, ok := stdlib.LookupBlock(b.Kind); ok {
-			b.schema = &s
-		}
+		b.schema = kinds[b.Kind]
 	default:
 		if ps, ok := b.Parent.Schema(); ok {
 			if s, ok := ps.NestedBlock(b.Kind); ok {

@@ -28,6 +28,12 @@ type Options struct {
 	// runtime.PromptTokens). Nil, or an error, estimates about four
 	// characters per token and says so in the plan.
 	PromptTokens func(m *compiler.Model, prompt string) (int, error)
+	// DecodeStep measures the CPU runtime's decode step for a model shape,
+	// weight format and compile mode on this machine: the seconds of one
+	// layer and of the rest (the runtime provides it: runtime.DecodeStep).
+	// With it, a CPU target that has measured rates (Target.CPU) predicts
+	// decode speed from the runtime itself.
+	DecodeStep func(c arch.Config, format cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
 }
 
 // builder carries one Build's state.
@@ -206,6 +212,14 @@ func (b *builder) arch(m *compiler.Model) *arch.Config {
 	}
 	c, err := resolve(m)
 	info := ModelInfo{Name: m.Name, Source: m.Source.Raw}
+	if err != nil && m.Source.Scheme.IsFile() {
+		b.report(diag.Errorf(m.ValueRange("source"), "P132", "cannot read model "+m.Name,
+			fmt.Sprintf("The model's file could not be read: %v. Without its header the planner cannot know the model's "+
+				"shapes, so it cannot say whether the pipeline fits. Fix the path or the file.", err)))
+		b.archs[m] = nil
+		b.plan.Models = append(b.plan.Models, info)
+		return nil
+	}
 	if err != nil {
 		b.report(diag.Warningf(m.ValueRange("source"), "P131", "unknown architecture for model "+m.Name,
 			fmt.Sprintf("The planner could not read the model's shapes: %v. Its stages are planned without memory or time. "+
@@ -215,6 +229,11 @@ func (b *builder) arch(m *compiler.Model) *arch.Config {
 		return nil
 	}
 	if m.Context > 0 {
+		if trained := c.MaxSeq; trained > 0 && m.Context > trained && m.Source.Scheme.IsFile() {
+			b.report(diag.Errorf(m.ValueRange("context"), "P116", "context exceeds the model's",
+				fmt.Sprintf("context = %d, but %s was trained with %d positions, and whisperc does not scale rotary "+
+					"positions; past %d the model produces noise. Set context to at most %d.", m.Context, m.Name, trained, trained, trained)))
+		}
 		c.MaxSeq = m.Context
 	}
 	if msg := c.Validate(); msg != "" {
@@ -224,6 +243,12 @@ func (b *builder) arch(m *compiler.Model) *arch.Config {
 		b.archs[m] = nil
 		b.plan.Models = append(b.plan.Models, info)
 		return nil
+	}
+	if m.Tokenizer != "" && m.Source.Scheme.IsFile() {
+		if err := input.CheckRegular(m.Tokenizer, "tokenizer"); err != nil {
+			b.report(diag.Errorf(m.ValueRange("tokenizer"), "P132", "cannot read the tokenizer of model "+m.Name,
+				fmt.Sprintf("%v. A run needs it to encode prompts and data, and the plan to count them. Fix the path or the file.", err)))
+		}
 	}
 	b.archs[m] = &c
 	info = ModelInfo{Name: m.Name, Source: m.Source.Raw, Architecture: c.Name, Family: c.Family.String(), Params: c.Params(),

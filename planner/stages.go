@@ -521,6 +521,11 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 			w.FileBytes = fi.Size()
 		}
 	}
+	if m.Tokenizer != "" {
+		if fi, err := os.Stat(m.Tokenizer); err == nil && fi.Mode().IsRegular() {
+			w.TokenizerFileBytes = fi.Size()
+		}
+	}
 	if ref.Finetune != nil && ref.Finetune.LoRA != nil {
 		// adapters are merged into the weights for inference
 		st.Decisions = append(st.Decisions, Decision{What: "adapters", Choice: "merged", Rule: "ML003",
@@ -565,6 +570,9 @@ func (b *builder) generate(g *compiler.Generate) {
 		if n, err := b.opts.PromptTokens(m, g.Prompt); err == nil {
 			prompt = n
 			pd.Choice, pd.Effect = fmt.Sprintf("%d tokens", n), "counted with the model's tokenizer, BOS included"
+		} else if m.Tokenizer != "" && m.Source.Scheme.IsFile() {
+			b.report(diag.Errorf(m.ValueRange("tokenizer"), "P132", "cannot read the tokenizer of model "+m.Name,
+				fmt.Sprintf("%v. The prompt's length, and with it the plan, depend on it. Fix the path or the file.", err)))
 		} else {
 			pd.Effect += fmt.Sprintf(" (the tokenizer could not be read: %v)", err)
 		}
@@ -579,6 +587,15 @@ func (b *builder) generate(g *compiler.Generate) {
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
 	w.CompileMode = st.Graph.Compile.String()
+	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
+		f := w.Storage
+		if w.Quant.Type.Quantized() {
+			f = w.Quant.Type
+		}
+		if layer, head, err := b.opts.DecodeStep(*c, f, st.Graph.Compile); err == nil {
+			w.StepLayerSeconds, w.StepHeadSeconds = layer, head
+		}
+	}
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
 	b.plan.Stages = append(b.plan.Stages, st)
 }

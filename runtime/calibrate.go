@@ -232,10 +232,10 @@ func stepSeconds(ctx context.Context, c arch.Config, mode compiler.CompileMode, 
 
 // CalibrationFor returns the CPU runtime's rates for this machine with
 // threads threads, from the user cache when a calibration of the same
-// hardware, thread count and whisperc binary is there, else measured now
-// and cached. A cache that cannot be read or written only costs the
-// measurement.
-func CalibrationFor(ctx context.Context, h *hw.Hardware, threads int) (*cost.CPURates, error) {
+// hardware, thread count and whisperc binary is there, else, when measure
+// is set, measured now and cached (else nil). A cache that cannot be read
+// or written only costs the measurement.
+func CalibrationFor(ctx context.Context, h *hw.Hardware, threads int, measure bool) (*cost.CPURates, error) {
 	key := fmt.Sprintf("v%d|%s|%d threads|%s", calibrationVersion, h.Fingerprint(), threads, binaryStamp())
 	dir, err := os.UserCacheDir()
 	path := ""
@@ -252,6 +252,9 @@ func CalibrationFor(ctx context.Context, h *hw.Hardware, threads int) (*cost.CPU
 				return cached.Rates, nil
 			}
 		}
+	}
+	if !measure {
+		return nil, nil
 	}
 	r, err := Calibrate(ctx, threads)
 	if err != nil {
@@ -279,4 +282,82 @@ func binaryStamp() string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%d@%d", st.Size(), st.ModTime().UnixNano())
+}
+
+// DecodeStep measures one decode step of the CPU runtime for a model of
+// shape c whose linear weights are stored as format, under compile mode
+// mode with threads threads: it builds random models of the same
+// dimensions with one and three layers, times decode steps on each (best
+// of 16, at positions 8 to 24) and returns the cost of one layer and of
+// the rest (embedding lookup, final norm, classifier, sampling). The
+// planner uses it (planner.Options.DecodeStep) to predict decode speed
+// from this machine's runtime on this very shape.
+func DecodeStep(ctx context.Context, c arch.Config, format cost.DType, mode compiler.CompileMode, threads int) (layer, head float64, err error) {
+	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 {
+		return 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
+	}
+	defer debug.FreeOSMemory()
+	big := c
+	big.Layers = min(c.Layers, 3)
+	big.MaxSeq = 64
+	ws := RandomModel(big, 11)
+	var engines [2]*engine.Engine
+	for i, layers := range []int{1, big.Layers} {
+		small := big
+		small.Layers = layers
+		ws.Config = small
+		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: max(threads, 1), Context: 64,
+			Quantize: engine.QuantizeNone}
+		switch format {
+		case cost.NF4, cost.FP4, cost.Q8_0:
+			opts.Quantize = format
+		case cost.FP32:
+		default:
+			return 0, 0, fmt.Errorf("format %s has no CPU kernel", format)
+		}
+		if mode == compiler.CompileMaxAutotune {
+			dir, err := os.MkdirTemp("", "whisperc-step")
+			if err != nil {
+				return 0, 0, err
+			}
+			defer os.RemoveAll(dir)
+			opts.CacheDir = dir
+		}
+		if engines[i], err = engine.New(ctx, ws, opts); err != nil {
+			return 0, 0, err
+		}
+	}
+	// The two models step in turn, so that other load on the machine
+	// falls on both alike; the best step of each counts.
+	t := [2]float64{math.Inf(1), math.Inf(1)}
+	toks := [2]int{1, 1}
+	for pos := range 56 {
+		for i, e := range engines {
+			t0 := time.Now()
+			logits, err := e.Forward(ctx, []int{toks[i]})
+			if err != nil {
+				return 0, 0, err
+			}
+			toks[i] = argmax(logits)
+			if pos >= 8 {
+				t[i] = min(t[i], time.Since(t0).Seconds())
+			}
+		}
+	}
+	if big.Layers > 1 {
+		layer = max((t[1]-t[0])/float64(big.Layers-1), 0)
+	} else {
+		layer = t[0] / 2
+	}
+	return layer, max(t[0]-layer, 0), nil
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
 }

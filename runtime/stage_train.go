@@ -65,13 +65,14 @@ type trainPlan struct {
 	rank    int
 	alpha   float64
 	dropout float64
+	// checkpoint marks the blocks recomputed in the backward pass.
+	checkpoint []bool
 }
 
 // trainOptions reads a train stage's graph: the engine's options (each
 // layer's attention, each weight's stored format) and the training
-// method. Every trainable flag and adapter must be consistent with one
-// method; checkpoint boundaries are refused, since this runtime does not
-// recompute activations yet.
+// method and the blocks to recompute. Every trainable flag and adapter
+// must be consistent with one method.
 func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, error) {
 	var tp trainPlan
 	inf := *g
@@ -80,10 +81,9 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 	trainable, linears := 0, 0
 	mods := map[string]bool{}
 	for i, l := range g.Layers {
-		if l.Checkpoint {
-			return engine.Options{}, tp, fmt.Errorf("layer %d is a checkpoint boundary, but this runtime does not recompute activations in the backward pass yet; set checkpointing = none", i)
-		}
+		tp.checkpoint = append(tp.checkpoint, l.Checkpoint)
 		inf.Layers[i] = l
+		inf.Layers[i].Checkpoint = false
 		inf.Layers[i].Linears = make([]planner.Linear, len(l.Linears))
 		for j, ln := range l.Linears {
 			linears++
@@ -140,11 +140,14 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 	cfg := train.Config{
 		Method: tp.method, Batch: f.Batch, GradAccum: f.GradAccum, Epochs: f.Epochs, MaxSteps: f.MaxSteps,
-		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output,
+		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint,
 		// Clipping by global norm at 1.0, as Hugging Face's Trainer
 		// (max_grad_norm) and the QLoRA recipe do; the language has no
 		// attribute for it yet.
 		MaxGradNorm: 1,
+	}
+	if f.Checkpointing.Mode == compiler.CheckpointSelective {
+		return cfg, fmt.Errorf("selective checkpointing (recomputing attention only) is not implemented in the CPU runtime; use checkpointing = full or every(n)")
 	}
 	if tp.method == train.LoRA {
 		cfg.LoRA = train.LoRAConfig{Rank: tp.rank, Alpha: tp.alpha, Dropout: tp.dropout, Modules: tp.modules}

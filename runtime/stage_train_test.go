@@ -86,9 +86,9 @@ func TestExecuteFinetune(t *testing.T) {
 		name, model, method string
 		files               []string
 	}{
-		{"lora", "", "lora { rank = 4, alpha = 8, targets = [q_proj, v_proj, down_proj] }\n optimizer { name = adamw, lr = 1e-2, warmup = 2 steps }",
+		{"lora", "", "checkpointing = full\n lora { rank = 4, alpha = 8, targets = [q_proj, v_proj, down_proj] }\n optimizer { name = adamw, lr = 1e-2, warmup = 2 steps }",
 			[]string{"adapter_config.json", "adapter_model.safetensors", "checkpoint-10", "checkpoint-12"}},
-		{"qlora", "quantize { method = nf4 }", "method = qlora\n lora { rank = 4, alpha = 8, targets = all }\n optimizer { name = adamw, lr = 1e-2 }",
+		{"qlora", "quantize { method = nf4 }", "method = qlora\n checkpointing = every(2)\n lora { rank = 4, alpha = 8, targets = all }\n optimizer { name = adamw, lr = 1e-2 }",
 			[]string{"adapter_config.json", "adapter_model.safetensors", "checkpoint-12"}},
 		{"full", "", "method = full\n optimizer { name = sgd, lr = 5e-2, schedule = linear }",
 			[]string{"config.json", "model.safetensors", "checkpoint-12"}},
@@ -132,14 +132,15 @@ func TestExecuteFinetune(t *testing.T) {
 	}
 }
 
-// TestFinetuneRefusesCheckpointing checks that a plan asking for
-// recomputation is refused before training, positioned on the finetune.
-func TestFinetuneRefusesCheckpointing(t *testing.T) {
-	prog, _ := finetuneProgram(t, "", "checkpointing = full\n lora { rank = 4, alpha = 8 }")
+// TestFinetuneRefusesSelectiveCheckpointing checks that selective
+// recomputation, which the runtime does not implement, is refused before
+// training rather than run as something else.
+func TestFinetuneRefusesSelectiveCheckpointing(t *testing.T) {
+	prog, _ := finetuneProgram(t, "", "checkpointing = selective\n lora { rank = 4, alpha = 8 }")
 	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
 	var stdout, stderr bytes.Buffer
 	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr})
-	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "checkpointing = none") {
-		t.Errorf("want E505 naming checkpointing, got:\n%s", text)
+	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "selective") {
+		t.Errorf("want E505 naming selective checkpointing, got:\n%s", text)
 	}
 }

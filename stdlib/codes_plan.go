@@ -100,6 +100,12 @@ var planCodes = []Code{
 			"matches no built-in architecture. Its stages are listed without memory or time.\n\n" +
 			"Point the source at a local llama2.c, GGUF or safetensors (with config.json) model, or name a model with a " +
 			"built-in architecture (Llama 2/3/3.1, Mistral 7B, Qwen2.5 7B, Gemma, Phi-3 mini, TinyLlama, TinyStories, BERT)."},
+	{ID: "P132", Title: "model or tokenizer file cannot be read", Phase: "plan",
+		Explain: "A local model file (llama2c:, gguf:, safetensors:) or a tokenizer file is missing, unreadable, not a " +
+			"regular file, or corrupt. Without the model's header the planner cannot know its shapes, so it cannot say " +
+			"that the pipeline fits: this is an error, where P131 (a hub name with no built-in architecture) is a " +
+			"warning.\n\nFix the path, or replace the file.",
+		Example: "model base { source = \"llama2c:missing.bin\" }"},
 	{ID: "P140", Title: "the engine cannot express a decision", Phase: "plan",
 		Explain: "`whisperc export --engine E` (and `whisperc run` on a GPU) hands the plan to an engine GPU users already " +
 			"run: Hugging Face (transformers, PEFT, bitsandbytes, TRL, Accelerate), torchtune, or vLLM. Each plan decision " +

@@ -219,6 +219,10 @@ type Type struct {
 	Props []Property
 	// Alts are a TypeOneOf's alternatives.
 	Alts []Type
+	// Bounds, when set, bound values of this type (in base units, such
+	// as percent for a percentage) in addition to the attribute's Bounds;
+	// for one alternative of a TypeOneOf, such as eval's percentage.
+	Bounds *Bounds
 }
 
 // EnumValue is one identifier an enum accepts.

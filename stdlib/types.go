@@ -10,8 +10,14 @@ func tInt() Type     { return Type{Kind: TypeInt} }
 func tBool() Type    { return Type{Kind: TypeBool} }
 func tSize() Type    { return Type{Kind: TypeSize} }
 func tPercent() Type { return Type{Kind: TypePercent} }
-func tCount() Type   { return Type{Kind: TypeCount} }
-func tAny() Type     { return Type{Kind: TypeAny} }
+
+// tShare is a percentage of a whole: 0% to 100%, or below 100% when
+// whole is false (a part that must leave something).
+func tShare(whole bool) Type {
+	return Type{Kind: TypePercent, Bounds: &Bounds{Min: 0, Max: 100, HasMin: true, HasMax: true, MaxOpen: !whole}}
+}
+func tCount() Type { return Type{Kind: TypeCount} }
+func tAny() Type   { return Type{Kind: TypeAny} }
 func tList(e Type) Type {
 	return Type{Kind: TypeList, Elem: &e}
 }

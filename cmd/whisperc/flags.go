@@ -13,6 +13,16 @@ import (
 // Terraform users type them (`-var lr=1e-4`, `-out plan.json`).
 var terraformFlags = []string{"var", "out", "target", "json", "check"}
 
+// terraformFlagList returns the flags of terraformFlags as --name, for
+// the help text.
+func terraformFlagList() string {
+	names := make([]string, len(terraformFlags))
+	for i, f := range terraformFlags {
+		names[i] = "--" + f
+	}
+	return strings.Join(names, ", ")
+}
+
 // normalizeArgs rewrites `-var` to `--var` (and `-var=x` to `--var=x`) for
 // the flags above; everything after `--` is left alone.
 func normalizeArgs(args []string) []string {

@@ -80,7 +80,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	exited := -1
 	parser, err := kong.New(&c,
 		kong.Name("whisperc"),
-		kong.Description("whisperc compiles declarative LLM pipelines: check, plan, run."),
+		kong.Description("whisperc compiles declarative LLM pipelines: check, plan, run.\n\n"+
+			"The flags "+terraformFlagList()+" may also be written with one dash, as Terraform users type them: "+
+			"-var NAME=VALUE is --var=NAME=VALUE, -out PLAN.json is --out=PLAN.json (or -o PLAN.json)."),
 		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(n int) { exited = n }),
@@ -89,6 +91,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		fmt.Fprintf(stderr, "whisperc: %v\n", err)
 		return exitInternal
+	}
+	if len(args) > 0 && args[0] == "help" {
+		// `whisperc help [COMMAND]` is `whisperc [COMMAND] --help`.
+		args = append(append([]string{}, args[1:]...), "--help")
 	}
 	kctx, err := parser.Parse(normalizeArgs(args))
 	if exited >= 0 { // --help

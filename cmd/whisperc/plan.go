@@ -10,6 +10,7 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/lang/input"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/engines"
 	"github.com/modelwhisperer/whisperc/planner/hw"
@@ -52,10 +53,14 @@ func (c planCmd) Run(e *env) error {
 		return exitError{exitUsage}
 	}
 	ds = ds.Extend(tds)
+	opts := planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens}
 	if target.Source == "detected" && !target.Profile.GPU && target.Hardware != nil {
-		target.CPU = cpuRates(e, target.Hardware)
+		target.CPU = cpuRates(e, target.Hardware, true)
+		opts.DecodeStep = func(c arch.Config, f cost.DType, mode compiler.CompileMode) (float64, float64, error) {
+			return runtime.DecodeStep(e.ctx, c, f, mode, goruntime.GOMAXPROCS(0))
+		}
 	}
-	plan, pds := planner.Build(prog, target, planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens})
+	plan, pds := planner.Build(prog, target, opts)
 	if c.Engine != "" {
 		// The engine's own limits, positioned on the attributes (P140, P141).
 		_, eds := engines.Lower(prog, plan, engines.ParseEngine(c.Engine), engines.Options{})
@@ -105,14 +110,13 @@ func checkProgram(e *env, file string, flags programFlags) (*compiler.Program, d
 }
 
 // cpuRates returns the CPU runtime's calibration for this machine (cached
-// in the user cache directory; measured on first use, a second or two),
-// or nil when it cannot be measured: the plan then uses the nominal
-// roofline.
+// in the user cache directory; with measure, measured when absent, a few
+// seconds), or nil: the plan then uses the nominal roofline.
 //
 // WHISPERC_CPU_RATES=off skips it; WHISPERC_CPU_RATES=FILE reads the rates
 // from FILE (a cost.CPURates JSON document, as calibrated before), for
 // reproducible plans.
-func cpuRates(e *env, h *hw.Hardware) *cost.CPURates {
+func cpuRates(e *env, h *hw.Hardware, measure bool) *cost.CPURates {
 	switch v := os.Getenv("WHISPERC_CPU_RATES"); v {
 	case "":
 	case "off":
@@ -128,7 +132,7 @@ func cpuRates(e *env, h *hw.Hardware) *cost.CPURates {
 		}
 		return &r
 	}
-	r, err := runtime.CalibrationFor(e.ctx, h, goruntime.GOMAXPROCS(0))
+	r, err := runtime.CalibrationFor(e.ctx, h, goruntime.GOMAXPROCS(0), measure)
 	if err != nil {
 		return nil
 	}

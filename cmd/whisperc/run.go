@@ -74,7 +74,9 @@ func (c runCmd) Run(e *env) error {
 		cpu := *h
 		cpu.GPUs = nil
 		target := planner.FromHardware(&cpu)
-		target.CPU = cpuRates(e, &cpu)
+		// Only a cached calibration: measuring here would raise this
+		// process's peak memory above the plan's (whisperc plan measures).
+		target.CPU = cpuRates(e, &cpu, false)
 		plan, pds = planner.Build(prog, target, planner.Options{PromptTokens: runtime.PromptTokens})
 		if ds = append(ds, pds...); ds.HasErrors() {
 			return report(prog.Files, ds)

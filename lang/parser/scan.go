@@ -39,6 +39,9 @@ func (s *scanned) report(off int, ds ...*diag.Diagnostic) {
 	s.diags = s.diags.Append(ds...)
 }
 
+// byteOrderMark is U+FEFF encoded in UTF-8, accepted at the start of a file.
+const byteOrderMark = "\uFEFF"
+
 // significant reports whether the parser sees t (it is not elided).
 func significant(t lexer.Token) bool {
 	return t.Type != tokComment && t.Type != tokWhitespace && !t.EOF()
@@ -79,6 +82,12 @@ func scan(f *source.File) scanned {
 			s.report(off, d)
 			t.Type, t.Value = tokString, `"`+strings.ReplaceAll(inner, `"`, `'`)+`"`
 		case tokInvalid:
+			if off == 0 && strings.HasPrefix(t.Value, byteOrderMark) && len(t.Value) == len(byteOrderMark) {
+				// A UTF-8 byte order mark, as editors on Windows write
+				// one: whitespace.
+				t.Type = tokWhitespace
+				break
+			}
 			if d := invalidChar(f, off, t.Value); d != nil {
 				s.report(off, d)
 			}

@@ -99,6 +99,21 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 		kv = float64(w.KVCacheBytes(ctxMid))
 	}
 	step := 0.0
+	if w.StepLayerSeconds > 0 || w.StepHeadSeconds > 0 {
+		// Measured on this shape at a short context: add the KV cache's
+		// growth beyond it at the fp32 rate.
+		step = float64(w.Arch.Layers)*w.StepLayerSeconds + w.StepHeadSeconds
+		short := float64(w.KVCacheBytes(16))
+		if rt := r.rate(FP32, total+kv); rt > 0 && kv > short {
+			step += (kv - short) / rt
+		}
+		if !w.KVCache {
+			step *= float64(ctxMid)
+		}
+		step *= float64(max(w.Batch, 1))
+		return Time{Seconds: step * float64(n), Bytes: (total + kv) * float64(n), Tokens: float64(n * max(w.Batch, 1)),
+			FLOPs: w.ForwardFLOPsPerToken(ctxMid) * float64(n*max(w.Batch, 1)), Efficiency: 1, Bound: "measured"}
+	}
 	for f, b := range st {
 		if rt := r.rate(f, total+kv); rt > 0 {
 			step += b / rt
@@ -120,38 +135,56 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 		FLOPs: w.ForwardFLOPsPerToken(ctxMid) * float64(n*max(w.Batch, 1)), Efficiency: 1, Bound: "measured"}
 }
 
+// TokenizerHeapFactor is the heap a loaded tokenizer takes per byte of its
+// file: 3,248,104 bytes for the 433,869-byte llama2.c export of the
+// Llama-2 vocabulary (runtime/tokenizer, measured with runtime.MemStats).
+const TokenizerHeapFactor = 7.5
+
 // cpuMemory predicts the CPU runtime's peak resident memory for an
-// inference stage: the process before loading, the model file's pages
-// (the runtime maps the file and reads every page: fp32 weights run in
-// place, others are quantised from it), the quantised copies on the Go
-// heap, the preallocated KV cache, and the logits and per-layer buffers.
+// inference stage: the process before loading; the model file's pages
+// the runtime keeps mapped (all of an unquantised model, whose weights run
+// in place; the unquantised tensors of a quantised one, whose linear
+// weights are quantised tensor by tensor and their pages released); the
+// quantised copies, the preallocated KV cache and the buffers on the Go
+// heap; and the collector's headroom, as much again as the live heap
+// (GOGC=100 lets the heap grow to twice its live size between
+// collections). Measured against whisperc run in
+// planner/testdata/measured/cpu-*.json.
 func (w *Workload) cpuMemory(dev Device) Memory {
 	c := w.Arch
 	r := dev.CPU
 	comps := []Component{{Name: "process", Bytes: r.BaseBytes, Note: "Go runtime, Gorgonia and the binary, measured before loading"}}
 	qw, ow := w.weightBytes()
-	file := w.FileBytes
-	if file <= 0 {
-		file = qw + ow
-		if w.quantized() {
-			plain := *w
-			plain.Quant = Quant{}
-			pq, po := plain.weightBytes()
-			file = pq + po
+	heap := int64(0)
+	switch {
+	case w.StoredWeightBytes > 0 || !w.quantized():
+		file := w.FileBytes
+		if file <= 0 {
+			file = qw + ow
 		}
-	}
-	comps = append(comps, Component{Name: "weights_file", Bytes: file, Note: "the model file, mapped; every page is read while loading"})
-	if w.quantized() && w.StoredWeightBytes <= 0 {
-		comps = append(comps, Component{Name: "weights_quantized", Bytes: qw, Note: "the " + w.Quant.Type.String() + " copies of the linear weights, on the heap"})
+		comps = append(comps, Component{Name: "weights_mapped", Bytes: file, Note: "the model file, mapped: the weights run in place"})
+	default:
+		comps = append(comps, Component{Name: "weights_mapped", Bytes: ow, Note: "the unquantised tensors, mapped from the file"},
+			Component{Name: "weights_quantized", Bytes: qw, Note: "the " + w.Quant.Type.String() + " copies of the linear weights, on the heap"})
+		heap += qw
 	}
 	ctx := w.Seq + w.NewTokens
 	if c.MaxSeq > 0 && ctx > c.MaxSeq {
 		ctx = c.MaxSeq
 	}
 	if w.KVCache {
-		comps = append(comps, Component{Name: "kv_cache", Bytes: w.KVCacheBytes(ctx), Note: "preallocated for the whole context, fp32"})
+		kv := w.KVCacheBytes(ctx)
+		comps = append(comps, Component{Name: "kv_cache", Bytes: kv, Note: "preallocated for the whole context, fp32"})
+		heap += kv
+	}
+	if w.TokenizerFileBytes > 0 {
+		tb := int64(TokenizerHeapFactor * float64(w.TokenizerFileBytes))
+		comps = append(comps, Component{Name: "tokenizer", Bytes: tb, Note: "pieces, scores and lookup tables on the heap"})
+		heap += tb
 	}
 	buf := int64(4 * (2*c.Vocab + 8*c.Dim + 3*c.HiddenDim))
-	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"})
+	heap += buf
+	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
+		Component{Name: "gc_headroom", Bytes: heap, Note: "Go's collector lets the heap reach twice its live size (GOGC=100)"})
 	return finish(comps, buf, "decode", dev)
 }

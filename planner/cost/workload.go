@@ -189,6 +189,14 @@ type Workload struct {
 	// CompileMode is the CPU runtime's compile mode ("none", "default",
 	// "reduce_overhead", "max_autotune"), which sets its per-step costs.
 	CompileMode string
+	// StepLayerSeconds and StepHeadSeconds, when set, are the CPU
+	// runtime's measured decode step on this shape (one layer, and the
+	// rest) at a short context; the decode prediction then uses them
+	// instead of the streaming rates.
+	StepLayerSeconds, StepHeadSeconds float64
+	// TokenizerFileBytes is the size of the tokenizer file the CPU runtime
+	// loads onto its heap; 0 when unknown.
+	TokenizerFileBytes int64
 
 	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
 	// dropout and the adapters' own format (peft keeps them in fp32).

@@ -335,9 +335,13 @@ func pyStr(s string) string {
 		case '\t':
 			b.WriteString(`\t`)
 		default:
-			if r < 0x20 || r == 0x7f {
+			switch {
+			case r < 0x20 || r == 0x7f:
 				fmt.Fprintf(&b, `\x%02x`, r)
-			} else {
+			case (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 || r == 0xfeff:
+				// C1 controls and Unicode line breaks: YAML reads some as line breaks
+				fmt.Fprintf(&b, `\u%04x`, r)
+			default:
 				b.WriteRune(r)
 			}
 		}

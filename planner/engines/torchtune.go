@@ -379,7 +379,7 @@ func ttShapes(w func(string, ...any), m *planner.ModelInfo) {
 // yamlStr renders a YAML double-quoted scalar when the plain form could be
 // misread, else the plain form.
 func yamlStr(s string) string {
-	if s == "" || strings.ContainsAny(s, ":#{}[],&*!|>'\"%@`\n\t") || strings.TrimSpace(s) != s ||
+	if s == "" || pyStr(s) != `"`+s+`"` || strings.ContainsAny(s, ":#{}[],&*!|>'\"%@`\n\t") || strings.TrimSpace(s) != s ||
 		strings.ContainsAny(s[:1], "-?") || isYAMLWord(s) {
 		return pyStr(s)
 	}

@@ -140,26 +140,35 @@ func (b *builder) swiglu(gate, up *gorgonia.Node, name string) *gorgonia.Node {
 func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
 	c := b.e.cfg
 	for l := range c.Layers {
-		p := fmt.Sprintf("layers.%d.", l)
-		h := b.rmsNorm(x, p+"attention_norm.weight", p+"attention_norm")
-		q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
-		k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
-		v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
-		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
-		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
-		a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
-		x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
-		h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
-		gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
-		up := b.linear(h, p+"feed_forward.w3.weight", p+"up", nil)
-		f := b.swiglu(gate, up, p+"swiglu")
-		x = b.linear(f, p+"feed_forward.w2.weight", p+"ffn.out", x)
+		if b.train != nil && b.train.checkpoint[l] {
+			x = b.checkpointed(x, l) // checkpoint.go
+			continue
+		}
+		x = b.block(x, l)
 	}
 	if !allRows {
 		x = b.apply(newLastRow("last", b.reuse), "last", x)
 	}
 	h := b.rmsNorm(x, "norm.weight", "norm")
 	return b.linear(h, "output.weight", "logits", nil)
+}
+
+// block adds transformer block l to the residual stream x.
+func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
+	p := fmt.Sprintf("layers.%d.", l)
+	h := b.rmsNorm(x, p+"attention_norm.weight", p+"attention_norm")
+	q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
+	k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
+	v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
+	q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
+	k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
+	a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
+	x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
+	h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
+	gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
+	up := b.linear(h, p+"feed_forward.w3.weight", p+"up", nil)
+	f := b.swiglu(gate, up, p+"swiglu")
+	return b.linear(f, p+"feed_forward.w2.weight", p+"ffn.out", x)
 }
 
 // build makes the graph and TapeMachine for t input rows.

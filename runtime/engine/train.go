@@ -19,6 +19,9 @@ type TrainSpec struct {
 	// Trained names the model weights trained in place (full
 	// fine-tuning), tok_embeddings.weight included.
 	Trained map[string]bool
+	// Checkpoint lists the blocks recomputed in the backward pass
+	// instead of keeping their activations (checkpoint.go).
+	Checkpoint []bool
 }
 
 // trainBuild is what the graph builder needs from a TrainSpec, and what
@@ -28,6 +31,12 @@ type trainBuild struct {
 	trained   map[string]bool
 	masks     map[string]*gorgonia.Node    // dropout masks by weight
 	loraNodes map[string][2]*gorgonia.Node // A and B nodes by weight
+	// checkpoint marks the recomputed blocks; ckpt is their shared inner
+	// graphs and maskTensors their dropout masks by weight.
+	checkpoint  map[int]bool
+	ckpt        *ckptShared
+	maskTensors map[string]*tensor.Dense
+	seqLen      int
 }
 
 // Param is one trained tensor: its live values (updating them in place
@@ -56,6 +65,7 @@ type TrainStep struct {
 	emb    *Param           // the embeddings' param, when they train
 	masks  map[string]*tensor.Dense
 	t      int
+	ckpt   *ckptShared // the recomputation graphs, when blocks are checkpointed
 }
 
 // NewTrainStep builds the training graph for spec. Adapters of weights
@@ -107,7 +117,19 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	if e.cfg.Tied && trained["tok_embeddings.weight"] {
 		trained["output.weight"] = true // the same tensor, used as the classifier
 	}
-	tb := &trainBuild{adapters: spec.Adapters, trained: trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{}}
+	tb := &trainBuild{adapters: spec.Adapters, trained: trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{},
+		checkpoint: map[int]bool{}, maskTensors: map[string]*tensor.Dense{}, seqLen: t}
+	if len(spec.Checkpoint) > 0 {
+		if len(spec.Checkpoint) != e.cfg.Layers {
+			return nil, fmt.Errorf("engine: %d checkpoint flags for %d layers", len(spec.Checkpoint), e.cfg.Layers)
+		}
+		if err := e.checkUniformBlocks(spec); err != nil {
+			return nil, err
+		}
+		for l, c := range spec.Checkpoint {
+			tb.checkpoint[l] = c
+		}
+	}
 	fused := e.opts.Compile >= CompileReduceOverhead
 	b := &builder{e: e, st: &st, g: gorgonia.NewGraph(), fused: fused, nodes: map[string]*gorgonia.Node{}, train: tb}
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),
@@ -169,6 +191,9 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 		if m, ok := tb.masks[n]; ok {
 			ts.masks[n] = m.Value().(*tensor.Dense)
 		}
+		if m, ok := tb.maskTensors[n]; ok {
+			ts.masks[n] = m
+		}
 	}
 	if len(wrt) == 0 {
 		return nil, fmt.Errorf("engine: nothing to train: no adapters and no trained weights")
@@ -188,6 +213,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 		ts.dx = gs[k]
 	}
 	ts.vm = gorgonia.NewTapeMachine(b.g)
+	ts.ckpt = tb.ckpt
 	return ts, nil
 }
 
@@ -349,6 +375,28 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 	for k, c := range e.graphs {
 		c.vm.Close()
 		delete(e.graphs, k)
+	}
+	return nil
+}
+
+// checkUniformBlocks refuses checkpointing when blocks differ in what
+// they train, their attention kernel or how their weights are stored:
+// the recomputation graph is shared by every block.
+func (e *Engine) checkUniformBlocks(spec TrainSpec) error {
+	for l := 1; l < e.cfg.Layers; l++ {
+		if e.opts.LayerAttention[l] != e.opts.LayerAttention[0] {
+			return fmt.Errorf("engine: checkpointing needs one attention kernel in every block; block %d has %s, block 0 %s", l, e.opts.LayerAttention[l], e.opts.LayerAttention[0])
+		}
+		for _, s := range blockWeights {
+			a, b := fmt.Sprintf("layers.0.%s", s), fmt.Sprintf("layers.%d.%s", l, s)
+			_, qa := e.quant[a]
+			_, qb := e.quant[b]
+			_, aa := spec.Adapters[a]
+			_, ab := spec.Adapters[b]
+			if qa != qb || aa != ab || spec.Trained[a] != spec.Trained[b] {
+				return fmt.Errorf("engine: checkpointing needs every block alike; block %d's %s differs from block 0's", l, s)
+			}
+		}
 	}
 	return nil
 }

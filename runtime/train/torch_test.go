@@ -222,3 +222,93 @@ func TestMatchesPyTorch(t *testing.T) {
 		}
 	}
 }
+
+// TestPEFTLayoutLoadsInTransformersConventions writes the base model in
+// Hugging Face's Llama layout and trained adapters in PEFT's, then has
+// testdata/peft_logits.py compute logits from those files with the
+// libraries' conventions (rotate_half rotary embeddings, PEFT tensor
+// names, alpha/r scaling): they must equal the engine's logits with the
+// adapters applied, which checks the names, the q/k row permutation of B
+// and the scaling that the Hugging Face stack relies on.
+func TestPEFTLayoutLoadsInTransformersConventions(t *testing.T) {
+	needTorch(t)
+	e, ds := stories(t, 24, engine.QuantizeNone)
+	ds.Train = ds.Train[:8]
+	cfg := Config{Method: LoRA, LoRA: LoRAConfig{Rank: 4, Alpha: 8, RSLoRA: true, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
+		Optimizer: Optimizer{Kind: AdamW, LR: 2e-2}, Schedule: Constant, Batch: 2, GradAccum: 1, MaxSteps: 4, Seed: 4}
+	tr, err := New(e, ds, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	adapters, model := filepath.Join(dir, "adapters"), filepath.Join(dir, "model")
+	if err := os.MkdirAll(model, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(context.Background(), "peft"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(adapters, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Export(adapters); err != nil {
+		t.Fatal(err)
+	}
+	base := rebuild(t, engine.AttentionEager)
+	snap, err := base.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.WriteHF(model, snap, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The engine's logits with the adapters read back from PEFT's files.
+	ads, err := LoadAdapters(adapters, snap.Config.Heads, snap.Config.KVHeads, snap.Config.Layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := ds.Train[0]
+	spec := engine.TrainSpec{SeqLen: len(seq.Inputs), Adapters: ads}
+	ts, err := base.NewTrainStep(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, len(seq.Inputs)*snap.Config.Vocab)
+	if _, err := ts.Evaluate(context.Background(), seq.Inputs, seq.Targets, seq.Weights, got); err != nil {
+		t.Fatal(err)
+	}
+	toks, _ := json.Marshal(seq.Inputs)
+	tj, out := filepath.Join(dir, "tokens.json"), filepath.Join(dir, "logits.safetensors")
+	if err := os.WriteFile(tj, toks, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(python, filepath.Join("testdata", "peft_logits.py"), model, adapters, tj, out).CombinedOutput(); err != nil {
+		t.Fatalf("peft_logits.py: %v\n%s", err, b)
+	}
+	f, err := safetensors.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := quant.Dequantize(f.Tensors[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Trained adapters must change the logits, or the check is empty.
+	plain := make([]float32, len(got))
+	pts, err := rebuild(t, engine.AttentionEager).NewTrainStep(engine.TrainSpec{SeqLen: len(seq.Inputs), Adapters: map[string]*engine.Adapter{}, Trained: map[string]bool{"norm.weight": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pts.Evaluate(context.Background(), seq.Inputs, seq.Targets, seq.Weights, plain); err != nil {
+		t.Fatal(err)
+	}
+	if relErr(plain, want) < 1e-3 {
+		t.Fatalf("the adapters hardly change the logits (%.3g); the test would not check them", relErr(plain, want))
+	}
+	if e := relErr(got, want); e > 1e-5 {
+		t.Errorf("logits from the PEFT and Hugging Face files differ from the engine's by %.3g relative", e)
+	} else {
+		t.Logf("relative error %.3g", e)
+	}
+}

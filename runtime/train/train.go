@@ -97,6 +97,9 @@ type Config struct {
 	// EvalEvery evaluates every that many steps; 0 at the end of each
 	// epoch. The final evaluation always runs when there is eval data.
 	EvalEvery int
+	// Checkpoint lists, per layer, the blocks whose activations are
+	// recomputed in the backward pass instead of kept; nil keeps all.
+	Checkpoint []bool
 	// NaNPatience is how many non-finite steps in a row are skipped
 	// before the run rolls back to its last good state with the learning
 	// rate halved; 0 means 3.
@@ -172,7 +175,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 		cfg.NaNPatience = 3
 	}
 	t := &Trainer{cfg: cfg, e: e, ds: ds, rng: rand.NewPCG(cfg.Seed, 0x7e57), lrScale: 1}
-	spec := engine.TrainSpec{SeqLen: seqLen}
+	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint}
 	switch cfg.Method {
 	case Full:
 		spec.Trained = map[string]bool{}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime"
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+)
+
+// The llama2.c TinyStories shapes the plan-versus-measured table covers.
+var measuredShapes = []arch.Config{
+	{Name: "15M", Family: arch.Llama, Dim: 288, HiddenDim: 768, Layers: 6, Heads: 6, KVHeads: 6, Vocab: 32000, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+	{Name: "42M", Family: arch.Llama, Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, KVHeads: 8, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+	{Name: "110M", Family: arch.Llama, Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+}
+
+// measuredRow is one line of the plan-versus-measured table.
+type measuredRow struct {
+	Model        string  `json:"model"`
+	Format       string  `json:"format"`
+	Tokens       int     `json:"tokens"`
+	PredictedRSS int64   `json:"predicted_peak_rss"`
+	MeasuredRSS  int64   `json:"measured_peak_rss"`
+	PredictedTPS float64 `json:"predicted_tokens_per_s"`
+	MeasuredTPS  float64 `json:"measured_tokens_per_s"`
+	FileBytes    int64   `json:"file_bytes"`
+	MeasuredWall float64 `json:"measured_wall_s"`
+	Note         string  `json:"note,omitempty"`
+}
+
+// TestMeasurePlanVsRun writes random-weight llama2.c models of the
+// 15M/42M/110M shapes, plans and runs each in fp32, nf4 and q8_0 with a
+// built whisperc, and writes the predicted and measured peak RSS and
+// decode speed, with the calibration and the machine, to the file named
+// by WHISPERC_MEASURE (planner/testdata/measured/cpu-*.json). It runs only
+// when that variable is set: minutes of work and 1 GB of disk.
+func TestMeasurePlanVsRun(t *testing.T) {
+	out := os.Getenv("WHISPERC_MEASURE")
+	if out == "" {
+		t.Skip("set WHISPERC_MEASURE=path.json to measure the plan against runs")
+	}
+	tok, err := filepath.Abs("../../../shared/models/llama2c-tokenizer32k.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tok); err != nil {
+		t.Fatalf("the 32k tokenizer is missing: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "whisperc")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ctx := context.Background()
+	h, err := hw.Detect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Calibrate in a whisperc process, as plan does on first use, so that
+	// the process's base memory is whisperc's own.
+	cache := filepath.Join(dir, "cache")
+	tiny := filepath.Join(dir, "tiny.whisper")
+	story, err := filepath.Abs("../../../shared/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tiny, []byte("model m {\n  source = \"llama2c:"+story+"/stories260K.bin\"\n  tokenizer = \""+story+"/tok512.bin\"\n}\n"+
+		"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = 10\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cc := exec.Command(bin, "plan", tiny)
+	cc.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "WHISPERC_CPU_RATES=")
+	if b, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("calibrating: %v\n%s", err, b)
+	}
+	cached, err := os.ReadFile(filepath.Join(cache, "whisperc", "cpu-rates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cal struct {
+		Rates *cost.CPURates `json:"rates"`
+	}
+	if err := json.Unmarshal(cached, &cal); err != nil || cal.Rates == nil {
+		t.Fatalf("calibration cache: %v", err)
+	}
+	rates := cal.Rates
+	ratesFile := filepath.Join(dir, "rates.json")
+	rb, _ := json.Marshal(rates)
+	if err := os.WriteFile(ratesFile, rb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	only := os.Getenv("WHISPERC_MEASURE_ONLY") // e.g. "15M" to measure one shape
+	var rows []measuredRow
+	timing := regexp.MustCompile(`(\d+) tokens in ([0-9.]+) s \(([0-9.]+) tok/s\)`)
+	for _, c := range measuredShapes {
+		if only != "" && !strings.Contains(","+only+",", ","+c.Name+",") {
+			continue
+		}
+		model := filepath.Join(dir, c.Name+".bin")
+		f, err := os.Create(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bw := bufio.NewWriter(f)
+		if err := llama2c.Write(bw, runtime.RandomModel(c, 42), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		st, _ := os.Stat(model)
+		tokens := min(c.MaxSeq-1, 200)
+		for _, format := range []string{"fp32", "nf4", "q8_0"} {
+			q := ""
+			if format != "fp32" {
+				q = "  quantize { method = " + format + " }\n"
+			}
+			src := fmt.Sprintf("model m {\n  source = \"llama2c:%s\"\n  tokenizer = \"%s\"\n%s}\n"+
+				"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = %d\n  temperature = 0\n  ignore_eos = true\n  kv_cache = true\n}\n",
+				model, tok, q, tokens)
+			wf := filepath.Join(dir, c.Name+"-"+format+".whisper")
+			if err := os.WriteFile(wf, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env := append(os.Environ(), "WHISPERC_CPU_RATES="+ratesFile)
+			pc := exec.Command(bin, "plan", "--json", wf)
+			pc.Env = env
+			pj, err := pc.Output()
+			if err != nil {
+				t.Fatalf("%s %s: plan: %v", c.Name, format, err)
+			}
+			var plan planner.Plan
+			if err := json.Unmarshal(pj, &plan); err != nil {
+				t.Fatalf("%s %s: plan JSON: %v", c.Name, format, err)
+			}
+			gen := plan.Stage("generate.g")
+			if gen == nil || gen.Memory == nil || gen.Time == nil {
+				t.Fatalf("%s %s: no generate stage prediction", c.Name, format)
+			}
+			rc := exec.Command(bin, "run", wf)
+			rc.Env = env
+			var stderr strings.Builder
+			rc.Stderr = &stderr
+			t0 := time.Now()
+			if err := rc.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// The child's own peak: VmHWM of its address space, polled until
+			// it exits (getrusage's ru_maxrss would include this test
+			// process's size at fork, which survives exec).
+			var hwm int64
+			done := make(chan error, 1)
+			go func() { done <- rc.Wait() }()
+			var werr error
+		poll:
+			for {
+				if v := vmHWM(rc.Process.Pid); v > hwm {
+					hwm = v
+				}
+				select {
+				case werr = <-done:
+					break poll
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			if werr != nil {
+				t.Fatalf("%s %s: run: %v\n%s", c.Name, format, werr, stderr.String())
+			}
+			wall := time.Since(t0).Seconds()
+			m := timing.FindStringSubmatch(stderr.String())
+			if m == nil {
+				t.Fatalf("%s %s: no timing line in %q", c.Name, format, stderr.String())
+			}
+			tps, _ := strconv.ParseFloat(m[3], 64)
+			row := measuredRow{Model: c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
+				PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, FileBytes: st.Size(), MeasuredWall: wall}
+			t.Logf("%-5s %-5s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", c.Name, format,
+				float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
+				row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))
+			rows = append(rows, row)
+		}
+		os.Remove(model)
+	}
+	doc := map[string]any{
+		"what":    "whisperc plan vs whisperc run: peak RSS (getrusage ru_maxrss of the run process) and decode tok/s (the run's timing line), random-weight llama2.c models, prompt \"\" (BOS), greedy, ignore_eos, KV cache, compile default",
+		"machine": map[string]any{"cpu": h.CPU.Model, "usable_cpus": h.CPU.Usable, "gomaxprocs": goruntime.GOMAXPROCS(0), "ram_bytes": h.RAMBytes, "features": h.CPU.Features},
+		"date":    time.Now().UTC().Format(time.RFC3339),
+		"note":    "2-vCPU VM shared with other builds while measuring",
+		"rates":   rates,
+		"rows":    rows,
+	}
+	data, _ := json.MarshalIndent(doc, "", "  ")
+	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vmHWM returns a process's peak resident set (VmHWM), or 0.
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
