@@ -2,11 +2,11 @@ package track
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"image/color"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
