@@ -151,6 +151,12 @@ type DeviceMemory struct {
 	Fits          bool             `json:"fits"`
 	Phase         string           `json:"phase"`
 	Components    []cost.Component `json:"components"`
+	// AllocatedBytes is what the framework's tensors hold at the peak
+	// (torch.cuda.max_memory_allocated); ReservedBytes adds the caching
+	// allocator's reserve (torch.cuda.max_memory_reserved); TotalBytes adds
+	// the CUDA context to that: what nvidia-smi shows.
+	AllocatedBytes int64 `json:"allocated_bytes,omitempty"`
+	ReservedBytes  int64 `json:"reserved_bytes,omitempty"`
 }
 
 // StageTime is the predicted duration of a stage.

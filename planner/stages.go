@@ -494,7 +494,8 @@ func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler
 func (b *builder) deviceMemory(m cost.Memory, devices int) *DeviceMemory {
 	capBytes := b.target.Profile.MemoryBytes
 	return &DeviceMemory{Devices: max(devices, 1), TotalBytes: m.Total, CapacityBytes: capBytes,
-		Fits: capBytes <= 0 || m.Total <= capBytes, Phase: m.Phase, Components: m.Components}
+		Fits: capBytes <= 0 || m.Total <= capBytes, Phase: m.Phase, Components: m.Components,
+		AllocatedBytes: m.Allocated, ReservedBytes: m.Allocated + m.Component("allocator_reserve")}
 }
 
 // inferenceWorkload builds the workload of a generate or serve stage.

@@ -77,6 +77,10 @@ func (p *Plan) WriteTextWith(w io.Writer, files diag.Files, opts diag.TextOption
 				pct = 100 * float64(m.TotalBytes) / float64(m.CapacityBytes)
 			}
 			fmt.Fprintf(&b, "      %-20s %10s of %s (%.0f%%) %s\n", "total", gib(m.TotalBytes), gib(m.CapacityBytes), pct, status)
+			if m.TotalBytes > m.ReservedBytes && m.ReservedBytes > 0 {
+				fmt.Fprintf(&b, "      (PyTorch: %s allocated at the peak, %s reserved; the total adds the CUDA context: what nvidia-smi shows)\n",
+					gib(m.AllocatedBytes), gib(m.ReservedBytes))
+			}
 		}
 		if tm := s.Time; tm != nil && (s.Kind == StageGenerate || s.Kind == StageServe) {
 			fmt.Fprintf(&b, "    time           prefill %s, decoding %.0f tokens/s", seconds(tm.StepSeconds), tm.TokensPerSecond)
