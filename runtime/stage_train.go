@@ -158,8 +158,10 @@ func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 		cfg.Optimizer.Kind = train.AdamW
 	case compiler.OptimizerSGD:
 		cfg.Optimizer.Kind = train.SGD
+	case compiler.OptimizerAdamW8bit:
+		cfg.Optimizer.Kind = train.AdamW8bit
 	default:
-		return cfg, fmt.Errorf("optimizer %s is not implemented in the CPU runtime; use adamw or sgd", o.Name)
+		return cfg, fmt.Errorf("optimizer %s is not implemented in the CPU runtime; use adamw, adamw_8bit or sgd", o.Name)
 	}
 	cfg.Optimizer.LR, cfg.Optimizer.WeightDecay = o.LR, o.WeightDecay
 	switch o.Schedule {

@@ -88,7 +88,7 @@ func TestExecuteFinetune(t *testing.T) {
 	}{
 		{"lora", "", "checkpointing = full\n lora { rank = 4, alpha = 8, targets = [q_proj, v_proj, down_proj] }\n optimizer { name = adamw, lr = 1e-2, warmup = 2 steps }",
 			[]string{"adapter_config.json", "adapter_model.safetensors", "checkpoint-10", "checkpoint-12"}},
-		{"qlora", "quantize { method = nf4 }", "method = qlora\n checkpointing = every(2)\n lora { rank = 4, alpha = 8, targets = all }\n optimizer { name = adamw, lr = 1e-2 }",
+		{"qlora", "quantize { method = nf4 }", "method = qlora\n checkpointing = every(2)\n lora { rank = 4, alpha = 8, targets = all }\n optimizer { name = adamw_8bit, lr = 1e-2 }",
 			[]string{"adapter_config.json", "adapter_model.safetensors", "checkpoint-12"}},
 		{"full", "", "method = full\n optimizer { name = sgd, lr = 5e-2, schedule = linear }",
 			[]string{"config.json", "model.safetensors", "checkpoint-12"}},

@@ -166,6 +166,20 @@ func (t *Trainer) Save(out, fingerprint string) (string, error) {
 	}
 	var opt []*weights.Tensor
 	for i, p := range t.params {
+		if q := t.opt.Q; q != nil {
+			// 8-bit moments: the codes (exact in fp32) and block scales.
+			for _, m := range []struct {
+				name string
+				q    *quantMoment
+			}{{".m8", q.m[i]}, {".v8", q.v[i]}} {
+				codes := make([]float32, len(m.q.codes))
+				for j, c := range m.q.codes {
+					codes[j] = float32(c)
+				}
+				opt = append(opt, f32Tensor(p.Name+m.name, []int{len(codes)}, codes), f32Tensor(p.Name+m.name+".absmax", []int{len(m.q.absmax)}, m.q.absmax))
+			}
+			continue
+		}
 		opt = append(opt, f32Tensor(p.Name+".m", p.Shape, t.opt.M[i]))
 		if t.opt.V != nil {
 			opt = append(opt, f32Tensor(p.Name+".v", p.Shape, t.opt.V[i]))
@@ -352,10 +366,28 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 		values["optimizer:"+x.Name] = v
 	}
 	for i, p := range t.params {
+		if q := t.opt.Q; q != nil {
+			for _, m := range []struct {
+				name string
+				q    *quantMoment
+			}{{".m8", q.m[i]}, {".v8", q.v[i]}} {
+				codes, scales := values["optimizer:"+p.Name+m.name], values["optimizer:"+p.Name+m.name+".absmax"]
+				if len(codes) != len(m.q.codes) || len(scales) != len(m.q.absmax) {
+					return fmt.Errorf("train: %s lacks %s's 8-bit moments or has the wrong size", dir, p.Name)
+				}
+				for j, c := range codes {
+					if c < 0 || c > 255 || c != float32(int(c)) {
+						return fmt.Errorf("train: %s: %s has an invalid 8-bit code %g", dir, p.Name, c)
+					}
+					m.q.codes[j] = uint8(c)
+				}
+				copy(m.q.absmax, scales)
+			}
+		}
 		for _, c := range []struct {
 			key string
 			dst []float32
-		}{{p.Name, p.Value}, {"optimizer:" + p.Name + ".m", t.opt.M[i]}, {"optimizer:" + p.Name + ".v", vAt(t.opt.V, i)}} {
+		}{{p.Name, p.Value}, {"optimizer:" + p.Name + ".m", mAt(t.opt.M, i)}, {"optimizer:" + p.Name + ".v", vAt(t.opt.V, i)}} {
 			if c.dst == nil {
 				continue
 			}
@@ -373,6 +405,13 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 	t.Skipped, t.Rollbacks = st.Skipped, st.Rollbacks
 	t.good = t.snapshot()
 	return nil
+}
+
+func mAt(m [][]float32, i int) []float32 {
+	if m == nil {
+		return nil
+	}
+	return m[i]
 }
 
 func vAt(v [][]float32, i int) []float32 {

@@ -20,6 +20,8 @@ const (
 	// SGD is stochastic gradient descent with momentum and (coupled)
 	// weight decay, as torch.optim.SGD with dampening 0.
 	SGD
+	// AdamW8bit is AdamW with block-wise 8-bit moments (adam8bit.go).
+	AdamW8bit
 )
 
 // String returns the optimizer's .whisper spelling.
@@ -29,6 +31,8 @@ func (k OptimizerKind) String() string {
 		return "adamw"
 	case SGD:
 		return "sgd"
+	case AdamW8bit:
+		return "adamw_8bit"
 	}
 	return "invalid"
 }
@@ -66,9 +70,18 @@ func (o Optimizer) withDefaults() Optimizer {
 type state struct {
 	Step int
 	M, V [][]float32
+	// Q holds 8-bit AdamW's moments instead of M and V.
+	Q *adam8
 }
 
 func newState(o Optimizer, params []*engine.Param) *state {
+	if o.Kind == AdamW8bit {
+		var sizes []int
+		for _, p := range params {
+			sizes = append(sizes, len(p.Value))
+		}
+		return &state{Q: newAdam8(sizes)}
+	}
 	s := &state{M: make([][]float32, len(params))}
 	if o.Kind == AdamW {
 		s.V = make([][]float32, len(params))
@@ -127,6 +140,8 @@ func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
 				p.Value[j] += -rate * buf[j]
 			}
 		}
+	case AdamW8bit:
+		update8(o, s.Q, s.Step, params, lr)
 	default:
 		return fmt.Errorf("train: optimizer %s is not implemented", o.Kind)
 	}

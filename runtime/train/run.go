@@ -24,7 +24,7 @@ func (t *Trainer) snapshot() *snapshot {
 	for _, p := range t.params {
 		s.values = append(s.values, append([]float32(nil), p.Value...))
 	}
-	s.opt = state{Step: t.opt.Step, M: cloneAll(t.opt.M), V: cloneAll(t.opt.V)}
+	s.opt = state{Step: t.opt.Step, M: cloneAll(t.opt.M), V: cloneAll(t.opt.V), Q: t.opt.Q.clone()}
 	return s
 }
 
@@ -40,6 +40,9 @@ func (t *Trainer) restore(s *snapshot) {
 	}
 	for i := range t.opt.V {
 		copy(t.opt.V[i], s.opt.V[i])
+	}
+	if t.opt.Q != nil {
+		t.opt.Q.copyFrom(s.opt.Q)
 	}
 }
 

@@ -1,0 +1,108 @@
+package train
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/data"
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// benchShapes are the TinyStories 15M and 42M Llama shapes (llama2.c's
+// stories15M and stories42M), with random weights.
+var benchShapes = []arch.Config{
+	{Name: "15M", Family: arch.Llama, Dim: 288, HiddenDim: 768, Layers: 6, Heads: 6, KVHeads: 6, Vocab: 32000, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+	{Name: "42M", Family: arch.Llama, Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, KVHeads: 8, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
+}
+
+// randomWeights returns a Llama of shape c with N(0, 0.02) weights and unit
+// norms.
+func randomWeights(c arch.Config, seed uint64) *weights.Set {
+	r := rand.New(rand.NewPCG(seed, 1))
+	s := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
+	add := func(name string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		b := make([]byte, 4*n)
+		for i := range n {
+			v := float32(r.NormFloat64() * 0.02)
+			if len(shape) == 1 {
+				v = 1
+			}
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		s.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: b}
+	}
+	hs := c.Dim / c.Heads
+	add("tok_embeddings.weight", c.Vocab, c.Dim)
+	add("norm.weight", c.Dim)
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		add(p+"attention_norm.weight", c.Dim)
+		add(p+"ffn_norm.weight", c.Dim)
+		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
+		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
+		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
+		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
+		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
+		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
+	}
+	return s
+}
+
+// BenchmarkTrainStep measures training throughput (tokens per second of
+// one optimizer step over a batch of 8 sequences of 256 tokens) for LoRA
+// (rank 16 on the attention projections) and full fine-tuning on the 15M
+// and 42M shapes, at 1 and 2 threads. testdata/bench_torch.py measures
+// PyTorch on the same shapes; run both in one session to compare.
+func BenchmarkTrainStep(b *testing.B) {
+	const batch, seq = 8, 256
+	for _, c := range benchShapes {
+		for _, method := range []Method{LoRA, Full} {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s/threads=%d", c.Name, method, threads), func(b *testing.B) {
+					e, err := engine.New(context.Background(), randomWeights(c, 1), engine.Options{Attention: engine.AttentionFlash2, Compile: engine.CompileDefault, Quantize: engine.QuantizeNone, Threads: threads})
+					if err != nil {
+						b.Fatal(err)
+					}
+					r := rand.New(rand.NewPCG(2, 3))
+					ds := &data.Set{}
+					for range batch {
+						s := data.Sequence{Inputs: make([]int32, seq), Targets: make([]int32, seq), Weights: make([]float32, seq)}
+						for i := range seq {
+							s.Inputs[i], s.Targets[i], s.Weights[i] = int32(r.IntN(c.Vocab)), int32(r.IntN(c.Vocab)), 1
+						}
+						ds.Train = append(ds.Train, s)
+					}
+					cfg := Config{Method: method, LoRA: LoRAConfig{Rank: 16, Alpha: 32, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj"}},
+						Optimizer: Optimizer{Kind: AdamW, LR: 1e-4}, Schedule: Constant, MaxGradNorm: 1, Batch: batch, GradAccum: 1, MaxSteps: b.N + 1, Seed: 1}
+					tr, err := New(e, ds, cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := tr.Step(context.Background()); err != nil { // warm up
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					start := time.Now()
+					for range b.N {
+						if _, err := tr.Step(context.Background()); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N*batch*seq)/time.Since(start).Seconds(), "tok/s")
+				})
+			}
+		}
+	}
+}
