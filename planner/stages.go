@@ -175,7 +175,7 @@ func (b *builder) finetune(f *compiler.Finetune) {
 	}
 	w := b.trainWorkload(f, *c, &st)
 	b.trainDecisions(f, w, &st)
-	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false, !b.target.Profile.GPU)
+	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false, !b.target.Profile.GPU, b.storedTypes[f.Model])
 	if f.LoRA != nil {
 		for i := range st.Graph.Layers {
 			for j := range st.Graph.Layers[i].Linears {
@@ -586,7 +586,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	}
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
-	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
+	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	w.CompileMode = st.Graph.Compile.String()
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
 		f := w.Storage
@@ -628,7 +628,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	}
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
-	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU)
+	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	full.CompileMode = st.Graph.Compile.String()
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
