@@ -102,11 +102,7 @@ func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds
 			b.plan.Fits = false
 		}
 	}
-	b.plan.Summary = b.summary()
-	b.plan.Diagnostics = b.ds.Sorted()
-	if b.plan.Diagnostics == nil {
-		b.plan.Diagnostics = diag.Diagnostics{}
-	}
+	b.plan.SetDiagnostics(b.ds)
 	return b.plan, b.plan.Diagnostics
 }
 
@@ -389,11 +385,24 @@ func quantOf(q *compiler.Quantize) cost.Quant {
 	return out
 }
 
-func (b *builder) summary() string {
+// SetDiagnostics records the diagnostics of the whole pipeline (the
+// checker's and the planner's) sorted, deduplicated and capped, and writes
+// the summary line from that same list, so that its counts are those of the
+// diagnostics printed above it, and it never says "fits" with errors.
+func (p *Plan) SetDiagnostics(ds diag.Diagnostics) {
+	p.Diagnostics = ds.Capped(diag.MaxPerFile)
+	if p.Diagnostics == nil {
+		p.Diagnostics = diag.Diagnostics{}
+	}
+	p.Summary = p.summary()
+}
+
+// summary is the plan's last line: the verdict, then the counts.
+func (p *Plan) summary() string {
 	var worst *Stage
 	var worstFrac float64
-	for i := range b.plan.Stages {
-		s := &b.plan.Stages[i]
+	for i := range p.Stages {
+		s := &p.Stages[i]
 		if s.Memory == nil || s.Memory.CapacityBytes <= 0 {
 			continue
 		}
@@ -402,20 +411,33 @@ func (b *builder) summary() string {
 			worst, worstFrac = s, f
 		}
 	}
-	errs := b.ds.Count(diag.Error)
-	warns := b.ds.Count(diag.Warning)
+	errs, warns, infos := p.Diagnostics.Count(diag.Error), p.Diagnostics.Count(diag.Warning), p.Diagnostics.Count(diag.Info)
+	target := ""
+	if p.Target.Name != "" {
+		target = " on " + p.Target.Name
+	}
 	var verdict string
 	switch {
+	case worst != nil && !p.Fits:
+		verdict = fmt.Sprintf("Plan: does not fit: %s needs %s of %s%s", worst.ID, gib(worst.Memory.TotalBytes),
+			gib(worst.Memory.CapacityBytes), target)
+	case errs > 0:
+		verdict = fmt.Sprintf("Plan: not valid%s: fix the errors", target)
 	case worst == nil:
-		verdict = fmt.Sprintf("Plan: %d stages on %s", len(b.plan.Stages), b.target.Name())
-	case !b.plan.Fits:
-		verdict = fmt.Sprintf("Plan: does not fit: %s needs %s of %s on %s", worst.ID, gib(worst.Memory.TotalBytes),
-			gib(worst.Memory.CapacityBytes), b.target.Name())
+		verdict = fmt.Sprintf("Plan: %s%s", nouns(len(p.Stages), "stage"), target)
 	default:
-		verdict = fmt.Sprintf("Plan: fits: peak %s of %s (%.0f%%, %s) on %s", gib(worst.Memory.TotalBytes),
-			gib(worst.Memory.CapacityBytes), 100*worstFrac, worst.ID, b.target.Name())
+		verdict = fmt.Sprintf("Plan: fits: peak %s of %s (%.0f%%, %s)%s", gib(worst.Memory.TotalBytes),
+			gib(worst.Memory.CapacityBytes), 100*worstFrac, worst.ID, target)
 	}
-	return fmt.Sprintf("%s; %d errors, %d warnings.", verdict, errs, warns)
+	return fmt.Sprintf("%s; %s, %s, %s.", verdict, nouns(errs, "error"), nouns(warns, "warning"), nouns(infos, "note"))
+}
+
+// nouns counts a noun: "1 device", "2 devices", "0 errors".
+func nouns(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // gib renders bytes in GiB with one decimal (MiB below 1 GiB).

@@ -348,8 +348,8 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		}
 		if n > b.target.Count {
 			b.report(diag.Errorf(d.ValueRange("gpus"), "P122", fmt.Sprintf("%d GPUs requested, the target has %d", n, b.target.Count),
-				fmt.Sprintf("distributed.gpus = %d but %s has %d devices. Lower gpus, or plan for more devices (--target %s*%d).",
-					n, b.target.Name(), b.target.Count, b.target.Profile.Name, n)))
+				fmt.Sprintf("distributed.gpus = %d but %s has %s. Lower gpus, or plan for more devices (--target %s*%d).",
+					n, b.target.Name(), nouns(b.target.Count, "device"), b.target.Profile.Name, n)))
 			n = b.target.Count
 		}
 		w.Devices = max(n, 1)
@@ -446,12 +446,12 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 	b.techniqueDecisions(w, st)
 	// batch
 	eff := w.Batch * max(f.GradAccum, 1) * max(w.Devices, 1)
-	st.Decisions = append(st.Decisions, Decision{What: "batch", Choice: fmt.Sprintf("%d × %d accumulation × %d devices", w.Batch, max(f.GradAccum, 1), max(w.Devices, 1)),
+	st.Decisions = append(st.Decisions, Decision{What: "batch", Choice: fmt.Sprintf("%d × %d accumulation × %s", w.Batch, max(f.GradAccum, 1), nouns(max(w.Devices, 1), "device")),
 		Effect: fmt.Sprintf("effective batch %d sequences of %d tokens", eff, w.Seq)})
 	if w.Devices > 1 {
 		alt := w
 		alt.Sharding = cost.DDP
-		st.Decisions = append(st.Decisions, Decision{What: "distributed", Choice: fmt.Sprintf("%s on %d devices", w.Sharding, w.Devices),
+		st.Decisions = append(st.Decisions, Decision{What: "distributed", Choice: fmt.Sprintf("%s on %s", w.Sharding, nouns(w.Devices, "device")),
 			SavesBytes: alt.Memory(b.dev).Total - base.Total,
 			Effect:     fmt.Sprintf("per device %s (data parallel would need %s)", gib(base.Total), gib(alt.Memory(b.dev).Total))})
 	}
