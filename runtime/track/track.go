@@ -255,6 +255,10 @@ func (r *Run) describe(ctx context.Context) error {
 
 // hashRecords hashes a file or every file of a directory.
 func (r *Run) hashRecords(name, path string) ([]FileRecord, error) {
+	// Absolute paths, so that restore works from any directory.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	names, ds, err := r.hasher.Files(path)
 	if err != nil {
 		return nil, err

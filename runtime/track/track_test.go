@@ -588,3 +588,16 @@ func TestObserverInterrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffRenamedRoot: two runs of differently named copies of a pipeline
+// differ only in the lines that changed.
+func TestDiffRenamedRoot(t *testing.T) {
+	src := func(path, text string) Source { return Source{Path: path, SHA256: sha256Hex([]byte(text)), Text: text} }
+	a := &Manifest{Sources: []Source{src("ft.whisper", "model m {}\nlr = 5e-3\n"), src("common.whisper", "x = 1\n")}}
+	b := &Manifest{Sources: []Source{src("ft-lr.whisper", "model m {}\nlr = 1e-3\n"), src("common.whisper", "x = 1\n")}}
+	got := Diff(a, b)
+	want := []Change{{What: "ft.whisper:2", A: "lr = 5e-3"}, {What: "ft-lr.whisper:2", B: "lr = 1e-3"}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("Diff = %+v, want %+v", got, want)
+	}
+}
