@@ -242,6 +242,20 @@ func TestKilledRun(t *testing.T) {
 	if m.Status != StatusInterrupted || !strings.Contains(m.Error, "killed") {
 		t.Errorf("status %s, error %q", m.Status, m.Error)
 	}
+	// A live process that reuses the pid (another start time) is not the
+	// run's.
+	r.m.PID, r.m.PIDStart = os.Getppid(), "1"
+	if err := writeManifest(r.Dir, r.m); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ReadManifest(r.Dir); err != nil || m.Status != StatusInterrupted {
+		t.Errorf("pid reused: %v, %v", m.Status, err)
+	}
+	r.m.PIDStart = processStart(os.Getppid())
+	writeManifest(r.Dir, r.m)
+	if m, err := ReadManifest(r.Dir); err != nil || m.Status != StatusRunning {
+		t.Errorf("live process: %v, %v", m.Status, err)
+	}
 	// An interrupt (context cancelled) is recorded as such.
 	r2, err := Start(context.Background(), prog, nil, Options{})
 	if err != nil {
