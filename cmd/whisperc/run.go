@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"time"
@@ -124,6 +125,12 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 	if plan.Target.GPU {
 		return nil, nil, nil, fmt.Errorf("%s: the plan was made for %s, a GPU target, but whisperc run executes on this machine's CPU; "+
 			"plan again with --target cpu (or no target on a CPU machine), or run the .whisper file", name, plan.Target.Name)
+	}
+	// A saved plan is untrusted input: it may only name a .whisper file,
+	// so that nothing else is read and shown in diagnostics.
+	if root := plan.Saved.Inputs[0].Path; !strings.HasSuffix(root, compiler.SourceExt) {
+		return nil, nil, nil, fmt.Errorf("%s: the plan's input %q is not a .whisper file; a saved plan names the pipeline it was made from. "+
+			"Plan again with whisperc plan -out", name, filepath.Base(root))
 	}
 	prog, ds := compiler.Check(plan.Saved.Inputs[0].Path, compiler.Options{Vars: plan.Saved.Variables})
 	changes, err := plan.Changes(prog, h)
