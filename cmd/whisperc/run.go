@@ -28,7 +28,15 @@ type runCmd struct {
 // diagnostics, the timing line and progress go to stderr.
 func (c runCmd) Run(e *env) error {
 	color := isTerminal(e.stderr)
+	var plan *planner.Plan
 	report := func(files diag.Files, ds diag.Diagnostics) error {
+		if code, ok := e.stopped(); ok && (code == exitBrokenPipe || ds.HasErrors() || !servesOnly(plan)) {
+			// Interrupted, or stdout closed: what failed because of it
+			// is not the user's mistake. whisperc says "interrupted"
+			// (exit 130), or nothing when the reader of stdout left
+			// (141). A server that drains on the signal exits 0.
+			return exitError{code}
+		}
 		if len(ds) > 0 {
 			diag.WriteText(e.stderr, files, ds, diag.TextOptions{Color: color})
 		}
@@ -41,7 +49,6 @@ func (c runCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("detecting the hardware: %w", err)
 	}
-	var plan *planner.Plan
 	var prog *compiler.Program
 	var ds diag.Diagnostics
 	if strings.HasSuffix(c.File, ".json") {
@@ -153,4 +160,18 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 		}
 	}
 	return plan, prog, ds, nil
+}
+
+// servesOnly reports whether every stage of the plan is a serve stage (a
+// server stops on SIGTERM or Ctrl-C by design).
+func servesOnly(p *planner.Plan) bool {
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Stages {
+		if st.Kind != planner.StageServe && st.Kind != planner.StageLoad && st.Kind != planner.StageQuantize {
+			return false
+		}
+	}
+	return true
 }
