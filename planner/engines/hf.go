@@ -94,6 +94,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
+		l.oneTrackBackend()
 	}
 	if f.LossChunks > 0 {
 		need("loss_chunks", "set", "loss_chunks")

@@ -115,6 +115,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
+		l.oneTrackBackend()
 	}
 	if f.OptimizerInBackward && f.Method != compiler.MethodFull {
 		l.report(diag.Errorf(site.ValueRange("optimizer_in_backward"), codeUnsupported, "optimizer_in_backward needs full fine-tuning on torchtune",
