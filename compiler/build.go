@@ -3,6 +3,7 @@ package compiler
 import (
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -106,6 +107,21 @@ func (c *checker) build(d *Decl, b *body) {
 		}
 		for _, e := range b.get("log").elems {
 			t.Log = append(t.Log, ParseLogItem(e.s))
+		}
+		if v := b.get("backend"); v.kind == vList {
+			for _, e := range v.elems {
+				if be := ParseTrackBackend(e.s); !slices.Contains(t.Backends, be) {
+					t.Backends = append(t.Backends, be)
+				}
+			}
+			if len(t.Backends) == 0 {
+				c.report(diag.Errorf(v.rng, "E304", "No tracking backend",
+					"An empty backend list names nowhere to record metrics. Name at least one backend, such as backend = jsonl."))
+			} else {
+				t.Backend = t.Backends[0]
+			}
+		} else if t.Backend != BackendInvalid {
+			t.Backends = []TrackBackend{t.Backend}
 		}
 		d.Value = t
 		c.prog.Track = t

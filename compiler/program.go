@@ -503,7 +503,10 @@ type Serve struct {
 // Track is the `track` block.
 type Track struct {
 	*Decl
-	Backend TrackBackend
+	// Backend is the first of Backends, every backend the block names
+	// (`backend = mlflow` or `backend = [tensorboard, mlflow]`).
+	Backend  TrackBackend
+	Backends []TrackBackend
 	// Dir is resolved against the declaring file's directory.
 	Dir     string
 	Project string

@@ -121,7 +121,7 @@ func TestTypedProgram(t *testing.T) {
 	if e := prog.Exports[0]; e.Format != ExportGGUF || e.Path != filepath.Join("proj", "export", "out.gguf") {
 		t.Errorf("export = %+v", e)
 	}
-	if tr := prog.Track; tr.Backend != BackendTensorBoard || tr.Dir != filepath.Join("proj", "runs") {
+	if tr := prog.Track; tr.Backend != BackendTensorBoard || len(tr.Backends) != 1 || tr.Dir != filepath.Join("proj", "runs") {
 		t.Errorf("track = %+v", tr)
 	}
 	tg := prog.Target
@@ -352,5 +352,20 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	prog, ds := Check("p.whisper", Options{ReadFile: read})
 	if prog == nil || len(ds) != 1 || ds[0].Code != "E200" || ds[0].Subject == nil || !strings.Contains(ds[0].Detail, "boom") {
 		t.Fatalf("got %v", ds)
+	}
+}
+
+// TestTrackBackends: backend takes one backend or a list, duplicates
+// dropped; Backend is the first.
+func TestTrackBackends(t *testing.T) {
+	prog, ds := Check("t.whisper", Options{ReadFile: func(string) ([]byte, error) {
+		return []byte("track { backend = [mlflow, tensorboard, mlflow] }\n"), nil
+	}})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	tr := prog.Track
+	if tr.Backend != BackendMLflow || len(tr.Backends) != 2 || tr.Backends[1] != BackendTensorBoard {
+		t.Errorf("track = %+v", tr)
 	}
 }

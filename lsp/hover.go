@@ -15,8 +15,12 @@ import (
 // an enum value, a unit, a call form, a hardware property, or a declaration
 // or variable (where it is declared and, for models and stages, the
 // planner's memory prediction).
+//
+// It answers from the tolerant view, which is ready at once, so hovering
+// never waits for an analysis of a large file; the memory figures are those
+// of the latest analysis.
 func (s *server) Hover(ctx context.Context, params *protocol.HoverParams) (*protocol.Hover, error) {
-	a, err := s.analysisOf(ctx, params.TextDocument.URI)
+	a, err := s.syntaxOf(ctx, params.TextDocument.URI)
 	if err != nil {
 		return nil, err
 	}

@@ -161,3 +161,40 @@ func TestSupersededAnalysesDoNotOverlap(t *testing.T) {
 		t.Errorf("%d analyses for %d keystrokes: superseded versions were analysed", total, keys)
 	}
 }
+
+// TestHoverDoesNotWaitForAnalysis holds the analysis of a new version and
+// checks that hover still answers at once, from the tolerant view, with
+// the memory figures of the latest analysis.
+func TestHoverDoesNotWaitForAnalysis(t *testing.T) {
+	release := make(chan struct{})
+	s := newSessionWith(t, testOpts(), func(sv *server) {
+		sv.computing = func(d *document, begin bool) {
+			if begin && d.Version >= 2 {
+				<-release
+			}
+		}
+	})
+	defer close(release)
+	u := testURI(t, "main.whisper")
+	s.open(u, program)
+	s.waitDiagnostics(u, 1)
+	i := strings.Index(program, "batch      = 4") + len("batch      = ")
+	text := s.edit(u, 2, program, i, i+1, "2")
+	got := make(chan *protocol.Hover, 1)
+	pos := s.pos(text, "sft {", 1)
+	go func() {
+		h, err := s.server.Hover(s.ctx, &protocol.HoverParams{TextDocumentPositionParams: s.tdpp(u, pos)})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- h
+	}()
+	select {
+	case h := <-got:
+		if h == nil || !strings.Contains(h.Contents.(*protocol.MarkupContent).Value, "Predicted peak memory") {
+			t.Errorf("hover while analysing lacks the last memory figures: %+v", h)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("hover waited for the analysis")
+	}
+}

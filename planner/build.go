@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	gguf "github.com/gpustack/gguf-parser-go"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -45,9 +46,11 @@ type builder struct {
 	plan   *Plan
 	ds     diag.Diagnostics
 	archs  map[*compiler.Model]*arch.Config
-	stored map[*compiler.Model]int64  // weight bytes of GGUF files
-	loaded map[*compiler.Model]string // model → ID of its last load stage
-	done   map[*compiler.Finetune]string
+	stored map[*compiler.Model]int64 // weight bytes of GGUF files
+	// storedTypes are the block formats of GGUF files' tensors, by name.
+	storedTypes map[*compiler.Model]map[string]cost.DType
+	loaded      map[*compiler.Model]string // model → ID of its last load stage
+	done        map[*compiler.Finetune]string
 }
 
 // Build plans prog on target (nil: the program's target block, else the
@@ -55,7 +58,7 @@ type builder struct {
 // and the plan's diagnostics (also in Plan.Diagnostics). A stage that does
 // not fit is an error (P120): `whisperc plan` exits 1.
 func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds diag.Diagnostics) {
-	b := &builder{prog: prog, opts: opts, archs: map[*compiler.Model]*arch.Config{}, stored: map[*compiler.Model]int64{},
+	b := &builder{prog: prog, opts: opts, archs: map[*compiler.Model]*arch.Config{}, stored: map[*compiler.Model]int64{}, storedTypes: map[*compiler.Model]map[string]cost.DType{},
 		loaded: map[*compiler.Model]string{}, done: map[*compiler.Finetune]string{}}
 	b.plan = &Plan{FormatVersion: FormatVersion, Models: []ModelInfo{}, Stages: []Stage{}, Diagnostics: diag.Diagnostics{}}
 	defer func() {
@@ -99,11 +102,7 @@ func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds
 			b.plan.Fits = false
 		}
 	}
-	b.plan.Summary = b.summary()
-	b.plan.Diagnostics = b.ds.Sorted()
-	if b.plan.Diagnostics == nil {
-		b.plan.Diagnostics = diag.Diagnostics{}
-	}
+	b.plan.SetDiagnostics(b.ds)
 	return b.plan, b.plan.Diagnostics
 }
 
@@ -183,12 +182,34 @@ func ResolveArch(m *compiler.Model) (arch.Config, error) {
 // resolveGGUF reads a GGUF header: the architecture and the bytes of its
 // tensors as stored (whatever block types they use).
 func resolveGGUF(path string) (arch.Config, int64, error) {
+	c, n, _, err := resolveGGUFTypes(path)
+	return c, n, err
+}
+
+// ggmlFormats maps the GGML block types to the cost model's formats;
+// other tensors (F32, F16, BF16) are held in fp32 by the CPU runtime.
+var ggmlFormats = map[gguf.GGMLType]cost.DType{
+	gguf.GGMLTypeQ8_0: cost.Q8_0, gguf.GGMLTypeQ4_0: cost.Q4_0, gguf.GGMLTypeQ4_1: cost.Q4_1,
+	gguf.GGMLTypeQ5_0: cost.Q5_0, gguf.GGMLTypeQ5_1: cost.Q5_1, gguf.GGMLTypeQ4_K: cost.Q4K,
+	gguf.GGMLTypeQ5_K: cost.Q5K, gguf.GGMLTypeQ6_K: cost.Q6K,
+}
+
+// resolveGGUFTypes is resolveGGUF that also returns the block format of
+// each block-quantised tensor, by GGUF tensor name: the CPU runtime runs
+// them as stored, so the graph names them.
+func resolveGGUFTypes(path string) (arch.Config, int64, map[string]cost.DType, error) {
 	gf, err := arch.ParseGGUFHeader(path)
 	if err != nil {
-		return arch.Config{}, 0, err
+		return arch.Config{}, 0, nil, err
 	}
 	c, err := arch.FromGGUFFile(gf)
-	return c, int64(gf.ModelSize), err
+	types := map[string]cost.DType{}
+	for _, ti := range gf.TensorInfos {
+		if f, ok := ggmlFormats[ti.Type]; ok {
+			types[ti.Name] = f
+		}
+	}
+	return c, int64(gf.ModelSize), types, err
 }
 
 // arch returns the model's architecture, resolving it once.
@@ -202,10 +223,21 @@ func (b *builder) arch(m *compiler.Model) *arch.Config {
 	resolve := b.opts.Arch
 	if resolve == nil {
 		resolve = ResolveArch
-		if m.Source.Scheme == compiler.SchemeGGUF {
+		path := m.Source.Path
+		if m.Source.Scheme == compiler.SchemeOllama {
+			// A model in the local Ollama store is planned from its GGUF
+			// blob; one that is not there from the presets.
+			if root, err := arch.OllamaRoot(); err == nil {
+				if om, err := arch.ResolveOllama(root, m.Source.Ref); err == nil {
+					path = om.Model
+				}
+			}
+		}
+		if m.Source.Scheme == compiler.SchemeGGUF || path != m.Source.Path {
 			resolve = func(m *compiler.Model) (arch.Config, error) {
-				c, n, err := resolveGGUF(m.Source.Path)
+				c, n, types, err := resolveGGUFTypes(path)
 				b.stored[m] = n
+				b.storedTypes[m] = types
 				return c, err
 			}
 		}
@@ -363,11 +395,24 @@ func quantOf(q *compiler.Quantize) cost.Quant {
 	return out
 }
 
-func (b *builder) summary() string {
+// SetDiagnostics records the diagnostics of the whole pipeline (the
+// checker's and the planner's) sorted, deduplicated and capped, and writes
+// the summary line from that same list, so that its counts are those of the
+// diagnostics printed above it, and it never says "fits" with errors.
+func (p *Plan) SetDiagnostics(ds diag.Diagnostics) {
+	p.Diagnostics = ds.Capped(diag.MaxPerFile)
+	if p.Diagnostics == nil {
+		p.Diagnostics = diag.Diagnostics{}
+	}
+	p.Summary = p.summary()
+}
+
+// summary is the plan's last line: the verdict, then the counts.
+func (p *Plan) summary() string {
 	var worst *Stage
 	var worstFrac float64
-	for i := range b.plan.Stages {
-		s := &b.plan.Stages[i]
+	for i := range p.Stages {
+		s := &p.Stages[i]
 		if s.Memory == nil || s.Memory.CapacityBytes <= 0 {
 			continue
 		}
@@ -376,20 +421,33 @@ func (b *builder) summary() string {
 			worst, worstFrac = s, f
 		}
 	}
-	errs := b.ds.Count(diag.Error)
-	warns := b.ds.Count(diag.Warning)
+	errs, warns, infos := p.Diagnostics.Count(diag.Error), p.Diagnostics.Count(diag.Warning), p.Diagnostics.Count(diag.Info)
+	target := ""
+	if p.Target.Name != "" {
+		target = " on " + p.Target.Name
+	}
 	var verdict string
 	switch {
+	case worst != nil && !p.Fits:
+		verdict = fmt.Sprintf("Plan: does not fit: %s needs %s of %s%s", worst.ID, gib(worst.Memory.TotalBytes),
+			gib(worst.Memory.CapacityBytes), target)
+	case errs > 0:
+		verdict = fmt.Sprintf("Plan: not valid%s: fix the errors", target)
 	case worst == nil:
-		verdict = fmt.Sprintf("Plan: %d stages on %s", len(b.plan.Stages), b.target.Name())
-	case !b.plan.Fits:
-		verdict = fmt.Sprintf("Plan: does not fit: %s needs %s of %s on %s", worst.ID, gib(worst.Memory.TotalBytes),
-			gib(worst.Memory.CapacityBytes), b.target.Name())
+		verdict = fmt.Sprintf("Plan: %s%s", nouns(len(p.Stages), "stage"), target)
 	default:
-		verdict = fmt.Sprintf("Plan: fits: peak %s of %s (%.0f%%, %s) on %s", gib(worst.Memory.TotalBytes),
-			gib(worst.Memory.CapacityBytes), 100*worstFrac, worst.ID, b.target.Name())
+		verdict = fmt.Sprintf("Plan: fits: peak %s of %s (%.0f%%, %s)%s", gib(worst.Memory.TotalBytes),
+			gib(worst.Memory.CapacityBytes), 100*worstFrac, worst.ID, target)
 	}
-	return fmt.Sprintf("%s; %d errors, %d warnings.", verdict, errs, warns)
+	return fmt.Sprintf("%s; %s, %s, %s.", verdict, nouns(errs, "error"), nouns(warns, "warning"), nouns(infos, "note"))
+}
+
+// nouns counts a noun: "1 device", "2 devices", "0 errors".
+func nouns(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // gib renders bytes in GiB with one decimal (MiB below 1 GiB).

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"fmt"
+
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
@@ -11,8 +13,10 @@ import (
 // layer is a checkpoint boundary, and the attention kernel; the KV-cache
 // layout when one is used. preallocated says the runtime allocates the
 // cache for its whole context up front whatever the compile mode (the CPU
-// runtime does).
-func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool) *Graph {
+// runtime does). stored, for a GGUF model, holds the block format of each
+// block-quantised tensor by GGUF name: the CPU runtime runs those as
+// stored, so unless the workload quantises again the graph names them.
+func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool, stored map[string]cost.DType) *Graph {
 	c := w.Arch
 	g := &Graph{Architecture: c.Name, Compile: compile, Compute: w.Compute}
 	adapters := map[string]bool{}
@@ -22,6 +26,14 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool)
 		}
 	}
 	storage := w.Storage // unquantised parameters (fp32 beside a 4-bit base under peft)
+	asStored := func(l *Linear, name string) {
+		if f, ok := stored[name]; ok && !w.Quant.Type.Quantized() {
+			l.Weight, l.BlockSize, l.DoubleQuant = f, 0, false
+			if l.Kernel != KernelGather {
+				l.Kernel = KernelQuantMatMul
+			}
+		}
+	}
 	linear := func(m arch.Module) Linear {
 		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute, Weight: storage, Kernel: KernelMatMul}
 		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
@@ -60,7 +72,11 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool)
 		if w.QuantizeHead && w.Quant.Type.Quantized() {
 			g.Head = linear(arch.Module{Name: "lm_head", Kind: arch.Linear, In: c.Dim, Out: c.Vocab})
 		}
+		asStored(&g.Head, "token_embd.weight")
+	} else {
+		asStored(&g.Head, "output.weight")
 	}
+	asStored(&g.Embedding, "token_embd.weight")
 	train := w.Mode != cost.Inference
 	for i := 0; i < c.Layers; i++ {
 		l := Layer{Index: i, Attention: w.Attention}
@@ -77,6 +93,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool)
 			if !train {
 				ln.Adapter = nil
 			}
+			asStored(&ln, fmt.Sprintf("blk.%d.%s.weight", i, ggufModules[m.Name]))
 			l.Linears = append(l.Linears, ln)
 		}
 		g.Layers = append(g.Layers, l)
@@ -91,4 +108,10 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool)
 			Static: preallocated || compile == compiler.CompileReduceOverhead || compile == compiler.CompileMaxAutotune}
 	}
 	return g
+}
+
+// ggufModules maps the planner's per-layer module names to GGUF's.
+var ggufModules = map[string]string{
+	"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+	"gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down",
 }

@@ -288,10 +288,13 @@ type KVCache struct {
 type Provenance struct {
 	HardwareFingerprint string            `json:"hardware_fingerprint,omitempty"`
 	Variables           map[string]string `json:"variables,omitempty"`
-	// Inputs are the .whisper files, Models the local model files, each
-	// with its sha256.
-	Inputs []FileHash `json:"inputs"`
-	Models []FileHash `json:"models,omitempty"`
+	// Inputs are the .whisper files, Models the local model files and
+	// Tokenizers the tokenizer files of local models, each with its
+	// sha256. In a saved file, relative paths are relative to the plan
+	// file's directory (Load makes them usable from anywhere).
+	Inputs     []FileHash `json:"inputs"`
+	Models     []FileHash `json:"models,omitempty"`
+	Tokenizers []FileHash `json:"tokenizers,omitempty"`
 }
 
 // FileHash is a file and the sha256 of its content.

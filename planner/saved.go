@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -63,6 +64,16 @@ func Load(path string) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if pv := p.Saved; pv != nil {
+		dir := filepath.Dir(path)
+		for _, list := range [][]FileHash{pv.Inputs, pv.Models, pv.Tokenizers} {
+			for i := range list {
+				if list[i].Path != "" && !filepath.IsAbs(list[i].Path) {
+					list[i].Path = filepath.Join(dir, list[i].Path)
+				}
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -96,6 +107,14 @@ func ProvenanceOf(prog *compiler.Program, h *hw.Hardware) (*Provenance, error) {
 			return pv, err
 		}
 		pv.Models = append(pv.Models, fh)
+		if m.Tokenizer != "" && !seen[m.Tokenizer] {
+			seen[m.Tokenizer] = true
+			th, err := hashFile(m.Tokenizer)
+			if err != nil {
+				return pv, err
+			}
+			pv.Tokenizers = append(pv.Tokenizers, th)
+		}
 	}
 	return pv, nil
 }
@@ -163,6 +182,19 @@ func (p *Plan) Save(path string, prog *compiler.Program, h *hw.Hardware) error {
 	if err != nil {
 		return err
 	}
+	// Paths relative to the plan file, so that whisperc run finds them
+	// from any working directory.
+	if dir, err := filepath.Abs(filepath.Dir(path)); err == nil {
+		for _, list := range [][]FileHash{pv.Inputs, pv.Models, pv.Tokenizers} {
+			for i := range list {
+				if abs, err := filepath.Abs(list[i].Path); err == nil {
+					if rel, err := filepath.Rel(dir, abs); err == nil {
+						list[i].Path = rel
+					}
+				}
+			}
+		}
+	}
 	p.Saved = pv
 	var buf bytes.Buffer
 	if err := p.WriteJSON(&buf); err != nil {
@@ -190,6 +222,7 @@ func (p *Plan) Changes(prog *compiler.Program, h *hw.Hardware) ([]string, error)
 	}
 	out = append(out, diffHashes("input file", old.Inputs, now.Inputs)...)
 	out = append(out, diffHashes("model file", old.Models, now.Models)...)
+	out = append(out, diffHashes("tokenizer file", old.Tokenizers, now.Tokenizers)...)
 	var names []string
 	for k := range old.Variables {
 		names = append(names, k)
@@ -226,21 +259,23 @@ func diffHashes(what string, old, now []FileHash) []string {
 	var out []string
 	cur := map[string]FileHash{}
 	for _, f := range now {
-		cur[f.Path] = f
+		cur[absPath(f.Path)] = f
 	}
 	prev := map[string]bool{}
 	for _, f := range old {
-		prev[f.Path] = true
-		n, ok := cur[f.Path]
+		prev[absPath(f.Path)] = true
+		n, ok := cur[absPath(f.Path)]
 		switch {
 		case !ok:
 			out = append(out, fmt.Sprintf("%s %s is no longer used", what, f.Path))
+		case n.SHA256 != f.SHA256 && n.Size == f.Size:
+			out = append(out, fmt.Sprintf("%s %s changed (same size, %d bytes, different content)", what, f.Path, f.Size))
 		case n.SHA256 != f.SHA256:
 			out = append(out, fmt.Sprintf("%s %s changed (%d → %d bytes)", what, f.Path, f.Size, n.Size))
 		}
 	}
 	for _, f := range now {
-		if !prev[f.Path] {
+		if !prev[absPath(f.Path)] {
 			out = append(out, fmt.Sprintf("%s %s is new", what, f.Path))
 		}
 	}
@@ -304,4 +339,13 @@ func sameDecisions(a, b []Decision) bool {
 		}
 	}
 	return true
+}
+
+// absPath returns p absolute and clean, for comparing paths written
+// relative to different directories.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }

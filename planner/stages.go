@@ -175,7 +175,7 @@ func (b *builder) finetune(f *compiler.Finetune) {
 	}
 	w := b.trainWorkload(f, *c, &st)
 	b.trainDecisions(f, w, &st)
-	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false, !b.target.Profile.GPU)
+	st.Graph = lower(w, b.compile(f.Compile, f.Data.Packing, &f.Decl.Site, &st), false, !b.target.Profile.GPU, b.storedTypes[f.Model])
 	if f.LoRA != nil {
 		for i := range st.Graph.Layers {
 			for j := range st.Graph.Layers[i].Linears {
@@ -348,8 +348,8 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		}
 		if n > b.target.Count {
 			b.report(diag.Errorf(d.ValueRange("gpus"), "P122", fmt.Sprintf("%d GPUs requested, the target has %d", n, b.target.Count),
-				fmt.Sprintf("distributed.gpus = %d but %s has %d devices. Lower gpus, or plan for more devices (--target %s*%d).",
-					n, b.target.Name(), b.target.Count, b.target.Profile.Name, n)))
+				fmt.Sprintf("distributed.gpus = %d but %s has %s. Lower gpus, or plan for more devices (--target %s*%d).",
+					n, b.target.Name(), nouns(b.target.Count, "device"), b.target.Profile.Name, n)))
 			n = b.target.Count
 		}
 		w.Devices = max(n, 1)
@@ -446,12 +446,12 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 	b.techniqueDecisions(w, st)
 	// batch
 	eff := w.Batch * max(f.GradAccum, 1) * max(w.Devices, 1)
-	st.Decisions = append(st.Decisions, Decision{What: "batch", Choice: fmt.Sprintf("%d × %d accumulation × %d devices", w.Batch, max(f.GradAccum, 1), max(w.Devices, 1)),
+	st.Decisions = append(st.Decisions, Decision{What: "batch", Choice: fmt.Sprintf("%d × %d accumulation × %s", w.Batch, max(f.GradAccum, 1), nouns(max(w.Devices, 1), "device")),
 		Effect: fmt.Sprintf("effective batch %d sequences of %d tokens", eff, w.Seq)})
 	if w.Devices > 1 {
 		alt := w
 		alt.Sharding = cost.DDP
-		st.Decisions = append(st.Decisions, Decision{What: "distributed", Choice: fmt.Sprintf("%s on %d devices", w.Sharding, w.Devices),
+		st.Decisions = append(st.Decisions, Decision{What: "distributed", Choice: fmt.Sprintf("%s on %s", w.Sharding, nouns(w.Devices, "device")),
 			SavesBytes: alt.Memory(b.dev).Total - base.Total,
 			Effect:     fmt.Sprintf("per device %s (data parallel would need %s)", gib(base.Total), gib(alt.Memory(b.dev).Total))})
 	}
@@ -586,7 +586,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	}
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
-	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU)
+	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	w.CompileMode = st.Graph.Compile.String()
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
 		f := w.Storage
@@ -628,7 +628,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	}
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
-	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU)
+	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	full.CompileMode = st.Graph.Compile.String()
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch

@@ -22,6 +22,14 @@ func (p *Plan) WriteText(w io.Writer, files diag.Files) error {
 // WriteTextWith is WriteText with the diagnostic renderer's options
 // (colour for terminals, width).
 func (p *Plan) WriteTextWith(w io.Writer, files diag.Files, opts diag.TextOptions) error {
+	return p.WriteReport(w, w, files, opts)
+}
+
+// WriteReport writes the plan's body and its summary line to w, and its
+// diagnostics to diags (whisperc writes its products to stdout and every
+// diagnostic to stderr). Text from the user's files (names, sources,
+// prompts) is shown with its control characters escaped (diag.Visible).
+func (p *Plan) WriteReport(w, diags io.Writer, files diag.Files, opts diag.TextOptions) error {
 	var b strings.Builder
 	t := p.Target
 	fmt.Fprintf(&b, "Target: %s", t.Name)
@@ -97,15 +105,15 @@ func (p *Plan) WriteTextWith(w io.Writer, files diag.Files, opts diag.TextOption
 		}
 	}
 	b.WriteString("\n")
-	if _, err := io.WriteString(w, b.String()); err != nil {
+	if _, err := io.WriteString(w, diag.Visible(b.String(), "\n")); err != nil {
 		return err
 	}
 	if len(p.Diagnostics) > 0 {
-		if err := diag.WriteText(w, files, p.Diagnostics, opts); err != nil {
+		if err := diag.WriteText(diags, files, p.Diagnostics, opts); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(w, p.Summary)
+	_, err := fmt.Fprintln(w, diag.Visible(p.Summary, ""))
 	return err
 }
 

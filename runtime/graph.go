@@ -9,6 +9,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // llamaTensors maps the planner's per-layer module names to the tensor
@@ -96,8 +97,8 @@ func EngineOptions(g *planner.Graph, c arch.Config) (engine.Options, error) {
 	switch {
 	case e.Module != "embed_tokens" || e.Kernel != planner.KernelGather:
 		return o, fmt.Errorf("the embedding is %s applied by %s; the runtime looks up embed_tokens rows (gather)", e.Module, e.Kernel)
-	case e.Weight != cost.FP32 || e.Compute != cost.FP32 || e.BlockSize != 0 || e.DoubleQuant:
-		return o, fmt.Errorf("the embedding is stored as %s and computed in %s; the runtime keeps token embeddings in fp32", e.Weight, e.Compute)
+	case e.Weight != cost.FP32 && !e.Weight.GGML() || e.Compute != cost.FP32 || e.BlockSize != 0 || e.DoubleQuant:
+		return o, fmt.Errorf("the embedding is stored as %s and computed in %s; the runtime keeps token embeddings in fp32 or as a GGUF file stores them", e.Weight, e.Compute)
 	case e.In != c.Vocab || e.Out != c.Dim:
 		return o, fmt.Errorf("the embedding is %d×%d but the model's is %d×%d", e.In, e.Out, c.Vocab, c.Dim)
 	case e.Trainable || e.Adapter != nil:
@@ -158,13 +159,70 @@ func weightOf(ln planner.Linear, in, out int) (engine.Weight, error) {
 				return engine.Weight{}, fmt.Errorf("%s blocks of %d weights; the CPU kernels use 64", ln.Weight, ln.BlockSize)
 			}
 			return engine.Weight{Format: ln.Weight, DoubleQuant: ln.DoubleQuant}, nil
-		case cost.Q8_0:
-			if ln.BlockSize != 0 || ln.DoubleQuant {
-				return engine.Weight{}, fmt.Errorf("q8_0 has fixed blocks of 32 with one fp16 scale: no block size or double quantisation")
-			}
-			return engine.Weight{Format: cost.Q8_0}, nil
 		}
-		return engine.Weight{}, fmt.Errorf("weight format %s has no CPU kernel (nf4, fp4 and q8_0 have)", ln.Weight)
+		if ln.Weight.GGML() {
+			if ln.BlockSize != 0 || ln.DoubleQuant {
+				return engine.Weight{}, fmt.Errorf("%s has fixed GGML blocks: no block size or double quantisation", ln.Weight)
+			}
+			return engine.Weight{Format: ln.Weight}, nil
+		}
+		return engine.Weight{}, fmt.Errorf("weight format %s has no CPU kernel (nf4, fp4, q8_0, and GGML's block formats as a GGUF file stores them, have)", ln.Weight)
 	}
 	return engine.Weight{}, fmt.Errorf("kernel %s does not apply a linear layer", ln.Kernel)
+}
+
+// storedFormat returns the format the runtime holds a tensor of dtype d
+// in when it runs it as stored: GGML block formats as they are, every
+// other dtype decoded to fp32.
+func storedFormat(d weights.DType) cost.DType {
+	switch d {
+	case weights.Q8_0:
+		return cost.Q8_0
+	case weights.Q4_0:
+		return cost.Q4_0
+	case weights.Q4_1:
+		return cost.Q4_1
+	case weights.Q5_0:
+		return cost.Q5_0
+	case weights.Q5_1:
+		return cost.Q5_1
+	case weights.Q4_K:
+		return cost.Q4K
+	case weights.Q5_K:
+		return cost.Q5K
+	case weights.Q6_K:
+		return cost.Q6K
+	}
+	return cost.FP32
+}
+
+// checkStored refuses a graph whose formats the engine would not honour
+// for the tensors of ws: a GGML block format it names must be how the
+// file stores the tensor (the engine cannot produce one), and a tensor the
+// file stores in a block format runs as stored, so the graph must not say
+// fp32 for it. nf4, fp4 and q8_0 are quantised from whatever is stored.
+func checkStored(g *planner.Graph, o engine.Options, ws *weights.Set) error {
+	check := func(name string, want cost.DType) error {
+		t, err := ws.Get(name)
+		if err != nil {
+			return err
+		}
+		have := storedFormat(t.DType)
+		switch {
+		case want == cost.NF4 || want == cost.FP4 || want == cost.Q8_0:
+			return nil
+		case want != have:
+			return fmt.Errorf("the graph holds %s as %s but the model file stores it as %s, which the runtime runs as stored", name, want, have)
+		}
+		return nil
+	}
+	for name, w := range o.Weights {
+		if name == "output.weight" && ws.Config.Tied {
+			name = "tok_embeddings.weight"
+		}
+		if err := check(name, w.Format); err != nil {
+			return err
+		}
+	}
+	return check("tok_embeddings.weight", g.Embedding.Weight)
 }

@@ -108,6 +108,8 @@ func runnerFor(k planner.StageKind) stageFunc {
 		return (*executor).evaluate
 	case planner.StageServe:
 		return (*executor).serve
+	case planner.StageExport:
+		return (*executor).export
 	}
 	return nil
 }

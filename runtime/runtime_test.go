@@ -157,11 +157,11 @@ func TestObserver(t *testing.T) {
 func TestUnknownKindRefused(t *testing.T) {
 	prog := storyProgram(t)
 	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
-	plan.Stages = append(plan.Stages, planner.Stage{ID: "export.x", Kind: planner.StageExport, Decl: "story"})
+	plan.Stages = append(plan.Stages, planner.Stage{ID: "export.x", Kind: planner.StageKind("deploy"), Decl: "story"})
 	var out, errs bytes.Buffer
 	r := &recorder{}
 	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs, Observer: r})
-	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "export.x is a export stage") || out.Len() != 0 {
+	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "export.x is a deploy stage") || out.Len() != 0 {
 		t.Errorf("an export stage gave:\n%s\nstdout %q", text, out.String())
 	}
 	for _, e := range r.events {

@@ -34,6 +34,9 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 		}
 	}
 	opts, err := EngineOptions(st.Graph, m.ws.Config)
+	if err == nil {
+		err = checkStored(st.Graph, opts, m.ws)
+	}
 	if err != nil {
 		return x.errorf(st, "E505", "Plan cannot run here", "Stage %s: %v. The runtime executes a plan exactly as written or not at all; plan again.", st.ID, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -333,7 +335,13 @@ func (x *executor) reportOutputs(st *planner.Stage, dir string, method train.Met
 		if err != nil || e.Name()[0] == '.' {
 			continue
 		}
-		x.obs.Output(observe.Output{Stage: st.ID, Kind: kind, Path: filepath.Join(dir, e.Name()), Bytes: info.Size(), Time: time.Now()})
+		// checkpoint-N holds the state at step N; the rest is the final
+		// output (step 0), so `whisperc runs restore ID@N` finds it.
+		var step int64
+		if n, ok := strings.CutPrefix(e.Name(), "checkpoint-"); ok && e.IsDir() {
+			step, _ = strconv.ParseInt(n, 10, 64)
+		}
+		x.obs.Output(observe.Output{Stage: st.ID, Kind: kind, Path: filepath.Join(dir, e.Name()), Bytes: info.Size(), Step: step, Time: time.Now()})
 	}
 }
 

@@ -459,14 +459,19 @@ func trackBlock() Block {
 		Citations: []Citation{CiteMLflow(), CiteTensorBoard()},
 		Doc:       "Experiment tracking: where each run's configuration, provenance and metrics are recorded (ML007).",
 		Attrs: []Attr{
-			{Name: "backend", Type: tEnum(
+			{Name: "backend", Type: tOneOf(tEnum(
 				ev("tensorboard", "TensorBoard event files in each run's directory under dir."),
 				ev("mlflow", "An MLflow file store in dir/mlruns (`mlflow ui --backend-store-uri dir/mlruns`)."),
 				ev("wandb", "Weights & Biases: not written by whisperc run (it needs an account and a network); metrics stay in metrics.jsonl."),
 				ev("jsonl", "metrics.jsonl only: one JSON object per metric value, in each run's directory."),
-			), Default: "tensorboard",
+			), tList(tEnum(
+				ev("tensorboard", "TensorBoard event files in each run's directory under dir."),
+				ev("mlflow", "An MLflow file store in dir/mlruns (`mlflow ui --backend-store-uri dir/mlruns`)."),
+				ev("wandb", "Weights & Biases: not written by whisperc run (it needs an account and a network); metrics stay in metrics.jsonl."),
+				ev("jsonl", "metrics.jsonl only: one JSON object per metric value, in each run's directory."),
+			))), Default: "tensorboard",
 				DefaultWhy: "Local, free and needs no account.",
-				Doc:        "Where runs are recorded."},
+				Doc:        "Where runs' metrics are recorded besides metrics.jsonl: one backend, or a list such as [tensorboard, mlflow] for several at once."},
 			{Name: "dir", Type: tPath(), Default: `"runs"`,
 				DefaultWhy: "TensorBoard's conventional directory, next to the declaring file.",
 				Doc:        "The local directory for tensorboard, mlflow (file store) and jsonl."},

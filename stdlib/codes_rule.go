@@ -80,8 +80,8 @@ var ruleCodes = []Code{
 			"outputs with their hashes, and each stage's measured peak memory and step time next to the plan's " +
 			"prediction; it is replaced atomically, so a killed run still has a valid manifest (read back as " +
 			"interrupted). Metrics go to `metrics.jsonl` as they happen, and also to TensorBoard event files in " +
-			"the run directory (`backend = tensorboard`) or an MLflow file store in `dir/mlruns` (`backend = " +
-			"mlflow`, experiment `project`); `wandb` is not written (it needs an account and a network). `log` " +
+			"the run directory (`backend = tensorboard`), an MLflow file store in `dir/mlruns` (`backend = " +
+			"mlflow`, experiment `project`), or several (`backend = [tensorboard, mlflow]`); `wandb` is not written (it needs an account and a network). `log` " +
 			"chooses what is recorded. `whisperc runs` lists the runs; `runs show`, `runs diff` and `runs plot` " +
 			"look at them.\n\n" +
 			"The checker warns when a program trains (has a finetune) but has no `track` block, and notes a `track` " +

@@ -23,7 +23,7 @@ type exportCmd struct {
 }
 
 func (c exportCmd) Run(e *env) error {
-	prog, ds, err := checkProgram(e, c.File, c.programFlags)
+	prog, ds, err := checkProgram(e, c.File, c.programFlags, false)
 	if err != nil {
 		return err
 	}

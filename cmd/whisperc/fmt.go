@@ -105,7 +105,13 @@ func readInput(e *env, name string) ([]byte, error) {
 // writeFileAtomic replaces name's contents through a temporary file in the
 // same directory, keeping its permissions, so an interrupted write never
 // leaves a half-written pipeline behind.
+//
+// A symbolic link is followed: the file it points to is formatted and the
+// link itself is kept.
 func writeFileAtomic(name string, data []byte) error {
+	if target, err := filepath.EvalSymlinks(name); err == nil {
+		name = target
+	}
 	info, err := os.Stat(name)
 	if err != nil {
 		return err

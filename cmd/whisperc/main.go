@@ -15,18 +15,24 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/alecthomas/kong"
 	"github.com/mattn/go-isatty"
 )
 
-// Exit codes.
+// Exit codes. A command that an interrupt (Ctrl-C, SIGTERM) cut short
+// exits 130, and one whose standard output was closed (whisperc run | head)
+// 141, as shells report a process that the signal ended: 128 + SIGINT,
+// 128 + SIGPIPE. A server that drains on SIGTERM exits 0.
 const (
-	exitOK       = 0
-	exitErrors   = 1
-	exitUsage    = 2
-	exitInternal = 3
+	exitOK          = 0
+	exitErrors      = 1
+	exitUsage       = 2
+	exitInternal    = 3
+	exitInterrupted = 130
+	exitBrokenPipe  = 141
 )
 
 // cli is the command line. Each command lives in its own file.
@@ -49,6 +55,35 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// out watches stdout for a reader that went away.
+	out *pipeWatch
+}
+
+// pipeWatch is stdout, remembering whether a write found the pipe closed
+// (EPIPE), so that whisperc stops quietly instead of reporting it.
+type pipeWatch struct {
+	w      io.Writer
+	broken atomic.Bool
+}
+
+func (p *pipeWatch) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.broken.Store(true)
+	}
+	return n, err
+}
+
+// stopped returns the exit code of a command that failed because the user
+// interrupted it or closed its output, and whether that is what happened.
+func (e *env) stopped() (int, bool) {
+	switch {
+	case e.out != nil && e.out.broken.Load():
+		return exitBrokenPipe, true
+	case e.ctx.Err() != nil:
+		return exitInterrupted, true
+	}
+	return 0, false
 }
 
 // exitError carries an exit code out of a command whose output has already
@@ -64,6 +99,14 @@ func main() { os.Exit(mainCode(os.Args[1:])) }
 func mainCode(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first Ctrl-C stops the work cleanly; a second one kills.
+		<-ctx.Done()
+		stop()
+	}()
+	// A write to a closed stdout returns EPIPE instead of killing the
+	// process, so that whisperc stops generating and exits 141 quietly.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
 
@@ -104,8 +147,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "whisperc: %v\n", err)
 		return exitUsage
 	}
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	if err := kctx.Run(e); err != nil {
+	out := &pipeWatch{w: stdout}
+	e := &env{ctx: ctx, stdin: stdin, stdout: out, stderr: stderr, out: out}
+	err = kctx.Run(e)
+	if out.broken.Load() {
+		return exitBrokenPipe // the reader is gone: nothing to say, and no one to say it to
+	}
+	if code, ok := e.stopped(); ok && err != nil {
+		fmt.Fprintln(stderr, "whisperc: interrupted")
+		return code
+	}
+	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			return ee.code
@@ -128,6 +180,9 @@ func (e usageError) Error() string { return e.msg }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w any) bool {
+	if p, ok := w.(*pipeWatch); ok {
+		w = p.w
+	}
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }

@@ -35,7 +35,7 @@ func (c planCmd) Run(e *env) error {
 	if c.File == "" {
 		return usageError{"plan: expected a .whisper file (or --targets)"}
 	}
-	prog, ds, err := checkProgram(e, c.File, c.programFlags)
+	prog, ds, err := checkProgram(e, c.File, c.programFlags, c.JSON)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (c planCmd) Run(e *env) error {
 		_, eds := engines.Lower(prog, plan, engines.ParseEngine(c.Engine), engines.Options{})
 		pds = pds.Extend(eds)
 	}
-	plan.Diagnostics = ds.Extend(pds).Sorted()
+	plan.SetDiagnostics(ds.Extend(pds))
 	if c.Out != "" && !plan.Diagnostics.HasErrors() {
 		if err := plan.Save(c.Out, prog, detected); err != nil {
 			return fmt.Errorf("saving the plan: %w", err)
@@ -75,7 +75,7 @@ func (c planCmd) Run(e *env) error {
 	if c.JSON {
 		err = plan.WriteJSON(e.stdout)
 	} else {
-		err = plan.WriteTextWith(e.stdout, prog.Files, diag.TextOptions{Color: isTerminal(e.stdout)})
+		err = plan.WriteReport(e.stdout, e.stderr, prog.Files, diag.TextOptions{Color: isTerminal(e.stderr)})
 	}
 	if err != nil {
 		return err
@@ -92,7 +92,10 @@ func (c planCmd) Run(e *env) error {
 // checkProgram parses -var settings and checks the program rooted at file.
 // When the program has errors it renders them on stderr and returns the
 // exit error; otherwise it returns the program and its warnings.
-func checkProgram(e *env, file string, flags programFlags) (*compiler.Program, diag.Diagnostics, error) {
+//
+// With asJSON, errors are instead printed on stdout as a plan document
+// holding only them: a JSON consumer always gets a JSON document.
+func checkProgram(e *env, file string, flags programFlags, asJSON bool) (*compiler.Program, diag.Diagnostics, error) {
 	opts, err := flags.options(e, file)
 	if err != nil {
 		return nil, nil, err
@@ -101,6 +104,14 @@ func checkProgram(e *env, file string, flags programFlags) (*compiler.Program, d
 		file = stdinName
 	}
 	prog, ds := compiler.Check(file, opts)
+	if ds.HasErrors() && asJSON {
+		p := &planner.Plan{FormatVersion: planner.FormatVersion, Pipeline: prog.Name, Stages: []planner.Stage{}}
+		p.SetDiagnostics(ds)
+		if err := p.WriteJSON(e.stdout); err != nil {
+			return prog, ds, err
+		}
+		return prog, ds, exitError{exitErrors}
+	}
 	if ds.HasErrors() {
 		diag.WriteText(e.stderr, prog.Files, ds, diag.TextOptions{Color: isTerminal(e.stderr)})
 		fmt.Fprintln(e.stderr, summaryLine(ds))

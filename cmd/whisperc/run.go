@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"time"
@@ -27,7 +28,15 @@ type runCmd struct {
 // diagnostics, the timing line and progress go to stderr.
 func (c runCmd) Run(e *env) error {
 	color := isTerminal(e.stderr)
+	var plan *planner.Plan
 	report := func(files diag.Files, ds diag.Diagnostics) error {
+		if code, ok := e.stopped(); ok && (code == exitBrokenPipe || ds.HasErrors() || !servesOnly(plan)) {
+			// Interrupted, or stdout closed: what failed because of it
+			// is not the user's mistake. whisperc says "interrupted"
+			// (exit 130), or nothing when the reader of stdout left
+			// (141). A server that drains on the signal exits 0.
+			return exitError{code}
+		}
 		if len(ds) > 0 {
 			diag.WriteText(e.stderr, files, ds, diag.TextOptions{Color: color})
 		}
@@ -40,7 +49,6 @@ func (c runCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("detecting the hardware: %w", err)
 	}
-	var plan *planner.Plan
 	var prog *compiler.Program
 	var ds diag.Diagnostics
 	if strings.HasSuffix(c.File, ".json") {
@@ -125,6 +133,12 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 		return nil, nil, nil, fmt.Errorf("%s: the plan was made for %s, a GPU target, but whisperc run executes on this machine's CPU; "+
 			"plan again with --target cpu (or no target on a CPU machine), or run the .whisper file", name, plan.Target.Name)
 	}
+	// A saved plan is untrusted input: it may only name a .whisper file,
+	// so that nothing else is read and shown in diagnostics.
+	if root := plan.Saved.Inputs[0].Path; !strings.HasSuffix(root, compiler.SourceExt) {
+		return nil, nil, nil, fmt.Errorf("%s: the plan's input %q is not a .whisper file; a saved plan names the pipeline it was made from. "+
+			"Plan again with whisperc plan -out", name, filepath.Base(root))
+	}
 	prog, ds := compiler.Check(plan.Saved.Inputs[0].Path, compiler.Options{Vars: plan.Saved.Variables})
 	changes, err := plan.Changes(prog, h)
 	if err != nil {
@@ -146,4 +160,18 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 		}
 	}
 	return plan, prog, ds, nil
+}
+
+// servesOnly reports whether every stage of the plan is a serve stage (a
+// server stops on SIGTERM or Ctrl-C by design).
+func servesOnly(p *planner.Plan) bool {
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Stages {
+		if st.Kind != planner.StageServe && st.Kind != planner.StageLoad && st.Kind != planner.StageQuantize {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -79,6 +80,23 @@ func runOnEngine(e *env, file, engine string, prog *compiler.Program, ds diag.Di
 			return fmt.Errorf("recording the run (track block): %w", err)
 		}
 		opts.Observer = rec.Observer(e.ctx)
+	}
+	ran := map[string]bool{}
+	for _, c := range x.Commands {
+		ran[c.Stage] = true
+	}
+	var skipped []string
+	for _, st := range plan.Stages {
+		switch st.Kind {
+		case planner.StageTrain, planner.StageGenerate, planner.StageServe, planner.StageExport:
+			if !ran[st.ID] {
+				skipped = append(skipped, st.ID)
+			}
+		}
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(e.stderr, "run: %s runs %d of the pipeline's stages; not run here: %s (run generate and serve with --engine vllm, or on the CPU)\n",
+			engine, len(x.Commands), strings.Join(skipped, ", "))
 	}
 	res, runErr := launch.Run(e.ctx, x, opts)
 	for _, cmd := range x.Commands {

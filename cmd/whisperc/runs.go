@@ -106,12 +106,7 @@ func (c runsListCmd) Run(e *env) error {
 	rows := make([]listing, 0, len(runs))
 	for _, m := range runs {
 		r := listing{ID: m.ID, Pipeline: m.Pipeline, Stages: m.StageKinds(), Status: m.Status, Started: m.Started,
-			Seconds: m.Duration().Seconds(), Final: m.Final, Produced: []string{}}
-		for _, o := range m.Outputs {
-			if o.Kind == "checkpoint" || o.Kind == "adapter" || o.Kind == "model" {
-				r.Produced = append(r.Produced, o.Path)
-			}
-		}
+			Seconds: m.Duration().Seconds(), Final: m.Final, Produced: produced(m)}
 		rows = append(rows, r)
 	}
 	for _, b := range bad {
@@ -131,33 +126,61 @@ func (c runsListCmd) Run(e *env) error {
 		if r.Seconds > 0 {
 			dur = (time.Duration(r.Seconds*1e3) * time.Millisecond).String()
 		}
-		produced := "-"
-		if len(r.Produced) > 0 {
-			produced = filepath.Base(filepath.Dir(r.Produced[len(r.Produced)-1])) + "/" + filepath.Base(r.Produced[len(r.Produced)-1])
+		var dirs []string
+		for _, d := range r.Produced {
+			dirs = append(dirs, relToCwd(d))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Pipeline, strings.Join(r.Stages, ","), r.Status, dur, summaryMetrics(r.Final), produced)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Pipeline, strings.Join(r.Stages, ","), r.Status, dur, summaryMetrics(r.Final), orDash(strings.Join(dirs, " ")))
 	}
 	return tw.Flush()
 }
 
-// summaryMetrics picks the metrics a table row shows.
+// summaryMetrics picks the metrics a table row shows: the last loss,
+// eval loss, perplexity and tokens per second, each once (the first stage
+// in id order that logged it).
 func summaryMetrics(final map[string]float64) string {
 	var parts []string
-	for _, k := range sortedKeys(final) {
-		name := k[strings.LastIndexByte(k, '/')+1:]
-		switch name {
-		case "loss", "eval_loss", "perplexity", "tokens_per_second":
-			short := map[string]string{"tokens_per_second": "tok/s", "eval_loss": "eval", "perplexity": "ppl"}[name]
-			if short == "" {
-				short = name
+	for _, w := range []struct{ name, short string }{
+		{"loss", "loss"}, {"eval_loss", "eval"}, {"perplexity", "ppl"}, {"tokens_per_second", "tok/s"},
+	} {
+		for _, k := range sortedKeys(final) {
+			if k[strings.LastIndexByte(k, '/')+1:] == w.name {
+				parts = append(parts, w.short+"="+strconv.FormatFloat(final[k], 'g', 4, 64))
+				break
 			}
-			parts = append(parts, short+"="+strconv.FormatFloat(final[k], 'g', 4, 64))
 		}
 	}
 	if len(parts) == 0 {
 		return "-"
 	}
 	return strings.Join(parts, " ")
+}
+
+// produced names what a run produced: the directories of its final
+// adapters and models, else of its last checkpoint.
+func produced(m *track.Manifest) []string {
+	var final, last []string
+	lastStep := int64(-1)
+	seen := map[string]bool{}
+	for _, o := range m.Outputs {
+		dir := filepath.Dir(o.Path)
+		switch {
+		case (o.Kind == "adapter" || o.Kind == "model") && o.Step == 0:
+			if !seen[dir] {
+				seen[dir] = true
+				final = append(final, dir)
+			}
+		case o.Kind == "checkpoint" && o.Step > lastStep:
+			lastStep, last = o.Step, []string{dir}
+		}
+	}
+	if len(final) > 0 {
+		return final
+	}
+	if last == nil {
+		return []string{}
+	}
+	return last
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -236,10 +259,18 @@ func (c runsShowCmd) Run(e *env) error {
 		for _, s := range m.Stages {
 			fmt.Fprintf(&b, "  %-24s %-11s %s", s.ID, s.Status, s.Ended.Sub(s.Started).Round(time.Millisecond))
 			if s.MeasuredPeakBytes > 0 {
-				fmt.Fprintf(&b, "  peak %s (process RSS; plan %s)", mib(s.MeasuredPeakBytes), mib(s.PredictedPeakBytes))
+				plan := "-"
+				if s.PredictedPeakBytes > 0 {
+					plan = mib(s.PredictedPeakBytes)
+				}
+				fmt.Fprintf(&b, "  peak %s (process RSS; plan %s)", mib(s.MeasuredPeakBytes), plan)
 			}
 			if s.MeasuredStepSeconds > 0 {
-				fmt.Fprintf(&b, "  step %.3g s (plan %.3g s)", s.MeasuredStepSeconds, s.PredictedStepSeconds)
+				plan := "-"
+				if s.PredictedStepSeconds > 0 {
+					plan = fmt.Sprintf("%.3g s", s.PredictedStepSeconds)
+				}
+				fmt.Fprintf(&b, "  step %.3g s (plan %s)", s.MeasuredStepSeconds, plan)
 			}
 			b.WriteString("\n")
 		}
@@ -291,6 +322,18 @@ func (c runsDiffCmd) Run(e *env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", ch.What, orDash(ch.A), orDash(ch.B))
 	}
 	return tw.Flush()
+}
+
+// relToCwd shortens an absolute path under the working directory.
+func relToCwd(p string) string {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(p) {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }
 
 func orDash(s string) string {

@@ -33,6 +33,17 @@ if ! grep -q 'whisperc' "$work/init.lua"; then
   exit 1
 fi
 
+# The 0.11 snippet needs a newer Neovim to run; here it is only compiled,
+# which catches a syntax error in it.
+awk '/^### Neovim 0.11 and later/ {on=1} on && /^```lua$/ {code=1; next} code && /^```$/ {exit} code {print}' \
+  "$here/../README.md" >"$work/new.lua"
+if ! grep -q 'vim.lsp.config' "$work/new.lua" ||
+  ! nvim --headless -u NONE -i NONE -n -c "lua local f, err = loadfile('$work/new.lua'); if not f then io.stdout:write(err .. '\\n'); vim.cmd('cquit 1') end" -c 'qall!' >"$work/out" 2>&1; then
+  cat "$work/out"
+  echo "editors/neovim/test.sh: the Neovim 0.11 snippet in editors/README.md is missing or does not compile"
+  exit 1
+fi
+
 cat >"$work/project/main.whisper" <<'WHISPER'
 model base {
   source = "hf:meta-llama/Llama-2-7b-hf"

@@ -27,9 +27,13 @@ const (
 	Q4_0 // GGML: blocks of 32 4-bit with one fp16 scale (18 bytes)
 	Q4K  // GGML k-quant: super-blocks of 256 in 144 bytes
 	Q6K  // GGML k-quant: super-blocks of 256 in 210 bytes
+	Q4_1 // GGML: blocks of 32 4-bit with an fp16 scale and minimum (20 bytes)
+	Q5_0 // GGML: blocks of 32 5-bit with one fp16 scale (22 bytes)
+	Q5_1 // GGML: blocks of 32 5-bit with an fp16 scale and minimum (24 bytes)
+	Q5K  // GGML k-quant: super-blocks of 256 in 176 bytes
 )
 
-var dtypeNames = [...]string{"invalid", "fp32", "fp16", "bf16", "fp8", "int8", "nf4", "fp4", "q8_0", "q4_0", "q4_K", "q6_K"}
+var dtypeNames = [...]string{"invalid", "fp32", "fp16", "bf16", "fp8", "int8", "nf4", "fp4", "q8_0", "q4_0", "q4_K", "q6_K", "q4_1", "q5_0", "q5_1", "q5_K"}
 
 // String returns the format's name as the language spells it.
 func (d DType) String() string {
@@ -58,6 +62,10 @@ func (d *DType) UnmarshalText(b []byte) error {
 	*d = v
 	return err
 }
+
+// GGML reports whether the format is one of GGML's block formats, which
+// whisperc's CPU runtime executes as a GGUF file stores them.
+func (d DType) GGML() bool { return d == Q8_0 || d == Q4_0 || d >= Q4K }
 
 // Quantized reports whether the format stores blocks with scales (and is
 // applied to linear layers only).
@@ -120,6 +128,14 @@ func (q Quant) BitsPerWeight() float64 {
 		return 144 * 8 / 256.0
 	case Q6K:
 		return 210 * 8 / 256.0
+	case Q4_1:
+		return 20 * 8 / 32.0
+	case Q5_0:
+		return 22 * 8 / 32.0
+	case Q5_1:
+		return 24 * 8 / 32.0
+	case Q5K:
+		return 176 * 8 / 256.0
 	}
 	return 0
 }

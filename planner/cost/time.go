@@ -124,7 +124,18 @@ func (w *Workload) TrainStep(dev Device) Time {
 }
 
 // Prefill estimates processing the prompt of batch·seq tokens.
+//
+// On the CPU runtime with measured rates the prompt is fed one position at
+// a time, as llama2.c's loop does, so prefill is Seq decode steps at the
+// prompt's context.
 func (w *Workload) Prefill(dev Device) Time {
+	if dev.CPU != nil && !dev.GPU && w.Seq > 0 {
+		p := *w
+		p.NewTokens, p.Seq = w.Seq, 0
+		t := p.cpuDecode(dev.CPU)
+		t.Tokens = float64(w.Batch) * float64(w.Seq)
+		return t
+	}
 	tokens := float64(w.Batch) * float64(w.Seq)
 	flops := w.ForwardFLOPsPerToken(w.Seq) * tokens
 	t := Time{FLOPs: flops, Tokens: tokens, Efficiency: PrefillMFU, Bound: "compute"}

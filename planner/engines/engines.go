@@ -365,3 +365,14 @@ func shJoin(argv []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// oneTrackBackend refuses a track block that names several backends: the
+// exported scripts configure one. (whisperc run records to all of them.)
+func (l *lowerer) oneTrackBackend() {
+	tr := l.prog.Track
+	if len(tr.Backends) <= 1 {
+		return
+	}
+	l.report(diag.Errorf(tr.ValueRange("backend"), codeUnsupported, fmt.Sprintf("%s export takes one tracking backend", l.engine),
+		fmt.Sprintf("The exported scripts report to one backend, and this track block names %d. Name one backend for the export (whisperc run records to several at once).", len(tr.Backends))))
+}

@@ -157,6 +157,11 @@ for p in sys.argv[1:]:
     elif p.endswith(".yaml"):
         doc = yaml.safe_load(open(p))
         assert isinstance(doc, dict) and doc, p
+        # numbers must load as numbers: "1e-05" is a string to YAML 1.1
+        for block in ("optimizer", "model", "lr_scheduler"):
+            for k, v in (doc.get(block) or {}).items():
+                if k in ("lr", "weight_decay", "lora_alpha", "lora_dropout", "warmup_ratio"):
+                    assert isinstance(v, (int, float)), (p, block, k, v)
     elif p.endswith(".json"):
         json.load(open(p))
 print("checked", len(sys.argv) - 1, "files")

@@ -94,6 +94,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
+		l.oneTrackBackend()
 	}
 	if f.LossChunks > 0 {
 		need("loss_chunks", "set", "loss_chunks")
@@ -164,6 +165,17 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line("DATA = " + dataExpr)
 	p.line("OUTPUT = HERE / " + pyStr(l.rel(f.Output)))
 	p.line(fmt.Sprintf("SEED = %d", f.Seed))
+	if tr := l.prog.Track; tr != nil && tr.Backend == compiler.BackendTensorBoard && tr.Dir != "" {
+		p.line(`os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(HERE / ` + pyStr(l.rel(tr.Dir)) + `))  # ML007: track.dir`)
+	}
+	if tr := l.prog.Track; tr != nil && tr.Project != "" {
+		switch tr.Backend {
+		case compiler.BackendWandB:
+			p.line(`os.environ.setdefault("WANDB_PROJECT", ` + pyStr(tr.Project) + `)  # ML007: track.project`)
+		case compiler.BackendMLflow:
+			p.line(`os.environ.setdefault("MLFLOW_EXPERIMENT_NAME", ` + pyStr(tr.Project) + `)  # ML007: track.project`)
+		}
+	}
 	p.line("")
 
 	// the base model
@@ -413,9 +425,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.kw("        ", "logging_steps", "10", "")
 	if tr := l.prog.Track; tr != nil && tr.Backend != compiler.BackendJSONL {
 		p.kw("        ", "report_to", "["+pyStr(tr.Backend.String())+"]", "ML007: track.backend")
-		if tr.Project != "" && tr.Backend == compiler.BackendWandB {
-			p.kw("        ", "project", pyStr(tr.Project), "ML007: track.project")
-		}
+
 	} else {
 		p.kw("        ", "report_to", "[]", "")
 	}

@@ -115,6 +115,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
+		l.oneTrackBackend()
 	}
 	if f.OptimizerInBackward && f.Method != compiler.MethodFull {
 		l.report(diag.Errorf(site.ValueRange("optimizer_in_backward"), codeUnsupported, "optimizer_in_backward needs full fine-tuning on torchtune",
@@ -182,8 +183,8 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			ttShapes(w, info)
 		}
 		w("  lora_rank: %d  # ML003", lo.Rank)
-		w("  lora_alpha: %s  # updates scaled by alpha/rank", pyFloat(lo.Alpha))
-		w("  lora_dropout: %s", pyFloat(lo.Dropout))
+		w("  lora_alpha: %s  # updates scaled by alpha/rank", yamlFloat(lo.Alpha))
+		w("  lora_dropout: %s", yamlFloat(lo.Dropout))
 		if quantized {
 			w("  quantize_base: True  # ML001: frozen linears as torchao NF4 (blocks of 64, double-quantised scales)")
 		} else {
@@ -237,8 +238,8 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	optComp := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "torch.optim.AdamW", compiler.OptimizerAdamW8bit: "bitsandbytes.optim.AdamW8bit",
 		compiler.OptimizerPagedAdamW8bit: "bitsandbytes.optim.PagedAdamW8bit", compiler.OptimizerSGD: "torch.optim.SGD", compiler.OptimizerLion: "bitsandbytes.optim.Lion"}[f.Optimizer.Name]
 	w("  _component_: %s  # optimizer.name = %s", optComp, f.Optimizer.Name)
-	w("  lr: %s", pyFloat(f.Optimizer.LR))
-	w("  weight_decay: %s", pyFloat(f.Optimizer.WeightDecay))
+	w("  lr: %s", yamlFloat(f.Optimizer.LR))
+	w("  weight_decay: %s", yamlFloat(f.Optimizer.WeightDecay))
 	if f.Optimizer.Name == compiler.OptimizerSGD {
 		w("  momentum: 0.9")
 	}
@@ -246,7 +247,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	w("  _component_: schedule.warmup_schedule  # schedule.py, beside this file")
 	w("  shape: %s  # optimizer.schedule", f.Optimizer.Schedule)
 	if f.Optimizer.Warmup.IsPercent {
-		w("  warmup_ratio: %s  # optimizer.warmup = %g%%", pyFloat(f.Optimizer.Warmup.Percent/100), f.Optimizer.Warmup.Percent)
+		w("  warmup_ratio: %s  # optimizer.warmup = %g%%", yamlFloat(f.Optimizer.Warmup.Percent/100), f.Optimizer.Warmup.Percent)
 	} else {
 		w("  warmup_steps: %d  # optimizer.warmup", f.Optimizer.Warmup.Steps)
 	}
@@ -477,3 +478,14 @@ func writePlanSummary(b *strings.Builder, st *plannerStage) {
 }
 
 func gibs(n int64) string { return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30)) }
+
+// yamlFloat renders a float that YAML 1.1 loaders (PyYAML, OmegaConf) read
+// as a float: with a decimal point before any exponent ("1.0e-05", not
+// "1e-05", which PyYAML reads as a string).
+func yamlFloat(x float64) string {
+	s := pyFloat(x)
+	if i := strings.IndexAny(s, "eE"); i >= 0 && !strings.Contains(s[:i], ".") {
+		s = s[:i] + ".0" + s[i:]
+	}
+	return s
+}

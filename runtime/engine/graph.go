@@ -5,13 +5,12 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"github.com/modelwhisperer/whisperc/runtime/ops"
 )
 
 // builder assembles the Llama forward pass as one Gorgonia expression
 // graph. Every step is a differentiable node (Gorgonia's own element-wise
-// ops, or the engine's ops in ops.go), so the same graph serves training.
+// ops, or the engine's own ops in ops.go and quantlinear.go: the one op
+// set of the runtime), so the same graph serves training.
 // The first error stops the build; later calls return nil nodes.
 type builder struct {
 	e     *Engine
@@ -101,9 +100,9 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 		exec := b.e.exec
 		y := b.std(name, func() (*gorgonia.Node, error) {
 			if b.reuse {
-				return ops.QuantLinearReused(name, x, q, exec)
+				return quantLinearReused(name, x, q, exec)
 			}
-			return ops.QuantLinear(name, x, q, exec)
+			return quantLinear(name, x, q, exec)
 		})
 		if residual == nil {
 			return y

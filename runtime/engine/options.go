@@ -127,9 +127,11 @@ func DefaultOptions() Options {
 // runsAttention reports whether the engine has a kernel for a.
 func runsAttention(a Attention) bool { return a == AttentionEager || a == AttentionFlash2 }
 
-// runsFormat reports whether the engine stores weights in q.
+// runsFormat reports whether the engine holds weights in q: fp32, nf4,
+// fp4 and q8_0 from any stored dtype, GGML's other block formats only as
+// a GGUF file stores them.
 func runsFormat(q Quantize) bool {
-	return q == QuantizeNone || q == QuantizeNF4 || q == QuantizeFP4 || q == QuantizeQ8_0
+	return q == QuantizeNone || q == QuantizeNF4 || q == QuantizeFP4 || q.GGML()
 }
 
 // validate reports the first unset or unknown field.
@@ -150,7 +152,7 @@ func (o Options) validate() error {
 	}
 	for name, w := range o.Weights {
 		if !runsFormat(w.Format) {
-			return fmt.Errorf("engine: Options.Weights[%q] is %s; the engine stores fp32, nf4, fp4 and q8_0 weights", name, w.Format)
+			return fmt.Errorf("engine: Options.Weights[%q] is %s; the engine holds fp32, nf4, fp4 and GGML block weights", name, w.Format)
 		}
 	}
 	if o.Context < 0 {

@@ -113,3 +113,13 @@ func dotQ8AVX512(data *byte, nblocks int, x *float32) float32
 //
 //go:noescape
 func dot4bitAVX512(codes *byte, scales *float32, nhalves int, xp *float32, table *[16]float32) float32
+
+// dotQ4KAVX512 is dotQ4KAVX2 on 512-bit registers.
+//
+//go:noescape
+func dotQ4KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32
+
+// dotQ6KAVX512 is dotQ6KAVX2 on 512-bit registers.
+//
+//go:noescape
+func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32

@@ -41,3 +41,7 @@ func dotQ8AVX512(data *byte, nblocks int, x *float32) float32 { return 0 }
 func dot4bitAVX512(codes *byte, scales *float32, nhalves int, xp *float32, table *[16]float32) float32 {
 	return 0
 }
+
+func dotQ4KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
+
+func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }

@@ -7,7 +7,7 @@
 // FlashAttention-2's tiled online-softmax form (forward and backward), and
 // perplexity.
 //
-// The package does not import Gorgonia; runtime/ops wraps these kernels as
+// The package does not import Gorgonia; runtime/engine wraps these kernels as
 // Gorgonia operations. Every function reports bad shapes as errors rather
 // than panicking, and no function keeps state between calls.
 package kernels

@@ -59,12 +59,22 @@ func (e Exec) tileRows() int {
 // with BenchmarkMatVec at 288x288, where two threads were slower than one.
 const minWorkPerThread = 1 << 17
 
+// minWorkPerPoolThread is minWorkPerThread when the shares go to a Pool's
+// waiting workers, which costs a channel hand-off rather than a new
+// goroutine: BenchmarkPoolMatVec's 512×512 product (2^18 multiply-adds)
+// runs in well under the single-thread time on two pool threads.
+const minWorkPerPoolThread = 1 << 16
+
 // parallelRows calls fn on disjoint row ranges [lo, hi) that cover [0, rows),
 // each range starting at a multiple of align, using up to e.threads()
 // goroutines; rowWork is the number of multiply-adds one row costs.
 func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 	t := e.threads()
-	if maxT := rows * max(rowWork, 1) / minWorkPerThread; t > maxT {
+	minWork := minWorkPerThread
+	if e.Pool != nil {
+		minWork = minWorkPerPoolThread
+	}
+	if maxT := rows * max(rowWork, 1) / minWork; t > maxT {
 		t = maxT
 	}
 	if t <= 1 {

@@ -120,10 +120,18 @@ func (q *QMatrix) ggmlMatVec(asm, avx512 bool, out, x, row []float32, lo, hi int
 			}
 			return
 		case Q4_K:
-			q.q4kRows(out, x, lo, hi)
+			dot := dotQ4KAVX2
+			if avx512 {
+				dot = dotQ4KAVX512
+			}
+			q.q4kRows(dot, out, x, lo, hi)
 			return
 		case Q6_K:
-			q.q6kRows(out, x, lo, hi)
+			dot := dotQ6KAVX2
+			if avx512 {
+				dot = dotQ6KAVX512
+			}
+			q.q6kRows(dot, out, x, lo, hi)
 			return
 		}
 	}
@@ -140,11 +148,11 @@ func (q *QMatrix) ggmlMatVec(asm, avx512 bool, out, x, row []float32, lo, hi int
 	}
 }
 
-// q4kRows sets out[r] for r in [lo, hi) with dotQ4KAVX2: each row's
+// q4kRows sets out[r] for r in [lo, hi) with dot (dotQ4KAVX2 or 512): each row's
 // sub-block scales d·sc are decoded into a small buffer, and the mins
 // (Σ dmin·m·Σx over each sub-block) are subtracted from the kernel's sum
 // using the sub-block sums of x, computed once.
-func (q *QMatrix) q4kRows(out, x []float32, lo, hi int) {
+func (q *QMatrix) q4kRows(dot func(*byte, int, *float32, *float32) float32, out, x []float32, lo, hi int) {
 	nb := q.Cols / 256
 	xs := subSums(x, 32)
 	sc := make([]float32, 8*nb)
@@ -152,22 +160,30 @@ func (q *QMatrix) q4kRows(out, x []float32, lo, hi int) {
 		data := q.Data[r*nb*144 : (r+1)*nb*144]
 		var mins float32
 		for b := 0; b < nb; b++ {
-			blk := data[b*144:]
+			blk := data[b*144 : b*144+16]
 			d := half.F16ToF32(binary.LittleEndian.Uint16(blk))
 			dmin := half.F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
-			scales := blk[4:16]
-			for s := 0; s < 8; s++ {
-				c, m := scaleMinK4(s, scales)
-				sc[8*b+s] = d * float32(c)
-				mins += dmin * float32(m) * xs[8*b+s]
+			q := (*[12]byte)(blk[4:16])
+			s := (*[8]float32)(sc[8*b : 8*b+8])
+			xb := (*[8]float32)(xs[8*b : 8*b+8])
+			// scaleMinK4 unrolled: sub-blocks 0-3 keep six bits of bytes
+			// 0-7; 4-7 take four bits of bytes 8-11 and the top two bits
+			// of bytes 0-7.
+			var m float32
+			for j := 0; j < 4; j++ {
+				s[j] = d * float32(q[j]&63)
+				m += float32(q[j+4]&63) * xb[j]
+				s[j+4] = d * float32(q[j+8]&0xF|(q[j]>>6)<<4)
+				m += float32(q[j+8]>>4|(q[j+4]>>6)<<4) * xb[j+4]
 			}
+			mins += dmin * m
 		}
-		out[r] = dotQ4KAVX2(&data[0], nb, &sc[0], &x[0]) - mins
+		out[r] = dot(&data[0], nb, &sc[0], &x[0]) - mins
 	}
 }
 
-// q6kRows sets out[r] for r in [lo, hi) with dotQ6KAVX2.
-func (q *QMatrix) q6kRows(out, x []float32, lo, hi int) {
+// q6kRows sets out[r] for r in [lo, hi) with dot (dotQ6KAVX2 or 512).
+func (q *QMatrix) q6kRows(dot func(*byte, int, *float32, *float32) float32, out, x []float32, lo, hi int) {
 	nb := q.Cols / 256
 	sc := make([]float32, 16*nb)
 	for r := lo; r < hi; r++ {
@@ -179,7 +195,7 @@ func (q *QMatrix) q6kRows(out, x []float32, lo, hi int) {
 				sc[16*b+s] = d * float32(int8(blk[192+s]))
 			}
 		}
-		out[r] = dotQ6KAVX2(&data[0], nb, &sc[0], &x[0])
+		out[r] = dot(&data[0], nb, &sc[0], &x[0])
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 // QMatVec computes out = W·x for a quantised W of shape [Rows, Cols],
 // decoding the codes block by block inside the dot products so that the
 // fp32 matrix never exists: a 4-bit matrix moves an eighth of the bytes an
-// fp32 one does. Rows are split over e.Threads goroutines.
+// fp32 one does. Rows are split over e.Threads goroutines, each quantised
+// weight counted as half an fp32 multiply-add of work (its decoding).
 func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	if err := q.Validate(); err != nil {
 		return err
@@ -24,7 +25,7 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	}
 	if q.Method.ggml() {
 		asm, avx512 := useAsm && !e.NoAsm, e.avx512()
-		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 			q.ggmlMatVec(asm, avx512, out, x, make([]float32, q.Cols), lo, hi)
 		})
 		return nil
@@ -33,25 +34,25 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	k.avx512 = k.asm && e.avx512()
 	if k.avx512 && q.Method != Q8_0 {
 		xp := evenOdd(x)
-		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 			k.rows4AVX512(out, xp, lo, hi)
 		})
 		return nil
 	}
 	xp := k.prepare(x)
 	if k.asm && q.Method != Q8_0 {
-		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 			k.rows4(out, xp, lo, hi)
 		})
 		return nil
 	}
 	if k.asm && q.Cols > 0 {
-		e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 			k.rowsQ8(out, x, lo, hi)
 		})
 		return nil
 	}
-	e.parallelRows(q.Rows, 1, q.Cols/4, func(lo, hi int) {
+	e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 		scr := k.newScratch()
 		for r := lo; r < hi; r++ {
 			out[r] = k.rowDot(r, x, xp, scr)

@@ -76,35 +76,37 @@ func (b *jsonlBackend) metric(p Point) error {
 
 func (b *jsonlBackend) finish(*Manifest) error { return b.w.close() }
 
-// openBackends opens metrics.jsonl and the track block's backend.
+// openBackends opens metrics.jsonl and the track block's backends.
 func (r *Run) openBackends() error {
 	f, err := r.opts.create(filepath.Join(r.Dir, MetricsFile))
 	if err != nil {
 		return err
 	}
 	r.backends = append(r.backends, &jsonlBackend{w: &recordWriter{f: f, name: filepath.Join(r.Dir, MetricsFile)}})
-	switch be := r.prog.Track.Backend; be {
-	case compiler.BackendJSONL:
-		r.m.Backends = append(r.m.Backends, "jsonl")
-	case compiler.BackendTensorBoard:
-		tb, err := openTensorBoard(r)
-		if err != nil {
-			return err
+	r.m.Backends = append(r.m.Backends, "jsonl")
+	for _, be := range r.prog.Track.Backends {
+		switch be {
+		case compiler.BackendJSONL:
+			// metrics.jsonl, opened above
+		case compiler.BackendTensorBoard:
+			tb, err := openTensorBoard(r)
+			if err != nil {
+				return err
+			}
+			r.backends = append(r.backends, tb)
+			r.m.Backends = append(r.m.Backends, "tensorboard")
+		case compiler.BackendMLflow:
+			ml, err := openMLflow(r)
+			if err != nil {
+				return err
+			}
+			r.backends = append(r.backends, ml)
+			r.m.Backends = append(r.m.Backends, "mlflow")
+		default:
+			note := fmt.Sprintf("track backend %s is not written by whisperc (it needs an account and a network service); metrics are in %s", be, MetricsFile)
+			r.m.Notes = append(r.m.Notes, note)
+			r.Report = append(r.Report, note)
 		}
-		r.backends = append(r.backends, tb)
-		r.m.Backends = append(r.m.Backends, "jsonl", "tensorboard")
-	case compiler.BackendMLflow:
-		ml, err := openMLflow(r)
-		if err != nil {
-			return err
-		}
-		r.backends = append(r.backends, ml)
-		r.m.Backends = append(r.m.Backends, "jsonl", "mlflow")
-	default:
-		r.m.Backends = append(r.m.Backends, "jsonl")
-		note := fmt.Sprintf("track backend %s is not written by whisperc (it needs an account and a network service); metrics are in %s only", be, MetricsFile)
-		r.m.Notes = append(r.m.Notes, note)
-		r.Report = append(r.Report, note)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func TestIndependentReaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, backend := range []string{"tensorboard", "mlflow", "jsonl"} {
+	for _, backend := range []string{"tensorboard", "mlflow", "jsonl", "[tensorboard, mlflow, jsonl]"} {
 		t.Run(backend, func(t *testing.T) {
 			prog, dir := pipeline(t, "track {\n  backend = "+backend+"\n  project = \"demo's\"\n}\n\nversion {\n  data        = dvc\n  checkpoints = dvc\n}", "")
 			if err := os.Mkdir(filepath.Join(dir, ".dvc"), 0o755); err != nil { // a DVC repository
@@ -93,7 +93,7 @@ func TestIndependentReaders(t *testing.T) {
 				}
 				t.Logf("%s", out)
 			}
-			if backend == "mlflow" {
+			if strings.Contains(backend, "mlflow") {
 				exps, _ := filepath.Glob(filepath.Join(dir, "runs", "mlruns", "[0-9]*"))
 				if len(exps) != 2 { // Default and demo's
 					t.Errorf("experiments: %v", exps)

@@ -59,6 +59,10 @@ type Manifest struct {
 	// reader can tell a live run from one that was killed.
 	Host string `json:"host"`
 	PID  int    `json:"pid"`
+	// PIDStart is when that process started (Linux: /proc/PID/stat's
+	// starttime), so that a later process reusing the pid is not taken
+	// for the run's.
+	PIDStart string `json:"pid_start,omitempty"`
 
 	// Backends are the metric backends written besides metrics.jsonl.
 	Backends []string `json:"backends"`
@@ -244,7 +248,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, &ManifestError{Path: name, Reason: err.Error()}
 	}
-	if m.Status == StatusRunning && !processAlive(m.Host, m.PID) {
+	if m.Status == StatusRunning && !processAlive(m.Host, m.PID, m.PIDStart) {
 		m.Status = StatusInterrupted
 		if m.Error == "" {
 			m.Error = "the process that ran it ended without completing the manifest (killed or crashed)"
@@ -304,22 +308,44 @@ func lineCol(b []byte, off int64) (int, int) {
 	return line, col
 }
 
-// processAlive reports whether the process pid on host may still be
-// running. A run from another host is assumed alive: we cannot tell.
-func processAlive(host string, pid int) bool {
+// processAlive reports whether the process pid (started at start, when
+// known) on host may still be running. A run from another host is assumed
+// alive: we cannot tell.
+func processAlive(host string, pid int, start string) bool {
 	h, _ := os.Hostname()
-	if host != h || pid <= 0 {
+	if host != h || pid <= 0 || pid == os.Getpid() {
 		return true
 	}
-	if pid == os.Getpid() {
-		return true
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		return true // no /proc: we cannot tell
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		// No /proc (not Linux) means we cannot tell; a missing entry
-		// means the process is gone.
-		_, perr := os.Stat("/proc/self")
-		return perr != nil
+	now := processStart(pid)
+	if now == "" {
+		return false // no such process
 	}
+	if start != "" {
+		return now == start
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.Contains(string(b), "whisperc") || strings.Contains(string(b), ".test")
+}
+
+// processStart returns the start time of process pid as /proc/PID/stat
+// gives it (clock ticks since boot), or "" when there is no such process.
+func processStart(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// starttime is field 22, the 20th after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19]
 }

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Series is one metric of one run over its steps.
@@ -88,18 +91,29 @@ func Plot(w io.Writer, format, title string, series []Series) error {
 		for j := range s.Steps {
 			xys[j].X, xys[j].Y = float64(s.Steps[j]), s.Value[j]
 		}
-		l, err := plotter.NewLine(xys)
+		l, pts, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return fmt.Errorf("series %s: %w", s.Label(), err)
 		}
-		l.Color = plotColors[i%len(plotColors)]
+		c := plotColors[i%len(plotColors)]
+		l.Color, pts.Color = c, c
 		l.Width = vg.Points(1.5)
 		if i >= len(plotColors) {
 			l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 		}
-		p.Add(l)
-		p.Legend.Add(s.Label(), l)
+		// Markers only where they do not clutter: sparse series such as
+		// an evaluation every few hundred steps.
+		if len(xys) <= 40 {
+			pts.Shape = draw.CircleGlyph{}
+			pts.Radius = vg.Points(2.5)
+			p.Add(l, pts)
+			p.Legend.Add(s.Label(), l, pts)
+		} else {
+			p.Add(l)
+			p.Legend.Add(s.Label(), l)
+		}
 	}
+	p.X.Tick.Marker = integerTicks{}
 	p.Legend.Padding = vg.Points(2)
 	wt, err := p.WriterTo(6*vg.Inch, 3.5*vg.Inch, format)
 	if err != nil {
@@ -107,4 +121,24 @@ func Plot(w io.Writer, format, title string, series []Series) error {
 	}
 	_, err = wt.WriteTo(w)
 	return err
+}
+
+// integerTicks puts labelled ticks at whole steps: multiples of 1, 2 or
+// 5 times a power of ten, about six of them.
+type integerTicks struct{}
+
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
+	span := hi - lo
+	step := 1.0
+	for _, m := range []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6} {
+		step = m
+		if span/m <= 7 {
+			break
+		}
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
+	}
+	return ts
 }

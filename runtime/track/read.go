@@ -176,19 +176,10 @@ func Diff(a, b *Manifest) []Change {
 	add("pipeline", a.Pipeline, b.Pipeline)
 	add("whisperc version", a.Whisperc, b.Whisperc)
 	add("status", string(a.Status), string(b.Status))
-	srcA, srcB := map[string]Source{}, map[string]Source{}
-	for _, s := range a.Sources {
-		srcA[filepath.Base(s.Path)] = s
-	}
-	for _, s := range b.Sources {
-		srcB[filepath.Base(s.Path)] = s
-	}
-	for _, k := range unionKeys(srcA, srcB) {
-		sa, sb := srcA[k], srcB[k]
-		if sa.SHA256 == sb.SHA256 {
-			continue
+	for _, pr := range pairSources(a.Sources, b.Sources) {
+		if pr[0].SHA256 != pr[1].SHA256 {
+			out = append(out, lineDiff(filepath.Base(pr[0].Path), filepath.Base(pr[1].Path), pr[0].Text, pr[1].Text)...)
 		}
-		out = append(out, lineDiff(k, sa.Text, sb.Text)...)
 	}
 	for _, k := range unionKeys(a.Vars, b.Vars) {
 		add("var."+k, a.Vars[k], b.Vars[k])
@@ -234,8 +225,47 @@ func fmtMetric(m map[string]float64, k string) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
-// lineDiff reports the lines of file that only one side has.
-func lineDiff(file, a, b string) []Change {
+// pairSources pairs the files of two runs: by base name, then the rest in
+// order (the root file comes first in both, whatever it is called).
+func pairSources(a, b []Source) [][2]Source {
+	var pairs [][2]Source
+	usedB := make([]bool, len(b))
+	var restA []Source
+	for _, sa := range a {
+		found := false
+		for j, sb := range b {
+			if !usedB[j] && filepath.Base(sa.Path) == filepath.Base(sb.Path) {
+				pairs = append(pairs, [2]Source{sa, sb})
+				usedB[j], found = true, true
+				break
+			}
+		}
+		if !found {
+			restA = append(restA, sa)
+		}
+	}
+	var restB []Source
+	for j, sb := range b {
+		if !usedB[j] {
+			restB = append(restB, sb)
+		}
+	}
+	for i := 0; i < max(len(restA), len(restB)); i++ {
+		var p [2]Source
+		if i < len(restA) {
+			p[0] = restA[i]
+		}
+		if i < len(restB) {
+			p[1] = restB[i]
+		}
+		pairs = append(pairs, p)
+	}
+	return pairs
+}
+
+// lineDiff reports the lines (trimmed) that only one side has, each with
+// its file and line number.
+func lineDiff(fileA, fileB, a, b string) []Change {
 	count := func(s string) map[string]int {
 		m := map[string]int{}
 		for _, l := range strings.Split(s, "\n") {
@@ -247,14 +277,14 @@ func lineDiff(file, a, b string) []Change {
 	var out []Change
 	for i, l := range strings.Split(a, "\n") {
 		if t := strings.TrimSpace(l); t != "" && cb[t] < ca[t] {
-			out = append(out, Change{What: fmt.Sprintf("%s:%d", file, i+1), A: t})
+			out = append(out, Change{What: fmt.Sprintf("%s:%d", fileA, i+1), A: t})
 			ca[t]--
 		}
 	}
-	ca = count(a)
+	ca, cb = count(a), count(b)
 	for i, l := range strings.Split(b, "\n") {
 		if t := strings.TrimSpace(l); t != "" && ca[t] < cb[t] {
-			out = append(out, Change{What: fmt.Sprintf("%s:%d", file, i+1), B: t})
+			out = append(out, Change{What: fmt.Sprintf("%s:%d", fileB, i+1), B: t})
 			cb[t]--
 		}
 	}

@@ -171,6 +171,9 @@ func copyChecked(src, dst, want string) error {
 		err = errors.New("the cached copy " + src + " does not have the recorded sha256 (the cache is corrupt)")
 	}
 	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
 		err = os.Rename(tmp.Name(), dst)
 	}
 	if err != nil {

@@ -135,7 +135,7 @@ func Start(ctx context.Context, prog *compiler.Program, plan *planner.Plan, opts
 	host, _ := os.Hostname()
 	m := &Manifest{
 		FormatVersion: ManifestFormat, ID: id, Pipeline: pipeline, Status: StatusRunning,
-		Whisperc: opts.Version, Started: now.UTC(), Host: host, PID: os.Getpid(),
+		Whisperc: opts.Version, Started: now.UTC(), Host: host, PID: os.Getpid(), PIDStart: processStart(os.Getpid()),
 		Vars: map[string]string{}, Threads: opts.Threads, Final: map[string]float64{},
 		Backends: []string{}, Log: []string{}, Sources: []Source{}, Models: []FileRecord{},
 		Datasets: []FileRecord{}, Stages: []StageRecord{}, Outputs: []FileRecord{},
@@ -255,6 +255,10 @@ func (r *Run) describe(ctx context.Context) error {
 
 // hashRecords hashes a file or every file of a directory.
 func (r *Run) hashRecords(name, path string) ([]FileRecord, error) {
+	// Absolute paths, so that restore works from any directory.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	names, ds, err := r.hasher.Files(path)
 	if err != nil {
 		return nil, err

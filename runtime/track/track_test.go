@@ -242,6 +242,20 @@ func TestKilledRun(t *testing.T) {
 	if m.Status != StatusInterrupted || !strings.Contains(m.Error, "killed") {
 		t.Errorf("status %s, error %q", m.Status, m.Error)
 	}
+	// A live process that reuses the pid (another start time) is not the
+	// run's.
+	r.m.PID, r.m.PIDStart = os.Getppid(), "1"
+	if err := writeManifest(r.Dir, r.m); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ReadManifest(r.Dir); err != nil || m.Status != StatusInterrupted {
+		t.Errorf("pid reused: %v, %v", m.Status, err)
+	}
+	r.m.PIDStart = processStart(os.Getppid())
+	writeManifest(r.Dir, r.m)
+	if m, err := ReadManifest(r.Dir); err != nil || m.Status != StatusRunning {
+		t.Errorf("live process: %v, %v", m.Status, err)
+	}
 	// An interrupt (context cancelled) is recorded as such.
 	r2, err := Start(context.Background(), prog, nil, Options{})
 	if err != nil {
@@ -586,5 +600,18 @@ func TestObserverInterrupt(t *testing.T) {
 		if err != nil || m.Status != c.want || m.Stages[0].Status != c.want {
 			t.Errorf("stage error %v: run %s, stage %s, %v; want %s", c.stageErr, m.Status, m.Stages[0].Status, err, c.want)
 		}
+	}
+}
+
+// TestDiffRenamedRoot: two runs of differently named copies of a pipeline
+// differ only in the lines that changed.
+func TestDiffRenamedRoot(t *testing.T) {
+	src := func(path, text string) Source { return Source{Path: path, SHA256: sha256Hex([]byte(text)), Text: text} }
+	a := &Manifest{Sources: []Source{src("ft.whisper", "model m {}\nlr = 5e-3\n"), src("common.whisper", "x = 1\n")}}
+	b := &Manifest{Sources: []Source{src("ft-lr.whisper", "model m {}\nlr = 1e-3\n"), src("common.whisper", "x = 1\n")}}
+	got := Diff(a, b)
+	want := []Change{{What: "ft.whisper:2", A: "lr = 5e-3"}, {What: "ft-lr.whisper:2", B: "lr = 1e-3"}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("Diff = %+v, want %+v", got, want)
 	}
 }

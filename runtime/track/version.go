@@ -296,6 +296,9 @@ func (r *Run) Output(stage, kind, path string, step int64) error {
 	if r.err != nil {
 		return r.err
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	names, ds, err := r.hasher.Files(path)
 	if err != nil {
 		return r.fail(fmt.Errorf("hashing output %s: %w", path, err))

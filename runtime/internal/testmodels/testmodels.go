@@ -1,6 +1,9 @@
 // Package testmodels finds the real tiny models that tests use, in the
 // shared/models folder beside the repository (see its README), and skips
-// the calling test with a clear message when that folder is absent.
+// the calling test with a clear message when that folder is absent, except
+// under CI (the environment variable CI set, as .ci/run sets it), where a
+// missing model fails the test: CI must never pass with the runtime
+// untested.
 package testmodels
 
 import (
@@ -14,13 +17,17 @@ import (
 // directory), or skips t when the file is not there.
 func Path(t testing.TB, name string) string {
 	t.Helper()
+	skip := t.Skipf
+	if os.Getenv("CI") != "" {
+		skip = t.Fatalf
+	}
 	root, err := repoRoot()
 	if err != nil {
-		t.Skipf("test model %s: %v", name, err)
+		skip("test model %s: %v", name, err)
 	}
 	p := filepath.Join(root, "..", "shared", "models", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test model %s is absent (%v); see shared/models/README.md", name, err)
+		skip("test model %s is absent (%v); see shared/models/README.md", name, err)
 	}
 	return p
 }

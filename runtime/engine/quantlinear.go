@@ -1,4 +1,4 @@
-package ops
+package engine
 
 import (
 	"errors"
@@ -11,33 +11,33 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// QuantLinear returns the node y = x·Wᵀ for x of shape [n, Cols] and a
+// quantLinear returns the node y = x·Wᵀ for x of shape [n, Cols] and a
 // quantised, frozen W of shape [Rows, Cols], computed by the fused
 // dequantise-and-multiply kernels so that the fp32 W never exists. It is
 // differentiable with respect to x only: in QLoRA the quantised base weight
 // is frozen and gradients flow through it to the LoRA adapters. name must
 // be unique in the graph; it also identifies the weight in the op's hash.
-func QuantLinear(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Exec) (*gorgonia.Node, error) {
+func quantLinear(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Exec) (*gorgonia.Node, error) {
 	if w == nil {
-		return nil, errors.New("QuantLinear " + name + ": nil weight")
+		return nil, errors.New("quantLinear " + name + ": nil weight")
 	}
 	if err := w.Validate(); err != nil {
-		return nil, fmt.Errorf("QuantLinear %s: %w", name, err)
+		return nil, fmt.Errorf("quantLinear %s: %w", name, err)
 	}
 	return gorgonia.ApplyOpWithName(&quantLinearOp{name: name, w: w, exec: e}, name, x)
 }
 
-// QuantLinearReused is QuantLinear for a graph that runs many times: its
+// quantLinearReused is quantLinear for a graph that runs many times: its
 // forward op writes every call into one output buffer of its own, kept
 // while the shape stays the same, instead of allocating a new one. The
 // result is therefore overwritten by the graph's next run. It never writes
 // into a buffer Gorgonia offers, whose register may hold another value.
-func QuantLinearReused(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Exec) (*gorgonia.Node, error) {
+func quantLinearReused(name string, x *gorgonia.Node, w *kernels.QMatrix, e kernels.Exec) (*gorgonia.Node, error) {
 	if w == nil {
-		return nil, errors.New("QuantLinear " + name + ": nil weight")
+		return nil, errors.New("quantLinear " + name + ": nil weight")
 	}
 	if err := w.Validate(); err != nil {
-		return nil, fmt.Errorf("QuantLinear %s: %w", name, err)
+		return nil, fmt.Errorf("quantLinear %s: %w", name, err)
 	}
 	return gorgonia.ApplyOpWithName(&quantLinearOp{name: name, w: w, exec: e, reuse: true}, name, x)
 }
@@ -59,14 +59,14 @@ func (op *quantLinearOp) ReturnsPtr() bool     { return false }
 func (op *quantLinearOp) CallsExtern() bool    { return false }
 func (op *quantLinearOp) OverwritesInput() int { return -1 }
 func (op *quantLinearOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "whisperc.QuantLinear(%q,%p,%v,%v)", op.name, op.w, op.w.Method, op.grad)
+	fmt.Fprintf(h, "whisperc.quantLinear(%q,%p,%v,%v)", op.name, op.w, op.w.Method, op.grad)
 }
 func (op *quantLinearOp) Hashcode() uint32 { return hashOf(op) }
 func (op *quantLinearOp) String() string {
 	if op.grad {
 		return "QuantLinearGradX(" + op.name + ")"
 	}
-	return "QuantLinear(" + op.name + ", " + op.w.String() + ")"
+	return "quantLinear(" + op.name + ", " + op.w.String() + ")"
 }
 
 func (op *quantLinearOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {

@@ -1,4 +1,4 @@
-package ops
+package engine
 
 import (
 	"fmt"
@@ -12,9 +12,6 @@ import (
 
 // matrixType is the Gorgonia type of a float32 matrix.
 var matrixType = gorgonia.TensorType{Dims: 2, Of: tensor.Float32}
-
-// vectorType is the Gorgonia type of a float32 vector.
-var vectorType = gorgonia.TensorType{Dims: 1, Of: tensor.Float32}
 
 // fnType returns the type of an op taking n matrices to one of result.
 func fnType(n int, result hm.Type) hm.Type {

@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/export"
+	"github.com/modelwhisperer/whisperc/runtime/observe"
+	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// export writes the stage's model as a GGUF file (with a fine-tune's LoRA
+// adapters merged, or beside it as a GGUF adapter) and an Ollama Modelfile.
+func (x *executor) export(_ context.Context, st *planner.Stage) *diag.Diagnostic {
+	var e *compiler.Export
+	for _, cand := range x.prog.Exports {
+		if cand.Name == st.Decl {
+			e = cand
+		}
+	}
+	m, ok := x.models[st.Model]
+	if e == nil || !ok {
+		return x.errorf(st, "E500", "Internal runtime error", "Stage %s has no export declaration or loaded model. Plan again.", st.ID)
+	}
+	if e.Format != compiler.ExportGGUF {
+		return x.errorf(st, "E505", "Export format cannot be written yet",
+			"Export %q asks for format = %s; this runtime writes gguf exports only so far. Set format = gguf.", e.Name, e.Format)
+	}
+	dtype := map[compiler.ExportQuant]weights.DType{compiler.ExportQuantNone: weights.F32, compiler.ExportQuantF16: weights.F16,
+		compiler.ExportQuantQ8_0: weights.Q8_0, compiler.ExportQuantQ4_0: weights.Q4_0}[e.Quantize]
+	if dtype == weights.DTypeInvalid {
+		return x.errorf(st, "E505", "Export quantisation cannot be written yet",
+			"Export %q asks for quantize = %s; this runtime writes none (f32), f16, q8_0 and q4_0 so far.", e.Name, e.Quantize)
+	}
+	bpe, ok := m.tok.(*tokenizer.BPE)
+	if !ok {
+		return x.errorf(st, "E505", "Tokenizer cannot be exported",
+			"Model %q's tokenizer is not a SentencePiece-style vocabulary, which is what the GGUF export embeds so far.", st.Model)
+	}
+	tmpl, err := x.chatTemplate(e.Model.Base(), e.ChatTemplate)
+	if err != nil {
+		return x.errorf(st, "E505", "Chat template cannot be used", "%v.", err)
+	}
+	ws := m.ws
+	var adapters map[string]*engine.Adapter
+	if f := e.Model.Finetune; f != nil {
+		tr := x.trained[f.Name]
+		if tr == nil {
+			return x.errorf(st, "E500", "Internal runtime error", "Export %q uses finetune %q, which has not run. Plan again.", e.Name, f.Name)
+		}
+		if tr.ws != nil {
+			ws = tr.ws
+		}
+		adapters = tr.adapters
+	}
+	o := export.Options{Path: e.Path, Name: e.Model.Decl().Name, DType: dtype, Adapters: adapters, Merge: e.Merge,
+		Modelfile: e.Modelfile, System: e.System, Template: tmpl}
+	x.s.progress("exporting %s to %s", o.Name, e.Path)
+	w, err := export.Export(ws, tokenizer.GGUFVocab(bpe), o)
+	x.s.progressDone()
+	if err != nil {
+		return x.errorf(st, "E506", "Export failed", "Stage %s: %v.", st.ID, err)
+	}
+	for _, f := range []struct {
+		path string
+		kind observe.OutputKind
+	}{{w.Model, observe.OutputModel}, {w.Adapter, observe.OutputAdapter}, {w.Modelfile, observe.OutputOther}} {
+		if f.path == "" {
+			continue
+		}
+		info, err := os.Stat(f.path)
+		if err != nil {
+			return x.errorf(st, "E506", "Export failed", "Stage %s: %v.", st.ID, err)
+		}
+		x.obs.Output(observe.Output{Stage: st.ID, Kind: f.kind, Path: f.path, Bytes: info.Size(), Time: time.Now()})
+		fmt.Fprintf(x.s.Stderr, "exported %s (%s)\n", f.path, formatBytes(info.Size()))
+	}
+	return nil
+}

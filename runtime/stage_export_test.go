@@ -1,0 +1,82 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
+)
+
+// TestExportStage runs an export stage: a Q8_0 GGUF file with the
+// tokenizer and chat template, and a Modelfile beside it, reported to the
+// observer as outputs.
+func TestExportStage(t *testing.T) {
+	_, file, _, _ := goruntime.Caller(0)
+	models := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models")
+	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
+		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
+	}
+	dir := t.TempDir()
+	src := fmt.Sprintf(`model tiny {
+  source    = "llama2c:%s"
+  tokenizer = "%s"
+}
+
+export gguf {
+  model         = tiny
+  format        = gguf
+  quantize      = q8_0
+  path          = "out/tiny.gguf"
+  chat_template = chatml
+  system        = "You tell stories."
+}
+`, filepath.Join(models, "stories260K.bin"), filepath.Join(models, "tok512.bin"))
+	path := filepath.Join(dir, "export.whisper")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, ds := compiler.Check(path, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	var errs bytes.Buffer
+	r := &recorder{}
+	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &bytes.Buffer{}, Stderr: &errs, Observer: r}); len(ds) > 0 {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	out := filepath.Join(dir, "out", "tiny.gguf")
+	events := strings.Join(r.events, "\n")
+	if !strings.Contains(events, "output "+out) || !strings.Contains(events, "output "+filepath.Join(dir, "out", "Modelfile")) {
+		t.Errorf("events:\n%s", events)
+	}
+	ws, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if d := ws.Tensors["layers.0.attention.wq.weight"].DType.String(); d != "q8_0" {
+		t.Errorf("wq is %s, want q8_0", d)
+	}
+	v, err := gguf.ReadVocab(out)
+	if err != nil || len(v.Tokens) != 512 || !strings.Contains(v.ChatTemplate, "<|im_start|>") {
+		t.Errorf("vocabulary: %v, %d tokens, template %q", err, len(v.Tokens), v.ChatTemplate)
+	}
+	mf, err := os.ReadFile(filepath.Join(dir, "out", "Modelfile"))
+	if err != nil || !strings.Contains(string(mf), "FROM ./tiny.gguf\n") || !strings.Contains(string(mf), `PARAMETER stop "<|im_end|>"`) ||
+		!strings.Contains(string(mf), `SYSTEM """You tell stories."""`) {
+		t.Errorf("Modelfile (%v):\n%s", err, mf)
+	}
+}
