@@ -223,9 +223,19 @@ func (b *builder) arch(m *compiler.Model) *arch.Config {
 	resolve := b.opts.Arch
 	if resolve == nil {
 		resolve = ResolveArch
-		if m.Source.Scheme == compiler.SchemeGGUF {
+		path := m.Source.Path
+		if m.Source.Scheme == compiler.SchemeOllama {
+			// A model in the local Ollama store is planned from its GGUF
+			// blob; one that is not there from the presets.
+			if root, err := arch.OllamaRoot(); err == nil {
+				if om, err := arch.ResolveOllama(root, m.Source.Ref); err == nil {
+					path = om.Model
+				}
+			}
+		}
+		if m.Source.Scheme == compiler.SchemeGGUF || path != m.Source.Path {
 			resolve = func(m *compiler.Model) (arch.Config, error) {
-				c, n, types, err := resolveGGUFTypes(m.Source.Path)
+				c, n, types, err := resolveGGUFTypes(path)
 				b.stored[m] = n
 				b.storedTypes[m] = types
 				return c, err

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/format"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 )
@@ -20,8 +22,30 @@ func spec(m *compiler.Model) string {
 		return "gguf:" + m.Source.Path
 	case compiler.SchemeSafetensors:
 		return "safetensors:" + m.Source.Path
+	case compiler.SchemeOllama:
+		if blob, err := ollamaModel(m.Source.Ref); err == nil {
+			return "gguf:" + blob
+		}
 	}
 	return ""
+}
+
+// ollamaModel resolves an Ollama reference in the local store
+// ($OLLAMA_MODELS or ~/.ollama/models) to its GGUF blob. Adapter layers
+// are refused: the runtime does not apply them yet.
+func ollamaModel(ref string) (string, error) {
+	root, err := arch.OllamaRoot()
+	if err != nil {
+		return "", err
+	}
+	om, err := arch.ResolveOllama(root, ref)
+	if err != nil {
+		return "", err
+	}
+	if len(om.Adapters) > 0 {
+		return "", fmt.Errorf("%s has %d ADAPTER layers, which the runtime does not apply yet; create the Ollama model from a merged export", om.Manifest, len(om.Adapters))
+	}
+	return om.Model, nil
 }
 
 // load opens a model's weights and tokenizer with runtime/format, the one
@@ -33,6 +57,11 @@ func (x *executor) load(_ context.Context, st *planner.Stage) *diag.Diagnostic {
 		return x.errorf(st, "E500", "Internal runtime error", "The plan loads model %q, which the program does not declare. Plan again.", st.Model)
 	}
 	sp := spec(m)
+	if m.Source.Scheme == compiler.SchemeOllama && sp == "" {
+		_, err := ollamaModel(m.Source.Ref)
+		return x.errorf(st, "E501", "Model cannot be loaded",
+			"Model %q comes from the Ollama store, which does not provide it: %v. Pull or create it with ollama, or set OLLAMA_MODELS to the store that has it.", m.Name, err)
+	}
 	if sp == "" {
 		return x.errorf(st, "E501", "Model cannot be loaded",
 			"Model %q comes from %q, which the runtime cannot open from disk. Use a llama2c:, gguf: or safetensors: source naming a local file (download hub models first).", m.Name, m.Source.Raw)

@@ -388,10 +388,7 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, fmt.Errorf("engine: %s: without a KV cache the prefix starts at 0, not %d", o.name, st.start)
 	}
 	out := o.output(t, qd)
-	kind := kernels.AttnEager
-	if o.kind == AttentionFlash2 {
-		kind = kernels.AttnFlash2
-	}
+	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
 	if err := st.exec.AttentionForward(kind, out.Float32s(), nil, q, keys, vals, shape); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", o.name, err)

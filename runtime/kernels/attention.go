@@ -3,36 +3,30 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
-// AttnKernel selects an attention algorithm. The zero value is invalid.
-type AttnKernel int
+// AttnKernel selects an attention algorithm: the planner's attention
+// enum (one enum per concept from the plan to the kernels). The zero value
+// is invalid; the kernels run eager and flash2, and refuse sdpa, which on
+// the CPU the planner lowers to flash2.
+type AttnKernel = cost.Attention
 
 // The attention kernels.
 const (
-	AttnInvalid AttnKernel = iota
+	AttnInvalid = cost.AttentionInvalid
 	// AttnEager materialises the causal score matrix of every head
 	// (Heads·N·T floats), applies softmax and multiplies by V, as a plain
 	// framework implementation does.
-	AttnEager
+	AttnEager = cost.Eager
 	// AttnFlash2 is FlashAttention-2 (Dao, arXiv:2307.08691, Algorithms 1
 	// and 2) on the CPU: query blocks outer, key/value blocks inner, a
 	// running row maximum and sum (online softmax), and only the per-row
 	// log-sum-exp kept for the backward pass, so the extra memory is a few
 	// blocks per goroutine whatever the sequence length.
-	AttnFlash2
+	AttnFlash2 = cost.Flash2
 )
-
-// String returns the kernel's name as the language spells it.
-func (k AttnKernel) String() string {
-	switch k {
-	case AttnEager:
-		return "eager"
-	case AttnFlash2:
-		return "flash2"
-	}
-	return "invalid"
-}
 
 // ParseAttnKernel returns the kernel named s ("eager" or "flash2").
 func ParseAttnKernel(s string) (AttnKernel, error) {
