@@ -124,9 +124,8 @@ func (c *checker) eval(ctx evalCtx, e ast.Expr) val {
 		}
 		u, ok := stdlib.LookupUnit(e.Unit.Name)
 		if !ok {
-			c.report(c.unknownName(ast.RangeOf(f, e.Unit), "E305", "Unknown unit "+e.Unit.Name,
-				"There is no unit "+quote(e.Unit.Name)+".", e.Unit.Name, stdlib.UnitNames(),
-				" Units are case-sensitive: sizes B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; %; durations ms, s, m, h; counts steps, epochs, tokens."))
+			// The parser reported it (E105, with its one suggestion):
+			// a second diagnostic here offered a conflicting fix.
 			return val{kind: vError, rng: rng}
 		}
 		n := e.Number.Value

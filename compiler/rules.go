@@ -7,6 +7,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/lang/source"
 )
 
 // lint applies the parts of the methodology rules ML001–ML008 that depend
@@ -118,7 +119,9 @@ func (c *checker) lintCheckpointing(f *Finetune) {
 		return
 	}
 	b := billionsOf(f.Model)
-	if b < 7 {
+	if b < 7 || c.hasErrorIn(f.AttrRange("checkpointing")) {
+		// Below 7B it rarely matters; with an error on the attribute
+		// (a mistyped value), the user did ask for checkpointing.
 		return
 	}
 	c.report(diag.Infof(f.AttrRange("checkpointing"), "ML002", "No gradient checkpointing for "+f.Model.Name+" ("+strconv.FormatFloat(b, 'g', -1, 64)+"B parameters)",
@@ -238,4 +241,15 @@ func refersTo(e ast.Expr, name string) bool {
 		return !found
 	})
 	return found
+}
+
+// hasErrorIn reports whether an error was reported within r.
+func (c *checker) hasErrorIn(r source.Range) bool {
+	for _, d := range c.diags {
+		if d.Severity == diag.Error && d.Subject != nil && d.Subject.Filename == r.Filename &&
+			r.Start.Byte <= d.Subject.Start.Byte && d.Subject.End.Byte <= r.End.Byte {
+			return true
+		}
+	}
+	return false
 }

@@ -36,7 +36,13 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 	if w.Checkpointing != cost.CheckpointFull {
 		alt := w
 		alt.Checkpointing, alt.CheckpointEvery = cost.CheckpointFull, 0
-		try("checkpointing = full", "+33% compute", alt)
+		// The cost comes from the same time model as the stage's
+		// checkpointing decision, so both say the same number.
+		extra := "more compute"
+		if t := alt.TrainStep(b.dev); t.FLOPs > t.RecomputeFLOPs && t.RecomputeFLOPs > 0 {
+			extra = fmt.Sprintf("+%.0f%% compute", 100*t.RecomputeFLOPs/(t.FLOPs-t.RecomputeFLOPs))
+		}
+		try("checkpointing = full", extra, alt)
 	}
 	if w.Attention == cost.Eager && b.target.Profile.GPU {
 		alt := w

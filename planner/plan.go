@@ -135,7 +135,7 @@ type Decision struct {
 	// Rule is the ML or P code behind the decision.
 	Rule string `json:"rule,omitempty"`
 	// Effect says what it saves or costs, with numbers:
-	// "activations 24.3 GiB → 1.1 GiB, +33% compute".
+	// "activations 24.3 GiB → 1.1 GiB, +50% compute".
 	Effect string `json:"effect,omitempty"`
 	// SavesBytes is the memory saved per device (negative: costs).
 	SavesBytes int64 `json:"saves_bytes,omitempty"`

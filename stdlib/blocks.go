@@ -192,7 +192,7 @@ func finetuneBlock() Block {
 			{Name: "checkpointing", Type: tOneOf(
 				tEnum(
 					ev("none", "Keep every activation for the backward pass: fastest, most memory."),
-					ev("full", "Recompute each layer's activations in the backward pass: about √n memory for ~33% more compute."),
+					ev("full", "Keep only each layer's input and recompute its activations in the backward pass: one extra forward pass; `whisperc plan` states the memory saved and the extra compute."),
 					ev("selective", "Recompute only attention's large, cheap-to-recompute parts (Korthikanti et al.): most of the saving for ~3% more compute."),
 				),
 				tCall("every", "Checkpoint every n-th layer: a trade-off between none and full.",
@@ -391,7 +391,7 @@ func generateBlock() Block {
 				Doc:        "Keep generating past the end-of-sequence token (for benchmarks)."},
 			{Name: "benchmark", Type: tBool(), Default: "false",
 				DefaultWhy: "Ordinary generation.",
-				Doc:        "Mark this stage as a benchmark: timings are recorded and ML004 allows kv_cache = false as a baseline."},
+				Doc:        "Mark this stage as a benchmark, a baseline to compare against: ML004 then allows kv_cache = false."},
 		},
 	}
 }

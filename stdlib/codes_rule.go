@@ -20,7 +20,7 @@ var ruleCodes = []Code{
 	{ID: "ML002", Phase: "rule", Title: "checkpoint activations when they do not fit",
 		Explain: "Training keeps every layer's activations for the backward pass; for billion-parameter models at " +
 			"useful sequence lengths they outweigh the (quantised) weights. Gradient checkpointing stores only some " +
-			"of them and recomputes the rest: about √n memory for one extra forward pass (Chen et al.), or, " +
+			"of them and recomputes the rest in the backward pass, for one extra forward pass (Chen et al.), or, " +
 			"selectively recomputing attention's large and cheap parts, most of the saving for ~3% extra compute " +
 			"(Korthikanti et al.).\n\n" +
 			"The checker notes training of a model whose source names 7B parameters or more with checkpointing " +

@@ -20,6 +20,9 @@ type crossEntropyOp struct {
 	name    string
 	targets []int32
 	weights []float32
+	// lse holds each row's log-sum-exp from the last forward run, for
+	// the backward op of the same run.
+	lse []float64
 }
 
 func (o *crossEntropyOp) Arity() int { return 1 }
@@ -64,12 +67,14 @@ func (o *crossEntropyOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	var loss float64
+	o.lse = append(o.lse[:0], make([]float64, t)...)
 	for r := range t {
 		if o.weights[r] == 0 {
 			continue
 		}
 		row := x[r*v : (r+1)*v]
-		loss += float64(o.weights[r]) * (logSumExp(row) - float64(row[o.targets[r]]))
+		o.lse[r] = logSumExp(row)
+		loss += float64(o.weights[r]) * (o.lse[r] - float64(row[o.targets[r]]))
 	}
 	return gorgonia.NewF32(float32(loss)), nil
 }
@@ -92,18 +97,20 @@ func (o *crossEntropyOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff returns dlogits_t = g · w_t · (softmax(logits_t) − onehot(target_t)).
 func (o *crossEntropyOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	n, err := gorgonia.ApplyOp(&crossEntropyGrad{loss: o}, in[0], grad)
+	// The loss node is an input so that the tape runs the forward op,
+	// which leaves each row's log-sum-exp, before this one.
+	n, err := gorgonia.ApplyOp(&crossEntropyGrad{loss: o}, in[0], grad, out)
 	return gorgonia.Nodes{n}, err
 }
 
-// crossEntropyGrad is the loss's backward op: (logits, scalar g) →
-// dlogits.
+// crossEntropyGrad is the loss's backward op: (logits, scalar g, the
+// loss) → dlogits.
 type crossEntropyGrad struct{ loss *crossEntropyOp }
 
-func (o *crossEntropyGrad) Arity() int { return 2 }
+func (o *crossEntropyGrad) Arity() int { return 3 }
 func (o *crossEntropyGrad) Type() hm.Type {
 	m := gorgonia.TensorType{Dims: 2, Of: tensor.Float32}
-	return hm.NewFnType(m, tensor.Float32, m)
+	return hm.NewFnType(m, tensor.Float32, tensor.Float32, m)
 }
 func (o *crossEntropyGrad) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(ns, 0)
@@ -136,6 +143,9 @@ func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(o.loss.lse) != t {
+		return nil, fmt.Errorf("engine: %s: the loss has not run", o.String())
+	}
 	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, v))
 	d := out.Float32s()
 	for r := range t {
@@ -144,7 +154,7 @@ func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 			continue
 		}
 		row, dst := x[r*v:(r+1)*v], d[r*v:(r+1)*v]
-		lse := logSumExp(row)
+		lse := o.loss.lse[r] // the forward op ran first: its output is an input here
 		k := float64(g) * float64(w)
 		for i, val := range row {
 			dst[i] = float32(k * math.Exp(float64(val)-lse))

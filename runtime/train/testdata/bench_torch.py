@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Training throughput of PyTorch (CPU) on whisperc's benchmark shapes.
 
-Usage: bench_torch.py [STEPS]
+Usage: bench_torch.py [STEPS [SHAPE]]
 
 For the TinyStories 15M and 42M Llama shapes with random weights, LoRA
 (rank 16 on q/k/v/o) and full fine-tuning, at 1 and 2 threads, it times
@@ -70,7 +70,10 @@ class Llama(torch.nn.Module):
 
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    only = sys.argv[2] if len(sys.argv) > 2 else None
     for name, dim, hidden, layers, heads, vocab in SHAPES:
+        if only and name != only:
+            continue
         for method in ("lora", "full"):
             for threads in (1, 2):
                 torch.set_num_threads(threads)
