@@ -223,7 +223,7 @@ func (c *checker) modelRef(d *Decl, b *body, name string) ModelRef {
 	case *Model:
 		return ModelRef{Model: t}
 	case *Finetune:
-		return ModelRef{Finetune: t}
+		return ModelRef{Finetune: t, At: v.at}
 	}
 	return ModelRef{}
 }

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/lang/ast"
@@ -250,6 +251,9 @@ func (c *checker) declsOfKinds(kinds []string) []string {
 // result keeps kind vRef with s set to the declaration's name; output is
 // marked by elems being empty and b true for NAME.output.
 func (c *checker) conformRef(ctx conformCtx, v val, t stdlib.Type) (val, bool) {
+	if v.kind == vString && slices.Contains(t.Kinds, "finetune") {
+		return c.conformAddress(ctx, v, t)
+	}
 	if v.kind != vIdent && v.kind != vRef {
 		return c.typeMismatch(ctx, v, t)
 	}

@@ -45,6 +45,8 @@ type val struct {
 	x, y  *val   // comparison operands
 	// fromVar is the variable the value came from, for notes.
 	fromVar *Variable
+	// at is a checkpoint address (`"sft@step500"`) on a reference.
+	at *Checkpoint
 }
 
 // describe names the value's shape for "found ..." messages.

@@ -444,6 +444,9 @@ type Finetune struct {
 type ModelRef struct {
 	Model    *Model
 	Finetune *Finetune
+	// At addresses a recorded version of Finetune's output
+	// (`model = "sft@step500"`); nil means the output of this run.
+	At *Checkpoint
 }
 
 // Base returns the underlying base model (the finetune's model for a

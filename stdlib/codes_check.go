@@ -91,6 +91,15 @@ var checkCodes = []Code{
 			"/etc/passwd) in a diagnostic.\n\nMove the imported file into the project, or allow one more directory " +
 			"tree with `--import-dir DIR`.",
 		Example: "import \"../../secrets.env\""},
+	{ID: "E219", Phase: "check", Title: "malformed checkpoint address",
+		Explain: "A quoted model reference with an @ addresses a recorded output of a finetune: " +
+			"`\"sft@step500\"` is the checkpoint at step 500 of the latest succeeded run that wrote it, " +
+			"`\"sft@RUNID\"` that run's final output and `\"sft@RUNID/step500\"` its checkpoint at step 500 " +
+			"(run ids as `whisperc runs` shows them; a unique prefix will do). Only finetunes have such " +
+			"outputs, a step is `step` followed by a number from 1, and a run id looks like 261206-153811-a37f." +
+			"\n\nFix the address, or refer to the model or finetune by name without quotes.",
+		Example: "model base { source = \"hf:org/name\" }\ndataset d { source = \"d.jsonl\" }\n" +
+			"finetune sft { model = base, data = d }\ngenerate g { model = \"sft@step5x\", prompt = \"hi\" }"},
 
 	{ID: "E301", Phase: "check", Title: "missing required attribute",
 		Explain: "The block kind needs this attribute and has no default for it; spec/blocks.md marks required " +

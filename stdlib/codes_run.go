@@ -62,6 +62,14 @@ var runCodes = []Code{
 			"engine reported an error at some step. Checkpoints written before the failure are complete " +
 			"(they are written atomically), and running the pipeline again resumes from the latest one." +
 			"\n\nFix the cause the message names (free disk space, check the output directory) and run again."},
+	{ID: "E510", Phase: "run", Title: "checkpoint not found",
+		Explain: "A model reference addresses a recorded output of a finetune (`\"sft@step500\"`, " +
+			"`\"sft@RUNID\"`, `\"sft@RUNID/step500\"`) that the run records in the track directory do not " +
+			"have, or whose files are no longer on disk with the recorded content. The message names the " +
+			"track directory and the steps and runs that exist.\n\nAddress a step or run that exists (`whisperc " +
+			"runs DIR` lists them), or bring the files back with `whisperc runs restore ID@STEP` when they were " +
+			"versioned with DVC or git-lfs.",
+		Example: "generate g { model = \"sft@step500\", prompt = \"hi\" } # no run wrote step 500"},
 	{ID: "E520", Phase: "run", Title: "weights cannot be quantised",
 		Explain: "A weight matrix the pipeline asks to quantise holds a NaN or infinite value. NF4, FP4 and " +
 			"Q8_0 scale each block of weights by its largest magnitude (absmax), so a single non-finite " +
