@@ -218,13 +218,22 @@ func (c *checker) modelRef(d *Decl, b *body, name string) ModelRef {
 	if target == nil {
 		return ModelRef{}
 	}
-	d.Deps = append(d.Deps, target)
 	switch t := target.Value.(type) {
 	case *Model:
+		d.Deps = append(d.Deps, target)
 		return ModelRef{Model: t}
 	case *Finetune:
+		// An address uses a recorded output: the stage needs the base
+		// model, not the finetune, which runs only when the pipeline runs
+		// it anyway (every stage, or a listed one).
+		if v.at != nil && t.Model != nil {
+			d.Deps = append(d.Deps, t.Model.Decl)
+		} else {
+			d.Deps = append(d.Deps, target)
+		}
 		return ModelRef{Finetune: t, At: v.at}
 	}
+	d.Deps = append(d.Deps, target)
 	return ModelRef{}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -553,13 +554,11 @@ func (b *builder) generate(g *compiler.Generate) {
 		return
 	}
 	after := []string{b.load(m)}
-	if g.Model.Finetune != nil {
-		b.finetune(g.Model.Finetune)
-		if id, ok := b.done[g.Model.Finetune]; ok {
-			after = append(after, id)
-		}
+	if id := b.tunedBy(g.Model); id != "" {
+		after = append(after, id)
 	}
 	st := Stage{ID: "generate." + g.Name, Kind: StageGenerate, Decl: g.Name, Model: m.Name, After: after}
+	st.Decisions = append(st.Decisions, addressDecision(g.Model)...)
 	c := b.arch(m)
 	if c == nil {
 		b.plan.Stages = append(b.plan.Stages, st)
@@ -607,13 +606,11 @@ func (b *builder) serve(s *compiler.Serve) {
 		return
 	}
 	after := []string{b.load(m)}
-	if s.Model.Finetune != nil {
-		b.finetune(s.Model.Finetune)
-		if id, ok := b.done[s.Model.Finetune]; ok {
-			after = append(after, id)
-		}
+	if id := b.tunedBy(s.Model); id != "" {
+		after = append(after, id)
 	}
 	st := Stage{ID: "serve." + s.Name, Kind: StageServe, Decl: s.Name, Model: m.Name, After: after}
+	st.Decisions = append(st.Decisions, addressDecision(s.Model)...)
 	c := b.arch(m)
 	if c == nil {
 		b.plan.Stages = append(b.plan.Stages, st)
@@ -699,13 +696,11 @@ func (b *builder) export(e *compiler.Export) {
 		return
 	}
 	after := []string{b.load(m)}
-	if e.Model.Finetune != nil {
-		b.finetune(e.Model.Finetune)
-		if id, ok := b.done[e.Model.Finetune]; ok {
-			after = append(after, id)
-		}
+	if id := b.tunedBy(e.Model); id != "" {
+		after = append(after, id)
 	}
 	st := Stage{ID: "export." + e.Name, Kind: StageExport, Decl: e.Name, Model: m.Name, After: after}
+	st.Decisions = append(st.Decisions, addressDecision(e.Model)...)
 	d := Decision{What: "format", Choice: e.Format.String(), Effect: e.Path}
 	st.Decisions = append(st.Decisions, d)
 	if c := b.arch(m); c != nil {
@@ -728,4 +723,41 @@ func (b *builder) export(e *compiler.Export) {
 			Effect: "file about " + gib(w.WeightBytes())})
 	}
 	b.plan.Stages = append(b.plan.Stages, st)
+}
+
+// tunedBy plans the finetune whose output ref uses and returns its train
+// stage's id, or "" when this run does not train it. A checkpoint address
+// (`model = "sft@step500"`) uses an output recorded by a run, which the
+// runtime finds in the track directory: the finetune is planned only when
+// the pipeline runs it anyway (every stage, or a listed one), and then
+// runs first, so that an address this run writes finds this run's files.
+func (b *builder) tunedBy(ref compiler.ModelRef) string {
+	f := ref.Finetune
+	if f == nil {
+		return ""
+	}
+	if ref.At != nil && !slices.ContainsFunc(b.prog.Stages, func(s compiler.Stage) bool {
+		ft, ok := s.(*compiler.Finetune)
+		return ok && ft == f
+	}) {
+		return ""
+	}
+	b.finetune(f)
+	return b.done[f]
+}
+
+// addressDecision says which recorded output a checkpoint address uses.
+func addressDecision(ref compiler.ModelRef) []Decision {
+	a := ref.At
+	if a == nil {
+		return nil
+	}
+	which := fmt.Sprintf("the checkpoint at step %d of the latest succeeded run that wrote it", a.Step)
+	switch {
+	case a.Run != "" && a.Step > 0:
+		which = fmt.Sprintf("the checkpoint at step %d of run %s", a.Step, a.Run)
+	case a.Run != "":
+		which = "the final output of run " + a.Run
+	}
+	return []Decision{{What: "model", Choice: a.Text, Effect: which + ", found at run time in the track directory's run records"}}
 }

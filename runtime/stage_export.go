@@ -50,10 +50,10 @@ func (x *executor) export(_ context.Context, st *planner.Stage) *diag.Diagnostic
 	}
 	ws := m.ws
 	var adapters map[string]*engine.Adapter
-	if f := e.Model.Finetune; f != nil {
-		tr := x.trained[f.Name]
-		if tr == nil {
-			return x.errorf(st, "E500", "Internal runtime error", "Export %q uses finetune %q, which has not run. Plan again.", e.Name, f.Name)
+	if e.Model.Finetune != nil {
+		tr, d := x.tunedOutput(st, e.Model, m)
+		if d != nil {
+			return d
 		}
 		if tr.ws != nil {
 			ws = tr.ws

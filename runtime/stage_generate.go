@@ -25,9 +25,10 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 	}
 	ws := m.ws
 	var tuned *trained
-	if f := g.Model.Finetune; f != nil {
-		if tuned = x.trained[f.Name]; tuned == nil {
-			return x.errorf(st, "E500", "Internal runtime error", "Generate stage %q uses finetune %s, which has not trained. Plan again.", g.Name, f.Name)
+	if g.Model.Finetune != nil {
+		var d *diag.Diagnostic
+		if tuned, d = x.tunedOutput(st, g.Model, m); d != nil {
+			return d
 		}
 		if tuned.ws != nil {
 			ws = tuned.ws

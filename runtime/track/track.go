@@ -105,6 +105,15 @@ type Point struct {
 // track block.
 func Enabled(prog *compiler.Program) bool { return prog != nil && prog.Track != nil }
 
+// Root returns the program's track directory: the track block's dir, or
+// runs/ next to the root file.
+func Root(prog *compiler.Program) string {
+	if prog.Track != nil && prog.Track.Dir != "" {
+		return prog.Track.Dir
+	}
+	return filepath.Join(filepath.Dir(prog.Root), "runs")
+}
+
 // Start creates the run directory and writes the first manifest. It
 // fails, before anything runs, when the track directory cannot be
 // written or an input cannot be hashed.
@@ -118,10 +127,7 @@ func Start(ctx context.Context, prog *compiler.Program, plan *planner.Plan, opts
 	if opts.create == nil {
 		opts.create = createAppend
 	}
-	root := prog.Track.Dir
-	if root == "" {
-		root = filepath.Join(filepath.Dir(prog.Root), "runs")
-	}
+	root := Root(prog)
 	pipeline := safeName(prog.Name)
 	if err := os.MkdirAll(filepath.Join(root, pipeline), 0o755); err != nil {
 		return nil, fmt.Errorf("track dir %s cannot be created: %w; set track { dir = ... } to a writable directory", root, unwrapPath(err))
