@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -348,4 +349,46 @@ func absentModelFile(ds diag.Diagnostics) bool {
 		}
 	}
 	return len(errs) > 0
+}
+
+// TestCheckpointAddressPlan checks that a stage using a recorded
+// checkpoint (`model = "sft@step12"`) is planned like the finetune's
+// output, after the finetune when the pipeline runs every stage, and
+// without it when the pipeline lists stages that do not include it.
+func TestCheckpointAddressPlan(t *testing.T) {
+	src, err := os.ReadFile("testdata/qlora.whisper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := strings.Replace(string(src), "generate smoke { model = sft,", "generate smoke { model = \"sft@step12\",", 1)
+	if base == string(src) {
+		t.Fatal("testdata/qlora.whisper no longer has `generate smoke { model = sft,` to address")
+	}
+	for _, c := range []struct {
+		name, extra string
+		want        []string
+	}{
+		{"every stage", "", []string{"load.base", "quantize.base", "attach_adapters.sft", "train.sft", "evaluate.sft", "generate.smoke"}},
+		{"listed", "pipeline p { stages = [smoke] }\n", []string{"load.base", "quantize.base", "generate.smoke"}},
+	} {
+		prog := check(t, map[string]string{"a.whisper": base + c.extra}, filepath.Join("testdata", "a.whisper"))
+		p, ds := Build(prog, nil, Options{})
+		if ds.HasErrors() {
+			t.Fatalf("%s:\n%s", c.name, diag.Text(prog.Files, ds))
+		}
+		var ids []string
+		for _, s := range p.Stages {
+			ids = append(ids, s.ID)
+		}
+		if diff := cmp.Diff(c.want, ids); diff != "" {
+			t.Errorf("%s: stages (-want +got):\n%s", c.name, diff)
+		}
+		g := p.Stage("generate.smoke")
+		if d := g.Decision("model"); d == nil || d.Choice != "sft@step12" || !strings.Contains(d.Effect, "step 12 of the latest succeeded run") {
+			t.Errorf("%s: model decision %+v", c.name, d)
+		}
+		if len(c.extra) == 0 && !slices.Contains(g.After, "train.sft") {
+			t.Errorf("%s: generate should run after train.sft, runs after %v", c.name, g.After)
+		}
+	}
 }

@@ -361,7 +361,7 @@ func generateBlock() Block {
 		Doc:       "Generates text from a model or a fine-tune's output.",
 		Attrs: []Attr{
 			{Name: "model", Type: tRef("model", "finetune"), Required: true,
-				Doc: "The model to sample from: a model, or a finetune (its output)."},
+				Doc: "The model to sample from: a model, or a finetune (its output; \"sft@step500\" or \"sft@RUNID[/stepN]\" for a recorded checkpoint, see language.md)."},
 			{Name: "prompt", Type: tString(), Required: true, Doc: "The prompt text."},
 			{Name: "max_tokens", Type: tInt(), Default: "256", Bounds: between(1, 1<<24),
 				DefaultWhy: "Enough for a paragraph; generation stops earlier at end-of-sequence.",
@@ -520,7 +520,7 @@ func exportBlock() Block {
 		Stage: true,
 		Doc:   "Writes a model or a fine-tune's output in a deployable format.",
 		Attrs: []Attr{
-			{Name: "model", Type: tRef("finetune", "model"), Required: true, Doc: "What to export."},
+			{Name: "model", Type: tRef("finetune", "model"), Required: true, Doc: "What to export: a model, or a finetune (its output; \"sft@step500\" or \"sft@RUNID[/stepN]\" for a recorded checkpoint)."},
 			{Name: "format", Type: tEnum(
 				ev("gguf", "A single GGUF file for llama.cpp and Ollama."),
 				ev("safetensors", "Safetensors weights (the adapter alone for LoRA fine-tunes)."),
