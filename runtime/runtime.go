@@ -168,7 +168,7 @@ func (x *executor) recordFailed(st *planner.Stage) *diag.Diagnostic {
 	}
 	if err := f.Err(); err != nil {
 		return x.errorf(st, "E507", "Run record cannot be written",
-			"%v. The run stopped after stage %s; what was recorded before is intact. Free space in the track directory or point track { dir = ... } elsewhere, and run again.", err, st.ID)
+			"%v. The run stopped at stage %s; what was recorded before is intact. Free space in the track directory or point track { dir = ... } elsewhere, and run again.", err, st.ID)
 	}
 	return nil
 }

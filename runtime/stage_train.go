@@ -289,9 +289,17 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	fmt.Fprintf(x.s.Stderr, "training %s: %s on %s, %d train and %d eval sequences of %d tokens (%d records, %d truncated), %d steps\n",
 		f.Name, tp.method, st.Model, len(ds.Train), len(ds.Eval), do.SeqLen, ds.Records, ds.Truncated, tr.Steps())
 	rep.start(tr.Steps())
-	res, err := tr.Run(ctx, fp)
+	// A run record that can no longer be written (observe.Failer: a full
+	// disk) stops training at the next step rather than train unrecorded.
+	tctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	rep.stop = stop
+	res, err := tr.Run(tctx, fp)
 	rep.finish()
 	if err != nil {
+		if d := x.recordFailed(st); d != nil && ctx.Err() == nil {
+			return d
+		}
 		return x.errorf(st, "E509", "Training failed", "Stage %s stopped at step %d of %d: %v.", st.ID, tr.Done(), tr.Steps(), err)
 	}
 	fmt.Fprintf(x.s.Stderr, "trained %s: %s; outputs in %s\n", f.Name, res, res.Output)
@@ -368,6 +376,8 @@ type trainReporter struct {
 	st    *planner.Stage
 	bar   *progressbar.ProgressBar
 	every int
+	// stop cancels training when the observer can no longer record.
+	stop context.CancelCauseFunc
 }
 
 func newTrainReporter(x *executor, st *planner.Stage) *trainReporter {
@@ -413,6 +423,11 @@ func (r *trainReporter) event(ev train.Event) {
 	}
 	r.x.obs.Metric(observe.Metric{Stage: r.st.ID, Name: "loss", Value: ev.Loss, Step: int64(ev.Step), Time: now})
 	r.x.obs.Metric(observe.Metric{Stage: r.st.ID, Name: "learning_rate", Value: ev.LR, Step: int64(ev.Step), Time: now})
+	if f, ok := r.x.obs.(observe.Failer); ok && r.stop != nil {
+		if err := f.Err(); err != nil {
+			r.stop(err)
+		}
+	}
 	if r.bar != nil {
 		r.bar.Describe(fmt.Sprintf("epoch %d loss %.4f lr %.2e %.0f tok/s", ev.Epoch+1, ev.Loss, ev.LR, tps))
 		r.bar.Set(ev.Step)
