@@ -540,9 +540,9 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	return w
 }
 
-// serveChunk is the prompt chunk a server prefills at once (vLLM's
+// ServeChunk is the most prompt tokens a server prefills in one step (vLLM's
 // chunked prefill works in chunks of this order).
-const serveChunk = 2048
+const ServeChunk = 2048
 
 // promptTokens estimates a prompt's length: about four characters per
 // token for English BPE vocabularies, plus BOS.
@@ -629,7 +629,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	full.CompileMode = st.Graph.Compile.String()
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
-	chunk.Seq = min(ctx, serveChunk)
+	chunk.Seq = min(ctx, ServeChunk)
 	chunk.NewTokens = ctx - chunk.Seq
 	b.inferenceCost(chunk, &st, s.NameRange, s.Name)
 	dec := full.Decode(b.dev)

@@ -33,6 +33,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -210,13 +211,32 @@ func (x *executor) errorf(st *planner.Stage, code, summary, format string, args 
 
 // checkKinds refuses, before any work, stages this runtime cannot execute.
 func (x *executor) checkKinds() diag.Diagnostics {
+	// One diagnostic per declaration, naming every stage of it that
+	// cannot run: a block that lowers to several stages is one mistake.
 	var ds diag.Diagnostics
+	var order []string
+	byDecl := map[string][]*planner.Stage{}
 	for i := range x.plan.Stages {
 		st := &x.plan.Stages[i]
 		if runnerFor(st.Kind) == nil {
-			ds = append(ds, x.errorf(st, "E505", "Stage cannot run here",
-				"Stage %s is a %s stage, which this runtime does not execute yet. List only generate stages in the pipeline block to run them.", st.ID, st.Kind))
+			if _, seen := byDecl[st.Decl]; !seen {
+				order = append(order, st.Decl)
+			}
+			byDecl[st.Decl] = append(byDecl[st.Decl], st)
 		}
+	}
+	for _, decl := range order {
+		sts := byDecl[decl]
+		what := fmt.Sprintf("Stage %s is %s %s stage, which this runtime does not execute yet", sts[0].ID, article(string(sts[0].Kind)), sts[0].Kind)
+		if len(sts) > 1 {
+			var parts []string
+			for _, st := range sts {
+				parts = append(parts, fmt.Sprintf("%s (%s %s stage)", st.ID, article(string(st.Kind)), st.Kind))
+			}
+			what = "Stages " + strings.Join(parts, ", ") + " are of kinds this runtime does not execute yet"
+		}
+		ds = append(ds, x.errorf(sts[0], "E505", "Stage cannot run here",
+			"%s. List only the stages it runs in the pipeline block.", what))
 	}
 	return ds
 }
@@ -246,4 +266,12 @@ func formatBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "BKMGT"[i])
+}
+
+// article returns "an" before a word that starts with a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -76,7 +76,7 @@ export gguf {
 	}
 	mf, err := os.ReadFile(filepath.Join(dir, "out", "Modelfile"))
 	if err != nil || !strings.Contains(string(mf), "FROM ./tiny.gguf\n") || !strings.Contains(string(mf), `PARAMETER stop "<|im_end|>"`) ||
-		!strings.Contains(string(mf), `SYSTEM """You tell stories."""`) {
+		!strings.Contains(string(mf), `SYSTEM """You tell stories."""`) || strings.Contains(string(mf), "ADAPTER") {
 		t.Errorf("Modelfile (%v):\n%s", err, mf)
 	}
 }

@@ -60,6 +60,7 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 		MaxBatch:     slots,
 		MaxQueue:     s.MaxQueue,
 		MaxTokens:    s.MaxTokens,
+		Chunk:        min(kv.Context, planner.ServeChunk), // the prefill chunk the plan costs
 		Timeout:      time.Duration(s.Timeout) * time.Second,
 		Template:     tmpl,
 		Engine:       opts,

@@ -162,16 +162,9 @@ func loadSaved(name string, h *hw.Hardware) (*planner.Plan, *compiler.Program, d
 	return plan, prog, ds, nil
 }
 
-// servesOnly reports whether every stage of the plan is a serve stage (a
-// server stops on SIGTERM or Ctrl-C by design).
+// servesOnly reports whether the plan ends with a serve stage. A run
+// interrupted while serving drains and exits 0: every stage before the
+// server completed (an interrupt before the serve stage fails that stage).
 func servesOnly(p *planner.Plan) bool {
-	if p == nil {
-		return false
-	}
-	for _, st := range p.Stages {
-		if st.Kind != planner.StageServe && st.Kind != planner.StageLoad && st.Kind != planner.StageQuantize {
-			return false
-		}
-	}
-	return true
+	return p != nil && len(p.Stages) > 0 && p.Stages[len(p.Stages)-1].Kind == planner.StageServe
 }

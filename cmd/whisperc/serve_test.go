@@ -47,8 +47,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestServeSIGTERM runs a serve pipeline with `whisperc run` in its own
-// process, completes a request through it, sends SIGTERM while a second
+// TestServeSIGTERM runs an export-then-serve pipeline with `whisperc run`
+// in its own process, completes a request through it, sends SIGTERM while a second
 // request streams, and checks that the request finishes, the process exits
 // 0 and the request log is structured JSON.
 func TestServeSIGTERM(t *testing.T) {
@@ -63,6 +63,13 @@ func TestServeSIGTERM(t *testing.T) {
 	src := `model tiny {
   source    = "llama2c:` + filepath.Join(models, "stories260K.bin") + `"
   tokenizer = "` + filepath.Join(models, "tok512.bin") + `"
+}
+
+export gguf {
+  model    = tiny
+  format   = gguf
+  quantize = f16
+  path     = "` + filepath.Join(dir, "export", "tiny.gguf") + `"
 }
 
 serve api {

@@ -259,7 +259,10 @@ func wrap(s string, width int) string {
 }
 
 // JSONOutput is the document that `whisperc check --json` prints, in the
-// shape of Terraform's `validate -json`.
+// shape of Terraform's `validate -json`, with one documented extension:
+// a diagnostic's severity is "error", "warning" or "info" (methodology
+// notes such as ML002), where Terraform has only the first two. Consumers
+// that know only Terraform's two should treat "info" as below "warning".
 type JSONOutput struct {
 	FormatVersion string      `json:"format_version"`
 	Valid         bool        `json:"valid"`

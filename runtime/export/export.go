@@ -94,7 +94,11 @@ func Export(ws *weights.Set, v *gguf.Vocab, o Options) (Written, error) {
 	}
 	if o.Modelfile {
 		w.Modelfile = filepath.Join(filepath.Dir(o.Path), "Modelfile")
-		text := Modelfile(filepath.Base(w.Model), filepath.Base(w.Adapter), o, ws.Config.MaxSeq)
+		adapter := ""
+		if w.Adapter != "" {
+			adapter = filepath.Base(w.Adapter)
+		}
+		text := Modelfile(filepath.Base(w.Model), adapter, o, ws.Config.MaxSeq)
 		if err := atomicWrite(w.Modelfile, func(f io.Writer) error { _, err := io.WriteString(f, text); return err }); err != nil {
 			return w, err
 		}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	goruntime "runtime"
+
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
@@ -128,6 +130,7 @@ func load(url, model string, c, n int, body func(i int) map[string]any) loadResu
 		}()
 	}
 	wg.Wait()
+	client.CloseIdleConnections()
 	return r
 }
 
@@ -207,7 +210,7 @@ func TestLoadBenchmark(t *testing.T) {
 	// RSS over 10,000 requests to stories260K at concurrency 8.
 	ws, tok := loadStories(t)
 	url2 := startServer(t, ws, tok, Config{Name: "tiny", MaxBatch: 8, MaxQueue: 64, MaxTokens: 64})
-	var rss []int
+	var rss, heap []int
 	total := 0
 	for round := range 10 {
 		r := load(url2, "tiny", 8, 1000, func(i int) map[string]any {
@@ -217,9 +220,14 @@ func TestLoadBenchmark(t *testing.T) {
 			t.Errorf("%d requests failed", r.failed)
 		}
 		total += len(r.latencies)
+		goruntime.GC()
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
 		rss = append(rss, rssKiB())
+		heap = append(heap, int(ms.HeapInuse>>10))
 	}
 	t.Logf("RSS (KiB) after each 1,000 of %d requests (stories260K, concurrency 8, 16 tokens each): %v", total, rss)
+	t.Logf("Go heap in use (KiB) after a GC at the same points: %v", heap)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
