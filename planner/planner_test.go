@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -389,6 +390,38 @@ func TestCheckpointAddressPlan(t *testing.T) {
 		}
 		if len(c.extra) == 0 && !slices.Contains(g.After, "train.sft") {
 			t.Errorf("%s: generate should run after train.sft, runs after %v", c.name, g.After)
+		}
+	}
+}
+
+// TestExampleCommentsStateNoSizes keeps memory figures out of the
+// examples' comments: the plan computes them, and a figure written by hand
+// drifts from it (issue 13 found three that disagreed with their own plan).
+func TestExampleCommentsStateNoSizes(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.whisper")
+	more, _ := filepath.Glob("../examples/*/*.whisper")
+	files = append(files, more...)
+	if len(files) == 0 {
+		t.Fatal("no examples found")
+	}
+	size := regexp.MustCompile(`(?i)\d+(\.\d+)?\s*(k|m|g|t)i?b\b`)
+	// A device's capacity ("a 24 GB L4") names the hardware, not a figure
+	// the plan computes.
+	device := regexp.MustCompile(`\d+ GB (card|GPU|L4|A10G|A100|H100)\b`)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			_, comment, ok := strings.Cut(line, "//")
+			if !ok {
+				continue
+			}
+			comment = device.ReplaceAllString(comment, "")
+			if m := size.FindString(comment); m != "" {
+				t.Errorf("%s:%d: the comment states a size (%q); let the plan state it", f, i+1, m)
+			}
 		}
 	}
 }
