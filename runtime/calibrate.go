@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,50 +26,6 @@ import (
 
 // calibrationVersion changes when Calibrate measures differently.
 const calibrationVersion = 1
-
-// RandomModel returns a Llama model of shape c with weights drawn
-// uniformly from ±1/sqrt(fan-in) (norm weights near 1) by a PCG seeded
-// with seed, held in memory: for calibration, benchmarks and the
-// plan-versus-measured tests.
-func RandomModel(c arch.Config, seed uint64) *weights.Set {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	ws := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
-	add := func(name string, shape ...int) {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		data := make([]byte, 4*n)
-		scale := 1 / math.Sqrt(float64(shape[len(shape)-1]))
-		for i := range n {
-			v := float32((r.Float64()*2 - 1) * scale)
-			if len(shape) == 1 {
-				v = float32(1 + 0.1*(r.Float64()*2-1))
-			}
-			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
-		}
-		ws.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: data}
-	}
-	hs := c.HeadSize()
-	add("tok_embeddings.weight", c.Vocab, c.Dim)
-	add("norm.weight", c.Dim)
-	if !c.Tied {
-		add("output.weight", c.Vocab, c.Dim)
-	}
-	for l := range c.Layers {
-		p := fmt.Sprintf("layers.%d.", l)
-		add(p+"attention_norm.weight", c.Dim)
-		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
-		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
-		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
-		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
-		add(p+"ffn_norm.weight", c.Dim)
-		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
-		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
-		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
-	}
-	return ws
-}
 
 // residentBytes returns this process's resident set size, or 0.
 func residentBytes() int64 {
@@ -206,7 +161,7 @@ func stepSeconds(ctx context.Context, c arch.Config, mode compiler.CompileMode, 
 		defer os.RemoveAll(dir)
 		opts.CacheDir = dir
 	}
-	e, err := engine.New(ctx, RandomModel(c, 7), opts)
+	e, err := engine.New(ctx, weights.Random(c, 7), opts)
 	if err != nil {
 		return 0, err
 	}
@@ -300,7 +255,7 @@ func DecodeStep(ctx context.Context, c arch.Config, format cost.DType, mode comp
 	big := c
 	big.Layers = min(c.Layers, 3)
 	big.MaxSeq = 64
-	ws := RandomModel(big, 11)
+	ws := weights.Random(big, 11)
 	var engines [2]*engine.Engine
 	for i, layers := range []int{1, big.Layers} {
 		small := big

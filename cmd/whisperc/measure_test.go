@@ -19,8 +19,8 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/hw"
-	"github.com/modelwhisperer/whisperc/runtime"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // The llama2.c TinyStories shapes the plan-versus-measured table covers.
@@ -118,7 +118,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		bw := bufio.NewWriter(f)
-		if err := llama2c.Write(bw, runtime.RandomModel(c, 42), 0); err != nil {
+		if err := llama2c.Write(bw, weights.Random(c, 42), 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := bw.Flush(); err != nil {

@@ -14,12 +14,9 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -64,45 +61,6 @@ func main() {
 	}
 }
 
-// randomSet returns a model of shape c with weights drawn uniformly from
-// ±1/sqrt(fan-in) (norm weights near 1) by a PCG seeded with seed.
-func randomSet(c arch.Config, seed uint64) *weights.Set {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	ws := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
-	add := func(name string, shape ...int) {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		data := make([]byte, 4*n)
-		scale := 1 / math.Sqrt(float64(shape[len(shape)-1]))
-		for i := range n {
-			v := float32((r.Float64()*2 - 1) * scale)
-			if len(shape) == 1 {
-				v = float32(1 + 0.1*(r.Float64()*2-1))
-			}
-			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
-		}
-		ws.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: data}
-	}
-	hs := c.HeadSize()
-	add("tok_embeddings.weight", c.Vocab, c.Dim)
-	add("norm.weight", c.Dim)
-	for l := range c.Layers {
-		p := fmt.Sprintf("layers.%d.", l)
-		add(p+"attention_norm.weight", c.Dim)
-		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
-		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
-		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
-		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
-		add(p+"ffn_norm.weight", c.Dim)
-		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
-		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
-		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
-	}
-	return ws
-}
-
 func gen(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ExitOnError)
 	shape := fs.String("shape", "15M", "model shape: 15M, 42M or 110M")
@@ -118,7 +76,7 @@ func gen(args []string) error {
 		return err
 	}
 	vocab := tokenizer.GGUFVocab(tok)
-	ws := randomSet(c, 1)
+	ws := weights.Random(c, 1)
 	write := func(name string, f func(*os.File) error) error {
 		out, err := os.Create(filepath.Join(*dir, name))
 		if err != nil {

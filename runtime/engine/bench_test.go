@@ -2,11 +2,8 @@ package engine
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	goruntime "runtime"
 	"testing"
@@ -26,48 +23,6 @@ var (
 	shape110M = arch.Config{Name: "110M", Family: arch.Llama, Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
 )
 
-// randomSet returns a model of shape c with weights drawn uniformly from
-// ±1/sqrt(fan-in) (norm weights near 1) by a PCG seeded with seed.
-func randomSet(c arch.Config, seed uint64) *weights.Set {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	ws := &weights.Set{Config: c, Tensors: map[string]*weights.Tensor{}, Source: "random:" + c.Name}
-	add := func(name string, shape ...int) {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		data := make([]byte, 4*n)
-		scale := 1 / math.Sqrt(float64(shape[len(shape)-1]))
-		for i := range n {
-			v := float32((r.Float64()*2 - 1) * scale)
-			if len(shape) == 1 {
-				v = float32(1 + 0.1*(r.Float64()*2-1))
-			}
-			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
-		}
-		ws.Tensors[name] = &weights.Tensor{Name: name, Shape: shape, DType: weights.F32, Data: data}
-	}
-	hs := c.HeadSize()
-	add("tok_embeddings.weight", c.Vocab, c.Dim)
-	add("norm.weight", c.Dim)
-	if !c.Tied {
-		add("output.weight", c.Vocab, c.Dim)
-	}
-	for l := range c.Layers {
-		p := fmt.Sprintf("layers.%d.", l)
-		add(p+"attention_norm.weight", c.Dim)
-		add(p+"attention.wq.weight", c.Heads*hs, c.Dim)
-		add(p+"attention.wk.weight", c.KVHeads*hs, c.Dim)
-		add(p+"attention.wv.weight", c.KVHeads*hs, c.Dim)
-		add(p+"attention.wo.weight", c.Dim, c.Heads*hs)
-		add(p+"ffn_norm.weight", c.Dim)
-		add(p+"feed_forward.w1.weight", c.HiddenDim, c.Dim)
-		add(p+"feed_forward.w2.weight", c.Dim, c.HiddenDim)
-		add(p+"feed_forward.w3.weight", c.HiddenDim, c.Dim)
-	}
-	return ws
-}
-
 // TestWriteRandom15M writes the benchmark's 15M model for llama2.c when
 // -write15m is given: go test ./runtime/engine -run WriteRandom15M
 // -write15m /tmp/r15m.bin, then /tmp/llama2c-run /tmp/r15m.bin -z
@@ -81,14 +36,14 @@ func TestWriteRandom15M(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := llama2c.Write(f, randomSet(shape15M, 1), 0); err != nil {
+	if err := llama2c.Write(f, weights.Random(shape15M, 1), 0); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func benchEngine(b *testing.B, c arch.Config, o Options) *Engine {
 	b.Helper()
-	e, err := New(context.Background(), randomSet(c, 1), o)
+	e, err := New(context.Background(), weights.Random(c, 1), o)
 	if err != nil {
 		b.Fatal(err)
 	}

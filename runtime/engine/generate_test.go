@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // TestKVCacheEquivalence checks ML004's two paths against each other: the
@@ -148,7 +149,7 @@ func TestContextOption(t *testing.T) {
 func TestHugeContextCostsNothingUpFront(t *testing.T) {
 	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 16, HiddenDim: 24, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 20, MaxSeq: 1 << 30, RopeTheta: 10000, NormEps: 1e-5}
 	for _, cached := range []bool{true, false} {
-		e, err := New(context.Background(), randomSet(c, 1), Options{Attention: AttentionFlash2, KVCache: cached, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
+		e, err := New(context.Background(), weights.Random(c, 1), Options{Attention: AttentionFlash2, KVCache: cached, Compile: CompileReduceOverhead, Quantize: QuantizeNone})
 		if err != nil {
 			t.Fatal(err)
 		}

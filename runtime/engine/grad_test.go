@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // TestGradientsMatchFiniteDifferences checks the training graph's
@@ -20,7 +21,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 16, HiddenDim: 24, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 20, MaxSeq: 8, RopeTheta: 10000, NormEps: 1e-5}
 	for _, mode := range []Compile{CompileDefault, CompileReduceOverhead} {
 		t.Run(mode.String(), func(t *testing.T) {
-			e, err := New(context.Background(), randomSet(c, 3), Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone})
+			e, err := New(context.Background(), weights.Random(c, 3), Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone})
 			if err != nil {
 				t.Fatal(err)
 			}
