@@ -1,8 +1,9 @@
 // Loads a GGUF file (and optionally a LoRA adapter) with llama.cpp through
 // node-llama-cpp on the CPU and prints, as JSON: the greedy continuation of
 // the given prompt token ids, how llama.cpp tokenizes the given text, and
-// the chat template it read. runtime/export's tests compare these with
-// whisperc's own results.
+// the chat template it read, and (given "nll": token ids) the mean negative
+// log-likelihood of each of those tokens after the ones before it.
+// runtime/export's tests compare these with whisperc's own results.
 //
 //   node gguf.mjs '{"model": "m.gguf", "adapter": null, "prompt": [1, 403], "n": 40, "text": "Once"}'
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
@@ -27,12 +28,27 @@ if (req.n > 0) {
     if (ids.length >= req.n) break;
   }
 }
+let nll = null;
+if (req.nll) {
+  // Teacher-forced: each token of req.nll after the first is scored by the
+  // distribution llama.cpp gives after the tokens before it.
+  await seq.clearHistory();
+  const items = req.nll.map((t, i) => (i < req.nll.length - 1 ? [t, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] : t));
+  const res = await seq.controlledEvaluate(items);
+  let sum = 0;
+  for (let i = 0; i < req.nll.length - 1; i++) {
+    const p = res[i]?.next?.probabilities?.get(req.nll[i + 1]) ?? 0;
+    sum -= Math.log(Math.max(p, 1e-30));
+  }
+  nll = sum / (req.nll.length - 1);
+}
 log("done");
 const out = {
   ids,
   tokenize: req.text !== undefined ? model.tokenize(req.text) : null,
   template: model.fileInfo.metadata?.tokenizer?.chat_template ?? null,
   type: model.fileInfo.metadata?.general?.type ?? null,
+  nll,
 };
 console.log(JSON.stringify(out));
 await context.dispose();

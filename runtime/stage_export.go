@@ -34,10 +34,10 @@ func (x *executor) export(_ context.Context, st *planner.Stage) *diag.Diagnostic
 			"Export %q asks for format = %s; this runtime writes gguf exports only so far. Set format = gguf.", e.Name, e.Format)
 	}
 	dtype := map[compiler.ExportQuant]weights.DType{compiler.ExportQuantNone: weights.F32, compiler.ExportQuantF16: weights.F16,
-		compiler.ExportQuantQ8_0: weights.Q8_0, compiler.ExportQuantQ4_0: weights.Q4_0}[e.Quantize]
+		compiler.ExportQuantQ8_0: weights.Q8_0, compiler.ExportQuantQ4_0: weights.Q4_0, compiler.ExportQuantQ4_K_M: weights.Q4_K}[e.Quantize]
 	if dtype == weights.DTypeInvalid {
 		return x.errorf(st, "E505", "Export quantisation cannot be written yet",
-			"Export %q asks for quantize = %s; this runtime writes none (f32), f16, q8_0 and q4_0 so far.", e.Name, e.Quantize)
+			"Export %q asks for quantize = %s; this runtime writes none (f32), f16, q8_0, q4_0 and q4_k_m.", e.Name, e.Quantize)
 	}
 	bpe, ok := m.tok.(*tokenizer.BPE)
 	if !ok {

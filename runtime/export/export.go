@@ -1,5 +1,5 @@
 // Package export writes models for deployment: a GGUF file that llama.cpp
-// and Ollama load (F32, F16, Q8_0 or Q4_0 weights, the tokenizer and the
+// and Ollama load (F32, F16, Q8_0, Q4_0 or Q4_K_M weights, the tokenizer and the
 // chat template in its metadata), a fine-tune's LoRA adapters either merged
 // into it or as a separate GGUF adapter (general.type = adapter), and an
 // Ollama Modelfile beside it. Every file is written atomically: to a
@@ -32,7 +32,8 @@ type Options struct {
 	Path string
 	// Name is the model's name, in the metadata and the Modelfile.
 	Name string
-	// DType is the linear weights' format: F32, F16, Q8_0 or Q4_0.
+	// DType is the linear weights' format: F32, F16, Q8_0 or Q4_0, or
+	// Q4_K for llama.cpp's Q4_K_M mix of Q4_K and Q6_K (see mixQ4_K_M).
 	DType weights.DType
 	// Adapters are a LoRA fine-tune's adapters by weight name, or nil.
 	Adapters map[string]*engine.Adapter
@@ -56,9 +57,9 @@ type Written struct {
 func Export(ws *weights.Set, v *gguf.Vocab, o Options) (Written, error) {
 	var w Written
 	switch o.DType {
-	case weights.F32, weights.F16, weights.Q8_0, weights.Q4_0:
+	case weights.F32, weights.F16, weights.Q8_0, weights.Q4_0, weights.Q4_K:
 	default:
-		return w, fmt.Errorf("export: weights cannot be written as %s; use f16, q8_0 or q4_0", o.DType)
+		return w, fmt.Errorf("export: weights cannot be written as %s; use f16, q8_0, q4_0 or q4_k (the Q4_K_M mix)", o.DType)
 	}
 	if v == nil {
 		return w, fmt.Errorf("export: the model has no vocabulary to embed")
@@ -73,9 +74,15 @@ func Export(ws *weights.Set, v *gguf.Vocab, o Options) (Written, error) {
 			return w, err
 		}
 	}
-	conv, err := gguf.ConvertSet(src, o.DType)
+	var conv *weights.Set
+	var err error
+	if o.DType == weights.Q4_K {
+		conv, err = mixQ4_K_M(src)
+	} else if conv, err = gguf.ConvertSet(src, o.DType); err != nil {
+		err = fmt.Errorf("export: %w", err)
+	}
 	if err != nil {
-		return w, fmt.Errorf("export: %w", err)
+		return w, err
 	}
 	if o.Name != "" {
 		conv.Config.Name = o.Name

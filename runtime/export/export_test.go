@@ -112,16 +112,27 @@ func logitGap(t *testing.T, path string, seq []int, x, y int) float64 {
 
 // llamaResult is what interop/gguf.mjs prints.
 type llamaResult struct {
-	IDs      []int   `json:"ids"`
-	Tokenize []int   `json:"tokenize"`
-	Template *string `json:"template"`
-	Type     *string `json:"type"`
+	IDs      []int    `json:"ids"`
+	Tokenize []int    `json:"tokenize"`
+	Template *string  `json:"template"`
+	Type     *string  `json:"type"`
+	NLL      *float64 `json:"nll"`
 }
 
 // llamaCpp runs interop/gguf.mjs: llama.cpp (node-llama-cpp 3.21.1, CPU)
 // on model (plus adapter). It skips without node or the npm modules,
 // unless WHISPERC_CI or WHISPERC_INTEROP=require is set.
 func llamaCpp(t *testing.T, model, adapter string, prompt []int, n int, text string) llamaResult {
+	t.Helper()
+	req := map[string]any{"model": model, "prompt": prompt, "n": n, "text": text}
+	if adapter != "" {
+		req["adapter"] = adapter
+	}
+	return llamaCppRequest(t, req)
+}
+
+// llamaCppRequest runs interop/gguf.mjs with the request req.
+func llamaCppRequest(t *testing.T, req map[string]any) llamaResult {
 	t.Helper()
 	dir, err := filepath.Abs("../../interop")
 	if err != nil {
@@ -138,10 +149,6 @@ func llamaCpp(t *testing.T, model, adapter string, prompt []int, n int, text str
 			t.Fatalf("llama.cpp checks are required but %s", missing)
 		}
 		t.Skipf("%s; set WHISPERC_INTEROP=require to make this a failure", missing)
-	}
-	req := map[string]any{"model": model, "prompt": prompt, "n": n, "text": text}
-	if adapter != "" {
-		req["adapter"] = adapter
 	}
 	b, _ := json.Marshal(req)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)

@@ -1,7 +1,7 @@
 // Package quant converts stored tensor encodings to float32: IEEE half
 // precision, bfloat16, and GGML's block quantisations Q8_0, Q4_0, Q4_K and
 // Q6_K, with the exact arithmetic of ggml's reference dequantisers, and
-// quantises to Q8_0 and Q4_0 for writers and tests.
+// quantises to Q8_0, Q4_0, Q5_0, Q4_K and Q6_K for writers and tests.
 //
 // Block layouts (all little-endian, blocks run along a tensor's rows, the
 // innermost dimension):

@@ -66,7 +66,8 @@ func QuantizeQ4_0(x []float32) ([]byte, error) {
 	return out, nil
 }
 
-// Convert returns t re-encoded as dtype to (F32, F16, BF16, Q8_0 or Q4_0),
+// Convert returns t re-encoded as dtype to (F32, F16, BF16, Q8_0, Q4_0,
+// Q5_0, Q4_K or Q6_K),
 // by way of float32. A tensor already of that dtype is returned as is.
 func Convert(t *weights.Tensor, to weights.DType) (*weights.Tensor, error) {
 	if t.DType == to {
@@ -92,16 +93,14 @@ func Convert(t *weights.Tensor, to weights.DType) (*weights.Tensor, error) {
 			}
 			binary.LittleEndian.PutUint16(data[2*i:], h)
 		}
-	case weights.Q8_0, weights.Q4_0:
-		if len(t.Shape) == 0 || t.Shape[len(t.Shape)-1]%32 != 0 {
-			return nil, fmt.Errorf("tensor %q: rows of shape %v are not a multiple of 32 values", t.Name, t.Shape)
+	case weights.Q8_0, weights.Q4_0, weights.Q5_0, weights.Q4_K, weights.Q6_K:
+		vals, _, _ := BlockSize(to)
+		if len(t.Shape) == 0 || t.Shape[len(t.Shape)-1]%vals != 0 {
+			return nil, fmt.Errorf("tensor %q: rows of shape %v are not a multiple of %d values", t.Name, t.Shape, vals)
 		}
-		if to == weights.Q8_0 {
-			data, err = QuantizeQ8_0(x)
-		} else {
-			data, err = QuantizeQ4_0(x)
-		}
-		if err != nil {
+		q := map[weights.DType]func([]float32) ([]byte, error){weights.Q8_0: QuantizeQ8_0, weights.Q4_0: QuantizeQ4_0,
+			weights.Q5_0: QuantizeQ5_0, weights.Q4_K: QuantizeQ4_K, weights.Q6_K: QuantizeQ6_K}[to]
+		if data, err = q(x); err != nil {
 			return nil, err
 		}
 	default:
