@@ -16,15 +16,23 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 )
 
-// TestExportStage runs an export stage: a Q8_0 GGUF file with the
-// tokenizer and chat template, and a Modelfile beside it, reported to the
-// observer as outputs.
+// TestExportStage runs an export stage: a Q8_0 (and a Q4_K_M) GGUF file
+// with the tokenizer and chat template, and a Modelfile beside it, reported
+// to the observer as outputs.
 func TestExportStage(t *testing.T) {
 	_, file, _, _ := goruntime.Caller(0)
 	models := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models")
 	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
 		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
 	}
+	for _, c := range []struct{ quantize, wq string }{{"q8_0", "q8_0"}, {"q4_k_m", "q5_0"}} {
+		t.Run(c.quantize, func(t *testing.T) { exportStage(t, models, c.quantize, c.wq) })
+	}
+}
+
+// exportStage runs an export of stories260K with quantize = q and checks
+// that its wq matrices are stored as wq.
+func exportStage(t *testing.T, models, q, wq string) {
 	dir := t.TempDir()
 	src := fmt.Sprintf(`model tiny {
   source    = "llama2c:%s"
@@ -34,12 +42,12 @@ func TestExportStage(t *testing.T) {
 export gguf {
   model         = tiny
   format        = gguf
-  quantize      = q8_0
+  quantize      = %s
   path          = "out/tiny.gguf"
   chat_template = chatml
   system        = "You tell stories."
 }
-`, filepath.Join(models, "stories260K.bin"), filepath.Join(models, "tok512.bin"))
+`, filepath.Join(models, "stories260K.bin"), filepath.Join(models, "tok512.bin"), q)
 	path := filepath.Join(dir, "export.whisper")
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -67,8 +75,8 @@ export gguf {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	if d := ws.Tensors["layers.0.attention.wq.weight"].DType.String(); d != "q8_0" {
-		t.Errorf("wq is %s, want q8_0", d)
+	if d := ws.Tensors["layers.0.attention.wq.weight"].DType.String(); d != wq {
+		t.Errorf("wq is %s, want %s", d, wq)
 	}
 	v, err := gguf.ReadVocab(out)
 	if err != nil || len(v.Tokens) != 512 || !strings.Contains(v.ChatTemplate, "<|im_start|>") {

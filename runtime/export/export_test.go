@@ -308,9 +308,9 @@ func TestExportAdapter(t *testing.T) {
 func TestExportRefuses(t *testing.T) {
 	ws, tok := loadStories(t)
 	plain, _ := serve.LookupTemplate("plain")
-	if _, err := Export(ws, tokenizer.GGUFVocab(tok), Options{Path: filepath.Join(t.TempDir(), "x.gguf"), DType: weights.Q4_K, Template: plain}); err == nil ||
+	if _, err := Export(ws, tokenizer.GGUFVocab(tok), Options{Path: filepath.Join(t.TempDir(), "x.gguf"), DType: weights.Q6_K, Template: plain}); err == nil ||
 		!strings.Contains(err.Error(), "cannot be written as") {
-		t.Errorf("Q4_K: %v", err)
+		t.Errorf("Q6_K: %v", err)
 	}
 	bad := map[string]*engine.Adapter{"layers.0.attention.wq.weight": NewAdapter(make([]float32, 4*3), make([]float32, 64*4), 4, 3, 64, 1)}
 	if _, err := Export(ws, tokenizer.GGUFVocab(tok), Options{Path: filepath.Join(t.TempDir(), "x.gguf"), DType: weights.F32, Adapters: bad, Merge: true, Template: plain}); err == nil ||
