@@ -89,7 +89,11 @@ func Export(ws *weights.Set, v *gguf.Vocab, o Options) (Written, error) {
 	}
 	vocab := *v
 	vocab.ChatTemplate = o.Template.Jinja
-	if err := atomicWrite(o.Path, func(f io.Writer) error { return gguf.WriteSet(f, conv, &vocab) }); err != nil {
+	write := func(f io.Writer) error { return gguf.WriteSet(f, conv, &vocab) }
+	if o.DType == weights.Q4_K {
+		write = func(f io.Writer) error { return gguf.WriteSetFileType(f, conv, &vocab, gguf.FileTypeQ4_K_M) }
+	}
+	if err := atomicWrite(o.Path, write); err != nil {
 		return w, err
 	}
 	w.Model = o.Path

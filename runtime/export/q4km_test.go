@@ -89,7 +89,8 @@ const heldOut = "The old boat sat by the river for many days. One morning a smal
 // the tensor types are the mix's, that llama.cpp's perplexity on held-out
 // text is within 5% of its perplexity on our F16 export of the same weights,
 // and that llama.cpp's and our engine's perplexities on the Q4_K_M file agree
-// (both decode the same blocks).
+// (both decode the same blocks), and general.file_type is 15 (Q4_K_M) as in
+// llama.cpp's own file.
 func TestExportQ4_K_M(t *testing.T) {
 	stories, tok := loadStories(t)
 	c := arch.Config{Name: "k256", Family: arch.Llama, Dim: 256, HiddenDim: 768, Layers: 8, Heads: 4, KVHeads: 4, Vocab: tok.VocabSize(), MaxSeq: 256, NormEps: 1e-5, RopeTheta: 10000}
@@ -99,13 +100,12 @@ func TestExportQ4_K_M(t *testing.T) {
 		name string
 		ws   *weights.Set
 		want map[string]weights.DType
-		file uint32
 	}{
 		{"stories260K", stories, map[string]weights.DType{"tok_embeddings.weight": weights.Q8_0, "layers.0.attention.wq.weight": weights.Q5_0,
-			"layers.2.attention.wv.weight": weights.Q8_0, "layers.4.feed_forward.w2.weight": weights.F16, "layers.4.feed_forward.w1.weight": weights.Q5_0, "layers.1.attention.wv.weight": weights.Q5_0}, 0},
+			"layers.2.attention.wv.weight": weights.Q8_0, "layers.4.feed_forward.w2.weight": weights.F16, "layers.4.feed_forward.w1.weight": weights.Q5_0, "layers.1.attention.wv.weight": weights.Q5_0}},
 		{"random256", random, map[string]weights.DType{"output.weight": weights.Q6_K, "tok_embeddings.weight": weights.Q4_K,
 			"layers.0.attention.wv.weight": weights.Q6_K, "layers.1.attention.wv.weight": weights.Q4_K, "layers.3.feed_forward.w2.weight": weights.Q6_K,
-			"layers.7.feed_forward.w2.weight": weights.Q6_K, "layers.2.feed_forward.w2.weight": weights.Q4_K, "layers.1.feed_forward.w2.weight": weights.Q4_K}, 15},
+			"layers.7.feed_forward.w2.weight": weights.Q6_K, "layers.2.feed_forward.w2.weight": weights.Q4_K, "layers.1.feed_forward.w2.weight": weights.Q4_K}},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -129,10 +129,8 @@ func TestExportQ4_K_M(t *testing.T) {
 					}
 					got.Close()
 					types[0] = tensorTypes(t, w.Model)
-					if m.file != 0 {
-						if ft := fileTypeOf(t, w.Model); ft != m.file {
-							t.Errorf("general.file_type %d, want %d (Q4_K_M)", ft, m.file)
-						}
+					if ft := fileTypeOf(t, w.Model); ft != gguf.FileTypeQ4_K_M {
+						t.Errorf("general.file_type %d, want %d (Q4_K_M)", ft, gguf.FileTypeQ4_K_M)
 					}
 				}
 				r := llamaCppRequest(t, map[string]any{"model": w.Model, "prompt": ids[:1], "n": 0, "nll": ids})
@@ -150,6 +148,9 @@ func TestExportQ4_K_M(t *testing.T) {
 					}
 					llamaOwn = *r.NLL
 					types[1] = tensorTypes(t, own)
+					if ft := fileTypeOf(t, own); ft != gguf.FileTypeQ4_K_M {
+						t.Errorf("llama.cpp's Q4_K_M has general.file_type %d", ft)
+					}
 				}
 				if dt == weights.Q4_K {
 					if ours := engineNLL(t, w.Model, ids); math.Abs(ours-*r.NLL) > 0.01*ours {

@@ -181,8 +181,19 @@ func writeArray[T any](e *encoder, t gguf.GGUFMetadataValueType, vs []T, typed b
 // WriteSet writes a model as a llama-architecture GGUF file with llama.cpp's
 // tensor names and hyperparameter keys, and the vocabulary v when it is not
 // nil. Tensors keep their dtype and bytes; canonical layout is already
-// llama.cpp's (see Open), so nothing is permuted.
+// llama.cpp's (see Open), so nothing is permuted. "general.file_type" is
+// the dtype holding the most matrix elements (see fileType).
 func WriteSet(w io.Writer, s *weights.Set, v *Vocab) error {
+	return WriteSetFileType(w, s, v, fileType(s))
+}
+
+// FileTypeQ4_K_M is llama.cpp's llama_ftype of its Q4_K_M mix.
+const FileTypeQ4_K_M = 15
+
+// WriteSetFileType is WriteSet with "general.file_type" given: the ftype a
+// mix was asked for, which llama.cpp records even when rows too short for
+// super-blocks made most matrices a fallback type.
+func WriteSetFileType(w io.Writer, s *weights.Set, v *Vocab, ft uint32) error {
 	c := s.Config
 	name := c.Name
 	if name == "" {
@@ -206,7 +217,7 @@ func WriteSet(w io.Writer, s *weights.Set, v *Vocab) error {
 	if c.HeadDim != 0 && c.HeadDim*c.Heads != c.Dim {
 		kvs = append(kvs, KV{"llama.attention.key_length", uint32(c.HeadDim)}, KV{"llama.attention.value_length", uint32(c.HeadDim)})
 	}
-	kvs = append(kvs, KV{"general.file_type", fileType(s)})
+	kvs = append(kvs, KV{"general.file_type", ft})
 	if v != nil {
 		kvs = append(kvs, vocabKVs(v)...)
 	}
