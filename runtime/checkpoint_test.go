@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/runtime/track"
@@ -23,10 +24,7 @@ func addrPipeline(t *testing.T, dir, name, method, rest string) *compiler.Progra
 	t.Helper()
 	_, file, _, _ := goruntime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..")
-	models := filepath.Join(root, "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	src := fmt.Sprintf(`
 model stories {
   source    = "llama2c:%s"

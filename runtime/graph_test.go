@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	goruntime "runtime"
 	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/arch"
@@ -21,11 +21,7 @@ import (
 // when it is absent.
 func sharedModel(t *testing.T, name string) string {
 	t.Helper()
-	_, file, _, _ := goruntime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	p := testmodels.Path(t, name)
 	return p
 }
 

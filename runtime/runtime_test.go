@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
@@ -21,11 +21,7 @@ import (
 // models are absent.
 func storyProgram(t *testing.T) *compiler.Program {
 	t.Helper()
-	_, file, _, _ := goruntime.Caller(0)
-	models := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models", "stories260K.bin")
-	if _, err := os.Stat(models); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	testmodels.Path(t, "stories260K.bin")
 	prog, ds := compiler.Check("../examples/story.whisper", compiler.Options{})
 	if ds.HasErrors() {
 		t.Fatalf("story.whisper has errors:\n%s", diag.Text(prog.Files, ds))

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
@@ -20,11 +20,7 @@ import (
 // with the tokenizer and chat template, and a Modelfile beside it, reported
 // to the observer as outputs.
 func TestExportStage(t *testing.T) {
-	_, file, _, _ := goruntime.Caller(0)
-	models := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	for _, c := range []struct{ quantize, wq string }{{"q8_0", "q8_0"}, {"q4_k_m", "q5_0"}} {
 		t.Run(c.quantize, func(t *testing.T) { exportStage(t, models, c.quantize, c.wq) })
 	}

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/runtime/export"
@@ -64,11 +64,7 @@ func ollamaStore(t *testing.T, root, name, blob string) {
 // OLLAMA_MODELS) from our own GGUF export of stories260K: it prints
 // llama2.c's story byte for byte.
 func TestOllamaSource(t *testing.T) {
-	_, file, _, _ := goruntime.Caller(0)
-	models := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	ws, err := llama2c.Open(filepath.Join(models, "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)

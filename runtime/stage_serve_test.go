@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/runtime/observe"
@@ -45,11 +45,7 @@ func (r *metricRecorder) get(k string) (float64, bool) {
 // sequences is exactly what the plan predicted, then stops it through the
 // run's context (as SIGTERM does) and checks it ends without error.
 func TestServeMemoryMatchesPlan(t *testing.T) {
-	_, file, _, _ := goruntime.Caller(0)
-	models := filepath.Join(filepath.Dir(file), "..", "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 )
@@ -22,10 +23,7 @@ func finetuneProgram(t *testing.T, model, method string) (*compiler.Program, str
 	t.Helper()
 	_, file, _, _ := goruntime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..")
-	models := filepath.Join(root, "..", "shared", "models")
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	src := fmt.Sprintf(`

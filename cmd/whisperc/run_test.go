@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
@@ -20,9 +21,7 @@ import (
 // and only the timing line on stderr; then the same through a saved plan,
 // which is refused once its pipeline changes.
 func TestRunStory(t *testing.T) {
-	if _, err := os.Stat("../../../shared/models/stories260K.bin"); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	testmodels.Path(t, "stories260K.bin")
 	want, err := os.ReadFile("../../runtime/engine/testdata/stories260K.golden")
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/track"
 )
 
@@ -15,13 +16,7 @@ import (
 // says jsonl) from a copy whose runs go to a temporary directory, and
 // checks the record `whisperc runs` then reads.
 func TestRunRecordsTinyCPU(t *testing.T) {
-	models, err := filepath.Abs("../../../shared/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	src, err := os.ReadFile("../../examples/tiny-cpu.whisper")
 	if err != nil {
 		t.Fatal(err)

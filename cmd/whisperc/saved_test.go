@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime"
@@ -19,13 +20,7 @@ import (
 // checks that `run` obeys each edit exactly or refuses it with a reason,
 // never half: a refused plan prints nothing on stdout.
 func TestSavedPlanMutations(t *testing.T) {
-	models, err := filepath.Abs("../../../shared/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "p.whisper")
 	text := "model m {\n  source = \"llama2c:" + models + "/stories260K.bin\"\n  tokenizer = \"" + models + "/tok512.bin\"\n" +

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 )
 
 // TestHelperWhisperc is not a test: TestServeSIGTERM runs the test binary
@@ -52,13 +54,7 @@ func (l *lockedBuffer) String() string {
 // request streams, and checks that the request finishes, the process exits
 // 0 and the request log is structured JSON.
 func TestServeSIGTERM(t *testing.T) {
-	models, err := filepath.Abs("../../../shared/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(models, "stories260K.bin")); err != nil {
-		t.Skipf("test model is absent (%v); see shared/models/README.md", err)
-	}
+	models := testmodels.Dir(t)
 	dir := t.TempDir()
 	src := `model tiny {
   source    = "llama2c:` + filepath.Join(models, "stories260K.bin") + `"

@@ -8,19 +8,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 )
 
 // sharedModels returns ../shared/models (beside the repository), skipping
 // when absent, failing under CI.
 func sharedModels(t *testing.T) string {
 	t.Helper()
-	dir, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "models"))
-	if _, err := os.Stat(filepath.Join(dir, "stories260K.bin")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared models absent: %v", err)
-		}
-		t.Skipf("shared models absent: %v", err)
-	}
+	dir := testmodels.Dir(t)
 	return dir
 }
 

@@ -13,6 +13,11 @@ import (
 
 const module = "github.com/modelwhisperer/whisperc"
 
+// testModels is the one way tests reach the shared models (skip locally,
+// fail under CI); it imports nothing of the module, so tests of every layer
+// may use it.
+const testModels = module + "/internal/testmodels"
+
 // allowed lists, for each layer, the layers it may import.
 var allowed = map[string][]string{
 	"lang":     {"lang"},
@@ -79,7 +84,22 @@ func TestDependencyDirection(t *testing.T) {
 			continue
 		}
 		imports := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
+		if p.ImportPath == testModels {
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, module+"/") {
+					t.Errorf("%s imports %s: the shared test-model finder must stay a leaf", p.ImportPath, imp)
+				}
+			}
+		}
+		for _, imp := range p.Imports {
+			if imp == testModels {
+				t.Errorf("%s imports %s outside its tests", p.ImportPath, imp)
+			}
+		}
 		for _, imp := range imports {
+			if imp == testModels {
+				continue // tests of every layer find the shared models through it
+			}
 			if strings.HasPrefix(imp, "gorgonia.org/") && from != "runtime" {
 				t.Errorf("%s imports %s: only runtime/ may import Gorgonia", p.ImportPath, imp)
 			}

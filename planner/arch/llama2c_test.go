@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 )
 
 func TestFromLlama2cStories260K(t *testing.T) {
-	p := filepath.Join("..", "..", "..", "shared", "models", "stories260K.bin")
+	p := testmodels.Path(t, "stories260K.bin")
 	f, err := os.Open(p)
 	if err != nil {
-		t.Skipf("shared test model %s not available: %v", p, err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	c, err := FromLlama2c(f)

@@ -2,9 +2,9 @@ package arch
 
 import (
 	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 )
 
 // publishedParams are the parameter totals published for each model: the
@@ -65,11 +65,10 @@ func TestNominalSizes(t *testing.T) {
 // TestStories260KFileSize derives the parameter count from the real
 // checkpoint's size.
 func TestStories260KFileSize(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models", "stories260K.bin")
+	path := testmodels.Path(t, "stories260K.bin")
 	st, err := os.Stat(path)
 	if err != nil {
-		t.Skipf("real model %s not available: %v", path, err)
+		t.Fatal(err)
 	}
 	c, _ := Preset("stories260k")
 	rope := int64(c.MaxSeq * c.HeadSize())

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
-	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 )
 
 func TestGGUFVocabTypes(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
-	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 )
 
 // sameTexts are encoded by every container of a vocabulary.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 )
 
 // modelPath returns the path of a file in /work/shared/models (the repo's

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/planner/arch"
-	"github.com/modelwhisperer/whisperc/runtime/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 

@@ -1,4 +1,4 @@
-// Package testmodels finds the real tiny models that tests use, in the
+// Package testmodels, the one way tests of every layer reach the shared models, finds the real tiny models that tests use, in the
 // shared/models folder beside the repository (see its README), and skips
 // the calling test with a clear message when that folder is absent, except
 // under CI (the environment variable CI set, as .ci/run sets it), where a
@@ -48,4 +48,11 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Dir returns the shared models folder, after checking that it holds
+// stories260K.bin (the model most tests use), with Path's skip-or-fail rule.
+func Dir(t testing.TB) string {
+	t.Helper()
+	return filepath.Dir(Path(t, "stories260K.bin"))
 }

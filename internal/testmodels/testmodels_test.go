@@ -14,7 +14,7 @@ func TestRepoRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		t.Fatalf("root %s has no go.mod", root)
 	}
-	if _, err := os.Stat(filepath.Join(root, "runtime", "internal", "testmodels")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "internal", "testmodels")); err != nil {
 		t.Fatalf("root %s is not this repository", root)
 	}
 }
