@@ -280,6 +280,19 @@ func (s *Server) start(r *http.Request, p genParams, defTemp float64) (*started,
 	return &started{j: j, ctx: ctx, cancel: cancel, prompt: len(ids)}, nil
 }
 
+// collect waits for the whole generation of a non-streaming request and
+// returns its text.
+func (s *Server) collect(st *started) []byte {
+	var all []byte
+	for {
+		text, done := s.next(st)
+		all = append(all, text...)
+		if done {
+			return all
+		}
+	}
+}
+
 // next waits for text or the end of st's job. It returns the new text and
 // whether the job is done; when the request's context ends first it waits
 // for the scheduler to drop the job (at most one step).

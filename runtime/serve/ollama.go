@@ -146,14 +146,7 @@ func (s *Server) olGenerate(w http.ResponseWriter, r *http.Request) {
 // when not streaming).
 func (s *Server) olRun(w http.ResponseWriter, r *http.Request, st *started, stream bool, model string, start time.Time, piece func(string) map[string]any) {
 	if !stream {
-		var all []byte
-		for {
-			text, done := s.next(st)
-			all = append(all, text...)
-			if done {
-				break
-			}
-		}
+		all := s.collect(st)
 		finish, gen, err := st.finishLog(r, model, false)
 		if err != nil {
 			s.failed(w, err, s.olError)

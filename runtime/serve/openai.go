@@ -169,14 +169,7 @@ func (s *Server) oaCompletions(w http.ResponseWriter, r *http.Request) {
 		return map[string]any{"text": text, "index": 0, "logprobs": nil, "finish_reason": finish}
 	}
 	if !req.Stream {
-		var all []byte
-		for {
-			text, done := s.next(st)
-			all = append(all, text...)
-			if done {
-				break
-			}
-		}
+		all := s.collect(st)
 		finish, gen, err := st.finishLog(r, req.Model, false)
 		if err != nil {
 			s.failed(w, err, s.oaError)
@@ -301,14 +294,7 @@ func (s *Server) oaChat(w http.ResponseWriter, r *http.Request) {
 	defer st.cancel()
 	id, created := newID("chatcmpl-"), time.Now().Unix()
 	if !req.Stream {
-		var all []byte
-		for {
-			text, done := s.next(st)
-			all = append(all, text...)
-			if done {
-				break
-			}
-		}
+		all := s.collect(st)
 		finish, gen, err := st.finishLog(r, req.Model, false)
 		if err != nil {
 			s.failed(w, err, s.oaError)
