@@ -33,13 +33,19 @@ type Engine struct {
 	quant map[string]*kernels.QMatrix
 	// adapters are LoRA adapters applied on the fly (AttachAdapters).
 	adapters map[string]*Adapter
-	bytes    int64
-	st       *state
-	graphs   map[int]*compiled
-	pos      int
-	history  []int // tokens so far, for recomputation without a KV cache
-	logits   []float32
-	rows     int // input rows processed since New, for tests of ML004
+	// decoded marks the fp32 tensors decoded from another format at load
+	// (the engine's own copies); initial keeps, for each weight trained in
+	// place that was not, the aliased values it had before training
+	// (InitialValues).
+	decoded map[string]bool
+	initial map[string][]float32
+	bytes   int64
+	st      *state
+	graphs  map[int]*compiled
+	pos     int
+	history []int // tokens so far, for recomputation without a KV cache
+	logits  []float32
+	rows    int // input rows processed since New, for tests of ML004
 }
 
 // compiled is one graph with its machine, for one input length.

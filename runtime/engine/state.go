@@ -31,6 +31,9 @@ type state struct {
 	keys, vals [][]float32
 	// exec runs the attention kernels.
 	exec kernels.Exec
+	// transposed is the Wᵀ buffer that the backward passes of a training
+	// graph's linear ops share (grad.go).
+	transposed []float32
 }
 
 func newState(maxSeq, layers, heads, kvHeads, headSize int, theta float64, cached bool) *state {

@@ -140,8 +140,8 @@ type Trainer struct {
 	lrScale  float64
 	bad      int // non-finite steps in a row
 	tokens   int64
-	// good is the last good state, for rollback.
-	good *snapshot
+	// back is the last good state, for rollback.
+	back rollback
 	// Rollbacks counts rollbacks; Skipped non-finite steps skipped.
 	Rollbacks, Skipped int
 	last               float64
@@ -236,7 +236,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	if t.sched.Kind == ScheduleInvalid {
 		t.sched.Kind = Constant
 	}
-	t.good = t.snapshot()
+	t.startRollback()
 	return t, nil
 }
 
@@ -326,9 +326,11 @@ func (t *Trainer) Step(ctx context.Context) (Event, error) {
 		t.Skipped++
 		ev.Note = fmt.Sprintf("step %d: non-finite loss or gradient, update skipped (%d in a row)", t.step+1, t.bad)
 		if t.bad >= t.cfg.NaNPatience {
-			t.restore(t.good)
-			t.lrScale /= 2
-			t.Rollbacks++
+			skipped, rollbacks, scale := t.Skipped, t.Rollbacks, t.lrScale
+			if err := t.rollBack(); err != nil {
+				return Event{}, err
+			}
+			t.Skipped, t.Rollbacks, t.lrScale = skipped, rollbacks+1, scale/2
 			t.bad = 0
 			ev.Note += fmt.Sprintf("; rolled back to step %d with the learning rate halved (×%g)", t.step, t.lrScale)
 			return ev, nil
