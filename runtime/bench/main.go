@@ -43,7 +43,7 @@ var shapes = map[string]arch.Config{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench gen|run [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench gen|run|trainmem [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -52,8 +52,10 @@ func main() {
 		err = gen(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
+	case "trainmem":
+		err = trainMem(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (gen or run)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (gen, run or trainmem)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
