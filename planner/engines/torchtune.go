@@ -122,6 +122,21 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			"torchtune's optimizer_in_bwd belongs to its full fine-tuning recipes; the LoRA recipes step after backward (the adapters' gradients are small). Remove optimizer_in_backward."))
 		ok = false
 	}
+	// torchtune 0.6.1's full fine-tuning recipes raise at start-up when
+	// optimizer_in_bwd meets gradient accumulation (recipes/
+	// full_finetune_single_device.py, __init__); clipping is left out below.
+	if f.OptimizerInBackward && f.Method == compiler.MethodFull && f.GradAccum > 1 {
+		l.report(diag.Errorf(site.ValueRange("grad_accum"), codeUnsupported, "torchtune's optimizer_in_bwd cannot accumulate gradients",
+			"Each gradient is applied and freed in backward, so there is nothing to accumulate; torchtune 0.6's recipes refuse gradient_accumulation_steps > 1 with optimizer_in_bwd. Write grad_accum = 1 (raise batch instead), or remove optimizer_in_backward."))
+		ok = false
+	}
+	// Its recipes offload only checkpointed activations, and raise when
+	// enable_activation_offloading comes without checkpointing.
+	if f.ActivationOffloading && f.Checkpointing.Mode != compiler.CheckpointFull {
+		l.report(diag.Errorf(site.ValueRange("activation_offloading"), codeUnsupported, "torchtune offloads activations only with checkpointing",
+			"torchtune 0.6's recipes refuse enable_activation_offloading without enable_activation_checkpointing: they offload the checkpointed layers' inputs. Write checkpointing = full, or remove activation_offloading."))
+		ok = false
+	}
 	if dist != nil && dist.CPUOffload && n <= 1 {
 		l.report(diag.Errorf(dist.ValueRange("cpu_offload"), codeUnsupported, "cpu_offload needs torchtune's distributed recipes",
 			"torchtune offloads through FSDP (fsdp_cpu_offload) in its distributed recipes only. Train on two or more GPUs, or use activation_offloading on one."))
@@ -266,7 +281,11 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		w("epochs: %d", max(f.Epochs, 1))
 		w("max_steps_per_epoch: null")
 	}
-	w("clip_grad_norm: 1.0  # the Hugging Face Trainer's default, so both engines clip alike")
+	if kind == "full" && f.OptimizerInBackward {
+		w("clip_grad_norm: null  # optimizer_in_bwd applies each gradient as it is made: nothing left to clip")
+	} else {
+		w("clip_grad_norm: 1.0  # the Hugging Face Trainer's default, so both engines clip alike")
+	}
 	w("compile: %s  # ML005: compile = %s", pyBool(f.Compile != compiler.CompileNone), f.Compile)
 	if kind == "full" {
 		w("optimizer_in_bwd: %s  # optimizer_in_backward: step and free each gradient in backward", pyBool(f.OptimizerInBackward))
