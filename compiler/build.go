@@ -246,8 +246,9 @@ func (c *checker) buildModel(d *Decl, b *body) *Model {
 		m.Source = c.parseSource(d, src)
 	}
 	if q := b.nested["quantize"]; q != nil {
+		method := q.enum("method")
 		m.Quantize = &Quantize{Site: q.site,
-			Method:    ParseQuantMethod(q.enum("method")),
+			Method:    ParseDType(method),
 			Double:    q.boolean("double"),
 			Compute:   ParseDType(q.enum("compute")),
 			BlockSize: q.integer("block_size"),
@@ -256,12 +257,16 @@ func (c *checker) buildModel(d *Decl, b *body) *Model {
 			if q.has("double") && q.boolean("double") {
 				c.report(diag.Errorf(q.site.AttrRange("double"), "E308", "Double quantisation needs nf4 or fp4",
 					"Double quantisation compresses the per-block constants of QLoRA's 4-bit formats; "+
-						m.Quantize.Method.String()+" has none to compress. Remove `double = true` or use method = nf4."))
+						method+" has none to compress. Remove `double = true` or use method = nf4."))
 			}
 			m.Quantize.Double = false
 		}
 		if m.Quantize.Method == QuantQ8_0 || m.Quantize.Method == QuantQ4_0 {
 			m.Quantize.BlockSize = 32
+		}
+		if method == "none" {
+			// No quantisation: the model keeps its stored formats.
+			m.Quantize = nil
 		}
 	}
 	return m

@@ -298,22 +298,10 @@ type Model struct {
 // Quantize is a model's `quantize` block.
 type Quantize struct {
 	Site
-	Method    QuantMethod
+	Method    DType // never fp32/fp16/bf16/fp8: `method = none` leaves Model.Quantize nil
 	Double    bool
 	Compute   DType
 	BlockSize int
-}
-
-// Bits returns the storage bits per weight of the method, ignoring block
-// constants: 4, 8, or 0 for none.
-func (m QuantMethod) Bits() int {
-	switch m {
-	case QuantNF4, QuantFP4, QuantQ4_0:
-		return 4
-	case QuantInt8, QuantQ8_0:
-		return 8
-	}
-	return 0
 }
 
 // FourBit reports whether the model's weights are quantised to 4 bits.

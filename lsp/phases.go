@@ -23,17 +23,17 @@ func (s *server) runPhases(ctx context.Context, a *analysis) {
 		}
 		return s.readSource(p)
 	}
-	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read})
+	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read, ImportDirs: a.importDirs})
 	a.prog = prog
 	a.diags = diags
 	var setTarget *planner.Target
-	if a.target != "" {
-		// A bad target setting is reported whatever the program's state.
+	if a.cfg.target != "" {
+		// A bad target setting is reported (in a.settings) whatever the
+		// program's state.
 		var tds diag.Diagnostics
-		if setTarget, tds = planner.ParseTarget(a.target, nil); tds.HasErrors() {
+		if setTarget, tds = planner.ParseTarget(a.cfg.target, nil); tds.HasErrors() {
 			// Planning against other hardware than the one asked for
 			// would show figures for the wrong machine: plan nothing.
-			a.settingDiags = tds
 			return
 		}
 	}

@@ -2,7 +2,6 @@ package lsp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
-	"github.com/modelwhisperer/whisperc/lang/diag"
-	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -39,6 +36,10 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// Version is reported to the client as the server's version.
 	Version string
+	// ImportDirs are directories, besides the directory of each document,
+	// whose .whisper files programs may import (the command line's
+	// --import-dir), unless the client's settings name others.
+	ImportDirs []string
 }
 
 // DefaultDebounce is the pause after a keystroke, while an analysis of the
@@ -125,6 +126,12 @@ type server struct {
 	snippets bool
 	exitErr  error
 	target   string
+	// importDirs is the importDirs setting as the client wrote it (nil:
+	// the command line's Options.ImportDirs).
+	importDirs []string
+	// importDirsBad says why the importDirs setting could not be read
+	// ("" when it could).
+	importDirsBad string
 	// folders are the client's workspace folders (file-system paths).
 	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
@@ -184,65 +191,6 @@ func (s *server) encoding() Encoding {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enc
-}
-
-// settings are the whisper-specific settings a client may send as
-// initializationOptions or under "whisper" in workspace/didChangeConfiguration.
-type settings struct {
-	Target *string `json:"target"`
-}
-
-// applySettings reads settings from raw JSON; either the settings object
-// itself or an object with a "whisper" member.
-func (s *server) applySettings(raw []byte) {
-	if len(raw) == 0 {
-		return
-	}
-	var wrapped struct {
-		Whisper *settings `json:"whisper"`
-	}
-	var st settings
-	if err := json.Unmarshal(raw, &wrapped); err == nil && wrapped.Whisper != nil {
-		st = *wrapped.Whisper
-	} else if err := json.Unmarshal(raw, &st); err != nil {
-		s.logf("ignoring settings: %v", err)
-		return
-	}
-	if st.Target != nil {
-		s.mu.Lock()
-		s.target = *st.Target
-		if s.target == "" {
-			s.target = s.opts.Target // no preference: the command line's, if any
-		}
-		s.mu.Unlock()
-	}
-}
-
-// checkTarget tells the user, in a message window, when the target the
-// server is to plan against names no profile; each analysis also shows it
-// as a diagnostic.
-func (s *server) checkTarget() {
-	target := s.currentTarget()
-	if target == "" {
-		return
-	}
-	_, ds := planner.ParseTarget(target, nil)
-	for _, d := range ds {
-		if d.Severity != diag.Error {
-			continue
-		}
-		if err := s.client.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: protocol.MessageTypeError, Message: "whisperc: " + settingMessage(d)}); err != nil {
-			s.logf("showing a message: %v", err)
-		}
-		return
-	}
-}
-
-// currentTarget returns the target profile analyses plan against.
-func (s *server) currentTarget() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.target
 }
 
 // Initialize negotiates the position encoding and announces the features.
@@ -326,7 +274,7 @@ func (s *server) isShutdown() bool {
 
 // Initialized reports a bad target setting.
 func (s *server) Initialized(ctx context.Context, params *protocol.InitializedParams) error {
-	s.checkTarget()
+	s.checkSettings()
 	return nil
 }
 
@@ -357,7 +305,7 @@ func (s *server) SetTrace(ctx context.Context, params *protocol.SetTraceParams) 
 // document.
 func (s *server) DidChangeConfiguration(ctx context.Context, params *protocol.DidChangeConfigurationParams) error {
 	s.applySettings(params.Settings)
-	s.checkTarget()
+	s.checkSettings()
 	s.mu.Lock()
 	s.cache = make(map[uri.URI]*analysis)
 	s.mu.Unlock()

@@ -329,7 +329,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 			w.LoRARank, w.LoRATargets = 16, []string{"q_proj", "v_proj"}
 		}
 	}
-	if q := f.Model.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
+	if q := f.Model.Quantize; q != nil && q.Method != compiler.DTypeInvalid {
 		w.Quant = quantOf(q)
 		qc, _ := b.precision(q.Compute, q.Has("compute"), &q.Site, "compute")
 		w.Compute = qc

@@ -57,7 +57,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	method := f.Method.String()
 	need("method", method, "method")
 	q := m.Quantize
-	quantized := q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid
+	quantized := q != nil && q.Method != compiler.DTypeInvalid
 	if quantized {
 		need("quantize.method", q.Method.String(), &q.Site, "method")
 		if q.Method == compiler.QuantNF4 || q.Method == compiler.QuantFP4 {
@@ -204,7 +204,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 			p.kw("    ", "load_in_8bit", "True", "LLM.int8(): 8-bit weights with fp16 outliers")
 		default:
 			p.kw("    ", "load_in_4bit", "True", "4-bit weights in blocks of 64, one absmax per block")
-			p.kw("    ", "bnb_4bit_quant_type", pyStr(q.Method.String()), map[compiler.QuantMethod]string{
+			p.kw("    ", "bnb_4bit_quant_type", pyStr(q.Method.String()), map[compiler.DType]string{
 				compiler.QuantNF4: "ML001: NormalFloat4, information-theoretically optimal for normal weights (QLoRA)",
 				compiler.QuantFP4: "ML001: 4-bit float"}[q.Method])
 			p.kw("    ", "bnb_4bit_use_double_quant", pyBool(q.Double), "ML001: quantise the block constants too (0.127 bits/weight)")

@@ -76,7 +76,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	need("method", f.Method.String(), site, "method")
 	q := m.Quantize
-	quantized := q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid
+	quantized := q != nil && q.Method != compiler.DTypeInvalid
 	if quantized {
 		need("quantize.method", q.Method.String(), &q.Site, "method")
 		need("quantize.double", boolWord(q.Double), &q.Site, "double")

@@ -66,7 +66,7 @@ func (l *lowerer) vllmRef(ref compiler.ModelRef, site *compiler.Site, precision 
 			v.model, v.local = l.rel(ft.Output), true
 		}
 	}
-	if q := m.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid && m.Source.Scheme != compiler.SchemeGGUF {
+	if q := m.Quantize; q != nil && q.Method != compiler.DTypeInvalid && m.Source.Scheme != compiler.SchemeGGUF {
 		need("quantize.method", q.Method.String(), &q.Site, "method")
 		need("quantize.compute", q.Compute.String(), &q.Site, "compute")
 		v.quantize = "bitsandbytes"

@@ -23,7 +23,7 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	if err := checkLen("QMatVec", "x", len(x), q.Cols); err != nil {
 		return err
 	}
-	if q.Method.ggml() {
+	if blockGGML(q.Method) {
 		asm, avx512 := useAsm && !e.NoAsm, e.avx512()
 		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 			q.ggmlMatVec(asm, avx512, out, x, make([]float32, q.Cols), lo, hi)
