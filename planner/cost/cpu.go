@@ -186,5 +186,5 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	heap += buf
 	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
 		Component{Name: "gc_headroom", Bytes: heap, Note: "Go's collector lets the heap reach twice its live size (GOGC=100)"})
-	return finish(comps, buf, "decode", dev)
+	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }
