@@ -134,7 +134,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	b := &builder{e: e, st: &st, g: gorgonia.NewGraph(), fused: fused, nodes: map[string]*gorgonia.Node{}, train: tb}
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),
 		gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))))
-	logits := b.forward(x, true)
+	logits := b.forward(x, 0)
 	if b.err != nil {
 		return nil, b.err
 	}
