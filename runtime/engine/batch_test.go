@@ -45,6 +45,13 @@ func TestForwardBatchMatchesForward(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// fp32 products agree to rounding; quantised ones may quantise
+			// the activations of one row (a decode step) differently from
+			// those of several (a batch), which moves logits by up to ~3e-3.
+			tol := 1e-4
+			if o.Quantize != QuantizeNone {
+				tol = 1e-2
+			}
 			kvs := []*KVCache{e.NewKVCache(), e.NewKVCache(), e.NewKVCache()}
 			// Tokens each sequence takes at each step; 0 sits the step out.
 			plan := [][]int{{1, 1, 1}, {1, 0, 1}, {5, 3, 4}, {1, 0, 1}, {1, 0, 0}, {1, 0, 0}, {1, 0, 0}}
@@ -75,7 +82,7 @@ func TestForwardBatchMatchesForward(t *testing.T) {
 					}
 					w := want[i][pos[i]-1]
 					for j := range w {
-						if d := math.Abs(float64(w[j] - s.Logits[j])); d > 1e-4*math.Max(1, math.Abs(float64(w[j]))) {
+						if d := math.Abs(float64(w[j] - s.Logits[j])); d > tol*math.Max(1, math.Abs(float64(w[j]))) {
 							t.Fatalf("step %d, sequence %d, position %d, logit %d: batched %v, Forward %v", step, i, pos[i]-1, j, s.Logits[j], w[j])
 						}
 					}
