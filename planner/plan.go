@@ -267,6 +267,8 @@ type Adapter struct {
 	Alpha   float64    `json:"alpha"`
 	Dropout float64    `json:"dropout"`
 	Format  cost.DType `json:"format"`
+	// RSLoRA scales the update by Alpha/√Rank instead of Alpha/Rank.
+	RSLoRA bool `json:"rslora,omitempty"`
 }
 
 // KVCache is the key/value cache layout: [layers][2][batch][kv_heads]

@@ -138,6 +138,13 @@ func variantFor(decision, value string) variant {
 		v["warmup"] = map[string]string{"steps": "10 steps", "percent": "3%"}[value]
 	case "max_steps":
 		v["steps"] = "max_steps = 100"
+	case "lora.rslora":
+		v["lora"] = "lora { rank = 8, alpha = 16, rslora = " + value + " }"
+	case "eval_every":
+		v["eval"] = "5%"
+		v["save"] = map[string]string{"steps": "eval_every = 20 steps", "epochs": "eval_every = 1 epochs"}[value]
+	case "max_grad_norm":
+		v["save"] = map[string]string{"off": "max_grad_norm = 0", "set": "max_grad_norm = 0.5"}[value]
 	case "save_every":
 		v["save"] = map[string]string{"steps": "save_every = 50 steps", "epochs": "save_every = 1 epochs"}[value]
 	case "dataset.format":

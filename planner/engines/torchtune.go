@@ -107,6 +107,17 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		evalKind = "split"
 	}
 	need("dataset.eval", evalKind, &f.Data.Decl.Site, "eval")
+	if evalKind == "split" && f.EvalEvery.N > 0 {
+		need("eval_every", f.EvalEvery.Unit, site, "eval_every")
+	}
+	if f.LoRA != nil {
+		need("lora.rslora", boolWord(f.LoRA.RSLoRA), &f.LoRA.Site, "rslora")
+	}
+	clip := "off"
+	if f.MaxGradNorm > 0 {
+		clip = "set"
+	}
+	need("max_grad_norm", clip, site, "max_grad_norm")
 	n := devices(st)
 	dist := f.Distributed
 	if dist != nil && n > 1 {
@@ -266,7 +277,11 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		w("epochs: %d", max(f.Epochs, 1))
 		w("max_steps_per_epoch: null")
 	}
-	w("clip_grad_norm: 1.0  # the Hugging Face Trainer's default, so both engines clip alike")
+	if f.MaxGradNorm > 0 {
+		w("clip_grad_norm: %s  # max_grad_norm", yamlFloat(f.MaxGradNorm))
+	} else {
+		w("clip_grad_norm: null  # max_grad_norm = 0: no clipping")
+	}
 	w("compile: %s  # ML005: compile = %s", pyBool(f.Compile != compiler.CompileNone), f.Compile)
 	if kind == "full" {
 		w("optimizer_in_bwd: %s  # optimizer_in_backward: step and free each gradient in backward", pyBool(f.OptimizerInBackward))
