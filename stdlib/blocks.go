@@ -258,7 +258,7 @@ func finetuneBlock() Block {
 			{Name: "seed", Type: tInt(), Bounds: atLeast(0), DefaultWhy: "The pipeline's seed.",
 				Doc: "The seed for adapter initialisation and dropout."},
 			{Name: "loss_chunks", Type: tInt(), Bounds: between(1, 256),
-				DefaultWhy: "The engine's own: Hugging Face casts the whole logits tensor to fp32 (1); torchtune's recipes use 8 chunks.",
+				DefaultWhy: "The engine's own: TRL's SFTTrainer (hf) computes the head and the fp32 loss on 256 tokens at a time; torchtune's recipes use 8 chunks; with no engine, transformers' own loss casts the whole logits to fp32.",
 				Doc: "Compute the output projection and the loss's fp32 cast over this many chunks of the sequence " +
 					"(torchtune's CEWithChunkedOutputLoss), so the fp32 logits of the whole batch never exist at once."},
 			{Name: "activation_offloading", Type: tBool(), Default: "false",

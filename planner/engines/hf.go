@@ -366,7 +366,9 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.kw("        ", "learning_rate", pyFloat(f.Optimizer.LR), "")
 	p.kw("        ", "lr_scheduler_type", strings.TrimPrefix(schedKey, "lr_scheduler_type="), "")
 	if f.Optimizer.Warmup.IsPercent {
-		p.kw("        ", "warmup_ratio", pyFloat(f.Optimizer.Warmup.Percent/100), "")
+		// transformers 5 takes the ratio as a float warmup_steps below 1
+		// (warmup_ratio was deprecated in 5.0 and removed in 5.2).
+		p.kw("        ", "warmup_steps", pyFloat(f.Optimizer.Warmup.Percent/100), fmt.Sprintf("optimizer.warmup = %g%%: a float below 1 is a share of the run", f.Optimizer.Warmup.Percent))
 	} else {
 		p.kw("        ", "warmup_steps", fmt.Sprint(f.Optimizer.Warmup.Steps), "")
 	}
@@ -441,7 +443,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	if f.LossChunks > 0 {
 		p.kw("        ", "use_liger_kernel", "True", fmt.Sprintf("loss_chunks = %d: Liger's fused linear cross-entropy never materialises the logits", f.LossChunks))
 	} else {
-		p.line("        # loss_chunks unset: transformers' causal-LM loss, whole logits cast to fp32")
+		p.kw("        ", "loss_type", pyStr("chunked_nll"), "loss_chunks unset: TRL's chunked loss, the head and fp32 cross-entropy on 256 tokens at a time (TRL's default, written out)")
 	}
 	p.kw("        ", "activation_offloading", pyBool(f.ActivationOffloading), "saved activations to host memory and back")
 	p.kw("        ", "logging_steps", "10", "")

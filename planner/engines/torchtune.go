@@ -133,6 +133,25 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			"torchtune's optimizer_in_bwd belongs to its full fine-tuning recipes; the LoRA recipes step after backward (the adapters' gradients are small). Remove optimizer_in_backward."))
 		ok = false
 	}
+	// torchtune 0.6.1's full fine-tuning recipes raise at start-up when
+	// optimizer_in_bwd meets gradient accumulation (recipes/
+	// full_finetune_single_device.py, __init__); clipping is left out below.
+	if f.OptimizerInBackward && f.Method == compiler.MethodFull && f.GradAccum > 1 {
+		l.report(diag.Errorf(site.ValueRange("grad_accum"), codeUnsupported, "torchtune's optimizer_in_bwd cannot accumulate gradients",
+			"Each gradient is applied and freed in backward, so there is nothing to accumulate; torchtune 0.6's recipes refuse gradient_accumulation_steps > 1 with optimizer_in_bwd. Write grad_accum = 1 (raise batch instead), or remove optimizer_in_backward."))
+		ok = false
+	}
+	// Its recipes offload only checkpointed activations, and raise when
+	// enable_activation_offloading comes without checkpointing.
+	if f.ActivationOffloading && f.Checkpointing.Mode != compiler.CheckpointFull {
+		l.report(diag.Errorf(site.ValueRange("activation_offloading"), codeUnsupported, "torchtune offloads activations only with checkpointing",
+			"torchtune 0.6's recipes refuse enable_activation_offloading without enable_activation_checkpointing: they offload the checkpointed layers' inputs. Write checkpointing = full, or remove activation_offloading."))
+		ok = false
+	}
+	if f.OptimizerInBackward && f.Method == compiler.MethodFull && f.MaxGradNorm > 0 {
+		l.report(diag.Warningf(site.ValueRange("optimizer_in_backward"), codeApprox, "torchtune approximates max_grad_norm under optimizer_in_backward",
+			fmt.Sprintf("torchtune 0.6's recipes refuse gradient clipping with optimizer_in_bwd: each gradient is applied as soon as it is made, before the norm of all of them is known. The export writes clip_grad_norm: null, so max_grad_norm = %g does not apply; write max_grad_norm = 0 to say so.", f.MaxGradNorm)))
+	}
 	if dist != nil && dist.CPUOffload && n <= 1 {
 		l.report(diag.Errorf(dist.ValueRange("cpu_offload"), codeUnsupported, "cpu_offload needs torchtune's distributed recipes",
 			"torchtune offloads through FSDP (fsdp_cpu_offload) in its distributed recipes only. Train on two or more GPUs, or use activation_offloading on one."))
@@ -277,9 +296,12 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		w("epochs: %d", max(f.Epochs, 1))
 		w("max_steps_per_epoch: null")
 	}
-	if f.MaxGradNorm > 0 {
+	switch {
+	case kind == "full" && f.OptimizerInBackward:
+		w("clip_grad_norm: null  # optimizer_in_bwd applies each gradient as it is made: nothing left to clip")
+	case f.MaxGradNorm > 0:
 		w("clip_grad_norm: %s  # max_grad_norm", yamlFloat(f.MaxGradNorm))
-	} else {
+	default:
 		w("clip_grad_norm: null  # max_grad_norm = 0: no clipping")
 	}
 	w("compile: %s  # ML005: compile = %s", pyBool(f.Compile != compiler.CompileNone), f.Compile)
