@@ -45,6 +45,15 @@ func TestForwardBatchMatchesForward(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// fp32 products agree to rounding. Quantised products of one row
+			// (Forward's decode) take the integer-dot kernels, which quantise
+			// the activation to 8 bits, where a batch's take the float ones;
+			// on stories260K Forward's own 3-token prefill and its token-by-
+			// token decode already differ by 0.23 in some logit.
+			tol := 1e-4
+			if o.Quantize != QuantizeNone {
+				tol = 0.5
+			}
 			kvs := []*KVCache{e.NewKVCache(), e.NewKVCache(), e.NewKVCache()}
 			// Tokens each sequence takes at each step; 0 sits the step out.
 			plan := [][]int{{1, 1, 1}, {1, 0, 1}, {5, 3, 4}, {1, 0, 1}, {1, 0, 0}, {1, 0, 0}, {1, 0, 0}}
@@ -75,7 +84,7 @@ func TestForwardBatchMatchesForward(t *testing.T) {
 					}
 					w := want[i][pos[i]-1]
 					for j := range w {
-						if d := math.Abs(float64(w[j] - s.Logits[j])); d > 1e-4*math.Max(1, math.Abs(float64(w[j]))) {
+						if d := math.Abs(float64(w[j] - s.Logits[j])); d > tol*math.Max(1, math.Abs(float64(w[j]))) {
 							t.Fatalf("step %d, sequence %d, position %d, logit %d: batched %v, Forward %v", step, i, pos[i]-1, j, s.Logits[j], w[j])
 						}
 					}
