@@ -123,3 +123,44 @@ func dotQ4KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32
 //
 //go:noescape
 func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32
+
+// useVNNI reports whether the integer-dot kernels (AVX-512 VNNI and BW on
+// 256-bit registers, qdot_amd64.s) may run; fixed at start-up.
+var useVNNI = useAVX512 && cpu.X86.HasAVX512VNNI
+
+// dotQ8_0VNNI returns the dot product of nblocks block_q8_0 records with an
+// activation quantised by act32 with k = 128 (codes xq, scales xd, biases
+// bias).
+//
+//go:noescape
+func dotQ8_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
+
+// dotQ4_0VNNI is dotQ8_0VNNI for block_q4_0 records and k = 8.
+//
+//go:noescape
+func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
+
+// dotQ5_0VNNI is dotQ8_0VNNI for block_q5_0 records and k = 16.
+//
+//go:noescape
+func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
+
+// dot4bitVNNI returns the dot product of nhalves 32-value halves of 4-bit
+// codes (16 bytes each, high nibble first) with an activation quantised by
+// act32 with k = 128 in even-odd order; tab is an int8Table's codes and
+// scales[i] half i's scale times the table's.
+//
+//go:noescape
+func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32
+
+// dotQ4KVNNI returns the dot product of nblocks block_q4_K records with an
+// activation quantised by act256 (codes xq, scales xd, 32-value sums s32).
+//
+//go:noescape
+func dotQ4KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s32 *int16) float32
+
+// dotQ6KVNNI returns the dot product of nblocks block_q6_K records with an
+// activation quantised by act256 (codes xq, scales xd, 16-value sums s16).
+//
+//go:noescape
+func dotQ6KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s16 *int16) float32

@@ -45,3 +45,20 @@ func dot4bitAVX512(codes *byte, scales *float32, nhalves int, xp *float32, table
 func dotQ4KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
 
 func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
+
+// useVNNI is false: there are no assembly kernels for this architecture.
+const useVNNI = false
+
+func dotQ8_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
+
+func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
+
+func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
+
+func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32 {
+	return 0
+}
+
+func dotQ4KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s32 *int16) float32 { return 0 }
+
+func dotQ6KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s16 *int16) float32 { return 0 }

@@ -23,6 +23,10 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	if err := checkLen("QMatVec", "x", len(x), q.Cols); err != nil {
 		return err
 	}
+	if e.vnni() && intDotMethod(q) {
+		e.intMatVec(out, q, x)
+		return nil
+	}
 	if blockGGML(q.Method) {
 		asm, avx512 := useAsm && !e.NoAsm, e.avx512()
 		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {

@@ -1,0 +1,209 @@
+package kernels
+
+import "math"
+
+// The integer-dot path. Rather than decode every weight to float, a
+// product quantises its activation vector once to signed bytes (per
+// 32-value block for Q8_0, Q4_0, Q5_0 and NF4/FP4; per 256-value block with
+// 16-value sums for the K-quants) and multiplies the integer codes of the
+// weights with them by VPDPBUSD/VPMADDUBSW, scaling each block's integer sum
+// once. The activation's rounding (at most half a step of its block's
+// scale, amax/127) is the only numerical difference from the float kernels;
+// TestIntDotBound checks the kernels against that bound.
+
+// act8 is an activation vector quantised for the integer-dot kernels.
+type act8 struct {
+	q []int8    // the codes, in the kernel's order
+	d []float32 // the scale of each block of 32 (act32) or 256 (act256) values
+	// bias holds 8 int32 lanes per 32-value block, lane l being -k times
+	// the sum of codes 4l..4l+3: the kernels start each block's VPDPBUSD
+	// lanes from it, which removes the offset k that makes the weight codes
+	// unsigned lane by lane, so no lane holds a large value that only
+	// cancels after conversion to float.
+	bias []int32
+	s16  []int16 // act256: Σq over each 16 values
+	s32  []int16 // act256: Σq over each 32 values
+}
+
+// roundI8 rounds v (|v| ≤ 127.5) to the nearest integer, ties away from zero.
+func roundI8(v float32) int8 {
+	if v >= 0 {
+		return int8(int32(v + 0.5))
+	}
+	return int8(int32(v - 0.5))
+}
+
+// quantBlock quantises x (at most 256 values) symmetrically to q with the
+// scale amax/127 and returns the scale.
+func quantBlock(q []int8, x []float32) float32 {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	if amax == 0 || amax != amax {
+		clear(q)
+		return 0
+	}
+	d := amax / 127
+	id := 127 / amax
+	for i, v := range x {
+		q[i] = roundI8(v * id)
+	}
+	return d
+}
+
+// act32 quantises x (a multiple of 32 values) per 32-value block for
+// kernels whose weight codes are offset by k to make them unsigned. With
+// evenOdd each block's codes are stored as its 16 even values then its 16
+// odd ones, the order of NF4/FP4's high-nibble-first bytes.
+func act32(x []float32, k int32, evenOdd bool) *act8 {
+	nb := len(x) / 32
+	a := &act8{q: make([]int8, len(x)), d: make([]float32, nb), bias: make([]int32, 8*nb)}
+	var tmp [32]int8
+	for b := 0; b < nb; b++ {
+		q := a.q[32*b : 32*b+32]
+		a.d[b] = quantBlock(q, x[32*b:32*b+32])
+		if evenOdd {
+			copy(tmp[:], q)
+			for i := 0; i < 16; i++ {
+				q[i], q[16+i] = tmp[2*i], tmp[2*i+1]
+			}
+		}
+		for l := 0; l < 8; l++ {
+			a.bias[8*b+l] = -k * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
+		}
+	}
+	return a
+}
+
+// act256 quantises x (a multiple of 256 values) per 256-value block, with
+// the sums of each 16 and 32 codes that the K-quant kernels need for their
+// mins and offsets.
+func act256(x []float32) *act8 {
+	nb := len(x) / 256
+	a := &act8{q: make([]int8, len(x)), d: make([]float32, nb), s16: make([]int16, len(x)/16), s32: make([]int16, len(x)/32)}
+	for b := 0; b < nb; b++ {
+		a.d[b] = quantBlock(a.q[256*b:256*b+256], x[256*b:256*b+256])
+	}
+	for i := range a.s16 {
+		var s int16
+		for _, v := range a.q[16*i : 16*i+16] {
+			s += int16(v)
+		}
+		a.s16[i] = s
+	}
+	for i := range a.s32 {
+		a.s32[i] = a.s16[2*i] + a.s16[2*i+1]
+	}
+	return a
+}
+
+// vnni reports whether e may use the AVX-512 VNNI integer-dot kernels.
+func (e Exec) vnni() bool { return useVNNI && e.avx512() && !e.NoVNNI }
+
+// intDotMethod reports whether QMatVec has an integer-dot kernel for q.
+func intDotMethod(q *QMatrix) bool {
+	switch q.Method {
+	case Q8_0, Q4_0, Q5_0:
+		return q.Cols%32 == 0 && q.Cols > 0
+	case Q4_K, Q6_K:
+		return q.Cols%256 == 0 && q.Cols > 0
+	case NF4, FP4:
+		return q.Cols%32 == 0 && q.Cols > 0
+	}
+	return false
+}
+
+// intMatVec sets out = W·x with the integer-dot kernels, splitting rows
+// over e's threads. The caller has checked vnni() and intDotMethod(q).
+func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
+	cols := q.Cols
+	work := cols / 4 // an integer multiply-add costs a fraction of a float one
+	switch q.Method {
+	case Q8_0, Q4_0, Q5_0:
+		var k int32
+		var dot func(*byte, int, *int8, *float32, *int32) float32
+		var size int
+		switch q.Method {
+		case Q8_0:
+			k, dot, size = 128, dotQ8_0VNNI, bytesQ8Block
+		case Q4_0:
+			k, dot, size = 8, dotQ4_0VNNI, 18
+		case Q5_0:
+			k, dot, size = 16, dotQ5_0VNNI, 22
+		}
+		a := act32(x, k, false)
+		nb := cols / 32
+		rec := nb * size
+		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				out[r] = dot(&q.Data[r*rec], nb, &a.q[0], &a.d[0], &a.bias[0])
+			}
+		})
+	case Q4_K:
+		a := act256(x)
+		nb := cols / 256
+		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				out[r] = dotQ4KVNNI(&q.Data[r*nb*144], nb, &a.q[0], &a.d[0], &a.s32[0])
+			}
+		})
+	case Q6_K:
+		a := act256(x)
+		nb := cols / 256
+		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				out[r] = dotQ6KVNNI(&q.Data[r*nb*210], nb, &a.q[0], &a.d[0], &a.s16[0])
+			}
+		})
+	case NF4, FP4:
+		a := act32(x, 128, true)
+		tab := &nf4Int8
+		if q.Method == FP4 {
+			tab = &fp4Int8
+		}
+		halves := cols / 32
+		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
+			sc := make([]float32, rowChunk*halves)
+			for r0 := lo; r0 < hi; r0 += rowChunk {
+				r1 := min(r0+rowChunk, hi)
+				q.halfScales(sc[:(r1-r0)*halves], r0*halves)
+				for i := range sc[:(r1-r0)*halves] {
+					sc[i] *= tab.scale
+				}
+				for r := r0; r < r1; r++ {
+					out[r] = dot4bitVNNI(&q.Data[r*cols/2], &sc[(r-r0)*halves], halves, &a.q[0], &a.d[0], &a.bias[0], &tab.codes)
+				}
+			}
+		})
+	}
+}
+
+// int8Table is a 4-bit code table as signed bytes for VPSHUFB: codes[c] is
+// round(table[c]/scale) offset by 128 (so unsigned, for VPDPBUSD), in both
+// 16-byte lanes, and scale = max|table|/127 is folded into the block scales.
+type int8Table struct {
+	codes [32]byte
+	scale float32
+	vals  [16]int8 // the unoffset values, for the reference
+}
+
+var (
+	nf4Int8 = newInt8Table(&nf4Code)
+	fp4Int8 = newInt8Table(&fp4Code)
+)
+
+func newInt8Table(tab *[16]float32) int8Table {
+	var amax float32
+	for _, v := range tab {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	t := int8Table{scale: amax / 127}
+	for c, v := range tab {
+		q := roundI8(v / t.scale)
+		t.vals[c] = q
+		t.codes[c] = byte(int32(q) + 128)
+		t.codes[16+c] = t.codes[c]
+	}
+	return t
+}

@@ -1,0 +1,510 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// The integer-dot kernels (AVX-512 VNNI on 256-bit registers): the weight
+// codes of a block, made unsigned, are multiplied with the activation's
+// signed byte codes by VPDPBUSD (32-value blocks) or by VPMADDUBSW and
+// VPDPWSSD with the sub-block scales (K-quants), and each block's integer
+// sum is converted to float once and scaled by the weight's and the
+// activation's scales. The offset that makes the codes unsigned is taken
+// out through the activation's block sums (act8 in qdot.go).
+
+// HSUM8 leaves the sum of the 8 floats of Y in X0. It clobbers X1.
+#define HSUM8(Y, X) \
+	VEXTRACTF128 $1, Y, X1; \
+	VADDPS X1, X, X0; \
+	VHADDPS X0, X0, X0; \
+	VHADDPS X0, X0, X0
+
+// BLK32 finishes one 32-value block whose 32 unsigned codes are in Y0: it
+// adds their VPDPBUSD product with the activation codes at xoff(DI),
+// started from the block's bias at boff(R9), times the f16 scale at
+// woff(SI) and the activation scale at doff(R8), to acc. It clobbers
+// Y1-Y2 and DX.
+#define BLK32(woff, xoff, doff, boff, acc) \
+	VMOVDQU boff(R9), Y1; \
+	VPDPBUSD xoff(DI), Y0, Y1; \
+	VCVTDQ2PS Y1, Y1; \
+	MOVWLZX woff(SI), DX; \
+	VMOVD DX, X2; \
+	VCVTPH2PS X2, X2; \
+	VMULSS doff(R8), X2, X2; \
+	VBROADCASTSS X2, Y2; \
+	VFMADD231PS Y2, Y1, acc
+
+#define ARGS32 \
+	MOVQ data+0(FP), SI; \
+	MOVQ nblocks+8(FP), CX; \
+	MOVQ xq+16(FP), DI; \
+	MOVQ xd+24(FP), R8; \
+	MOVQ bias+32(FP), R9; \
+	VXORPS Y12, Y12, Y12; \
+	VXORPS Y13, Y13, Y13
+
+// Q8_0: the codes XOR 0x80 are the signed codes plus 128.
+#define Q8_0CODES(woff) \
+	VMOVDQU woff+2(SI), Y0; \
+	VPXOR Y15, Y0, Y0
+
+// func dotQ8_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
+TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-44
+	ARGS32
+	MOVL $0x80808080, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+
+q8pair:
+	CMPQ CX, $2
+	JLT  q8one
+	Q8_0CODES(0)
+	BLK32(0, 0, 0, 0, Y12)
+	Q8_0CODES(34)
+	BLK32(34, 32, 4, 32, Y13)
+	ADDQ $68, SI
+	ADDQ $64, DI
+	ADDQ $8, R8
+	ADDQ $64, R9
+	SUBQ $2, CX
+	JMP  q8pair
+
+q8one:
+	TESTQ CX, CX
+	JZ    q8done
+	Q8_0CODES(0)
+	BLK32(0, 0, 0, 0, Y12)
+
+q8done:
+	VADDPS Y13, Y12, Y12
+	HSUM8(Y12, X12)
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET
+
+// Q4_0: low nibbles are values 0-15, high nibbles 16-31.
+#define Q4_0CODES(woff) \
+	VMOVDQU woff+2(SI), X0; \
+	VPSRLW $4, X0, X1; \
+	VINSERTI128 $1, X1, Y0, Y0; \
+	VPAND Y15, Y0, Y0
+
+// func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
+TEXT ·dotQ4_0VNNI(SB), NOSPLIT, $0-44
+	ARGS32
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+
+q40pair:
+	CMPQ CX, $2
+	JLT  q40one
+	Q4_0CODES(0)
+	BLK32(0, 0, 0, 0, Y12)
+	Q4_0CODES(18)
+	BLK32(18, 32, 4, 32, Y13)
+	ADDQ $36, SI
+	ADDQ $64, DI
+	ADDQ $8, R8
+	ADDQ $64, R9
+	SUBQ $2, CX
+	JMP  q40pair
+
+q40one:
+	TESTQ CX, CX
+	JZ    q40done
+	Q4_0CODES(0)
+	BLK32(0, 0, 0, 0, Y12)
+
+q40done:
+	VADDPS Y13, Y12, Y12
+	HSUM8(Y12, X12)
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET
+
+// Q5_0: bit v of the 32-bit qh is bit 4 of value v, expanded to bytes
+// through a mask register.
+#define Q5_0CODES(woff) \
+	VMOVDQU woff+6(SI), X0; \
+	VPSRLW $4, X0, X1; \
+	VINSERTI128 $1, X1, Y0, Y0; \
+	VPAND Y15, Y0, Y0; \
+	KMOVD woff+2(SI), K1; \
+	VPMOVM2B K1, Y3; \
+	VPAND Y14, Y3, Y3; \
+	VPOR Y3, Y0, Y0
+
+// func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
+TEXT ·dotQ5_0VNNI(SB), NOSPLIT, $0-44
+	ARGS32
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x10101010, DX
+	VMOVD DX, X14
+	VPBROADCASTD X14, Y14
+
+q50pair:
+	CMPQ CX, $2
+	JLT  q50one
+	Q5_0CODES(0)
+	BLK32(0, 0, 0, 0, Y12)
+	Q5_0CODES(22)
+	BLK32(22, 32, 4, 32, Y13)
+	ADDQ $44, SI
+	ADDQ $64, DI
+	ADDQ $8, R8
+	ADDQ $64, R9
+	SUBQ $2, CX
+	JMP  q50pair
+
+q50one:
+	TESTQ CX, CX
+	JZ    q50done
+	Q5_0CODES(0)
+	BLK32(0, 0, 0, 0, Y12)
+
+q50done:
+	VADDPS Y13, Y12, Y12
+	HSUM8(Y12, X12)
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET
+
+// NF4HALF adds one 32-value half-block (16 code bytes at coff(SI), high
+// nibble first) to acc: the nibbles are looked up in the offset int8 table
+// Y14 by VPSHUFB, the activation holds the half's even values then its odd
+// ones, and the scale is the half's (table-scaled) scale at soff(BX) times
+// the activation's at doff(R8).
+#define NF4HALF(coff, xoff, soff, doff, boff, acc) \
+	VMOVDQU coff(SI), X0; \
+	VPSRLW $4, X0, X1; \
+	VINSERTI128 $1, X0, Y1, Y1; \
+	VPAND Y15, Y1, Y1; \
+	VPSHUFB Y1, Y14, Y1; \
+	VMOVDQU boff(R9), Y2; \
+	VPDPBUSD xoff(DI), Y1, Y2; \
+	VCVTDQ2PS Y2, Y2; \
+	VMOVSS soff(BX), X3; \
+	VMULSS doff(R8), X3, X3; \
+	VBROADCASTSS X3, Y3; \
+	VFMADD231PS Y3, Y2, acc
+
+// func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32
+TEXT ·dot4bitVNNI(SB), NOSPLIT, $0-60
+	MOVQ codes+0(FP), SI
+	MOVQ scales+8(FP), BX
+	MOVQ nhalves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R8
+	MOVQ bias+40(FP), R9
+	MOVQ tab+48(FP), AX
+	VMOVDQU (AX), Y14
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+
+n4pair:
+	CMPQ CX, $2
+	JLT  n4one
+	NF4HALF(0, 0, 0, 0, 0, Y12)
+	NF4HALF(16, 32, 4, 4, 32, Y13)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	ADDQ $8, BX
+	ADDQ $8, R8
+	ADDQ $64, R9
+	SUBQ $2, CX
+	JMP  n4pair
+
+n4one:
+	TESTQ CX, CX
+	JZ    n4done
+	NF4HALF(0, 0, 0, 0, 0, Y12)
+
+n4done:
+	VADDPS Y13, Y12, Y12
+	HSUM8(Y12, X12)
+	VZEROUPPER
+	MOVSS X0, ret+56(FP)
+	RET
+
+// Q4KCHUNK adds 64 values of a block_q4_K (the 32 bytes at qoff(SI): low
+// nibbles are sub-block 2j, high nibbles 2j+1) times the activation codes
+// at xoff(DI), each sub-block times its six-bit scale (word lanes of Y5,
+// broadcast by VPERMW with ilo/ihi), to the int32 lanes of acc.
+#define Q4KCHUNK(qoff, xoff, ilo, ihi, acc) \
+	VMOVDQU qoff(SI), Y0; \
+	VPSRLW $4, Y0, Y1; \
+	VPAND Y15, Y0, Y0; \
+	VPAND Y15, Y1, Y1; \
+	VPMADDUBSW xoff(DI), Y0, Y2; \
+	VPMADDUBSW xoff+32(DI), Y1, Y3; \
+	VPERMW Y5, ilo, Y8; \
+	VPERMW Y5, ihi, Y9; \
+	VPDPWSSD Y8, Y2, acc; \
+	VPDPWSSD Y9, Y3, acc
+
+// func dotQ4KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s32 *int16) float32
+//
+// Σ over blocks of dx·(d·Σ sc·q·x − dmin·Σ m·Σx), with Σx per 32-value
+// sub-block from s32.
+TEXT ·dotQ4KVNNI(SB), NOSPLIT, $0-44
+	MOVQ data+0(FP), SI
+	MOVQ nblocks+8(FP), CX
+	MOVQ xq+16(FP), DI
+	MOVQ xd+24(FP), R8
+	MOVQ s32+32(FP), R9
+	VXORPS Y12, Y12, Y12
+	VXORPS X13, X13, X13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+	LEAQ q4kidx<>(SB), AX
+	VMOVDQU64 0(AX), Y16
+	VMOVDQU64 32(AX), Y17
+	VMOVDQU64 64(AX), Y18
+	VMOVDQU64 96(AX), Y19
+	VMOVDQU64 128(AX), Y20
+	VMOVDQU64 160(AX), Y21
+	VMOVDQU64 192(AX), Y22
+	VMOVDQU64 224(AX), Y23
+
+q4kloop:
+	TESTQ CX, CX
+	JZ    q4kdone
+	// The 12 scale bytes: sc0-3 and m0-3 are the low six bits of bytes
+	// 0-3 and 4-7; sc4-7 and m4-7 take the low and high nibbles of bytes
+	// 8-11 and, as bits 4-5, the top two bits of bytes 0-3 and 4-7.
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL AX, R10
+	ANDL $0x3f3f3f3f, R10
+	MOVL BX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL DX, R12
+	ANDL $0x0f0f0f0f, R12
+	SHRL $2, AX
+	ANDL $0x30303030, AX
+	ORL  AX, R12
+	SHRL $4, DX
+	ANDL $0x0f0f0f0f, DX
+	SHRL $2, BX
+	ANDL $0x30303030, BX
+	ORL  BX, DX
+	VMOVD R10, X5
+	VPINSRD $1, R12, X5, X5
+	VPMOVZXBW X5, X5
+	VMOVD R11, X7
+	VPINSRD $1, DX, X7, X7
+	VPMOVZXBW X7, X7
+	VPMADDWD (R9), X7, X7
+	VPXOR Y4, Y4, Y4
+	VPXOR Y6, Y6, Y6
+	Q4KCHUNK(16, 0, Y16, Y17, Y4)
+	Q4KCHUNK(48, 64, Y18, Y19, Y6)
+	Q4KCHUNK(80, 128, Y20, Y21, Y4)
+	Q4KCHUNK(112, 192, Y22, Y23, Y6)
+	VPADDD Y6, Y4, Y4
+	VCVTDQ2PS Y4, Y4
+	MOVL (SI), DX
+	VMOVD DX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS (R8), X10
+	VMULPS X10, X9, X9
+	VBROADCASTSS X9, Y10
+	VFMADD231PS Y10, Y4, Y12
+	VMOVSHDUP X9, X11
+	VBROADCASTSS X11, X11
+	VCVTDQ2PS X7, X7
+	VFMADD231PS X11, X7, X13
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $4, R8
+	ADDQ $16, R9
+	DECQ CX
+	JMP  q4kloop
+
+q4kdone:
+	VHADDPS X13, X13, X13
+	VHADDPS X13, X13, X13
+	HSUM8(Y12, X12)
+	VSUBSS X13, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET
+
+// Q6KHALF adds one 128-value half of a block_q6_K (ql at qlo(SI), 64
+// bytes; qh at qho(SI), 32 bytes) times the activation codes at xo(DI) to
+// acc and acc2, each 16-value sub-block times its int8 scale (word lanes
+// of Y5, selected by VPERMW with i1-i4). The codes are unsigned (0-63);
+// the caller removes the offset of 32.
+#define Q6KHALF(qlo, qho, xo, i1, i2, i3, i4, acc, acc2) \
+	VMOVDQU qlo(SI), Y0; \
+	VMOVDQU qlo+32(SI), Y1; \
+	VMOVDQU qho(SI), Y2; \
+	VPSLLW $4, Y2, Y3; \
+	VPAND Y14, Y3, Y3; \
+	VPAND Y15, Y0, Y7; \
+	VPOR Y3, Y7, Y7; \
+	VPMADDUBSW xo(DI), Y7, Y7; \
+	VPERMW Y5, i1, Y8; \
+	VPDPWSSD Y8, Y7, acc; \
+	VPSLLW $2, Y2, Y3; \
+	VPAND Y14, Y3, Y3; \
+	VPAND Y15, Y1, Y7; \
+	VPOR Y3, Y7, Y7; \
+	VPMADDUBSW xo+32(DI), Y7, Y7; \
+	VPERMW Y5, i2, Y8; \
+	VPDPWSSD Y8, Y7, acc2; \
+	VPAND Y14, Y2, Y3; \
+	VPSRLW $4, Y0, Y7; \
+	VPAND Y15, Y7, Y7; \
+	VPOR Y3, Y7, Y7; \
+	VPMADDUBSW xo+64(DI), Y7, Y7; \
+	VPERMW Y5, i3, Y8; \
+	VPDPWSSD Y8, Y7, acc; \
+	VPSRLW $2, Y2, Y3; \
+	VPAND Y14, Y3, Y3; \
+	VPSRLW $4, Y1, Y7; \
+	VPAND Y15, Y7, Y7; \
+	VPOR Y3, Y7, Y7; \
+	VPMADDUBSW xo+96(DI), Y7, Y7; \
+	VPERMW Y5, i4, Y8; \
+	VPDPWSSD Y8, Y7, acc2
+
+// func dotQ6KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s16 *int16) float32
+//
+// Σ over blocks of dx·d·(Σ sc·q·x − 32·Σ sc·Σx), with Σx per 16-value
+// sub-block from s16.
+TEXT ·dotQ6KVNNI(SB), NOSPLIT, $0-44
+	MOVQ data+0(FP), SI
+	MOVQ nblocks+8(FP), CX
+	MOVQ xq+16(FP), DI
+	MOVQ xd+24(FP), R8
+	MOVQ s16+32(FP), R9
+	VXORPS Y12, Y12, Y12
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x30303030, DX
+	VMOVD DX, X14
+	VPBROADCASTD X14, Y14
+	LEAQ q6kidx<>(SB), AX
+	VMOVDQU64 0(AX), Y16
+	VMOVDQU64 32(AX), Y17
+	VMOVDQU64 64(AX), Y18
+	VMOVDQU64 96(AX), Y19
+	VMOVDQU64 128(AX), Y20
+	VMOVDQU64 160(AX), Y21
+	VMOVDQU64 192(AX), Y22
+	VMOVDQU64 224(AX), Y23
+
+q6kloop:
+	TESTQ CX, CX
+	JZ    q6kdone
+	VPMOVSXBW 192(SI), Y5
+	VPMADDWD (R9), Y5, Y10
+	VPSLLD $5, Y10, Y10
+	VPXOR Y4, Y4, Y4
+	VPXOR Y6, Y6, Y6
+	Q6KHALF(0, 128, 0, Y16, Y17, Y18, Y19, Y4, Y6)
+	Q6KHALF(64, 160, 128, Y20, Y21, Y22, Y23, Y4, Y6)
+	VPADDD Y6, Y4, Y4
+	VPSUBD Y10, Y4, Y4
+	VCVTDQ2PS Y4, Y4
+	MOVWLZX 208(SI), DX
+	VMOVD DX, X9
+	VCVTPH2PS X9, X9
+	VMULSS (R8), X9, X9
+	VBROADCASTSS X9, Y9
+	VFMADD231PS Y9, Y4, Y12
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $4, R8
+	ADDQ $32, R9
+	DECQ CX
+	JMP  q6kloop
+
+q6kdone:
+	HSUM8(Y12, X12)
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET
+
+// q4kidx holds eight VPERMW index vectors: vector s selects word s in
+// every lane (a Q4_K sub-block's scale).
+DATA q4kidx<>+0(SB)/8, $0x0000000000000000
+DATA q4kidx<>+8(SB)/8, $0x0000000000000000
+DATA q4kidx<>+16(SB)/8, $0x0000000000000000
+DATA q4kidx<>+24(SB)/8, $0x0000000000000000
+DATA q4kidx<>+32(SB)/8, $0x0001000100010001
+DATA q4kidx<>+40(SB)/8, $0x0001000100010001
+DATA q4kidx<>+48(SB)/8, $0x0001000100010001
+DATA q4kidx<>+56(SB)/8, $0x0001000100010001
+DATA q4kidx<>+64(SB)/8, $0x0002000200020002
+DATA q4kidx<>+72(SB)/8, $0x0002000200020002
+DATA q4kidx<>+80(SB)/8, $0x0002000200020002
+DATA q4kidx<>+88(SB)/8, $0x0002000200020002
+DATA q4kidx<>+96(SB)/8, $0x0003000300030003
+DATA q4kidx<>+104(SB)/8, $0x0003000300030003
+DATA q4kidx<>+112(SB)/8, $0x0003000300030003
+DATA q4kidx<>+120(SB)/8, $0x0003000300030003
+DATA q4kidx<>+128(SB)/8, $0x0004000400040004
+DATA q4kidx<>+136(SB)/8, $0x0004000400040004
+DATA q4kidx<>+144(SB)/8, $0x0004000400040004
+DATA q4kidx<>+152(SB)/8, $0x0004000400040004
+DATA q4kidx<>+160(SB)/8, $0x0005000500050005
+DATA q4kidx<>+168(SB)/8, $0x0005000500050005
+DATA q4kidx<>+176(SB)/8, $0x0005000500050005
+DATA q4kidx<>+184(SB)/8, $0x0005000500050005
+DATA q4kidx<>+192(SB)/8, $0x0006000600060006
+DATA q4kidx<>+200(SB)/8, $0x0006000600060006
+DATA q4kidx<>+208(SB)/8, $0x0006000600060006
+DATA q4kidx<>+216(SB)/8, $0x0006000600060006
+DATA q4kidx<>+224(SB)/8, $0x0007000700070007
+DATA q4kidx<>+232(SB)/8, $0x0007000700070007
+DATA q4kidx<>+240(SB)/8, $0x0007000700070007
+DATA q4kidx<>+248(SB)/8, $0x0007000700070007
+GLOBL q4kidx<>(SB), RODATA|NOPTR, $256
+
+// q6kidx holds eight VPERMW index vectors, for half h and group g of a
+// Q6_K block (vector 4h+g): words 0-7 select scale 8h+2g, words 8-15
+// scale 8h+2g+1.
+
+DATA q6kidx<>+0(SB)/8, $0x0000000000000000
+DATA q6kidx<>+8(SB)/8, $0x0000000000000000
+DATA q6kidx<>+16(SB)/8, $0x0001000100010001
+DATA q6kidx<>+24(SB)/8, $0x0001000100010001
+DATA q6kidx<>+32(SB)/8, $0x0002000200020002
+DATA q6kidx<>+40(SB)/8, $0x0002000200020002
+DATA q6kidx<>+48(SB)/8, $0x0003000300030003
+DATA q6kidx<>+56(SB)/8, $0x0003000300030003
+DATA q6kidx<>+64(SB)/8, $0x0004000400040004
+DATA q6kidx<>+72(SB)/8, $0x0004000400040004
+DATA q6kidx<>+80(SB)/8, $0x0005000500050005
+DATA q6kidx<>+88(SB)/8, $0x0005000500050005
+DATA q6kidx<>+96(SB)/8, $0x0006000600060006
+DATA q6kidx<>+104(SB)/8, $0x0006000600060006
+DATA q6kidx<>+112(SB)/8, $0x0007000700070007
+DATA q6kidx<>+120(SB)/8, $0x0007000700070007
+DATA q6kidx<>+128(SB)/8, $0x0008000800080008
+DATA q6kidx<>+136(SB)/8, $0x0008000800080008
+DATA q6kidx<>+144(SB)/8, $0x0009000900090009
+DATA q6kidx<>+152(SB)/8, $0x0009000900090009
+DATA q6kidx<>+160(SB)/8, $0x000a000a000a000a
+DATA q6kidx<>+168(SB)/8, $0x000a000a000a000a
+DATA q6kidx<>+176(SB)/8, $0x000b000b000b000b
+DATA q6kidx<>+184(SB)/8, $0x000b000b000b000b
+DATA q6kidx<>+192(SB)/8, $0x000c000c000c000c
+DATA q6kidx<>+200(SB)/8, $0x000c000c000c000c
+DATA q6kidx<>+208(SB)/8, $0x000d000d000d000d
+DATA q6kidx<>+216(SB)/8, $0x000d000d000d000d
+DATA q6kidx<>+224(SB)/8, $0x000e000e000e000e
+DATA q6kidx<>+232(SB)/8, $0x000e000e000e000e
+DATA q6kidx<>+240(SB)/8, $0x000f000f000f000f
+DATA q6kidx<>+248(SB)/8, $0x000f000f000f000f
+GLOBL q6kidx<>(SB), RODATA|NOPTR, $256
