@@ -145,13 +145,19 @@ func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) fl
 //go:noescape
 func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
 
-// dot4bitVNNI returns the dot product of nhalves 32-value halves of 4-bit
-// codes (16 bytes each, high nibble first) with an activation quantised by
-// act32 with k = 128 in even-odd order; tab is an int8Table's codes and
-// scales[i] half i's scale times the table's.
+// dot4bitRowsVNNI sets out[i] for i < rows to the dot product of row i of
+// 4-bit codes (halves 32-value halves per row, 16 bytes each, high nibble
+// first; rows consecutive from codes) with an activation quantised by
+// act32 with k = 128 in even-odd order (dxv its laneScales); s gives the
+// block scales, without double quantisation. rows is positive.
 //
 //go:noescape
-func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32
+func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+
+// dot4bitRowsDQVNNI is dot4bitRowsVNNI with double-quantised block scales.
+//
+//go:noescape
+func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
 
 // dotQ4KVNNI returns the dot product of nblocks block_q4_K records with an
 // activation quantised by act256 (codes xq, scales xd, 32-value sums s32).

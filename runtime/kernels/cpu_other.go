@@ -55,8 +55,10 @@ func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) fl
 
 func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
 
-func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32 {
-	return 0
+func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32) {
+}
+
+func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32) {
 }
 
 func dotQ4KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s32 *int16) float32 { return 0 }

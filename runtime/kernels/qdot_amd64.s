@@ -171,66 +171,6 @@ q50done:
 	MOVSS X0, ret+40(FP)
 	RET
 
-// NF4HALF adds one 32-value half-block (16 code bytes at coff(SI), high
-// nibble first) to acc: the nibbles are looked up in the offset int8 table
-// Y14 by VPSHUFB, the activation holds the half's even values then its odd
-// ones, and the scale is the half's (table-scaled) scale at soff(BX) times
-// the activation's at doff(R8).
-#define NF4HALF(coff, xoff, soff, doff, boff, acc) \
-	VMOVDQU coff(SI), X0; \
-	VPSRLW $4, X0, X1; \
-	VINSERTI128 $1, X0, Y1, Y1; \
-	VPAND Y15, Y1, Y1; \
-	VPSHUFB Y1, Y14, Y1; \
-	VMOVDQU boff(R9), Y2; \
-	VPDPBUSD xoff(DI), Y1, Y2; \
-	VCVTDQ2PS Y2, Y2; \
-	VMOVSS soff(BX), X3; \
-	VMULSS doff(R8), X3, X3; \
-	VBROADCASTSS X3, Y3; \
-	VFMADD231PS Y3, Y2, acc
-
-// func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32
-TEXT ·dot4bitVNNI(SB), NOSPLIT, $0-60
-	MOVQ codes+0(FP), SI
-	MOVQ scales+8(FP), BX
-	MOVQ nhalves+16(FP), CX
-	MOVQ xq+24(FP), DI
-	MOVQ xd+32(FP), R8
-	MOVQ bias+40(FP), R9
-	MOVQ tab+48(FP), AX
-	VMOVDQU (AX), Y14
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	MOVL $0x0f0f0f0f, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
-
-n4pair:
-	CMPQ CX, $2
-	JLT  n4one
-	NF4HALF(0, 0, 0, 0, 0, Y12)
-	NF4HALF(16, 32, 4, 4, 32, Y13)
-	ADDQ $32, SI
-	ADDQ $64, DI
-	ADDQ $8, BX
-	ADDQ $8, R8
-	ADDQ $64, R9
-	SUBQ $2, CX
-	JMP  n4pair
-
-n4one:
-	TESTQ CX, CX
-	JZ    n4done
-	NF4HALF(0, 0, 0, 0, 0, Y12)
-
-n4done:
-	VADDPS Y13, Y12, Y12
-	HSUM8(Y12, X12)
-	VZEROUPPER
-	MOVSS X0, ret+56(FP)
-	RET
-
 // Q4KCHUNK adds 64 values of a block_q4_K (the 32 bytes at qoff(SI): low
 // nibbles are sub-block 2j, high nibbles 2j+1) times the activation codes
 // at xoff(DI), each sub-block times its six-bit scale (word lanes of Y5,
@@ -508,3 +448,197 @@ DATA q6kidx<>+232(SB)/8, $0x000e000e000e000e
 DATA q6kidx<>+240(SB)/8, $0x000f000f000f000f
 DATA q6kidx<>+248(SB)/8, $0x000f000f000f000f
 GLOBL q6kidx<>(SB), RODATA|NOPTR, $256
+
+// NF4BLK512 adds two 32-value halves (32 code bytes at (SI), 16 per half,
+// high nibble first) to acc on 512-bit registers: the high and low
+// nibbles of each half are arranged as the activation is (each half's 16
+// even values, then its 16 odd ones), looked up in the offset int8 table
+// Z14 and multiplied with the activation codes at (DI) from the biases at
+// (R9); each half's lanes are scaled by its activation scale (dxv at (R8))
+// and its weight scale, in the lanes of Z4.
+#define NF4BLK512(acc) \
+	VMOVDQU (SI), Y0; \
+	VPSRLW $4, Y0, Y1; \
+	VINSERTI64X4 $1, Y0, Z1, Z1; \
+	VSHUFI64X2 $0xd8, Z1, Z1, Z1; \
+	VPANDD Z15, Z1, Z1; \
+	VPSHUFB Z1, Z14, Z1; \
+	VMOVDQU32 (R9), Z2; \
+	VPDPBUSD (DI), Z1, Z2; \
+	VCVTDQ2PS Z2, Z2; \
+	VMULPS (R8), Z2, Z2; \
+	VFMADD231PS Z4, Z2, acc
+
+// NF4SCALE_DQ sets dst to half H's double-quantised scale,
+// (code[qa[b]]·a2[b/256] + off)·mul for its block b = H/2. It clobbers AX
+// and DX.
+#define NF4SCALE_DQ(H, dst) \
+	MOVQ H, DX; \
+	SHRQ $1, DX; \
+	MOVBLZX (R10)(DX*1), AX; \
+	VMOVSS (R13)(AX*4), dst; \
+	SHRQ $8, DX; \
+	VMULSS (R12)(DX*4), dst, dst; \
+	VADDSS X7, dst, dst; \
+	VMULSS X5, dst, dst
+
+// NF4SCALE_ABS sets dst to half H's scale absmax[H/2]·mul. It clobbers DX.
+#define NF4SCALE_ABS(H, dst) \
+	MOVQ H, DX; \
+	SHRQ $1, DX; \
+	VMULSS (R10)(DX*4), X5, dst
+
+// dot4bitRowsVNNI and dot4bitRowsDQVNNI: rows are consecutive in codes
+// and in the global half index R11, which starts at s.h0; each row
+// multiplies halves halves with the activation and stores its sum at
+// (BX), the next float for the next row. Pairs of halves run on 512-bit
+// registers (their two scales differ when the pair straddles a block, on
+// rows that start mid-block); a last odd half runs on 256-bit ones.
+
+// func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+TEXT ·dot4bitRowsVNNI(SB), NOSPLIT, $0-64
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 0(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VMOVSS 40(AX), X7
+	VMOVSS 44(AX), X5
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+n4row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ dxv+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+n4pair:
+	CMPQ CX, $2
+	JLT  n4tail
+	NF4SCALE_ABS(R11, X4)
+	TESTQ $1, R11
+	JNZ  n4straddle
+	VBROADCASTSS X4, Z4
+	JMP  n4blk
+n4straddle:
+	INCQ R11
+	NF4SCALE_ABS(R11, X6)
+	DECQ R11
+	VBROADCASTSS X4, Y4
+	VBROADCASTSS X6, Y6
+	VINSERTF64X4 $1, Y6, Z4, Z4
+n4blk:
+	NF4BLK512(Z12)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $2, R11
+	SUBQ $2, CX
+	JMP  n4pair
+n4tail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   n4store
+	NF4SCALE_ABS(R11, X4)
+	VBROADCASTSS X4, Y4
+	VMOVDQU (SI), X0
+	VPSRLW $4, X0, X1
+	VINSERTI128 $1, X0, Y1, Y1
+	VPAND Y15, Y1, Y1
+	VPSHUFB Y1, Y14, Y1
+	VMOVDQU (R9), Y2
+	VPDPBUSD (DI), Y1, Y2
+	VCVTDQ2PS Y2, Y2
+	VMULPS (R8), Y2, Y2
+	VFMADD231PS Y4, Y2, Y12
+	ADDQ $16, SI
+	INCQ R11
+n4store:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  n4row
+	VZEROUPPER
+	RET
+
+// func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+TEXT ·dot4bitRowsDQVNNI(SB), NOSPLIT, $0-64
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 8(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VMOVSS 40(AX), X7
+	VMOVSS 44(AX), X5
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+n6row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ dxv+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+n6pair:
+	CMPQ CX, $2
+	JLT  n6tail
+	NF4SCALE_DQ(R11, X4)
+	TESTQ $1, R11
+	JNZ  n6straddle
+	VBROADCASTSS X4, Z4
+	JMP  n6blk
+n6straddle:
+	INCQ R11
+	NF4SCALE_DQ(R11, X6)
+	DECQ R11
+	VBROADCASTSS X4, Y4
+	VBROADCASTSS X6, Y6
+	VINSERTF64X4 $1, Y6, Z4, Z4
+n6blk:
+	NF4BLK512(Z12)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $2, R11
+	SUBQ $2, CX
+	JMP  n6pair
+n6tail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   n6store
+	NF4SCALE_DQ(R11, X4)
+	VBROADCASTSS X4, Y4
+	VMOVDQU (SI), X0
+	VPSRLW $4, X0, X1
+	VINSERTI128 $1, X0, Y1, Y1
+	VPAND Y15, Y1, Y1
+	VPSHUFB Y1, Y14, Y1
+	VMOVDQU (R9), Y2
+	VPDPBUSD (DI), Y1, Y2
+	VCVTDQ2PS Y2, Y2
+	VMULPS (R8), Y2, Y2
+	VFMADD231PS Y4, Y2, Y12
+	ADDQ $16, SI
+	INCQ R11
+n6store:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  n6row
+	VZEROUPPER
+	RET
