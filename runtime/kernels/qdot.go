@@ -144,23 +144,24 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 	switch q.Method {
 	case Q8_0, Q4_0, Q5_0:
 		var k int32
-		var dot func(*byte, int, *int8, *float32, *int32) float32
+		var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
 		var size int
 		switch q.Method {
 		case Q8_0:
-			k, dot, size = 128, dotQ8_0VNNI, bytesQ8Block
+			k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
 		case Q4_0:
-			k, dot, size = 8, dotQ4_0VNNI, 18
+			k, dot, size = 8, dotRowsQ4_0VNNI, 18
 		case Q5_0:
-			k, dot, size = 16, dotQ5_0VNNI, 22
+			k, dot, size = 16, dotRowsQ5_0VNNI, 22
 		}
 		a := act32(x, k, false)
 		defer actPool.Put(a)
+		dxv := a.laneScales()
 		nb := cols / 32
 		rec := nb * size
 		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				out[r] = dot(&q.Data[r*rec], nb, &a.q[0], &a.d[0], &a.bias[0])
+			if hi > lo {
+				dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &dxv[0], &a.bias[0], &out[lo])
 			}
 		})
 	case Q4_K:
@@ -168,8 +169,8 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 		defer actPool.Put(a)
 		nb := cols / 256
 		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				out[r] = dotQ4KVNNI(&q.Data[r*nb*144], nb, &a.q[0], &a.d[0], &a.s32[0])
+			if hi > lo {
+				dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
 			}
 		})
 	case Q6_K:
@@ -177,8 +178,8 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 		defer actPool.Put(a)
 		nb := cols / 256
 		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				out[r] = dotQ6KVNNI(&q.Data[r*nb*210], nb, &a.q[0], &a.d[0], &a.s16[0])
+			if hi > lo {
+				dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
 			}
 		})
 	case NF4, FP4:
