@@ -136,60 +136,34 @@ func intDotMethod(q *QMatrix) bool {
 	return false
 }
 
-// intMatVec sets out = W·x with the integer-dot kernels, splitting rows
-// over e's threads. The caller has checked vnni() and intDotMethod(q).
-func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
+// intKernel is the integer-dot form of a product with q: quant quantises
+// an activation vector for it and rows sets out[r] = row r of W times that
+// activation for r in [lo, hi).
+type intKernel struct {
+	quant func(x []float32) *act8
+	rows  func(a *act8, out []float32, lo, hi int)
+}
+
+// newIntKernel returns q's integer-dot kernel; the caller has checked
+// intDotMethod(q).
+func newIntKernel(q *QMatrix) intKernel {
 	cols := q.Cols
-	work := cols / 4 // an integer multiply-add costs a fraction of a float one
 	switch q.Method {
-	case Q8_0, Q4_0, Q5_0:
-		var k int32
-		var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
-		var size int
-		switch q.Method {
-		case Q8_0:
-			k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
-		case Q4_0:
-			k, dot, size = 8, dotRowsQ4_0VNNI, 18
-		case Q5_0:
-			k, dot, size = 16, dotRowsQ5_0VNNI, 22
-		}
-		a := act32(x, k, false)
-		defer actPool.Put(a)
-		dxv := a.laneScales()
-		nb := cols / 32
-		rec := nb * size
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			if hi > lo {
-				dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &dxv[0], &a.bias[0], &out[lo])
-			}
-		})
 	case Q4_K:
-		a := act256(x)
-		defer actPool.Put(a)
 		nb := cols / 256
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			if hi > lo {
-				dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
-			}
-		})
+		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
+		}}
 	case Q6_K:
-		a := act256(x)
-		defer actPool.Put(a)
 		nb := cols / 256
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			if hi > lo {
-				dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
-			}
-		})
+		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
+		}}
 	case NF4, FP4:
-		a := act32(x, 128, true)
-		defer actPool.Put(a)
 		tab := &nf4Int8
 		if q.Method == FP4 {
 			tab = &fp4Int8
 		}
-		dxv := a.laneScales()
 		halves := cols / 32
 		s := blockScales{mul: tab.scale, tab: &tab.codes}
 		dot := dot4bitRowsVNNI
@@ -199,15 +173,85 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 		} else {
 			s.absmax = &q.Absmax[0]
 		}
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			if hi <= lo {
-				return
-			}
+		quant := func(x []float32) *act8 {
+			a := act32(x, 128, true)
+			a.laneScales()
+			return a
+		}
+		return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
-			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &dxv[0], &a.bias[0], &s, &out[lo])
-		})
+			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
+		}}
 	}
+	var k int32
+	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
+	var size int
+	switch q.Method {
+	case Q8_0:
+		k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
+	case Q4_0:
+		k, dot, size = 8, dotRowsQ4_0VNNI, 18
+	default: // Q5_0
+		k, dot, size = 16, dotRowsQ5_0VNNI, 22
+	}
+	nb := cols / 32
+	rec := nb * size
+	quant := func(x []float32) *act8 {
+		a := act32(x, k, false)
+		a.laneScales()
+		return a
+	}
+	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}}
+}
+
+// intWork is the parallelRows work of one row of q by the integer-dot
+// kernels: an integer multiply-add costs a fraction of a float one.
+func intWork(q *QMatrix) int { return q.Cols / 4 }
+
+// intMatVec sets out = W·x with the integer-dot kernels, splitting rows
+// over e's threads. The caller has checked vnni() and intDotMethod(q).
+func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
+	k := newIntKernel(q)
+	a := k.quant(x)
+	defer actPool.Put(a)
+	e.parallelRows(q.Rows, 1, intWork(q), func(lo, hi int) {
+		if hi > lo {
+			k.rows(a, out, lo, hi)
+		}
+	})
+}
+
+// intTileRows is how many weight rows intMatMul multiplies with every
+// activation row before moving on, so that they stay in the L1 cache.
+const intTileRows = 16
+
+// intMatMul sets out = X·Wᵀ for n activation rows with the integer-dot
+// kernels: each row of X is quantised once, and each tile of intTileRows
+// weight rows is multiplied with all of them while it is in cache. The
+// caller has checked vnni() and intDotMethod(q).
+func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
+	k := newIntKernel(q)
+	rows, cols := q.Rows, q.Cols
+	acts := make([]*act8, n)
+	for b := range acts {
+		acts[b] = k.quant(x[b*cols : (b+1)*cols])
+	}
+	defer func() {
+		for _, a := range acts {
+			actPool.Put(a)
+		}
+	}()
+	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
+		for t := lo; t < hi; t += intTileRows {
+			th := min(t+intTileRows, hi)
+			for b, a := range acts {
+				k.rows(a, out[b*rows:(b+1)*rows], t, th)
+			}
+		}
+	})
 }
 
 // int8Table is a 4-bit code table as signed bytes for VPSHUFB: codes[c] is

@@ -113,6 +113,17 @@ func TestIntDotKernels(t *testing.T) {
 				if err := e.QMatVec(out, c.q, x); err != nil {
 					t.Fatal(err)
 				}
+				// The same vector as one row of a batch of three.
+				outN := make([]float32, 3*rows)
+				xn := append(append(randVec(5, cols, scale), x...), randVec(6, cols, scale)...)
+				if err := e.QMatMul(outN, xn, c.q, 3); err != nil {
+					t.Fatal(err)
+				}
+				for r := 0; r < rows; r++ {
+					if outN[rows+r] != out[r] {
+						t.Fatalf("%s scale %g %+v: QMatMul row 1 [%d] = %g, QMatVec %g", c.name, scale, e, r, outN[rows+r], out[r])
+					}
+				}
 				for r := 0; r < rows; r++ {
 					var want, mag, fl, bound float64
 					for i := 0; i < cols; i++ {
