@@ -2,6 +2,7 @@ package engines
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -226,6 +227,12 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.kw("    ", "r", fmt.Sprint(lo.Rank), "ML003: rank")
 		p.kw("    ", "lora_alpha", pyFloat(lo.Alpha), fmt.Sprintf("updates scaled by alpha/r = %g", lo.Alpha/float64(max(lo.Rank, 1))))
 		p.kw("    ", "lora_dropout", pyFloat(lo.Dropout), "dropout on the adapter input")
+		need("lora.rslora", boolWord(lo.RSLoRA), &lo.Site, "rslora")
+		if lo.RSLoRA {
+			p.kw("    ", "use_rslora", "True", fmt.Sprintf("rank-stabilised: updates scaled by alpha/sqrt(r) = %g instead", lo.Alpha/math.Sqrt(float64(max(lo.Rank, 1)))))
+		} else {
+			p.kw("    ", "use_rslora", "False", "")
+		}
 		p.kw("    ", "target_modules", "["+strings.Join(targets, ", ")+"]", "ML003")
 		p.kw("    ", "bias", pyStr("none"), "")
 		p.kw("    ", "task_type", pyStr("CAUSAL_LM"), "")
@@ -359,7 +366,9 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.kw("        ", "learning_rate", pyFloat(f.Optimizer.LR), "")
 	p.kw("        ", "lr_scheduler_type", strings.TrimPrefix(schedKey, "lr_scheduler_type="), "")
 	if f.Optimizer.Warmup.IsPercent {
-		p.kw("        ", "warmup_ratio", pyFloat(f.Optimizer.Warmup.Percent/100), "")
+		// transformers 5 takes the ratio as a float warmup_steps below 1
+		// (warmup_ratio was deprecated in 5.0 and removed in 5.2).
+		p.kw("        ", "warmup_steps", pyFloat(f.Optimizer.Warmup.Percent/100), fmt.Sprintf("optimizer.warmup = %g%%: a float below 1 is a share of the run", f.Optimizer.Warmup.Percent))
 	} else {
 		p.kw("        ", "warmup_steps", fmt.Sprint(f.Optimizer.Warmup.Steps), "")
 	}
@@ -406,10 +415,25 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	default:
 		p.kw("        ", "save_strategy", pyStr("no"), "the final model is saved at the end")
 	}
-	if evalKind == "split" {
+	switch {
+	case evalKind == "split" && f.EvalEvery.N > 0 && f.EvalEvery.Unit == "steps":
+		need("eval_every", "steps", "eval_every")
+		p.kw("        ", "eval_strategy", pyStr("steps"), "")
+		p.kw("        ", "eval_steps", fmt.Sprint(f.EvalEvery.N), "finetune.eval_every")
+	case evalKind == "split" && f.EvalEvery.N > 0:
+		need("eval_every", "epochs", "eval_every")
+		p.kw("        ", "eval_strategy", pyStr("epoch"), fmt.Sprintf("every %d epochs in the plan; the Trainer evaluates every epoch", f.EvalEvery.N))
+	case evalKind == "split":
 		p.kw("        ", "eval_strategy", pyStr("epoch"), "evaluate on the held-out split after each epoch")
-	} else {
+	default:
 		p.kw("        ", "eval_strategy", pyStr("no"), "dataset.eval = 0")
+	}
+	if f.MaxGradNorm > 0 {
+		need("max_grad_norm", "set", "max_grad_norm")
+		p.kw("        ", "max_grad_norm", pyFloat(f.MaxGradNorm), "clip gradients by global norm")
+	} else {
+		need("max_grad_norm", "off", "max_grad_norm")
+		p.kw("        ", "max_grad_norm", "0.0", "max_grad_norm = 0: no clipping")
 	}
 	p.kw("        ", "seed", "SEED", "")
 	p.kw("        ", "data_seed", "SEED", "")
@@ -419,7 +443,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	if f.LossChunks > 0 {
 		p.kw("        ", "use_liger_kernel", "True", fmt.Sprintf("loss_chunks = %d: Liger's fused linear cross-entropy never materialises the logits", f.LossChunks))
 	} else {
-		p.line("        # loss_chunks unset: transformers' causal-LM loss, whole logits cast to fp32")
+		p.kw("        ", "loss_type", pyStr("chunked_nll"), "loss_chunks unset: TRL's chunked loss, the head and fp32 cross-entropy on 256 tokens at a time (TRL's default, written out)")
 	}
 	p.kw("        ", "activation_offloading", pyBool(f.ActivationOffloading), "saved activations to host memory and back")
 	p.kw("        ", "logging_steps", "10", "")

@@ -283,6 +283,9 @@ func (o *attentionOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorg
 	if o.st.cached {
 		return nil, fmt.Errorf("engine: %s: gradients need an engine without a KV cache", o.name)
 	}
+	if o.core != nil {
+		return o.coreSymDiff(in, grad) // selective.go
+	}
 	st := o.st
 	var b gradBuilder
 	res := make(gorgonia.Nodes, 3)
