@@ -373,7 +373,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.kw("        ", "warmup_steps", fmt.Sprint(f.Optimizer.Warmup.Steps), "")
 	}
 	p.kw("        ", "weight_decay", pyFloat(f.Optimizer.WeightDecay), "")
-	optim := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "adamw_torch", compiler.OptimizerAdamW8bit: "adamw_bnb_8bit",
+	optim := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "adamw_torch_fused", compiler.OptimizerAdamW8bit: "adamw_bnb_8bit",
 		compiler.OptimizerPagedAdamW8bit: "paged_adamw_8bit", compiler.OptimizerSGD: "sgd", compiler.OptimizerLion: "lion_32bit"}[f.Optimizer.Name]
 	optWhy := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "two fp32 moments per trained parameter",
 		compiler.OptimizerAdamW8bit: "8-bit block-wise moments (bitsandbytes)", compiler.OptimizerPagedAdamW8bit: "8-bit moments that page to host memory under pressure (QLoRA)",

@@ -239,7 +239,7 @@ var table = []Mapping{
 	no("precision", "fp8", Torchtune, "torchtune 0.6's single-device and LoRA recipes have no fp8 training. Use precision = bf16."),
 
 	// optimizer
-	ex("optimizer.name", "adamw", HF, `optim="adamw_torch"`),
+	ex("optimizer.name", "adamw", HF, `optim="adamw_torch_fused"`),
 	ex("optimizer.name", "adamw_8bit", HF, `optim="adamw_bnb_8bit"`),
 	ex("optimizer.name", "paged_adamw_8bit", HF, `optim="paged_adamw_8bit"`),
 	ex("optimizer.name", "sgd", HF, `optim="sgd"`),
