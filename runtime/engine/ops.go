@@ -377,6 +377,10 @@ type attentionOp struct {
 	// rotated q and k nor their gradients are kept in the graph; the
 	// backward pass recomputes them (selective.go).
 	core *coreScratch
+	// lse is the per-row log-sum-exp [heads, T] of the last forward pass
+	// without a cache, which flash2's tiled backward pass recomputes the
+	// probabilities from (flash2.go).
+	lse []float32
 }
 
 func newAttention(name string, st *state, layer int, kind Attention, reuse bool) *attentionOp {
@@ -438,7 +442,17 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := o.output(t, qd)
 	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
-	if err := st.exec.AttentionForward(kind, out.Float32s(), nil, q, keys, vals, shape); err != nil {
+	var lse []float32
+	if kind == AttentionFlash2 && !st.cached {
+		// A whole sequence, as in training: keep what the backward pass
+		// needs.
+		if cap(o.lse) < st.heads*t {
+			o.lse = make([]float32, st.heads*t)
+		}
+		o.lse = o.lse[:st.heads*t]
+		lse = o.lse
+	}
+	if err := st.exec.AttentionForward(kind, out.Float32s(), lse, q, keys, vals, shape); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
 	}
 	return out, nil

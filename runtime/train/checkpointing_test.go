@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/runtime/data"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 )
 
@@ -17,11 +18,15 @@ import (
 // block.
 func TestCheckpointingRecomputes(t *testing.T) {
 	for _, method := range []Method{LoRA, Full} {
-		for _, q := range []engine.Quantize{engine.QuantizeNone, engine.QuantizeNF4} {
+		for _, v := range []struct {
+			q   engine.Quantize
+			att engine.Attention
+		}{{engine.QuantizeNone, engine.AttentionEager}, {engine.QuantizeNF4, engine.AttentionEager}, {engine.QuantizeNone, engine.AttentionFlash2}} {
+			q := v.q
 			if method == Full && q != engine.QuantizeNone {
 				continue
 			}
-			t.Run(method.String()+"/"+q.String(), func(t *testing.T) {
+			t.Run(method.String()+"/"+q.String()+"/"+v.att.String(), func(t *testing.T) {
 				var want [][]float32
 				var wantLoss []float64
 				var held []int64
@@ -32,7 +37,14 @@ func TestCheckpointingRecomputes(t *testing.T) {
 					if i == 3 {
 						sel = all
 					}
-					e, ds := stories(t, 64, q)
+					var e *engine.Engine
+					var ds *data.Set
+					if v.att == engine.AttentionFlash2 {
+						_, ds = stories(t, 64, engine.QuantizeNone)
+						e = rebuild(t, engine.AttentionFlash2) // the tiled backward pass (engine/flash2.go)
+					} else {
+						e, ds = stories(t, 64, q)
+					}
 					ds.Train = ds.Train[:8]
 					cfg := Config{Method: method, LoRA: LoRAConfig{Rank: 4, Alpha: 8, Dropout: 0.1, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 						Optimizer: Optimizer{Kind: AdamW, LR: 1e-2}, Schedule: Constant, MaxGradNorm: 1, Batch: 2, GradAccum: 1, MaxSteps: 3, Seed: 2, Checkpoint: ck, RecomputeAttention: sel}
