@@ -916,3 +916,94 @@ q5rstore:
 	JNZ  q5rrow
 	VZEROUPPER
 	RET
+
+// func quantBlocksAVX512(x *float32, nblocks int, vecs int, q *int8, d *float32)
+//
+// Quantises nblocks blocks of 16·vecs floats from x to signed bytes at q,
+// each with the scale amax/127 stored at d (one float per block): codes
+// are round(x·127/amax) to nearest even. A block of zeros gets scale 0, a
+// block holding a NaN scale NaN; both get zero codes.
+TEXT ·quantBlocksAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nblocks+8(FP), CX
+	MOVQ vecs+16(FP), R8
+	MOVQ q+24(FP), DI
+	MOVQ d+32(FP), BX
+	MOVL $0x7fffffff, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	MOVL $0x42fe0000, DX // 127.0
+	VMOVD DX, X14
+	VXORPS X13, X13, X13
+
+qbloop:
+	TESTQ CX, CX
+	JZ    qbdone
+	VXORPS Z2, Z2, Z2
+	KXORW K3, K3, K3
+	MOVQ SI, AX
+	MOVQ R8, DX
+
+qbmax:
+	VPANDD (AX), Z15, Z0
+	VMAXPS Z0, Z2, Z2
+	VCMPPS $3, Z0, Z0, K1
+	KORW K1, K3, K3
+	ADDQ $64, AX
+	DECQ DX
+	JNZ  qbmax
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VMAXPS X3, X2, X2
+	VPERMILPS $0x4e, X2, X3
+	VMAXPS X3, X2, X2
+	VPERMILPS $0xb1, X2, X3
+	VMAXPS X3, X2, X2
+	KORTESTW K3, K3
+	JNZ  qbnan
+	VUCOMISS X13, X2
+	JE   qbzero
+	VDIVSS X14, X2, X4
+	VMOVSS X4, (BX)
+	VDIVSS X2, X14, X5
+	VBROADCASTSS X5, Z5
+	MOVQ R8, DX
+
+qbcodes:
+	VMULPS (SI), Z5, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMOVSDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ DX
+	JNZ  qbcodes
+	JMP  qbnext
+
+qbnan:
+	MOVL $0x7fc00000, DX
+	MOVL DX, (BX)
+	JMP  qbclear
+
+qbzero:
+	MOVL $0, (BX)
+
+qbclear:
+	MOVQ R8, DX
+	VPXORD Z0, Z0, Z0
+
+qbclr:
+	VMOVDQU X0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ DX
+	JNZ  qbclr
+
+qbnext:
+	ADDQ $4, BX
+	DECQ CX
+	JMP  qbloop
+
+qbdone:
+	VZEROUPPER
+	RET
