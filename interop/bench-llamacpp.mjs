@@ -1,7 +1,8 @@
 // Measures llama.cpp (through node-llama-cpp, CPU only) on one GGUF model the
 // way runtime/bench measures whisperc: a prompt of PROMPT pseudo-random
 // tokens evaluated as one batch (prefill), then GEN tokens decoded greedily
-// one at a time. Prints one JSON line. Used by runtime/bench/bench.sh.
+// one at a time. Prints one JSON line per model and thread count. Used by
+// runtime/bench/bench.sh and issue8.sh.
 //
 //   node bench-llamacpp.mjs MODEL.gguf[,MODEL2.gguf...] THREADS[,THREADS2...] PROMPT GEN
 //
