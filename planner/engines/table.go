@@ -437,7 +437,7 @@ func WriteMarkdown(w io.Writer) error {
 		"*approximate* lowers with a warning (P141) that says what differs; *unsupported* is refused (P140), positioned on the\n" +
 		"attribute, before anything is written. The tests check that every decision has a row for every engine and that\n" +
 		"every key below appears in the lowered files.\n\n")
-	b.WriteString("Pinned versions: " + pinsLine() + ".\n\n")
+	b.WriteString("Pinned versions: " + pinsLine() + ". Which release and file each name was checked against: [engines-verified.md](engines-verified.md).\n\n")
 	b.WriteString("## Fine-tuning\n\n")
 	b.WriteString("| decision | value | rule | hf | torchtune |\n| --- | --- | --- | --- | --- |\n")
 	for _, d := range decisionDomain {
