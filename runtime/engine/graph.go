@@ -98,6 +98,13 @@ func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgon
 func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
 		exec := b.e.exec
+		if b.train != nil {
+			// Training (QLoRA) multiplies the frozen base in float, as
+			// bitsandbytes does and as its input gradient (dequantised
+			// rows) does; inference rounds activations to 8 bits for the
+			// integer-dot kernels, as llama.cpp does.
+			exec.NoVNNI = true
+		}
 		y := b.std(name, func() (*gorgonia.Node, error) {
 			if b.reuse {
 				return quantLinearReused(name, x, q, exec)
