@@ -446,8 +446,11 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		st.Decisions = append(st.Decisions, d)
 	}
 	// optimizer
-	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(),
-		Effect: "state " + gib(base.Component("optimizer_state"))})
+	optEffect := "state " + gib(base.Component("optimizer_state"))
+	if base.PagedBytes > 0 {
+		optEffect += fmt.Sprintf(" on the device, %s more in paged memory (outside PyTorch's allocator; it moves to host memory when the GPU runs short)", gib(base.PagedBytes))
+	}
+	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(), Effect: optEffect})
 	st.Decisions = append(st.Decisions, guardDecision(f, b.opts.Engine))
 	if e := f.EvalEvery; e.N > 0 {
 		st.Decisions = append(st.Decisions, Decision{What: "eval_every", Choice: fmt.Sprintf("%d %s", e.N, e.Unit),

@@ -66,8 +66,9 @@ type trainPlan struct {
 	alpha   float64
 	dropout float64
 	rslora  bool
-	// checkpoint marks the blocks recomputed in the backward pass.
-	checkpoint []bool
+	// checkpoint marks the blocks recomputed in the backward pass,
+	// selective those whose attention core is.
+	checkpoint, selective []bool
 }
 
 // trainOptions reads a train stage's graph: the engine's options (each
@@ -83,8 +84,9 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 	mods := map[string]bool{}
 	for i, l := range g.Layers {
 		tp.checkpoint = append(tp.checkpoint, l.Checkpoint)
+		tp.selective = append(tp.selective, l.RecomputeAttention)
 		inf.Layers[i] = l
-		inf.Layers[i].Checkpoint = false
+		inf.Layers[i].Checkpoint, inf.Layers[i].RecomputeAttention = false, false
 		inf.Layers[i].Linears = make([]planner.Linear, len(l.Linears))
 		for j, ln := range l.Linears {
 			linears++
@@ -141,15 +143,12 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 	cfg := train.Config{
 		Method: tp.method, Batch: f.Batch, GradAccum: f.GradAccum, Epochs: f.Epochs, MaxSteps: f.MaxSteps,
-		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint,
+		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint, RecomputeAttention: tp.selective,
 		MaxGradNorm: f.MaxGradNorm,
 		NaNPatience: f.NaN.Patience, NaNLRFactor: f.NaN.LRFactor, NaNRollbacks: f.NaN.Rollbacks,
 	}
 	if f.NaN.Rollbacks == 0 {
 		cfg.NaNRollbacks = -1 // nan_rollbacks = 0: none
-	}
-	if f.Checkpointing.Mode == compiler.CheckpointSelective {
-		return cfg, fmt.Errorf("selective checkpointing (recomputing attention only) is not implemented in the CPU runtime; use checkpointing = full or every(n)")
 	}
 	if tp.method == train.LoRA {
 		cfg.LoRA = train.LoRAConfig{Rank: tp.rank, Alpha: tp.alpha, Dropout: tp.dropout, Modules: tp.modules, RSLoRA: tp.rslora}

@@ -22,6 +22,11 @@ type Memory struct {
 	// Total adds the allocator's reserve and the CUDA context: what
 	// nvidia-smi shows, and what must fit.
 	Total int64 `json:"total_bytes"`
+	// PagedBytes is optimizer state in CUDA managed memory (bitsandbytes'
+	// paged optimizers): outside PyTorch's allocator, resident on the
+	// device while it has room and paged to host memory when it runs
+	// short, so neither in Allocated nor in Total.
+	PagedBytes int64 `json:"paged_bytes,omitempty"`
 	// Phase names the phase that sets the peak: "backward" or
 	// "optimizer step" for training, "prefill" or "decode" for inference.
 	Phase string `json:"phase"`
@@ -359,8 +364,19 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	case SGD, Lion:
 		state = trainable * pb
 	}
+	var paged int64
+	if w.Optimizer == PagedAdamW8bit && !w.CPUOffload {
+		// bitsandbytes allocates the state of tensors of 1e5 elements or
+		// more in CUDA managed memory (bitsandbytes/optim/optimizer.py,
+		// get_state_buffer): outside PyTorch's allocator, paged to host
+		// memory when the device runs short.
+		paged = 2 * w.pagedStateElements()
+		if w.Sharding == ZeRO2 || w.Sharding == ZeRO3 {
+			paged /= nd
+		}
+	}
 	stepTemp := trainable * pb // foreach AdamW's sqrt(v) temporary; measured
-	if w.Optimizer == SGD || w.Optimizer == Lion {
+	if w.Optimizer == SGD || w.Optimizer == Lion || w.fusedAdamW() {
 		stepTemp = 0
 	}
 	// ZeRO (Rajbhandari et al. §5): stage 2 partitions gradients and
@@ -389,9 +405,26 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 		cache /= nd // parameters are gathered (and cast) a layer at a time
 	}
 	kept, perLayer := w.activations()
-	acts := sat(w.offloadedActivations(kept, perLayer))
 	tokens := float64(w.Batch) * float64(w.Seq)
-	logits := sat(w.logitBytes(tokens))
+	lb := w.logitBytes(tokens)
+	actNote := "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"
+	var acts int64
+	if w.Engine == EngineTorchtune && w.Checkpointing == CheckpointFull {
+		// torchtune's recipe computes the loss and frees the logits
+		// (del logits, then the chunked loss's backward) before backward
+		// recomputes the first layer, so the recomputed layer's working
+		// set and the logits are never alive together. Offloading keeps
+		// about two layer inputs on the device, the rest in host memory.
+		bounds := kept - perLayer
+		if w.ActivationOffload {
+			bounds = min(bounds, 2*bounds/float64(max(w.Arch.Layers, 1)))
+		}
+		acts = sat(bounds + max(0, perLayer-lb))
+		actNote = "layer inputs kept for the recomputation, and the part of one recomputed layer beyond the freed logits (checkpointing full, attention " + w.Attention.String() + ")"
+	} else {
+		acts = sat(w.offloadedActivations(kept, perLayer))
+	}
+	logits := sat(lb)
 	if w.CPUOffload {
 		// state and gradients live in host memory; with ZeRO-3 the
 		// parameters too, gathered a layer at a time
@@ -416,15 +449,15 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	if adapters > 0 {
 		static = append(static, Component{Name: "adapters", Bytes: adapters, Note: "LoRA A and B matrices"})
 	}
-	if state > 0 {
-		static = append(static, Component{Name: "optimizer_state", Bytes: state, Note: w.Optimizer.String() + " moments"})
+	if s := state - paged; s > 0 {
+		static = append(static, Component{Name: "optimizer_state", Bytes: s, Note: w.Optimizer.String() + " moments"})
 	}
 	backward := append([]Component{}, static...)
 	if cache > 0 {
 		backward = append(backward, Component{Name: "autocast_cache", Bytes: cache, Note: "compute-format copies of the linear weights"})
 	}
 	backward = append(backward,
-		Component{Name: "activations", Bytes: acts, Note: "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"},
+		Component{Name: "activations", Bytes: acts, Note: actNote},
 		Component{Name: "logits", Bytes: logits, Note: w.logitNote()})
 	step := append([]Component{}, static...)
 	step = append(step, Component{Name: "gradients", Bytes: grads})
@@ -449,7 +482,9 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	s := sum(static)
 	reserve := reserveBytes(sum(comps), sum(backward), sum(backward)-s, sum(step), sum(step)-s, floor, w.freshGradientBytes(pb))
-	return finish(comps, reserve, phase, dev)
+	m := finish(comps, reserve, phase, dev)
+	m.PagedBytes = min(paged, state)
+	return m
 }
 
 func (w *Workload) inferenceMemory(dev Device) Memory {
@@ -596,4 +631,33 @@ func (w *Workload) WeightBytes() int64 {
 func (w *Workload) ActivationBytes() int64 {
 	kept, _ := w.activations()
 	return sat(kept)
+}
+
+// pagedStateElements returns the trained elements whose optimizer state
+// bitsandbytes pages: those of tensors with at least 1e5 elements (every
+// weight matrix; LoRA matrices of rank·width ≥ 1e5).
+func (w *Workload) pagedStateElements() int64 {
+	var n int64
+	switch w.Mode {
+	case Full:
+		for _, m := range w.Arch.Modules() {
+			if m.Size >= 100_000 {
+				n += m.Params()
+			}
+		}
+	case LoRA:
+		t := w.targets()
+		r := int64(w.LoRARank)
+		for _, m := range w.Arch.Modules() {
+			if m.Kind != arch.Linear || !t[m.Name] {
+				continue
+			}
+			for _, e := range []int64{r * int64(m.In), r * int64(m.Out)} {
+				if e >= 100_000 {
+					n += e * int64(m.Count)
+				}
+			}
+		}
+	}
+	return n
 }

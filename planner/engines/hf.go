@@ -275,8 +275,13 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line("")
 
 	// callbacks: metrics and the decisions check
-	p.line("class PeakMemory(TrainerCallback):")
-	p.line(`    """Prints the CUDA allocator's peaks at the end, for whisperc run's record."""`)
+	p.line("class RunRecord(TrainerCallback):")
+	p.line(`    """Prints what took effect once training starts (the Trainer turns checkpointing on`)
+	p.line(`    in train()) and the CUDA allocator's peaks at the end, for whisperc run's record."""`)
+	p.line("")
+	p.line("    def on_train_begin(self, args, state, control, model=None, **kwargs):")
+	p.line("        if state.is_world_process_zero and model is not None:")
+	p.line("            report_decisions(model)")
 	p.line("")
 	p.line("    def on_train_end(self, args, state, control, **kwargs):")
 	p.line("        if not torch.cuda.is_available():")
@@ -373,7 +378,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.kw("        ", "warmup_steps", fmt.Sprint(f.Optimizer.Warmup.Steps), "")
 	}
 	p.kw("        ", "weight_decay", pyFloat(f.Optimizer.WeightDecay), "")
-	optim := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "adamw_torch", compiler.OptimizerAdamW8bit: "adamw_bnb_8bit",
+	optim := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "adamw_torch_fused", compiler.OptimizerAdamW8bit: "adamw_bnb_8bit",
 		compiler.OptimizerPagedAdamW8bit: "paged_adamw_8bit", compiler.OptimizerSGD: "sgd", compiler.OptimizerLion: "lion_32bit"}[f.Optimizer.Name]
 	optWhy := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "two fp32 moments per trained parameter",
 		compiler.OptimizerAdamW8bit: "8-bit block-wise moments (bitsandbytes)", compiler.OptimizerPagedAdamW8bit: "8-bit moments that page to host memory under pressure (QLoRA)",
@@ -457,7 +462,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.kw("        ", "deepspeed", "str(HERE / "+pyStr(dsFile(dist))+")", "ZeRO stage "+strings.TrimPrefix(strategy, "zero"))
 	}
 	p.line("    )")
-	cbs := []string{"PeakMemory()"}
+	cbs := []string{"RunRecord()"}
 	if jsonl {
 		cbs = append(cbs, "JSONLMetrics(HERE / "+pyStr(l.rel(l.prog.Track.Dir)+"/"+f.Name+".jsonl")+")")
 	}
@@ -476,7 +481,6 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.line("        callbacks=" + callbacks + ",")
 	p.line("    )")
-	p.line("    report_decisions(trainer.model)")
 	p.line("    trainer.train()")
 	p.line("    trainer.save_model(str(OUTPUT))")
 	p.line("")
@@ -630,7 +634,7 @@ func (l *lowerer) hfReadme(f *compiler.Finetune, ref string, argv []string, st *
 	}
 	b.WriteString("), `requirements.txt` (exact pins).\n\n")
 	writePlanSummary(&b, st)
-	b.WriteString("The script prints `whisperc-decisions {...}` before training (4-bit layers, checkpointing, attention kernel) and\n" +
+	b.WriteString("The script prints `whisperc-decisions {...}` as training starts (4-bit layers, checkpointing, attention kernel) and\n" +
 		"`whisperc-metrics {...}` at the end (the allocator's peaks); `whisperc run` records both.\n")
 	return b.String()
 }

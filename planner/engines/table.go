@@ -239,7 +239,7 @@ var table = []Mapping{
 	no("precision", "fp8", Torchtune, "torchtune 0.6's single-device and LoRA recipes have no fp8 training. Use precision = bf16."),
 
 	// optimizer
-	ex("optimizer.name", "adamw", HF, `optim="adamw_torch"`),
+	ex("optimizer.name", "adamw", HF, `optim="adamw_torch_fused"`),
 	ex("optimizer.name", "adamw_8bit", HF, `optim="adamw_bnb_8bit"`),
 	ex("optimizer.name", "paged_adamw_8bit", HF, `optim="paged_adamw_8bit"`),
 	ex("optimizer.name", "sgd", HF, `optim="sgd"`),
@@ -437,7 +437,7 @@ func WriteMarkdown(w io.Writer) error {
 		"*approximate* lowers with a warning (P141) that says what differs; *unsupported* is refused (P140), positioned on the\n" +
 		"attribute, before anything is written. The tests check that every decision has a row for every engine and that\n" +
 		"every key below appears in the lowered files.\n\n")
-	b.WriteString("Pinned versions: " + pinsLine() + ".\n\n")
+	b.WriteString("Pinned versions: " + pinsLine() + ". Which release and file each name was checked against: [engines-verified.md](engines-verified.md).\n\n")
 	b.WriteString("## Fine-tuning\n\n")
 	b.WriteString("| decision | value | rule | hf | torchtune |\n| --- | --- | --- | --- | --- |\n")
 	for _, d := range decisionDomain {

@@ -30,6 +30,8 @@ var ttModels = map[string]ttModel{
 	"llama-3-8b":    {"torchtune.models.llama3", "llama3_8b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3"},
 	"llama-3.1-8b":  {"torchtune.models.llama3_1", "llama3_1_8b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3"},
 	"llama-3.1-70b": {"torchtune.models.llama3_1", "llama3_1_70b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3"},
+	"llama-3.2-1b":  {"torchtune.models.llama3_2", "llama3_2_1b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3_2"},
+	"llama-3.2-3b":  {"torchtune.models.llama3_2", "llama3_2_3b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3_2"},
 	"mistral-7b":    {"torchtune.models.mistral", "mistral_7b", "", "mistral_tokenizer", "tokenizer.model", "MISTRAL"},
 }
 
@@ -63,7 +65,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			arch = info.Architecture
 		}
 		l.report(diag.Errorf(m.ValueRange("source"), codeUnsupported, "no torchtune builder for "+arch,
-			"whisperc lowers to torchtune's Llama 2, Llama 3, Llama 3.1 and Mistral builders, and to the Llama 2 family builder for "+
+			"whisperc lowers to torchtune's Llama 2, Llama 3, Llama 3.1, Llama 3.2 and Mistral builders, and to the Llama 2 family builder for "+
 				"Llama-2-shaped models (32,000-token vocabulary). Export with --engine hf, which loads any causal LM."))
 		return
 	}
@@ -268,6 +270,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	optComp := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "torch.optim.AdamW", compiler.OptimizerAdamW8bit: "bitsandbytes.optim.AdamW8bit",
 		compiler.OptimizerPagedAdamW8bit: "bitsandbytes.optim.PagedAdamW8bit", compiler.OptimizerSGD: "torch.optim.SGD", compiler.OptimizerLion: "bitsandbytes.optim.Lion"}[f.Optimizer.Name]
 	w("  _component_: %s  # optimizer.name = %s", optComp, f.Optimizer.Name)
+	if f.Optimizer.Name == compiler.OptimizerAdamW {
+		w("  fused: True  # one kernel per step, no full-size temporaries (as torchtune's own configs)")
+	}
 	w("  lr: %s", yamlFloat(f.Optimizer.LR))
 	w("  weight_decay: %s", yamlFloat(f.Optimizer.WeightDecay))
 	if f.Optimizer.Name == compiler.OptimizerSGD {
@@ -396,7 +401,7 @@ func strategyName(d *compiler.Distributed) string {
 }
 
 func tokenizerPkg(tm ttModel) string {
-	if tm.pkg == "torchtune.models.llama3_1" {
+	if tm.pkg == "torchtune.models.llama3_1" || tm.pkg == "torchtune.models.llama3_2" {
 		return "torchtune.models.llama3"
 	}
 	return tm.pkg

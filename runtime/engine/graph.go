@@ -98,6 +98,13 @@ func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgon
 func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
 		exec := b.e.exec
+		if b.train != nil {
+			// Training (QLoRA) multiplies the frozen base in float, as
+			// bitsandbytes does and as its input gradient (dequantised
+			// rows) does; inference rounds activations to 8 bits for the
+			// integer-dot kernels, as llama.cpp does.
+			exec.NoVNNI = true
+		}
 		y := b.std(name, func() (*gorgonia.Node, error) {
 			if b.reuse {
 				return quantLinearReused(name, x, q, exec)
@@ -159,9 +166,14 @@ func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
 	q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
 	k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
 	v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
-	q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
-	k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
-	a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
+	var a *gorgonia.Node
+	if b.train != nil && b.train.selective[l] {
+		a = b.attentionCore(q, k, v, l) // selective.go
+	} else {
+		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
+		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
+		a = b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
+	}
 	x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
 	h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
 	gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)

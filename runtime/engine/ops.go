@@ -329,19 +329,28 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, fmt.Errorf("engine: %s: position %d is beyond the rotary table of %d", o.name, o.st.start+t-1, o.st.positions())
 	}
 	out := o.output(t, d)
-	y := out.Float32s()
+	if err := rotate(o.st, out.Float32s(), x, t, d, o.inverse); err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+	}
+	return out, nil
+}
+
+// rotate writes the rotary embedding of the rows of x [t, d] into y (which
+// may be x itself), turning the other way when inverse is set.
+func rotate(st *state, y, x []float32, t, d int, inverse bool) error {
+	hs := st.headSize
 	half := hs / 2
 	for r := range t {
-		pos := o.st.position(r)
-		if pos >= o.st.positions() {
-			return nil, fmt.Errorf("engine: %s: position %d is beyond the rotary table of %d", o.name, pos, o.st.positions())
+		pos := st.position(r)
+		if pos >= st.positions() {
+			return fmt.Errorf("position %d is beyond the rotary table of %d", pos, st.positions())
 		}
-		cos, sin := o.st.cos[pos*half:(pos+1)*half], o.st.sin[pos*half:(pos+1)*half]
+		cos, sin := st.cos[pos*half:(pos+1)*half], st.sin[pos*half:(pos+1)*half]
 		row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 		for i := 0; i < d; i += 2 {
 			j := (i % hs) / 2
 			c, s := cos[j], sin[j]
-			if o.inverse {
+			if inverse {
 				s = -s
 			}
 			v0, v1 := row[i], row[i+1]
@@ -349,7 +358,7 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 			dst[i+1] = v0*s + v1*c
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // attentionOp is causal grouped-query attention for queries Q [T,
@@ -362,6 +371,16 @@ type attentionOp struct {
 	st    *state
 	layer int
 	kind  Attention
+	// core, when set, makes the op the whole attention core of selective
+	// checkpointing: its inputs are q and k before the rotary embedding,
+	// which it applies into core's scratch buffers, so neither the
+	// rotated q and k nor their gradients are kept in the graph; the
+	// backward pass recomputes them (selective.go).
+	core *coreScratch
+	// lse is the per-row log-sum-exp [heads, T] of the last forward pass
+	// without a cache, which flash2's tiled backward pass recomputes the
+	// probabilities from (flash2.go).
+	lse []float32
 }
 
 func newAttention(name string, st *state, layer int, kind Attention, reuse bool) *attentionOp {
@@ -396,7 +415,18 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, fmt.Errorf("engine: %s: shapes q %v, k %d, v %d do not fit %d heads, %d kv heads of %d", o.name, qs, len(k), len(v), st.heads, st.kvHeads, hs)
 	}
 	if st.batch != nil {
+		if o.core != nil {
+			return nil, fmt.Errorf("engine: %s: the recomputed attention core runs in training only", o.name)
+		}
 		return o.doBatch(q, k, v, t)
+	}
+	if o.core != nil {
+		if st.cached {
+			return nil, fmt.Errorf("engine: %s: the recomputed attention core needs an engine without a KV cache", o.name)
+		}
+		if q, k, err = o.core.rotated(st, q, k, t); err != nil {
+			return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+		}
 	}
 	keys, vals := k, v
 	if st.cached {
@@ -412,7 +442,17 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := o.output(t, qd)
 	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
-	if err := st.exec.AttentionForward(kind, out.Float32s(), nil, q, keys, vals, shape); err != nil {
+	var lse []float32
+	if kind == AttentionFlash2 && !st.cached {
+		// A whole sequence, as in training: keep what the backward pass
+		// needs.
+		if cap(o.lse) < st.heads*t {
+			o.lse = make([]float32, st.heads*t)
+		}
+		o.lse = o.lse[:st.heads*t]
+		lse = o.lse
+	}
+	if err := st.exec.AttentionForward(kind, out.Float32s(), lse, q, keys, vals, shape); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
 	}
 	return out, nil

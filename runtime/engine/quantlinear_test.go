@@ -80,7 +80,8 @@ func TestQuantLinearForwardAndInputGradient(t *testing.T) {
 		deq, _ := q.Dequantize()
 		g := gorgonia.NewGraph()
 		x := opMatrix(g, "x", n, in, append([]float32(nil), xd...))
-		y, err := quantLinear("wq", x, q, kernels.Exec{})
+		// The float kernels, which the training graphs use (graph.go).
+		y, err := quantLinear("wq", x, q, kernels.Exec{NoVNNI: true})
 		if err != nil {
 			t.Fatal(err)
 		}

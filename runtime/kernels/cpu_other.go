@@ -49,16 +49,23 @@ func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 
 // useVNNI is false: there are no assembly kernels for this architecture.
 const useVNNI = false
 
-func dotQ8_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
-
-func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
-
-func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32 { return 0 }
-
-func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32 {
-	return 0
+func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32) {
 }
 
-func dotQ4KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s32 *int16) float32 { return 0 }
+func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32) {
+}
 
-func dotQ6KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s16 *int16) float32 { return 0 }
+func dotRowsQ4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32) {
+}
+
+func dotRowsQ6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32) {
+}
+
+func dotRowsQ8_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
+}
+
+func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
+}
+
+func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
+}

@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // The integer-dot path. Rather than decode every weight to float, a
 // product quantises its activation vector once to signed bytes (per
@@ -21,16 +24,28 @@ type act8 struct {
 	// unsigned lane by lane, so no lane holds a large value that only
 	// cancels after conversion to float.
 	bias []int32
-	s16  []int16 // act256: Σq over each 16 values
-	s32  []int16 // act256: Σq over each 32 values
+	s16  []int16   // act256: Σq over each 16 values
+	s32  []int16   // act256: Σq over each 32 values
+	dxv  []float32 // act32: laneScales
 }
 
-// roundI8 rounds v (|v| ≤ 127.5) to the nearest integer, ties away from zero.
-func roundI8(v float32) int8 {
-	if v >= 0 {
-		return int8(int32(v + 0.5))
+// actPool recycles act8 buffers: a decode step quantises a hundred or more
+// activations, and allocating each costs more than quantising it.
+var actPool = sync.Pool{New: func() any { return new(act8) }}
+
+// grow returns s resliced to n elements, reallocated when too short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
-	return int8(int32(v - 0.5))
+	return s[:n]
+}
+
+// roundI8 rounds v (|v| ≤ 127.5) to the nearest integer, ties away from
+// zero, without a branch (the signs of activations are random).
+func roundI8(v float32) int8 {
+	h := math.Float32frombits(0x3f000000 | math.Float32bits(v)&0x80000000) // ±0.5
+	return int8(int32(v + h))
 }
 
 // quantBlock quantises x (at most 256 values) symmetrically to q with the
@@ -38,11 +53,16 @@ func roundI8(v float32) int8 {
 func quantBlock(q []int8, x []float32) float32 {
 	var amax float32
 	for _, v := range x {
-		amax = max(amax, float32(math.Abs(float64(v))))
+		amax = max(amax, math.Float32frombits(math.Float32bits(v)&^0x80000000))
 	}
-	if amax == 0 || amax != amax {
+	if amax == 0 || amax != amax || amax > math.MaxFloat32 {
+		// Zeros, or a NaN or infinity that the float kernels would spread
+		// through the product: zero codes and a NaN scale do the same.
 		clear(q)
-		return 0
+		if amax == 0 {
+			return 0
+		}
+		return float32(math.NaN())
 	}
 	d := amax / 127
 	id := 127 / amax
@@ -58,7 +78,8 @@ func quantBlock(q []int8, x []float32) float32 {
 // odd ones, the order of NF4/FP4's high-nibble-first bytes.
 func act32(x []float32, k int32, evenOdd bool) *act8 {
 	nb := len(x) / 32
-	a := &act8{q: make([]int8, len(x)), d: make([]float32, nb), bias: make([]int32, 8*nb)}
+	a := actPool.Get().(*act8)
+	a.q, a.d, a.bias = grow(a.q, len(x)), grow(a.d, nb), grow(a.bias, 8*nb)
 	var tmp [32]int8
 	for b := 0; b < nb; b++ {
 		q := a.q[32*b : 32*b+32]
@@ -81,7 +102,8 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 // mins and offsets.
 func act256(x []float32) *act8 {
 	nb := len(x) / 256
-	a := &act8{q: make([]int8, len(x)), d: make([]float32, nb), s16: make([]int16, len(x)/16), s32: make([]int16, len(x)/32)}
+	a := actPool.Get().(*act8)
+	a.q, a.d, a.s16, a.s32 = grow(a.q, len(x)), grow(a.d, nb), grow(a.s16, len(x)/16), grow(a.s32, len(x)/32)
 	for b := 0; b < nb; b++ {
 		a.d[b] = quantBlock(a.q[256*b:256*b+256], x[256*b:256*b+256])
 	}
@@ -114,76 +136,130 @@ func intDotMethod(q *QMatrix) bool {
 	return false
 }
 
-// intMatVec sets out = W·x with the integer-dot kernels, splitting rows
-// over e's threads. The caller has checked vnni() and intDotMethod(q).
-func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
+// intKernel is the integer-dot form of a product with q: quant quantises
+// an activation vector for it and rows sets out[r] = row r of W times that
+// activation for r in [lo, hi).
+type intKernel struct {
+	quant func(x []float32) *act8
+	rows  func(a *act8, out []float32, lo, hi int)
+}
+
+// newIntKernel returns q's integer-dot kernel; the caller has checked
+// intDotMethod(q).
+func newIntKernel(q *QMatrix) intKernel {
 	cols := q.Cols
-	work := cols / 4 // an integer multiply-add costs a fraction of a float one
 	switch q.Method {
-	case Q8_0, Q4_0, Q5_0:
-		var k int32
-		var dot func(*byte, int, *int8, *float32, *int32) float32
-		var size int
-		switch q.Method {
-		case Q8_0:
-			k, dot, size = 128, dotQ8_0VNNI, bytesQ8Block
-		case Q4_0:
-			k, dot, size = 8, dotQ4_0VNNI, 18
-		case Q5_0:
-			k, dot, size = 16, dotQ5_0VNNI, 22
-		}
-		a := act32(x, k, false)
-		nb := cols / 32
-		rec := nb * size
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				out[r] = dot(&q.Data[r*rec], nb, &a.q[0], &a.d[0], &a.bias[0])
-			}
-		})
 	case Q4_K:
-		a := act256(x)
 		nb := cols / 256
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				out[r] = dotQ4KVNNI(&q.Data[r*nb*144], nb, &a.q[0], &a.d[0], &a.s32[0])
-			}
-		})
+		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
+		}}
 	case Q6_K:
-		a := act256(x)
 		nb := cols / 256
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				out[r] = dotQ6KVNNI(&q.Data[r*nb*210], nb, &a.q[0], &a.d[0], &a.s16[0])
-			}
-		})
+		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
+		}}
 	case NF4, FP4:
-		a := act32(x, 128, true)
 		tab := &nf4Int8
 		if q.Method == FP4 {
 			tab = &fp4Int8
 		}
 		halves := cols / 32
-		e.parallelRows(q.Rows, 1, work, func(lo, hi int) {
-			sc := make([]float32, rowChunk*halves)
-			for r0 := lo; r0 < hi; r0 += rowChunk {
-				r1 := min(r0+rowChunk, hi)
-				q.halfScales(sc[:(r1-r0)*halves], r0*halves)
-				for i := range sc[:(r1-r0)*halves] {
-					sc[i] *= tab.scale
-				}
-				for r := r0; r < r1; r++ {
-					out[r] = dot4bitVNNI(&q.Data[r*cols/2], &sc[(r-r0)*halves], halves, &a.q[0], &a.d[0], &a.bias[0], &tab.codes)
-				}
-			}
-		})
+		s := blockScales{mul: tab.scale, tab: &tab.codes}
+		dot := dot4bitRowsVNNI
+		if q.DoubleQuant {
+			dot = dot4bitRowsDQVNNI
+			s.qa, s.a2, s.code, s.off = &q.QAbsmax[0], &q.Absmax2[0], &dynamicCode, q.Offset
+		} else {
+			s.absmax = &q.Absmax[0]
+		}
+		quant := func(x []float32) *act8 {
+			a := act32(x, 128, true)
+			a.laneScales()
+			return a
+		}
+		return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+			s := s
+			s.h0 = lo * halves
+			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
+		}}
 	}
+	var k int32
+	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
+	var size int
+	switch q.Method {
+	case Q8_0:
+		k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
+	case Q4_0:
+		k, dot, size = 8, dotRowsQ4_0VNNI, 18
+	default: // Q5_0
+		k, dot, size = 16, dotRowsQ5_0VNNI, 22
+	}
+	nb := cols / 32
+	rec := nb * size
+	quant := func(x []float32) *act8 {
+		a := act32(x, k, false)
+		a.laneScales()
+		return a
+	}
+	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}}
+}
+
+// intWork is the parallelRows work of one row of q by the integer-dot
+// kernels: an integer multiply-add costs a fraction of a float one.
+func intWork(q *QMatrix) int { return q.Cols / 4 }
+
+// intMatVec sets out = W·x with the integer-dot kernels, splitting rows
+// over e's threads. The caller has checked vnni() and intDotMethod(q).
+func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
+	k := newIntKernel(q)
+	a := k.quant(x)
+	defer actPool.Put(a)
+	e.parallelRows(q.Rows, 1, intWork(q), func(lo, hi int) {
+		if hi > lo {
+			k.rows(a, out, lo, hi)
+		}
+	})
+}
+
+// intTileRows is how many weight rows intMatMul multiplies with every
+// activation row before moving on, so that they stay in the L1 cache.
+const intTileRows = 16
+
+// intMatMul sets out = X·Wᵀ for n activation rows with the integer-dot
+// kernels: each row of X is quantised once, and each tile of intTileRows
+// weight rows is multiplied with all of them while it is in cache. The
+// caller has checked vnni() and intDotMethod(q).
+func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
+	k := newIntKernel(q)
+	rows, cols := q.Rows, q.Cols
+	acts := make([]*act8, n)
+	for b := range acts {
+		acts[b] = k.quant(x[b*cols : (b+1)*cols])
+	}
+	defer func() {
+		for _, a := range acts {
+			actPool.Put(a)
+		}
+	}()
+	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
+		for t := lo; t < hi; t += intTileRows {
+			th := min(t+intTileRows, hi)
+			for b, a := range acts {
+				k.rows(a, out[b*rows:(b+1)*rows], t, th)
+			}
+		}
+	})
 }
 
 // int8Table is a 4-bit code table as signed bytes for VPSHUFB: codes[c] is
-// round(table[c]/scale) offset by 128 (so unsigned, for VPDPBUSD), in both
-// 16-byte lanes, and scale = max|table|/127 is folded into the block scales.
+// round(table[c]/scale) offset by 128 (so unsigned, for VPDPBUSD), in each
+// of four 16-byte lanes, and scale = max|table|/127 is folded into the
+// block scales.
 type int8Table struct {
-	codes [32]byte
+	codes [64]byte
 	scale float32
 	vals  [16]int8 // the unoffset values, for the reference
 }
@@ -202,8 +278,39 @@ func newInt8Table(tab *[16]float32) int8Table {
 	for c, v := range tab {
 		q := roundI8(v / t.scale)
 		t.vals[c] = q
-		t.codes[c] = byte(int32(q) + 128)
-		t.codes[16+c] = t.codes[c]
+		for l := 0; l < 4; l++ {
+			t.codes[16*l+c] = byte(int32(q) + 128)
+		}
 	}
 	return t
+}
+
+// laneScales returns, per 64 values of an act32 activation, its two block
+// scales each repeated over 8 lanes: the scale of each int32 lane of a
+// 512-bit VPDPBUSD over those 64 values.
+func (a *act8) laneScales() []float32 {
+	a.dxv = grow(a.dxv, 8*len(a.d))
+	v := a.dxv
+	for b, d := range a.d {
+		for l := 0; l < 8; l++ {
+			v[8*b+l] = d
+		}
+	}
+	return v
+}
+
+// blockScales tells the 4-bit row kernels the block scales: half h of
+// the matrix (global index, from h0 for the first row) has block b = h/2's
+// scale absmax[b]·mul, or with double quantisation
+// (code[qa[b]]·a2[b/BlockDQ] + off)·mul; tab is the int8 code table. The
+// assembly reads the fields at fixed offsets (0, 8, ..., 40, 44, 48).
+type blockScales struct {
+	absmax *float32
+	qa     *uint8
+	a2     *float32
+	code   *[256]float32
+	h0     int
+	off    float32
+	mul    float32
+	tab    *[64]byte
 }

@@ -17,220 +17,6 @@
 	VHADDPS X0, X0, X0; \
 	VHADDPS X0, X0, X0
 
-// BLK32 finishes one 32-value block whose 32 unsigned codes are in Y0: it
-// adds their VPDPBUSD product with the activation codes at xoff(DI),
-// started from the block's bias at boff(R9), times the f16 scale at
-// woff(SI) and the activation scale at doff(R8), to acc. It clobbers
-// Y1-Y2 and DX.
-#define BLK32(woff, xoff, doff, boff, acc) \
-	VMOVDQU boff(R9), Y1; \
-	VPDPBUSD xoff(DI), Y0, Y1; \
-	VCVTDQ2PS Y1, Y1; \
-	MOVWLZX woff(SI), DX; \
-	VMOVD DX, X2; \
-	VCVTPH2PS X2, X2; \
-	VMULSS doff(R8), X2, X2; \
-	VBROADCASTSS X2, Y2; \
-	VFMADD231PS Y2, Y1, acc
-
-#define ARGS32 \
-	MOVQ data+0(FP), SI; \
-	MOVQ nblocks+8(FP), CX; \
-	MOVQ xq+16(FP), DI; \
-	MOVQ xd+24(FP), R8; \
-	MOVQ bias+32(FP), R9; \
-	VXORPS Y12, Y12, Y12; \
-	VXORPS Y13, Y13, Y13
-
-// Q8_0: the codes XOR 0x80 are the signed codes plus 128.
-#define Q8_0CODES(woff) \
-	VMOVDQU woff+2(SI), Y0; \
-	VPXOR Y15, Y0, Y0
-
-// func dotQ8_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
-TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-44
-	ARGS32
-	MOVL $0x80808080, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
-
-q8pair:
-	CMPQ CX, $2
-	JLT  q8one
-	Q8_0CODES(0)
-	BLK32(0, 0, 0, 0, Y12)
-	Q8_0CODES(34)
-	BLK32(34, 32, 4, 32, Y13)
-	ADDQ $68, SI
-	ADDQ $64, DI
-	ADDQ $8, R8
-	ADDQ $64, R9
-	SUBQ $2, CX
-	JMP  q8pair
-
-q8one:
-	TESTQ CX, CX
-	JZ    q8done
-	Q8_0CODES(0)
-	BLK32(0, 0, 0, 0, Y12)
-
-q8done:
-	VADDPS Y13, Y12, Y12
-	HSUM8(Y12, X12)
-	VZEROUPPER
-	MOVSS X0, ret+40(FP)
-	RET
-
-// Q4_0: low nibbles are values 0-15, high nibbles 16-31.
-#define Q4_0CODES(woff) \
-	VMOVDQU woff+2(SI), X0; \
-	VPSRLW $4, X0, X1; \
-	VINSERTI128 $1, X1, Y0, Y0; \
-	VPAND Y15, Y0, Y0
-
-// func dotQ4_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
-TEXT ·dotQ4_0VNNI(SB), NOSPLIT, $0-44
-	ARGS32
-	MOVL $0x0f0f0f0f, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
-
-q40pair:
-	CMPQ CX, $2
-	JLT  q40one
-	Q4_0CODES(0)
-	BLK32(0, 0, 0, 0, Y12)
-	Q4_0CODES(18)
-	BLK32(18, 32, 4, 32, Y13)
-	ADDQ $36, SI
-	ADDQ $64, DI
-	ADDQ $8, R8
-	ADDQ $64, R9
-	SUBQ $2, CX
-	JMP  q40pair
-
-q40one:
-	TESTQ CX, CX
-	JZ    q40done
-	Q4_0CODES(0)
-	BLK32(0, 0, 0, 0, Y12)
-
-q40done:
-	VADDPS Y13, Y12, Y12
-	HSUM8(Y12, X12)
-	VZEROUPPER
-	MOVSS X0, ret+40(FP)
-	RET
-
-// Q5_0: bit v of the 32-bit qh is bit 4 of value v, expanded to bytes
-// through a mask register.
-#define Q5_0CODES(woff) \
-	VMOVDQU woff+6(SI), X0; \
-	VPSRLW $4, X0, X1; \
-	VINSERTI128 $1, X1, Y0, Y0; \
-	VPAND Y15, Y0, Y0; \
-	KMOVD woff+2(SI), K1; \
-	VPMOVM2B K1, Y3; \
-	VPAND Y14, Y3, Y3; \
-	VPOR Y3, Y0, Y0
-
-// func dotQ5_0VNNI(data *byte, nblocks int, xq *int8, xd *float32, bias *int32) float32
-TEXT ·dotQ5_0VNNI(SB), NOSPLIT, $0-44
-	ARGS32
-	MOVL $0x0f0f0f0f, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
-	MOVL $0x10101010, DX
-	VMOVD DX, X14
-	VPBROADCASTD X14, Y14
-
-q50pair:
-	CMPQ CX, $2
-	JLT  q50one
-	Q5_0CODES(0)
-	BLK32(0, 0, 0, 0, Y12)
-	Q5_0CODES(22)
-	BLK32(22, 32, 4, 32, Y13)
-	ADDQ $44, SI
-	ADDQ $64, DI
-	ADDQ $8, R8
-	ADDQ $64, R9
-	SUBQ $2, CX
-	JMP  q50pair
-
-q50one:
-	TESTQ CX, CX
-	JZ    q50done
-	Q5_0CODES(0)
-	BLK32(0, 0, 0, 0, Y12)
-
-q50done:
-	VADDPS Y13, Y12, Y12
-	HSUM8(Y12, X12)
-	VZEROUPPER
-	MOVSS X0, ret+40(FP)
-	RET
-
-// NF4HALF adds one 32-value half-block (16 code bytes at coff(SI), high
-// nibble first) to acc: the nibbles are looked up in the offset int8 table
-// Y14 by VPSHUFB, the activation holds the half's even values then its odd
-// ones, and the scale is the half's (table-scaled) scale at soff(BX) times
-// the activation's at doff(R8).
-#define NF4HALF(coff, xoff, soff, doff, boff, acc) \
-	VMOVDQU coff(SI), X0; \
-	VPSRLW $4, X0, X1; \
-	VINSERTI128 $1, X0, Y1, Y1; \
-	VPAND Y15, Y1, Y1; \
-	VPSHUFB Y1, Y14, Y1; \
-	VMOVDQU boff(R9), Y2; \
-	VPDPBUSD xoff(DI), Y1, Y2; \
-	VCVTDQ2PS Y2, Y2; \
-	VMOVSS soff(BX), X3; \
-	VMULSS doff(R8), X3, X3; \
-	VBROADCASTSS X3, Y3; \
-	VFMADD231PS Y3, Y2, acc
-
-// func dot4bitVNNI(codes *byte, scales *float32, nhalves int, xq *int8, xd *float32, bias *int32, tab *[32]byte) float32
-TEXT ·dot4bitVNNI(SB), NOSPLIT, $0-60
-	MOVQ codes+0(FP), SI
-	MOVQ scales+8(FP), BX
-	MOVQ nhalves+16(FP), CX
-	MOVQ xq+24(FP), DI
-	MOVQ xd+32(FP), R8
-	MOVQ bias+40(FP), R9
-	MOVQ tab+48(FP), AX
-	VMOVDQU (AX), Y14
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	MOVL $0x0f0f0f0f, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
-
-n4pair:
-	CMPQ CX, $2
-	JLT  n4one
-	NF4HALF(0, 0, 0, 0, 0, Y12)
-	NF4HALF(16, 32, 4, 4, 32, Y13)
-	ADDQ $32, SI
-	ADDQ $64, DI
-	ADDQ $8, BX
-	ADDQ $8, R8
-	ADDQ $64, R9
-	SUBQ $2, CX
-	JMP  n4pair
-
-n4one:
-	TESTQ CX, CX
-	JZ    n4done
-	NF4HALF(0, 0, 0, 0, 0, Y12)
-
-n4done:
-	VADDPS Y13, Y12, Y12
-	HSUM8(Y12, X12)
-	VZEROUPPER
-	MOVSS X0, ret+56(FP)
-	RET
-
 // Q4KCHUNK adds 64 values of a block_q4_K (the 32 bytes at qoff(SI): low
 // nibbles are sub-block 2j, high nibbles 2j+1) times the activation codes
 // at xoff(DI), each sub-block times its six-bit scale (word lanes of Y5,
@@ -247,18 +33,14 @@ n4done:
 	VPDPWSSD Y8, Y2, acc; \
 	VPDPWSSD Y9, Y3, acc
 
-// func dotQ4KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s32 *int16) float32
+// func dotRowsQ4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32)
 //
-// Σ over blocks of dx·(d·Σ sc·q·x − dmin·Σ m·Σx), with Σx per 32-value
-// sub-block from s32.
-TEXT ·dotQ4KVNNI(SB), NOSPLIT, $0-44
+// For each row, Σ over blocks of dx·(d·Σ sc·q·x − dmin·Σ m·Σx), with Σx
+// per 32-value sub-block from s32; rows are consecutive in data and their
+// sums go to out, one float each.
+TEXT ·dotRowsQ4KVNNI(SB), NOSPLIT, $0-56
 	MOVQ data+0(FP), SI
-	MOVQ nblocks+8(FP), CX
-	MOVQ xq+16(FP), DI
-	MOVQ xd+24(FP), R8
-	MOVQ s32+32(FP), R9
-	VXORPS Y12, Y12, Y12
-	VXORPS X13, X13, X13
+	MOVQ out+48(FP), BX
 	MOVL $0x0f0f0f0f, DX
 	VMOVD DX, X15
 	VPBROADCASTD X15, Y15
@@ -272,6 +54,14 @@ TEXT ·dotQ4KVNNI(SB), NOSPLIT, $0-44
 	VMOVDQU64 192(AX), Y22
 	VMOVDQU64 224(AX), Y23
 
+q4krow:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R8
+	MOVQ s32+40(FP), R9
+	VXORPS Y12, Y12, Y12
+	VXORPS X13, X13, X13
+
 q4kloop:
 	TESTQ CX, CX
 	JZ    q4kdone
@@ -279,11 +69,11 @@ q4kloop:
 	// 0-3 and 4-7; sc4-7 and m4-7 take the low and high nibbles of bytes
 	// 8-11 and, as bits 4-5, the top two bits of bytes 0-3 and 4-7.
 	MOVL 4(SI), AX
-	MOVL 8(SI), BX
+	MOVL 8(SI), R13
 	MOVL 12(SI), DX
 	MOVL AX, R10
 	ANDL $0x3f3f3f3f, R10
-	MOVL BX, R11
+	MOVL R13, R11
 	ANDL $0x3f3f3f3f, R11
 	MOVL DX, R12
 	ANDL $0x0f0f0f0f, R12
@@ -292,9 +82,9 @@ q4kloop:
 	ORL  AX, R12
 	SHRL $4, DX
 	ANDL $0x0f0f0f0f, DX
-	SHRL $2, BX
-	ANDL $0x30303030, BX
-	ORL  BX, DX
+	SHRL $2, R13
+	ANDL $0x30303030, R13
+	ORL  R13, DX
 	VMOVD R10, X5
 	VPINSRD $1, R12, X5, X5
 	VPMOVZXBW X5, X5
@@ -333,8 +123,11 @@ q4kdone:
 	VHADDPS X13, X13, X13
 	HSUM8(Y12, X12)
 	VSUBSS X13, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  q4krow
 	VZEROUPPER
-	MOVSS X0, ret+40(FP)
 	RET
 
 // Q6KHALF adds one 128-value half of a block_q6_K (ql at qlo(SI), 64
@@ -376,17 +169,14 @@ q4kdone:
 	VPERMW Y5, i4, Y8; \
 	VPDPWSSD Y8, Y7, acc2
 
-// func dotQ6KVNNI(data *byte, nblocks int, xq *int8, xd *float32, s16 *int16) float32
+// func dotRowsQ6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32)
 //
-// Σ over blocks of dx·d·(Σ sc·q·x − 32·Σ sc·Σx), with Σx per 16-value
-// sub-block from s16.
-TEXT ·dotQ6KVNNI(SB), NOSPLIT, $0-44
+// For each row, Σ over blocks of dx·d·(Σ sc·q·x − 32·Σ sc·Σx), with Σx
+// per 16-value sub-block from s16; rows are consecutive in data and their
+// sums go to out, one float each.
+TEXT ·dotRowsQ6KVNNI(SB), NOSPLIT, $0-56
 	MOVQ data+0(FP), SI
-	MOVQ nblocks+8(FP), CX
-	MOVQ xq+16(FP), DI
-	MOVQ xd+24(FP), R8
-	MOVQ s16+32(FP), R9
-	VXORPS Y12, Y12, Y12
+	MOVQ out+48(FP), BX
 	MOVL $0x0f0f0f0f, DX
 	VMOVD DX, X15
 	VPBROADCASTD X15, Y15
@@ -402,6 +192,13 @@ TEXT ·dotQ6KVNNI(SB), NOSPLIT, $0-44
 	VMOVDQU64 160(AX), Y21
 	VMOVDQU64 192(AX), Y22
 	VMOVDQU64 224(AX), Y23
+
+q6krow:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R8
+	MOVQ s16+40(FP), R9
+	VXORPS Y12, Y12, Y12
 
 q6kloop:
 	TESTQ CX, CX
@@ -431,8 +228,11 @@ q6kloop:
 
 q6kdone:
 	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  q6krow
 	VZEROUPPER
-	MOVSS X0, ret+40(FP)
 	RET
 
 // q4kidx holds eight VPERMW index vectors: vector s selects word s in
@@ -508,3 +308,454 @@ DATA q6kidx<>+232(SB)/8, $0x000e000e000e000e
 DATA q6kidx<>+240(SB)/8, $0x000f000f000f000f
 DATA q6kidx<>+248(SB)/8, $0x000f000f000f000f
 GLOBL q6kidx<>(SB), RODATA|NOPTR, $256
+
+// NF4BLK512 adds two 32-value halves (32 code bytes at (SI), 16 per half,
+// high nibble first) to acc on 512-bit registers: the high and low
+// nibbles of each half are arranged as the activation is (each half's 16
+// even values, then its 16 odd ones), looked up in the offset int8 table
+// Z14 and multiplied with the activation codes at (DI) from the biases at
+// (R9); each half's lanes are scaled by its activation scale (dxv at (R8))
+// and its weight scale, in the lanes of Z4.
+#define NF4BLK512(acc) \
+	VMOVDQU (SI), Y0; \
+	VPSRLW $4, Y0, Y1; \
+	VINSERTI64X4 $1, Y0, Z1, Z1; \
+	VSHUFI64X2 $0xd8, Z1, Z1, Z1; \
+	VPANDD Z15, Z1, Z1; \
+	VPSHUFB Z1, Z14, Z1; \
+	VMOVDQU32 (R9), Z2; \
+	VPDPBUSD (DI), Z1, Z2; \
+	VCVTDQ2PS Z2, Z2; \
+	VMULPS (R8), Z2, Z2; \
+	VFMADD231PS Z4, Z2, acc
+
+// NF4SCALE_DQ sets dst to half H's double-quantised scale,
+// (code[qa[b]]·a2[b/256] + off)·mul for its block b = H/2. It clobbers AX
+// and DX.
+#define NF4SCALE_DQ(H, dst) \
+	MOVQ H, DX; \
+	SHRQ $1, DX; \
+	MOVBLZX (R10)(DX*1), AX; \
+	VMOVSS (R13)(AX*4), dst; \
+	SHRQ $8, DX; \
+	VMULSS (R12)(DX*4), dst, dst; \
+	VADDSS X7, dst, dst; \
+	VMULSS X5, dst, dst
+
+// NF4SCALE_ABS sets dst to half H's scale absmax[H/2]·mul. It clobbers DX.
+#define NF4SCALE_ABS(H, dst) \
+	MOVQ H, DX; \
+	SHRQ $1, DX; \
+	VMULSS (R10)(DX*4), X5, dst
+
+// dot4bitRowsVNNI and dot4bitRowsDQVNNI: rows are consecutive in codes
+// and in the global half index R11, which starts at s.h0; each row
+// multiplies halves halves with the activation and stores its sum at
+// (BX), the next float for the next row. Pairs of halves run on 512-bit
+// registers (their two scales differ when the pair straddles a block, on
+// rows that start mid-block); a last odd half runs on 256-bit ones.
+
+// func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+TEXT ·dot4bitRowsVNNI(SB), NOSPLIT, $0-64
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 0(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VMOVSS 40(AX), X7
+	VMOVSS 44(AX), X5
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+n4row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ dxv+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+n4pair:
+	CMPQ CX, $2
+	JLT  n4tail
+	NF4SCALE_ABS(R11, X4)
+	TESTQ $1, R11
+	JNZ  n4straddle
+	VBROADCASTSS X4, Z4
+	JMP  n4blk
+n4straddle:
+	INCQ R11
+	NF4SCALE_ABS(R11, X6)
+	DECQ R11
+	VBROADCASTSS X4, Y4
+	VBROADCASTSS X6, Y6
+	VINSERTF64X4 $1, Y6, Z4, Z4
+n4blk:
+	NF4BLK512(Z12)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $2, R11
+	SUBQ $2, CX
+	JMP  n4pair
+n4tail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   n4store
+	NF4SCALE_ABS(R11, X4)
+	VBROADCASTSS X4, Y4
+	VMOVDQU (SI), X0
+	VPSRLW $4, X0, X1
+	VINSERTI128 $1, X0, Y1, Y1
+	VPAND Y15, Y1, Y1
+	VPSHUFB Y1, Y14, Y1
+	VMOVDQU (R9), Y2
+	VPDPBUSD (DI), Y1, Y2
+	VCVTDQ2PS Y2, Y2
+	VMULPS (R8), Y2, Y2
+	VFMADD231PS Y4, Y2, Y12
+	ADDQ $16, SI
+	INCQ R11
+n4store:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  n4row
+	VZEROUPPER
+	RET
+
+// func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+TEXT ·dot4bitRowsDQVNNI(SB), NOSPLIT, $0-64
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 8(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VMOVSS 40(AX), X7
+	VMOVSS 44(AX), X5
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+n6row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ dxv+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+n6pair:
+	CMPQ CX, $2
+	JLT  n6tail
+	NF4SCALE_DQ(R11, X4)
+	TESTQ $1, R11
+	JNZ  n6straddle
+	VBROADCASTSS X4, Z4
+	JMP  n6blk
+n6straddle:
+	INCQ R11
+	NF4SCALE_DQ(R11, X6)
+	DECQ R11
+	VBROADCASTSS X4, Y4
+	VBROADCASTSS X6, Y6
+	VINSERTF64X4 $1, Y6, Z4, Z4
+n6blk:
+	NF4BLK512(Z12)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $2, R11
+	SUBQ $2, CX
+	JMP  n6pair
+n6tail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   n6store
+	NF4SCALE_DQ(R11, X4)
+	VBROADCASTSS X4, Y4
+	VMOVDQU (SI), X0
+	VPSRLW $4, X0, X1
+	VINSERTI128 $1, X0, Y1, Y1
+	VPAND Y15, Y1, Y1
+	VPSHUFB Y1, Y14, Y1
+	VMOVDQU (R9), Y2
+	VPDPBUSD (DI), Y1, Y2
+	VCVTDQ2PS Y2, Y2
+	VMULPS (R8), Y2, Y2
+	VFMADD231PS Y4, Y2, Y12
+	ADDQ $16, SI
+	INCQ R11
+n6store:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  n6row
+	VZEROUPPER
+	RET
+
+// The row kernels of the 32-value block formats: rows are consecutive in
+// data; each multiplies its nblocks blocks with the activation (act32:
+// codes xq, block scales xd, their laneScales dxv, biases bias) and
+// stores the sum at out, the next float for the next row. Pairs of blocks
+// run on 512-bit registers, each block's lanes scaled by its weight scale
+// (two float16s converted together and spread by VPERMPS with lanepair)
+// and its activation scale (dxv); a last odd block runs on 256-bit ones.
+
+// lanepair spreads element 0 over dwords 0-7 and element 1 over 8-15.
+DATA lanepair<>+0(SB)/8, $0
+DATA lanepair<>+8(SB)/8, $0
+DATA lanepair<>+16(SB)/8, $0
+DATA lanepair<>+24(SB)/8, $0
+DATA lanepair<>+32(SB)/8, $0x0000000100000001
+DATA lanepair<>+40(SB)/8, $0x0000000100000001
+DATA lanepair<>+48(SB)/8, $0x0000000100000001
+DATA lanepair<>+56(SB)/8, $0x0000000100000001
+GLOBL lanepair<>(SB), RODATA|NOPTR, $64
+
+// func dotRowsQ8_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+TEXT ·dotRowsQ8_0VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+56(FP), BX
+	MOVL $0x80808080, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ lanepair<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+q8rrow:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ dxv+40(FP), R8
+	MOVQ bias+48(FP), R9
+	VXORPS Z12, Z12, Z12
+
+q8rpair:
+	CMPQ CX, $2
+	JLT  q8rtail
+	VMOVDQU 2(SI), Y0
+	VINSERTI64X4 $1, 36(SI), Z0, Z0
+	VPXORD Z15, Z0, Z0
+	MOVWLZX (SI), AX
+	MOVWLZX 34(SI), DX
+	SHLL $16, DX
+	ORL  DX, AX
+	VMOVD AX, X2
+	VCVTPH2PS X2, X2
+	VPERMPS Z2, Z11, Z2
+	VMOVDQU32 (R9), Z1
+	VPDPBUSD (DI), Z0, Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS (R8), Z1, Z1
+	VFMADD231PS Z2, Z1, Z12
+	ADDQ $68, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $8, R10
+	SUBQ $2, CX
+	JMP  q8rpair
+
+q8rtail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   q8rstore
+	VMOVDQU 2(SI), Y0
+	VPXOR Y15, Y0, Y0
+	VMOVDQU (R9), Y1
+	VPDPBUSD (DI), Y0, Y1
+	VCVTDQ2PS Y1, Y1
+	MOVWLZX (SI), DX
+	VMOVD DX, X2
+	VCVTPH2PS X2, X2
+	VMULSS (R10), X2, X2
+	VBROADCASTSS X2, Y2
+	VFMADD231PS Y2, Y1, Y12
+	ADDQ $34, SI
+
+q8rstore:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  q8rrow
+	VZEROUPPER
+	RET
+
+// func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+TEXT ·dotRowsQ4_0VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ lanepair<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+q4rrow:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ dxv+40(FP), R8
+	MOVQ bias+48(FP), R9
+	VXORPS Z12, Z12, Z12
+
+q4rpair:
+	CMPQ CX, $2
+	JLT  q4rtail
+	VMOVDQU 2(SI), X0
+	VINSERTI128 $1, 20(SI), Y0, Y0
+	VPSRLW $4, Y0, Y1
+	VINSERTI64X4 $1, Y1, Z0, Z0
+	VSHUFI64X2 $0xd8, Z0, Z0, Z0
+	VPANDD Z15, Z0, Z0
+	MOVWLZX (SI), AX
+	MOVWLZX 18(SI), DX
+	SHLL $16, DX
+	ORL  DX, AX
+	VMOVD AX, X2
+	VCVTPH2PS X2, X2
+	VPERMPS Z2, Z11, Z2
+	VMOVDQU32 (R9), Z1
+	VPDPBUSD (DI), Z0, Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS (R8), Z1, Z1
+	VFMADD231PS Z2, Z1, Z12
+	ADDQ $36, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $8, R10
+	SUBQ $2, CX
+	JMP  q4rpair
+
+q4rtail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   q4rstore
+	VMOVDQU 2(SI), X0
+	VPSRLW $4, X0, X1
+	VINSERTI128 $1, X1, Y0, Y0
+	VPAND Y15, Y0, Y0
+	VMOVDQU (R9), Y1
+	VPDPBUSD (DI), Y0, Y1
+	VCVTDQ2PS Y1, Y1
+	MOVWLZX (SI), DX
+	VMOVD DX, X2
+	VCVTPH2PS X2, X2
+	VMULSS (R10), X2, X2
+	VBROADCASTSS X2, Y2
+	VFMADD231PS Y2, Y1, Y12
+	ADDQ $18, SI
+
+q4rstore:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  q4rrow
+	VZEROUPPER
+	RET
+
+// func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+TEXT ·dotRowsQ5_0VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	MOVL $0x10101010, DX
+	VMOVD DX, X14
+	VPBROADCASTD X14, Z14
+	LEAQ lanepair<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+q5rrow:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ dxv+40(FP), R8
+	MOVQ bias+48(FP), R9
+	VXORPS Z12, Z12, Z12
+
+q5rpair:
+	CMPQ CX, $2
+	JLT  q5rtail
+	VMOVDQU 6(SI), X0
+	VINSERTI128 $1, 28(SI), Y0, Y0
+	VPSRLW $4, Y0, Y1
+	VINSERTI64X4 $1, Y1, Z0, Z0
+	VSHUFI64X2 $0xd8, Z0, Z0, Z0
+	VPANDD Z15, Z0, Z0
+	MOVL 2(SI), AX
+	MOVL 24(SI), DX
+	SHLQ $32, DX
+	ORQ DX, AX
+	KMOVQ AX, K1
+	VPMOVM2B K1, Z3
+	VPANDD Z14, Z3, Z3
+	VPORD Z3, Z0, Z0
+	MOVWLZX (SI), AX
+	MOVWLZX 22(SI), DX
+	SHLL $16, DX
+	ORL  DX, AX
+	VMOVD AX, X2
+	VCVTPH2PS X2, X2
+	VPERMPS Z2, Z11, Z2
+	VMOVDQU32 (R9), Z1
+	VPDPBUSD (DI), Z0, Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS (R8), Z1, Z1
+	VFMADD231PS Z2, Z1, Z12
+	ADDQ $44, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $8, R10
+	SUBQ $2, CX
+	JMP  q5rpair
+
+q5rtail:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	TESTQ CX, CX
+	JZ   q5rstore
+	VMOVDQU 6(SI), X0
+	VPSRLW $4, X0, X1
+	VINSERTI128 $1, X1, Y0, Y0
+	VPAND Y15, Y0, Y0
+	KMOVD 2(SI), K1
+	VPMOVM2B K1, Y3
+	VPAND Y14, Y3, Y3
+	VPOR Y3, Y0, Y0
+	VMOVDQU (R9), Y1
+	VPDPBUSD (DI), Y0, Y1
+	VCVTDQ2PS Y1, Y1
+	MOVWLZX (SI), DX
+	VMOVD DX, X2
+	VCVTPH2PS X2, X2
+	VMULSS (R10), X2, X2
+	VBROADCASTSS X2, Y2
+	VFMADD231PS Y2, Y1, Y12
+	ADDQ $22, SI
+
+q5rstore:
+	HSUM8(Y12, X12)
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  q5rrow
+	VZEROUPPER
+	RET

@@ -64,7 +64,7 @@ func intDotCases(t *testing.T, rows int) []intDotCase {
 	}
 	for _, m := range []Method{NF4, FP4} {
 		for _, dq := range []bool{false, true} {
-			for _, cols := range []int{96, 512} {
+			for _, cols := range []int{96, 512, 64 * 300} {
 				q, err := QuantizeConfig(randVec(uint64(cols), rows*cols, 0.02), rows, cols, QuantConfig{Method: m, DoubleQuant: dq})
 				if err != nil {
 					t.Fatal(err)
@@ -113,6 +113,17 @@ func TestIntDotKernels(t *testing.T) {
 				if err := e.QMatVec(out, c.q, x); err != nil {
 					t.Fatal(err)
 				}
+				// The same vector as one row of a batch of three.
+				outN := make([]float32, 3*rows)
+				xn := append(append(randVec(5, cols, scale), x...), randVec(6, cols, scale)...)
+				if err := e.QMatMul(outN, xn, c.q, 3); err != nil {
+					t.Fatal(err)
+				}
+				for r := 0; r < rows; r++ {
+					if outN[rows+r] != out[r] {
+						t.Fatalf("%s scale %g %+v: QMatMul row 1 [%d] = %g, QMatVec %g", c.name, scale, e, r, outN[rows+r], out[r])
+					}
+				}
 				for r := 0; r < rows; r++ {
 					var want, mag, fl, bound float64
 					for i := 0; i < cols; i++ {
@@ -148,8 +159,10 @@ func TestInt8Tables(t *testing.T) {
 			if d := math.Abs(float64(got - v)); d > float64(c.it.scale)/2*(1+1e-6) {
 				t.Errorf("%s[%d] = %g as int8, want %g (step %g)", c.name, i, got, v, c.it.scale)
 			}
-			if int(c.it.codes[i]) != int(c.it.vals[i])+128 || c.it.codes[16+i] != c.it.codes[i] {
-				t.Errorf("%s[%d]: codes %d/%d for value %d", c.name, i, c.it.codes[i], c.it.codes[16+i], c.it.vals[i])
+			for l := 0; l < 4; l++ {
+				if int(c.it.codes[16*l+i]) != int(c.it.vals[i])+128 {
+					t.Errorf("%s[%d]: code %d in lane %d for value %d", c.name, i, c.it.codes[16*l+i], l, c.it.vals[i])
+				}
 			}
 		}
 	}

@@ -86,6 +86,10 @@ func (e Exec) QMatMul(out, x []float32, q *QMatrix, n int) error {
 	if n == 1 {
 		return e.QMatVec(out, q, x)
 	}
+	if e.vnni() && intDotMethod(q) {
+		e.intMatMul(out, x, q, n)
+		return nil
+	}
 	rows, cols := q.Rows, q.Cols
 	e.parallelRows(rows, 4, n*cols, func(lo, hi int) {
 		wt := make([]float32, 4*cols)

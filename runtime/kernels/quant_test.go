@@ -258,7 +258,7 @@ func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 			n := 3
 			xb := randVec(4, n*cols, 1)
 			out := make([]float32, n*rows)
-			if err := (Exec{}).QMatMul(out, xb, q, n); err != nil {
+			if err := (Exec{NoVNNI: true}).QMatMul(out, xb, q, n); err != nil {
 				t.Fatal(err)
 			}
 			for b := 0; b < n; b++ {

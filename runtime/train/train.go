@@ -101,6 +101,10 @@ type Config struct {
 	// Checkpoint lists, per layer, the blocks whose activations are
 	// recomputed in the backward pass instead of kept; nil keeps all.
 	Checkpoint []bool
+	// RecomputeAttention lists, per layer, the blocks whose attention
+	// core is recomputed in the backward pass (selective checkpointing);
+	// nil recomputes none.
+	RecomputeAttention []bool
 	// NaNPatience is how many non-finite steps in a row are skipped
 	// before the run rolls back to its last good state with the learning
 	// rate multiplied by NaNLRFactor; 0 means 3.
@@ -195,7 +199,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 		return nil, fmt.Errorf("train: max_grad_norm %g must be 0 (no clipping) or positive", cfg.MaxGradNorm)
 	}
 	t := &Trainer{cfg: cfg, e: e, ds: ds, rng: rand.NewPCG(cfg.Seed, 0x7e57), lrScale: 1}
-	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint}
+	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint, RecomputeAttention: cfg.RecomputeAttention}
 	switch cfg.Method {
 	case Full:
 		spec.Trained = map[string]bool{}
