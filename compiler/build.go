@@ -20,9 +20,12 @@ func buildOrder() []string {
 // checkDecls checks every declaration's body and builds its typed value.
 func (c *checker) checkDecls() {
 	for _, kind := range buildOrder() {
-		for _, d := range c.prog.Decls {
+		for i, d := range c.prog.Decls {
 			if d.Kind != kind {
 				continue
+			}
+			if i%64 == 0 && c.cancelled() {
+				return
 			}
 			b := c.checkBody(evalCtx{file: d.File}, d, d.Schema, d.Site, d.Block.Body, "")
 			d.Site = b.site

@@ -88,7 +88,10 @@ func (s *server) readSource(path string) ([]byte, error) {
 // same version (the debounced publisher and the editor's requests) share
 // one computation instead of competing for the CPU. It returns nil when
 // ctx is cancelled first.
-func (s *server) analyse(ctx context.Context, d *document) *analysis {
+//
+// early, when set, receives the check's diagnostics before the plan runs
+// (see runPhases), when this call computes the analysis.
+func (s *server) analyse(ctx context.Context, d *document, early func(*analysis)) *analysis {
 	cfg := s.currentConfig()
 	s.mu.Lock()
 	if a, ok := s.cache[d.URI]; ok && a.doc == d && a.cfg.equal(cfg) {
@@ -102,7 +105,7 @@ func (s *server) analyse(ctx context.Context, d *document) *analysis {
 			if c.a != nil {
 				return c.a
 			}
-			return s.analyse(ctx, d) // its caller was cancelled; try again
+			return s.analyse(ctx, d, early) // its caller was cancelled; try again
 		case <-ctx.Done():
 			return nil
 		}
@@ -111,7 +114,7 @@ func (s *server) analyse(ctx context.Context, d *document) *analysis {
 	s.inflight[d] = c
 	s.mu.Unlock()
 
-	a := s.compute(ctx, d, cfg)
+	a := s.compute(ctx, d, cfg, early)
 
 	s.mu.Lock()
 	if s.inflight[d] == c {
@@ -170,7 +173,7 @@ type inflight struct {
 
 // compute analyses d with the settings cfg, or returns nil when ctx is
 // cancelled.
-func (s *server) compute(ctx context.Context, d *document, cfg config) *analysis {
+func (s *server) compute(ctx context.Context, d *document, cfg config, early func(*analysis)) *analysis {
 	if s.computing != nil {
 		s.computing(d, true)
 		defer s.computing(d, false)
@@ -184,7 +187,7 @@ func (s *server) compute(ctx context.Context, d *document, cfg config) *analysis
 	if ctx.Err() != nil {
 		return nil
 	}
-	s.runPhases(ctx, a)
+	s.runPhases(ctx, a, early)
 	if ctx.Err() != nil {
 		return nil
 	}

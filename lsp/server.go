@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	wparser "github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -152,6 +153,20 @@ type server struct {
 	running  map[uri.URI]chan struct{}
 	cache    map[uri.URI]*analysis
 	inflight map[*document]*inflight
+
+	// earlyBytes is the size from which a document's check diagnostics
+	// are published before its plan is built (see runPhases): below it
+	// the planner is quick, and one publication avoids the flicker of
+	// the plan's diagnostics.
+	earlyBytes int
+	// trees holds the latest parse of each file the analyses read, which
+	// the next analysis updates with parser.Reparse.
+	treesMu sync.Mutex
+	trees   map[string]*wparser.Tree
+	// parsed, when set (by tests), receives what each parse re-parsed.
+	parsed func(path string, st wparser.ReparseStats)
+	// beforePlan, when set (by tests), runs before the planner.
+	beforePlan func()
 }
 
 // pendingAnalysis is a scheduled or running analysis of one document.
@@ -172,6 +187,9 @@ func newServer(ctx context.Context, opts Options) *server {
 		running:  make(map[uri.URI]chan struct{}),
 		cache:    make(map[uri.URI]*analysis),
 		inflight: make(map[*document]*inflight),
+
+		earlyBytes: defaultEarlyBytes,
+		trees:      make(map[string]*wparser.Tree),
 	}
 }
 
@@ -446,11 +464,16 @@ func (s *server) schedule(d *document, delay time.Duration) {
 		if ctx.Err() != nil {
 			return
 		}
-		a := s.analyse(ctx, d)
-		if ctx.Err() != nil || a == nil {
-			return
+		current := func() bool {
+			cur, ok := s.docs.get(d.URI)
+			return ctx.Err() == nil && ok && cur.Version == d.Version
 		}
-		if cur, ok := s.docs.get(d.URI); !ok || cur.Version != d.Version {
+		a := s.analyse(ctx, d, func(checked *analysis) {
+			if current() {
+				s.publish(ctx, checked)
+			}
+		})
+		if a == nil || !current() {
 			return
 		}
 		s.publish(ctx, a)
@@ -497,7 +520,7 @@ func (s *server) analysisOf(ctx context.Context, u uri.URI) (*analysis, error) {
 	if !ok {
 		return nil, errNotOpen(u)
 	}
-	a := s.analyse(ctx, d)
+	a := s.analyse(ctx, d, nil)
 	if a == nil {
 		return nil, protocol.ErrRequestCancelled
 	}
