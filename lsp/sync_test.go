@@ -131,13 +131,19 @@ func TestSupersededAnalysesDoNotOverlap(t *testing.T) {
 	s := newSessionWith(t, opts, func(sv *server) {
 		sv.computing = func(d *document, begin bool) {
 			mu.Lock()
-			defer mu.Unlock()
 			if begin {
 				now++
 				total++
 				most = max(most, now)
 			} else {
 				now--
+			}
+			mu.Unlock()
+			if begin {
+				// Slower than the typing below, whatever the machine:
+				// an edit re-parses one declaration, which alone would
+				// keep up.
+				time.Sleep(20 * time.Millisecond)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	gguf "github.com/gpustack/gguf-parser-go"
 	"os"
@@ -35,6 +36,11 @@ type Options struct {
 	// With it, a CPU target that has measured rates (Target.CPU) predicts
 	// decode speed from the runtime itself.
 	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
+	// Context, when set, stops planning between stages once it is
+	// cancelled (the language server's superseded analyses): the plan of
+	// a cancelled Build is incomplete, never marked as fitting, and must
+	// be discarded. Nil never cancels.
+	Context context.Context
 }
 
 // builder carries one Build's state.
@@ -81,6 +87,10 @@ func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds
 	b.resolveTarget(target)
 	b.checkRequirements()
 	for _, st := range prog.Stages {
+		if opts.Context != nil && opts.Context.Err() != nil {
+			b.plan.SetDiagnostics(b.ds)
+			return b.plan, b.plan.Diagnostics
+		}
 		switch s := st.(type) {
 		case *compiler.Finetune:
 			b.finetune(s)

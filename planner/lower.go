@@ -81,6 +81,8 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 				l.Checkpoint = true
 			case cost.CheckpointEvery:
 				l.Checkpoint = i%max(w.CheckpointEvery, 1) == 0
+			case cost.CheckpointSelective:
+				l.RecomputeAttention = true
 			}
 		}
 		for _, m := range perLayer {

@@ -203,9 +203,14 @@ type Layer struct {
 	Index int `json:"index"`
 	// Checkpoint reports whether the block's activations are recomputed in
 	// the backward pass (its input is kept).
-	Checkpoint bool           `json:"checkpoint"`
-	Attention  cost.Attention `json:"attention"`
-	Linears    []Linear       `json:"linears"`
+	Checkpoint bool `json:"checkpoint"`
+	// RecomputeAttention reports whether the attention core (rotary
+	// embedding, scores, softmax, the weighted sum) is recomputed in the
+	// backward pass from the kept q, k and v projections: selective
+	// checkpointing (Korthikanti et al.).
+	RecomputeAttention bool           `json:"recompute_attention,omitempty"`
+	Attention          cost.Attention `json:"attention"`
+	Linears            []Linear       `json:"linears"`
 }
 
 // Kernel is how a linear layer is applied. The zero value is invalid.
@@ -272,6 +277,8 @@ type Adapter struct {
 	Alpha   float64    `json:"alpha"`
 	Dropout float64    `json:"dropout"`
 	Format  cost.DType `json:"format"`
+	// RSLoRA scales the update by Alpha/√Rank instead of Alpha/Rank.
+	RSLoRA bool `json:"rslora,omitempty"`
 }
 
 // KVCache is the key/value cache layout: [layers][2][batch][kv_heads]

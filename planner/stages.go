@@ -155,6 +155,10 @@ func (b *builder) finetune(f *compiler.Finetune) {
 			n := w.TrainableParams()
 			d.Effect = fmt.Sprintf("trains %s of %s parameters (%.2f%%)", humanCount(n), humanCount(c.Params()), 100*float64(n)/float64(c.Params()))
 		}
+		if f.LoRA.RSLoRA {
+			d.Effect = strings.TrimPrefix(d.Effect+"; ", "; ") + fmt.Sprintf("rsLoRA: updates scaled by alpha/√rank = %.4g (alpha/rank would be %.4g)",
+				f.LoRA.Alpha/math.Sqrt(float64(max(f.LoRA.Rank, 1))), f.LoRA.Alpha/float64(max(f.LoRA.Rank, 1)))
+		}
 		as.Decisions = append(as.Decisions, d)
 		b.plan.Stages = append(b.plan.Stages, as)
 		after = as.ID
@@ -181,7 +185,7 @@ func (b *builder) finetune(f *compiler.Finetune) {
 		for i := range st.Graph.Layers {
 			for j := range st.Graph.Layers[i].Linears {
 				if a := st.Graph.Layers[i].Linears[j].Adapter; a != nil {
-					a.Alpha = f.LoRA.Alpha
+					a.Alpha, a.RSLoRA = f.LoRA.Alpha, f.LoRA.RSLoRA
 				}
 			}
 		}
@@ -442,8 +446,16 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		st.Decisions = append(st.Decisions, d)
 	}
 	// optimizer
-	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(),
-		Effect: "state " + gib(base.Component("optimizer_state"))})
+	optEffect := "state " + gib(base.Component("optimizer_state"))
+	if base.PagedBytes > 0 {
+		optEffect += fmt.Sprintf(" on the device, %s more in paged memory (outside PyTorch's allocator; it moves to host memory when the GPU runs short)", gib(base.PagedBytes))
+	}
+	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(), Effect: optEffect})
+	st.Decisions = append(st.Decisions, guardDecision(f, b.opts.Engine))
+	if e := f.EvalEvery; e.N > 0 {
+		st.Decisions = append(st.Decisions, Decision{What: "eval_every", Choice: fmt.Sprintf("%d %s", e.N, e.Unit),
+			Effect: "eval loss and perplexity on the held-out split then and at the end"})
+	}
 	b.techniqueDecisions(w, st)
 	// batch
 	eff := w.Batch * max(f.GradAccum, 1) * max(w.Devices, 1)
@@ -456,6 +468,29 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			SavesBytes: alt.Memory(b.dev).Total - base.Total,
 			Effect:     fmt.Sprintf("per device %s (data parallel would need %s)", gib(base.Total), gib(alt.Memory(b.dev).Total))})
 	}
+}
+
+// guardDecision states the run's guard rails: clipping and what a
+// non-finite loss or gradient does.
+func guardDecision(f *compiler.Finetune, engine cost.Engine) Decision {
+	d := Decision{What: "guards", Choice: "no clipping"}
+	if f.MaxGradNorm > 0 {
+		d.Choice = fmt.Sprintf("clip at %g", f.MaxGradNorm)
+	}
+	p := f.NaN
+	d.Effect = fmt.Sprintf("a NaN/Inf loss or gradient skips the step; after %d in a row the run ", p.Patience)
+	if p.Rollbacks > 0 {
+		d.Effect += fmt.Sprintf("rolls back to its last good state with the learning rate ×%g (at most %s), then stops", p.LRFactor, nouns(p.Rollbacks, "time"))
+	} else {
+		d.Effect += "stops"
+	}
+	if engine != cost.EngineUnset {
+		d.Effect = fmt.Sprintf("the NaN/Inf policy is whisperc run's; %s does not skip steps or roll back", engine)
+	}
+	if f.MaxGradNorm > 0 {
+		d.Effect = fmt.Sprintf("gradients scaled to global norm ≤ %g; ", f.MaxGradNorm) + d.Effect
+	}
+	return d
 }
 
 func ckptName(w cost.Workload) string {

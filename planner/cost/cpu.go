@@ -252,5 +252,5 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
 		Component{Name: "gc_headroom", Bytes: min(max(heap, minHeapGoal), HeapHeadroom(heap)),
 			Note: "garbage between collections: the runtime caps the heap at its live size plus a sixteenth (at least 16 MiB; GOGC=100 allows twice the live size below that)"})
-	return finish(comps, buf, "decode", dev)
+	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }

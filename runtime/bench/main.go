@@ -91,12 +91,17 @@ func gen(args []string) error {
 	if err := write(*shape+".bin", func(f *os.File) error { return llama2c.Write(f, ws, 0) }); err != nil {
 		return err
 	}
-	for _, d := range []weights.DType{weights.F32, weights.Q8_0, weights.Q4_0} {
-		s, err := gguf.ConvertSet(ws, d)
+	// The file names are bench.sh's, fixed here rather than taken from the
+	// dtypes' names, which are for messages.
+	for _, f := range []struct {
+		d    weights.DType
+		name string
+	}{{weights.F32, "f32"}, {weights.Q8_0, "q8_0"}, {weights.Q4_0, "q4_0"}} {
+		s, err := gguf.ConvertSet(ws, f.d)
 		if err != nil {
 			return err
 		}
-		if err := write(fmt.Sprintf("%s-%s.gguf", *shape, d), func(f *os.File) error { return gguf.WriteSet(f, s, vocab) }); err != nil {
+		if err := write(fmt.Sprintf("%s-%s.gguf", *shape, f.name), func(f *os.File) error { return gguf.WriteSet(f, s, vocab) }); err != nil {
 			return err
 		}
 	}

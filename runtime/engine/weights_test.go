@@ -65,10 +65,17 @@ func TestStoredBlockFormatsRunQuantised(t *testing.T) {
 		if e.WeightBytes() != storedBytes {
 			t.Errorf("%v: engine holds %d weight bytes, the file stores %d", d, e.WeightBytes(), storedBytes)
 		}
+		var maxd, maxw float64
 		for i := range want {
-			if math.Abs(float64(got[i]-want[i])) > 1e-3*math.Max(1, math.Abs(float64(want[i]))) {
-				t.Fatalf("%v: logit %d = %v, dequantised model gives %v", d, i, got[i], want[i])
-			}
+			maxd = max(maxd, math.Abs(float64(got[i]-want[i])))
+			maxw = max(maxw, math.Abs(float64(want[i])))
+		}
+		// The integer-dot kernels round each product's activation to 8 bits
+		// per block, as llama.cpp does; on this model that moves logits by
+		// up to 0.7% of the largest (the float kernels agree to 1e-3, and
+		// runtime/kernels checks both against their exact references).
+		if maxd > 0.02*maxw {
+			t.Fatalf("%v: logits differ from the dequantised model's by up to %g (max |logit| %g)", d, maxd, maxw)
 		}
 		// Asking for the stored format keeps it; asking for another one
 		// re-quantises from the decoded values.

@@ -30,6 +30,11 @@ type Exec struct {
 	// NoAVX512 keeps the AVX2 kernels where AVX-512 forms exist, for tests
 	// and benchmarks that compare the two.
 	NoAVX512 bool
+	// NoVNNI keeps the float-decoding kernels of quantised products where
+	// the integer-dot (VNNI) kernels would run, for tests and benchmarks
+	// that compare the two, or for results free of the activation's 8-bit
+	// rounding.
+	NoVNNI bool
 	// Pool, when not nil, runs the shares of a parallel product on its
 	// persistent workers instead of new goroutines; Threads still decides
 	// how many shares there are (at most the pool's Threads()).

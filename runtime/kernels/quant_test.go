@@ -233,6 +233,8 @@ func TestRoundTripError(t *testing.T) {
 	}
 }
 
+// TestFusedMatVecAgreesWithDequantized checks the float-decoding kernels;
+// the integer-dot ones, which round the activation, are TestIntDotKernels'.
 func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 	for _, m := range []Method{NF4, FP4, Q8_0} {
 		for _, sh := range [][2]int{{5, 64}, {17, 128}, {64, 172}, {9, 33}, {3, 7}, {40, 512}, {7, 96}, {3, 288}, {2, 32}} {
@@ -245,7 +247,7 @@ func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 			}
 			deq, _ := q.Dequantize()
 			want := refMatVec(deq, x, rows, cols)
-			for _, e := range []Exec{{}, {NoAVX512: true}, {NoAsm: true}, {Threads: 2}, {Threads: 2, NoAVX512: true}} {
+			for _, e := range []Exec{{NoVNNI: true}, {NoAVX512: true}, {NoAsm: true}, {Threads: 2, NoVNNI: true}, {Threads: 2, NoAVX512: true}} {
 				out := make([]float32, rows)
 				if err := e.QMatVec(out, q, x); err != nil {
 					t.Fatal(err)
@@ -256,7 +258,7 @@ func TestFusedMatVecAgreesWithDequantized(t *testing.T) {
 			n := 3
 			xb := randVec(4, n*cols, 1)
 			out := make([]float32, n*rows)
-			if err := (Exec{}).QMatMul(out, xb, q, n); err != nil {
+			if err := (Exec{NoVNNI: true}).QMatMul(out, xb, q, n); err != nil {
 				t.Fatal(err)
 			}
 			for b := 0; b < n; b++ {
