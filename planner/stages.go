@@ -371,6 +371,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	if d := f.Distributed; d != nil {
 		w.CPUOffload = d.CPUOffload
 	}
+	w.Compiled = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid
 	w = w.OnEngine(b.opts.Engine)
 	if b.opts.Engine == cost.EngineTorchtune {
 		w.CompiledLoss = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid

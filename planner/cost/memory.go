@@ -56,6 +56,9 @@ type Device struct {
 	// CPU, when set, is the CPU runtime's measured rates: decode time and
 	// resident memory are then predicted for whisperc's own runtime.
 	CPU *CPURates
+	// HostBandwidth is the device's link to host memory in bytes per
+	// second, one direction (0: DefaultHostBandwidth).
+	HostBandwidth float64
 	// ContextBytes is what the CUDA context and the framework's kernels
 	// take before the first tensor: 753,729,536 B measured on an H100 with
 	// torch 2.11 (planner/testdata/measured); 0 on the CPU.

@@ -237,6 +237,10 @@ type Workload struct {
 	// compiled, which fuses the log-softmax so its fp32 output is not kept.
 	LossChunks   int
 	CompiledLoss bool
+	// Compiled reports whether the GPU engine compiles the model
+	// (torch.compile: TrainingArguments' torch_compile, torchtune's
+	// compile), which sets the time model's engine terms.
+	Compiled bool
 	// ActivationOffload moves the tensors saved for backward to host
 	// memory as they are made, prefetching them back in backward.
 	ActivationOffload bool
