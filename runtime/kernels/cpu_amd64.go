@@ -173,3 +173,11 @@ func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 //
 //go:noescape
 func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+
+// quantBlocksAVX512 quantises nblocks blocks of 16·vecs floats from x to
+// signed bytes at q with the scale amax/127 per block at d, rounding to
+// nearest even; a block of zeros has scale 0 and one with a NaN scale NaN,
+// both zero codes (AVX-512 F and BW).
+//
+//go:noescape
+func quantBlocksAVX512(x *float32, nblocks int, vecs int, q *int8, d *float32)
