@@ -154,16 +154,18 @@ func (w *Workload) weightBytes() (quantized, other int64) {
 	}
 	sb := int64(w.Storage.Bytes())
 	for _, m := range w.Arch.Modules() {
-		q := w.quantized() && m.Kind == arch.Linear && (m.PerLayer || w.QuantizeHead)
-		if q {
+		switch {
+		case m.Name == "lm_head" && w.headQuantized():
+		case w.quantized() && m.Kind == arch.Linear && m.PerLayer:
 			qq := w.Quant
 			qq.Rows = m.Out
 			quantized += qq.Bytes(int64(m.In), int64(m.Out)) * int64(m.Count)
-		} else {
+		default:
 			other += m.Params() * sb
 		}
 	}
-	return quantized, other
+	// A quantised classifier: its own copy when tied to the embeddings.
+	return quantized + w.headBytes(), other
 }
 
 // layerActivationBytes returns the bytes one transformer layer keeps for
