@@ -20,9 +20,12 @@ func buildOrder() []string {
 // checkDecls checks every declaration's body and builds its typed value.
 func (c *checker) checkDecls() {
 	for _, kind := range buildOrder() {
-		for _, d := range c.prog.Decls {
+		for i, d := range c.prog.Decls {
 			if d.Kind != kind {
 				continue
+			}
+			if i%64 == 0 && c.cancelled() {
+				return
 			}
 			b := c.checkBody(evalCtx{file: d.File}, d, d.Schema, d.Site, d.Block.Body, "")
 			d.Site = b.site
@@ -246,8 +249,9 @@ func (c *checker) buildModel(d *Decl, b *body) *Model {
 		m.Source = c.parseSource(d, src)
 	}
 	if q := b.nested["quantize"]; q != nil {
+		method := q.enum("method")
 		m.Quantize = &Quantize{Site: q.site,
-			Method:    ParseQuantMethod(q.enum("method")),
+			Method:    ParseDType(method),
 			Double:    q.boolean("double"),
 			Compute:   ParseDType(q.enum("compute")),
 			BlockSize: q.integer("block_size"),
@@ -256,12 +260,16 @@ func (c *checker) buildModel(d *Decl, b *body) *Model {
 			if q.has("double") && q.boolean("double") {
 				c.report(diag.Errorf(q.site.AttrRange("double"), "E308", "Double quantisation needs nf4 or fp4",
 					"Double quantisation compresses the per-block constants of QLoRA's 4-bit formats; "+
-						m.Quantize.Method.String()+" has none to compress. Remove `double = true` or use method = nf4."))
+						method+" has none to compress. Remove `double = true` or use method = nf4."))
 			}
 			m.Quantize.Double = false
 		}
 		if m.Quantize.Method == QuantQ8_0 || m.Quantize.Method == QuantQ4_0 {
 			m.Quantize.BlockSize = 32
+		}
+		if method == "none" {
+			// No quantisation: the model keeps its stored formats.
+			m.Quantize = nil
 		}
 	}
 	return m
@@ -330,6 +338,8 @@ func (c *checker) buildDataset(d *Decl, b *body) *Dataset {
 		Shuffle: b.boolean("shuffle"),
 		Seed:    c.seed(b),
 		Packing: b.boolean("packing"),
+
+		SkipBadRecords: b.enum("on_bad_record") == "skip",
 	}
 	src := b.str("source")
 	if strings.HasPrefix(src, "hf:") {
@@ -399,6 +409,9 @@ func (c *checker) buildFinetune(d *Decl, b *body) *Finetune {
 		MaxSteps:  b.integer("max_steps"),
 		Precision: ParseDType(b.enum("precision")),
 		Seed:      c.seed(b),
+
+		MaxGradNorm: b.num("max_grad_norm"),
+		NaN:         NaNPolicy{Patience: b.integer("nan_patience"), LRFactor: b.num("nan_lr_factor"), Rollbacks: b.integer("nan_rollbacks")},
 
 		LossChunks:           b.integer("loss_chunks"),
 		ActivationOffloading: b.boolean("activation_offloading"),
@@ -472,6 +485,13 @@ func (c *checker) buildFinetune(d *Decl, b *body) *Finetune {
 				"Checkpoints are written between optimizer steps; expected steps or epochs, found tokens. Write a number of steps or epochs."))
 		}
 	}
+	if ee, ok := b.vals["eval_every"]; ok && ee.kind == vQuantity {
+		f.EvalEvery = Every{N: int(ee.n), Unit: ee.unit.Canonical}
+		if ee.unit.Canonical == "tokens" {
+			c.report(diag.Errorf(ee.rng, "E305", "Wrong unit for eval_every",
+				"Evaluation runs between optimizer steps; expected steps or epochs, found tokens. Write a number of steps or epochs."))
+		}
+	}
 	if out := b.str("output"); out != "" {
 		f.Output = resolvePath(d.File, out)
 	} else {
@@ -490,7 +510,7 @@ func (c *checker) buildFinetune(d *Decl, b *body) *Finetune {
 }
 
 func buildLoRA(lb *body) *LoRA {
-	l := &LoRA{Site: lb.site, Rank: lb.integer("rank"), Alpha: lb.num("alpha"), Dropout: lb.num("dropout")}
+	l := &LoRA{Site: lb.site, Rank: lb.integer("rank"), Alpha: lb.num("alpha"), Dropout: lb.num("dropout"), RSLoRA: lb.boolean("rslora")}
 	switch t := lb.get("targets"); t.kind {
 	case vIdent:
 		l.TargetGroup = t.s

@@ -11,6 +11,7 @@
 package compiler
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"runtime/debug"
@@ -35,6 +36,20 @@ type Options struct {
 	// whose .whisper files (and their subdirectories') may be imported
 	// (whisperc's --import-dir flag). See ImportAllowed.
 	ImportDirs []string
+	// Parse parses one file; nil means parser.Parse. The language server
+	// substitutes parser.Reparse against the previous version of the
+	// file, which gives the same result.
+	Parse func(filename string, src []byte) (*ast.File, diag.Diagnostics)
+	// Context, when set, stops the check early once it is cancelled (the
+	// language server's superseded analyses): the program and
+	// diagnostics of a cancelled check are incomplete and must be
+	// discarded. Nil never cancels.
+	Context context.Context
+}
+
+// cancelled reports whether the check's context is done.
+func (c *checker) cancelled() bool {
+	return c.opts.Context != nil && c.opts.Context.Err() != nil
 }
 
 // ReadSource reads a .whisper file from disk with the limits every outside
@@ -130,6 +145,9 @@ func newChecker(opts Options) *checker {
 		srcs:   map[string]*source.File{},
 		parse:  parser.Parse,
 	}
+	if opts.Parse != nil {
+		c.parse = opts.Parse
+	}
 	for i := range c.schema {
 		c.kinds[c.schema[i].Kind] = &c.schema[i]
 	}
@@ -156,9 +174,10 @@ func (c *checker) run(roots []string) {
 		// is missing, and checking the rest would report its absence.
 		return
 	}
-	c.declare()
-	c.resolveVariables()
-	c.checkDecls()
-	c.buildGraph()
-	c.lint()
+	for _, phase := range []func(){c.declare, c.resolveVariables, c.checkDecls, c.buildGraph, c.lint} {
+		if c.cancelled() {
+			return
+		}
+		phase()
+	}
 }

@@ -1,52 +1,41 @@
 package compiler
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/modelwhisperer/whisperc/stdlib/dtype"
+)
 
 // The typed enums of a checked program. Each zero value is invalid, so a
 // field the checker forgot to set is detectable; String returns the
 // .whisper spelling.
 
-// QuantMethod is the quantisation format of a model's frozen weights (model.quantize.method). The zero value is invalid.
-type QuantMethod int
+// DType is a number format: the quantisation format of a model's frozen
+// weights (model.quantize.method, where `none` is no quantize block) and
+// the compute type (quantize.compute, finetune.precision). It is the one
+// enum of number formats, dtype.DType, which the planner and runtime use
+// too. The zero value is invalid.
+type DType = dtype.DType
 
-// The values of QuantMethod.
+// The values of DType the language spells.
 const (
-	QuantInvalid QuantMethod = iota
-	QuantNF4                 // nf4
-	QuantFP4                 // fp4
-	QuantInt8                // int8
-	QuantQ8_0                // q8_0
-	QuantQ4_0                // q4_0
-	QuantNone                // none
+	DTypeInvalid = dtype.Invalid
+	DTypeFP32    = dtype.FP32 // fp32
+	DTypeFP16    = dtype.FP16 // fp16
+	DTypeBF16    = dtype.BF16 // bf16
+	DTypeFP8     = dtype.FP8  // fp8
+	QuantNF4     = dtype.NF4  // nf4
+	QuantFP4     = dtype.FP4  // fp4
+	QuantInt8    = dtype.Int8 // int8
+	QuantQ8_0    = dtype.Q8_0 // q8_0
+	QuantQ4_0    = dtype.Q4_0 // q4_0
 )
-
-func quantMethodNames() []string { return []string{"nf4", "fp4", "int8", "q8_0", "q4_0", "none"} }
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v QuantMethod) String() string { return enumString(int(v), quantMethodNames()) }
-
-// ParseQuantMethod returns the QuantMethod spelled s, or QuantInvalid.
-func ParseQuantMethod(s string) QuantMethod { return QuantMethod(enumParse(s, quantMethodNames())) }
-
-// DType is a floating-point compute type (quantize.compute, finetune.precision). The zero value is invalid.
-type DType int
-
-// The values of DType.
-const (
-	DTypeInvalid DType = iota
-	DTypeFP32          // fp32
-	DTypeFP16          // fp16
-	DTypeBF16          // bf16
-	DTypeFP8           // fp8
-)
-
-func dTypeNames() []string { return []string{"fp32", "fp16", "bf16", "fp8"} }
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v DType) String() string { return enumString(int(v), dTypeNames()) }
 
 // ParseDType returns the DType spelled s, or DTypeInvalid.
-func ParseDType(s string) DType { return DType(enumParse(s, dTypeNames())) }
+func ParseDType(s string) DType {
+	d, _ := dtype.Parse(s)
+	return d
+}
 
 // Method is how a finetune updates the weights (finetune.method). The zero value is invalid.
 type Method int

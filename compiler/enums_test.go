@@ -40,9 +40,6 @@ func TestEnumsMatchSchema(t *testing.T) {
 		path  []string
 		names []string
 	}{
-		{[]string{"model", "quantize", "method"}, quantMethodNames()},
-		{[]string{"model", "quantize", "compute"}, dTypeNames()[:3]},
-		{[]string{"finetune", "precision"}, dTypeNames()},
 		{[]string{"finetune", "method"}, methodNames()},
 		{[]string{"finetune", "checkpointing"}, checkpointModeNames()[:3]},
 		{[]string{"finetune", "attention"}, attentionNames()},
@@ -67,6 +64,29 @@ func TestEnumsMatchSchema(t *testing.T) {
 			t.Errorf("%v (-schema +go):\n%s", tc.path, diff)
 		}
 	}
+	// The number formats are dtype's: every spelling the schema accepts
+	// parses to the constant of that name (quantize.method's none is no
+	// quantize block).
+	for _, tc := range []struct {
+		path []string
+		want []DType
+	}{
+		{[]string{"model", "quantize", "method"}, []DType{QuantNF4, QuantFP4, QuantInt8, QuantQ8_0, QuantQ4_0, DTypeInvalid}},
+		{[]string{"model", "quantize", "compute"}, []DType{DTypeFP32, DTypeFP16, DTypeBF16}},
+		{[]string{"finetune", "precision"}, []DType{DTypeFP32, DTypeFP16, DTypeBF16, DTypeFP8}},
+	} {
+		names := schemaEnum(t, tc.path...)
+		var got []DType
+		for _, n := range names {
+			got = append(got, ParseDType(n))
+			if d := ParseDType(n); d != DTypeInvalid && d.String() != n {
+				t.Errorf("%v: %q parses to %v", tc.path, n, d)
+			}
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%v %v (-want +got):\n%s", tc.path, names, diff)
+		}
+	}
 	// lora.targets: the groups, then the module list.
 	b, _ := stdlib.LookupBlock("finetune")
 	l, _ := b.NestedBlock("lora")
@@ -83,7 +103,7 @@ func TestEnumsMatchSchema(t *testing.T) {
 }
 
 func TestEnumZeroIsInvalid(t *testing.T) {
-	if QuantMethod(0).String() != "invalid" || ParseAttention("nope") != AttentionInvalid || Attention(99).String() != "invalid" {
+	if DType(0).String() != "invalid" || ParseAttention("nope") != AttentionInvalid || Attention(99).String() != "invalid" {
 		t.Error("zero and unknown enum values must be invalid")
 	}
 	if ParseAttention("flash2") != AttentionFlash2 || AttentionFlash2.String() != "flash2" {

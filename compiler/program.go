@@ -298,22 +298,10 @@ type Model struct {
 // Quantize is a model's `quantize` block.
 type Quantize struct {
 	Site
-	Method    QuantMethod
+	Method    DType // never fp32/fp16/bf16/fp8: `method = none` leaves Model.Quantize nil
 	Double    bool
 	Compute   DType
 	BlockSize int
-}
-
-// Bits returns the storage bits per weight of the method, ignoring block
-// constants: 4, 8, or 0 for none.
-func (m QuantMethod) Bits() int {
-	switch m {
-	case QuantNF4, QuantFP4, QuantQ4_0:
-		return 4
-	case QuantInt8, QuantQ8_0:
-		return 8
-	}
-	return 0
 }
 
 // FourBit reports whether the model's weights are quantised to 4 bits.
@@ -344,6 +332,9 @@ type Dataset struct {
 	Shuffle bool
 	Seed    int
 	Packing bool
+	// SkipBadRecords is `on_bad_record = skip`: bad records are skipped
+	// and counted instead of stopping the run.
+	SkipBadRecords bool
 	// Version is the dataset's own setting or the version block's data
 	// setting; invalid when neither is given.
 	Version Versioning
@@ -362,6 +353,8 @@ type LoRA struct {
 	Rank    int
 	Alpha   float64
 	Dropout float64
+	// RSLoRA scales updates by alpha/√rank instead of alpha/rank.
+	RSLoRA bool
 	// Targets are the adapted modules, groups expanded.
 	Targets []Module
 	// TargetGroup is "attention", "mlp" or "all" when a group was written,
@@ -406,6 +399,16 @@ type Every struct {
 	Unit string
 }
 
+// NaNPolicy is what a run does about steps whose loss or gradient is not
+// finite: it skips them, and after Patience in a row rolls back to its last
+// good state with the learning rate multiplied by LRFactor, at most
+// Rollbacks times before it stops.
+type NaNPolicy struct {
+	Patience  int
+	LRFactor  float64
+	Rollbacks int
+}
+
 // Finetune is a `finetune` declaration.
 type Finetune struct {
 	*Decl
@@ -426,6 +429,12 @@ type Finetune struct {
 	Precision DType
 	// SaveEvery is zero when checkpoints are written only at the end.
 	SaveEvery Every
+	// EvalEvery is zero when evaluation runs at the end of each epoch.
+	EvalEvery Every
+	// MaxGradNorm clips gradients by global norm; 0 does not clip.
+	MaxGradNorm float64
+	// NaN is the policy for non-finite losses and gradients.
+	NaN NaNPolicy
 	// Output is the resolved output directory.
 	Output string
 	Seed   int

@@ -60,7 +60,7 @@ func (c *checker) lintQuantization(f *Finetune) {
 				"Add `quantize { method = nf4, double = true, compute = bf16 }` to "+f.Model.Name+", or set method = lora.")
 		d.Notes = []diag.Note{{Range: f.Model.NameRange, Message: "model " + f.Model.Name + " is declared here"}}
 		c.report(d)
-	case f.Method == MethodFull && f.Model.Quantize != nil && f.Model.Quantize.Method != QuantNone:
+	case f.Method == MethodFull && f.Model.Quantize != nil:
 		d := diag.Errorf(f.AttrRange("method"), "ML001", "Full fine-tuning of a quantised model",
 			"Model "+f.Model.Name+" is stored as "+f.Model.Quantize.Method.String()+"; quantised weights are frozen and cannot "+
 				"receive updates. Train adapters with method = qlora (or lora), or remove the quantize block.")

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -138,5 +139,22 @@ func TestHostileFilesOnDisk(t *testing.T) {
 		if in.name != "valid" && !ds.HasErrors() {
 			t.Errorf("%s: no error", in.name)
 		}
+	}
+}
+
+// TestCancelledCheckStops checks that a check whose context is cancelled
+// stops after loading: no declaration is checked, so no stage is built.
+func TestCancelledCheckStops(t *testing.T) {
+	src := validProgram(64 << 10)
+	read := func(string) ([]byte, error) { return []byte(src), nil }
+	prog, _ := Check("big.whisper", Options{ReadFile: read})
+	if len(prog.Stages) == 0 {
+		t.Fatal("the program has no stages")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	prog, _ = Check("big.whisper", Options{ReadFile: read, Context: ctx})
+	if len(prog.Stages) != 0 || len(prog.Decls) != 0 {
+		t.Errorf("a cancelled check declared %d and built %d stages", len(prog.Decls), len(prog.Stages))
 	}
 }

@@ -21,19 +21,21 @@ const maxImportedFiles = 256
 // its tolerant tree, the trees of the files it imports, and the results of
 // whisperc's phases (diagnostics and, when the program checks, the plan).
 type analysis struct {
-	doc    *document
-	target string
-	tree   *syntaxTree
+	doc  *document
+	cfg  config
+	tree *syntaxTree
 	// unit holds the tolerant trees of the document and of every file in
 	// its import closure, keyed by path; order lists the paths, the
 	// document first.
 	unit  map[string]*unitFile
 	order []string
 	diags diag.Diagnostics
-	// settingDiags are the errors in the server's settings (a target
-	// that names no profile): they are about no line of the document,
-	// and are shown at its start.
-	settingDiags diag.Diagnostics
+	// settings are the errors in the server's settings (a target that
+	// names no profile, an import directory that is none): they are
+	// about no line of the document, and are shown at its start.
+	settings []settingProblem
+	// importDirs are the usable import directories of cfg, absolute.
+	importDirs []string
 	// prog is the checked program (partial when there are errors); nil
 	// before the phases ran.
 	prog *compiler.Program
@@ -86,30 +88,33 @@ func (s *server) readSource(path string) ([]byte, error) {
 // same version (the debounced publisher and the editor's requests) share
 // one computation instead of competing for the CPU. It returns nil when
 // ctx is cancelled first.
-func (s *server) analyse(ctx context.Context, d *document) *analysis {
-	target := s.currentTarget()
+//
+// early, when set, receives the check's diagnostics before the plan runs
+// (see runPhases), when this call computes the analysis.
+func (s *server) analyse(ctx context.Context, d *document, early func(*analysis)) *analysis {
+	cfg := s.currentConfig()
 	s.mu.Lock()
-	if a, ok := s.cache[d.URI]; ok && a.doc == d && a.target == target {
+	if a, ok := s.cache[d.URI]; ok && a.doc == d && a.cfg.equal(cfg) {
 		s.mu.Unlock()
 		return a
 	}
-	if c, ok := s.inflight[d]; ok && c.target == target {
+	if c, ok := s.inflight[d]; ok && c.cfg.equal(cfg) {
 		s.mu.Unlock()
 		select {
 		case <-c.done:
 			if c.a != nil {
 				return c.a
 			}
-			return s.analyse(ctx, d) // its caller was cancelled; try again
+			return s.analyse(ctx, d, early) // its caller was cancelled; try again
 		case <-ctx.Done():
 			return nil
 		}
 	}
-	c := &inflight{target: target, done: make(chan struct{})}
+	c := &inflight{cfg: cfg, done: make(chan struct{})}
 	s.inflight[d] = c
 	s.mu.Unlock()
 
-	a := s.compute(ctx, d, target)
+	a := s.compute(ctx, d, cfg, early)
 
 	s.mu.Lock()
 	if s.inflight[d] == c {
@@ -144,6 +149,7 @@ func (s *server) syntaxOf(ctx context.Context, u uri.URI) (*analysis, error) {
 		return prev, nil
 	}
 	a := &analysis{doc: d, tree: d.syntax(), unit: make(map[string]*unitFile)}
+	a.importDirs, _ = s.resolveImportDirs(s.currentConfig().importDirs)
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)
 	s.followImports(a)
@@ -156,29 +162,32 @@ func (s *server) syntaxOf(ctx context.Context, u uri.URI) (*analysis, error) {
 // inflight is an analysis being computed; done closes when a is set (nil
 // if it was cancelled).
 type inflight struct {
-	target string
-	done   chan struct{}
-	a      *analysis
+	cfg  config
+	done chan struct{}
+	a    *analysis
 	// stale is set when a file the analysis may have read changed while
 	// it ran: its result answers the callers waiting for it, but is not
 	// cached.
 	stale bool
 }
 
-// compute analyses d against target, or returns nil when ctx is cancelled.
-func (s *server) compute(ctx context.Context, d *document, target string) *analysis {
+// compute analyses d with the settings cfg, or returns nil when ctx is
+// cancelled.
+func (s *server) compute(ctx context.Context, d *document, cfg config, early func(*analysis)) *analysis {
 	if s.computing != nil {
 		s.computing(d, true)
 		defer s.computing(d, false)
 	}
-	a := &analysis{doc: d, target: target, tree: d.syntax(), unit: make(map[string]*unitFile)}
+	a := &analysis{doc: d, cfg: cfg, tree: d.syntax(), unit: make(map[string]*unitFile)}
+	a.importDirs, _ = s.resolveImportDirs(cfg.importDirs)
+	a.settings = s.settingProblems(cfg)
 	a.unit[d.Path] = &unitFile{path: d.Path, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, d.Path)
 	s.followImports(a)
 	if ctx.Err() != nil {
 		return nil
 	}
-	s.runPhases(ctx, a)
+	s.runPhases(ctx, a, early)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -196,7 +205,7 @@ func (s *server) followImports(a *analysis) {
 				via = k
 			}
 			p := resolveImport(uf.path, imp.Path)
-			if _, seen := a.unit[p]; seen || p == "" || !importAllowed(a.doc.Path, p) {
+			if _, seen := a.unit[p]; seen || p == "" || !importAllowed(a.doc.Path, p, a.importDirs) {
 				continue
 			}
 			if od, ok := s.docs.byPath(p); ok { // open: its buffer and tree
@@ -216,9 +225,10 @@ func (s *server) followImports(a *analysis) {
 
 // importAllowed reports whether the program rooted at root may import the
 // file at p, by the command line's rule: a .whisper file inside the root's
-// directory tree. A file refused is never read (the checker reports it).
-func importAllowed(root, p string) bool {
-	return filepath.IsAbs(root) && strings.HasSuffix(p, compiler.SourceExt) && compiler.ImportAllowed(p, []string{filepath.Dir(root)})
+// directory tree or one of dirs (the import directories). A file refused
+// is never read (the checker reports it).
+func importAllowed(root, p string, dirs []string) bool {
+	return filepath.IsAbs(root) && strings.HasSuffix(p, compiler.SourceExt) && compiler.ImportAllowed(p, append([]string{filepath.Dir(root)}, dirs...))
 }
 
 // resolveImport returns the path an import in the file at from names:

@@ -100,7 +100,7 @@ func benchmarkAnalyse(b *testing.B, lines int) {
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		nd := &document{URI: d.URI, Path: d.Path, Version: int32(n + 10), File: d.File}
-		if a := srv.analyse(s.ctx, nd); a == nil {
+		if a := srv.analyse(s.ctx, nd, nil); a == nil {
 			b.Fatal("analysis cancelled")
 		}
 	}

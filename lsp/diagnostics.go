@@ -45,8 +45,8 @@ func (s *server) protocolDiagnostics(a *analysis) []protocol.Diagnostic {
 			out = append(out, s.importedErrors(a, m, imp, ds))
 		}
 	}
-	for _, d := range a.settingDiags {
-		out = append(out, settingDiagnostic(d))
+	for _, p := range a.settings {
+		out = append(out, settingDiagnostic(p))
 	}
 	return out
 }
@@ -54,25 +54,16 @@ func (s *server) protocolDiagnostics(a *analysis) []protocol.Diagnostic {
 // settingDiagnostic shows an error in the server's settings at the start of
 // a document: the plan's checks and memory figures are off until it is
 // fixed, and the user should see why.
-func settingDiagnostic(d *diag.Diagnostic) protocol.Diagnostic {
+func settingDiagnostic(p settingProblem) protocol.Diagnostic {
 	pd := protocol.Diagnostic{
-		Severity: severity(d.Severity),
+		Severity: severity(p.d.Severity),
 		Source:   protocol.NewOptional("whisperc"),
-		Message:  protocol.String(settingMessage(d)),
+		Message:  protocol.String(p.message()),
 	}
-	if d.Code != "" {
-		pd.Code = protocol.String(d.Code)
+	if p.d.Code != "" {
+		pd.Code = protocol.String(p.d.Code)
 	}
 	return pd
-}
-
-// settingMessage words an error in the target setting for the editor.
-func settingMessage(d *diag.Diagnostic) string {
-	msg := "The language server's target setting (`whisper.target`, or `whisperc lsp --target`): " + d.Summary
-	if d.Detail != "" {
-		msg += "\n\n" + d.Detail
-	}
-	return msg + " Until then the plan is not checked and no memory figures are shown."
 }
 
 // importedErrors summarises, on an import statement, the errors found in

@@ -510,12 +510,12 @@ func TestImportsFromOpenDocuments(t *testing.T) {
 func TestInitializationOptionsTarget(t *testing.T) {
 	s := newSession(t, testOpts())
 	s.inner.applySettings(json.RawMessage(`{"whisper":{"target":"a100-80gb"}}`))
-	if got := s.inner.currentTarget(); got != "a100-80gb" {
+	if got := s.inner.currentConfig().target; got != "a100-80gb" {
 		t.Errorf("target %q", got)
 	}
 	// An empty setting means no preference: back to the command line's.
 	s.inner.applySettings(json.RawMessage(`{"target":""}`))
-	if got := s.inner.currentTarget(); got != testOpts().Target {
+	if got := s.inner.currentConfig().target; got != testOpts().Target {
 		t.Errorf("target %q", got)
 	}
 	s.inner.applySettings(json.RawMessage(`[1,2`)) // ignored, no panic

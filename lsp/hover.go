@@ -120,8 +120,8 @@ func importHover(a *analysis, start int) string {
 		}
 		p := resolveImport(a.doc.Path, imp.Path)
 		uf, ok := a.unit[p]
-		if p != "" && !importAllowed(a.doc.Path, p) {
-			return fmt.Sprintf("**import** `%s` — not allowed: an import names a .whisper file inside this file's directory tree.", imp.Path)
+		if p != "" && !importAllowed(a.doc.Path, p, a.importDirs) {
+			return fmt.Sprintf("**import** `%s` — not allowed: an import names a .whisper file inside this file's directory tree or an import directory (`whisper.importDirs`).", imp.Path)
 		}
 		if p == "" || !ok {
 			return fmt.Sprintf("**import** `%s` — cannot be read (resolved against this file's directory: `%s`).", imp.Path, p)

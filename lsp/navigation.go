@@ -78,7 +78,7 @@ func (s *server) importingPrograms(ctx context.Context, a *analysis, path string
 		if doc.URI == a.doc.URI {
 			continue
 		}
-		b := s.analyse(ctx, doc)
+		b := s.analyse(ctx, doc, nil)
 		if b == nil {
 			if ctx.Err() != nil {
 				return progs, "the request was cancelled"

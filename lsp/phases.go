@@ -16,24 +16,28 @@ import (
 // second, and records the diagnostics, the checked program and the
 // planner's memory estimates. It never runs a pipeline, writes a file or
 // touches the network.
-func (s *server) runPhases(ctx context.Context, a *analysis) {
+//
+// When early is set and the plan is to run after a check without errors,
+// early receives the analysis with the check's diagnostics first, so that
+// they reach the editor without waiting for the planner.
+func (s *server) runPhases(ctx context.Context, a *analysis, early func(*analysis)) {
 	read := func(p string) ([]byte, error) {
 		if uf, ok := a.unit[p]; ok {
 			return uf.file.Src, nil
 		}
 		return s.readSource(p)
 	}
-	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read})
+	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read, ImportDirs: a.importDirs, Parse: s.parse, Context: ctx})
 	a.prog = prog
 	a.diags = diags
 	var setTarget *planner.Target
-	if a.target != "" {
-		// A bad target setting is reported whatever the program's state.
+	if a.cfg.target != "" {
+		// A bad target setting is reported (in a.settings) whatever the
+		// program's state.
 		var tds diag.Diagnostics
-		if setTarget, tds = planner.ParseTarget(a.target, nil); tds.HasErrors() {
+		if setTarget, tds = planner.ParseTarget(a.cfg.target, nil); tds.HasErrors() {
 			// Planning against other hardware than the one asked for
 			// would show figures for the wrong machine: plan nothing.
-			a.settingDiags = tds
 			return
 		}
 	}
@@ -50,11 +54,27 @@ func (s *server) runPhases(ctx context.Context, a *analysis) {
 		s.mu.Unlock()
 		return
 	}
+	if early != nil && len(a.doc.File.Src) >= s.earlyBytes {
+		checked := *a
+		checked.memory = nil
+		s.mu.Lock()
+		if old, ok := s.cache[a.doc.URI]; ok {
+			checked.memory = old.memory
+		}
+		s.mu.Unlock()
+		early(&checked)
+	}
+	if s.beforePlan != nil {
+		s.beforePlan()
+	}
 	target := setTarget
 	if target == nil {
 		target = s.defaultTarget(ctx, prog)
 	}
-	plan, pds := planner.Build(prog, target, planner.Options{})
+	plan, pds := planner.Build(prog, target, planner.Options{Context: ctx})
+	if ctx.Err() != nil {
+		return
+	}
 	a.diags = append(a.diags, pds...).Sorted()
 	a.memory = memoryByDecl(plan)
 }

@@ -2,7 +2,6 @@ package lsp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,7 @@ import (
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
-	"github.com/modelwhisperer/whisperc/lang/diag"
-	"github.com/modelwhisperer/whisperc/planner"
+	wparser "github.com/modelwhisperer/whisperc/lang/parser"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -39,6 +37,10 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// Version is reported to the client as the server's version.
 	Version string
+	// ImportDirs are directories, besides the directory of each document,
+	// whose .whisper files programs may import (the command line's
+	// --import-dir), unless the client's settings name others.
+	ImportDirs []string
 }
 
 // DefaultDebounce is the pause after a keystroke, while an analysis of the
@@ -125,6 +127,12 @@ type server struct {
 	snippets bool
 	exitErr  error
 	target   string
+	// importDirs is the importDirs setting as the client wrote it (nil:
+	// the command line's Options.ImportDirs).
+	importDirs []string
+	// importDirsBad says why the importDirs setting could not be read
+	// ("" when it could).
+	importDirsBad string
 	// folders are the client's workspace folders (file-system paths).
 	folders []string
 	// beforeHandle, when set (by tests), runs before every message.
@@ -145,6 +153,20 @@ type server struct {
 	running  map[uri.URI]chan struct{}
 	cache    map[uri.URI]*analysis
 	inflight map[*document]*inflight
+
+	// earlyBytes is the size from which a document's check diagnostics
+	// are published before its plan is built (see runPhases): below it
+	// the planner is quick, and one publication avoids the flicker of
+	// the plan's diagnostics.
+	earlyBytes int
+	// trees holds the latest parse of each file the analyses read, which
+	// the next analysis updates with parser.Reparse.
+	treesMu sync.Mutex
+	trees   map[string]*wparser.Tree
+	// parsed, when set (by tests), receives what each parse re-parsed.
+	parsed func(path string, st wparser.ReparseStats)
+	// beforePlan, when set (by tests), runs before the planner.
+	beforePlan func()
 }
 
 // pendingAnalysis is a scheduled or running analysis of one document.
@@ -165,6 +187,9 @@ func newServer(ctx context.Context, opts Options) *server {
 		running:  make(map[uri.URI]chan struct{}),
 		cache:    make(map[uri.URI]*analysis),
 		inflight: make(map[*document]*inflight),
+
+		earlyBytes: defaultEarlyBytes,
+		trees:      make(map[string]*wparser.Tree),
 	}
 }
 
@@ -184,65 +209,6 @@ func (s *server) encoding() Encoding {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enc
-}
-
-// settings are the whisper-specific settings a client may send as
-// initializationOptions or under "whisper" in workspace/didChangeConfiguration.
-type settings struct {
-	Target *string `json:"target"`
-}
-
-// applySettings reads settings from raw JSON; either the settings object
-// itself or an object with a "whisper" member.
-func (s *server) applySettings(raw []byte) {
-	if len(raw) == 0 {
-		return
-	}
-	var wrapped struct {
-		Whisper *settings `json:"whisper"`
-	}
-	var st settings
-	if err := json.Unmarshal(raw, &wrapped); err == nil && wrapped.Whisper != nil {
-		st = *wrapped.Whisper
-	} else if err := json.Unmarshal(raw, &st); err != nil {
-		s.logf("ignoring settings: %v", err)
-		return
-	}
-	if st.Target != nil {
-		s.mu.Lock()
-		s.target = *st.Target
-		if s.target == "" {
-			s.target = s.opts.Target // no preference: the command line's, if any
-		}
-		s.mu.Unlock()
-	}
-}
-
-// checkTarget tells the user, in a message window, when the target the
-// server is to plan against names no profile; each analysis also shows it
-// as a diagnostic.
-func (s *server) checkTarget() {
-	target := s.currentTarget()
-	if target == "" {
-		return
-	}
-	_, ds := planner.ParseTarget(target, nil)
-	for _, d := range ds {
-		if d.Severity != diag.Error {
-			continue
-		}
-		if err := s.client.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: protocol.MessageTypeError, Message: "whisperc: " + settingMessage(d)}); err != nil {
-			s.logf("showing a message: %v", err)
-		}
-		return
-	}
-}
-
-// currentTarget returns the target profile analyses plan against.
-func (s *server) currentTarget() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.target
 }
 
 // Initialize negotiates the position encoding and announces the features.
@@ -326,7 +292,7 @@ func (s *server) isShutdown() bool {
 
 // Initialized reports a bad target setting.
 func (s *server) Initialized(ctx context.Context, params *protocol.InitializedParams) error {
-	s.checkTarget()
+	s.checkSettings()
 	return nil
 }
 
@@ -357,7 +323,7 @@ func (s *server) SetTrace(ctx context.Context, params *protocol.SetTraceParams) 
 // document.
 func (s *server) DidChangeConfiguration(ctx context.Context, params *protocol.DidChangeConfigurationParams) error {
 	s.applySettings(params.Settings)
-	s.checkTarget()
+	s.checkSettings()
 	s.mu.Lock()
 	s.cache = make(map[uri.URI]*analysis)
 	s.mu.Unlock()
@@ -498,11 +464,16 @@ func (s *server) schedule(d *document, delay time.Duration) {
 		if ctx.Err() != nil {
 			return
 		}
-		a := s.analyse(ctx, d)
-		if ctx.Err() != nil || a == nil {
-			return
+		current := func() bool {
+			cur, ok := s.docs.get(d.URI)
+			return ctx.Err() == nil && ok && cur.Version == d.Version
 		}
-		if cur, ok := s.docs.get(d.URI); !ok || cur.Version != d.Version {
+		a := s.analyse(ctx, d, func(checked *analysis) {
+			if current() {
+				s.publish(ctx, checked)
+			}
+		})
+		if a == nil || !current() {
 			return
 		}
 		s.publish(ctx, a)
@@ -549,7 +520,7 @@ func (s *server) analysisOf(ctx context.Context, u uri.URI) (*analysis, error) {
 	if !ok {
 		return nil, errNotOpen(u)
 	}
-	a := s.analyse(ctx, d)
+	a := s.analyse(ctx, d, nil)
 	if a == nil {
 		return nil, protocol.ErrRequestCancelled
 	}

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -131,13 +132,19 @@ func TestSupersededAnalysesDoNotOverlap(t *testing.T) {
 	s := newSessionWith(t, opts, func(sv *server) {
 		sv.computing = func(d *document, begin bool) {
 			mu.Lock()
-			defer mu.Unlock()
 			if begin {
 				now++
 				total++
 				most = max(most, now)
 			} else {
 				now--
+			}
+			mu.Unlock()
+			if begin {
+				// Slower than the typing below, whatever the machine:
+				// an edit re-parses one declaration, which alone would
+				// keep up.
+				time.Sleep(20 * time.Millisecond)
 			}
 		}
 	})
@@ -196,5 +203,29 @@ func TestHoverDoesNotWaitForAnalysis(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("hover waited for the analysis")
+	}
+	// Completion, symbols and semantic tokens do not wait either.
+	done := make(chan string, 3)
+	go func() {
+		_, err := s.server.Completion(s.ctx, &protocol.CompletionParams{TextDocumentPositionParams: s.tdpp(u, s.pos(text, "nf4", 0))})
+		done <- fmt.Sprint("completion: ", err)
+	}()
+	go func() {
+		_, err := s.server.DocumentSymbol(s.ctx, &protocol.DocumentSymbolParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}})
+		done <- fmt.Sprint("symbols: ", err)
+	}()
+	go func() {
+		_, err := s.server.SemanticTokensFull(s.ctx, &protocol.SemanticTokensParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}})
+		done <- fmt.Sprint("semantic tokens: ", err)
+	}()
+	for k := 0; k < 3; k++ {
+		select {
+		case r := <-done:
+			if !strings.HasSuffix(r, "<nil>") {
+				t.Error(r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a request waited for the analysis")
+		}
 	}
 }

@@ -73,6 +73,14 @@ func (s *server) closedImporters(ctx context.Context, path string) importerSearc
 	if !filepath.IsAbs(path) {
 		return res // an untitled buffer: nothing can import it
 	}
+	dirs, _ := s.resolveImportDirs(s.currentConfig().importDirs)
+	for _, d := range dirs {
+		if within(path, d) {
+			// Programs anywhere may import from an import directory:
+			// the directories above it do not hold them all.
+			res.incomplete = "it lies under an import directory (whisper.importDirs), which programs elsewhere may import"
+		}
+	}
 	seen, bytes := 0, 0
 	for _, dir := range s.searchDirs(path) {
 		names, complete := listWhisper(dir)
@@ -181,6 +189,7 @@ func (s *server) importerAnalysis(root, path string) (*analysis, int) {
 	}
 	d := &document{URI: uri.File(root), Path: root, File: source.NewFile(root, src)}
 	a := &analysis{doc: d, tree: parseTree(src), unit: make(map[string]*unitFile)}
+	a.importDirs, _ = s.resolveImportDirs(s.currentConfig().importDirs)
 	a.unit[root] = &unitFile{path: root, file: d.File, tree: a.tree, via: -1}
 	a.order = append(a.order, root)
 	if len(a.tree.imports) == 0 {
@@ -200,7 +209,7 @@ func (s *server) importerAnalysis(root, path string) (*analysis, int) {
 		}
 		return s.readSource(p)
 	}
-	a.prog, a.diags = compiler.Check(root, compiler.Options{ReadFile: read})
+	a.prog, a.diags = compiler.Check(root, compiler.Options{ReadFile: read, ImportDirs: a.importDirs})
 	if a.prog == nil {
 		return nil, n
 	}

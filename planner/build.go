@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	gguf "github.com/gpustack/gguf-parser-go"
 	"os"
@@ -34,7 +35,12 @@ type Options struct {
 	// layer and of the rest (the runtime provides it: runtime.DecodeStep).
 	// With it, a CPU target that has measured rates (Target.CPU) predicts
 	// decode speed from the runtime itself.
-	DecodeStep func(c arch.Config, format cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
+	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
+	// Context, when set, stops planning between stages once it is
+	// cancelled (the language server's superseded analyses): the plan of
+	// a cancelled Build is incomplete, never marked as fitting, and must
+	// be discarded. Nil never cancels.
+	Context context.Context
 }
 
 // builder carries one Build's state.
@@ -81,6 +87,10 @@ func Build(prog *compiler.Program, target *Target, opts Options) (plan *Plan, ds
 	b.resolveTarget(target)
 	b.checkRequirements()
 	for _, st := range prog.Stages {
+		if opts.Context != nil && opts.Context.Err() != nil {
+			b.plan.SetDiagnostics(b.ds)
+			return b.plan, b.plan.Diagnostics
+		}
 		switch s := st.(type) {
 		case *compiler.Finetune:
 			b.finetune(s)
@@ -309,7 +319,7 @@ func (b *builder) load(m *compiler.Model) string {
 	}
 	b.plan.Stages = append(b.plan.Stages, st)
 	id := st.ID
-	if q := m.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
+	if q := m.Quantize; q != nil && q.Method != compiler.DTypeInvalid {
 		qs := Stage{ID: "quantize." + m.Name, Kind: StageQuantize, Decl: m.Name, Model: m.Name, After: []string{id}}
 		d := Decision{What: "quantization", Choice: q.Method.String(), Rule: "ML001"}
 		if c != nil {
@@ -351,7 +361,7 @@ func (b *builder) load(m *compiler.Model) string {
 // CPUQuantFormats are the weight formats the CPU runtime has kernels
 // for, with the 4-bit formats' one block size. A quantize block asking
 // for anything else is refused at plan time (P118) on a CPU target.
-var cpuQuantFormats = map[compiler.QuantMethod]bool{compiler.QuantNF4: true, compiler.QuantFP4: true, compiler.QuantQ8_0: true}
+var cpuQuantFormats = map[compiler.DType]bool{compiler.QuantNF4: true, compiler.QuantFP4: true, compiler.QuantQ8_0: true}
 
 // cpuBlock4Bit is the block size of the CPU runtime's 4-bit formats.
 const cpuBlock4Bit = 64
@@ -374,25 +384,13 @@ func (b *builder) checkCPUQuant(q *compiler.Quantize) {
 	}
 }
 
-// quantOf maps a quantize block to the cost model's format.
+// quantOf is a quantize block as the cost model's weight format (the
+// same enum; the block adds its block size and double quantisation).
 func quantOf(q *compiler.Quantize) cost.Quant {
 	if q == nil {
 		return cost.Quant{}
 	}
-	out := cost.Quant{BlockSize: q.BlockSize, Double: q.Double}
-	switch q.Method {
-	case compiler.QuantNF4:
-		out.Type = cost.NF4
-	case compiler.QuantFP4:
-		out.Type = cost.FP4
-	case compiler.QuantInt8:
-		out.Type = cost.Int8
-	case compiler.QuantQ8_0:
-		out.Type = cost.Q8_0
-	case compiler.QuantQ4_0:
-		out.Type = cost.Q4_0
-	}
-	return out
+	return cost.Quant{Type: q.Method, BlockSize: q.BlockSize, Double: q.Double}
 }
 
 // SetDiagnostics records the diagnostics of the whole pipeline (the

@@ -171,6 +171,11 @@ type StageTime struct {
 	// Assumption states the efficiency assumed: "MFU 25%".
 	Assumption string `json:"assumption"`
 	Bound      string `json:"bound"`
+	// DecodeLayerSeconds and DecodeHeadSeconds are the CPU runtime's decode
+	// step measured on this shape at plan time (one layer, and the rest),
+	// from which a CPU plan predicts decode; zero when not measured.
+	DecodeLayerSeconds float64 `json:"decode_layer_seconds,omitempty"`
+	DecodeHeadSeconds  float64 `json:"decode_head_seconds,omitempty"`
 }
 
 // Graph is the lowered model: what the runtime executes, layer by layer.
@@ -198,9 +203,14 @@ type Layer struct {
 	Index int `json:"index"`
 	// Checkpoint reports whether the block's activations are recomputed in
 	// the backward pass (its input is kept).
-	Checkpoint bool           `json:"checkpoint"`
-	Attention  cost.Attention `json:"attention"`
-	Linears    []Linear       `json:"linears"`
+	Checkpoint bool `json:"checkpoint"`
+	// RecomputeAttention reports whether the attention core (rotary
+	// embedding, scores, softmax, the weighted sum) is recomputed in the
+	// backward pass from the kept q, k and v projections: selective
+	// checkpointing (Korthikanti et al.).
+	RecomputeAttention bool           `json:"recompute_attention,omitempty"`
+	Attention          cost.Attention `json:"attention"`
+	Linears            []Linear       `json:"linears"`
 }
 
 // Kernel is how a linear layer is applied. The zero value is invalid.
@@ -267,6 +277,8 @@ type Adapter struct {
 	Alpha   float64    `json:"alpha"`
 	Dropout float64    `json:"dropout"`
 	Format  cost.DType `json:"format"`
+	// RSLoRA scales the update by Alpha/√Rank instead of Alpha/Rank.
+	RSLoRA bool `json:"rslora,omitempty"`
 }
 
 // KVCache is the key/value cache layout: [layers][2][batch][kv_heads]

@@ -155,6 +155,10 @@ func (b *builder) finetune(f *compiler.Finetune) {
 			n := w.TrainableParams()
 			d.Effect = fmt.Sprintf("trains %s of %s parameters (%.2f%%)", humanCount(n), humanCount(c.Params()), 100*float64(n)/float64(c.Params()))
 		}
+		if f.LoRA.RSLoRA {
+			d.Effect = strings.TrimPrefix(d.Effect+"; ", "; ") + fmt.Sprintf("rsLoRA: updates scaled by alpha/√rank = %.4g (alpha/rank would be %.4g)",
+				f.LoRA.Alpha/math.Sqrt(float64(max(f.LoRA.Rank, 1))), f.LoRA.Alpha/float64(max(f.LoRA.Rank, 1)))
+		}
 		as.Decisions = append(as.Decisions, d)
 		b.plan.Stages = append(b.plan.Stages, as)
 		after = as.ID
@@ -181,7 +185,7 @@ func (b *builder) finetune(f *compiler.Finetune) {
 		for i := range st.Graph.Layers {
 			for j := range st.Graph.Layers[i].Linears {
 				if a := st.Graph.Layers[i].Linears[j].Adapter; a != nil {
-					a.Alpha = f.LoRA.Alpha
+					a.Alpha, a.RSLoRA = f.LoRA.Alpha, f.LoRA.RSLoRA
 				}
 			}
 		}
@@ -325,7 +329,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 			w.LoRARank, w.LoRATargets = 16, []string{"q_proj", "v_proj"}
 		}
 	}
-	if q := f.Model.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid {
+	if q := f.Model.Quantize; q != nil && q.Method != compiler.DTypeInvalid {
 		w.Quant = quantOf(q)
 		qc, _ := b.precision(q.Compute, q.Has("compute"), &q.Site, "compute")
 		w.Compute = qc
@@ -367,6 +371,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	if d := f.Distributed; d != nil {
 		w.CPUOffload = d.CPUOffload
 	}
+	w.Compiled = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid
 	w = w.OnEngine(b.opts.Engine)
 	if b.opts.Engine == cost.EngineTorchtune {
 		w.CompiledLoss = f.Compile != compiler.CompileNone && f.Compile != compiler.CompileInvalid
@@ -442,8 +447,16 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		st.Decisions = append(st.Decisions, d)
 	}
 	// optimizer
-	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(),
-		Effect: "state " + gib(base.Component("optimizer_state"))})
+	optEffect := "state " + gib(base.Component("optimizer_state"))
+	if base.PagedBytes > 0 {
+		optEffect += fmt.Sprintf(" on the device, %s more in paged memory (outside PyTorch's allocator; it moves to host memory when the GPU runs short)", gib(base.PagedBytes))
+	}
+	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(), Effect: optEffect})
+	st.Decisions = append(st.Decisions, guardDecision(f, b.opts.Engine))
+	if e := f.EvalEvery; e.N > 0 {
+		st.Decisions = append(st.Decisions, Decision{What: "eval_every", Choice: fmt.Sprintf("%d %s", e.N, e.Unit),
+			Effect: "eval loss and perplexity on the held-out split then and at the end"})
+	}
 	b.techniqueDecisions(w, st)
 	// batch
 	eff := w.Batch * max(f.GradAccum, 1) * max(w.Devices, 1)
@@ -456,6 +469,29 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			SavesBytes: alt.Memory(b.dev).Total - base.Total,
 			Effect:     fmt.Sprintf("per device %s (data parallel would need %s)", gib(base.Total), gib(alt.Memory(b.dev).Total))})
 	}
+}
+
+// guardDecision states the run's guard rails: clipping and what a
+// non-finite loss or gradient does.
+func guardDecision(f *compiler.Finetune, engine cost.Engine) Decision {
+	d := Decision{What: "guards", Choice: "no clipping"}
+	if f.MaxGradNorm > 0 {
+		d.Choice = fmt.Sprintf("clip at %g", f.MaxGradNorm)
+	}
+	p := f.NaN
+	d.Effect = fmt.Sprintf("a NaN/Inf loss or gradient skips the step; after %d in a row the run ", p.Patience)
+	if p.Rollbacks > 0 {
+		d.Effect += fmt.Sprintf("rolls back to its last good state with the learning rate ×%g (at most %s), then stops", p.LRFactor, nouns(p.Rollbacks, "time"))
+	} else {
+		d.Effect += "stops"
+	}
+	if engine != cost.EngineUnset {
+		d.Effect = fmt.Sprintf("the NaN/Inf policy is whisperc run's; %s does not skip steps or roll back", engine)
+	}
+	if f.MaxGradNorm > 0 {
+		d.Effect = fmt.Sprintf("gradients scaled to global norm ≤ %g; ", f.MaxGradNorm) + d.Effect
+	}
+	return d
 }
 
 func ckptName(w cost.Workload) string {
@@ -517,6 +553,9 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	if m.Quantize != nil {
 		w.Quant = quantOf(m.Quantize)
 	}
+	if w.Quant.Type.Quantized() {
+		st.Decisions = append(st.Decisions, b.headDecision(&w))
+	}
 	w.StoredWeightBytes = b.stored[m]
 	if m.Source.Path != "" {
 		if fi, err := os.Stat(m.Source.Path); err == nil && fi.Mode().IsRegular() {
@@ -538,6 +577,36 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	w.Attention = a
 	st.Decisions = append(st.Decisions, Decision{What: "attention", Choice: a.String(), Requested: ifDiff(att.String(), a.String()), Rule: "ML006", Effect: awhy})
 	return w
+}
+
+// headDecision chooses the classifier's format under quantisation. On the
+// CPU the classifier is stored in Q8_0 whatever the layers use: decode
+// streams it every token, and in fp32 a Llama-2-vocabulary classifier is
+// as many bytes as all the quantised layers of a 110M model, while
+// llama.cpp's own quantisations keep the output matrix at 6 or 8 bits
+// (Q6_K in Q4_K_M files, Q8_0 in Q8_0 files) because 4 bits there costs
+// accuracy. On a GPU bitsandbytes quantises only the transformer blocks'
+// linear layers and leaves lm_head in 16 bits, and so does the plan.
+func (b *builder) headDecision(w *cost.Workload) Decision {
+	c := w.Arch
+	plain := cost.Quant{Type: w.Storage}.Bytes(int64(c.Dim), int64(c.Vocab))
+	d := Decision{What: "classifier", Rule: "ML001"}
+	if b.target.Profile.GPU {
+		d.Choice = w.Storage.String()
+		d.Effect = fmt.Sprintf("lm_head stays %s (%s): bitsandbytes quantises the transformer blocks' linear layers only", w.Storage, gib(plain))
+		return d
+	}
+	w.HeadQuant = cost.Quant{Type: cost.Q8_0}
+	q := w.HeadQuant.Bytes(int64(c.Dim), int64(c.Vocab))
+	d.Choice = w.HeadQuant.Type.String()
+	d.SavesBytes = plain - q
+	d.Effect = fmt.Sprintf("lm_head %s → %s in q8_0, read once per generated token; 8 bits as llama.cpp keeps its output matrix (4 bits there costs accuracy)",
+		gib(plain), gib(q))
+	if c.Tied {
+		d.SavesBytes = 0
+		d.Effect += "; tied to the embeddings, so it is a copy: the fp32 embedding rows are read only as tokens need them"
+	}
+	return d
 }
 
 // ServeChunk is the most prompt tokens a server prefills in one step (vLLM's
@@ -588,11 +657,14 @@ func (b *builder) generate(g *compiler.Generate) {
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	w.CompileMode = st.Graph.Compile.String()
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
-		f := w.Storage
+		f, hf := w.Storage, w.Storage
 		if w.Quant.Type.Quantized() {
 			f = w.Quant.Type
 		}
-		if layer, head, err := b.opts.DecodeStep(*c, f, st.Graph.Compile); err == nil {
+		if w.HeadQuant.Type.Quantized() {
+			hf = w.HeadQuant.Type
+		}
+		if layer, head, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
 			w.StepLayerSeconds, w.StepHeadSeconds = layer, head
 		}
 	}
@@ -672,6 +744,7 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 		Assumption:      fmt.Sprintf("prefill MFU %.0f%%, decoding at %.0f%% of memory bandwidth", 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
 	if dec.Bound == "measured" {
 		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
+		st.Time.DecodeLayerSeconds, st.Time.DecodeHeadSeconds = w.StepLayerSeconds, w.StepHeadSeconds
 	}
 	if !st.Memory.Fits {
 		over := mem.Total - st.Memory.CapacityBytes
@@ -715,9 +788,11 @@ func (b *builder) export(e *compiler.Export) {
 		case compiler.ExportQuantNone:
 			q = cost.Quant{}
 		}
-		w := cost.Workload{Arch: *c, Storage: cost.FP16, Compute: cost.FP16, Quant: q, QuantizeHead: q.Type.Quantized()}
+		w := cost.Workload{Arch: *c, Storage: cost.FP16, Compute: cost.FP16, Quant: q}
 		if !q.Type.Quantized() {
 			w.Quant = cost.Quant{}
+		} else if !c.Tied {
+			w.HeadQuant = q // a tied classifier is the embedding matrix, written once
 		}
 		st.Decisions = append(st.Decisions, Decision{What: "quantization", Choice: e.Quantize.String(),
 			Effect: "file about " + gib(w.WeightBytes())})

@@ -129,10 +129,13 @@ func stageMark(s Stage) string {
 func graphSummary(g *Graph) string {
 	kernels := map[string]int{}
 	adapters := 0
-	ckpt := 0
+	ckpt, sel := 0, 0
 	for _, l := range g.Layers {
 		if l.Checkpoint {
 			ckpt++
+		}
+		if l.RecomputeAttention {
+			sel++
 		}
 		for _, ln := range l.Linears {
 			kernels[kernelName(ln)+" "+ln.Weight.String()+"→"+ln.Compute.String()]++
@@ -152,6 +155,9 @@ func graphSummary(g *Graph) string {
 	}
 	if ckpt > 0 {
 		s += fmt.Sprintf("; %d checkpointed layers", ckpt)
+	}
+	if sel > 0 {
+		s += fmt.Sprintf("; attention recomputed in %d layers", sel)
 	}
 	if g.KVCache != nil {
 		s += fmt.Sprintf("; KV cache %d×%d×%d %s (%s)", g.KVCache.Context, g.KVCache.KVHeads, g.KVCache.HeadDim, g.KVCache.Format, gib(g.KVCache.Bytes))

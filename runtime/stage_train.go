@@ -65,8 +65,10 @@ type trainPlan struct {
 	rank    int
 	alpha   float64
 	dropout float64
-	// checkpoint marks the blocks recomputed in the backward pass.
-	checkpoint []bool
+	rslora  bool
+	// checkpoint marks the blocks recomputed in the backward pass,
+	// selective those whose attention core is.
+	checkpoint, selective []bool
 }
 
 // trainOptions reads a train stage's graph: the engine's options (each
@@ -82,8 +84,9 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 	mods := map[string]bool{}
 	for i, l := range g.Layers {
 		tp.checkpoint = append(tp.checkpoint, l.Checkpoint)
+		tp.selective = append(tp.selective, l.RecomputeAttention)
 		inf.Layers[i] = l
-		inf.Layers[i].Checkpoint = false
+		inf.Layers[i].Checkpoint, inf.Layers[i].RecomputeAttention = false, false
 		inf.Layers[i].Linears = make([]planner.Linear, len(l.Linears))
 		for j, ln := range l.Linears {
 			linears++
@@ -92,8 +95,8 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 			}
 			if a := ln.Adapter; a != nil {
 				if tp.rank == 0 {
-					tp.rank, tp.alpha, tp.dropout = a.Rank, a.Alpha, a.Dropout
-				} else if a.Rank != tp.rank || a.Alpha != tp.alpha || a.Dropout != tp.dropout {
+					tp.rank, tp.alpha, tp.dropout, tp.rslora = a.Rank, a.Alpha, a.Dropout, a.RSLoRA
+				} else if a.Rank != tp.rank || a.Alpha != tp.alpha || a.Dropout != tp.dropout || a.RSLoRA != tp.rslora {
 					return engine.Options{}, tp, fmt.Errorf("layer %d, %s: adapters of different settings in one graph are not supported", i, ln.Module)
 				}
 				if a.Format != cost.FP32 {
@@ -140,17 +143,15 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 	cfg := train.Config{
 		Method: tp.method, Batch: f.Batch, GradAccum: f.GradAccum, Epochs: f.Epochs, MaxSteps: f.MaxSteps,
-		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint,
-		// Clipping by global norm at 1.0, as Hugging Face's Trainer
-		// (max_grad_norm) and the QLoRA recipe do; the language has no
-		// attribute for it yet.
-		MaxGradNorm: 1,
+		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint, RecomputeAttention: tp.selective,
+		MaxGradNorm: f.MaxGradNorm,
+		NaNPatience: f.NaN.Patience, NaNLRFactor: f.NaN.LRFactor, NaNRollbacks: f.NaN.Rollbacks,
 	}
-	if f.Checkpointing.Mode == compiler.CheckpointSelective {
-		return cfg, fmt.Errorf("selective checkpointing (recomputing attention only) is not implemented in the CPU runtime; use checkpointing = full or every(n)")
+	if f.NaN.Rollbacks == 0 {
+		cfg.NaNRollbacks = -1 // nan_rollbacks = 0: none
 	}
 	if tp.method == train.LoRA {
-		cfg.LoRA = train.LoRAConfig{Rank: tp.rank, Alpha: tp.alpha, Dropout: tp.dropout, Modules: tp.modules}
+		cfg.LoRA = train.LoRAConfig{Rank: tp.rank, Alpha: tp.alpha, Dropout: tp.dropout, Modules: tp.modules, RSLoRA: tp.rslora}
 	}
 	o := f.Optimizer
 	switch o.Name {
@@ -184,7 +185,7 @@ func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 
 // dataOptions translates a dataset declaration into the reader's options.
 func dataOptions(d *compiler.Dataset) (data.Options, error) {
-	o := data.Options{Field: d.Field, SeqLen: d.SeqLen, Pack: d.Packing, Shuffle: d.Shuffle, Seed: uint64(d.Seed)}
+	o := data.Options{Field: d.Field, SeqLen: d.SeqLen, Pack: d.Packing, Shuffle: d.Shuffle, Seed: uint64(d.Seed), SkipBad: d.SkipBadRecords}
 	if d.HF != "" {
 		return o, fmt.Errorf("dataset %s comes from the Hugging Face Hub (%s); the runtime reads local files: download it first", d.Name, d.HF)
 	}
@@ -259,7 +260,11 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	ds, err := data.Load(f.Data.Source, m.tok, do)
 	x.s.progressDone()
 	if err != nil {
-		return x.errorf(st, "E508", "Training data cannot be used", "Dataset %s: %v. Fix the record (or the dataset's settings) and run again.", f.Data.Name, err)
+		fix := "Fix the record (or the dataset's settings), or skip bad records with on_bad_record = skip, and run again."
+		if do.SkipBad {
+			fix = "Fix the records (or the dataset's settings) and run again."
+		}
+		return x.errorf(st, "E508", "Training data cannot be used", "Dataset %s: %v. %s", f.Data.Name, err, fix)
 	}
 	opts.Context = do.SeqLen
 	e, err := engine.New(ctx, m.ws, opts)
@@ -276,6 +281,16 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 			return x.errorf(st, "E505", "Setting cannot run here", "save_every counts %s; the runtime saves every so many steps or epochs.", f.SaveEvery.Unit)
 		}
 	}
+	if f.EvalEvery.N > 0 {
+		switch f.EvalEvery.Unit {
+		case "steps":
+			cfg.EvalEvery = f.EvalEvery.N
+		case "epochs":
+			cfg.EvalEvery = f.EvalEvery.N * train.StepsPerEpoch(len(ds.Train), cfg.Batch, cfg.GradAccum)
+		default:
+			return x.errorf(st, "E505", "Setting cannot run here", "eval_every counts %s; the runtime evaluates every so many steps or epochs.", f.EvalEvery.Unit)
+		}
+	}
 	fp, err := fingerprint(m.ws.Source, f.Data.Source, cfg, do)
 	if err != nil {
 		return x.errorf(st, "E508", "Training data cannot be used", "%v.", err)
@@ -286,8 +301,18 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if err != nil {
 		return x.errorf(st, "E505", "Training cannot start", "%v.", err)
 	}
-	fmt.Fprintf(x.s.Stderr, "training %s: %s on %s, %d train and %d eval sequences of %d tokens (%d records, %d truncated), %d steps\n",
-		f.Name, tp.method, st.Model, len(ds.Train), len(ds.Eval), do.SeqLen, ds.Records, ds.Truncated, tr.Steps())
+	skipped := ""
+	if do.SkipBad {
+		skipped = fmt.Sprintf(", %d bad skipped", ds.Skipped)
+	}
+	fmt.Fprintf(x.s.Stderr, "training %s: %s on %s, %d train and %d eval sequences of %d tokens (%d records%s, %d truncated), %d steps\n",
+		f.Name, tp.method, st.Model, len(ds.Train), len(ds.Eval), do.SeqLen, ds.Records, skipped, ds.Truncated, tr.Steps())
+	for _, p := range ds.Problems {
+		fmt.Fprintf(x.s.Stderr, "  skipped %s\n", p)
+	}
+	if ds.Skipped > len(ds.Problems) {
+		fmt.Fprintf(x.s.Stderr, "  and %d more bad records skipped\n", ds.Skipped-len(ds.Problems))
+	}
 	rep.start(tr.Steps())
 	// A run record that can no longer be written (observe.Failer: a full
 	// disk) stops training at the next step rather than train unrecorded.
@@ -302,8 +327,17 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 		}
 		return x.errorf(st, "E509", "Training failed", "Stage %s stopped at step %d of %d: %v.", st.ID, tr.Done(), tr.Steps(), err)
 	}
-	fmt.Fprintf(x.s.Stderr, "trained %s: %s; outputs in %s\n", f.Name, res, res.Output)
+	summary := res.String()
+	if do.SkipBad {
+		summary += fmt.Sprintf("; %d of %d records skipped as bad", ds.Skipped, ds.Records)
+		x.metric(st, "skipped_records", float64(ds.Skipped), "records")
+	}
+	fmt.Fprintf(x.s.Stderr, "trained %s: %s; outputs in %s\n", f.Name, summary, res.Output)
 	x.metric(st, "train_loss", res.FinalLoss, "")
+	if res.Skipped > 0 || res.Rollbacks > 0 {
+		x.metric(st, "nonfinite_steps", float64(res.Skipped), "steps")
+		x.metric(st, "rollbacks", float64(res.Rollbacks), "")
+	}
 	x.metric(st, "tokens", float64(res.Tokens), "tokens")
 	x.metric(st, "seconds", res.Elapsed.Seconds(), "s")
 	x.metric(st, "steps", float64(res.Steps), "steps")

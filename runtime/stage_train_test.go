@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 )
 
 // finetuneProgram writes and checks a short fine-tuning pipeline on
@@ -130,15 +132,39 @@ func TestExecuteFinetune(t *testing.T) {
 	}
 }
 
-// TestFinetuneRefusesSelectiveCheckpointing checks that selective
-// recomputation, which the runtime does not implement, is refused before
-// training rather than run as something else.
-func TestFinetuneRefusesSelectiveCheckpointing(t *testing.T) {
+// TestFinetuneSelectiveCheckpointing runs checkpointing = selective
+// through the plan, whose graph marks every layer's attention core for
+// recomputation, to the trainer, which receives those marks, and trains.
+func TestFinetuneSelectiveCheckpointing(t *testing.T) {
 	prog, _ := finetuneProgram(t, "", "checkpointing = selective\n lora { rank = 4, alpha = 8 }")
-	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
+	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	st := plan.Stage("train.sft")
+	if st == nil || st.Graph == nil {
+		t.Fatal("no train stage")
+	}
+	ws, err := llama2c.Open(testmodels.Path(t, "stories260K.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tp, err := trainOptions(st.Graph, ws.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := trainConfig(prog.Finetune("sft"), tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.RecomputeAttention) != ws.Config.Layers || slices.Contains(cfg.RecomputeAttention, false) || slices.Contains(cfg.Checkpoint, true) {
+		t.Fatalf("selective reaches the trainer as recompute %v, checkpoint %v", cfg.RecomputeAttention, cfg.Checkpoint)
+	}
 	var stdout, stderr bytes.Buffer
-	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr})
-	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E505") || !strings.Contains(text, "selective") {
-		t.Errorf("want E505 naming selective checkpointing, got:\n%s", text)
+	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr}); ds.HasErrors() {
+		t.Fatalf("%s\nstderr:\n%s", diag.Text(prog.Files, ds), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "trained sft: 12 steps") {
+		t.Errorf("stderr:\n%s", stderr.String())
 	}
 }

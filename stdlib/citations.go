@@ -40,6 +40,11 @@ func CiteSelectiveRecompute() Citation {
 	return Citation{Title: "Reducing Activation Recomputation in Large Transformer Models", Ref: "arXiv:2205.05198", URL: "https://arxiv.org/abs/2205.05198"}
 }
 
+// CiteRSLoRA is Kalajdzievski, rank-stabilised LoRA.
+func CiteRSLoRA() Citation {
+	return Citation{Title: "A Rank Stabilization Scaling Factor for Fine-Tuning with LoRA", Ref: "arXiv:2312.03732", URL: "https://arxiv.org/abs/2312.03732"}
+}
+
 // CiteZeRO is Rajbhandari et al., ZeRO.
 func CiteZeRO() Citation {
 	return Citation{Title: "ZeRO: Memory Optimizations Toward Training Trillion Parameter Models", Ref: "arXiv:1910.02054", URL: "https://arxiv.org/abs/1910.02054"}

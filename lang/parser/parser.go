@@ -45,12 +45,20 @@ func Parse(filename string, src []byte) (file *ast.File, diags diag.Diagnostics)
 }
 
 // parse is Parse with the size of file participle may parse in one piece.
-func parse(filename string, src []byte, wholeFileTokens int) (file *ast.File, diags diag.Diagnostics) {
+func parse(filename string, src []byte, wholeFileTokens int) (*ast.File, diag.Diagnostics) {
+	file, diags, _ := parseFull(filename, src, wholeFileTokens)
+	return file, diags
+}
+
+// parseFull is parse that also reports whether every bracket of the file
+// is matched (false when it was not parsed at all).
+func parseFull(filename string, src []byte, wholeFileTokens int) (file *ast.File, diags diag.Diagnostics, balanced bool) {
 	f := source.NewFile(filename, src)
 	file = &ast.File{Extent: ast.Extent{Start: 0, End: len(src)}, Source: f}
 	defer func() {
 		if r := recover(); r != nil {
 			file.Items = nil
+			balanced = false
 			diags = append(diags, internalError(f, 0, fmt.Sprintf("%v\n%s", r, debug.Stack())))
 			diags = diags.Sorted()
 		}
@@ -59,7 +67,7 @@ func parse(filename string, src []byte, wholeFileTokens int) (file *ast.File, di
 		diags = diags.Append(diag.Errorf(f.Range(0, 0), "E114", "File too large",
 			fmt.Sprintf("This file has %d bytes; whisperc reads .whisper files of at most %d bytes. "+
 				"Split the pipeline into files joined with import, or check that this is the file you meant.", len(src), MaxFileSize)))
-		return file, diags
+		return file, diags, balanced
 	}
 	diags = diags.Extend(checkEncoding(f))
 	sc := scan(f)
@@ -68,10 +76,11 @@ func parse(filename string, src []byte, wholeFileTokens int) (file *ast.File, di
 	toks, cuts := limitExpressions(f, sc.toks)
 	p := newParser(f, toks)
 	p.wholeFileTokens = wholeFileTokens
+	balanced = p.bracketsOK
 	p.invalid = sc.invalid
 	p.preDiags = len(diags)
 	if d := p.checkDepth(); d != nil {
-		return file, diags.Extend(cutDiagnostics(cuts, nil)).Append(d).Capped(diag.MaxPerFile)
+		return file, diags.Extend(cutDiagnostics(cuts, nil)).Append(d).Capped(diag.MaxPerFile), balanced
 	}
 	if p.full() {
 		diags = diags.Extend(cutDiagnostics(cuts, nil))
@@ -80,11 +89,11 @@ func parse(filename string, src []byte, wholeFileTokens int) (file *ast.File, di
 		if sc.stoppedAt >= 0 {
 			off = sc.stoppedAt
 		}
-		return file, diags.Append(gaveUp(f.Range(off, off))).Capped(diag.MaxPerFile)
+		return file, diags.Append(gaveUp(f.Range(off, off))).Capped(diag.MaxPerFile), balanced
 	}
 	file.Items = p.parseFile()
 	diags = diags.Extend(p.diags).Extend(p.conv.diags).Extend(cutDiagnostics(cuts, p.conv.diags))
-	return file, diags.Capped(diag.MaxPerFile)
+	return file, diags.Capped(diag.MaxPerFile), balanced
 }
 
 // internalError reports a bug in the parser as a diagnostic, so that the

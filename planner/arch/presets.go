@@ -22,6 +22,10 @@ var presets = []Config{
 		Vocab: 128256, MaxSeq: 131072, RopeTheta: 500000, NormEps: 1e-5},
 	{Name: "llama-3.1-70b", Family: Llama, Dim: 8192, HiddenDim: 28672, Layers: 80, Heads: 64, KVHeads: 8,
 		Vocab: 128256, MaxSeq: 131072, RopeTheta: 500000, NormEps: 1e-5},
+	{Name: "llama-3.2-1b", Family: Llama, Dim: 2048, HiddenDim: 8192, Layers: 16, Heads: 32, KVHeads: 8,
+		Vocab: 128256, MaxSeq: 131072, RopeTheta: 500000, NormEps: 1e-5, Tied: true},
+	{Name: "llama-3.2-3b", Family: Llama, Dim: 3072, HiddenDim: 8192, Layers: 28, Heads: 24, KVHeads: 8,
+		Vocab: 128256, MaxSeq: 131072, RopeTheta: 500000, NormEps: 1e-5, Tied: true},
 	{Name: "mistral-7b", Family: Llama, Dim: 4096, HiddenDim: 14336, Layers: 32, Heads: 32, KVHeads: 8,
 		Vocab: 32000, MaxSeq: 32768, RopeTheta: 10000, NormEps: 1e-5},
 	{Name: "qwen2.5-7b", Family: Llama, Dim: 3584, HiddenDim: 18944, Layers: 28, Heads: 28, KVHeads: 4,
@@ -59,6 +63,7 @@ var presets = []Config{
 var presetAliases = map[string]string{
 	"llama2-7b": "llama-2-7b", "llama2-13b": "llama-2-13b", "llama2-70b": "llama-2-70b",
 	"llama-3-8b": "llama-3.1-8b", "llama3.1-8b": "llama-3.1-8b", "llama3.1-70b": "llama-3.1-70b",
+	"llama3.2-1b": "llama-3.2-1b", "llama3.2-3b": "llama-3.2-3b",
 	"mistral-7b-v0.1": "mistral-7b", "qwen2.5-7b-instruct": "qwen2.5-7b",
 	"phi-3-mini-4k": "phi-3-mini", "tinyllama": "tinyllama-1.1b",
 	"stories-260k": "stories260k", "stories-15m": "stories15m", "stories-42m": "stories42m", "stories-110m": "stories110m",

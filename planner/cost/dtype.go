@@ -7,82 +7,34 @@
 // check the predictions against published and measured numbers.
 package cost
 
-import "fmt"
+import "github.com/modelwhisperer/whisperc/stdlib/dtype"
 
-// DType is a storage or compute number format. The zero value is invalid.
-type DType int
+// DType is a storage or compute number format: the one enum of number
+// formats, dtype.DType. The zero value is invalid.
+type DType = dtype.DType
 
-// The formats. The GGML block formats and the bitsandbytes 4-bit formats
-// store scales alongside the values; Bits accounts for them.
+// The formats, by the names the cost model has always used.
 const (
-	DTypeInvalid DType = iota
-	FP32
-	FP16
-	BF16
-	FP8
-	Int8 // LLM.int8(): one int8 per weight plus one fp32 absmax per row
-	NF4  // QLoRA 4-bit NormalFloat, block-wise absmax
-	FP4  // bitsandbytes 4-bit float, same layout as NF4
-	Q8_0 // GGML: blocks of 32 int8 with one fp16 scale (34 bytes)
-	Q4_0 // GGML: blocks of 32 4-bit with one fp16 scale (18 bytes)
-	Q4K  // GGML k-quant: super-blocks of 256 in 144 bytes
-	Q6K  // GGML k-quant: super-blocks of 256 in 210 bytes
-	Q4_1 // GGML: blocks of 32 4-bit with an fp16 scale and minimum (20 bytes)
-	Q5_0 // GGML: blocks of 32 5-bit with one fp16 scale (22 bytes)
-	Q5_1 // GGML: blocks of 32 5-bit with an fp16 scale and minimum (24 bytes)
-	Q5K  // GGML k-quant: super-blocks of 256 in 176 bytes
+	DTypeInvalid = dtype.Invalid
+	FP32         = dtype.FP32
+	FP16         = dtype.FP16
+	BF16         = dtype.BF16
+	FP8          = dtype.FP8
+	Int8         = dtype.Int8
+	NF4          = dtype.NF4
+	FP4          = dtype.FP4
+	Q8_0         = dtype.Q8_0
+	Q4_0         = dtype.Q4_0
+	Q4K          = dtype.Q4_K
+	Q6K          = dtype.Q6_K
+	Q4_1         = dtype.Q4_1
+	Q5_0         = dtype.Q5_0
+	Q5_1         = dtype.Q5_1
+	Q5K          = dtype.Q5_K
 )
 
-var dtypeNames = [...]string{"invalid", "fp32", "fp16", "bf16", "fp8", "int8", "nf4", "fp4", "q8_0", "q4_0", "q4_K", "q6_K", "q4_1", "q5_0", "q5_1", "q5_K"}
-
-// String returns the format's name as the language spells it.
-func (d DType) String() string {
-	if d < 0 || int(d) >= len(dtypeNames) {
-		return "invalid"
-	}
-	return dtypeNames[d]
-}
-
 // ParseDType returns the format with the given name.
-func ParseDType(s string) (DType, error) {
-	for i, n := range dtypeNames {
-		if i > 0 && n == s {
-			return DType(i), nil
-		}
-	}
-	return DTypeInvalid, fmt.Errorf("unknown number format %q", s)
-}
-
-// MarshalText renders the format by name.
-func (d DType) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalText parses a format name.
-func (d *DType) UnmarshalText(b []byte) error {
-	v, err := ParseDType(string(b))
-	*d = v
-	return err
-}
-
-// GGML reports whether the format is one of GGML's block formats, which
-// whisperc's CPU runtime executes as a GGUF file stores them.
-func (d DType) GGML() bool { return d == Q8_0 || d == Q4_0 || d >= Q4K }
-
-// Quantized reports whether the format stores blocks with scales (and is
-// applied to linear layers only).
-func (d DType) Quantized() bool { return d >= Int8 }
-
-// Bytes returns the size of one element of a plain (unquantised) format.
-func (d DType) Bytes() int {
-	switch d {
-	case FP32:
-		return 4
-	case FP16, BF16:
-		return 2
-	case FP8, Int8:
-		return 1
-	}
-	return 0
-}
+func ParseDType(s string) (DType, error) { return dtype.Parse(s) }
 
 // Quant describes how linear weights are quantised.
 type Quant struct {

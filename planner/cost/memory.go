@@ -22,6 +22,11 @@ type Memory struct {
 	// Total adds the allocator's reserve and the CUDA context: what
 	// nvidia-smi shows, and what must fit.
 	Total int64 `json:"total_bytes"`
+	// PagedBytes is optimizer state in CUDA managed memory (bitsandbytes'
+	// paged optimizers): outside PyTorch's allocator, resident on the
+	// device while it has room and paged to host memory when it runs
+	// short, so neither in Allocated nor in Total.
+	PagedBytes int64 `json:"paged_bytes,omitempty"`
 	// Phase names the phase that sets the peak: "backward" or
 	// "optimizer step" for training, "prefill" or "decode" for inference.
 	Phase string `json:"phase"`
@@ -51,6 +56,9 @@ type Device struct {
 	// CPU, when set, is the CPU runtime's measured rates: decode time and
 	// resident memory are then predicted for whisperc's own runtime.
 	CPU *CPURates
+	// HostBandwidth is the device's link to host memory in bytes per
+	// second, one direction (0: DefaultHostBandwidth).
+	HostBandwidth float64
 	// ContextBytes is what the CUDA context and the framework's kernels
 	// take before the first tensor: 753,729,536 B measured on an H100 with
 	// torch 2.11 (planner/testdata/measured); 0 on the CPU.
@@ -62,11 +70,80 @@ type Device struct {
 // first cuBLAS call (planner/testdata/measured/h100-80gb-hbm3-context.json).
 const DefaultGPUContext = 753_729_536
 
-// ReserveFraction is the share of transient memory (activations, logits,
-// step temporaries) that the caching allocator holds beyond the live
-// tensors. Measured reserved/allocated peaks on the H100 ranged from 1.03
-// to 1.21 of the peak, 5–50% of the transient part; 20% is used.
-const ReserveFraction = 0.20
+// FragmentationFraction is the share of a phase's transient memory
+// (activations, logits, gradients, step temporaries) that PyTorch's caching
+// allocator holds beyond the live tensors while that phase runs: blocks
+// rounded up to 2 MiB and the unused tails of split blocks. The LoRA runs
+// on the H100, whose reserve is only this (their gradients are tiny), held
+// 4–8% of the transient part beyond the allocated peak; 6% is used.
+const FragmentationFraction = 0.06
+
+// reserveBytes returns what the caching allocator holds beyond the peak
+// of live tensors, allocated. The allocator never returns memory to the
+// device during a run, so the reserved peak is the largest of what each
+// phase needed, with what an earlier phase cached still held:
+//
+//   - each phase adds FragmentationFraction of its transient memory;
+//   - with checkpointing, one layer's recomputed activations come and go
+//     per layer and stay cached between layers, so the backward phase's
+//     reserve is at least one layer's activations;
+//   - a freed block is reused only for a request no larger than it. In
+//     full fine-tuning the gradients are made in backward while the
+//     activations are freed; a gradient larger than every freed
+//     activation tensor (the MLP matrices and embeddings of most models,
+//     under SDPA) needs fresh memory, so those gradients add to the
+//     backward phase's reserved peak (fresh).
+//
+// On the H100 measurements this puts every reserved peak within 8%
+// (planner/cost's TestMeasuredPerEngine).
+func reserveBytes(allocated, bwdAlloc, bwdTransient, stepAlloc, stepTransient int64, ckptFloor, fresh float64) int64 {
+	bwd := float64(bwdTransient) * FragmentationFraction
+	if ckptFloor > bwd {
+		bwd = ckptFloor
+	}
+	reserved := float64(bwdAlloc) + bwd + fresh
+	if r := float64(stepAlloc) + float64(stepTransient)*FragmentationFraction; r > reserved {
+		reserved = r
+	}
+	return max(0, sat(reserved)-allocated)
+}
+
+// freshGradientBytes returns the bytes of full fine-tuning's gradients
+// that cannot reuse the blocks backward frees (see reserveBytes): those
+// larger than the largest saved activation tensor, less one (the output
+// head's, made first) that fits in the freed logits.
+func (w *Workload) freshGradientBytes(pb int64) float64 {
+	if w.Mode != Full || w.CPUOffload || w.OptimizerInBackward {
+		return 0
+	}
+	c := w.Arch
+	tokens := float64(w.Batch) * float64(w.Seq)
+	cdt := float64(w.Compute.Bytes())
+	block := tokens * max(cdt*float64(c.HiddenDim), 4*float64(c.Dim), cdt*float64(c.Heads*c.HeadSize()))
+	if w.Attention == Eager {
+		block = max(block, float64(w.Batch)*float64(c.Heads)*float64(w.Seq)*float64(w.Seq)*4)
+	}
+	logits := 0.0
+	if c.Family != arch.BERT && w.LossChunks <= 1 {
+		logits = tokens * float64(c.Vocab) * 4
+	}
+	var fresh, reused float64
+	for _, m := range c.Modules() {
+		g := float64(m.Size) * float64(pb)
+		if g <= block {
+			continue
+		}
+		fresh += g * float64(m.Count)
+		if g <= logits && g > reused {
+			reused = g
+		}
+	}
+	fresh -= reused
+	if w.Sharding == ZeRO2 || w.Sharding == ZeRO3 {
+		fresh /= float64(w.devices())
+	}
+	return fresh
+}
 
 // weightBytes returns the memory of the base model's parameters: linear
 // layers in the quantised format when quantised, everything else (and
@@ -77,16 +154,18 @@ func (w *Workload) weightBytes() (quantized, other int64) {
 	}
 	sb := int64(w.Storage.Bytes())
 	for _, m := range w.Arch.Modules() {
-		q := w.quantized() && m.Kind == arch.Linear && (m.PerLayer || w.QuantizeHead)
-		if q {
+		switch {
+		case m.Name == "lm_head" && w.headQuantized():
+		case w.quantized() && m.Kind == arch.Linear && m.PerLayer:
 			qq := w.Quant
 			qq.Rows = m.Out
 			quantized += qq.Bytes(int64(m.In), int64(m.Out)) * int64(m.Count)
-		} else {
+		default:
 			other += m.Params() * sb
 		}
 	}
-	return quantized, other
+	// A quantised classifier: its own copy when tied to the embeddings.
+	return quantized + w.headBytes(), other
 }
 
 // layerActivationBytes returns the bytes one transformer layer keeps for
@@ -141,12 +220,27 @@ func (w *Workload) layerActivationBytes() (total, scores float64) {
 		return in * cdt
 	}
 
-	var b float64
-	// input RMSNorm: fp32 input; the normalised output when the scale is trained.
-	b += 4 * h
+	// RMSNorm saves its fp32 input, and the normalised output when the
+	// scale is trained (transformers: in the storage format). torchtune's
+	// norm keeps that output in fp32; compiled (torchtune's compile: True),
+	// the layer saves only the norm's input in the compute format and
+	// recomputes the rest, as AOTAutograd's partitioner does for pointwise
+	// work (torchtune's README: compile cuts Llama 3.2 3B's peak by 9 GiB).
+	norm := 4 * h
 	if trainBase {
-		b += sdt * h
+		norm += sdt * h
 	}
+	if w.Engine == EngineTorchtune {
+		switch {
+		case w.Compiled:
+			norm = cdt * h
+		case trainBase:
+			norm = 8 * h
+		}
+	}
+	var b float64
+	// input RMSNorm
+	b += norm
 	b += linearInputs(h, 3)
 	sharedIn := false
 	for _, m := range []string{"q_proj", "k_proj", "v_proj"} {
@@ -184,10 +278,7 @@ func (w *Workload) layerActivationBytes() (total, scores float64) {
 		b += adapter(qd)
 	}
 	// post-attention RMSNorm.
-	b += 4 * h
-	if trainBase {
-		b += sdt * h
-	}
+	b += norm
 	if c.Gated() {
 		b += linearInputs(h, 2)
 		b += 3 * cdt * f // gate (activation input), activation output, up
@@ -290,8 +381,19 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	case SGD, Lion:
 		state = trainable * pb
 	}
+	var paged int64
+	if w.Optimizer == PagedAdamW8bit && !w.CPUOffload {
+		// bitsandbytes allocates the state of tensors of 1e5 elements or
+		// more in CUDA managed memory (bitsandbytes/optim/optimizer.py,
+		// get_state_buffer): outside PyTorch's allocator, paged to host
+		// memory when the device runs short.
+		paged = 2 * w.pagedStateElements()
+		if w.Sharding == ZeRO2 || w.Sharding == ZeRO3 {
+			paged /= nd
+		}
+	}
 	stepTemp := trainable * pb // foreach AdamW's sqrt(v) temporary; measured
-	if w.Optimizer == SGD || w.Optimizer == Lion {
+	if w.Optimizer == SGD || w.Optimizer == Lion || w.fusedAdamW() {
 		stepTemp = 0
 	}
 	// ZeRO (Rajbhandari et al. §5): stage 2 partitions gradients and
@@ -320,9 +422,26 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 		cache /= nd // parameters are gathered (and cast) a layer at a time
 	}
 	kept, perLayer := w.activations()
-	acts := sat(w.offloadedActivations(kept, perLayer))
 	tokens := float64(w.Batch) * float64(w.Seq)
-	logits := sat(w.logitBytes(tokens))
+	lb := w.logitBytes(tokens)
+	actNote := "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"
+	var acts int64
+	if w.Engine == EngineTorchtune && w.Checkpointing == CheckpointFull {
+		// torchtune's recipe computes the loss and frees the logits
+		// (del logits, then the chunked loss's backward) before backward
+		// recomputes the first layer, so the recomputed layer's working
+		// set and the logits are never alive together. Offloading keeps
+		// about two layer inputs on the device, the rest in host memory.
+		bounds := kept - perLayer
+		if w.ActivationOffload {
+			bounds = min(bounds, 2*bounds/float64(max(w.Arch.Layers, 1)))
+		}
+		acts = sat(bounds + max(0, perLayer-lb))
+		actNote = "layer inputs kept for the recomputation, and the part of one recomputed layer beyond the freed logits (checkpointing full, attention " + w.Attention.String() + ")"
+	} else {
+		acts = sat(w.offloadedActivations(kept, perLayer))
+	}
+	logits := sat(lb)
 	if w.CPUOffload {
 		// state and gradients live in host memory; with ZeRO-3 the
 		// parameters too, gathered a layer at a time
@@ -347,15 +466,15 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	if adapters > 0 {
 		static = append(static, Component{Name: "adapters", Bytes: adapters, Note: "LoRA A and B matrices"})
 	}
-	if state > 0 {
-		static = append(static, Component{Name: "optimizer_state", Bytes: state, Note: w.Optimizer.String() + " moments"})
+	if s := state - paged; s > 0 {
+		static = append(static, Component{Name: "optimizer_state", Bytes: s, Note: w.Optimizer.String() + " moments"})
 	}
 	backward := append([]Component{}, static...)
 	if cache > 0 {
 		backward = append(backward, Component{Name: "autocast_cache", Bytes: cache, Note: "compute-format copies of the linear weights"})
 	}
 	backward = append(backward,
-		Component{Name: "activations", Bytes: acts, Note: "kept for the backward pass (checkpointing " + w.ckptName() + ", attention " + w.Attention.String() + ")"},
+		Component{Name: "activations", Bytes: acts, Note: actNote},
 		Component{Name: "logits", Bytes: logits, Note: w.logitNote()})
 	step := append([]Component{}, static...)
 	step = append(step, Component{Name: "gradients", Bytes: grads})
@@ -374,8 +493,15 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 		comps, phase = step, "optimizer step"
 	}
 	comps = dropZero(comps)
-	transient := sum(comps) - sum(static)
-	return finish(comps, transient, phase, dev)
+	var floor float64
+	if w.Checkpointing != CheckpointNone {
+		floor = perLayer
+	}
+	s := sum(static)
+	reserve := reserveBytes(sum(comps), sum(backward), sum(backward)-s, sum(step), sum(step)-s, floor, w.freshGradientBytes(pb))
+	m := finish(comps, reserve, phase, dev)
+	m.PagedBytes = min(paged, state)
+	return m
 }
 
 func (w *Workload) inferenceMemory(dev Device) Memory {
@@ -411,7 +537,7 @@ func (w *Workload) inferenceMemory(dev Device) Memory {
 	} else {
 		comps = append(comps, Component{Name: "workspace", Bytes: work, Note: "one layer's intermediate tensors during prefill (more than the logits)"})
 	}
-	return finish(comps, max(work, logits), "prefill", dev)
+	return finish(comps, sat(float64(max(work, logits))*FragmentationFraction), "prefill", dev)
 }
 
 // KVCacheBytes returns the key/value cache for ctx positions:
@@ -438,13 +564,14 @@ func sat(x float64) int64 {
 	return int64(x)
 }
 
-func finish(comps []Component, transient int64, phase string, dev Device) Memory {
+// finish totals the peak's components and, on a GPU, adds the caching
+// allocator's reserve (reserveBytes) and the CUDA context.
+func finish(comps []Component, reserve int64, phase string, dev Device) Memory {
 	m := Memory{Components: comps, Phase: phase}
 	m.Allocated = sum(comps)
 	if dev.GPU {
-		reserve := int64(float64(transient) * ReserveFraction)
 		m.Components = append(m.Components,
-			Component{Name: "allocator_reserve", Bytes: reserve, Note: "cached blocks beyond live tensors (20% of transient memory)"},
+			Component{Name: "allocator_reserve", Bytes: reserve, Note: "blocks the caching allocator holds beyond live tensors (rounding, split blocks, gradients that fit no freed block)"},
 			Component{Name: "cuda_context", Bytes: dev.ContextBytes, Note: "CUDA context and framework kernels"})
 	}
 	m.Components = dropZero(m.Components)
@@ -521,4 +648,33 @@ func (w *Workload) WeightBytes() int64 {
 func (w *Workload) ActivationBytes() int64 {
 	kept, _ := w.activations()
 	return sat(kept)
+}
+
+// pagedStateElements returns the trained elements whose optimizer state
+// bitsandbytes pages: those of tensors with at least 1e5 elements (every
+// weight matrix; LoRA matrices of rank·width ≥ 1e5).
+func (w *Workload) pagedStateElements() int64 {
+	var n int64
+	switch w.Mode {
+	case Full:
+		for _, m := range w.Arch.Modules() {
+			if m.Size >= 100_000 {
+				n += m.Params()
+			}
+		}
+	case LoRA:
+		t := w.targets()
+		r := int64(w.LoRARank)
+		for _, m := range w.Arch.Modules() {
+			if m.Kind != arch.Linear || !t[m.Name] {
+				continue
+			}
+			for _, e := range []int64{r * int64(m.In), r * int64(m.Out)} {
+				if e >= 100_000 {
+					n += e * int64(m.Count)
+				}
+			}
+		}
+	}
+	return n
 }

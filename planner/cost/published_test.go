@@ -71,22 +71,32 @@ func TestLoRATrainableParams(t *testing.T) {
 
 // TestHFModelMemoryAnatomy: bert-large-uncased fine-tuned for sequence
 // classification with batch 4, sequence 512, fp32 and AdamW occupies
-// 14,949 MB of a V100 (Hugging Face Transformers docs, "Model training
-// anatomy"). The model predicts what nvidia-smi shows: tensors at the peak
-// plus the allocator's reserve and the CUDA context.
+// 14,949 MiB of a V100 by NVML, of which 1,343 MiB are the CUDA context and
+// kernels before the model loads (Hugging Face Transformers docs, "Model
+// training anatomy", with CUDA 11.2 in 2022; NVML's figure divided by
+// 1024², so MiB). The model predicts what NVML shows: tensors at the peak,
+// the allocator's reserve and that context.
+//
+// The same setting run on the H100 with torch 2.11 (full-bert-large-fp32
+// in planner/testdata/measured) reserved 11.50 GB, which with this context
+// makes 12.91 GB, 17.6% under the published figure: the 2022 stack (the
+// Trainer's optimizer of the time, the allocator before expandable
+// segments) held more. The model, fitted to the H100 run within 1%, is
+// held to 20% here; TestMeasuredPerEngine checks it against the run itself.
 func TestHFModelMemoryAnatomy(t *testing.T) {
+	const mib = 1 << 20
 	a, _ := arch.Preset("bert-large-uncased")
 	w := Workload{Arch: a, Mode: Full, Storage: FP32, Compute: FP32, Optimizer: AdamW,
 		Checkpointing: CheckpointNone, Attention: Eager, Batch: 4, Seq: 512, Devices: 1, Sharding: DDP}
 	if err := w.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	m := w.Memory(Device{GPU: true, ContextBytes: DefaultGPUContext})
-	t.Logf("bert-large b4 s512 fp32: %.0f MB (%s), published 14,949 MB", float64(m.Total)/1e6, m.Phase)
+	m := w.Memory(Device{GPU: true, ContextBytes: 1343 * mib})
+	t.Logf("bert-large b4 s512 fp32: %.0f MiB (%s), published 14,949 MiB", float64(m.Total)/mib, m.Phase)
 	for _, c := range m.Components {
-		t.Logf("  %-18s %8.0f MB", c.Name, float64(c.Bytes)/1e6)
+		t.Logf("  %-18s %8.0f MiB", c.Name, float64(c.Bytes)/mib)
 	}
-	if !within(float64(m.Total), 14949e6, 0.15) {
-		t.Errorf("predicted %.0f MB, published 14,949 MB ±15%%", float64(m.Total)/1e6)
+	if !within(float64(m.Total), 14949*mib, 0.20) {
+		t.Errorf("predicted %.0f MiB, published 14,949 MiB ±20%%", float64(m.Total)/mib)
 	}
 }

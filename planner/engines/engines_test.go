@@ -30,8 +30,12 @@ func lowerFile(t *testing.T, path string, e Engine) (*Export, diag.Diagnostics, 
 		diag.WriteText(&b, prog.Files, ds, diag.TextOptions{})
 		t.Fatalf("%s does not check:\n%s", path, b.String())
 	}
+	// Plan as `whisperc export --engine E` does (cmd/whisperc engineCost).
 	opts := planner.Options{}
-	if e == Torchtune {
+	switch e {
+	case HF:
+		opts.Engine = cost.EngineHF
+	case Torchtune:
 		opts.Engine = cost.EngineTorchtune
 	}
 	plan, _ := planner.Build(prog, nil, opts)

@@ -2,6 +2,7 @@ package engines
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -56,7 +57,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	method := f.Method.String()
 	need("method", method, "method")
 	q := m.Quantize
-	quantized := q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid
+	quantized := q != nil && q.Method != compiler.DTypeInvalid
 	if quantized {
 		need("quantize.method", q.Method.String(), &q.Site, "method")
 		if q.Method == compiler.QuantNF4 || q.Method == compiler.QuantFP4 {
@@ -203,7 +204,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 			p.kw("    ", "load_in_8bit", "True", "LLM.int8(): 8-bit weights with fp16 outliers")
 		default:
 			p.kw("    ", "load_in_4bit", "True", "4-bit weights in blocks of 64, one absmax per block")
-			p.kw("    ", "bnb_4bit_quant_type", pyStr(q.Method.String()), map[compiler.QuantMethod]string{
+			p.kw("    ", "bnb_4bit_quant_type", pyStr(q.Method.String()), map[compiler.DType]string{
 				compiler.QuantNF4: "ML001: NormalFloat4, information-theoretically optimal for normal weights (QLoRA)",
 				compiler.QuantFP4: "ML001: 4-bit float"}[q.Method])
 			p.kw("    ", "bnb_4bit_use_double_quant", pyBool(q.Double), "ML001: quantise the block constants too (0.127 bits/weight)")
@@ -226,6 +227,12 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.kw("    ", "r", fmt.Sprint(lo.Rank), "ML003: rank")
 		p.kw("    ", "lora_alpha", pyFloat(lo.Alpha), fmt.Sprintf("updates scaled by alpha/r = %g", lo.Alpha/float64(max(lo.Rank, 1))))
 		p.kw("    ", "lora_dropout", pyFloat(lo.Dropout), "dropout on the adapter input")
+		need("lora.rslora", boolWord(lo.RSLoRA), &lo.Site, "rslora")
+		if lo.RSLoRA {
+			p.kw("    ", "use_rslora", "True", fmt.Sprintf("rank-stabilised: updates scaled by alpha/sqrt(r) = %g instead", lo.Alpha/math.Sqrt(float64(max(lo.Rank, 1)))))
+		} else {
+			p.kw("    ", "use_rslora", "False", "")
+		}
 		p.kw("    ", "target_modules", "["+strings.Join(targets, ", ")+"]", "ML003")
 		p.kw("    ", "bias", pyStr("none"), "")
 		p.kw("    ", "task_type", pyStr("CAUSAL_LM"), "")
@@ -268,8 +275,13 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line("")
 
 	// callbacks: metrics and the decisions check
-	p.line("class PeakMemory(TrainerCallback):")
-	p.line(`    """Prints the CUDA allocator's peaks at the end, for whisperc run's record."""`)
+	p.line("class RunRecord(TrainerCallback):")
+	p.line(`    """Prints what took effect once training starts (the Trainer turns checkpointing on`)
+	p.line(`    in train()) and the CUDA allocator's peaks at the end, for whisperc run's record."""`)
+	p.line("")
+	p.line("    def on_train_begin(self, args, state, control, model=None, **kwargs):")
+	p.line("        if state.is_world_process_zero and model is not None:")
+	p.line("            report_decisions(model)")
 	p.line("")
 	p.line("    def on_train_end(self, args, state, control, **kwargs):")
 	p.line("        if not torch.cuda.is_available():")
@@ -315,11 +327,16 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.line("")
 		p.line("")
 	}
+	p.line("def is_bnb(module, name):")
+	p.line(`    """Reports whether module is bitsandbytes' own layer: PEFT's LoRA wrappers around them share the class name."""`)
+	p.line(`    return type(module).__name__ == name and type(module).__module__.startswith("bitsandbytes")`)
+	p.line("")
+	p.line("")
 	p.line("def report_decisions(model):")
 	p.line(`    """Prints what took effect, so that a run shows each decision held."""`)
 	p.line("    record = {")
-	p.line(`        "linear4bit": sum(type(m).__name__ == "Linear4bit" for m in model.modules()),`)
-	p.line(`        "linear8bit": sum(type(m).__name__ == "Linear8bitLt" for m in model.modules()),`)
+	p.line(`        "linear4bit": sum(is_bnb(m, "Linear4bit") for m in model.modules()),`)
+	p.line(`        "linear8bit": sum(is_bnb(m, "Linear8bitLt") for m in model.modules()),`)
 	p.line(`        "gradient_checkpointing": bool(getattr(model, "is_gradient_checkpointing", False)),`)
 	p.line(`        "attn_implementation": model.config._attn_implementation,`)
 	p.line(`        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),`)
@@ -359,12 +376,14 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.kw("        ", "learning_rate", pyFloat(f.Optimizer.LR), "")
 	p.kw("        ", "lr_scheduler_type", strings.TrimPrefix(schedKey, "lr_scheduler_type="), "")
 	if f.Optimizer.Warmup.IsPercent {
-		p.kw("        ", "warmup_ratio", pyFloat(f.Optimizer.Warmup.Percent/100), "")
+		// transformers 5 takes the ratio as a float warmup_steps below 1
+		// (warmup_ratio was deprecated in 5.0 and removed in 5.2).
+		p.kw("        ", "warmup_steps", pyFloat(f.Optimizer.Warmup.Percent/100), fmt.Sprintf("optimizer.warmup = %g%%: a float below 1 is a share of the run", f.Optimizer.Warmup.Percent))
 	} else {
 		p.kw("        ", "warmup_steps", fmt.Sprint(f.Optimizer.Warmup.Steps), "")
 	}
 	p.kw("        ", "weight_decay", pyFloat(f.Optimizer.WeightDecay), "")
-	optim := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "adamw_torch", compiler.OptimizerAdamW8bit: "adamw_bnb_8bit",
+	optim := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "adamw_torch_fused", compiler.OptimizerAdamW8bit: "adamw_bnb_8bit",
 		compiler.OptimizerPagedAdamW8bit: "paged_adamw_8bit", compiler.OptimizerSGD: "sgd", compiler.OptimizerLion: "lion_32bit"}[f.Optimizer.Name]
 	optWhy := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "two fp32 moments per trained parameter",
 		compiler.OptimizerAdamW8bit: "8-bit block-wise moments (bitsandbytes)", compiler.OptimizerPagedAdamW8bit: "8-bit moments that page to host memory under pressure (QLoRA)",
@@ -406,10 +425,25 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	default:
 		p.kw("        ", "save_strategy", pyStr("no"), "the final model is saved at the end")
 	}
-	if evalKind == "split" {
+	switch {
+	case evalKind == "split" && f.EvalEvery.N > 0 && f.EvalEvery.Unit == "steps":
+		need("eval_every", "steps", "eval_every")
+		p.kw("        ", "eval_strategy", pyStr("steps"), "")
+		p.kw("        ", "eval_steps", fmt.Sprint(f.EvalEvery.N), "finetune.eval_every")
+	case evalKind == "split" && f.EvalEvery.N > 0:
+		need("eval_every", "epochs", "eval_every")
+		p.kw("        ", "eval_strategy", pyStr("epoch"), fmt.Sprintf("every %d epochs in the plan; the Trainer evaluates every epoch", f.EvalEvery.N))
+	case evalKind == "split":
 		p.kw("        ", "eval_strategy", pyStr("epoch"), "evaluate on the held-out split after each epoch")
-	} else {
+	default:
 		p.kw("        ", "eval_strategy", pyStr("no"), "dataset.eval = 0")
+	}
+	if f.MaxGradNorm > 0 {
+		need("max_grad_norm", "set", "max_grad_norm")
+		p.kw("        ", "max_grad_norm", pyFloat(f.MaxGradNorm), "clip gradients by global norm")
+	} else {
+		need("max_grad_norm", "off", "max_grad_norm")
+		p.kw("        ", "max_grad_norm", "0.0", "max_grad_norm = 0: no clipping")
 	}
 	p.kw("        ", "seed", "SEED", "")
 	p.kw("        ", "data_seed", "SEED", "")
@@ -419,7 +453,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	if f.LossChunks > 0 {
 		p.kw("        ", "use_liger_kernel", "True", fmt.Sprintf("loss_chunks = %d: Liger's fused linear cross-entropy never materialises the logits", f.LossChunks))
 	} else {
-		p.line("        # loss_chunks unset: transformers' causal-LM loss, whole logits cast to fp32")
+		p.kw("        ", "loss_type", pyStr("chunked_nll"), "loss_chunks unset: TRL's chunked loss, the head and fp32 cross-entropy on 256 tokens at a time (TRL's default, written out)")
 	}
 	p.kw("        ", "activation_offloading", pyBool(f.ActivationOffloading), "saved activations to host memory and back")
 	p.kw("        ", "logging_steps", "10", "")
@@ -433,7 +467,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.kw("        ", "deepspeed", "str(HERE / "+pyStr(dsFile(dist))+")", "ZeRO stage "+strings.TrimPrefix(strategy, "zero"))
 	}
 	p.line("    )")
-	cbs := []string{"PeakMemory()"}
+	cbs := []string{"RunRecord()"}
 	if jsonl {
 		cbs = append(cbs, "JSONLMetrics(HERE / "+pyStr(l.rel(l.prog.Track.Dir)+"/"+f.Name+".jsonl")+")")
 	}
@@ -452,7 +486,6 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.line("        callbacks=" + callbacks + ",")
 	p.line("    )")
-	p.line("    report_decisions(trainer.model)")
 	p.line("    trainer.train()")
 	p.line("    trainer.save_model(str(OUTPUT))")
 	p.line("")
@@ -606,7 +639,7 @@ func (l *lowerer) hfReadme(f *compiler.Finetune, ref string, argv []string, st *
 	}
 	b.WriteString("), `requirements.txt` (exact pins).\n\n")
 	writePlanSummary(&b, st)
-	b.WriteString("The script prints `whisperc-decisions {...}` before training (4-bit layers, checkpointing, attention kernel) and\n" +
+	b.WriteString("The script prints `whisperc-decisions {...}` as training starts (4-bit layers, checkpointing, attention kernel) and\n" +
 		"`whisperc-metrics {...}` at the end (the allocator's peaks); `whisperc run` records both.\n")
 	return b.String()
 }

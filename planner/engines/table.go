@@ -72,6 +72,7 @@ var decisionDomain = []struct {
 	{"lora.alpha", "ML003", []string{"*"}},
 	{"lora.dropout", "ML003", []string{"*"}},
 	{"lora.targets", "ML003", []string{"attention", "mlp", "all", "part of the MLP"}},
+	{"lora.rslora", "ML003", []string{"false", "true"}},
 	{"checkpointing", "ML002", []string{"none", "full", "selective", "every"}},
 	{"attention", "ML006", []string{"eager", "sdpa", "flash2"}},
 	{"compile", "ML005", []string{"none", "default", "reduce_overhead", "max_autotune"}},
@@ -86,6 +87,8 @@ var decisionDomain = []struct {
 	{"epochs", "", []string{"*"}},
 	{"max_steps", "", []string{"*"}},
 	{"save_every", "", []string{"steps", "epochs"}},
+	{"eval_every", "", []string{"steps", "epochs"}},
+	{"max_grad_norm", "", []string{"off", "set"}},
 	{"seed", "", []string{"*"}},
 	{"output", "", []string{"*"}},
 	{"dataset.format", "", []string{"jsonl", "csv", "parquet", "text", "hf"}},
@@ -190,6 +193,10 @@ var table = []Mapping{
 	ex("lora.targets", "attention", Torchtune, "lora_attn_modules:"),
 	ex("lora.targets", "mlp", Torchtune, "apply_lora_to_mlp: True"),
 	ex("lora.targets", "all", Torchtune, "apply_lora_to_mlp: True"),
+	ex("lora.rslora", "false", HF, "use_rslora=False"),
+	ex("lora.rslora", "true", HF, "use_rslora=True"),
+	ex("lora.rslora", "false", Torchtune, "lora_alpha:"),
+	no("lora.rslora", "true", Torchtune, "torchtune 0.6's LoRA layers scale by alpha/rank only. Write rslora = false (and scale alpha by √rank yourself), or export with --engine hf."),
 	no("lora.targets", "part of the MLP", Torchtune, "torchtune adapts the three MLP projections together (apply_lora_to_mlp) or none of them. Target all of gate_proj, up_proj and down_proj, or none, or export with --engine hf."),
 
 	// ML002
@@ -232,7 +239,7 @@ var table = []Mapping{
 	no("precision", "fp8", Torchtune, "torchtune 0.6's single-device and LoRA recipes have no fp8 training. Use precision = bf16."),
 
 	// optimizer
-	ex("optimizer.name", "adamw", HF, `optim="adamw_torch"`),
+	ex("optimizer.name", "adamw", HF, `optim="adamw_torch_fused"`),
 	ex("optimizer.name", "adamw_8bit", HF, `optim="adamw_bnb_8bit"`),
 	ex("optimizer.name", "paged_adamw_8bit", HF, `optim="paged_adamw_8bit"`),
 	ex("optimizer.name", "sgd", HF, `optim="sgd"`),
@@ -251,7 +258,7 @@ var table = []Mapping{
 	ex("optimizer.schedule", "linear", Torchtune, "shape: linear"),
 	ex("optimizer.schedule", "cosine", Torchtune, "shape: cosine"),
 	ex("optimizer.warmup", "steps", HF, "warmup_steps="),
-	ex("optimizer.warmup", "percent", HF, "warmup_ratio="),
+	ex("optimizer.warmup", "percent", HF, "warmup_steps=0."),
 	ex("optimizer.warmup", "steps", Torchtune, "warmup_steps:"),
 	ex("optimizer.warmup", "percent", Torchtune, "warmup_ratio:"),
 	ex("optimizer.weight_decay", "*", HF, "weight_decay="),
@@ -270,6 +277,14 @@ var table = []Mapping{
 	ex("save_every", "epochs", HF, `save_strategy="epoch"`),
 	approx("save_every", "steps", Torchtune, "epochs:", "torchtune 0.6 writes checkpoints at the end of each epoch only; save_every in steps is not expressible and checkpoints come once per epoch."),
 	ex("save_every", "epochs", Torchtune, "epochs:"),
+	ex("eval_every", "steps", HF, "eval_steps="),
+	approx("eval_every", "epochs", HF, `eval_strategy="epoch"`, "the Trainer evaluates after every epoch; eval_every in epochs above 1 is not expressible, so evaluation comes once per epoch."),
+	approx("eval_every", "steps", Torchtune, "dataset:", "torchtune 0.6's recipes have no evaluation loop; nothing is evaluated."),
+	approx("eval_every", "epochs", Torchtune, "dataset:", "torchtune 0.6's recipes have no evaluation loop; nothing is evaluated."),
+	ex("max_grad_norm", "off", HF, "max_grad_norm=0.0"),
+	ex("max_grad_norm", "set", HF, "max_grad_norm="),
+	ex("max_grad_norm", "off", Torchtune, "clip_grad_norm: null"),
+	ex("max_grad_norm", "set", Torchtune, "clip_grad_norm:"),
 	ex("seed", "*", HF, "seed="),
 	ex("seed", "*", Torchtune, "seed:"),
 	ex("output", "*", HF, "output_dir="),
@@ -328,7 +343,7 @@ var table = []Mapping{
 	approx("track.backend", "jsonl", Torchtune, "torchtune.training.metric_logging.DiskLogger", "torchtune's DiskLogger writes one text line per step (name:value pairs), not JSON lines."),
 
 	// memory techniques
-	ex("loss_chunks", "engine default", HF, "whole logits cast to fp32"),
+	ex("loss_chunks", "engine default", HF, `loss_type="chunked_nll"`),
 	approx("loss_chunks", "set", HF, "use_liger_kernel=True", "transformers has no chunk count; Liger's fused linear cross-entropy computes the loss in chunks of its own size and never materialises the logits. It also swaps in Liger's RMSNorm, RoPE and SwiGLU kernels."),
 	ex("loss_chunks", "engine default", Torchtune, "CEWithChunkedOutputLoss"),
 	ex("loss_chunks", "set", Torchtune, "num_output_chunks:"),
@@ -365,12 +380,12 @@ var table = []Mapping{
 	ex("kv_cache", "true", VLLM, "--max-num-seqs"),
 	no("kv_cache", "false", VLLM, "vLLM always keeps a paged KV cache; decoding without one is not an option. Write kv_cache = true."),
 	no("attention", "eager", VLLM, "vLLM's attention backends are fused kernels; none materialises the scores. Use attention = auto or flash2."),
-	approx("attention", "sdpa", VLLM, "VLLM_ATTENTION_BACKEND", "vLLM has no PyTorch SDPA backend on the GPU; whisperc leaves the backend to vLLM (FlashAttention or FlashInfer), which is as exact and no larger."),
-	ex("attention", "flash2", VLLM, "VLLM_ATTENTION_BACKEND=FLASH_ATTN"),
-	ex("compile", "none", VLLM, "--enforce-eager"),
-	ex("compile", "default", VLLM, "-O1"),
+	approx("attention", "sdpa", VLLM, "left to vLLM's choice", "vLLM has no PyTorch SDPA backend on the GPU; whisperc leaves the backend to vLLM (FlashAttention or FlashInfer), which is as exact and no larger."),
+	ex("attention", "flash2", VLLM, "--attention-backend FLASH_ATTN"),
+	ex("compile", "none", VLLM, "-O0"),
+	approx("compile", "default", VLLM, "-O1", "vLLM's lowest compiled level, -O1, also captures piecewise CUDA graphs; it has no level that compiles without them."),
 	ex("compile", "reduce_overhead", VLLM, "-O2"),
-	ex("compile", "max_autotune", VLLM, "-O3"),
+	approx("compile", "max_autotune", VLLM, "-O3", "vLLM has no max-autotune setting; -O3 is its highest optimization level, documented as equal to -O2 when the levels were introduced."),
 	ex("serve.host", "*", VLLM, "--host"),
 	ex("serve.port", "*", VLLM, "--port"),
 	ex("serve.max_batch", "*", VLLM, "--max-num-seqs"),
@@ -422,7 +437,7 @@ func WriteMarkdown(w io.Writer) error {
 		"*approximate* lowers with a warning (P141) that says what differs; *unsupported* is refused (P140), positioned on the\n" +
 		"attribute, before anything is written. The tests check that every decision has a row for every engine and that\n" +
 		"every key below appears in the lowered files.\n\n")
-	b.WriteString("Pinned versions: " + pinsLine() + ".\n\n")
+	b.WriteString("Pinned versions: " + pinsLine() + ". Which release and file each name was checked against: [engines-verified.md](engines-verified.md).\n\n")
 	b.WriteString("## Fine-tuning\n\n")
 	b.WriteString("| decision | value | rule | hf | torchtune |\n| --- | --- | --- | --- | --- |\n")
 	for _, d := range decisionDomain {

@@ -41,7 +41,7 @@ finetune ft {
   precision     = {{precision}}
   optimizer { name = {{opt}}, lr = 1e-4, schedule = {{schedule}}, warmup = {{warmup}}, weight_decay = 0.01 }
   batch      = 2
-  grad_accum = 4
+  grad_accum = {{accum}}
   epochs     = 2
   {{steps}}
   {{save}}
@@ -77,7 +77,7 @@ var baseSettings = variant{
 	"source": "hf:meta-llama/Llama-2-7b-hf", "quantize": "", "data": "data.jsonl", "format": "jsonl", "packing": "false",
 	"shuffle": "true", "eval": "0", "method": "lora", "lora": "lora { rank = 8, alpha = 16, dropout = 0.1, targets = attention }",
 	"ckpt": "full", "attention": "sdpa", "compile": "none", "precision": "bf16", "opt": "adamw", "schedule": "cosine",
-	"warmup": "10 steps", "steps": "", "save": "", "distributed": "", "genmodel": "base", "kv": "true", "backend": "tensorboard", "count": "1",
+	"warmup": "10 steps", "steps": "", "save": "", "distributed": "", "genmodel": "base", "kv": "true", "backend": "tensorboard", "count": "1", "accum": "4",
 }
 
 const nf4 = "quantize { method = nf4, double = true, compute = bf16 }"
@@ -138,6 +138,13 @@ func variantFor(decision, value string) variant {
 		v["warmup"] = map[string]string{"steps": "10 steps", "percent": "3%"}[value]
 	case "max_steps":
 		v["steps"] = "max_steps = 100"
+	case "lora.rslora":
+		v["lora"] = "lora { rank = 8, alpha = 16, rslora = " + value + " }"
+	case "eval_every":
+		v["eval"] = "5%"
+		v["save"] = map[string]string{"steps": "eval_every = 20 steps", "epochs": "eval_every = 1 epochs"}[value]
+	case "max_grad_norm":
+		v["save"] = map[string]string{"off": "max_grad_norm = 0", "set": "max_grad_norm = 0.5"}[value]
 	case "save_every":
 		v["save"] = map[string]string{"steps": "save_every = 50 steps", "epochs": "save_every = 1 epochs"}[value]
 	case "dataset.format":
@@ -180,7 +187,7 @@ func variantFor(decision, value string) variant {
 		v["steps"] = "activation_offloading = " + value
 	case "optimizer_in_backward":
 		v["steps"] = "optimizer_in_backward = " + value
-		v["method"], v["lora"] = "full", ""
+		v["method"], v["lora"], v["accum"] = "full", "", "1" // nothing to accumulate
 	case "distributed.cpu_offload":
 		v["count"], v["distributed"] = "4", "distributed { strategy = zero3, gpus = 4, cpu_offload = "+value+" }"
 	}
@@ -260,5 +267,58 @@ func TestTableHolds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTorchtuneStartupRefusals: settings that torchtune 0.6.1's recipes
+// refuse at start-up (RuntimeError in the recipe's __init__) are refused at
+// export, positioned, instead of written into a config that cannot run;
+// and optimizer_in_bwd's config leaves clipping out, which the recipe
+// also refuses.
+func TestTorchtuneStartupRefusals(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, want string
+		v          variant
+	}{
+		{"accumulate", "cannot accumulate gradients", variant{"steps": "optimizer_in_backward = true", "method": "full", "lora": "", "accum": "4"}},
+		{"offload-no-ckpt", "offloads activations only with checkpointing", variant{"steps": "activation_offloading = true", "ckpt": "none"}},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name+".whisper")
+		if err := os.WriteFile(path, []byte(c.v.render()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		prog, ds := compiler.Check(path, compiler.Options{})
+		if ds.HasErrors() {
+			t.Fatalf("%s does not check: %v", c.name, ds)
+		}
+		plan, _ := planner.Build(prog, nil, planner.Options{})
+		x, lds := Lower(prog, plan, Torchtune, Options{Dir: dir})
+		found := false
+		for _, d := range lds {
+			if d.Code == codeUnsupported && strings.Contains(d.Summary, c.want) && d.Subject != nil && d.Subject.Start.Line > 0 {
+				found = true
+			}
+		}
+		if x != nil || !found {
+			t.Errorf("%s: want a positioned P140 %q, got export %v and %v", c.name, c.want, x != nil, lds)
+		}
+	}
+	path := filepath.Join(dir, "inbwd.whisper")
+	v := variant{"steps": "optimizer_in_backward = true", "method": "full", "lora": "", "accum": "1"}
+	if err := os.WriteFile(path, []byte(v.render()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := compiler.Check(path, compiler.Options{})
+	plan, _ := planner.Build(prog, nil, planner.Options{})
+	x, lds := Lower(prog, plan, Torchtune, Options{Dir: dir})
+	if x == nil {
+		t.Fatalf("optimizer_in_backward with grad_accum = 1 was refused: %v", lds)
+	}
+	for _, f := range x.Files {
+		if strings.HasSuffix(f.Path, "config.yaml") && !strings.Contains(f.Data, "clip_grad_norm: null") {
+			t.Errorf("optimizer_in_bwd with clipping, which torchtune refuses:\n%s", f.Data)
+		}
 	}
 }

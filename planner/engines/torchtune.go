@@ -30,6 +30,8 @@ var ttModels = map[string]ttModel{
 	"llama-3-8b":    {"torchtune.models.llama3", "llama3_8b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3"},
 	"llama-3.1-8b":  {"torchtune.models.llama3_1", "llama3_1_8b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3"},
 	"llama-3.1-70b": {"torchtune.models.llama3_1", "llama3_1_70b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3"},
+	"llama-3.2-1b":  {"torchtune.models.llama3_2", "llama3_2_1b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3_2"},
+	"llama-3.2-3b":  {"torchtune.models.llama3_2", "llama3_2_3b", "", "llama3_tokenizer", "original/tokenizer.model", "LLAMA3_2"},
 	"mistral-7b":    {"torchtune.models.mistral", "mistral_7b", "", "mistral_tokenizer", "tokenizer.model", "MISTRAL"},
 }
 
@@ -63,7 +65,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			arch = info.Architecture
 		}
 		l.report(diag.Errorf(m.ValueRange("source"), codeUnsupported, "no torchtune builder for "+arch,
-			"whisperc lowers to torchtune's Llama 2, Llama 3, Llama 3.1 and Mistral builders, and to the Llama 2 family builder for "+
+			"whisperc lowers to torchtune's Llama 2, Llama 3, Llama 3.1, Llama 3.2 and Mistral builders, and to the Llama 2 family builder for "+
 				"Llama-2-shaped models (32,000-token vocabulary). Export with --engine hf, which loads any causal LM."))
 		return
 	}
@@ -76,7 +78,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	need("method", f.Method.String(), site, "method")
 	q := m.Quantize
-	quantized := q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid
+	quantized := q != nil && q.Method != compiler.DTypeInvalid
 	if quantized {
 		need("quantize.method", q.Method.String(), &q.Site, "method")
 		need("quantize.double", boolWord(q.Double), &q.Site, "double")
@@ -107,6 +109,17 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		evalKind = "split"
 	}
 	need("dataset.eval", evalKind, &f.Data.Decl.Site, "eval")
+	if evalKind == "split" && f.EvalEvery.N > 0 {
+		need("eval_every", f.EvalEvery.Unit, site, "eval_every")
+	}
+	if f.LoRA != nil {
+		need("lora.rslora", boolWord(f.LoRA.RSLoRA), &f.LoRA.Site, "rslora")
+	}
+	clip := "off"
+	if f.MaxGradNorm > 0 {
+		clip = "set"
+	}
+	need("max_grad_norm", clip, site, "max_grad_norm")
 	n := devices(st)
 	dist := f.Distributed
 	if dist != nil && n > 1 {
@@ -121,6 +134,25 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		l.report(diag.Errorf(site.ValueRange("optimizer_in_backward"), codeUnsupported, "optimizer_in_backward needs full fine-tuning on torchtune",
 			"torchtune's optimizer_in_bwd belongs to its full fine-tuning recipes; the LoRA recipes step after backward (the adapters' gradients are small). Remove optimizer_in_backward."))
 		ok = false
+	}
+	// torchtune 0.6.1's full fine-tuning recipes raise at start-up when
+	// optimizer_in_bwd meets gradient accumulation (recipes/
+	// full_finetune_single_device.py, __init__); clipping is left out below.
+	if f.OptimizerInBackward && f.Method == compiler.MethodFull && f.GradAccum > 1 {
+		l.report(diag.Errorf(site.ValueRange("grad_accum"), codeUnsupported, "torchtune's optimizer_in_bwd cannot accumulate gradients",
+			"Each gradient is applied and freed in backward, so there is nothing to accumulate; torchtune 0.6's recipes refuse gradient_accumulation_steps > 1 with optimizer_in_bwd. Write grad_accum = 1 (raise batch instead), or remove optimizer_in_backward."))
+		ok = false
+	}
+	// Its recipes offload only checkpointed activations, and raise when
+	// enable_activation_offloading comes without checkpointing.
+	if f.ActivationOffloading && f.Checkpointing.Mode != compiler.CheckpointFull {
+		l.report(diag.Errorf(site.ValueRange("activation_offloading"), codeUnsupported, "torchtune offloads activations only with checkpointing",
+			"torchtune 0.6's recipes refuse enable_activation_offloading without enable_activation_checkpointing: they offload the checkpointed layers' inputs. Write checkpointing = full, or remove activation_offloading."))
+		ok = false
+	}
+	if f.OptimizerInBackward && f.Method == compiler.MethodFull && f.MaxGradNorm > 0 {
+		l.report(diag.Warningf(site.ValueRange("optimizer_in_backward"), codeApprox, "torchtune approximates max_grad_norm under optimizer_in_backward",
+			fmt.Sprintf("torchtune 0.6's recipes refuse gradient clipping with optimizer_in_bwd: each gradient is applied as soon as it is made, before the norm of all of them is known. The export writes clip_grad_norm: null, so max_grad_norm = %g does not apply; write max_grad_norm = 0 to say so.", f.MaxGradNorm)))
 	}
 	if dist != nil && dist.CPUOffload && n <= 1 {
 		l.report(diag.Errorf(dist.ValueRange("cpu_offload"), codeUnsupported, "cpu_offload needs torchtune's distributed recipes",
@@ -238,6 +270,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	optComp := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "torch.optim.AdamW", compiler.OptimizerAdamW8bit: "bitsandbytes.optim.AdamW8bit",
 		compiler.OptimizerPagedAdamW8bit: "bitsandbytes.optim.PagedAdamW8bit", compiler.OptimizerSGD: "torch.optim.SGD", compiler.OptimizerLion: "bitsandbytes.optim.Lion"}[f.Optimizer.Name]
 	w("  _component_: %s  # optimizer.name = %s", optComp, f.Optimizer.Name)
+	if f.Optimizer.Name == compiler.OptimizerAdamW {
+		w("  fused: True  # one kernel per step, no full-size temporaries (as torchtune's own configs)")
+	}
 	w("  lr: %s", yamlFloat(f.Optimizer.LR))
 	w("  weight_decay: %s", yamlFloat(f.Optimizer.WeightDecay))
 	if f.Optimizer.Name == compiler.OptimizerSGD {
@@ -266,7 +301,14 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		w("epochs: %d", max(f.Epochs, 1))
 		w("max_steps_per_epoch: null")
 	}
-	w("clip_grad_norm: 1.0  # the Hugging Face Trainer's default, so both engines clip alike")
+	switch {
+	case kind == "full" && f.OptimizerInBackward:
+		w("clip_grad_norm: null  # optimizer_in_bwd applies each gradient as it is made: nothing left to clip")
+	case f.MaxGradNorm > 0:
+		w("clip_grad_norm: %s  # max_grad_norm", yamlFloat(f.MaxGradNorm))
+	default:
+		w("clip_grad_norm: null  # max_grad_norm = 0: no clipping")
+	}
 	w("compile: %s  # ML005: compile = %s", pyBool(f.Compile != compiler.CompileNone), f.Compile)
 	if kind == "full" {
 		w("optimizer_in_bwd: %s  # optimizer_in_backward: step and free each gradient in backward", pyBool(f.OptimizerInBackward))
@@ -306,8 +348,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			w("  log_dir: %s", yamlStr(l.rel(tr.Dir)))
 		}
 	} else {
-		w("  _component_: torchtune.training.metric_logging.DiskLogger")
-		w("  log_dir: ${output_dir}/logs")
+		// No tracking backend: each step's line ("Step N | loss:... peak_memory_alloc:...")
+		// goes to stdout, where whisperc run records it.
+		w("  _component_: torchtune.training.metric_logging.StdoutLogger  # each step's metrics and peaks on stdout, for whisperc run")
 	}
 	w("log_every_n_steps: 1")
 	w("log_peak_memory_stats: True  # peak_memory_alloc/reserved/active, for whisperc run's record")
@@ -359,7 +402,7 @@ func strategyName(d *compiler.Distributed) string {
 }
 
 func tokenizerPkg(tm ttModel) string {
-	if tm.pkg == "torchtune.models.llama3_1" {
+	if tm.pkg == "torchtune.models.llama3_1" || tm.pkg == "torchtune.models.llama3_2" {
 		return "torchtune.models.llama3"
 	}
 	return tm.pkg

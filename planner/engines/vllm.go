@@ -66,7 +66,7 @@ func (l *lowerer) vllmRef(ref compiler.ModelRef, site *compiler.Site, precision 
 			v.model, v.local = l.rel(ft.Output), true
 		}
 	}
-	if q := m.Quantize; q != nil && q.Method != compiler.QuantNone && q.Method != compiler.QuantInvalid && m.Source.Scheme != compiler.SchemeGGUF {
+	if q := m.Quantize; q != nil && q.Method != compiler.DTypeInvalid && m.Source.Scheme != compiler.SchemeGGUF {
 		need("quantize.method", q.Method.String(), &q.Site, "method")
 		need("quantize.compute", q.Compute.String(), &q.Site, "compute")
 		v.quantize = "bitsandbytes"
@@ -113,7 +113,7 @@ func (l *lowerer) vllm() {
 		if !ok || !good {
 			continue
 		}
-		argv := vllmServeArgv(s, v)
+		argv := vllmServeArgv(s, v, att)
 		l.add("serve_"+s.Name+".sh", l.vllmServeScript(s, v, att, argv), true)
 		l.out.Commands = append(l.out.Commands, Command{Stage: "serve." + s.Name, Argv: []string{"bash", "serve_" + s.Name + ".sh"},
 			Launcher: "vllm", Install: "pip install -r requirements.txt  (Python 3.10+, CUDA GPU; then `vllm` is on PATH)"})
@@ -142,7 +142,7 @@ func (l *lowerer) vllm() {
 	l.add("README.md", r.String(), false)
 }
 
-func vllmServeArgv(s *compiler.Serve, v vllmModel) []string {
+func vllmServeArgv(s *compiler.Serve, v vllmModel, att string) []string {
 	argv := []string{"vllm", "serve", v.model}
 	if v.tokenizer != "" {
 		argv = append(argv, "--tokenizer", v.tokenizer)
@@ -151,15 +151,11 @@ func vllmServeArgv(s *compiler.Serve, v vllmModel) []string {
 	if v.quantize != "" {
 		argv = append(argv, "--quantization", v.quantize)
 	}
-	switch s.Compile {
-	case compiler.CompileNone:
-		argv = append(argv, "--enforce-eager")
-	case compiler.CompileDefault:
-		argv = append(argv, "-O1")
-	case compiler.CompileReduceOverhead:
-		argv = append(argv, "-O2")
-	case compiler.CompileMaxAutotune:
-		argv = append(argv, "-O3")
+	argv = append(argv, fmt.Sprintf("-O%d", vllmOptLevel(s.Compile)))
+	if att == "flash2" {
+		// The VLLM_ATTENTION_BACKEND variable of older releases is no
+		// longer read (deprecated in 0.12, ignored by 0.26).
+		argv = append(argv, "--attention-backend", "FLASH_ATTN")
 	}
 	if v.loraName != "" {
 		argv = append(argv, "--enable-lora", "--lora-modules", v.loraName+"="+v.loraPath, "--max-lora-rank", fmt.Sprint(v.loraRank))
@@ -177,18 +173,16 @@ func (l *lowerer) vllmServeScript(s *compiler.Serve, v vllmModel, att string, ar
 	if v.quantize != "" {
 		b.WriteString("#   --quantization bitsandbytes: ML001, NF4 weights quantised as they load\n")
 	}
-	fmt.Fprintf(&b, "#   compile = %s (ML005): %s\n", s.Compile, map[compiler.CompileMode]string{
-		compiler.CompileNone: "--enforce-eager, no CUDA graphs", compiler.CompileDefault: "-O1, torch.compile without CUDA graph capture",
-		compiler.CompileReduceOverhead: "-O2, compiled with CUDA graphs", compiler.CompileMaxAutotune: "-O3, compiled with autotuning"}[s.Compile])
+	fmt.Fprintf(&b, "#   compile = %s (ML005): %s\n", s.Compile, vllmOptNote[s.Compile])
 	if v.loraName != "" {
 		fmt.Fprintf(&b, "#   --enable-lora: the adapter of finetune %s, requested as model %q\n", v.loraName, v.loraName)
 	}
 	b.WriteString("set -euo pipefail\n")
 	b.WriteString("cd \"$(dirname \"$0\")\"\n")
 	if att == "flash2" {
-		b.WriteString("export VLLM_ATTENTION_BACKEND=FLASH_ATTN  # ML006: attention = flash2\n")
+		b.WriteString("#   --attention-backend FLASH_ATTN: ML006, attention = flash2\n")
 	} else {
-		fmt.Fprintf(&b, "# ML006: attention = %s; VLLM_ATTENTION_BACKEND is left to vLLM's choice of fused kernel\n", att)
+		fmt.Fprintf(&b, "#   attention = %s (ML006): the backend is left to vLLM's choice of fused kernel\n", att)
 	}
 	b.WriteString("exec " + shJoin(argv) + " \"$@\"\n")
 	return b.String()
@@ -198,14 +192,7 @@ func (l *lowerer) vllmGenerate(g *compiler.Generate, v vllmModel, att string) st
 	var p pyLines
 	p.line("#!/usr/bin/env python3")
 	p.line(fmt.Sprintf(`"""Generate %s with vLLM's offline LLM API, lowered by whisperc from %s."""`, g.Name, l.srcName()))
-	p.line("import os")
 	p.line("from pathlib import Path")
-	p.line("")
-	if att == "flash2" {
-		p.line(`os.environ.setdefault("VLLM_ATTENTION_BACKEND", "FLASH_ATTN")  # ML006: attention = flash2`)
-	} else {
-		p.line("# ML006: attention = " + att + "; VLLM_ATTENTION_BACKEND is left to vLLM's choice of fused kernel")
-	}
 	p.line("")
 	p.line("from vllm import LLM, SamplingParams  # noqa: E402")
 	if v.loraName != "" {
@@ -231,12 +218,12 @@ func (l *lowerer) vllmGenerate(g *compiler.Generate, v vllmModel, att string) st
 	if v.quantize != "" {
 		p.kw("        ", "quantization", pyStr(v.quantize), "ML001: NF4 weights quantised as they load")
 	}
-	if g.Compile == compiler.CompileNone {
-		p.kw("        ", "enforce_eager", "True", "ML005: compile = none")
+	if att == "flash2" {
+		p.kw("        ", "attention_backend", pyStr("FLASH_ATTN"), "ML006: attention = flash2")
 	} else {
-		level := map[compiler.CompileMode]int{compiler.CompileDefault: 1, compiler.CompileReduceOverhead: 2, compiler.CompileMaxAutotune: 3}[g.Compile]
-		p.kw("        ", "compilation_config", fmt.Sprint(level), "ML005: compile = "+g.Compile.String())
+		p.line("        # ML006: attention = " + att + ": the backend is left to vLLM's choice of fused kernel")
 	}
+	p.kw("        ", "optimization_level", fmt.Sprint(vllmOptLevel(g.Compile)), "ML005: compile = "+g.Compile.String()+": "+vllmOptNote[g.Compile])
 	p.kw("        ", "seed", fmt.Sprint(g.Seed), "")
 	if v.loraName != "" {
 		p.kw("        ", "enable_lora", "True", "ML003: the finetune's adapter")
@@ -267,4 +254,20 @@ func (l *lowerer) vllmGenerate(g *compiler.Generate, v vllmModel, att string) st
 	p.line(`if __name__ == "__main__":`)
 	p.line("    main()")
 	return p.b.String()
+}
+
+// vllmOptLevel maps the compile mode to vLLM's optimization level (-O0 to
+// -O3; the LLM API's optimization_level), vLLM's docs "Optimization
+// Levels": -O0 runs eagerly, -O1 compiles with Inductor and captures
+// piecewise CUDA graphs, -O2 (vLLM's default) adds full CUDA graphs, and
+// -O3 is reserved for more (it behaved as -O2 when the levels came in).
+func vllmOptLevel(c compiler.CompileMode) int {
+	return map[compiler.CompileMode]int{compiler.CompileDefault: 1, compiler.CompileReduceOverhead: 2, compiler.CompileMaxAutotune: 3}[c]
+}
+
+var vllmOptNote = map[compiler.CompileMode]string{
+	compiler.CompileNone:           "-O0, eager, no CUDA graphs",
+	compiler.CompileDefault:        "-O1, Inductor compilation with piecewise CUDA graphs",
+	compiler.CompileReduceOverhead: "-O2, compiled with full and piecewise CUDA graphs",
+	compiler.CompileMaxAutotune:    "-O3, vLLM's highest level",
 }

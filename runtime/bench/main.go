@@ -10,6 +10,8 @@
 // vocabulary). run loads one model, prefills a prompt of -prompt random
 // tokens as one batch, decodes -gen tokens greedily and prints one JSON line:
 // load seconds, prefill and decode tok/s, peak RSS and the model file's size.
+// load drives a running server (serve-load.sh) and prints the serving
+// benchmark.
 package main
 
 import (
@@ -43,7 +45,7 @@ var shapes = map[string]arch.Config{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench gen|run|trainmem [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench gen|run|load|trainmem [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -52,10 +54,12 @@ func main() {
 		err = gen(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
+	case "load":
+		err = load(os.Args[2:])
 	case "trainmem":
 		err = trainMem(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (gen, run or trainmem)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (gen, run, load or trainmem)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -93,12 +97,17 @@ func gen(args []string) error {
 	if err := write(*shape+".bin", func(f *os.File) error { return llama2c.Write(f, ws, 0) }); err != nil {
 		return err
 	}
-	for _, d := range []weights.DType{weights.F32, weights.Q8_0, weights.Q4_0} {
-		s, err := gguf.ConvertSet(ws, d)
+	// The file names are bench.sh's, fixed here rather than taken from the
+	// dtypes' names, which are for messages.
+	for _, f := range []struct {
+		d    weights.DType
+		name string
+	}{{weights.F32, "f32"}, {weights.Q8_0, "q8_0"}, {weights.Q4_0, "q4_0"}} {
+		s, err := gguf.ConvertSet(ws, f.d)
 		if err != nil {
 			return err
 		}
-		if err := write(fmt.Sprintf("%s-%s.gguf", *shape, d), func(f *os.File) error { return gguf.WriteSet(f, s, vocab) }); err != nil {
+		if err := write(fmt.Sprintf("%s-%s.gguf", *shape, f.name), func(f *os.File) error { return gguf.WriteSet(f, s, vocab) }); err != nil {
 			return err
 		}
 	}

@@ -12,9 +12,14 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
-// maxCachedGraphs bounds how many compiled graphs (one per input length)
-// an engine keeps; decoding with the KV cache needs one.
-const maxCachedGraphs = 8
+// maxCachedGraphs bounds how many compiled graphs (one per input shape)
+// an engine keeps; decoding one sequence with the KV cache needs one, a
+// server's decode batches one per batch size.
+const maxCachedGraphs = 40
+
+// graphKey is the shape a compiled graph takes: its input rows and the
+// rows of logits it returns.
+type graphKey struct{ rows, outs int }
 
 // Engine runs one model. It is not safe for concurrent use: a forward call
 // advances the engine's position and its KV cache.
@@ -41,7 +46,11 @@ type Engine struct {
 	initial map[string][]float32
 	bytes   int64
 	st      *state
-	graphs  map[int]*compiled
+	graphs  map[graphKey]*compiled
+	// arena holds the graphs' reused op outputs, shared between graphs.
+	arena arena
+	// used counts graph runs, to evict the least recently used graph.
+	used    int64
 	pos     int
 	history []int // tokens so far, for recomputation without a KV cache
 	logits  []float32
@@ -55,6 +64,7 @@ type compiled struct {
 	x      *gorgonia.Node
 	xval   *tensor.Dense
 	logits *gorgonia.Node
+	used   int64 // the engine's run count at its last use
 }
 
 // New prepares ws for execution under opts (see load for how each weight
@@ -88,7 +98,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		exec:    kernels.Exec{Threads: opts.Threads, Pool: newPool(opts.Threads)},
 		tensors: map[string]*tensor.Dense{},
 		quant:   map[string]*kernels.QMatrix{},
-		graphs:  map[int]*compiled{},
+		graphs:  map[graphKey]*compiled{},
 		logits:  make([]float32, c.Vocab),
 	}
 	qd, kvd := c.Heads*hs, c.KVHeads*hs
@@ -196,7 +206,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 			err = fmt.Errorf("engine: internal error in the Gorgonia graph: %v", r)
 		}
 	}()
-	c, err := e.graph(len(input))
+	c, err := e.graph(len(input), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -225,27 +235,36 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	return e.logits, nil
 }
 
-// graph returns the compiled graph for t input rows, building it when the
-// compile mode or the cache says so.
-func (e *Engine) graph(t int) (*compiled, error) {
+// graph returns the compiled graph for t input rows and outs rows of
+// logits, building it when the compile mode or the cache says so; the
+// least recently used graph makes room.
+func (e *Engine) graph(t, outs int) (*compiled, error) {
 	if e.opts.Compile == CompileNone {
-		return e.build(t)
+		return e.build(t, outs)
 	}
-	if c, ok := e.graphs[t]; ok {
+	e.used++
+	key := graphKey{t, outs}
+	if c, ok := e.graphs[key]; ok {
+		c.used = e.used
 		return c, nil
 	}
-	c, err := e.build(t)
+	c, err := e.build(t, outs)
 	if err != nil {
 		return nil, err
 	}
 	if len(e.graphs) >= maxCachedGraphs {
-		for k, old := range e.graphs {
-			old.vm.Close()
-			delete(e.graphs, k)
-			break
+		var lru graphKey
+		var oldest int64 = -1
+		for k, g := range e.graphs {
+			if oldest < 0 || g.used < oldest {
+				lru, oldest = k, g.used
+			}
 		}
+		e.graphs[lru].vm.Close()
+		delete(e.graphs, lru)
 	}
-	e.graphs[t] = c
+	c.used = e.used
+	e.graphs[key] = c
 	return c, nil
 }
 

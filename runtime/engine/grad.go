@@ -283,11 +283,18 @@ func (o *attentionOp) DiffWRT(n int) []bool { return allTrue(n) }
 // SymDiff adds the backward pass of causal attention without a cache
 // (training processes whole sequences): with p the softmax of the scores
 // s_j = q·k_j/√hs, dv_j += p_j·g, dp_j = g·v_j, ds_j = p_j·(dp_j − Σ p·dp),
-// dq += ds_j·k_j/√hs, dk_j += ds_j·q/√hs. Each of dq, dk and dv is its own
-// op recomputing p.
+// dq += ds_j·k_j/√hs, dk_j += ds_j·q/√hs. Under eager attention each of
+// dq, dk and dv is its own op recomputing p row by row; flash2 runs
+// FlashAttention-2's tiled backward pass instead (flash2.go).
 func (o *attentionOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if o.st.cached {
 		return nil, fmt.Errorf("engine: %s: gradients need an engine without a KV cache", o.name)
+	}
+	if o.kind == AttentionFlash2 {
+		return o.flashSymDiff(in, out, grad) // flash2.go, with or without a recomputed core
+	}
+	if o.core != nil {
+		return o.coreSymDiff(in, grad) // selective.go
 	}
 	st := o.st
 	var b gradBuilder

@@ -16,15 +16,26 @@ import (
 // TestGradientsMatchFiniteDifferences checks the training graph's
 // gradients (every custom op's SymDiff, and Gorgonia's own ops in the
 // unfused form) against central finite differences of the loss
-// Σ logits∘C, for the input and for one entry of every weight kind.
+// Σ logits∘C, for the input and for one entry of every weight kind,
+// with eager attention and with flash2, whose tiled backward pass runs on
+// 2×2 tiles here so that a sequence of 5 spans several of them.
 func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	c := arch.Config{Name: "tiny", Family: arch.Llama, Dim: 16, HiddenDim: 24, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 20, MaxSeq: 8, RopeTheta: 10000, NormEps: 1e-5}
-	for _, mode := range []Compile{CompileDefault, CompileReduceOverhead} {
-		t.Run(mode.String(), func(t *testing.T) {
-			e, err := New(context.Background(), weights.Random(c, 3), Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone})
+	for _, att := range []Attention{AttentionEager, AttentionFlash2} {
+		for _, mode := range []Compile{CompileDefault, CompileReduceOverhead} {
+			gradientsMatchFiniteDifferences(t, c, att, mode)
+		}
+	}
+}
+
+func gradientsMatchFiniteDifferences(t *testing.T, c arch.Config, att Attention, mode Compile) {
+	{
+		t.Run(att.String()+"/"+mode.String(), func(t *testing.T) {
+			e, err := New(context.Background(), weights.Random(c, 3), Options{Attention: att, KVCache: true, Compile: mode, Quantize: QuantizeNone})
 			if err != nil {
 				t.Fatal(err)
 			}
+			e.st.exec.BlockQ, e.st.exec.BlockK = 2, 2
 			const T = 5
 			tg, err := e.TrainGraph(T)
 			if err != nil {

@@ -98,6 +98,13 @@ func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgon
 func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
 	if q, ok := b.e.quant[weight]; ok {
 		exec := b.e.exec
+		if b.train != nil {
+			// Training (QLoRA) multiplies the frozen base in float, as
+			// bitsandbytes does and as its input gradient (dequantised
+			// rows) does; inference rounds activations to 8 bits for the
+			// integer-dot kernels, as llama.cpp does.
+			exec.NoVNNI = true
+		}
 		y := b.std(name, func() (*gorgonia.Node, error) {
 			if b.reuse {
 				return quantLinearReused(name, x, q, exec)
@@ -139,9 +146,9 @@ func (b *builder) swiglu(gate, up *gorgonia.Node, name string) *gorgonia.Node {
 }
 
 // forward adds the Llama forward pass for the embedded rows x [T, dim] and
-// returns the logits node: [T, vocab] when allRows, else [1, vocab] for
-// the last row.
-func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
+// returns the logits node: [T, vocab] when outs is 0, else [outs, vocab]
+// for the last row (of each sequence that wants logits, in a batch).
+func (b *builder) forward(x *gorgonia.Node, outs int) *gorgonia.Node {
 	c := b.e.cfg
 	for l := range c.Layers {
 		if b.train != nil && b.train.checkpoint[l] {
@@ -150,8 +157,8 @@ func (b *builder) forward(x *gorgonia.Node, allRows bool) *gorgonia.Node {
 		}
 		x = b.block(x, l)
 	}
-	if !allRows {
-		x = b.apply(newLastRow("last", b.reuse), "last", x)
+	if outs > 0 {
+		x = b.apply(newLastRow("last", b.st, outs, b.reuse), "last", x)
 	}
 	h := b.rmsNorm(x, "norm.weight", "norm")
 	return b.linear(h, "output.weight", "logits", nil)
@@ -164,9 +171,14 @@ func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
 	q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
 	k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
 	v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
-	q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
-	k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
-	a := b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
+	var a *gorgonia.Node
+	if b.train != nil && b.train.selective[l] {
+		a = b.attentionCore(q, k, v, l) // selective.go
+	} else {
+		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
+		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
+		a = b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
+	}
 	x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
 	h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
 	gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
@@ -175,8 +187,9 @@ func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
 	return b.linear(f, p+"feed_forward.w2.weight", p+"ffn.out", x)
 }
 
-// build makes the graph and TapeMachine for t input rows.
-func (e *Engine) build(t int) (c *compiled, err error) {
+// build makes the graph and TapeMachine for t input rows and the logits of
+// outs of them.
+func (e *Engine) build(t, outs int) (c *compiled, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("engine: internal error building the graph: %v", r)
@@ -186,9 +199,12 @@ func (e *Engine) build(t int) (c *compiled, err error) {
 	b := &builder{e: e, st: e.st, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}, train: e.inferenceTrain()}
 	xval := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"), gorgonia.WithValue(xval))
-	logits := b.forward(x, false)
+	logits := b.forward(x, outs)
 	if b.err != nil {
 		return nil, b.err
+	}
+	if reuse {
+		e.shareBuffers(b.g)
 	}
 	return &compiled{g: b.g, vm: gorgonia.NewTapeMachine(b.g), x: x, xval: xval, logits: logits}, nil
 }
@@ -228,7 +244,7 @@ func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
 	b := &builder{e: e, st: &st, g: gorgonia.NewGraph(), fused: fused, reuse: false, nodes: map[string]*gorgonia.Node{}}
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),
 		gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))))
-	logits := b.forward(x, true)
+	logits := b.forward(x, 0)
 	if b.err != nil {
 		return nil, b.err
 	}

@@ -27,6 +27,15 @@ type opBase struct {
 	dims  []int  // number of dimensions of each input, then of the output
 	reuse bool
 	out   *tensor.Dense // the reused output buffer, when reuse is set
+	// shared, when set, is the arena's buffer for this op's name, which
+	// out uses (see arena).
+	shared *[]float32
+}
+
+func (o *opBase) useArena(a *arena) {
+	if o.reuse {
+		o.shared = a.slot(o.name)
+	}
 }
 
 func (o *opBase) Arity() int { return len(o.dims) - 1 }
@@ -70,6 +79,10 @@ func reuseOutputs(g *gorgonia.ExprGraph) {
 
 // output returns the buffer to write a result of the given shape into.
 func (o *opBase) output(shape ...int) *tensor.Dense {
+	if o.reuse && o.shared != nil {
+		o.out = arenaOutput(o.shared, o.out, shape...)
+		return o.out
+	}
 	if o.reuse && o.out != nil && o.out.Shape().Eq(tensor.Shape(shape)) {
 		return o.out
 	}
@@ -330,20 +343,35 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if d%hs != 0 {
 		return nil, fmt.Errorf("engine: %s: width %d is not a multiple of the head size %d", o.name, d, hs)
 	}
-	if o.st.start+t > o.st.positions() {
+	if o.st.batch != nil && len(o.st.rowPos) != t {
+		return nil, fmt.Errorf("engine: %s: %d rows, but the batch has %d", o.name, t, len(o.st.rowPos))
+	}
+	if o.st.batch == nil && o.st.start+t > o.st.positions() {
 		return nil, fmt.Errorf("engine: %s: position %d is beyond the rotary table of %d", o.name, o.st.start+t-1, o.st.positions())
 	}
 	out := o.output(t, d)
-	y := out.Float32s()
+	if err := rotate(o.st, out.Float32s(), x, t, d, o.inverse); err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+	}
+	return out, nil
+}
+
+// rotate writes the rotary embedding of the rows of x [t, d] into y (which
+// may be x itself), turning the other way when inverse is set.
+func rotate(st *state, y, x []float32, t, d int, inverse bool) error {
+	hs := st.headSize
 	half := hs / 2
 	for r := range t {
-		pos := o.st.start + r
-		cos, sin := o.st.cos[pos*half:(pos+1)*half], o.st.sin[pos*half:(pos+1)*half]
+		pos := st.position(r)
+		if pos >= st.positions() {
+			return fmt.Errorf("position %d is beyond the rotary table of %d", pos, st.positions())
+		}
+		cos, sin := st.cos[pos*half:(pos+1)*half], st.sin[pos*half:(pos+1)*half]
 		row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 		for i := 0; i < d; i += 2 {
 			j := (i % hs) / 2
 			c, s := cos[j], sin[j]
-			if o.inverse {
+			if inverse {
 				s = -s
 			}
 			v0, v1 := row[i], row[i+1]
@@ -351,7 +379,7 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 			dst[i+1] = v0*s + v1*c
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // attentionOp is causal grouped-query attention for queries Q [T,
@@ -364,6 +392,16 @@ type attentionOp struct {
 	st    *state
 	layer int
 	kind  Attention
+	// core, when set, makes the op the whole attention core of selective
+	// checkpointing: its inputs are q and k before the rotary embedding,
+	// which it applies into core's scratch buffers, so neither the
+	// rotated q and k nor their gradients are kept in the graph; the
+	// backward pass recomputes them (selective.go).
+	core *coreScratch
+	// lse is the per-row log-sum-exp [heads, T] of the last forward pass
+	// without a cache, which flash2's tiled backward pass recomputes the
+	// probabilities from (flash2.go).
+	lse []float32
 }
 
 func newAttention(name string, st *state, layer int, kind Attention, reuse bool) *attentionOp {
@@ -397,6 +435,20 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if qd != st.heads*hs || len(k) != t*kvd || len(v) != t*kvd {
 		return nil, fmt.Errorf("engine: %s: shapes q %v, k %d, v %d do not fit %d heads, %d kv heads of %d", o.name, qs, len(k), len(v), st.heads, st.kvHeads, hs)
 	}
+	if st.batch != nil {
+		if o.core != nil {
+			return nil, fmt.Errorf("engine: %s: the recomputed attention core runs in training only", o.name)
+		}
+		return o.doBatch(q, k, v, t)
+	}
+	if o.core != nil {
+		if st.cached {
+			return nil, fmt.Errorf("engine: %s: the recomputed attention core needs an engine without a KV cache", o.name)
+		}
+		if q, k, err = o.core.rotated(st, q, k, t); err != nil {
+			return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+		}
+	}
 	keys, vals := k, v
 	if st.cached {
 		if st.start+t > st.positions() || len(st.keys[o.layer]) < st.positions()*kvd {
@@ -411,8 +463,49 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := o.output(t, qd)
 	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
-	if err := st.exec.AttentionForward(kind, out.Float32s(), nil, q, keys, vals, shape); err != nil {
+	var lse []float32
+	if kind == AttentionFlash2 && !st.cached {
+		// A whole sequence, as in training: keep what the backward pass
+		// needs.
+		if cap(o.lse) < st.heads*t {
+			o.lse = make([]float32, st.heads*t)
+		}
+		o.lse = o.lse[:st.heads*t]
+		lse = o.lse
+	}
+	if err := st.exec.AttentionForward(kind, out.Float32s(), lse, q, keys, vals, shape); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+	}
+	return out, nil
+}
+
+// doBatch is Do for a ForwardBatch call: each sequence's rows store their
+// keys and values in its own cache, then attend over it.
+func (o *attentionOp) doBatch(q, k, v []float32, t int) (gorgonia.Value, error) {
+	st := o.st
+	hs := st.headSize
+	qd, kvd := st.heads*hs, st.kvHeads*hs
+	out := o.output(t, qd)
+	y := out.Float32s()
+	r := 0
+	for _, s := range st.batch {
+		if r+s.rows > t {
+			return nil, fmt.Errorf("engine: %s: the batch has more rows than the %d given", o.name, t)
+		}
+		keys, vals := s.keys[o.layer], s.vals[o.layer]
+		if (s.pos+s.rows)*kvd > len(keys) || len(vals) != len(keys) {
+			return nil, fmt.Errorf("engine: %s: position %d is beyond the sequence's cache of %d", o.name, s.pos+s.rows-1, len(keys)/kvd)
+		}
+		copy(keys[s.pos*kvd:(s.pos+s.rows)*kvd], k[r*kvd:(r+s.rows)*kvd])
+		copy(vals[s.pos*kvd:(s.pos+s.rows)*kvd], v[r*kvd:(r+s.rows)*kvd])
+		shape := kernels.AttnShape{N: s.rows, Pos: s.pos, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
+		if err := st.exec.AttentionForward(o.kind, y[r*qd:(r+s.rows)*qd], nil, q[r*qd:(r+s.rows)*qd], keys, vals, shape); err != nil {
+			return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+		}
+		r += s.rows
+	}
+	if r != t {
+		return nil, fmt.Errorf("engine: %s: the batch has %d rows, not the %d given", o.name, r, t)
 	}
 	return out, nil
 }
@@ -477,11 +570,16 @@ func (o *swigluOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 }
 
 // lastRowOp keeps the last row of X [T, d] as a [1, d] matrix: only the
-// last position's logits are needed to generate.
-type lastRowOp struct{ opBase }
+// last position's logits are needed to generate. In a ForwardBatch call it
+// keeps the last row of each sequence whose logits are wanted, [outs, d].
+type lastRowOp struct {
+	opBase
+	st   *state
+	outs int
+}
 
-func newLastRow(name string, reuse bool) *lastRowOp {
-	return &lastRowOp{opBase{name: name, dims: []int{2, 2}, reuse: reuse}}
+func newLastRow(name string, st *state, outs int, reuse bool) *lastRowOp {
+	return &lastRowOp{opBase: opBase{name: name, dims: []int{2, 2}, reuse: reuse}, st: st, outs: max(outs, 1)}
 }
 
 func (o *lastRowOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -490,7 +588,7 @@ func (o *lastRowOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
 		return nil, err
 	}
 	_, d := rowsCols(x)
-	return tensor.Shape{1, d}, nil
+	return tensor.Shape{o.outs, d}, nil
 }
 
 func (o *lastRowOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
@@ -499,7 +597,29 @@ func (o *lastRowOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	t, d := rowsCols(xs)
-	out := o.output(1, d)
-	copy(out.Float32s(), x[(t-1)*d:])
+	out := o.output(o.outs, d)
+	y := out.Float32s()
+	if o.st == nil || o.st.batch == nil {
+		if o.outs != 1 {
+			return nil, fmt.Errorf("engine: %s: %d rows wanted outside a batch", o.name, o.outs)
+		}
+		copy(y, x[(t-1)*d:])
+		return out, nil
+	}
+	r, k := 0, 0
+	for _, s := range o.st.batch {
+		r += s.rows
+		if !s.logits {
+			continue
+		}
+		if r > t || k >= o.outs {
+			return nil, fmt.Errorf("engine: %s: the batch does not fit %d rows and %d outputs", o.name, t, o.outs)
+		}
+		copy(y[k*d:(k+1)*d], x[(r-1)*d:r*d])
+		k++
+	}
+	if k != o.outs {
+		return nil, fmt.Errorf("engine: %s: %d sequences want logits, the graph gives %d", o.name, k, o.outs)
+	}
 	return out, nil
 }

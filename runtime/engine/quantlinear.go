@@ -51,6 +51,15 @@ type quantLinearOp struct {
 
 	reuse bool          // forward calls write into out
 	out   *tensor.Dense // the reused output, when reuse is set
+	// shared, when set, is the engine arena's buffer for this op's name,
+	// which out uses.
+	shared *[]float32
+}
+
+func (op *quantLinearOp) useArena(a *arena) {
+	if op.reuse && !op.grad {
+		op.shared = a.slot(op.name)
+	}
 }
 
 func (op *quantLinearOp) Arity() int           { return 1 }
@@ -87,6 +96,11 @@ func (op *quantLinearOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, erro
 func (op *quantLinearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if op.reuse && !op.grad {
 		var prealloc gorgonia.Value
+		if op.shared != nil {
+			if _, n, _, err := matrixData(op.String(), 0, vs[0]); err == nil {
+				op.out = arenaOutput(op.shared, op.out, n, op.w.Rows)
+			}
+		}
 		if op.out != nil {
 			prealloc = op.out
 		}

@@ -80,7 +80,8 @@ func TestQuantLinearForwardAndInputGradient(t *testing.T) {
 		deq, _ := q.Dequantize()
 		g := gorgonia.NewGraph()
 		x := opMatrix(g, "x", n, in, append([]float32(nil), xd...))
-		y, err := quantLinear("wq", x, q, kernels.Exec{})
+		// The float kernels, which the training graphs use (graph.go).
+		y, err := quantLinear("wq", x, q, kernels.Exec{NoVNNI: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,8 @@ func TestQuantLinearReusedKeepsOneBuffer(t *testing.T) {
 	g := gorgonia.NewGraph()
 	xd := opRandVec(8, n*in)
 	x := opMatrix(g, "x", n, in, xd)
-	y, err := quantLinearReused("w1", x, q, kernels.Exec{})
+	// The float kernels: this checks buffer reuse against the exact product.
+	y, err := quantLinearReused("w1", x, q, kernels.Exec{NoVNNI: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,27 @@ type state struct {
 	// transposed is the Wᵀ buffer that the backward passes of a training
 	// graph's linear ops share (grad.go).
 	transposed []float32
+	// batch, during a ForwardBatch call, holds its sequences: the call's
+	// rows are theirs in order, each at its own positions in its own
+	// cache; rowPos is the position of every row. Both are nil otherwise,
+	// and the rows are at start, start+1, ... in the engine's own cache.
+	batch  []segment
+	rowPos []int
+}
+
+// segment is one sequence's rows in a ForwardBatch call.
+type segment struct {
+	rows, pos  int
+	keys, vals [][]float32 // [layers][positions·kvHeads·headSize]
+	logits     bool        // the last row's logits are wanted
+}
+
+// position returns the position of row r of the current call.
+func (st *state) position(r int) int {
+	if st.batch != nil {
+		return st.rowPos[r]
+	}
+	return st.start + r
 }
 
 func newState(maxSeq, layers, heads, kvHeads, headSize int, theta float64, cached bool) *state {
@@ -50,11 +71,17 @@ func (st *state) positions() int { return len(st.cos) / (st.headSize / 2) }
 
 // ensure grows the rotary tables and the KV cache to cover n positions.
 func (st *state) ensure(n int) error {
+	return st.grow(n, st.cached)
+}
+
+// grow grows the rotary tables, and the engine's own KV cache when cache
+// is set, to cover n positions.
+func (st *state) grow(n int, cache bool) error {
 	if n > st.maxSeq {
 		return fmt.Errorf("engine: position %d is beyond the context of %d", n-1, st.maxSeq)
 	}
 	have := st.positions()
-	if n <= have {
+	if n <= have && (!cache || len(st.keys[0]) >= have*st.kvHeads*st.headSize) {
 		return nil
 	}
 	want := min(max(n, 2*have, 64), st.maxSeq)
@@ -72,7 +99,7 @@ func (st *state) ensure(n int) error {
 		}
 	}
 	st.cos, st.sin = cos, sin
-	if st.cached {
+	if cache {
 		kvd := st.kvHeads * st.headSize
 		for l := range st.layers {
 			k := make([]float32, want*kvd)

@@ -22,6 +22,10 @@ type TrainSpec struct {
 	// Checkpoint lists the blocks recomputed in the backward pass
 	// instead of keeping their activations (checkpoint.go).
 	Checkpoint []bool
+	// RecomputeAttention lists the blocks whose attention core is
+	// recomputed in the backward pass: selective checkpointing
+	// (selective.go). A block is checkpointed or selective, not both.
+	RecomputeAttention []bool
 }
 
 // trainBuild is what the graph builder needs from a TrainSpec, and what
@@ -33,8 +37,12 @@ type trainBuild struct {
 	loraNodes map[string][2]*gorgonia.Node // A and B nodes by weight
 	// checkpoint marks the recomputed blocks; ckpt is their shared inner
 	// graphs and maskTensors their dropout masks by weight.
-	checkpoint  map[int]bool
-	ckpt        *ckptShared
+	checkpoint map[int]bool
+	ckpt       *ckptShared
+	// selective marks the blocks whose attention core is recomputed;
+	// core is their shared scratch.
+	selective   map[int]bool
+	core        *coreScratch
 	maskTensors map[string]*tensor.Dense
 	seqLen      int
 }
@@ -118,7 +126,18 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 		trained["output.weight"] = true // the same tensor, used as the classifier
 	}
 	tb := &trainBuild{adapters: spec.Adapters, trained: trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{},
-		checkpoint: map[int]bool{}, maskTensors: map[string]*tensor.Dense{}, seqLen: t}
+		checkpoint: map[int]bool{}, selective: map[int]bool{}, maskTensors: map[string]*tensor.Dense{}, seqLen: t}
+	if len(spec.RecomputeAttention) > 0 {
+		if len(spec.RecomputeAttention) != e.cfg.Layers {
+			return nil, fmt.Errorf("engine: %d selective-recomputation flags for %d layers", len(spec.RecomputeAttention), e.cfg.Layers)
+		}
+		for l, s := range spec.RecomputeAttention {
+			if s && l < len(spec.Checkpoint) && spec.Checkpoint[l] {
+				return nil, fmt.Errorf("engine: block %d is both checkpointed and selectively recomputed", l)
+			}
+			tb.selective[l] = s
+		}
+	}
 	if len(spec.Checkpoint) > 0 {
 		if len(spec.Checkpoint) != e.cfg.Layers {
 			return nil, fmt.Errorf("engine: %d checkpoint flags for %d layers", len(spec.Checkpoint), e.cfg.Layers)
@@ -134,7 +153,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	b := &builder{e: e, st: &st, g: gorgonia.NewGraph(), fused: fused, nodes: map[string]*gorgonia.Node{}, train: tb}
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"),
 		gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))))
-	logits := b.forward(x, true)
+	logits := b.forward(x, 0)
 	if b.err != nil {
 		return nil, b.err
 	}

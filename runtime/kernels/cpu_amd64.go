@@ -123,3 +123,79 @@ func dotQ4KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32
 //
 //go:noescape
 func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32
+
+// useVNNI reports whether the integer-dot kernels (AVX-512 VNNI and BW on
+// 256-bit registers, qdot_amd64.s) may run; fixed at start-up.
+var useVNNI = useAVX512 && cpu.X86.HasAVX512VNNI
+
+// dot4bitRowsVNNI sets out[i] for i < rows to the dot product of row i of
+// 4-bit codes (halves 32-value halves per row, 16 bytes each, high nibble
+// first; rows consecutive from codes) with an activation quantised by
+// act32 with k = 128 in even-odd order (dxv its laneScales); s gives the
+// block scales, without double quantisation. rows is positive.
+//
+//go:noescape
+func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+
+// dot4bitRowsDQVNNI is dot4bitRowsVNNI with double-quantised block scales.
+//
+//go:noescape
+func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32)
+
+// dotRowsQ4KVNNI sets out[i] for i < rows to the dot product of row i of
+// block_q4_K records (nblocks per row, rows consecutive from data) with an
+// activation quantised by act256 (codes xq, scales xd, 32-value sums
+// s32). rows is positive.
+//
+//go:noescape
+func dotRowsQ4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32)
+
+// dotRowsQ6KVNNI is dotRowsQ4KVNNI for block_q6_K records, with the
+// activation's 16-value sums s16.
+//
+//go:noescape
+func dotRowsQ6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32)
+
+// dotRowsQ8_0VNNI sets out[i] for i < rows to the dot product of row i of
+// block_q8_0 records (nblocks per row, rows consecutive from data) with an
+// activation quantised by act32 with k = 128 (codes xq, scales xd, their
+// laneScales dxv, biases bias). rows is positive.
+//
+//go:noescape
+func dotRowsQ8_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+
+// dotRowsQ4_0VNNI is dotRowsQ8_0VNNI for block_q4_0 records and k = 8.
+//
+//go:noescape
+func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+
+// dotRowsQ5_0VNNI is dotRowsQ8_0VNNI for block_q5_0 records and k = 16.
+//
+//go:noescape
+func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
+
+// quantBlocksAVX512 quantises nblocks blocks of 16·vecs floats from x to
+// signed bytes at q with the scale amax/127 per block at d, rounding to
+// nearest even; a block of zeros has scale 0 and one with a NaN scale NaN,
+// both zero codes (AVX-512 F and BW).
+//
+//go:noescape
+func quantBlocksAVX512(x *float32, nblocks int, vecs int, q *int8, d *float32)
+
+// dotRows4Q8_0VNNI is dotRowsQ8_0VNNI for four activations at once (a
+// batch quantised by one act32 call): activation a's codes, biases and
+// laneScales start a·32·nblocks bytes after xq, bias and dxv, and its
+// results go to out + a·stride bytes.
+//
+//go:noescape
+func dotRows4Q8_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)
+
+// dotRows4Q4_0VNNI is dotRows4Q8_0VNNI for block_q4_0 records.
+//
+//go:noescape
+func dotRows4Q4_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)
+
+// dotRows4Q5_0VNNI is dotRows4Q8_0VNNI for block_q5_0 records.
+//
+//go:noescape
+func dotRows4Q5_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)

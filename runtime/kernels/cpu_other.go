@@ -45,3 +45,38 @@ func dot4bitAVX512(codes *byte, scales *float32, nhalves int, xp *float32, table
 func dotQ4KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
 
 func dotQ6KAVX512(data *byte, nblocks int, scales *float32, x *float32) float32 { return 0 }
+
+// useVNNI is false: there are no assembly kernels for this architecture.
+const useVNNI = false
+
+func dot4bitRowsVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32) {
+}
+
+func dot4bitRowsDQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32) {
+}
+
+func dotRowsQ4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32) {
+}
+
+func dotRowsQ6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32) {
+}
+
+func dotRowsQ8_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
+}
+
+func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
+}
+
+func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
+}
+
+func quantBlocksAVX512(x *float32, nblocks int, vecs int, q *int8, d *float32) {}
+
+func dotRows4Q8_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
+}
+
+func dotRows4Q4_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
+}
+
+func dotRows4Q5_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
+}

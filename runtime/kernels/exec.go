@@ -9,6 +9,11 @@ import (
 // cache while it streams the batch past them, when Exec.TileRows is zero.
 const DefaultTileRows = 16
 
+// smallBatchFloats is the most input values (batch rows × columns) that
+// MatMul treats as a small batch, kept in L1 (32 KiB of float32 is 8,192)
+// while each group of four weight rows meets all of it.
+const smallBatchFloats = 6144
+
 // Exec configures how a kernel spreads its work. The zero value runs
 // single-threaded with the default tile size and uses assembly when the CPU
 // supports it.
@@ -30,6 +35,11 @@ type Exec struct {
 	// NoAVX512 keeps the AVX2 kernels where AVX-512 forms exist, for tests
 	// and benchmarks that compare the two.
 	NoAVX512 bool
+	// NoVNNI keeps the float-decoding kernels of quantised products where
+	// the integer-dot (VNNI) kernels would run, for tests and benchmarks
+	// that compare the two, or for results free of the activation's 8-bit
+	// rounding.
+	NoVNNI bool
 	// Pool, when not nil, runs the shares of a parallel product on its
 	// persistent workers instead of new goroutines; Threads still decides
 	// how many shares there are (at most the pool's Threads()).

@@ -9,28 +9,17 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
-// ggmlDTypes maps the GGML block methods to their stored dtypes, whose
-// decoders package quant provides (checked bit for bit against ggml).
-var ggmlDTypes = map[Method]weights.DType{
-	Q4_0: weights.Q4_0, Q4_1: weights.Q4_1, Q5_0: weights.Q5_0, Q5_1: weights.Q5_1,
-	Q4_K: weights.Q4_K, Q5_K: weights.Q5_K, Q6_K: weights.Q6_K,
-}
-
-// ggml reports whether m is a GGML block format other than Q8_0, held as
-// the file stores it and decoded inside the kernels.
-func (m Method) ggml() bool { _, ok := ggmlDTypes[m]; return ok }
+// blockGGML reports whether m is a GGML block format other than Q8_0, held
+// as the file stores it and decoded inside the kernels by package quant's
+// decoders (checked bit for bit against ggml).
+func blockGGML(m Method) bool { return m.GGML() && m != Q8_0 }
 
 // MethodOf returns the method that executes tensors stored as d directly:
 // Q8_0 or one of the other GGML block formats. ok is false for unquantised
 // dtypes.
 func MethodOf(d weights.DType) (m Method, ok bool) {
-	if d == weights.Q8_0 {
-		return Q8_0, true
-	}
-	for m, dd := range ggmlDTypes {
-		if dd == d {
-			return m, true
-		}
+	if d.GGML() {
+		return d, true
 	}
 	return MethodInvalid, false
 }
@@ -59,7 +48,7 @@ func FromGGML(d weights.DType, rows, cols int, data []byte) (*QMatrix, error) {
 // validateGGML checks a GGML block matrix: whole blocks per row and exactly
 // the bytes they take.
 func (q *QMatrix) validateGGML() error {
-	d := ggmlDTypes[q.Method]
+	d := q.Method
 	vals, size, _ := quant.BlockSize(d)
 	if q.BlockSize != vals {
 		return fmt.Errorf("kernels.QMatrix: %v block size %d, want %d", q.Method, q.BlockSize, vals)
@@ -77,7 +66,7 @@ func (q *QMatrix) validateGGML() error {
 // GGML block matrix, decoding whole blocks (into a scratch block at either
 // end when the range starts or ends mid-block).
 func (q *QMatrix) dequantizeGGML(dst []float32, start int) {
-	d := ggmlDTypes[q.Method]
+	d := q.Method
 	vals, size, _ := quant.BlockSize(d)
 	dec := quant.BlockDecoder(d)
 	end := start + len(dst)
@@ -135,7 +124,7 @@ func (q *QMatrix) ggmlMatVec(asm, avx512 bool, out, x, row []float32, lo, hi int
 			return
 		}
 	}
-	d := ggmlDTypes[q.Method]
+	d := q.Method
 	vals, size, _ := quant.BlockSize(d)
 	dec := quant.BlockDecoder(d)
 	rec := q.Cols / vals * size

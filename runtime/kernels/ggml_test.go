@@ -65,7 +65,7 @@ func TestGGMLKernels(t *testing.T) {
 		}
 		assertClose(t, d.String()+" Dequantize", qw, f64s(w), 0, 0)
 		x := randVec(uint64(100+i), n*cols, 1)
-		for _, e := range []Exec{{}, {NoAVX512: true}, {NoAsm: true}, {Threads: 3}} {
+		for _, e := range []Exec{{NoVNNI: true}, {NoAVX512: true}, {NoAsm: true}, {Threads: 3, NoVNNI: true}} {
 			out := make([]float32, rows)
 			if err := e.QMatVec(out, q, x[:cols]); err != nil {
 				t.Fatal(err)
@@ -113,7 +113,7 @@ func BenchmarkGGMLMatVec(b *testing.B) {
 		for _, e := range []struct {
 			name string
 			e    Exec
-		}{{"avx512", Exec{}}, {"avx2", Exec{NoAVX512: true}}} {
+		}{{"vnni", Exec{}}, {"avx512", Exec{NoVNNI: true}}, {"avx2", Exec{NoAVX512: true}}} {
 			b.Run(d.String()+"/"+e.name, func(b *testing.B) {
 				b.SetBytes(int64(len(q.Data)))
 				defer cpuMetric(b)()

@@ -23,7 +23,11 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	if err := checkLen("QMatVec", "x", len(x), q.Cols); err != nil {
 		return err
 	}
-	if q.Method.ggml() {
+	if e.vnni() && intDotMethod(q) {
+		e.intMatVec(out, q, x)
+		return nil
+	}
+	if blockGGML(q.Method) {
 		asm, avx512 := useAsm && !e.NoAsm, e.avx512()
 		e.parallelRows(q.Rows, 1, q.Cols/2, func(lo, hi int) {
 			q.ggmlMatVec(asm, avx512, out, x, make([]float32, q.Cols), lo, hi)
@@ -81,6 +85,10 @@ func (e Exec) QMatMul(out, x []float32, q *QMatrix, n int) error {
 	}
 	if n == 1 {
 		return e.QMatVec(out, q, x)
+	}
+	if e.vnni() && intDotMethod(q) {
+		e.intMatMul(out, x, q, n)
+		return nil
 	}
 	rows, cols := q.Rows, q.Cols
 	e.parallelRows(rows, 4, n*cols, func(lo, hi int) {

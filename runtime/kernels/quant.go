@@ -8,62 +8,35 @@ import (
 	"sync"
 
 	"github.com/modelwhisperer/whisperc/runtime/internal/half"
+	"github.com/modelwhisperer/whisperc/stdlib/dtype"
 )
 
-// Method is a weight quantisation format. The zero value is invalid.
-type Method int
+// Method is a weight quantisation format: the one enum of number formats,
+// dtype.DType, of which the kernels execute NF4, FP4 and the GGML block
+// formats. The zero value is invalid.
+type Method = dtype.DType
 
-// The quantisation formats.
+// The quantisation formats the kernels execute.
 const (
-	MethodInvalid Method = iota
+	MethodInvalid = dtype.Invalid
 	// NF4 is QLoRA's 4-bit NormalFloat: blocks of 64 scaled by their
 	// absolute maximum, each value the nearest of NF4Code().
-	NF4
+	NF4 = dtype.NF4
 	// FP4 is bitsandbytes' 4-bit float, blocked like NF4 with FP4Code().
-	FP4
+	FP4 = dtype.FP4
 	// Q8_0 is GGML's 8-bit format: blocks of 32 int8 values round(x/d) with
 	// d = absmax/127 stored as float16, 34 bytes a block.
-	Q8_0
+	Q8_0 = dtype.Q8_0
 	// The other GGML block formats, executed directly from a GGUF file's
 	// bytes (see FromGGML); they are never produced by Quantize.
-	Q4_0
-	Q4_1
-	Q5_0
-	Q5_1
-	Q4_K
-	Q5_K
-	Q6_K
+	Q4_0 = dtype.Q4_0
+	Q4_1 = dtype.Q4_1
+	Q5_0 = dtype.Q5_0
+	Q5_1 = dtype.Q5_1
+	Q4_K = dtype.Q4_K
+	Q5_K = dtype.Q5_K
+	Q6_K = dtype.Q6_K
 )
-
-// String returns the method's conventional lower-case name.
-func (m Method) String() string {
-	switch m {
-	case NF4:
-		return "nf4"
-	case FP4:
-		return "fp4"
-	case Q8_0:
-		return "q8_0"
-	}
-	if d, ok := ggmlDTypes[m]; ok {
-		return d.String()
-	}
-	return "invalid"
-}
-
-// ParseMethod returns the method named s: "nf4", "fp4", "q8_0", or "int8",
-// which the runtime implements as Q8_0.
-func ParseMethod(s string) (Method, error) {
-	if s == "int8" {
-		return Q8_0, nil
-	}
-	for _, m := range []Method{NF4, FP4, Q8_0} {
-		if m.String() == s {
-			return m, nil
-		}
-	}
-	return MethodInvalid, fmt.Errorf("unknown quantisation method %q (want nf4, fp4, int8 or q8_0)", s)
-}
 
 // Block sizes of the formats, as bitsandbytes and GGML define them.
 const (
@@ -93,6 +66,10 @@ type QuantConfig struct {
 	// mean (QLoRA §3 "Double Quantization"; bitsandbytes quantize_4bit with
 	// compress_statistics=True). It is ignored for Q8_0.
 	DoubleQuant bool
+	// Q8Data, when it has room, receives a Q8_0 result's blocks instead of
+	// a new buffer, so that a caller quantising a matrix a slab of rows at
+	// a time writes every slab into one buffer. Other formats ignore it.
+	Q8Data []byte
 }
 
 // QMatrix is a quantised row-major matrix of shape [Rows, Cols]. Blocks run
@@ -153,7 +130,11 @@ func (e Exec) QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMa
 		quantizeBlocks = func(b0, b1 int) int { return q.quantize4(w, b0, b1) }
 	case Q8_0:
 		q.BlockSize = BlockQ8_0
-		q.Data = make([]byte, q.Blocks()*bytesQ8Block)
+		if size := q.Blocks() * bytesQ8Block; cap(cfg.Q8Data) >= size {
+			q.Data = cfg.Q8Data[:size]
+		} else {
+			q.Data = make([]byte, size)
+		}
 		quantizeBlocks = func(b0, b1 int) int { return q.quantizeQ8(w, b0, b1) }
 	default:
 		return nil, fmt.Errorf("kernels.Quantize: invalid method %v", cfg.Method)
@@ -250,7 +231,7 @@ func (q *QMatrix) Validate() error {
 			return fmt.Errorf("kernels.QMatrix: q8_0 data has %d bytes, want %d", len(q.Data), q.Blocks()*bytesQ8Block)
 		}
 	default:
-		if !q.Method.ggml() {
+		if !blockGGML(q.Method) {
 			return fmt.Errorf("kernels.QMatrix: invalid method %v", q.Method)
 		}
 		return q.validateGGML()
@@ -446,7 +427,7 @@ func (q *QMatrix) scales(dst []float32, b0, b1 int, code *[256]float32) []float3
 // the other GGML formats, whose blocks have several scales.
 func (q *QMatrix) Scales() []float32 {
 	switch {
-	case q.Method.ggml():
+	case blockGGML(q.Method):
 		return nil
 	case q.Method == Q8_0:
 		out := make([]float32, q.Blocks())
@@ -519,7 +500,7 @@ func (q *QMatrix) dequantizeRange(dst []float32, start int) {
 		return
 	}
 	end := start + len(dst)
-	if q.Method.ggml() {
+	if blockGGML(q.Method) {
 		q.dequantizeGGML(dst, start)
 		return
 	}

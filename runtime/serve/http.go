@@ -261,8 +261,8 @@ func (s *Server) start(r *http.Request, p genParams, defTemp float64) (*started,
 		return nil, badRequest("", "%v", err)
 	}
 	ids := s.tok.Encode(p.prompt, true, false)
-	if len(ids) >= s.m.ctx {
-		return nil, badRequest("prompt", "the prompt has %d tokens; this model's context holds %d, and at least one must remain for the reply", len(ids), s.m.ctx)
+	if len(ids) >= s.e.Context() {
+		return nil, badRequest("prompt", "the prompt has %d tokens; this model's context holds %d, and at least one must remain for the reply", len(ids), s.e.Context())
 	}
 	s.metrics.promptToks.Add(float64(len(ids)))
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)

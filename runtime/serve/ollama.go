@@ -267,7 +267,7 @@ func (s *Server) olTags(w http.ResponseWriter, r *http.Request) {
 	name := s.cfg.Name + ":latest"
 	writeJSON(w, http.StatusOK, map[string]any{"models": []any{map[string]any{
 		"name": name, "model": name, "modified_at": s.started.UTC().Format(time.RFC3339Nano),
-		"size": s.m.bytes, "digest": "", "details": s.olDetails()}}})
+		"size": s.e.WeightBytes(), "digest": "", "details": s.olDetails()}}})
 }
 
 func (s *Server) olPs(w http.ResponseWriter, r *http.Request) {
@@ -299,9 +299,9 @@ func (s *Server) olShow(w http.ResponseWriter, r *http.Request) {
 		s.olError(w, s.unknownModel(name))
 		return
 	}
-	c := s.m.cfg
+	c := s.e.Config()
 	t := s.cfg.Template
-	params := fmt.Sprintf("num_ctx %d\nnum_predict %d", s.m.ctx, s.cfg.MaxTokens)
+	params := fmt.Sprintf("num_ctx %d\nnum_predict %d", s.e.Context(), s.cfg.MaxTokens)
 	if t.Stop != "" {
 		params += fmt.Sprintf("\nstop %q", t.Stop)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 )
@@ -52,6 +53,7 @@ type job struct {
 	logits []float32
 	last   int    // the last token fed or sampled
 	next   int    // a sampled token not yet fed, or -1
+	drawn  int    // the token sampled this step, or -1
 	text   []byte // everything generated, for stop sequences
 	sent   int    // bytes of text already handed out
 	start  time.Time
@@ -84,7 +86,7 @@ func (j *job) signal() {
 // whose keys and values the cache holds. A slot keeps its tokens after
 // its job ends, so that a later prompt with the same prefix reuses them.
 type slot struct {
-	kv     *kvCache
+	kv     *engine.KVCache
 	tokens []int
 	job    *job
 	used   int64 // step of last use, for picking the least recently used
@@ -94,7 +96,7 @@ type slot struct {
 // slots and the active jobs, and advances every active job by one step
 // per pass over the weights. Jobs join and leave between steps.
 type scheduler struct {
-	m        *model
+	m        *engine.Engine
 	tok      tokenizer.Tokenizer
 	maxBatch int
 	maxQueue int
@@ -107,20 +109,18 @@ type scheduler struct {
 	wake     chan struct{}
 
 	slots []*slot
-	sc    *scratch
 	step  int64
 	// pause is added to every step; tests set it to make cancellation
 	// races deterministic.
 	pause time.Duration
 }
 
-func newScheduler(m *model, tok tokenizer.Tokenizer, maxBatch, maxQueue, chunk int, mt *metrics) *scheduler {
+func newScheduler(m *engine.Engine, tok tokenizer.Tokenizer, maxBatch, maxQueue, chunk int, mt *metrics) *scheduler {
 	s := &scheduler{m: m, tok: tok, maxBatch: maxBatch, maxQueue: maxQueue, chunk: chunk, metrics: mt,
 		wake: make(chan struct{}, 1)}
 	for range maxBatch {
-		s.slots = append(s.slots, &slot{kv: m.newKV()})
+		s.slots = append(s.slots, &slot{kv: m.NewKVCache()})
 	}
-	s.sc = m.newScratch(chunk+maxBatch, maxBatch)
 	return s
 }
 
@@ -138,7 +138,7 @@ func (s *scheduler) submit(j *job) error {
 	j.enqueued = time.Now()
 	j.next = -1
 	j.notify = make(chan struct{}, 1)
-	j.logits = make([]float32, s.m.cfg.Vocab)
+	j.logits = make([]float32, s.m.Config().Vocab)
 	s.queue = append(s.queue, j)
 	s.metrics.queueDepth.Set(float64(len(s.queue)))
 	select {
@@ -219,7 +219,7 @@ func (s *scheduler) run(ctx context.Context) {
 			s.mu.Unlock()
 			return
 		}
-		active = s.stepOnce(active)
+		active = s.stepOnce(ctx, active)
 	}
 }
 
@@ -260,7 +260,7 @@ func (s *scheduler) admit(j *job) {
 		if target == donor {
 			target = best
 		}
-		s.m.copyPrefix(target.kv, donor.kv, donorLen)
+		target.kv.CopyPrefix(donor.kv, donorLen)
 		target.tokens = append(target.tokens[:0], j.prompt[:donorLen]...)
 		best, reuse = target, donorLen
 	}
@@ -284,7 +284,7 @@ func commonPrefix(a, b []int) int {
 
 // stepOnce advances every active job by one batched forward pass and
 // returns the jobs still active.
-func (s *scheduler) stepOnce(active []*job) []*job {
+func (s *scheduler) stepOnce(ctx context.Context, active []*job) []*job {
 	s.step++
 	// Jobs whose client went away or timed out leave before the pass.
 	kept := active[:0]
@@ -299,14 +299,14 @@ func (s *scheduler) stepOnce(active []*job) []*job {
 	if len(active) == 0 {
 		return active
 	}
-	parts := make([]part, 0, len(active))
+	parts := make([]engine.Seq, 0, len(active))
 	budget := s.chunk
 	for _, j := range active {
 		sl := j.slot
 		sl.used = s.step
 		pos := len(sl.tokens)
 		if j.next >= 0 { // decoding: feed the token sampled last step
-			parts = append(parts, part{kv: sl.kv, tokens: []int{j.next}, pos: pos, logits: j.logits})
+			parts = append(parts, engine.Seq{KV: sl.kv, Tokens: []int{j.next}, Pos: pos, Logits: j.logits})
 			continue
 		}
 		rest := j.prompt[pos:]
@@ -315,21 +315,17 @@ func (s *scheduler) stepOnce(active []*job) []*job {
 		}
 		take := min(len(rest), budget)
 		budget -= take
-		p := part{kv: sl.kv, tokens: rest[:take], pos: pos}
+		p := engine.Seq{KV: sl.kv, Tokens: rest[:take], Pos: pos}
 		if take == len(rest) {
-			p.logits = j.logits
+			p.Logits = j.logits
 		}
 		parts = append(parts, p)
-	}
-	rows := 0
-	for _, p := range parts {
-		rows += len(p.tokens)
 	}
 	if s.pause > 0 {
 		time.Sleep(s.pause)
 	}
 	t0 := time.Now()
-	err := s.m.forward(parts, s.sc)
+	err := s.m.ForwardBatch(ctx, parts)
 	s.metrics.batchSize.Observe(float64(len(parts)))
 	s.metrics.stepSeconds.Observe(time.Since(t0).Seconds())
 	if err != nil {
@@ -338,31 +334,37 @@ func (s *scheduler) stepOnce(active []*job) []*job {
 		}
 		return active[:0]
 	}
-	byKV := map[*kvCache]part{}
+	byKV := map[*engine.KVCache]engine.Seq{}
 	for _, p := range parts {
-		byKV[p.kv] = p
+		byKV[p.KV] = p
 		// The cache now holds these tokens.
 	}
-	kept = active[:0]
-	generated := 0
+	var ready []*job // jobs with logits to sample from
 	for _, j := range active {
+		j.drawn = -1
 		p, ok := byKV[j.slot.kv]
 		if !ok {
-			kept = append(kept, j)
 			continue
 		}
-		j.slot.tokens = append(j.slot.tokens, p.tokens...)
+		j.slot.tokens = append(j.slot.tokens, p.Tokens...)
 		if j.next >= 0 {
 			j.last = j.next
 			j.next = -1
 		} else {
-			j.last = p.tokens[len(p.tokens)-1]
+			j.last = p.Tokens[len(p.Tokens)-1]
 		}
-		if p.logits == nil {
+		if p.Logits != nil {
+			ready = append(ready, j)
+		}
+	}
+	s.sampleAll(ready)
+	kept = active[:0]
+	generated := 0
+	for _, j := range active {
+		if j.drawn < 0 {
 			kept = append(kept, j)
 			continue
 		}
-		next := j.smp.Sample(j.logits)
 		generated++
 		if j.genCount == 0 {
 			j.mu.Lock()
@@ -370,12 +372,37 @@ func (s *scheduler) stepOnce(active []*job) []*job {
 			j.mu.Unlock()
 			s.metrics.ttft.Observe(j.ttft.Seconds())
 		}
-		if done := s.emit(j, next); !done {
+		if done := s.emit(j, j.drawn); !done {
 			kept = append(kept, j)
 		}
 	}
 	s.metrics.tokens.Add(float64(generated))
 	return kept
+}
+
+// sampleAll draws each job's next token from its logits into drawn,
+// spreading the jobs over the engine's threads: at a temperature above 0
+// each draw is a softmax over the whole vocabulary, which for a batch of
+// sequences costs about as much as a layer's products.
+func (s *scheduler) sampleAll(js []*job) {
+	t := min(s.m.Options().Threads, len(js))
+	if t <= 1 {
+		for _, j := range js {
+			j.drawn = j.smp.Sample(j.logits)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range t {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(js); i += t {
+				js[i].drawn = js[i].smp.Sample(js[i].logits)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // emit records a sampled token: its text goes out unless it may begin a
@@ -403,7 +430,7 @@ func (s *scheduler) emit(j *job, next int) bool {
 			return true
 		}
 	}
-	room := s.m.ctx - len(j.slot.tokens) // positions left for feeding next
+	room := s.m.Context() - len(j.slot.tokens) // positions left for feeding next
 	if j.genCount >= j.maxTokens || room <= 0 {
 		s.flush(j, len(j.text))
 		s.finish(j, finishLength, nil)

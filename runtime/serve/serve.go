@@ -61,7 +61,7 @@ type Config struct {
 // Server serves one model.
 type Server struct {
 	cfg     Config
-	m       *model
+	e       *engine.Engine
 	tok     tokenizer.Tokenizer
 	sched   *scheduler
 	metrics *metrics
@@ -91,15 +91,15 @@ func New(ctx context.Context, ws *weights.Set, tok tokenizer.Tokenizer, cfg Conf
 	if tok.VocabSize() > ws.Config.Vocab {
 		return nil, fmt.Errorf("serve: the tokenizer has %d tokens but the model only %d", tok.VocabSize(), ws.Config.Vocab)
 	}
-	m, err := newModel(ctx, ws, cfg.Engine)
+	e, err := engine.New(ctx, ws, cfg.Engine)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("serve: %w", err)
 	}
-	s := &Server{cfg: cfg, m: m, tok: tok, metrics: newMetrics(), started: time.Now(), log: cfg.Log}
+	s := &Server{cfg: cfg, e: e, tok: tok, metrics: newMetrics(), started: time.Now(), log: cfg.Log}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.sched = newScheduler(m, tok, cfg.MaxBatch, cfg.MaxQueue, cfg.Chunk, s.metrics)
+	s.sched = newScheduler(e, tok, cfg.MaxBatch, cfg.MaxQueue, cfg.Chunk, s.metrics)
 	s.routes()
 	return s, nil
 }
@@ -108,11 +108,11 @@ func New(ctx context.Context, ws *weights.Set, tok tokenizer.Tokenizer, cfg Conf
 // weights as prepared plus the KV cache of MaxBatch full-context sequences.
 // The planner's serve memory predicts this number (see planner/cost).
 func (s *Server) MemoryBytes() (weights, kv int64) {
-	return s.m.bytes, int64(s.cfg.MaxBatch) * int64(s.m.ctx) * kvBytesPerPosition(s.m.cfg)
+	return s.e.WeightBytes(), int64(s.cfg.MaxBatch) * s.e.KVCacheBytes()
 }
 
 // Context returns the positions each sequence may use.
-func (s *Server) Context() int { return s.m.ctx }
+func (s *Server) Context() int { return s.e.Context() }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }

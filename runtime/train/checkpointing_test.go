@@ -5,28 +5,49 @@ import (
 	"math"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/runtime/data"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 )
 
 // TestCheckpointingRecomputes trains with every block, every second
-// block and no block checkpointed: recomputation must give bit-identical
-// losses and weights (the same ops run in the same order), while the
-// activations the training graph holds shrink.
+// block and no block checkpointed, and with every block's attention core
+// recomputed (selective): recomputation must give bit-identical losses
+// and weights (the same ops run in the same order), while the activations
+// the training graph holds shrink: under selective by exactly the rotated
+// q and k and their gradients, 2·T·(q width + k width) fp32 values per
+// block.
 func TestCheckpointingRecomputes(t *testing.T) {
 	for _, method := range []Method{LoRA, Full} {
-		for _, q := range []engine.Quantize{engine.QuantizeNone, engine.QuantizeNF4} {
+		for _, v := range []struct {
+			q   engine.Quantize
+			att engine.Attention
+		}{{engine.QuantizeNone, engine.AttentionEager}, {engine.QuantizeNF4, engine.AttentionEager}, {engine.QuantizeNone, engine.AttentionFlash2}} {
+			q := v.q
 			if method == Full && q != engine.QuantizeNone {
 				continue
 			}
-			t.Run(method.String()+"/"+q.String(), func(t *testing.T) {
+			t.Run(method.String()+"/"+q.String()+"/"+v.att.String(), func(t *testing.T) {
 				var want [][]float32
 				var wantLoss []float64
 				var held []int64
-				for _, ck := range [][]bool{nil, {true, false, true, false, true}, {true, true, true, true, true}} {
-					e, ds := stories(t, 64, q)
+				var tr0 *Trainer
+				all := []bool{true, true, true, true, true}
+				for i, ck := range [][]bool{nil, {true, false, true, false, true}, all, nil} {
+					var sel []bool
+					if i == 3 {
+						sel = all
+					}
+					var e *engine.Engine
+					var ds *data.Set
+					if v.att == engine.AttentionFlash2 {
+						_, ds = stories(t, 64, engine.QuantizeNone)
+						e = rebuild(t, engine.AttentionFlash2) // the tiled backward pass (engine/flash2.go)
+					} else {
+						e, ds = stories(t, 64, q)
+					}
 					ds.Train = ds.Train[:8]
 					cfg := Config{Method: method, LoRA: LoRAConfig{Rank: 4, Alpha: 8, Dropout: 0.1, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
-						Optimizer: Optimizer{Kind: AdamW, LR: 1e-2}, Schedule: Constant, MaxGradNorm: 1, Batch: 2, GradAccum: 1, MaxSteps: 3, Seed: 2, Checkpoint: ck}
+						Optimizer: Optimizer{Kind: AdamW, LR: 1e-2}, Schedule: Constant, MaxGradNorm: 1, Batch: 2, GradAccum: 1, MaxSteps: 3, Seed: 2, Checkpoint: ck, RecomputeAttention: sel}
 					tr, err := New(e, ds, cfg)
 					if err != nil {
 						t.Fatal(err)
@@ -40,6 +61,7 @@ func TestCheckpointingRecomputes(t *testing.T) {
 						losses = append(losses, ev.Loss)
 					}
 					held = append(held, tr.ts.HeldBytes())
+					tr0 = tr
 					var got [][]float32
 					for _, p := range tr.Params() {
 						got = append(got, append([]float32(nil), p.Value...))
@@ -50,18 +72,23 @@ func TestCheckpointingRecomputes(t *testing.T) {
 					}
 					for i := range losses {
 						if losses[i] != wantLoss[i] {
-							t.Fatalf("checkpointing %v: loss of step %d is %v, without %v", ck, i+1, losses[i], wantLoss[i])
+							t.Fatalf("checkpointing %v, selective %v: loss of step %d is %v, without %v", ck, sel != nil, i+1, losses[i], wantLoss[i])
 						}
 					}
 					for i := range want {
 						for j := range want[i] {
 							if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-								t.Fatalf("checkpointing %v: %s[%d] = %g, without %g", ck, tr.Params()[i].Name, j, got[i][j], want[i][j])
+								t.Fatalf("checkpointing %v, selective %v: %s[%d] = %g, without %g", ck, sel != nil, tr.Params()[i].Name, j, got[i][j], want[i][j])
 							}
 						}
 					}
 				}
-				t.Logf("bytes held after a step: none %d, every(2) %d, full %d", held[0], held[1], held[2])
+				t.Logf("bytes held after a step: none %d, every(2) %d, full %d, selective %d", held[0], held[1], held[2], held[3])
+				c := tr0.e.Config()
+				qd, kvd := c.Heads*c.HeadSize(), c.KVHeads*c.HeadSize()
+				if want := int64(c.Layers * 2 * 64 * (qd + kvd) * 4); held[0]-held[3] != want {
+					t.Errorf("selective holds %d bytes less than none; want %d (rotated q, k and their gradients)", held[0]-held[3], want)
+				}
 				if !(held[2] < held[1] && held[1] < held[0]) || float64(held[2]) > 0.6*float64(held[0]) {
 					t.Errorf("checkpointing does not shrink the held activations: none %d, every(2) %d, full %d", held[0], held[1], held[2])
 				}

@@ -113,8 +113,9 @@ func relErr(got, want []float32) float64 {
 // implementation of the same Llama on stories260K: the logits, the loss,
 // every trained tensor's gradient, and every trained tensor after three
 // AdamW steps with warmup (learning rates 0, lr/2, lr) and clipping by
-// global norm, for full fine-tuning and for LoRA on every projection,
-// with eager and flash2 attention.
+// global norm, for full fine-tuning and for LoRA on every projection
+// (scaled by alpha/√r, rsLoRA, under eager attention and by alpha/r under
+// flash2), with eager and flash2 attention.
 //
 // Tolerance. Both sides compute in fp32 with different summation orders
 // and elementary functions, so they differ by rounding, which the
@@ -143,7 +144,9 @@ func TestMatchesPyTorch(t *testing.T) {
 				_ = e
 				e = rebuild(t, att)
 				ds := &data.Set{Train: all.Train[:6]}
-				cfg := Config{Method: method, LoRA: LoRAConfig{Rank: 4, Alpha: 8, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
+				// rsLoRA's alpha/√r under eager attention, alpha/r under
+				// flash2: the reference derives the scale itself.
+				cfg := Config{Method: method, LoRA: LoRAConfig{Rank: 4, Alpha: 8, RSLoRA: att == engine.AttentionEager, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 					Optimizer: Optimizer{Kind: AdamW, LR: 5e-3, WeightDecay: 0.1, Eps: 1e-4}, Schedule: Cosine, WarmupSteps: 2, MaxGradNorm: 0.5,
 					Batch: 2, GradAccum: 1, MaxSteps: 3, Seed: 11}
 				tr, err := New(e, ds, cfg)
@@ -160,7 +163,7 @@ func TestMatchesPyTorch(t *testing.T) {
 				}
 				steps := [][]int{tr.batchOf(0), tr.batchOf(1), tr.batchOf(2)}
 				want := reference(t, tr, steps, map[string]any{"method": method.String(), "lr": cfg.Optimizer.LR, "weight_decay": cfg.Optimizer.WeightDecay, "eps": cfg.Optimizer.Eps,
-					"schedule": "cosine", "max_grad_norm": cfg.MaxGradNorm, "scale": cfg.LoRA.Scale()})
+					"schedule": "cosine", "max_grad_norm": cfg.MaxGradNorm, "alpha": cfg.LoRA.Alpha, "rank": cfg.LoRA.Rank, "rslora": cfg.LoRA.RSLoRA})
 				// The first step's logits, loss and gradients.
 				ctx := context.Background()
 				n := 0

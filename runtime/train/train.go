@@ -15,6 +15,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -100,10 +101,21 @@ type Config struct {
 	// Checkpoint lists, per layer, the blocks whose activations are
 	// recomputed in the backward pass instead of kept; nil keeps all.
 	Checkpoint []bool
+	// RecomputeAttention lists, per layer, the blocks whose attention
+	// core is recomputed in the backward pass (selective checkpointing);
+	// nil recomputes none.
+	RecomputeAttention []bool
 	// NaNPatience is how many non-finite steps in a row are skipped
 	// before the run rolls back to its last good state with the learning
-	// rate halved; 0 means 3.
+	// rate multiplied by NaNLRFactor; 0 means 3.
 	NaNPatience int
+	// NaNLRFactor multiplies the learning rate at each rollback, in
+	// (0, 1]; 0 means 0.5.
+	NaNLRFactor float64
+	// NaNRollbacks is the most rollbacks before the run fails; 0 means
+	// 3, a negative value none (the run fails when the patience runs
+	// out).
+	NaNRollbacks int
 	// Report receives an event after every step and evaluation.
 	Report func(Event) `json:"-"`
 }
@@ -174,8 +186,20 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	if cfg.NaNPatience <= 0 {
 		cfg.NaNPatience = 3
 	}
+	if cfg.NaNLRFactor == 0 {
+		cfg.NaNLRFactor = 0.5
+	}
+	if !(cfg.NaNLRFactor > 0 && cfg.NaNLRFactor <= 1) {
+		return nil, fmt.Errorf("train: the rollback learning-rate factor %g must be in (0, 1]", cfg.NaNLRFactor)
+	}
+	if cfg.NaNRollbacks == 0 {
+		cfg.NaNRollbacks = 3
+	}
+	if cfg.MaxGradNorm < 0 || math.IsNaN(cfg.MaxGradNorm) {
+		return nil, fmt.Errorf("train: max_grad_norm %g must be 0 (no clipping) or positive", cfg.MaxGradNorm)
+	}
 	t := &Trainer{cfg: cfg, e: e, ds: ds, rng: rand.NewPCG(cfg.Seed, 0x7e57), lrScale: 1}
-	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint}
+	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint, RecomputeAttention: cfg.RecomputeAttention}
 	switch cfg.Method {
 	case Full:
 		spec.Trained = map[string]bool{}
@@ -240,6 +264,10 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	return t, nil
 }
 
+// ErrDiverged is the error of a run whose losses or gradients stayed
+// non-finite through every rollback it was allowed.
+var ErrDiverged = errors.New("train: the run diverged")
+
 // StepsPerEpoch returns the optimizer steps of one epoch over n training
 // sequences: whole steps of batch·accum sequences, at least one.
 func StepsPerEpoch(n, batch, accum int) int { return max(1, n/max(1, batch*accum)) }
@@ -295,7 +323,8 @@ func (t *Trainer) Epoch() int { return t.step / t.perEpoch }
 // Step runs one optimizer step: forward and backward over its sequences,
 // clipping, the update. A non-finite loss or gradient skips the update;
 // after NaNPatience of them in a row the run rolls back to its last good
-// state with the learning rate halved.
+// state with the learning rate multiplied by NaNLRFactor, at most
+// NaNRollbacks times: the next time the run fails with ErrDiverged.
 func (t *Trainer) Step(ctx context.Context) (Event, error) {
 	if t.step >= t.total {
 		return Event{}, fmt.Errorf("train: the run is complete (%d steps)", t.total)
@@ -326,13 +355,21 @@ func (t *Trainer) Step(ctx context.Context) (Event, error) {
 		t.Skipped++
 		ev.Note = fmt.Sprintf("step %d: non-finite loss or gradient, update skipped (%d in a row)", t.step+1, t.bad)
 		if t.bad >= t.cfg.NaNPatience {
+			if t.Rollbacks >= max(t.cfg.NaNRollbacks, 0) {
+				return ev, fmt.Errorf("%w: %d non-finite steps in a row after %d rollbacks (nan_rollbacks = %d); lower the learning rate, check the data, or raise nan_rollbacks",
+					ErrDiverged, t.bad, t.Rollbacks, max(t.cfg.NaNRollbacks, 0))
+			}
 			skipped, rollbacks, scale := t.Skipped, t.Rollbacks, t.lrScale
 			if err := t.rollBack(); err != nil {
 				return Event{}, err
 			}
-			t.Skipped, t.Rollbacks, t.lrScale = skipped, rollbacks+1, scale/2
+			t.Skipped, t.Rollbacks, t.lrScale = skipped, rollbacks+1, scale*t.cfg.NaNLRFactor
 			t.bad = 0
-			ev.Note += fmt.Sprintf("; rolled back to step %d with the learning rate halved (×%g)", t.step, t.lrScale)
+			how := fmt.Sprintf("the learning rate ×%g (now ×%g of the schedule)", t.cfg.NaNLRFactor, t.lrScale)
+			if t.cfg.NaNLRFactor == 0.5 {
+				how = fmt.Sprintf("the learning rate halved (×%g)", t.lrScale)
+			}
+			ev.Note += fmt.Sprintf("; rolled back to step %d with %s, rollback %d of at most %d", t.step, how, t.Rollbacks, t.cfg.NaNRollbacks)
 			return ev, nil
 		}
 		t.step++

@@ -29,56 +29,28 @@ import (
 	"unsafe"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/dtype"
 )
 
-// DType is the element type of a tensor's stored data. The zero value is
-// invalid.
-type DType int
+// DType is the element type of a tensor's stored data: the one enum of
+// number formats, dtype.DType. The zero value is invalid.
+type DType = dtype.DType
 
-// The stored element types.
+// The stored element types, by their GGML-style names.
 const (
-	DTypeInvalid DType = iota
-	F32
-	F16
-	BF16
-	Q8_0 // GGML: blocks of 32 int8 with one f16 scale (34 bytes)
-	Q4_0 // GGML: blocks of 32 4-bit with one f16 scale (18 bytes)
-	Q4_K // GGML k-quant, super-blocks of 256 (144 bytes)
-	Q6_K // GGML k-quant, super-blocks of 256 (210 bytes)
-	Q4_1 // GGML: blocks of 32 4-bit with an f16 scale and min (20 bytes)
-	Q5_0 // GGML: blocks of 32 5-bit with one f16 scale (22 bytes)
-	Q5_1 // GGML: blocks of 32 5-bit with an f16 scale and min (24 bytes)
-	Q5_K // GGML k-quant, super-blocks of 256 (176 bytes)
+	DTypeInvalid = dtype.Invalid
+	F32          = dtype.FP32
+	F16          = dtype.FP16
+	BF16         = dtype.BF16
+	Q8_0         = dtype.Q8_0 // GGML: blocks of 32 int8 with one f16 scale (34 bytes)
+	Q4_0         = dtype.Q4_0 // GGML: blocks of 32 4-bit with one f16 scale (18 bytes)
+	Q4_K         = dtype.Q4_K // GGML k-quant, super-blocks of 256 (144 bytes)
+	Q6_K         = dtype.Q6_K // GGML k-quant, super-blocks of 256 (210 bytes)
+	Q4_1         = dtype.Q4_1 // GGML: blocks of 32 4-bit with an f16 scale and min (20 bytes)
+	Q5_0         = dtype.Q5_0 // GGML: blocks of 32 5-bit with one f16 scale (22 bytes)
+	Q5_1         = dtype.Q5_1 // GGML: blocks of 32 5-bit with an f16 scale and min (24 bytes)
+	Q5_K         = dtype.Q5_K // GGML k-quant, super-blocks of 256 (176 bytes)
 )
-
-// String returns the dtype's conventional name.
-func (d DType) String() string {
-	switch d {
-	case F32:
-		return "f32"
-	case F16:
-		return "f16"
-	case BF16:
-		return "bf16"
-	case Q8_0:
-		return "q8_0"
-	case Q4_0:
-		return "q4_0"
-	case Q4_K:
-		return "q4_k"
-	case Q6_K:
-		return "q6_k"
-	case Q4_1:
-		return "q4_1"
-	case Q5_0:
-		return "q5_0"
-	case Q5_1:
-		return "q5_1"
-	case Q5_K:
-		return "q5_k"
-	}
-	return "invalid"
-}
 
 // Tensor is one named tensor. Data holds the stored bytes in DType's
 // encoding, little-endian; it may alias a memory-mapped file and must be

@@ -32,7 +32,10 @@ function clientOptions(): LanguageClientOptions {
       { scheme: "file", language: "whisper" },
       { scheme: "untitled", language: "whisper" },
     ],
-    initializationOptions: { target: cfg.get<string>("target") ?? "" },
+    initializationOptions: {
+      target: cfg.get<string>("target") ?? "",
+      importDirs: cfg.get<string[] | null>("importDirs") ?? null,
+    },
     synchronize: { configurationSection: "whisper" },
     outputChannelName: "Whisper Language Server",
   };

@@ -161,7 +161,12 @@ def run(tensors, cfg, dtype, out, prefix):
             params[n] = W[n]
     for p in params.values():
         p.requires_grad_(True)
-    model = Model(cfg, W, {n: (params[n + ".lora_A"], params[n + ".lora_B"]) for n in adapters}, cfg.get("scale", 1.0))
+    # PEFT's scaling, from the adapter settings rather than from the Go
+    # side: lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora.
+    scale = 1.0
+    if cfg["method"] == "lora":
+        scale = cfg["alpha"] / (math.sqrt(cfg["rank"]) if cfg.get("rslora") else cfg["rank"])
+    model = Model(cfg, W, {n: (params[n + ".lora_A"], params[n + ".lora_B"]) for n in adapters}, scale)
     names = sorted(params)
     opt = torch.optim.AdamW([params[n] for n in names], lr=cfg["lr"], betas=(0.9, 0.999), eps=cfg["eps"],
                             weight_decay=cfg["weight_decay"], foreach=False)

@@ -1,0 +1,337 @@
+package kernels
+
+import (
+	"math"
+	"sync"
+)
+
+// The integer-dot path. Rather than decode every weight to float, a
+// product quantises its activation vector once to signed bytes (per
+// 32-value block for Q8_0, Q4_0, Q5_0 and NF4/FP4; per 256-value block with
+// 16-value sums for the K-quants) and multiplies the integer codes of the
+// weights with them by VPDPBUSD/VPMADDUBSW, scaling each block's integer sum
+// once. The activation's rounding (at most half a step of its block's
+// scale, amax/127) is the only numerical difference from the float kernels;
+// TestIntDotBound checks the kernels against that bound.
+
+// act8 is an activation vector quantised for the integer-dot kernels.
+type act8 struct {
+	q []int8    // the codes, in the kernel's order
+	d []float32 // the scale of each block of 32 (act32) or 256 (act256) values
+	// bias holds 8 int32 lanes per 32-value block, lane l being -k times
+	// the sum of codes 4l..4l+3: the kernels start each block's VPDPBUSD
+	// lanes from it, which removes the offset k that makes the weight codes
+	// unsigned lane by lane, so no lane holds a large value that only
+	// cancels after conversion to float.
+	bias []int32
+	s16  []int16   // act256: Σq over each 16 values
+	s32  []int16   // act256: Σq over each 32 values
+	dxv  []float32 // act32: laneScales
+}
+
+// actPool recycles act8 buffers: a decode step quantises a hundred or more
+// activations, and allocating each costs more than quantising it.
+var actPool = sync.Pool{New: func() any { return new(act8) }}
+
+// grow returns s resliced to n elements, reallocated when too short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// roundI8 rounds v (|v| ≤ 127.5) to the nearest integer, ties away from
+// zero, without a branch (the signs of activations are random).
+func roundI8(v float32) int8 {
+	h := math.Float32frombits(0x3f000000 | math.Float32bits(v)&0x80000000) // ±0.5
+	return int8(int32(v + h))
+}
+
+// act32 quantises x (a multiple of 32 values) per 32-value block, with
+// quantBlocksAVX512 (the integer-dot path runs only with AVX-512), for
+// kernels whose weight codes are offset by k to make them unsigned. With
+// evenOdd each block's codes are stored as its 16 even values then its 16
+// odd ones, the order of NF4/FP4's high-nibble-first bytes.
+func act32(x []float32, k int32, evenOdd bool) *act8 {
+	nb := len(x) / 32
+	a := actPool.Get().(*act8)
+	a.q, a.d, a.bias = grow(a.q, len(x)), grow(a.d, nb), grow(a.bias, 8*nb)
+	a.s16, a.s32, a.dxv = a.s16[:0], a.s32[:0], a.dxv[:0] // a pooled buffer's
+	if nb > 0 {
+		quantBlocksAVX512(&x[0], nb, 2, &a.q[0], &a.d[0])
+	}
+	var tmp [32]int8
+	for b := 0; b < nb; b++ {
+		q := a.q[32*b : 32*b+32]
+		if evenOdd {
+			copy(tmp[:], q)
+			for i := 0; i < 16; i++ {
+				q[i], q[16+i] = tmp[2*i], tmp[2*i+1]
+			}
+		}
+		for l := 0; l < 8; l++ {
+			a.bias[8*b+l] = -k * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
+		}
+	}
+	return a
+}
+
+// act256 quantises x (a multiple of 256 values) per 256-value block, with
+// the sums of each 16 and 32 codes that the K-quant kernels need for their
+// mins and offsets.
+func act256(x []float32) *act8 {
+	nb := len(x) / 256
+	a := actPool.Get().(*act8)
+	a.q, a.d, a.s16, a.s32 = grow(a.q, len(x)), grow(a.d, nb), grow(a.s16, len(x)/16), grow(a.s32, len(x)/32)
+	a.bias, a.dxv = a.bias[:0], a.dxv[:0] // a pooled buffer's
+	if nb > 0 {
+		quantBlocksAVX512(&x[0], nb, 16, &a.q[0], &a.d[0])
+	}
+	for i := range a.s16 {
+		var s int16
+		for _, v := range a.q[16*i : 16*i+16] {
+			s += int16(v)
+		}
+		a.s16[i] = s
+	}
+	for i := range a.s32 {
+		a.s32[i] = a.s16[2*i] + a.s16[2*i+1]
+	}
+	return a
+}
+
+// vnni reports whether e may use the AVX-512 VNNI integer-dot kernels.
+func (e Exec) vnni() bool { return useVNNI && e.avx512() && !e.NoVNNI }
+
+// intDotMethod reports whether QMatVec has an integer-dot kernel for q.
+func intDotMethod(q *QMatrix) bool {
+	switch q.Method {
+	case Q8_0, Q4_0, Q5_0:
+		return q.Cols%32 == 0 && q.Cols > 0
+	case Q4_K, Q6_K:
+		return q.Cols%256 == 0 && q.Cols > 0
+	case NF4, FP4:
+		return q.Cols%32 == 0 && q.Cols > 0
+	}
+	return false
+}
+
+// intKernel is the integer-dot form of a product with q: quant quantises
+// an activation vector for it and rows sets out[r] = row r of W times that
+// activation for r in [lo, hi).
+type intKernel struct {
+	quant func(x []float32) *act8
+	rows  func(a *act8, out []float32, lo, hi int)
+	// rows4, when not nil, does rows for activations b..b+3 of a batch
+	// that quant quantised whole, their results at out[(b+i)·q.Rows+r].
+	rows4 func(a *act8, b int, out []float32, lo, hi int)
+}
+
+// newIntKernel returns q's integer-dot kernel; the caller has checked
+// intDotMethod(q).
+func newIntKernel(q *QMatrix) intKernel {
+	cols := q.Cols
+	switch q.Method {
+	case Q4_K:
+		nb := cols / 256
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
+		}}
+	case Q6_K:
+		nb := cols / 256
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
+		}}
+	case NF4, FP4:
+		tab := &nf4Int8
+		if q.Method == FP4 {
+			tab = &fp4Int8
+		}
+		halves := cols / 32
+		s := blockScales{mul: tab.scale, tab: &tab.codes}
+		dot := dot4bitRowsVNNI
+		if q.DoubleQuant {
+			dot = dot4bitRowsDQVNNI
+			s.qa, s.a2, s.code, s.off = &q.QAbsmax[0], &q.Absmax2[0], &dynamicCode, q.Offset
+		} else {
+			s.absmax = &q.Absmax[0]
+		}
+		quant := func(x []float32) *act8 {
+			a := act32(x, 128, true)
+			a.laneScales()
+			return a
+		}
+		return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
+			s := s
+			s.h0 = lo * halves
+			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
+		}}
+	}
+	var k int32
+	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
+	var dot4 func(*byte, int, int, *int8, *float32, *int32, *float32, int)
+	var size int
+	switch q.Method {
+	case Q8_0:
+		k, dot, dot4, size = 128, dotRowsQ8_0VNNI, dotRows4Q8_0VNNI, bytesQ8Block
+	case Q4_0:
+		k, dot, dot4, size = 8, dotRowsQ4_0VNNI, dotRows4Q4_0VNNI, 18
+	default: // Q5_0
+		k, dot, dot4, size = 16, dotRowsQ5_0VNNI, dotRows4Q5_0VNNI, 22
+	}
+	nb := cols / 32
+	rec := nb * size
+	quant := func(x []float32) *act8 {
+		a := act32(x, k, false)
+		a.laneScales()
+		return a
+	}
+	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}, func(a *act8, b int, out []float32, lo, hi int) {
+		// Each activation's codes, biases and lane scales take cols bytes.
+		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
+	}}
+}
+
+// row returns activation b of a batch that one act32 or act256 call
+// quantised whole (rows of cols values never share a block).
+func (a *act8) row(b, cols int) act8 {
+	sub := func(n int) (lo, hi int) { return b * n, (b + 1) * n }
+	v := act8{}
+	lo, hi := sub(cols)
+	v.q = a.q[lo:hi]
+	per := cols / (len(a.q) / len(a.d)) // blocks per row
+	lo, hi = sub(per)
+	v.d = a.d[lo:hi]
+	if len(a.bias) > 0 {
+		lo, hi = sub(cols / 4)
+		v.bias = a.bias[lo:hi]
+	}
+	if len(a.dxv) > 0 {
+		lo, hi = sub(cols / 4)
+		v.dxv = a.dxv[lo:hi]
+	}
+	if len(a.s16) > 0 {
+		lo, hi = sub(cols / 16)
+		v.s16 = a.s16[lo:hi]
+		lo, hi = sub(cols / 32)
+		v.s32 = a.s32[lo:hi]
+	}
+	return v
+}
+
+// intWork is the parallelRows work of one row of q by the integer-dot
+// kernels, counted as the float quantised kernels count theirs (half a
+// multiply-add per weight) so that the same products are split: even a
+// 512×512 product, about 10 µs on one thread, gains from a second one.
+func intWork(q *QMatrix) int { return q.Cols / 2 }
+
+// intMatVec sets out = W·x with the integer-dot kernels, splitting rows
+// over e's threads. The caller has checked vnni() and intDotMethod(q).
+func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
+	k := newIntKernel(q)
+	a := k.quant(x)
+	defer actPool.Put(a)
+	e.parallelRows(q.Rows, 1, intWork(q), func(lo, hi int) {
+		if hi > lo {
+			k.rows(a, out, lo, hi)
+		}
+	})
+}
+
+// intTileRows is how many weight rows intMatMul multiplies with every
+// activation row before moving on, so that they stay in the L1 cache.
+const intTileRows = 16
+
+// intMatMul sets out = X·Wᵀ for n activation rows with the integer-dot
+// kernels: X is quantised once, and each tile of intTileRows weight rows
+// is multiplied with all n rows while it is in cache, four at a time where
+// the format has a four-activation kernel. The caller has checked vnni()
+// and intDotMethod(q).
+func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
+	k := newIntKernel(q)
+	rows, cols := q.Rows, q.Cols
+	a := k.quant(x[:n*cols])
+	defer actPool.Put(a)
+	acts := make([]act8, n)
+	for b := range acts {
+		acts[b] = a.row(b, cols)
+	}
+	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
+		for t := lo; t < hi; t += intTileRows {
+			th := min(t+intTileRows, hi)
+			b := 0
+			if k.rows4 != nil {
+				for ; b+4 <= n; b += 4 {
+					k.rows4(a, b, out, t, th)
+				}
+			}
+			for ; b < n; b++ {
+				k.rows(&acts[b], out[b*rows:(b+1)*rows], t, th)
+			}
+		}
+	})
+}
+
+// int8Table is a 4-bit code table as signed bytes for VPSHUFB: codes[c] is
+// round(table[c]/scale) offset by 128 (so unsigned, for VPDPBUSD), in each
+// of four 16-byte lanes, and scale = max|table|/127 is folded into the
+// block scales.
+type int8Table struct {
+	codes [64]byte
+	scale float32
+	vals  [16]int8 // the unoffset values, for the reference
+}
+
+var (
+	nf4Int8 = newInt8Table(&nf4Code)
+	fp4Int8 = newInt8Table(&fp4Code)
+)
+
+func newInt8Table(tab *[16]float32) int8Table {
+	var amax float32
+	for _, v := range tab {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	t := int8Table{scale: amax / 127}
+	for c, v := range tab {
+		q := roundI8(v / t.scale)
+		t.vals[c] = q
+		for l := 0; l < 4; l++ {
+			t.codes[16*l+c] = byte(int32(q) + 128)
+		}
+	}
+	return t
+}
+
+// laneScales returns, per 64 values of an act32 activation, its two block
+// scales each repeated over 8 lanes: the scale of each int32 lane of a
+// 512-bit VPDPBUSD over those 64 values.
+func (a *act8) laneScales() []float32 {
+	a.dxv = grow(a.dxv, 8*len(a.d))
+	v := a.dxv
+	for b, d := range a.d {
+		for l := 0; l < 8; l++ {
+			v[8*b+l] = d
+		}
+	}
+	return v
+}
+
+// blockScales tells the 4-bit row kernels the block scales: half h of
+// the matrix (global index, from h0 for the first row) has block b = h/2's
+// scale absmax[b]·mul, or with double quantisation
+// (code[qa[b]]·a2[b/BlockDQ] + off)·mul; tab is the int8 code table. The
+// assembly reads the fields at fixed offsets (0, 8, ..., 40, 44, 48).
+type blockScales struct {
+	absmax *float32
+	qa     *uint8
+	a2     *float32
+	code   *[256]float32
+	h0     int
+	off    float32
+	mul    float32
+	tab    *[64]byte
+}
