@@ -36,7 +36,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 	}
 	linear := func(m arch.Module) Linear {
 		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute, Weight: storage, Kernel: KernelMatMul}
-		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
+		quantized := (w.Quant.Type.Quantized() || w.Quant.Type == cost.BF16) && (m.PerLayer || w.QuantizeHead)
 		if quantized {
 			l.Weight = w.Quant.Type
 			l.Kernel = KernelQuantMatMul

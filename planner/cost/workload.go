@@ -279,7 +279,7 @@ func (w *Workload) devices() int {
 	return w.Devices
 }
 
-func (w *Workload) quantized() bool { return w.Quant.Type.Quantized() }
+func (w *Workload) quantized() bool { return w.Quant.Type.Quantized() || w.Quant.Type == BF16 }
 
 func (w *Workload) adapterBytes() int64 {
 	if b := w.AdapterType.Bytes(); b > 0 {
