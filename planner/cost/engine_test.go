@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/planner/arch"
 )
 
 // TestMeasuredPerEngine is the error table of the per-engine model against
@@ -130,5 +132,59 @@ func TestEngineChoices(t *testing.T) {
 	z.Devices, z.Sharding, z.CPUOffload = 8, ZeRO3, true
 	if s := z.Memory(dev).Component("optimizer_state"); s != 0 {
 		t.Errorf("offloaded optimizer state on the device: %d", s)
+	}
+}
+
+// TestEngineTimeTerms checks the engine terms of the step time, each
+// against the number it is built from.
+func TestEngineTimeTerms(t *testing.T) {
+	a, _ := arch.Preset("llama-2-7b")
+	base := Workload{Arch: a, Mode: LoRA, Storage: BF16, Compute: BF16, AdapterType: FP32, LoRARank: 16,
+		LoRATargets: []string{"q_proj", "k_proj", "v_proj", "o_proj"}, Optimizer: AdamW, Checkpointing: CheckpointFull,
+		Attention: SDPA, Batch: 4, Seq: 1024, Devices: 1}
+	own := base.TrainStep(h100).Seconds
+	// TRL's head: forward, recomputation and input gradient in fp32
+	// (eager: the fp32 peak) against forward and backward in bf16.
+	hf := base.OnEngine(EngineHF)
+	head := 2 * 4096.0 * 4096 * 32000
+	want := head*3/(66.9e12*TrainMFU) - head*2/(989.4e12*TrainMFU)
+	if got := hf.TrainStep(h100).Seconds - own; !within(got, want, 1e-9) {
+		t.Errorf("TRL head term %.4f s, want %.4f s", got, want)
+	}
+	// Compiled, the Trainer turns TF32 on: half the bf16 peak.
+	hf.Compiled = true
+	want = head*3/(989.4e12/2*TrainMFU) - head*2/(989.4e12*TrainMFU)
+	if got := hf.TrainStep(h100).Seconds - own; !within(got, want, 1e-9) {
+		t.Errorf("TRL head term under TF32 %.4f s, want %.4f s", got, want)
+	}
+	// torchtune's compile: its README's +27.18% tokens per second.
+	tt := base.OnEngine(EngineTorchtune)
+	eager := tt.TrainStep(h100)
+	tt.Compiled = true
+	if r := eager.Seconds / tt.TrainStep(h100).Seconds; r < 1.2 || r > 1.28 {
+		t.Errorf("torchtune compile speeds the step up %.3f×, want about 1.27", r)
+	}
+	// Offloading the layer inputs of a 7B LoRA step overlaps with compute
+	// (torchtune measured no slowdown); 64 layers of 32k tokens at 1 GB/s
+	// does not.
+	off := base
+	off.ActivationOffload = true
+	tm := off.TrainStep(h100)
+	if tm.HostBytes <= 0 || tm.Seconds != own {
+		t.Errorf("offloading: %.0f host bytes, %.3f s against %.3f s without", tm.HostBytes, tm.Seconds, own)
+	}
+	slow := h100
+	slow.HostBandwidth = 1e9
+	if got := off.TrainStep(slow); !within(got.Seconds, got.HostBytes/1e9+got.Bytes/(slow.Bandwidth*BandwidthUtil), 1e-9) {
+		t.Errorf("offloading over a 1 GB/s link: %.3f s, want the transfer's %.3f s and the update", got.Seconds, got.HostBytes/1e9)
+	}
+	// CPU offload: gradients out, parameters back, in full.
+	z := Workload{Arch: a, Mode: Full, Storage: BF16, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointFull,
+		Attention: SDPA, Batch: 1, Seq: 1024, Devices: 8, Sharding: ZeRO3}
+	zo := z
+	zo.CPUOffload = true
+	wantX := 2 * float64(a.Params()) * 2 / 8
+	if got := zo.TrainStep(h100).Seconds - z.TrainStep(h100).Seconds; !within(got, wantX/DefaultHostBandwidth, 1e-9) {
+		t.Errorf("CPU offload adds %.3f s, want %.3f s", got, wantX/DefaultHostBandwidth)
 	}
 }

@@ -35,6 +35,9 @@ type Time struct {
 	Efficiency float64 `json:"efficiency"`
 	// Bound is "compute" or "memory".
 	Bound string `json:"bound"`
+	// HostBytes is what crosses the host link per step: offloaded
+	// activations out and back, offloaded gradients and parameters.
+	HostBytes float64 `json:"host_bytes,omitempty"`
 }
 
 // TokensPerSecond returns the step's throughput.
@@ -109,7 +112,12 @@ func (w *Workload) TrainStep(dev Device) Time {
 	t := Time{FLOPs: flops, RecomputeFLOPs: re, Tokens: tokens, Efficiency: TrainMFU, Bound: "compute"}
 	if peak > 0 {
 		t.Seconds = (flops + re) / (peak * TrainMFU)
+		t.Seconds += w.trlHeadSeconds(dev, tokens)
+		if w.Engine == EngineTorchtune && w.Compiled {
+			t.Seconds /= TorchtuneCompileSpeedup
+		}
 	}
+	t.HostBytes, t.Seconds = w.hostTraffic(dev, t.Seconds)
 	// The optimizer update is memory-bound: read parameter, gradient and
 	// two moments, write parameter and moments.
 	pb := float64(w.Storage.Bytes())
@@ -185,4 +193,87 @@ func (w *Workload) Decode(dev Device) Time {
 	}
 	t.Seconds = seconds
 	return t
+}
+
+// DefaultHostBandwidth is a GPU's link to host memory, one direction,
+// when the target does not give it: PCIe 4.0 ×16 moves 32 GB/s, of which
+// pinned copies reach about 25 GB/s (PCIe 5.0 doubles both).
+const DefaultHostBandwidth = 25e9
+
+// TorchtuneCompileSpeedup is torchtune's published gain of compile: True,
+// +27.18% tokens per second on Llama 3.2 3B full fine-tuning, batch 2 ×
+// 4096 packed, A100 (torchtune v0.6.1 README, "Optimization flags"). One
+// published point, applied to every compiled torchtune stage; the
+// Trainer's torch_compile has no published figure for these models and no
+// term.
+const TorchtuneCompileSpeedup = 1.2718
+
+// trlHeadSeconds returns what TRL's chunked loss adds to a step: it runs
+// the output head in fp32 (h.float() @ w.float().t()) on the labelled
+// tokens and recomputes each chunk in backward, so the head costs a
+// forward, a recomputation and the backward (input gradient, and the
+// weight gradient when the head is trained) at the fp32 matmul rate
+// instead of the forward and backward at the compute format's. fp32
+// matmuls run as TF32 when the Trainer compiles (TrainingArguments turns
+// TF32 on with torch_compile), at half the bf16 dense peak on NVIDIA's
+// tensor cores since Ampere (A100 156/312, H100 495/989 TFLOPS); otherwise
+// at the device's fp32 peak.
+func (w *Workload) trlHeadSeconds(dev Device, tokens float64) float64 {
+	if !w.trlChunkedLoss() || w.Compute.Bytes() == 4 {
+		return 0
+	}
+	head := 2 * tokens * float64(w.Arch.Dim) * float64(w.Arch.Vocab)
+	back := 1.0
+	if w.Mode == Full {
+		back = 2
+	}
+	fp32 := dev.Peak[FP32]
+	if w.Compiled || fp32 <= 0 {
+		fp32 = dev.peak(w.Compute) / 2
+	}
+	low := dev.peak(w.Compute)
+	if fp32 <= 0 || low <= 0 {
+		return 0
+	}
+	return max(0, head*(2+back)/(fp32*TrainMFU)-head*(1+back)/(low*TrainMFU))
+}
+
+// hostTraffic returns the bytes a step moves over the host link and the
+// step time with them:
+//
+//   - activation offloading copies each saved tensor out in forward and
+//     back in backward on its own CUDA stream, overlapped with compute
+//     (torchtune's OffloadActivations, which TRL reuses), so the step takes
+//     the longer of the two; torchtune's README measured the overlap as
+//     complete on Llama 3.2 3B (-0.11% tokens per second);
+//   - CPU offload sends each step's gradients to host memory and the
+//     updated parameters back, after backward: added in full. The update
+//     itself runs on the CPU and is not modelled.
+func (w *Workload) hostTraffic(dev Device, seconds float64) (float64, float64) {
+	bw := dev.HostBandwidth
+	if bw <= 0 {
+		bw = DefaultHostBandwidth
+	}
+	var bytes float64
+	if w.ActivationOffload {
+		kept, perLayer := w.activations()
+		off := kept - w.offloadedActivations(kept, perLayer)
+		if w.Checkpointing == CheckpointFull {
+			off = kept - perLayer // the layer inputs; the recomputed layer stays
+		}
+		if off > 0 {
+			bytes += 2 * off
+			seconds = max(seconds, 2*off/bw)
+		}
+	}
+	if w.CPUOffload && w.Mode != Inference {
+		pb := float64(w.Storage.Bytes())
+		if w.Mode == LoRA {
+			pb = float64(w.adapterBytes())
+		}
+		x := 2 * float64(w.TrainableParams()) * pb / float64(w.devices())
+		bytes += x
+		seconds += x / bw
+	}
+	return bytes, seconds
 }

@@ -348,8 +348,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 			w("  log_dir: %s", yamlStr(l.rel(tr.Dir)))
 		}
 	} else {
-		w("  _component_: torchtune.training.metric_logging.DiskLogger")
-		w("  log_dir: ${output_dir}/logs")
+		// No tracking backend: each step's line ("Step N | loss:... peak_memory_alloc:...")
+		// goes to stdout, where whisperc run records it.
+		w("  _component_: torchtune.training.metric_logging.StdoutLogger  # each step's metrics and peaks on stdout, for whisperc run")
 	}
 	w("log_every_n_steps: 1")
 	w("log_peak_memory_stats: True  # peak_memory_alloc/reserved/active, for whisperc run's record")

@@ -10,6 +10,8 @@
 // vocabulary). run loads one model, prefills a prompt of -prompt random
 // tokens as one batch, decodes -gen tokens greedily and prints one JSON line:
 // load seconds, prefill and decode tok/s, peak RSS and the model file's size.
+// load drives a running server (serve-load.sh) and prints the serving
+// benchmark.
 package main
 
 import (
@@ -43,7 +45,7 @@ var shapes = map[string]arch.Config{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench gen|run [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench gen|run|load [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -52,8 +54,10 @@ func main() {
 		err = gen(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
+	case "load":
+		err = load(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (gen or run)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (gen, run or load)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

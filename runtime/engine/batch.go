@@ -182,14 +182,17 @@ func (a *arena) slot(name string) *[]float32 {
 
 // arenaOutput returns a [rows, cols] tensor over the shared buffer slot,
 // grown when too small; cur is the tensor the op returned last time,
-// returned again when it still fits and still uses the buffer.
+// returned again when it still fits and still uses the buffer. A graph
+// that has not run since a buffer grew still holds the old one (its ops
+// and nodes keep their last values), so buffers at least double when they
+// grow: the old ones then add up to less than the new.
 func arenaOutput(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor.Dense {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
 	if cap(*slot) < n {
-		*slot = make([]float32, n)
+		*slot = make([]float32, max(n, 2*cap(*slot)))
 	}
 	buf := (*slot)[:n]
 	if cur != nil && cur.Shape().Eq(tensor.Shape(shape)) {

@@ -9,6 +9,11 @@ import (
 // cache while it streams the batch past them, when Exec.TileRows is zero.
 const DefaultTileRows = 16
 
+// smallBatchFloats is the most input values (batch rows × columns) that
+// MatMul treats as a small batch, kept in L1 (32 KiB of float32 is 8,192)
+// while each group of four weight rows meets all of it.
+const smallBatchFloats = 6144
+
 // Exec configures how a kernel spreads its work. The zero value runs
 // single-threaded with the default tile size and uses assembly when the CPU
 // supports it.

@@ -86,6 +86,24 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 	}
 	asm := useAsm && !e.NoAsm
 	tile := e.tileRows()
+	if n*cols <= smallBatchFloats {
+		// A small batch (a server's decode step) stays in L1 while the
+		// weights stream past it once, four rows at a time, each meeting
+		// every input row before the next four are read: the weights are
+		// read in order, as MatVec reads them, and the prefetcher keeps up.
+		e.parallelRows(rows, 4, n*cols, func(lo, hi int) {
+			r := lo
+			for ; r+4 <= hi; r += 4 {
+				rowTile4(asm, out, w[r*cols:(r+4)*cols], x, n, rows, cols, r)
+			}
+			for ; r < hi; r++ {
+				for i := range n {
+					out[i*rows+r] = dotWith(asm, w[r*cols:(r+1)*cols], x[i*cols:(i+1)*cols])
+				}
+			}
+		})
+		return nil
+	}
 	e.parallelRows(rows, tile, n*cols, func(lo, hi int) {
 		// The tile's weight rows stay in cache while the input rows stream
 		// past them, two at a time through the 4×2 register tile.

@@ -24,7 +24,8 @@ func TestMatVecAgreesWithReference(t *testing.T) {
 }
 
 func TestMatMulAgreesWithMatVec(t *testing.T) {
-	for _, sh := range [][3]int{{2, 5, 9}, {7, 33, 64}, {16, 70, 172}, {3, 512, 64}} {
+	// The last shape is past smallBatchFloats, so both loop orders run.
+	for _, sh := range [][3]int{{2, 5, 9}, {7, 33, 64}, {16, 70, 172}, {3, 512, 64}, {40, 37, 200}} {
 		n, rows, cols := sh[0], sh[1], sh[2]
 		w := randVec(1, rows*cols, 1)
 		x := randVec(2, n*cols, 1)

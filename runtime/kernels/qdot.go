@@ -48,31 +48,8 @@ func roundI8(v float32) int8 {
 	return int8(int32(v + h))
 }
 
-// quantBlock quantises x (at most 256 values) symmetrically to q with the
-// scale amax/127 and returns the scale.
-func quantBlock(q []int8, x []float32) float32 {
-	var amax float32
-	for _, v := range x {
-		amax = max(amax, math.Float32frombits(math.Float32bits(v)&^0x80000000))
-	}
-	if amax == 0 || amax != amax || amax > math.MaxFloat32 {
-		// Zeros, or a NaN or infinity that the float kernels would spread
-		// through the product: zero codes and a NaN scale do the same.
-		clear(q)
-		if amax == 0 {
-			return 0
-		}
-		return float32(math.NaN())
-	}
-	d := amax / 127
-	id := 127 / amax
-	for i, v := range x {
-		q[i] = roundI8(v * id)
-	}
-	return d
-}
-
-// act32 quantises x (a multiple of 32 values) per 32-value block for
+// act32 quantises x (a multiple of 32 values) per 32-value block, with
+// quantBlocksAVX512 (the integer-dot path runs only with AVX-512), for
 // kernels whose weight codes are offset by k to make them unsigned. With
 // evenOdd each block's codes are stored as its 16 even values then its 16
 // odd ones, the order of NF4/FP4's high-nibble-first bytes.
@@ -80,10 +57,12 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 	nb := len(x) / 32
 	a := actPool.Get().(*act8)
 	a.q, a.d, a.bias = grow(a.q, len(x)), grow(a.d, nb), grow(a.bias, 8*nb)
+	if nb > 0 {
+		quantBlocksAVX512(&x[0], nb, 2, &a.q[0], &a.d[0])
+	}
 	var tmp [32]int8
 	for b := 0; b < nb; b++ {
 		q := a.q[32*b : 32*b+32]
-		a.d[b] = quantBlock(q, x[32*b:32*b+32])
 		if evenOdd {
 			copy(tmp[:], q)
 			for i := 0; i < 16; i++ {
@@ -104,8 +83,8 @@ func act256(x []float32) *act8 {
 	nb := len(x) / 256
 	a := actPool.Get().(*act8)
 	a.q, a.d, a.s16, a.s32 = grow(a.q, len(x)), grow(a.d, nb), grow(a.s16, len(x)/16), grow(a.s32, len(x)/32)
-	for b := 0; b < nb; b++ {
-		a.d[b] = quantBlock(a.q[256*b:256*b+256], x[256*b:256*b+256])
+	if nb > 0 {
+		quantBlocksAVX512(&x[0], nb, 16, &a.q[0], &a.d[0])
 	}
 	for i := range a.s16 {
 		var s int16
@@ -142,6 +121,9 @@ func intDotMethod(q *QMatrix) bool {
 type intKernel struct {
 	quant func(x []float32) *act8
 	rows  func(a *act8, out []float32, lo, hi int)
+	// rows4, when not nil, does rows for activations b..b+3 of a batch
+	// that quant quantised whole, their results at out[(b+i)·q.Rows+r].
+	rows4 func(a *act8, b int, out []float32, lo, hi int)
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -151,12 +133,12 @@ func newIntKernel(q *QMatrix) intKernel {
 	switch q.Method {
 	case Q4_K:
 		nb := cols / 256
-		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
 		}}
 	case Q6_K:
 		nb := cols / 256
-		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
 		}}
 	case NF4, FP4:
@@ -178,7 +160,7 @@ func newIntKernel(q *QMatrix) intKernel {
 			a.laneScales()
 			return a
 		}
-		return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
@@ -186,14 +168,15 @@ func newIntKernel(q *QMatrix) intKernel {
 	}
 	var k int32
 	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
+	var dot4 func(*byte, int, int, *int8, *float32, *int32, *float32, int)
 	var size int
 	switch q.Method {
 	case Q8_0:
-		k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
+		k, dot, dot4, size = 128, dotRowsQ8_0VNNI, dotRows4Q8_0VNNI, bytesQ8Block
 	case Q4_0:
-		k, dot, size = 8, dotRowsQ4_0VNNI, 18
+		k, dot, dot4, size = 8, dotRowsQ4_0VNNI, dotRows4Q4_0VNNI, 18
 	default: // Q5_0
-		k, dot, size = 16, dotRowsQ5_0VNNI, 22
+		k, dot, dot4, size = 16, dotRowsQ5_0VNNI, dotRows4Q5_0VNNI, 22
 	}
 	nb := cols / 32
 	rec := nb * size
@@ -204,12 +187,44 @@ func newIntKernel(q *QMatrix) intKernel {
 	}
 	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
 		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}, func(a *act8, b int, out []float32, lo, hi int) {
+		// Each activation's codes, biases and lane scales take cols bytes.
+		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
 }
 
+// row returns activation b of a batch that one act32 or act256 call
+// quantised whole (rows of cols values never share a block).
+func (a *act8) row(b, cols int) act8 {
+	sub := func(n int) (lo, hi int) { return b * n, (b + 1) * n }
+	v := act8{}
+	lo, hi := sub(cols)
+	v.q = a.q[lo:hi]
+	per := cols / (len(a.q) / len(a.d)) // blocks per row
+	lo, hi = sub(per)
+	v.d = a.d[lo:hi]
+	if a.bias != nil {
+		lo, hi = sub(cols / 4)
+		v.bias = a.bias[lo:hi]
+	}
+	if a.dxv != nil {
+		lo, hi = sub(cols / 4)
+		v.dxv = a.dxv[lo:hi]
+	}
+	if a.s16 != nil {
+		lo, hi = sub(cols / 16)
+		v.s16 = a.s16[lo:hi]
+		lo, hi = sub(cols / 32)
+		v.s32 = a.s32[lo:hi]
+	}
+	return v
+}
+
 // intWork is the parallelRows work of one row of q by the integer-dot
-// kernels: an integer multiply-add costs a fraction of a float one.
-func intWork(q *QMatrix) int { return q.Cols / 4 }
+// kernels, counted as the float quantised kernels count theirs (half a
+// multiply-add per weight) so that the same products are split: even a
+// 512×512 product, about 10 µs on one thread, gains from a second one.
+func intWork(q *QMatrix) int { return q.Cols / 2 }
 
 // intMatVec sets out = W·x with the integer-dot kernels, splitting rows
 // over e's threads. The caller has checked vnni() and intDotMethod(q).
@@ -229,26 +244,30 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 const intTileRows = 16
 
 // intMatMul sets out = X·Wᵀ for n activation rows with the integer-dot
-// kernels: each row of X is quantised once, and each tile of intTileRows
-// weight rows is multiplied with all of them while it is in cache. The
-// caller has checked vnni() and intDotMethod(q).
+// kernels: X is quantised once, and each tile of intTileRows weight rows
+// is multiplied with all n rows while it is in cache, four at a time where
+// the format has a four-activation kernel. The caller has checked vnni()
+// and intDotMethod(q).
 func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 	k := newIntKernel(q)
 	rows, cols := q.Rows, q.Cols
-	acts := make([]*act8, n)
+	a := k.quant(x[:n*cols])
+	defer actPool.Put(a)
+	acts := make([]act8, n)
 	for b := range acts {
-		acts[b] = k.quant(x[b*cols : (b+1)*cols])
+		acts[b] = a.row(b, cols)
 	}
-	defer func() {
-		for _, a := range acts {
-			actPool.Put(a)
-		}
-	}()
 	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
 		for t := lo; t < hi; t += intTileRows {
 			th := min(t+intTileRows, hi)
-			for b, a := range acts {
-				k.rows(a, out[b*rows:(b+1)*rows], t, th)
+			b := 0
+			if k.rows4 != nil {
+				for ; b+4 <= n; b += 4 {
+					k.rows4(a, b, out, t, th)
+				}
+			}
+			for ; b < n; b++ {
+				k.rows(&acts[b], out[b*rows:(b+1)*rows], t, th)
 			}
 		}
 	})

@@ -42,7 +42,7 @@ func intDotCases(t *testing.T, rows int) []intDotCase {
 	t.Helper()
 	var cs []intDotCase
 	for i, d := range []weights.DType{weights.Q8_0, weights.Q4_0, weights.Q5_0, weights.Q4_K, weights.Q6_K} {
-		for _, cols := range []int{96, 512, 768} {
+		for _, cols := range []int{96, 224, 512, 768} {
 			if (d == weights.Q4_K || d == weights.Q6_K) && cols%256 != 0 {
 				continue
 			}
@@ -64,7 +64,7 @@ func intDotCases(t *testing.T, rows int) []intDotCase {
 	}
 	for _, m := range []Method{NF4, FP4} {
 		for _, dq := range []bool{false, true} {
-			for _, cols := range []int{96, 512, 64 * 300} {
+			for _, cols := range []int{96, 224, 512, 64 * 300} {
 				q, err := QuantizeConfig(randVec(uint64(cols), rows*cols, 0.02), rows, cols, QuantConfig{Method: m, DoubleQuant: dq})
 				if err != nil {
 					t.Fatal(err)
@@ -113,16 +113,20 @@ func TestIntDotKernels(t *testing.T) {
 				if err := e.QMatVec(out, c.q, x); err != nil {
 					t.Fatal(err)
 				}
-				// The same vector as one row of a batch of three.
-				outN := make([]float32, 3*rows)
-				xn := append(append(randVec(5, cols, scale), x...), randVec(6, cols, scale)...)
-				if err := e.QMatMul(outN, xn, c.q, 3); err != nil {
-					t.Fatal(err)
-				}
-				for r := 0; r < rows; r++ {
-					if outN[rows+r] != out[r] {
-						t.Fatalf("%s scale %g %+v: QMatMul row 1 [%d] = %g, QMatVec %g", c.name, scale, e, r, outN[rows+r], out[r])
+				// The same vector as row 1 and row 5 of a batch of six
+				// (the four-activation kernels take rows 0-3, the
+				// one-activation ones rows 4-5).
+				var xn []float32
+				for b := 0; b < 6; b++ {
+					if b == 1 || b == 5 {
+						xn = append(xn, x...)
+					} else {
+						xn = append(xn, randVec(uint64(5+b), cols, scale)...)
 					}
+				}
+				outN := make([]float32, 6*rows)
+				if err := e.QMatMul(outN, xn, c.q, 6); err != nil {
+					t.Fatal(err)
 				}
 				for r := 0; r < rows; r++ {
 					var want, mag, fl, bound float64
@@ -134,6 +138,12 @@ func TestIntDotKernels(t *testing.T) {
 						bound += math.Abs(w) * math.Abs(float64(x[i])-xh[i])
 					}
 					got := float64(out[r])
+					// Rows 1 and 5 of the batch: the same sums in another order.
+					for _, g := range []float32{outN[rows+r], outN[5*rows+r]} {
+						if math.Abs(float64(g)-got) > 1e-5*mag+1e-30 {
+							t.Fatalf("%s scale %g %+v row %d: QMatMul gives %g, QMatVec %g", c.name, scale, e, r, g, got)
+						}
+					}
 					if math.Abs(got-want) > 1e-5*mag+1e-30 {
 						t.Fatalf("%s scale %g %+v row %d: %g, want %g (|w·x̂| %g)", c.name, scale, e, r, got, want, mag)
 					}
@@ -206,6 +216,70 @@ func TestActQuant(t *testing.T) {
 		}
 		if k.s32[i] != s || k.s16[2*i]+k.s16[2*i+1] != s {
 			t.Fatalf("sums of sub-block %d wrong", i)
+		}
+	}
+}
+
+// quantBlock is the reference of quantBlocksAVX512 for one block: it
+// quantises x symmetrically to q with the scale amax/127, rounding to
+// nearest even, and returns the scale.
+func quantBlock(q []int8, x []float32) float32 {
+	var amax float32
+	nan := false
+	for _, v := range x {
+		a := math.Float32frombits(math.Float32bits(v) &^ 0x80000000)
+		if a > amax { // rarely taken, unlike a sign test; max() is slower
+			amax = a
+		}
+		nan = nan || a != a
+	}
+	if nan {
+		amax = float32(math.NaN())
+	}
+	if amax == 0 || amax != amax || amax > math.MaxFloat32 {
+		// Zeros, or a NaN or infinity that the float kernels would spread
+		// through the product: zero codes and a NaN scale do the same.
+		clear(q)
+		if amax == 0 {
+			return 0
+		}
+		return float32(math.NaN())
+	}
+	d := amax / 127
+	id := 127 / amax
+	for i, v := range x {
+		q[i] = int8(math.RoundToEven(float64(v * id)))
+	}
+	return d
+}
+
+// TestQuantBlocks checks quantBlocksAVX512 against quantBlock, with a block
+// of zeros, one holding a NaN and one with an extreme value.
+func TestQuantBlocks(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512: the integer-dot path, the only user, does not run")
+	}
+	for _, bs := range []int{32, 256} {
+		x := randVec(9, 6*bs, 3)
+		clear(x[bs : 2*bs])
+		x[2*bs+5] = float32(math.NaN())
+		x[3*bs+7] = 1e30
+		x[4*bs+1] = -1e-30
+		nb := len(x) / bs
+		q := make([]int8, len(x))
+		d := make([]float32, nb)
+		quantBlocksAVX512(&x[0], nb, bs/16, &q[0], &d[0])
+		for b := 0; b < nb; b++ {
+			wq := make([]int8, bs)
+			wd := quantBlock(wq, x[b*bs:(b+1)*bs])
+			if math.Float32bits(wd) != math.Float32bits(d[b]) && !(wd != wd && d[b] != d[b]) {
+				t.Fatalf("block %d of %d: scale %g, want %g", b, bs, d[b], wd)
+			}
+			for i := range wq {
+				if q[b*bs+i] != wq[i] {
+					t.Fatalf("block %d of %d: code %d = %d, want %d (x %g)", b, bs, i, q[b*bs+i], wq[i], x[b*bs+i])
+				}
+			}
 		}
 	}
 }

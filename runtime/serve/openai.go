@@ -115,10 +115,20 @@ type oaUsage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// PromptDetails counts the prompt tokens whose keys and values came
+	// from the prefix cache, as OpenAI reports cached prompt tokens.
+	PromptDetails oaPromptDetails `json:"prompt_tokens_details"`
 }
 
-func usage(prompt, gen int) *oaUsage {
-	return &oaUsage{PromptTokens: prompt, CompletionTokens: gen, TotalTokens: prompt + gen}
+type oaPromptDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+}
+
+// usage returns the usage of a finished request st that generated gen
+// tokens.
+func usage(st *started, gen int) *oaUsage {
+	_, _, cached, _ := st.j.result()
+	return &oaUsage{PromptTokens: st.prompt, CompletionTokens: gen, TotalTokens: st.prompt + gen, PromptDetails: oaPromptDetails{CachedTokens: cached}}
 }
 
 // oaFinish maps a finish reason to OpenAI's (a cancelled request has no
@@ -177,7 +187,7 @@ func (s *Server) oaCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		f := oaFinish(finish)
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.cfg.Name,
-			"choices": []any{choice(string(all), &f)}, "usage": usage(st.prompt, gen)})
+			"choices": []any{choice(string(all), &f)}, "usage": usage(st, gen)})
 		return
 	}
 	sse := startSSE(w)
@@ -201,7 +211,7 @@ func (s *Server) oaCompletions(w http.ResponseWriter, r *http.Request) {
 		"choices": []any{choice("", &f)}})
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		sse.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.cfg.Name,
-			"choices": []any{}, "usage": usage(st.prompt, gen)})
+			"choices": []any{}, "usage": usage(st, gen)})
 	}
 	sse.done()
 }
@@ -303,7 +313,7 @@ func (s *Server) oaChat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "chat.completion", "created": created, "model": s.cfg.Name,
 			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": string(all)},
 				"logprobs": nil, "finish_reason": oaFinish(finish)}},
-			"usage": usage(st.prompt, gen)})
+			"usage": usage(st, gen)})
 		return
 	}
 	sse := startSSE(w)
@@ -330,7 +340,7 @@ func (s *Server) oaChat(w http.ResponseWriter, r *http.Request) {
 	sse.send(chunk(map[string]any{}, &f))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		sse.send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": s.cfg.Name,
-			"choices": []any{}, "usage": usage(st.prompt, gen)})
+			"choices": []any{}, "usage": usage(st, gen)})
 	}
 	sse.done()
 }

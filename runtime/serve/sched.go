@@ -53,6 +53,7 @@ type job struct {
 	logits []float32
 	last   int    // the last token fed or sampled
 	next   int    // a sampled token not yet fed, or -1
+	drawn  int    // the token sampled this step, or -1
 	text   []byte // everything generated, for stop sequences
 	sent   int    // bytes of text already handed out
 	start  time.Time
@@ -338,12 +339,11 @@ func (s *scheduler) stepOnce(ctx context.Context, active []*job) []*job {
 		byKV[p.KV] = p
 		// The cache now holds these tokens.
 	}
-	kept = active[:0]
-	generated := 0
+	var ready []*job // jobs with logits to sample from
 	for _, j := range active {
+		j.drawn = -1
 		p, ok := byKV[j.slot.kv]
 		if !ok {
-			kept = append(kept, j)
 			continue
 		}
 		j.slot.tokens = append(j.slot.tokens, p.Tokens...)
@@ -353,11 +353,18 @@ func (s *scheduler) stepOnce(ctx context.Context, active []*job) []*job {
 		} else {
 			j.last = p.Tokens[len(p.Tokens)-1]
 		}
-		if p.Logits == nil {
+		if p.Logits != nil {
+			ready = append(ready, j)
+		}
+	}
+	s.sampleAll(ready)
+	kept = active[:0]
+	generated := 0
+	for _, j := range active {
+		if j.drawn < 0 {
 			kept = append(kept, j)
 			continue
 		}
-		next := j.smp.Sample(j.logits)
 		generated++
 		if j.genCount == 0 {
 			j.mu.Lock()
@@ -365,12 +372,37 @@ func (s *scheduler) stepOnce(ctx context.Context, active []*job) []*job {
 			j.mu.Unlock()
 			s.metrics.ttft.Observe(j.ttft.Seconds())
 		}
-		if done := s.emit(j, next); !done {
+		if done := s.emit(j, j.drawn); !done {
 			kept = append(kept, j)
 		}
 	}
 	s.metrics.tokens.Add(float64(generated))
 	return kept
+}
+
+// sampleAll draws each job's next token from its logits into drawn,
+// spreading the jobs over the engine's threads: at a temperature above 0
+// each draw is a softmax over the whole vocabulary, which for a batch of
+// sequences costs about as much as a layer's products.
+func (s *scheduler) sampleAll(js []*job) {
+	t := min(s.m.Options().Threads, len(js))
+	if t <= 1 {
+		for _, j := range js {
+			j.drawn = j.smp.Sample(j.logits)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range t {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(js); i += t {
+				js[i].drawn = js[i].smp.Sample(js[i].logits)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // emit records a sampled token: its text goes out unless it may begin a

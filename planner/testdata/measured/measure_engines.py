@@ -110,21 +110,31 @@ def make_data(path, n, seq):
 
 
 MAKE_MODEL = r'''
-import os, sys, json, torch
+import json, os, sys, torch
 import sentencepiece as spm
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM
+try:
+    from transformers import PreTrainedTokenizerFast as FastTokenizer
+except ImportError:  # transformers 5 renamed it
+    from transformers import TokenizersBackend as FastTokenizer
 shape, d, data = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 os.makedirs(d, exist_ok=True)
-spm.SentencePieceTrainer.train(input=data, model_prefix=os.path.join(d, "tokenizer"), vocab_size=64,
-                               model_type="bpe", hard_vocab_limit=False, input_format="text",
-                               pad_id=0, unk_id=1, bos_id=2, eos_id=3)
-try:
-    from transformers import LlamaTokenizer
-    LlamaTokenizer(vocab_file=os.path.join(d, "tokenizer.model")).save_pretrained(d)
-except Exception as e:  # the hf script loads the tokenizer with AutoTokenizer from this directory
-    print("tokenizer wrapper:", e, file=sys.stderr)
-    raise
-cfg = LlamaConfig(**shape, tie_word_embeddings=False, bos_token_id=2, eos_token_id=3, pad_token_id=0)
+text = os.path.join(d, "corpus.txt")
+with open(data) as src, open(text, "w") as dst:
+    for line in src:
+        dst.write(json.loads(line)["text"] + "\n")
+# torchtune reads a sentencepiece model (tokenizer.model) ...
+spm.SentencePieceTrainer.train(input=text, model_prefix=os.path.join(d, "tokenizer"), vocab_size=64,
+                               model_type="bpe", hard_vocab_limit=False, pad_id=0, unk_id=1, bos_id=2, eos_id=3)
+# ... the hf script a tokenizers file (tokenizer.json) through AutoTokenizer:
+# one token per word, so every row has more than seq tokens.
+tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+tok.pre_tokenizer = pre_tokenizers.Whitespace()
+tok.train([text], trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<s>", "</s>"]))
+FastTokenizer(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>").save_pretrained(d)
+os.remove(text)
+cfg = LlamaConfig(**shape, tie_word_embeddings=False, pad_token_id=0, bos_token_id=2, eos_token_id=3)
 torch.manual_seed(0)
 with torch.device("cuda"):
     model = LlamaForCausalLM(cfg).to(torch.bfloat16)
@@ -134,7 +144,8 @@ model.save_pretrained(d, safe_serialization=True)
 
 def make_model(py, shape, d, data):
     """Random bf16 weights of the shape, with a sentencepiece tokenizer
-    (tokenizer.model, read by torchtune) and its transformers wrapper."""
+    (tokenizer.model, read by torchtune) and a word-level tokenizers file
+    (tokenizer.json, read by the hf script), both trained on the data."""
     if os.path.exists(os.path.join(d, "config.json")) and any(f.endswith(".safetensors") for f in os.listdir(d)):
         return
     subprocess.run([py, "-c", MAKE_MODEL, json.dumps(SHAPES[shape]), d, data], check=True)

@@ -15,10 +15,10 @@
 #     Python and platform:
 #       hf:        the hf export's requirements.txt (torch 2.15.0, transformers
 #                  5.23.0, trl 1.16.0, peft 0.21.2, accelerate 1.15.0,
-#                  datasets 5.2.0, bitsandbytes 0.50.2) + sentencepiece, protobuf
+#                  datasets 5.2.0, bitsandbytes 0.50.2) + sentencepiece
 #       torchtune: torch 2.7.1, torchao 0.11.0, torchtune 0.6.1 + sentencepiece
 #     made on a networked machine with, for example,
-#       pip download -d shared/wheels -r hf-requirements.txt sentencepiece protobuf
+#       pip download -d shared/wheels -r hf-requirements.txt sentencepiece
 #       pip download -d shared/wheels -r tt-requirements.txt sentencepiece
 #     (the two requirement files are what this script prints with --print-requirements).
 #
@@ -55,7 +55,7 @@ python3 "$here/measure_engines.py" --whisperc "$whisperc" --dry-run --work "$wor
 hfreq=$(ls -d "$work"/hf-qlora-1.1b-*/out/requirements.txt | head -1)
 ttreq=$(ls -d "$work"/tt-qlora-1.1b-*/out/requirements.txt | head -1)
 if [ "${1:-}" = "--print-requirements" ]; then
-  echo "# hf"; grep -v '^#' "$hfreq"; echo sentencepiece; echo protobuf
+  echo "# hf"; grep -v '^#' "$hfreq"; echo sentencepiece
   echo "# torchtune"; grep -v '^#' "$ttreq"; echo sentencepiece
   exit 0
 fi
@@ -79,7 +79,7 @@ venv() { # venv NAME REQUIREMENTS EXTRA... -> prints the interpreter
 }
 hfpy=${HF_PYTHON:-}
 ttpy=${TT_PYTHON:-}
-[ -n "$hfpy" ] || hfpy=$(venv hf "$hfreq" sentencepiece protobuf)
+[ -n "$hfpy" ] || hfpy=$(venv hf "$hfreq" sentencepiece)
 [ -n "$ttpy" ] || ttpy=$(venv tt "$ttreq" sentencepiece)
 "$hfpy" -c 'import torch, transformers, trl, peft, bitsandbytes, accelerate, sentencepiece; assert torch.cuda.is_available()'
 "$ttpy" -c 'import torch, torchtune, torchao, sentencepiece; assert torch.cuda.is_available()'
