@@ -119,9 +119,17 @@ func (p *parser) matchBrackets() {
 // block a `}` closes when useIndent is set (only for files whose brackets
 // do not balance, so that layout never breaks a valid file).
 func (p *parser) matchBracketsWith(useIndent bool) {
-	p.match = make([]int, len(p.toks))
-	p.depth = make([]int, len(p.toks))
-	p.closedBy = make([]int, len(p.toks))
+	if len(p.match) == len(p.toks) {
+		// The second pass (by indentation) reuses the first one's
+		// tables: three words a token.
+		clear(p.match)
+		clear(p.depth)
+		clear(p.closedBy)
+	} else {
+		p.match = make([]int, len(p.toks))
+		p.depth = make([]int, len(p.toks))
+		p.closedBy = make([]int, len(p.toks))
+	}
 	p.bracketsOK = true
 	var stack []int
 	for i := range p.toks {

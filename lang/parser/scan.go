@@ -52,9 +52,12 @@ func significant(t lexer.Token) bool {
 // an invalid character is dropped) so that parsing can go on.
 func scan(f *source.File) scanned {
 	s := scanned{stoppedAt: -1}
-	tz := newTokenizer(f.Name, string(f.Src))
-	// Pipelines average about ten bytes a significant token.
-	s.toks = make([]lexer.Token, 0, len(f.Src)/10+16)
+	src := string(f.Src)
+	tz := newTokenizer(f.Name, src)
+	// A first pass counts the tokens, so that the slice of them (64 bytes
+	// each) is allocated once at its size: growing it would allocate
+	// about twice that, and a file of one-byte tokens holds millions.
+	s.toks = make([]lexer.Token, 0, countTokens(src))
 	for {
 		t := tz.next()
 		if t.EOF() {
@@ -225,6 +228,20 @@ func unknownUnit(f *source.File, u lexer.Token) *diag.Diagnostic {
 		d.Suggestion = &diag.Suggestion{Message: "replace with", Range: *d.Subject, Replacement: c}
 	}
 	return d
+}
+
+// countTokens returns the number of tokens of src that are neither
+// whitespace nor comments: at least as many as scan keeps.
+func countTokens(src string) int {
+	n := 0
+	for off := 0; off < len(src); {
+		typ, end := tokenAt(src, off)
+		if typ != tokWhitespace && typ != tokComment && typ != tokUnterminatedCmt {
+			n++
+		}
+		off = end
+	}
+	return n
 }
 
 // appendToken appends t, doubling the capacity when full: append grows

@@ -7,6 +7,7 @@
 package source
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"unicode/utf16"
@@ -66,7 +67,7 @@ type File struct {
 
 // NewFile returns a File for src. The slice is retained, not copied.
 func NewFile(name string, src []byte) *File {
-	lines := []int{0}
+	lines := make([]int, 1, bytes.Count(src, []byte{'\n'})+1)
 	for i, c := range src {
 		if c == '\n' {
 			lines = append(lines, i+1)
