@@ -35,7 +35,7 @@ type Options struct {
 	// layer and of the rest (the runtime provides it: runtime.DecodeStep).
 	// With it, a CPU target that has measured rates (Target.CPU) predicts
 	// decode speed from the runtime itself.
-	DecodeStep func(c arch.Config, format cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
+	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
 	// Context, when set, stops planning between stages once it is
 	// cancelled (the language server's superseded analyses): the plan of
 	// a cancelled Build is incomplete, never marked as fitting, and must

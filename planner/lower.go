@@ -34,18 +34,17 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 			}
 		}
 	}
-	linear := func(m arch.Module) Linear {
+	linear := func(m arch.Module, q cost.Quant) Linear {
 		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute, Weight: storage, Kernel: KernelMatMul}
-		quantized := w.Quant.Type.Quantized() && (m.PerLayer || w.QuantizeHead)
-		if quantized {
-			l.Weight = w.Quant.Type
+		if q.Type.Quantized() {
+			l.Weight = q.Type
 			l.Kernel = KernelQuantMatMul
-			if w.Quant.Type == cost.NF4 || w.Quant.Type == cost.FP4 {
-				l.BlockSize = w.Quant.BlockSize
+			if q.Type == cost.NF4 || q.Type == cost.FP4 {
+				l.BlockSize = q.BlockSize
 				if l.BlockSize <= 0 {
 					l.BlockSize = 64
 				}
-				l.DoubleQuant = w.Quant.Double
+				l.DoubleQuant = q.Double
 			}
 		}
 		l.Trainable = w.Mode == cost.Full
@@ -63,15 +62,11 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 			g.Embedding = Linear{Module: m.Name, Kernel: KernelGather, Weight: storage, Compute: w.Compute,
 				In: c.Vocab, Out: c.Dim, Trainable: w.Mode == cost.Full}
 		case m.Name == "lm_head":
-			g.Head = linear(m)
+			g.Head = linear(m, w.HeadQuant)
 		}
 	}
 	if c.Tied {
-		g.Head = Linear{Module: "lm_head", Kernel: KernelMatMul, Weight: storage, Compute: w.Compute,
-			In: c.Dim, Out: c.Vocab, Trainable: w.Mode == cost.Full}
-		if w.QuantizeHead && w.Quant.Type.Quantized() {
-			g.Head = linear(arch.Module{Name: "lm_head", Kind: arch.Linear, In: c.Dim, Out: c.Vocab})
-		}
+		g.Head = linear(arch.Module{Name: "lm_head", Kind: arch.Linear, In: c.Dim, Out: c.Vocab}, w.HeadQuant)
 		asStored(&g.Head, "token_embd.weight")
 	} else {
 		asStored(&g.Head, "output.weight")
@@ -91,7 +86,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 			}
 		}
 		for _, m := range perLayer {
-			ln := linear(m)
+			ln := linear(m, w.Quant)
 			if !train {
 				ln.Adapter = nil
 			}

@@ -171,6 +171,11 @@ type StageTime struct {
 	// Assumption states the efficiency assumed: "MFU 25%".
 	Assumption string `json:"assumption"`
 	Bound      string `json:"bound"`
+	// DecodeLayerSeconds and DecodeHeadSeconds are the CPU runtime's decode
+	// step measured on this shape at plan time (one layer, and the rest),
+	// from which a CPU plan predicts decode; zero when not measured.
+	DecodeLayerSeconds float64 `json:"decode_layer_seconds,omitempty"`
+	DecodeHeadSeconds  float64 `json:"decode_head_seconds,omitempty"`
 }
 
 // Graph is the lowered model: what the runtime executes, layer by layer.

@@ -425,3 +425,36 @@ func TestExampleCommentsStateNoSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifierFormat checks the classifier's format under
+// quantisation: on the CPU the graph stores lm_head in Q8_0 whatever the
+// layers use, the decision says so and the memory counts the copy; on a
+// GPU it stays in the compute type, as bitsandbytes leaves it.
+func TestClassifierFormat(t *testing.T) {
+	for _, method := range []string{"nf4", "q8_0"} {
+		src := "model m {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n  quantize { method = " + method + " }\n}\n" +
+			"generate g {\n  model = m\n  prompt = \"hi\"\n  max_tokens = 8\n}\n"
+		prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+		for _, target := range []string{"cpu", "h100-80gb"} {
+			tg, _ := ParseTarget(target, nil)
+			p, _ := Build(prog, tg, Options{})
+			g := p.Stage("generate.g")
+			if g == nil || g.Graph == nil {
+				t.Fatalf("%s %s: no generate graph", method, target)
+			}
+			d := g.Decision("classifier")
+			h := g.Graph.Head
+			layer := g.Graph.Layers[0].Linears[0]
+			if target == "cpu" {
+				if h.Weight != cost.Q8_0 || h.Kernel != KernelQuantMatMul || d == nil || d.Choice != "q8_0" || !strings.Contains(d.Effect, "llama.cpp") {
+					t.Errorf("%s on the CPU: head %s by %s, decision %+v; want q8_0", method, h.Weight, h.Kernel, d)
+				}
+				if layer.Weight.String() != method {
+					t.Errorf("%s on the CPU: layers stored as %s", method, layer.Weight)
+				}
+			} else if h.Weight == cost.Q8_0 || h.Kernel != KernelMatMul || d == nil || !strings.Contains(d.Effect, "bitsandbytes") {
+				t.Errorf("%s on a GPU: head %s by %s, decision %+v; want it unquantised", method, h.Weight, h.Kernel, d)
+			}
+		}
+	}
+}

@@ -553,6 +553,9 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	if m.Quantize != nil {
 		w.Quant = quantOf(m.Quantize)
 	}
+	if w.Quant.Type.Quantized() {
+		st.Decisions = append(st.Decisions, b.headDecision(&w))
+	}
 	w.StoredWeightBytes = b.stored[m]
 	if m.Source.Path != "" {
 		if fi, err := os.Stat(m.Source.Path); err == nil && fi.Mode().IsRegular() {
@@ -574,6 +577,36 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 	w.Attention = a
 	st.Decisions = append(st.Decisions, Decision{What: "attention", Choice: a.String(), Requested: ifDiff(att.String(), a.String()), Rule: "ML006", Effect: awhy})
 	return w
+}
+
+// headDecision chooses the classifier's format under quantisation. On the
+// CPU the classifier is stored in Q8_0 whatever the layers use: decode
+// streams it every token, and in fp32 a Llama-2-vocabulary classifier is
+// as many bytes as all the quantised layers of a 110M model, while
+// llama.cpp's own quantisations keep the output matrix at 6 or 8 bits
+// (Q6_K in Q4_K_M files, Q8_0 in Q8_0 files) because 4 bits there costs
+// accuracy. On a GPU bitsandbytes quantises only the transformer blocks'
+// linear layers and leaves lm_head in 16 bits, and so does the plan.
+func (b *builder) headDecision(w *cost.Workload) Decision {
+	c := w.Arch
+	plain := cost.Quant{Type: w.Storage}.Bytes(int64(c.Dim), int64(c.Vocab))
+	d := Decision{What: "classifier", Rule: "ML001"}
+	if b.target.Profile.GPU {
+		d.Choice = w.Storage.String()
+		d.Effect = fmt.Sprintf("lm_head stays %s (%s): bitsandbytes quantises the transformer blocks' linear layers only", w.Storage, gib(plain))
+		return d
+	}
+	w.HeadQuant = cost.Quant{Type: cost.Q8_0}
+	q := w.HeadQuant.Bytes(int64(c.Dim), int64(c.Vocab))
+	d.Choice = w.HeadQuant.Type.String()
+	d.SavesBytes = plain - q
+	d.Effect = fmt.Sprintf("lm_head %s → %s in q8_0, read once per generated token; 8 bits as llama.cpp keeps its output matrix (4 bits there costs accuracy)",
+		gib(plain), gib(q))
+	if c.Tied {
+		d.SavesBytes = 0
+		d.Effect += "; tied to the embeddings, so it is a copy: the fp32 embedding rows are read only as tokens need them"
+	}
+	return d
 }
 
 // ServeChunk is the most prompt tokens a server prefills in one step (vLLM's
@@ -624,11 +657,14 @@ func (b *builder) generate(g *compiler.Generate) {
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	w.CompileMode = st.Graph.Compile.String()
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
-		f := w.Storage
+		f, hf := w.Storage, w.Storage
 		if w.Quant.Type.Quantized() {
 			f = w.Quant.Type
 		}
-		if layer, head, err := b.opts.DecodeStep(*c, f, st.Graph.Compile); err == nil {
+		if w.HeadQuant.Type.Quantized() {
+			hf = w.HeadQuant.Type
+		}
+		if layer, head, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
 			w.StepLayerSeconds, w.StepHeadSeconds = layer, head
 		}
 	}
@@ -708,6 +744,7 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 		Assumption:      fmt.Sprintf("prefill MFU %.0f%%, decoding at %.0f%% of memory bandwidth", 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
 	if dec.Bound == "measured" {
 		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
+		st.Time.DecodeLayerSeconds, st.Time.DecodeHeadSeconds = w.StepLayerSeconds, w.StepHeadSeconds
 	}
 	if !st.Memory.Fits {
 		over := mem.Total - st.Memory.CapacityBytes
@@ -751,9 +788,11 @@ func (b *builder) export(e *compiler.Export) {
 		case compiler.ExportQuantNone:
 			q = cost.Quant{}
 		}
-		w := cost.Workload{Arch: *c, Storage: cost.FP16, Compute: cost.FP16, Quant: q, QuantizeHead: q.Type.Quantized()}
+		w := cost.Workload{Arch: *c, Storage: cost.FP16, Compute: cost.FP16, Quant: q}
 		if !q.Type.Quantized() {
 			w.Quant = cost.Quant{}
+		} else if !c.Tied {
+			w.HeadQuant = q // a tied classifier is the embedding matrix, written once
 		}
 		st.Decisions = append(st.Decisions, Decision{What: "quantization", Choice: e.Quantize.String(),
 			Effect: "file about " + gib(w.WeightBytes())})

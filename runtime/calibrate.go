@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -240,14 +241,15 @@ func binaryStamp() string {
 }
 
 // DecodeStep measures one decode step of the CPU runtime for a model of
-// shape c whose linear weights are stored as format, under compile mode
-// mode with threads threads: it builds random models of the same
-// dimensions with one and three layers, times decode steps on each (best
-// of 16, at positions 8 to 24) and returns the cost of one layer and of
+// shape c whose transformer blocks' linear weights are stored as format
+// and whose classifier is stored as headFormat, under compile mode mode
+// with threads threads: it builds random models of the same dimensions
+// with one and three layers, times decode steps on each (the median of
+// 48, at positions 8 to 55) and returns the cost of one layer and of
 // the rest (embedding lookup, final norm, classifier, sampling). The
 // planner uses it (planner.Options.DecodeStep) to predict decode speed
 // from this machine's runtime on this very shape.
-func DecodeStep(ctx context.Context, c arch.Config, format cost.DType, mode compiler.CompileMode, threads int) (layer, head float64, err error) {
+func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads int) (layer, head float64, err error) {
 	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 {
 		return 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
 	}
@@ -262,13 +264,20 @@ func DecodeStep(ctx context.Context, c arch.Config, format cost.DType, mode comp
 		small.Layers = layers
 		ws.Config = small
 		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: max(threads, 1), Context: 64,
-			Quantize: engine.QuantizeNone}
-		switch format {
-		case cost.NF4, cost.FP4, cost.Q8_0:
-			opts.Quantize = format
-		case cost.FP32:
-		default:
-			return 0, 0, fmt.Errorf("format %s has no CPU kernel", format)
+			Weights: map[string]engine.Weight{}}
+		for _, f := range []cost.DType{format, headFormat} {
+			switch f {
+			case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
+			default:
+				return 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
+			}
+		}
+		for _, n := range engine.LinearNames(small) {
+			f := format
+			if n == "output.weight" {
+				f = headFormat
+			}
+			opts.Weights[n] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
 		}
 		if mode == compiler.CompileMaxAutotune {
 			dir, err := os.MkdirTemp("", "whisperc-step")
@@ -283,8 +292,10 @@ func DecodeStep(ctx context.Context, c arch.Config, format cost.DType, mode comp
 		}
 	}
 	// The two models step in turn, so that other load on the machine
-	// falls on both alike; the best step of each counts.
-	t := [2]float64{math.Inf(1), math.Inf(1)}
+	// falls on both alike; the median step of each counts, as a run's
+	// decode rate is its mean step and not its best (the collector and
+	// the scheduler take their share of a real run too).
+	var steps [2][]float64
 	toks := [2]int{1, 1}
 	for pos := range 56 {
 		for i, e := range engines {
@@ -295,9 +306,14 @@ func DecodeStep(ctx context.Context, c arch.Config, format cost.DType, mode comp
 			}
 			toks[i] = argmax(logits)
 			if pos >= 8 {
-				t[i] = min(t[i], time.Since(t0).Seconds())
+				steps[i] = append(steps[i], time.Since(t0).Seconds())
 			}
 		}
+	}
+	var t [2]float64
+	for i := range steps {
+		slices.Sort(steps[i])
+		t[i] = steps[i][len(steps[i])/2]
 	}
 	if big.Layers > 1 {
 		layer = max((t[1]-t[0])/float64(big.Layers-1), 0)

@@ -61,8 +61,8 @@ func EngineOptions(g *planner.Graph, c arch.Config) (engine.Options, error) {
 		if l.Index != i {
 			return o, fmt.Errorf("layer %d of the graph has index %d", i, l.Index)
 		}
-		if l.Checkpoint {
-			return o, fmt.Errorf("layer %d is a checkpoint boundary, which only a backward pass has; an inference stage runs none", i)
+		if l.Checkpoint || l.RecomputeAttention {
+			return o, fmt.Errorf("layer %d is a checkpoint boundary or recomputes its attention, which only a backward pass does; an inference stage runs none", i)
 		}
 		switch l.Attention {
 		case cost.Eager, cost.Flash2:

@@ -195,7 +195,8 @@ func TestGraphFieldsConsumed(t *testing.T) {
 
 // TestEngineOptionsNodes checks that per-node settings reach the engine:
 // each layer's attention kernel, each linear's format and double
-// quantisation, the classifier's format, the cache's context.
+// quantisation, the classifier's format (q8_0 under a quantised CPU
+// plan), the cache's context.
 func TestEngineOptionsNodes(t *testing.T) {
 	plan, _, _ := planSource(t, graphVariants[1].model, graphVariants[1].gen)
 	g := plan.Stage("generate.g").Graph
@@ -208,7 +209,7 @@ func TestEngineOptionsNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	wq := o.Weights["layers.0.attention.wq.weight"]
-	if wq.Format.String() != "nf4" || wq.DoubleQuant || o.Weights["output.weight"].Format.String() != "fp32" ||
+	if wq.Format.String() != "nf4" || wq.DoubleQuant || o.Weights["output.weight"].Format.String() != "q8_0" ||
 		len(o.LayerAttention) != 5 || o.LayerAttention[4].String() != "flash2" || !o.KVCache || o.Context != g.KVCache.Context ||
 		o.Compile != compiler.CompileReduceOverhead {
 		t.Errorf("options = %+v", o)

@@ -66,6 +66,7 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
 		}
 	}
+	defer boundHeap()()
 	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
 	if err != nil {
 		return x.errorf(st, "E505", "Invalid sampling settings", "%v.", err)

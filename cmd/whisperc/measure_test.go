@@ -30,6 +30,10 @@ var measuredShapes = []arch.Config{
 	{Name: "110M", Family: arch.Llama, Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, RopeTheta: 10000, NormEps: 1e-5, Tied: true},
 }
 
+// The examples measured beside the shapes: the generate-only pipelines
+// that run on this machine without downloads.
+var measuredExamples = []string{"story", "tiny-cpu"}
+
 // measuredRow is one line of the plan-versus-measured table.
 type measuredRow struct {
 	Model        string  `json:"model"`
@@ -39,9 +43,16 @@ type measuredRow struct {
 	MeasuredRSS  int64   `json:"measured_peak_rss"`
 	PredictedTPS float64 `json:"predicted_tokens_per_s"`
 	MeasuredTPS  float64 `json:"measured_tokens_per_s"`
+	// RunTPS is the run's timing line, the first token's time included.
+	RunTPS       float64 `json:"run_tokens_per_s"`
 	FileBytes    int64   `json:"file_bytes"`
 	MeasuredWall float64 `json:"measured_wall_s"`
-	Note         string  `json:"note,omitempty"`
+	// StepLayer and StepHead are the decode step the plan measured on the
+	// shape (runtime.DecodeStep), from which it predicted PredictedTPS;
+	// planner/cost's TestMeasuredCPU re-predicts speed from them.
+	StepLayer float64 `json:"decode_layer_seconds,omitempty"`
+	StepHead  float64 `json:"decode_head_seconds,omitempty"`
+	Note      string  `json:"note,omitempty"`
 }
 
 // TestMeasurePlanVsRun writes random-weight llama2.c models of the
@@ -107,7 +118,6 @@ func TestMeasurePlanVsRun(t *testing.T) {
 	}
 	only := os.Getenv("WHISPERC_MEASURE_ONLY") // e.g. "15M" to measure one shape
 	var rows []measuredRow
-	timing := regexp.MustCompile(`(\d+) tokens in ([0-9.]+) s \(([0-9.]+) tok/s\)`)
 	for _, c := range measuredShapes {
 		if only != "" && !strings.Contains(","+only+",", ","+c.Name+",") {
 			continue
@@ -133,7 +143,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 				q = "  quantize { method = " + format + " }\n"
 			}
 			src := fmt.Sprintf("model m {\n  source = \"llama2c:%s\"\n  tokenizer = \"%s\"\n%s}\n"+
-				"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = %d\n  temperature = 0\n  ignore_eos = true\n  kv_cache = true\n}\n",
+				"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = %d\n  temperature = 0\n  ignore_eos = true\n  kv_cache = true\n}\n"+trackMetrics,
 				model, tok, q, tokens)
 			wf := filepath.Join(dir, c.Name+"-"+format+".whisper")
 			if err := os.WriteFile(wf, []byte(src), 0o644); err != nil {
@@ -154,43 +164,10 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			if gen == nil || gen.Memory == nil || gen.Time == nil {
 				t.Fatalf("%s %s: no generate stage prediction", c.Name, format)
 			}
-			rc := exec.Command(bin, "run", wf)
-			rc.Env = env
-			var stderr strings.Builder
-			rc.Stderr = &stderr
-			t0 := time.Now()
-			if err := rc.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// The child's own peak: VmHWM of its address space, polled until
-			// it exits (getrusage's ru_maxrss would include this test
-			// process's size at fork, which survives exec).
-			var hwm int64
-			done := make(chan error, 1)
-			go func() { done <- rc.Wait() }()
-			var werr error
-		poll:
-			for {
-				if v := vmHWM(rc.Process.Pid); v > hwm {
-					hwm = v
-				}
-				select {
-				case werr = <-done:
-					break poll
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-			if werr != nil {
-				t.Fatalf("%s %s: run: %v\n%s", c.Name, format, werr, stderr.String())
-			}
-			wall := time.Since(t0).Seconds()
-			m := timing.FindStringSubmatch(stderr.String())
-			if m == nil {
-				t.Fatalf("%s %s: no timing line in %q", c.Name, format, stderr.String())
-			}
-			tps, _ := strconv.ParseFloat(m[3], 64)
+			hwm, tps, runTPS, wall := measureRun(t, bin, env, wf, c.Name+" "+format)
 			row := measuredRow{Model: c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
-				PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, FileBytes: st.Size(), MeasuredWall: wall}
+				PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, FileBytes: st.Size(), MeasuredWall: wall,
+				StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds}
 			t.Logf("%-5s %-5s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", c.Name, format,
 				float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
 				row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))
@@ -198,11 +175,67 @@ func TestMeasurePlanVsRun(t *testing.T) {
 		}
 		os.Remove(model)
 	}
+	// The examples that run on this machine, as written (their model
+	// paths made absolute, so that a run writes nothing into the tree).
+	// finetune-tiny trains first and serve-tiny serves until stopped, so
+	// neither prints one decode timing; the others need a GPU or downloads.
+	for _, ex := range measuredExamples {
+		if only != "" && !strings.Contains(","+only+",", ",example,") {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join("..", "..", "examples", ex+".whisper"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(src), "\"../../shared/models", "\""+story)
+		text = strings.ReplaceAll(text, "llama2c:../../shared/models", "llama2c:"+story)
+		if !strings.Contains(text, "\ntrack {") {
+			text += trackMetrics
+		}
+		wf := filepath.Join(dir, ex+".whisper")
+		if err := os.WriteFile(wf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env := append(os.Environ(), "WHISPERC_CPU_RATES="+ratesFile)
+		pc := exec.Command(bin, "plan", "--json", wf)
+		pc.Env = env
+		pj, err := pc.Output()
+		if err != nil {
+			t.Fatalf("example %s: plan: %v", ex, err)
+		}
+		var plan planner.Plan
+		if err := json.Unmarshal(pj, &plan); err != nil {
+			t.Fatalf("example %s: plan JSON: %v", ex, err)
+		}
+		var gen *planner.Stage
+		for i := range plan.Stages {
+			if plan.Stages[i].Kind == planner.StageGenerate {
+				gen = &plan.Stages[i]
+			}
+		}
+		if gen == nil || gen.Memory == nil || gen.Time == nil {
+			t.Fatalf("example %s: no generate stage prediction", ex)
+		}
+		hwm, tps, runTPS, wall := measureRun(t, bin, env, wf, "example "+ex)
+		row := measuredRow{Model: "example:" + ex, Format: "fp32", PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
+			PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, MeasuredWall: wall,
+			StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds}
+		t.Logf("%-16s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", row.Model,
+			float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
+			row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))
+		rows = append(rows, row)
+	}
+	quiet := os.Getenv("WHISPERC_MEASURE_QUIET") == "1"
+	note := "2-vCPU VM shared with other builds while measuring: the speeds are not a quiet machine's"
+	if quiet {
+		note = "measured on a quiet machine (WHISPERC_MEASURE_QUIET=1): TestMeasuredCPU asserts the speed half"
+	}
 	doc := map[string]any{
-		"what":    "whisperc plan vs whisperc run: peak RSS (getrusage ru_maxrss of the run process) and decode tok/s (the run's timing line), random-weight llama2.c models, prompt \"\" (BOS), greedy, ignore_eos, KV cache, compile default",
+		"quiet":   quiet,
+		"what":    "whisperc plan vs whisperc run: peak RSS (VmHWM of the run process, polled) and decode tok/s (tokens after the first over the time after the first, from the run's track metrics; run_tokens_per_s is its timing line), random-weight llama2.c models, prompt \"\" (BOS), greedy, ignore_eos, KV cache, compile default; then the examples that run here",
 		"machine": map[string]any{"cpu": h.CPU.Model, "usable_cpus": h.CPU.Usable, "gomaxprocs": goruntime.GOMAXPROCS(0), "ram_bytes": h.RAMBytes, "features": h.CPU.Features},
 		"date":    time.Now().UTC().Format(time.RFC3339),
-		"note":    "2-vCPU VM shared with other builds while measuring",
+		"note":    note,
 		"rates":   rates,
 		"rows":    rows,
 	}
@@ -211,6 +244,82 @@ func TestMeasurePlanVsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// timing is the run's timing line.
+var timing = regexp.MustCompile(`(\d+) tokens in ([0-9.]+) s \(([0-9.]+) tok/s\)`)
+
+// measureRun runs `whisperc run wf` and returns its peak resident set
+// (VmHWM, polled: getrusage would count this test process's size at
+// fork, which survives exec), its decode tok/s (the tokens after the
+// first over the time after the first, from its track metrics), the tok/s
+// of its timing line (the first token's time included) and its wall
+// time.
+func measureRun(t *testing.T, bin string, env []string, wf, what string) (hwm int64, tps, runTPS, wall float64) {
+	t.Helper()
+	rc := exec.Command(bin, "run", wf)
+	rc.Env = env
+	rc.Dir = filepath.Dir(wf)
+	var stderr strings.Builder
+	rc.Stderr = &stderr
+	t0 := time.Now()
+	if err := rc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rc.Wait() }()
+	var werr error
+poll:
+	for {
+		if v := vmHWM(rc.Process.Pid); v > hwm {
+			hwm = v
+		}
+		select {
+		case werr = <-done:
+			break poll
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if werr != nil {
+		t.Fatalf("%s: run: %v\n%s", what, werr, stderr.String())
+	}
+	wall = time.Since(t0).Seconds()
+	m := timing.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("%s: no timing line in %q", what, stderr.String())
+	}
+	runTPS, _ = strconv.ParseFloat(m[3], 64)
+	// Decode alone, as the plan predicts it: the track block's metrics
+	// give the time to the first token (prefill and the graph's build).
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(wf), "runs", "*", "*", "metrics.jsonl"))
+	metrics := map[string]float64{}
+	for _, f := range files {
+		if !strings.Contains(f, string(filepath.Separator)+strings.TrimSuffix(filepath.Base(wf), ".whisper")+string(filepath.Separator)) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var ev struct {
+				Name  string  `json:"name"`
+				Value float64 `json:"value"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil {
+				metrics[ev.Name] = ev.Value
+			}
+		}
+	}
+	gen, secs, first := metrics["generated_tokens"], metrics["seconds"], metrics["time_to_first_token"]
+	if gen < 2 || secs <= first {
+		t.Fatalf("%s: no decode metrics in %v (%v)", what, files, metrics)
+	}
+	return hwm, (gen - 1) / (secs - first), runTPS, wall
+}
+
+// trackMetrics records a run's metrics (time to the first token among
+// them) under runs/ beside the .whisper file, without hashing the model.
+const trackMetrics = "track {\n  backend = jsonl\n  dir = \"runs\"\n  log = [metrics]\n}\n"
 
 // vmHWM returns a process's peak resident set (VmHWM), or 0.
 func vmHWM(pid int) int64 {

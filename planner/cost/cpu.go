@@ -71,7 +71,11 @@ func (w *Workload) streamed() map[DType]float64 {
 		if m.Kind == arch.Linear && !m.PerLayer && !head {
 			continue
 		}
-		if w.quantized() && m.Kind == arch.Linear && (m.PerLayer || w.QuantizeHead) {
+		if head && w.headQuantized() {
+			out[w.HeadQuant.Type] += float64(w.headBytes())
+			continue
+		}
+		if w.quantized() && m.Kind == arch.Linear && m.PerLayer {
 			q := w.Quant
 			q.Rows = m.Out
 			out[w.Quant.Type] += float64(q.Bytes(int64(m.In), int64(m.Out)) * int64(m.Count))
@@ -80,6 +84,35 @@ func (w *Workload) streamed() map[DType]float64 {
 		out[w.Storage] += float64(m.Params() * int64(w.Storage.Bytes()))
 	}
 	return out
+}
+
+// stepLayer returns the measured decode step of one layer
+// (StepLayerSeconds), corrected for the caches: the runtime measured it
+// on a model of at most three layers (runtime.DecodeStep), whose weights
+// may stay in caches that the whole model's, total bytes with kv bytes of
+// KV cache, do not fit. Each layer's weight bytes are charged again at the
+// calibrated streaming rate of the whole model's working set instead of
+// the small model's, when that rate is lower.
+func (w *Workload) stepLayer(r *CPURates, total, kv float64) float64 {
+	c := w.Arch
+	layer := w.StepLayerSeconds
+	if c.Layers <= 3 {
+		return layer
+	}
+	f := w.Storage
+	if w.quantized() {
+		f = w.Quant.Type
+	}
+	head := float64(c.Vocab) * float64(c.Dim) * float64(w.Storage.Bytes())
+	if w.headQuantized() {
+		head = float64(w.headBytes())
+	}
+	lb := (total - head) / float64(c.Layers)
+	small, whole := r.rate(f, 3*lb+head), r.rate(f, total+kv)
+	if small > 0 && whole > 0 && whole < small {
+		layer += lb * (1/whole - 1/small)
+	}
+	return layer
 }
 
 // cpuDecode predicts the CPU runtime's decode from measured rates: each
@@ -102,7 +135,7 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 	if w.StepLayerSeconds > 0 || w.StepHeadSeconds > 0 {
 		// Measured on this shape at a short context: add the KV cache's
 		// growth beyond it at the fp32 rate.
-		step = float64(w.Arch.Layers)*w.StepLayerSeconds + w.StepHeadSeconds
+		step = float64(w.Arch.Layers)*w.stepLayer(r, total, kv) + w.StepHeadSeconds
 		short := float64(w.KVCacheBytes(16))
 		if rt := r.rate(FP32, total+kv); rt > 0 && kv > short {
 			step += (kv - short) / rt
@@ -135,6 +168,26 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 		FLOPs: w.ForwardFLOPsPerToken(ctxMid) * float64(n*max(w.Batch, 1)), Efficiency: 1, Bound: "measured"}
 }
 
+// HeapHeadroom is how far the CPU runtime lets the Go heap grow beyond
+// its live size once a model is loaded (runtime.boundHeap sets the
+// collector's memory limit to it): a sixteenth of the live heap, at least
+// 16 MiB (less makes the collector run every few tokens of a small
+// model). Without the limit the collector's default (GOGC=100) lets the
+// heap reach twice its live size, the weights and KV cache included.
+func HeapHeadroom(live int64) int64 { return max(live/16, 16<<20) }
+
+// minHeapGoal is the Go collector's smallest heap goal (the runtime's
+// heapminimum, 4 MiB at GOGC=100): a small model's heap grows that far
+// before the first collection whatever its live size.
+const minHeapGoal = 4 << 20
+
+// EmbeddingFaultBytes is how much of a released, mapped embedding matrix
+// one looked-up row brings back into the resident set: the kernel maps
+// the pages around a faulting address, not just the row's. Measured on
+// this project's 2-vCPU machine: 6.6 MB for 200 lookups of the 15M shape
+// (planner/testdata/measured/cpu-*.json).
+const EmbeddingFaultBytes = 32 << 10
+
 // TokenizerHeapFactor is the heap a loaded tokenizer takes per byte of its
 // file: 3,248,104 bytes for the 433,869-byte llama2.c export of the
 // Llama-2 vocabulary (runtime/tokenizer, measured with runtime.MemStats).
@@ -146,9 +199,8 @@ const TokenizerHeapFactor = 7.5
 // in place; the unquantised tensors of a quantised one, whose linear
 // weights are quantised tensor by tensor and their pages released); the
 // quantised copies, the preallocated KV cache and the buffers on the Go
-// heap; and the collector's headroom, as much again as the live heap
-// (GOGC=100 lets the heap grow to twice its live size between
-// collections). Measured against whisperc run in
+// heap; and the collector's headroom, which the runtime bounds once the
+// model is loaded (HeapHeadroom). Measured against whisperc run in
 // planner/testdata/measured/cpu-*.json.
 func (w *Workload) cpuMemory(dev Device) Memory {
 	c := w.Arch
@@ -164,8 +216,21 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 		}
 		comps = append(comps, Component{Name: "weights_mapped", Bytes: file, Note: "the model file, mapped: the weights run in place"})
 	default:
-		comps = append(comps, Component{Name: "weights_mapped", Bytes: ow, Note: "the unquantised tensors, mapped from the file"},
-			Component{Name: "weights_quantized", Bytes: qw, Note: "the " + w.Quant.Type.String() + " copies of the linear weights, on the heap"})
+		mapped, note := ow, "the unquantised tensors, mapped from the file"
+		if c.Tied && w.headQuantized() {
+			// The classifier was quantised from the embedding matrix, a
+			// slab at a time with each slab's pages released; lookups
+			// bring back one row per position.
+			emb := int64(c.Vocab) * int64(c.Dim) * int64(w.Storage.Bytes())
+			rows := min(int64(w.Seq+w.NewTokens)*EmbeddingFaultBytes, emb)
+			mapped, note = mapped-emb+rows, "the unquantised tensors, mapped from the file (of the embeddings, only the pages looked up)"
+		}
+		what := "the " + w.Quant.Type.String() + " copies of the linear weights"
+		if w.headQuantized() {
+			what += " and the " + w.HeadQuant.Type.String() + " classifier"
+		}
+		comps = append(comps, Component{Name: "weights_mapped", Bytes: mapped, Note: note},
+			Component{Name: "weights_quantized", Bytes: qw, Note: what + ", on the heap"})
 		heap += qw
 	}
 	ctx := w.Seq + w.NewTokens
@@ -185,6 +250,7 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	buf := int64(4 * (2*c.Vocab + 8*c.Dim + 3*c.HiddenDim))
 	heap += buf
 	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
-		Component{Name: "gc_headroom", Bytes: heap, Note: "Go's collector lets the heap reach twice its live size (GOGC=100)"})
+		Component{Name: "gc_headroom", Bytes: min(max(heap, minHeapGoal), HeapHeadroom(heap)),
+			Note: "garbage between collections: the runtime caps the heap at its live size plus a sixteenth (at least 16 MiB; GOGC=100 allows twice the live size below that)"})
 	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
@@ -12,15 +13,19 @@ import (
 // cpuMeasurement is one planner/testdata/measured/cpu-*.json document.
 type cpuMeasurement struct {
 	Machine map[string]any `json:"machine"`
+	Quiet   bool           `json:"quiet"`
 	Rates   *CPURates      `json:"rates"`
 	Rows    []struct {
 		Model        string  `json:"model"`
 		Format       string  `json:"format"`
 		Tokens       int     `json:"tokens"`
+		PredictedRSS int64   `json:"predicted_peak_rss"`
 		MeasuredRSS  int64   `json:"measured_peak_rss"`
 		PredictedTPS float64 `json:"predicted_tokens_per_s"`
 		MeasuredTPS  float64 `json:"measured_tokens_per_s"`
 		FileBytes    int64   `json:"file_bytes"`
+		StepLayer    float64 `json:"decode_layer_seconds"`
+		StepHead     float64 `json:"decode_head_seconds"`
 	} `json:"rows"`
 }
 
@@ -32,9 +37,13 @@ var cpuShapes = map[string]arch.Config{
 
 // TestMeasuredCPU re-predicts, with the calibration recorded beside each
 // measurement, the peak resident memory of every measured whisperc run
-// and requires it within 10% of the measured VmHWM. Decode speed is
-// reported, not asserted: the recorded runs on a shared 2-vCPU machine
-// vary by up to 2× between runs (see the README).
+// of the 15M/42M/110M shapes and requires it within 10% of the measured
+// VmHWM; for the examples' rows it requires the plan's recorded
+// prediction within 10%. Decode speed is re-predicted from the decode
+// step the plan measured (recorded in the row) and required within 25%
+// of the run's when the file was measured on a quiet machine ("quiet":
+// true, WHISPERC_MEASURE_QUIET=1); on the shared 2-vCPU machine the same
+// run varies by 2× between runs, so there it is only reported.
 func TestMeasuredCPU(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/measured/cpu-*.json")
 	if len(files) == 0 {
@@ -46,30 +55,49 @@ func TestMeasuredCPU(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m cpuMeasurement
-		if err := json.Unmarshal(data, &m); err != nil || m.Rates == nil || len(m.Rows) != 9 {
+		if err := json.Unmarshal(data, &m); err != nil || m.Rates == nil || len(m.Rows) < 9 {
 			t.Fatalf("%s: %v (%d rows)", name, err, len(m.Rows))
 		}
 		dev := Device{Name: "cpu", Memory: 24 << 30, CPU: m.Rates}
+		shapes := 0
 		for _, r := range m.Rows {
-			c, ok := cpuShapes[r.Model]
-			if !ok {
+			speed := r.PredictedTPS
+			ratio := float64(r.PredictedRSS) / float64(r.MeasuredRSS)
+			if c, ok := cpuShapes[r.Model]; ok {
+				shapes++
+				w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: r.Tokens, KVCache: true,
+					Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: r.FileBytes, TokenizerFileBytes: 433_869, CompileMode: "default",
+					StepLayerSeconds: r.StepLayer, StepHeadSeconds: r.StepHead}
+				switch r.Format {
+				case "nf4":
+					w.Quant = Quant{Type: NF4, BlockSize: 64, Double: true}
+				case "q8_0":
+					w.Quant = Quant{Type: Q8_0}
+				}
+				if w.Quant.Type.Quantized() {
+					w.HeadQuant = Quant{Type: Q8_0} // the CPU plan's classifier
+				}
+				ratio = float64(w.Memory(dev).Total) / float64(r.MeasuredRSS)
+				if r.StepLayer > 0 {
+					speed = w.Decode(dev).TokensPerSecond()
+				}
+			} else if !strings.HasPrefix(r.Model, "example:") {
 				t.Fatalf("%s: unknown shape %s", name, r.Model)
 			}
-			w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: r.Tokens, KVCache: true,
-				Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: r.FileBytes, TokenizerFileBytes: 433_869, CompileMode: "default"}
-			switch r.Format {
-			case "nf4":
-				w.Quant = Quant{Type: NF4, BlockSize: 64, Double: true}
-			case "q8_0":
-				w.Quant = Quant{Type: Q8_0}
-			}
-			got := w.Memory(dev).Total
-			ratio := float64(got) / float64(r.MeasuredRSS)
 			if ratio < 0.9 || ratio > 1.1 {
-				t.Errorf("%s %s %s: predicted %d bytes, measured %d (%+.1f%%)", name, r.Model, r.Format, got, r.MeasuredRSS, 100*(ratio-1))
+				t.Errorf("%s %s %s: predicted peak RSS %+.1f%% off the measured %d bytes", name, r.Model, r.Format, 100*(ratio-1), r.MeasuredRSS)
 			}
-			t.Logf("%-4s %-4s RSS %+5.1f%%  tok/s %+5.1f%% (plan %.1f, run %.1f)", r.Model, r.Format, 100*(ratio-1),
-				100*(r.PredictedTPS/r.MeasuredTPS-1), r.PredictedTPS, r.MeasuredTPS)
+			sr := speed / r.MeasuredTPS
+			if m.Quiet && (sr < 0.75 || sr > 1.25) {
+				t.Errorf("%s %s %s: predicted %.1f tok/s, measured %.1f (%+.1f%%)", name, r.Model, r.Format, speed, r.MeasuredTPS, 100*(sr-1))
+			}
+			t.Logf("%-16s %-4s RSS %+5.1f%%  tok/s %+6.1f%% (plan %.1f, run %.1f)", r.Model, r.Format, 100*(ratio-1), 100*(sr-1), speed, r.MeasuredTPS)
+		}
+		if shapes != 9 {
+			t.Errorf("%s: %d rows of the 15M/42M/110M shapes, want 9 (three formats each)", name, shapes)
+		}
+		if !m.Quiet {
+			t.Logf("%s was measured on a loaded machine: decode speed reported, not asserted", name)
 		}
 	}
 }

@@ -174,10 +174,14 @@ type Workload struct {
 	// precision, fp32 otherwise); activations are stored in it.
 	Compute DType
 	// Quant quantises the linear layers (Type 0 or Storage: none). Only
-	// per-layer linear layers are quantised, as bitsandbytes does; the
-	// classifier too for GGML formats (QuantizeHead).
-	Quant        Quant
-	QuantizeHead bool
+	// per-layer linear layers are quantised, as bitsandbytes does.
+	Quant Quant
+	// HeadQuant is the classifier's format when it is quantised too (Type
+	// 0 keeps it in Storage): llama.cpp stores the output matrix in Q6_K
+	// or Q8_0, and whisperc's CPU plans use Q8_0 under any quantisation. A
+	// tied classifier is then a quantised copy of the embedding matrix,
+	// which stays in Storage for row lookups.
+	HeadQuant Quant
 	// StoredWeightBytes, when positive, is the measured size of the stored
 	// weights (a GGUF file's tensors, whatever mix of block types they
 	// use); it replaces the count from Quant and Storage.
@@ -284,6 +288,20 @@ func (w *Workload) devices() int {
 }
 
 func (w *Workload) quantized() bool { return w.Quant.Type.Quantized() }
+
+// headQuantized reports whether the classifier is stored in HeadQuant.
+func (w *Workload) headQuantized() bool { return w.HeadQuant.Type.Quantized() }
+
+// headBytes returns the classifier's bytes in HeadQuant (0 when it is not
+// quantised).
+func (w *Workload) headBytes() int64 {
+	if !w.headQuantized() {
+		return 0
+	}
+	q := w.HeadQuant
+	q.Rows = w.Arch.Vocab
+	return q.Bytes(int64(w.Arch.Dim), int64(w.Arch.Vocab))
+}
 
 func (w *Workload) adapterBytes() int64 {
 	if b := w.AdapterType.Bytes(); b > 0 {

@@ -164,9 +164,9 @@ func (o Options) validate() error {
 	return nil
 }
 
-// linearNames returns the tensor names of the model's linear weights:
+// LinearNames returns the tensor names of the model's linear weights:
 // every projection of every layer, then the classifier.
-func linearNames(c arch.Config) []string {
+func LinearNames(c arch.Config) []string {
 	var names []string
 	for l := range c.Layers {
 		p := fmt.Sprintf("layers.%d.", l)
@@ -187,7 +187,7 @@ func (o *Options) perNode(c arch.Config) error {
 	} else if len(o.LayerAttention) != c.Layers {
 		return fmt.Errorf("engine: Options.LayerAttention has %d kernels for %d layers", len(o.LayerAttention), c.Layers)
 	}
-	names := linearNames(c)
+	names := LinearNames(c)
 	if o.Weights == nil {
 		o.Weights = map[string]Weight{}
 		double := o.Quantize == QuantizeNF4 || o.Quantize == QuantizeFP4

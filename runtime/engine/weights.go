@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"unsafe"
 
 	"gorgonia.org/tensor"
 
@@ -146,26 +148,60 @@ func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) err
 		}
 		return e.loadDense(name, t)
 	}
-	v, shared := e.emb, true
+	v := e.emb
 	if name != "output.weight" || !e.cfg.Tied || e.emb == nil {
 		var err error
 		if v, _, err = fp32(t); err != nil {
 			return err
 		}
-		shared = false
 	}
-	q, err := e.exec.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
+	q, err := e.quantize(ws, t, v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
 	if err != nil {
 		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
 	e.quant[name] = q
 	e.bytes += int64(q.Bytes())
-	if !shared {
-		// Only the quantised copy is used from now on: let the mapped
-		// file's pages go, so the resident set holds each weight once.
-		ws.ReleaseData(t.Data)
-	}
+	// Only the quantised copy is multiplied from now on: let the mapped
+	// file's pages go, so the resident set holds each weight once. A tied
+	// classifier's source is the embedding matrix, which lookups still
+	// read, a row per token: those rows fault back in from the file.
+	ws.ReleaseData(t.Data)
 	return nil
+}
+
+// slabBytes is how much of a source tensor's fp32 values quantize reads
+// before releasing their pages.
+const slabBytes = 8 << 20
+
+// quantize quantises v, the fp32 values of t (aliased or decoded), shaped
+// [rows, cols]. Q8_0 blocks never straddle rows when cols is a multiple of
+// 32, so a large Q8_0 matrix (a classifier of 32k rows is 98 MB in fp32)
+// is quantised a slab of rows at a time and each slab's mapped pages are
+// released as soon as it is done: the resident set never holds the whole
+// fp32 source beside its quantised copy.
+func (e *Engine) quantize(ws *weights.Set, t *weights.Tensor, v []float32, rows, cols int, cfg kernels.QuantConfig) (*kernels.QMatrix, error) {
+	slab := max(slabBytes/(4*max(cols, 1)), 1)
+	if cfg.Method != kernels.Q8_0 || cols%kernels.BlockQ8_0 != 0 || rows <= slab {
+		return e.exec.QuantizeConfig(v, rows, cols, cfg)
+	}
+	rowBytes := cols / kernels.BlockQ8_0 * (2 + kernels.BlockQ8_0)
+	out := &kernels.QMatrix{Method: kernels.Q8_0, Rows: rows, Cols: cols, BlockSize: kernels.BlockQ8_0, Data: make([]byte, rows*rowBytes)}
+	aliased := len(t.Data) == 4*len(v) && len(v) > 0 && &t.Data[0] == (*byte)(unsafe.Pointer(&v[0]))
+	for r0 := 0; r0 < rows; r0 += slab {
+		r1 := min(r0+slab, rows)
+		cfg.Q8Data = out.Data[r0*rowBytes : r1*rowBytes]
+		if _, err := e.exec.QuantizeConfig(v[r0*cols:r1*cols], r1-r0, cols, cfg); err != nil {
+			var nf *kernels.NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Row += r0
+			}
+			return nil, err
+		}
+		if aliased {
+			ws.ReleaseData(t.Data[4*r0*cols : 4*r1*cols])
+		}
+	}
+	return out, nil
 }
 
 // embedRow writes token tok's embedding into dst (Dim values).

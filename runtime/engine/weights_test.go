@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"math"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -98,5 +101,43 @@ func TestFP32WeightsAlias(t *testing.T) {
 	got := e.tensors["layers.0.attention.wq.weight"].Float32s()
 	if &src[0] != &got[0] {
 		t.Error("the engine copied an fp32 weight instead of aliasing the file")
+	}
+}
+
+// TestSlabQuantizeMatchesWhole quantises a Q8_0 matrix taller than one
+// slab both ways: the slab-by-slab result (which releases the source's
+// pages as it goes) must be the whole-matrix quantisation byte for byte,
+// and a NaN past the first slab must be reported at its own row.
+func TestSlabQuantizeMatchesWhole(t *testing.T) {
+	cols := 64
+	rows := slabBytes/(4*cols)*2 + 5
+	v := make([]float32, rows*cols)
+	for i := range v {
+		v[i] = float32(math.Sin(float64(i) * 0.37))
+	}
+	src := &weights.Tensor{Name: "w", Shape: []int{rows, cols}, DType: weights.F32, Data: make([]byte, 4*len(v))}
+	ws := &weights.Set{Source: "test"}
+	e := &Engine{}
+	cfg := kernels.QuantConfig{Method: kernels.Q8_0}
+	got, err := e.quantize(ws, src, v, rows, cols, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := kernels.QuantizeConfig(v, rows, cols, kernels.QuantConfig{Method: kernels.Q8_0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != rows || got.Cols != cols || got.BlockSize != want.BlockSize || !bytes.Equal(got.Data, want.Data) {
+		t.Fatalf("slab quantisation differs from the whole matrix's (%d×%d, %d vs %d bytes)", got.Rows, got.Cols, len(got.Data), len(want.Data))
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := rows - 2
+	v[bad*cols+3] = float32(math.NaN())
+	_, err = e.quantize(ws, src, v, rows, cols, cfg)
+	var nf *kernels.NonFiniteError
+	if !errors.As(err, &nf) || nf.Row != bad || nf.Col != 3 {
+		t.Errorf("NaN at [%d,3]: got %v", bad, err)
 	}
 }

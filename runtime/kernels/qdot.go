@@ -121,6 +121,9 @@ func intDotMethod(q *QMatrix) bool {
 type intKernel struct {
 	quant func(x []float32) *act8
 	rows  func(a *act8, out []float32, lo, hi int)
+	// rows4, when not nil, does rows for activations b..b+3 of a batch
+	// that quant quantised whole, their results at out[(b+i)·q.Rows+r].
+	rows4 func(a *act8, b int, out []float32, lo, hi int)
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -130,12 +133,12 @@ func newIntKernel(q *QMatrix) intKernel {
 	switch q.Method {
 	case Q4_K:
 		nb := cols / 256
-		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
 		}}
 	case Q6_K:
 		nb := cols / 256
-		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
 		}}
 	case NF4, FP4:
@@ -157,7 +160,7 @@ func newIntKernel(q *QMatrix) intKernel {
 			a.laneScales()
 			return a
 		}
-		return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
@@ -165,14 +168,15 @@ func newIntKernel(q *QMatrix) intKernel {
 	}
 	var k int32
 	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
+	var dot4 func(*byte, int, int, *int8, *float32, *int32, *float32, int)
 	var size int
 	switch q.Method {
 	case Q8_0:
-		k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
+		k, dot, dot4, size = 128, dotRowsQ8_0VNNI, dotRows4Q8_0VNNI, bytesQ8Block
 	case Q4_0:
-		k, dot, size = 8, dotRowsQ4_0VNNI, 18
+		k, dot, dot4, size = 8, dotRowsQ4_0VNNI, dotRows4Q4_0VNNI, 18
 	default: // Q5_0
-		k, dot, size = 16, dotRowsQ5_0VNNI, 22
+		k, dot, dot4, size = 16, dotRowsQ5_0VNNI, dotRows4Q5_0VNNI, 22
 	}
 	nb := cols / 32
 	rec := nb * size
@@ -183,7 +187,37 @@ func newIntKernel(q *QMatrix) intKernel {
 	}
 	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
 		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}, func(a *act8, b int, out []float32, lo, hi int) {
+		// Each activation's codes, biases and lane scales take cols bytes.
+		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
+}
+
+// row returns activation b of a batch that one act32 or act256 call
+// quantised whole (rows of cols values never share a block).
+func (a *act8) row(b, cols int) act8 {
+	sub := func(n int) (lo, hi int) { return b * n, (b + 1) * n }
+	v := act8{}
+	lo, hi := sub(cols)
+	v.q = a.q[lo:hi]
+	per := cols / (len(a.q) / len(a.d)) // blocks per row
+	lo, hi = sub(per)
+	v.d = a.d[lo:hi]
+	if a.bias != nil {
+		lo, hi = sub(cols / 4)
+		v.bias = a.bias[lo:hi]
+	}
+	if a.dxv != nil {
+		lo, hi = sub(cols / 4)
+		v.dxv = a.dxv[lo:hi]
+	}
+	if a.s16 != nil {
+		lo, hi = sub(cols / 16)
+		v.s16 = a.s16[lo:hi]
+		lo, hi = sub(cols / 32)
+		v.s32 = a.s32[lo:hi]
+	}
+	return v
 }
 
 // intWork is the parallelRows work of one row of q by the integer-dot
@@ -210,26 +244,30 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 const intTileRows = 16
 
 // intMatMul sets out = X·Wᵀ for n activation rows with the integer-dot
-// kernels: each row of X is quantised once, and each tile of intTileRows
-// weight rows is multiplied with all of them while it is in cache. The
-// caller has checked vnni() and intDotMethod(q).
+// kernels: X is quantised once, and each tile of intTileRows weight rows
+// is multiplied with all n rows while it is in cache, four at a time where
+// the format has a four-activation kernel. The caller has checked vnni()
+// and intDotMethod(q).
 func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 	k := newIntKernel(q)
 	rows, cols := q.Rows, q.Cols
-	acts := make([]*act8, n)
+	a := k.quant(x[:n*cols])
+	defer actPool.Put(a)
+	acts := make([]act8, n)
 	for b := range acts {
-		acts[b] = k.quant(x[b*cols : (b+1)*cols])
+		acts[b] = a.row(b, cols)
 	}
-	defer func() {
-		for _, a := range acts {
-			actPool.Put(a)
-		}
-	}()
 	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
 		for t := lo; t < hi; t += intTileRows {
 			th := min(t+intTileRows, hi)
-			for b, a := range acts {
-				k.rows(a, out[b*rows:(b+1)*rows], t, th)
+			b := 0
+			if k.rows4 != nil {
+				for ; b+4 <= n; b += 4 {
+					k.rows4(a, b, out, t, th)
+				}
+			}
+			for ; b < n; b++ {
+				k.rows(&acts[b], out[b*rows:(b+1)*rows], t, th)
 			}
 		}
 	})

@@ -66,6 +66,10 @@ type QuantConfig struct {
 	// mean (QLoRA §3 "Double Quantization"; bitsandbytes quantize_4bit with
 	// compress_statistics=True). It is ignored for Q8_0.
 	DoubleQuant bool
+	// Q8Data, when it has room, receives a Q8_0 result's blocks instead of
+	// a new buffer, so that a caller quantising a matrix a slab of rows at
+	// a time writes every slab into one buffer. Other formats ignore it.
+	Q8Data []byte
 }
 
 // QMatrix is a quantised row-major matrix of shape [Rows, Cols]. Blocks run
@@ -126,7 +130,11 @@ func (e Exec) QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMa
 		quantizeBlocks = func(b0, b1 int) int { return q.quantize4(w, b0, b1) }
 	case Q8_0:
 		q.BlockSize = BlockQ8_0
-		q.Data = make([]byte, q.Blocks()*bytesQ8Block)
+		if size := q.Blocks() * bytesQ8Block; cap(cfg.Q8Data) >= size {
+			q.Data = cfg.Q8Data[:size]
+		} else {
+			q.Data = make([]byte, size)
+		}
 		quantizeBlocks = func(b0, b1 int) int { return q.quantizeQ8(w, b0, b1) }
 	default:
 		return nil, fmt.Errorf("kernels.Quantize: invalid method %v", cfg.Method)

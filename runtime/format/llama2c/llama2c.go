@@ -112,8 +112,8 @@ func versionedMatrices(c arch.Config) []tensorSpec {
 }
 
 // decode reads the checkpoint in data. release, when not nil, drops the
-// mapped pages of each fp32 tensor from memory once its finite-value check
-// has read them, so that opening a file does not make all of it resident
+// mapped pages of each fp32 tensor from memory, a slab at a time, as its
+// finite-value check reads them, so that opening a file does not make all of it resident
 // at once; consumers fault back in only what they use.
 func decode(name string, data []byte, release func([]byte)) (*weights.Set, error) {
 	h, err := arch.ParseLlama2cHeader(data[:min(len(data), arch.Llama2cHeaderMax)])
@@ -163,11 +163,8 @@ func decode(name string, data []byte, release func([]byte)) (*weights.Set, error
 		if t.name == "" {
 			return nil
 		}
-		if err := mapped.CheckFiniteF32(t.name, b); err != nil {
+		if err := mapped.CheckFiniteF32Releasing(t.name, b, release); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
-		}
-		if release != nil {
-			release(b)
 		}
 		s.Tensors[t.name] = &weights.Tensor{Name: t.name, Shape: t.shape, DType: weights.F32, Data: b}
 		return nil

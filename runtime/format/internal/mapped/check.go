@@ -8,7 +8,32 @@ import (
 
 // CheckFiniteF32 reports the first NaN or infinite value in little-endian
 // float32 data as an error naming the tensor and the element's index.
-func CheckFiniteF32(name string, data []byte) error {
+func CheckFiniteF32(name string, data []byte) error { return CheckFiniteF32Releasing(name, data, nil) }
+
+// checkSlab is how many bytes CheckFiniteF32Releasing reads before
+// releasing them.
+const checkSlab = 8 << 20
+
+// CheckFiniteF32Releasing is CheckFiniteF32 that, when release is not
+// nil, hands each 8 MiB slab of data to release as soon as it has been
+// read, so that checking a large mapped tensor never makes all of it
+// resident at once.
+func CheckFiniteF32Releasing(name string, data []byte, release func([]byte)) error {
+	for lo := 0; lo < len(data); lo += checkSlab {
+		hi := min(lo+checkSlab, len(data))
+		if err := checkFiniteF32(name, data[lo:hi], lo/4); err != nil {
+			return err
+		}
+		if release != nil {
+			release(data[lo:hi])
+		}
+	}
+	return nil
+}
+
+// checkFiniteF32 checks data, whose first value is element base of the
+// tensor.
+func checkFiniteF32(name string, data []byte, base int) error {
 	// Two values per 64-bit load: a value is non-finite when its exponent
 	// bits are all set, that is when its half of (w & mask) ^ mask is zero.
 	const mask = 0x7F8000007F800000
@@ -23,7 +48,7 @@ func CheckFiniteF32(name string, data []byte) error {
 	for ; i+4 <= len(data); i += 4 {
 		if binary.LittleEndian.Uint32(data[i:])&0x7F800000 == 0x7F800000 {
 			v := math.Float32frombits(binary.LittleEndian.Uint32(data[i:]))
-			return fmt.Errorf("tensor %q holds %v at element %d", name, v, i/4)
+			return fmt.Errorf("tensor %q holds %v at element %d", name, v, base+i/4)
 		}
 	}
 	return nil

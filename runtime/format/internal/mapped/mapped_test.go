@@ -1,6 +1,9 @@
 package mapped
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,5 +80,33 @@ func TestCheckFiniteEveryPosition(t *testing.T) {
 				t.Fatalf("n=%d at=%d: %v", n, at, err)
 			}
 		}
+	}
+}
+
+// TestCheckFiniteReleasingSlabs checks a tensor longer than one slab: the
+// index of a bad value past the first slab is the tensor's, and every byte
+// is handed to release exactly once, in order.
+func TestCheckFiniteReleasingSlabs(t *testing.T) {
+	n := checkSlab/4*2 + 100 // two whole slabs and a short one
+	data := make([]byte, 4*n)
+	var released int
+	release := func(b []byte) {
+		if &b[0] != &data[released] {
+			t.Errorf("release got bytes from %p, want the next slab at offset %d", &b[0], released)
+		}
+		released += len(b)
+	}
+	if err := CheckFiniteF32Releasing("w", data, release); err != nil || released != len(data) {
+		t.Fatalf("all zeros: %v, released %d of %d bytes", err, released, len(data))
+	}
+	bad := checkSlab/4 + 7
+	binary.LittleEndian.PutUint32(data[4*bad:], math.Float32bits(float32(math.Inf(-1))))
+	released = 0
+	err := CheckFiniteF32Releasing("w", data, release)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at element %d", bad)) {
+		t.Errorf("-Inf at element %d: got %v", bad, err)
+	}
+	if released != checkSlab {
+		t.Errorf("released %d bytes before the bad slab, want %d", released, checkSlab)
 	}
 }
