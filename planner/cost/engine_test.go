@@ -114,7 +114,8 @@ func TestEngineChoices(t *testing.T) {
 	if got := fa.Memory(dev).Component("optimizer_step"); got == 0 {
 		t.Error("the measurements' foreach AdamW lost its step temporary")
 	}
-	if got := fa.OnEngine(EngineHF).Memory(dev).Component("optimizer_step"); got != 0 {
+	fh2 := fa.OnEngine(EngineHF)
+	if got := fh2.Memory(dev).Component("optimizer_step"); got != 0 {
 		t.Errorf("hf's fused AdamW (single device) keeps a %d B step temporary", got)
 	}
 	// Full fine-tuning: no fp32 master weights under torchtune's bf16.
