@@ -57,6 +57,7 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 	nb := len(x) / 32
 	a := actPool.Get().(*act8)
 	a.q, a.d, a.bias = grow(a.q, len(x)), grow(a.d, nb), grow(a.bias, 8*nb)
+	a.s16, a.s32, a.dxv = a.s16[:0], a.s32[:0], a.dxv[:0] // a pooled buffer's
 	if nb > 0 {
 		quantBlocksAVX512(&x[0], nb, 2, &a.q[0], &a.d[0])
 	}
@@ -83,6 +84,7 @@ func act256(x []float32) *act8 {
 	nb := len(x) / 256
 	a := actPool.Get().(*act8)
 	a.q, a.d, a.s16, a.s32 = grow(a.q, len(x)), grow(a.d, nb), grow(a.s16, len(x)/16), grow(a.s32, len(x)/32)
+	a.bias, a.dxv = a.bias[:0], a.dxv[:0] // a pooled buffer's
 	if nb > 0 {
 		quantBlocksAVX512(&x[0], nb, 16, &a.q[0], &a.d[0])
 	}
@@ -203,15 +205,15 @@ func (a *act8) row(b, cols int) act8 {
 	per := cols / (len(a.q) / len(a.d)) // blocks per row
 	lo, hi = sub(per)
 	v.d = a.d[lo:hi]
-	if a.bias != nil {
+	if len(a.bias) > 0 {
 		lo, hi = sub(cols / 4)
 		v.bias = a.bias[lo:hi]
 	}
-	if a.dxv != nil {
+	if len(a.dxv) > 0 {
 		lo, hi = sub(cols / 4)
 		v.dxv = a.dxv[lo:hi]
 	}
-	if a.s16 != nil {
+	if len(a.s16) > 0 {
 		lo, hi = sub(cols / 16)
 		v.s16 = a.s16[lo:hi]
 		lo, hi = sub(cols / 32)
