@@ -199,3 +199,15 @@ func dotRows4Q4_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32,
 //
 //go:noescape
 func dotRows4Q5_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)
+
+// dot4bitRows4VNNI is dot4bitRowsVNNI for four activations at once,
+// interleaved by interleave4; activation a's results go to out + a·stride
+// bytes.
+//
+//go:noescape
+func dot4bitRows4VNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int)
+
+// dot4bitRows4DQVNNI is dot4bitRows4VNNI with double-quantised scales.
+//
+//go:noescape
+func dot4bitRows4DQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int)

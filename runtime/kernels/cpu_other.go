@@ -80,3 +80,9 @@ func dotRows4Q4_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32,
 
 func dotRows4Q5_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
 }
+
+func dot4bitRows4VNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int) {
+}
+
+func dot4bitRows4DQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int) {
+}

@@ -124,8 +124,10 @@ type intKernel struct {
 	quant func(x []float32) *act8
 	rows  func(a *act8, out []float32, lo, hi int)
 	// rows4, when not nil, does rows for activations b..b+3 of a batch
-	// that quant quantised whole, their results at out[(b+i)·q.Rows+r].
+	// that quant quantised whole, their results at out[(b+i)·q.Rows+r];
+	// it is given group(a, b) when group is not nil, else a.
 	rows4 func(a *act8, b int, out []float32, lo, hi int)
+	group func(a *act8, b int) *act8
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -162,11 +164,19 @@ func newIntKernel(q *QMatrix) intKernel {
 			a.laneScales()
 			return a
 		}
+		dot4 := dot4bitRows4VNNI
+		if q.DoubleQuant {
+			dot4 = dot4bitRows4DQVNNI
+		}
 		return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
-		}}
+		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
+			s := s
+			s.h0 = lo * halves
+			dot4(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.dxv[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
+		}, group: func(a *act8, b int) *act8 { return a.interleave4(b, cols) }}
 	}
 	var k int32
 	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
@@ -187,9 +197,9 @@ func newIntKernel(q *QMatrix) intKernel {
 		a.laneScales()
 		return a
 	}
-	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+	return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
-	}, func(a *act8, b int, out []float32, lo, hi int) {
+	}, rows4: func(a *act8, b int, out []float32, lo, hi int) {
 		// Each activation's codes, biases and lane scales take cols bytes.
 		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
@@ -259,13 +269,23 @@ func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 	for b := range acts {
 		acts[b] = a.row(b, cols)
 	}
+	var groups []*act8
+	if k.group != nil {
+		for b := 0; b+4 <= n; b += 4 {
+			groups = append(groups, k.group(a, b))
+		}
+	}
 	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
 		for t := lo; t < hi; t += intTileRows {
 			th := min(t+intTileRows, hi)
 			b := 0
 			if k.rows4 != nil {
 				for ; b+4 <= n; b += 4 {
-					k.rows4(a, b, out, t, th)
+					g := a
+					if groups != nil {
+						g = groups[b/4]
+					}
+					k.rows4(g, b, out, t, th)
 				}
 			}
 			for ; b < n; b++ {
@@ -334,4 +354,22 @@ type blockScales struct {
 	off    float32
 	mul    float32
 	tab    *[64]byte
+}
+
+// interleave4 returns activations b..b+3 of an act32 batch (rows of cols
+// values, with laneScales) interleaved for the four-activation 4-bit
+// kernels: per pair of 32-value halves, each activation's 64 codes, 16
+// biases and 16 lane scales in turn; a last odd half, 32, 8 and 8 of each.
+func (a *act8) interleave4(b, cols int) *act8 {
+	g := &act8{q: make([]int8, 4*cols), bias: make([]int32, cols), dxv: make([]float32, cols)}
+	for p := 0; p < cols; p += 64 {
+		w := min(64, cols-p) // values in this unit: a pair, or the last half
+		for i := 0; i < 4; i++ {
+			src := (b+i)*cols + p
+			copy(g.q[4*p+i*w:4*p+(i+1)*w], a.q[src:src+w])
+			copy(g.bias[p+i*w/4:p+(i+1)*w/4], a.bias[src/4:src/4+w/4])
+			copy(g.dxv[p+i*w/4:p+(i+1)*w/4], a.dxv[src/4:src/4+w/4])
+		}
+	}
+	return g
 }
