@@ -119,6 +119,8 @@ func method(q Quantize) kernels.Method {
 		return kernels.FP4
 	case QuantizeQ8_0:
 		return kernels.Q8_0
+	case QuantizeBF16:
+		return kernels.BF16
 	}
 	return kernels.MethodInvalid
 }
