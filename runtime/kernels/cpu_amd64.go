@@ -211,3 +211,17 @@ func dot4bitRows4VNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32,
 //
 //go:noescape
 func dot4bitRows4DQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int)
+
+// dotRows4Q4KVNNI is dotRowsQ4KVNNI for four activations at once,
+// interleaved by interleave4K; activation a's results go to out + a·stride
+// bytes.
+//
+//go:noescape
+func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32, stride int)
+
+// dotRows4Q6KVNNI is dotRowsQ6KVNNI for four activations at once,
+// interleaved by interleave4K; activation a's results go to out + a·stride
+// bytes.
+//
+//go:noescape
+func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int)

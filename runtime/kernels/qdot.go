@@ -139,12 +139,16 @@ func newIntKernel(q *QMatrix) intKernel {
 		nb := cols / 256
 		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
-		}}
+		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
+			dotRows4Q4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &g.q[0], &g.d[0], &g.s32[0], &out[b*q.Rows+lo], 4*q.Rows)
+		}, group: func(a *act8, b int) *act8 { return a.interleave4K(b, cols) }}
 	case Q6_K:
 		nb := cols / 256
 		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
-		}}
+		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
+			dotRows4Q6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &g.q[0], &g.d[0], &g.s16[0], &out[b*q.Rows+lo], 4*q.Rows)
+		}, group: func(a *act8, b int) *act8 { return a.interleave4K(b, cols) }}
 	case NF4, FP4:
 		tab := &nf4Int8
 		if q.Method == FP4 {
@@ -369,6 +373,26 @@ func (a *act8) interleave4(b, cols int) *act8 {
 			copy(g.q[4*p+i*w:4*p+(i+1)*w], a.q[src:src+w])
 			copy(g.bias[p+i*w/4:p+(i+1)*w/4], a.bias[src/4:src/4+w/4])
 			copy(g.dxv[p+i*w/4:p+(i+1)*w/4], a.dxv[src/4:src/4+w/4])
+		}
+	}
+	return g
+}
+
+// interleave4K returns activations b..b+3 of an act256 batch (rows of
+// cols values) interleaved for dotRows4Q4KVNNI and dotRows4Q6KVNNI: per
+// 256-value block, each activation's 256 codes in turn, their four
+// scales, each one's eight 32-value sums in turn and each one's sixteen
+// 16-value sums in turn.
+func (a *act8) interleave4K(b, cols int) *act8 {
+	nb := cols / 256
+	g := &act8{q: make([]int8, 4*cols), d: make([]float32, 4*nb), s32: make([]int16, 4*cols/32), s16: make([]int16, 4*cols/16)}
+	for k := 0; k < nb; k++ {
+		for i := 0; i < 4; i++ {
+			src := (b+i)*cols + 256*k
+			copy(g.q[1024*k+256*i:1024*k+256*(i+1)], a.q[src:src+256])
+			g.d[4*k+i] = a.d[src/256]
+			copy(g.s32[32*k+8*i:32*k+8*(i+1)], a.s32[src/32:src/32+8])
+			copy(g.s16[64*k+16*i:64*k+16*(i+1)], a.s16[src/16:src/16+16])
 		}
 	}
 	return g
