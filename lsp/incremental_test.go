@@ -95,3 +95,70 @@ func TestCheckDiagnosticsBeforePlan(t *testing.T) {
 	once.Do(func() { close(release) })
 	s.waitPublication(u, 2)
 }
+
+// TestProvisionalDiagnostics checks the first publication after an edit of
+// a large document (here any size, by setting provisionalBytes to 0): the
+// new syntax error of the edited declaration, and the previous analysis's
+// error in a later declaration moved down by the inserted line, as the
+// check then reports it.
+func TestProvisionalDiagnostics(t *testing.T) {
+	s := newSessionWith(t, testOpts(), func(sv *server) { sv.provisionalBytes = 0 })
+	text := bigProgram(1000) + "\nmodel bad {\n  source   = \"hf:a/b\"\n  quantize { method = nf5 }\n}\n"
+	u := testURI(t, "big.whisper")
+	s.open(u, text)
+	var e303 *protocol.Diagnostic
+	for _, d := range s.waitDiagnostics(u, 1) {
+		if d.Code == protocol.String("E303") {
+			e303 = &d
+		}
+	}
+	if e303 == nil {
+		t.Fatal("no E303 for nf5")
+	}
+	// Wait for the analysis to be complete: the provisional diagnostics
+	// start from it.
+	for {
+		s.inner.mu.Lock()
+		a := s.inner.cache[u]
+		s.inner.mu.Unlock()
+		if a != nil && a.doc.Version == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	published := len(s.client.diags[u])
+	mid := len(text) / 2
+	i := mid + strings.Index(text[mid:], "  seq_len = 1024\n") + len("  seq_len = 1024\n")
+	text = s.edit(u, 2, text, i, i, "  batch = = 2\n")
+	first := s.waitPublication(u, published+1)
+	var syntax, moved bool
+	for _, d := range first {
+		if d.Code == protocol.String("E110") && int(d.Range.Start.Line) == strings.Count(text[:i], "\n") {
+			syntax = true
+		}
+		if d.Code == protocol.String("E303") && d.Range.Start.Line == e303.Range.Start.Line+1 && d.Range.Start.Character == e303.Range.Start.Character {
+			moved = true
+		}
+	}
+	if !syntax || !moved {
+		t.Errorf("first publication after the edit: syntax error %v, E303 moved a line down %v: %v", syntax, moved, first)
+	}
+	// The check's own publication follows: two for version 2 (the
+	// program has errors, so no plan).
+	for {
+		s.inner.mu.Lock()
+		a := s.inner.cache[u]
+		s.inner.mu.Unlock()
+		if a != nil && a.doc.Version == 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.waitPublication(u, published+2)
+	s.client.mu.Lock()
+	n := len(s.client.diags[u]) - published
+	s.client.mu.Unlock()
+	if n != 2 {
+		t.Errorf("%d publications of version 2, want the provisional one and the check's", n)
+	}
+}

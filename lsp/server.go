@@ -159,6 +159,11 @@ type server struct {
 	// the planner is quick, and one publication avoids the flicker of
 	// the plan's diagnostics.
 	earlyBytes int
+	// provisionalBytes is the size from which, after an edit, the
+	// diagnostics of the previous analysis outside the edited
+	// declarations are published, moved, with the new syntax errors,
+	// before the check (see server.provisional).
+	provisionalBytes int
 	// trees holds the latest parse of each file the analyses read, which
 	// the next analysis updates with parser.Reparse.
 	treesMu sync.Mutex
@@ -188,8 +193,9 @@ func newServer(ctx context.Context, opts Options) *server {
 		cache:    make(map[uri.URI]*analysis),
 		inflight: make(map[*document]*inflight),
 
-		earlyBytes: defaultEarlyBytes,
-		trees:      make(map[string]*wparser.Tree),
+		earlyBytes:       defaultEarlyBytes,
+		provisionalBytes: defaultProvisionalBytes,
+		trees:            make(map[string]*wparser.Tree),
 	}
 }
 

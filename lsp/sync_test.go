@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -202,5 +203,29 @@ func TestHoverDoesNotWaitForAnalysis(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("hover waited for the analysis")
+	}
+	// Completion, symbols and semantic tokens do not wait either.
+	done := make(chan string, 3)
+	go func() {
+		_, err := s.server.Completion(s.ctx, &protocol.CompletionParams{TextDocumentPositionParams: s.tdpp(u, s.pos(text, "nf4", 0))})
+		done <- fmt.Sprint("completion: ", err)
+	}()
+	go func() {
+		_, err := s.server.DocumentSymbol(s.ctx, &protocol.DocumentSymbolParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}})
+		done <- fmt.Sprint("symbols: ", err)
+	}()
+	go func() {
+		_, err := s.server.SemanticTokensFull(s.ctx, &protocol.SemanticTokensParams{TextDocument: protocol.TextDocumentIdentifier{URI: u}})
+		done <- fmt.Sprint("semantic tokens: ", err)
+	}()
+	for k := 0; k < 3; k++ {
+		select {
+		case r := <-done:
+			if !strings.HasSuffix(r, "<nil>") {
+				t.Error(r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a request waited for the analysis")
+		}
 	}
 }

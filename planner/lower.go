@@ -36,7 +36,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 	}
 	linear := func(m arch.Module, q cost.Quant) Linear {
 		l := Linear{Module: m.Name, In: m.In, Out: m.Out, Compute: w.Compute, Weight: storage, Kernel: KernelMatMul}
-		if q.Type.Quantized() {
+		if q.Type.Quantized() || q.Type == cost.BF16 {
 			l.Weight = q.Type
 			l.Kernel = KernelQuantMatMul
 			if q.Type == cost.NF4 || q.Type == cost.FP4 {

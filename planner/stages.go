@@ -24,7 +24,8 @@ func (b *builder) precision(req compiler.DType, written bool, site *compiler.Sit
 		if written && req != compiler.DTypeFP32 {
 			b.report(diag.Errorf(site.ValueRange(attr), "P118", req.String()+" cannot run on the CPU",
 				fmt.Sprintf("%s = %s asks for %s arithmetic, but the CPU runtime stores activations and computes in fp32 only; "+
-					"it would not honour the setting. Write %s = fp32 (or remove it) to run on the CPU, or plan for a GPU target.",
+					"it would not honour the setting (a LoRA finetune's precision = bf16 is the exception: its frozen base is stored in bf16). "+
+					"Write %s = fp32 (or remove it) to run on the CPU, or plan for a GPU target.",
 					attr, req, req, attr)))
 		}
 		return cost.FP32, "the CPU runtime computes in fp32"
@@ -190,9 +191,16 @@ func (b *builder) finetune(f *compiler.Finetune) {
 			}
 		}
 	}
-	mem := w.Memory(b.dev)
+	// The CPU runtime's attention never keeps seq×seq scores, so selective
+	// recomputation keeps all but the rotated q and k (trainDecisions
+	// states those bytes): its memory and time are counted as none's.
+	mw := w
+	if !b.target.Profile.GPU && w.Checkpointing == cost.CheckpointSelective {
+		mw.Checkpointing = cost.CheckpointNone
+	}
+	mem := mw.Memory(b.dev)
 	st.Memory = b.deviceMemory(mem, w.Devices)
-	tm := w.TrainStep(b.dev)
+	tm := mw.TrainStep(b.dev)
 	accum := max(f.GradAccum, 1)
 	st.Time = &StageTime{StepSeconds: tm.Seconds * float64(accum), Bound: tm.Bound,
 		TokensPerSecond: tm.TokensPerSecond() * float64(max(w.Devices, 1)),
@@ -297,9 +305,20 @@ func (b *builder) checkTargets(f *compiler.Finetune, c arch.Config, names []stri
 
 // trainWorkload turns a finetune into the cost model's workload.
 func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) cost.Workload {
-	compute, why := b.precision(f.Precision, f.Has("precision"), &f.Decl.Site, "precision")
-	reqPrec := f.Precision.String()
-	st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: compute.String(), Requested: ifDiff(reqPrec, compute.String()), Effect: why})
+	// On the CPU, LoRA with precision = bf16 stores the frozen block
+	// weights in bf16 and computes in fp32 (runtime/kernels' BF16).
+	bf16Base := !b.target.Profile.GPU && f.Has("precision") && f.Precision == compiler.DTypeBF16 &&
+		f.Method == compiler.MethodLoRA && (f.Model.Quantize == nil || !f.Model.Quantize.Method.Quantized())
+	var compute cost.DType
+	var why string
+	if bf16Base {
+		compute, why = cost.FP32, "the frozen block weights stored in bf16 (half of fp32's bytes), widened to fp32 row by row in the matmuls: fp32 arithmetic and accumulation"
+		st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: "bf16 weights, fp32 compute", Effect: why})
+	} else {
+		compute, why = b.precision(f.Precision, f.Has("precision"), &f.Decl.Site, "precision")
+		reqPrec := f.Precision.String()
+		st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: compute.String(), Requested: ifDiff(reqPrec, compute.String()), Effect: why})
+	}
 	w := cost.Workload{Arch: c, Compute: compute, Batch: max(f.Batch, 1), Seq: max(f.Data.SeqLen, 1),
 		Optimizer: optimizerOf(f.Optimizer.Name), Devices: 1, Sharding: cost.DDP}
 	if f.Method == compiler.MethodFull {
@@ -327,6 +346,9 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		}
 		if len(w.LoRATargets) == 0 || w.LoRARank <= 0 {
 			w.LoRARank, w.LoRATargets = 16, []string{"q_proj", "v_proj"}
+		}
+		if bf16Base {
+			w.Quant = cost.Quant{Type: cost.BF16}
 		}
 	}
 	if q := f.Model.Quantize; q != nil && q.Method != compiler.DTypeInvalid {
@@ -404,7 +426,15 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			extra = t1.RecomputeFLOPs / t0.FLOPs
 		}
 		d := Decision{What: "checkpointing", Choice: ckptName(w), Rule: "ML002", SavesBytes: a0 - a1, ExtraCompute: extra}
-		if w.Checkpointing == cost.CheckpointNone {
+		if w.Checkpointing == cost.CheckpointSelective && !b.target.Profile.GPU {
+			// runtime/engine/selective.go: the rotated q and k and their
+			// gradients, fp32, one sequence at a time.
+			c := w.Arch
+			per := int64(c.Layers) * 2 * int64(w.Seq) * int64((c.Heads+c.KVHeads)*c.HeadSize()) * 4
+			d.SavesBytes, d.ExtraCompute = per, 0
+			d.Effect = fmt.Sprintf("the attention core recomputed in the backward pass; the CPU runtime's attention never keeps seq×seq scores, "+
+				"so this drops the rotated q and k and their gradients, %s per sequence (the activations below are counted as without it)", gib(per))
+		} else if w.Checkpointing == cost.CheckpointNone {
 			full := w
 			full.Checkpointing = cost.CheckpointFull
 			d.Effect = fmt.Sprintf("activations %s kept (full checkpointing would keep %s)", gib(a1), gib(full.ActivationBytes()))
@@ -421,6 +451,15 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			d := st.Decision("attention")
 			d.SavesBytes = s
 			d.Effect = strings.TrimPrefix(d.Effect+"; ", "; ") + "no seq×seq scores: saves " + gib(s) + " over eager"
+		}
+	}
+	// bf16 storage of the frozen base (the CPU's precision = bf16)
+	if w.Quant.Type == cost.BF16 {
+		alt := w
+		alt.Quant = cost.Quant{}
+		if d := st.Decision("precision"); d != nil {
+			d.SavesBytes = alt.WeightBytes() - w.WeightBytes()
+			d.Effect += fmt.Sprintf("; frozen weights %s → %s (block linear layers bf16, the rest fp32)", gib(alt.WeightBytes()), gib(w.WeightBytes()))
 		}
 	}
 	// quantisation

@@ -64,6 +64,9 @@ func EngineOptions(g *planner.Graph, c arch.Config) (engine.Options, error) {
 		if l.Checkpoint || l.RecomputeAttention {
 			return o, fmt.Errorf("layer %d is a checkpoint boundary or recomputes its attention, which only a backward pass does; an inference stage runs none", i)
 		}
+		if l.RecomputeAttention {
+			return o, fmt.Errorf("layer %d recomputes its attention core in the backward pass, which an inference stage does not run", i)
+		}
 		switch l.Attention {
 		case cost.Eager, cost.Flash2:
 		case cost.SDPA:
@@ -159,6 +162,11 @@ func weightOf(ln planner.Linear, in, out int) (engine.Weight, error) {
 				return engine.Weight{}, fmt.Errorf("%s blocks of %d weights; the CPU kernels use 64", ln.Weight, ln.BlockSize)
 			}
 			return engine.Weight{Format: ln.Weight, DoubleQuant: ln.DoubleQuant}, nil
+		case cost.BF16:
+			if ln.BlockSize != 0 || ln.DoubleQuant {
+				return engine.Weight{}, fmt.Errorf("bf16 weights have no blocks or double quantisation")
+			}
+			return engine.Weight{Format: engine.QuantizeBF16}, nil
 		}
 		if ln.Weight.GGML() {
 			if ln.BlockSize != 0 || ln.DoubleQuant {
@@ -166,7 +174,7 @@ func weightOf(ln planner.Linear, in, out int) (engine.Weight, error) {
 			}
 			return engine.Weight{Format: ln.Weight}, nil
 		}
-		return engine.Weight{}, fmt.Errorf("weight format %s has no CPU kernel (nf4, fp4, q8_0, and GGML's block formats as a GGUF file stores them, have)", ln.Weight)
+		return engine.Weight{}, fmt.Errorf("weight format %s has no CPU kernel (nf4, fp4, bf16, q8_0, and GGML's block formats as a GGUF file stores them, have)", ln.Weight)
 	}
 	return engine.Weight{}, fmt.Errorf("kernel %s does not apply a linear layer", ln.Kernel)
 }

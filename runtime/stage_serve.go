@@ -31,9 +31,19 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if s == nil || !ok || st.Graph == nil {
 		return x.errorf(st, "E500", "Internal runtime error", "Stage %s has no serve declaration, loaded model or graph. Plan again.", st.ID)
 	}
+	// A finetune's output is served as trained: full weights in place of
+	// the base's, or LoRA adapters applied on the fly to the base.
+	ws := m.ws
+	var adapters map[string]*engine.Adapter
 	if s.Model.Finetune != nil {
-		return x.errorf(st, "E505", "Stage cannot run here",
-			"Serve stage %q serves a finetune's output, which needs the train stage this runtime does not execute yet. Point model at a model block, or export the fine-tune and serve the export.", s.Name)
+		tr, d := x.tunedOutput(st, s.Model, m)
+		if d != nil {
+			return d
+		}
+		if tr.ws != nil {
+			ws = tr.ws
+		}
+		adapters = tr.adapters
 	}
 	// The graph's KV cache holds max_batch sequences: the server's slots.
 	// Each slot is checked as the engine's one-sequence cache.
@@ -64,13 +74,14 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 		Timeout:      time.Duration(s.Timeout) * time.Second,
 		Template:     tmpl,
 		Engine:       opts,
+		Adapters:     adapters,
 		Log:          slog.New(slog.NewJSONHandler(x.s.Stderr, nil)),
 		Family:       "llama",
 		Parameters:   parameterSize(m.ws),
 		Quantization: quantLevel(m.ws, opts),
 	}
 	x.s.progress("preparing %s for serving (%d slots, quantize %s)", st.Model, cfg.MaxBatch, opts.Quantize)
-	srv, err := serve.New(ctx, m.ws, m.tok, cfg)
+	srv, err := serve.New(ctx, ws, m.tok, cfg)
 	x.s.progressDone()
 	if err != nil {
 		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)

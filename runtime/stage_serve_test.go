@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -118,4 +119,101 @@ serve api {
 	if !strings.Contains(errs.String(), "stopped after draining") {
 		t.Errorf("stderr: %s", errs.String())
 	}
+}
+
+// TestServeFinetune serves a LoRA fine-tune's output straight from the
+// run that trained it: the server's greedy completion of the prompt
+// equals what the generate stage printed from the same fine-tune, and
+// differs from the base model's.
+func TestServeFinetune(t *testing.T) {
+	prog, out := finetuneProgram(t, "", "lora { rank = 4, alpha = 8, targets = all }\n optimizer { name = adamw, lr = 1e-2, warmup = 2 steps }")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	path := filepath.Join(filepath.Dir(out), "ft.whisper")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = append(src, fmt.Sprintf("serve api {\n  model = sft\n  port  = %d\n  max_batch = 2\n}\n", port)...)
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, ds := compiler.Check(path, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan diag.Diagnostics, 1)
+	go func() { done <- Execute(ctx, plan, prog, Streams{Stdout: &stdout, Stderr: &stderr}) }()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", port))
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case ds := <-done:
+			t.Fatalf("the run ended before serving: %s\n%s", diag.Text(prog.Files, ds), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not start:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/completions", port), "application/json",
+		strings.NewReader(`{"model": "sft", "prompt": "Once upon a time", "max_tokens": 30, "temperature": 0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Choices []struct{ Text string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&c)
+	resp.Body.Close()
+	if err != nil || len(c.Choices) != 1 {
+		t.Fatalf("completion: %v %+v", err, c)
+	}
+	cancel()
+	if ds := <-done; len(ds) > 0 {
+		t.Fatalf("stopping the server: %s", diag.Text(prog.Files, ds))
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || lines[0] == lines[1] {
+		t.Fatalf("generation before and after training should differ:\n%s", stdout.String())
+	}
+	served := "Once upon a time" + c.Choices[0].Text
+	if strings.TrimSpace(served) != strings.TrimSpace(lines[1]) {
+		t.Errorf("the server's completion of the fine-tune:\n%q\ngenerate from the fine-tune:\n%q", served, lines[1])
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the run's goroutines and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
 // badRecordData writes the first n shipped stories with two bad records
@@ -165,5 +166,67 @@ func TestFinetuneBadRecordIsAnError(t *testing.T) {
 		if !strings.Contains(ds, want) {
 			t.Errorf("diagnostics lack %q:\n%s\nstderr:\n%s", want, ds, stderr)
 		}
+	}
+}
+
+// TestFinetuneBF16BaseOnCPU: a LoRA finetune with precision = bf16 plans
+// for the CPU without P118, its graph stores the block linear layers in
+// bf16 (computing in fp32), the plan's weights shrink by 2 bytes per
+// block weight, and the run trains on that base.
+func TestFinetuneBF16BaseOnCPU(t *testing.T) {
+	data := badRecordData(t, 40)
+	weightsOf := func(prec string) (*compiler.Program, *planner.Plan) {
+		prog, _ := settingsProgram(t, data, "on_bad_record = skip", "lora { rank = 4, alpha = 8 }")
+		src, err := os.ReadFile(prog.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.Replace(string(src), "precision = fp32", "precision = "+prec, 1)
+		if err := os.WriteFile(prog.Root, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		prog, ds := compiler.Check(prog.Root, compiler.Options{})
+		if ds.HasErrors() {
+			t.Fatal(diag.Text(prog.Files, ds))
+		}
+		plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+		if ds.HasErrors() {
+			t.Fatalf("precision = %s: %s", prec, diag.Text(prog.Files, ds))
+		}
+		return prog, plan
+	}
+	_, fp := weightsOf("fp32")
+	prog, bf := weightsOf("bf16")
+	st := bf.Stage("train.sft")
+	var linears int64
+	for _, l := range st.Graph.Layers {
+		for _, ln := range l.Linears {
+			if ln.Weight != cost.BF16 || ln.Compute != cost.FP32 || ln.Kernel != planner.KernelQuantMatMul {
+				t.Fatalf("layer %d %s: %s weight computed in %s by %s; want bf16 → fp32", l.Index, ln.Module, ln.Weight, ln.Compute, ln.Kernel)
+			}
+			linears += int64(ln.In) * int64(ln.Out)
+		}
+	}
+	if g := st.Graph.Head; g.Weight != cost.FP32 {
+		t.Errorf("the classifier is %s; the runtime keeps it (tied to the embeddings) in fp32", g.Weight)
+	}
+	d := st.Decision("precision")
+	if d == nil || d.Choice != "bf16 weights, fp32 compute" || d.SavesBytes != 2*linears {
+		t.Fatalf("precision decision %+v; want bf16 weights saving %d bytes", d, 2*linears)
+	}
+	component := func(m *planner.DeviceMemory, name string) int64 {
+		for _, c := range m.Components {
+			if c.Name == name {
+				return c.Bytes
+			}
+		}
+		return 0
+	}
+	if saved := component(fp.Stage("train.sft").Memory, "weights") - component(st.Memory, "weights"); saved != 2*linears {
+		t.Errorf("the plan's weights shrink by %d bytes, want %d", saved, 2*linears)
+	}
+	stderr, _, ds := execute(t, prog)
+	if ds != "" || !strings.Contains(stderr, "trained sft: 8 steps") {
+		t.Fatalf("%s\nstderr:\n%s", ds, stderr)
 	}
 }

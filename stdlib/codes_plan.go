@@ -69,7 +69,8 @@ var planCodes = []Code{
 	{ID: "P118", Title: "setting the CPU runtime cannot execute", Phase: "plan",
 		Explain: "The plan is for a CPU, where whisperc's own runtime executes it, and a setting asks for something that " +
 			"runtime would not do as written: 16-bit arithmetic (`precision` or `compute` = bf16, fp16, fp8; the CPU " +
-			"runtime computes in fp32), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
+			"runtime computes in fp32; a LoRA finetune's `precision = bf16` is the exception, since there the runtime stores the " +
+			"frozen base in bf16 and computes in fp32), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
 			"format is `q8_0`), a quantisation format without a CPU kernel, or a 4-bit `block_size` other than 64. " +
 			"The planner refuses rather than running something else silently.\n\n" +
 			"Change the setting as the diagnostic says, or plan for a GPU target.",

@@ -34,7 +34,7 @@ var runCodes = []Code{
 	{ID: "E505", Phase: "run", Title: "stage or setting cannot run here",
 		Explain: "The plan asks for something this runtime does not execute: a stage kind it has no runner " +
 			"for, a quantisation method without a CPU kernel, a training setting not implemented on the CPU " +
-			"(paged optimizers, Lion, bf16 compute, non-local data), or a " +
+			"(paged optimizers, Lion, non-local data), or a " +
 			"model family other than Llama.\n\nChange the setting the message names to a supported one " +
 			"(quantize none, nf4, fp4, int8 or q8_0; attention eager or flash2), or list only the stages " +
 			"that can run in the pipeline block."},

@@ -210,3 +210,39 @@ func Warningf(r source.Range, code, summary, detail string) *Diagnostic {
 func Infof(r source.Range, code, summary, detail string) *Diagnostic {
 	return &Diagnostic{Severity: Info, Code: code, Summary: summary, Detail: detail, Subject: &r}
 }
+
+// Moved returns a copy of d, a diagnostic of an earlier version of f's text
+// whose bytes moved by delta, with every range at its new place in f: what
+// an incremental parser or the language server does with the diagnostics
+// of text an edit did not touch. Ranges in other files stay as they are.
+func (d *Diagnostic) Moved(f *source.File, delta int) *Diagnostic {
+	mv := func(r source.Range) source.Range {
+		if r.Filename != f.Name {
+			return r // a note in another file
+		}
+		m := f.Range(r.Start.Byte+delta, r.End.Byte+delta)
+		m.Filename = r.Filename
+		return m
+	}
+	c := *d
+	if d.Subject != nil {
+		r := mv(*d.Subject)
+		c.Subject = &r
+	}
+	if d.Context != nil {
+		r := mv(*d.Context)
+		c.Context = &r
+	}
+	if d.Notes != nil {
+		c.Notes = make([]Note, len(d.Notes))
+		for i, n := range d.Notes {
+			c.Notes[i] = Note{Range: mv(n.Range), Message: n.Message}
+		}
+	}
+	if d.Suggestion != nil {
+		sg := *d.Suggestion
+		sg.Range = mv(sg.Range)
+		c.Suggestion = &sg
+	}
+	return &c
+}

@@ -48,6 +48,12 @@ type ReparseStats struct {
 	// Parsed counts the top-level items parsed (all of them when Full);
 	// Reused counts those taken from the previous tree.
 	Parsed, Reused int
+	// When not Full and the text changed, the bytes [Start, OldEnd) of
+	// the previous text were parsed again as [Start, NewEnd) of the new
+	// one; the text before Start is unchanged, and the text from OldEnd
+	// on moved by NewEnd-OldEnd.
+	Changed               bool
+	Start, OldEnd, NewEnd int
 }
 
 // Reparse returns the tree of src, a new version of the text prev was
@@ -159,7 +165,7 @@ func reparse(prev *Tree, filename string, src []byte) (*Tree, ReparseStats, bool
 		case hi <= r0 && (hi < r0 || lo < r0):
 			ds = append(ds, d)
 		case lo >= r1 && r1 < len(old):
-			ds = append(ds, moveDiag(d, nf, 0, delta))
+			ds = append(ds, d.Moved(nf, delta))
 		case lo >= r0 && hi <= r1:
 			// Inside the region: the region's parse reports it again.
 		default:
@@ -167,13 +173,14 @@ func reparse(prev *Tree, filename string, src []byte) (*Tree, ReparseStats, bool
 		}
 	}
 	for _, d := range rds {
-		ds = append(ds, moveDiag(d, nf, 0, r0))
+		ds = append(ds, d.Moved(nf, r0))
 	}
 	if len(ds) > maxReparseDiags || countCode(ds, "E107") >= maxEncodingErrors {
 		return nil, st, false
 	}
 	st.Parsed = len(rf.Items)
 	st.Reused = first + len(items) - last
+	st.Changed, st.Start, st.OldEnd, st.NewEnd = true, r0, r1, r1+delta
 	return &Tree{File: file, Diags: ds.Capped(diag.MaxPerFile), balanced: true}, st, true
 }
 
@@ -238,38 +245,4 @@ func diagSpan(d *diag.Diagnostic) (lo, hi int) {
 		grow(d.Suggestion.Range)
 	}
 	return lo, hi
-}
-
-// moveDiag returns a copy of d whose ranges, offsets in a text where the
-// bytes from `from` on are moved by delta, are ranges of f.
-func moveDiag(d *diag.Diagnostic, f *source.File, from, delta int) *diag.Diagnostic {
-	mv := func(r source.Range) source.Range {
-		s, e := r.Start.Byte, r.End.Byte
-		if s >= from {
-			s += delta
-		}
-		if e >= from {
-			e += delta
-		}
-		return f.Range(s, e)
-	}
-	c := *d
-	sub := mv(*d.Subject)
-	c.Subject = &sub
-	if d.Context != nil {
-		r := mv(*d.Context)
-		c.Context = &r
-	}
-	if d.Notes != nil {
-		c.Notes = make([]diag.Note, len(d.Notes))
-		for i, n := range d.Notes {
-			c.Notes[i] = diag.Note{Range: mv(n.Range), Message: n.Message}
-		}
-	}
-	if d.Suggestion != nil {
-		sg := *d.Suggestion
-		sg.Range = mv(sg.Range)
-		c.Suggestion = &sg
-	}
-	return &c
 }

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"os"
@@ -187,4 +188,23 @@ func FuzzReparse(f *testing.F) {
 			t.Fatalf("stats %+v: %s", st, why)
 		}
 	})
+}
+
+// BenchmarkReparse4MiB measures Reparse after a one-byte edit in the
+// middle of a 4 MiB file (the declarations after it are moved).
+func BenchmarkReparse4MiB(b *testing.B) {
+	src := benchProgram(1)
+	for len(src) < 4<<20-64<<10 {
+		src = append(src, benchProgram(2000)...)
+	}
+	src = src[:bytes.LastIndex(src[:4<<20-64<<10], []byte("\nmodel "))+1]
+	tree := ParseTree("big.whisper", src)
+	mid := len(src)/2 + bytes.Index(src[len(src)/2:], []byte("seq_len = 1_024")) + len("seq_len = 1_02")
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		next := append(append(append([]byte{}, src[:mid]...), byte('0'+n%10)), src[mid+1:]...)
+		if _, st := Reparse(tree, "big.whisper", next); st.Full || st.Parsed != 1 {
+			b.Fatalf("stats %+v", st)
+		}
+	}
 }

@@ -158,7 +158,7 @@ func (w *Workload) offloadedActivations(kept, perLayer float64) float64 {
 // fused: True, as torchtune's own configs write). The unset engine is the
 // measurements' loop, whose foreach AdamW keeps a sqrt(v) copy.
 func (w *Workload) fusedAdamW() bool {
-	return w.Optimizer == AdamW && (w.Engine == EngineHF || w.Engine == EngineTorchtune) && w.Sharding == DDP
+	return w.Optimizer == AdamW && (w.Engine == EngineHF || w.Engine == EngineTorchtune) && w.Sharding != ZeRO2 && w.Sharding != ZeRO3
 }
 
 // OnEngine returns the workload as engine e runs it. Hugging Face changes

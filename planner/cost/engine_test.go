@@ -106,6 +106,18 @@ func TestEngineChoices(t *testing.T) {
 	if lt, lo := trl.Memory(dev).Component("logits"), own.Memory(dev).Component("logits"); lt*4 > lo {
 		t.Errorf("TRL chunked loss at 32768 tokens %d B: want under a quarter of the whole logits (%d B)", lt, lo)
 	}
+	// The exports' fused AdamW has no step temporaries; the measured loop's
+	// foreach AdamW has one sqrt(v) copy. A single-device plan leaves
+	// Sharding unset, which counts as unsharded.
+	fa := workloadOf(t, full)
+	fa.Sharding = ShardingInvalid
+	if got := fa.Memory(dev).Component("optimizer_step"); got == 0 {
+		t.Error("the measurements' foreach AdamW lost its step temporary")
+	}
+	fh2 := fa.OnEngine(EngineHF)
+	if got := fh2.Memory(dev).Component("optimizer_step"); got != 0 {
+		t.Errorf("hf's fused AdamW (single device) keeps a %d B step temporary", got)
+	}
 	// Full fine-tuning: no fp32 master weights under torchtune's bf16.
 	fh := workloadOf(t, full)
 	fh.Storage, fh.Compute = FP32, BF16

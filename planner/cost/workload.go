@@ -287,7 +287,7 @@ func (w *Workload) devices() int {
 	return w.Devices
 }
 
-func (w *Workload) quantized() bool { return w.Quant.Type.Quantized() }
+func (w *Workload) quantized() bool { return w.Quant.Type.Quantized() || w.Quant.Type == BF16 }
 
 // headQuantized reports whether the classifier is stored in HeadQuant.
 func (w *Workload) headQuantized() bool { return w.HeadQuant.Type.Quantized() }

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
@@ -46,7 +47,9 @@ func (e *Engine) inferenceTrain() *trainBuild {
 	return &trainBuild{adapters: e.adapters, trained: map[string]bool{}, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{}}
 }
 
-// MergeAdapters adds Scale·B·A into each adapted fp32 weight, in place.
+// MergeAdapters adds Scale·B·A into each adapted fp32 weight: the engine
+// holds a merged copy, and the weights.Set it was built from keeps the
+// base values.
 // Quantised weights cannot be merged (attach the adapters instead).
 func (e *Engine) MergeAdapters(adapters map[string]*Adapter) error {
 	names := make([]string, 0, len(adapters))
@@ -67,7 +70,11 @@ func (e *Engine) MergeAdapters(adapters map[string]*Adapter) error {
 			return fmt.Errorf("engine: the adapter on %q does not fit the model", name)
 		}
 		r := ad.A.Shape()[0]
-		a, b, wv := ad.A.Float32s(), ad.B.Float32s(), w.Float32s()
+		// The engine may alias the loaded model's data, which later
+		// stages use as the base: merge into a copy.
+		wv := append([]float32(nil), w.Float32s()...)
+		e.tensors[name] = tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(wv))
+		a, b := ad.A.Float32s(), ad.B.Float32s()
 		for i := range rows {
 			for j := range cols {
 				var s float32

@@ -73,6 +73,9 @@ const (
 	QuantizeFP4 = cost.FP4
 	// QuantizeQ8_0 stores GGML Q8_0 blocks of 32.
 	QuantizeQ8_0 = cost.Q8_0
+	// QuantizeBF16 stores bfloat16 weights, widened to fp32 row by row as
+	// they multiply: half of fp32's memory, fp32 arithmetic.
+	QuantizeBF16 = cost.BF16
 )
 
 // Weight is how one linear weight is stored while running.
@@ -128,10 +131,10 @@ func DefaultOptions() Options {
 func runsAttention(a Attention) bool { return a == AttentionEager || a == AttentionFlash2 }
 
 // runsFormat reports whether the engine holds weights in q: fp32, nf4,
-// fp4 and q8_0 from any stored dtype, GGML's other block formats only as
-// a GGUF file stores them.
+// fp4, bf16 and q8_0 from any stored dtype, GGML's other block formats
+// only as a GGUF file stores them.
 func runsFormat(q Quantize) bool {
-	return q == QuantizeNone || q == QuantizeNF4 || q == QuantizeFP4 || q.GGML()
+	return q == QuantizeNone || q == QuantizeNF4 || q == QuantizeFP4 || q == QuantizeBF16 || q.GGML()
 }
 
 // validate reports the first unset or unknown field.

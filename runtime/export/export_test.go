@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/modelwhisperer/whisperc/internal/testmodels"
+	"github.com/modelwhisperer/whisperc/runtime/data"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/serve"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
+	"github.com/modelwhisperer/whisperc/runtime/train"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -252,8 +254,58 @@ func randomAdapters(ws *weights.Set, scale float32) map[string]*engine.Adapter {
 // base model's (so the adapter did something).
 func TestExportAdapter(t *testing.T) {
 	ws, tok := loadStories(t)
+	checkAdapterExport(t, ws, tok, randomAdapters(ws, 2.0/4))
+}
+
+// TestExportTrainedAdapter is TestExportAdapter's check on the trainer's
+// own output: a short LoRA fine-tune of stories260K on the shipped
+// stories (examples/finetune-tiny.whisper's settings, fewer steps), saved
+// in PEFT's layout (query and key rows in Hugging Face's order) and read
+// back as the export stage reads it.
+func TestExportTrainedAdapter(t *testing.T) {
+	ws, tok := loadStories(t)
+	e, err := engine.New(context.Background(), ws, engine.Options{Attention: engine.AttentionFlash2, Compile: engine.CompileDefault, Quantize: engine.QuantizeNone, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Load(filepath.Join("..", "..", "examples", "data", "stories.jsonl"), tok,
+		data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: 128, EvalExamples: 8, Shuffle: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cfg := train.Config{Method: train.LoRA,
+		LoRA:      train.LoRAConfig{Rank: 16, Alpha: 32, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
+		Optimizer: train.Optimizer{Kind: train.AdamW, LR: 5e-3}, Schedule: train.Constant, Batch: 4, GradAccum: 1, MaxSteps: 12, Seed: 1, Output: out}
+	tr, err := train.New(e, ds, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tr.Done() < cfg.MaxSteps {
+		if _, err := tr.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.Export(out); err != nil {
+		t.Fatal(err)
+	}
+	c := ws.Config
+	ads, err := train.LoadAdapters(out, c.Heads, c.KVHeads, c.Layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ads) != 7*c.Layers {
+		t.Fatalf("%d adapters read back, want %d", len(ads), 7*c.Layers)
+	}
+	checkAdapterExport(t, ws, tok, ads)
+}
+
+// checkAdapterExport exports ws with ads merged, and as base + GGUF
+// adapter with a Modelfile, and checks both against our engine and
+// llama.cpp.
+func checkAdapterExport(t *testing.T, ws *weights.Set, tok *tokenizer.BPE, ads map[string]*engine.Adapter) {
+	t.Helper()
 	dir := t.TempDir()
-	ads := randomAdapters(ws, 2.0/4)
 	prompt := tok.Encode("Once upon a time", true, false)
 	vocab := tokenizer.GGUFVocab(tok)
 	plain, _ := serve.LookupTemplate("plain")

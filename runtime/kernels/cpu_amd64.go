@@ -181,3 +181,47 @@ func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 //
 //go:noescape
 func quantBlocksAVX512(x *float32, nblocks int, vecs int, q *int8, d *float32)
+
+// dotRows4Q8_0VNNI is dotRowsQ8_0VNNI for four activations at once (a
+// batch quantised by one act32 call): activation a's codes, biases and
+// laneScales start a·32·nblocks bytes after xq, bias and dxv, and its
+// results go to out + a·stride bytes.
+//
+//go:noescape
+func dotRows4Q8_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)
+
+// dotRows4Q4_0VNNI is dotRows4Q8_0VNNI for block_q4_0 records.
+//
+//go:noescape
+func dotRows4Q4_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)
+
+// dotRows4Q5_0VNNI is dotRows4Q8_0VNNI for block_q5_0 records.
+//
+//go:noescape
+func dotRows4Q5_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int)
+
+// dot4bitRows4VNNI is dot4bitRowsVNNI for four activations at once,
+// interleaved by interleave4; activation a's results go to out + a·stride
+// bytes.
+//
+//go:noescape
+func dot4bitRows4VNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int)
+
+// dot4bitRows4DQVNNI is dot4bitRows4VNNI with double-quantised scales.
+//
+//go:noescape
+func dot4bitRows4DQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int)
+
+// dotRows4Q4KVNNI is dotRowsQ4KVNNI for four activations at once,
+// interleaved by interleave4K; activation a's results go to out + a·stride
+// bytes.
+//
+//go:noescape
+func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32, stride int)
+
+// dotRows4Q6KVNNI is dotRowsQ6KVNNI for four activations at once,
+// interleaved by interleave4K; activation a's results go to out + a·stride
+// bytes.
+//
+//go:noescape
+func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int)

@@ -71,3 +71,24 @@ func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 }
 
 func quantBlocksAVX512(x *float32, nblocks int, vecs int, q *int8, d *float32) {}
+
+func dotRows4Q8_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
+}
+
+func dotRows4Q4_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
+}
+
+func dotRows4Q5_0VNNI(data *byte, rows int, nblocks int, xq *int8, dxv *float32, bias *int32, out *float32, stride int) {
+}
+
+func dot4bitRows4VNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int) {
+}
+
+func dot4bitRows4DQVNNI(codes *byte, rows int, halves int, xq *int8, dxv *float32, bias *int32, s *blockScales, out *float32, stride int) {
+}
+
+func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s32 *int16, out *float32, stride int) {
+}
+
+func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int) {
+}

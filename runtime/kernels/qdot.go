@@ -57,6 +57,7 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 	nb := len(x) / 32
 	a := actPool.Get().(*act8)
 	a.q, a.d, a.bias = grow(a.q, len(x)), grow(a.d, nb), grow(a.bias, 8*nb)
+	a.s16, a.s32, a.dxv = a.s16[:0], a.s32[:0], a.dxv[:0] // a pooled buffer's
 	if nb > 0 {
 		quantBlocksAVX512(&x[0], nb, 2, &a.q[0], &a.d[0])
 	}
@@ -83,6 +84,7 @@ func act256(x []float32) *act8 {
 	nb := len(x) / 256
 	a := actPool.Get().(*act8)
 	a.q, a.d, a.s16, a.s32 = grow(a.q, len(x)), grow(a.d, nb), grow(a.s16, len(x)/16), grow(a.s32, len(x)/32)
+	a.bias, a.dxv = a.bias[:0], a.dxv[:0] // a pooled buffer's
 	if nb > 0 {
 		quantBlocksAVX512(&x[0], nb, 16, &a.q[0], &a.d[0])
 	}
@@ -121,6 +123,11 @@ func intDotMethod(q *QMatrix) bool {
 type intKernel struct {
 	quant func(x []float32) *act8
 	rows  func(a *act8, out []float32, lo, hi int)
+	// rows4, when not nil, does rows for activations b..b+3 of a batch
+	// that quant quantised whole, their results at out[(b+i)·q.Rows+r];
+	// it is given group(a, b) when group is not nil, else a.
+	rows4 func(a *act8, b int, out []float32, lo, hi int)
+	group func(a *act8, b int) *act8
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -130,14 +137,18 @@ func newIntKernel(q *QMatrix) intKernel {
 	switch q.Method {
 	case Q4_K:
 		nb := cols / 256
-		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
-		}}
+		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
+			dotRows4Q4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &g.q[0], &g.d[0], &g.s32[0], &out[b*q.Rows+lo], 4*q.Rows)
+		}, group: func(a *act8, b int) *act8 { return a.interleave4K(b, cols) }}
 	case Q6_K:
 		nb := cols / 256
-		return intKernel{act256, func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
-		}}
+		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
+			dotRows4Q6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &g.q[0], &g.d[0], &g.s16[0], &out[b*q.Rows+lo], 4*q.Rows)
+		}, group: func(a *act8, b int) *act8 { return a.interleave4K(b, cols) }}
 	case NF4, FP4:
 		tab := &nf4Int8
 		if q.Method == FP4 {
@@ -157,22 +168,31 @@ func newIntKernel(q *QMatrix) intKernel {
 			a.laneScales()
 			return a
 		}
-		return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+		dot4 := dot4bitRows4VNNI
+		if q.DoubleQuant {
+			dot4 = dot4bitRows4DQVNNI
+		}
+		return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
-		}}
+		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
+			s := s
+			s.h0 = lo * halves
+			dot4(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.dxv[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
+		}, group: func(a *act8, b int) *act8 { return a.interleave4(b, cols) }}
 	}
 	var k int32
 	var dot func(*byte, int, int, *int8, *float32, *float32, *int32, *float32)
+	var dot4 func(*byte, int, int, *int8, *float32, *int32, *float32, int)
 	var size int
 	switch q.Method {
 	case Q8_0:
-		k, dot, size = 128, dotRowsQ8_0VNNI, bytesQ8Block
+		k, dot, dot4, size = 128, dotRowsQ8_0VNNI, dotRows4Q8_0VNNI, bytesQ8Block
 	case Q4_0:
-		k, dot, size = 8, dotRowsQ4_0VNNI, 18
+		k, dot, dot4, size = 8, dotRowsQ4_0VNNI, dotRows4Q4_0VNNI, 18
 	default: // Q5_0
-		k, dot, size = 16, dotRowsQ5_0VNNI, 22
+		k, dot, dot4, size = 16, dotRowsQ5_0VNNI, dotRows4Q5_0VNNI, 22
 	}
 	nb := cols / 32
 	rec := nb * size
@@ -181,9 +201,39 @@ func newIntKernel(q *QMatrix) intKernel {
 		a.laneScales()
 		return a
 	}
-	return intKernel{quant, func(a *act8, out []float32, lo, hi int) {
+	return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}, rows4: func(a *act8, b int, out []float32, lo, hi int) {
+		// Each activation's codes, biases and lane scales take cols bytes.
+		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
+}
+
+// row returns activation b of a batch that one act32 or act256 call
+// quantised whole (rows of cols values never share a block).
+func (a *act8) row(b, cols int) act8 {
+	sub := func(n int) (lo, hi int) { return b * n, (b + 1) * n }
+	v := act8{}
+	lo, hi := sub(cols)
+	v.q = a.q[lo:hi]
+	per := cols / (len(a.q) / len(a.d)) // blocks per row
+	lo, hi = sub(per)
+	v.d = a.d[lo:hi]
+	if len(a.bias) > 0 {
+		lo, hi = sub(cols / 4)
+		v.bias = a.bias[lo:hi]
+	}
+	if len(a.dxv) > 0 {
+		lo, hi = sub(cols / 4)
+		v.dxv = a.dxv[lo:hi]
+	}
+	if len(a.s16) > 0 {
+		lo, hi = sub(cols / 16)
+		v.s16 = a.s16[lo:hi]
+		lo, hi = sub(cols / 32)
+		v.s32 = a.s32[lo:hi]
+	}
+	return v
 }
 
 // intWork is the parallelRows work of one row of q by the integer-dot
@@ -210,26 +260,40 @@ func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 const intTileRows = 16
 
 // intMatMul sets out = X·Wᵀ for n activation rows with the integer-dot
-// kernels: each row of X is quantised once, and each tile of intTileRows
-// weight rows is multiplied with all of them while it is in cache. The
-// caller has checked vnni() and intDotMethod(q).
+// kernels: X is quantised once, and each tile of intTileRows weight rows
+// is multiplied with all n rows while it is in cache, four at a time where
+// the format has a four-activation kernel. The caller has checked vnni()
+// and intDotMethod(q).
 func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 	k := newIntKernel(q)
 	rows, cols := q.Rows, q.Cols
-	acts := make([]*act8, n)
+	a := k.quant(x[:n*cols])
+	defer actPool.Put(a)
+	acts := make([]act8, n)
 	for b := range acts {
-		acts[b] = k.quant(x[b*cols : (b+1)*cols])
+		acts[b] = a.row(b, cols)
 	}
-	defer func() {
-		for _, a := range acts {
-			actPool.Put(a)
+	var groups []*act8
+	if k.group != nil {
+		for b := 0; b+4 <= n; b += 4 {
+			groups = append(groups, k.group(a, b))
 		}
-	}()
+	}
 	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
 		for t := lo; t < hi; t += intTileRows {
 			th := min(t+intTileRows, hi)
-			for b, a := range acts {
-				k.rows(a, out[b*rows:(b+1)*rows], t, th)
+			b := 0
+			if k.rows4 != nil {
+				for ; b+4 <= n; b += 4 {
+					g := a
+					if groups != nil {
+						g = groups[b/4]
+					}
+					k.rows4(g, b, out, t, th)
+				}
+			}
+			for ; b < n; b++ {
+				k.rows(&acts[b], out[b*rows:(b+1)*rows], t, th)
 			}
 		}
 	})
@@ -294,4 +358,42 @@ type blockScales struct {
 	off    float32
 	mul    float32
 	tab    *[64]byte
+}
+
+// interleave4 returns activations b..b+3 of an act32 batch (rows of cols
+// values, with laneScales) interleaved for the four-activation 4-bit
+// kernels: per pair of 32-value halves, each activation's 64 codes, 16
+// biases and 16 lane scales in turn; a last odd half, 32, 8 and 8 of each.
+func (a *act8) interleave4(b, cols int) *act8 {
+	g := &act8{q: make([]int8, 4*cols), bias: make([]int32, cols), dxv: make([]float32, cols)}
+	for p := 0; p < cols; p += 64 {
+		w := min(64, cols-p) // values in this unit: a pair, or the last half
+		for i := 0; i < 4; i++ {
+			src := (b+i)*cols + p
+			copy(g.q[4*p+i*w:4*p+(i+1)*w], a.q[src:src+w])
+			copy(g.bias[p+i*w/4:p+(i+1)*w/4], a.bias[src/4:src/4+w/4])
+			copy(g.dxv[p+i*w/4:p+(i+1)*w/4], a.dxv[src/4:src/4+w/4])
+		}
+	}
+	return g
+}
+
+// interleave4K returns activations b..b+3 of an act256 batch (rows of
+// cols values) interleaved for dotRows4Q4KVNNI and dotRows4Q6KVNNI: per
+// 256-value block, each activation's 256 codes in turn, their four
+// scales, each one's eight 32-value sums in turn and each one's sixteen
+// 16-value sums in turn.
+func (a *act8) interleave4K(b, cols int) *act8 {
+	nb := cols / 256
+	g := &act8{q: make([]int8, 4*cols), d: make([]float32, 4*nb), s32: make([]int16, 4*cols/32), s16: make([]int16, 4*cols/16)}
+	for k := 0; k < nb; k++ {
+		for i := 0; i < 4; i++ {
+			src := (b+i)*cols + 256*k
+			copy(g.q[1024*k+256*i:1024*k+256*(i+1)], a.q[src:src+256])
+			g.d[4*k+i] = a.d[src/256]
+			copy(g.s32[32*k+8*i:32*k+8*(i+1)], a.s32[src/32:src/32+8])
+			copy(g.s16[64*k+16*i:64*k+16*(i+1)], a.s16[src/16:src/16+16])
+		}
+	}
+	return g
 }

@@ -113,16 +113,20 @@ func TestIntDotKernels(t *testing.T) {
 				if err := e.QMatVec(out, c.q, x); err != nil {
 					t.Fatal(err)
 				}
-				// The same vector as one row of a batch of three.
-				outN := make([]float32, 3*rows)
-				xn := append(append(randVec(5, cols, scale), x...), randVec(6, cols, scale)...)
-				if err := e.QMatMul(outN, xn, c.q, 3); err != nil {
-					t.Fatal(err)
-				}
-				for r := 0; r < rows; r++ {
-					if outN[rows+r] != out[r] {
-						t.Fatalf("%s scale %g %+v: QMatMul row 1 [%d] = %g, QMatVec %g", c.name, scale, e, r, outN[rows+r], out[r])
+				// The same vector as row 1 and row 5 of a batch of six
+				// (the four-activation kernels take rows 0-3, the
+				// one-activation ones rows 4-5).
+				var xn []float32
+				for b := 0; b < 6; b++ {
+					if b == 1 || b == 5 {
+						xn = append(xn, x...)
+					} else {
+						xn = append(xn, randVec(uint64(5+b), cols, scale)...)
 					}
+				}
+				outN := make([]float32, 6*rows)
+				if err := e.QMatMul(outN, xn, c.q, 6); err != nil {
+					t.Fatal(err)
 				}
 				for r := 0; r < rows; r++ {
 					var want, mag, fl, bound float64
@@ -134,6 +138,12 @@ func TestIntDotKernels(t *testing.T) {
 						bound += math.Abs(w) * math.Abs(float64(x[i])-xh[i])
 					}
 					got := float64(out[r])
+					// Rows 1 and 5 of the batch: the same sums in another order.
+					for _, g := range []float32{outN[rows+r], outN[5*rows+r]} {
+						if math.Abs(float64(g)-got) > 1e-5*mag+1e-30 {
+							t.Fatalf("%s scale %g %+v row %d: QMatMul gives %g, QMatVec %g", c.name, scale, e, r, g, got)
+						}
+					}
 					if math.Abs(got-want) > 1e-5*mag+1e-30 {
 						t.Fatalf("%s scale %g %+v row %d: %g, want %g (|w·x̂| %g)", c.name, scale, e, r, got, want, mag)
 					}

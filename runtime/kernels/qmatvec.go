@@ -23,6 +23,10 @@ func (e Exec) QMatVec(out []float32, q *QMatrix, x []float32) error {
 	if err := checkLen("QMatVec", "x", len(x), q.Cols); err != nil {
 		return err
 	}
+	if q.Method == BF16 {
+		e.bf16MatVec(out, q, x)
+		return nil
+	}
 	if e.vnni() && intDotMethod(q) {
 		e.intMatVec(out, q, x)
 		return nil

@@ -136,6 +136,10 @@ func (e Exec) QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMa
 			q.Data = make([]byte, size)
 		}
 		quantizeBlocks = func(b0, b1 int) int { return q.quantizeQ8(w, b0, b1) }
+	case BF16:
+		q.BlockSize = BlockBF16
+		q.Data = make([]byte, 2*n)
+		quantizeBlocks = func(b0, b1 int) int { return q.quantizeBF16(w, b0, b1) }
 	default:
 		return nil, fmt.Errorf("kernels.Quantize: invalid method %v", cfg.Method)
 	}
@@ -222,6 +226,10 @@ func (q *QMatrix) Validate() error {
 			}
 		} else if len(q.Absmax) != nb {
 			return fmt.Errorf("kernels.QMatrix: %d absmax values, want %d", len(q.Absmax), nb)
+		}
+	case BF16:
+		if q.BlockSize != BlockBF16 || len(q.Data) != 2*n {
+			return fmt.Errorf("kernels.QMatrix: bf16 data has %d bytes in blocks of %d, want %d in blocks of %d", len(q.Data), q.BlockSize, 2*n, BlockBF16)
 		}
 	case Q8_0:
 		if q.BlockSize != BlockQ8_0 {
@@ -505,6 +513,8 @@ func (q *QMatrix) dequantizeRange(dst []float32, start int) {
 		return
 	}
 	switch q.Method {
+	case BF16:
+		q.dequantizeBF16(dst, start)
 	case Q8_0:
 		for b := start / BlockQ8_0; b*BlockQ8_0 < end; b++ {
 			rec := q.Data[b*bytesQ8Block : (b+1)*bytesQ8Block]

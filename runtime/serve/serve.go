@@ -51,6 +51,10 @@ type Config struct {
 	// Engine carries the planned attention kernel, weight format, context
 	// and threads.
 	Engine engine.Options
+	// Adapters, when not empty, are LoRA adapters (a fine-tune's output)
+	// the engine applies on the fly to the weights they name, leaving the
+	// base weights as they are.
+	Adapters map[string]*engine.Adapter
 	// Log receives one structured record per request (nil: discarded).
 	Log *slog.Logger
 	// Family, Parameters and Quantization describe the model in /api/tags
@@ -94,6 +98,11 @@ func New(ctx context.Context, ws *weights.Set, tok tokenizer.Tokenizer, cfg Conf
 	e, err := engine.New(ctx, ws, cfg.Engine)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if len(cfg.Adapters) > 0 {
+		if err := e.AttachAdapters(cfg.Adapters); err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
 	}
 	s := &Server{cfg: cfg, e: e, tok: tok, metrics: newMetrics(), started: time.Now(), log: cfg.Log}
 	if s.log == nil {
