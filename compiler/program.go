@@ -509,7 +509,7 @@ type Serve struct {
 	KVCache      bool
 	Attention    Attention
 	Compile      CompileMode
-	ChatTemplate string // auto, plain or chatml
+	ChatTemplate string // auto, plain, chatml, llama2 or llama3
 }
 
 // Track is the `track` block.
@@ -557,7 +557,7 @@ type Export struct {
 	Merge        bool
 	Modelfile    bool
 	System       string
-	ChatTemplate string // auto, plain or chatml
+	ChatTemplate string // auto, plain, chatml, llama2 or llama3
 }
 
 // Target is the `target` block.

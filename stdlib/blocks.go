@@ -473,6 +473,8 @@ func chatTemplateType() Type {
 		ev("auto", "The model's own template when its metadata carries a known one, else plain."),
 		ev("plain", "The messages' contents, one per line: for base models without chat training."),
 		ev("chatml", "ChatML: <|im_start|>role ... <|im_end|> turns."),
+		ev("llama2", "Llama 2 chat: [INST] ... [/INST] turns, a system message in <<SYS>>."),
+		ev("llama3", "Llama 3 instruct: <|start_header_id|>role<|end_header_id|> ... <|eot_id|> turns."),
 	)
 }
 

@@ -45,7 +45,7 @@ var shapes = map[string]arch.Config{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench gen|run|load [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench gen|run|load|trainmem [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -56,8 +56,10 @@ func main() {
 		err = run(os.Args[2:])
 	case "load":
 		err = load(os.Args[2:])
+	case "trainmem":
+		err = trainMem(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (gen, run or load)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (gen, run, load or trainmem)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -197,6 +197,7 @@ func (b *builder) ckptInner(sh *ckptShared, backward bool) (*ckptInner, error) {
 		}
 		in.dx, in.grads = gs[0], gs[1:]
 	}
+	reuseOutputs(ib.g) // the block ops clone what they keep
 	in.g, in.vm = ib.g, gorgonia.NewTapeMachine(ib.g)
 	return in, nil
 }

@@ -38,9 +38,15 @@ type Engine struct {
 	quant map[string]*kernels.QMatrix
 	// adapters are LoRA adapters applied on the fly (AttachAdapters).
 	adapters map[string]*Adapter
-	bytes    int64
-	st       *state
-	graphs   map[graphKey]*compiled
+	// decoded marks the fp32 tensors decoded from another format at load
+	// (the engine's own copies); initial keeps, for each weight trained in
+	// place that was not, the aliased values it had before training
+	// (InitialValues).
+	decoded map[string]bool
+	initial map[string][]float32
+	bytes   int64
+	st      *state
+	graphs  map[graphKey]*compiled
 	// arena holds the graphs' reused op outputs, shared between graphs.
 	arena arena
 	// used counts graph runs, to evict the least recently used graph.

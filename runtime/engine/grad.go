@@ -107,16 +107,22 @@ func (o *linearOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgoni
 	// dX = G·W runs as G·(Wᵀ)ᵀ on the row-dot kernel, which is several
 	// times faster than the axpy-based MatMulNN for the long rows of
 	// training (the classifier's 32000 × dim in particular); Wᵀ is
-	// rebuilt on every call, since a trained W changes between runs,
-	// into a buffer the op keeps.
-	var wt []float32
+	// rebuilt on every call, since a trained W changes between runs, into
+	// one buffer that every linear op of the training graph shares (the
+	// graph runs one op at a time), as large as the largest weight: a
+	// buffer per op would hold a second copy of the whole model.
+	own := new([]float32)
+	buf := o.transposed
+	if buf == nil {
+		buf = own
+	}
 	dx := b.add(newGrad(o.name+".dx", []int{2, 2, 2, 2}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
 		t, rows := rowsCols(s[0])
 		_, cols := rowsCols(s[1])
-		if cap(wt) < rows*cols {
-			wt = make([]float32, rows*cols)
+		if cap(*buf) < rows*cols {
+			*buf = make([]float32, rows*cols)
 		}
-		wt = wt[:rows*cols]
+		wt := (*buf)[:rows*cols]
 		transpose(wt, v[1], rows, cols)
 		return exec.MatMul(dst, v[0], wt, t, cols, rows)
 	}), grad, in[1], in[0])

@@ -119,13 +119,18 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 	w := b.weight(weight)
 	exec := b.e.exec
 	frozen := b.train != nil && !b.train.trained[weight]
+	op := func(residual bool) *linearOp {
+		o := newFrozenLinear(name, exec, residual, b.reuse, frozen)
+		o.transposed = &b.st.transposed
+		return o
+	}
 	if residual == nil {
-		return b.apply(newFrozenLinear(name, exec, false, b.reuse, frozen), name, x, w)
+		return b.apply(op(false), name, x, w)
 	}
 	if b.fused {
-		return b.apply(newFrozenLinear(name, exec, true, b.reuse, frozen), name, x, w, residual)
+		return b.apply(op(true), name, x, w, residual)
 	}
-	y := b.apply(newFrozenLinear(name, exec, false, b.reuse, frozen), name, x, w)
+	y := b.apply(op(false), name, x, w)
 	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
 }
 

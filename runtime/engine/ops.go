@@ -60,6 +60,23 @@ func (o *opBase) Hashcode() uint32 {
 	return h.Sum32()
 }
 
+// reuseOutput makes the op write every result into one buffer.
+func (o *opBase) reuseOutput() { o.reuse = true }
+
+// reuseOutputs makes every op of g that can write into one buffer do so. A
+// training graph's values live from one run to the next and are read only
+// within a run or right after it (the weight gradients), so a run may
+// overwrite the last one's: the graph then allocates its values once
+// instead of leaving a graph's worth of garbage per sequence, which the
+// collector would let grow to the size of the live heap.
+func reuseOutputs(g *gorgonia.ExprGraph) {
+	for _, n := range g.AllNodes() {
+		if op, ok := n.Op().(interface{ reuseOutput() }); ok {
+			op.reuseOutput()
+		}
+	}
+}
+
 // output returns the buffer to write a result of the given shape into.
 func (o *opBase) output(shape ...int) *tensor.Dense {
 	if o.reuse && o.shared != nil {
@@ -116,6 +133,10 @@ type linearOp struct {
 	residual bool
 	// frozen says that W is not trained: the backward pass computes no dW.
 	frozen bool
+	// transposed, when set, is the Wᵀ buffer the backward pass shares with
+	// every linear op of its graph (state.transposed); nil gives the op its
+	// own.
+	transposed *[]float32
 }
 
 func newLinear(name string, exec kernels.Exec, residual, reuse bool) *linearOp {

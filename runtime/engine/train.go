@@ -114,7 +114,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 		return nil, err
 	}
 	st := *e.st
-	st.start, st.cached, st.keys, st.vals = 0, false, nil, nil
+	st.start, st.cached, st.keys, st.vals, st.transposed = 0, false, nil, nil, nil
 	if err := st.ensure(t); err != nil {
 		return nil, err
 	}
@@ -231,6 +231,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	if ts.emb != nil {
 		ts.dx = gs[k]
 	}
+	reuseOutputs(b.g)
 	ts.vm = gorgonia.NewTapeMachine(b.g)
 	ts.ckpt = tb.ckpt
 	return ts, nil
@@ -379,6 +380,12 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 		if !trained[n] {
 			continue
 		}
+		if _, kept := e.initial[n]; !kept && !e.decoded[n] {
+			if e.initial == nil {
+				e.initial = map[string][]float32{}
+			}
+			e.initial[n] = e.tensors[n].Float32s()
+		}
 		c, ok := e.tensors[n].Clone().(*tensor.Dense)
 		if !ok {
 			return fmt.Errorf("engine: copying %s", n)
@@ -397,6 +404,14 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 	}
 	return nil
 }
+
+// InitialValues returns the values that a weight trained in place had
+// before training took its own copy of it: the model's fp32 weights, which
+// the engine aliases (the model file's mapping or the caller's weight
+// set), so that keeping them costs no memory. It returns nil for a weight
+// that is not trained in place, and for one that was decoded from another
+// format at load, whose decoded copy was the engine's only one.
+func (e *Engine) InitialValues(name string) []float32 { return e.initial[name] }
 
 // checkUniformBlocks refuses checkpointing when blocks differ in what
 // they train, their attention kernel or how their weights are stored:

@@ -81,9 +81,15 @@ func fp32(t *weights.Tensor) (v []float32, fresh bool, err error) {
 
 // loadDense keeps t as an fp32 tensor of the graph.
 func (e *Engine) loadDense(name string, t *weights.Tensor) error {
-	v, _, err := fp32(t)
+	v, fresh, err := fp32(t)
 	if err != nil {
 		return err
+	}
+	if fresh {
+		if e.decoded == nil {
+			e.decoded = map[string]bool{}
+		}
+		e.decoded[name] = true
 	}
 	e.tensors[name] = tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(v))
 	e.bytes += int64(len(v)) * 4

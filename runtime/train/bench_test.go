@@ -3,9 +3,12 @@ package train
 import (
 	"context"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +17,25 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
+
+var (
+	benchBatch      = flag.Int("train.batch", 8, "BenchmarkTrainStep: sequences per step")
+	benchSeq        = flag.Int("train.seq", 256, "BenchmarkTrainStep: tokens per sequence")
+	benchShapesFlag = flag.String("train.shapes", "15M,42M", "BenchmarkTrainStep: shapes, comma-separated")
+	benchThreads    = flag.String("train.threads", "1,2", "BenchmarkTrainStep: thread counts, comma-separated")
+)
+
+func benchThreadList(b *testing.B) []int {
+	var out []int
+	for _, f := range strings.Split(*benchThreads, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("-train.threads: %q is not a thread count", f)
+		}
+		out = append(out, n)
+	}
+	return out
+}
 
 // benchShapes are the TinyStories 15M and 42M Llama shapes (llama2.c's
 // stories15M and stories42M), with random weights.
@@ -65,11 +87,17 @@ func randomWeights(c arch.Config, seed uint64) *weights.Set {
 // (rank 16 on the attention projections) and full fine-tuning on the 15M
 // and 42M shapes, at 1 and 2 threads. testdata/bench_torch.py measures
 // PyTorch on the same shapes; run both in one session to compare.
+//
+// -train.batch, -train.seq, -train.shapes and -train.threads shrink the work
+// (runtime/bench/train.sh runs both sides within minutes).
 func BenchmarkTrainStep(b *testing.B) {
-	const batch, seq = 8, 256
+	batch, seq := *benchBatch, *benchSeq
 	for _, c := range benchShapes {
+		if !strings.Contains(","+*benchShapesFlag+",", ","+c.Name+",") {
+			continue
+		}
 		for _, method := range []Method{LoRA, Full} {
-			for _, threads := range []int{1, 2} {
+			for _, threads := range benchThreadList(b) {
 				b.Run(fmt.Sprintf("%s/%s/threads=%d", c.Name, method, threads), func(b *testing.B) {
 					e, err := engine.New(context.Background(), randomWeights(c, 1), engine.Options{Attention: engine.AttentionFlash2, Compile: engine.CompileDefault, Quantize: engine.QuantizeNone, Threads: threads})
 					if err != nil {

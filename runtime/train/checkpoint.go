@@ -1,13 +1,12 @@
 package train
 
 import (
+	"bufio"
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -132,9 +131,11 @@ func (t *Trainer) writeModel(dir string) error {
 		}
 		return writeFileSync(filepath.Join(dir, AdapterConfigName), cfg)
 	}
-	s, err := t.e.Snapshot()
-	if err != nil {
-		return err
+	// Full fine-tuning trains every weight: the params are the model, and
+	// the set aliases their values rather than copying them.
+	s := &weights.Set{Config: t.e.Config(), Tensors: map[string]*weights.Tensor{}, Source: "trained"}
+	for _, p := range t.params {
+		s.Tensors[p.Name] = f32Tensor(p.Name, p.Shape, p.Value)
 	}
 	if err := safetensors.WriteHF(dir, s, 1); err != nil {
 		return err
@@ -150,7 +151,9 @@ func (t *Trainer) writeModel(dir string) error {
 // Save writes checkpoint-STEP into out atomically: every file is written
 // and synced in a temporary directory that is then renamed into place, so
 // a crash leaves either the whole checkpoint or none. Older checkpoints
-// beyond the last two are removed. It returns the checkpoint's path.
+// beyond the last two are removed. The checkpoint becomes the run's last
+// good state, which a rollback reads back. It returns the checkpoint's
+// path.
 func (t *Trainer) Save(out, fingerprint string) (string, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", fmt.Errorf("train: %w", err)
@@ -185,11 +188,7 @@ func (t *Trainer) Save(out, fingerprint string) (string, error) {
 			opt = append(opt, f32Tensor(p.Name+".v", p.Shape, t.opt.V[i]))
 		}
 	}
-	var buf bytes.Buffer
-	if err := safetensors.Write(&buf, opt, map[string]string{"optimizer": t.cfg.Optimizer.Kind.String()}); err != nil {
-		return "", fmt.Errorf("train: %w", err)
-	}
-	if err := writeFileSync(filepath.Join(tmp, optimizerName), buf.Bytes()); err != nil {
+	if err := writeTensorsSync(filepath.Join(tmp, optimizerName), opt, map[string]string{"optimizer": t.cfg.Optimizer.Kind.String()}); err != nil {
 		return "", err
 	}
 	rng, err := t.rng.MarshalBinary()
@@ -221,6 +220,7 @@ func (t *Trainer) Save(out, fingerprint string) (string, error) {
 		os.RemoveAll(filepath.Join(out, fmt.Sprintf("%s%d", checkpointPrefix, steps[0])))
 		steps = steps[1:]
 	}
+	t.back.dir, t.back.fingerprint = final, fingerprint // the last good state from now on
 	return final, nil
 }
 
@@ -304,7 +304,10 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 	if st.Step > t.total || st.Total != t.total || st.Version != 1 {
 		return fmt.Errorf("train: %s does not fit this run (step %d of %d, this run has %d)", dir, st.Step, st.Total, t.total)
 	}
-	values := map[string][]float32{}
+	// Every value is decoded straight into the trainer's own buffer, one
+	// tensor at a time: the files stay mapped, and nothing the size of the
+	// model or its moments is allocated on the way.
+	src := map[string]*weights.Tensor{}
 	if t.cfg.Method == LoRA {
 		f, err := safetensors.OpenFile(filepath.Join(dir, AdapterModelName))
 		if err != nil {
@@ -330,11 +333,7 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 						return err
 					}
 				}
-				v, err := quant.Dequantize(x)
-				if err != nil {
-					return fmt.Errorf("train: %s: %w", pn, err)
-				}
-				values[name+".lora_"+which] = v
+				src[name+".lora_"+which] = x
 			}
 		}
 	} else {
@@ -342,15 +341,11 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
-		for n, x := range ws.Tensors {
-			v, err := quant.Dequantize(x)
-			if err != nil {
-				return fmt.Errorf("train: %s: %w", n, err)
-			}
-			values[n] = v
-		}
 		if ws.Close != nil {
-			ws.Close()
+			defer ws.Close()
+		}
+		for n, x := range ws.Tensors {
+			src[n] = x
 		}
 	}
 	of, err := safetensors.OpenFile(filepath.Join(dir, optimizerName))
@@ -359,21 +354,38 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 	}
 	defer of.Close()
 	for _, x := range of.Tensors {
-		v, err := quant.Dequantize(x)
-		if err != nil {
-			return fmt.Errorf("train: %s: %w", x.Name, err)
-		}
-		values["optimizer:"+x.Name] = v
+		src["optimizer:"+x.Name] = x
 	}
+	decode := func(key string, dst []float32) error {
+		x, ok := src[key]
+		if !ok || x.Elements() != len(dst) {
+			return fmt.Errorf("train: %s lacks %s or has the wrong size", dir, strings.TrimPrefix(key, "optimizer:"))
+		}
+		if err := quant.DequantizeInto(dst, x.DType, x.Data); err != nil {
+			return fmt.Errorf("train: %s: %s: %w", dir, x.Name, err)
+		}
+		return nil
+	}
+	var codes []float32 // one 8-bit moment's codes at a time
 	for i, p := range t.params {
 		if q := t.opt.Q; q != nil {
 			for _, m := range []struct {
 				name string
 				q    *quantMoment
 			}{{".m8", q.m[i]}, {".v8", q.v[i]}} {
-				codes, scales := values["optimizer:"+p.Name+m.name], values["optimizer:"+p.Name+m.name+".absmax"]
-				if len(codes) != len(m.q.codes) || len(scales) != len(m.q.absmax) {
+				key := "optimizer:" + p.Name + m.name
+				if x, ok := src[key]; !ok || x.Elements() != len(m.q.codes) {
 					return fmt.Errorf("train: %s lacks %s's 8-bit moments or has the wrong size", dir, p.Name)
+				}
+				if cap(codes) < len(m.q.codes) {
+					codes = make([]float32, len(m.q.codes))
+				}
+				codes = codes[:len(m.q.codes)]
+				if err := decode(key, codes); err != nil {
+					return err
+				}
+				if err := decode(key+".absmax", m.q.absmax); err != nil {
+					return err
 				}
 				for j, c := range codes {
 					if c < 0 || c > 255 || c != float32(int(c)) {
@@ -381,7 +393,6 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 					}
 					m.q.codes[j] = uint8(c)
 				}
-				copy(m.q.absmax, scales)
 			}
 		}
 		for _, c := range []struct {
@@ -391,11 +402,9 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 			if c.dst == nil {
 				continue
 			}
-			v, ok := values[c.key]
-			if !ok || len(v) != len(c.dst) {
-				return fmt.Errorf("train: %s lacks %s or has the wrong size", dir, strings.TrimPrefix(c.key, "optimizer:"))
+			if err := decode(c.key, c.dst); err != nil {
+				return err
 			}
-			copy(c.dst, v)
 		}
 	}
 	if err := t.rng.UnmarshalBinary(st.RNG); err != nil {
@@ -403,7 +412,7 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 	}
 	t.step, t.tokens, t.lrScale, t.opt.Step = st.Step, st.Tokens, st.LRScale, st.OptStep
 	t.Skipped, t.Rollbacks = st.Skipped, st.Rollbacks
-	t.good = t.snapshot()
+	t.back.dir, t.back.fingerprint = dir, fingerprint
 	return nil
 }
 
@@ -488,12 +497,9 @@ func LoadAdapters(dir string, heads, kvHeads, layers int) (map[string]*engine.Ad
 	return out, nil
 }
 
+// f32Tensor returns v as an F32 tensor for writing, without copying it.
 func f32Tensor(name string, shape []int, v []float32) *weights.Tensor {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return &weights.Tensor{Name: name, Shape: append([]int(nil), shape...), DType: weights.F32, Data: b}
+	return weights.FromFloat32s(name, shape, v)
 }
 
 // writeFileSync writes data to path and syncs it to disk.
@@ -503,6 +509,29 @@ func writeFileSync(path string, data []byte) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("train: %w", err)
+	}
+	return f.Close()
+}
+
+// writeTensorsSync writes tensors as a safetensors file at path, through a
+// buffer rather than whole in memory, and syncs it to disk.
+func writeTensorsSync(path string, tensors []*weights.Tensor, metadata map[string]string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := safetensors.Write(w, tensors, metadata); err != nil {
+		f.Close()
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := w.Flush(); err != nil {
 		f.Close()
 		return fmt.Errorf("train: %w", err)
 	}

@@ -29,7 +29,7 @@ func TestRollbackPolicy(t *testing.T) {
 	// NaN in the good state itself: every rollback restores it, so the
 	// run can only diverge.
 	tr.Params()[0].Value[0] = float32(math.NaN())
-	tr.good = tr.snapshot()
+	tr.startRollback()
 	ctx := context.Background()
 	var last error
 	for i := 0; i < 10 && last == nil; i++ {

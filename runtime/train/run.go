@@ -8,53 +8,69 @@ import (
 	"time"
 )
 
-// snapshot is a trainer's complete state in memory.
-type snapshot struct {
-	step    int
-	tokens  int64
-	lrScale float64
-	rng     []byte
-	values  [][]float32
-	opt     state
+// rollback is the last good state that a run returns to after
+// NaNPatience non-finite steps in a row: the checkpoint it last saved or
+// resumed from, read back from disk, or, before there is one, the start
+// of the run. Holding it costs next to no memory: a checkpoint stays on
+// disk, and the start needs only the random state and the initial values
+// of the params the engine does not keep, since the optimizer's moments
+// start at zero and the weights of full fine-tuning start as the model's
+// own, which the engine still aliases (engine.InitialValues). The LoRA
+// adapters' initial values are copied (they are small).
+type rollback struct {
+	dir, fingerprint string // the checkpoint, once one was saved or loaded
+	rng              []byte // the random state at the start
+	values           [][]float32
 }
 
-func (t *Trainer) snapshot() *snapshot {
-	s := &snapshot{step: t.step, tokens: t.tokens, lrScale: t.lrScale}
-	s.rng, _ = t.rng.MarshalBinary()
+// startRollback records the start of the run as its last good state.
+func (t *Trainer) startRollback() {
+	t.back = rollback{}
+	t.back.rng, _ = t.rng.MarshalBinary()
 	for _, p := range t.params {
-		s.values = append(s.values, append([]float32(nil), p.Value...))
-	}
-	s.opt = state{Step: t.opt.Step, M: cloneAll(t.opt.M), V: cloneAll(t.opt.V), Q: t.opt.Q.clone()}
-	return s
-}
-
-func (t *Trainer) restore(s *snapshot) {
-	t.step, t.tokens = s.step, s.tokens
-	_ = t.rng.UnmarshalBinary(s.rng)
-	for i, p := range t.params {
-		copy(p.Value, s.values[i])
-	}
-	t.opt.Step = s.opt.Step
-	for i := range t.opt.M {
-		copy(t.opt.M[i], s.opt.M[i])
-	}
-	for i := range t.opt.V {
-		copy(t.opt.V[i], s.opt.V[i])
-	}
-	if t.opt.Q != nil {
-		t.opt.Q.copyFrom(s.opt.Q)
+		if t.e.InitialValues(p.Name) != nil {
+			t.back.values = append(t.back.values, nil)
+			continue
+		}
+		t.back.values = append(t.back.values, append([]float32(nil), p.Value...))
 	}
 }
 
-func cloneAll(xs [][]float32) [][]float32 {
-	if xs == nil {
+// rollBack restores the last good state; the counters of skipped steps
+// and rollbacks and the learning-rate scale are left to the caller.
+func (t *Trainer) rollBack() error {
+	if t.back.dir != "" {
+		if err := t.Load(t.back.dir, t.back.fingerprint); err != nil {
+			return fmt.Errorf("train: rolling back to %s: %w", t.back.dir, err)
+		}
 		return nil
 	}
-	out := make([][]float32, len(xs))
-	for i, x := range xs {
-		out[i] = append([]float32(nil), x...)
+	t.step, t.tokens = 0, 0
+	if err := t.rng.UnmarshalBinary(t.back.rng); err != nil {
+		return fmt.Errorf("train: rolling back: %w", err)
 	}
-	return out
+	for i, p := range t.params {
+		v := t.back.values[i]
+		if v == nil {
+			v = t.e.InitialValues(p.Name)
+		}
+		copy(p.Value, v)
+	}
+	t.opt.Step = 0
+	for _, m := range [][][]float32{t.opt.M, t.opt.V} {
+		for _, x := range m {
+			clear(x)
+		}
+	}
+	if q := t.opt.Q; q != nil {
+		for i := range q.m {
+			for _, m := range []*quantMoment{q.m[i], q.v[i]} {
+				m.init()
+				clear(m.absmax)
+			}
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -129,7 +145,6 @@ func (t *Trainer) Run(ctx context.Context, fingerprint string) (*Result, error) 
 			if err != nil {
 				return nil, err
 			}
-			t.good = t.snapshot()
 			report(Event{Step: t.step, Steps: t.total, Note: "saved " + dir, Elapsed: time.Since(start)})
 		}
 	}

@@ -152,8 +152,8 @@ type Trainer struct {
 	lrScale  float64
 	bad      int // non-finite steps in a row
 	tokens   int64
-	// good is the last good state, for rollback.
-	good *snapshot
+	// back is the last good state, for rollback.
+	back rollback
 	// Rollbacks counts rollbacks; Skipped non-finite steps skipped.
 	Rollbacks, Skipped int
 	last               float64
@@ -260,7 +260,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	if t.sched.Kind == ScheduleInvalid {
 		t.sched.Kind = Constant
 	}
-	t.good = t.snapshot()
+	t.startRollback()
 	return t, nil
 }
 
@@ -359,9 +359,11 @@ func (t *Trainer) Step(ctx context.Context) (Event, error) {
 				return ev, fmt.Errorf("%w: %d non-finite steps in a row after %d rollbacks (nan_rollbacks = %d); lower the learning rate, check the data, or raise nan_rollbacks",
 					ErrDiverged, t.bad, t.Rollbacks, max(t.cfg.NaNRollbacks, 0))
 			}
-			t.restore(t.good)
-			t.lrScale *= t.cfg.NaNLRFactor
-			t.Rollbacks++
+			skipped, rollbacks, scale := t.Skipped, t.Rollbacks, t.lrScale
+			if err := t.rollBack(); err != nil {
+				return Event{}, err
+			}
+			t.Skipped, t.Rollbacks, t.lrScale = skipped, rollbacks+1, scale*t.cfg.NaNLRFactor
 			t.bad = 0
 			how := fmt.Sprintf("the learning rate ×%g (now ×%g of the schedule)", t.cfg.NaNLRFactor, t.lrScale)
 			if t.cfg.NaNLRFactor == 0.5 {

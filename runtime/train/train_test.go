@@ -182,7 +182,9 @@ func TestNonFiniteStepsRollBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := append([]float32(nil), tr.Params()[0].Value...)
-	tr.good = tr.snapshot()
+	if _, err := tr.Save(t.TempDir(), "test"); err != nil { // the last good state, on disk
+		t.Fatal(err)
+	}
 	// A NaN in an adapter makes the loss and every gradient NaN.
 	a := tr.Params()[0].Value
 	saved := a[0]
@@ -206,5 +208,57 @@ func TestNonFiniteStepsRollBack(t *testing.T) {
 	ev, err := tr.Step(ctx)
 	if err != nil || ev.Note != "" || math.IsNaN(ev.Loss) {
 		t.Fatalf("training did not continue after the rollback: %+v, %v", ev, err)
+	}
+}
+
+// TestRollBackToStart rolls a full fine-tune that has saved no checkpoint
+// back to its start: the model's own weights (which the engine aliases
+// rather than copies), zero moments, step 0 and the starting random state.
+func TestRollBackToStart(t *testing.T) {
+	e, ds := stories(t, 16, engine.QuantizeNone)
+	ds.Train = ds.Train[:8]
+	cfg := Config{Method: Full, Optimizer: Optimizer{Kind: AdamW, LR: 1e-3}, Schedule: Constant, Batch: 1, GradAccum: 1, MaxSteps: 6, Seed: 1, NaNPatience: 1}
+	tr, err := New(e, ds, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var initial [][]float32
+	for _, p := range tr.Params() {
+		if e.InitialValues(p.Name) == nil {
+			t.Fatalf("%s: the engine keeps no initial values of an fp32 weight", p.Name)
+		}
+		initial = append(initial, append([]float32(nil), p.Value...))
+	}
+	if len(tr.back.values) != len(tr.Params()) || slices.ContainsFunc(tr.back.values, func(v []float32) bool { return v != nil }) {
+		t.Fatal("the rollback state copies weights that the engine keeps")
+	}
+	ctx := context.Background()
+	for range 2 {
+		if _, err := tr.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := tr.Params()[0]
+	if slices.Equal(p.Value, initial[0]) {
+		t.Fatal("two steps changed nothing")
+	}
+	p.Value[0] = float32(math.Inf(1))
+	ev, err := tr.Step(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Rollbacks != 1 || tr.Done() != 0 || tr.lrScale != 0.5 || !strings.Contains(ev.Note, "rolled back to step 0") {
+		t.Fatalf("rollbacks %d, step %d, lr scale %g, note %q", tr.Rollbacks, tr.Done(), tr.lrScale, ev.Note)
+	}
+	for i, p := range tr.Params() {
+		if !slices.Equal(p.Value, initial[i]) {
+			t.Fatalf("%s was not restored to the model's own weights", p.Name)
+		}
+		if slices.ContainsFunc(tr.opt.M[i], func(x float32) bool { return x != 0 }) || slices.ContainsFunc(tr.opt.V[i], func(x float32) bool { return x != 0 }) {
+			t.Fatalf("%s's moments were not reset", p.Name)
+		}
+	}
+	if tr.opt.Step != 0 {
+		t.Fatalf("optimizer step %d after the rollback", tr.opt.Step)
 	}
 }

@@ -23,7 +23,9 @@
 package weights
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
@@ -118,6 +120,26 @@ func (t *Tensor) Float32s() (v []float32, ok bool) {
 		return nil, false
 	}
 	return unsafe.Slice((*float32)(p), len(t.Data)/4), true
+}
+
+// FromFloat32s returns an F32 tensor holding v: its Data aliases v without
+// copying on a little-endian machine (the byte order of every model file
+// format), and is an encoded copy elsewhere. Writers use it to save
+// weights that are in memory as []float32 without a second copy.
+func FromFloat32s(name string, shape []int, v []float32) *Tensor {
+	t := &Tensor{Name: name, Shape: append([]int(nil), shape...), DType: F32}
+	switch {
+	case len(v) == 0:
+		t.Data = []byte{}
+	case littleEndian:
+		t.Data = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
+	default:
+		t.Data = make([]byte, 4*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(x))
+		}
+	}
+	return t
 }
 
 // littleEndian reports whether the machine stores the low byte first, the

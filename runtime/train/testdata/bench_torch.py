@@ -1,26 +1,27 @@
 #!/usr/bin/python3
 """Training throughput of PyTorch (CPU) on whisperc's benchmark shapes.
 
-Usage: bench_torch.py [STEPS [SHAPE]]
+Usage: bench_torch.py [--steps N] [--batch B] [--seq T] [--shapes 15M,42M]
+                      [--threads 1,2] [--label NAME]
 
 For the TinyStories 15M and 42M Llama shapes with random weights, LoRA
-(rank 16 on q/k/v/o) and full fine-tuning, at 1 and 2 threads, it times
-optimizer steps (AdamW, clipping) over a batch of 8 sequences of 256 tokens,
+(rank 16 on q/k/v/o) and full fine-tuning, it times optimizer steps (AdamW,
+clipping) over a batch of B sequences of T tokens (8 x 256 by default),
 the same work as runtime/train's BenchmarkTrainStep, and prints tokens per
-second in the same naming.
+second in the same naming. runtime/bench/train.sh runs both side by side.
 """
+
+import argparse
 import math
-import sys
 import time
 
 import torch
 
 SHAPES = [("15M", 288, 768, 6, 6, 32000), ("42M", 512, 1376, 8, 8, 32000)]
-BATCH, SEQ = 8, 256
 
 
 class Llama(torch.nn.Module):
-    def __init__(self, dim, hidden, layers, heads, vocab, lora):
+    def __init__(self, dim, hidden, layers, heads, vocab, lora, seq):
         super().__init__()
         self.heads, self.hs = heads, dim // heads
         self.emb = torch.nn.Embedding(vocab, dim)
@@ -38,9 +39,9 @@ class Llama(torch.nn.Module):
         self.norm = torch.nn.Parameter(torch.ones(dim))
         self.lora = lora
         inv = 1.0 / (10000 ** (torch.arange(0, self.hs, 2).float() / self.hs))
-        ang = torch.arange(SEQ).float()[:, None] * inv[None, :]
+        ang = torch.arange(seq).float()[:, None] * inv[None, :]
         self.cos, self.sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
-        self.mask = torch.full((SEQ, SEQ), float("-inf")).triu(1)
+        self.mask = torch.full((seq, seq), float("-inf")).triu(1)
 
     def lin(self, blk, n, x):
         y = getattr(blk, n)(x)
@@ -69,23 +70,29 @@ class Llama(torch.nn.Module):
 
 
 def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    only = sys.argv[2] if len(sys.argv) > 2 else None
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--shapes", default="15M,42M")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--label", default="Torch")
+    a = ap.parse_args()
     for name, dim, hidden, layers, heads, vocab in SHAPES:
-        if only and name != only:
+        if name not in a.shapes.split(","):
             continue
         for method in ("lora", "full"):
-            for threads in (1, 2):
+            for threads in (int(t) for t in a.threads.split(",")):
                 torch.set_num_threads(threads)
                 torch.manual_seed(0)
-                m = Llama(dim, hidden, layers, heads, vocab, method == "lora")
+                m = Llama(dim, hidden, layers, heads, vocab, method == "lora", a.seq)
                 params = [p for n, p in m.named_parameters() if method == "full" or n.endswith(("_a.weight", "_b.weight"))]
                 if method == "lora":
                     for n, p in m.named_parameters():
                         p.requires_grad_(n.endswith(("_a.weight", "_b.weight")))
                 opt = torch.optim.AdamW(params, lr=1e-4, foreach=False)
-                tok = torch.randint(0, vocab, (BATCH, SEQ))
-                tgt = torch.randint(0, vocab, (BATCH, SEQ))
+                tok = torch.randint(0, vocab, (a.batch, a.seq))
+                tgt = torch.randint(0, vocab, (a.batch, a.seq))
 
                 def step():
                     opt.zero_grad()
@@ -96,10 +103,10 @@ def main():
 
                 step()  # warm up
                 start = time.perf_counter()
-                for _ in range(steps):
+                for _ in range(a.steps):
                     step()
-                tps = steps * BATCH * SEQ / (time.perf_counter() - start)
-                print("BenchmarkTorchTrainStep/%s/%s/threads=%d %.0f tok/s" % (name, method, threads, tps), flush=True)
+                tps = a.steps * a.batch * a.seq / (time.perf_counter() - start)
+                print("Benchmark%sTrainStep/%s/%s/threads=%d %.1f tok/s" % (a.label, name, method, threads, tps), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,73 @@
+#!/bin/sh
+# Training throughput: whisperc's CPU trainer against PyTorch 1.13 (Debian's
+# python3-torch, under /usr/bin/python3) on the same shapes and work, side by
+# side in one run, with the ratio.
+#
+#   runtime/bench/train.sh [WORKDIR]
+#
+# Environment (defaults in brackets): SHAPES [15M,42M], THREADS [1,2],
+# BATCH [1], SEQ [128], STEPS [1] timed optimizer steps after one warm-up
+# step, OPENBLAS [unset]: a folder holding OpenBLAS's libblas.so.3 (from
+# `apt-get download libopenblas0-pthread && dpkg -x ...`, which changes
+# nothing on the system) to time torch a second time on an optimised BLAS.
+# Debian's torch is built against the generic libblas.so.3, which resolves
+# to Netlib's reference BLAS unless an optimised one is installed: the
+# script prints which one torch loaded.
+#
+# The issue's shape is BATCH=8 SEQ=256; the defaults are 16 times less work
+# so that both sides finish within about four minutes on a quiet 2-core
+# machine. Each side runs LoRA (rank 16 on q/k/v/o) and full fine-tuning
+# with AdamW and clipping on random weights. PROFILE=1 then profiles
+# whisperc's 15M full fine-tune at one thread and prints where the time goes.
+set -eu
+cd "$(dirname "$0")/../.."
+work=${1:-$(mktemp -d)}
+mkdir -p "$work"
+SHAPES=${SHAPES:-15M,42M}
+THREADS=${THREADS:-1,2}
+BATCH=${BATCH:-1}
+SEQ=${SEQ:-128}
+STEPS=${STEPS:-1}
+PY=/usr/bin/python3
+"$PY" -c 'import torch' 2>/dev/null || { echo "train.sh: $PY cannot import torch (apt-get install -y --no-install-recommends python3-torch)" >&2; exit 1; }
+blas=$("$PY" -c 'import torch, re; print(re.search(r"BLAS_INFO=(\w+)", torch.__config__.show()).group(1))')
+lib=$(ldd "$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib/libtorch_cpu.so" 2>/dev/null | awk '/libblas/ {print $3}')
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; go $(go env GOVERSION); torch $("$PY" -c 'import torch; print(torch.__version__)') (BLAS_INFO=$blas, libblas.so.3 -> $(readlink -f "$lib" 2>/dev/null || echo "$lib"))"
+echo "work: batch $BATCH x seq $SEQ, $STEPS timed step(s) after a warm-up, shapes $SHAPES, threads $THREADS"
+go test -c -o "$work/train.test" ./runtime/train
+"$work/train.test" -test.run '^$' -test.bench 'BenchmarkTrainStep' -test.benchtime "${STEPS}x" \
+	-train.batch "$BATCH" -train.seq "$SEQ" -train.shapes "$SHAPES" -train.threads "$THREADS" | tee "$work/ours.txt"
+"$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" --shapes "$SHAPES" --threads "$THREADS" | tee "$work/torch.txt"
+if [ -n "${OPENBLAS:-}" ]; then
+	for t in $(echo "$THREADS" | tr , ' '); do
+		LD_LIBRARY_PATH="$OPENBLAS" OPENBLAS_NUM_THREADS=$t "$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" \
+			--shapes "$SHAPES" --threads "$t" --label TorchOpenBLAS | tee -a "$work/torch.txt"
+	done
+fi
+"$PY" - "$work/ours.txt" "$work/torch.txt" <<'EOF'
+import re, sys
+ours, torch = {}, {}
+for line in open(sys.argv[1]):
+    m = re.match(r"BenchmarkTrainStep/(\S+?)(?:-\d+)?\s.*?([\d.]+) tok/s", line)
+    if m:
+        ours[m.group(1)] = float(m.group(2))
+for line in open(sys.argv[2]):
+    m = re.match(r"Benchmark(\w+)TrainStep/(\S+) ([\d.]+) tok/s", line)
+    if m:
+        torch.setdefault(m.group(1), {})[m.group(2)] = float(m.group(3))
+labels = sorted(torch)
+print("\n| config | whisperc tok/s | " + " | ".join("%s tok/s | ratio" % l for l in labels) + " |")
+print("|---|---|" + "---|---|" * len(labels))
+for k, v in ours.items():
+    cells = []
+    for l in labels:
+        t = torch[l].get(k)
+        cells += ["%.1f" % t, "%.2f×" % (v / t)] if t else ["-", "-"]
+    print("| %s | %.1f | %s |" % (k, v, " | ".join(cells)))
+EOF
+if [ "${PROFILE:-}" = 1 ]; then
+	echo; echo "where whisperc's time goes: 15M full fine-tune, 1 thread, $STEPS step(s) of $BATCH x $SEQ"
+	"$work/train.test" -test.run '^$' -test.bench 'BenchmarkTrainStep/15M/full/threads=1$' -test.benchtime "${STEPS}x" \
+		-train.batch "$BATCH" -train.seq "$SEQ" -train.shapes 15M -train.threads 1 -test.cpuprofile "$work/cpu.prof" >/dev/null
+	go tool pprof -top -nodecount=25 "$work/train.test" "$work/cpu.prof" 2>/dev/null | sed -n '4,32p'
+fi
