@@ -191,9 +191,16 @@ func (b *builder) finetune(f *compiler.Finetune) {
 			}
 		}
 	}
-	mem := w.Memory(b.dev)
+	// The CPU runtime's attention never keeps seq×seq scores, so selective
+	// recomputation keeps all but the rotated q and k (trainDecisions
+	// states those bytes): its memory and time are counted as none's.
+	mw := w
+	if !b.target.Profile.GPU && w.Checkpointing == cost.CheckpointSelective {
+		mw.Checkpointing = cost.CheckpointNone
+	}
+	mem := mw.Memory(b.dev)
 	st.Memory = b.deviceMemory(mem, w.Devices)
-	tm := w.TrainStep(b.dev)
+	tm := mw.TrainStep(b.dev)
 	accum := max(f.GradAccum, 1)
 	st.Time = &StageTime{StepSeconds: tm.Seconds * float64(accum), Bound: tm.Bound,
 		TokensPerSecond: tm.TokensPerSecond() * float64(max(w.Devices, 1)),
@@ -419,7 +426,15 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			extra = t1.RecomputeFLOPs / t0.FLOPs
 		}
 		d := Decision{What: "checkpointing", Choice: ckptName(w), Rule: "ML002", SavesBytes: a0 - a1, ExtraCompute: extra}
-		if w.Checkpointing == cost.CheckpointNone {
+		if w.Checkpointing == cost.CheckpointSelective && !b.target.Profile.GPU {
+			// runtime/engine/selective.go: the rotated q and k and their
+			// gradients, fp32, one sequence at a time.
+			c := w.Arch
+			per := int64(c.Layers) * 2 * int64(w.Seq) * int64((c.Heads+c.KVHeads)*c.HeadSize()) * 4
+			d.SavesBytes, d.ExtraCompute = per, 0
+			d.Effect = fmt.Sprintf("the attention core recomputed in the backward pass; the CPU runtime's attention never keeps seq×seq scores, "+
+				"so this drops the rotated q and k and their gradients, %s per sequence (the activations below are counted as without it)", gib(per))
+		} else if w.Checkpointing == cost.CheckpointNone {
 			full := w
 			full.Checkpointing = cost.CheckpointFull
 			d.Effect = fmt.Sprintf("activations %s kept (full checkpointing would keep %s)", gib(a1), gib(full.ActivationBytes()))
