@@ -143,3 +143,67 @@ func TestExportMergedFinetune(t *testing.T) {
 		t.Errorf("the merged export generates\n%q\nthe fine-tune generated\n%q", strings.TrimSpace(got.String()), lines[1])
 	}
 }
+
+// TestExportTemplateRoundTrip exports stories260K as a Hugging Face
+// directory with the llama3 chat template, loads that directory as a
+// model, and exports it to GGUF with chat_template = auto: the template
+// found in tokenizer_config.json reaches the GGUF metadata and the
+// Modelfile.
+func TestExportTemplateRoundTrip(t *testing.T) {
+	models := testmodels.Dir(t)
+	dir := t.TempDir()
+	src := fmt.Sprintf(`model tiny {
+  source    = "llama2c:%s"
+  tokenizer = "%s"
+}
+
+export hf {
+  model         = tiny
+  format        = safetensors
+  path          = "hf"
+  chat_template = llama3
+}
+`, filepath.Join(models, "stories260K.bin"), filepath.Join(models, "tok512.bin"))
+	run := func(name, src string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		prog, ds := compiler.Check(path, compiler.Options{})
+		if ds.HasErrors() {
+			t.Fatal(diag.Text(prog.Files, ds))
+		}
+		plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+		if ds.HasErrors() {
+			t.Fatal(diag.Text(prog.Files, ds))
+		}
+		var errs bytes.Buffer
+		if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &bytes.Buffer{}, Stderr: &errs}); len(ds) > 0 {
+			t.Fatalf("%s\n%s", diag.Text(prog.Files, ds), errs.String())
+		}
+	}
+	run("hf.whisper", src)
+	run("gguf.whisper", fmt.Sprintf(`model back {
+  source    = "safetensors:%s"
+  tokenizer = "%s"
+}
+
+export gguf {
+  model    = back
+  format   = gguf
+  path     = "back.gguf"
+}
+`, filepath.Join(dir, "hf"), filepath.Join(models, "tok512.bin")))
+	v, err := gguf.ReadVocab(filepath.Join(dir, "back.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v.ChatTemplate, "<|start_header_id|>") {
+		t.Errorf("GGUF chat template %q, want llama3's", v.ChatTemplate)
+	}
+	mf, err := os.ReadFile(filepath.Join(dir, "Modelfile"))
+	if err != nil || !strings.Contains(string(mf), `PARAMETER stop "<|eot_id|>"`) {
+		t.Errorf("Modelfile (%v):\n%s", err, mf)
+	}
+}
