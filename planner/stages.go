@@ -694,7 +694,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
-	w.CompileMode = st.Graph.Compile.String()
+	w.CompileMode = st.Graph.Compile
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
 		f, hf := w.Storage, w.Storage
 		if w.Quant.Type.Quantized() {
@@ -737,7 +737,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
 	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
-	full.CompileMode = st.Graph.Compile.String()
+	full.CompileMode = st.Graph.Compile
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
 	chunk.Seq = min(ctx, ServeChunk)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 )
 
@@ -156,10 +157,11 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 		step += kv / rt
 	}
 	mode := w.CompileMode
-	if mode == "" {
-		mode = "none"
+	if mode == compiler.CompileInvalid {
+		mode = compiler.CompileNone
 	}
-	step += float64(w.Arch.Layers)*r.LayerSeconds[mode] + r.TokenSeconds[mode]
+	// The calibration file keys the costs by the mode's spelling.
+	step += float64(w.Arch.Layers)*r.LayerSeconds[mode.String()] + r.TokenSeconds[mode.String()]
 	if !w.KVCache {
 		step *= float64(ctxMid) // the prefix is recomputed every step
 	}

@@ -3,6 +3,7 @@ package cost
 import (
 	"fmt"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/stdlib/attention"
 )
@@ -160,9 +161,9 @@ type Workload struct {
 	// pages count in the process's resident memory once read); 0 when
 	// unknown.
 	FileBytes int64
-	// CompileMode is the CPU runtime's compile mode ("none", "default",
-	// "reduce_overhead", "max_autotune"), which sets its per-step costs.
-	CompileMode string
+	// CompileMode is the CPU runtime's compile mode, which sets its
+	// per-step costs; the zero value counts as none.
+	CompileMode compiler.CompileMode
 	// StepLayerSeconds and StepHeadSeconds, when set, are the CPU
 	// runtime's measured decode step on this shape (one layer, and the
 	// rest) at a short context; the decode prediction then uses them
