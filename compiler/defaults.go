@@ -98,12 +98,6 @@ func (b *body) enum(name string) string {
 	return ""
 }
 
-// explicit reports whether name was written with the identifier value.
-func (b *body) explicit(name, value string) bool {
-	v, ok := b.vals[name]
-	return ok && v.kind == vIdent && v.s == value
-}
-
 // resolvePath resolves p against the directory of the declaring file.
 func resolvePath(file, p string) string {
 	if p == "" || filepath.IsAbs(p) {

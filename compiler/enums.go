@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 
+	"github.com/modelwhisperer/whisperc/stdlib/attention"
 	"github.com/modelwhisperer/whisperc/stdlib/dtype"
 )
 
@@ -78,25 +79,27 @@ func ParseCheckpointMode(s string) CheckpointMode {
 	return CheckpointMode(enumParse(s, checkpointModeNames()))
 }
 
-// Attention is the attention kernel (attention attributes). The zero value is invalid.
-type Attention int
+// Attention is the attention kernel an attention attribute requests: the
+// one enum of attention kernels, attention.Kernel, which the planner and
+// runtime use too. The zero value is invalid.
+type Attention = attention.Kernel
 
 // The values of Attention.
 const (
-	AttentionInvalid Attention = iota
-	AttentionEager             // eager
-	AttentionSDPA              // sdpa
-	AttentionFlash2            // flash2
-	AttentionAuto              // auto
+	AttentionInvalid = attention.Invalid
+	AttentionEager   = attention.Eager  // eager
+	AttentionSDPA    = attention.SDPA   // sdpa
+	AttentionFlash2  = attention.Flash2 // flash2
+	AttentionAuto    = attention.Auto   // auto
 )
 
 func attentionNames() []string { return []string{"eager", "sdpa", "flash2", "auto"} }
 
-// String returns the value's .whisper spelling, or "invalid".
-func (v Attention) String() string { return enumString(int(v), attentionNames()) }
-
 // ParseAttention returns the Attention spelled s, or AttentionInvalid.
-func ParseAttention(s string) Attention { return Attention(enumParse(s, attentionNames())) }
+func ParseAttention(s string) Attention {
+	a, _ := attention.Parse(s)
+	return a
+}
 
 // CompileMode is the graph compilation mode (compile attributes). The zero value is invalid.
 type CompileMode int

@@ -178,6 +178,17 @@ func (s *server) compute(ctx context.Context, d *document, cfg config, early fun
 		s.computing(d, true)
 		defer s.computing(d, false)
 	}
+	if early != nil && len(d.File.Src) >= s.provisionalBytes {
+		// A large document: checking it takes long. Parse the edit first
+		// (the check then finds the parse done) and give the editor the
+		// provisional diagnostics at once, before even the tolerant view.
+		t, st, from := s.reparse(d.Path, d.File.Src)
+		if st.Changed && ctx.Err() == nil {
+			if p := s.provisional(d, cfg, t.Diags, st, from); p != nil {
+				early(p)
+			}
+		}
+	}
 	a := &analysis{doc: d, cfg: cfg, tree: d.syntax(), unit: make(map[string]*unitFile)}
 	a.importDirs, _ = s.resolveImportDirs(cfg.importDirs)
 	a.settings = s.settingProblems(cfg)

@@ -69,20 +69,28 @@ const defaultProvisionalBytes = 512 << 10
 // analysis outside the re-parsed text, moved with it. Those of the edited
 // declarations are dropped until the check reports them again. It returns
 // nil when the previous analysis is not of the text the parse started
-// from (from).
-func (s *server) provisional(a *analysis, parseDiags diag.Diagnostics, st wparser.ReparseStats, from []byte) *analysis {
+// from (from), or when the edit is before one of its imports (their
+// summaries are placed with its tolerant view, which the new version does
+// not have yet).
+func (s *server) provisional(d *document, cfg config, parseDiags diag.Diagnostics, st wparser.ReparseStats, from []byte) *analysis {
 	s.mu.Lock()
-	prev := s.cache[a.doc.URI]
+	prev := s.cache[d.URI]
 	s.mu.Unlock()
-	if prev == nil || !prev.cfg.equal(a.cfg) || !sameBytes(prev.doc.File.Src, from) {
+	if prev == nil || !prev.cfg.equal(cfg) || !sameBytes(prev.doc.File.Src, from) {
 		return nil
 	}
+	for _, imp := range prev.tree.imports {
+		if imp.End >= st.Start {
+			return nil
+		}
+	}
+	doc := d
 	ds := append(diag.Diagnostics{}, parseDiags...)
 	for _, d := range prev.diags {
 		if isSyntax(d) {
 			continue // the new parse reported them
 		}
-		if d.Subject == nil || d.Subject.Filename != a.doc.Path {
+		if d.Subject == nil || d.Subject.Filename != doc.Path {
 			ds = append(ds, d)
 			continue
 		}
@@ -91,12 +99,15 @@ func (s *server) provisional(a *analysis, parseDiags diag.Diagnostics, st wparse
 		case hi <= st.Start && lo < st.Start:
 			ds = append(ds, d)
 		case lo >= st.OldEnd:
-			ds = append(ds, d.Moved(a.doc.File, st.NewEnd-st.OldEnd))
+			ds = append(ds, d.Moved(doc.File, st.NewEnd-st.OldEnd))
 		}
 	}
-	p := *a
+	// The previous analysis's tolerant view and import closure serve for
+	// placing the summaries of errors in imported files: its imports all
+	// precede the edit.
+	p := *prev
+	p.doc = doc
 	p.diags = ds.Sorted()
-	p.memory = prev.memory
 	return &p
 }
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
-	"github.com/modelwhisperer/whisperc/lang/ast"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/hw"
@@ -28,21 +27,7 @@ func (s *server) runPhases(ctx context.Context, a *analysis, early func(*analysi
 		}
 		return s.readSource(p)
 	}
-	parse := s.parse
-	if early != nil && len(a.doc.File.Src) >= s.provisionalBytes {
-		// A large document: checking it takes long; the editor gets the
-		// provisional diagnostics as soon as the edit is parsed.
-		parse = func(name string, src []byte) (*ast.File, diag.Diagnostics) {
-			t, st, from := s.reparse(name, src)
-			if name == a.doc.Path && st.Changed && ctx.Err() == nil {
-				if p := s.provisional(a, t.Diags, st, from); p != nil {
-					early(p)
-				}
-			}
-			return t.File, t.Diags
-		}
-	}
-	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read, ImportDirs: a.importDirs, Parse: parse, Context: ctx})
+	prog, diags := compiler.Check(a.doc.Path, compiler.Options{ReadFile: read, ImportDirs: a.importDirs, Parse: s.parse, Context: ctx})
 	a.prog = prog
 	a.diags = diags
 	var setTarget *planner.Target

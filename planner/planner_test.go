@@ -45,15 +45,6 @@ func checkFile(t testing.TB, path string) *compiler.Program {
 	return prog
 }
 
-// codes returns the diagnostics' codes with their severity, sorted.
-func codes(ds diag.Diagnostics) []string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, d.Severity.String()+" "+d.Code)
-	}
-	return out
-}
-
 func TestQLoRAPlan(t *testing.T) {
 	prog := checkFile(t, "testdata/qlora.whisper")
 	p, ds := Build(prog, nil, Options{})

@@ -191,9 +191,16 @@ func (b *builder) finetune(f *compiler.Finetune) {
 			}
 		}
 	}
-	mem := w.Memory(b.dev)
+	// The CPU runtime's attention never keeps seq×seq scores, so selective
+	// recomputation keeps all but the rotated q and k (trainDecisions
+	// states those bytes): its memory and time are counted as none's.
+	mw := w
+	if !b.target.Profile.GPU && w.Checkpointing == cost.CheckpointSelective {
+		mw.Checkpointing = cost.CheckpointNone
+	}
+	mem := mw.Memory(b.dev)
 	st.Memory = b.deviceMemory(mem, w.Devices)
-	tm := w.TrainStep(b.dev)
+	tm := mw.TrainStep(b.dev)
 	accum := max(f.GradAccum, 1)
 	st.Time = &StageTime{StepSeconds: tm.Seconds * float64(accum), Bound: tm.Bound,
 		TokensPerSecond: tm.TokensPerSecond() * float64(max(w.Devices, 1)),
@@ -432,7 +439,15 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			extra = t1.RecomputeFLOPs / t0.FLOPs
 		}
 		d := Decision{What: "checkpointing", Choice: ckptName(w), Rule: "ML002", SavesBytes: a0 - a1, ExtraCompute: extra}
-		if w.Checkpointing == cost.CheckpointNone {
+		if w.Checkpointing == cost.CheckpointSelective && !b.target.Profile.GPU {
+			// runtime/engine/selective.go: the rotated q and k and their
+			// gradients, fp32, one sequence at a time.
+			c := w.Arch
+			per := int64(c.Layers) * 2 * int64(w.Seq) * int64((c.Heads+c.KVHeads)*c.HeadSize()) * 4
+			d.SavesBytes, d.ExtraCompute = per, 0
+			d.Effect = fmt.Sprintf("the attention core recomputed in the backward pass; the CPU runtime's attention never keeps seq×seq scores, "+
+				"so this drops the rotated q and k and their gradients, %s per sequence (the activations below are counted as without it)", gib(per))
+		} else if w.Checkpointing == cost.CheckpointNone {
 			full := w
 			full.Checkpointing = cost.CheckpointFull
 			d.Effect = fmt.Sprintf("activations %s kept (full checkpointing would keep %s)", gib(a1), gib(full.ActivationBytesOn(b.dev)))
@@ -692,7 +707,7 @@ func (b *builder) generate(g *compiler.Generate) {
 	w := b.inferenceWorkload(g.Model, *c, 1, prompt, g.MaxTokens, g.KVCache, g.Attention, &g.Decl.Site, &st)
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
-	w.CompileMode = st.Graph.Compile.String()
+	w.CompileMode = st.Graph.Compile
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
 		f, hf := w.Storage, w.Storage
 		if w.Quant.Type.Quantized() {
@@ -735,7 +750,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	full := b.inferenceWorkload(s.Model, *c, s.MaxBatch, ctx/2, ctx-ctx/2, s.KVCache, s.Attention, &s.Decl.Site, &st)
 	b.kvDecision(full, &st, "ML004")
 	st.Graph = lower(full, b.compile(s.Compile, true, &s.Decl.Site, &st), s.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
-	full.CompileMode = st.Graph.Compile.String()
+	full.CompileMode = st.Graph.Compile
 	chunk := full
 	chunk.Batch, chunk.CacheBatch = 1, full.Batch
 	chunk.Seq = min(ctx, ServeChunk)

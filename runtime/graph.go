@@ -64,9 +64,6 @@ func EngineOptions(g *planner.Graph, c arch.Config) (engine.Options, error) {
 		if l.Checkpoint || l.RecomputeAttention {
 			return o, fmt.Errorf("layer %d is a checkpoint boundary or recomputes its attention, which only a backward pass does; an inference stage runs none", i)
 		}
-		if l.RecomputeAttention {
-			return o, fmt.Errorf("layer %d recomputes its attention core in the backward pass, which an inference stage does not run", i)
-		}
 		switch l.Attention {
 		case cost.Eager, cost.Flash2:
 		case cost.SDPA:

@@ -8,25 +8,27 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
-// boundHeap caps the Go heap once a model is loaded, and returns the
-// function that lifts the cap. Under the collector's default (GOGC=100)
-// the heap may grow to twice its live size between collections, and a
-// loaded model's quantised weights and KV cache are most of that live
-// size: a decode loop's small per-token garbage would then be allowed to
-// pile up to the size of the model before anything is collected. The cap
-// is a soft memory limit of what the process holds now plus
-// cost.HeapHeadroom of its live heap (the planner predicts the same), so
-// the collector runs when the garbage reaches the headroom instead; the
-// weights hold no pointers, so each collection costs little. A GOMEMLIMIT
-// set by the user wins.
-func boundHeap() (lift func()) {
-	if os.Getenv("GOMEMLIMIT") != "" {
+// boundHeap narrows the Go heap's growth once a model is loaded, and
+// returns the function that restores the collector's setting. Under the
+// default (GOGC=100) the heap may grow to twice its live size between
+// collections, and a loaded model's quantised weights and KV cache are
+// most of that live size: a decode loop's small per-token garbage would
+// pile up to the size of the model before anything is collected. The
+// collector's percentage is set so that the heap grows by
+// cost.HeapHeadroom of its live size (the planner predicts the same); as
+// a percentage, the goal follows the live heap if it grows, where a fixed
+// memory limit would make the collector run without pause once the live
+// heap reached it. The weights hold no pointers, so each collection costs
+// little. A GOGC or GOMEMLIMIT set by the user wins.
+func boundHeap() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	goruntime.GC()
 	var ms goruntime.MemStats
 	goruntime.ReadMemStats(&ms)
-	held := int64(ms.Sys - ms.HeapReleased)
-	prev := debug.SetMemoryLimit(held + cost.HeapHeadroom(int64(ms.HeapAlloc)))
-	return func() { debug.SetMemoryLimit(prev) }
+	live := max(int64(ms.HeapAlloc), 1)
+	pct := min(int(100*cost.HeapHeadroom(live)/live), 100)
+	prev := debug.SetGCPercent(max(pct, 1))
+	return func() { debug.SetGCPercent(prev) }
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/export"
 	"github.com/modelwhisperer/whisperc/runtime/observe"
+	"github.com/modelwhisperer/whisperc/runtime/serve"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
@@ -29,9 +30,13 @@ func (x *executor) export(_ context.Context, st *planner.Stage) *diag.Diagnostic
 	if e == nil || !ok {
 		return x.errorf(st, "E500", "Internal runtime error", "Stage %s has no export declaration or loaded model. Plan again.", st.ID)
 	}
-	if e.Format != compiler.ExportGGUF {
-		return x.errorf(st, "E505", "Export format cannot be written yet",
-			"Export %q asks for format = %s; this runtime writes gguf exports only so far. Set format = gguf.", e.Name, e.Format)
+	hf := e.Format == compiler.ExportSafetensors || e.Format == compiler.ExportMerged
+	if !hf && e.Format != compiler.ExportGGUF {
+		return x.errorf(st, "E500", "Internal runtime error", "Export %q has format %s, which the runtime does not know. Plan again.", e.Name, e.Format)
+	}
+	if hf && e.Quantize != compiler.ExportQuantNone {
+		return x.errorf(st, "E505", "Export quantisation cannot be written yet",
+			"Export %q asks for format = %s with quantize = %s; safetensors exports keep the weights' float types. Drop quantize, or set format = gguf.", e.Name, e.Format, e.Quantize)
 	}
 	dtype := map[compiler.ExportQuant]weights.DType{compiler.ExportQuantNone: weights.F32, compiler.ExportQuantF16: weights.F16,
 		compiler.ExportQuantQ8_0: weights.Q8_0, compiler.ExportQuantQ4_0: weights.Q4_0, compiler.ExportQuantQ4_K_M: weights.Q4_K}[e.Quantize]
@@ -60,6 +65,9 @@ func (x *executor) export(_ context.Context, st *planner.Stage) *diag.Diagnostic
 		}
 		adapters = tr.adapters
 	}
+	if hf {
+		return x.exportHF(st, e, ws, bpe, adapters, tmpl)
+	}
 	o := export.Options{Path: e.Path, Name: e.Model.Decl().Name, DType: dtype, Adapters: adapters, Merge: e.Merge,
 		Modelfile: e.Modelfile, System: e.System, Template: tmpl}
 	x.s.progress("exporting %s to %s", o.Name, e.Path)
@@ -82,5 +90,33 @@ func (x *executor) export(_ context.Context, st *planner.Stage) *diag.Diagnostic
 		x.obs.Output(observe.Output{Stage: st.ID, Kind: f.kind, Path: f.path, Bytes: info.Size(), Time: time.Now()})
 		fmt.Fprintf(x.s.Stderr, "exported %s (%s)\n", f.path, formatBytes(info.Size()))
 	}
+	return nil
+}
+
+// exportHF writes a safetensors export: a Hugging Face checkpoint
+// directory of the model, a full fine-tune's weights, or (format =
+// merged) a LoRA fine-tune's adapters merged into the base. A LoRA
+// fine-tune's adapter alone (format = safetensors) is already written in
+// PEFT's layout by the training stage, which the refusal points at.
+func (x *executor) exportHF(st *planner.Stage, e *compiler.Export, ws *weights.Set, bpe *tokenizer.BPE, adapters map[string]*engine.Adapter, tmpl *serve.ChatTemplate) *diag.Diagnostic {
+	if len(adapters) > 0 && e.Format == compiler.ExportSafetensors {
+		return x.errorf(st, "E505", "Export would copy the training output",
+			"Export %q asks for a LoRA fine-tune's adapter alone in safetensors, which the fine-tune's output directory (%q) already holds in PEFT's layout (adapter_config.json, adapter_model.safetensors). Set format = merged for the base with the adapters merged, or gguf for llama.cpp.", e.Name, e.Model.Finetune.Output)
+	}
+	x.s.progress("exporting %s to %s", e.Model.Decl().Name, e.Path)
+	w, err := export.ExportHF(ws, bpe, export.HFOptions{Dir: e.Path, Adapters: adapters, Template: tmpl})
+	x.s.progressDone()
+	if err != nil {
+		return x.errorf(st, "E506", "Export failed", "Stage %s: %v.", st.ID, err)
+	}
+	var size int64
+	entries, _ := os.ReadDir(w.Model)
+	for _, en := range entries {
+		if info, err := en.Info(); err == nil {
+			size += info.Size()
+		}
+	}
+	x.obs.Output(observe.Output{Stage: st.ID, Kind: observe.OutputModel, Path: w.Model, Bytes: size, Time: time.Now()})
+	fmt.Fprintf(x.s.Stderr, "exported %s (%s, Hugging Face layout)\n", w.Model, formatBytes(size))
 	return nil
 }

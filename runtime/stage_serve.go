@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -115,7 +119,50 @@ func (x *executor) chatTemplate(m *compiler.Model, name string) (*serve.ChatTemp
 			}
 		}
 	}
+	if m != nil && m.Source.Scheme == compiler.SchemeSafetensors {
+		if t := serve.DetectTemplate(hfChatTemplate(m.Source.Path)); t != nil {
+			return t, nil
+		}
+	}
 	return serve.LookupTemplate("plain")
+}
+
+// maxTokenizerConfig bounds the tokenizer_config.json read for its chat
+// template (real ones are a few KiB to a few hundred).
+const maxTokenizerConfig = 4 << 20
+
+// hfChatTemplate returns the chat_template a Hugging Face checkpoint's
+// tokenizer_config.json carries (path is the directory or one of its
+// safetensors files), or "" when it has none or cannot be read.
+func hfChatTemplate(path string) string {
+	dir := path
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	f, err := os.Open(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var tc struct {
+		ChatTemplate any `json:"chat_template"`
+	}
+	if err := json.NewDecoder(io.LimitReader(f, maxTokenizerConfig)).Decode(&tc); err != nil {
+		return ""
+	}
+	// A string, or a list of named templates of which "default" is used.
+	switch v := tc.ChatTemplate.(type) {
+	case string:
+		return v
+	case []any:
+		for _, e := range v {
+			if m, ok := e.(map[string]any); ok && m["name"] == "default" {
+				s, _ := m["template"].(string)
+				return s
+			}
+		}
+	}
+	return ""
 }
 
 // parameterSize renders a model's parameter count as Ollama does (260K,

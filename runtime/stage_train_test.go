@@ -160,6 +160,14 @@ func TestFinetuneSelectiveCheckpointing(t *testing.T) {
 	if len(cfg.RecomputeAttention) != ws.Config.Layers || slices.Contains(cfg.RecomputeAttention, false) || slices.Contains(cfg.Checkpoint, true) {
 		t.Fatalf("selective reaches the trainer as recompute %v, checkpoint %v", cfg.RecomputeAttention, cfg.Checkpoint)
 	}
+	// The plan states what the runtime's selective recomputation drops
+	// (the bytes runtime/train's TestCheckpointingRecomputes measures): the
+	// rotated q and k and their gradients of every layer, one sequence.
+	c := ws.Config
+	want := int64(c.Layers * 2 * 64 * (c.Heads + c.KVHeads) * c.HeadSize() * 4)
+	if d := st.Decision("checkpointing"); d == nil || d.SavesBytes != want || d.ExtraCompute != 0 {
+		t.Errorf("checkpointing decision %+v; want %d bytes saved", d, want)
+	}
 	var stdout, stderr bytes.Buffer
 	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr}); ds.HasErrors() {
 		t.Fatalf("%s\nstderr:\n%s", diag.Text(prog.Files, ds), stderr.String())

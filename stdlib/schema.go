@@ -450,13 +450,3 @@ func LookupBlock(kind string) (Block, bool) {
 	}
 	return Block{}, false
 }
-
-// BlockKinds returns the names of every top-level block kind.
-func BlockKinds() []string {
-	bs := blocks()
-	out := make([]string, len(bs))
-	for i, b := range bs {
-		out[i] = b.Kind
-	}
-	return out
-}

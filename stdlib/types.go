@@ -3,13 +3,12 @@ package stdlib
 // Constructors for the schema's types, kept short so that blocks.go reads
 // like the spec table it generates.
 
-func tString() Type  { return Type{Kind: TypeString} }
-func tPath() Type    { return Type{Kind: TypePath} }
-func tNumber() Type  { return Type{Kind: TypeNumber} }
-func tInt() Type     { return Type{Kind: TypeInt} }
-func tBool() Type    { return Type{Kind: TypeBool} }
-func tSize() Type    { return Type{Kind: TypeSize} }
-func tPercent() Type { return Type{Kind: TypePercent} }
+func tString() Type { return Type{Kind: TypeString} }
+func tPath() Type   { return Type{Kind: TypePath} }
+func tNumber() Type { return Type{Kind: TypeNumber} }
+func tInt() Type    { return Type{Kind: TypeInt} }
+func tBool() Type   { return Type{Kind: TypeBool} }
+func tSize() Type   { return Type{Kind: TypeSize} }
 
 // tShare is a percentage of a whole: 0% to 100%, or below 100% when
 // whole is false (a part that must leave something).

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 )
 
@@ -66,7 +67,7 @@ func TestMeasuredCPU(t *testing.T) {
 			if c, ok := cpuShapes[r.Model]; ok {
 				shapes++
 				w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: r.Tokens, KVCache: true,
-					Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: r.FileBytes, TokenizerFileBytes: 433_869, CompileMode: "default",
+					Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: r.FileBytes, TokenizerFileBytes: 433_869, CompileMode: compiler.CompileDefault,
 					StepLayerSeconds: r.StepLayer, StepHeadSeconds: r.StepHead}
 				switch r.Format {
 				case "nf4":

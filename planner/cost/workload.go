@@ -3,7 +3,9 @@ package cost
 import (
 	"fmt"
 
+	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/attention"
 )
 
 // Mode says what a workload does with the model. The zero value is invalid.
@@ -60,52 +62,21 @@ func (c Checkpointing) String() string {
 	return "invalid"
 }
 
-// Attention is the attention kernel. The zero value is invalid.
-type Attention int
+// Attention is the attention kernel: the one enum of attention kernels,
+// attention.Kernel. The zero value is invalid; a workload never holds
+// attention.Auto (the planner resolves it).
+type Attention = attention.Kernel
 
 // The kernels.
 const (
-	AttentionInvalid Attention = iota
+	AttentionInvalid = attention.Invalid
 	// Eager materialises the seq×seq scores (softmax kept in fp32).
-	Eager
+	Eager = attention.Eager
 	// SDPA is a fused memory-efficient kernel: O(seq) memory.
-	SDPA
+	SDPA = attention.SDPA
 	// Flash2 is FlashAttention-2: O(seq) memory, fastest on CC ≥ 8.0.
-	Flash2
+	Flash2 = attention.Flash2
 )
-
-// String returns the kernel's name.
-func (a Attention) String() string {
-	switch a {
-	case Eager:
-		return "eager"
-	case SDPA:
-		return "sdpa"
-	case Flash2:
-		return "flash2"
-	}
-	return "invalid"
-}
-
-// ParseAttention returns the kernel with the given name.
-func ParseAttention(s string) (Attention, error) {
-	for a := Eager; a <= Flash2; a++ {
-		if a.String() == s {
-			return a, nil
-		}
-	}
-	return AttentionInvalid, fmt.Errorf("unknown attention kernel %q (want eager, sdpa or flash2)", s)
-}
-
-// MarshalText renders the kernel by name.
-func (a Attention) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
-
-// UnmarshalText parses a kernel name.
-func (a *Attention) UnmarshalText(b []byte) error {
-	v, err := ParseAttention(string(b))
-	*a = v
-	return err
-}
 
 // Optimizer is the training optimizer. The zero value is invalid.
 type Optimizer int
@@ -190,9 +161,9 @@ type Workload struct {
 	// pages count in the process's resident memory once read); 0 when
 	// unknown.
 	FileBytes int64
-	// CompileMode is the CPU runtime's compile mode ("none", "default",
-	// "reduce_overhead", "max_autotune"), which sets its per-step costs.
-	CompileMode string
+	// CompileMode is the CPU runtime's compile mode, which sets its
+	// per-step costs; the zero value counts as none.
+	CompileMode compiler.CompileMode
 	// StepLayerSeconds and StepHeadSeconds, when set, are the CPU
 	// runtime's measured decode step on this shape (one layer, and the
 	// rest) at a short context; the decode prediction then uses them

@@ -96,16 +96,6 @@ type Export struct {
 	Commands []Command
 }
 
-// File returns the file with the given path, or nil.
-func (x *Export) File(path string) *File {
-	for i := range x.Files {
-		if x.Files[i].Path == path {
-			return &x.Files[i]
-		}
-	}
-	return nil
-}
-
 // Options configure Lower.
 type Options struct {
 	// Dir is the export directory, spelled so that filepath.Rel relates it

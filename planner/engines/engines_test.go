@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -275,13 +274,4 @@ func runTool(name string, args ...string) error {
 		return fmt.Errorf("%s: %v\n%s", name, err, out)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

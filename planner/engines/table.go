@@ -23,19 +23,6 @@ const (
 	Unsupported
 )
 
-// String returns "exact", "approximate" or "unsupported".
-func (s Support) String() string {
-	switch s {
-	case Exact:
-		return "exact"
-	case Approximate:
-		return "approximate"
-	case Unsupported:
-		return "unsupported"
-	}
-	return "invalid"
-}
-
 // Mapping is one cell of the decision × engine table: what a decision's
 // value becomes in an engine's files.
 type Mapping struct {
@@ -398,9 +385,6 @@ var table = []Mapping{
 	ex("generate.ignore_eos", "*", VLLM, "ignore_eos="),
 }
 
-// Table returns every mapping, in the table's order.
-func Table() []Mapping { return append([]Mapping(nil), table...) }
-
 // lookup returns the mapping of decision = value on e, or false.
 func lookup(decision, value string, e Engine) (Mapping, bool) {
 	for _, m := range table {
@@ -409,20 +393,6 @@ func lookup(decision, value string, e Engine) (Mapping, bool) {
 		}
 	}
 	return Mapping{}, false
-}
-
-func ruleOf(decision string) string {
-	for _, d := range decisionDomain {
-		if d.Decision == decision {
-			return d.Rule
-		}
-	}
-	for _, d := range serveDomain {
-		if d.Decision == decision {
-			return d.Rule
-		}
-	}
-	return ""
 }
 
 // WriteMarkdown writes spec/engines.md: the decision × engine table.

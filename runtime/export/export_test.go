@@ -1,8 +1,10 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
+	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/serve"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
@@ -368,5 +372,155 @@ func TestExportRefuses(t *testing.T) {
 	if _, err := Export(ws, tokenizer.GGUFVocab(tok), Options{Path: filepath.Join(t.TempDir(), "x.gguf"), DType: weights.F32, Adapters: bad, Merge: true, Template: plain}); err == nil ||
 		!strings.Contains(err.Error(), "do not fit") {
 		t.Errorf("misshapen adapter: %v", err)
+	}
+}
+
+// TestExportHF writes stories260K with LoRA adapters merged as a Hugging
+// Face checkpoint and reads it back with our own loaders: the weights give
+// the merged model's logits, the tokenizer.json encodes as the source
+// tokenizer does, and tokenizer_config.json names the chat template. A
+// second export replaces the directory and leaves nothing else behind.
+func TestExportHF(t *testing.T) {
+	ws, tok := loadStories(t)
+	ads := randomAdapters(ws, 2.0/4)
+	dir := filepath.Join(t.TempDir(), "hf")
+	for range 2 {
+		if _, err := ExportHF(ws, tok, HFOptions{Dir: dir, Adapters: ads, Template: chatml(t)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if len(entries) != 1 {
+		t.Errorf("the export's parent holds %d entries, want only hf/", len(entries))
+	}
+	got, err := safetensors.OpenHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	merged, err := Merge(ws, ads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: engine.CompileReduceOverhead, Quantize: engine.QuantizeNone}
+	want, err := engine.New(ctx, merged, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, err := engine.New(ctx, got, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := tok.Encode("Once upon a time, there was a little dog", true, false)
+	a, err := want.Forward(ctx, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = slices.Clone(a)
+	b, err := have.Forward(ctx, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-4 {
+			t.Fatalf("logit %d: exported %v, merged %v", i, b[i], a[i])
+		}
+	}
+	hf, err := tokenizer.ReadHFJSONFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"Once upon a time", "Lily said, \"Beep boop!\" 42\n", "é ü"} {
+		if x, y := tok.Encode(text, true, false), hf.Encode(text, true, false); !slices.Equal(x, y) {
+			t.Errorf("%q: source tokenizer %v, exported tokenizer.json %v", text, x, y)
+		}
+	}
+	var tc map[string]any
+	data, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &tc)
+	}
+	if err != nil || tc["chat_template"] != chatml(t).Jinja || tc["bos_token"] != "<s>" {
+		t.Errorf("tokenizer_config.json: %v %s", err, data)
+	}
+}
+
+// TestExportHFTorch checks the Hugging Face export against PyTorch: the
+// trainer's independent reference (runtime/train/testdata/peft_logits.py,
+// which applies transformers' conventions: rotate_half rotary embeddings
+// over q_proj and k_proj as Hugging Face lays them out) computes the
+// logits of a prompt from the exported directory, and they equal our
+// engine's on the model the export was made from.
+func TestExportHFTorch(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("%s cannot import torch (%v: %s); install Debian's python3-torch", python, err, strings.TrimSpace(string(out)))
+		if os.Getenv("CI") == "true" || os.Getenv("WHISPERC_CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	ws, tok := loadStories(t)
+	ads := randomAdapters(ws, 2.0/4)
+	dir := t.TempDir()
+	hf := filepath.Join(dir, "hf")
+	if _, err := ExportHF(ws, tok, HFOptions{Dir: hf, Adapters: ads}); err != nil {
+		t.Fatal(err)
+	}
+	// No adapters on top: an empty PEFT directory.
+	none := filepath.Join(dir, "none")
+	if err := os.MkdirAll(none, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var empty bytes.Buffer
+	if err := safetensors.Write(&empty, nil, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(none, "adapter_model.safetensors"), empty.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(none, "adapter_config.json"), []byte(`{"peft_type": "LORA", "r": 1, "lora_alpha": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prompt := tok.Encode("Once upon a time, there was a little dog", true, false)
+	tj, out := filepath.Join(dir, "tokens.json"), filepath.Join(dir, "logits.safetensors")
+	js, _ := json.Marshal(prompt)
+	if err := os.WriteFile(tj, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(python, filepath.Join("..", "train", "testdata", "peft_logits.py"), hf, none, tj, out).CombinedOutput(); err != nil {
+		t.Fatalf("peft_logits.py: %v\n%s", err, b)
+	}
+	f, err := safetensors.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	theirs, err := quant.Dequantize(f.Tensors[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := Merge(ws, ads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(context.Background(), merged, engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: engine.CompileReduceOverhead, Quantize: engine.QuantizeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := e.Forward(context.Background(), prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := ws.Config.Vocab
+	if len(theirs) != len(prompt)*v {
+		t.Fatalf("PyTorch gave %d logits for %d tokens of %d", len(theirs), len(prompt), v)
+	}
+	last := theirs[(len(prompt)-1)*v:]
+	for i := range ours {
+		if d := math.Abs(float64(ours[i] - last[i])); d > 1e-3*math.Max(1, math.Abs(float64(ours[i]))) {
+			t.Fatalf("logit %d after the prompt: PyTorch on the export %v, our engine %v", i, last[i], ours[i])
+		}
 	}
 }

@@ -28,17 +28,6 @@ const (
 	AttnFlash2 = cost.Flash2
 )
 
-// ParseAttnKernel returns the kernel named s ("eager" or "flash2").
-func ParseAttnKernel(s string) (AttnKernel, error) {
-	switch s {
-	case "eager":
-		return AttnEager, nil
-	case "flash2":
-		return AttnFlash2, nil
-	}
-	return AttnInvalid, fmt.Errorf("unknown attention kernel %q (want eager or flash2)", s)
-}
-
 // Default FlashAttention-2 tile sizes (Br, Bc), used when Exec's are zero.
 const (
 	DefaultBlockQ = 32

@@ -200,12 +200,3 @@ func subSums(x []float32, n int) []float32 {
 	}
 	return s
 }
-
-// scaleMinK4 unpacks the j-th six-bit scale and min of a Q4_K or Q5_K
-// block's 12 scale bytes.
-func scaleMinK4(j int, q []byte) (sc, m uint8) {
-	if j < 4 {
-		return q[j] & 63, q[j+4] & 63
-	}
-	return (q[j+4] & 0xF) | ((q[j-4] >> 6) << 4), (q[j+4] >> 4) | ((q[j] >> 6) << 4)
-}

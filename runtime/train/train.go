@@ -302,9 +302,6 @@ func (t *Trainer) Params() []*engine.Param { return t.params }
 // fine-tuning).
 func (t *Trainer) Adapters() map[string]*engine.Adapter { return t.adapters }
 
-// Tokens returns the loss tokens trained on so far.
-func (t *Trainer) Tokens() int64 { return t.tokens }
-
 // batchOf returns the training sequences of step s: the data position is
 // a function of the step, so a resumed run continues where it stopped.
 func (t *Trainer) batchOf(s int) []int {

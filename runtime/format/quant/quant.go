@@ -150,9 +150,6 @@ var blockDecoders = map[weights.DType]func(y []float32, blk []byte){
 // type into its values, or nil for types without blocks.
 func BlockDecoder(d weights.DType) func(y []float32, blk []byte) { return blockDecoders[d] }
 
-// Quantized reports whether d is a GGML block-quantised type.
-func Quantized(d weights.DType) bool { return blockDecoders[d] != nil }
-
 func dequantQ8_0(y []float32, blk []byte) {
 	d := F16ToF32(binary.LittleEndian.Uint16(blk))
 	for j := 0; j < 32; j++ {
