@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/attention"
 )
 
 // cpuTrainMeasurement is one planner/testdata/measured/train-cpu-*.json
@@ -67,7 +68,7 @@ func TestMeasuredCPUTrain(t *testing.T) {
 			w := Workload{Arch: c, Mode: Full, Storage: FP32, Compute: FP32, Batch: r.Batch, Seq: r.Seq, Devices: 1, Sharding: DDP,
 				FileBytes: r.FileBytes, TokenizerFileBytes: r.TokenizerBytes, DataFileBytes: r.DataBytes}
 			var err error
-			if w.Attention, err = ParseAttention(r.Attention); err != nil {
+			if w.Attention, err = attention.Parse(r.Attention); err != nil {
 				t.Fatal(err)
 			}
 			if r.Method != "full" {
