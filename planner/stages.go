@@ -363,6 +363,19 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 			w.Storage = qc
 		}
 	}
+	// The CPU trainer maps the model file and holds the tokenizer and the
+	// tokenised data on its heap.
+	for _, fb := range []struct {
+		path string
+		n    *int64
+	}{{f.Model.Source.Path, &w.FileBytes}, {f.Model.Tokenizer, &w.TokenizerFileBytes}, {f.Data.Source, &w.DataFileBytes}} {
+		if fb.path == "" || f.Data.HF != "" && fb.n == &w.DataFileBytes {
+			continue
+		}
+		if fi, err := os.Stat(fb.path); err == nil && fi.Mode().IsRegular() {
+			*fb.n = fi.Size()
+		}
+	}
 	ck, every := checkpointingOf(f.Checkpointing)
 	w.Checkpointing, w.CheckpointEvery = ck, every
 	att, awhy := b.attention(f.Attention, w.Compute, &f.Decl.Site)
@@ -419,7 +432,7 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 	{
 		alt := w
 		alt.Checkpointing, alt.CheckpointEvery = cost.CheckpointNone, 0
-		a0, a1 := alt.ActivationBytes(), w.ActivationBytes()
+		a0, a1 := alt.ActivationBytesOn(b.dev), w.ActivationBytesOn(b.dev)
 		t0, t1 := alt.TrainStep(b.dev), w.TrainStep(b.dev)
 		extra := 0.0
 		if t0.FLOPs > 0 {
@@ -437,7 +450,7 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		} else if w.Checkpointing == cost.CheckpointNone {
 			full := w
 			full.Checkpointing = cost.CheckpointFull
-			d.Effect = fmt.Sprintf("activations %s kept (full checkpointing would keep %s)", gib(a1), gib(full.ActivationBytes()))
+			d.Effect = fmt.Sprintf("activations %s kept (full checkpointing would keep %s)", gib(a1), gib(full.ActivationBytesOn(b.dev)))
 		} else {
 			d.Effect = fmt.Sprintf("activations %s → %s, +%.0f%% compute", gib(a0), gib(a1), 100*extra)
 		}
@@ -447,7 +460,7 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 	if w.Attention != cost.Eager {
 		alt := w
 		alt.Attention = cost.Eager
-		if s := alt.ActivationBytes() - w.ActivationBytes(); s > 0 {
+		if s := alt.ActivationBytesOn(b.dev) - w.ActivationBytesOn(b.dev); s > 0 {
 			d := st.Decision("attention")
 			d.SavesBytes = s
 			d.Effect = strings.TrimPrefix(d.Effect+"; ", "; ") + "no seq×seq scores: saves " + gib(s) + " over eager"

@@ -296,7 +296,23 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 		return x.errorf(st, "E508", "Training data cannot be used", "%v.", err)
 	}
 	rep := newTrainReporter(x, st)
-	cfg.Report = rep.event
+	// Once the first step has allocated the training graph's values, cap
+	// the heap at what the process holds plus cost.HeapHeadroom, as
+	// generation does (boundHeap): under the collector's default the
+	// garbage of each sequence could grow to the size of the live heap,
+	// the optimizer's moments and the graph's values included.
+	var lift func()
+	defer func() {
+		if lift != nil {
+			lift()
+		}
+	}()
+	cfg.Report = func(ev train.Event) {
+		if lift == nil && ev.Step > 0 && ev.EvalLoss == 0 {
+			lift = boundHeap()
+		}
+		rep.event(ev)
+	}
 	tr, err := train.New(e, ds, cfg)
 	if err != nil {
 		return x.errorf(st, "E505", "Training cannot start", "%v.", err)

@@ -358,6 +358,9 @@ func (w *Workload) Memory(dev Device) Memory {
 }
 
 func (w *Workload) trainingMemory(dev Device) Memory {
+	if dev.CPU != nil && !dev.GPU && w.Arch.Family != arch.BERT {
+		return w.cpuTrainingMemory(dev)
+	}
 	c := w.Arch
 	nd := int64(w.devices())
 	qw, ow := w.weightBytes()

@@ -172,6 +172,9 @@ type Workload struct {
 	// TokenizerFileBytes is the size of the tokenizer file the CPU runtime
 	// loads onto its heap; 0 when unknown.
 	TokenizerFileBytes int64
+	// DataFileBytes is the size of a training stage's local dataset file,
+	// which the CPU trainer tokenises onto its heap; 0 when unknown.
+	DataFileBytes int64
 
 	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
 	// dropout and the adapters' own format (peft keeps them in fp32).

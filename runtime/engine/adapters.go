@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"sort"
 
 	"gorgonia.org/gorgonia"
@@ -111,8 +109,10 @@ func (e *Engine) WeightNames() []string {
 	return names
 }
 
-// Snapshot returns the model's current fp32 weights as a set (copies), for
-// writing a checkpoint. Quantised weights are refused.
+// Snapshot returns the model's current fp32 weights as a set that aliases
+// them (no copy: a fine-tune's result is a model's worth), for later
+// stages to load once training is done. Training the engine further
+// changes the set too. Quantised weights are refused.
 func (e *Engine) Snapshot() (*weights.Set, error) {
 	s := &weights.Set{Config: e.cfg, Tensors: map[string]*weights.Tensor{}, Source: "snapshot"}
 	for _, n := range e.WeightNames() {
@@ -120,12 +120,7 @@ func (e *Engine) Snapshot() (*weights.Set, error) {
 		if !ok {
 			return nil, fmt.Errorf("engine: %s is quantised and has no fp32 snapshot", n)
 		}
-		v := t.Float32s()
-		b := make([]byte, 4*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-		}
-		s.Tensors[n] = &weights.Tensor{Name: n, Shape: append([]int(nil), t.Shape()...), DType: weights.F32, Data: b}
+		s.Tensors[n] = weights.FromFloat32s(n, t.Shape(), t.Float32s())
 	}
 	return s, nil
 }

@@ -373,12 +373,14 @@ func (o *ckptPickOp) Do(...gorgonia.Value) (gorgonia.Value, error) {
 // checkpointing setting decides.
 func (s *TrainStep) HeldBytes() int64 {
 	var n int64
+	seen := map[uintptr]bool{} // a value that several nodes share counts once
 	count := func(g *gorgonia.ExprGraph) {
 		for _, node := range g.AllNodes() {
 			if node.IsVar() {
 				continue
 			}
-			if v, ok := node.Value().(tensor.Tensor); ok {
+			if v, ok := node.Value().(tensor.Tensor); ok && !seen[v.Uintptr()] {
+				seen[v.Uintptr()] = true
 				n += int64(v.DataSize()) * 4
 			}
 		}

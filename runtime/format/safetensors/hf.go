@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -352,10 +353,22 @@ func WriteHF(dir string, s *weights.Set, shards int) error {
 	return os.WriteFile(filepath.Join(dir, IndexName), ix, 0o644)
 }
 
+// writeFile writes ts as one safetensors file through a buffer, never
+// holding the file's bytes in memory (a model's worth, and up to twice
+// that while a bytes.Buffer grows).
 func writeFile(path string, ts []*weights.Tensor) error {
-	var buf bytes.Buffer
-	if err := Write(&buf, ts, map[string]string{"format": "pt"}); err != nil {
+	f, err := os.Create(path)
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := Write(w, ts, map[string]string{"format": "pt"}); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
