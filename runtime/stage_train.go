@@ -296,11 +296,13 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 		return x.errorf(st, "E508", "Training data cannot be used", "%v.", err)
 	}
 	rep := newTrainReporter(x, st)
-	// Once the first step has allocated the training graph's values, cap
-	// the heap at what the process holds plus cost.HeapHeadroom, as
-	// generation does (boundHeap): under the collector's default the
-	// garbage of each sequence could grow to the size of the live heap,
-	// the optimizer's moments and the graph's values included.
+	// Once the first step has allocated the training graph's values,
+	// narrow the heap's growth to cost.HeapHeadroom of its live size, as
+	// generation does (boundHeap; called earlier, while the live heap is
+	// small, its 16 MiB floor would make the percentage larger than the
+	// default): under the collector's default the garbage of each sequence
+	// could grow to the size of the live heap, the optimizer's moments and
+	// the graph's values included.
 	var lift func()
 	defer func() {
 		if lift != nil {
