@@ -225,3 +225,9 @@ func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 //
 //go:noescape
 func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int)
+
+// gemm6x16AVX2 adds to the six rows of 16 values at c (cs elements apart)
+// Σ_{p<k} A[i·as + p·ak]·B[p·bs : p·bs+16] for row i; k must be positive.
+//
+//go:noescape
+func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32, cs int)
