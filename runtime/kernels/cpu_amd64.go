@@ -231,3 +231,15 @@ func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 //
 //go:noescape
 func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32, cs int)
+
+// adamwAVX2 is adamwGeneric on the first n elements, n a positive
+// multiple of 8.
+//
+//go:noescape
+func adamwAVX2(p, gr, m, v *float32, n int, k *[8]float32)
+
+// sumSquaresAVX2 returns Σ x[i]² over the first n elements, n a positive
+// multiple of 32.
+//
+//go:noescape
+func sumSquaresAVX2(x *float32, n int) float32
