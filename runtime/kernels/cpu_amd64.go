@@ -235,3 +235,11 @@ func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 //
 //go:noescape
 func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int)
+
+// expShiftedAVX2 sets p[i] to float32(math.Exp(float64(p[i]-mx))) for
+// i < n, bit for bit, four lanes at a time; n must be a positive multiple
+// of 4. It repeats math.Exp's FMA path, so it may only run where math.Exp
+// takes that path (AVX and FMA, which useAsm implies).
+//
+//go:noescape
+func expShiftedAVX2(p *float32, mx float32, n int)
