@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
@@ -249,15 +251,35 @@ func binaryStamp() string {
 // the rest (embedding lookup, final norm, classifier, sampling). The
 // planner uses it (planner.Options.DecodeStep) to predict decode speed
 // from this machine's runtime on this very shape.
+//
+// The weights are read from a memory-mapped file, as a run reads its
+// model: on this project's 2-vCPU VM fp32 weights on the Go heap stream
+// markedly slower than the same bytes mapped from a file, and a heap
+// model's step varies by ±20% with where its weights land. Stepped in
+// turn in one process, 1- and 3-layer models of the 42M shape took 5.9
+// and 7.6 ms of CPU a step from the heap against 3.1 and 4.5 ms mapped
+// (the 8-layer one 11.4 against 7.8 ms, the run's own 7.9 ms a token), so
+// heap weights predicted fp32 runs 20-40% too slow.
 func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads int) (layer, head float64, err error) {
 	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 {
 		return 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
+	}
+	for _, f := range []cost.DType{format, headFormat} {
+		switch f {
+		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
+		default:
+			return 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
+		}
 	}
 	defer debug.FreeOSMemory()
 	big := c
 	big.Layers = min(c.Layers, 3)
 	big.MaxSeq = 64
-	ws := weights.Random(big, 11)
+	ws, err := mappedRandom(big, 11)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ws.Close()
 	var engines [2]*engine.Engine
 	for i, layers := range []int{1, big.Layers} {
 		small := big
@@ -265,13 +287,6 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 		ws.Config = small
 		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: max(threads, 1), Context: 64,
 			Weights: map[string]engine.Weight{}}
-		for _, f := range []cost.DType{format, headFormat} {
-			switch f {
-			case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
-			default:
-				return 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
-			}
-		}
 		for _, n := range engine.LinearNames(small) {
 			f := format
 			if n == "output.weight" {
@@ -331,4 +346,36 @@ func argmax(x []float32) int {
 		}
 	}
 	return best
+}
+
+// mappedRandom returns random weights of shape c (weights.Random with
+// seed) written to a temporary llama2.c file and mapped back from it, the
+// way a run maps its model; the file is unlinked at once, the mapping
+// lasts until the set's Close.
+func mappedRandom(c arch.Config, seed uint64) (*weights.Set, error) {
+	f, err := os.CreateTemp("", "whisperc-step-*.bin")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	bw := bufio.NewWriter(f)
+	err = llama2c.Write(bw, weights.Random(c, seed), 0)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing the step model: %w", err)
+	}
+	ws, err := llama2c.Open(f.Name())
+	if err != nil {
+		return nil, err
+	}
+	if ws.Config.Dim != c.Dim || ws.Config.Layers != c.Layers || ws.Config.Vocab != c.Vocab {
+		ws.Close()
+		return nil, fmt.Errorf("the step model reads back as %+v, not %+v", ws.Config, c)
+	}
+	return ws, nil
 }

@@ -2,7 +2,12 @@ package runtime
 
 import (
 	"context"
+	"os"
 	"testing"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 )
 
 // TestCalibrate checks that the calibration measures every format the
@@ -35,4 +40,28 @@ func TestCalibrate(t *testing.T) {
 		t.Errorf("base %d bytes", r.BaseBytes)
 	}
 	t.Logf("%+v", r)
+}
+
+// TestDecodeStep checks that the decode step is measured for every
+// weight format the CPU runtime stores, on weights mapped from a
+// temporary file that is gone afterwards.
+func TestDecodeStep(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	c := arch.Config{Name: "step", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true}
+	for _, f := range []cost.DType{cost.FP32, cost.Q8_0, cost.NF4, cost.FP4} {
+		layer, head, err := DecodeStep(context.Background(), c, f, cost.FP32, compiler.CompileDefault, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if layer <= 0 || layer > 0.1 || head <= 0 || head > 0.1 {
+			t.Errorf("%s: layer %.3g s, head %.3g s", f, layer, head)
+		}
+	}
+	if _, _, err := DecodeStep(context.Background(), c, cost.BF16, cost.FP32, compiler.CompileDefault, 1); err == nil {
+		t.Error("bf16 has no CPU kernel, yet its step was measured")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the step model's temporary files are left behind: %v", left)
+	}
 }

@@ -34,6 +34,21 @@ func machine(ram int64) *planner.Target {
 	return planner.FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: ram, RAMAvailableBytes: ram})
 }
 
+// mustPlan checks and plans the pipeline at path for machine(8 GiB),
+// failing the test on any error.
+func mustPlan(t *testing.T, path string) (*compiler.Program, *planner.Plan) {
+	t.Helper()
+	prog, ds := compiler.Check(path, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	return prog, plan
+}
+
 // TestExecuteStory runs the conformance pipeline through the planner: its
 // stdout must be llama2.c's output byte for byte, and stderr must hold
 // only the timing line.

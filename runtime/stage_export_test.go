@@ -9,10 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
-	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
@@ -52,14 +50,7 @@ export gguf {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog, ds := compiler.Check(path, compiler.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
-	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
+	prog, plan := mustPlan(t, path)
 	var errs bytes.Buffer
 	r := &recorder{}
 	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &bytes.Buffer{}, Stderr: &errs, Observer: r}); len(ds) > 0 {
@@ -105,14 +96,7 @@ func TestExportMergedFinetune(t *testing.T) {
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog, ds := compiler.Check(path, compiler.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
-	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
+	prog, plan := mustPlan(t, path)
 	var stdout, stderr bytes.Buffer
 	if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &stdout, Stderr: &stderr}); len(ds) > 0 {
 		t.Fatalf("%s\n%s", diag.Text(prog.Files, ds), stderr.String())
@@ -170,14 +154,7 @@ export hf {
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		prog, ds := compiler.Check(path, compiler.Options{})
-		if ds.HasErrors() {
-			t.Fatal(diag.Text(prog.Files, ds))
-		}
-		plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
-		if ds.HasErrors() {
-			t.Fatal(diag.Text(prog.Files, ds))
-		}
+		prog, plan := mustPlan(t, path)
 		var errs bytes.Buffer
 		if ds := Execute(context.Background(), plan, prog, Streams{Stdout: &bytes.Buffer{}, Stderr: &errs}); len(ds) > 0 {
 			t.Fatalf("%s\n%s", diag.Text(prog.Files, ds), errs.String())

@@ -11,10 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
-	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/runtime/export"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/serve"
@@ -98,14 +96,7 @@ generate story {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog, ds := compiler.Check(path, compiler.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
-	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
+	prog, plan := mustPlan(t, path)
 	if len(plan.Models) == 0 || plan.Models[0].Params == 0 {
 		t.Errorf("the plan did not read the model from the store: %+v", plan.Models)
 	}
@@ -122,7 +113,7 @@ generate story {
 	}
 	// A name the store does not have is a clear error.
 	t.Setenv("OLLAMA_MODELS", filepath.Join(dir, "empty"))
-	ds = Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs})
+	ds := Execute(context.Background(), plan, prog, Streams{Stdout: &out, Stderr: &errs})
 	if text := diag.Text(prog.Files, ds); !strings.Contains(text, "E501") || !strings.Contains(text, "not in the store") {
 		t.Errorf("missing store: %s", text)
 	}

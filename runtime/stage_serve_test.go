@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/internal/testmodels"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
@@ -68,14 +67,7 @@ serve api {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog, ds := compiler.Check(path, compiler.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
-	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
+	prog, plan := mustPlan(t, path)
 	var st *planner.Stage
 	for i := range plan.Stages {
 		if plan.Stages[i].Kind == planner.StageServe {
@@ -142,14 +134,7 @@ func TestServeFinetune(t *testing.T) {
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog, ds := compiler.Check(path, compiler.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
-	plan, ds := planner.Build(prog, machine(8<<30), planner.Options{})
-	if ds.HasErrors() {
-		t.Fatal(diag.Text(prog.Files, ds))
-	}
+	prog, plan := mustPlan(t, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer

@@ -7,30 +7,9 @@
 # Fails (never skips) when emacs or eglot is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-}
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  echo "usage: $0 /path/to/whisperc (got '${bin}')" >&2
-  exit 2
-fi
-if ! command -v emacs >/dev/null 2>&1; then
-  echo "editors/emacs/test.sh: emacs is not installed (apt-get install -y --no-install-recommends emacs-nox elpa-eglot)" >&2
-  exit 1
-fi
-emacs --version | head -n 1
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bin" "$work/project/.git"
-ln -s "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" "$work/bin/whisperc"
-
-# The snippet exactly as the README gives it: the first elisp block after
-# the heading "Emacs (eglot)".
-awk '/^## Emacs \(eglot\)/ {on=1} on && /^```elisp$/ {code=1; next} code && /^```$/ {exit} code {print}' \
-  "$here/../README.md" >"$work/init.el"
-if ! grep -q 'eglot-server-programs' "$work/init.el"; then
-  echo "editors/emacs/test.sh: no eglot snippet found in editors/README.md" >&2
-  exit 1
-fi
+. "$here/../headless.sh"
+headless_setup "${1:-}" emacs "emacs-nox elpa-eglot"
+readme_snippet '^## Emacs \\(eglot\\)' elisp "$work/init.el" 'eglot-server-programs'
 
 cat >"$work/project/main.whisper" <<'WHISPER'
 model base {

@@ -8,30 +8,9 @@
 # Fails (never skips) when nvim is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-}
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  echo "usage: $0 /path/to/whisperc (got '${bin}')" >&2
-  exit 2
-fi
-if ! command -v nvim >/dev/null 2>&1; then
-  echo "editors/neovim/test.sh: nvim is not installed (apt-get install -y --no-install-recommends neovim)" >&2
-  exit 1
-fi
-nvim --version | head -n 1
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bin" "$work/project/.git"
-ln -s "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" "$work/bin/whisperc"
-
-# The snippet exactly as the README gives it: the first lua block after
-# the heading "Neovim 0.7 to 0.10".
-awk '/^### Neovim 0.7 to 0.10/ {on=1} on && /^```lua$/ {code=1; next} code && /^```$/ {exit} code {print}' \
-  "$here/../README.md" >"$work/init.lua"
-if ! grep -q 'whisperc' "$work/init.lua"; then
-  echo "editors/neovim/test.sh: no Neovim 0.7 snippet found in editors/README.md" >&2
-  exit 1
-fi
+. "$here/../headless.sh"
+headless_setup "${1:-}" nvim "neovim"
+readme_snippet '^### Neovim 0.7 to 0.10' lua "$work/init.lua" 'whisperc'
 
 # The 0.11 snippet needs a newer Neovim to run; here it is only compiled,
 # which catches a syntax error in it.

@@ -13,19 +13,8 @@ threads=${THREADS:-"1 2"}
 prompt=${PROMPT:-128}
 gen=${GEN:-64}
 tok=${TOKENIZER:-$root/../shared/models/llama2c-tokenizer32k.bin}
-libdir=$root/interop/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 
-[ -f "$tok" ] || { echo "bench.sh: tokenizer $tok is missing (set TOKENIZER)" >&2; exit 1; }
-[ -d "$libdir" ] || { echo "bench.sh: $libdir is missing; run (cd interop && npm ci --omit=optional)" >&2; exit 1; }
-command -v cc >/dev/null || { echo "bench.sh: a C compiler is needed to call llama_model_quantize" >&2; exit 1; }
-mkdir -p "$out"
-go build -o "$out/wbench" "$root/runtime/bench"
-cc -O1 "$root/runtime/bench/llamacpp/quantize.c" -o "$out/quantize" -L"$libdir" -l:libllama.v0.4.0.so -Wl,-rpath,"$libdir"
-
-for s in $shapes; do
-	[ -f "$out/$s-q4_0.gguf" ] || "$out/wbench" gen -shape "$s" -tokenizer "$tok" -dir "$out"
-	[ -f "$out/$s-q4_k_m.gguf" ] || "$out/quantize" "$out/$s-f32.gguf" "$out/$s-q4_k_m.gguf" 15 >/dev/null 2>&1
-done
+. "$root/runtime/bench/models.sh"
 
 # One comparison: label, whisperc model spec and -quantize, llama.cpp file.
 pairs() {

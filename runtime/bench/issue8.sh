@@ -20,21 +20,10 @@ prompt=${PROMPT:-128}
 gen=${GEN:-48}
 steps=${STEPS:-128}
 tok=${TOKENIZER:-$root/../shared/models/llama2c-tokenizer32k.bin}
-libdir=$root/interop/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 run=${LLAMA2C_RUN:-}
 
-[ -f "$tok" ] || { echo "issue8.sh: tokenizer $tok is missing (set TOKENIZER)" >&2; exit 1; }
-[ -d "$libdir" ] || { echo "issue8.sh: $libdir is missing; run (cd interop && npm ci --omit=optional)" >&2; exit 1; }
-command -v cc >/dev/null || { echo "issue8.sh: a C compiler is needed to call llama_model_quantize" >&2; exit 1; }
 if [ -n "$run" ] && [ ! -x "$run" ]; then echo "issue8.sh: LLAMA2C_RUN=$run is not executable" >&2; exit 1; fi
-mkdir -p "$out"
-go build -o "$out/wbench" "$root/runtime/bench"
-cc -O1 "$root/runtime/bench/llamacpp/quantize.c" -o "$out/quantize" -L"$libdir" -l:libllama.v0.4.0.so -Wl,-rpath,"$libdir"
-
-for s in $shapes; do
-	[ -f "$out/$s-q4_0.gguf" ] || "$out/wbench" gen -shape "$s" -tokenizer "$tok" -dir "$out"
-	[ -f "$out/$s-q4_k_m.gguf" ] || "$out/quantize" "$out/$s-f32.gguf" "$out/$s-q4_k_m.gguf" 15 >/dev/null 2>&1
-done
+. "$root/runtime/bench/models.sh"
 
 # The comparisons: label, whisperc model spec, -quantize, llama.cpp file.
 pairs() {

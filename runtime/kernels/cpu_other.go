@@ -22,6 +22,9 @@ func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int) {}
 
 func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32) {}
 
+func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32) {
+}
+
 func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32 {
 	return 0
 }
@@ -98,3 +101,5 @@ func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32,
 func adamwAVX2(p, g, m, v *float32, n int, k *[8]float32) {}
 
 func sumSquaresAVX2(x *float32, n int) float32 { return 0 }
+
+func expShiftedAVX2(p *float32, mx float32, n int) {}
