@@ -71,6 +71,16 @@ func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int)
 //go:noescape
 func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32)
 
+// dot4x4AVX512 sets out[b·ostride+i] to the dot product of the i-th of four
+// rows (stride elements apart, starting at w) with the b-th of four x rows
+// (xstride elements apart, starting at x), over the first n elements, for
+// i, b < 4; n must be a positive multiple of 16. When pf is not nil, the
+// four rows at pf (stride elements apart) are prefetched into L2 over the
+// same n elements.
+//
+//go:noescape
+func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32)
+
 // dotQ4_0AVX2 returns the dot product of nblocks consecutive block_q4_0
 // records with x.
 //
@@ -225,3 +235,11 @@ func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 //
 //go:noescape
 func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int)
+
+// expShiftedAVX2 sets p[i] to float32(math.Exp(float64(p[i]-mx))) for
+// i < n, bit for bit, four lanes at a time; n must be a positive multiple
+// of 4. It repeats math.Exp's FMA path, so it may only run where math.Exp
+// takes that path (AVX and FMA, which useAsm implies).
+//
+//go:noescape
+func expShiftedAVX2(p *float32, mx float32, n int)

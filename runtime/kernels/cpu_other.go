@@ -22,6 +22,9 @@ func axpy4AVX2(y *float32, p *[4]float32, v *float32, stride int, n int) {}
 
 func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]float32) {}
 
+func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32) {
+}
+
 func dot4bitAVX2(codes *byte, scales *float32, n64 int, xp *float32, planes *[64]byte) float32 {
 	return 0
 }
@@ -92,3 +95,5 @@ func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 
 func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int) {
 }
+
+func expShiftedAVX2(p *float32, mx float32, n int) {}

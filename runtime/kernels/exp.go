@@ -29,3 +29,21 @@ func exp32(x float32) float32 {
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
 	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
 }
+
+// ExpShifted sets p[i] = float32(math.Exp(float64(p[i] - mx))) for every i,
+// with the difference taken in float32: a softmax's exponentials. The
+// results are bit for bit those of that expression (llama2.c-exact
+// sampling depends on it); on AVX2+FMA machines four are computed at a
+// time by an assembly copy of math.Exp's own arithmetic.
+func ExpShifted(p []float32, mx float32) {
+	n4 := 0
+	if useAsm {
+		n4 = len(p) &^ 3
+		if n4 > 0 {
+			expShiftedAVX2(&p[0], mx, n4)
+		}
+	}
+	for i := n4; i < len(p); i++ {
+		p[i] = float32(math.Exp(float64(p[i] - mx)))
+	}
+}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -34,4 +35,71 @@ func BenchmarkExp32(b *testing.B) {
 		}
 	}
 	_ = s
+}
+
+// TestExpShiftedIsMathExp checks ExpShifted bit for bit against the scalar
+// expression it replaces, over a sweep of every float32 bit pattern
+// (both signs, infinities, NaNs, subnormals) and a denser sweep of the range
+// where the result is neither 0 nor +Inf, with several shifts and slice
+// lengths that leave a scalar tail.
+func TestExpShiftedIsMathExp(t *testing.T) {
+	var xs []float32
+	for b := uint64(0); b < 1<<32; b += 1021 {
+		xs = append(xs, math.Float32frombits(uint32(b)))
+	}
+	lo, hi := math.Float32bits(-110), math.Float32bits(90)
+	for b := uint32(0x80000000); b <= lo; b += 241 { // negative, down to -110
+		xs = append(xs, math.Float32frombits(b))
+	}
+	for b := uint32(0); b <= hi; b += 241 {
+		xs = append(xs, math.Float32frombits(b))
+	}
+	for _, v := range []float32{-105, -104, -103.97, -103.28, -87.33, 88.72, 88.73, 88.8, 89, -1e-45, 1e-45, 0} {
+		xs = append(xs, v, math.Nextafter32(v, -200), math.Nextafter32(v, 200))
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()))
+	check := func(name string, p []float32, mx float32) {
+		t.Helper()
+		got := append([]float32(nil), p...)
+		ExpShifted(got, mx)
+		bad := 0
+		for i, v := range p {
+			want := float32(math.Exp(float64(v - mx)))
+			if math.Float32bits(got[i]) != math.Float32bits(want) && !(want != want && got[i] != got[i]) {
+				if bad < 5 {
+					t.Errorf("%s: exp(%g - %g) = %g (%#x), math.Exp gives %g (%#x)", name, v, mx, got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d differ", name, bad, len(p))
+		}
+	}
+	for _, mx := range []float32{0, 3.25, -7.5, 1e-3} {
+		check(fmt.Sprintf("sweep mx=%g", mx), xs, mx)
+	}
+	for n := 0; n < 11; n++ {
+		check(fmt.Sprintf("len %d", n), randVec(uint64(n), n, 20), 1)
+	}
+}
+
+func BenchmarkExpShifted(b *testing.B) {
+	p := randVec(1, 32000, 8)
+	for _, e := range []struct {
+		name string
+		f    func([]float32, float32)
+	}{{"kernel", ExpShifted}, {"math.Exp", func(p []float32, mx float32) {
+		for i, v := range p {
+			p[i] = float32(math.Exp(float64(v - mx)))
+		}
+	}}} {
+		b.Run(e.name, func(b *testing.B) {
+			q := make([]float32, len(p))
+			for b.Loop() {
+				copy(q, p)
+				e.f(q, 8)
+			}
+		})
+	}
 }

@@ -32,7 +32,9 @@ func BenchmarkMatVec(b *testing.B) {
 }
 
 func BenchmarkMatMul(b *testing.B) {
-	for _, sh := range [][3]int{{64, 288, 288}, {64, 768, 288}, {256, 512, 512}} {
+	// The n = 8 shapes are a server's decode step on the 15M model: the
+	// small-batch path.
+	for _, sh := range [][3]int{{8, 768, 288}, {8, 32000, 288}, {64, 288, 288}, {64, 768, 288}, {256, 512, 512}} {
 		n, rows, cols := sh[0], sh[1], sh[2]
 		w := randVec(1, rows*cols, 1)
 		x := randVec(2, n*cols, 1)
@@ -40,7 +42,7 @@ func BenchmarkMatMul(b *testing.B) {
 		for _, e := range []struct {
 			name string
 			e    Exec
-		}{{"asm", Exec{}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}, {"asm-tile64", Exec{TileRows: 64}}} {
+		}{{"asm", Exec{}}, {"avx2", Exec{NoAVX512: true}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}, {"asm-tile64", Exec{TileRows: 64}}} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", n, rows, cols, e.name), func(b *testing.B) {
 				b.SetBytes(int64(rows*cols) * 4)
 				defer cpuMetric(b)()

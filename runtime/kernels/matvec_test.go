@@ -25,11 +25,14 @@ func TestMatVecAgreesWithReference(t *testing.T) {
 
 func TestMatMulAgreesWithMatVec(t *testing.T) {
 	// The last shape is past smallBatchFloats, so both loop orders run.
-	for _, sh := range [][3]int{{2, 5, 9}, {7, 33, 64}, {16, 70, 172}, {3, 512, 64}, {40, 37, 200}} {
+	// {8, 38, 288} is a server's decode step: two 4×4 AVX-512 tiles per four
+	// weight rows, and two rows left over; {16, 70, 172} has a 12-column
+	// tail past the 16-wide tile.
+	for _, sh := range [][3]int{{2, 5, 9}, {7, 33, 64}, {8, 38, 288}, {16, 70, 172}, {3, 512, 64}, {40, 37, 200}} {
 		n, rows, cols := sh[0], sh[1], sh[2]
 		w := randVec(1, rows*cols, 1)
 		x := randVec(2, n*cols, 1)
-		for _, e := range []Exec{{}, {NoAsm: true}, {Threads: 2, TileRows: 5}} {
+		for _, e := range []Exec{{}, {NoAsm: true}, {NoAVX512: true}, {Threads: 2, TileRows: 5}} {
 			out := make([]float32, n*rows)
 			if err := e.MatMul(out, x, w, n, rows, cols); err != nil {
 				t.Fatal(err)

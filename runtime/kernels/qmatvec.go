@@ -101,7 +101,7 @@ func (e Exec) QMatMul(out, x []float32, q *QMatrix, n int) error {
 		r := lo
 		for ; r+4 <= hi; r += 4 {
 			q.dequantizeRange(wt, r*cols)
-			rowTile4(asm, out, wt, x, n, rows, cols, r)
+			rowTile4(asm, false, out, wt, x, n, rows, cols, r, nil)
 		}
 		for ; r < hi; r++ {
 			q.dequantizeRange(wt[:cols], r*cols)

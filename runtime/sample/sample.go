@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // Params are the sampling settings.
@@ -90,30 +92,41 @@ func (s *Sampler) Sample(logits []float32) int {
 	probs := s.probs[:n]
 	temp := float32(s.p.Temperature)
 	mx := float32(math.Inf(-1))
-	for i, v := range logits {
-		probs[i] = v / temp
-		mx = max(mx, probs[i])
+	if temp == 1 { // v/1 is v: skip the divisions
+		copy(probs, logits)
+		for _, v := range probs {
+			mx = max(mx, v)
+		}
+	} else {
+		for i, v := range logits {
+			probs[i] = v / temp
+			mx = max(mx, probs[i])
+		}
 	}
+	// float32(math.Exp(float64(v - mx))) for every v, bit for bit, several
+	// at a time.
+	kernels.ExpShifted(probs, mx)
 	var sum float32
-	for i, v := range probs {
-		probs[i] = float32(math.Exp(float64(v - mx)))
-		sum += probs[i]
-	}
-	for i := range probs {
-		probs[i] /= sum
+	for _, p := range probs {
+		sum += p
 	}
 	coin := s.coin()
 	topP := s.p.TopP > 0 && s.p.TopP < 1
 	topK := s.p.TopK > 0 && s.p.TopK < n
 	if !topP && !topK {
+		// Each probability is divided by the sum only when the walk
+		// reaches it: the same quotients, without those past the draw.
 		var cdf float32
 		for i, p := range probs {
-			cdf += p
+			cdf += p / sum
 			if coin < cdf {
 				return i
 			}
 		}
 		return n - 1
+	}
+	for i := range probs {
+		probs[i] /= sum
 	}
 	cutoff := float32(0)
 	if topP && n > 1 {
