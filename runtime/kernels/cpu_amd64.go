@@ -75,8 +75,8 @@ func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]
 // rows (stride elements apart, starting at w) with the b-th of four x rows
 // (xstride elements apart, starting at x), over the first n elements, for
 // i, b < 4; n must be a positive multiple of 16. When pf is not nil, the
-// four rows at pf (stride elements apart) are prefetched over the same n
-// elements.
+// four rows at pf (stride elements apart) are prefetched into L2 over the
+// same n elements.
 //
 //go:noescape
 func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32)

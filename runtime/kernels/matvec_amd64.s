@@ -417,9 +417,9 @@ g6loop:
 // out[b·ostride+i] = Σ_{k<n} w[i·stride+k]·x[b·xstride+k] for four weight
 // rows i and four input rows b: a 4×4 tile of 512-bit accumulators, each
 // weight loaded once for all four inputs. n is a positive multiple of 16.
-// When pf is not nil the four rows at pf (stride apart) are prefetched as
-// the loop goes, so that the next tile's weights arrive from memory while
-// this one computes.
+// When pf is not nil the four rows at pf (stride apart) are prefetched into
+// L2 as the loop goes, so that a later tile's weights arrive from memory
+// while this one computes.
 TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-64
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), BX
@@ -461,10 +461,10 @@ TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-64
 t44pf:
 	CMPQ AX, CX
 	JGE  t44reduce
-	PREFETCHT0 (R14)
-	PREFETCHT0 (R14)(BX*1)
-	PREFETCHT0 (R14)(BX*2)
-	PREFETCHT0 (DX)
+	PREFETCHT1 (R14)
+	PREFETCHT1 (R14)(BX*1)
+	PREFETCHT1 (R14)(BX*2)
+	PREFETCHT1 (DX)
 	ADDQ $64, R14
 	ADDQ $64, DX
 	VMOVUPS (SI)(AX*1), Z16
