@@ -9,13 +9,16 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // crossEntropyOp is the training loss: for logits [T, vocab], the scalar
 // Σ_t w_t · −log softmax(logits_t)[target_t]. The targets and weights are
 // set before each run (SetTargets); a weight of 0 masks a position, and
-// weights of 1/N make the loss a mean over N tokens. The sums run in
-// float64 and the result is rounded to float32.
+// weights of 1/N make the loss a mean over N tokens. The exponentials run
+// in float32 (kernels.ExpScale, as torch's do), the loss's sum over rows in
+// float64, and the result is rounded to float32.
 type crossEntropyOp struct {
 	name    string
 	targets []int32
@@ -23,6 +26,11 @@ type crossEntropyOp struct {
 	// lse holds each row's log-sum-exp from the last forward run, for
 	// the backward op of the same run.
 	lse []float64
+	// mx holds each row's largest logit, the shift of its exponentials.
+	mx []float32
+	// scratch receives one row's exponentials, which the forward pass
+	// only sums.
+	scratch []float32
 }
 
 func (o *crossEntropyOp) Arity() int { return 1 }
@@ -68,28 +76,30 @@ func (o *crossEntropyOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	var loss float64
 	o.lse = append(o.lse[:0], make([]float64, t)...)
+	o.mx = append(o.mx[:0], make([]float32, t)...)
 	for r := range t {
 		if o.weights[r] == 0 {
 			continue
 		}
 		row := x[r*v : (r+1)*v]
-		o.lse[r] = logSumExp(row)
+		if cap(o.scratch) < v {
+			o.scratch = make([]float32, v)
+		}
+		o.lse[r], o.mx[r] = logSumExp(row, o.scratch[:v])
 		loss += float64(o.weights[r]) * (o.lse[r] - float64(row[o.targets[r]]))
 	}
 	return gorgonia.NewF32(float32(loss)), nil
 }
 
-// logSumExp returns log Σ exp(x) in float64.
-func logSumExp(x []float32) float64 {
+// logSumExp returns log Σ exp(x), the exponentials summed in float32 with
+// the row's maximum, which it also returns, subtracted; scratch, as long as
+// x, receives them.
+func logSumExp(x, scratch []float32) (float64, float32) {
 	mx := x[0]
 	for _, v := range x[1:] {
 		mx = max(mx, v)
 	}
-	var sum float64
-	for _, v := range x {
-		sum += math.Exp(float64(v - mx))
-	}
-	return float64(mx) + math.Log(sum)
+	return float64(mx) + math.Log(float64(kernels.ExpScale(scratch, x, mx, 1))), mx
 }
 
 // DiffWRT reports that the loss is differentiable in the logits.
@@ -156,9 +166,11 @@ func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		row, dst := x[r*v:(r+1)*v], d[r*v:(r+1)*v]
 		lse := o.loss.lse[r] // the forward op ran first: its output is an input here
 		k := float64(g) * float64(w)
-		for i, val := range row {
-			dst[i] = float32(k * math.Exp(float64(val)-lse))
-		}
+		// k·e^(x−lse) as e^(x−mx)·(k·e^(mx−lse)): the shift is the row's
+		// own float32 maximum, so no rounding of lse to float32 enters
+		// every element.
+		mx := o.loss.mx[r]
+		kernels.ExpScale(dst, row, mx, float32(k*math.Exp(float64(mx)-lse)))
 		dst[o.loss.targets[r]] -= float32(k)
 	}
 	return out, nil

@@ -261,3 +261,9 @@ func sumSquaresAVX2(x *float32, n int) float32
 //
 //go:noescape
 func expShiftedAVX2(p *float32, mx float32, n int)
+
+// expScaleAVX2 sets dst[i] = scale·e^(x[i]−shift) for the first n
+// elements, n a positive multiple of 8, and returns Σ e^(x[i]−shift).
+//
+//go:noescape
+func expScaleAVX2(dst, x *float32, n int, shift, scale float32) float32

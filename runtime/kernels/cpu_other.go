@@ -103,3 +103,5 @@ func adamwAVX2(p, g, m, v *float32, n int, k *[8]float32) {}
 func sumSquaresAVX2(x *float32, n int) float32 { return 0 }
 
 func expShiftedAVX2(p *float32, mx float32, n int) {}
+
+func expScaleAVX2(dst, x *float32, n int, shift, scale float32) float32 { return 0 }

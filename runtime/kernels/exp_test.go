@@ -103,3 +103,35 @@ func BenchmarkExpShifted(b *testing.B) {
 		})
 	}
 }
+
+// TestExpScale checks ExpScale against float64 on softmax's range and
+// beyond, with a tail, and that NaN propagates.
+func TestExpScale(t *testing.T) {
+	for _, n := range []int{1, 8, 13, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = -100 + 120*float32(i)/float32(n)
+		}
+		dst := make([]float32, n)
+		const shift, scale = 2.5, 0.75
+		s := ExpScale(dst, x, shift, scale)
+		var want float64
+		for i, v := range x {
+			e := math.Exp(float64(v - shift))
+			if float64(v-shift) < -87 {
+				e = 0
+			}
+			want += e
+			if d := math.Abs(float64(dst[i]) - scale*e); d > 1e-6*scale*e+1e-37 {
+				t.Fatalf("n=%d x=%g: %g, want %g", n, v, dst[i], scale*e)
+			}
+		}
+		if math.Abs(float64(s)-want) > 1e-5*want {
+			t.Errorf("n=%d: sum %g, want %g", n, s, want)
+		}
+		x[n/2] = float32(math.NaN())
+		if s := ExpScale(dst, x, shift, scale); !math.IsNaN(float64(s)) || !math.IsNaN(float64(dst[n/2])) {
+			t.Errorf("n=%d: NaN gives sum %g, element %g", n, s, dst[n/2])
+		}
+	}
+}
