@@ -32,10 +32,12 @@ type Options struct {
 	PromptTokens func(m *compiler.Model, prompt string) (int, error)
 	// DecodeStep measures the CPU runtime's decode step for a model shape,
 	// weight format and compile mode on this machine: the seconds of one
-	// layer and of the rest (the runtime provides it: runtime.DecodeStep).
+	// layer and of the rest at position cost.StepPosition, and how many
+	// seconds a layer's step grows per position of context (the runtime
+	// provides it: runtime.DecodeStep).
 	// With it, a CPU target that has measured rates (Target.CPU) predicts
 	// decode speed from the runtime itself.
-	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (layer, head float64, err error)
+	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (layer, head, position float64, err error)
 	// Context, when set, stops planning between stages once it is
 	// cancelled (the language server's superseded analyses): the plan of
 	// a cancelled Build is incomplete, never marked as fitting, and must

@@ -173,9 +173,12 @@ type StageTime struct {
 	Bound      string `json:"bound"`
 	// DecodeLayerSeconds and DecodeHeadSeconds are the CPU runtime's decode
 	// step measured on this shape at plan time (one layer, and the rest),
-	// from which a CPU plan predicts decode; zero when not measured.
-	DecodeLayerSeconds float64 `json:"decode_layer_seconds,omitempty"`
-	DecodeHeadSeconds  float64 `json:"decode_head_seconds,omitempty"`
+	// and DecodePositionSeconds how much a layer's step grows per position
+	// of context, from which a CPU plan predicts decode; zero when not
+	// measured.
+	DecodeLayerSeconds    float64 `json:"decode_layer_seconds,omitempty"`
+	DecodeHeadSeconds     float64 `json:"decode_head_seconds,omitempty"`
+	DecodePositionSeconds float64 `json:"decode_position_seconds,omitempty"`
 }
 
 // Graph is the lowered model: what the runtime executes, layer by layer.

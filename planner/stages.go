@@ -716,8 +716,8 @@ func (b *builder) generate(g *compiler.Generate) {
 		if w.HeadQuant.Type.Quantized() {
 			hf = w.HeadQuant.Type
 		}
-		if layer, head, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
-			w.StepLayerSeconds, w.StepHeadSeconds = layer, head
+		if layer, head, pos, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
+			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = layer, head, pos
 		}
 	}
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
@@ -796,7 +796,7 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 		Assumption:      fmt.Sprintf("prefill MFU %.0f%%, decoding at %.0f%% of memory bandwidth", 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
 	if dec.Bound == "measured" {
 		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
-		st.Time.DecodeLayerSeconds, st.Time.DecodeHeadSeconds = w.StepLayerSeconds, w.StepHeadSeconds
+		st.Time.DecodeLayerSeconds, st.Time.DecodeHeadSeconds, st.Time.DecodePositionSeconds = w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds
 	}
 	if !st.Memory.Fits {
 		over := mem.Total - st.Memory.CapacityBytes

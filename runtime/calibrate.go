@@ -247,8 +247,12 @@ func binaryStamp() string {
 // and whose classifier is stored as headFormat, under compile mode mode
 // with threads threads: it builds random models of the same dimensions
 // with one and three layers, times decode steps on each (the median of
-// 48, at positions 8 to 55) and returns the cost of one layer and of
-// the rest (embedding lookup, final norm, classifier, sampling). The
+// 48, at positions 8 to 55, about cost.StepPosition) and returns the cost
+// of one layer and of the rest (embedding lookup, final norm,
+// classifier, sampling). It then prefills both models to a later
+// position (up to 264, within the shape's context) and times 24 more
+// steps there, and returns how much one layer's step grows per position
+// of context (0 when the shape's context is too short to tell). The
 // planner uses it (planner.Options.DecodeStep) to predict decode speed
 // from this machine's runtime on this very shape.
 //
@@ -260,24 +264,30 @@ func binaryStamp() string {
 // and 7.6 ms of CPU a step from the heap against 3.1 and 4.5 ms mapped
 // (the 8-layer one 11.4 against 7.8 ms, the run's own 7.9 ms a token), so
 // heap weights predicted fp32 runs 20-40% too slow.
-func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads int) (layer, head float64, err error) {
+func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads int) (layer, head, position float64, err error) {
 	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 {
-		return 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
+		return 0, 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
 	}
 	for _, f := range []cost.DType{format, headFormat} {
 		switch f {
 		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
 		default:
-			return 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
+			return 0, 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
 		}
 	}
 	defer debug.FreeOSMemory()
 	big := c
 	big.Layers = min(c.Layers, 3)
-	big.MaxSeq = 64
+	// The later steps' positions: as far as the shape's context allows,
+	// up to 264, the middle of a 512-position generation.
+	late := min(c.MaxSeq, 288) - 24
+	if late < 2*cost.StepPosition {
+		late = 0
+	}
+	big.MaxSeq = max(64, late+24)
 	ws, err := mappedRandom(big, 11)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer ws.Close()
 	var engines [2]*engine.Engine
@@ -285,7 +295,7 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 		small := big
 		small.Layers = layers
 		ws.Config = small
-		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: max(threads, 1), Context: 64,
+		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: max(threads, 1), Context: big.MaxSeq,
 			Weights: map[string]engine.Weight{}}
 		for _, n := range engine.LinearNames(small) {
 			f := format
@@ -297,13 +307,13 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 		if mode == compiler.CompileMaxAutotune {
 			dir, err := os.MkdirTemp("", "whisperc-step")
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			defer os.RemoveAll(dir)
 			opts.CacheDir = dir
 		}
 		if engines[i], err = engine.New(ctx, ws, opts); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	// The two models step in turn, so that other load on the machine
@@ -317,7 +327,7 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 			t0 := time.Now()
 			logits, err := e.Forward(ctx, []int{toks[i]})
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			toks[i] = argmax(logits)
 			if pos >= 8 {
@@ -325,17 +335,53 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 			}
 		}
 	}
-	var t [2]float64
-	for i := range steps {
-		slices.Sort(steps[i])
-		t[i] = steps[i][len(steps[i])/2]
-	}
+	t := [2]float64{median(steps[0]), median(steps[1])}
 	if big.Layers > 1 {
 		layer = max((t[1]-t[0])/float64(big.Layers-1), 0)
 	} else {
 		layer = t[0] / 2
 	}
-	return layer, max(t[0]-layer, 0), nil
+	head = max(t[0]-layer, 0)
+	if late == 0 {
+		return layer, head, 0, nil
+	}
+	// The same models at positions late to late+23, after a prefill of
+	// late tokens: the growth of the steps over the positions between is
+	// the attention over the longer cache, one layer's share of it in the
+	// one-layer model and three layers' in the other.
+	prompt := make([]int, late)
+	for i := range prompt {
+		prompt[i] = 1 + i%(big.Vocab-1)
+	}
+	for i, e := range engines {
+		e.Reset()
+		logits, err := e.Forward(ctx, prompt)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		toks[i] = argmax(logits)
+		steps[i] = steps[i][:0]
+	}
+	for range 24 {
+		for i, e := range engines {
+			t0 := time.Now()
+			logits, err := e.Forward(ctx, []int{toks[i]})
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			toks[i] = argmax(logits)
+			steps[i] = append(steps[i], time.Since(t0).Seconds())
+		}
+	}
+	span := float64(late) + 11.5 - cost.StepPosition // between the windows' middle positions
+	grown := median(steps[0]) - t[0] + median(steps[1]) - t[1]
+	return layer, head, max(grown/span/float64(1+big.Layers), 0), nil
+}
+
+// median returns the median of x, sorting it.
+func median(x []float64) float64 {
+	slices.Sort(x)
+	return x[len(x)/2]
 }
 
 func argmax(x []float32) int {

@@ -50,15 +50,22 @@ func TestDecodeStep(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	c := arch.Config{Name: "step", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true}
 	for _, f := range []cost.DType{cost.FP32, cost.Q8_0, cost.NF4, cost.FP4} {
-		layer, head, err := DecodeStep(context.Background(), c, f, cost.FP32, compiler.CompileDefault, 1)
+		layer, head, pos, err := DecodeStep(context.Background(), c, f, cost.FP32, compiler.CompileDefault, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		if layer <= 0 || layer > 0.1 || head <= 0 || head > 0.1 {
-			t.Errorf("%s: layer %.3g s, head %.3g s", f, layer, head)
+		// A position of context costs a layer less than its whole step.
+		if layer <= 0 || layer > 0.1 || head <= 0 || head > 0.1 || pos < 0 || pos > layer {
+			t.Errorf("%s: layer %.3g s, head %.3g s, %.3g s a position", f, layer, head, pos)
 		}
+		t.Logf("%s: layer %.1f us, head %.1f us, %.3f us a position", f, 1e6*layer, 1e6*head, 1e6*pos)
 	}
-	if _, _, err := DecodeStep(context.Background(), c, cost.BF16, cost.FP32, compiler.CompileDefault, 1); err == nil {
+	short := c
+	short.MaxSeq = 64
+	if _, _, pos, err := DecodeStep(context.Background(), short, cost.FP32, cost.FP32, compiler.CompileDefault, 1); err != nil || pos != 0 {
+		t.Errorf("a 64-position shape: %v, %.3g s a position, want none measured", err, pos)
+	}
+	if _, _, _, err := DecodeStep(context.Background(), c, cost.BF16, cost.FP32, compiler.CompileDefault, 1); err == nil {
 		t.Error("bf16 has no CPU kernel, yet its step was measured")
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {

@@ -47,11 +47,14 @@ type measuredRow struct {
 	RunTPS       float64 `json:"run_tokens_per_s"`
 	FileBytes    int64   `json:"file_bytes"`
 	MeasuredWall float64 `json:"measured_wall_s"`
-	// StepLayer and StepHead are the decode step the plan measured on the
-	// shape (runtime.DecodeStep), from which it predicted PredictedTPS;
-	// planner/cost's TestMeasuredCPU re-predicts speed from them.
+	// StepLayer, StepHead and StepPos are the decode step the plan
+	// measured on the shape (runtime.DecodeStep: a layer and the rest at
+	// position 32, and a layer's growth per position), from which it
+	// predicted PredictedTPS; planner/cost's TestMeasuredCPU re-predicts
+	// speed from them.
 	StepLayer float64 `json:"decode_layer_seconds,omitempty"`
 	StepHead  float64 `json:"decode_head_seconds,omitempty"`
+	StepPos   float64 `json:"decode_position_seconds,omitempty"`
 	Note      string  `json:"note,omitempty"`
 }
 
@@ -167,7 +170,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			hwm, tps, runTPS, wall := measureRun(t, bin, env, wf, c.Name+" "+format)
 			row := measuredRow{Model: c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
 				PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, FileBytes: st.Size(), MeasuredWall: wall,
-				StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds}
+				StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds}
 			t.Logf("%-5s %-5s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", c.Name, format,
 				float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
 				row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))
@@ -219,7 +222,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 		hwm, tps, runTPS, wall := measureRun(t, bin, env, wf, "example "+ex)
 		row := measuredRow{Model: "example:" + ex, Format: "fp32", PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
 			PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, MeasuredWall: wall,
-			StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds}
+			StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds}
 		t.Logf("%-16s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", row.Model,
 			float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
 			row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))

@@ -56,7 +56,7 @@ func (c planCmd) Run(e *env) error {
 	opts := planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens}
 	if target.Source == "detected" && !target.Profile.GPU && target.Hardware != nil {
 		target.CPU = cpuRates(e, target.Hardware, true)
-		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (float64, float64, error) {
+		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (float64, float64, float64, error) {
 			return runtime.DecodeStep(e.ctx, c, f, head, mode, goruntime.GOMAXPROCS(0))
 		}
 	}

@@ -46,7 +46,8 @@ const DataHeapFactor = 3
 // back to the mapped weights or a checkpoint on disk), the training
 // graph's values for one sequence (activations and their gradients, the
 // logits and their gradient, the per-sequence weight gradients), the
-// shared Wᵀ buffer of the backward pass, the tokenizer and the data. Once
+// tokenizer and the data (the backward pass multiplies by W as stored, so
+// it builds no Wᵀ). Once
 // the first step has allocated the graph's values, the runtime narrows the
 // heap's growth to HeapHeadroom of its live size (runtime.boundHeap), as
 // generation does. Measured in
@@ -104,7 +105,6 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 	add("activations", acts, "one sequence's activations and their gradients in the graph (checkpointing "+w.ckptName()+")")
 	add("logits", logits, "one sequence's logits and their gradient, fp32")
 	add("gradient_nodes", gradNodes, "one sequence's weight gradients in the graph, before they are added up")
-	add("transpose_buffer", w.cpuTransposeBytes(), "Wᵀ of the largest unquantised linear weight, shared by the backward pass")
 	if w.TokenizerFileBytes > 0 {
 		add("tokenizer", int64(TokenizerHeapFactor*float64(w.TokenizerFileBytes)), "pieces, scores and lookup tables on the heap")
 	}
@@ -234,20 +234,6 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 		recompute = sat(4 * T * (fwd + bwd))
 	}
 	return sat(4 * T * vals), sat(4 * 2 * T * float64(c.Vocab)), sat(4 * g), recompute
-}
-
-// cpuTransposeBytes returns the Wᵀ buffer of the CPU runtime's backward
-// pass: as large as the largest linear weight that runs unquantised (the
-// classifier, tied to the embeddings or not, for the Llama shapes).
-func (w *Workload) cpuTransposeBytes() int64 {
-	c := w.Arch
-	n := int64(c.Vocab) * int64(c.Dim)
-	for _, m := range c.Modules() {
-		if m.Kind == arch.Linear && m.PerLayer && !w.quantized() {
-			n = max(n, int64(m.In)*int64(m.Out))
-		}
-	}
-	return 4 * n
 }
 
 // ActivationBytesOn returns the activations that training keeps on dev: the

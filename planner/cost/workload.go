@@ -166,9 +166,11 @@ type Workload struct {
 	CompileMode compiler.CompileMode
 	// StepLayerSeconds and StepHeadSeconds, when set, are the CPU
 	// runtime's measured decode step on this shape (one layer, and the
-	// rest) at a short context; the decode prediction then uses them
-	// instead of the streaming rates.
-	StepLayerSeconds, StepHeadSeconds float64
+	// rest) at context position StepPosition; the decode prediction then
+	// uses them instead of the streaming rates. StepPositionSeconds, when
+	// set, is how much one layer's step grows per position of context
+	// (the attention over the KV cache), measured on the same shape.
+	StepLayerSeconds, StepHeadSeconds, StepPositionSeconds float64
 	// TokenizerFileBytes is the size of the tokenizer file the CPU runtime
 	// loads onto its heap; 0 when unknown.
 	TokenizerFileBytes int64

@@ -104,27 +104,12 @@ func (o *linearOp) DiffWRT(n int) []bool {
 func (o *linearOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	exec := o.exec
 	var b gradBuilder
-	// dX = G·W runs as G·(Wᵀ)ᵀ on the row-dot kernel, which is several
-	// times faster than the axpy-based MatMulNN for the long rows of
-	// training (the classifier's 32000 × dim in particular); Wᵀ is
-	// rebuilt on every call, since a trained W changes between runs, into
-	// one buffer that every linear op of the training graph shares (the
-	// graph runs one op at a time), as large as the largest weight: a
-	// buffer per op would hold a second copy of the whole model.
-	own := new([]float32)
-	buf := o.transposed
-	if buf == nil {
-		buf = own
-	}
+	// dX = G·W runs on MatMulNN's register-tiled kernel, reading W as it
+	// is stored: no Wᵀ is built.
 	dx := b.add(newGrad(o.name+".dx", []int{2, 2, 2, 2}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
 		t, rows := rowsCols(s[0])
 		_, cols := rowsCols(s[1])
-		if cap(*buf) < rows*cols {
-			*buf = make([]float32, rows*cols)
-		}
-		wt := (*buf)[:rows*cols]
-		transpose(wt, v[1], rows, cols)
-		return exec.MatMul(dst, v[0], wt, t, cols, rows)
+		return exec.MatMulNN(dst, v[0], v[1], t, rows, cols)
 	}), grad, in[1], in[0])
 	var dw *gorgonia.Node
 	if !o.frozen {
@@ -351,19 +336,4 @@ func attentionBackward(st *state, which int, dst, q, k, v, g []float32, t int) e
 		}
 	}
 	return nil
-}
-
-// transpose writes the transpose of a [rows, cols] matrix into dst
-// [cols, rows], in tiles that stay in cache.
-func transpose(dst, a []float32, rows, cols int) {
-	const tile = 32
-	for i0 := 0; i0 < rows; i0 += tile {
-		for j0 := 0; j0 < cols; j0 += tile {
-			for i := i0; i < min(i0+tile, rows); i++ {
-				for j := j0; j < min(j0+tile, cols); j++ {
-					dst[j*rows+i] = a[i*cols+j]
-				}
-			}
-		}
-	}
 }

@@ -120,9 +120,7 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 	exec := b.e.exec
 	frozen := b.train != nil && !b.train.trained[weight]
 	op := func(residual bool) *linearOp {
-		o := newFrozenLinear(name, exec, residual, b.reuse, frozen)
-		o.transposed = &b.st.transposed
-		return o
+		return newFrozenLinear(name, exec, residual, b.reuse, frozen)
 	}
 	if residual == nil {
 		return b.apply(op(false), name, x, w)

@@ -133,10 +133,6 @@ type linearOp struct {
 	residual bool
 	// frozen says that W is not trained: the backward pass computes no dW.
 	frozen bool
-	// transposed, when set, is the Wᵀ buffer the backward pass shares with
-	// every linear op of its graph (state.transposed); nil gives the op its
-	// own.
-	transposed *[]float32
 }
 
 func newLinear(name string, exec kernels.Exec, residual, reuse bool) *linearOp {

@@ -31,9 +31,6 @@ type state struct {
 	keys, vals [][]float32
 	// exec runs the attention kernels.
 	exec kernels.Exec
-	// transposed is the Wᵀ buffer that the backward passes of a training
-	// graph's linear ops share (grad.go).
-	transposed []float32
 	// batch, during a ForwardBatch call, holds its sequences: the call's
 	// rows are theirs in order, each at its own positions in its own
 	// cache; rowPos is the position of every row. Both are nil otherwise,

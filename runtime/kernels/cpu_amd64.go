@@ -236,6 +236,24 @@ func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 //go:noescape
 func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int)
 
+// gemm6x16AVX2 adds to the six rows of 16 values at c (cs elements apart)
+// Σ_{p<k} A[i·as + p·ak]·B[p·bs : p·bs+16] for row i; k must be positive.
+//
+//go:noescape
+func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32, cs int)
+
+// adamwAVX2 is adamwGeneric on the first n elements, n a positive
+// multiple of 8.
+//
+//go:noescape
+func adamwAVX2(p, gr, m, v *float32, n int, k *[8]float32)
+
+// sumSquaresAVX2 returns Σ x[i]² over the first n elements, n a positive
+// multiple of 32.
+//
+//go:noescape
+func sumSquaresAVX2(x *float32, n int) float32
+
 // expShiftedAVX2 sets p[i] to float32(math.Exp(float64(p[i]-mx))) for
 // i < n, bit for bit, four lanes at a time; n must be a positive multiple
 // of 4. It repeats math.Exp's FMA path, so it may only run where math.Exp

@@ -96,4 +96,10 @@ func dotRows4Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s
 func dotRows4Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, s16 *int16, out *float32, stride int) {
 }
 
+func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32, cs int) {}
+
+func adamwAVX2(p, g, m, v *float32, n int, k *[8]float32) {}
+
+func sumSquaresAVX2(x *float32, n int) float32 { return 0 }
+
 func expShiftedAVX2(p *float32, mx float32, n int) {}

@@ -158,6 +158,15 @@ func (e Exec) MatMulTransA(out, a, b []float32, n, m, k int, accumulate bool) er
 		return err
 	}
 	asm := useAsm && !e.NoAsm
+	if asm && k >= 16 && n > 0 {
+		e.parallelRows(m, 6, n*k, func(lo, hi int) {
+			if !accumulate {
+				clear(out[lo*k : hi*k])
+			}
+			gemmRange(out, a, 1, m, b, k, lo, hi, n, k)
+		})
+		return nil
+	}
 	e.parallelRows(m, 1, n*k, func(lo, hi int) {
 		var p [4]float32
 		for r := lo; r < hi; r++ {
@@ -195,6 +204,13 @@ func (e Exec) MatMulNN(out, a, b []float32, n, m, k int) error {
 		return err
 	}
 	asm := useAsm && !e.NoAsm
+	if asm && k >= 16 && m > 0 {
+		e.parallelRows(n, 6, m*k, func(lo, hi int) {
+			clear(out[lo*k : hi*k])
+			gemmRange(out, a, m, 1, b, k, lo, hi, m, k)
+		})
+		return nil
+	}
 	e.parallelRows(n, 1, m*k, func(lo, hi int) {
 		var p [4]float32
 		for i := lo; i < hi; i++ {
@@ -211,6 +227,88 @@ func (e Exec) MatMulNN(out, a, b []float32, n, m, k int) error {
 		}
 	})
 	return nil
+}
+
+// gemmRange adds to rows [lo, hi) of out, a row-major [·, n] matrix, the
+// product of A and B over kdim: out[i][c] += Σ_p A[i·as + p·ak]·B[p·bs + c].
+// Six rows by sixteen columns at a time run through the register-tiled
+// gemm6x16AVX2, over blocks of kdim small enough that the block of B stays
+// in the L2 cache while the rows of A pass. The last rows short of six go
+// through the same kernel, from a zero-padded copy of their part of A into
+// a copy of their rows of out; the columns past the last sixteen are
+// summed in Go. Every element's sum runs in the same order whatever lo and
+// hi are, as long as lo is a multiple of six (parallelRows' alignment), so
+// the result does not depend on the number of threads.
+func gemmRange(out, a []float32, as, ak int, b []float32, bs, lo, hi, kdim, n int) {
+	kc := min(max(65536/n, 32), 512)
+	n16 := n &^ 15
+	full := lo + (hi-lo)/6*6
+	var pa, pc, pk []float32
+	if ak != 1 {
+		pk = make([]float32, 6*kc)
+	}
+	if rem := hi - full; rem > 0 {
+		pa = make([]float32, 6*kc)
+		pc = make([]float32, 6*n)
+		copy(pc, out[full*n:hi*n])
+	}
+	for p0 := 0; p0 < kdim; p0 += kc {
+		kb := min(kc, kdim-p0)
+		for i := lo; i < full; i += 6 {
+			_ = a[(i+5)*as+(p0+kb-1)*ak]
+			_ = out[(i+5)*n+n16-1]
+			pa6, s6, k6 := a[i*as+p0*ak:], as, ak
+			if ak != 1 {
+				// A's six values for one p lie a whole row of A apart
+				// (dW = Gᵀ·X): gather them once into [kb][6], contiguous
+				// for every column block, instead of touching kb cache
+				// lines, which often share a cache set, per block.
+				for p := range kb {
+					for r := range 6 {
+						pk[p*6+r] = a[(i+r)*as+(p0+p)*ak]
+					}
+				}
+				pa6, s6, k6 = pk, 1, 6
+			}
+			for j := 0; j < n16; j += 16 {
+				_ = b[(p0+kb-1)*bs+j+15]
+				gemm6x16AVX2(&pa6[0], s6, k6, &b[p0*bs+j], bs, kb, &out[i*n+j], n)
+			}
+			gemmTail(out, a, as, ak, b, bs, i, i+6, p0, kb, n16, n)
+		}
+		if pa == nil {
+			continue
+		}
+		for r := range hi - full {
+			for p := range kb {
+				pa[r*kb+p] = a[(full+r)*as+(p0+p)*ak]
+			}
+		}
+		_ = b[(p0+kb-1)*bs+n16-1]
+		for j := 0; j < n16; j += 16 {
+			gemm6x16AVX2(&pa[0], kb, 1, &b[p0*bs+j], bs, kb, &pc[j], n)
+		}
+		gemmTail(out, a, as, ak, b, bs, full, hi, p0, kb, n16, n)
+	}
+	if pc != nil {
+		for r := range hi - full {
+			copy(out[(full+r)*n:(full+r)*n+n16], pc[r*n:r*n+n16])
+		}
+	}
+}
+
+// gemmTail is gemmRange's Go form for rows [lo, hi) and columns [c0, n)
+// of the block of kb sums from p0.
+func gemmTail(out, a []float32, as, ak int, b []float32, bs, lo, hi, p0, kb, c0, n int) {
+	for i := lo; i < hi; i++ {
+		for c := c0; c < n; c++ {
+			var s float32
+			for p := p0; p < p0+kb; p++ {
+				s += a[i*as+p*ak] * b[p*bs+c]
+			}
+			out[i*n+c] += s
+		}
+	}
 }
 
 // axpyRows4 adds Σᵢ p[i]·v_i to y for the four consecutive rows v_i of

@@ -320,6 +320,98 @@ rowsdone:
 	VZEROUPPER
 	RET
 
+// func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32, cs int)
+//
+// C[i][0:16] += Σ_{p<k} A[i·as + p·ak] · B[p·bs + 0:16] for the six rows
+// i < 6 of C (cs elements apart): a 6×16 register tile of FMA outer
+// products, each B row loaded once for six broadcast A values. k ≥ 1.
+TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-64
+	MOVQ a+0(FP), SI
+	MOVQ as+8(FP), R8
+	SHLQ $2, R8
+	MOVQ ak+16(FP), R9
+	SHLQ $2, R9
+	MOVQ b+24(FP), DI
+	MOVQ bs+32(FP), R10
+	SHLQ $2, R10
+	MOVQ k+40(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ cs+56(FP), R11
+	SHLQ $2, R11
+	LEAQ (SI)(R8*2), BX
+	ADDQ R8, BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+g6loop:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS (SI)(R8*2), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS (BX)(R8*1), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS (BX)(R8*2), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	ADDQ R9, SI
+	ADDQ R9, BX
+	ADDQ R10, DI
+	DECQ CX
+	JNZ  g6loop
+
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y10, Y10
+	VADDPS 32(DX), Y11, Y11
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
 // func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32)
 //
 // out[b·ostride+i] = Σ_{k<n} w[i·stride+k]·x[b·xstride+k] for four weight

@@ -3,6 +3,8 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 )
 
@@ -125,4 +127,67 @@ func TestMatMulTransAAccumulates(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertClose(t, "out + AᵀB", out, want, 1e-5, 1)
+}
+
+// TestGemmShapes checks the register-tiled paths of MatMulNN and
+// MatMulTransA against float64 sums on shapes with row and column tails
+// and several k blocks, at one and three threads, and that the thread
+// count does not change a single bit.
+func TestGemmShapes(t *testing.T) {
+	for _, sh := range [][3]int{{6, 1, 16}, {13, 40, 35}, {7, 600, 288}, {20, 9, 130}} {
+		n, m, k := sh[0], sh[1], sh[2]
+		a := randVec(11, n*m, 1)
+		bb := randVec(12, m*k, 1)
+		want := make([]float64, n*k)
+		for i := 0; i < n; i++ {
+			for j := 0; j < m; j++ {
+				for c := 0; c < k; c++ {
+					want[i*k+c] += float64(a[i*m+j]) * float64(bb[j*k+c])
+				}
+			}
+		}
+		var one []float32
+		for _, threads := range []int{1, 3} {
+			out := randVec(13, n*k, 1)
+			if err := (Exec{Threads: threads}).MatMulNN(out, a, bb, n, m, k); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, fmt.Sprintf("AB %v", sh), out, want, 1e-5, math.Sqrt(float64(m)))
+			if one == nil {
+				one = out
+			} else if !slices.Equal(one, out) {
+				t.Errorf("AB %v: 3 threads differ from 1", sh)
+			}
+		}
+		// AᵀB with A = [m, n] read as the transpose: out [n, k] = Aᵀ·B.
+		at := randVec(14, m*n, 1)
+		b2 := randVec(15, m*k, 1)
+		want2 := make([]float64, n*k)
+		for p := 0; p < m; p++ {
+			for r := 0; r < n; r++ {
+				for c := 0; c < k; c++ {
+					want2[r*k+c] += float64(at[p*n+r]) * float64(b2[p*k+c])
+				}
+			}
+		}
+		for _, acc := range []bool{false, true} {
+			out := make([]float32, n*k)
+			if acc {
+				for i := range out {
+					out[i] = 1
+				}
+			}
+			if err := (Exec{Threads: 2}).MatMulTransA(out, at, b2, m, n, k, acc); err != nil {
+				t.Fatal(err)
+			}
+			w := want2
+			if acc {
+				w = make([]float64, len(want2))
+				for i := range w {
+					w[i] = want2[i] + 1
+				}
+			}
+			assertClose(t, fmt.Sprintf("AᵀB %v acc=%v", sh, acc), out, w, 1e-5, math.Sqrt(float64(m)))
+		}
+	}
 }

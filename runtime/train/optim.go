@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // OptimizerKind names an optimizer. The zero value is invalid.
@@ -107,22 +108,10 @@ func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
 		// computed in float64 as Python does.
 		bc1 := 1 - math.Pow(o.Beta1, float64(s.Step))
 		bc2 := 1 - math.Pow(o.Beta2, float64(s.Step))
-		stepSize := float32(lr / bc1)
-		bc2Sqrt := float32(math.Sqrt(bc2))
-		decay := float32(1 - lr*o.WeightDecay)
-		b1, b2 := float32(o.Beta1), float32(o.Beta2)
-		eps := float32(o.Eps)
+		k := kernels.AdamWScalars{Decay: float32(1 - lr*o.WeightDecay), Beta1: float32(o.Beta1), Beta2: float32(o.Beta2),
+			BC2Sqrt: float32(math.Sqrt(bc2)), Eps: float32(o.Eps), Step: float32(lr / bc1)}
 		for i, p := range params {
-			m, v := s.M[i], s.V[i]
-			for j, g := range p.Grad {
-				if o.WeightDecay != 0 {
-					p.Value[j] *= decay
-				}
-				m[j] = m[j]*b1 + g*(1-b1)
-				v[j] = v[j]*b2 + (1-b2)*g*g
-				denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
-				p.Value[j] += -stepSize * (m[j] / denom)
-			}
+			kernels.AdamW(p.Value, p.Grad, s.M[i], s.V[i], &k)
 		}
 	case SGD:
 		mom, wd, rate := float32(o.Momentum), float32(o.WeightDecay), float32(lr)
@@ -153,23 +142,32 @@ func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
 // maxNorm/(norm+1e-6), capped at 1). It returns the norm before clipping;
 // maxNorm <= 0 only measures.
 func clipGlobalNorm(params []*engine.Param, maxNorm float64) float64 {
-	// Per-tensor norms first, then the norm of the norms, as torch does.
+	norm := gradNorm(params)
+	clipTo(params, norm, maxNorm)
+	return norm
+}
+
+// gradNorm returns the global L2 norm of the gradients: per-tensor norms
+// first, then the norm of the norms, as torch does. A NaN or Inf gradient
+// makes it NaN or Inf (so does a finite gradient whose square overflows).
+func gradNorm(params []*engine.Param) float64 {
 	var total float64
 	for _, p := range params {
-		var ss float32
-		for _, g := range p.Grad {
-			ss += g * g
-		}
-		n := float64(float32(math.Sqrt(float64(ss))))
+		n := float64(float32(math.Sqrt(float64(kernels.SumSquares(p.Grad)))))
 		total += n * n
 	}
-	norm := math.Sqrt(total)
+	return math.Sqrt(total)
+}
+
+// clipTo scales the gradients, whose global norm is norm, down to maxNorm
+// as clipGlobalNorm does.
+func clipTo(params []*engine.Param, norm, maxNorm float64) {
 	if maxNorm <= 0 {
-		return norm
+		return
 	}
 	coef := maxNorm / (norm + 1e-6)
 	if coef >= 1 {
-		return norm
+		return
 	}
 	c := float32(coef)
 	for _, p := range params {
@@ -177,7 +175,6 @@ func clipGlobalNorm(params []*engine.Param, maxNorm float64) float64 {
 			p.Grad[j] *= c
 		}
 	}
-	return norm
 }
 
 // finite reports whether every gradient is finite.

@@ -347,7 +347,12 @@ func (t *Trainer) Step(ctx context.Context) (Event, error) {
 		loss += float64(l)
 	}
 	ev := Event{Step: t.step + 1, Steps: t.total, Epoch: t.Epoch(), Loss: loss}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) || !finite(t.params) {
+	// The norm is NaN or Inf when a gradient is, so one pass over the
+	// gradients both measures them and shows that they are finite; only a
+	// non-finite norm needs the element-wise check (a finite gradient whose
+	// square overflows also gives an infinite norm).
+	norm := gradNorm(t.params)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || (math.IsNaN(norm) || math.IsInf(norm, 0)) && !finite(t.params) {
 		t.bad++
 		t.Skipped++
 		ev.Note = fmt.Sprintf("step %d: non-finite loss or gradient, update skipped (%d in a row)", t.step+1, t.bad)
@@ -373,7 +378,8 @@ func (t *Trainer) Step(ctx context.Context) (Event, error) {
 		return ev, nil
 	}
 	t.bad = 0
-	ev.GradNorm = clipGlobalNorm(t.params, t.cfg.MaxGradNorm)
+	ev.GradNorm = norm
+	clipTo(t.params, norm, t.cfg.MaxGradNorm)
 	ev.LR = t.sched.At(t.step) * t.lrScale
 	if err := update(t.cfg.Optimizer, t.opt, t.params, ev.LR); err != nil {
 		return Event{}, err

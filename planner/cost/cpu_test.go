@@ -1,0 +1,40 @@
+package cost
+
+import (
+	"math"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+)
+
+// TestCPUDecodeMeasuredStep checks the decode predicted from a measured
+// step: each layer's step grows by the measured cost per position from
+// StepPosition to the generation's middle position, and without that
+// cost the KV cache's growth is charged at the fp32 streaming rate.
+func TestCPUDecodeMeasuredStep(t *testing.T) {
+	rates := &CPURates{Threads: 1, Stream: map[string][]StreamPoint{"fp32": {{Bytes: 1 << 20, BytesPerSecond: 1e9}}}}
+	dev := Device{Name: "cpu", Memory: 8 << 30, CPU: rates}
+	// stories260K's shape: three layers or fewer are taken as measured.
+	c := arch.Config{Name: "s", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 3, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true}
+	w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: 200, KVCache: true, Devices: 1,
+		Sharding: DDP, Attention: Eager, CompileMode: compiler.CompileDefault, StepLayerSeconds: 20e-6, StepHeadSeconds: 60e-6, StepPositionSeconds: 0.1e-6}
+	mid := 1 + 200/2
+	want := 3*(20e-6+0.1e-6*float64(mid-StepPosition)) + 60e-6
+	if got := w.Decode(dev).Seconds / 200; math.Abs(got-want) > 1e-12 {
+		t.Errorf("step with the measured growth: %.4g s, want %.4g s", got, want)
+	}
+	// A generation that ends before StepPosition costs less than the
+	// measured step, never less than the head.
+	short := w
+	short.NewTokens = 10
+	if got := short.Decode(dev).Seconds / 10; got >= 3*20e-6+60e-6 || got < 60e-6 {
+		t.Errorf("short generation's step: %.4g s", got)
+	}
+	w.StepPositionSeconds = 0
+	kv := float64(w.KVCacheBytes(mid) - w.KVCacheBytes(16))
+	want = 3*20e-6 + 60e-6 + kv/1e9
+	if got := w.Decode(dev).Seconds / 200; math.Abs(got-want) > 1e-12 {
+		t.Errorf("step without a measured growth: %.4g s, want %.4g s (the cache at the fp32 rate)", got, want)
+	}
+}

@@ -1,0 +1,87 @@
+#include "textflag.h"
+
+// func adamwAVX2(p, gr, m, v *float32, n int, k *[8]float32)
+//
+// adamwGeneric on eight floats at a time; n is a positive multiple of 8.
+TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ v+24(FP), R8
+	MOVQ n+32(FP), CX
+	SHLQ $2, CX
+	MOVQ k+40(FP), R9
+	VBROADCASTSS (R9), Y8
+	VBROADCASTSS 4(R9), Y9
+	VBROADCASTSS 8(R9), Y10
+	VBROADCASTSS 12(R9), Y11
+	VBROADCASTSS 16(R9), Y12
+	VBROADCASTSS 20(R9), Y13
+	VBROADCASTSS 24(R9), Y14
+	VBROADCASTSS 28(R9), Y15
+	XORQ AX, AX
+
+adloop:
+	VMOVUPS (DI)(AX*1), Y0
+	VMULPS  Y8, Y0, Y0
+	VMOVUPS (SI)(AX*1), Y1
+	VMOVUPS (DX)(AX*1), Y2
+	VMULPS  Y9, Y2, Y2
+	VMULPS  Y10, Y1, Y3
+	VADDPS  Y3, Y2, Y2
+	VMOVUPS Y2, (DX)(AX*1)
+	VMOVUPS (R8)(AX*1), Y4
+	VMULPS  Y11, Y4, Y4
+	VMULPS  Y1, Y12, Y5
+	VMULPS  Y1, Y5, Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (R8)(AX*1)
+	VSQRTPS Y4, Y6
+	VDIVPS  Y13, Y6, Y6
+	VADDPS  Y14, Y6, Y6
+	VDIVPS  Y6, Y2, Y7
+	VMULPS  Y7, Y15, Y7
+	VADDPS  Y7, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	CMPQ    AX, CX
+	JLT     adloop
+	VZEROUPPER
+	RET
+
+// func sumSquaresAVX2(x *float32, n int) float32
+//
+// Σ x[i]² over the first n elements, n a positive multiple of 32, in four
+// 8-lane FMA accumulators added up at the end.
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHLQ $2, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+ssloop:
+	VMOVUPS (SI)(AX*1), Y4
+	VMOVUPS 32(SI)(AX*1), Y5
+	VMOVUPS 64(SI)(AX*1), Y6
+	VMOVUPS 96(SI)(AX*1), Y7
+	VFMADD231PS Y4, Y4, Y0
+	VFMADD231PS Y5, Y5, Y1
+	VFMADD231PS Y6, Y6, Y2
+	VFMADD231PS Y7, Y7, Y3
+	ADDQ $128, AX
+	CMPQ AX, CX
+	JLT  ssloop
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
