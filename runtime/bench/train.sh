@@ -46,15 +46,20 @@ if [ -n "${OPENBLAS:-}" ]; then
 fi
 "$PY" - "$work/ours.txt" "$work/torch.txt" <<'EOF'
 import re, sys
-ours, torch = {}, {}
+ours, torch, ourcpu, torchcpu = {}, {}, {}, {}
 for line in open(sys.argv[1]):
     m = re.match(r"BenchmarkTrainStep/(\S+?)(?:-\d+)?\s.*?([\d.]+) tok/s", line)
     if m:
         ours[m.group(1)] = float(m.group(2))
+        c = re.search(r"([\d.]+) cpu-s/step", line)
+        if c:
+            ourcpu[m.group(1)] = float(c.group(1))
 for line in open(sys.argv[2]):
-    m = re.match(r"Benchmark(\w+)TrainStep/(\S+) ([\d.]+) tok/s", line)
+    m = re.match(r"Benchmark(\w+)TrainStep/(\S+) ([\d.]+) tok/s(?: ([\d.]+) cpu-s/step)?", line)
     if m:
         torch.setdefault(m.group(1), {})[m.group(2)] = float(m.group(3))
+        if m.group(4):
+            torchcpu.setdefault(m.group(1), {})[m.group(2)] = float(m.group(4))
 labels = sorted(torch)
 print("\n| config | whisperc tok/s | " + " | ".join("%s tok/s | ratio" % l for l in labels) + " |")
 print("|---|---|" + "---|---|" * len(labels))
@@ -64,6 +69,18 @@ for k, v in ours.items():
         t = torch[l].get(k)
         cells += ["%.1f" % t, "%.2f×" % (v / t)] if t else ["-", "-"]
     print("| %s | %.1f | %s |" % (k, v, " | ".join(cells)))
+# The same comparison in CPU seconds per step (each process's user+system
+# time, all its threads; ratio = torch's / ours): on a machine loaded by
+# other work this moves less than the wall clock. An OpenBLAS that spins
+# while it waits counts the spinning, so at two threads it flatters us.
+print("\n| config | whisperc cpu-s/step | " + " | ".join("%s cpu-s/step | ratio" % l for l in labels) + " |")
+print("|---|---|" + "---|---|" * len(labels))
+for k, v in ourcpu.items():
+    cells = []
+    for l in labels:
+        t = torchcpu.get(l, {}).get(k)
+        cells += ["%.4f" % t, "%.2f×" % (t / v)] if t else ["-", "-"]
+    print("| %s | %.4f | %s |" % (k, v, " | ".join(cells)))
 EOF
 if [ "${PROFILE:-}" = 1 ]; then
 	echo; echo "where whisperc's time goes: 15M full fine-tune, 1 thread, $STEPS step(s) of $BATCH x $SEQ"
