@@ -36,22 +36,13 @@ type cpuMeasurement struct {
 // it is understood. Such a row must still miss: when the model is fixed
 // the test fails until its entry is removed, so the list cannot go stale.
 var knownSpeedMisses = map[string]string{
-	// Explained and fixed since this file was measured; both entries go
-	// when planner/testdata/measured/measure_cpu.sh is rerun on a quiet
-	// machine. The calibration's per-layer fp32 step on the 42M shape
-	// (1.30 ms for 12.6 MB, 9.7 GB/s, against the run's 21 GB/s) was timed
-	// on weights on the Go heap, which stream up to 2x slower on this VM
-	// than the run's file mapping; runtime.DecodeStep now maps its weights
-	// from a file (loaded machine: 42M fp32 plan 114 tok/s, run 99).
-	"42M fp32": "predicted too slow: the calibrated fp32 layer step was timed on heap weights, not a file mapping",
-	// stories260K decodes a token in about 0.27 ms, and its attention over
-	// the cache is not bound by streaming it: a step at position 160 took
-	// 37% longer than at 32, where the cache's bytes at the fp32 rate add
-	// 1%. runtime.DecodeStep now measures a layer's growth per position
-	// (loaded machine: story plan 4027-4142 tok/s, run 3520-3593). What is
-	// left is the collector: a forward step allocates about 86 KB, so a
-	// 2 MB live heap is collected every ~40 tokens, about 40 us a token.
-	"example:story fp32": "predicted too fast: attention's growth with the position was charged at the streaming rate",
+	// stories260K decodes a token in about 0.3 ms. The story example on
+	// the same model is within 25% (+18%); this one adds a prompt and a
+	// jsonl tracking backend and is predicted 55% too fast. Not yet
+	// modelled: the collector (a default-mode forward step allocates about
+	// 86 KB, so a 2 MB live heap is collected every ~40 tokens, ~40 us a
+	// token) and, probably, the tracked run's per-token work.
+	"example:tiny-cpu fp32": "predicted too fast: per-token costs outside the forward pass (collector, tracking) are not modelled",
 }
 
 var cpuShapes = map[string]arch.Config{
