@@ -180,23 +180,8 @@ func weightOf(ln planner.Linear, in, out int) (engine.Weight, error) {
 // in when it runs it as stored: GGML block formats as they are, every
 // other dtype decoded to fp32.
 func storedFormat(d weights.DType) cost.DType {
-	switch d {
-	case weights.Q8_0:
-		return cost.Q8_0
-	case weights.Q4_0:
-		return cost.Q4_0
-	case weights.Q4_1:
-		return cost.Q4_1
-	case weights.Q5_0:
-		return cost.Q5_0
-	case weights.Q5_1:
-		return cost.Q5_1
-	case weights.Q4_K:
-		return cost.Q4K
-	case weights.Q5_K:
-		return cost.Q5K
-	case weights.Q6_K:
-		return cost.Q6K
+	if d.GGML() {
+		return d // one enum: the stored dtype is the kernel's format
 	}
 	return cost.FP32
 }
