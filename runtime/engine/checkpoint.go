@@ -152,7 +152,7 @@ func (b *builder) ckptInner(sh *ckptShared, backward bool) (*ckptInner, error) {
 			adapters["layers.0."+s] = ad
 		}
 	}
-	tb := &trainBuild{adapters: adapters, trained: b.train.trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{}, maskTensors: map[string]*tensor.Dense{}}
+	tb := &trainBuild{adapters: adapters, trained: b.train.trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{}, maskTensors: map[string]*tensor.Dense{}, step: b.train.step}
 	ib := &builder{e: &ec, st: b.st, g: gorgonia.NewGraph(), fused: b.fused, nodes: map[string]*gorgonia.Node{}, train: tb}
 	d, xs := b.e.cfg.Dim, b.train.seqLen
 	in.x = gorgonia.NewMatrix(ib.g, tensor.Float32, gorgonia.WithShape(xs, d), gorgonia.WithName("x"),

@@ -67,6 +67,10 @@ func (b *builder) weight(name string) *gorgonia.Node {
 	return n
 }
 
+// training reports whether b builds a training step's graph (not an
+// inference graph that applies adapters on the fly).
+func (b *builder) training() bool { return b.train != nil && b.train.step }
+
 // rmsNorm normalises x and scales it by the named weight: one fused op,
 // or a normalise op and a scale op.
 func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node {
@@ -120,7 +124,9 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 	exec := b.e.exec
 	frozen := b.train != nil && !b.train.trained[weight]
 	op := func(residual bool) *linearOp {
-		return newFrozenLinear(name, exec, residual, b.reuse, frozen)
+		o := newFrozenLinear(name, exec, residual, b.reuse, frozen)
+		o.train = b.training()
+		return o
 	}
 	if residual == nil {
 		return b.apply(op(false), name, x, w)

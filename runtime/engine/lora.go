@@ -41,8 +41,10 @@ func (b *builder) adapted(x *gorgonia.Node, weight, name string, residual *gorgo
 	bn := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(ad.B.Shape()...), gorgonia.WithName(name+".lora_B"), gorgonia.WithValue(ad.B))
 	b.train.loraNodes[weight] = [2]*gorgonia.Node{an, bn}
 	exec := b.e.exec
-	h := b.apply(newLinear(name+".lora_A.mul", exec, false, false), name+".lora_A.mul", in, an)
-	z := b.apply(newLinear(name+".lora_B.mul", exec, false, false), name+".lora_B.mul", h, bn)
+	mulA, mulB := newLinear(name+".lora_A.mul", exec, false, false), newLinear(name+".lora_B.mul", exec, false, false)
+	mulA.train, mulB.train = b.training(), b.training()
+	h := b.apply(mulA, name+".lora_A.mul", in, an)
+	z := b.apply(mulB, name+".lora_B.mul", h, bn)
 	y = b.apply(&scaledAddOp{opBase: opBase{name: name + ".lora_add", dims: []int{2, 2, 2}}, scale: ad.Scale}, name+".lora_add", y, z)
 	if residual == nil {
 		return y

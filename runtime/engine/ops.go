@@ -133,6 +133,10 @@ type linearOp struct {
 	residual bool
 	// frozen says that W is not trained: the backward pass computes no dW.
 	frozen bool
+	// train says that the op is part of a training step: its product runs
+	// on the training kernel (kernels.Exec.TrainMatMul), which inference
+	// does not use because its sums are not in llama2.c's order.
+	train bool
 }
 
 func newLinear(name string, exec kernels.Exec, residual, reuse bool) *linearOp {
@@ -177,9 +181,12 @@ func (o *linearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	rows, _ := rowsCols(ws)
 	out := o.output(t, rows)
 	y := out.Float32s()
-	if t == 1 {
+	switch {
+	case t == 1:
 		err = o.exec.MatVec(y, w, x, rows, in)
-	} else {
+	case o.train:
+		err = o.exec.TrainMatMul(y, x, w, t, rows, in)
+	default:
 		err = o.exec.MatMul(y, x, w, t, rows, in)
 	}
 	if err != nil {

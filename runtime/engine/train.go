@@ -45,6 +45,9 @@ type trainBuild struct {
 	core        *coreScratch
 	maskTensors map[string]*tensor.Dense
 	seqLen      int
+	// step is set for a training step's graph, unset for an inference
+	// graph that applies adapters on the fly.
+	step bool
 }
 
 // Param is one trained tensor: its live values (updating them in place
@@ -126,7 +129,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 		trained["output.weight"] = true // the same tensor, used as the classifier
 	}
 	tb := &trainBuild{adapters: spec.Adapters, trained: trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{},
-		checkpoint: map[int]bool{}, selective: map[int]bool{}, maskTensors: map[string]*tensor.Dense{}, seqLen: t}
+		checkpoint: map[int]bool{}, selective: map[int]bool{}, maskTensors: map[string]*tensor.Dense{}, seqLen: t, step: true}
 	if len(spec.RecomputeAttention) > 0 {
 		if len(spec.RecomputeAttention) != e.cfg.Layers {
 			return nil, fmt.Errorf("engine: %d selective-recomputation flags for %d layers", len(spec.RecomputeAttention), e.cfg.Layers)
