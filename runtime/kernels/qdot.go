@@ -111,6 +111,24 @@ func act32g4(x []float32, k int32) *act8 {
 	return a
 }
 
+// pad4 pads an act32 activation of nb blocks to a multiple of four blocks
+// with zero codes, biases and scales, for dotRowsQ8_0G4VNNI.
+func (a *act8) pad4(nb int) {
+	n := (nb + 3) / 4 * 4
+	pad := func(s []int8, n int) []int8 {
+		if cap(s) < n {
+			return append(s, make([]int8, n-len(s))...)
+		}
+		l := len(s)
+		s = s[:n]
+		clear(s[l:])
+		return s
+	}
+	a.q = pad(a.q, 32*n)
+	a.d = append(a.d, make([]float32, n-nb)...)
+	a.bias = append(a.bias, make([]int32, 8*(n-nb))...)
+}
+
 // act256 quantises x (a multiple of 256 values) per 256-value block, with
 // the sums of each 16 and 32 codes that the K-quant kernels need for their
 // mins and offsets.
@@ -245,6 +263,16 @@ func newIntKernel(q *QMatrix) intKernel {
 		// Each activation's codes, biases and lane scales take cols bytes.
 		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
+	if q.Method == Q8_0 && !noG4 {
+		k1.quant1 = func(x []float32) *act8 {
+			a := act32(x, k, false)
+			a.pad4(nb)
+			return a
+		}
+		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ8_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		}
+	}
 	if q.Method == Q4_0 && !noG4 {
 		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k) }
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) {

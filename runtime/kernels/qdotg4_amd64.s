@@ -146,3 +146,118 @@ g4store:
 	JNZ  g4row
 	VZEROUPPER
 	RET
+
+// octlanes spreads elements 0 and 1 of four floats over dwords 0-7 and
+// 8-15, and elements 2 and 3 (octlanes+64) likewise.
+DATA octlanes<>+0(SB)/8, $0
+DATA octlanes<>+8(SB)/8, $0
+DATA octlanes<>+16(SB)/8, $0
+DATA octlanes<>+24(SB)/8, $0
+DATA octlanes<>+32(SB)/8, $0x0000000100000001
+DATA octlanes<>+40(SB)/8, $0x0000000100000001
+DATA octlanes<>+48(SB)/8, $0x0000000100000001
+DATA octlanes<>+56(SB)/8, $0x0000000100000001
+DATA octlanes<>+64(SB)/8, $0x0000000200000002
+DATA octlanes<>+72(SB)/8, $0x0000000200000002
+DATA octlanes<>+80(SB)/8, $0x0000000200000002
+DATA octlanes<>+88(SB)/8, $0x0000000200000002
+DATA octlanes<>+96(SB)/8, $0x0000000300000003
+DATA octlanes<>+104(SB)/8, $0x0000000300000003
+DATA octlanes<>+112(SB)/8, $0x0000000300000003
+DATA octlanes<>+120(SB)/8, $0x0000000300000003
+GLOBL octlanes<>(SB), RODATA|NOPTR, $128
+
+// Q80G4BODY adds four blocks of Q8_0 to acc0 and acc1: their codes in Z0
+// (blocks 0 and 1) and Z1 (2 and 3), their float16 scales in X2; DI, R9
+// and R10 point at the activation's 128 codes, 32 biases and four scales.
+// It clobbers Z0-Z5.
+#define Q80G4BODY(acc0, acc1) \
+	VPXORD Z15, Z0, Z0; \
+	VPXORD Z15, Z1, Z1; \
+	VCVTPH2PS X2, X2; \
+	VMULPS (R10), X2, X2; \
+	VPERMPS Z2, Z10, Z3; \
+	VPERMPS Z2, Z11, Z2; \
+	VMOVDQU32 (R9), Z4; \
+	VPDPBUSD (DI), Z0, Z4; \
+	VMOVDQU32 64(R9), Z5; \
+	VPDPBUSD 64(DI), Z1, Z5; \
+	VCVTDQ2PS Z4, Z4; \
+	VCVTDQ2PS Z5, Z5; \
+	VFMADD231PS Z3, Z4, acc0; \
+	VFMADD231PS Z2, Z5, acc1
+
+// func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+TEXT ·dotRowsQ8_0G4VNNI(SB), NOSPLIT, $0-56
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVL $0x80808080, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ octlanes<>(SB), AX
+	VMOVDQU64 (AX), Z10
+	VMOVDQU64 64(AX), Z11
+
+e4row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+
+e4quad:
+	CMPQ CX, $4
+	JLT  e4tail
+	VMOVDQU 2(SI), Y0
+	VINSERTI64X4 $1, 36(SI), Z0, Z0
+	VMOVDQU 70(SI), Y1
+	VINSERTI64X4 $1, 104(SI), Z1, Z1
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 34(SI), X2, X2
+	VPINSRW $2, 68(SI), X2, X2
+	VPINSRW $3, 102(SI), X2, X2
+	Q80G4BODY(Z12, Z13)
+	ADDQ $136, SI
+	ADDQ $128, DI
+	ADDQ $128, R9
+	ADDQ $16, R10
+	SUBQ $4, CX
+	JMP  e4quad
+
+e4tail:
+	// One to three blocks left: as in dotRowsQ4_0G4VNNI, the missing
+	// blocks have scale 0 and meet zero activation codes and biases.
+	TESTQ CX, CX
+	JZ   e4store
+	VMOVDQU 2(SI), Y0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	CMPQ CX, $2
+	JLT  e4last
+	VINSERTI64X4 $1, 36(SI), Z0, Z0
+	VPINSRW $1, 34(SI), X2, X2
+	CMPQ CX, $3
+	JLT  e4last
+	VMOVDQU 70(SI), Y1
+	VPINSRW $2, 68(SI), X2, X2
+e4last:
+	Q80G4BODY(Z12, Z13)
+	IMULQ $34, CX
+	ADDQ CX, SI
+
+e4store:
+	VADDPS Z13, Z12, Z12
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  e4row
+	VZEROUPPER
+	RET
