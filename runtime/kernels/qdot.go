@@ -241,6 +241,7 @@ func newIntKernel(q *QMatrix) intKernel {
 		}
 		var quant1 func(x []float32) *act8
 		var rows1 func(a *act8, out []float32, lo, hi int)
+		var rows4g func(g *act8, b int, out []float32, lo, hi int)
 		if q.DoubleQuant && halves%2 == 0 && !noG4 {
 			quant1 = func(x []float32) *act8 { return act32g4(x, 128, true) }
 			rows1 = func(a *act8, out []float32, lo, hi int) {
@@ -248,8 +249,13 @@ func newIntKernel(q *QMatrix) intKernel {
 				s.h0 = lo * halves
 				dot4bitRowsDQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
 			}
+			rows4g = func(g *act8, b int, out []float32, lo, hi int) {
+				s := s
+				s.h0 = lo * halves
+				dot4bitRows4DQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.d[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
+			}
 		}
-		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows: func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows4g: rows4g, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
