@@ -1,0 +1,134 @@
+package kernels
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// decodeSet returns copies of one rows×cols matrix of format m totalling
+// at least minBytes, so that a pass over them streams from memory as a
+// decode step of a model larger than the last-level cache does.
+func decodeSet(b *testing.B, m Method, rows, cols, minBytes int) []*QMatrix {
+	var q *QMatrix
+	switch m {
+	case NF4, FP4:
+		var err error
+		q, err = QuantizeConfig(randVec(3, rows*cols, 0.02), rows, cols, QuantConfig{Method: m, DoubleQuant: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+	default:
+		d := map[Method]weights.DType{Q8_0: weights.Q8_0, Q4_0: weights.Q4_0, Q5_0: weights.Q5_0, Q4_K: weights.Q4_K, Q6_K: weights.Q6_K}[m]
+		var err error
+		if q, err = FromGGML(d, rows, cols, randGGML(b, 3, d, rows, cols)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	set := []*QMatrix{q}
+	for total := q.Bytes(); total < minBytes; total += q.Bytes() {
+		c := *q
+		c.Data = append([]byte(nil), q.Data...)
+		c.QAbsmax = append([]uint8(nil), q.QAbsmax...)
+		c.Absmax = append([]float32(nil), q.Absmax...)
+		set = append(set, &c)
+	}
+	return set
+}
+
+// BenchmarkIntDecode times the integer-dot decode products over 96 MB of
+// 2048×768 matrices (110M's feed-forward shape), three times the last-level
+// cache, comparing the four-block kernels with the pair-at-a-time ones side by side; MB/s is weight bytes
+// streamed per second.
+func BenchmarkIntDecode(b *testing.B) {
+	if !(Exec{}).vnni() {
+		b.Skip("no AVX-512 VNNI")
+	}
+	rows, cols := 2048, 768
+	x := randVec(2, cols, 1)
+	out := make([]float32, rows)
+	for _, m := range []Method{Q8_0, Q4_0, NF4, Q4_K, Q6_K} {
+		set := decodeSet(b, m, rows, cols, 96<<20)
+		for _, g4 := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v/g4=%v", m, g4), func(b *testing.B) {
+				old := noG4
+				noG4 = !g4
+				defer func() { noG4 = old }()
+				b.SetBytes(int64(set[0].Bytes()))
+				defer cpuMetric(b)()
+				i := 0
+				for b.Loop() {
+					_ = Exec{}.QMatVec(out, set[i], x)
+					i = (i + 1) % len(set)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkIntDecodeThreads times the products of one decode step of a
+// 110M-shaped model (12 layers of q, k, v, o, gate, up and down) in Q4_0
+// on one thread, two threads on a Pool and two goroutines per call, and
+// reports steps per wall and per CPU second.
+func BenchmarkIntDecodeThreads(b *testing.B) {
+	if !(Exec{}).vnni() {
+		b.Skip("no AVX-512 VNNI")
+	}
+	const dim, hidden, layers = 768, 2048, 12
+	var mats []*QMatrix
+	for l := 0; l < layers; l++ {
+		for _, sh := range [][2]int{{dim, dim}, {dim, dim}, {dim, dim}, {dim, dim}, {hidden, dim}, {hidden, dim}, {dim, hidden}} {
+			q, err := FromGGML(weights.Q4_0, sh[0], sh[1], randGGML(b, uint64(len(mats)), weights.Q4_0, sh[0], sh[1]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mats = append(mats, q)
+		}
+	}
+	x := randVec(2, hidden, 1)
+	out := make([]float32, hidden)
+	pool := NewPool(2)
+	for _, c := range []struct {
+		name string
+		e    Exec
+	}{{"1thread", Exec{}}, {"2pool", Exec{Threads: 2, Pool: pool}}, {"2goroutines", Exec{Threads: 2}}} {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := processCPU()
+			for b.Loop() {
+				for _, q := range mats {
+					_ = c.e.QMatVec(out[:q.Rows], q, x[:q.Cols])
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(float64(b.N)/(processCPU()-cpu0).Seconds(), "steps/cpu-s")
+		})
+	}
+}
+
+// BenchmarkIntPrefill times a 128-token batched product with a 2048×768
+// matrix (110M's feed-forward shape), the four-block kernels against the
+// pair-at-a-time ones side by side.
+func BenchmarkIntPrefill(b *testing.B) {
+	if !(Exec{}).vnni() {
+		b.Skip("no AVX-512 VNNI")
+	}
+	const n, rows, cols = 128, 2048, 768
+	x := randVec(2, n*cols, 1)
+	out := make([]float32, n*rows)
+	for _, m := range []Method{Q4_0, Q8_0, NF4} {
+		q := decodeSet(b, m, rows, cols, 0)[0]
+		for _, g4 := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v/g4=%v", m, g4), func(b *testing.B) {
+				old := noG4
+				noG4 = !g4
+				defer func() { noG4 = old }()
+				defer cpuMetric(b)()
+				for b.Loop() {
+					_ = Exec{}.QMatMul(out, x, q, n)
+				}
+				b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
