@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package kernels
+
+func swigluAVX512(dst, gate, u *float32, n int) {}
