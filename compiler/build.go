@@ -333,11 +333,12 @@ func ParseSourceScheme(s string) SourceScheme { return SourceScheme(enumParse(s,
 
 func (c *checker) buildDataset(d *Decl, b *body) *Dataset {
 	ds := &Dataset{Decl: d,
-		Field:   b.str("field"),
-		SeqLen:  b.integer("seq_len"),
-		Shuffle: b.boolean("shuffle"),
-		Seed:    c.seed(b),
-		Packing: b.boolean("packing"),
+		Field:    b.str("field"),
+		SeqLen:   b.integer("seq_len"),
+		Shuffle:  b.boolean("shuffle"),
+		Seed:     c.seed(b),
+		Packing:  b.boolean("packing"),
+		Truncate: b.boolean("truncate"),
 
 		SkipBadRecords: b.enum("on_bad_record") == "skip",
 	}

@@ -332,6 +332,9 @@ type Dataset struct {
 	Shuffle bool
 	Seed    int
 	Packing bool
+	// Truncate is `truncate = true`: examples longer than SeqLen are cut
+	// instead of being bad records.
+	Truncate bool
 	// SkipBadRecords is `on_bad_record = skip`: bad records are skipped
 	// and counted instead of stopping the run.
 	SkipBadRecords bool

@@ -34,6 +34,7 @@ dataset bolt {
   source  = "%s"
   format  = jsonl
   seq_len = 64
+  truncate = true
   eval    = 8
   version = none
 }

@@ -185,7 +185,7 @@ func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 
 // dataOptions translates a dataset declaration into the reader's options.
 func dataOptions(d *compiler.Dataset) (data.Options, error) {
-	o := data.Options{Field: d.Field, SeqLen: d.SeqLen, Pack: d.Packing, Shuffle: d.Shuffle, Seed: uint64(d.Seed), SkipBad: d.SkipBadRecords}
+	o := data.Options{Field: d.Field, SeqLen: d.SeqLen, Pack: d.Packing, Truncate: d.Truncate, Shuffle: d.Shuffle, Seed: uint64(d.Seed), SkipBad: d.SkipBadRecords}
 	if d.HF != "" {
 		return o, fmt.Errorf("dataset %s comes from the Hugging Face Hub (%s); the runtime reads local files: download it first", d.Name, d.HF)
 	}
@@ -319,12 +319,18 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if err != nil {
 		return x.errorf(st, "E505", "Training cannot start", "%v.", err)
 	}
-	skipped := ""
+	counts := ""
 	if do.SkipBad {
-		skipped = fmt.Sprintf(", %d bad skipped", ds.Skipped)
+		counts = fmt.Sprintf(", %d bad skipped", ds.Skipped)
+		if ds.LongSkipped > 0 {
+			counts += fmt.Sprintf(" (%d longer than seq_len)", ds.LongSkipped)
+		}
 	}
-	fmt.Fprintf(x.s.Stderr, "training %s: %s on %s, %d train and %d eval sequences of %d tokens (%d records%s, %d truncated), %d steps\n",
-		f.Name, tp.method, st.Model, len(ds.Train), len(ds.Eval), do.SeqLen, ds.Records, skipped, ds.Truncated, tr.Steps())
+	if do.Truncate {
+		counts += fmt.Sprintf(", %d truncated", ds.Truncated)
+	}
+	fmt.Fprintf(x.s.Stderr, "training %s: %s on %s, %d train and %d eval sequences of %d tokens (%d records%s), %d steps\n",
+		f.Name, tp.method, st.Model, len(ds.Train), len(ds.Eval), do.SeqLen, ds.Records, counts, tr.Steps())
 	for _, p := range ds.Problems {
 		fmt.Fprintf(x.s.Stderr, "  skipped %s\n", p)
 	}
@@ -349,6 +355,10 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if do.SkipBad {
 		summary += fmt.Sprintf("; %d of %d records skipped as bad", ds.Skipped, ds.Records)
 		x.metric(st, "skipped_records", float64(ds.Skipped), "records")
+	}
+	if do.Truncate {
+		summary += fmt.Sprintf("; %d of %d records truncated to seq_len", ds.Truncated, ds.Records)
+		x.metric(st, "truncated_records", float64(ds.Truncated), "records")
 	}
 	fmt.Fprintf(x.s.Stderr, "trained %s: %s; outputs in %s\n", f.Name, summary, res.Output)
 	x.metric(st, "train_loss", res.FinalLoss, "")

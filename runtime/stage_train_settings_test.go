@@ -113,7 +113,7 @@ func execute(t *testing.T, prog *compiler.Program) (string, map[string]float64, 
 // and the plan's guards decision states max_grad_norm = 0.
 func TestFinetuneSettingsRunEndToEnd(t *testing.T) {
 	data := badRecordData(t, 40)
-	prog, out := settingsProgram(t, data, "on_bad_record = skip",
+	prog, out := settingsProgram(t, data, "on_bad_record = skip\n  truncate = true",
 		"eval_every = 3 steps\n  max_grad_norm = 0\n  nan_patience = 2\n  lora { rank = 4, alpha = 8, rslora = true }")
 	plan, _ := planner.Build(prog, machine(8<<30), planner.Options{})
 	var text strings.Builder
@@ -160,12 +160,69 @@ func TestFinetuneSettingsRunEndToEnd(t *testing.T) {
 // bad record stops the run with its file and line and the way to skip it.
 func TestFinetuneBadRecordIsAnError(t *testing.T) {
 	data := badRecordData(t, 40)
-	prog, _ := settingsProgram(t, data, "", "")
+	prog, _ := settingsProgram(t, data, "truncate = true", "")
 	stderr, _, ds := execute(t, prog)
 	for _, want := range []string{"E508", data + ":3: invalid JSON", "on_bad_record = skip"} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("diagnostics lack %q:\n%s\nstderr:\n%s", want, ds, stderr)
 		}
+	}
+}
+
+// TestFinetuneLongRecord: an example longer than seq_len is a bad record
+// (file:line and lengths, or skipped and counted with on_bad_record =
+// skip), unless the dataset asks for truncation, which is counted.
+func TestFinetuneLongRecord(t *testing.T) {
+	_, file, _, _ := goruntime.Caller(0)
+	stories, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "examples", "data", "stories.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, _, _ := strings.Cut(string(stories), "\n")
+	var b strings.Builder
+	for i := 1; i <= 41; i++ {
+		if i == 5 {
+			b.WriteString(long + "\n")
+			continue
+		}
+		fmt.Fprintf(&b, "{\"text\": \"Bolt said beep %d times.\"}\n", i)
+	}
+	data := filepath.Join(t.TempDir(), "short-and-long.jsonl")
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := settingsProgram(t, data, "", "")
+	stderr, _, ds := execute(t, prog)
+	for _, want := range []string{"E508", data + ":5: the example is ", "tokens long", "seq_len = 32 holds at most 33", "truncate = true", "on_bad_record = skip"} {
+		if !strings.Contains(ds, want) {
+			t.Errorf("diagnostics lack %q:\n%s\nstderr:\n%s", want, ds, stderr)
+		}
+	}
+	prog, _ = settingsProgram(t, data, "on_bad_record = skip", "")
+	stderr, m, ds := execute(t, prog)
+	if ds != "" {
+		t.Fatalf("%s\nstderr:\n%s", ds, stderr)
+	}
+	for _, want := range []string{"(41 records, 1 bad skipped (1 longer than seq_len))", "skipped " + data + ":5: the example is ", "; 1 of 41 records skipped as bad"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if m["skipped_records"] != 1 {
+		t.Errorf("skipped_records metric %v, want 1", m["skipped_records"])
+	}
+	prog, _ = settingsProgram(t, data, "truncate = true", "")
+	stderr, m, ds = execute(t, prog)
+	if ds != "" {
+		t.Fatalf("%s\nstderr:\n%s", ds, stderr)
+	}
+	for _, want := range []string{"(41 records, 1 truncated)", "; 1 of 41 records truncated to seq_len"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if m["truncated_records"] != 1 {
+		t.Errorf("truncated_records metric %v, want 1", m["truncated_records"])
 	}
 }
 
@@ -176,7 +233,7 @@ func TestFinetuneBadRecordIsAnError(t *testing.T) {
 func TestFinetuneBF16BaseOnCPU(t *testing.T) {
 	data := badRecordData(t, 40)
 	weightsOf := func(prec string) (*compiler.Program, *planner.Plan) {
-		prog, _ := settingsProgram(t, data, "on_bad_record = skip", "lora { rank = 4, alpha = 8 }")
+		prog, _ := settingsProgram(t, data, "on_bad_record = skip\n  truncate = true", "lora { rank = 4, alpha = 8 }")
 		src, err := os.ReadFile(prog.Root)
 		if err != nil {
 			t.Fatal(err)

@@ -151,7 +151,8 @@ func datasetBlock() Block {
 				Doc:        "The field or column holding the training text."},
 			{Name: "seq_len", Type: tInt(), Default: "1024", Bounds: between(1, 1<<24),
 				DefaultWhy: "Long enough for most chat turns, short enough that activations fit with checkpointing on one 24 GB GPU.",
-				Doc:        "Tokens per training sequence; longer examples are truncated."},
+				Doc: "Tokens per training sequence. An example longer than a sequence is split across sequences with `packing = true`, " +
+					"cut with `truncate = true`, and otherwise a bad record (see `on_bad_record`)."},
 			{Name: "eval", Type: tOneOf(tShare(false), tInt()), Default: "5%", Bounds: atLeast(0),
 				DefaultWhy: "A small held-out split detects overfitting, the common failure of LoRA on small sets.",
 				Doc:        "The held-out evaluation split: a percentage of the data or a number of examples."},
@@ -163,12 +164,17 @@ func datasetBlock() Block {
 			{Name: "packing", Type: tBool(), Default: "false",
 				DefaultWhy: "Packing several examples into one sequence speeds training but lets attention cross example boundaries; opt in knowingly.",
 				Doc:        "Concatenate short examples into full-length sequences."},
+			{Name: "truncate", Type: tBool(), Default: "false",
+				DefaultWhy: "Cutting an example drops its end (often the answer) without training on it; an example that does not fit is more often a wrong seq_len, so by default it is a bad record.",
+				Doc: "Cut an example longer than `seq_len` to its first `seq_len` + 1 tokens (before packing, when both are set) " +
+					"instead of treating it as a bad record. The run's summary counts the cut examples."},
 			{Name: "on_bad_record", Type: tEnum(
 				ev("error", "Stop at the first bad record with its file and line."),
 				ev("skip", "Skip bad records, count them, and report the count and the first few (file:line: why) in the run's summary and record."),
 			), Default: "error",
 				DefaultWhy: "A bad record usually means the wrong file or field; failing names it, where skipping could silently train on little.",
-				Doc: "What a bad record does (invalid JSON, a missing or empty field, a chat without an assistant turn): " +
+				Doc: "What a bad record does (invalid JSON, a missing or empty field, a chat without an assistant turn, " +
+					"an example longer than `seq_len` when neither `packing` nor `truncate` is set): " +
 					"stop the run, or skip it and count it. A run with no usable record fails either way."},
 			{Name: "version", Type: versionType(), Rule: "ML008", Citations: []Citation{CiteDVC(), CiteGitLFS()},
 				DefaultWhy: "The `version` block's `data` setting; without either the data is unversioned (ML008 warns).",

@@ -243,7 +243,7 @@ func trainWhisper(c trainConfig, model, tok, data, out string) string {
 	if c.Quant != "" {
 		fmt.Fprintf(&b, "  quantize { method = %s, double = true, compute = fp32 }\n", c.Quant)
 	}
-	fmt.Fprintf(&b, "}\ndataset d {\n  source = %q\n  format = jsonl\n  field = \"text\"\n  seq_len = %d\n  version = none\n}\n", data, c.Seq)
+	fmt.Fprintf(&b, "}\ndataset d {\n  source = %q\n  format = jsonl\n  field = \"text\"\n  seq_len = %d\n  truncate = true\n  version = none\n}\n", data, c.Seq)
 	fmt.Fprintf(&b, "finetune ft {\n  model = m\n  data = d\n  precision = fp32\n  attention = %s\n", c.Attention)
 	if c.Method == "full" {
 		b.WriteString("  method = full\n")

@@ -2,12 +2,14 @@
 // trainer: it reads plain text or JSON Lines (plain text records,
 // instruction records and chat records), renders each record with its
 // template, tokenises it with the model's own tokenizer, marks which
-// target tokens carry loss, truncates or packs to the sequence length,
-// shuffles with the seed and holds out the evaluation split.
+// target tokens carry loss, packs to the sequence length or (when asked)
+// truncates to it, shuffles with the seed and holds out the evaluation
+// split.
 //
 // A bad record (invalid JSON, a missing or empty field, an unknown chat
-// role) is an error naming the file and line, or, with Options.SkipBad,
-// is skipped and counted. Reading never allocates beyond what the file
+// role, an example longer than a sequence when neither packing nor
+// truncation was asked for) is an error naming the file and line, or,
+// with Options.SkipBad, is skipped and counted. Reading never allocates beyond what the file
 // justifies: a line longer than MaxLine is an error.
 package data
 
@@ -66,9 +68,13 @@ type Options struct {
 	// has SeqLen inputs and SeqLen targets (the inputs shifted by one).
 	SeqLen int
 	// Pack concatenates examples (each BOS … EOS) into one stream cut
-	// into full sequences; otherwise each example is one sequence,
-	// truncated to SeqLen+1 tokens and padded with masked positions.
+	// into full sequences; otherwise each example is one sequence, padded
+	// with masked positions.
 	Pack bool
+	// Truncate cuts an example longer than SeqLen+1 tokens to its first
+	// SeqLen+1 (before packing, when both are set). Without it (and
+	// without Pack) such an example is a bad record.
+	Truncate bool
 	// EvalPercent or EvalExamples (when EvalPercent is 0) hold out
 	// examples for evaluation, chosen after the seeded shuffle.
 	EvalPercent  float64
@@ -103,15 +109,17 @@ func (s Sequence) Tokens() int {
 // Set is a loaded data set.
 type Set struct {
 	Train, Eval []Sequence
-	// Records counts the records read, Skipped those skipped as bad,
-	// Truncated the examples cut to the sequence length.
-	Records, Skipped, Truncated int
+	// Records counts the records read, Skipped those skipped as bad
+	// (LongSkipped of them for being longer than a sequence), Truncated
+	// the examples cut to the sequence length (only with Options.Truncate).
+	Records, Skipped, LongSkipped, Truncated int
 	// Problems describes the first skipped records (file:line: why).
 	Problems []string
 }
 
 // example is one rendered, tokenised record.
 type example struct {
+	where  string
 	tokens []int
 	loss   []bool // loss[i] reports whether tokens[i] is a target with loss
 }
@@ -136,10 +144,48 @@ func Build(recs []Record, tok Tokenizer, o Options) (*Set, error) {
 			defer wg.Done()
 			for i := w; i < len(recs); i += workers {
 				exs[i] = render(recs[i], tok)
+				if exs[i].where == "" {
+					exs[i].where = fmt.Sprintf("record %d", i+1)
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	s := &Set{Records: len(recs)}
+	// An example longer than a sequence (SeqLen inputs and targets: SeqLen+1
+	// tokens, BOS and EOS included) is cut when the user asked for it, split
+	// across sequences when packing, and otherwise a bad record: silently
+	// training on its start would drop the rest (often the answer) unseen.
+	// The check runs in file order, before the shuffle, so the error names
+	// the first such record and the split does not depend on it.
+	kept := exs[:0]
+	for _, ex := range exs {
+		if len(ex.tokens) > o.SeqLen+1 {
+			switch {
+			case o.Truncate:
+				s.Truncated++
+				ex.tokens, ex.loss = ex.tokens[:o.SeqLen+1], ex.loss[:o.SeqLen+1]
+			case o.Pack:
+			default:
+				e := fmt.Errorf("%s: the example is %d tokens long (BOS and EOS included); a sequence of seq_len = %d holds at most %d: raise seq_len, set truncate = true or packing = true",
+					ex.where, len(ex.tokens), o.SeqLen, o.SeqLen+1)
+				if !o.SkipBad {
+					return nil, e
+				}
+				s.Skipped++
+				s.LongSkipped++
+				if len(s.Problems) < maxProblems {
+					s.Problems = append(s.Problems, e.Error())
+				}
+				continue
+			}
+		}
+		kept = append(kept, ex)
+	}
+	exs = kept
+	if len(exs) == 0 {
+		return nil, fmt.Errorf("data: no usable example (%d skipped)", s.Skipped)
+	}
 	if o.Shuffle {
 		rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 		rng.Shuffle(len(exs), func(i, j int) { exs[i], exs[j] = exs[j], exs[i] })
@@ -154,9 +200,8 @@ func Build(recs []Record, tok Tokenizer, o Options) (*Set, error) {
 	if nEval >= len(exs) {
 		return nil, fmt.Errorf("data: the evaluation split takes %d of %d examples and leaves none to train on", nEval, len(exs))
 	}
-	s := &Set{Records: len(recs)}
-	s.Eval = cut(exs[:nEval], o, s)
-	s.Train = cut(exs[nEval:], o, s)
+	s.Eval = cut(exs[:nEval], o)
+	s.Train = cut(exs[nEval:], o)
 	if len(s.Train) == 0 {
 		return nil, fmt.Errorf("data: no training sequence")
 	}
@@ -166,7 +211,7 @@ func Build(recs []Record, tok Tokenizer, o Options) (*Set, error) {
 // render applies the record's template and tokenises it. The prompt part
 // of instruction and chat records carries no loss.
 func render(r Record, tok Tokenizer) example {
-	var ex example
+	ex := example{where: r.Where}
 	for i, seg := range r.Segments {
 		ids := tok.Encode(seg.Text, i == 0, i == len(r.Segments)-1 && seg.Loss)
 		for j, id := range ids {
@@ -179,17 +224,13 @@ func render(r Record, tok Tokenizer) example {
 }
 
 // cut turns examples into sequences of s.SeqLen positions.
-func cut(exs []example, o Options, s *Set) []Sequence {
+func cut(exs []example, o Options) []Sequence {
 	n := o.SeqLen
 	var out []Sequence
 	if !o.Pack {
 		for _, ex := range exs {
 			if len(ex.tokens) < 2 {
 				continue
-			}
-			if len(ex.tokens) > n+1 {
-				s.Truncated++
-				ex.tokens, ex.loss = ex.tokens[:n+1], ex.loss[:n+1]
 			}
 			seq := newSequence(n)
 			for i := 0; i+1 < len(ex.tokens); i++ {
@@ -248,7 +289,9 @@ func Load(path string, tok Tokenizer, o Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, path)
 	}
-	s.Skipped, s.Problems = skipped, problems
+	// The reader's problems come first (its records never reached Build).
+	s.Skipped += skipped
+	s.Problems = append(problems, s.Problems...)[:min(maxProblems, len(problems)+len(s.Problems))]
 	s.Records += skipped
 	return s, nil
 }

@@ -53,7 +53,7 @@ func TestTextDocumentsAndTruncation(t *testing.T) {
 	if len(recs) != 2 || recs[0].Where != "a.txt:1" || recs[1].Where != "a.txt:5" || recs[0].Segments[0].Text != "one two\nthree" {
 		t.Fatalf("records = %+v", recs)
 	}
-	s, err := Build(recs, bytesTok{}, Options{SeqLen: 8})
+	s, err := Build(recs, bytesTok{}, Options{SeqLen: 8, Truncate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +70,63 @@ func TestTextDocumentsAndTruncation(t *testing.T) {
 	}
 	if s.Train[0].Inputs[0] != 1 {
 		t.Errorf("sequences start with BOS, got %d", s.Train[0].Inputs[0])
+	}
+}
+
+// An example longer than a sequence is a bad record unless truncation or
+// packing was asked for: an error naming its file, line and lengths, or
+// skipped, counted and described with on_bad_record = skip.
+func TestLongRecordIsBad(t *testing.T) {
+	// Line 1 fits (BOS + 7 bytes + EOS = 9 = SeqLen+1); line 3 is one token
+	// too long; line 4 is far too long.
+	src := "{\"text\": \"1234567\"}\n\n{\"text\": \"12345678\"}\n{\"text\": \"0123456789abcdef\"}\n{\"text\": \"ok\"}\n"
+	read := func(o Options) []Record {
+		recs, _, _, err := Read(strings.NewReader(src), "d.jsonl", Options{Format: FormatJSONL, Field: "text", SkipBad: o.SkipBad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	o := Options{SeqLen: 8}
+	_, err := Build(read(o), bytesTok{}, o)
+	want := "d.jsonl:3: the example is 10 tokens long (BOS and EOS included); a sequence of seq_len = 8 holds at most 9"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	o.SkipBad = true
+	s, err := Build(read(o), bytesTok{}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Skipped != 2 || s.LongSkipped != 2 || s.Truncated != 0 || len(s.Train) != 2 || len(s.Problems) != 2 ||
+		!strings.HasPrefix(s.Problems[0], "d.jsonl:3: ") || !strings.HasPrefix(s.Problems[1], "d.jsonl:4: the example is 18 tokens") {
+		t.Fatalf("skip: %d skipped (%d long), %d truncated, %d train, problems %q", s.Skipped, s.LongSkipped, s.Truncated, len(s.Train), s.Problems)
+	}
+	for _, q := range s.Train {
+		if got := lossText(q); got != "1234567" && got != "ok" {
+			t.Errorf("kept %q", got)
+		}
+	}
+	// Asked for: truncation keeps all four, cut; packing splits them across
+	// sequences so that every token is a target once.
+	s, err = Build(read(Options{}), bytesTok{}, Options{SeqLen: 8, Truncate: true})
+	if err != nil || len(s.Train) != 4 || s.Truncated != 2 || s.Skipped != 0 {
+		t.Fatalf("truncate: %v, %+v", err, s)
+	}
+	s, err = Build(read(Options{}), bytesTok{}, Options{SeqLen: 8, Pack: true})
+	if err != nil || s.Truncated != 0 || s.Skipped != 0 {
+		t.Fatalf("pack: %v, %+v", err, s)
+	}
+	n := 0
+	for _, q := range s.Train {
+		n += q.Tokens()
+	}
+	if n != 9+10+18+4-4 {
+		t.Errorf("packing kept %d targets, want every token but each example's BOS", n)
+	}
+	// Nothing that fits: the run has nothing to train on, said either way.
+	if _, err := Build(read(o)[1:3], bytesTok{}, o); err == nil || !strings.Contains(err.Error(), "no usable example (2 skipped)") {
+		t.Errorf("all long and skipped: %v", err)
 	}
 }
 
@@ -231,7 +288,7 @@ func TestShippedStories(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join("..", "..", "examples", "data", "stories.jsonl")
-	s, err := Load(p, tok, Options{Format: FormatJSONL, Field: "text", SeqLen: 128, EvalPercent: 5, Shuffle: true, Seed: 42})
+	s, err := Load(p, tok, Options{Format: FormatJSONL, Field: "text", SeqLen: 128, Truncate: true, EvalPercent: 5, Shuffle: true, Seed: 42})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -273,7 +273,7 @@ func TestExportTrainedAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds, err := data.Load(filepath.Join("..", "..", "examples", "data", "stories.jsonl"), tok,
-		data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: 128, EvalExamples: 8, Shuffle: true, Seed: 1})
+		data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: 128, Truncate: true, EvalExamples: 8, Shuffle: true, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

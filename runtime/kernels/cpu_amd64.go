@@ -179,6 +179,19 @@ func dotRowsQ8_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 //go:noescape
 func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32)
 
+// dotRowsQ4_0G4VNNI is dotRowsQ4_0VNNI four blocks at a time, with an
+// activation quantised by act32g4 (codes xq, block scales xd padded to a
+// multiple of four with zeros, biases bias).
+//
+//go:noescape
+func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+
+// dotRowsQ8_0G4VNNI is dotRowsQ8_0VNNI four blocks at a time, with an
+// activation quantised by act32 and padded by pad4 (no laneScales).
+//
+//go:noescape
+func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+
 // dotRowsQ5_0VNNI is dotRowsQ8_0VNNI for block_q5_0 records and k = 16.
 //
 //go:noescape

@@ -77,6 +77,58 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 	return a
 }
 
+// act32g4 quantises x (a multiple of 32 values) per 32-value block for
+// dotRowsQ4_0G4VNNI (weight codes offset by k): per group of four blocks,
+// the first 16 codes of each block in turn, then the last 16 of each; 16
+// biases per group, lane 4b+j being -k times the codes that lane meets in
+// both halves of block b; and the block scales. The last group is padded
+// with zero codes, biases and scales.
+func act32g4(x []float32, k int32) *act8 {
+	nb := len(x) / 32
+	ng := (nb + 3) / 4
+	a := actPool.Get().(*act8)
+	a.q, a.d, a.bias = grow(a.q, 128*ng), grow(a.d, 4*ng), grow(a.bias, 16*ng)
+	a.s16, a.s32, a.dxv = a.s16[:0], a.s32[:0], a.dxv[:0] // a pooled buffer's
+	if nb > 0 {
+		quantBlocksAVX512(&x[0], nb, 2, &a.q[0], &a.d[0])
+	}
+	clear(a.q[32*nb:])
+	clear(a.d[nb:])
+	var tmp [128]int8
+	for g := 0; g < ng; g++ {
+		q := a.q[128*g : 128*g+128]
+		copy(tmp[:], q)
+		for b := 0; b < 4; b++ {
+			copy(q[16*b:16*b+16], tmp[32*b:32*b+16])
+			copy(q[64+16*b:64+16*b+16], tmp[32*b+16:32*b+32])
+		}
+		for l := 0; l < 16; l++ {
+			lo, hi := q[4*l:4*l+4], q[64+4*l:64+4*l+4]
+			a.bias[16*g+l] = -k * (int32(lo[0]) + int32(lo[1]) + int32(lo[2]) + int32(lo[3]) +
+				int32(hi[0]) + int32(hi[1]) + int32(hi[2]) + int32(hi[3]))
+		}
+	}
+	return a
+}
+
+// pad4 pads an act32 activation of nb blocks to a multiple of four blocks
+// with zero codes, biases and scales, for dotRowsQ8_0G4VNNI.
+func (a *act8) pad4(nb int) {
+	n := (nb + 3) / 4 * 4
+	pad := func(s []int8, n int) []int8 {
+		if cap(s) < n {
+			return append(s, make([]int8, n-len(s))...)
+		}
+		l := len(s)
+		s = s[:n]
+		clear(s[l:])
+		return s
+	}
+	a.q = pad(a.q, 32*n)
+	a.d = append(a.d, make([]float32, n-nb)...)
+	a.bias = append(a.bias, make([]int32, 8*(n-nb))...)
+}
+
 // act256 quantises x (a multiple of 256 values) per 256-value block, with
 // the sums of each 16 and 32 codes that the K-quant kernels need for their
 // mins and offsets.
@@ -123,6 +175,10 @@ func intDotMethod(q *QMatrix) bool {
 type intKernel struct {
 	quant func(x []float32) *act8
 	rows  func(a *act8, out []float32, lo, hi int)
+	// quant1 and rows1, when not nil, replace quant and rows for a single
+	// activation (intMatVec), with a layout of their own.
+	quant1 func(x []float32) *act8
+	rows1  func(a *act8, out []float32, lo, hi int)
 	// rows4, when not nil, does rows for activations b..b+3 of a batch
 	// that quant quantised whole, their results at out[(b+i)·q.Rows+r];
 	// it is given group(a, b) when group is not nil, else a.
@@ -201,13 +257,34 @@ func newIntKernel(q *QMatrix) intKernel {
 		a.laneScales()
 		return a
 	}
-	return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
+	k1 := intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
 		dot(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
 	}, rows4: func(a *act8, b int, out []float32, lo, hi int) {
 		// Each activation's codes, biases and lane scales take cols bytes.
 		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
+	if q.Method == Q8_0 && !noG4 {
+		k1.quant1 = func(x []float32) *act8 {
+			a := act32(x, k, false)
+			a.pad4(nb)
+			return a
+		}
+		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ8_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		}
+	}
+	if q.Method == Q4_0 && !noG4 {
+		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k) }
+		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
+			dotRowsQ4_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		}
+	}
+	return k1
 }
+
+// noG4 turns the four-block one-activation kernels off, for tests and
+// benchmarks that compare them with the pair-at-a-time ones.
+var noG4 = false
 
 // row returns activation b of a batch that one act32 or act256 call
 // quantised whole (rows of cols values never share a block).
@@ -246,6 +323,9 @@ func intWork(q *QMatrix) int { return q.Cols / 2 }
 // over e's threads. The caller has checked vnni() and intDotMethod(q).
 func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
 	k := newIntKernel(q)
+	if k.quant1 != nil {
+		k.quant, k.rows = k.quant1, k.rows1
+	}
 	a := k.quant(x)
 	defer actPool.Put(a)
 	e.parallelRows(q.Rows, 1, intWork(q), func(lo, hi int) {

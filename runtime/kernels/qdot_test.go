@@ -42,7 +42,7 @@ func intDotCases(t *testing.T, rows int) []intDotCase {
 	t.Helper()
 	var cs []intDotCase
 	for i, d := range []weights.DType{weights.Q8_0, weights.Q4_0, weights.Q5_0, weights.Q4_K, weights.Q6_K} {
-		for _, cols := range []int{96, 224, 512, 768} {
+		for _, cols := range []int{64, 96, 224, 288, 320, 512, 768} {
 			if (d == weights.Q4_K || d == weights.Q6_K) && cols%256 != 0 {
 				continue
 			}

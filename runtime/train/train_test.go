@@ -46,7 +46,7 @@ func storyData(t testing.TB, tok data.Tokenizer, seqLen int) *data.Set {
 	if !ok {
 		var err error
 		ds, err = data.Load(filepath.Join("..", "..", "examples", "data", "stories.jsonl"), tok,
-			data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: seqLen, EvalExamples: 8, Shuffle: true, Seed: 1})
+			data.Options{Format: data.FormatJSONL, Field: "text", SeqLen: seqLen, Truncate: true, EvalExamples: 8, Shuffle: true, Seed: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

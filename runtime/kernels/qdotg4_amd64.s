@@ -1,0 +1,263 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// The one-activation Q4_0 kernel on groups of four blocks: the 16 code
+// bytes of four consecutive blocks fill the four 128-bit lanes of one
+// register, so their low nibbles (values 0-15 of each block) and high
+// nibbles (values 16-31) are two registers whose int32 lanes each belong to
+// one block; the activation (act32g4 in qdot.go) is stored in the same
+// order, so two VPDPBUSDs give every block's sum in its own four lanes,
+// and the four weight scales, times the four activation scales, are spread
+// over those lanes by one VPERMPS. A group costs about a third of the
+// instructions of four blocks taken a pair at a time.
+
+// quadlanes spreads element i of four floats over dwords 4i..4i+3.
+DATA quadlanes<>+0(SB)/8, $0
+DATA quadlanes<>+8(SB)/8, $0
+DATA quadlanes<>+16(SB)/8, $0x0000000100000001
+DATA quadlanes<>+24(SB)/8, $0x0000000100000001
+DATA quadlanes<>+32(SB)/8, $0x0000000200000002
+DATA quadlanes<>+40(SB)/8, $0x0000000200000002
+DATA quadlanes<>+48(SB)/8, $0x0000000300000003
+DATA quadlanes<>+56(SB)/8, $0x0000000300000003
+GLOBL quadlanes<>(SB), RODATA|NOPTR, $64
+
+// Q40G4BODY adds the group whose code bytes are in Z0 (lane b: block b's
+// 16 bytes) and whose four float16 weight scales are in X2 to acc: DI, R9
+// and R10 point at the group's 128 activation codes, 16 biases and four
+// activation scales. It clobbers Z1-Z3.
+#define Q40G4BODY(acc) \
+	VCVTPH2PS X2, X2; \
+	VMULPS (R10), X2, X2; \
+	VPERMPS Z2, Z11, Z2; \
+	VPSRLW $4, Z0, Z1; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VMOVDQU32 (R9), Z3; \
+	VPDPBUSD (DI), Z0, Z3; \
+	VPDPBUSD 64(DI), Z1, Z3; \
+	VCVTDQ2PS Z3, Z3; \
+	VFMADD231PS Z2, Z3, acc
+
+// func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+TEXT ·dotRowsQ4_0G4VNNI(SB), NOSPLIT, $0-56
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+g4row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+
+g4oct:
+	CMPQ CX, $8
+	JLT  g4quad
+	VMOVDQU 2(SI), X0
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VINSERTI32X4 $3, 56(SI), Z0, Z0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 18(SI), X2, X2
+	VPINSRW $2, 36(SI), X2, X2
+	VPINSRW $3, 54(SI), X2, X2
+	Q40G4BODY(Z12)
+	VMOVDQU 74(SI), X0
+	VINSERTI32X4 $1, 92(SI), Z0, Z0
+	VINSERTI32X4 $2, 110(SI), Z0, Z0
+	VINSERTI32X4 $3, 128(SI), Z0, Z0
+	MOVWLZX 72(SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 90(SI), X2, X2
+	VPINSRW $2, 108(SI), X2, X2
+	VPINSRW $3, 126(SI), X2, X2
+	ADDQ $128, DI
+	ADDQ $64, R9
+	ADDQ $16, R10
+	Q40G4BODY(Z13)
+	ADDQ $144, SI
+	ADDQ $128, DI
+	ADDQ $64, R9
+	ADDQ $16, R10
+	SUBQ $8, CX
+	JMP  g4oct
+
+g4quad:
+	CMPQ CX, $4
+	JLT  g4tail
+	VMOVDQU 2(SI), X0
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VINSERTI32X4 $3, 56(SI), Z0, Z0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 18(SI), X2, X2
+	VPINSRW $2, 36(SI), X2, X2
+	VPINSRW $3, 54(SI), X2, X2
+	Q40G4BODY(Z12)
+	ADDQ $72, SI
+	ADDQ $128, DI
+	ADDQ $64, R9
+	ADDQ $16, R10
+	SUBQ $4, CX
+
+g4tail:
+	// One to three blocks left: the missing blocks' lanes get scale 0
+	// (X2's unset words) and meet zero activation codes and biases, so
+	// whatever Z0 holds there adds exactly nothing.
+	TESTQ CX, CX
+	JZ   g4store
+	VMOVDQU 2(SI), X0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	CMPQ CX, $2
+	JLT  g4last
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VPINSRW $1, 18(SI), X2, X2
+	CMPQ CX, $3
+	JLT  g4last
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VPINSRW $2, 36(SI), X2, X2
+g4last:
+	Q40G4BODY(Z12)
+	IMULQ $18, CX
+	ADDQ CX, SI
+
+g4store:
+	VADDPS Z13, Z12, Z12
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  g4row
+	VZEROUPPER
+	RET
+
+// octlanes spreads elements 0 and 1 of four floats over dwords 0-7 and
+// 8-15, and elements 2 and 3 (octlanes+64) likewise.
+DATA octlanes<>+0(SB)/8, $0
+DATA octlanes<>+8(SB)/8, $0
+DATA octlanes<>+16(SB)/8, $0
+DATA octlanes<>+24(SB)/8, $0
+DATA octlanes<>+32(SB)/8, $0x0000000100000001
+DATA octlanes<>+40(SB)/8, $0x0000000100000001
+DATA octlanes<>+48(SB)/8, $0x0000000100000001
+DATA octlanes<>+56(SB)/8, $0x0000000100000001
+DATA octlanes<>+64(SB)/8, $0x0000000200000002
+DATA octlanes<>+72(SB)/8, $0x0000000200000002
+DATA octlanes<>+80(SB)/8, $0x0000000200000002
+DATA octlanes<>+88(SB)/8, $0x0000000200000002
+DATA octlanes<>+96(SB)/8, $0x0000000300000003
+DATA octlanes<>+104(SB)/8, $0x0000000300000003
+DATA octlanes<>+112(SB)/8, $0x0000000300000003
+DATA octlanes<>+120(SB)/8, $0x0000000300000003
+GLOBL octlanes<>(SB), RODATA|NOPTR, $128
+
+// Q80G4BODY adds four blocks of Q8_0 to acc0 and acc1: their codes in Z0
+// (blocks 0 and 1) and Z1 (2 and 3), their float16 scales in X2; DI, R9
+// and R10 point at the activation's 128 codes, 32 biases and four scales.
+// It clobbers Z0-Z5.
+#define Q80G4BODY(acc0, acc1) \
+	VPXORD Z15, Z0, Z0; \
+	VPXORD Z15, Z1, Z1; \
+	VCVTPH2PS X2, X2; \
+	VMULPS (R10), X2, X2; \
+	VPERMPS Z2, Z10, Z3; \
+	VPERMPS Z2, Z11, Z2; \
+	VMOVDQU32 (R9), Z4; \
+	VPDPBUSD (DI), Z0, Z4; \
+	VMOVDQU32 64(R9), Z5; \
+	VPDPBUSD 64(DI), Z1, Z5; \
+	VCVTDQ2PS Z4, Z4; \
+	VCVTDQ2PS Z5, Z5; \
+	VFMADD231PS Z3, Z4, acc0; \
+	VFMADD231PS Z2, Z5, acc1
+
+// func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+TEXT ·dotRowsQ8_0G4VNNI(SB), NOSPLIT, $0-56
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVL $0x80808080, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ octlanes<>(SB), AX
+	VMOVDQU64 (AX), Z10
+	VMOVDQU64 64(AX), Z11
+
+e4row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+
+e4quad:
+	CMPQ CX, $4
+	JLT  e4tail
+	VMOVDQU 2(SI), Y0
+	VINSERTI64X4 $1, 36(SI), Z0, Z0
+	VMOVDQU 70(SI), Y1
+	VINSERTI64X4 $1, 104(SI), Z1, Z1
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 34(SI), X2, X2
+	VPINSRW $2, 68(SI), X2, X2
+	VPINSRW $3, 102(SI), X2, X2
+	Q80G4BODY(Z12, Z13)
+	ADDQ $136, SI
+	ADDQ $128, DI
+	ADDQ $128, R9
+	ADDQ $16, R10
+	SUBQ $4, CX
+	JMP  e4quad
+
+e4tail:
+	// One to three blocks left: as in dotRowsQ4_0G4VNNI, the missing
+	// blocks have scale 0 and meet zero activation codes and biases.
+	TESTQ CX, CX
+	JZ   e4store
+	VMOVDQU 2(SI), Y0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	CMPQ CX, $2
+	JLT  e4last
+	VINSERTI64X4 $1, 36(SI), Z0, Z0
+	VPINSRW $1, 34(SI), X2, X2
+	CMPQ CX, $3
+	JLT  e4last
+	VMOVDQU 70(SI), Y1
+	VPINSRW $2, 68(SI), X2, X2
+e4last:
+	Q80G4BODY(Z12, Z13)
+	IMULQ $34, CX
+	ADDQ CX, SI
+
+e4store:
+	VADDPS Z13, Z12, Z12
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  e4row
+	VZEROUPPER
+	RET
