@@ -192,6 +192,13 @@ func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32,
 //go:noescape
 func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
 
+// dot4bitRowsDQG4VNNI is dot4bitRowsDQVNNI four halves at a time, for an
+// even halves and an even s.h0, with an activation quantised by act32g4 in
+// even-odd order (block scales xd per half, padded with zeros).
+//
+//go:noescape
+func dot4bitRowsDQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32)
+
 // dotRowsQ5_0VNNI is dotRowsQ8_0VNNI for block_q5_0 records and k = 16.
 //
 //go:noescape

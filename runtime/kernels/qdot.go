@@ -82,8 +82,9 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 // the first 16 codes of each block in turn, then the last 16 of each; 16
 // biases per group, lane 4b+j being -k times the codes that lane meets in
 // both halves of block b; and the block scales. The last group is padded
-// with zero codes, biases and scales.
-func act32g4(x []float32, k int32) *act8 {
+// with zero codes, biases and scales. With evenOdd the two halves of a
+// block are its 16 even values and its 16 odd ones, for NF4/FP4.
+func act32g4(x []float32, k int32, evenOdd bool) *act8 {
 	nb := len(x) / 32
 	ng := (nb + 3) / 4
 	a := actPool.Get().(*act8)
@@ -99,8 +100,14 @@ func act32g4(x []float32, k int32) *act8 {
 		q := a.q[128*g : 128*g+128]
 		copy(tmp[:], q)
 		for b := 0; b < 4; b++ {
-			copy(q[16*b:16*b+16], tmp[32*b:32*b+16])
-			copy(q[64+16*b:64+16*b+16], tmp[32*b+16:32*b+32])
+			if evenOdd {
+				for i := 0; i < 16; i++ {
+					q[16*b+i], q[64+16*b+i] = tmp[32*b+2*i], tmp[32*b+2*i+1]
+				}
+			} else {
+				copy(q[16*b:16*b+16], tmp[32*b:32*b+16])
+				copy(q[64+16*b:64+16*b+16], tmp[32*b+16:32*b+32])
+			}
 		}
 		for l := 0; l < 16; l++ {
 			lo, hi := q[4*l:4*l+4], q[64+4*l:64+4*l+4]
@@ -228,7 +235,17 @@ func newIntKernel(q *QMatrix) intKernel {
 		if q.DoubleQuant {
 			dot4 = dot4bitRows4DQVNNI
 		}
-		return intKernel{quant: quant, rows: func(a *act8, out []float32, lo, hi int) {
+		var quant1 func(x []float32) *act8
+		var rows1 func(a *act8, out []float32, lo, hi int)
+		if q.DoubleQuant && halves%2 == 0 && !noG4 {
+			quant1 = func(x []float32) *act8 { return act32g4(x, 128, true) }
+			rows1 = func(a *act8, out []float32, lo, hi int) {
+				s := s
+				s.h0 = lo * halves
+				dot4bitRowsDQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
+			}
+		}
+		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
@@ -274,7 +291,7 @@ func newIntKernel(q *QMatrix) intKernel {
 		}
 	}
 	if q.Method == Q4_0 && !noG4 {
-		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k) }
+		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k, false) }
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
 		}

@@ -2,6 +2,78 @@
 
 #include "textflag.h"
 
+// DQTABLE fills the 256 floats at (SP) with the double-quantised scales of
+// block group AX, (code[c]·a2[AX] + off)·mul for every code c (R12: a2,
+// R13: code, Z7: off, Z5: mul), and notes AX at 1024(SP). It clobbers Z9
+// and Z10.
+#define DQTABLE \
+	MOVQ AX, 1024(SP); \
+	VBROADCASTSS (R12)(AX*4), Z9; \
+	VMULPS 0(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 0(SP); \
+	VMULPS 64(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 64(SP); \
+	VMULPS 128(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 128(SP); \
+	VMULPS 192(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 192(SP); \
+	VMULPS 256(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 256(SP); \
+	VMULPS 320(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 320(SP); \
+	VMULPS 384(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 384(SP); \
+	VMULPS 448(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 448(SP); \
+	VMULPS 512(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 512(SP); \
+	VMULPS 576(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 576(SP); \
+	VMULPS 640(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 640(SP); \
+	VMULPS 704(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 704(SP); \
+	VMULPS 768(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 768(SP); \
+	VMULPS 832(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 832(SP); \
+	VMULPS 896(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 896(SP); \
+	VMULPS 960(R13), Z9, Z10; \
+	VADDPS Z7, Z10, Z10; \
+	VMULPS Z5, Z10, Z10; \
+	VMOVUPS Z10, 960(SP)
+
 // The one-activation Q4_0 kernel on groups of four blocks: the 16 code
 // bytes of four consecutive blocks fill the four 128-bit lanes of one
 // register, so their low nibbles (values 0-15 of each block) and high
@@ -259,5 +331,108 @@ e4store:
 	ADDQ $4, BX
 	DECQ rows+8(FP)
 	JNZ  e4row
+	VZEROUPPER
+	RET
+
+// func dot4bitRowsDQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32)
+//
+// dot4bitRowsDQVNNI four halves (two blocks of 64 values, 64 code bytes)
+// at a time, for rows of an even number of halves that start at an even
+// global half: the high and low nibbles of the four halves' bytes fill two
+// registers whose lane h holds half h's even and odd values, looked up in
+// the int8 table and multiplied with an activation quantised by act32g4
+// in even-odd order; the two blocks' scales, times the four halves'
+// activation scales, are spread over the lanes by one VPERMPS.
+TEXT ·dot4bitRowsDQG4VNNI(SB), $1032-64
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 8(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VBROADCASTSS 40(AX), Z7
+	VBROADCASTSS 44(AX), Z5
+	MOVQ $-1, DX
+	MOVQ DX, 1024(SP)
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+d4row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+
+d4quad:
+	CMPQ CX, $2
+	JLT  d4store
+	MOVQ R11, DX
+	SHRQ $1, DX
+	MOVQ DX, AX
+	SHRQ $8, AX
+	CMPQ AX, 1024(SP)
+	JEQ  d4scale
+	DQTABLE
+d4scale:
+	MOVBLZX (R10)(DX*1), AX
+	VMOVSS (SP)(AX*4), X2
+	CMPQ CX, $4
+	JLT  d4pair
+	MOVBLZX 1(R10)(DX*1), AX
+	VINSERTPS $0x10, (SP)(AX*4), X2, X2
+	VMOVDQU64 (SI), Z0
+	JMP  d4body
+
+d4pair:
+	// The last block of the row: its two halves, against activation
+	// codes, biases and scales padded with zeros.
+	VMOVDQU (SI), Y0
+
+d4body:
+	VUNPCKLPS X2, X2, X2
+	VMULPS (R8), X2, X2
+	VPERMPS Z2, Z11, Z2
+	VPSRLW $4, Z0, Z1
+	VPANDD Z15, Z1, Z1
+	VPANDD Z15, Z0, Z0
+	VPSHUFB Z1, Z14, Z1
+	VPSHUFB Z0, Z14, Z0
+	VMOVDQU32 (R9), Z3
+	VPDPBUSD (DI), Z1, Z3
+	VPDPBUSD 64(DI), Z0, Z3
+	VCVTDQ2PS Z3, Z3
+	VFMADD231PS Z2, Z3, Z12
+	ADDQ $64, SI
+	ADDQ $128, DI
+	ADDQ $16, R8
+	ADDQ $64, R9
+	ADDQ $4, R11
+	SUBQ $4, CX
+	JMP  d4quad
+
+d4store:
+	// CX is 0, or -2 after a last lone block, whose code bytes, halves
+	// and indexes were counted as four.
+	MOVQ CX, DX
+	SHLQ $4, DX
+	ADDQ DX, SI
+	ADDQ CX, R11
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  d4row
 	VZEROUPPER
 	RET
