@@ -130,6 +130,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	}
 	e.st = newState(opts.Context, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
 	e.st.exec = e.exec
+	e.st.attn = new(kernels.AttnScratch)
 	if opts.Compile == CompileMaxAutotune {
 		if err := e.autotune(ctx); err != nil {
 			return nil, err

@@ -234,7 +234,7 @@ func (e *Engine) TrainGraph(t int) (tg *TrainGraph, err error) {
 		}
 	}()
 	st := *e.st
-	st.start, st.cached, st.keys, st.vals = 0, false, nil, nil
+	st.start, st.cached, st.keys, st.vals, st.attn = 0, false, nil, nil, nil
 	if err := st.ensure(t); err != nil {
 		return nil, err
 	}

@@ -9,3 +9,9 @@ package kernels
 //
 //go:noescape
 func swigluAVX512(dst, gate, u *float32, n int)
+
+// exp32ShiftAVX512 sets dst[i] = exp32(x[i]−shift) for i < n, bit for bit,
+// sixteen lanes at a time; n must be a positive multiple of 16.
+//
+//go:noescape
+func exp32ShiftAVX512(dst, x *float32, n int, shift float32)
