@@ -459,6 +459,11 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := o.output(t, qd)
 	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
+	if t == 1 {
+		// A decode step's probabilities, Heads·(Pos+1) floats, kept for
+		// the next step; a prefill's, Heads·t² of them, are not held.
+		shape.Scores = &st.scores
+	}
 	var lse []float32
 	if kind == AttentionFlash2 && !st.cached {
 		// A whole sequence, as in training: keep what the backward pass
@@ -469,7 +474,7 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		o.lse = o.lse[:st.heads*t]
 		lse = o.lse
 	}
-	if err := st.exec.AttentionForwardScratch(st.attn, kind, out.Float32s(), lse, q, keys, vals, shape); err != nil {
+	if err := st.exec.AttentionForward(kind, out.Float32s(), lse, q, keys, vals, shape); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
 	}
 	return out, nil
@@ -495,7 +500,7 @@ func (o *attentionOp) doBatch(q, k, v []float32, t int) (gorgonia.Value, error) 
 		copy(keys[s.pos*kvd:(s.pos+s.rows)*kvd], k[r*kvd:(r+s.rows)*kvd])
 		copy(vals[s.pos*kvd:(s.pos+s.rows)*kvd], v[r*kvd:(r+s.rows)*kvd])
 		shape := kernels.AttnShape{N: s.rows, Pos: s.pos, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
-		if err := st.exec.AttentionForwardScratch(st.attn, o.kind, y[r*qd:(r+s.rows)*qd], nil, q[r*qd:(r+s.rows)*qd], keys, vals, shape); err != nil {
+		if err := st.exec.AttentionForward(o.kind, y[r*qd:(r+s.rows)*qd], nil, q[r*qd:(r+s.rows)*qd], keys, vals, shape); err != nil {
 			return nil, fmt.Errorf("engine: %s: %w", o.name, err)
 		}
 		r += s.rows

@@ -114,7 +114,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 		return nil, err
 	}
 	st := *e.st
-	st.start, st.cached, st.keys, st.vals, st.attn = 0, false, nil, nil, nil
+	st.start, st.cached, st.keys, st.vals = 0, false, nil, nil
 	if err := st.ensure(t); err != nil {
 		return nil, err
 	}

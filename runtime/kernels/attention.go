@@ -50,6 +50,12 @@ type AttnShape struct {
 	N, Pos         int
 	Heads, KVHeads int
 	HeadDim        int
+	// Scores, when set, holds the eager kernel's [Heads, N, Pos+N]
+	// probabilities from one call to the next (grown as needed), so that a
+	// decode step leaves no garbage that grows with the context: Heads·T
+	// floats a layer, 80 KB a token at 512 positions of stories260K, were
+	// most of what a step allocated. Nil allocates them per call.
+	Scores *[]float32
 }
 
 // Keys returns the number of key positions attended, Pos+N.
@@ -92,12 +98,6 @@ func (e Exec) blocks() (br, bc int) {
 // the chosen kernel, and the per-row log-sum-exp into lse when lse is not
 // nil. Heads are spread over e.Threads goroutines.
 func (e Exec) AttentionForward(kind AttnKernel, out, lse, q, k, v []float32, s AttnShape) error {
-	return e.AttentionForwardScratch(nil, kind, out, lse, q, k, v, s)
-}
-
-// AttentionForwardScratch is AttentionForward with AttnEager's score
-// matrix kept in sc (nil allocates one per call).
-func (e Exec) AttentionForwardScratch(sc *AttnScratch, kind AttnKernel, out, lse, q, k, v []float32, s AttnShape) error {
 	if err := s.check("AttentionForward", q, k, v); err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (e Exec) AttentionForwardScratch(sc *AttnScratch, kind AttnKernel, out, lse
 	}
 	switch kind {
 	case AttnEager:
-		e.eagerForward(sc, out, lse, q, k, v, s)
+		e.eagerForward(out, lse, q, k, v, s)
 	case AttnFlash2:
 		e.flash2Forward(out, lse, q, k, v, s)
 	default:
@@ -156,12 +156,6 @@ func (e Exec) AttentionBackward(kind AttnKernel, dq, dk, dv, q, k, v, out, lse, 
 }
 
 var negInf = float32(math.Inf(-1))
-
-// AttnScratch keeps AttnEager's score matrix from one call to the next
-// (AttentionForwardScratch), at the largest size used, so that a decode
-// loop does not allocate one per step and layer. The zero value is ready;
-// it is not safe for concurrent calls.
-type AttnScratch struct{ scores []float32 }
 
 // scratchPool holds FlashAttention-2's per-goroutine tiles, so that a call
 // allocates nothing once the pool is warm.
@@ -225,21 +219,20 @@ func keyScores(dst, q, k []float32, base, stride, count int, scale float32) {
 	}
 }
 
-// eagerForward materialises the [Heads, N, T] probabilities, in sc's
-// buffer when sc is not nil (grown to fit and kept), else in one allocated
-// for the call. Each row's masked keys have probability exactly 0, so
-// they are neither computed nor summed: a row is its visible prefix.
-func (e Exec) eagerForward(sc *AttnScratch, out, lse, q, k, v []float32, s AttnShape) {
+// eagerForward materialises the [Heads, N, T] probabilities (in
+// *s.Scores when set). Each row's masked keys have probability exactly 0,
+// so they are neither computed nor summed: a row is its visible prefix.
+func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 	T, d, H, G := s.Keys(), s.HeadDim, s.Heads, s.Heads/s.KVHeads
 	scale := s.Scale()
 	var p []float32
-	if sc != nil {
-		if cap(sc.scores) < H*s.N*T {
-			sc.scores = make([]float32, H*s.N*T)
-		}
-		p = sc.scores[:H*s.N*T]
-	} else {
+	if s.Scores == nil {
 		p = make([]float32, H*s.N*T)
+	} else {
+		if cap(*s.Scores) < H*s.N*T {
+			*s.Scores = make([]float32, H*s.N*T, max(H*s.N*T, 2*cap(*s.Scores)))
+		}
+		p = (*s.Scores)[:H*s.N*T]
 	}
 	e.parallelRows(H, 1, s.N*T*d, func(h0, h1 int) {
 		for h := h0; h < h1; h++ {
