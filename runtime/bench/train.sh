@@ -16,7 +16,20 @@
 #
 # The issue's shape is BATCH=8 SEQ=256; the defaults are 16 times less work
 # so that both sides finish within about four minutes on a quiet 2-core
-# machine. Each side runs LoRA (rank 16 on q/k/v/o) and full fine-tuning
+# machine. REFBLAS [1]: 0 skips timing torch on the BLAS Debian ships
+# (Netlib's reference BLAS, ten to twenty times slower); without it the
+# issue's shape should take some four to six minutes on a quiet machine
+# (an estimate from the rates at 1 x 128, not yet measured quietly):
+#
+#   BATCH=8 SEQ=256 REFBLAS=0 OPENBLAS=<dir> runtime/bench/train.sh
+#
+# Torch on OpenBLAS runs with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS both
+# set to the thread count of each row, as torch.set_num_threads is, so that
+# its OpenMP and OpenBLAS pools do not oversubscribe the cores; set
+# OMP_WAIT_POLICY=PASSIVE in the environment to stop OpenMP's idle threads
+# spinning as well.
+#
+# Each side runs LoRA (rank 16 on q/k/v/o) and full fine-tuning
 # with AdamW and clipping on random weights. PROFILE=1 then profiles
 # whisperc's 15M full fine-tune at one thread and prints where the time goes.
 set -eu
@@ -37,10 +50,13 @@ echo "work: batch $BATCH x seq $SEQ, $STEPS timed step(s) after a warm-up, shape
 go test -c -o "$work/train.test" ./runtime/train
 "$work/train.test" -test.run '^$' -test.bench 'BenchmarkTrainStep' -test.benchtime "${STEPS}x" \
 	-train.batch "$BATCH" -train.seq "$SEQ" -train.shapes "$SHAPES" -train.threads "$THREADS" | tee "$work/ours.txt"
-"$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" --shapes "$SHAPES" --threads "$THREADS" | tee "$work/torch.txt"
+: >"$work/torch.txt"
+if [ "${REFBLAS:-1}" != 0 ]; then
+	"$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" --shapes "$SHAPES" --threads "$THREADS" | tee "$work/torch.txt"
+fi
 if [ -n "${OPENBLAS:-}" ]; then
 	for t in $(echo "$THREADS" | tr , ' '); do
-		LD_LIBRARY_PATH="$OPENBLAS" OPENBLAS_NUM_THREADS=$t "$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" \
+		LD_LIBRARY_PATH="$OPENBLAS" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t "$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" \
 			--shapes "$SHAPES" --threads "$t" --label TorchOpenBLAS | tee -a "$work/torch.txt"
 	done
 fi

@@ -102,13 +102,17 @@ func (o *linearOp) DiffWRT(n int) []bool {
 // SymDiff returns dX = G·W, dW = Gᵀ·X (none for a frozen W) and, with a
 // residual, dR = G.
 func (o *linearOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	exec := o.exec
+	exec, train := o.exec, o.train
 	var b gradBuilder
 	// dX = G·W runs on MatMulNN's register-tiled kernel, reading W as it
-	// is stored: no Wᵀ is built.
+	// is stored: no Wᵀ is built. In a training step both products run on
+	// the AVX-512 forms, which give the same bits without clearing dst.
 	dx := b.add(newGrad(o.name+".dx", []int{2, 2, 2, 2}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
 		t, rows := rowsCols(s[0])
 		_, cols := rowsCols(s[1])
+		if train {
+			return exec.TrainMatMulNN(dst, v[0], v[1], t, rows, cols)
+		}
 		return exec.MatMulNN(dst, v[0], v[1], t, rows, cols)
 	}), grad, in[1], in[0])
 	var dw *gorgonia.Node
@@ -116,6 +120,9 @@ func (o *linearOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgoni
 		dw = b.add(newGrad(o.name+".dw", []int{2, 2, 2, 2}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
 			t, rows := rowsCols(s[0])
 			_, cols := rowsCols(s[1])
+			if train {
+				return exec.TrainMatMulTransA(dst, v[0], v[1], t, rows, cols, false)
+			}
 			return exec.MatMulTransA(dst, v[0], v[1], t, rows, cols, false)
 		}), grad, in[0], in[1])
 	}

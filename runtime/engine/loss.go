@@ -28,9 +28,11 @@ type crossEntropyOp struct {
 	lse []float64
 	// mx holds each row's largest logit, the shift of its exponentials.
 	mx []float32
-	// scratch receives one row's exponentials, which the forward pass
-	// only sums.
-	scratch []float32
+	// exps is the backward op's output [T, vocab], reused from run to
+	// run: the forward op leaves each row's exponentials e^(x−mx) there,
+	// and the backward op scales them in place into the gradient instead
+	// of computing them a second time.
+	exps *tensor.Dense
 }
 
 func (o *crossEntropyOp) Arity() int { return 1 }
@@ -77,15 +79,16 @@ func (o *crossEntropyOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	var loss float64
 	o.lse = append(o.lse[:0], make([]float64, t)...)
 	o.mx = append(o.mx[:0], make([]float32, t)...)
+	if o.exps == nil || !o.exps.Shape().Eq(tensor.Shape{t, v}) {
+		o.exps = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, v))
+	}
+	e := o.exps.Float32s()
 	for r := range t {
 		if o.weights[r] == 0 {
 			continue
 		}
 		row := x[r*v : (r+1)*v]
-		if cap(o.scratch) < v {
-			o.scratch = make([]float32, v)
-		}
-		o.lse[r], o.mx[r] = logSumExp(row, o.scratch[:v])
+		o.lse[r], o.mx[r] = logSumExp(row, e[r*v:(r+1)*v])
 		loss += float64(o.weights[r]) * (o.lse[r] - float64(row[o.targets[r]]))
 	}
 	return gorgonia.NewF32(float32(loss)), nil
@@ -93,7 +96,7 @@ func (o *crossEntropyOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 
 // logSumExp returns log Σ exp(x), the exponentials summed in float32 with
 // the row's maximum, which it also returns, subtracted; scratch, as long as
-// x, receives them.
+// x, receives them (e^(x−max)).
 func logSumExp(x, scratch []float32) (float64, float32) {
 	mx := x[0]
 	for _, v := range x[1:] {
@@ -141,7 +144,7 @@ func (o *crossEntropyGrad) Hashcode() uint32 {
 }
 
 func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
-	x, s, err := floats(vs[0])
+	_, s, err := floats(vs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -153,24 +156,25 @@ func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(o.loss.lse) != t {
+	out := o.loss.exps
+	if len(o.loss.lse) != t || out == nil || !out.Shape().Eq(s) {
 		return nil, fmt.Errorf("engine: %s: the loss has not run", o.String())
 	}
-	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, v))
 	d := out.Float32s()
 	for r := range t {
 		w := o.loss.weights[r]
+		dst := d[r*v : (r+1)*v]
 		if w == 0 {
+			clear(dst)
 			continue
 		}
-		row, dst := x[r*v:(r+1)*v], d[r*v:(r+1)*v]
 		lse := o.loss.lse[r] // the forward op ran first: its output is an input here
 		k := float64(g) * float64(w)
 		// k·e^(x−lse) as e^(x−mx)·(k·e^(mx−lse)): the shift is the row's
 		// own float32 maximum, so no rounding of lse to float32 enters
-		// every element.
+		// every element. The forward op left e^(x−mx) in dst.
 		mx := o.loss.mx[r]
-		kernels.ExpScale(dst, row, mx, float32(k*math.Exp(float64(mx)-lse)))
+		kernels.Scale(dst, float32(k*math.Exp(float64(mx)-lse)))
 		dst[o.loss.targets[r]] -= float32(k)
 	}
 	return out, nil

@@ -7,6 +7,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // TrainSpec says what a training graph trains.
@@ -339,9 +341,7 @@ func (s *TrainStep) run(ctx context.Context, inputs, targets []int32, weights []
 		if len(g) != len(p.Grad) {
 			return 0, fmt.Errorf("engine: gradient of %s has %d values, want %d", p.Name, len(g), len(p.Grad))
 		}
-		for j, v := range g {
-			p.Grad[j] += v
-		}
+		kernels.Axpy(p.Grad, 1, g) // p.Grad += g, each sum rounded once
 	}
 	if s.emb != nil {
 		dx, _, err := floats(s.dx.Value())

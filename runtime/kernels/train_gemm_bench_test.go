@@ -11,9 +11,10 @@ import (
 var trainShapes = [][3]int{{128, 288, 288}, {128, 768, 288}, {128, 288, 768}, {128, 32000, 288}}
 
 // BenchmarkTrainProducts times a training step's three products of each
-// linear layer of the 15M shape, side by side: the forward product through
-// inference's MatMul and through TrainMatMul, the input gradient and the
-// weight gradient.
+// linear layer of the 15M shape, each beside the training kernel that
+// replaces it: the forward product (MatMul, TrainMatMul), the input
+// gradient (MatMulNN, TrainMatMulNN) and the weight gradient
+// (MatMulTransA, TrainMatMulTransA).
 func BenchmarkTrainProducts(b *testing.B) {
 	for _, sh := range trainShapes {
 		n, rows, cols := sh[0], sh[1], sh[2]
@@ -36,6 +37,8 @@ func BenchmarkTrainProducts(b *testing.B) {
 		run("fwd-matmul", func() { _ = Exec{}.MatMul(y, x, w, n, rows, cols) })
 		run("fwd-train", func() { _ = Exec{}.TrainMatMul(y, x, w, n, rows, cols) })
 		run("dx-nn", func() { _ = Exec{}.MatMulNN(dx, dy, w, n, rows, cols) })
+		run("dx-train", func() { _ = Exec{}.TrainMatMulNN(dx, dy, w, n, rows, cols) })
 		run("dw-transa", func() { _ = Exec{}.MatMulTransA(dw, dy, x, n, rows, cols, false) })
+		run("dw-train", func() { _ = Exec{}.TrainMatMulTransA(dw, dy, x, n, rows, cols, false) })
 	}
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
@@ -97,8 +98,8 @@ func newState(o Optimizer, params []*engine.Param) *state {
 }
 
 // update applies one optimizer step with learning rate lr to params from
-// their Grad.
-func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
+// their Grad; AdamW's element-wise update is shared by threads goroutines.
+func update(o Optimizer, s *state, params []*engine.Param, lr float64, threads int) error {
 	s.Step++
 	switch o.Kind {
 	case AdamW:
@@ -110,9 +111,7 @@ func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
 		bc2 := 1 - math.Pow(o.Beta2, float64(s.Step))
 		k := kernels.AdamWScalars{Decay: float32(1 - lr*o.WeightDecay), Beta1: float32(o.Beta1), Beta2: float32(o.Beta2),
 			BC2Sqrt: float32(math.Sqrt(bc2)), Eps: float32(o.Eps), Step: float32(lr / bc1)}
-		for i, p := range params {
-			kernels.AdamW(p.Value, p.Grad, s.M[i], s.V[i], &k)
-		}
+		adamwAll(params, s, &k, threads)
 	case SGD:
 		mom, wd, rate := float32(o.Momentum), float32(o.WeightDecay), float32(lr)
 		for i, p := range params {
@@ -135,6 +134,41 @@ func update(o Optimizer, s *state, params []*engine.Param, lr float64) error {
 		return fmt.Errorf("train: optimizer %s is not implemented", o.Kind)
 	}
 	return nil
+}
+
+// adamwAll runs kernels.AdamW over every parameter, its elements split
+// into threads equal runs, each on its own goroutine: the update is
+// element-wise, so the bits do not depend on the split. Below 2¹⁶
+// elements (a LoRA step's adapters) one goroutine does it all.
+func adamwAll(params []*engine.Param, s *state, k *kernels.AdamWScalars, threads int) {
+	total := 0
+	for _, p := range params {
+		total += len(p.Value)
+	}
+	if threads <= 1 || total < 1<<16 {
+		for i, p := range params {
+			kernels.AdamW(p.Value, p.Grad, s.M[i], s.V[i], k)
+		}
+		return
+	}
+	chunk := ((total+threads-1)/threads + 15) &^ 15
+	run := func(lo, hi int) {
+		off := 0
+		for i, p := range params {
+			n := len(p.Value)
+			a, b := max(lo-off, 0), min(hi-off, n)
+			if a < b {
+				kernels.AdamW(p.Value[a:b], p.Grad[a:b], s.M[i][a:b], s.V[i][a:b], k)
+			}
+			off += n
+		}
+	}
+	var wg sync.WaitGroup
+	for lo := chunk; lo < total; lo += chunk {
+		wg.Go(func() { run(lo, min(lo+chunk, total)) })
+	}
+	run(0, min(chunk, total))
+	wg.Wait()
 }
 
 // clipGlobalNorm scales every gradient so that their global L2 norm is at
@@ -171,9 +205,7 @@ func clipTo(params []*engine.Param, norm, maxNorm float64) {
 	}
 	c := float32(coef)
 	for _, p := range params {
-		for j := range p.Grad {
-			p.Grad[j] *= c
-		}
+		kernels.Scale(p.Grad, c) // p.Grad[j] *= c, vectorised
 	}
 }
 

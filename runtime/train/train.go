@@ -381,7 +381,7 @@ func (t *Trainer) Step(ctx context.Context) (Event, error) {
 	ev.GradNorm = norm
 	clipTo(t.params, norm, t.cfg.MaxGradNorm)
 	ev.LR = t.sched.At(t.step) * t.lrScale
-	if err := update(t.cfg.Optimizer, t.opt, t.params, ev.LR); err != nil {
+	if err := update(t.cfg.Optimizer, t.opt, t.params, ev.LR, t.e.Options().Threads); err != nil {
 		return Event{}, err
 	}
 	t.step++
