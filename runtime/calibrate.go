@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -243,18 +244,22 @@ func binaryStamp() string {
 }
 
 // DecodeStep measures one decode step of the CPU runtime for a model of
-// shape c whose transformer blocks' linear weights are stored as format
-// and whose classifier is stored as headFormat, under compile mode mode
-// with threads threads: it builds random models of the same dimensions
-// with one and three layers, times decode steps on each (the median of
-// 48, at positions 8 to 55, about cost.StepPosition) and returns the cost
-// of one layer and of the rest (embedding lookup, final norm,
-// classifier, sampling). It then prefills both models to a later
-// position (up to 264, within the shape's context) and times 24 more
+// shape c, as a StepCalibrator with threads threads, no disk cache and no
+// calibrated rates does (see StepCalibrator.DecodeStep).
+func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads int) (layer, head, position float64, err error) {
+	return (&StepCalibrator{Threads: threads}).DecodeStep(ctx, c, format, headFormat, mode)
+}
+
+// measureStep times the decode step of random models of shape big (at
+// most three layers; see stepShape) whose transformer blocks' linear
+// weights are stored as format and whose classifier is stored as
+// headFormat: it builds the model with one layer and with big.Layers
+// layers, times decode steps on each (the median of 48, at positions 8 to
+// 55, about cost.StepPosition) and returns the cost of one layer and of
+// the rest (embedding lookup, final norm, classifier, sampling). It then
+// prefills both models to position late (0: skip) and times 24 more
 // steps there, and returns how much one layer's step grows per position
-// of context (0 when the shape's context is too short to tell). The
-// planner uses it (planner.Options.DecodeStep) to predict decode speed
-// from this machine's runtime on this very shape.
+// of context.
 //
 // The weights are read from a memory-mapped file, as a run reads its
 // model: on this project's 2-vCPU VM fp32 weights on the Go heap stream
@@ -264,38 +269,22 @@ func binaryStamp() string {
 // and 7.6 ms of CPU a step from the heap against 3.1 and 4.5 ms mapped
 // (the 8-layer one 11.4 against 7.8 ms, the run's own 7.9 ms a token), so
 // heap weights predicted fp32 runs 20-40% too slow.
-func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads int) (layer, head, position float64, err error) {
-	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 {
-		return 0, 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
-	}
-	for _, f := range []cost.DType{format, headFormat} {
-		switch f {
-		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
-		default:
-			return 0, 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
-		}
-	}
+func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late int, format, headFormat cost.DType, mode compiler.CompileMode) (st Step, err error) {
 	defer debug.FreeOSMemory()
-	big := c
-	big.Layers = min(c.Layers, 3)
-	// The later steps' positions: as far as the shape's context allows,
-	// up to 264, the middle of a 512-position generation.
-	late := min(c.MaxSeq, 288) - 24
-	if late < 2*cost.StepPosition {
-		late = 0
-	}
-	big.MaxSeq = max(64, late+24)
-	ws, err := mappedRandom(big, 11)
+	threads := max(s.Threads, 1)
+	ws, err := s.mappedRandom(big, 11)
 	if err != nil {
-		return 0, 0, 0, err
+		return st, err
 	}
 	defer ws.Close()
 	var engines [2]*engine.Engine
+	var params [2]int64
 	for i, layers := range []int{1, big.Layers} {
 		small := big
 		small.Layers = layers
 		ws.Config = small
-		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: max(threads, 1), Context: big.MaxSeq,
+		params[i] = stepParams(small)
+		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: threads, Context: big.MaxSeq,
 			Weights: map[string]engine.Weight{}}
 		for _, n := range engine.LinearNames(small) {
 			f := format
@@ -305,16 +294,20 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 			opts.Weights[n] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
 		}
 		if mode == compiler.CompileMaxAutotune {
-			dir, err := os.MkdirTemp("", "whisperc-step")
+			dir, err := os.MkdirTemp(s.TempDir, "whisperc-step")
 			if err != nil {
-				return 0, 0, 0, err
+				return st, err
 			}
 			defer os.RemoveAll(dir)
 			opts.CacheDir = dir
 		}
 		if engines[i], err = engine.New(ctx, ws, opts); err != nil {
-			return 0, 0, 0, err
+			return st, err
 		}
+	}
+	forward := func(i int, toks []int) ([]float32, error) {
+		s.work.Add(int64(len(toks)) * params[i])
+		return engines[i].Forward(ctx, toks)
 	}
 	// The two models step in turn, so that other load on the machine
 	// falls on both alike; the median step of each counts, as a run's
@@ -323,11 +316,11 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 	var steps [2][]float64
 	toks := [2]int{1, 1}
 	for pos := range 56 {
-		for i, e := range engines {
+		for i := range engines {
 			t0 := time.Now()
-			logits, err := e.Forward(ctx, []int{toks[i]})
+			logits, err := forward(i, []int{toks[i]})
 			if err != nil {
-				return 0, 0, 0, err
+				return st, err
 			}
 			toks[i] = argmax(logits)
 			if pos >= 8 {
@@ -337,13 +330,13 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 	}
 	t := [2]float64{median(steps[0]), median(steps[1])}
 	if big.Layers > 1 {
-		layer = max((t[1]-t[0])/float64(big.Layers-1), 0)
+		st.Layer = max((t[1]-t[0])/float64(big.Layers-1), 0)
 	} else {
-		layer = t[0] / 2
+		st.Layer = t[0] / 2
 	}
-	head = max(t[0]-layer, 0)
+	st.Head = max(t[0]-st.Layer, 0)
 	if late == 0 {
-		return layer, head, 0, nil
+		return st, nil
 	}
 	// The same models at positions late to late+23, after a prefill of
 	// late tokens: the growth of the steps over the positions between is
@@ -355,19 +348,19 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 	}
 	for i, e := range engines {
 		e.Reset()
-		logits, err := e.Forward(ctx, prompt)
+		logits, err := forward(i, prompt)
 		if err != nil {
-			return 0, 0, 0, err
+			return st, err
 		}
 		toks[i] = argmax(logits)
 		steps[i] = steps[i][:0]
 	}
 	for range 24 {
-		for i, e := range engines {
+		for i := range engines {
 			t0 := time.Now()
-			logits, err := e.Forward(ctx, []int{toks[i]})
+			logits, err := forward(i, []int{toks[i]})
 			if err != nil {
-				return 0, 0, 0, err
+				return st, err
 			}
 			toks[i] = argmax(logits)
 			steps[i] = append(steps[i], time.Since(t0).Seconds())
@@ -375,7 +368,8 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 	}
 	span := float64(late) + 11.5 - cost.StepPosition // between the windows' middle positions
 	grown := median(steps[0]) - t[0] + median(steps[1]) - t[1]
-	return layer, head, max(grown/span/float64(1+big.Layers), 0), nil
+	st.Position = max(grown/span/float64(1+big.Layers), 0)
+	return st, nil
 }
 
 // median returns the median of x, sorting it.
@@ -394,17 +388,29 @@ func argmax(x []float32) int {
 	return best
 }
 
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
 // mappedRandom returns random weights of shape c (weights.Random with
 // seed) written to a temporary llama2.c file and mapped back from it, the
 // way a run maps its model; the file is unlinked at once, the mapping
 // lasts until the set's Close.
-func mappedRandom(c arch.Config, seed uint64) (*weights.Set, error) {
-	f, err := os.CreateTemp("", "whisperc-step-*.bin")
+func (s *StepCalibrator) mappedRandom(c arch.Config, seed uint64) (*weights.Set, error) {
+	f, err := os.CreateTemp(s.TempDir, "whisperc-step-*.bin")
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f.Name())
-	bw := bufio.NewWriter(f)
+	bw := bufio.NewWriter(countWriter{f, &s.tempBytes})
 	err = llama2c.Write(bw, weights.Random(c, seed), 0)
 	if err == nil {
 		err = bw.Flush()

@@ -3,9 +3,12 @@ package runtime
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/lang/diag"
+	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 )
@@ -70,5 +73,120 @@ func TestDecodeStep(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the step model's temporary files are left behind: %v", left)
+	}
+}
+
+// TestStepShape checks which shape a decode step is measured on: the
+// llama2.c shapes as they are, larger ones narrowed to the budget with
+// the same head size and grouping.
+func TestStepShape(t *testing.T) {
+	for _, name := range []string{"llama-2-7b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b"} {
+		c, ok := arch.Preset(name)
+		if !ok {
+			t.Fatalf("no preset %s", name)
+		}
+		p, late, err := stepShape(c, StepBudget)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b := stepFileBytes(p); b > StepBudget || b < StepBudget/2 {
+			t.Errorf("%s: measured on %d MiB, want within (%d, %d] MiB", name, b>>20, StepBudget>>21, StepBudget>>20)
+		}
+		if p.HeadSize() != c.HeadSize() || p.Heads*c.KVHeads != c.Heads*p.KVHeads || p.Layers != 3 || late != 264 {
+			t.Errorf("%s: measured on %+v (late %d)", name, p, late)
+		}
+		// Three layers must stream from memory, not from the 32 MiB L3.
+		if b := 4 * 3 * stepLayerParams(p); b < 128<<20 {
+			t.Errorf("%s: three layers are only %d MiB", name, b>>20)
+		}
+		t.Logf("%s: dim %d hidden %d heads %d/%d vocab %d: %d MiB", name, p.Dim, p.HiddenDim, p.Heads, p.KVHeads, p.Vocab, stepFileBytes(p)>>20)
+	}
+	c := arch.Config{Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, Tied: true}
+	if p, _, err := stepShape(c, StepBudget); err != nil || p.Dim != c.Dim || p.Vocab != c.Vocab || p.Layers != 3 {
+		t.Errorf("the 110M shape is measured as %+v (%v), want itself with 3 layers", p, err)
+	}
+}
+
+// TestPlanLargeCPUModelBounded plans Llama-2-70B in q8_0 for a CPU with
+// the decode step measured: the measurement writes at most StepBudget
+// bytes of temporary file (and a small one) and forwards a bounded amount of work (counted,
+// not timed), leaves no file behind, and a second plan reads it from the
+// cache without measuring.
+func TestPlanLargeCPUModelBounded(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "big.whisper")
+	if err := os.WriteFile(src, []byte("model m {\n  source = \"hf:meta-llama/Llama-2-70b-hf\"\n  quantize { method = q8_0 }\n}\n"+
+		"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = 100\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, ds := compiler.Check(src, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	target := machine(256 << 30)
+	target.CPU = &cost.CPURates{Threads: 1, BaseBytes: 40 << 20, Stream: map[string][]cost.StreamPoint{
+		"q8_0": {{Bytes: 16 << 20, BytesPerSecond: 20e9}, {Bytes: 128 << 20, BytesPerSecond: 10e9}}}}
+	tmp, cache := t.TempDir(), t.TempDir()
+	plan := func() (*planner.Stage, *StepCalibrator) {
+		s := &StepCalibrator{Threads: 1, Rates: target.CPU, TempDir: tmp, CacheDir: cache}
+		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (float64, float64, float64, error) {
+			return s.DecodeStep(context.Background(), c, f, head, mode)
+		}})
+		if ds.HasErrors() {
+			t.Fatal(diag.Text(prog.Files, ds))
+		}
+		st := p.Stage("generate.g")
+		if st == nil || st.Time == nil {
+			t.Fatal("no generate stage time")
+		}
+		return st, s
+	}
+	st, s := plan()
+	// Two models stepped 56 and 24 times and prefilled 264 tokens each,
+	// none larger than the budget's parameters.
+	const tokens = 4 * (56 + 24 + 264) // and again on a narrow model for the attention
+	// The narrowed model's file, then the narrow attention model's (a
+	// few tens of MiB), each unmapped before the next.
+	if s.TempBytes() <= 0 || s.TempBytes() > StepBudget*5/4 {
+		t.Errorf("the measurement wrote %d MiB of temporary files, want at most %d MiB", s.TempBytes()>>20, StepBudget*5/4>>20)
+	}
+	if s.Work() <= 0 || s.Work() > tokens*(StepBudget/4) {
+		t.Errorf("the measurement forwarded %.3g token-parameters, want at most %.3g", float64(s.Work()), float64(tokens*(StepBudget/4)))
+	}
+	// A layer of Llama-2-70B in q8_0 is 0.9 GB: between 1 and 1000 GB/s.
+	layer := storedBytes(cost.Q8_0, stepLayerParams(arch.Config{Dim: 8192, HiddenDim: 28672, Heads: 64, KVHeads: 8}))
+	if l := st.Time.DecodeLayerSeconds; l < layer/1e12 || l > layer/1e9 {
+		t.Errorf("a layer's step is %.3g s for %.3g bytes", l, layer)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+	again, s2 := plan()
+	if s2.TempBytes() != 0 || s2.Work() != 0 {
+		t.Errorf("the second plan measured again (%d bytes written) instead of reading the cache", s2.TempBytes())
+	}
+	if again.Time.DecodeLayerSeconds != st.Time.DecodeLayerSeconds || again.Time.DecodeHeadSeconds != st.Time.DecodeHeadSeconds {
+		t.Errorf("the cached step differs: %+v, then %+v", st.Time, again.Time)
+	}
+	t.Logf("70B q8_0: layer %.1f ms, head %.1f ms, %.2f us a position; %d MiB written, %.3g token-parameters",
+		1e3*st.Time.DecodeLayerSeconds, 1e3*st.Time.DecodeHeadSeconds, 1e6*st.Time.DecodePositionSeconds, s.TempBytes()>>20, float64(s.Work()))
+}
+
+// TestStepCalibratorCacheUnusable checks that an unusable user cache
+// directory is said, and the calibrator still works from memory.
+func TestStepCalibratorCacheUnusable(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", "relative/cache")
+	t.Setenv("HOME", "")
+	s, err := NewStepCalibrator(nil, 1, nil)
+	if err == nil || s == nil || s.CacheDir != "" {
+		t.Fatalf("calibrator %+v, error %v; want a memory-only calibrator and an error", s, err)
+	}
+	s.TempDir = t.TempDir()
+	c := arch.Config{Name: "step", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 64, Tied: true}
+	if _, _, _, err := s.DecodeStep(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault); err != nil {
+		t.Fatal(err)
+	}
+	written := s.TempBytes()
+	if _, _, _, err := s.DecodeStep(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault); err != nil || s.TempBytes() != written {
+		t.Errorf("measured again (%v): %d then %d bytes written", err, written, s.TempBytes())
 	}
 }

@@ -56,8 +56,12 @@ func (c planCmd) Run(e *env) error {
 	opts := planner.Options{Engine: engineCost(c.Engine), PromptTokens: runtime.PromptTokens}
 	if target.Source == "detected" && !target.Profile.GPU && target.Hardware != nil {
 		target.CPU = cpuRates(e, target.Hardware, true)
+		steps, err := runtime.NewStepCalibrator(target.Hardware, goruntime.GOMAXPROCS(0), target.CPU)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "whisperc: warning: %v\n", err)
+		}
 		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (float64, float64, float64, error) {
-			return runtime.DecodeStep(e.ctx, c, f, head, mode, goruntime.GOMAXPROCS(0))
+			return steps.DecodeStep(e.ctx, c, f, head, mode)
 		}
 	}
 	plan, pds := planner.Build(prog, target, opts)

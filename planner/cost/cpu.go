@@ -275,3 +275,7 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 			Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 16 MiB, at most GOGC=100's twice the live size), and a collection's concurrent mark lets it run past that"})
 	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }
+
+// Rate returns the calibrated streaming rate of format at a working set
+// of n bytes (bytes per second; 0 when the format was not calibrated).
+func (r *CPURates) Rate(format DType, n float64) float64 { return r.rate(format, n) }

@@ -1,0 +1,366 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/planner/hw"
+)
+
+// StepBudget bounds the random model a decode-step measurement writes to
+// a temporary file and maps (fp32 bytes): eight times the 32 MiB L3 of
+// this project's machine, so that its layers stream from memory as a
+// large model's do, and a quarter of a second of disk writing. The
+// llama2.c 110M shape's three layers and embeddings (183 MB) fit and are
+// measured as they are; a wider shape is measured on a narrower one of
+// the same head size and extrapolated (stepShape, Step.scale).
+const StepBudget int64 = 256 << 20
+
+// stepVersion changes when measureStep measures differently, so that
+// cached steps of an older whisperc are measured again.
+const stepVersion = 1
+
+// Step is one measured decode step: the seconds of one transformer
+// layer and of the rest (embedding lookup, final norm, classifier,
+// sampling) at about position cost.StepPosition, and how much one layer's
+// step grows per position of context.
+type Step struct {
+	Layer    float64 `json:"layer_s"`
+	Head     float64 `json:"head_s"`
+	Position float64 `json:"position_s"`
+}
+
+// StepCalibrator measures the CPU runtime's decode step for the model
+// shapes a plan meets (planner.Options.DecodeStep), within a bounded
+// temporary file (Budget) however large the shape, and remembers each
+// measurement in memory and, when CacheDir is set, in
+// CacheDir/decode-steps.json, keyed by the machine, the whisperc binary,
+// the thread count, the formats, the compile mode and the measured shape,
+// so that planning the same model again measures nothing.
+type StepCalibrator struct {
+	Threads int
+	// Machine identifies the hardware in the cache's keys
+	// (hw.Hardware.Fingerprint).
+	Machine string
+	// Rates, when set, are the machine's calibrated streaming rates: an
+	// extrapolated step is charged its weights at the rate of the large
+	// shape's working set rather than the measured narrower one's.
+	Rates *cost.CPURates
+	// CacheDir holds the measurements between processes; "" keeps them in
+	// memory only.
+	CacheDir string
+	// TempDir is where the random model's file is written (and unlinked
+	// once mapped); "" is os.TempDir().
+	TempDir string
+	// Budget bounds that file's bytes; 0 is StepBudget.
+	Budget int64
+
+	mu  sync.Mutex
+	mem map[string]Step
+	// tempBytes counts the bytes written to temporary files, work the
+	// tokens forwarded times the parameters of the model forwarding them.
+	tempBytes, work atomic.Int64
+}
+
+// NewStepCalibrator returns a calibrator for the hardware h (nil: this
+// machine, unnamed) with threads threads and the calibrated rates (nil:
+// none), caching in the user cache directory. When that directory cannot
+// be used it returns the calibrator, caching in memory only, and an error
+// that says so.
+func NewStepCalibrator(h *hw.Hardware, threads int, rates *cost.CPURates) (*StepCalibrator, error) {
+	s := &StepCalibrator{Threads: max(threads, 1), Rates: rates}
+	if h != nil {
+		s.Machine = h.Fingerprint()
+	}
+	dir, err := os.UserCacheDir()
+	if err == nil {
+		dir = filepath.Join(dir, "whisperc")
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return s, fmt.Errorf("the CPU decode-step measurements are kept in memory only, for this process: %w", err)
+	}
+	s.CacheDir = dir
+	return s, nil
+}
+
+// TempBytes returns how many bytes the calibrator has written to
+// temporary files.
+func (s *StepCalibrator) TempBytes() int64 { return s.tempBytes.Load() }
+
+// Work returns the tokens the calibrator has forwarded, each times the
+// parameters of the model that forwarded it: the measure of its time that
+// does not depend on the machine's load.
+func (s *StepCalibrator) Work() int64 { return s.work.Load() }
+
+// DecodeStep returns one decode step of the CPU runtime for a model of
+// shape c whose transformer blocks' linear weights are stored as format
+// and whose classifier is stored as headFormat, under compile mode mode:
+// the cost of one layer and of the rest (embedding lookup, final norm,
+// classifier, sampling) at about position cost.StepPosition, and how much
+// a layer's step grows per position of context (0 when the shape's
+// context is too short to tell).
+//
+// It measures random models of the shape with one and three layers
+// (measureStep) when their file fits the budget. A wider shape is
+// measured on a narrower one (stepShape: the same head size, grouping and
+// feed-forward ratio, fewer heads, and fewer vocabulary rows when even one
+// group of heads does not fit), whose three layers still stream from
+// memory, and scaled by the weights' bytes and the heads (Step.scale).
+func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode) (layer, head, position float64, err error) {
+	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
+		return 0, 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
+	}
+	for _, f := range []cost.DType{format, headFormat} {
+		switch f {
+		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
+		default:
+			return 0, 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
+		}
+	}
+	budget := s.Budget
+	if budget <= 0 {
+		budget = StepBudget
+	}
+	p, late, err := stepShape(c, budget)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	st, err := s.step(ctx, p, late, format, headFormat, mode)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if p.Dim != c.Dim || p.HiddenDim != c.HiddenDim || p.Vocab != c.Vocab || p.Heads != c.Heads {
+		// The narrowed shape's attention over 264 positions reads 1% of
+		// what its weights are: its growth per position is lost in the
+		// noise of streaming them. It is measured again on the same heads
+		// with a narrow feed-forward block and vocabulary.
+		if late > 0 {
+			a := p
+			a.HiddenDim, a.Vocab = 256, 512
+			at, err := s.step(ctx, a, late, format, headFormat, mode)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			st.Position = at.Position
+		}
+		big := c
+		big.Layers = p.Layers
+		st = st.scale(p, big, format, headFormat, s.Rates)
+	}
+	return st.Layer, st.Head, st.Position, nil
+}
+
+// step returns the measured step of shape p, from the cache or measured
+// now (and cached).
+func (s *StepCalibrator) step(ctx context.Context, p arch.Config, late int, format, headFormat cost.DType, mode compiler.CompileMode) (Step, error) {
+	key := fmt.Sprintf("v%d|%s|%s|%d threads|%s/%s|%s|dim %d hidden %d layers %d heads %d/%d head %d vocab %d tied %t seq %d",
+		stepVersion, s.Machine, binaryStamp(), max(s.Threads, 1), format, headFormat, mode,
+		p.Dim, p.HiddenDim, p.Layers, p.Heads, p.KVHeads, p.HeadSize(), p.Vocab, p.Tied, p.MaxSeq)
+	if st, ok := s.cached(key); ok {
+		return st, nil
+	}
+	st, err := s.measureStep(ctx, p, late, format, headFormat, mode)
+	if err != nil {
+		return st, err
+	}
+	s.remember(key, st)
+	return st, nil
+}
+
+// stepShape returns the shape measureStep measures for c, and the position
+// of its later steps (0: none): c itself with at most three layers when
+// its file fits budget bytes; else the same head size, grouping of query
+// heads on key/value heads and feed-forward ratio with as many key/value
+// heads as let three layers take at most three quarters of the budget,
+// and as many vocabulary rows as the rest allows.
+func stepShape(c arch.Config, budget int64) (arch.Config, int, error) {
+	big := c
+	big.Layers = min(c.Layers, 3)
+	// The later steps' positions: as far as the shape's context allows,
+	// up to 264, the middle of a 512-position generation.
+	late := min(c.MaxSeq, 288) - 24
+	if late < 2*cost.StepPosition {
+		late = 0
+	}
+	big.MaxSeq = max(64, late+24)
+	if stepFileBytes(big) <= budget {
+		return big, late, nil
+	}
+	hd := c.HeadSize()
+	kv := c.KVHeads
+	if kv <= 0 {
+		kv = c.Heads
+	}
+	if hd <= 0 || c.Heads%kv != 0 {
+		return big, 0, fmt.Errorf("shape %+v cannot be narrowed to measure", c)
+	}
+	g := c.Heads / kv
+	p := big
+	for k := kv; k >= 1; k-- {
+		p.KVHeads, p.Heads = k, k*g
+		p.Dim = p.Heads * hd
+		p.HeadDim = 0
+		// The feed-forward width in whole 256s, as quantisation blocks
+		// need.
+		p.HiddenDim = max(256, (int(int64(c.HiddenDim)*int64(p.Dim)/int64(c.Dim))+128)/256*256)
+		if 4*stepLayerParams(p)*int64(p.Layers) <= budget*3/4 {
+			break
+		}
+	}
+	if rows := 1 + btoi(!p.Tied); stepFileBytes(p) > budget {
+		per := int64(4 * p.Dim * rows)
+		p.Vocab = 0
+		p.Vocab = int(min(int64(c.Vocab), (budget-stepFileBytes(p))/per) / 256 * 256)
+	}
+	if p.Vocab < 256 || stepFileBytes(p) > budget {
+		return big, 0, fmt.Errorf("shape %+v is too wide to measure within %d MiB", c, budget>>20)
+	}
+	return p, late, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// stepLayerParams returns the parameters of one transformer layer of c
+// (its linear weights and norms).
+func stepLayerParams(c arch.Config) int64 {
+	d, h := int64(c.Dim), int64(c.HiddenDim)
+	kvd := int64(c.KVHeads) * int64(c.HeadSize())
+	return 2*d*d + 2*d*kvd + 3*d*h + 2*d
+}
+
+// stepParams returns the parameters of c's linear weights, norms and
+// embeddings (once when tied).
+func stepParams(c arch.Config) int64 {
+	emb := int64(c.Vocab) * int64(c.Dim) * int64(1+btoi(!c.Tied))
+	return emb + int64(c.Layers)*stepLayerParams(c) + int64(c.Dim)
+}
+
+// stepFileBytes returns the bytes of c's llama2.c file as mappedRandom
+// writes it: the header, the fp32 tensors and the legacy RoPE tables.
+func stepFileBytes(c arch.Config) int64 {
+	return 28 + 4*(stepParams(c)+int64(c.MaxSeq)*int64(c.HeadSize()))
+}
+
+// storedBytes returns the bytes of params weights stored as f.
+func storedBytes(f cost.DType, params int64) float64 {
+	return float64(params) * cost.Quant{Type: f, BlockSize: 64, Double: true}.BitsPerWeight() / 8
+}
+
+// scale returns the step of shape c measured as s on the narrower shape p
+// (stepShape): a layer's and the classifier's time in proportion to their
+// weights' bytes, charged at the calibrated streaming rate of c's working
+// set instead of p's when rates are given, and a layer's growth per
+// position in proportion to the query heads, which have the same size.
+// What does not grow with the weights (norms, RoPE, sampling) is a few
+// microseconds a step, against the milliseconds of streaming a layer of
+// the shapes that are narrowed.
+func (s Step) scale(p, c arch.Config, format, headFormat cost.DType, rates *cost.CPURates) Step {
+	lp, lc := storedBytes(format, stepLayerParams(p)), storedBytes(format, stepLayerParams(c))
+	hp := storedBytes(headFormat, int64(p.Vocab)*int64(p.Dim))
+	hc := storedBytes(headFormat, int64(c.Vocab)*int64(c.Dim))
+	wp, wc := float64(p.Layers)*lp+hp, float64(c.Layers)*lc+hc
+	slower := func(f cost.DType) float64 {
+		if rates == nil {
+			return 1
+		}
+		a, b := rates.Rate(f, wp), rates.Rate(f, wc)
+		if a <= 0 || b <= 0 {
+			return 1
+		}
+		return a / b
+	}
+	return Step{
+		Layer:    s.Layer * lc / lp * slower(format),
+		Head:     s.Head * hc / hp * slower(headFormat),
+		Position: s.Position * float64(c.Heads) / float64(p.Heads),
+	}
+}
+
+// stepCacheFile is the calibrator's file in its CacheDir, and
+// stepCacheEntries the most measurements it keeps.
+const (
+	stepCacheFile    = "decode-steps.json"
+	stepCacheEntries = 512
+)
+
+// cached returns the measurement under key, from memory or the cache
+// file.
+func (s *StepCalibrator) cached(key string) (Step, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.mem[key]; ok {
+		return st, true
+	}
+	st, ok := s.readCache()[key]
+	return st, ok
+}
+
+// readCache returns the cache file's measurements (none when there is no
+// usable file: a damaged cache only costs measuring again).
+func (s *StepCalibrator) readCache() map[string]Step {
+	if s.CacheDir == "" {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(s.CacheDir, stepCacheFile))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var m map[string]Step
+	if json.NewDecoder(io.LimitReader(f, 4<<20)).Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
+// remember keeps st under key in memory and, when there is a cache
+// directory, in its file (replaced atomically; when it holds too many
+// measurements it starts again).
+func (s *StepCalibrator) remember(key string, st Step) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mem == nil {
+		s.mem = map[string]Step{}
+	}
+	s.mem[key] = st
+	if s.CacheDir == "" {
+		return
+	}
+	m := s.readCache()
+	if m == nil || len(m) >= stepCacheEntries {
+		m = map[string]Step{}
+	}
+	m[key] = st
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return
+	}
+	f, err := os.CreateTemp(s.CacheDir, stepCacheFile+".*")
+	if err != nil {
+		return
+	}
+	_, err = f.Write(data)
+	err = errors.Join(err, f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(s.CacheDir, stepCacheFile))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+}
