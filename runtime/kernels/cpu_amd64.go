@@ -186,6 +186,20 @@ func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 //go:noescape
 func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
 
+// dotRows4Q4_0G4VNNI is dotRowsQ4_0G4VNNI for four activations at once,
+// interleaved by interleave4G4; activation a's results go to out +
+// a·stride bytes.
+//
+//go:noescape
+func dotRows4Q4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int)
+
+// dot4bitRows4DQG4VNNI is dot4bitRowsDQG4VNNI for four activations at
+// once, interleaved by interleave4G4; activation a's results go to out +
+// a·stride bytes.
+//
+//go:noescape
+func dot4bitRows4DQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32, stride int)
+
 // dotRowsQ8_0G4VNNI is dotRowsQ8_0VNNI four blocks at a time, with an
 // activation quantised by act32 and padded by pad4 (no laneScales).
 //

@@ -73,6 +73,12 @@ func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32) {
 }
 
+func dotRows4Q4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int) {
+}
+
+func dot4bitRows4DQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32, stride int) {
+}
+
 func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32) {
 }
 

@@ -66,3 +66,69 @@ func BenchmarkIntDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIntDecodeThreads times the products of one decode step of a
+// 110M-shaped model (12 layers of q, k, v, o, gate, up and down) in Q4_0
+// on one thread, two threads on a Pool and two goroutines per call, and
+// reports steps per wall and per CPU second.
+func BenchmarkIntDecodeThreads(b *testing.B) {
+	if !(Exec{}).vnni() {
+		b.Skip("no AVX-512 VNNI")
+	}
+	const dim, hidden, layers = 768, 2048, 12
+	var mats []*QMatrix
+	for l := 0; l < layers; l++ {
+		for _, sh := range [][2]int{{dim, dim}, {dim, dim}, {dim, dim}, {dim, dim}, {hidden, dim}, {hidden, dim}, {dim, hidden}} {
+			q, err := FromGGML(weights.Q4_0, sh[0], sh[1], randGGML(b, uint64(len(mats)), weights.Q4_0, sh[0], sh[1]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mats = append(mats, q)
+		}
+	}
+	x := randVec(2, hidden, 1)
+	out := make([]float32, hidden)
+	pool := NewPool(2)
+	for _, c := range []struct {
+		name string
+		e    Exec
+	}{{"1thread", Exec{}}, {"2pool", Exec{Threads: 2, Pool: pool}}, {"2goroutines", Exec{Threads: 2}}} {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := processCPU()
+			for b.Loop() {
+				for _, q := range mats {
+					_ = c.e.QMatVec(out[:q.Rows], q, x[:q.Cols])
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(float64(b.N)/(processCPU()-cpu0).Seconds(), "steps/cpu-s")
+		})
+	}
+}
+
+// BenchmarkIntPrefill times a 128-token batched product with a 2048×768
+// matrix (110M's feed-forward shape), the four-block kernels against the
+// pair-at-a-time ones side by side.
+func BenchmarkIntPrefill(b *testing.B) {
+	if !(Exec{}).vnni() {
+		b.Skip("no AVX-512 VNNI")
+	}
+	const n, rows, cols = 128, 2048, 768
+	x := randVec(2, n*cols, 1)
+	out := make([]float32, n*rows)
+	for _, m := range []Method{Q4_0, Q8_0, NF4} {
+		q := decodeSet(b, m, rows, cols, 0)[0]
+		for _, g4 := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v/g4=%v", m, g4), func(b *testing.B) {
+				old := noG4
+				noG4 = !g4
+				defer func() { noG4 = old }()
+				defer cpuMetric(b)()
+				for b.Loop() {
+					_ = Exec{}.QMatMul(out, x, q, n)
+				}
+				b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -186,6 +186,10 @@ type intKernel struct {
 	// activation (intMatVec), with a layout of their own.
 	quant1 func(x []float32) *act8
 	rows1  func(a *act8, out []float32, lo, hi int)
+	// rows4g, when not nil, is rows4 for the quant1 layout: activations
+	// b..b+3 quantised by quant1 one by one and interleaved by
+	// interleave4G4, their results at out[(b+i)·q.Rows+r].
+	rows4g func(g *act8, b int, out []float32, lo, hi int)
 	// rows4, when not nil, does rows for activations b..b+3 of a batch
 	// that quant quantised whole, their results at out[(b+i)·q.Rows+r];
 	// it is given group(a, b) when group is not nil, else a.
@@ -237,6 +241,7 @@ func newIntKernel(q *QMatrix) intKernel {
 		}
 		var quant1 func(x []float32) *act8
 		var rows1 func(a *act8, out []float32, lo, hi int)
+		var rows4g func(g *act8, b int, out []float32, lo, hi int)
 		if q.DoubleQuant && halves%2 == 0 && !noG4 {
 			quant1 = func(x []float32) *act8 { return act32g4(x, 128, true) }
 			rows1 = func(a *act8, out []float32, lo, hi int) {
@@ -244,8 +249,13 @@ func newIntKernel(q *QMatrix) intKernel {
 				s.h0 = lo * halves
 				dot4bitRowsDQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
 			}
+			rows4g = func(g *act8, b int, out []float32, lo, hi int) {
+				s := s
+				s.h0 = lo * halves
+				dot4bitRows4DQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.d[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
+			}
 		}
-		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows: func(a *act8, out []float32, lo, hi int) {
+		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows4g: rows4g, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
@@ -294,6 +304,9 @@ func newIntKernel(q *QMatrix) intKernel {
 		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k, false) }
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		}
+		k1.rows4g = func(g *act8, b int, out []float32, lo, hi int) {
+			dotRows4Q4_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.d[0], &g.bias[0], &out[b*q.Rows+lo], 4*q.Rows)
 		}
 	}
 	return k1
@@ -364,6 +377,10 @@ const intTileRows = 16
 func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 	k := newIntKernel(q)
 	rows, cols := q.Rows, q.Cols
+	if k.rows4g != nil {
+		e.intMatMulG4(out, x, q, n, k)
+		return
+	}
 	a := k.quant(x[:n*cols])
 	defer actPool.Put(a)
 	acts := make([]act8, n)
@@ -394,6 +411,55 @@ func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 			}
 		}
 	})
+}
+
+// intMatMulG4 is intMatMul for kernels with rows4g: each activation row
+// is quantised by quant1, each four interleaved for rows4g, and the rows
+// left over go to rows1.
+func (e Exec) intMatMulG4(out, x []float32, q *QMatrix, n int, k intKernel) {
+	rows, cols := q.Rows, q.Cols
+	acts := make([]*act8, n)
+	for b := range acts {
+		acts[b] = k.quant1(x[b*cols : (b+1)*cols])
+	}
+	defer func() {
+		for _, a := range acts {
+			actPool.Put(a)
+		}
+	}()
+	var groups []*act8
+	for b := 0; b+4 <= n; b += 4 {
+		groups = append(groups, interleave4G4(acts[b:b+4]))
+	}
+	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
+		for t := lo; t < hi; t += intTileRows {
+			th := min(t+intTileRows, hi)
+			b := 0
+			for ; b+4 <= n; b += 4 {
+				k.rows4g(groups[b/4], b, out, t, th)
+			}
+			for ; b < n; b++ {
+				k.rows1(acts[b], out[b*rows:(b+1)*rows], t, th)
+			}
+		}
+	})
+}
+
+// interleave4G4 interleaves four activations quantised by act32g4 for the
+// four-activation four-block kernels: per group of four blocks, each
+// activation's 128 codes in turn, then each one's 16 biases, then each
+// one's four block scales, each kind in a slice of its own.
+func interleave4G4(acts []*act8) *act8 {
+	ng := len(acts[0].d) / 4
+	g := &act8{q: make([]int8, 512*ng), bias: make([]int32, 64*ng), d: make([]float32, 16*ng)}
+	for j := 0; j < ng; j++ {
+		for i, a := range acts[:4] {
+			copy(g.q[512*j+128*i:512*j+128*(i+1)], a.q[128*j:128*(j+1)])
+			copy(g.bias[64*j+16*i:64*j+16*(i+1)], a.bias[16*j:16*(j+1)])
+			copy(g.d[16*j+4*i:16*j+4*(i+1)], a.d[4*j:4*(j+1)])
+		}
+	}
+	return g
 }
 
 // int8Table is a 4-bit code table as signed bytes for VPSHUFB: codes[c] is

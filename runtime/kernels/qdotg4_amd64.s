@@ -436,3 +436,221 @@ d4store:
 	JNZ  d4row
 	VZEROUPPER
 	RET
+
+// G4ACT adds activation i's share of a group of four blocks (the weight
+// codes that meet its first and last 64 codes in Z0 and Z1, the float32
+// weight scales in X2) to acc: its 128 codes at 128i(DI), 16 biases at
+// 64i(R9), four scales at 16i(xs). It clobbers Z3 and Z4.
+#define G4ACT(i, acc, xs) \
+	VMULPS (16*i)(xs), X2, X3; \
+	VPERMPS Z3, Z11, Z3; \
+	VMOVDQU32 (64*i)(R9), Z4; \
+	VPDPBUSD (128*i)(DI), Z0, Z4; \
+	VPDPBUSD (128*i+64)(DI), Z1, Z4; \
+	VCVTDQ2PS Z4, Z4; \
+	VFMADD231PS Z3, Z4, acc
+
+// Q40G4X4 adds the group whose code bytes are in Z0 and float16 scales in
+// X2 to the four activations' accumulators Z20-Z23, and moves DI, R9 and
+// R10 to the next group.
+#define Q40G4X4 \
+	VCVTPH2PS X2, X2; \
+	VPSRLW $4, Z0, Z1; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	G4ACT(0, Z20, R10); \
+	G4ACT(1, Z21, R10); \
+	G4ACT(2, Z22, R10); \
+	G4ACT(3, Z23, R10); \
+	ADDQ $512, DI; \
+	ADDQ $256, R9; \
+	ADDQ $64, R10
+
+// HSUM16 leaves the sum of the 16 floats of Z in X0. It clobbers Y1, X1
+// and Z's lower half.
+#define HSUM16(Z, Y, X) \
+	VEXTRACTF64X4 $1, Z, Y1; \
+	VADDPS Y1, Y, Y; \
+	VEXTRACTF32X4 $1, Y, X1; \
+	VADDPS X1, X, X0; \
+	VHADDPS X0, X0, X0; \
+	VHADDPS X0, X0, X0
+
+// func dotRows4Q4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int)
+//
+// dotRowsQ4_0G4VNNI for four activations at once, interleaved per group
+// by interleave4G4: each group's four weight blocks are decoded once and
+// multiplied with every activation; activation a's result for a row goes
+// to out + a·stride bytes.
+TEXT ·dotRows4Q4_0G4VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+h4row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+
+h4quad:
+	CMPQ CX, $4
+	JLT  h4tail
+	VMOVDQU 2(SI), X0
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VINSERTI32X4 $3, 56(SI), Z0, Z0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 18(SI), X2, X2
+	VPINSRW $2, 36(SI), X2, X2
+	VPINSRW $3, 54(SI), X2, X2
+	Q40G4X4
+	ADDQ $72, SI
+	SUBQ $4, CX
+	JMP  h4quad
+
+h4tail:
+	// One to three blocks left, as in dotRowsQ4_0G4VNNI.
+	TESTQ CX, CX
+	JZ   h4store
+	VMOVDQU 2(SI), X0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	CMPQ CX, $2
+	JLT  h4last
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VPINSRW $1, 18(SI), X2, X2
+	CMPQ CX, $3
+	JLT  h4last
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VPINSRW $2, 36(SI), X2, X2
+h4last:
+	Q40G4X4
+	IMULQ $18, CX
+	ADDQ CX, SI
+
+h4store:
+	HSUM16(Z20, Y20, X20)
+	MOVSS X0, (BX)
+	HSUM16(Z21, Y21, X21)
+	MOVSS X0, (BX)(R13*1)
+	HSUM16(Z22, Y22, X22)
+	MOVSS X0, (BX)(R13*2)
+	HSUM16(Z23, Y23, X23)
+	LEAQ (BX)(R13*2), AX
+	MOVSS X0, (AX)(R13*1)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  h4row
+	VZEROUPPER
+	RET
+
+// func dot4bitRows4DQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32, stride int)
+//
+// dot4bitRowsDQG4VNNI for four activations at once, interleaved by
+// interleave4G4; activation a's result for a row goes to out + a·stride
+// bytes.
+TEXT ·dot4bitRows4DQG4VNNI(SB), $1032-72
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 8(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VBROADCASTSS 40(AX), Z7
+	VBROADCASTSS 44(AX), Z5
+	MOVQ $-1, DX
+	MOVQ DX, 1024(SP)
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+m4row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+
+m4quad:
+	CMPQ CX, $2
+	JLT  m4store
+	MOVQ R11, DX
+	SHRQ $1, DX
+	MOVQ DX, AX
+	SHRQ $8, AX
+	CMPQ AX, 1024(SP)
+	JEQ  m4scale
+	DQTABLE
+m4scale:
+	MOVBLZX (R10)(DX*1), AX
+	VMOVSS (SP)(AX*4), X2
+	CMPQ CX, $4
+	JLT  m4pair
+	MOVBLZX 1(R10)(DX*1), AX
+	VINSERTPS $0x10, (SP)(AX*4), X2, X2
+	VMOVDQU64 (SI), Z1
+	JMP  m4body
+
+m4pair:
+	// The last block of the row, as in dot4bitRowsDQG4VNNI.
+	VMOVDQU (SI), Y1
+
+m4body:
+	VUNPCKLPS X2, X2, X2
+	VPSRLW $4, Z1, Z0
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPSHUFB Z0, Z14, Z0
+	VPSHUFB Z1, Z14, Z1
+	G4ACT(0, Z20, R8)
+	G4ACT(1, Z21, R8)
+	G4ACT(2, Z22, R8)
+	G4ACT(3, Z23, R8)
+	ADDQ $64, SI
+	ADDQ $512, DI
+	ADDQ $64, R8
+	ADDQ $256, R9
+	ADDQ $4, R11
+	SUBQ $4, CX
+	JMP  m4quad
+
+m4store:
+	// CX is 0, or -2 after a last lone block.
+	MOVQ CX, DX
+	SHLQ $4, DX
+	ADDQ DX, SI
+	ADDQ CX, R11
+	MOVQ stride+64(FP), DX
+	HSUM16(Z20, Y20, X20)
+	MOVSS X0, (BX)
+	HSUM16(Z21, Y21, X21)
+	MOVSS X0, (BX)(DX*1)
+	HSUM16(Z22, Y22, X22)
+	MOVSS X0, (BX)(DX*2)
+	HSUM16(Z23, Y23, X23)
+	LEAQ (BX)(DX*2), AX
+	MOVSS X0, (AX)(DX*1)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  m4row
+	VZEROUPPER
+	RET
