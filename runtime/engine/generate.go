@@ -88,6 +88,14 @@ func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o Generat
 			}
 		}
 		pos, token, pending = n-1, prompt[n-1], logits
+		if e.opts.KVCache && n < steps {
+			// The decode steps run a one-row graph, built here rather
+			// than within the first of them (see Prepare).
+			if err := e.Prepare(1); err != nil {
+				st.Elapsed = time.Since(start)
+				return st, err
+			}
+		}
 	}
 	for ; pos < steps; pos++ {
 		logits := pending

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
@@ -161,5 +162,91 @@ func TestHugeContextCostsNothingUpFront(t *testing.T) {
 		if n := e.st.positions(); n != 128 {
 			t.Errorf("cache %v: tables cover %d positions after 70 tokens, want 128 (64 doubled)", cached, n)
 		}
+	}
+}
+
+// buildsWriter records the engine's graph builds at every write.
+type buildsWriter struct {
+	e      *Engine
+	builds []int
+}
+
+func (w *buildsWriter) Write(p []byte) (int, error) {
+	w.builds = append(w.builds, w.e.builds)
+	return len(p), nil
+}
+
+// TestDecodeGraphPreparedBeforeFirstToken checks that after a prompt of
+// several tokens the one-row decode graph is built before the first token
+// is sampled (its building is time to the first token, not decode time),
+// and that no decode step builds a graph.
+func TestDecodeGraphPreparedBeforeFirstToken(t *testing.T) {
+	ws, tok := loadStories(t)
+	ctx := context.Background()
+	for _, mode := range []Compile{CompileDefault, CompileReduceOverhead} {
+		e, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sample.New(sample.Params{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const prompt = "Once upon a time"
+		n := len(tok.Encode(prompt, true, false))
+		w := &buildsWriter{e: e}
+		st, err := Generate(ctx, e, tok, GenerateOptions{Prompt: prompt, MaxTokens: 20, IgnoreEOS: true, Sampler: s, Out: w})
+		if err != nil || st.Generated != 20 || n < 3 {
+			t.Fatalf("%s: %v, %d tokens generated, %d prompt tokens", mode, err, st.Generated, n)
+		}
+		early := 0 // writes before the decode graph was built: the prompt's echo only
+		for _, b := range w.builds {
+			if b < 2 {
+				early++
+			}
+		}
+		if early > n-1 || e.builds != 2 {
+			t.Errorf("%s: %d writes before the decode graph was built (the prompt echoes %d pieces), %d graphs built in all (want 2)", mode, early, n-1, e.builds)
+		}
+	}
+}
+
+// TestDecodeStepGarbage checks what a kept graph's decode step leaves for
+// the collector: its ops reuse their buffers and attention its
+// probabilities, so the bytes a step allocates (Gorgonia's TapeMachine's
+// own bookkeeping, about 20-30 KB on this shape) do not grow with the
+// position; before, a step at position 900 left 4 times what one at 30
+// did.
+func TestDecodeStepGarbage(t *testing.T) {
+	c := arch.Config{Name: "a", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 1024, Tied: true, RopeTheta: 10000, NormEps: 1e-5}
+	ctx := context.Background()
+	for _, mode := range []Compile{CompileDefault, CompileReduceOverhead, CompileMaxAutotune} {
+		e, err := New(ctx, weights.Random(c, 1), Options{Attention: AttentionEager, KVCache: true, Compile: mode, Quantize: QuantizeNone, Threads: 1, Context: 1024, CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perStep := func() float64 {
+			var a, b goruntime.MemStats
+			goruntime.ReadMemStats(&a)
+			for range 32 {
+				if _, err := e.Forward(ctx, []int{1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			goruntime.ReadMemStats(&b)
+			return float64(b.TotalAlloc-a.TotalAlloc) / 32
+		}
+		for range 16 {
+			e.Forward(ctx, []int{1})
+		}
+		early := perStep()
+		for e.pos < 900 {
+			e.Forward(ctx, []int{1})
+		}
+		late := perStep()
+		if early > 48<<10 || late > early*1.25+1024 {
+			t.Errorf("%s: a decode step allocates %.0f bytes at position 30 and %.0f at 900", mode, early, late)
+		}
+		t.Logf("%s: %.0f bytes a step at position 30, %.0f at 900", mode, early, late)
 	}
 }

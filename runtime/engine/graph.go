@@ -194,7 +194,14 @@ func (e *Engine) build(t, outs int) (c *compiled, err error) {
 		}
 	}()
 	reuse := e.opts.Compile >= CompileReduceOverhead
-	b := &builder{e: e, st: e.st, g: gorgonia.NewGraph(), fused: reuse, reuse: reuse, nodes: map[string]*gorgonia.Node{}, train: e.inferenceTrain()}
+	// A kept one-row graph (a decode step) runs once a token: its ops
+	// write into buffers of their own, allocated on its first run,
+	// rather than leave a step's activations as garbage every token (the
+	// collector's work on a small model); only reduce_overhead and up
+	// also share them between ops (shareBuffers) and fuse element-wise
+	// ops.
+	own := reuse || (t == 1 && e.opts.Compile == CompileDefault)
+	b := &builder{e: e, st: e.st, g: gorgonia.NewGraph(), fused: reuse, reuse: own, nodes: map[string]*gorgonia.Node{}, train: e.inferenceTrain()}
 	xval := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, e.cfg.Dim))
 	x := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(t, e.cfg.Dim), gorgonia.WithName("x"), gorgonia.WithValue(xval))
 	logits := b.forward(x, outs)

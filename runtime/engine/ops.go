@@ -459,6 +459,11 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := o.output(t, qd)
 	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
+	if t == 1 {
+		// A decode step's probabilities, Heads·(Pos+1) floats, kept for
+		// the next step; a prefill's, Heads·t² of them, are not held.
+		shape.Scores = &st.scores
+	}
 	var lse []float32
 	if kind == AttentionFlash2 && !st.cached {
 		// A whole sequence, as in training: keep what the backward pass

@@ -49,6 +49,12 @@ type AttnShape struct {
 	N, Pos         int
 	Heads, KVHeads int
 	HeadDim        int
+	// Scores, when set, holds the eager kernel's [Heads, N, Pos+N]
+	// probabilities from one call to the next (grown as needed), so that a
+	// decode step leaves no garbage that grows with the context: Heads·T
+	// floats a layer, 80 KB a token at 512 positions of stories260K, were
+	// most of what a step allocated. Nil allocates them per call.
+	Scores *[]float32
 }
 
 // Keys returns the number of key positions attended, Pos+N.
@@ -201,7 +207,15 @@ func keyScores(dst, q, k []float32, base, stride, count int, scale float32) {
 func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 	T, d, H, G := s.Keys(), s.HeadDim, s.Heads, s.Heads/s.KVHeads
 	scale := s.Scale()
-	p := make([]float32, H*s.N*T)
+	var p []float32
+	if s.Scores == nil {
+		p = make([]float32, H*s.N*T)
+	} else {
+		if cap(*s.Scores) < H*s.N*T {
+			*s.Scores = make([]float32, H*s.N*T, max(H*s.N*T, 2*cap(*s.Scores)))
+		}
+		p = (*s.Scores)[:H*s.N*T]
+	}
 	e.parallelRows(H, 1, s.N*T*d, func(h0, h1 int) {
 		for h := h0; h < h1; h++ {
 			g := h / G
