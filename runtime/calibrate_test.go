@@ -152,9 +152,12 @@ func TestPlanLargeCPUModelBounded(t *testing.T) {
 	if s.Work() <= 0 || s.Work() > tokens*(StepBudget/4) {
 		t.Errorf("the measurement forwarded %.3g token-parameters, want at most %.3g", float64(s.Work()), float64(tokens*(StepBudget/4)))
 	}
-	// A layer of Llama-2-70B in q8_0 is 0.9 GB: between 1 and 1000 GB/s.
+	// A layer of Llama-2-70B in q8_0 is 0.9 GB: between 0.1 and 1000 GB/s.
+	// The step is timed, so the lower end is far below this machine's
+	// streaming rate (about 10 GB/s quiet, 0.6 GB/s at load 18 on 2 cores):
+	// the check is for an extrapolation wrong by orders of magnitude.
 	layer := storedBytes(cost.Q8_0, stepLayerParams(arch.Config{Dim: 8192, HiddenDim: 28672, Heads: 64, KVHeads: 8}))
-	if l := st.Time.DecodeLayerSeconds; l < layer/1e12 || l > layer/1e9 {
+	if l := st.Time.DecodeLayerSeconds; l < layer/1e12 || l > layer/1e8 {
 		t.Errorf("a layer's step is %.3g s for %.3g bytes", l, layer)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {

@@ -3,6 +3,7 @@ package gguf
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -641,6 +642,48 @@ func TestFileType(t *testing.T) {
 		}}
 		if got := fileType(s); got != want {
 			t.Errorf("%v: file type %d, want %d", d, got, want)
+		}
+	}
+}
+
+// TestFiniteCheckInSlabs checks large F16, BF16 and Q8_0 tensors with a
+// bad value near their end: the error names the tensor and the element
+// (or block), and the check hands the tensor to release in slabs of at
+// most 8 MiB, every slab before the bad one, so that a mapped tensor is
+// never resident all at once.
+func TestFiniteCheckInSlabs(t *testing.T) {
+	const blocks = 600_000 // Q8_0: 20 MB; F16/BF16: 19.2M elements, 38 MB
+	for _, c := range []struct {
+		dt   weights.DType
+		size int // bytes per element or block
+		put  func(d []byte, i int)
+		want string
+	}{
+		{weights.F16, 2, func(d []byte, i int) { binary.LittleEndian.PutUint16(d[2*i:], 0x7E00) }, "holds NaN at element %d"},
+		{weights.BF16, 2, func(d []byte, i int) { binary.LittleEndian.PutUint16(d[2*i:], 0xFF80) }, "holds -Inf at element %d"},
+		{weights.Q8_0, 34, func(d []byte, i int) { binary.LittleEndian.PutUint16(d[34*(i/32):], 0x7C00) }, "non-finite scale in the block of elements %d"},
+	} {
+		n := blocks * 32
+		data := make([]byte, n/32*34)
+		if c.dt != weights.Q8_0 {
+			data = make([]byte, 2*n)
+		}
+		bad := n - 33*32 // in the last slab, at a block's start
+		c.put(data, bad)
+		released, biggest := 0, 0
+		release := func(b []byte) {
+			if &b[0] != &data[released] {
+				t.Errorf("%v: release out of order at offset %d", c.dt, released)
+			}
+			released += len(b)
+			biggest = max(biggest, len(b))
+		}
+		err := checkFinite(&weights.Tensor{Name: "w", Shape: []int{n}, DType: c.dt, Data: data}, release)
+		if want := fmt.Sprintf(c.want, bad); err == nil || !strings.Contains(err.Error(), `"w" `) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: got %v, want %q", c.dt, err, want)
+		}
+		if biggest > 8<<20 || released < len(data)-(8<<20) || released == 0 {
+			t.Errorf("%v: released %d of %d bytes before the bad value, in slabs up to %d bytes", c.dt, released, len(data), biggest)
 		}
 	}
 }

@@ -157,12 +157,13 @@ func (f *File) Weights() (*weights.Set, error) {
 		if err := canon.CheckShape(c, t); err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: %w", f.Name, ti.Name, err)
 		}
-		if err := checkFinite(t); err != nil {
+		// The check reads the tensor's pages a slab at a time and lets
+		// each go until a consumer needs it, so that opening a file makes
+		// neither all of it nor a whole large tensor resident at once (the
+		// last release takes the pages the slabs' edges shared).
+		if err := checkFinite(t, f.data.Release); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		// The check read the tensor's pages; let them go until a consumer
-		// needs them, so that opening a file does not make all of it
-		// resident at once.
 		f.data.Release(b)
 		s.Tensors[name] = t
 	}
@@ -177,25 +178,26 @@ func (f *File) Weights() (*weights.Set, error) {
 func ExpectedShape(c arch.Config, name string) []int { return canon.Shape(c, name) }
 
 // checkFinite reports a NaN or infinity in a tensor, or in a quantised
-// tensor's scales, naming the tensor.
-func checkFinite(t *weights.Tensor) error {
+// tensor's scales, naming the tensor. It reads the tensor in slabs of at
+// most 8 MiB and hands each to release (when not nil) once read, so that
+// checking a large mapped tensor never makes all of it resident.
+func checkFinite(t *weights.Tensor, release func([]byte)) error {
 	switch t.DType {
 	case weights.F32:
-		return mapped.CheckFiniteF32(t.Name, t.Data)
-	case weights.F16:
-		for i := 0; i+2 <= len(t.Data); i += 2 {
-			if binary.LittleEndian.Uint16(t.Data[i:])&0x7C00 == 0x7C00 {
-				return fmt.Errorf("tensor %q holds %v at element %d", t.Name, quant.F16ToF32(binary.LittleEndian.Uint16(t.Data[i:])), i/2)
-			}
+		return mapped.CheckFiniteF32Releasing(t.Name, t.Data, release)
+	case weights.F16, weights.BF16:
+		mask, f32 := uint16(0x7C00), quant.F16ToF32
+		if t.DType == weights.BF16 {
+			mask, f32 = 0x7F80, quant.BF16ToF32
 		}
-		return nil
-	case weights.BF16:
-		for i := 0; i+2 <= len(t.Data); i += 2 {
-			if binary.LittleEndian.Uint16(t.Data[i:])&0x7F80 == 0x7F80 {
-				return fmt.Errorf("tensor %q holds %v at element %d", t.Name, quant.BF16ToF32(binary.LittleEndian.Uint16(t.Data[i:])), i/2)
+		return mapped.CheckSlabs(t.Data, 2, release, func(slab []byte, first int) error {
+			for i := 0; i+2 <= len(slab); i += 2 {
+				if binary.LittleEndian.Uint16(slab[i:])&mask == mask {
+					return fmt.Errorf("tensor %q holds %v at element %d", t.Name, f32(binary.LittleEndian.Uint16(slab[i:])), first+i/2)
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	}
 	// Quantised: the f16 scales are the only place a non-finite value can
 	// hide. Check them block by block.
@@ -209,14 +211,16 @@ func checkFinite(t *weights.Tensor) error {
 	case weights.Q6_K:
 		scaleAt = []int{208}
 	}
-	for b := 0; b*size < len(t.Data); b++ {
-		for _, at := range scaleAt {
-			if binary.LittleEndian.Uint16(t.Data[b*size+at:])&0x7C00 == 0x7C00 {
-				return fmt.Errorf("tensor %q has a non-finite scale in the block of elements %d..%d", t.Name, b*vals, (b+1)*vals-1)
+	return mapped.CheckSlabs(t.Data, size, release, func(slab []byte, first int) error {
+		for b := 0; (b+1)*size <= len(slab); b++ {
+			for _, at := range scaleAt {
+				if binary.LittleEndian.Uint16(slab[b*size+at:])&0x7C00 == 0x7C00 {
+					return fmt.Errorf("tensor %q has a non-finite scale in the block of elements %d..%d", t.Name, (first+b)*vals, (first+b+1)*vals-1)
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // ParseBytes parses a GGUF file held in memory (by way of a temporary file,

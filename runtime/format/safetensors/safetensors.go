@@ -57,7 +57,7 @@ func OpenFile(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	f, err := Parse(path, m.Data)
+	f, err := parse(path, m.Data, m)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -77,6 +77,12 @@ type entry struct {
 // tensor's byte range matches its shape and that the ranges tile the data
 // exactly, and that float tensors hold no NaN or infinity.
 func Parse(name string, data []byte) (*File, error) {
+	return parse(name, data, mapped.FromBytes(name, data))
+}
+
+// parse is Parse of data held by m: the finite-value check reads each
+// tensor a slab at a time and releases the slabs it has read from m.
+func parse(name string, data []byte, m *mapped.File) (*File, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("%s: %d bytes is too short for a safetensors header", name, len(data))
 	}
@@ -91,7 +97,7 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%s: header JSON: %w", name, err)
 	}
-	f := &File{Name: name, data: mapped.FromBytes(name, data)}
+	f := &File{Name: name, data: m}
 	type span struct {
 		lo, hi uint64
 		name   string
@@ -135,9 +141,10 @@ func Parse(name string, data []byte) (*File, error) {
 			return nil, fmt.Errorf("%s: tensor %q (%s, shape %v) needs %d bytes but data_offsets %v span %d", name, key, e.DType, shape, size, e.DataOffsets, hi-lo)
 		}
 		t := &weights.Tensor{Name: key, Shape: shape, DType: dt, Data: body[lo:hi:hi]}
-		if err := checkFinite(t); err != nil {
+		if err := checkFinite(t, m.Release); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		m.Release(t.Data)
 		spans = append(spans, span{lo, hi, key, t})
 	}
 	slices.SortFunc(spans, func(a, b span) int {
@@ -173,21 +180,27 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-func checkFinite(t *weights.Tensor) error {
+// checkFinite reports the first NaN or infinity of a float tensor, naming
+// the tensor and the element. It reads the tensor in slabs of at most 8 MiB
+// and hands each to release (when not nil) once read, so that checking a
+// large mapped tensor never makes all of it resident.
+func checkFinite(t *weights.Tensor, release func([]byte)) error {
 	switch t.DType {
 	case weights.F32:
-		return mapped.CheckFiniteF32(t.Name, t.Data)
+		return mapped.CheckFiniteF32Releasing(t.Name, t.Data, release)
 	case weights.F16, weights.BF16:
-		mask := uint16(0x7C00)
+		mask, f32 := uint16(0x7C00), quant.F16ToF32
 		if t.DType == weights.BF16 {
-			mask = 0x7F80
+			mask, f32 = 0x7F80, quant.BF16ToF32
 		}
-		for i := 0; i+2 <= len(t.Data); i += 2 {
-			if binary.LittleEndian.Uint16(t.Data[i:])&mask == mask {
-				x, _ := quant.Dequantize(&weights.Tensor{Shape: []int{1}, DType: t.DType, Data: t.Data[i : i+2]})
-				return fmt.Errorf("tensor %q holds %v at element %d", t.Name, x[0], i/2)
+		return mapped.CheckSlabs(t.Data, 2, release, func(slab []byte, first int) error {
+			for i := 0; i+2 <= len(slab); i += 2 {
+				if binary.LittleEndian.Uint16(slab[i:])&mask == mask {
+					return fmt.Errorf("tensor %q holds %v at element %d", t.Name, f32(binary.LittleEndian.Uint16(slab[i:])), first+i/2)
+				}
 			}
-		}
+			return nil
+		})
 	}
 	return nil
 }

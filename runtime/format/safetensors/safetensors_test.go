@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -323,4 +325,62 @@ func TestIndexListsMissingTensor(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `lists tensor "lm_head.weight"`) {
 		t.Errorf("error %v", err)
 	}
+}
+
+// TestLargeTensorFiniteCheckBounded opens a file whose one 96 MiB F32
+// tensor holds +Inf near its end: the error names the tensor and the
+// element, the check allocates next to nothing (the file is mapped) and
+// the process's peak resident set grows by a few 8 MiB slabs, not by the
+// tensor (reset through /proc/self/clear_refs, then read from VmHWM).
+func TestLargeTensorFiniteCheckBounded(t *testing.T) {
+	const n = 24 << 20 // elements
+	bad := n - 1000
+	path := filepath.Join(t.TempDir(), "big.safetensors")
+	hdr := []byte(`{"w":{"dtype":"F32","shape":[` + strconv.Itoa(n) + `],"data_offsets":[0,` + strconv.Itoa(4*n) + `]}}`)
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, uint64(len(hdr)))
+	b.Write(hdr)
+	body := make([]byte, 4*n)
+	binary.LittleEndian.PutUint32(body[4*bad:], math.Float32bits(float32(math.Inf(1))))
+	b.Write(body)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body, b = nil, bytes.Buffer{}
+	goruntime.GC()
+	var m0, m1 goruntime.MemStats
+	goruntime.ReadMemStats(&m0)
+	rss := procStatus(t, "VmRSS")
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Fatalf("cannot reset the peak resident set: %v", err)
+	}
+	_, err := OpenFile(path)
+	goruntime.ReadMemStats(&m1)
+	peak := procStatus(t, "VmHWM")
+	if err == nil || !strings.Contains(err.Error(), `tensor "w" holds +Inf at element `+strconv.Itoa(bad)) {
+		t.Fatalf("got %v, want +Inf at element %d of tensor \"w\"", err, bad)
+	}
+	if a := m1.TotalAlloc - m0.TotalAlloc; a > 1<<20 {
+		t.Errorf("the check allocated %d bytes", a)
+	}
+	if grew := peak - rss; grew > 32<<20 {
+		t.Errorf("the peak resident set grew by %d MiB checking a %d MiB tensor", grew>>20, 4*n>>20)
+	}
+}
+
+// procStatus returns a size field of /proc/self/status in bytes.
+func procStatus(t *testing.T, field string) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == field+":" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
 }

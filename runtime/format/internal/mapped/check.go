@@ -19,9 +19,21 @@ const checkSlab = 8 << 20
 // read, so that checking a large mapped tensor never makes all of it
 // resident at once.
 func CheckFiniteF32Releasing(name string, data []byte, release func([]byte)) error {
-	for lo := 0; lo < len(data); lo += checkSlab {
-		hi := min(lo+checkSlab, len(data))
-		if err := checkFiniteF32(name, data[lo:hi], lo/4); err != nil {
+	return CheckSlabs(data, 4, release, func(slab []byte, first int) error { return checkFiniteF32(name, slab, first) })
+}
+
+// CheckSlabs calls check on data in slabs of at most 8 MiB, each a whole
+// number of units of unit bytes (an element, or a quantised block), with
+// the index of the slab's first unit in data, and hands each slab to
+// release (when not nil) once it has been checked: a check of a mapped
+// tensor then keeps at most a slab of it resident. It stops at the first
+// error.
+func CheckSlabs(data []byte, unit int, release func([]byte), check func(slab []byte, first int) error) error {
+	unit = max(unit, 1)
+	step := max(checkSlab/unit, 1) * unit
+	for lo := 0; lo < len(data); lo += step {
+		hi := min(lo+step, len(data))
+		if err := check(data[lo:hi], lo/unit); err != nil {
 			return err
 		}
 		if release != nil {
