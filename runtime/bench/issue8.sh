@@ -10,7 +10,8 @@
 # About 3 minutes on a quiet 2-CPU machine with the defaults.
 #
 #   [LLAMA2C_RUN=/path/to/run] runtime/bench/issue8.sh [OUTDIR]
-#   (env: SHAPES="15M 42M 110M" THREADS="1 2" PROMPT=128 GEN=48 STEPS=128)
+#   (env: SHAPES="15M 42M 110M" THREADS="1 2" PROMPT=128 GEN=48 STEPS=128;
+#   with two thread counts it ends with `wbench ceiling`, about 20 s, unless CEILING=0)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-${TMPDIR:-/tmp}/whisperc-bench}
@@ -135,3 +136,10 @@ for s in shapes:
 if l2c:
     print('\nllama2.c (fp32, 1 thread): ' + '; '.join(f"{s} whisperc {r['whisperc']:.1f} vs {r['llama2c']:.1f} tok/s" for s, r in l2c.items()))
 EOF
+if [ "$(echo $threads | wc -w)" -gt 1 ] && [ "${CEILING:-1}" != 0 ]; then
+	# What a second thread can give at all on this machine (CEILING=0 skips).
+	echo
+	echo "two-thread ceiling of this machine (wbench ceiling): the same work on 1 and on 2 threads at once"
+	echo
+	"$out/wbench" ceiling -time 2s
+fi

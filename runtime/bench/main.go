@@ -58,8 +58,10 @@ func main() {
 		err = load(os.Args[2:])
 	case "trainmem":
 		err = trainMem(os.Args[2:])
+	case "ceiling":
+		err = ceiling(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (gen, run, load or trainmem)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (gen, run, load, trainmem or ceiling)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

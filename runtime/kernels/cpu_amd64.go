@@ -186,6 +186,22 @@ func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 //go:noescape
 func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
 
+// useVBMI reports whether the kernels that gather bytes with VPERMT2B
+// (AVX-512 VBMI) may run beside the VNNI ones.
+var useVBMI = useVNNI && cpu.X86.HasAVX512VBMI
+
+// dotRowsQ4_0G4VBMI is dotRowsQ4_0G4VNNI gathering each group's code
+// bytes and scales with two permutes (AVX-512 VBMI).
+//
+//go:noescape
+func dotRowsQ4_0G4VBMI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+
+// dotRows4Q4_0G4VBMI is dotRows4Q4_0G4VNNI gathering each group's code
+// bytes and scales with two permutes (AVX-512 VBMI).
+//
+//go:noescape
+func dotRows4Q4_0G4VBMI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int)
+
 // dotRows4Q4_0G4VNNI is dotRowsQ4_0G4VNNI for four activations at once,
 // interleaved by interleave4G4; activation a's results go to out +
 // a·stride bytes.

@@ -73,6 +73,14 @@ func dotRowsQ4_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, d
 func dotRowsQ4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32) {
 }
 
+const useVBMI = false
+
+func dotRowsQ4_0G4VBMI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32) {
+}
+
+func dotRows4Q4_0G4VBMI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int) {
+}
+
 func dotRows4Q4_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int) {
 }
 

@@ -94,16 +94,11 @@ func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 	chunk := (rows + t - 1) / t
 	chunk = (chunk + align - 1) / align * align
 	if e.Pool != nil && e.Pool.Threads() > 1 {
-		bounds := make([]int, 0, t+1)
-		for lo := 0; lo < rows; lo += chunk {
-			bounds = append(bounds, lo)
-		}
-		bounds = append(bounds, rows)
-		if len(bounds) > 2 {
-			e.Pool.run(fn, bounds)
+		if chunk >= rows {
+			fn(0, rows)
 			return
 		}
-		fn(0, rows)
+		e.Pool.run(fn, rows, chunk, t-1)
 		return
 	}
 	var wg sync.WaitGroup

@@ -69,3 +69,19 @@ func BenchmarkPoolMatVec(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPoolHandoff times a parallel product that does almost nothing,
+// so that the time per call is the cost of handing a share to the worker
+// and waiting for it.
+func BenchmarkPoolHandoff(b *testing.B) {
+	pool := NewPool(2)
+	var sink [64]float32
+	e := Exec{Threads: 2, Pool: pool}
+	for b.Loop() {
+		e.parallelRows(64, 1, 1<<20, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sink[i]++
+			}
+		})
+	}
+}

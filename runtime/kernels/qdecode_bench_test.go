@@ -39,7 +39,7 @@ func decodeSet(b *testing.B, m Method, rows, cols, minBytes int) []*QMatrix {
 
 // BenchmarkIntDecode times the integer-dot decode products over 96 MB of
 // 2048×768 matrices (110M's feed-forward shape), three times the last-level
-// cache, comparing the four-block kernels with the pair-at-a-time ones side by side; MB/s is weight bytes
+// cache, and over one 1024×768 matrix that stays in L2 (compute alone), comparing the four-block kernels with the pair-at-a-time ones side by side; MB/s is weight bytes
 // streamed per second.
 func BenchmarkIntDecode(b *testing.B) {
 	if !(Exec{}).vnni() {
@@ -48,18 +48,30 @@ func BenchmarkIntDecode(b *testing.B) {
 	rows, cols := 2048, 768
 	x := randVec(2, cols, 1)
 	out := make([]float32, rows)
-	for _, m := range []Method{Q8_0, Q4_0, NF4, Q4_K, Q6_K} {
-		set := decodeSet(b, m, rows, cols, 96<<20)
-		for _, g4 := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%v/g4=%v", m, g4), func(b *testing.B) {
-				old := noG4
-				noG4 = !g4
-				defer func() { noG4 = old }()
+	for _, c := range []struct {
+		m    Method
+		from string
+	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}} {
+		m := c.m
+		var set []*QMatrix
+		if c.from == "l2" {
+			set = decodeSet(b, m, rows/2, cols, 0)
+		} else {
+			set = decodeSet(b, m, rows, cols, 96<<20)
+		}
+		for _, v := range []struct {
+			name         string
+			noG4, noVBMI bool
+		}{{"pairs", true, true}, {"g4", false, true}, {"g4vbmi", false, false}} {
+			b.Run(fmt.Sprintf("%v/%s/%s", m, c.from, v.name), func(b *testing.B) {
+				oldG4, oldVBMI := noG4, noVBMI
+				noG4, noVBMI = v.noG4, v.noVBMI
+				defer func() { noG4, noVBMI = oldG4, oldVBMI }()
 				b.SetBytes(int64(set[0].Bytes()))
 				defer cpuMetric(b)()
 				i := 0
 				for b.Loop() {
-					_ = Exec{}.QMatVec(out, set[i], x)
+					_ = Exec{}.QMatVec(out[:set[i].Rows], set[i], x)
 					i = (i + 1) % len(set)
 				}
 			})
@@ -118,11 +130,14 @@ func BenchmarkIntPrefill(b *testing.B) {
 	out := make([]float32, n*rows)
 	for _, m := range []Method{Q4_0, Q8_0, NF4} {
 		q := decodeSet(b, m, rows, cols, 0)[0]
-		for _, g4 := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%v/g4=%v", m, g4), func(b *testing.B) {
-				old := noG4
-				noG4 = !g4
-				defer func() { noG4 = old }()
+		for _, v := range []struct {
+			name         string
+			noG4, noVBMI bool
+		}{{"pairs", true, true}, {"g4", false, true}, {"g4vbmi", false, false}} {
+			b.Run(fmt.Sprintf("%v/%s", m, v.name), func(b *testing.B) {
+				oldG4, oldVBMI := noG4, noVBMI
+				noG4, noVBMI = v.noG4, v.noVBMI
+				defer func() { noG4, noVBMI = oldG4, oldVBMI }()
 				defer cpuMetric(b)()
 				for b.Loop() {
 					_ = Exec{}.QMatMul(out, x, q, n)

@@ -302,11 +302,15 @@ func newIntKernel(q *QMatrix) intKernel {
 	}
 	if q.Method == Q4_0 && !noG4 {
 		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k, false) }
+		dot1, dot4 := dotRowsQ4_0G4VNNI, dotRows4Q4_0G4VNNI
+		if useVBMI && !noVBMI {
+			dot1, dot4 = dotRowsQ4_0G4VBMI, dotRows4Q4_0G4VBMI
+		}
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
-			dotRowsQ4_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+			dot1(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
 		}
 		k1.rows4g = func(g *act8, b int, out []float32, lo, hi int) {
-			dotRows4Q4_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.d[0], &g.bias[0], &out[b*q.Rows+lo], 4*q.Rows)
+			dot4(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.d[0], &g.bias[0], &out[b*q.Rows+lo], 4*q.Rows)
 		}
 	}
 	return k1
@@ -315,6 +319,10 @@ func newIntKernel(q *QMatrix) intKernel {
 // noG4 turns the four-block one-activation kernels off, for tests and
 // benchmarks that compare them with the pair-at-a-time ones.
 var noG4 = false
+
+// noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for
+// tests and benchmarks that compare the two.
+var noVBMI = false
 
 // row returns activation b of a batch that one act32 or act256 call
 // quantised whole (rows of cols values never share a block).

@@ -98,6 +98,21 @@ func TestIntDotKernels(t *testing.T) {
 	if !useVNNI {
 		t.Skip("no AVX-512 VNNI on this CPU: the float kernels run instead (tested by TestGGMLKernels)")
 	}
+	testIntDotKernels(t)
+}
+
+// TestIntDotKernelsNoVBMI is TestIntDotKernels with the VNNI-only forms of
+// the kernels that have a VBMI one, as on a CPU without VBMI.
+func TestIntDotKernelsNoVBMI(t *testing.T) {
+	if !useVBMI {
+		t.Skip("no AVX-512 VBMI on this CPU: TestIntDotKernels runs the VNNI-only kernels")
+	}
+	noVBMI = true
+	defer func() { noVBMI = false }()
+	testIntDotKernels(t)
+}
+
+func testIntDotKernels(t *testing.T) {
 	const rows = 37
 	for _, c := range intDotCases(t, rows) {
 		cols := c.q.Cols

@@ -95,6 +95,38 @@ DATA quadlanes<>+48(SB)/8, $0x0000000300000003
 DATA quadlanes<>+56(SB)/8, $0x0000000300000003
 GLOBL quadlanes<>(SB), RODATA|NOPTR, $64
 
+// q40bytes picks the 16 code bytes of each of four consecutive block_q4_0
+// records (72 bytes: the first 64 in one register, the last 8 in another)
+// into the four 128-bit lanes, for VPERMT2B; q40words picks their four
+// float16 scales into words 0-3, for VPERMW (AVX-512 VBMI and BW).
+DATA q40bytes<>+0(SB)/8, $0x0908070605040302
+DATA q40bytes<>+8(SB)/8, $0x11100f0e0d0c0b0a
+DATA q40bytes<>+16(SB)/8, $0x1b1a191817161514
+DATA q40bytes<>+24(SB)/8, $0x232221201f1e1d1c
+DATA q40bytes<>+32(SB)/8, $0x2d2c2b2a29282726
+DATA q40bytes<>+40(SB)/8, $0x3534333231302f2e
+DATA q40bytes<>+48(SB)/8, $0x3f3e3d3c3b3a3938
+DATA q40bytes<>+56(SB)/8, $0x4746454443424140
+GLOBL q40bytes<>(SB), RODATA|NOPTR, $64
+DATA q40words<>+0(SB)/8, $0x001b001200090000
+DATA q40words<>+8(SB)/8, $0x0000000000000000
+DATA q40words<>+16(SB)/8, $0x0000000000000000
+DATA q40words<>+24(SB)/8, $0x0000000000000000
+DATA q40words<>+32(SB)/8, $0x0000000000000000
+DATA q40words<>+40(SB)/8, $0x0000000000000000
+DATA q40words<>+48(SB)/8, $0x0000000000000000
+DATA q40words<>+56(SB)/8, $0x0000000000000000
+GLOBL q40words<>(SB), RODATA|NOPTR, $64
+
+// Q40LOADV sets Z0 to the code bytes of the four blocks at off(SI), lane b
+// block b's, and words 0-3 of X2 to their scales: two loads and two
+// permutes instead of four loads and eight inserts. It clobbers Z1.
+#define Q40LOADV(off) \
+	VMOVDQU64 off(SI), Z0; \
+	VMOVQ off+64(SI), X1; \
+	VPERMW Z0, Z9, Z2; \
+	VPERMT2B Z1, Z10, Z0
+
 // Q40G4BODY adds the group whose code bytes are in Z0 (lane b: block b's
 // 16 bytes) and whose four float16 weight scales are in X2 to acc: DI, R9
 // and R10 point at the group's 128 activation codes, 16 biases and four
@@ -216,6 +248,95 @@ g4store:
 	ADDQ $4, BX
 	DECQ rows+8(FP)
 	JNZ  g4row
+	VZEROUPPER
+	RET
+
+// func dotRowsQ4_0G4VBMI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
+//
+// dotRowsQ4_0G4VNNI with Q40LOADV's loads for whole groups (VBMI).
+TEXT ·dotRowsQ4_0G4VBMI(SB), NOSPLIT, $0-56
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+	LEAQ q40words<>(SB), AX
+	VMOVDQU64 (AX), Z9
+	LEAQ q40bytes<>(SB), AX
+	VMOVDQU64 (AX), Z10
+
+v4row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+
+v4oct:
+	CMPQ CX, $8
+	JLT  v4quad
+	Q40LOADV(0)
+	Q40G4BODY(Z12)
+	Q40LOADV(72)
+	ADDQ $128, DI
+	ADDQ $64, R9
+	ADDQ $16, R10
+	Q40G4BODY(Z13)
+	ADDQ $144, SI
+	ADDQ $128, DI
+	ADDQ $64, R9
+	ADDQ $16, R10
+	SUBQ $8, CX
+	JMP  v4oct
+
+v4quad:
+	CMPQ CX, $4
+	JLT  v4tail
+	Q40LOADV(0)
+	Q40G4BODY(Z12)
+	ADDQ $72, SI
+	ADDQ $128, DI
+	ADDQ $64, R9
+	ADDQ $16, R10
+	SUBQ $4, CX
+
+v4tail:
+	// One to three blocks left: the missing blocks' lanes get scale 0
+	// (X2's unset words) and meet zero activation codes and biases, so
+	// whatever Z0 holds there adds exactly nothing.
+	TESTQ CX, CX
+	JZ   v4store
+	VMOVDQU 2(SI), X0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	CMPQ CX, $2
+	JLT  v4last
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VPINSRW $1, 18(SI), X2, X2
+	CMPQ CX, $3
+	JLT  v4last
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VPINSRW $2, 36(SI), X2, X2
+v4last:
+	Q40G4BODY(Z12)
+	IMULQ $18, CX
+	ADDQ CX, SI
+
+v4store:
+	VADDPS Z13, Z12, Z12
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  v4row
 	VZEROUPPER
 	RET
 
@@ -552,6 +673,78 @@ h4store:
 	ADDQ $4, BX
 	DECQ rows+8(FP)
 	JNZ  h4row
+	VZEROUPPER
+	RET
+
+// func dotRows4Q4_0G4VBMI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32, stride int)
+//
+// dotRows4Q4_0G4VNNI with Q40LOADV's loads for whole groups (VBMI).
+TEXT ·dotRows4Q4_0G4VBMI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+	LEAQ q40words<>(SB), AX
+	VMOVDQU64 (AX), Z9
+	LEAQ q40bytes<>(SB), AX
+	VMOVDQU64 (AX), Z10
+
+w4row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+
+w4quad:
+	CMPQ CX, $4
+	JLT  w4tail
+	Q40LOADV(0)
+	Q40G4X4
+	ADDQ $72, SI
+	SUBQ $4, CX
+	JMP  w4quad
+
+w4tail:
+	// One to three blocks left, as in dotRowsQ4_0G4VNNI.
+	TESTQ CX, CX
+	JZ   w4store
+	VMOVDQU 2(SI), X0
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	CMPQ CX, $2
+	JLT  w4last
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VPINSRW $1, 18(SI), X2, X2
+	CMPQ CX, $3
+	JLT  w4last
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VPINSRW $2, 36(SI), X2, X2
+w4last:
+	Q40G4X4
+	IMULQ $18, CX
+	ADDQ CX, SI
+
+w4store:
+	HSUM16(Z20, Y20, X20)
+	MOVSS X0, (BX)
+	HSUM16(Z21, Y21, X21)
+	MOVSS X0, (BX)(R13*1)
+	HSUM16(Z22, Y22, X22)
+	MOVSS X0, (BX)(R13*2)
+	HSUM16(Z23, Y23, X23)
+	LEAQ (BX)(R13*2), AX
+	MOVSS X0, (AX)(R13*1)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  w4row
 	VZEROUPPER
 	RET
 
