@@ -562,11 +562,7 @@ func (o *swigluOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	t, d := rowsCols(gs)
 	out := o.output(t, d)
-	y := out.Float32s()
-	for i, v := range g {
-		v *= 1 / (1 + exp32(-v))
-		y[i] = v * u[i]
-	}
+	kernels.SwiGLU(out.Float32s(), g, u)
 	return out, nil
 }
 

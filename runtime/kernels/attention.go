@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/modelwhisperer/whisperc/planner/cost"
 )
@@ -156,6 +157,21 @@ func (e Exec) AttentionBackward(kind AttnKernel, dq, dk, dv, q, k, v, out, lse, 
 
 var negInf = float32(math.Inf(-1))
 
+// scratchPool holds FlashAttention-2's per-goroutine tiles, so that a call
+// allocates nothing once the pool is warm.
+var scratchPool sync.Pool
+
+// getScratch returns a scratch buffer of at least n floats from the pool;
+// Put it back when done.
+func getScratch(n int) *[]float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float32, n)
+	return &b
+}
+
 // accumulateValues adds Σ_c p[c]·v_c to y for the count value rows
 // v_c = v[base+c·stride : base+c·stride+len(y)], four rows at a time with
 // the strided AVX2 kernel when it applies. Zero weights are skipped.
@@ -203,7 +219,9 @@ func keyScores(dst, q, k []float32, base, stride, count int, scale float32) {
 	}
 }
 
-// eagerForward materialises the [Heads, N, T] probabilities.
+// eagerForward materialises the [Heads, N, T] probabilities (in
+// *s.Scores when set). Each row's masked keys have probability exactly 0,
+// so they are neither computed nor summed: a row is its visible prefix.
 func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 	T, d, H, G := s.Keys(), s.HeadDim, s.Heads, s.Heads/s.KVHeads
 	scale := s.Scale()
@@ -220,13 +238,10 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 		for h := h0; h < h1; h++ {
 			g := h / G
 			for i := 0; i < s.N; i++ {
-				row := p[(h*s.N+i)*T : (h*s.N+i+1)*T]
-				qi := q[(i*H+h)*d : (i*H+h+1)*d]
 				lim := s.Pos + i // last visible key
+				row := p[(h*s.N+i)*T : (h*s.N+i)*T+lim+1]
+				qi := q[(i*H+h)*d : (i*H+h+1)*d]
 				keyScores(row, qi, k, g*d, s.KVHeads*d, lim+1, scale)
-				for j := lim + 1; j < len(row); j++ {
-					row[j] = negInf
-				}
 				l := softmaxInPlace(row)
 				if lse != nil {
 					lse[h*s.N+i] = l
@@ -240,20 +255,16 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 }
 
 // softmaxInPlace replaces row by its softmax and returns its log-sum-exp.
-// Entries of -Inf become 0.
+// Entries of -Inf become 0. The exponentials are computed sixteen at a
+// time (Exp32Shift, bit for bit exp32) and summed in order.
 func softmaxInPlace(row []float32) float32 {
 	m := negInf
 	for _, x := range row {
 		m = max(m, x)
 	}
+	Exp32Shift(row, row, m)
 	var sum float32
-	for j, x := range row {
-		if x == negInf {
-			row[j] = 0
-			continue
-		}
-		ex := exp32(x - m)
-		row[j] = ex
+	for _, ex := range row {
 		sum += ex
 	}
 	inv := 1 / sum
@@ -333,9 +344,11 @@ func (e Exec) flash2Forward(out, lse, q, k, v []float32, s AttnShape) {
 	nq := (s.N + br - 1) / br
 	// Work items are (head, query block) pairs.
 	e.parallelRows(H*nq, 1, br*s.Keys()*d, func(w0, w1 int) {
-		sb := make([]float32, br*bc) // Sᵢⱼ, then P̃ᵢⱼ
-		m := make([]float32, br)
-		l := make([]float32, br)
+		buf := getScratch(br*bc + 2*br)
+		defer scratchPool.Put(buf)
+		sb := (*buf)[:br*bc] // Sᵢⱼ, then P̃ᵢⱼ
+		m := (*buf)[br*bc : br*bc+br]
+		l := (*buf)[br*bc+br : br*bc+2*br]
 		for w := w0; w < w1; w++ {
 			h, qb := w/nq, w%nq
 			g := h / G
@@ -374,10 +387,9 @@ func (e Exec) flash2Forward(out, lse, q, k, v []float32, s AttnShape) {
 						}
 						m[r] = mnew
 					}
+					Exp32Shift(srow[:visible], srow[:visible], mnew)
 					var rs float32
-					for c, x := range srow[:visible] {
-						pv := exp32(x - mnew)
-						srow[c] = pv
+					for _, pv := range srow[:visible] {
 						rs += pv
 					}
 					accumulateValues(oi, srow, v, (j0*KV+g)*d, KV*d, visible)

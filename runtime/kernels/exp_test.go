@@ -135,3 +135,33 @@ func TestExpScale(t *testing.T) {
 		}
 	}
 }
+
+// TestExp32ShiftIsExp32 checks Exp32Shift bit for bit against the scalar
+// exp32 over a sweep of float32 bit patterns, a dense sweep of [−90, 90],
+// the edges of its range, several shifts, and lengths with a tail.
+func TestExp32ShiftIsExp32(t *testing.T) {
+	var xs []float32
+	for b := uint64(0); b < 1<<32; b += 4099 {
+		xs = append(xs, math.Float32frombits(uint32(b)))
+	}
+	for x := float32(-90); x <= 90; x += 0.0007 {
+		xs = append(xs, x)
+	}
+	for _, v := range []float32{-87, 88.7, 0, -1e-45, 1e-45, 88.72, -87.33} {
+		xs = append(xs, v, math.Nextafter32(v, -200), math.Nextafter32(v, 200))
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()))
+	for _, shift := range []float32{0, 1.5, -3.25, 40} {
+		for _, n := range []int{len(xs), len(xs) - 5, 15, 17, 1} {
+			x := xs[len(xs)-n:]
+			got := make([]float32, n)
+			Exp32Shift(got, x, shift)
+			for i := range n {
+				want := exp32(x[i] - shift)
+				if math.Float32bits(got[i]) != math.Float32bits(want) && !(got[i] != got[i] && want != want) {
+					t.Fatalf("shift %g, n=%d: exp32(%g−shift) = %g (%#x), scalar %g (%#x)", shift, n, x[i], got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}
