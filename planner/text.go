@@ -5,6 +5,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -91,13 +92,13 @@ func (p *Plan) WriteReport(w, diags io.Writer, files diag.Files, opts diag.TextO
 			}
 		}
 		if tm := s.Time; tm != nil && (s.Kind == StageGenerate || s.Kind == StageServe) {
-			fmt.Fprintf(&b, "    time           prefill %s, decoding %.0f tokens/s", seconds(tm.StepSeconds), tm.TokensPerSecond)
+			fmt.Fprintf(&b, "    time           prefill %s, decoding %s tokens/s", seconds(tm.StepSeconds), rate(tm.TokensPerSecond))
 			if tm.Seconds > 0 {
 				fmt.Fprintf(&b, ", %s in all", seconds(tm.Seconds))
 			}
 			fmt.Fprintf(&b, " (%s-bound; %s)\n", tm.Bound, tm.Assumption)
 		} else if tm != nil {
-			fmt.Fprintf(&b, "    time           %s per step, %.0f tokens/s", seconds(tm.StepSeconds), tm.TokensPerSecond)
+			fmt.Fprintf(&b, "    time           %s per step, %s tokens/s", seconds(tm.StepSeconds), rate(tm.TokensPerSecond))
 			if tm.Seconds > 0 {
 				fmt.Fprintf(&b, ", %s in all", seconds(tm.Seconds))
 			}
@@ -219,4 +220,13 @@ func WriteTargets(w io.Writer) error {
 		"Use --target NAME, --target NAME*N for N devices, or --target path/to/profile.hcl.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// rate formats a speed: whole numbers from 10 up, else two significant
+// digits (a 70B model decodes 0.12 tokens/s on a CPU, not "0").
+func rate(v float64) string {
+	if v >= 10 || v == 0 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
 }
