@@ -229,6 +229,12 @@ func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32,
 //go:noescape
 func dot4bitRowsDQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32)
 
+// dot4bitRowsDQG4OddVNNI is dot4bitRowsDQG4VNNI for any halves and any
+// s.h0, each half's scale looked up on its own.
+//
+//go:noescape
+func dot4bitRowsDQG4OddVNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32)
+
 // dotRowsQ5_0VNNI is dotRowsQ8_0VNNI for block_q5_0 records and k = 16.
 //
 //go:noescape

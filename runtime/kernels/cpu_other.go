@@ -93,6 +93,9 @@ func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32,
 func dot4bitRowsDQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32) {
 }
 
+func dot4bitRowsDQG4OddVNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32) {
+}
+
 func dotRowsQ5_0VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, dxv *float32, bias *int32, out *float32) {
 }
 

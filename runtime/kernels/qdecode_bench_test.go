@@ -46,16 +46,20 @@ func BenchmarkIntDecode(b *testing.B) {
 		b.Skip("no AVX-512 VNNI")
 	}
 	rows, cols := 2048, 768
-	x := randVec(2, cols, 1)
+	x := randVec(2, 2048, 1)
 	out := make([]float32, rows)
 	for _, c := range []struct {
 		m    Method
 		from string
-	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}} {
+	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {NF4, "dram-oddrows"}, {NF4, "l2-oddrows"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}} {
 		m := c.m
 		var set []*QMatrix
 		if c.from == "l2" {
 			set = decodeSet(b, m, rows/2, cols, 0)
+		} else if c.from == "l2-oddrows" {
+			set = decodeSet(b, m, 512, 1376, 0)
+		} else if c.from == "dram-oddrows" {
+			set = decodeSet(b, m, 768, 1376, 96<<20) // 42M's down projection: 43 halves a row
 		} else {
 			set = decodeSet(b, m, rows, cols, 96<<20)
 		}
@@ -71,7 +75,9 @@ func BenchmarkIntDecode(b *testing.B) {
 				defer cpuMetric(b)()
 				i := 0
 				for b.Loop() {
-					_ = Exec{}.QMatVec(out[:set[i].Rows], set[i], x)
+					if err := (Exec{}).QMatVec(out[:set[i].Rows], set[i], x[:set[i].Cols]); err != nil {
+						b.Fatal(err)
+					}
 					i = (i + 1) % len(set)
 				}
 			})

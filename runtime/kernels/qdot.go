@@ -254,6 +254,14 @@ func newIntKernel(q *QMatrix) intKernel {
 				s.h0 = lo * halves
 				dot4bitRows4DQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.d[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
 			}
+		} else if q.DoubleQuant && !noG4 {
+			// Rows of an odd number of halves start at either parity.
+			quant1 = func(x []float32) *act8 { return act32g4(x, 128, true) }
+			rows1 = func(a *act8, out []float32, lo, hi int) {
+				s := s
+				s.h0 = lo * halves
+				dot4bitRowsDQG4OddVNNI(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
+			}
 		}
 		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows4g: rows4g, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s

@@ -64,7 +64,7 @@ func intDotCases(t *testing.T, rows int) []intDotCase {
 	}
 	for _, m := range []Method{NF4, FP4} {
 		for _, dq := range []bool{false, true} {
-			for _, cols := range []int{96, 224, 320, 512, 64 * 300} {
+			for _, cols := range []int{96, 224, 320, 512, 64 * 300, 32 * 601} {
 				q, err := QuantizeConfig(randVec(uint64(cols), rows*cols, 0.02), rows, cols, QuantConfig{Method: m, DoubleQuant: dq})
 				if err != nil {
 					t.Fatal(err)

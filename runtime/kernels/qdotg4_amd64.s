@@ -95,6 +95,48 @@ DATA quadlanes<>+48(SB)/8, $0x0000000300000003
 DATA quadlanes<>+56(SB)/8, $0x0000000300000003
 GLOBL quadlanes<>(SB), RODATA|NOPTR, $64
 
+// ODDSCALE inserts half H+k's scale, table[qa[(H+k)/2]] (H in R11), as
+// element k of X2. It clobbers AX and DX.
+#define ODDSCALE(k) \
+	LEAQ k(R11), DX; \
+	SHRQ $1, DX; \
+	MOVBLZX (R10)(DX*1), AX; \
+	VINSERTPS $(k<<4), (SP)(AX*4), X2, X2
+
+// DIRECTSCALE inserts half H+k's scale as element k of X2, computed
+// without the table: (code[qa[b]]·a2[b/256] + off)·mul for b = (H+k)/2. It
+// clobbers AX, DX and X3.
+#define DIRECTSCALE(k) \
+	LEAQ k(R11), DX; \
+	SHRQ $1, DX; \
+	MOVBLZX (R10)(DX*1), AX; \
+	VMOVSS (R13)(AX*4), X3; \
+	SHRQ $8, DX; \
+	VMULSS (R12)(DX*4), X3, X3; \
+	VADDSS X7, X3, X3; \
+	VMULSS X5, X3, X3; \
+	VINSERTPS $(k<<4), X3, X2, X2
+
+// ODDBODY adds the four halves whose code bytes are in Z0 and per-half
+// weight scales in X2 to Z12 and moves DI, R8 and R9 to the next group's
+// activation. It clobbers Z1-Z3.
+#define ODDBODY \
+	VMULPS (R8), X2, X2; \
+	VPERMPS Z2, Z11, Z2; \
+	VPSRLW $4, Z0, Z1; \
+	VPANDD Z15, Z1, Z1; \
+	VPANDD Z15, Z0, Z0; \
+	VPSHUFB Z1, Z14, Z1; \
+	VPSHUFB Z0, Z14, Z0; \
+	VMOVDQU32 (R9), Z3; \
+	VPDPBUSD (DI), Z1, Z3; \
+	VPDPBUSD 64(DI), Z0, Z3; \
+	VCVTDQ2PS Z3, Z3; \
+	VFMADD231PS Z2, Z3, Z12; \
+	ADDQ $128, DI; \
+	ADDQ $16, R8; \
+	ADDQ $64, R9
+
 // q40bytes picks the 16 code bytes of each of four consecutive block_q4_0
 // records (72 bytes: the first 64 in one register, the last 8 in another)
 // into the four 128-bit lanes, for VPERMT2B; q40words picks their four
@@ -845,5 +887,108 @@ m4store:
 	ADDQ $4, BX
 	DECQ rows+8(FP)
 	JNZ  m4row
+	VZEROUPPER
+	RET
+
+// func dot4bitRowsDQG4OddVNNI(codes *byte, rows int, halves int, xq *int8, xd *float32, bias *int32, s *blockScales, out *float32)
+//
+// dot4bitRowsDQG4VNNI for rows of any number of halves starting at any
+// global half: each of a group's four halves has its scale looked up on
+// its own, so a group may hold parts of three blocks. A group that reaches
+// a block of a new group of 256 computes its scales directly and rebuilds
+// the table; the last one to three halves of a row compute theirs
+// directly.
+TEXT ·dot4bitRowsDQG4OddVNNI(SB), $1032-64
+	MOVQ codes+0(FP), SI
+	MOVQ s+48(FP), AX
+	MOVQ 8(AX), R10
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R11
+	VBROADCASTSS 40(AX), Z7
+	VBROADCASTSS 44(AX), Z5
+	MOVQ $-1, DX
+	MOVQ DX, 1024(SP)
+	MOVQ 48(AX), DX
+	VMOVDQU64 (DX), Z14
+	MOVQ out+56(FP), BX
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ quadlanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+o4row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xd+32(FP), R8
+	MOVQ bias+40(FP), R9
+	VXORPS Z12, Z12, Z12
+
+o4quad:
+	CMPQ CX, $4
+	JLT  o4tail
+	VXORPS X2, X2, X2
+	LEAQ 3(R11), AX
+	SHRQ $9, AX
+	CMPQ AX, 1024(SP)
+	JNE  o4slow
+	ODDSCALE(0)
+	ODDSCALE(1)
+	ODDSCALE(2)
+	ODDSCALE(3)
+
+o4go:
+	VMOVDQU64 (SI), Z0
+	ODDBODY
+	ADDQ $64, SI
+	ADDQ $4, R11
+	SUBQ $4, CX
+	JMP  o4quad
+
+o4slow:
+	DIRECTSCALE(0)
+	DIRECTSCALE(1)
+	DIRECTSCALE(2)
+	DIRECTSCALE(3)
+	LEAQ 3(R11), AX
+	SHRQ $9, AX
+	DQTABLE
+	JMP  o4go
+
+o4tail:
+	// One to three halves left: the missing ones keep scale 0 and meet
+	// zero activation codes, biases and scales.
+	TESTQ CX, CX
+	JZ   o4store
+	VXORPS X2, X2, X2
+	DIRECTSCALE(0)
+	VMOVDQU (SI), X0
+	CMPQ CX, $2
+	JLT  o4last
+	DIRECTSCALE(1)
+	VINSERTI32X4 $1, 16(SI), Z0, Z0
+	CMPQ CX, $3
+	JLT  o4last
+	DIRECTSCALE(2)
+	VINSERTI32X4 $2, 32(SI), Z0, Z0
+
+o4last:
+	ODDBODY
+	ADDQ CX, R11
+	SHLQ $4, CX
+	ADDQ CX, SI
+
+o4store:
+	VEXTRACTF64X4 $1, Z12, Y1
+	VADDPS Y1, Y12, Y12
+	VEXTRACTF128 $1, Y12, X1
+	VADDPS X1, X12, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (BX)
+	ADDQ $4, BX
+	DECQ rows+8(FP)
+	JNZ  o4row
 	VZEROUPPER
 	RET

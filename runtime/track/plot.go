@@ -7,6 +7,11 @@ import (
 	"math"
 	"sort"
 	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Series is one metric of one run over its steps.
@@ -67,16 +72,7 @@ var plotColors = []color.RGBA{
 }
 
 // Plot draws the series as lines on one chart and writes it in format
-// ("png" or "svg"): a title, a grid at the ticks, whole-step ticks on the
-// x axis, about five round values on the y axis, one colour per series
-// (dashed after the eighth), markers on sparse series, and a legend.
-//
-// whisperc draws the chart itself (chart.go) rather than with gonum/plot,
-// whose embedded Liberation fonts and drawing back ends were 6.8 MB of
-// every whisperc process's resident memory, plotting or not: an
-// executable's mapped segments are resident as a whole on this project's
-// Linux (large folios), so a run of stories260K peaked at 49.5 MiB
-// instead of 43.4 MiB.
+// ("png" or "svg").
 func Plot(w io.Writer, format, title string, series []Series) error {
 	if format != "png" && format != "svg" {
 		return fmt.Errorf("plot format %q: use .png or .svg", format)
@@ -84,60 +80,65 @@ func Plot(w io.Writer, format, title string, series []Series) error {
 	if len(series) == 0 {
 		return fmt.Errorf("nothing to plot")
 	}
-	c := newChart(title, series)
-	if format == "svg" {
-		return c.svg(w)
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = "value"
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	for i, s := range series {
+		xys := make(plotter.XYs, len(s.Steps))
+		for j := range s.Steps {
+			xys[j].X, xys[j].Y = float64(s.Steps[j]), s.Value[j]
+		}
+		l, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return fmt.Errorf("series %s: %w", s.Label(), err)
+		}
+		c := plotColors[i%len(plotColors)]
+		l.Color, pts.Color = c, c
+		l.Width = vg.Points(1.5)
+		if i >= len(plotColors) {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		}
+		// Markers only where they do not clutter: sparse series such as
+		// an evaluation every few hundred steps.
+		if len(xys) <= 40 {
+			pts.Shape = draw.CircleGlyph{}
+			pts.Radius = vg.Points(2.5)
+			p.Add(l, pts)
+			p.Legend.Add(s.Label(), l, pts)
+		} else {
+			p.Add(l)
+			p.Legend.Add(s.Label(), l)
+		}
 	}
-	return c.png(w)
-}
-
-// tick is a labelled position on an axis.
-type tick struct {
-	Value float64
-	Label string
+	p.X.Tick.Marker = integerTicks{}
+	p.Legend.Padding = vg.Points(2)
+	wt, err := p.WriterTo(6*vg.Inch, 3.5*vg.Inch, format)
+	if err != nil {
+		return err
+	}
+	_, err = wt.WriteTo(w)
+	return err
 }
 
 // integerTicks puts labelled ticks at whole steps: multiples of 1, 2 or
 // 5 times a power of ten, about six of them.
-func integerTicks(lo, hi float64) []tick {
+type integerTicks struct{}
+
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
 	span := hi - lo
 	step := 1.0
-	for _, m := range []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7} {
+	for _, m := range []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6} {
 		step = m
 		if span/m <= 7 {
 			break
 		}
 	}
-	var ts []tick
+	var ts []plot.Tick
 	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
-		ts = append(ts, tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
-	}
-	return ts
-}
-
-// valueTicks puts about five ticks at multiples of 1, 2 or 5 times a power
-// of ten within [lo, hi], labelled with as few digits as tell them apart.
-func valueTicks(lo, hi float64) []tick {
-	span := hi - lo
-	if !(span > 0) {
-		return []tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
-	}
-	raw := span / 5
-	p := math.Pow(10, math.Floor(math.Log10(raw)))
-	step := p
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= raw {
-			step = m * p
-			break
-		}
-	}
-	digits := max(0, -int(math.Floor(math.Log10(step))))
-	var ts []tick
-	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		if math.Abs(v) < step*1e-9 {
-			v = 0
-		}
-		ts = append(ts, tick{Value: v, Label: strconv.FormatFloat(v, 'f', digits, 64)})
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
 	}
 	return ts
 }

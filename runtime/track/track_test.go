@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"image/png"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -615,66 +613,5 @@ func TestDiffRenamedRoot(t *testing.T) {
 	want := []Change{{What: "ft.whisper:2", A: "lr = 5e-3"}, {What: "ft-lr.whisper:2", B: "lr = 1e-3"}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("Diff = %+v, want %+v", got, want)
-	}
-}
-
-// TestPlotFormats checks the chart in both formats: the PNG decodes at its
-// size and shows each series' colour; the SVG has a line per series (and
-// per legend entry), markers only on the sparse series, the title escaped
-// and the labels; a non-finite value leaves a gap instead of failing.
-func TestPlotFormats(t *testing.T) {
-	dense := Series{Run: "r1", Stage: "train.sft", Name: "loss"}
-	sparse := Series{Run: "r2", Stage: "train.sft", Name: "eval_loss"}
-	for i := int64(1); i <= 100; i++ {
-		v := 5 / float64(i)
-		if i == 50 {
-			v = math.NaN()
-		}
-		dense.Steps, dense.Value = append(dense.Steps, i), append(dense.Value, v)
-		if i%25 == 0 {
-			sparse.Steps, sparse.Value = append(sparse.Steps, i), append(sparse.Value, 6/float64(i))
-		}
-	}
-	series := []Series{dense, sparse}
-	var pb bytes.Buffer
-	if err := Plot(&pb, "png", "loss <&> eval", series); err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(&pb)
-	if err != nil || img.Bounds().Dx() != 900 || img.Bounds().Dy() != 525 {
-		t.Fatalf("png: %v, %v", err, img)
-	}
-	for i := range series {
-		want, found := plotColors[i], false
-		for y := 0; y < 525 && !found; y++ {
-			for x := 0; x < 900 && !found; x++ {
-				r, g, b, _ := img.At(x, y).RGBA()
-				found = uint8(r>>8) == want.R && uint8(g>>8) == want.G && uint8(b>>8) == want.B
-			}
-		}
-		if !found {
-			t.Errorf("png: no pixel of series %d's colour %v", i, want)
-		}
-	}
-	var sb bytes.Buffer
-	if err := Plot(&sb, "svg", "loss <&> eval", series); err != nil {
-		t.Fatal(err)
-	}
-	svg := sb.String()
-	// The dense series breaks at its NaN: two runs, plus its legend sample;
-	// the sparse one is one run and a sample; the grid's lines are grey.
-	for _, c := range []struct {
-		what string
-		n    int
-	}{{`stroke="#0072b2"`, 3}, {`stroke="#d55e00"`, 2}, {`<circle`, 4 + 1}, {"loss &lt;&amp;&gt; eval", 1}, {">r1 sft/loss<", 1}, {">r2 sft/eval_loss<", 1}, {">step<", 1}} {
-		if got := strings.Count(svg, c.what); got != c.n {
-			t.Errorf("svg: %d of %q, want %d", got, c.what, c.n)
-		}
-	}
-	if err := Plot(&sb, "pdf", "x", series); err == nil {
-		t.Error("pdf accepted")
-	}
-	if err := Plot(&sb, "png", "x", nil); err == nil {
-		t.Error("an empty chart accepted")
 	}
 }
