@@ -242,25 +242,15 @@ func newIntKernel(q *QMatrix) intKernel {
 		var quant1 func(x []float32) *act8
 		var rows1 func(a *act8, out []float32, lo, hi int)
 		var rows4g func(g *act8, b int, out []float32, lo, hi int)
+		if q.DoubleQuant && !noG4 {
+			quant1 = func(x []float32) *act8 { return intQuant1(q, x) }
+			rows1 = func(a *act8, out []float32, lo, hi int) { intRows1(q, a, out, lo, hi) }
+		}
 		if q.DoubleQuant && halves%2 == 0 && !noG4 {
-			quant1 = func(x []float32) *act8 { return act32g4(x, 128, true) }
-			rows1 = func(a *act8, out []float32, lo, hi int) {
-				s := s
-				s.h0 = lo * halves
-				dot4bitRowsDQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
-			}
 			rows4g = func(g *act8, b int, out []float32, lo, hi int) {
 				s := s
 				s.h0 = lo * halves
 				dot4bitRows4DQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.d[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
-			}
-		} else if q.DoubleQuant && !noG4 {
-			// Rows of an odd number of halves start at either parity.
-			quant1 = func(x []float32) *act8 { return act32g4(x, 128, true) }
-			rows1 = func(a *act8, out []float32, lo, hi int) {
-				s := s
-				s.h0 = lo * halves
-				dot4bitRowsDQG4OddVNNI(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
 			}
 		}
 		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows4g: rows4g, rows: func(a *act8, out []float32, lo, hi int) {
@@ -298,30 +288,105 @@ func newIntKernel(q *QMatrix) intKernel {
 		// Each activation's codes, biases and lane scales take cols bytes.
 		dot4(&q.Data[lo*rec], hi-lo, nb, &a.q[b*cols], &a.dxv[b*cols/4], &a.bias[b*cols/4], &out[b*q.Rows+lo], 4*q.Rows)
 	}}
-	if q.Method == Q8_0 && !noG4 {
-		k1.quant1 = func(x []float32) *act8 {
-			a := act32(x, k, false)
-			a.pad4(nb)
-			return a
-		}
-		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
-			dotRowsQ8_0G4VNNI(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
-		}
+	if (q.Method == Q8_0 || q.Method == Q4_0) && !noG4 {
+		k1.quant1 = func(x []float32) *act8 { return intQuant1(q, x) }
+		k1.rows1 = func(a *act8, out []float32, lo, hi int) { intRows1(q, a, out, lo, hi) }
 	}
 	if q.Method == Q4_0 && !noG4 {
-		k1.quant1 = func(x []float32) *act8 { return act32g4(x, k, false) }
-		dot1, dot4 := dotRowsQ4_0G4VNNI, dotRows4Q4_0G4VNNI
+		dot4 := dotRows4Q4_0G4VNNI
 		if useVBMI && !noVBMI {
-			dot1, dot4 = dotRowsQ4_0G4VBMI, dotRows4Q4_0G4VBMI
-		}
-		k1.rows1 = func(a *act8, out []float32, lo, hi int) {
-			dot1(&q.Data[lo*rec], hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+			dot4 = dotRows4Q4_0G4VBMI
 		}
 		k1.rows4g = func(g *act8, b int, out []float32, lo, hi int) {
 			dot4(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.d[0], &g.bias[0], &out[b*q.Rows+lo], 4*q.Rows)
 		}
 	}
 	return k1
+}
+
+// intQuant1 quantises the activation x for intRows1 with q.
+func intQuant1(q *QMatrix, x []float32) *act8 {
+	var a *act8
+	switch q.Method {
+	case Q4_K, Q6_K:
+		return act256(x)
+	case NF4, FP4:
+		if q.DoubleQuant && !noG4 {
+			return act32g4(x, 128, true)
+		}
+		a = act32(x, 128, true)
+	case Q8_0:
+		a = act32(x, 128, false)
+		if !noG4 {
+			a.pad4(q.Cols / 32)
+			return a
+		}
+	case Q4_0:
+		if !noG4 {
+			return act32g4(x, 8, false)
+		}
+		a = act32(x, 8, false)
+	default: // Q5_0
+		a = act32(x, 16, false)
+	}
+	a.laneScales()
+	return a
+}
+
+// intRows1 sets out[r] for r in [lo, hi) to row r of q times the
+// activation a that intQuant1 quantised: the one-activation kernels,
+// called without building an intKernel's closures, so that a decode
+// product allocates nothing.
+func intRows1(q *QMatrix, a *act8, out []float32, lo, hi int) {
+	cols := q.Cols
+	nb := cols / 32
+	switch q.Method {
+	case Q4_K:
+		dotRowsQ4KVNNI(&q.Data[lo*(cols/256)*144], hi-lo, cols/256, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
+	case Q6_K:
+		dotRowsQ6KVNNI(&q.Data[lo*(cols/256)*210], hi-lo, cols/256, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
+	case NF4, FP4:
+		tab := &nf4Int8
+		if q.Method == FP4 {
+			tab = &fp4Int8
+		}
+		halves := cols / 32
+		s := blockScales{mul: tab.scale, tab: &tab.codes, h0: lo * halves}
+		codes := &q.Data[lo*cols/2]
+		if !q.DoubleQuant {
+			s.absmax = &q.Absmax[0]
+			dot4bitRowsVNNI(codes, hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
+			return
+		}
+		s.qa, s.a2, s.code, s.off = &q.QAbsmax[0], &q.Absmax2[0], &dynamicCode, q.Offset
+		switch {
+		case noG4:
+			dot4bitRowsDQVNNI(codes, hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
+		case halves%2 == 0:
+			dot4bitRowsDQG4VNNI(codes, hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
+		default: // rows of an odd number of halves start at either parity
+			dot4bitRowsDQG4OddVNNI(codes, hi-lo, halves, &a.q[0], &a.d[0], &a.bias[0], &s, &out[lo])
+		}
+	case Q8_0:
+		data := &q.Data[lo*nb*bytesQ8Block]
+		if noG4 {
+			dotRowsQ8_0VNNI(data, hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+		} else {
+			dotRowsQ8_0G4VNNI(data, hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		}
+	case Q4_0:
+		data := &q.Data[lo*nb*18]
+		switch {
+		case noG4:
+			dotRowsQ4_0VNNI(data, hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+		case useVBMI && !noVBMI:
+			dotRowsQ4_0G4VBMI(data, hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		default:
+			dotRowsQ4_0G4VNNI(data, hi-lo, nb, &a.q[0], &a.d[0], &a.bias[0], &out[lo])
+		}
+	default: // Q5_0
+		dotRowsQ5_0VNNI(&q.Data[lo*nb*22], hi-lo, nb, &a.q[0], &a.d[0], &a.dxv[0], &a.bias[0], &out[lo])
+	}
 }
 
 // noG4 turns the four-block one-activation kernels off, for tests and
@@ -368,15 +433,15 @@ func intWork(q *QMatrix) int { return q.Cols / 2 }
 // intMatVec sets out = W·x with the integer-dot kernels, splitting rows
 // over e's threads. The caller has checked vnni() and intDotMethod(q).
 func (e Exec) intMatVec(out []float32, q *QMatrix, x []float32) {
-	k := newIntKernel(q)
-	if k.quant1 != nil {
-		k.quant, k.rows = k.quant1, k.rows1
-	}
-	a := k.quant(x)
+	a := intQuant1(q, x)
 	defer actPool.Put(a)
+	if e.threads() <= 1 {
+		intRows1(q, a, out, 0, q.Rows)
+		return
+	}
 	e.parallelRows(q.Rows, 1, intWork(q), func(lo, hi int) {
 		if hi > lo {
-			k.rows(a, out, lo, hi)
+			intRows1(q, a, out, lo, hi)
 		}
 	})
 }
