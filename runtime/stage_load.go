@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
+	"sync"
 
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
@@ -95,12 +97,54 @@ func openTokenizer(m *compiler.Model, vocab int) (tokenizer.Tokenizer, error) {
 	if path == "" {
 		return nil, errNoTokenizer
 	}
-	tok, err := format.OpenTokenizer(path, vocab)
+	tok, err := lastTokenizer.open(path, vocab)
 	if err != nil {
 		return nil, err
 	}
 	if tok.VocabSize() > vocab {
 		return nil, &vocabError{path: path, tok: tok.VocabSize(), model: vocab}
 	}
+	return tok, nil
+}
+
+// tokenizerMemo keeps the last tokenizer opened, so that a run that plans
+// and then loads (planning counts the prompt's tokens) reads and builds a
+// 32,000-piece vocabulary once, not twice. Tokenizers are immutable once
+// built, so sharing one is safe. The file's size and modification time are
+// part of the key: a changed file is read again.
+type tokenizerMemo struct {
+	mu    sync.Mutex
+	key   tokenizerKey
+	tok   tokenizer.Tokenizer
+	valid bool
+}
+
+type tokenizerKey struct {
+	path  string
+	vocab int
+	size  int64
+	mtime int64
+}
+
+var lastTokenizer tokenizerMemo
+
+// open returns format.OpenTokenizer(path, vocab), from the memo when the
+// same file was the last one opened.
+func (m *tokenizerMemo) open(path string, vocab int) (tokenizer.Tokenizer, error) {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return format.OpenTokenizer(path, vocab)
+	}
+	key := tokenizerKey{path: path, vocab: vocab, size: st.Size(), mtime: st.ModTime().UnixNano()}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.valid && m.key == key {
+		return m.tok, nil
+	}
+	tok, err := format.OpenTokenizer(path, vocab)
+	if err != nil {
+		return nil, err
+	}
+	m.key, m.tok, m.valid = key, tok, true
 	return tok, nil
 }
