@@ -65,19 +65,30 @@ func BenchmarkCheckFiniteF32(b *testing.B) {
 	}
 }
 
-// TestCheckFiniteEveryPosition places a NaN at every position of a buffer
-// that covers the 16-byte fast path and the tail.
+// TestCheckFiniteEveryPosition places -Inf, +Inf and a NaN at every
+// position of buffers that cover the 64-byte fast path (twice) and the
+// tail, among the largest finite values of both signs, which must pass.
 func TestCheckFiniteEveryPosition(t *testing.T) {
-	for n := 1; n <= 13; n++ {
-		for at := 0; at < n; at++ {
-			data := make([]byte, 4*n)
-			for i := 0; i < n; i++ {
-				data[4*i+3] = 0x3F
+	for n := 1; n <= 40; n++ {
+		data := make([]byte, 4*n)
+		for i := 0; i < n; i++ {
+			v := uint32(0x7F7FFFFF) // the largest finite float32
+			if i%3 == 1 {
+				v = 0xFF7FFFFF
 			}
-			data[4*at+2], data[4*at+3] = 0x80, 0xFF // -Inf
-			err := CheckFiniteF32("w", data)
-			if err == nil || !strings.Contains(err.Error(), "element "+strconv.Itoa(at)) {
-				t.Fatalf("n=%d at=%d: %v", n, at, err)
+			binary.LittleEndian.PutUint32(data[4*i:], v)
+		}
+		if err := CheckFiniteF32("w", data); err != nil {
+			t.Fatalf("n=%d, all finite: %v", n, err)
+		}
+		for _, bad := range []uint32{0xFF800000, 0x7F800000, 0x7FC00001} {
+			for at := 0; at < n; at++ {
+				d := append([]byte(nil), data...)
+				binary.LittleEndian.PutUint32(d[4*at:], bad)
+				err := CheckFiniteF32("w", d)
+				if err == nil || !strings.Contains(err.Error(), "element "+strconv.Itoa(at)) {
+					t.Fatalf("n=%d at=%d bad=%#x: %v", n, at, bad, err)
+				}
 			}
 		}
 	}
