@@ -5,6 +5,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/stdlib/attention"
 	"github.com/modelwhisperer/whisperc/stdlib/dtype"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // The typed enums of a checked program. Each zero value is invalid, so a
@@ -38,46 +39,42 @@ func ParseDType(s string) DType {
 	return d
 }
 
-// Method is how a finetune updates the weights (finetune.method). The zero value is invalid.
-type Method int
+// Method is how a finetune updates the weights (finetune.method): the one
+// enum of methods, training.Method, which the planner and runtime use too.
+// The zero value is invalid.
+type Method = training.Method
 
 // The values of Method.
 const (
-	MethodInvalid Method = iota
-	MethodFull           // full
-	MethodLoRA           // lora
-	MethodQLoRA          // qlora
+	MethodInvalid = training.MethodInvalid
+	MethodFull    = training.Full  // full
+	MethodLoRA    = training.LoRA  // lora
+	MethodQLoRA   = training.QLoRA // qlora
 )
 
-func methodNames() []string { return []string{"full", "lora", "qlora"} }
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v Method) String() string { return enumString(int(v), methodNames()) }
+func methodNames() []string { return training.MethodNames() }
 
 // ParseMethod returns the Method spelled s, or MethodInvalid.
-func ParseMethod(s string) Method { return Method(enumParse(s, methodNames())) }
+func ParseMethod(s string) Method { return training.ParseMethod(s) }
 
-// CheckpointMode is the gradient-checkpointing mode (finetune.checkpointing). The zero value is invalid.
-type CheckpointMode int
+// CheckpointMode is the gradient-checkpointing mode
+// (finetune.checkpointing): the one enum of modes, training.Checkpointing.
+// The zero value is invalid.
+type CheckpointMode = training.Checkpointing
 
 // The values of CheckpointMode.
 const (
-	CheckpointInvalid   CheckpointMode = iota
-	CheckpointNone                     // none
-	CheckpointFull                     // full
-	CheckpointSelective                // selective
-	CheckpointEvery                    // every
+	CheckpointInvalid   = training.CheckpointInvalid
+	CheckpointNone      = training.CheckpointNone      // none
+	CheckpointFull      = training.CheckpointFull      // full
+	CheckpointSelective = training.CheckpointSelective // selective
+	CheckpointEvery     = training.CheckpointEvery     // every
 )
 
-func checkpointModeNames() []string { return []string{"none", "full", "selective", "every"} }
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v CheckpointMode) String() string { return enumString(int(v), checkpointModeNames()) }
+func checkpointModeNames() []string { return training.CheckpointingNames() }
 
 // ParseCheckpointMode returns the CheckpointMode spelled s, or CheckpointInvalid.
-func ParseCheckpointMode(s string) CheckpointMode {
-	return CheckpointMode(enumParse(s, checkpointModeNames()))
-}
+func ParseCheckpointMode(s string) CheckpointMode { return training.ParseCheckpointing(s) }
 
 // Attention is the attention kernel an attention attribute requests: the
 // one enum of attention kernels, attention.Kernel, which the planner and
@@ -136,70 +133,61 @@ func (v *CompileMode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// OptimizerName is the optimizer (finetune.optimizer.name). The zero value is invalid.
-type OptimizerName int
+// OptimizerName is the optimizer (finetune.optimizer.name): the one enum
+// of optimizers, training.Optimizer. The zero value is invalid.
+type OptimizerName = training.Optimizer
 
 // The values of OptimizerName.
 const (
-	OptimizerInvalid        OptimizerName = iota
-	OptimizerAdamW                        // adamw
-	OptimizerAdamW8bit                    // adamw_8bit
-	OptimizerPagedAdamW8bit               // paged_adamw_8bit
-	OptimizerSGD                          // sgd
-	OptimizerLion                         // lion
+	OptimizerInvalid        = training.OptimizerInvalid
+	OptimizerAdamW          = training.AdamW          // adamw
+	OptimizerAdamW8bit      = training.AdamW8bit      // adamw_8bit
+	OptimizerPagedAdamW8bit = training.PagedAdamW8bit // paged_adamw_8bit
+	OptimizerSGD            = training.SGD            // sgd
+	OptimizerLion           = training.Lion           // lion
 )
 
-func optimizerNameNames() []string {
-	return []string{"adamw", "adamw_8bit", "paged_adamw_8bit", "sgd", "lion"}
-}
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v OptimizerName) String() string { return enumString(int(v), optimizerNameNames()) }
+func optimizerNameNames() []string { return training.OptimizerNames() }
 
 // ParseOptimizerName returns the OptimizerName spelled s, or OptimizerInvalid.
-func ParseOptimizerName(s string) OptimizerName {
-	return OptimizerName(enumParse(s, optimizerNameNames()))
-}
+func ParseOptimizerName(s string) OptimizerName { return training.ParseOptimizer(s) }
 
-// Schedule is the learning-rate schedule (finetune.optimizer.schedule). The zero value is invalid.
-type Schedule int
+// Schedule is the learning-rate schedule (finetune.optimizer.schedule): the
+// one enum of schedules, training.Schedule. The zero value is invalid.
+type Schedule = training.Schedule
 
 // The values of Schedule.
 const (
-	ScheduleInvalid  Schedule = iota
-	ScheduleConstant          // constant
-	ScheduleLinear            // linear
-	ScheduleCosine            // cosine
+	ScheduleInvalid  = training.ScheduleInvalid
+	ScheduleConstant = training.Constant // constant
+	ScheduleLinear   = training.Linear   // linear
+	ScheduleCosine   = training.Cosine   // cosine
 )
 
-func scheduleNames() []string { return []string{"constant", "linear", "cosine"} }
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v Schedule) String() string { return enumString(int(v), scheduleNames()) }
+func scheduleNames() []string { return training.ScheduleNames() }
 
 // ParseSchedule returns the Schedule spelled s, or ScheduleInvalid.
-func ParseSchedule(s string) Schedule { return Schedule(enumParse(s, scheduleNames())) }
+func ParseSchedule(s string) Schedule { return training.ParseSchedule(s) }
 
-// DataFormat is how a dataset is encoded (dataset.format). The zero value is invalid.
-type DataFormat int
+// DataFormat is how a dataset is encoded (dataset.format): the one enum of
+// data formats, training.DataFormat, which the runtime's reader uses too.
+// The zero value is invalid.
+type DataFormat = training.DataFormat
 
 // The values of DataFormat.
 const (
-	FormatInvalid DataFormat = iota
-	FormatJSONL              // jsonl
-	FormatCSV                // csv
-	FormatParquet            // parquet
-	FormatText               // text
-	FormatHF                 // hf
+	FormatInvalid = training.FormatInvalid
+	FormatJSONL   = training.FormatJSONL   // jsonl
+	FormatCSV     = training.FormatCSV     // csv
+	FormatParquet = training.FormatParquet // parquet
+	FormatText    = training.FormatText    // text
+	FormatHF      = training.FormatHF      // hf
 )
 
-func dataFormatNames() []string { return []string{"jsonl", "csv", "parquet", "text", "hf"} }
-
-// String returns the value's .whisper spelling, or "invalid".
-func (v DataFormat) String() string { return enumString(int(v), dataFormatNames()) }
+func dataFormatNames() []string { return training.DataFormatNames() }
 
 // ParseDataFormat returns the DataFormat spelled s, or FormatInvalid.
-func ParseDataFormat(s string) DataFormat { return DataFormat(enumParse(s, dataFormatNames())) }
+func ParseDataFormat(s string) DataFormat { return training.ParseDataFormat(s) }
 
 // Versioning is how data or checkpoints are versioned (dataset.version, version.data, version.checkpoints). The zero value is invalid.
 type Versioning int

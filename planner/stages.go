@@ -107,33 +107,16 @@ func deviceDesc(t *Target) string {
 	return fmt.Sprintf("compute capability %.1f", t.Profile.ComputeCapability)
 }
 
-func optimizerOf(o compiler.OptimizerName) cost.Optimizer {
-	switch o {
-	case compiler.OptimizerAdamW8bit:
-		return cost.AdamW8bit
-	case compiler.OptimizerPagedAdamW8bit:
-		return cost.PagedAdamW8bit
-	case compiler.OptimizerSGD:
-		return cost.SGD
-	case compiler.OptimizerLion:
-		return cost.Lion
-	}
-	return cost.AdamW
-}
-
+// checkpointingOf returns the workload's checkpointing: the declared mode,
+// with every(1) (every block recomputed) as full.
 func checkpointingOf(c compiler.Checkpointing) (cost.Checkpointing, int) {
-	switch c.Mode {
-	case compiler.CheckpointFull:
-		return cost.CheckpointFull, 0
-	case compiler.CheckpointSelective:
-		return cost.CheckpointSelective, 0
-	case compiler.CheckpointEvery:
+	if c.Mode == compiler.CheckpointEvery {
 		if c.Every <= 1 {
 			return cost.CheckpointFull, 0
 		}
 		return cost.CheckpointEvery, c.Every
 	}
-	return cost.CheckpointNone, 0
+	return c.Mode, 0
 }
 
 // finetune plans a finetune: adapters, training and evaluation.
@@ -192,13 +175,15 @@ func (b *builder) finetune(f *compiler.Finetune) {
 		}
 	}
 	// The CPU runtime's attention never keeps seq×seq scores, so selective
-	// recomputation keeps all but the rotated q and k (trainDecisions
-	// states those bytes): its memory and time are counted as none's.
+	// recomputation keeps all but the rotated q and k (the CPU memory
+	// model counts that), and its backward pass, which recomputes the
+	// scores row by row under every mode, only rotates q and k again: its
+	// time is counted as none's.
 	mw := w
 	if !b.target.Profile.GPU && w.Checkpointing == cost.CheckpointSelective {
 		mw.Checkpointing = cost.CheckpointNone
 	}
-	mem := mw.Memory(b.dev)
+	mem := w.Memory(b.dev)
 	st.Memory = b.deviceMemory(mem, w.Devices)
 	tm := mw.TrainStep(b.dev)
 	accum := max(f.GradAccum, 1)
@@ -320,7 +305,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: compute.String(), Requested: ifDiff(reqPrec, compute.String()), Effect: why})
 	}
 	w := cost.Workload{Arch: c, Compute: compute, Batch: max(f.Batch, 1), Seq: max(f.Data.SeqLen, 1),
-		Optimizer: optimizerOf(f.Optimizer.Name), Devices: 1, Sharding: cost.DDP}
+		Optimizer: f.Optimizer.Name, Devices: 1, Sharding: cost.DDP}
 	if f.Method == compiler.MethodFull {
 		w.Mode = cost.Full
 		w.Storage = cost.FP32 // fp32 master weights under mixed precision
@@ -446,7 +431,7 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			per := int64(c.Layers) * 2 * int64(w.Seq) * int64((c.Heads+c.KVHeads)*c.HeadSize()) * 4
 			d.SavesBytes, d.ExtraCompute = per, 0
 			d.Effect = fmt.Sprintf("the attention core recomputed in the backward pass; the CPU runtime's attention never keeps seq×seq scores, "+
-				"so this drops the rotated q and k and their gradients, %s per sequence (the activations below are counted as without it)", gib(per))
+				"so this drops the rotated q and k and their gradients, %s per sequence", gib(per))
 		} else if w.Checkpointing == cost.CheckpointNone {
 			full := w
 			full.Checkpointing = cost.CheckpointFull

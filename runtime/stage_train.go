@@ -141,8 +141,13 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 // trainConfig translates a finetune declaration into the trainer's
 // configuration.
 func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
+	// The declaration's method (QLoRA stays QLoRA), which the graph's
+	// trainable flags and adapters must agree with.
+	if f.Method.Adapters() != tp.method.Adapters() {
+		return train.Config{}, fmt.Errorf("the plan's graph trains %s, but finetune %s says method = %s: plan again", tp.method, f.Name, f.Method)
+	}
 	cfg := train.Config{
-		Method: tp.method, Batch: f.Batch, GradAccum: f.GradAccum, Epochs: f.Epochs, MaxSteps: f.MaxSteps,
+		Method: f.Method, Batch: f.Batch, GradAccum: f.GradAccum, Epochs: f.Epochs, MaxSteps: f.MaxSteps,
 		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint, RecomputeAttention: tp.selective,
 		MaxGradNorm: f.MaxGradNorm,
 		NaNPatience: f.NaN.Patience, NaNLRFactor: f.NaN.LRFactor, NaNRollbacks: f.NaN.Rollbacks,
@@ -150,31 +155,15 @@ func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 	if f.NaN.Rollbacks == 0 {
 		cfg.NaNRollbacks = -1 // nan_rollbacks = 0: none
 	}
-	if tp.method == train.LoRA {
+	if tp.method.Adapters() {
 		cfg.LoRA = train.LoRAConfig{Rank: tp.rank, Alpha: tp.alpha, Dropout: tp.dropout, Modules: tp.modules, RSLoRA: tp.rslora}
 	}
 	o := f.Optimizer
-	switch o.Name {
-	case compiler.OptimizerAdamW:
-		cfg.Optimizer.Kind = train.AdamW
-	case compiler.OptimizerSGD:
-		cfg.Optimizer.Kind = train.SGD
-	case compiler.OptimizerAdamW8bit:
-		cfg.Optimizer.Kind = train.AdamW8bit
-	default:
+	if !train.Runs(o.Name) {
 		return cfg, fmt.Errorf("optimizer %s is not implemented in the CPU runtime; use adamw, adamw_8bit or sgd", o.Name)
 	}
-	cfg.Optimizer.LR, cfg.Optimizer.WeightDecay = o.LR, o.WeightDecay
-	switch o.Schedule {
-	case compiler.ScheduleConstant:
-		cfg.Schedule = train.Constant
-	case compiler.ScheduleLinear:
-		cfg.Schedule = train.Linear
-	case compiler.ScheduleCosine:
-		cfg.Schedule = train.Cosine
-	default:
-		return cfg, fmt.Errorf("schedule %s is not implemented", o.Schedule)
-	}
+	cfg.Optimizer.Kind, cfg.Optimizer.LR, cfg.Optimizer.WeightDecay = o.Name, o.LR, o.WeightDecay
+	cfg.Schedule = o.Schedule
 	if o.Warmup.IsPercent {
 		cfg.WarmupPercent = o.Warmup.Percent
 	} else {
@@ -189,14 +178,10 @@ func dataOptions(d *compiler.Dataset) (data.Options, error) {
 	if d.HF != "" {
 		return o, fmt.Errorf("dataset %s comes from the Hugging Face Hub (%s); the runtime reads local files: download it first", d.Name, d.HF)
 	}
-	switch d.Format {
-	case compiler.FormatJSONL:
-		o.Format = data.FormatJSONL
-	case compiler.FormatText:
-		o.Format = data.FormatText
-	default:
+	if !data.Reads(d.Format) {
 		return o, fmt.Errorf("dataset %s is %s, which the runtime does not read yet; use jsonl or text", d.Name, d.Format)
 	}
+	o.Format = d.Format
 	if d.Eval.IsPercent {
 		o.EvalPercent = d.Eval.Percent
 	} else {
@@ -249,6 +234,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if err != nil {
 		return x.errorf(st, "E505", "Setting cannot run here", "Stage %s: %v.", st.ID, err)
 	}
+	tp.method = cfg.Method
 	do, err := dataOptions(f.Data)
 	if err != nil {
 		return x.errorf(st, "E505", "Data cannot be read here", "Stage %s: %v.", st.ID, err)
@@ -371,7 +357,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	x.metric(st, "steps", float64(res.Steps), "steps")
 	x.reportOutputs(st, res.Output, tp.method)
 	out := &trained{method: tp.method, result: res}
-	if tp.method == train.LoRA {
+	if tp.method.Adapters() {
 		out.adapters = tr.Adapters()
 	} else if out.ws, err = e.Snapshot(); err != nil {
 		return x.errorf(st, "E509", "Training failed", "%v.", err)
@@ -398,7 +384,7 @@ func (x *executor) reportOutputs(st *planner.Stage, dir string, method train.Met
 		switch {
 		case e.IsDir():
 			kind = observe.OutputCheckpoint
-		case method == train.LoRA:
+		case method.Adapters():
 			kind = observe.OutputAdapter
 		}
 		info, err := e.Info()

@@ -145,6 +145,9 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 //     [T,rank], and [T,dim] per q, k or v adapter with dropout) and one
 //     shared backward graph (26 [T,dim] + 10 [T,hidden] + 6 [T,kv_dim],
 //     adapters as in a kept block, and one block's weight gradients);
+//   - under selective checkpointing a block keeps 21 [T,dim], 10 [T,hidden]
+//     and 4 [T,kv_dim] (the rotated q and k and their gradients are
+//     recomputed), adapters as in a kept block;
 //   - outside the blocks: 2 [T,vocab], and 5 [T,dim] (the embedded input,
 //     the final norm and their gradients) for full fine-tuning or with
 //     checkpointing; LoRA without checkpointing computes no gradient for
@@ -193,8 +196,10 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 	case CheckpointEvery:
 		ck = (L + max(w.CheckpointEvery, 1) - 1) / max(w.CheckpointEvery, 1)
 	case CheckpointSelective:
-		// Counted as keeping every block: an upper bound, since the
-		// recomputed attention core's values are not counted yet.
+		// Every block is kept but for its attention core's rotated q and
+		// k and their gradients, which the backward pass recomputes into
+		// scratch buffers shared by the graph (runtime/engine/selective.go).
+		kept -= 2*d + 2*kv
 	}
 	vals := float64(L-ck)*kept + float64(ck)*2*d + float64(L)*masks
 	if ck > 0 {

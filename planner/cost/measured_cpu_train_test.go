@@ -19,6 +19,7 @@ type cpuTrainMeasurement struct {
 		Model          string   `json:"model"`
 		Method         string   `json:"method"`
 		Quant          string   `json:"quant"`
+		Precision      string   `json:"precision"`
 		Checkpointing  string   `json:"checkpointing"`
 		Optimizer      string   `json:"optimizer"`
 		Seq            int      `json:"seq_len"`
@@ -35,10 +36,11 @@ type cpuTrainMeasurement struct {
 }
 
 // trainShapes are the measured models: the real stories260K and the
-// TinyStories 15M shape.
+// TinyStories 15M and 42M shapes.
 var trainShapes = map[string]arch.Config{
 	"260K": {Name: "llama2.c", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true},
 	"15M":  cpuShapes["15M"],
+	"42M":  cpuShapes["42M"],
 }
 
 // TestMeasuredCPUTrain re-predicts the peak resident memory of every
@@ -77,11 +79,16 @@ func TestMeasuredCPUTrain(t *testing.T) {
 			if r.Quant == "nf4" {
 				w.Quant = Quant{Type: NF4, BlockSize: 64, Double: true}
 			}
+			if r.Precision == "bf16" {
+				w.Quant = Quant{Type: BF16} // the frozen block linears, as the planner sets it for the CPU
+			}
 			switch r.Checkpointing {
 			case "none":
 				w.Checkpointing = CheckpointNone
 			case "full":
 				w.Checkpointing = CheckpointFull
+			case "selective":
+				w.Checkpointing = CheckpointSelective
 			default:
 				t.Fatalf("%s: checkpointing %q", name, r.Checkpointing)
 			}
@@ -100,7 +107,7 @@ func TestMeasuredCPUTrain(t *testing.T) {
 			if ratio < 0.9 || ratio > 1.1 {
 				t.Errorf("%s %s %s ckpt %s %s: predicted %d bytes, measured %d (%+.1f%%)", r.Model, r.Method, r.Quant, r.Checkpointing, r.Optimizer, got, want, 100*(ratio-1))
 			}
-			t.Logf("%-4s %-5s ckpt %-4s %-10s plan %6.1f MiB, run %6.1f MiB (%+5.1f%%)", r.Model, r.Method, r.Checkpointing, r.Optimizer,
+			t.Logf("%-4s %-5s %-4s ckpt %-9s %-10s plan %6.1f MiB, run %6.1f MiB (%+5.1f%%)", r.Model, r.Method, r.Precision, r.Checkpointing, r.Optimizer,
 				float64(got)/(1<<20), float64(want)/(1<<20), 100*(ratio-1))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/stdlib/attention"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // Mode says what a workload does with the model. The zero value is invalid.
@@ -35,32 +36,19 @@ func (m Mode) String() string {
 	return "invalid"
 }
 
-// Checkpointing is the activation-recomputation policy.
-type Checkpointing int
+// Checkpointing is the activation-recomputation policy: the one enum of
+// checkpointing modes, training.Checkpointing. Every(k) carries its k in a
+// separate field of Workload (CheckpointEvery).
+type Checkpointing = training.Checkpointing
 
-// The policies. Every(k) is a separate field of Workload (CheckpointEvery).
+// The policies.
 const (
-	CheckpointInvalid Checkpointing = iota
-	CheckpointNone
-	CheckpointFull
-	CheckpointEvery
-	CheckpointSelective
+	CheckpointInvalid   = training.CheckpointInvalid
+	CheckpointNone      = training.CheckpointNone
+	CheckpointFull      = training.CheckpointFull
+	CheckpointEvery     = training.CheckpointEvery
+	CheckpointSelective = training.CheckpointSelective
 )
-
-// String returns the policy's name.
-func (c Checkpointing) String() string {
-	switch c {
-	case CheckpointNone:
-		return "none"
-	case CheckpointFull:
-		return "full"
-	case CheckpointEvery:
-		return "every"
-	case CheckpointSelective:
-		return "selective"
-	}
-	return "invalid"
-}
 
 // Attention is the attention kernel: the one enum of attention kernels,
 // attention.Kernel. The zero value is invalid; a workload never holds
@@ -78,35 +66,19 @@ const (
 	Flash2 = attention.Flash2
 )
 
-// Optimizer is the training optimizer. The zero value is invalid.
-type Optimizer int
+// Optimizer is the training optimizer: the one enum of optimizers,
+// training.Optimizer. The zero value is invalid.
+type Optimizer = training.Optimizer
 
 // The optimizers.
 const (
-	OptimizerInvalid Optimizer = iota
-	AdamW
-	AdamW8bit
-	PagedAdamW8bit
-	SGD
-	Lion
+	OptimizerInvalid = training.OptimizerInvalid
+	AdamW            = training.AdamW
+	AdamW8bit        = training.AdamW8bit
+	PagedAdamW8bit   = training.PagedAdamW8bit
+	SGD              = training.SGD
+	Lion             = training.Lion
 )
-
-// String returns the optimizer's name as the language spells it.
-func (o Optimizer) String() string {
-	switch o {
-	case AdamW:
-		return "adamw"
-	case AdamW8bit:
-		return "adamw_8bit"
-	case PagedAdamW8bit:
-		return "paged_adamw_8bit"
-	case SGD:
-		return "sgd"
-	case Lion:
-		return "lion"
-	}
-	return "invalid"
-}
 
 // Sharding is how training state is split across data-parallel devices.
 type Sharding int

@@ -18,9 +18,10 @@ import (
 
 // trainConfig is one measured training run.
 type trainConfig struct {
-	Model         string   `json:"model"`  // 260K or 15M
+	Model         string   `json:"model"`  // 260K, 15M or 42M
 	Method        string   `json:"method"` // lora, full or qlora
 	Quant         string   `json:"quant,omitempty"`
+	Precision     string   `json:"precision,omitempty"` // bf16: the frozen base stored in bf16; fp32 when empty
 	Checkpointing string   `json:"checkpointing"`
 	Optimizer     string   `json:"optimizer"`
 	Seq           int      `json:"seq_len"`
@@ -57,16 +58,19 @@ type trainDoc struct {
 
 // trainMem measures the peak resident memory (the child's maximum RSS,
 // which is its VmHWM) of `whisperc run` on fine-tunes of the real
-// stories260K and a random 15M-shaped llama2.c model, for LoRA, full and
-// QLoRA (nf4) with and without checkpointing and, on 15M full
-// fine-tuning, each optimizer, beside `whisperc plan`'s prediction, and
-// writes them as planner/testdata/measured/train-cpu-*.json, which
-// planner/cost's TestMeasuredCPUTrain re-predicts.
+// stories260K and random 15M- and 42M-shaped llama2.c models: for LoRA,
+// full and QLoRA (nf4) with and without checkpointing and selective, each
+// optimizer on full fine-tuning and LoRA over a bf16 base (260K and 15M),
+// and LoRA and full fine-tuning of 42M; beside `whisperc plan`'s
+// prediction. It writes them as planner/testdata/measured/train-cpu-*.json,
+// which planner/cost's TestMeasuredCPUTrain re-predicts. Each row's
+// .whisper source is a function of its configuration (trainWhisper), so
+// -merge re-plans earlier rows from the JSON alone.
 func trainMem(args []string) error {
 	fs := flag.NewFlagSet("trainmem", flag.ExitOnError)
 	whisperc := fs.String("whisperc", "", "the whisperc binary to measure (go build -o DIR/whisperc ./cmd/whisperc)")
 	models := fs.String("models", "../shared/models", "folder with stories260K.bin, tok512.bin and llama2c-tokenizer32k.bin")
-	dir := fs.String("dir", "", "work folder; must hold 15M.bin (go run ./runtime/bench gen -shape 15M)")
+	dir := fs.String("dir", "", "work folder; must hold 15M.bin and 42M.bin (go run ./runtime/bench gen -shape 15M -dir DIR; the same for 42M)")
 	data := fs.String("data", "examples/data/stories.jsonl", "jsonl training data with a text field")
 	out := fs.String("out", "", "the JSON file to write (stdout when empty)")
 	repeat := fs.Int("repeat", 1, "runs per configuration")
@@ -85,11 +89,24 @@ func trainMem(args []string) error {
 	wc, md, wd, dd := abs(*whisperc), abs(*models), abs(*dir), abs(*data)
 	all := []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 	var cfgs []trainConfig
-	for _, m := range []string{"260K", "15M"} {
+	for _, m := range []string{"260K", "15M", "42M"} {
 		seq, batch, steps := 128, 4, 6
-		if m == "15M" {
+		if m != "260K" {
 			seq, batch, steps = 256, 1, 2
 		}
+		if m == "42M" {
+			// Two rows: the largest shape's memory costs minutes per run.
+			for _, method := range []string{"lora", "full"} {
+				c := trainConfig{Model: m, Method: method, Checkpointing: "none", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager"}
+				if method == "lora" {
+					c.Rank, c.Targets = 16, all
+				}
+				cfgs = append(cfgs, c)
+			}
+			continue
+		}
+		cfgs = append(cfgs, trainConfig{Model: m, Method: "lora", Precision: "bf16", Checkpointing: "none", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager", Rank: 16, Targets: all},
+			trainConfig{Model: m, Method: "lora", Checkpointing: "selective", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager", Rank: 16, Targets: all})
 		for _, method := range []string{"lora", "full", "qlora"} {
 			for _, ck := range []string{"none", "full"} {
 				c := trainConfig{Model: m, Method: method, Checkpointing: ck, Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager"}
@@ -122,19 +139,25 @@ func trainMem(args []string) error {
 		return fi.Size()
 	}
 	measured := map[string]bool{}
+	// source writes c's .whisper file into the work folder and returns its
+	// path, the model's and the tokenizer's.
+	source := func(c trainConfig) (file, model, tok string, err error) {
+		model, tok = filepath.Join(md, "stories260K.bin"), filepath.Join(md, "tok512.bin")
+		if c.Model != "260K" {
+			model, tok = filepath.Join(wd, c.Model+".bin"), filepath.Join(md, "llama2c-tokenizer32k.bin")
+		}
+		file = filepath.Join(wd, c.name()+".whisper")
+		err = os.WriteFile(file, []byte(trainWhisper(c, model, tok, dd, filepath.Join(wd, "out-"+c.name()))), 0o644)
+		return file, model, tok, err
+	}
 	for _, c := range cfgs {
-		name := fmt.Sprintf("%s-%s-%s-%s", c.Model, c.Method, c.Checkpointing, c.Optimizer)
+		name := c.name()
 		if !sel.MatchString(name) {
 			continue
 		}
-		model, tok := filepath.Join(md, "stories260K.bin"), filepath.Join(md, "tok512.bin")
-		if c.Model == "15M" {
-			model, tok = filepath.Join(wd, "15M.bin"), filepath.Join(md, "llama2c-tokenizer32k.bin")
-		}
 		outDir := filepath.Join(wd, "out-"+name)
-		src := trainWhisper(c, model, tok, dd, outDir)
-		file := filepath.Join(wd, name+".whisper")
-		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		file, model, tok, err := source(c)
+		if err != nil {
 			return err
 		}
 		row := trainRow{trainConfig: c, FileBytes: size(model), TokenizerBytes: size(tok), DataBytes: size(dd)}
@@ -165,8 +188,8 @@ func trainMem(args []string) error {
 		fmt.Fprintf(os.Stderr, "%-28s plan %7.1f MiB  run %7.1f MiB  %+6.1f%%  (%.0f s)\n", name, mib(row.Predicted), mib(med), 100*(float64(row.Predicted)/float64(med)-1), row.Seconds)
 	}
 	if *merge != "" {
-		// Earlier rows are re-planned from the .whisper files they were
-		// measured with, so that every row shows the current plan.
+		// Earlier rows are re-planned from their configurations, so that
+		// every row shows the current plan.
 		b, err := os.ReadFile(*merge)
 		if err != nil {
 			return err
@@ -176,11 +199,15 @@ func trainMem(args []string) error {
 			return fmt.Errorf("%s: %v", *merge, err)
 		}
 		for _, r := range old.Rows {
-			name := fmt.Sprintf("%s-%s-%s-%s", r.Model, r.Method, r.Checkpointing, r.Optimizer)
+			name := r.name()
 			if measured[name] {
 				continue
 			}
-			if err := planRow(wc, filepath.Join(wd, name+".whisper"), &r); err != nil {
+			file, _, _, err := source(r.trainConfig)
+			if err != nil {
+				return err
+			}
+			if err := planRow(wc, file, &r); err != nil {
 				return fmt.Errorf("%s: %v", name, err)
 			}
 			doc.BaseBytes = r.Components["process"]
@@ -244,7 +271,11 @@ func trainWhisper(c trainConfig, model, tok, data, out string) string {
 		fmt.Fprintf(&b, "  quantize { method = %s, double = true, compute = fp32 }\n", c.Quant)
 	}
 	fmt.Fprintf(&b, "}\ndataset d {\n  source = %q\n  format = jsonl\n  field = \"text\"\n  seq_len = %d\n  truncate = true\n  version = none\n}\n", data, c.Seq)
-	fmt.Fprintf(&b, "finetune ft {\n  model = m\n  data = d\n  precision = fp32\n  attention = %s\n", c.Attention)
+	prec := c.Precision
+	if prec == "" {
+		prec = "fp32"
+	}
+	fmt.Fprintf(&b, "finetune ft {\n  model = m\n  data = d\n  precision = %s\n  attention = %s\n", prec, c.Attention)
 	if c.Method == "full" {
 		b.WriteString("  method = full\n")
 	}
@@ -254,6 +285,16 @@ func trainWhisper(c trainConfig, model, tok, data, out string) string {
 	fmt.Fprintf(&b, "  checkpointing = %s\n  optimizer { name = %s, lr = 1e-4 }\n  batch = %d\n  epochs = 1\n  max_steps = %d\n  output = %q\n}\n", c.Checkpointing, c.Optimizer, c.Batch, c.Steps, out)
 	b.WriteString("version {\n  data = none\n  checkpoints = none\n}\n")
 	return b.String()
+}
+
+// name is the configuration's name for -only: MODEL-METHOD-CHECKPOINTING-OPTIMIZER,
+// with -bf16 for a bf16 base.
+func (c trainConfig) name() string {
+	n := fmt.Sprintf("%s-%s-%s-%s", c.Model, c.Method, c.Checkpointing, c.Optimizer)
+	if c.Precision != "" && c.Precision != "fp32" {
+		n += "-" + c.Precision
+	}
+	return n
 }
 
 func median(xs []int64) int64 {

@@ -18,34 +18,30 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
-// Format is how a data file is encoded. The zero value is invalid.
-type Format int
+// Format is how a data file is encoded: the one enum of data formats,
+// training.DataFormat. The reader reads FormatText and FormatJSONL and
+// refuses the others. The zero value is invalid.
+type Format = training.DataFormat
 
-// The formats.
+// The formats the reader reads.
 const (
-	FormatInvalid Format = iota
+	FormatInvalid = training.FormatInvalid
 	// FormatText is plain text; documents are separated by blank lines.
-	FormatText
+	FormatText = training.FormatText
 	// FormatJSONL is one JSON object per line. The record's shape decides
 	// how it is read: Options.Field holding a string is plain text,
 	// holding an array of {role, content} messages is a chat; a record
 	// without Field that has "instruction" and "output" is an
 	// instruction (Alpaca-style) record.
-	FormatJSONL
+	FormatJSONL = training.FormatJSONL
 )
 
-// String returns the format's .whisper spelling.
-func (f Format) String() string {
-	switch f {
-	case FormatText:
-		return "text"
-	case FormatJSONL:
-		return "jsonl"
-	}
-	return "invalid"
-}
+// Reads reports whether the reader reads format f.
+func Reads(f Format) bool { return f == FormatText || f == FormatJSONL }
 
 // MaxLine is the longest line (in bytes) a data file may have.
 const MaxLine = 16 << 20

@@ -113,7 +113,7 @@ func (t *Trainer) adapterConfig() ([]byte, error) {
 // writeModel writes the trained model into dir: the adapters (LoRA) or the
 // whole model in Hugging Face's Llama layout (full).
 func (t *Trainer) writeModel(dir string) error {
-	if t.cfg.Method == LoRA {
+	if t.cfg.Method.Adapters() {
 		ts, err := t.adapterTensors()
 		if err != nil {
 			return err
@@ -308,7 +308,7 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 	// tensor at a time: the files stay mapped, and nothing the size of the
 	// model or its moments is allocated on the way.
 	src := map[string]*weights.Tensor{}
-	if t.cfg.Method == LoRA {
+	if t.cfg.Method.Adapters() {
 		f, err := safetensors.OpenFile(filepath.Join(dir, AdapterModelName))
 		if err != nil {
 			return fmt.Errorf("train: %w", err)

@@ -18,7 +18,7 @@ import (
 // values the runtime's training graph holds after a sequence
 // (TrainStep.HeldBytes, plus the dropout masks), for full fine-tuning and
 // LoRA on a few target sets, with and without dropout, under every
-// checkpointing setting the runtime runs. They agree exactly for full
+// checkpointing setting the runtime runs (every(k) and selective included). They agree exactly for full
 // fine-tuning; for LoRA, whose first block computes no input gradient and
 // whose dropout shares some tensors by target set, the planner counts to
 // within three [seq, dim] tensors.
@@ -33,7 +33,7 @@ func TestPlannedGraphBytes(t *testing.T) {
 	}
 	dev := cost.Device{Name: "cpu", Memory: 1 << 34, CPU: &cost.CPURates{}}
 	for _, me := range []method{{Full, nil, 0}, {LoRA, []string{"q_proj"}, 0}, {LoRA, all, 0}, {LoRA, []string{"v_proj", "down_proj"}, 0.1}} {
-		for _, every := range []int{0, 1, 2} {
+		for _, every := range []int{0, 1, 2, -1} { // -1: selective
 			name := fmt.Sprintf("%s%v/dropout=%g/every=%d", me.m, me.targets, me.dropout, every)
 			e, err := engine.New(context.Background(), weights.Random(c, 1), engine.Options{Attention: engine.AttentionFlash2, Compile: engine.CompileDefault, Quantize: engine.QuantizeNone, Threads: 1, Context: seq})
 			if err != nil {
@@ -44,7 +44,7 @@ func TestPlannedGraphBytes(t *testing.T) {
 			for i := range seq {
 				s.Inputs[i], s.Targets[i], s.Weights[i] = int32(r.IntN(c.Vocab)), int32(r.IntN(c.Vocab)), 1
 			}
-			var ck []bool
+			var ck, sel []bool
 			w := cost.Workload{Arch: c, Storage: cost.FP32, Compute: cost.FP32, Batch: 1, Seq: seq, Optimizer: cost.AdamW, Devices: 1,
 				Sharding: cost.DDP, Attention: cost.Flash2, Checkpointing: cost.CheckpointNone, Mode: cost.Full}
 			if every > 0 {
@@ -54,11 +54,18 @@ func TestPlannedGraphBytes(t *testing.T) {
 				}
 				w.Checkpointing, w.CheckpointEvery = cost.CheckpointEvery, every
 			}
+			if every < 0 {
+				sel = make([]bool, c.Layers)
+				for l := range sel {
+					sel[l] = true
+				}
+				w.Checkpointing = cost.CheckpointSelective
+			}
 			if me.m == LoRA {
 				w.Mode, w.LoRARank, w.LoRATargets, w.LoRADropout, w.AdapterType = cost.LoRA, 8, me.targets, me.dropout, cost.FP32
 			}
 			tr, err := New(e, &data.Set{Train: []data.Sequence{s}}, Config{Method: me.m, LoRA: LoRAConfig{Rank: 8, Alpha: 16, Modules: me.targets, Dropout: me.dropout},
-				Optimizer: Optimizer{Kind: AdamW, LR: 1e-4}, Schedule: Constant, Batch: 1, GradAccum: 1, MaxSteps: 2, Seed: 1, Checkpoint: ck})
+				Optimizer: Optimizer{Kind: AdamW, LR: 1e-4}, Schedule: Constant, Batch: 1, GradAccum: 1, MaxSteps: 2, Seed: 1, Checkpoint: ck, RecomputeAttention: sel})
 			if err != nil {
 				t.Fatal(name, err)
 			}

@@ -7,36 +7,36 @@ import (
 
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
-// OptimizerKind names an optimizer. The zero value is invalid.
-type OptimizerKind int
+// OptimizerKind is an optimizer: the one enum of optimizers,
+// training.Optimizer. The trainer runs AdamW, AdamW8bit and SGD; New
+// refuses the others. The zero value is invalid.
+type OptimizerKind = training.Optimizer
 
-// The optimizers.
+// The optimizers the trainer runs.
 const (
-	OptimizerInvalid OptimizerKind = iota
+	OptimizerInvalid = training.OptimizerInvalid
 	// AdamW is Adam with decoupled weight decay (Loshchilov & Hutter),
 	// computed in the order of torch.optim.AdamW (PyTorch 1.13,
 	// single-tensor path).
-	AdamW
+	AdamW = training.AdamW
 	// SGD is stochastic gradient descent with momentum and (coupled)
 	// weight decay, as torch.optim.SGD with dampening 0.
-	SGD
+	SGD = training.SGD
 	// AdamW8bit is AdamW with block-wise 8-bit moments (adam8bit.go).
-	AdamW8bit
+	AdamW8bit = training.AdamW8bit
 )
 
-// String returns the optimizer's .whisper spelling.
-func (k OptimizerKind) String() string {
+// Runs reports whether the trainer runs optimizer k; New refuses the
+// others.
+func Runs(k OptimizerKind) bool {
 	switch k {
-	case AdamW:
-		return "adamw"
-	case SGD:
-		return "sgd"
-	case AdamW8bit:
-		return "adamw_8bit"
+	case AdamW, SGD, AdamW8bit:
+		return true
 	}
-	return "invalid"
+	return false
 }
 
 // Optimizer settings. Zero Beta1, Beta2, Eps and Momentum take the usual

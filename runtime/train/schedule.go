@@ -1,30 +1,22 @@
 package train
 
-import "math"
+import (
+	"math"
 
-// ScheduleKind is a learning-rate schedule. The zero value is invalid.
-type ScheduleKind int
+	"github.com/modelwhisperer/whisperc/stdlib/training"
+)
+
+// ScheduleKind is a learning-rate schedule: the one enum of schedules,
+// training.Schedule. The zero value is invalid.
+type ScheduleKind = training.Schedule
 
 // The schedules.
 const (
-	ScheduleInvalid ScheduleKind = iota
-	Constant
-	Linear
-	Cosine
+	ScheduleInvalid = training.ScheduleInvalid
+	Constant        = training.Constant
+	Linear          = training.Linear
+	Cosine          = training.Cosine
 )
-
-// String returns the schedule's .whisper spelling.
-func (k ScheduleKind) String() string {
-	switch k {
-	case Constant:
-		return "constant"
-	case Linear:
-		return "linear"
-	case Cosine:
-		return "cosine"
-	}
-	return "invalid"
-}
 
 // Schedule is a learning-rate schedule over Total optimizer steps with
 // Warmup steps of linear warmup, as transformers' get_*_schedule_with_warmup

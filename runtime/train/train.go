@@ -26,31 +26,24 @@ import (
 
 	"github.com/modelwhisperer/whisperc/runtime/data"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
-// Method is how the weights are updated. The zero value is invalid.
-type Method int
+// Method is how the weights are updated: the one enum of methods,
+// training.Method. QLoRA trains like LoRA: the engine holds the
+// quantised base. The zero value is invalid.
+type Method = training.Method
 
 // The methods.
 const (
-	MethodInvalid Method = iota
+	MethodInvalid = training.MethodInvalid
 	// Full trains every weight in place.
-	Full
-	// LoRA trains low-rank adapters on a frozen base (QLoRA when the
-	// engine's base is quantised).
-	LoRA
+	Full = training.Full
+	// LoRA trains low-rank adapters on a frozen base.
+	LoRA = training.LoRA
+	// QLoRA is LoRA over a 4-bit base.
+	QLoRA = training.QLoRA
 )
-
-// String returns the method's .whisper spelling.
-func (m Method) String() string {
-	switch m {
-	case Full:
-		return "full"
-	case LoRA:
-		return "lora"
-	}
-	return "invalid"
-}
 
 // LoRAConfig are the adapters' settings.
 type LoRAConfig struct {
@@ -181,6 +174,9 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	if len(ds.Train) == 0 {
 		return nil, fmt.Errorf("train: no training sequences")
 	}
+	if !Runs(cfg.Optimizer.Kind) {
+		return nil, fmt.Errorf("train: optimizer %s is not implemented", cfg.Optimizer.Kind)
+	}
 	seqLen := len(ds.Train[0].Inputs)
 	cfg.Optimizer = cfg.Optimizer.withDefaults()
 	if cfg.NaNPatience <= 0 {
@@ -206,7 +202,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 		for _, n := range e.WeightNames() {
 			spec.Trained[n] = true
 		}
-	case LoRA:
+	case LoRA, QLoRA:
 		l := cfg.LoRA
 		if l.Rank < 1 || l.Alpha <= 0 || l.Dropout < 0 || l.Dropout >= 1 || len(l.Modules) == 0 {
 			return nil, fmt.Errorf("train: LoRA needs rank ≥ 1, alpha > 0, dropout in [0, 1) and target modules")
