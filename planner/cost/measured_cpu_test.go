@@ -36,18 +36,9 @@ type cpuMeasurement struct {
 // it is understood. Such a row must still miss: when the model is fixed
 // the test fails until its entry is removed, so the list cannot go stale.
 var knownSpeedMisses = map[string]string{
-	// stories260K decodes a token in about 0.3 ms. The story example on
-	// the same model is within 25% (+18%); this one adds a prompt of
-	// several tokens and is predicted 55% too fast. Found since: its
-	// prompt is prefilled by a multi-row graph, so the one-row decode
-	// graph was built inside the first decode step (4-16 ms on this
-	// machine, against 30 ms for its 99 later tokens), and a default-mode
-	// step left 80-250 KB of garbage (op outputs, attention's
-	// probabilities) for the collector. engine.Generate now prepares the
-	// decode graph before the first token and a kept graph's step leaves
-	// about 20 KB; the committed file predates both: re-measure quietly
-	// and remove this entry when the row fits.
-	"example:tiny-cpu fp32": "measured before the decode graph was prepared ahead of the first token (engine.Prepare) and decode steps stopped leaving their buffers as garbage",
+	// Empty since the quiet re-measure of 2026-12-06 22:40 UTC: tiny-cpu,
+	// predicted 55% too fast before engine.Prepare and the cut in a
+	// decode step's garbage, is within 25% (+19%).
 }
 
 var cpuShapes = map[string]arch.Config{
