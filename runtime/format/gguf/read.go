@@ -186,18 +186,7 @@ func checkFinite(t *weights.Tensor, release func([]byte)) error {
 	case weights.F32:
 		return mapped.CheckFiniteF32Releasing(t.Name, t.Data, release)
 	case weights.F16, weights.BF16:
-		mask, f32 := uint16(0x7C00), quant.F16ToF32
-		if t.DType == weights.BF16 {
-			mask, f32 = 0x7F80, quant.BF16ToF32
-		}
-		return mapped.CheckSlabs(t.Data, 2, release, func(slab []byte, first int) error {
-			for i := 0; i+2 <= len(slab); i += 2 {
-				if binary.LittleEndian.Uint16(slab[i:])&mask == mask {
-					return fmt.Errorf("tensor %q holds %v at element %d", t.Name, f32(binary.LittleEndian.Uint16(slab[i:])), first+i/2)
-				}
-			}
-			return nil
-		})
+		return mapped.CheckFiniteHalf(t.Name, t.Data, t.DType == weights.BF16, release)
 	}
 	// Quantised: the f16 scales are the only place a non-finite value can
 	// hide. Check them block by block.

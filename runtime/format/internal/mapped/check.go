@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 )
 
 // CheckFiniteF32 reports the first NaN or infinite value in little-endian
@@ -20,6 +22,24 @@ const checkSlab = 8 << 20
 // resident at once.
 func CheckFiniteF32Releasing(name string, data []byte, release func([]byte)) error {
 	return CheckSlabs(data, 4, release, func(slab []byte, first int) error { return checkFiniteF32(name, slab, first) })
+}
+
+// CheckFiniteHalf is CheckFiniteF32Releasing for little-endian 16-bit
+// floats: IEEE half precision, or bfloat16 when bf16 is set. A value is
+// NaN or infinite when its exponent bits are all ones.
+func CheckFiniteHalf(name string, data []byte, bf16 bool, release func([]byte)) error {
+	mask, f32 := uint16(0x7C00), quant.F16ToF32
+	if bf16 {
+		mask, f32 = 0x7F80, quant.BF16ToF32
+	}
+	return CheckSlabs(data, 2, release, func(slab []byte, first int) error {
+		for i := 0; i+2 <= len(slab); i += 2 {
+			if h := binary.LittleEndian.Uint16(slab[i:]); h&mask == mask {
+				return fmt.Errorf("tensor %q holds %v at element %d", name, f32(h), first+i/2)
+			}
+		}
+		return nil
+	})
 }
 
 // CheckSlabs calls check on data in slabs of at most 8 MiB, each a whole
