@@ -68,8 +68,8 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 	}
 	if w.Optimizer == cost.AdamW && w.TrainableParams() > 0 {
 		alt := w
-		alt.Optimizer = cost.PagedAdamW8bit
-		try("optimizer { name = paged_adamw_8bit }", "8-bit moments", alt)
+		alt.Optimizer = b.eightBitAdamW()
+		try("optimizer { name = "+alt.Optimizer.String()+" }", "8-bit moments", alt)
 	}
 	b.techniqueChanges(f, w, try)
 	if w.Batch > 1 {
@@ -136,8 +136,8 @@ func (b *builder) combined(f *compiler.Finetune, w cost.Workload, capBytes, base
 		parts = append(parts, "attention = sdpa")
 	}
 	if alt.Optimizer == cost.AdamW {
-		alt.Optimizer = cost.PagedAdamW8bit
-		parts = append(parts, "optimizer { name = paged_adamw_8bit }")
+		alt.Optimizer = b.eightBitAdamW()
+		parts = append(parts, "optimizer { name = "+alt.Optimizer.String()+" }")
 	}
 	if alt.Batch > 1 {
 		parts = append(parts, fmt.Sprintf("batch = 1, grad_accum = %d", max(f.GradAccum, 1)*alt.Batch))
@@ -279,4 +279,13 @@ func propValue(prop string, v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%g", v)
+}
+
+// eightBitAdamW is the 8-bit AdamW a fix suggests: paged_adamw_8bit on a
+// GPU, adamw_8bit on the CPU, whose trainer has no paged form (P118).
+func (b *builder) eightBitAdamW() cost.Optimizer {
+	if b.target.Profile.GPU {
+		return cost.PagedAdamW8bit
+	}
+	return cost.AdamW8bit
 }

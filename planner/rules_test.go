@@ -290,3 +290,51 @@ func TestCPURefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUOptimizerRefusals: whisperc's own CPU trainer runs adamw,
+// adamw_8bit and sgd, so a CPU plan with no engine refuses lion and
+// paged_adamw_8bit on the optimizer's name (P118), a GPU plan or a named
+// engine does not, and a CPU plan that does not fit suggests adamw_8bit,
+// never the paged form it would then refuse.
+func TestCPUOptimizerRefusals(t *testing.T) {
+	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 16 << 30, RAMAvailableBytes: 16 << 30})
+	gpu, _ := ParseTarget("a100-80gb", nil)
+	for _, c := range []struct {
+		opt    string
+		target *Target
+		engine cost.Engine
+		want   string
+	}{
+		{"lion", cpu, cost.EngineUnset, "P118 line:9 lion cannot run on the CPU"},
+		{"paged_adamw_8bit", cpu, cost.EngineUnset, "P118 line:9 paged_adamw_8bit cannot run on the CPU"},
+		{"adamw_8bit", cpu, cost.EngineUnset, ""},
+		{"sgd", cpu, cost.EngineUnset, ""},
+		{"lion", gpu, cost.EngineUnset, ""},
+		{"paged_adamw_8bit", cpu, cost.EngineTorchtune, ""},
+	} {
+		src := base7b + "finetune ft {\n model = base\n data = d\n checkpointing = full\n optimizer {\n name = " + c.opt + "\n }\n}\n"
+		prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+		_, ds := Build(prog, c.target, Options{Engine: c.engine})
+		var got []string
+		for _, d := range ds {
+			if d.Code == "P118" {
+				got = append(got, fmt.Sprintf("%s line:%d %s", d.Code, d.Subject.Start.Line, d.Summary))
+			}
+		}
+		if strings.Join(got, "; ") != c.want {
+			t.Errorf("%s on %s (engine %v): got %q, want %q", c.opt, c.target.Name(), c.engine, got, c.want)
+		}
+	}
+	// Full fine-tuning of 7B in 16 GiB does not fit: the ranked changes
+	// name the 8-bit AdamW the CPU trainer runs.
+	src := base7b + "finetune ft {\n model = base\n data = d\n method = full\n}\n"
+	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+	p, ds := Build(prog, cpu, Options{})
+	text := diag.Text(prog.Files, ds)
+	if !strings.Contains(text, "P120") || !strings.Contains(text, "optimizer { name = adamw_8bit }") || strings.Contains(text, "paged_adamw_8bit") {
+		t.Errorf("CPU fit suggestions: %s", text)
+	}
+	if p == nil {
+		t.Fatal("no plan")
+	}
+}

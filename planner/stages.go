@@ -489,6 +489,7 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		optEffect += fmt.Sprintf(" on the device, %s more in paged memory (outside PyTorch's allocator; it moves to host memory when the GPU runs short)", gib(base.PagedBytes))
 	}
 	st.Decisions = append(st.Decisions, Decision{What: "optimizer", Choice: w.Optimizer.String(), Effect: optEffect})
+	b.cpuOptimizer(f)
 	st.Decisions = append(st.Decisions, guardDecision(f, b.opts.Engine))
 	if e := f.EvalEvery; e.N > 0 {
 		st.Decisions = append(st.Decisions, Decision{What: "eval_every", Choice: fmt.Sprintf("%d %s", e.N, e.Unit),
@@ -872,4 +873,24 @@ func addressDecision(ref compiler.ModelRef) []Decision {
 		which = "the final output of run " + a.Run
 	}
 	return []Decision{{What: "model", Choice: a.Text, Effect: which + ", found at run time in the track directory's run records"}}
+}
+
+// cpuOptimizer refuses, on a CPU target run by whisperc's own trainer (no
+// engine named), the optimizers that trainer does not run, where the
+// runtime would stop the stage with E505 only after loading the model.
+func (b *builder) cpuOptimizer(f *compiler.Finetune) {
+	if b.target.Profile.GPU || b.opts.Engine != cost.EngineUnset {
+		return
+	}
+	var why string
+	switch f.Optimizer.Name {
+	case compiler.OptimizerPagedAdamW8bit:
+		why = "paged_adamw_8bit pages its optimizer state between GPU and host memory through CUDA unified memory; on the CPU there is nothing to page. " +
+			"Use adamw_8bit, the same block-wise 8-bit moments, or plan for a GPU target."
+	case compiler.OptimizerLion:
+		why = "the CPU trainer runs adamw, adamw_8bit and sgd; it has no Lion. Use one of those, or plan for a GPU target and a training engine."
+	default:
+		return
+	}
+	b.report(diag.Errorf(f.Optimizer.ValueRange("name"), "P118", f.Optimizer.Name.String()+" cannot run on the CPU", why))
 }
