@@ -71,7 +71,9 @@ var planCodes = []Code{
 			"runtime would not do as written: 16-bit arithmetic (`precision` or `compute` = bf16, fp16, fp8; the CPU " +
 			"runtime computes in fp32; a LoRA finetune's `precision = bf16` is the exception, since there the runtime stores the " +
 			"frozen base in bf16 and computes in fp32), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
-			"format is `q8_0`), a quantisation format without a CPU kernel, or a 4-bit `block_size` other than 64. " +
+			"format is `q8_0`), a quantisation format without a CPU kernel, a 4-bit `block_size` other than 64, " +
+			"or an optimizer the CPU trainer does not run (`lion`; `paged_adamw_8bit`, whose paging is CUDA unified memory: " +
+			"`adamw_8bit` is the same 8-bit state on the CPU, and P120's suggestions name it there). " +
 			"The planner refuses rather than running something else silently.\n\n" +
 			"Change the setting as the diagnostic says, or plan for a GPU target.",
 		Example: "model m {\n  source = \"llama2c:stories260K.bin\"\n  quantize { method = int8 }   # on the CPU\n}"},
