@@ -879,18 +879,13 @@ func addressDecision(ref compiler.ModelRef) []Decision {
 // engine named), the optimizers that trainer does not run, where the
 // runtime would stop the stage with E505 only after loading the model.
 func (b *builder) cpuOptimizer(f *compiler.Finetune) {
-	if b.target.Profile.GPU || b.opts.Engine != cost.EngineUnset {
+	if b.target.Profile.GPU || b.opts.Engine != cost.EngineUnset || f.Optimizer.Name.CPUTrainer() {
 		return
 	}
-	var why string
-	switch f.Optimizer.Name {
-	case compiler.OptimizerPagedAdamW8bit:
+	why := "the CPU trainer runs adamw, adamw_8bit and sgd. Use one of those, or plan for a GPU target and a training engine."
+	if f.Optimizer.Name == compiler.OptimizerPagedAdamW8bit {
 		why = "paged_adamw_8bit pages its optimizer state between GPU and host memory through CUDA unified memory; on the CPU there is nothing to page. " +
 			"Use adamw_8bit, the same block-wise 8-bit moments, or plan for a GPU target."
-	case compiler.OptimizerLion:
-		why = "the CPU trainer runs adamw, adamw_8bit and sgd; it has no Lion. Use one of those, or plan for a GPU target and a training engine."
-	default:
-		return
 	}
 	b.report(diag.Errorf(f.Optimizer.ValueRange("name"), "P118", f.Optimizer.Name.String()+" cannot run on the CPU", why))
 }

@@ -31,13 +31,7 @@ const (
 
 // Runs reports whether the trainer runs optimizer k; New refuses the
 // others.
-func Runs(k OptimizerKind) bool {
-	switch k {
-	case AdamW, SGD, AdamW8bit:
-		return true
-	}
-	return false
-}
+func Runs(k OptimizerKind) bool { return k.CPUTrainer() }
 
 // Optimizer settings. Zero Beta1, Beta2, Eps and Momentum take the usual
 // defaults (0.9, 0.999, 1e-8; momentum 0.9).

@@ -109,6 +109,17 @@ func ParseOptimizer(s string) Optimizer { return parse[Optimizer](s, optimizerNa
 // MarshalText renders the optimizer by name.
 func (o Optimizer) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
+// CPUTrainer reports whether whisperc's own CPU trainer runs o. The
+// planner refuses the others on a CPU target (P118), and the trainer
+// refuses them too; GPU engines run them all.
+func (o Optimizer) CPUTrainer() bool {
+	switch o {
+	case AdamW, AdamW8bit, SGD:
+		return true
+	}
+	return false
+}
+
 // Schedule is the learning-rate schedule after warmup
 // (finetune.optimizer.schedule).
 type Schedule int
