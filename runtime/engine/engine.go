@@ -44,6 +44,8 @@ type Engine struct {
 	// (InitialValues).
 	decoded map[string]bool
 	initial map[string][]float32
+	// initialBF16 keeps the loaded bytes of each weight trained in bf16.
+	initialBF16 map[string][]byte
 	bytes   int64
 	st      *state
 	graphs  map[graphKey]*compiled

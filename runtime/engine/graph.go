@@ -100,6 +100,9 @@ func (b *builder) linear(x *gorgonia.Node, weight, name string, residual *gorgon
 
 // plainLinear is linear without an adapter.
 func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node) *gorgonia.Node {
+	if q := b.trainedBF16(weight); q != nil {
+		return b.bf16Linear(x, weight, name, residual, q) // bf16train.go
+	}
 	if q, ok := b.e.quant[weight]; ok {
 		exec := b.e.exec
 		if b.train != nil {

@@ -28,6 +28,10 @@ type TrainSpec struct {
 	// recomputed in the backward pass: selective checkpointing
 	// (selective.go). A block is checkpointed or selective, not both.
 	RecomputeAttention []bool
+	// BF16 trains the linear weights that the engine stores in bf16 in
+	// place, in bf16 with fp32 arithmetic (bf16train.go); without it they
+	// are refused, as every other quantised weight is.
+	BF16 bool
 }
 
 // trainBuild is what the graph builder needs from a TrainSpec, and what
@@ -50,6 +54,8 @@ type trainBuild struct {
 	// step is set for a training step's graph, unset for an inference
 	// graph that applies adapters on the fly.
 	step bool
+	// bf16 is the fp32 scratch the bf16-stored trained weights share.
+	bf16 []float32
 }
 
 // Param is one trained tensor: its live values (updating them in place
@@ -59,7 +65,14 @@ type Param struct {
 	Shape []int
 	Value []float32
 	Grad  []float32
+	// BF16 holds the live values of a weight stored in bf16 (two bytes
+	// each, little-endian), which Value then is nil for: the trainer
+	// updates them in fp32 and rounds back to bf16.
+	BF16 []byte
 }
+
+// Len returns the number of values of the param.
+func (p *Param) Len() int { return len(p.Grad) }
 
 // TrainStep is a compiled training graph: the forward pass over one
 // sequence, the cross-entropy loss and the backward pass to every trained
@@ -104,6 +117,14 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	}
 	for name := range spec.Trained {
 		if _, ok := e.tensors[name]; !ok {
+			if q, isQ := e.quant[name]; isQ && spec.BF16 && q.Method == kernels.BF16 {
+				for _, c := range spec.Checkpoint {
+					if c {
+						return nil, fmt.Errorf("engine: checkpointing (full or every k) with weights trained in bf16 is not implemented; use selective or none")
+					}
+				}
+				continue
+			}
 			if _, q := e.quant[name]; q {
 				return nil, fmt.Errorf("engine: %s is quantised and cannot be trained in place; train adapters on it", name)
 			}
@@ -176,8 +197,13 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		v := e.tensors[n]
-		p := &Param{Name: n, Shape: append([]int(nil), v.Shape()...), Value: v.Float32s(), Grad: make([]float32, v.Len())}
+		var p *Param
+		if v, ok := e.tensors[n]; ok {
+			p = &Param{Name: n, Shape: append([]int(nil), v.Shape()...), Value: v.Float32s(), Grad: make([]float32, v.Len())}
+		} else {
+			q := e.quant[n] // a bf16 weight, as checked above
+			p = &Param{Name: n, Shape: []int{q.Rows, q.Cols}, BF16: q.Data, Grad: make([]float32, q.Len())}
+		}
 		node := b.nodes[n]
 		if n == "tok_embeddings.weight" {
 			ts.emb = p
@@ -383,6 +409,22 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 		if !trained[n] {
 			continue
 		}
+		if q, ok := e.quant[n]; ok {
+			// A bf16 weight (NewTrainStep refuses the others): a copy of
+			// its own, for the loaded one may alias the file or be shared.
+			// The loaded bytes stay as the initial values, which a
+			// rollback before the first checkpoint restores.
+			if _, kept := e.initialBF16[n]; !kept {
+				if e.initialBF16 == nil {
+					e.initialBF16 = map[string][]byte{}
+				}
+				e.initialBF16[n] = q.Data
+			}
+			c := *q
+			c.Data = append([]byte(nil), q.Data...)
+			e.quant[n] = &c
+			continue
+		}
 		if _, kept := e.initial[n]; !kept && !e.decoded[n] {
 			if e.initial == nil {
 				e.initial = map[string][]float32{}
@@ -415,6 +457,10 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 // that is not trained in place, and for one that was decoded from another
 // format at load, whose decoded copy was the engine's only one.
 func (e *Engine) InitialValues(name string) []float32 { return e.initial[name] }
+
+// InitialBF16 returns the bf16 bytes of a weight trained in bf16 as they
+// were loaded, before training took its own copy; nil for another weight.
+func (e *Engine) InitialBF16(name string) []byte { return e.initialBF16[name] }
 
 // checkUniformBlocks refuses checkpointing when blocks differ in what
 // they train, their attention kernel or how their weights are stored:

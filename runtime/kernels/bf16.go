@@ -56,3 +56,22 @@ func (e Exec) bf16MatVec(out []float32, q *QMatrix, x []float32) {
 		}
 	})
 }
+
+// WidenBF16 writes the len(dst) bfloat16 values of src (little-endian, two
+// bytes each) into dst as float32: exact, bf16 being the top half of fp32.
+func WidenBF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+	}
+}
+
+// RoundBF16 writes each value of src into dst (little-endian, two bytes
+// each) rounded to bfloat16, to nearest with ties to even, as PyTorch's
+// float-to-bfloat16 conversion does; a NaN stays a (quiet) NaN.
+func RoundBF16(dst []byte, src []float32) {
+	dst = dst[:2*len(src)]
+	for i, v := range src {
+		binary.LittleEndian.PutUint16(dst[2*i:], half.F32ToBF16(v))
+	}
+}

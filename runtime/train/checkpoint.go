@@ -135,6 +135,11 @@ func (t *Trainer) writeModel(dir string) error {
 	// the set aliases their values rather than copying them.
 	s := &weights.Set{Config: t.e.Config(), Tensors: map[string]*weights.Tensor{}, Source: "trained"}
 	for _, p := range t.params {
+		if p.BF16 != nil {
+			// Weights trained in bf16 are saved as they are: BF16 tensors.
+			s.Tensors[p.Name] = &weights.Tensor{Name: p.Name, Shape: p.Shape, DType: weights.BF16, Data: p.BF16}
+			continue
+		}
 		s.Tensors[p.Name] = f32Tensor(p.Name, p.Shape, p.Value)
 	}
 	if err := safetensors.WriteHF(dir, s, 1); err != nil {
@@ -368,6 +373,15 @@ func (t *Trainer) Load(dir, fingerprint string) error {
 	}
 	var codes []float32 // one 8-bit moment's codes at a time
 	for i, p := range t.params {
+		if p.BF16 != nil {
+			// A weight trained in bf16 reads back bit for bit from its
+			// BF16 tensor; any other dtype would round.
+			x, ok := src[p.Name]
+			if !ok || x.DType != weights.BF16 || len(x.Data) != len(p.BF16) {
+				return fmt.Errorf("train: %s lacks %s as a BF16 tensor of %d values", dir, p.Name, p.Len())
+			}
+			copy(p.BF16, x.Data)
+		}
 		if q := t.opt.Q; q != nil {
 			for _, m := range []struct {
 				name string

@@ -74,7 +74,7 @@ func newState(o Optimizer, params []*engine.Param) *state {
 	if o.Kind == AdamW8bit {
 		var sizes []int
 		for _, p := range params {
-			sizes = append(sizes, len(p.Value))
+			sizes = append(sizes, p.Len())
 		}
 		return &state{Q: newAdam8(sizes)}
 	}
@@ -83,9 +83,9 @@ func newState(o Optimizer, params []*engine.Param) *state {
 		s.V = make([][]float32, len(params))
 	}
 	for i, p := range params {
-		s.M[i] = make([]float32, len(p.Value))
+		s.M[i] = make([]float32, p.Len())
 		if s.V != nil {
-			s.V[i] = make([]float32, len(p.Value))
+			s.V[i] = make([]float32, p.Len())
 		}
 	}
 	return s
@@ -105,6 +105,10 @@ func update(o Optimizer, s *state, params []*engine.Param, lr float64, threads i
 		bc2 := 1 - math.Pow(o.Beta2, float64(s.Step))
 		k := kernels.AdamWScalars{Decay: float32(1 - lr*o.WeightDecay), Beta1: float32(o.Beta1), Beta2: float32(o.Beta2),
 			BC2Sqrt: float32(math.Sqrt(bc2)), Eps: float32(o.Eps), Step: float32(lr / bc1)}
+		if hasBF16(params) {
+			adamwBF16(params, s, &k, threads) // bf16.go
+			break
+		}
 		adamwAll(params, s, &k, threads)
 	case SGD:
 		mom, wd, rate := float32(o.Momentum), float32(o.WeightDecay), float32(lr)

@@ -28,7 +28,7 @@ func (t *Trainer) startRollback() {
 	t.back = rollback{}
 	t.back.rng, _ = t.rng.MarshalBinary()
 	for _, p := range t.params {
-		if t.e.InitialValues(p.Name) != nil {
+		if p.BF16 != nil || t.e.InitialValues(p.Name) != nil {
 			t.back.values = append(t.back.values, nil)
 			continue
 		}
@@ -50,6 +50,10 @@ func (t *Trainer) rollBack() error {
 		return fmt.Errorf("train: rolling back: %w", err)
 	}
 	for i, p := range t.params {
+		if p.BF16 != nil {
+			copy(p.BF16, t.e.InitialBF16(p.Name))
+			continue
+		}
 		v := t.back.values[i]
 		if v == nil {
 			v = t.e.InitialValues(p.Name)

@@ -16,6 +16,7 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/format/safetensors"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -40,13 +41,29 @@ func needTorch(t *testing.T) {
 // initial adapters and returns its outputs by name.
 func reference(t *testing.T, tr *Trainer, steps [][]int, cfg map[string]any) map[string][]float32 {
 	t.Helper()
-	snap, err := tr.e.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ts []*weights.Tensor
-	for _, n := range sortedKeys(snap.Tensors) {
-		ts = append(ts, snap.Tensors[n])
+	if hasBF16(tr.params) {
+		// A bf16 full fine-tune: the params are the model; the bf16 ones
+		// go widened (exactly) and are named in the config.
+		var bf16 []string
+		for _, p := range tr.params {
+			v := p.Value
+			if p.BF16 != nil {
+				v = make([]float32, p.Len())
+				kernels.WidenBF16(v, p.BF16)
+				bf16 = append(bf16, p.Name)
+			}
+			ts = append(ts, f32Tensor(p.Name, p.Shape, v))
+		}
+		cfg["bf16"] = bf16
+	} else {
+		snap, err := tr.e.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range sortedKeys(snap.Tensors) {
+			ts = append(ts, snap.Tensors[n])
+		}
 	}
 	for i, seq := range tr.ds.Train {
 		in, tg := make([]float32, len(seq.Inputs)), make([]float32, len(seq.Targets))

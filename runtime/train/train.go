@@ -109,6 +109,9 @@ type Config struct {
 	// 3, a negative value none (the run fails when the patience runs
 	// out).
 	NaNRollbacks int
+	// BF16 trains in bf16 the weights that the engine stores in bf16
+	// (full fine-tuning with precision = bf16; bf16.go): AdamW only.
+	BF16 bool
 	// Report receives an event after every step and evaluation.
 	Report func(Event) `json:"-"`
 }
@@ -177,6 +180,9 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 	if !Runs(cfg.Optimizer.Kind) {
 		return nil, fmt.Errorf("train: optimizer %s is not implemented", cfg.Optimizer.Kind)
 	}
+	if cfg.BF16 && (cfg.Method != Full || cfg.Optimizer.Kind != AdamW) {
+		return nil, fmt.Errorf("train: bf16 weights train with full fine-tuning and adamw only, not %s with %s", cfg.Method, cfg.Optimizer.Kind)
+	}
 	seqLen := len(ds.Train[0].Inputs)
 	cfg.Optimizer = cfg.Optimizer.withDefaults()
 	if cfg.NaNPatience <= 0 {
@@ -195,7 +201,7 @@ func New(e *engine.Engine, ds *data.Set, cfg Config) (*Trainer, error) {
 		return nil, fmt.Errorf("train: max_grad_norm %g must be 0 (no clipping) or positive", cfg.MaxGradNorm)
 	}
 	t := &Trainer{cfg: cfg, e: e, ds: ds, rng: rand.NewPCG(cfg.Seed, 0x7e57), lrScale: 1}
-	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint, RecomputeAttention: cfg.RecomputeAttention}
+	spec := engine.TrainSpec{SeqLen: seqLen, Checkpoint: cfg.Checkpoint, RecomputeAttention: cfg.RecomputeAttention, BF16: cfg.BF16}
 	switch cfg.Method {
 	case Full:
 		spec.Trained = map[string]bool{}

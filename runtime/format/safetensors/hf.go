@@ -273,7 +273,7 @@ func locate(path string) (dir string, files []string, index map[string]string, e
 }
 
 // hfConfigJSON renders c as a Llama config.json.
-func hfConfigJSON(c arch.Config) ([]byte, error) {
+func hfConfigJSON(c arch.Config, dtype string) ([]byte, error) {
 	m := map[string]any{
 		"architectures":           []string{"LlamaForCausalLM"},
 		"model_type":              "llama",
@@ -288,7 +288,7 @@ func hfConfigJSON(c arch.Config) ([]byte, error) {
 		"rms_norm_eps":            c.NormEps,
 		"tie_word_embeddings":     c.Tied,
 		"hidden_act":              "silu",
-		"torch_dtype":             "float32",
+		"torch_dtype":             dtype,
 	}
 	if c.HeadDim != 0 && c.HeadDim*c.Heads != c.Dim {
 		m["head_dim"] = c.HeadDim
@@ -300,8 +300,19 @@ func hfConfigJSON(c arch.Config) ([]byte, error) {
 // and, with shards <= 1, model.safetensors, otherwise that many
 // model-0000i-of-0000n.safetensors files and model.safetensors.index.json.
 // The q and k projections are permuted into Hugging Face's layout.
+//
+// config.json's torch_dtype is bfloat16 when the linear weights are
+// stored in BF16 (a bf16 fine-tune, whose embeddings and norms may stay
+// F32), else float32.
 func WriteHF(dir string, s *weights.Set, shards int) error {
-	cfg, err := hfConfigJSON(s.Config)
+	dtype := "float32"
+	for n, t := range s.Tensors {
+		if strings.HasPrefix(n, "layers.") && len(t.Shape) == 2 && t.DType == weights.BF16 {
+			dtype = "bfloat16"
+			break
+		}
+	}
+	cfg, err := hfConfigJSON(s.Config, dtype)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,9 @@ IN holds the model's weights under whisperc's canonical (Meta) names, the
 training sequences (seq.N.inputs/targets/weights) and, for LoRA, each
 adapter's initial A and B (NAME.lora_A / NAME.lora_B); its metadata holds a
 JSON "config". The script builds the same Llama in PyTorch (fp32, one
-thread) and runs it twice, in float32 and in float64, then writes to OUT: the logits of sequence 0, the loss and every
+thread) and runs it twice, in float32 and in float64 (a config "bf16" names
+weights stored in bfloat16 between steps, computed on in the run's dtype),
+then writes to OUT: the logits of sequence 0, the loss and every
 trained tensor's gradient of the first step (before clipping), and every
 trained tensor after all steps of AdamW with warmup and clipping; the
 float64 results carry the prefix "f64.", as the exact values against which
@@ -159,6 +161,14 @@ def run(tensors, cfg, dtype, out, prefix):
     else:
         for n in W:
             params[n] = W[n]
+    # A bf16 full fine-tune (cfg "bf16" names the weights stored in bf16):
+    # each such weight lives as a bfloat16 tensor; every step computes with
+    # its exact widening (W.float(), or .double() in the float64 run), the
+    # gradients and AdamW's moments and update are in dtype, and the updated
+    # weight is rounded back to bfloat16 (torch rounds to nearest even).
+    stored = {n: params[n].to(torch.bfloat16) for n in cfg.get("bf16", [])}
+    for n, b in stored.items():
+        params[n].data.copy_(b.to(dtype))
     for p in params.values():
         p.requires_grad_(True)
     # PEFT's scaling, from the adapter settings rather than from the Go
@@ -172,6 +182,8 @@ def run(tensors, cfg, dtype, out, prefix):
                             weight_decay=cfg["weight_decay"], foreach=False)
     for step, batch in enumerate(cfg["steps"]):
         n_tok = sum(float(seqs[j][2].sum()) for j in batch)
+        for n, b in stored.items():
+            params[n].data.copy_(b.to(dtype))
         opt.zero_grad()
         loss = torch.zeros((), dtype=dtype)
         for j in batch:
@@ -192,6 +204,9 @@ def run(tensors, cfg, dtype, out, prefix):
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         opt.step()
+        for n, b in stored.items():
+            b.copy_(params[n].data)
+            params[n].data.copy_(b.to(dtype))
     for n in names:
         out[prefix + "final." + n] = params[n].detach()
 
