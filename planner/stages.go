@@ -24,7 +24,7 @@ func (b *builder) precision(req compiler.DType, written bool, site *compiler.Sit
 		if written && req != compiler.DTypeFP32 {
 			b.report(diag.Errorf(site.ValueRange(attr), "P118", req.String()+" cannot run on the CPU",
 				fmt.Sprintf("%s = %s asks for %s arithmetic, but the CPU runtime stores activations and computes in fp32 only; "+
-					"it would not honour the setting (a LoRA finetune's precision = bf16 is the exception: its frozen base is stored in bf16). "+
+					"it would not honour the setting (a LoRA or full finetune's precision = bf16 is the exception: the block linear weights are stored in bf16). "+
 					"Write %s = fp32 (or remove it) to run on the CPU, or plan for a GPU target.",
 					attr, req, req, attr)))
 		}
@@ -290,16 +290,24 @@ func (b *builder) checkTargets(f *compiler.Finetune, c arch.Config, names []stri
 
 // trainWorkload turns a finetune into the cost model's workload.
 func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) cost.Workload {
-	// On the CPU, LoRA with precision = bf16 stores the frozen block
-	// weights in bf16 and computes in fp32 (runtime/kernels' BF16).
+	// On the CPU, precision = bf16 stores the block linear weights in bf16
+	// and computes in fp32 (runtime/kernels' BF16): LoRA's frozen base,
+	// or the weights a full fine-tune trains in bf16 (runtime/train's
+	// bf16.go).
 	bf16Base := !b.target.Profile.GPU && f.Has("precision") && f.Precision == compiler.DTypeBF16 &&
-		f.Method == compiler.MethodLoRA && (f.Model.Quantize == nil || !f.Model.Quantize.Method.Quantized())
+		(f.Method == compiler.MethodLoRA || f.Method == compiler.MethodFull) && (f.Model.Quantize == nil || !f.Model.Quantize.Method.Quantized())
 	var compute cost.DType
 	var why string
-	if bf16Base {
+	switch {
+	case bf16Base && f.Method == compiler.MethodFull:
+		compute, why = cost.FP32, "the block linear weights stored and trained in bf16 (2 bytes each), widened to fp32 a weight at a time for the products; "+
+			"fp32 gradients and fp32 AdamW moments, each update computed in fp32 and rounded to bf16 (to nearest even); the embeddings and norms stay fp32"
+		st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: "bf16 weights, fp32 compute", Effect: why})
+		b.cpuBF16Full(f)
+	case bf16Base:
 		compute, why = cost.FP32, "the frozen block weights stored in bf16 (half of fp32's bytes), widened to fp32 row by row in the matmuls: fp32 arithmetic and accumulation"
 		st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: "bf16 weights, fp32 compute", Effect: why})
-	} else {
+	default:
 		compute, why = b.precision(f.Precision, f.Has("precision"), &f.Decl.Site, "precision")
 		reqPrec := f.Precision.String()
 		st.Decisions = append(st.Decisions, Decision{What: "precision", Choice: compute.String(), Requested: ifDiff(reqPrec, compute.String()), Effect: why})
@@ -309,6 +317,9 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	if f.Method == compiler.MethodFull {
 		w.Mode = cost.Full
 		w.Storage = cost.FP32 // fp32 master weights under mixed precision
+		if bf16Base {
+			w.Quant = cost.Quant{Type: cost.BF16} // the block linears, trained in bf16
+		}
 	} else {
 		w.Mode = cost.LoRA
 		w.Storage = compute
@@ -451,13 +462,18 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 			d.Effect = strings.TrimPrefix(d.Effect+"; ", "; ") + "no seq×seq scores: saves " + gib(s) + " over eager"
 		}
 	}
-	// bf16 storage of the frozen base (the CPU's precision = bf16)
+	// bf16 storage of the frozen base or of the trained weights (the
+	// CPU's precision = bf16)
 	if w.Quant.Type == cost.BF16 {
 		alt := w
 		alt.Quant = cost.Quant{}
 		if d := st.Decision("precision"); d != nil {
+			what := "frozen weights"
+			if w.Mode == cost.Full {
+				what = "trained weights"
+			}
 			d.SavesBytes = alt.WeightBytes() - w.WeightBytes()
-			d.Effect += fmt.Sprintf("; frozen weights %s → %s (block linear layers bf16, the rest fp32)", gib(alt.WeightBytes()), gib(w.WeightBytes()))
+			d.Effect += fmt.Sprintf("; %s %s → %s (block linear layers bf16, the rest fp32)", what, gib(alt.WeightBytes()), gib(w.WeightBytes()))
 		}
 	}
 	// quantisation
@@ -873,6 +889,29 @@ func addressDecision(ref compiler.ModelRef) []Decision {
 		which = "the final output of run " + a.Run
 	}
 	return []Decision{{What: "model", Choice: a.Text, Effect: which + ", found at run time in the track directory's run records"}}
+}
+
+// cpuBF16Full refuses, on a CPU target run by whisperc's own trainer,
+// what a full fine-tune with precision = bf16 does not run there: an
+// optimizer other than adamw, and checkpointing that recomputes whole
+// blocks (full or every(k); selective and none run).
+func (b *builder) cpuBF16Full(f *compiler.Finetune) {
+	if b.opts.Engine != cost.EngineUnset {
+		return
+	}
+	if f.Optimizer.Name != compiler.OptimizerAdamW {
+		b.report(diag.Errorf(f.Optimizer.ValueRange("name"), "P118", f.Optimizer.Name.String()+" with bf16 weights cannot run on the CPU",
+			"A full fine-tune with precision = bf16 trains its bf16 weights with adamw (fp32 moments, the update rounded to bf16) on the CPU trainer. "+
+				"Use adamw, or precision = fp32 for "+f.Optimizer.Name.String()+"."))
+	}
+	if ck, every := checkpointingOf(f.Checkpointing); ck == cost.CheckpointFull || ck == cost.CheckpointEvery {
+		name := ck.String()
+		if ck == cost.CheckpointEvery {
+			name = fmt.Sprintf("every(%d)", every)
+		}
+		b.report(diag.Errorf(f.ValueRange("checkpointing"), "P118", "checkpointing "+name+" with bf16 weights cannot run on the CPU",
+			"The CPU trainer does not recompute whole blocks whose weights train in bf16. Use checkpointing = selective or none, or precision = fp32."))
+	}
 }
 
 // cpuOptimizer refuses, on a CPU target run by whisperc's own trainer (no

@@ -69,6 +69,8 @@ type trainPlan struct {
 	// checkpoint marks the blocks recomputed in the backward pass,
 	// selective those whose attention core is.
 	checkpoint, selective []bool
+	// bf16 says that full fine-tuning trains bf16-stored weights in bf16.
+	bf16 bool
 }
 
 // trainOptions reads a train stage's graph: the engine's options (each
@@ -130,8 +132,12 @@ func trainOptions(g *planner.Graph, c arch.Config) (engine.Options, trainPlan, e
 	}
 	if tp.method == train.Full {
 		for name, w := range o.Weights {
-			if w.Format != engine.QuantizeNone {
-				return o, tp, fmt.Errorf("%s is stored as %s, but full fine-tuning updates weights in fp32", name, w.Format)
+			switch w.Format {
+			case engine.QuantizeNone:
+			case engine.QuantizeBF16:
+				tp.bf16 = true // precision = bf16: trained in bf16 (runtime/train/bf16.go)
+			default:
+				return o, tp, fmt.Errorf("%s is stored as %s, but full fine-tuning updates weights in fp32 or bf16", name, w.Format)
 			}
 		}
 	}
@@ -149,7 +155,7 @@ func trainConfig(f *compiler.Finetune, tp trainPlan) (train.Config, error) {
 	cfg := train.Config{
 		Method: f.Method, Batch: f.Batch, GradAccum: f.GradAccum, Epochs: f.Epochs, MaxSteps: f.MaxSteps,
 		Seed: uint64(f.Seed), Shuffle: f.Data.Shuffle, Output: f.Output, Checkpoint: tp.checkpoint, RecomputeAttention: tp.selective,
-		MaxGradNorm: f.MaxGradNorm,
+		MaxGradNorm: f.MaxGradNorm, BF16: tp.bf16,
 		NaNPatience: f.NaN.Patience, NaNLRFactor: f.NaN.LRFactor, NaNRollbacks: f.NaN.Rollbacks,
 	}
 	if f.NaN.Rollbacks == 0 {

@@ -35,7 +35,9 @@ const DataHeapFactor = 3
 // trainer (runtime/train on runtime/engine's TrainStep), component by
 // component as the runtime allocates them. The trainer runs one sequence at
 // a time and adds its gradients up, so the batch does not change the graph;
-// everything is fp32.
+// everything is fp32 but the bf16 weights of precision = bf16 (a LoRA
+// base, or a full fine-tune's block linears, trained in bf16 with fp32
+// gradients and moments).
 //
 // Off the Go heap: the process before loading, and the model file's pages
 // (an fp32 base runs in place from its mapping; a quantised base keeps only
@@ -64,7 +66,11 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 			heap += b
 		}
 	}
-	if w.quantized() && w.StoredWeightBytes == 0 {
+	bf16Full := w.Mode == Full && w.Quant.Type == BF16
+	if bf16Full && w.StoredWeightBytes == 0 {
+		comps = append(comps, Component{Name: "weights_mapped", Bytes: ow, Note: "the tensors kept in fp32 (embeddings, norms), mapped from the file"})
+		add("weights_quantized", qw, "the bf16 block linear weights (2 bytes each), trained in place and widened to fp32 a weight at a time")
+	} else if w.quantized() && w.StoredWeightBytes == 0 {
 		comps = append(comps, Component{Name: "weights_mapped", Bytes: ow, Note: "the unquantised tensors, mapped from the file"})
 		add("weights_quantized", qw, "the "+w.Quant.Type.String()+" copies of the linear weights, decoded block by block in both passes")
 	} else {
@@ -75,9 +81,20 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 		comps = append(comps, Component{Name: "weights_mapped", Bytes: file, Note: "the model file, mapped: frozen weights run in place"})
 	}
 	p := w.TrainableParams()
-	if w.Mode == Full {
+	switch {
+	case bf16Full:
+		var linears, largest int64
+		for _, m := range w.Arch.Modules() {
+			if m.Kind == arch.Linear && m.PerLayer {
+				linears += m.Params()
+				largest = max(largest, m.Size)
+			}
+		}
+		add("trained_copy", (p-linears)*f32, "the engine's own fp32 copy of the embeddings and norms trained in place (the bf16 linears train in their own bytes)")
+		add("bf16_scratch", largest*f32, "one fp32 widening of a bf16 weight, shared by the products")
+	case w.Mode == Full:
 		add("trained_copy", p*f32, "the engine's own copy of the weights trained in place (the file's stay mapped)")
-	} else {
+	default:
 		add("adapters", p*f32, "LoRA A and B matrices")
 	}
 	add("gradients", p*f32, "accumulated over the step's sequences")

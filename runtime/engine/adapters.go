@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -112,11 +113,16 @@ func (e *Engine) WeightNames() []string {
 // Snapshot returns the model's current fp32 weights as a set that aliases
 // them (no copy: a fine-tune's result is a model's worth), for later
 // stages to load once training is done. Training the engine further
-// changes the set too. Quantised weights are refused.
+// changes the set too. Weights stored in bf16 (a bf16 fine-tune's) are BF16
+// tensors aliasing their bytes; other quantised weights are refused.
 func (e *Engine) Snapshot() (*weights.Set, error) {
 	s := &weights.Set{Config: e.cfg, Tensors: map[string]*weights.Tensor{}, Source: "snapshot"}
 	for _, n := range e.WeightNames() {
 		t, ok := e.tensors[n]
+		if q, isQ := e.quant[n]; !ok && isQ && q.Method == kernels.BF16 {
+			s.Tensors[n] = &weights.Tensor{Name: n, Shape: []int{q.Rows, q.Cols}, DType: weights.BF16, Data: q.Data}
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("engine: %s is quantised and has no fp32 snapshot", n)
 		}

@@ -44,11 +44,14 @@ type Engine struct {
 	// (InitialValues).
 	decoded map[string]bool
 	initial map[string][]float32
-	// initialBF16 keeps the loaded bytes of each weight trained in bf16.
+	// initialBF16 keeps the loaded bytes of each weight trained in bf16
+	// that aliased its file; bf16Src the source tensor of each bf16
+	// weight the engine rounded itself, which training updates in place.
 	initialBF16 map[string][]byte
-	bytes   int64
-	st      *state
-	graphs  map[graphKey]*compiled
+	bf16Src     map[string]*weights.Tensor
+	bytes       int64
+	st          *state
+	graphs      map[graphKey]*compiled
 	// arena holds the graphs' reused op outputs, shared between graphs.
 	arena arena
 	// used counts graph runs, to evict the least recently used graph.

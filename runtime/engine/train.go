@@ -410,10 +410,14 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 			continue
 		}
 		if q, ok := e.quant[n]; ok {
-			// A bf16 weight (NewTrainStep refuses the others): a copy of
-			// its own, for the loaded one may alias the file or be shared.
-			// The loaded bytes stay as the initial values, which a
-			// rollback before the first checkpoint restores.
+			// A bf16 weight (NewTrainStep refuses the others). One the
+			// engine rounded from its source is its own and trains in
+			// place (InitialBF16 rounds the source again); one that
+			// aliases its file gets a copy, and the file's bytes are the
+			// initial values.
+			if _, own := e.bf16Src[n]; own {
+				continue
+			}
 			if _, kept := e.initialBF16[n]; !kept {
 				if e.initialBF16 == nil {
 					e.initialBF16 = map[string][]byte{}
@@ -459,8 +463,28 @@ func (e *Engine) ownTrained(trained map[string]bool) error {
 func (e *Engine) InitialValues(name string) []float32 { return e.initial[name] }
 
 // InitialBF16 returns the bf16 bytes of a weight trained in bf16 as they
-// were loaded, before training took its own copy; nil for another weight.
-func (e *Engine) InitialBF16(name string) []byte { return e.initialBF16[name] }
+// were loaded, before training changed them: the file's bytes, or the
+// source rounded again as loading rounded it (the source must still be
+// open, as for the fp32 tensors that alias it). It returns nil for
+// another weight.
+func (e *Engine) InitialBF16(name string) ([]byte, error) {
+	if b, ok := e.initialBF16[name]; ok {
+		return b, nil
+	}
+	t, ok := e.bf16Src[name]
+	if !ok {
+		return nil, nil
+	}
+	v, _, err := fp32(t)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", name, err)
+	}
+	q, err := e.exec.QuantizeConfig(v, t.Shape[0], t.Shape[1], kernels.QuantConfig{Method: kernels.BF16})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", name, err)
+	}
+	return q.Data, nil
+}
 
 // checkUniformBlocks refuses checkpointing when blocks differ in what
 // they train, their attention kernel or how their weights are stored:

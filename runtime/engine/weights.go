@@ -167,6 +167,14 @@ func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) err
 	if err != nil {
 		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
+	if target == kernels.BF16 {
+		// The engine's own bytes, which bf16 training may update in
+		// place: the source is kept to round again for a rollback.
+		if e.bf16Src == nil {
+			e.bf16Src = map[string]*weights.Tensor{}
+		}
+		e.bf16Src[name] = t
+	}
 	e.quant[name] = q
 	e.bytes += int64(q.Bytes())
 	// Only the quantised copy is multiplied from now on: let the mapped

@@ -286,3 +286,41 @@ func TestBF16Checkpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16Rollback: a rollback before the first checkpoint restores the
+// bf16 weights, which train in place in the engine's own bytes, to the
+// bits they were loaded with (the source rounded again).
+func TestBF16Rollback(t *testing.T) {
+	_, all := stories(t, 16, engine.QuantizeNone)
+	ds := &data.Set{Train: all.Train[:4]}
+	tr := bf16Full(t, engine.AttentionEager, ds, Config{Optimizer: Optimizer{Kind: AdamW, LR: 1e-2}, Schedule: Constant,
+		Batch: 2, GradAccum: 1, MaxSteps: 4, Seed: 3})
+	start := map[string][]byte{}
+	for _, p := range tr.params {
+		if p.BF16 != nil {
+			start[p.Name] = append([]byte(nil), p.BF16...)
+		}
+	}
+	for range 2 {
+		if _, err := tr.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed := 0
+	for _, p := range tr.params {
+		if p.BF16 != nil && !bytes.Equal(p.BF16, start[p.Name]) {
+			changed++
+		}
+	}
+	if changed != len(start) {
+		t.Fatalf("%d of %d bf16 weights changed in 2 steps", changed, len(start))
+	}
+	if err := tr.rollBack(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tr.params {
+		if p.BF16 != nil && !bytes.Equal(p.BF16, start[p.Name]) {
+			t.Errorf("%s: not restored by the rollback", p.Name)
+		}
+	}
+}

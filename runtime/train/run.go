@@ -51,7 +51,11 @@ func (t *Trainer) rollBack() error {
 	}
 	for i, p := range t.params {
 		if p.BF16 != nil {
-			copy(p.BF16, t.e.InitialBF16(p.Name))
+			b, err := t.e.InitialBF16(p.Name)
+			if err != nil || len(b) != len(p.BF16) {
+				return fmt.Errorf("train: rolling back %s to its initial bf16 values: %v", p.Name, err)
+			}
+			copy(p.BF16, b)
 			continue
 		}
 		v := t.back.values[i]

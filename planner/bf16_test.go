@@ -1,0 +1,90 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/planner/hw"
+)
+
+// TestCPUBF16Full: a full fine-tune with precision = bf16 plans for the
+// CPU trainer without P118 when it uses adamw and checkpointing none or
+// selective; its graph stores the block linears in bf16, trainable,
+// computed in fp32; its memory holds them at 2 bytes each (trained in
+// place), the embeddings and norms in fp32, and fp32 gradients and AdamW
+// moments for every parameter, as the fp32 plan does. Another optimizer
+// and whole-block checkpointing are P118, on the attribute.
+func TestCPUBF16Full(t *testing.T) {
+	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
+	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20} // the CPU trainer's memory model, as a calibrated machine has
+	plan := func(prec, ckpt, opt string) (*Plan, []string) {
+		src := base7b + "finetune ft {\n model = base\n data = d\n method = full\n precision = " + prec + "\n checkpointing = " + ckpt + "\n optimizer {\n name = " + opt + "\n }\n}\n"
+		prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
+		p, ds := Build(prog, cpu, Options{})
+		var p118 []string
+		for _, d := range ds {
+			if d.Code == "P118" {
+				p118 = append(p118, fmt.Sprintf("line:%d %s", d.Subject.Start.Line, d.Summary))
+			}
+		}
+		return p, p118
+	}
+	for _, c := range []struct{ ckpt, opt, want string }{
+		{"none", "adamw", ""},
+		{"selective", "adamw", ""},
+		{"full", "adamw", "line:9 checkpointing full with bf16 weights cannot run on the CPU"},
+		{"every(2)", "adamw", "line:9 checkpointing every(2) with bf16 weights cannot run on the CPU"},
+		{"none", "sgd", "line:11 sgd with bf16 weights cannot run on the CPU"},
+		{"none", "adamw_8bit", "line:11 adamw_8bit with bf16 weights cannot run on the CPU"},
+	} {
+		if _, got := plan("bf16", c.ckpt, c.opt); strings.Join(got, "; ") != c.want {
+			t.Errorf("checkpointing %s, %s: P118 %q, want %q", c.ckpt, c.opt, got, c.want)
+		}
+	}
+	fp, _ := plan("fp32", "none", "adamw")
+	bf, _ := plan("bf16", "none", "adamw")
+	st := bf.Stage("train.ft")
+	var linears int64
+	for _, l := range st.Graph.Layers {
+		for _, ln := range l.Linears {
+			if ln.Weight != cost.BF16 || ln.Compute != cost.FP32 || ln.Kernel != KernelQuantMatMul || !ln.Trainable {
+				t.Fatalf("layer %d %s: %s weight computed in %s by %s, trainable %t; want trainable bf16 → fp32", l.Index, ln.Module, ln.Weight, ln.Compute, ln.Kernel, ln.Trainable)
+			}
+			linears += int64(ln.In) * int64(ln.Out)
+		}
+	}
+	if !st.Graph.Embedding.Trainable || st.Graph.Embedding.Weight != cost.FP32 {
+		t.Errorf("embeddings %+v; want trainable fp32", st.Graph.Embedding)
+	}
+	comp := func(p *Plan, name string) int64 {
+		for _, c := range p.Stage("train.ft").Memory.Components {
+			if c.Name == name {
+				return c.Bytes
+			}
+		}
+		return 0
+	}
+	params := comp(fp, "gradients") / 4
+	for _, c := range []struct {
+		name string
+		want int64
+	}{
+		{"weights_quantized", 2 * linears},
+		{"trained_copy", 4 * (params - linears)},
+		{"gradients", 4 * params},
+		{"optimizer_state", 8 * params},
+		{"gradient_nodes", comp(fp, "gradient_nodes")},
+	} {
+		if got := comp(bf, c.name); got != c.want {
+			t.Errorf("%s: %d bytes in the bf16 plan, want %d", c.name, got, c.want)
+		}
+	}
+	if d := st.Decision("precision"); d == nil || d.Choice != "bf16 weights, fp32 compute" || d.SavesBytes != 2*linears {
+		t.Errorf("precision decision %+v; want bf16 weights saving %d bytes", d, 2*linears)
+	}
+	if saved := fp.Stage("train.ft").Memory.TotalBytes - st.Memory.TotalBytes; saved < 5*linears || saved > 7*linears {
+		t.Errorf("the bf16 plan is %d bytes smaller than the fp32 one; want about 6 per block weight (%d)", saved, 6*linears)
+	}
+}
