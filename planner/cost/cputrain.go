@@ -66,7 +66,7 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 			heap += b
 		}
 	}
-	bf16Full := w.Mode == Full && w.Quant.Type == BF16
+	bf16Full := w.FullTraining() && w.Quant.Type == BF16
 	if bf16Full && w.StoredWeightBytes == 0 {
 		comps = append(comps, Component{Name: "weights_mapped", Bytes: ow, Note: "the tensors kept in fp32 (embeddings, norms), mapped from the file"})
 		add("weights_quantized", qw, "the bf16 block linear weights (2 bytes each), trained in place and widened to fp32 a weight at a time")
@@ -92,7 +92,7 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 		}
 		add("trained_copy", (p-linears)*f32, "the engine's own fp32 copy of the embeddings and norms trained in place (the bf16 linears train in their own bytes)")
 		add("bf16_scratch", largest*f32, "one fp32 widening of a bf16 weight, shared by the products")
-	case w.Mode == Full:
+	case w.FullTraining():
 		add("trained_copy", p*f32, "the engine's own copy of the weights trained in place (the file's stay mapped)")
 	default:
 		add("adapters", p*f32, "LoRA A and B matrices")
@@ -115,7 +115,7 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 		// values.
 		save = 2 * p * f32
 	}
-	if w.Mode == LoRA {
+	if w.AdapterTraining() {
 		add("rollback", p*f32, "the adapters' initial values, for a rollback before the first checkpoint")
 	}
 	acts, logits, gradNodes, recompute := w.cpuTrainGraph()
@@ -181,7 +181,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 	}
 	r := float64(w.LoRARank)
 	drop := 0.0
-	if w.Mode == LoRA && w.LoRADropout > 0 {
+	if w.AdapterTraining() && w.LoRADropout > 0 {
 		drop = 1
 	}
 	var kept, fwd, bwd, masks, blockAdapters float64
@@ -223,7 +223,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 		vals += fwd + bwd + 1 + 1/T // the block loss's gradient, [T,1] and a scalar
 	}
 	switch {
-	case w.Mode == Full || ck > 0:
+	case w.FullTraining() || ck > 0:
 		vals += 5 * d
 	default:
 		vals -= 2 * qkv * drop * d
@@ -234,7 +234,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 	// block's.
 	g := float64(w.TrainableParams())
 	block := 2 * d
-	if w.Mode == Full {
+	if w.FullTraining() {
 		var perLayer float64
 		for _, m := range c.Modules() {
 			if m.PerLayer {
