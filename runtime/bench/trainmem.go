@@ -21,7 +21,7 @@ type trainConfig struct {
 	Model         string   `json:"model"`  // 260K, 15M or 42M
 	Method        string   `json:"method"` // lora, full or qlora
 	Quant         string   `json:"quant,omitempty"`
-	Precision     string   `json:"precision,omitempty"` // bf16: the frozen base stored in bf16; fp32 when empty
+	Precision     string   `json:"precision,omitempty"` // bf16: the block linears stored in bf16 (LoRA's frozen base, or trained in bf16 by full); fp32 when empty
 	Checkpointing string   `json:"checkpointing"`
 	Optimizer     string   `json:"optimizer"`
 	Seq           int      `json:"seq_len"`
@@ -60,7 +60,8 @@ type trainDoc struct {
 // which is its VmHWM) of `whisperc run` on fine-tunes of the real
 // stories260K and random 15M- and 42M-shaped llama2.c models: for LoRA,
 // full and QLoRA (nf4) with and without checkpointing and selective, each
-// optimizer on full fine-tuning and LoRA over a bf16 base (260K and 15M),
+// optimizer on full fine-tuning, LoRA over a bf16 base and full fine-tuning
+// in bf16 (260K and 15M),
 // and LoRA and full fine-tuning of 42M; beside `whisperc plan`'s
 // prediction. It writes them as planner/testdata/measured/train-cpu-*.json,
 // which planner/cost's TestMeasuredCPUTrain re-predicts. Each row's
@@ -106,6 +107,7 @@ func trainMem(args []string) error {
 			continue
 		}
 		cfgs = append(cfgs, trainConfig{Model: m, Method: "lora", Precision: "bf16", Checkpointing: "none", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager", Rank: 16, Targets: all},
+			trainConfig{Model: m, Method: "full", Precision: "bf16", Checkpointing: "none", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager"},
 			trainConfig{Model: m, Method: "lora", Checkpointing: "selective", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager", Rank: 16, Targets: all})
 		for _, method := range []string{"lora", "full", "qlora"} {
 			for _, ck := range []string{"none", "full"} {
