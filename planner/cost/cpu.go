@@ -182,6 +182,11 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 // Workload.StepLayerSeconds and StepHeadSeconds are their medians).
 const StepPosition = 32
 
+// StepNoisy is the spread between the rounds of a decode-step measurement
+// (Workload.StepSpread) above which the plan says the machine looked
+// noisy while it measured.
+const StepNoisy = 0.10
+
 // HeapHeadroom is how far the CPU runtime lets the Go heap grow beyond
 // its live size once a model is loaded (runtime.boundHeap sets the
 // collector's percentage to it): a sixteenth of the live heap, at least

@@ -3,7 +3,9 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestPoolMatchesGoroutines checks that products run on a Pool give the
@@ -83,5 +85,100 @@ func BenchmarkPoolHandoff(b *testing.B) {
 				sink[i]++
 			}
 		})
+	}
+}
+
+// TestPoolRanges checks that a pooled product is cut into aligned ranges
+// that cover its rows once, poolRangesPerThread of them per thread (fewer
+// when alignment rounds them up), and runs a product too small to split
+// whole.
+func TestPoolRanges(t *testing.T) {
+	pool := NewPool(2)
+	e := Exec{Threads: 2, Pool: pool}
+	for _, c := range []struct{ rows, align, rowWork, want int }{
+		{768, 1, 384, 8},  // 110M's 768×768 Q4_0 product
+		{2048, 4, 768, 8}, // an fp32 feed-forward product
+		{768, 1, 64, 1},   // under 2·minWorkPerPoolThread: not split
+		{12, 1, 1 << 16, 6},
+		{1000, 32, 1 << 10, 8},
+		{100, 32, 1 << 16, 4}, // ranges of 32 rows
+	} {
+		var mu sync.Mutex
+		seen := make([]int, c.rows)
+		ranges := 0
+		e.parallelRows(c.rows, c.align, c.rowWork, func(lo, hi int) {
+			mu.Lock()
+			defer mu.Unlock()
+			ranges++
+			if lo%c.align != 0 {
+				t.Errorf("%+v: range starts at %d", c, lo)
+			}
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		for i, n := range seen {
+			if n != 1 {
+				t.Fatalf("%+v: row %d done %d times", c, i, n)
+			}
+		}
+		if ranges != c.want {
+			t.Errorf("%+v: %d ranges, want %d", c, ranges, c.want)
+		}
+	}
+}
+
+// TestPoolHoldAndBackOff checks that a held pool runs products whole, that
+// its worker parks once the hold is released (a released pool must not
+// spin for ever), and that while it backs off its products run on the
+// caller alone.
+func TestPoolHoldAndBackOff(t *testing.T) {
+	pool := NewPool(2)
+	e := Exec{Threads: 2, Pool: pool}
+	const rows, runs = 1024, 200
+	out := make([]int32, rows)
+	run := func() {
+		e.parallelRows(rows, 1, 1<<12, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i]++
+			}
+		})
+	}
+	pool.Hold()
+	pool.Hold() // holds nest
+	for range runs {
+		run()
+	}
+	pool.Release()
+	if !pool.s.holding() && nanos() >= pool.s.aloneUntil.Load() {
+		t.Error("one of two holds released: the pool is no longer held")
+	}
+	pool.Release()
+	for i, v := range out {
+		if v != runs {
+			t.Fatalf("row %d done %d times in %d products", i, v, runs)
+		}
+	}
+	w := pool.s.workers[0]
+	for deadline := time.Now().Add(20 * time.Second); !w.job.sleeping.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker still spins 20 s after the hold was released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := pool.Stats()
+	if st.Products != runs || st.Parked == 0 {
+		t.Errorf("stats %+v, want %d products and a park", st, runs)
+	}
+	pool.s.backOff()
+	run()
+	if st2 := pool.Stats(); st2.Alone != st.Alone+1 || st2.Joined != st.Joined {
+		t.Errorf("backing off: stats %+v after %+v, want one more product alone and none joined", st2, st)
+	}
+	pool.s.aloneUntil.Store(0)
+	for i, v := range out {
+		if v != runs+1 {
+			t.Fatalf("row %d done %d times in %d products", i, v, runs+1)
+		}
 	}
 }
