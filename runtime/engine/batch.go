@@ -136,6 +136,7 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 	}
 	// The workers stay awake between the pass's products (released
 	// also when the graph panics).
+	e.st.runs++
 	e.exec.Pool.Hold()
 	defer e.exec.Pool.Release()
 	if err := c.vm.RunAll(); err != nil {

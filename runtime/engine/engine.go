@@ -221,6 +221,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	}
 	// The workers stay awake between the pass's products (released
 	// also when the graph panics).
+	e.st.runs++
 	e.exec.Pool.Hold()
 	defer e.exec.Pool.Release()
 	if err := c.vm.RunAll(); err != nil {

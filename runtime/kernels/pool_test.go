@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // TestPoolMatchesGoroutines checks that products run on a Pool give the
@@ -180,5 +182,73 @@ func TestPoolHoldAndBackOff(t *testing.T) {
 		if v != runs+1 {
 			t.Fatalf("row %d done %d times in %d products", i, v, runs+1)
 		}
+	}
+}
+
+// TestGroupedProductsMatch checks that QMatVecs and MatVecs give, bit for
+// bit, what QMatVec and MatVec give for each matrix, on one thread and on
+// a pool, for every quantised format, for matrices that are multiplied
+// together and for mixes that fall back to one at a time.
+func TestGroupedProductsMatch(t *testing.T) {
+	pool := NewPool(2)
+	const cols = 512
+	x := randVec(9, cols, 1)
+	for _, e := range []Exec{{}, {Threads: 2, Pool: pool}} {
+		for _, m := range []Method{Q4_0, Q8_0, NF4, Q4_K} {
+			mk := func(m Method, seed uint64, r int) *QMatrix {
+				var q *QMatrix
+				var err error
+				switch m {
+				case NF4:
+					q, err = QuantizeConfig(randVec(seed, r*cols, 0.05), r, cols, QuantConfig{Method: m, DoubleQuant: true})
+				default:
+					d := map[Method]weights.DType{Q4_0: weights.Q4_0, Q8_0: weights.Q8_0, Q4_K: weights.Q4_K}[m]
+					q, err = FromGGML(d, r, cols, randGGML(t, seed, d, r, cols))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return q
+			}
+			var qs []*QMatrix
+			var ws [][]float32
+			var rows []int
+			for i, r := range []int{512, 128, 384} {
+				qs, ws, rows = append(qs, mk(m, uint64(10+i), r)), append(ws, randVec(uint64(20+i), r*cols, 0.05)), append(rows, r)
+			}
+			if m == Q4_K { // a mix of formats: one at a time
+				qs[1] = mk(Q8_0, 30, rows[1])
+			}
+			outs, fouts := make([][]float32, len(qs)), make([][]float32, len(qs))
+			for i, r := range rows {
+				outs[i], fouts[i] = make([]float32, r), make([]float32, r)
+			}
+			if err := e.QMatVecs(outs, qs, x); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.MatVecs(fouts, ws, rows, x, cols); err != nil {
+				t.Fatal(err)
+			}
+			for i, q := range qs {
+				want, fwant := make([]float32, rows[i]), make([]float32, rows[i])
+				if err := e.QMatVec(want, q, x); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.MatVec(fwant, ws[i], x, rows[i], cols); err != nil {
+					t.Fatal(err)
+				}
+				for r := range want {
+					if math.Float32bits(outs[i][r]) != math.Float32bits(want[r]) {
+						t.Fatalf("%v, %d threads: matrix %d row %d = %v together, %v alone", m, e.Threads, i, r, outs[i][r], want[r])
+					}
+					if math.Float32bits(fouts[i][r]) != math.Float32bits(fwant[r]) {
+						t.Fatalf("fp32, %d threads: matrix %d row %d = %v together, %v alone", e.Threads, i, r, fouts[i][r], fwant[r])
+					}
+				}
+			}
+		}
+	}
+	if err := (Exec{}).QMatVecs(make([][]float32, 1), nil, x); err == nil {
+		t.Error("QMatVecs with 1 output and no matrix: no error")
 	}
 }
