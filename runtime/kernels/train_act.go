@@ -66,3 +66,25 @@ func SigmoidGrad(dst, x, y, g []float32) {
 		dst[i] = y[i] * sigmoid1(-x[i]) * g[i]
 	}
 }
+
+// axpyRows adds c[r·cs]·x[r·xs : r·xs+len(y)] to y for r < rows, in that
+// order: bit for bit the rows calls Axpy(y, c[r·cs], x[r·xs:]) would
+// make, with y kept in registers between rows.
+func axpyRows(y, c []float32, cs int, x []float32, xs, rows int) {
+	if rows <= 0 {
+		return
+	}
+	d := len(y)
+	_, _ = c[(rows-1)*cs], x[(rows-1)*xs+d-1]
+	n8 := 0
+	if useAsm && d >= 8 {
+		n8 = d &^ 7
+		axpyRowsAVX2(&y[0], &c[0], cs, &x[0], xs, rows, n8)
+	}
+	if n8 == d {
+		return
+	}
+	for r := range rows {
+		axpyGeneric(y[n8:], c[r*cs], x[r*xs+n8:r*xs+d])
+	}
+}

@@ -22,3 +22,10 @@ func trainSigmoidAVX512(dst, x *float32, n int)
 //
 //go:noescape
 func trainSigmoidGradAVX512(dst, x, y, gy *float32, n int)
+
+// axpyRowsAVX2 adds c[r·cs]·x[r·xs:r·xs+n8] to y[0:n8] for r < rows, in
+// order, by the FMAs of axpyAVX2; rows must be positive and n8 a positive
+// multiple of 8.
+//
+//go:noescape
+func axpyRowsAVX2(y *float32, c *float32, cs int, x *float32, xs int, rows, n8 int)

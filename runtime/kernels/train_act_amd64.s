@@ -172,3 +172,75 @@ sdloop:
 sddone:
 	VZEROUPPER
 	RET
+
+// func axpyRowsAVX2(y *float32, c *float32, cs int, x *float32, xs int, rows, n8 int)
+//
+// For r < rows in order, y[0:n8] += c[r·cs]·x[r·xs : r·xs+n8], each step
+// the FMA that axpyAVX2 applies, so the result is bit for bit that of
+// rows calls of axpyAVX2; y stays in registers, 32 columns at a time
+// (then 8). rows ≥ 1, n8 a positive multiple of 8.
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ c+8(FP), DX
+	MOVQ cs+16(FP), R8
+	SHLQ $2, R8
+	MOVQ x+24(FP), SI
+	MOVQ xs+32(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+40(FP), R10
+	MOVQ n8+48(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+
+ar32:
+	MOVQ CX, R11
+	SUBQ AX, R11
+	CMPQ R11, $128
+	JL   ar8
+	VMOVUPS (DI)(AX*1), Y1
+	VMOVUPS 32(DI)(AX*1), Y2
+	VMOVUPS 64(DI)(AX*1), Y3
+	VMOVUPS 96(DI)(AX*1), Y4
+	MOVQ DX, BX
+	LEAQ (SI)(AX*1), R12
+	MOVQ R10, R13
+
+ar32row:
+	VBROADCASTSS (BX), Y0
+	VFMADD231PS (R12), Y0, Y1
+	VFMADD231PS 32(R12), Y0, Y2
+	VFMADD231PS 64(R12), Y0, Y3
+	VFMADD231PS 96(R12), Y0, Y4
+	ADDQ R8, BX
+	ADDQ R9, R12
+	DECQ R13
+	JNZ  ar32row
+	VMOVUPS Y1, (DI)(AX*1)
+	VMOVUPS Y2, 32(DI)(AX*1)
+	VMOVUPS Y3, 64(DI)(AX*1)
+	VMOVUPS Y4, 96(DI)(AX*1)
+	ADDQ $128, AX
+	JMP  ar32
+
+ar8:
+	CMPQ AX, CX
+	JGE  ardone
+	VMOVUPS (DI)(AX*1), Y1
+	MOVQ DX, BX
+	LEAQ (SI)(AX*1), R12
+	MOVQ R10, R13
+
+ar8row:
+	VBROADCASTSS (BX), Y0
+	VFMADD231PS (R12), Y0, Y1
+	ADDQ R8, BX
+	ADDQ R9, R12
+	DECQ R13
+	JNZ  ar8row
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP  ar8
+
+ardone:
+	VZEROUPPER
+	RET
