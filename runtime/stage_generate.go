@@ -7,6 +7,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 )
@@ -66,7 +67,7 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
 		}
 	}
-	defer boundHeap()()
+	defer boundHeap(cost.DecodeHeapHeadroom)()
 	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
 	if err != nil {
 		return x.errorf(st, "E505", "Invalid sampling settings", "%v.", err)

@@ -183,12 +183,20 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 const StepPosition = 32
 
 // HeapHeadroom is how far the CPU runtime lets the Go heap grow beyond
-// its live size once a model is loaded (runtime.boundHeap sets the
-// collector's percentage to it): a sixteenth of the live heap, at least
-// 16 MiB (less makes the collector run every few tokens of a small
-// model), and never more than the default's (GOGC=100) twice the live
-// size.
+// its live size while it trains (runtime.boundHeap sets the collector's
+// percentage to it): a sixteenth of the live heap, at least 16 MiB (a
+// training step leaves megabytes of garbage; less makes the collector
+// run several times a step), and never more than the default's
+// (GOGC=100) twice the live size.
 func HeapHeadroom(live int64) int64 { return max(live/16, 16<<20) }
+
+// DecodeHeapHeadroom is the same bound while the runtime generates or
+// serves: a sixteenth of the live heap, at least 4 MiB (the collector's
+// own smallest goal). A decode step leaves 20–150 KB of garbage (more on
+// larger models), so 4 MiB is a collection every 25 to 200 tokens, each
+// marking a live heap that is mostly pointer-free KV cache and quantised
+// weights; 16 MiB, the training floor, added 12 MiB to every run's peak.
+func DecodeHeapHeadroom(live int64) int64 { return max(live/16, 4<<20) }
 
 // gcOvershoot is how far past its goal the heap's peak goes while the
 // collector marks concurrently. It was 1.5 (peaks 4–10 MiB above live +
@@ -222,7 +230,7 @@ const TokenizerHeapFactor = 7.5
 // weights are quantised tensor by tensor and their pages released); the
 // quantised copies, the preallocated KV cache and the buffers on the Go
 // heap; and the collector's headroom, which the runtime bounds once the
-// model is loaded (HeapHeadroom). Measured against whisperc run in
+// model is loaded (DecodeHeapHeadroom). Measured against whisperc run in
 // planner/testdata/measured/cpu-*.json.
 func (w *Workload) cpuMemory(dev Device) Memory {
 	c := w.Arch
@@ -272,8 +280,8 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	buf := int64(4 * (2*c.Vocab + 8*c.Dim + 3*c.HiddenDim))
 	heap += buf
 	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
-		Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), HeapHeadroom(heap)))),
-			Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 16 MiB, at most GOGC=100's twice the live size)"})
+		Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), DecodeHeapHeadroom(heap)))),
+			Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 4 MiB, at most GOGC=100's twice the live size)"})
 	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }
 

@@ -90,7 +90,11 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if opts.Threads == 0 {
 		opts.Threads = 1
 	}
-	if opts.Context == 0 || opts.Context > c.MaxSeq {
+	// A context the caller chose (the plan's prompt plus new tokens) is
+	// allocated at once; the model's whole context, which a run seldom
+	// fills, grows as positions arrive.
+	prealloc := opts.Context > 0 && opts.Context <= c.MaxSeq
+	if !prealloc {
 		opts.Context = c.MaxSeq
 	}
 	e := &Engine{
@@ -130,6 +134,14 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		theta = 10000
 	}
 	e.st = newState(opts.Context, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
+	if prealloc {
+		// Growing by doubling would leave each smaller cache behind as
+		// garbage, up to the final cache's size again until the collector
+		// runs: 14 MiB more at the peak of a 110M run of 201 positions.
+		if err := e.st.ensure(opts.Context); err != nil {
+			return nil, err
+		}
+	}
 	e.st.exec = e.exec
 	if opts.Compile == CompileMaxAutotune {
 		if err := e.autotune(ctx); err != nil {

@@ -114,7 +114,8 @@ func TestIgnoreEOSAndSampling(t *testing.T) {
 }
 
 // TestContextOption checks that Options.Context bounds the positions: the
-// engine refuses more, and generation stops there.
+// engine refuses more, and generation stops there; and that the cache for
+// a chosen context is allocated once, before any token.
 func TestContextOption(t *testing.T) {
 	ws, tok := loadStories(t)
 	ctx := context.Background()
@@ -122,9 +123,11 @@ func TestContextOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Context() != 10 || len(e.st.keys[0]) != 0 {
-		t.Fatalf("context %d, cache %d floats before any token; want 10 and an empty cache", e.Context(), len(e.st.keys[0]))
+	kvd := ws.Config.KVHeads * ws.Config.HeadSize()
+	if e.Context() != 10 || len(e.st.keys[0]) != 10*kvd {
+		t.Fatalf("context %d, cache %d floats before any token; want 10 and the 10 positions' %d", e.Context(), len(e.st.keys[0]), 10*kvd)
 	}
+	k0 := &e.st.keys[0][0]
 	s, _ := sample.New(sample.Params{})
 	var out bytes.Buffer
 	st, err := Generate(ctx, e, tok, GenerateOptions{MaxTokens: 50, IgnoreEOS: true, Sampler: s, Out: &out})
@@ -134,8 +137,8 @@ func TestContextOption(t *testing.T) {
 	if st.Generated != 10 || e.Pos() != 10 {
 		t.Errorf("generated %d tokens at position %d, want 10 at 10", st.Generated, e.Pos())
 	}
-	if kvd := ws.Config.KVHeads * ws.Config.HeadSize(); len(e.st.keys[0]) != 10*kvd {
-		t.Errorf("cache holds %d floats, want the 10 positions' %d", len(e.st.keys[0]), 10*kvd)
+	if len(e.st.keys[0]) != 10*kvd || &e.st.keys[0][0] != k0 {
+		t.Errorf("cache holds %d floats (reallocated: %v), want the 10 positions' %d in the first allocation", len(e.st.keys[0]), &e.st.keys[0][0] != k0, 10*kvd)
 	}
 	if _, err := e.Forward(ctx, []int{5}); err == nil {
 		t.Errorf("Forward past the context succeeded")
