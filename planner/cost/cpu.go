@@ -219,9 +219,11 @@ const minHeapGoal = 4 << 20
 const EmbeddingFaultBytes = 32 << 10
 
 // TokenizerHeapFactor is the heap a loaded tokenizer takes per byte of its
-// file: 3,248,104 bytes for the 433,869-byte llama2.c export of the
-// Llama-2 vocabulary (runtime/tokenizer, measured with runtime.MemStats).
-const TokenizerHeapFactor = 7.5
+// file: 660,168 bytes for the 433,869-byte llama2.c export of the
+// Llama-2 vocabulary (runtime/tokenizer's TestTokenizerHeap, measured
+// with runtime.MemStats: its pieces in one byte slice and an
+// open-addressing index of ids).
+const TokenizerHeapFactor = 1.52
 
 // cpuMemory predicts the CPU runtime's peak resident memory for an
 // inference stage: the process before loading; the model file's pages
