@@ -140,6 +140,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
+		uncache(t, model)
 		st, _ := os.Stat(model)
 		tokens := min(c.MaxSeq-1, 200)
 		for _, format := range []string{"fp32", "nf4", "q8_0"} {
@@ -251,15 +252,16 @@ func TestMeasurePlanVsRun(t *testing.T) {
 }
 
 // uncache writes name's pages back to disk and drops them from the page
-// cache, so that every process measured here maps the executable as a
-// process of an installed whisperc does once the file has been read back
-// from disk. How much of an executable is resident depends on the folios
-// its file has in the page cache: a file the linker has just written sits
-// there in large folios, and on this project's 6.18 kernel a fault maps a
-// whole folio, so such a copy of whisperc is resident almost entirely
+// cache, so that every process measured here maps the executable and the
+// model as a process does once the files have been read back from disk.
+// How much of a mapped file is resident depends on the folios it has in
+// the page cache: a file just written sits there in large folios, and on
+// this project's 6.18 kernel a fault maps a whole folio, so a copy of
+// whisperc the linker has just written is resident almost entirely
 // (about 37 MiB) where the same file read from disk is about 24 MiB
-// (runtime/bench/rss.sh prints the split). Calibration's base memory and
-// the runs then see the same executable.
+// (runtime/bench/rss.sh prints the split), and a quantised model's
+// embedding lookups bring back more of a freshly written model file.
+// Calibration's base memory and the runs then see the same files.
 func uncache(t *testing.T, name string) {
 	f, err := os.Open(name)
 	if err != nil {
