@@ -37,7 +37,7 @@ type Options struct {
 	// provides it: runtime.DecodeStep).
 	// With it, a CPU target that has measured rates (Target.CPU) predicts
 	// decode speed from the runtime itself.
-	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (layer, head, position float64, err error)
+	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (cost.MeasuredStep, error)
 	// Context, when set, stops planning between stages once it is
 	// cancelled (the language server's superseded analyses): the plan of
 	// a cancelled Build is incomplete, never marked as fitting, and must

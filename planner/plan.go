@@ -179,6 +179,11 @@ type StageTime struct {
 	DecodeLayerSeconds    float64 `json:"decode_layer_seconds,omitempty"`
 	DecodeHeadSeconds     float64 `json:"decode_head_seconds,omitempty"`
 	DecodePositionSeconds float64 `json:"decode_position_seconds,omitempty"`
+	// DecodeRounds is how many rounds of steps that measurement timed, and
+	// DecodeSpread how far apart their medians were (relative); above
+	// cost.StepNoisy the Assumption says the machine looked noisy.
+	DecodeRounds int     `json:"decode_rounds,omitempty"`
+	DecodeSpread float64 `json:"decode_spread,omitempty"`
 }
 
 // Graph is the lowered model: what the runtime executes, layer by layer.

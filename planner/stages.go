@@ -702,8 +702,9 @@ func (b *builder) generate(g *compiler.Generate) {
 		if w.HeadQuant.Type.Quantized() {
 			hf = w.HeadQuant.Type
 		}
-		if layer, head, pos, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
-			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = layer, head, pos
+		if m, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
+			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = m.Layer, m.Head, m.Position
+			w.StepRounds, w.StepSpread = m.Rounds, m.Spread
 		}
 	}
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
@@ -783,6 +784,11 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 	if dec.Bound == "measured" {
 		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
 		st.Time.DecodeLayerSeconds, st.Time.DecodeHeadSeconds, st.Time.DecodePositionSeconds = w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds
+		st.Time.DecodeRounds, st.Time.DecodeSpread = w.StepRounds, w.StepSpread
+		if w.StepSpread > cost.StepNoisy {
+			st.Time.Assumption += fmt.Sprintf("; the machine looked noisy while measuring: %d rounds of steps spread %.0f%% apart, so this rate is less certain (plan again on a quiet machine)",
+				w.StepRounds, 100*w.StepSpread)
+		}
 	}
 	if !st.Memory.Fits {
 		over := mem.Total - st.Memory.CapacityBytes

@@ -307,7 +307,7 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 // weights are stored as format and whose classifier is stored as
 // headFormat: it builds the model with one layer and with big.Layers
 // layers, times decode steps on each (the median of 48, at positions 8 to
-// 55, about cost.StepPosition) and returns the cost of one layer and of
+// 55, about cost.StepPosition, in rounds repeated until two agree: settle) and returns the cost of one layer and of
 // the rest (embedding lookup, final norm, classifier, sampling). It then
 // prefills both models to position late (0: skip) and times 24 more
 // steps there, and returns how much one layer's step grows per position
@@ -364,23 +364,38 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 	// The two models step in turn, so that other load on the machine
 	// falls on both alike; the median step of each counts, as a run's
 	// decode rate is its mean step and not its best (the collector and
-	// the scheduler take their share of a real run too).
+	// the scheduler take their share of a real run too). One round is 48
+	// steps of each; rounds repeat until two in a row agree (settle), and
+	// the median round counts.
 	var steps [2][]float64
 	toks := [2]int{1, 1}
-	for pos := range 56 {
-		for i := range engines {
-			t0 := time.Now()
-			logits, err := forward(i, []int{toks[i]})
-			if err != nil {
-				return st, err
-			}
-			toks[i] = argmax(logits)
-			if pos >= 8 {
-				steps[i] = append(steps[i], time.Since(t0).Seconds())
+	round := func() ([2]float64, error) {
+		for i, e := range engines {
+			e.Reset()
+			toks[i] = 1
+			steps[i] = steps[i][:0]
+		}
+		for pos := range 56 {
+			for i := range engines {
+				t0 := time.Now()
+				logits, err := forward(i, []int{toks[i]})
+				if err != nil {
+					return [2]float64{}, err
+				}
+				toks[i] = argmax(logits)
+				if pos >= 8 {
+					steps[i] = append(steps[i], time.Since(t0).Seconds())
+				}
 			}
 		}
+		return [2]float64{median(steps[0]), median(steps[1])}, nil
 	}
-	t := [2]float64{median(steps[0]), median(steps[1])}
+	got, err := settle(round, time.Now, defaultSettle)
+	if err != nil {
+		return st, err
+	}
+	st.Rounds, st.Spread = got.Rounds, got.Spread
+	t := got.T
 	if big.Layers > 1 {
 		st.Layer = max((t[1]-t[0])/float64(big.Layers-1), 0)
 	} else {

@@ -136,8 +136,8 @@ func TestPlanLargeCPUModelBounded(t *testing.T) {
 	tmp, cache := t.TempDir(), t.TempDir()
 	plan := func() (*planner.Stage, *StepCalibrator) {
 		s := &StepCalibrator{Threads: 1, Rates: target.CPU, TempDir: tmp, CacheDir: cache}
-		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (float64, float64, float64, error) {
-			return s.DecodeStep(context.Background(), c, f, head, mode)
+		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+			return s.Measure(context.Background(), c, f, head, mode)
 		}})
 		if ds.HasErrors() {
 			t.Fatal(diag.Text(prog.Files, ds))
@@ -149,9 +149,10 @@ func TestPlanLargeCPUModelBounded(t *testing.T) {
 		return st, s
 	}
 	st, s := plan()
-	// Two models stepped 56 and 24 times and prefilled 264 tokens each,
+	// Two models stepped 56 times a round (at most stepMaxRounds rounds)
+	// and 24 times more, and prefilled 264 tokens each,
 	// none larger than the budget's parameters.
-	const tokens = 4 * (56 + 24 + 264) // and again on a narrow model for the attention
+	const tokens = 4 * (stepMaxRounds*56 + 24 + 264) // and again on a narrow model for the attention
 	// The narrowed model's file, then the narrow attention model's (a
 	// few tens of MiB), each unmapped before the next.
 	if s.TempBytes() <= 0 || s.TempBytes() > StepBudget*5/4 {
@@ -213,5 +214,48 @@ func TestStepCalibratorCacheUnusable(t *testing.T) {
 	written := s.TempBytes()
 	if _, _, _, err := s.DecodeStep(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault); err != nil || s.TempBytes() != written {
 		t.Errorf("measured again (%v): %d then %d bytes written", err, written, s.TempBytes())
+	}
+}
+
+// TestPlanSaysNoisy: a decode step whose rounds of measurement spread
+// more than cost.StepNoisy apart makes the plan say that the machine
+// looked noisy; a steady one does not.
+func TestPlanSaysNoisy(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "g.whisper")
+	if err := os.WriteFile(src, []byte("model m {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n  quantize { method = q8_0 }\n}\n"+
+		"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = 100\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, ds := compiler.Check(src, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	target := machine(256 << 30)
+	target.CPU = &cost.CPURates{Threads: 1, BaseBytes: 40 << 20, Stream: map[string][]cost.StreamPoint{
+		"q8_0": {{Bytes: 16 << 20, BytesPerSecond: 20e9}, {Bytes: 128 << 20, BytesPerSecond: 10e9}}}}
+	for _, c := range []struct {
+		spread float64
+		rounds int
+		noisy  bool
+	}{{0.02, 2, false}, {0.3, 6, true}} {
+		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(arch.Config, cost.DType, cost.DType, compiler.CompileMode) (cost.MeasuredStep, error) {
+			return cost.MeasuredStep{Layer: 0.004, Head: 0.002, Position: 1e-6, Rounds: c.rounds, Spread: c.spread}, nil
+		}})
+		if ds.HasErrors() {
+			t.Fatal(diag.Text(prog.Files, ds))
+		}
+		st := p.Stage("generate.g")
+		if st == nil || st.Time == nil || st.Time.Bound != "measured" {
+			t.Fatalf("no measured generate stage time: %+v", st)
+		}
+		if st.Time.DecodeRounds != c.rounds || st.Time.DecodeSpread != c.spread {
+			t.Errorf("the plan records %d rounds spread %g, want %d and %g", st.Time.DecodeRounds, st.Time.DecodeSpread, c.rounds, c.spread)
+		}
+		if got := strings.Contains(st.Time.Assumption, "looked noisy"); got != c.noisy {
+			t.Errorf("spread %g: the assumption %q says noisy = %t, want %t", c.spread, st.Time.Assumption, got, c.noisy)
+		}
+		if c.noisy && !strings.Contains(st.Time.Assumption, "6 rounds of steps spread 30% apart") {
+			t.Errorf("the assumption does not give the rounds and spread: %q", st.Time.Assumption)
+		}
 	}
 }

@@ -28,7 +28,7 @@ const StepBudget int64 = 256 << 20
 
 // stepVersion changes when measureStep measures differently, so that
 // cached steps of an older whisperc are measured again.
-const stepVersion = 1
+const stepVersion = 2
 
 // Step is one measured decode step: the seconds of one transformer
 // layer and of the rest (embedding lookup, final norm, classifier,
@@ -38,6 +38,11 @@ type Step struct {
 	Layer    float64 `json:"layer_s"`
 	Head     float64 `json:"head_s"`
 	Position float64 `json:"position_s"`
+	// Rounds is how many rounds of steps were timed, and Spread how far
+	// apart their medians were (largest minus smallest over the median):
+	// above StepNoisy the machine looked noisy while it measured.
+	Rounds int     `json:"rounds"`
+	Spread float64 `json:"spread"`
 }
 
 // StepCalibrator measures the CPU runtime's decode step for the model
@@ -118,14 +123,21 @@ func (s *StepCalibrator) Work() int64 { return s.work.Load() }
 // group of heads does not fit), whose three layers still stream from
 // memory, and scaled by the weights' bytes and the heads (Step.scale).
 func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode) (layer, head, position float64, err error) {
+	m, err := s.Measure(ctx, c, format, headFormat, mode)
+	return m.Layer, m.Head, m.Position, err
+}
+
+// Measure is DecodeStep with how steady the measurement was: the rounds
+// of steps timed and their spread (Step.Rounds, Step.Spread).
+func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
 	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
-		return 0, 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
+		return cost.MeasuredStep{}, fmt.Errorf("shape %+v cannot be measured", c)
 	}
 	for _, f := range []cost.DType{format, headFormat} {
 		switch f {
 		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
 		default:
-			return 0, 0, 0, fmt.Errorf("format %s has no CPU kernel", f)
+			return cost.MeasuredStep{}, fmt.Errorf("format %s has no CPU kernel", f)
 		}
 	}
 	budget := s.Budget
@@ -134,11 +146,11 @@ func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, 
 	}
 	p, late, err := stepShape(c, budget)
 	if err != nil {
-		return 0, 0, 0, err
+		return cost.MeasuredStep{}, err
 	}
 	st, err := s.step(ctx, p, late, format, headFormat, mode)
 	if err != nil {
-		return 0, 0, 0, err
+		return cost.MeasuredStep{}, err
 	}
 	if p.Dim != c.Dim || p.HiddenDim != c.HiddenDim || p.Vocab != c.Vocab || p.Heads != c.Heads {
 		// The narrowed shape's attention over 264 positions reads 1% of
@@ -150,7 +162,7 @@ func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, 
 			a.HiddenDim, a.Vocab = 256, 512
 			at, err := s.step(ctx, a, late, format, headFormat, mode)
 			if err != nil {
-				return 0, 0, 0, err
+				return cost.MeasuredStep{}, err
 			}
 			st.Position = at.Position
 		}
@@ -158,7 +170,7 @@ func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, 
 		big.Layers = p.Layers
 		st = st.scale(p, big, format, headFormat, s.Rates)
 	}
-	return st.Layer, st.Head, st.Position, nil
+	return cost.MeasuredStep{Layer: st.Layer, Head: st.Head, Position: st.Position, Rounds: st.Rounds, Spread: st.Spread}, nil
 }
 
 // step returns the measured step of shape p, from the cache or measured
@@ -289,6 +301,8 @@ func (s Step) scale(p, c arch.Config, format, headFormat cost.DType, rates *cost
 		Layer:    s.Layer * lc / lp * slower(format),
 		Head:     s.Head * hc / hp * slower(headFormat),
 		Position: s.Position * float64(c.Heads) / float64(p.Heads),
+		Rounds:   s.Rounds,
+		Spread:   s.Spread,
 	}
 }
 

@@ -60,8 +60,8 @@ func (c planCmd) Run(e *env) error {
 		if err != nil {
 			fmt.Fprintf(e.stderr, "whisperc: warning: %v\n", err)
 		}
-		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (float64, float64, float64, error) {
-			return steps.DecodeStep(e.ctx, c, f, head, mode)
+		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+			return steps.Measure(e.ctx, c, f, head, mode)
 		}
 	}
 	plan, pds := planner.Build(prog, target, opts)

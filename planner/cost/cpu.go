@@ -188,6 +188,11 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 // Workload.StepLayerSeconds and StepHeadSeconds are their medians).
 const StepPosition = 32
 
+// StepNoisy is the spread between the rounds of a decode-step measurement
+// (Workload.StepSpread) above which the plan says the machine looked
+// noisy while it measured.
+const StepNoisy = 0.10
+
 // HeapHeadroom is how far the CPU runtime lets the Go heap grow beyond
 // its live size while it trains (runtime.boundHeap sets the collector's
 // percentage to it): a sixteenth of the live heap, at least 16 MiB (a

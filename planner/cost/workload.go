@@ -143,6 +143,11 @@ type Workload struct {
 	// set, is how much one layer's step grows per position of context
 	// (the attention over the KV cache), measured on the same shape.
 	StepLayerSeconds, StepHeadSeconds, StepPositionSeconds float64
+	// StepRounds and StepSpread say how steady that measurement was: the
+	// rounds of steps timed, and how far apart their medians were
+	// (largest minus smallest over the median).
+	StepRounds int
+	StepSpread float64
 	// TokenizerFileBytes is the size of the tokenizer file the CPU runtime
 	// loads onto its heap; 0 when unknown.
 	TokenizerFileBytes int64
@@ -288,4 +293,16 @@ func (w *Workload) TrainableParams() int64 {
 		return n
 	}
 	return 0
+}
+
+// MeasuredStep is the CPU runtime's decode step measured on one model
+// shape (see Workload.StepLayerSeconds): one layer's and the rest's
+// seconds at position StepPosition, a layer's growth per position, and
+// how steady the measurement was.
+type MeasuredStep struct {
+	Layer, Head, Position float64
+	// Rounds is how many rounds of steps were timed; Spread how far apart
+	// their medians were, relative to the median.
+	Rounds int
+	Spread float64
 }

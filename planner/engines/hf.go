@@ -1,6 +1,7 @@
 package engines
 
 import (
+	_ "embed"
 	"fmt"
 	"math"
 	"strings"
@@ -85,6 +86,9 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	need("optimizer.warmup", warm, &f.Optimizer.Site, "warmup")
 	need("dataset.format", f.Data.Format.String(), &f.Data.Decl.Site, "format")
+	need("dataset.truncate", truncateValue(f.Data), &f.Data.Decl.Site, "truncate")
+	need("dataset.on_bad_record", badRecordValue(f.Data), &f.Data.Decl.Site, "on_bad_record")
+	need("nan_rollbacks", nanRollbacksValue(f), "nan_rollbacks")
 	n := devices(st)
 	dist := f.Distributed
 	strategy := ""
@@ -144,7 +148,12 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line("from pathlib import Path")
 	p.line("")
 	p.line("import torch")
-	p.line("from datasets import load_dataset")
+	readsFile := f.Data.Format == compiler.FormatJSONL || f.Data.Format == compiler.FormatText
+	if readsFile {
+		p.line("from datasets import Dataset")
+	} else {
+		p.line("from datasets import Dataset, load_dataset")
+	}
 	imports := []string{"AutoModelForCausalLM", "AutoTokenizer", "TrainerCallback"}
 	if quantized {
 		imports = append(imports, "BitsAndBytesConfig")
@@ -154,6 +163,11 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.line("from transformers import " + strings.Join(sortedCopy(imports), ", "))
 	p.line("from trl import SFTConfig, SFTTrainer")
+	if readsFile {
+		p.line("from whisperc_support import NonFiniteGuard, RecordLog, check_lengths, read_records")
+	} else {
+		p.line("from whisperc_support import NonFiniteGuard, RecordLog, check_lengths, check_rows")
+	}
 	p.line("")
 	p.line("HERE = Path(__file__).resolve().parent")
 	p.line("MODEL = " + modelExpr(m, ref))
@@ -164,6 +178,20 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		dataExpr = "str(HERE / " + pyStr(l.rel(f.Data.Source)) + ")"
 	}
 	p.line("DATA = " + dataExpr)
+	dataName := f.Data.HF
+	if f.Data.Format != compiler.FormatHF {
+		dataName = l.rel(f.Data.Source)
+	}
+	p.line("DATA_NAME = " + pyStr(dataName) + "  # as bad records name it (file:line)")
+	p.line("FIELD = " + pyStr(f.Data.Field) + "  # dataset.field")
+	p.line(fmt.Sprintf("SEQ_LEN = %d  # dataset.seq_len", f.Data.SeqLen))
+	p.line("PACKING = " + pyBool(f.Data.Packing) + "  # dataset.packing")
+	p.line("TRUNCATE = " + pyBool(f.Data.Truncate) + "  # dataset.truncate: cut (and count) an example longer than SEQ_LEN, else it is a bad record")
+	p.line("ON_BAD_RECORD = " + pyStr(badRecordValue(f.Data)) + "  # dataset.on_bad_record: " +
+		map[bool]string{true: "skip bad records, count them and name the first few", false: "stop at the first bad record with its file:line"}[f.Data.SkipBadRecords])
+	p.line(fmt.Sprintf("NAN_PATIENCE = %d  # finetune.nan_patience: non-finite steps in a row before a rollback", f.NaN.Patience))
+	p.line("NAN_LR_FACTOR = " + pyFloat(f.NaN.LRFactor) + "  # finetune.nan_lr_factor: the learning rate's factor at each rollback")
+	p.line(fmt.Sprintf("NAN_ROLLBACKS = %d  # finetune.nan_rollbacks: the most rollbacks before the run stops", f.NaN.Rollbacks))
 	p.line("OUTPUT = HERE / " + pyStr(l.rel(f.Output)))
 	p.line(fmt.Sprintf("SEED = %d", f.Seed))
 	if tr := l.prog.Track; tr != nil && tr.Backend == compiler.BackendTensorBoard && tr.Dir != "" {
@@ -242,16 +270,36 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 
 	// data
 	p.line("")
-	p.line("def load_data():")
-	p.line(`    """The dataset, shuffled with the pipeline's seed, and its held-out split."""`)
+	p.line("def load_data(tokenizer):")
+	p.line(`    """The dataset's records checked as whisperc run checks them (whisperc_support.py: bad`)
+	p.line(`    records by ON_BAD_RECORD, long examples by TRUNCATE), shuffled with the pipeline's seed,`)
+	p.line(`    and its held-out split."""`)
+	p.line("    log = RecordLog(ON_BAD_RECORD)")
 	switch f.Data.Format {
 	case compiler.FormatHF:
-		p.line(`    data = load_dataset(DATA, split="train")`)
+		p.line(`    rows = load_dataset(DATA, split="train")`)
+		p.line("    items = check_rows(rows, DATA_NAME, FIELD, log)")
+	case compiler.FormatJSONL, compiler.FormatText:
+		p.line(fmt.Sprintf("    items = read_records(DATA, %s, FIELD, log, name=DATA_NAME)", pyStr(f.Data.Format.String())))
 	default:
-		builder := map[compiler.DataFormat]string{compiler.FormatJSONL: "json", compiler.FormatCSV: "csv",
-			compiler.FormatParquet: "parquet", compiler.FormatText: "text"}[f.Data.Format]
-		p.line(fmt.Sprintf(`    data = load_dataset(%s, data_files=DATA, split="train")`, pyStr(builder)))
+		builder := map[compiler.DataFormat]string{compiler.FormatCSV: "csv", compiler.FormatParquet: "parquet"}[f.Data.Format]
+		p.line(fmt.Sprintf(`    rows = load_dataset(%s, data_files=DATA, split="train")`, pyStr(builder)))
+		p.line("    items = check_rows(rows, DATA_NAME, FIELD, log)")
 	}
+	p.line("    for where, kind, _ in items:")
+	p.line(`        if kind != "text":`)
+	p.line(`            raise ValueError("%s: a %s record: the hf export trains on text records (FIELD holding a string); "`)
+	p.line(`                             "whisperc run and --engine torchtune render %s records with whisperc's template and "`)
+	p.line(`                             "train on the response only" % (where, kind, kind))`)
+	p.line("    eos = tokenizer.eos_token_id")
+	p.line("")
+	p.line("    def tokens(item):")
+	p.line(`        ids = tokenizer(item[2][0][0])["input_ids"]`)
+	p.line("        return len(ids) + (0 if ids and ids[-1] == eos else 1)  # TRL appends EOS")
+	p.line("")
+	p.line("    items = check_lengths(items, tokens, SEQ_LEN, TRUNCATE, PACKING, log)")
+	p.line("    log.report()  # whisperc-data {...}: records, skipped, truncated, the first problems")
+	p.line("    data = Dataset.from_list([{FIELD: segments[0][0]} for _, _, segments in items])")
 	if f.Data.Shuffle {
 		p.line(fmt.Sprintf("    data = data.shuffle(seed=%d)  # dataset.shuffle", f.Data.Seed))
 	} else {
@@ -345,6 +393,33 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line("")
 	p.line("")
 
+	p.line("class GuardedTrainer(SFTTrainer):")
+	p.line(`    """SFTTrainer whose optimizer skips a step whose gradient is not finite and, after`)
+	p.line(`    NAN_PATIENCE in a row, rolls back to the last checkpoint saved (or the start) with the`)
+	p.line(`    learning rate times NAN_LR_FACTOR, at most NAN_ROLLBACKS times (whisperc_support.py)."""`)
+	p.line("")
+	p.line("    guard = None")
+	p.line("")
+	p.line("    def create_optimizer(self, *args, **kwargs):")
+	p.line("        optimizer = super().create_optimizer(*args, **kwargs)")
+	p.line("        if not isinstance(optimizer, NonFiniteGuard):")
+	p.line("            self.guard = NonFiniteGuard(optimizer, patience=NAN_PATIENCE, lr_factor=NAN_LR_FACTOR, rollbacks=NAN_ROLLBACKS)")
+	p.line("            self.optimizer = self.guard")
+	p.line("        return self.optimizer")
+	p.line("")
+	p.line("")
+	p.line("class GuardSnapshots(TrainerCallback):")
+	p.line(`    """Each checkpoint saved becomes the guard's last good state, as in whisperc run."""`)
+	p.line("")
+	p.line("    def __init__(self, trainer):")
+	p.line("        self.trainer = trainer")
+	p.line("")
+	p.line("    def on_save(self, args, state, control, **kwargs):")
+	p.line("        if self.trainer.guard is not None:")
+	p.line("            self.trainer.guard.snapshot()")
+	p.line("")
+	p.line("")
+
 	// main
 	p.line("def main():")
 	p.line("    tokenizer = AutoTokenizer.from_pretrained(MODEL)")
@@ -361,7 +436,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		}
 	}
 	p.line("    )")
-	p.line("    train, held_out = load_data()")
+	p.line("    train, held_out = load_data(tokenizer)")
 	p.line("    args = SFTConfig(")
 	p.kw("        ", "output_dir", "str(OUTPUT)", "finetune.output")
 	p.kw("        ", "per_device_train_batch_size", fmt.Sprint(f.Batch), "micro-batch per GPU")
@@ -447,9 +522,9 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.kw("        ", "seed", "SEED", "")
 	p.kw("        ", "data_seed", "SEED", "")
-	p.kw("        ", "max_length", fmt.Sprint(f.Data.SeqLen), "dataset.seq_len")
+	p.kw("        ", "max_length", "SEQ_LEN", "dataset.seq_len")
 	p.kw("        ", "packing", pyBool(f.Data.Packing), "dataset.packing")
-	p.kw("        ", "dataset_text_field", pyStr(f.Data.Field), "dataset.field")
+	p.kw("        ", "dataset_text_field", "FIELD", "dataset.field")
 	if f.LossChunks > 0 {
 		p.kw("        ", "use_liger_kernel", "True", fmt.Sprintf("loss_chunks = %d: Liger's fused linear cross-entropy never materialises the logits", f.LossChunks))
 	} else {
@@ -475,7 +550,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		cbs = append(cbs, fmt.Sprintf("CheckpointEvery(%d)", f.Checkpointing.Every))
 	}
 	callbacks := "[" + strings.Join(cbs, ", ") + "]"
-	p.line("    trainer = SFTTrainer(")
+	p.line("    trainer = GuardedTrainer(")
 	p.line("        model=model,")
 	p.line("        args=args,")
 	p.line("        train_dataset=train,")
@@ -486,6 +561,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.line("        callbacks=" + callbacks + ",")
 	p.line("    )")
+	p.line("    trainer.add_callback(GuardSnapshots(trainer))")
 	p.line("    trainer.train()")
 	p.line("    trainer.save_model(str(OUTPUT))")
 	p.line("")
@@ -496,6 +572,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		return
 	}
 	l.add(prefix+"train.py", p.b.String(), true)
+	l.add(prefix+"whisperc_support.py", supportModule, false)
 	l.add(prefix+"accelerate.yaml", l.accelerateYAML(f, n, useDeepSpeed, useFSDP), false)
 	if useDeepSpeed {
 		l.add(prefix+dsFile(dist), deepSpeedJSON(dist.Strategy, dist.CPUOffload), false)
@@ -637,7 +714,8 @@ func (l *lowerer) hfReadme(f *compiler.Finetune, ref string, argv []string, st *
 	case fsdp:
 		b.WriteString(", FSDP2")
 	}
-	b.WriteString("), `requirements.txt` (exact pins).\n\n")
+	b.WriteString("), `requirements.txt` (exact pins), `whisperc_support.py` (bad records, truncation and the\n" +
+		"non-finite-step guard, as `whisperc run` has them; train.py imports it).\n\n")
 	writePlanSummary(&b, st)
 	b.WriteString("The script prints `whisperc-decisions {...}` as training starts (4-bit layers, checkpointing, attention kernel) and\n" +
 		"`whisperc-metrics {...}` at the end (the allocator's peaks); `whisperc run` records both.\n")
@@ -701,4 +779,35 @@ func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sortStrings(out)
 	return out
+}
+
+// supportModule is whisperc_support.py, which the hf and torchtune exports
+// ship: the data checks and the non-finite-step guard of whisperc run.
+//
+//go:embed support.py
+var supportModule string
+
+// truncateValue is the dataset.truncate row of the table for d.
+func truncateValue(d *compiler.Dataset) string {
+	v := boolWord(d.Truncate)
+	if d.Packing {
+		v += ", packing"
+	}
+	return v
+}
+
+// badRecordValue is d's on_bad_record.
+func badRecordValue(d *compiler.Dataset) string {
+	if d.SkipBadRecords {
+		return "skip"
+	}
+	return "error"
+}
+
+// nanRollbacksValue is the nan_rollbacks row of the table for f.
+func nanRollbacksValue(f *compiler.Finetune) string {
+	if f.NaN.Rollbacks == 0 {
+		return "0"
+	}
+	return "1 or more"
 }

@@ -84,6 +84,9 @@ var decisionDomain = []struct {
 	{"dataset.packing", "", []string{"false", "true"}},
 	{"dataset.shuffle", "", []string{"*"}},
 	{"dataset.eval", "", []string{"none", "split"}},
+	{"dataset.truncate", "", []string{"false", "true", "false, packing", "true, packing"}},
+	{"dataset.on_bad_record", "", []string{"error", "skip"}},
+	{"nan_rollbacks", "", []string{"0", "1 or more"}},
 	{"distributed.strategy", "", []string{"ddp", "zero2", "zero3", "fsdp"}},
 	{"distributed.gpus", "", []string{"*"}},
 	{"distributed.engine", "", []string{"accelerate", "deepspeed"}},
@@ -131,6 +134,18 @@ func no(d, v string, e Engine, note string) Mapping {
 }
 
 // table is every mapping. Keys are the literal text the lowering writes.
+// nanRollbackNote is how the engines' rollback differs from whisperc run's.
+const nanRollbackNote = "A rollback restores the weights and the optimizer's moments of the last good state (the last checkpoint saved, or the start; " +
+	"kept on the host) and lowers the learning rate, as whisperc run does, but the engine's data order and schedule go on from the current step " +
+	"where whisperc run rewinds them to the checkpoint's. Write nan_rollbacks = 0 to stop at the first run of nan_patience bad steps instead."
+
+// nanRollbackNoteTorchtune is how torchtune's rollback differs: its
+// recipe cannot tell the guard when it saves.
+const nanRollbackNoteTorchtune = "A rollback restores the weights and the optimizer's moments of the last good state and lowers the learning rate, " +
+	"as whisperc run does, but that state is a host copy taken at the start and every save_every steps (where whisperc run checkpoints); " +
+	"with save_every in epochs it is the start, since torchtune's recipe cannot tell the guard when it saves. The engine's data order and schedule " +
+	"go on from the current step where whisperc run rewinds them. Write nan_rollbacks = 0 to stop at the first run of nan_patience bad steps instead."
+
 var table = []Mapping{
 	// method
 	ex("method", "full", HF, "AutoModelForCausalLM.from_pretrained("),
@@ -231,11 +246,11 @@ var table = []Mapping{
 	ex("optimizer.name", "paged_adamw_8bit", HF, `optim="paged_adamw_8bit"`),
 	ex("optimizer.name", "sgd", HF, `optim="sgd"`),
 	ex("optimizer.name", "lion", HF, `optim="lion_32bit"`),
-	ex("optimizer.name", "adamw", Torchtune, "_component_: torch.optim.AdamW"),
-	ex("optimizer.name", "adamw_8bit", Torchtune, "_component_: bitsandbytes.optim.AdamW8bit"),
-	ex("optimizer.name", "paged_adamw_8bit", Torchtune, "_component_: bitsandbytes.optim.PagedAdamW8bit"),
-	ex("optimizer.name", "sgd", Torchtune, "_component_: torch.optim.SGD"),
-	ex("optimizer.name", "lion", Torchtune, "_component_: bitsandbytes.optim.Lion"),
+	ex("optimizer.name", "adamw", Torchtune, "optimizer: torch.optim.AdamW"),
+	ex("optimizer.name", "adamw_8bit", Torchtune, "optimizer: bitsandbytes.optim.AdamW8bit"),
+	ex("optimizer.name", "paged_adamw_8bit", Torchtune, "optimizer: bitsandbytes.optim.PagedAdamW8bit"),
+	ex("optimizer.name", "sgd", Torchtune, "optimizer: torch.optim.SGD"),
+	ex("optimizer.name", "lion", Torchtune, "optimizer: bitsandbytes.optim.Lion"),
 	ex("optimizer.lr", "*", HF, "learning_rate="),
 	ex("optimizer.lr", "*", Torchtune, "lr:"),
 	ex("optimizer.schedule", "constant", HF, `lr_scheduler_type="constant_with_warmup"`),
@@ -278,30 +293,53 @@ var table = []Mapping{
 	ex("output", "*", Torchtune, "output_dir:"),
 
 	// data
-	ex("dataset.format", "jsonl", HF, `load_dataset("json"`),
+	ex("dataset.format", "jsonl", HF, `read_records(DATA, "jsonl"`),
 	ex("dataset.format", "csv", HF, `load_dataset("csv"`),
 	ex("dataset.format", "parquet", HF, `load_dataset("parquet"`),
-	ex("dataset.format", "text", HF, `load_dataset("text"`),
+	ex("dataset.format", "text", HF, `read_records(DATA, "text"`),
 	ex("dataset.format", "hf", HF, "load_dataset("),
-	ex("dataset.format", "jsonl", Torchtune, "source: json"),
-	ex("dataset.format", "csv", Torchtune, "source: csv"),
-	ex("dataset.format", "parquet", Torchtune, "source: parquet"),
-	ex("dataset.format", "text", Torchtune, "source: text"),
+	ex("dataset.format", "jsonl", Torchtune, "format: jsonl"),
+	ex("dataset.format", "csv", Torchtune, "format: csv"),
+	ex("dataset.format", "parquet", Torchtune, "format: parquet"),
+	ex("dataset.format", "text", Torchtune, "format: text"),
 	ex("dataset.format", "hf", Torchtune, "source:"),
 	ex("dataset.field", "*", HF, "dataset_text_field="),
 	ex("dataset.field", "*", Torchtune, "column:"),
 	ex("dataset.seq_len", "*", HF, "max_length="),
-	ex("dataset.seq_len", "*", Torchtune, "max_seq_len:"),
+	ex("dataset.seq_len", "*", Torchtune, "seq_len:"),
 	ex("dataset.packing", "false", HF, "packing=False"),
 	ex("dataset.packing", "true", HF, "packing=True"),
-	ex("dataset.packing", "false", Torchtune, "packed: False"),
-	ex("dataset.packing", "true", Torchtune, "packed: True"),
+	ex("dataset.packing", "false", Torchtune, "packing: False"),
+	ex("dataset.packing", "true", Torchtune, "packing: True"),
 	ex("dataset.shuffle", "*", HF, "shuffle("),
 	ex("dataset.shuffle", "*", Torchtune, "shuffle:"),
 	ex("dataset.eval", "none", HF, `eval_strategy="no"`),
 	ex("dataset.eval", "split", HF, "train_test_split("),
 	ex("dataset.eval", "none", Torchtune, "dataset:"),
 	approx("dataset.eval", "split", Torchtune, "dataset:", "torchtune 0.6's recipes have no held-out evaluation loop; the export trains on the whole file and the eval split is not held out."),
+	// Bad records and truncation: whisperc_support (support.py, shipped
+	// beside the export) reads and checks the records as whisperc run does.
+	ex("dataset.truncate", "false", HF, "TRUNCATE = False"),
+	ex("dataset.truncate", "true", HF, "TRUNCATE = True"),
+	approx("dataset.truncate", "false, packing", HF, "TRUNCATE = False",
+		"whisperc run splits an example longer than seq_len across packed sequences; the export keeps it and TRL's packing decides, which may cut it at max_length."),
+	approx("dataset.truncate", "true, packing", HF, "TRUNCATE = True",
+		"whisperc run cuts an example to seq_len before packing; the export counts such examples and leaves the cutting to TRL's packing, which packs by its own rule."),
+	ex("dataset.truncate", "false", Torchtune, "truncate: False"),
+	ex("dataset.truncate", "true", Torchtune, "truncate: True"),
+	ex("dataset.truncate", "false, packing", Torchtune, "truncate: False"),
+	ex("dataset.truncate", "true, packing", Torchtune, "truncate: True"),
+	ex("dataset.on_bad_record", "error", HF, `ON_BAD_RECORD = "error"`),
+	ex("dataset.on_bad_record", "skip", HF, `ON_BAD_RECORD = "skip"`),
+	ex("dataset.on_bad_record", "error", Torchtune, "on_bad_record: error"),
+	ex("dataset.on_bad_record", "skip", Torchtune, "on_bad_record: skip"),
+	// The non-finite-step guard: whisperc_support.NonFiniteGuard wraps the
+	// optimizer. Skipping and stopping are exact; a rollback restores the
+	// weights and moments but cannot rewind the engine's data and schedule.
+	ex("nan_rollbacks", "0", HF, "NonFiniteGuard("),
+	approx("nan_rollbacks", "1 or more", HF, "NonFiniteGuard(", nanRollbackNote),
+	ex("nan_rollbacks", "0", Torchtune, "whisperc_support.guarded_optimizer"),
+	approx("nan_rollbacks", "1 or more", Torchtune, "whisperc_support.guarded_optimizer", nanRollbackNoteTorchtune),
 
 	// several GPUs
 	ex("distributed.strategy", "ddp", HF, "distributed_type: MULTI_GPU"),
@@ -340,8 +378,8 @@ var table = []Mapping{
 	ex("activation_offloading", "true", Torchtune, "enable_activation_offloading: True"),
 	ex("optimizer_in_backward", "false", HF, "optim="),
 	no("optimizer_in_backward", "true", HF, "The Trainer steps the optimizer after the whole backward pass; it cannot step each parameter in backward. Export with --engine torchtune (full fine-tuning), or remove optimizer_in_backward."),
-	ex("optimizer_in_backward", "false", Torchtune, "_component_: torch.optim"),
-	ex("optimizer_in_backward", "true", Torchtune, "optimizer_in_bwd: True"),
+	ex("optimizer_in_backward", "false", Torchtune, "optimizer: torch.optim"),
+	no("optimizer_in_backward", "true", Torchtune, "torchtune's optimizer_in_bwd applies each parameter's update inside the backward pass, before the step's other gradients exist, so a step whose gradient is not finite cannot be skipped as a whole, as nan_patience asks (whisperc_support.NonFiniteGuard wraps the step). Remove optimizer_in_backward."),
 	ex("distributed.cpu_offload", "false", HF, "accelerate.yaml"),
 	ex("distributed.cpu_offload", "true", HF, `"device": "cpu"`),
 	ex("distributed.cpu_offload", "false", Torchtune, "tune run"),

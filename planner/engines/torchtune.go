@@ -109,6 +109,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 		evalKind = "split"
 	}
 	need("dataset.eval", evalKind, &f.Data.Decl.Site, "eval")
+	need("dataset.truncate", truncateValue(f.Data), &f.Data.Decl.Site, "truncate")
+	need("dataset.on_bad_record", badRecordValue(f.Data), &f.Data.Decl.Site, "on_bad_record")
+	need("nan_rollbacks", nanRollbacksValue(f), site, "nan_rollbacks")
 	if evalKind == "split" && f.EvalEvery.N > 0 {
 		need("eval_every", f.EvalEvery.Unit, site, "eval_every")
 	}
@@ -129,6 +132,9 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	if l.prog.Track != nil {
 		need("track.backend", l.prog.Track.Backend.String(), &l.prog.Track.Decl.Site, "backend")
 		l.oneTrackBackend()
+	}
+	if f.OptimizerInBackward {
+		need("optimizer_in_backward", "true", site, "optimizer_in_backward")
 	}
 	if f.OptimizerInBackward && f.Method != compiler.MethodFull {
 		l.report(diag.Errorf(site.ValueRange("optimizer_in_backward"), codeUnsupported, "optimizer_in_backward needs full fine-tuning on torchtune",
@@ -251,25 +257,32 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	}
 	w("")
 	w("dataset:")
-	w("  _component_: torchtune.datasets.text_completion_dataset")
+	w("  # whisperc_support.py, beside this file: the records read, checked, rendered and cut")
+	w("  # into sequences as whisperc run does (bad records, truncate, packing, loss masks).")
+	w("  _component_: whisperc_support.torchtune_dataset")
 	if f.Data.Format == compiler.FormatHF {
-		w("  source: %s  # dataset.format = hf", yamlStr(f.Data.HF))
+		w("  format: hf  # dataset.format")
+		w("  source: %s", yamlStr(f.Data.HF))
+		w("  split: train")
 	} else {
-		src := map[compiler.DataFormat]string{compiler.FormatJSONL: "json", compiler.FormatCSV: "csv",
-			compiler.FormatParquet: "parquet", compiler.FormatText: "text"}[f.Data.Format]
-		w("  source: %s  # dataset.format = %s", src, f.Data.Format)
+		w("  format: %s  # dataset.format", f.Data.Format)
 		w("  data_files: %s", yamlStr(l.rel(f.Data.Source)))
 	}
 	w("  column: %s  # dataset.field", yamlStr(f.Data.Field))
-	w("  split: train")
-	w("  packed: %s  # dataset.packing", pyBool(f.Data.Packing))
+	w("  seq_len: %d  # dataset.seq_len: rows of at most seq_len + 1 tokens (inputs and shifted targets)", f.Data.SeqLen)
+	w("  packing: %s  # dataset.packing", pyBool(f.Data.Packing))
+	w("  truncate: %s  # dataset.truncate: cut (and count) a longer example, else it is a bad record", pyBool(f.Data.Truncate))
+	w("  on_bad_record: %s  # dataset.on_bad_record", badRecordValue(f.Data))
 	w("seed: %d", f.Seed)
 	w("shuffle: %s  # dataset.shuffle", pyBool(f.Data.Shuffle))
 	w("")
 	w("optimizer:")
+	w("  # whisperc_support.py: the optimizer below, wrapped so that a step whose gradient is not")
+	w("  # finite is skipped and, after nan_patience in a row, the weights and moments roll back.")
 	optComp := map[compiler.OptimizerName]string{compiler.OptimizerAdamW: "torch.optim.AdamW", compiler.OptimizerAdamW8bit: "bitsandbytes.optim.AdamW8bit",
 		compiler.OptimizerPagedAdamW8bit: "bitsandbytes.optim.PagedAdamW8bit", compiler.OptimizerSGD: "torch.optim.SGD", compiler.OptimizerLion: "bitsandbytes.optim.Lion"}[f.Optimizer.Name]
-	w("  _component_: %s  # optimizer.name = %s", optComp, f.Optimizer.Name)
+	w("  _component_: whisperc_support.guarded_optimizer")
+	w("  optimizer: %s  # optimizer.name = %s", optComp, f.Optimizer.Name)
 	if f.Optimizer.Name == compiler.OptimizerAdamW {
 		w("  fused: True  # one kernel per step, no full-size temporaries (as torchtune's own configs)")
 	}
@@ -277,6 +290,14 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	w("  weight_decay: %s", yamlFloat(f.Optimizer.WeightDecay))
 	if f.Optimizer.Name == compiler.OptimizerSGD {
 		w("  momentum: 0.9")
+	}
+	w("  nan_patience: %d  # finetune.nan_patience", f.NaN.Patience)
+	w("  nan_lr_factor: %s  # finetune.nan_lr_factor", yamlFloat(f.NaN.LRFactor))
+	w("  nan_rollbacks: %d  # finetune.nan_rollbacks", f.NaN.Rollbacks)
+	if f.SaveEvery.N > 0 && f.SaveEvery.Unit == "steps" {
+		w("  snapshot_every: %d  # the last good state every save_every steps, where whisperc run checkpoints", f.SaveEvery.N)
+	} else {
+		w("  snapshot_every: 0  # the last good state is the start: torchtune's recipe cannot tell the guard when it saves")
 	}
 	w("lr_scheduler:")
 	w("  _component_: schedule.warmup_schedule  # schedule.py, beside this file")
@@ -362,6 +383,7 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	argv = append(argv, recipe, "--config", "config.yaml")
 	l.add(prefix+"config.yaml", y.String(), false)
 	l.add(prefix+"schedule.py", scheduleModule(l.srcName()), false)
+	l.add(prefix+"whisperc_support.py", supportModule, false)
 	l.add(prefix+"run.sh", ttRunScript(argv, modelDir, ref, m.Source.Scheme == compiler.SchemeHF), true)
 	pins := append([]string{}, torchtunePins...)
 	if strings.HasPrefix(optComp, "bitsandbytes.") {
@@ -384,7 +406,8 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	r.WriteString("bash run.sh   # " + shJoin(argv) + " checkpointer.checkpoint_files=[...]\n")
 	r.WriteString("```\n\n")
 	r.WriteString("Files: `config.yaml` (the recipe's configuration; each setting cites its rule), `schedule.py` (the warmup and\n" +
-		"decay the pipeline asks for, as a torchtune component), `run.sh`, `requirements.txt` (exact pins).\n\n")
+		"decay the pipeline asks for, as a torchtune component), `whisperc_support.py` (the dataset and the optimizer's\n" +
+		"non-finite-step guard, as `whisperc run` has them), `run.sh`, `requirements.txt` (exact pins).\n\n")
 	writePlanSummary(&r, st)
 	r.WriteString("torchtune trains in `dtype` throughout (no fp32 master weights) and computes the loss with\n" +
 		"`CEWithChunkedOutputLoss`, so its peak differs from the Hugging Face export's; plan with `--engine torchtune` to see it.\n" +
@@ -492,7 +515,7 @@ func ttRunScript(argv []string, modelDir, ref string, hub bool) string {
 	b.WriteString("  exit 1\n")
 	b.WriteString("fi\n")
 	b.WriteString("files=$(cd \"$dir\" && ls *.safetensors | paste -sd, -)\n")
-	b.WriteString("export PYTHONPATH=\"$PWD${PYTHONPATH:+:$PYTHONPATH}\"  # schedule.py\n")
+	b.WriteString("export PYTHONPATH=\"$PWD${PYTHONPATH:+:$PYTHONPATH}\"  # schedule.py, whisperc_support.py\n")
 	b.WriteString("exec " + shJoin(argv) + " \"checkpointer.checkpoint_files=[$files]\" \"$@\"\n")
 	return b.String()
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/format"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/tokenizer"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
@@ -134,6 +135,9 @@ type result struct {
 	WeightBytes   int64   `json:"weight_bytes"`
 	KVBytes       int64   `json:"kv_bytes"`
 	GoHeapBytes   uint64  `json:"go_heap_sys_bytes"`
+	// The worker pool's counts over prefill and decode (two threads and
+	// up), kernels.PoolStats.
+	Pool *kernels.PoolStats `json:"pool,omitempty"`
 }
 
 func run(args []string) error {
@@ -243,6 +247,10 @@ func run(args []string) error {
 		PeakRSSBytes: ru.Maxrss * 1024, FileBytes: size, WeightBytes: e.WeightBytes(),
 		GoHeapBytes: ms.HeapSys,
 		KVBytes:     int64(2 * c.Layers * c.KVHeads * c.HeadSize() * 4 * (*promptN + *genN)),
+	}
+	if *threads > 1 {
+		ps := e.PoolStats()
+		r.Pool = &ps
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }

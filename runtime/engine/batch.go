@@ -134,6 +134,11 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 	if err := gorgonia.Let(c.x, c.xval); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
+	// The workers stay awake between the pass's products (released
+	// also when the graph panics).
+	e.st.runs++
+	e.exec.Pool.Hold()
+	defer e.exec.Pool.Release()
 	if err := c.vm.RunAll(); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}

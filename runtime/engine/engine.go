@@ -231,6 +231,11 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	if err := gorgonia.Let(c.x, c.xval); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	// The workers stay awake between the pass's products (released
+	// also when the graph panics).
+	e.st.runs++
+	e.exec.Pool.Hold()
+	defer e.exec.Pool.Release()
 	if err := c.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -307,4 +312,14 @@ func newPool(threads int) *kernels.Pool {
 		return nil
 	}
 	return kernels.NewPool(threads)
+}
+
+// PoolStats returns the counts of the engine's worker pool (zero for one
+// thread): how many parallel products it offered its workers, how many
+// worker shares took part, how often a worker parked.
+func (e *Engine) PoolStats() kernels.PoolStats {
+	if e.exec.Pool == nil {
+		return kernels.PoolStats{}
+	}
+	return e.exec.Pool.Stats()
 }

@@ -172,9 +172,8 @@ func (b *builder) forward(x *gorgonia.Node, outs int) *gorgonia.Node {
 func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
 	p := fmt.Sprintf("layers.%d.", l)
 	h := b.rmsNorm(x, p+"attention_norm.weight", p+"attention_norm")
-	q := b.linear(h, p+"attention.wq.weight", p+"q", nil)
-	k := b.linear(h, p+"attention.wk.weight", p+"k", nil)
-	v := b.linear(h, p+"attention.wv.weight", p+"v", nil)
+	qkv := b.grouped(h, []string{p + "attention.wq.weight", p + "attention.wk.weight", p + "attention.wv.weight"}, []string{p + "q", p + "k", p + "v"})
+	q, k, v := qkv[0], qkv[1], qkv[2]
 	var a *gorgonia.Node
 	if b.train != nil && b.train.selective[l] {
 		a = b.attentionCore(q, k, v, l) // selective.go
@@ -185,8 +184,8 @@ func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
 	}
 	x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)
 	h = b.rmsNorm(x, p+"ffn_norm.weight", p+"ffn_norm")
-	gate := b.linear(h, p+"feed_forward.w1.weight", p+"gate", nil)
-	up := b.linear(h, p+"feed_forward.w3.weight", p+"up", nil)
+	gu := b.grouped(h, []string{p + "feed_forward.w1.weight", p + "feed_forward.w3.weight"}, []string{p + "gate", p + "up"})
+	gate, up := gu[0], gu[1]
 	f := b.swiglu(gate, up, p+"swiglu")
 	return b.linear(f, p+"feed_forward.w2.weight", p+"ffn.out", x)
 }

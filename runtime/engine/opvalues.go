@@ -24,8 +24,9 @@ func fnType(n int, result hm.Type) hm.Type {
 }
 
 // matrixData returns the backing data of a float32 matrix value and its
-// dimensions.
-func matrixData(op string, i int, v gorgonia.Value) ([]float32, int, int, error) {
+// dimensions; op names the op in errors (a Stringer, formatted only then:
+// a decode step calls this a hundred times).
+func matrixData(op fmt.Stringer, i int, v gorgonia.Value) ([]float32, int, int, error) {
 	t, ok := v.(tensor.Tensor)
 	if !ok {
 		return nil, 0, 0, fmt.Errorf("%s: input %d is a %T, want a float32 matrix", op, i, v)

@@ -97,7 +97,7 @@ func (op *quantLinearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if op.reuse && !op.grad {
 		var prealloc gorgonia.Value
 		if op.shared != nil {
-			if _, n, _, err := matrixData(op.String(), 0, vs[0]); err == nil {
+			if _, n, _, err := matrixData(op, 0, vs[0]); err == nil {
 				op.out = arenaOutput(op.shared, op.out, n, op.w.Rows)
 			}
 		}
@@ -118,7 +118,7 @@ func (op *quantLinearOp) UsePreallocDo(prealloc gorgonia.Value, vs ...gorgonia.V
 	if len(vs) != 1 {
 		return nil, fmt.Errorf("%s: %d inputs, want 1", op, len(vs))
 	}
-	x, n, in, err := matrixData(op.String(), 0, vs[0])
+	x, n, in, err := matrixData(op, 0, vs[0])
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type state struct {
 	// and the rows are at start, start+1, ... in the engine's own cache.
 	batch  []segment
 	rowPos []int
+	// runs counts the graph runs (Forward and ForwardBatch calls), so
+	// that a linearGroup computes its products once per run.
+	runs uint64
 }
 
 // segment is one sequence's rows in a ForwardBatch call.

@@ -234,7 +234,10 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 		}
 		p = (*s.Scores)[:H*s.N*T]
 	}
-	e.parallelRows(H, 1, s.N*T*d, func(h0, h1 int) {
+	// A head's work is its scores and its weighted sum of values, each
+	// a multiply-add per key and dimension: counting only the first kept
+	// a decode step's attention on one thread below 171 positions (110M).
+	e.parallelRows(H, 1, 2*s.N*T*d, func(h0, h1 int) {
 		for h := h0; h < h1; h++ {
 			g := h / G
 			for i := 0; i < s.N; i++ {
@@ -343,7 +346,7 @@ func (e Exec) flash2Forward(out, lse, q, k, v []float32, s AttnShape) {
 	scale := s.Scale()
 	nq := (s.N + br - 1) / br
 	// Work items are (head, query block) pairs.
-	e.parallelRows(H*nq, 1, br*s.Keys()*d, func(w0, w1 int) {
+	e.parallelRows(H*nq, 1, 2*br*s.Keys()*d, func(w0, w1 int) { // Sᵢⱼ and P̃ᵢⱼVⱼ
 		buf := getScratch(br*bc + 2*br)
 		defer scratchPool.Put(buf)
 		sb := (*buf)[:br*bc] // Sᵢⱼ, then P̃ᵢⱼ

@@ -75,6 +75,16 @@ const minWorkPerThread = 1 << 17
 // runs in well under the single-thread time on two pool threads.
 const minWorkPerPoolThread = 1 << 16
 
+// poolRangesPerThread is how many ranges a product on a Pool is cut into
+// per thread. The caller and the workers take them in turn, so a worker
+// that starts late (its thread was busy for a microsecond or two) takes
+// fewer of them rather than finishing its half after the caller has long
+// finished its own: with one range per thread, every product lasted as
+// long as the later of the two. A range is then at least
+// minWorkPerPoolThread/4 multiply-adds, a few microseconds, against a
+// fraction of one to take it.
+const poolRangesPerThread = 4
+
 // parallelRows calls fn on disjoint row ranges [lo, hi) that cover [0, rows),
 // each range starting at a multiple of align, using up to e.threads()
 // goroutines; rowWork is the number of multiply-adds one row costs.
@@ -91,9 +101,10 @@ func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 		fn(0, rows)
 		return
 	}
-	chunk := (rows + t - 1) / t
-	chunk = (chunk + align - 1) / align * align
 	if e.Pool != nil && e.Pool.Threads() > 1 {
+		n := t * poolRangesPerThread
+		chunk := (rows + n - 1) / n
+		chunk = (chunk + align - 1) / align * align
 		if chunk >= rows {
 			fn(0, rows)
 			return
@@ -101,6 +112,8 @@ func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 		e.Pool.run(fn, rows, chunk, t-1)
 		return
 	}
+	chunk := (rows + t - 1) / t
+	chunk = (chunk + align - 1) / align * align
 	var wg sync.WaitGroup
 	for lo := chunk; lo < rows; lo += chunk {
 		hi := min(lo+chunk, rows)

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a fixed set of worker goroutines that products share their rows
@@ -33,6 +34,63 @@ type poolState struct {
 	rows, chunk int
 	next        atomic.Int64
 	stop        atomic.Bool
+	// held counts the Hold calls not yet released: while it is above
+	// zero, idle workers spin without parking.
+	held atomic.Int32
+	// aloneUntil is the clock (pool nanoseconds) until which products run
+	// on the caller alone and holds are not honoured: set when a worker
+	// was seen descheduled, because the machine has fewer free CPUs than
+	// the pool has threads.
+	aloneUntil atomic.Int64
+	backoff    atomic.Int64 // the length of the last back-off
+	// Counts for Stats (products, joined, alone and stalls are written
+	// under Pool.mu).
+	products, joined, alone, stalls uint64
+	misses                          int // products in a row a spinning worker missed
+	parked, preempted               atomic.Uint64
+}
+
+// epoch is the origin of the pool's clock.
+var epoch = time.Now()
+
+// nanos is the pool's monotonic clock.
+func nanos() int64 { return int64(time.Since(epoch)) }
+
+// stallWait is the longest a caller waits for a worker's share, or a
+// holding worker goes between two of its polls, before the pool decides
+// that its threads are being descheduled: a share of a decode product
+// takes microseconds, an operating system's time slice milliseconds.
+const stallWait = int64(100 * time.Microsecond)
+
+// minBackoff and maxBackoff bound how long the pool then runs products on
+// their callers alone and lets its workers park: on a machine busy with
+// other work, a worker preempted in the middle of its share makes the
+// caller wait for the rest of a time slice, and spinning workers take CPU
+// time from the threads that do the work, so that two threads were up to
+// four times slower than one. A stall soon after a back-off doubles the
+// next one; a stall long after starts again at the shortest, so that an
+// occasional preemption on a quiet machine costs little.
+const (
+	minBackoff = int64(2 * time.Millisecond)
+	maxBackoff = int64(200 * time.Millisecond)
+)
+
+// backOff starts a back-off.
+func (s *poolState) backOff() {
+	now := nanos()
+	d := s.backoff.Load()
+	if now-s.aloneUntil.Load() > 4*d {
+		d = minBackoff
+	} else {
+		d = min(max(2*d, minBackoff), maxBackoff)
+	}
+	s.backoff.Store(d)
+	s.aloneUntil.Store(now + d)
+}
+
+// holding reports whether idle workers should keep spinning.
+func (s *poolState) holding() bool {
+	return s.held.Load() > 0 && nanos() >= s.aloneUntil.Load()
 }
 
 // worker is one of a Pool's goroutines: job signals it a product, done
@@ -79,13 +137,21 @@ func (e *event) signal() {
 	}
 }
 
-// wait returns once the counter differs from last, and its value.
-func (e *event) wait(last uint64) uint64 {
-	for i := 0; i < spinWait; i++ {
+// wait returns once the counter differs from last, and its value. It
+// spins for spinWait polls, and past them while sp (when not nil) says
+// so, and then parks.
+func (e *event) wait(last uint64, sp *spinner) uint64 {
+	if sp != nil {
+		sp.last = nanos()
+	}
+	for i := 0; ; i++ {
 		if s := e.seq.Load(); s != last {
 			return s
 		}
 		if i&1023 == 1023 {
+			if i >= spinWait && (sp == nil || !sp.keep()) {
+				break
+			}
 			runtime.Gosched()
 		}
 	}
@@ -119,8 +185,9 @@ func NewPool(threads int) *Pool {
 // loop serves products until the pool is stopped.
 func (w *worker) loop(s *poolState) {
 	var last uint64
+	sp := spinner{s: s}
 	for {
-		last = w.job.wait(last)
+		last = w.job.wait(last, &sp)
 		if s.stop.Load() {
 			return
 		}
@@ -132,6 +199,29 @@ func (w *worker) loop(s *poolState) {
 	}
 }
 
+// spinner decides whether a worker waiting for its next product keeps
+// spinning: while the pool is held, unless the worker finds that it was
+// descheduled between two checks (then the pool backs off).
+type spinner struct {
+	s    *poolState
+	last int64 // the clock at the previous check
+}
+
+// keep is called every 1,024 polls past spinWait; it counts the parks.
+func (sp *spinner) keep() bool {
+	now := nanos()
+	if now-sp.last > stallWait {
+		sp.s.preempted.Add(1)
+		sp.s.backOff()
+	}
+	sp.last = now
+	if sp.s.holding() {
+		return true
+	}
+	sp.s.parked.Add(1)
+	return false
+}
+
 // share runs fn on ranges of the current product until none is left.
 func (s *poolState) share() {
 	for {
@@ -141,6 +231,53 @@ func (s *poolState) share() {
 		}
 		s.fn(lo, min(lo+s.chunk, s.rows))
 	}
+}
+
+// Hold keeps the workers spinning between products, never parking, until
+// the matching Release: a forward pass holds its pool, so that the worker
+// is awake when each product arrives however long the norms, attention
+// and Gorgonia's bookkeeping between two products take (a parked worker
+// costs a futex wake-up, tens of microseconds on a VM, as long as a
+// product's share). Holds nest; the workers' spinning costs CPU time only
+// while a hold lasts. A nil Pool ignores it.
+func (p *Pool) Hold() {
+	if p != nil {
+		p.s.held.Add(1)
+	}
+}
+
+// Release ends a Hold.
+func (p *Pool) Release() {
+	if p != nil {
+		p.s.held.Add(-1)
+	}
+}
+
+// PoolStats counts a Pool's work since it started.
+type PoolStats struct {
+	// Products is the parallel products the pool ran, Alone those of them
+	// it ran on the caller alone while backing off.
+	Products, Alone uint64
+	// Joined is the worker shares that took part in a product (a worker
+	// that had not started when the caller finished every range is not
+	// counted).
+	Joined uint64
+	// Stalls is the times a caller found a worker descheduled (it waited
+	// longer than stallWait for the worker's share, or a spinning worker
+	// took no part in two products in a row), Preempted the times a
+	// spinning worker found it had been: each starts a back-off.
+	Stalls, Preempted uint64
+	// Parked is the times a worker stopped spinning and parked.
+	Parked uint64
+}
+
+// Stats returns the pool's counts; it waits for a product in progress.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.s
+	return PoolStats{Products: s.products, Alone: s.alone, Joined: s.joined, Stalls: s.stalls,
+		Preempted: s.preempted.Load(), Parked: s.parked.Load()}
 }
 
 // Threads returns how many ways the pool splits a product.
@@ -158,6 +295,15 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 		return
 	}
 	s := p.s
+	if nanos() < s.aloneUntil.Load() {
+		for lo := 0; lo < rows; lo += chunk {
+			fn(lo, min(lo+chunk, rows))
+		}
+		s.products++
+		s.alone++
+		p.mu.Unlock()
+		return
+	}
 	s.fn, s.rows, s.chunk = fn, rows, chunk
 	s.next.Store(0)
 	ws := s.workers[:min(helpers, len(s.workers))]
@@ -170,9 +316,26 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 		// A worker that has not started (its thread busy or parked) is
 		// not waited for: the caller has done its share.
 		if !w.state.CompareAndSwap(workerSignalled, workerCancelled) {
-			w.seen = w.done.wait(w.seen)
+			t := nanos()
+			w.seen = w.done.wait(w.seen, nil)
+			s.joined++
+			s.misses = 0
+			if nanos()-t > stallWait {
+				s.stalls++
+				s.backOff()
+			}
+		} else if s.held.Load() > 0 && !w.job.sleeping.Load() {
+			// The worker spins for products (it has not parked) but
+			// took none of this one's ranges, microseconds of work: its
+			// thread is not running. Twice in a row, back off.
+			if s.misses++; s.misses >= 2 {
+				s.misses = 0
+				s.stalls++
+				s.backOff()
+			}
 		}
 	}
+	s.products++
 	s.fn = nil
 	p.mu.Unlock()
 	runtime.KeepAlive(p)

@@ -3,7 +3,11 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // TestPoolMatchesGoroutines checks that products run on a Pool give the
@@ -83,5 +87,168 @@ func BenchmarkPoolHandoff(b *testing.B) {
 				sink[i]++
 			}
 		})
+	}
+}
+
+// TestPoolRanges checks that a pooled product is cut into aligned ranges
+// that cover its rows once, poolRangesPerThread of them per thread (fewer
+// when alignment rounds them up), and runs a product too small to split
+// whole.
+func TestPoolRanges(t *testing.T) {
+	pool := NewPool(2)
+	e := Exec{Threads: 2, Pool: pool}
+	for _, c := range []struct{ rows, align, rowWork, want int }{
+		{768, 1, 384, 8},  // 110M's 768×768 Q4_0 product
+		{2048, 4, 768, 8}, // an fp32 feed-forward product
+		{768, 1, 64, 1},   // under 2·minWorkPerPoolThread: not split
+		{12, 1, 1 << 16, 6},
+		{1000, 32, 1 << 10, 8},
+		{100, 32, 1 << 16, 4}, // ranges of 32 rows
+	} {
+		var mu sync.Mutex
+		seen := make([]int, c.rows)
+		ranges := 0
+		e.parallelRows(c.rows, c.align, c.rowWork, func(lo, hi int) {
+			mu.Lock()
+			defer mu.Unlock()
+			ranges++
+			if lo%c.align != 0 {
+				t.Errorf("%+v: range starts at %d", c, lo)
+			}
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		for i, n := range seen {
+			if n != 1 {
+				t.Fatalf("%+v: row %d done %d times", c, i, n)
+			}
+		}
+		if ranges != c.want {
+			t.Errorf("%+v: %d ranges, want %d", c, ranges, c.want)
+		}
+	}
+}
+
+// TestPoolHoldAndBackOff checks that a held pool runs products whole, that
+// its worker parks once the hold is released (a released pool must not
+// spin for ever), and that while it backs off its products run on the
+// caller alone.
+func TestPoolHoldAndBackOff(t *testing.T) {
+	pool := NewPool(2)
+	e := Exec{Threads: 2, Pool: pool}
+	const rows, runs = 1024, 200
+	out := make([]int32, rows)
+	run := func() {
+		e.parallelRows(rows, 1, 1<<12, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i]++
+			}
+		})
+	}
+	pool.Hold()
+	pool.Hold() // holds nest
+	for range runs {
+		run()
+	}
+	pool.Release()
+	if !pool.s.holding() && nanos() >= pool.s.aloneUntil.Load() {
+		t.Error("one of two holds released: the pool is no longer held")
+	}
+	pool.Release()
+	for i, v := range out {
+		if v != runs {
+			t.Fatalf("row %d done %d times in %d products", i, v, runs)
+		}
+	}
+	w := pool.s.workers[0]
+	for deadline := time.Now().Add(20 * time.Second); !w.job.sleeping.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker still spins 20 s after the hold was released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := pool.Stats()
+	if st.Products != runs || st.Parked == 0 {
+		t.Errorf("stats %+v, want %d products and a park", st, runs)
+	}
+	pool.s.backOff()
+	run()
+	if st2 := pool.Stats(); st2.Alone != st.Alone+1 || st2.Joined != st.Joined {
+		t.Errorf("backing off: stats %+v after %+v, want one more product alone and none joined", st2, st)
+	}
+	pool.s.aloneUntil.Store(0)
+	for i, v := range out {
+		if v != runs+1 {
+			t.Fatalf("row %d done %d times in %d products", i, v, runs+1)
+		}
+	}
+}
+
+// TestGroupedProductsMatch checks that QMatVecs and MatVecs give, bit for
+// bit, what QMatVec and MatVec give for each matrix, on one thread and on
+// a pool, for every quantised format, for matrices that are multiplied
+// together and for mixes that fall back to one at a time.
+func TestGroupedProductsMatch(t *testing.T) {
+	pool := NewPool(2)
+	const cols = 512
+	x := randVec(9, cols, 1)
+	for _, e := range []Exec{{}, {Threads: 2, Pool: pool}} {
+		for _, m := range []Method{Q4_0, Q8_0, NF4, Q4_K} {
+			mk := func(m Method, seed uint64, r int) *QMatrix {
+				var q *QMatrix
+				var err error
+				switch m {
+				case NF4:
+					q, err = QuantizeConfig(randVec(seed, r*cols, 0.05), r, cols, QuantConfig{Method: m, DoubleQuant: true})
+				default:
+					d := map[Method]weights.DType{Q4_0: weights.Q4_0, Q8_0: weights.Q8_0, Q4_K: weights.Q4_K}[m]
+					q, err = FromGGML(d, r, cols, randGGML(t, seed, d, r, cols))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return q
+			}
+			var qs []*QMatrix
+			var ws [][]float32
+			var rows []int
+			for i, r := range []int{512, 128, 384} {
+				qs, ws, rows = append(qs, mk(m, uint64(10+i), r)), append(ws, randVec(uint64(20+i), r*cols, 0.05)), append(rows, r)
+			}
+			if m == Q4_K { // a mix of formats: one at a time
+				qs[1] = mk(Q8_0, 30, rows[1])
+			}
+			outs, fouts := make([][]float32, len(qs)), make([][]float32, len(qs))
+			for i, r := range rows {
+				outs[i], fouts[i] = make([]float32, r), make([]float32, r)
+			}
+			if err := e.QMatVecs(outs, qs, x); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.MatVecs(fouts, ws, rows, x, cols); err != nil {
+				t.Fatal(err)
+			}
+			for i, q := range qs {
+				want, fwant := make([]float32, rows[i]), make([]float32, rows[i])
+				if err := e.QMatVec(want, q, x); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.MatVec(fwant, ws[i], x, rows[i], cols); err != nil {
+					t.Fatal(err)
+				}
+				for r := range want {
+					if math.Float32bits(outs[i][r]) != math.Float32bits(want[r]) {
+						t.Fatalf("%v, %d threads: matrix %d row %d = %v together, %v alone", m, e.Threads, i, r, outs[i][r], want[r])
+					}
+					if math.Float32bits(fouts[i][r]) != math.Float32bits(fwant[r]) {
+						t.Fatalf("fp32, %d threads: matrix %d row %d = %v together, %v alone", e.Threads, i, r, fouts[i][r], fwant[r])
+					}
+				}
+			}
+		}
+	}
+	if err := (Exec{}).QMatVecs(make([][]float32, 1), nil, x); err == nil {
+		t.Error("QMatVecs with 1 output and no matrix: no error")
 	}
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# threads.sh: two-thread decode scaling of whisperc (issue 8's goal: two
+# threads ≥ 1.5× one thread for 42M and up), with runs at 1 and 2 threads
+# alternated so that both see the same machine, best of REPEAT each; with
+# two drivers (OLD and NEW bench builds) every run of one is next to a run
+# of the other. Prints decode tok/s at 1 and 2 threads, 2t÷1t, and the
+# worker pool's counts (products offered, worker shares that took part,
+# parks). Models come from issue8.sh or `wbench gen` in MODELS. About
+# 1 minute per driver on a quiet 2-CPU machine with the defaults.
+#
+#   runtime/bench/threads.sh MODELS [NEW_WBENCH [OLD_WBENCH]]
+#   (env: SHAPES="42M 110M" FORMATS="fp32 q4_0 q8_0 nf4" REPEAT=3 PROMPT=16 GEN=64)
+#   NEW_WBENCH defaults to a build of this checkout's runtime/bench.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$1
+new=${2:-}
+old=${3:-}
+shapes=${SHAPES:-"42M 110M"}
+formats=${FORMATS:-"fp32 q4_0 q8_0 nf4"}
+repeat=${REPEAT:-3}
+prompt=${PROMPT:-16}
+gen=${GEN:-64}
+if [ -z "$new" ]; then
+	new=${TMPDIR:-/tmp}/threads-wbench
+	go build -o "$new" "$root/runtime/bench"
+fi
+drivers=("$new")
+[ -n "$old" ] && drivers=("$old" "$new")
+for b in "${drivers[@]}"; do [ -x "$b" ] || { echo "threads.sh: $b is not executable" >&2; exit 1; }; done
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "decode tok/s (wall clock), best of $repeat alternated runs; prompt $prompt, decode $gen"
+echo
+echo "| model | format | driver | 1 thread | 2 threads | 2t÷1t | pool products / joined / alone / parked |"
+echo "|---|---|---|---|---|---|---|"
+for s in $shapes; do
+	for f in $formats; do
+		case $f in
+		fp32) m="llama2c:$dir/$s.bin" q=none ;;
+		nf4) m="llama2c:$dir/$s.bin" q=nf4 ;;
+		*) m="gguf:$dir/$s-$f.gguf" q=none ;;
+		esac
+		declare -A best=() stats=()
+		for _ in $(seq "$repeat"); do
+			for i in "${!drivers[@]}"; do
+				for t in 1 2; do
+					read -r d st < <("${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" |
+						python3 -c "import json,sys; r=json.load(sys.stdin); print(r['decode_tok_s'], '%d/%d/%d/%d' % tuple(r.get('pool',{}).get(k,0) for k in ('Products','Joined','Alone','Parked')))")
+					k="$i/$t"
+					if python3 -c "import sys; sys.exit(0 if $d > ${best[$k]:-0} else 1)"; then
+						best[$k]=$d
+						stats[$k]=$st
+					fi
+				done
+			done
+		done
+		for i in "${!drivers[@]}"; do
+			name=new
+			[ ${#drivers[@]} -eq 2 ] && [ "$i" = 0 ] && name=old
+			python3 -c "print('| $s | $f | $name | %.1f | %.1f | %.2f | ${stats[$i/2]} |' % (${best[$i/1]}, ${best[$i/2]}, ${best[$i/2]} / ${best[$i/1]}))"
+		done
+		unset best stats
+	done
+done
