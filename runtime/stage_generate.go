@@ -67,6 +67,11 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
 		}
 	}
+	// The KV cache is allocated before the heap is bounded by its live
+	// size, so that the bound counts it.
+	if err := e.Reserve(); err != nil {
+		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
+	}
 	defer boundHeap(cost.DecodeHeapHeadroom)()
 	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
 	if err != nil {

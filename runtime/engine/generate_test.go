@@ -114,8 +114,7 @@ func TestIgnoreEOSAndSampling(t *testing.T) {
 }
 
 // TestContextOption checks that Options.Context bounds the positions: the
-// engine refuses more, and generation stops there; and that the cache for
-// a chosen context is allocated once, before any token.
+// engine refuses more, and generation stops there.
 func TestContextOption(t *testing.T) {
 	ws, tok := loadStories(t)
 	ctx := context.Background()
@@ -123,11 +122,9 @@ func TestContextOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kvd := ws.Config.KVHeads * ws.Config.HeadSize()
-	if e.Context() != 10 || len(e.st.keys[0]) != 10*kvd {
-		t.Fatalf("context %d, cache %d floats before any token; want 10 and the 10 positions' %d", e.Context(), len(e.st.keys[0]), 10*kvd)
+	if e.Context() != 10 || len(e.st.keys[0]) != 0 {
+		t.Fatalf("context %d, cache %d floats before any token; want 10 and an empty cache", e.Context(), len(e.st.keys[0]))
 	}
-	k0 := &e.st.keys[0][0]
 	s, _ := sample.New(sample.Params{})
 	var out bytes.Buffer
 	st, err := Generate(ctx, e, tok, GenerateOptions{MaxTokens: 50, IgnoreEOS: true, Sampler: s, Out: &out})
@@ -137,14 +134,56 @@ func TestContextOption(t *testing.T) {
 	if st.Generated != 10 || e.Pos() != 10 {
 		t.Errorf("generated %d tokens at position %d, want 10 at 10", st.Generated, e.Pos())
 	}
-	if len(e.st.keys[0]) != 10*kvd || &e.st.keys[0][0] != k0 {
-		t.Errorf("cache holds %d floats (reallocated: %v), want the 10 positions' %d in the first allocation", len(e.st.keys[0]), &e.st.keys[0][0] != k0, 10*kvd)
+	if kvd := ws.Config.KVHeads * ws.Config.HeadSize(); len(e.st.keys[0]) != 10*kvd {
+		t.Errorf("cache holds %d floats, want the 10 positions' %d", len(e.st.keys[0]), 10*kvd)
 	}
 	if _, err := e.Forward(ctx, []int{5}); err == nil {
 		t.Errorf("Forward past the context succeeded")
 	}
 	if _, err := New(ctx, ws, Options{Attention: AttentionEager, Compile: CompileDefault, Quantize: QuantizeNone, Context: -1}); err == nil {
 		t.Errorf("a negative context was accepted")
+	}
+}
+
+// TestChosenContextAllocatedOnce checks that the first token allocates
+// the cache for the whole of a chosen context, so that no smaller cache is
+// left behind as garbage (Reserve does the same before any token), and
+// that the model's own context still grows from 64 positions. An engine
+// used only through ForwardBatch (the server's, whose slots hold their
+// own caches) allocates none.
+func TestChosenContextAllocatedOnce(t *testing.T) {
+	ws, _ := loadStories(t)
+	ctx := context.Background()
+	kvd := ws.Config.KVHeads * ws.Config.HeadSize()
+	for _, c := range []struct{ context, want int }{{100, 100}, {0, 64}} {
+		e, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileDefault, Quantize: QuantizeNone, Context: c.context})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.st.keys[0]) != 0 {
+			t.Errorf("context %d: %d floats cached before any token", c.context, len(e.st.keys[0]))
+		}
+		if err := e.Reserve(); err != nil {
+			t.Fatal(err)
+		}
+		if reserved := map[int]int{100: 100 * kvd, 0: 0}[c.context]; len(e.st.keys[0]) != reserved {
+			t.Errorf("context %d: Reserve cached %d floats, want %d", c.context, len(e.st.keys[0]), reserved)
+		}
+		if _, err := e.Forward(ctx, []int{1}); err != nil {
+			t.Fatal(err)
+		}
+		k0 := &e.st.keys[0][0]
+		if len(e.st.keys[0]) != c.want*kvd {
+			t.Errorf("context %d: the first token cached %d positions, want %d", c.context, len(e.st.keys[0])/kvd, c.want)
+		}
+		for tok := range 69 {
+			if _, err := e.Forward(ctx, []int{tok + 5}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if grew := &e.st.keys[0][0] != k0; grew != (c.context == 0) {
+			t.Errorf("context %d: the cache was reallocated at 70 positions: %v", c.context, grew)
+		}
 	}
 }
 
