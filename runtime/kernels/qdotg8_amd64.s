@@ -579,6 +579,317 @@ n8store:
 	VZEROUPPER
 	RET
 
+// q50words gathers the low 16-bit words of four dwords into bytes 0-7 and
+// their high words into bytes 8-15: the high bits of values 0-15 and
+// 16-31 of four block_q5_0 records.
+DATA q50words<>+0(SB)/8, $0x0d0c090805040100
+DATA q50words<>+8(SB)/8, $0x0f0e0b0a07060302
+GLOBL q50words<>(SB), RODATA|NOPTR, $16
+
+// Q50O8MIX is Q40O8MIX for block_q5_0: the low and high nibbles of blocks
+// 0-3 (Z0) and 4-7 (Z1) get their fifth bits from the records' qh words
+// (X3: blocks 0-3, X4: 4-7), added as 16 under byte masks.
+#define Q50O8MIX \
+	VPSRLW $4, Z0, Z12; \
+	VPSRLW $4, Z1, Z13; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPANDD Z15, Z12, Z12; \
+	VPANDD Z15, Z13, Z13; \
+	VPSHUFB q50words<>(SB), X3, X3; \
+	VPSHUFB q50words<>(SB), X4, X4; \
+	VMOVQ X3, AX; \
+	KMOVQ AX, K1; \
+	VPEXTRQ $1, X3, AX; \
+	KMOVQ AX, K2; \
+	VMOVQ X4, AX; \
+	KMOVQ AX, K3; \
+	VPEXTRQ $1, X4, AX; \
+	KMOVQ AX, K4; \
+	VPADDB Z24, Z0, K1, Z0; \
+	VPADDB Z24, Z12, K2, Z12; \
+	VPADDB Z24, Z1, K3, Z1; \
+	VPADDB Z24, Z13, K4, Z13; \
+	VPUNPCKLQDQ Z1, Z0, Z14; \
+	VPUNPCKHQDQ Z1, Z0, Z0; \
+	VPUNPCKLQDQ Z13, Z12, Z1; \
+	VPUNPCKHQDQ Z13, Z12, Z12
+
+// Q50BLK loads block j's code bytes into 128-bit lane l of zr, its scale
+// into word j of X2 and its qh into dword l of xq.
+#define Q50BLK(j, l, zr, xq) \
+	VINSERTI32X4 $l, (6+22*j)(SI), zr, zr; \
+	VPINSRW $j, (22*j)(SI), X2, X2; \
+	VPINSRD $l, (2+22*j)(SI), xq, xq
+
+// func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+TEXT ·dotRows8Q5_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+s8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	MOVL $0x10101010, DX
+	VMOVD DX, X24
+	VPBROADCASTD X24, Z24
+	G8CLEAR
+
+s8oct:
+	CMPQ CX, $8
+	JLT  s8tail
+	VMOVDQU 6(SI), X0
+	VINSERTI32X4 $1, 28(SI), Z0, Z0
+	VINSERTI32X4 $2, 50(SI), Z0, Z0
+	VINSERTI32X4 $3, 72(SI), Z0, Z0
+	VMOVDQU 94(SI), X1
+	VINSERTI32X4 $1, 116(SI), Z1, Z1
+	VINSERTI32X4 $2, 138(SI), Z1, Z1
+	VINSERTI32X4 $3, 160(SI), Z1, Z1
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 22(SI), X2, X2
+	VPINSRW $2, 44(SI), X2, X2
+	VPINSRW $3, 66(SI), X2, X2
+	VPINSRW $4, 88(SI), X2, X2
+	VPINSRW $5, 110(SI), X2, X2
+	VPINSRW $6, 132(SI), X2, X2
+	VPINSRW $7, 154(SI), X2, X2
+	VMOVD 2(SI), X3
+	VPINSRD $1, 24(SI), X3, X3
+	VPINSRD $2, 46(SI), X3, X3
+	VPINSRD $3, 68(SI), X3, X3
+	VMOVD 90(SI), X4
+	VPINSRD $1, 112(SI), X4, X4
+	VPINSRD $2, 134(SI), X4, X4
+	VPINSRD $3, 156(SI), X4, X4
+	Q50O8MIX
+	O8ALL
+	ADDQ $176, SI
+	SUBQ $8, CX
+	JMP  s8oct
+
+s8tail:
+	// One to seven blocks left, as in dotRows8Q8_0O8VNNI: missing blocks
+	// have zero codes, qh and scales. Up to four take the two-run form.
+	TESTQ CX, CX
+	JZ   s8store
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXOR X2, X2, X2
+	VPXOR X3, X3, X3
+	VPXOR X4, X4, X4
+	Q50BLK(0, 0, Z0, X3)
+	CMPQ CX, $1
+	JEQ  s8short
+	Q50BLK(1, 1, Z0, X3)
+	CMPQ CX, $2
+	JEQ  s8short
+	Q50BLK(2, 2, Z0, X3)
+	CMPQ CX, $3
+	JEQ  s8short
+	Q50BLK(3, 3, Z0, X3)
+	CMPQ CX, $4
+	JEQ  s8short
+	Q50BLK(4, 0, Z1, X4)
+	CMPQ CX, $5
+	JEQ  s8long
+	Q50BLK(5, 1, Z1, X4)
+	CMPQ CX, $6
+	JEQ  s8long
+	Q50BLK(6, 2, Z1, X4)
+
+s8long:
+	Q50O8MIX
+	O8ALL
+	JMP  s8next
+
+s8short:
+	VPSRLW $4, Z0, Z1
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPSHUFB q50words<>(SB), X3, X3
+	VMOVQ X3, AX
+	KMOVQ AX, K1
+	VPEXTRQ $1, X3, AX
+	KMOVQ AX, K2
+	VPADDB Z24, Z0, K1, Z0
+	VPADDB Z24, Z1, K2, Z1
+	H8ALL
+
+s8next:
+	IMULQ $22, CX
+	ADDQ CX, SI
+
+s8store:
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  s8row
+	VZEROUPPER
+	RET
+
+// The eight-activation Q4_K prefill kernel. A block_q4_K record's 128 code
+// bytes are two loads; their low and high nibbles are four registers of
+// two 32-value sub-blocks each (sub-blocks 0|2, 1|3, 4|6 and 5|7), and the
+// activation (act256, repacked by packK8 in the same order) meets them by
+// VPMADDUBSW; VPMADDWD/VPDPWSSD then weight each pair of products with its
+// sub-block's 6-bit scale, spread over the words by VPERMW, so that one
+// conversion per activation and block serves 256 codes. The mins meet the
+// activation's 32-value sums by one VPMADDWD. Per activation and block:
+// acc += xd·(d·Σ sc·(q·x) − dmin·Σ m·S).
+
+// k8words spreads sub-block scales over the 32 words of a register: words
+// 0-15 get scale a and 16-31 scale b, for (a, b) = (0, 2), (1, 3), (4, 6)
+// and (5, 7) in turn.
+DATA k8words<>+0(SB)/8, $0
+DATA k8words<>+8(SB)/8, $0
+DATA k8words<>+16(SB)/8, $0
+DATA k8words<>+24(SB)/8, $0
+DATA k8words<>+32(SB)/8, $0x0002000200020002
+DATA k8words<>+40(SB)/8, $0x0002000200020002
+DATA k8words<>+48(SB)/8, $0x0002000200020002
+DATA k8words<>+56(SB)/8, $0x0002000200020002
+DATA k8words<>+64(SB)/8, $0x0001000100010001
+DATA k8words<>+72(SB)/8, $0x0001000100010001
+DATA k8words<>+80(SB)/8, $0x0001000100010001
+DATA k8words<>+88(SB)/8, $0x0001000100010001
+DATA k8words<>+96(SB)/8, $0x0003000300030003
+DATA k8words<>+104(SB)/8, $0x0003000300030003
+DATA k8words<>+112(SB)/8, $0x0003000300030003
+DATA k8words<>+120(SB)/8, $0x0003000300030003
+DATA k8words<>+128(SB)/8, $0x0004000400040004
+DATA k8words<>+136(SB)/8, $0x0004000400040004
+DATA k8words<>+144(SB)/8, $0x0004000400040004
+DATA k8words<>+152(SB)/8, $0x0004000400040004
+DATA k8words<>+160(SB)/8, $0x0006000600060006
+DATA k8words<>+168(SB)/8, $0x0006000600060006
+DATA k8words<>+176(SB)/8, $0x0006000600060006
+DATA k8words<>+184(SB)/8, $0x0006000600060006
+DATA k8words<>+192(SB)/8, $0x0005000500050005
+DATA k8words<>+200(SB)/8, $0x0005000500050005
+DATA k8words<>+208(SB)/8, $0x0005000500050005
+DATA k8words<>+216(SB)/8, $0x0005000500050005
+DATA k8words<>+224(SB)/8, $0x0007000700070007
+DATA k8words<>+232(SB)/8, $0x0007000700070007
+DATA k8words<>+240(SB)/8, $0x0007000700070007
+DATA k8words<>+248(SB)/8, $0x0007000700070007
+GLOBL k8words<>(SB), RODATA|NOPTR, $256
+
+// K8ACT adds activation i's share of the block whose codes are in Z0
+// (sub-blocks 0|2), Z12 (1|3), Z1 (4|6) and Z13 (5|7), spread scales in
+// Z2-Z5, mins as words in Z6, d and dmin broadcast in Z28 and Z29, to acc:
+// its 256 codes at 256i(DI), 32-value sums (eight words, then zeros) at
+// 64i(R9), broadcast scale at 64i(R10).
+#define K8ACT(i, acc, ta, tb) \
+	VPMADDUBSW (256*i)(DI), Z0, ta; \
+	VPMADDWD Z2, ta, tb; \
+	VPMADDUBSW (256*i+64)(DI), Z12, ta; \
+	VPDPWSSD Z3, ta, tb; \
+	VPMADDUBSW (256*i+128)(DI), Z1, ta; \
+	VPDPWSSD Z4, ta, tb; \
+	VPMADDUBSW (256*i+192)(DI), Z13, ta; \
+	VPDPWSSD Z5, ta, tb; \
+	VCVTDQ2PS tb, tb; \
+	VMULPS Z28, tb, tb; \
+	VPMADDWD (64*i)(R9), Z6, ta; \
+	VCVTDQ2PS ta, ta; \
+	VFNMADD231PS Z29, ta, tb; \
+	VFMADD231PS (64*i)(R10), tb, acc
+
+// func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+TEXT ·dotRows8Q4KVNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+
+k8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ s+40(FP), R9
+	LEAQ k8words<>(SB), AX
+	VMOVDQU64 (AX), Z24
+	VMOVDQU64 64(AX), Z25
+	VMOVDQU64 128(AX), Z26
+	VMOVDQU64 192(AX), Z27
+	G8CLEAR
+
+k8block:
+	MOVL 4(SI), AX
+	MOVL 8(SI), R8
+	MOVL 12(SI), DX
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL R8, R12
+	ANDL $0x3f3f3f3f, R12
+	VMOVD R11, X14
+	VMOVD R12, X6
+	MOVL DX, R11
+	ANDL $0x0f0f0f0f, R11
+	SHRL $2, AX
+	ANDL $0x30303030, AX
+	ORL  AX, R11
+	SHRL $4, DX
+	ANDL $0x0f0f0f0f, DX
+	SHRL $2, R8
+	ANDL $0x30303030, R8
+	ORL  R8, DX
+	VPINSRD $1, R11, X14, X14
+	VPINSRD $1, DX, X6, X6
+	VPMOVZXBW X14, X14
+	VPMOVZXBW X6, X6
+	VPERMW Z14, Z24, Z2
+	VPERMW Z14, Z25, Z3
+	VPERMW Z14, Z26, Z4
+	VPERMW Z14, Z27, Z5
+	MOVWLZX (SI), AX
+	VMOVD AX, X7
+	VCVTPH2PS X7, X7
+	VBROADCASTSS X7, Z28
+	MOVWLZX 2(SI), AX
+	VMOVD AX, X7
+	VCVTPH2PS X7, X7
+	VBROADCASTSS X7, Z29
+	VMOVDQU64 16(SI), Z0
+	VMOVDQU64 80(SI), Z1
+	VPSRLW $4, Z0, Z12
+	VPSRLW $4, Z1, Z13
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPANDD Z15, Z12, Z12
+	VPANDD Z15, Z13, Z13
+	K8ACT(0, Z16, Z7, Z8)
+	K8ACT(1, Z17, Z9, Z10)
+	K8ACT(2, Z18, Z11, Z14)
+	K8ACT(3, Z19, Z30, Z31)
+	K8ACT(4, Z20, Z7, Z8)
+	K8ACT(5, Z21, Z9, Z10)
+	K8ACT(6, Z22, Z11, Z14)
+	K8ACT(7, Z23, Z30, Z31)
+	ADDQ $144, SI
+	ADDQ $2048, DI
+	ADDQ $512, R9
+	ADDQ $512, R10
+	DECQ CX
+	JNZ  k8block
+
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  k8row
+	VZEROUPPER
+	RET
+
 // func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 //
 // packO8 stores the activation codes at nat (groups groups of eight

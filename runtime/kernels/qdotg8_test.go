@@ -11,7 +11,7 @@ import (
 )
 
 // blockCodes returns the signed integer codes and the scale of block b of
-// a Q8_0 or Q4_0 row as the integer kernels multiply them.
+// a Q8_0, Q4_0 or Q5_0 row as the integer kernels multiply them.
 func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
 	var c [32]int32
 	nb := q.Cols / 32
@@ -20,6 +20,14 @@ func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
 		rec := q.Data[(row*nb+b)*34:]
 		for i := range c {
 			c[i] = int32(int8(rec[2+i]))
+		}
+		return c, float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
+	case Q5_0:
+		rec := q.Data[(row*nb+b)*22:]
+		qh := binary.LittleEndian.Uint32(rec[2:])
+		for i := 0; i < 16; i++ {
+			c[i] = int32(rec[6+i]&15|byte(qh>>i&1)<<4) - 16
+			c[16+i] = int32(rec[6+i]>>4|byte(qh>>(16+i)&1)<<4) - 16
 		}
 		return c, float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
 	default: // Q4_0
@@ -31,7 +39,7 @@ func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
 	}
 }
 
-// TestIntMatMulG8 checks the eight-activation Q8_0 and Q4_0 prefill
+// TestIntMatMulG8 checks the eight-activation Q8_0, Q4_0 and Q5_0 prefill
 // kernels against the exact reference: each block's integer dot product
 // of weight and activation codes (computed here in int64), scaled by the
 // two block scales and summed in float64. The kernels' integer sums are
@@ -48,7 +56,7 @@ func TestIntMatMulG8(t *testing.T) {
 		t.Skip("no AVX-512 VNNI on this CPU: the float kernels run instead (tested by TestGGMLKernels)")
 	}
 	const rows = 37
-	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0, weights.Q5_0} {
 		for _, cols := range []int{32, 64, 96, 128, 160, 192, 224, 256, 288, 480, 768, 1376} {
 			data := randGGML(t, uint64(cols), d, rows, cols)
 			if d == weights.Q8_0 {
@@ -265,6 +273,80 @@ func TestIntMatMulG8NF4(t *testing.T) {
 						actPool.Put(a)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestIntMatMulG8Q4K checks the eight-activation Q4_K prefill kernel
+// against the exact reference: per 256-value block, d·Σ sc·(q·x) −
+// dmin·Σ m·S with the 6-bit scales and mins unpacked here, in integers,
+// times the activation's block scale; 1 to 5 blocks per row.
+func TestIntMatMulG8Q4K(t *testing.T) {
+	if !(Exec{}).vnni() {
+		t.Skip("no AVX-512 VNNI")
+	}
+	const rows = 19
+	for _, cols := range []int{256, 512, 768, 1280} {
+		nb := cols / 256
+		data := randGGML(t, uint64(cols), weights.Q4_K, rows, cols)
+		q, err := FromGGML(weights.Q4_K, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{8, 13} {
+			x := randVec(uint64(n*cols), n*cols, 1)
+			clear(x[cols : cols+256])
+			x[2*cols+7] = 1e4
+			out := make([]float32, n*rows)
+			if err := (Exec{Threads: 2}).QMatMul(out, x, q, n); err != nil {
+				t.Fatal(err)
+			}
+			for b := 0; b < n; b++ {
+				a := act256(x[b*cols : (b+1)*cols])
+				for r := 0; r < rows; r++ {
+					var want, mag float64
+					for k := 0; k < nb; k++ {
+						rec := data[(r*nb+k)*144:]
+						d := float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
+						dmin := float64(half.F16ToF32(binary.LittleEndian.Uint16(rec[2:])))
+						sc, qs := rec[4:16], rec[16:144]
+						xd := float64(a.d[k])
+						var isum, msum int64
+						for s := 0; s < 8; s++ {
+							var scale, m int64
+							if s < 4 {
+								scale, m = int64(sc[s]&63), int64(sc[s+4]&63)
+							} else {
+								scale = int64(sc[s+4]&15 | sc[s-4]>>6<<4)
+								m = int64(sc[s+4]>>4 | sc[s]>>6<<4)
+							}
+							var sum int64
+							for j := 0; j < 32; j += 4 {
+								var quad int64
+								for i := j; i < j+4; i++ {
+									c := qs[32*(s/2)+i]
+									if s%2 == 1 {
+										c >>= 4
+									}
+									v := int64(a.q[256*k+32*s+i])
+									quad += int64(c&15) * v
+									sum += v
+								}
+								isum += scale * quad
+								mag += math.Abs(float64(scale*quad) * d * xd)
+							}
+							msum += m * sum
+							mag += math.Abs(float64(m*sum) * dmin * xd)
+						}
+						want += xd * (d*float64(isum) - dmin*float64(msum))
+					}
+					got := float64(out[b*rows+r])
+					if math.Abs(got-want) > 1.2e-7*mag*float64(8+nb)+1e-30 {
+						t.Fatalf("%d cols n=%d: activation %d row %d: %g, want %g (Σ|term| %g)", cols, n, b, r, got, want, mag)
+					}
+				}
+				actPool.Put(a)
 			}
 		}
 	}
