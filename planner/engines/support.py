@@ -40,6 +40,10 @@ TURN_END = "\n\n"
 
 IGNORE = -100  # the label of a position that carries no loss
 
+# The rows torchtune_dataset made in this process, for guarded_optimizer's
+# snapshots every epoch (torchtune's recipe builds the optimizer first).
+_DATASET = {"rows": None}
+
 
 class BadRecord(ValueError):
     """A bad record, as file:line: why."""
@@ -332,6 +336,7 @@ def torchtune_dataset(tokenizer, data_files=None, source=None, format="jsonl", c
     log.report()
     if not rows:
         raise BadRecord("no training sequence with a target (%d records, %d skipped)" % (log.records, log.skipped))
+    _DATASET["rows"] = len(rows)
     return TokenRows(rows)
 
 
@@ -356,12 +361,15 @@ class NonFiniteGuard(torch.optim.Optimizer):
     the parameters and the optimizer's state return to the last snapshot, with the
     learning rate multiplied by `lr_factor`, at most `rollbacks` times; then the next
     run of `patience` bad steps raises Diverged. A snapshot (on the host, not the GPU)
-    is taken before the first step, every `snapshot_every` updates (0: never again)
-    and whenever snapshot() is called (train.py calls it as each checkpoint is saved).
+    is taken before the first step, every `snapshot_every` updates (0: never), every
+    `snapshot_steps()` steps when that is given (torchtune: save_every in epochs), and
+    whenever snapshot() is called (train.py calls it as each checkpoint is saved).
+    The snapshot costs host memory: the trained parameters and their moments.
     Under torch.distributed the ranks agree on a step's verdict. The learning rate is
     scaled around the inner step, so the engine's schedule stays the engine's."""
 
-    def __init__(self, optimizer, patience=3, lr_factor=0.5, rollbacks=3, snapshot_every=0, out=None):
+    def __init__(self, optimizer, patience=3, lr_factor=0.5, rollbacks=3, snapshot_every=0, out=None,
+                 snapshot_steps=None):
         if not (isinstance(patience, int) and patience >= 1):
             raise ValueError("nan_patience must be at least 1, not %r" % (patience,))
         if not (0 < lr_factor <= 1):
@@ -371,6 +379,11 @@ class NonFiniteGuard(torch.optim.Optimizer):
         self.optimizer = optimizer
         self.patience, self.lr_factor, self.max_rollbacks = patience, float(lr_factor), rollbacks
         self.snapshot_every = int(snapshot_every or 0)
+        # snapshot_steps, when given, returns (once, at the first step) a number
+        # of steps, skipped ones included, after which a snapshot is taken
+        # every time: an epoch's steps for save_every in epochs.
+        self.snapshot_steps = snapshot_steps
+        self._every_steps = 0
         self.out = out
         self.bad = 0  # non-finite steps in a row
         self.skipped = 0
@@ -480,13 +493,23 @@ class NonFiniteGuard(torch.optim.Optimizer):
                 loss = closure()
         if self._snap is None:
             self.snapshot()  # the start of the run
+            if self.snapshot_steps is not None:
+                self._every_steps = int(self.snapshot_steps() or 0)
         self.steps += 1
+        if self._every_steps and self.steps % self._every_steps == 0:
+            return self._step(loss, snap_after=True)
+        return self._step(loss, snap_after=False)
+
+    def _step(self, loss, snap_after):
         if not self.finite(loss):
             self.bad += 1
             self.skipped += 1
             self.zero_grad(set_to_none=True)
             self._say("skip", in_a_row=self.bad, skipped=self.skipped)
-            if self.bad >= self.patience:
+            if self.bad < self.patience:
+                if snap_after:
+                    self.snapshot()  # nothing changed since the last good step
+            else:
                 if self.rollbacks >= self.max_rollbacks:
                     raise Diverged("%d non-finite steps in a row after %d rollbacks (nan_rollbacks = %d); lower the "
                                    "learning rate, check the data, or raise nan_rollbacks" % (self.bad, self.rollbacks, self.max_rollbacks))
@@ -507,18 +530,37 @@ class NonFiniteGuard(torch.optim.Optimizer):
             for g, lr in zip(self.param_groups, lrs):
                 g["lr"] = lr
         self.updates += 1
-        if self.snapshot_every and self.updates % self.snapshot_every == 0:
+        if snap_after or self.snapshot_every and self.updates % self.snapshot_every == 0:
             self.snapshot()
         return loss
 
 
+def epoch_steps(rows, batch_size, grad_accum, world=None):
+    """The optimizer steps of one epoch of torchtune's recipe over rows rows: each rank
+    gets ceil(rows / world) of them (DistributedSampler), in whole batches (the
+    DataLoader drops the last partial one), grad_accum batches a step."""
+    if world is None:
+        dist = torch.distributed
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    per_rank = -(-rows // max(world, 1))
+    return (per_rank // max(batch_size, 1)) // max(grad_accum, 1)
+
+
 def guarded_optimizer(params, optimizer="torch.optim.AdamW", nan_patience=3, nan_lr_factor=0.5, nan_rollbacks=3,
-                      snapshot_every=0, **kwargs):
+                      snapshot_every=0, snapshot_epochs=0, batch_size=1, gradient_accumulation_steps=1, **kwargs):
     """torchtune's optimizer component: `optimizer` (a dotted class name) over params
-    with kwargs, wrapped in NonFiniteGuard."""
+    with kwargs, wrapped in NonFiniteGuard. The last good state is snapshotted every
+    snapshot_every updates, or every snapshot_epochs epochs of the dataset that
+    torchtune_dataset made (where the recipe saves its checkpoints)."""
     import importlib
 
     mod, _, cls = optimizer.rpartition(".")
     inner = getattr(importlib.import_module(mod), cls)(params, **kwargs)
+    steps = None
+    if snapshot_epochs:
+        def steps():
+            if _DATASET["rows"] is None:
+                return 0
+            return snapshot_epochs * epoch_steps(_DATASET["rows"], batch_size, gradient_accumulation_steps)
     return NonFiniteGuard(inner, patience=nan_patience, lr_factor=nan_lr_factor, rollbacks=nan_rollbacks,
-                          snapshot_every=snapshot_every)
+                          snapshot_every=snapshot_every, snapshot_steps=steps)

@@ -135,16 +135,9 @@ func no(d, v string, e Engine, note string) Mapping {
 
 // table is every mapping. Keys are the literal text the lowering writes.
 // nanRollbackNote is how the engines' rollback differs from whisperc run's.
-const nanRollbackNote = "A rollback restores the weights and the optimizer's moments of the last good state (the last checkpoint saved, or the start; " +
-	"kept on the host) and lowers the learning rate, as whisperc run does, but the engine's data order and schedule go on from the current step " +
+const nanRollbackNote = "A rollback restores the weights and the optimizer's moments of the last good state (where whisperc run last checkpoints, " +
+	"or the start; a copy kept on the host) and lowers the learning rate, as whisperc run does, but the engine's data order and schedule go on from the current step " +
 	"where whisperc run rewinds them to the checkpoint's. Write nan_rollbacks = 0 to stop at the first run of nan_patience bad steps instead."
-
-// nanRollbackNoteTorchtune is how torchtune's rollback differs: its
-// recipe cannot tell the guard when it saves.
-const nanRollbackNoteTorchtune = "A rollback restores the weights and the optimizer's moments of the last good state and lowers the learning rate, " +
-	"as whisperc run does, but that state is a host copy taken at the start and every save_every steps (where whisperc run checkpoints); " +
-	"with save_every in epochs it is the start, since torchtune's recipe cannot tell the guard when it saves. The engine's data order and schedule " +
-	"go on from the current step where whisperc run rewinds them. Write nan_rollbacks = 0 to stop at the first run of nan_patience bad steps instead."
 
 var table = []Mapping{
 	// method
@@ -339,7 +332,7 @@ var table = []Mapping{
 	ex("nan_rollbacks", "0", HF, "NonFiniteGuard("),
 	approx("nan_rollbacks", "1 or more", HF, "NonFiniteGuard(", nanRollbackNote),
 	ex("nan_rollbacks", "0", Torchtune, "whisperc_support.guarded_optimizer"),
-	approx("nan_rollbacks", "1 or more", Torchtune, "whisperc_support.guarded_optimizer", nanRollbackNoteTorchtune),
+	approx("nan_rollbacks", "1 or more", Torchtune, "whisperc_support.guarded_optimizer", nanRollbackNote),
 
 	// several GPUs
 	ex("distributed.strategy", "ddp", HF, "distributed_type: MULTI_GPU"),

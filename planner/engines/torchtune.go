@@ -294,10 +294,15 @@ func (l *lowerer) torchtune(f *compiler.Finetune, prefix string) {
 	w("  nan_patience: %d  # finetune.nan_patience", f.NaN.Patience)
 	w("  nan_lr_factor: %s  # finetune.nan_lr_factor", yamlFloat(f.NaN.LRFactor))
 	w("  nan_rollbacks: %d  # finetune.nan_rollbacks", f.NaN.Rollbacks)
-	if f.SaveEvery.N > 0 && f.SaveEvery.Unit == "steps" {
+	switch {
+	case f.SaveEvery.N > 0 && f.SaveEvery.Unit == "steps":
 		w("  snapshot_every: %d  # the last good state every save_every steps, where whisperc run checkpoints", f.SaveEvery.N)
-	} else {
-		w("  snapshot_every: 0  # the last good state is the start: torchtune's recipe cannot tell the guard when it saves")
+	case f.SaveEvery.N > 0 && f.SaveEvery.Unit == "epochs":
+		w("  snapshot_epochs: %d  # the last good state every save_every epochs, where whisperc run checkpoints", f.SaveEvery.N)
+		w("  batch_size: ${batch_size}  # with the dataset's rows, the steps of an epoch")
+		w("  gradient_accumulation_steps: ${gradient_accumulation_steps}")
+	default:
+		w("  snapshot_every: 0  # save_every unset: the last good state is the start, as in whisperc run")
 	}
 	w("lr_scheduler:")
 	w("  _component_: schedule.warmup_schedule  # schedule.py, beside this file")

@@ -223,6 +223,14 @@ func parseLine(stage, line string, res *Result, obs observe.Observer) {
 			obs.Metric(observe.Metric{Stage: stage, Name: name, Value: v, Unit: unit, Step: step, Time: time.Now()})
 		}
 	}
+	decide := func(k string, v any) {
+		d := res.Decisions[stage]
+		if d == nil {
+			d = map[string]any{}
+			res.Decisions[stage] = d
+		}
+		d[k] = v
+	}
 	switch {
 	case strings.HasPrefix(line, "whisperc-metrics "):
 		var rec map[string]float64
@@ -234,13 +242,47 @@ func parseLine(stage, line string, res *Result, obs observe.Observer) {
 	case strings.HasPrefix(line, "whisperc-decisions "):
 		var rec map[string]any
 		if json.Unmarshal([]byte(strings.TrimPrefix(line, "whisperc-decisions ")), &rec) == nil {
-			d := res.Decisions[stage]
-			if d == nil {
-				d = map[string]any{}
-				res.Decisions[stage] = d
-			}
 			for k, v := range rec {
-				d[k] = v
+				decide(k, v)
+			}
+		}
+	case strings.HasPrefix(line, "whisperc-data "):
+		// whisperc_support.RecordLog: what reading the data did.
+		var rec struct {
+			Records, Skipped, Truncated *float64
+			LongSkipped                 *float64 `json:"long_skipped"`
+			Problems                    []string
+		}
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "whisperc-data ")), &rec) == nil {
+			for _, f := range []struct {
+				name string
+				v    *float64
+			}{{"data_records", rec.Records}, {"data_skipped", rec.Skipped}, {"data_long_skipped", rec.LongSkipped}, {"data_truncated", rec.Truncated}} {
+				if f.v != nil {
+					emit(f.name, *f.v, -1)
+				}
+			}
+			if len(rec.Problems) > 0 {
+				decide("data_problems", rec.Problems)
+			}
+		}
+	case strings.HasPrefix(line, "whisperc-guard "):
+		// whisperc_support.NonFiniteGuard: a skipped step or a rollback.
+		var rec struct {
+			Event             string
+			Step              int64
+			Skipped, Rollback *float64
+			LRScale           *float64 `json:"lr_scale"`
+		}
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "whisperc-guard ")), &rec) == nil {
+			switch {
+			case rec.Event == "skip" && rec.Skipped != nil:
+				emit("nan_skipped_steps", *rec.Skipped, rec.Step)
+			case rec.Event == "rollback" && rec.Rollback != nil:
+				emit("nan_rollbacks", *rec.Rollback, rec.Step)
+				if rec.LRScale != nil {
+					emit("nan_lr_scale", *rec.LRScale, rec.Step)
+				}
 			}
 		}
 	case hfLog.MatchString(line):

@@ -121,3 +121,32 @@ func TestParseTorchtuneLine(t *testing.T) {
 		parseLine("train.ft", l, &res, nil)
 	}
 }
+
+// TestParseSupportLines: the lines whisperc_support.py prints (what reading
+// the data did, each skipped step and rollback) become metrics and, for the
+// problems, a decision of the stage.
+func TestParseSupportLines(t *testing.T) {
+	res := Result{Metrics: map[string]map[string]float64{}, Decisions: map[string]map[string]any{}}
+	for _, l := range []string{
+		`whisperc-data {"long_skipped": 1, "problems": ["d.jsonl:3: invalid JSON"], "records": 10, "skipped": 2, "truncated": 0}`,
+		`whisperc-guard {"event": "skip", "in_a_row": 1, "skipped": 1, "step": 7}`,
+		`whisperc-guard {"event": "skip", "in_a_row": 2, "skipped": 2, "step": 8}`,
+		`whisperc-guard {"event": "rollback", "lr_scale": 0.5, "of": 3, "rollback": 1, "step": 8, "to_step": 0}`,
+	} {
+		parseLine("train.ft", l, &res, nil)
+	}
+	m := res.Metrics["train.ft"]
+	want := map[string]float64{"data_records": 10, "data_skipped": 2, "data_long_skipped": 1, "data_truncated": 0,
+		"nan_skipped_steps": 2, "nan_rollbacks": 1, "nan_lr_scale": 0.5}
+	for k, v := range want {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %t), want %v", k, got, ok, v)
+		}
+	}
+	if p, _ := res.Decisions["train.ft"]["data_problems"].([]string); len(p) != 1 || p[0] != "d.jsonl:3: invalid JSON" {
+		t.Errorf("problems %v", res.Decisions["train.ft"]["data_problems"])
+	}
+	for _, l := range []string{"whisperc-data {", "whisperc-guard {\"event\": 3}", `whisperc-guard {"event": "rollback"}`} {
+		parseLine("train.ft", l, &res, nil)
+	}
+}

@@ -282,6 +282,33 @@ class Guard(unittest.TestCase):
         g2.load_state_dict(sd)
         self.assertTrue(torch.equal(opt2.state[m2.weight]["exp_avg"], opt.state[m.weight]["exp_avg"]))
 
+    def test_snapshot_every_epoch(self):
+        # An epoch of 3 steps (12 rows, batch 2, 2 batches a step): the last good
+        # state is the end of the last whole epoch, skipped steps counted.
+        self.assertEqual(ws.epoch_steps(12, 2, 2, world=1), 3)
+        self.assertEqual(ws.epoch_steps(13, 2, 2, world=2), 1)
+        m, opt = model_and_opt()
+        g = ws.NonFiniteGuard(opt, patience=2, out=self.out, snapshot_steps=lambda: 3)
+        for poison in (False, True, False):
+            backward(m, self.x, poison)
+            g.step()
+        at3 = params(m)
+        for poison in (False, True, True):
+            backward(m, self.x, poison)
+            g.step()
+        for a, b in zip(at3, params(m)):
+            self.assertTrue(torch.equal(a, b), "not rolled back to the epoch's end")
+        self.assertEqual(self.events()[-1]["to_step"], 3)
+
+    def test_torchtune_component_snapshots_epochs(self):
+        ws._DATASET["rows"] = None
+        p = write(tempfile.mkdtemp(), "d.jsonl", "\n".join([GOOD] * 12) + "\n")
+        m = torch.nn.Linear(4, 3)
+        g = ws.guarded_optimizer(m.parameters(), optimizer="torch.optim.SGD", lr=0.1, snapshot_epochs=2,
+                                 batch_size=2, gradient_accumulation_steps=2)
+        ws.torchtune_dataset(FakeTokenizer(), data_files=p, seq_len=8)
+        self.assertEqual(g.snapshot_steps(), 6)
+
     def test_torchtune_component(self):
         m = torch.nn.Linear(4, 3)
         g = ws.guarded_optimizer(m.parameters(), optimizer="torch.optim.SGD", lr=0.1, momentum=0.9, nan_patience=4)
