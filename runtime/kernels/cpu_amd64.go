@@ -222,6 +222,28 @@ func dot4bitRows4DQG4VNNI(codes *byte, rows int, halves int, xq *int8, xd *float
 //go:noescape
 func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32, bias *int32, out *float32)
 
+// packO8 stores groups groups of eight 32-code activation blocks from nat
+// (in x's order) in act32g8's order at q, and their biases (-k times the
+// codes each lane meets) at bias. groups is positive.
+//
+//go:noescape
+func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
+
+// dotRows8Q8_0O8VNNI sets, for each of eight activations quantised by
+// act32g8 (k = 128) and interleaved by interleave8O8 (codes xq, spread
+// block scales xs, biases bias), the dot products of rows consecutive
+// block_q8_0 rows of nblocks blocks from data with it; activation a's
+// result for row r goes to out + a·stride + 4r bytes. rows is positive.
+//
+//go:noescape
+func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
+// dotRows8Q4_0O8VNNI is dotRows8Q8_0O8VNNI for block_q4_0 records, with
+// activations quantised by act32g8 with k = 8.
+//
+//go:noescape
+func dotRows8Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
 // dot4bitRowsDQG4VNNI is dot4bitRowsDQVNNI four halves at a time, for an
 // even halves and an even s.h0, with an activation quantised by act32g4 in
 // even-odd order (block scales xd per half, padded with zeros).

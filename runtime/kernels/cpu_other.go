@@ -131,3 +131,12 @@ func sumSquaresAVX2(x *float32, n int) float32 { return 0 }
 func expShiftedAVX2(p *float32, mx float32, n int) {}
 
 func expScaleAVX2(dst, x *float32, n int, shift, scale float32) float32 { return 0 }
+
+func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int) {
+}
+
+func dotRows8Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int) {
+}
+
+func packO8(nat *int8, groups int, k int32, q *int8, bias *int32) {
+}

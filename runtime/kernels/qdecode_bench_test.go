@@ -124,32 +124,41 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 	}
 }
 
-// BenchmarkIntPrefill times a 128-token batched product with a 2048×768
-// matrix (110M's feed-forward shape), the four-block kernels against the
-// pair-at-a-time ones side by side.
+// BenchmarkIntPrefill times a 128-token batched product on one thread
+// with 110M's feed-forward matrix (2048×768) and 15M's (768×288), the
+// eight-activation kernels (g8) against the four-activation ones side by
+// side: pairs is the pair-at-a-time four-activation form, g4 the
+// four-block one (Q4_0 and NF4; Q8_0 has none and runs pairs), g4vbmi its
+// VBMI form.
 func BenchmarkIntPrefill(b *testing.B) {
 	if !(Exec{}).vnni() {
 		b.Skip("no AVX-512 VNNI")
 	}
-	const n, rows, cols = 128, 2048, 768
-	x := randVec(2, n*cols, 1)
-	out := make([]float32, n*rows)
-	for _, m := range []Method{Q4_0, Q8_0, NF4} {
-		q := decodeSet(b, m, rows, cols, 0)[0]
-		for _, v := range []struct {
-			name         string
-			noG4, noVBMI bool
-		}{{"pairs", true, true}, {"g4", false, true}, {"g4vbmi", false, false}} {
-			b.Run(fmt.Sprintf("%v/%s", m, v.name), func(b *testing.B) {
-				oldG4, oldVBMI := noG4, noVBMI
-				noG4, noVBMI = v.noG4, v.noVBMI
-				defer func() { noG4, noVBMI = oldG4, oldVBMI }()
-				defer cpuMetric(b)()
-				for b.Loop() {
-					_ = Exec{}.QMatMul(out, x, q, n)
+	const n = 128
+	for _, shape := range [][2]int{{2048, 768}, {768, 288}} {
+		rows, cols := shape[0], shape[1]
+		x := randVec(2, n*cols, 1)
+		out := make([]float32, n*rows)
+		for _, m := range []Method{Q4_0, Q8_0, NF4} {
+			q := decodeSet(b, m, rows, cols, 0)[0]
+			for _, v := range []struct {
+				name               string
+				noG4, noVBMI, noG8 bool
+			}{{"pairs", true, true, true}, {"g4", false, true, true}, {"g4vbmi", false, false, true}, {"g8", false, false, false}} {
+				if v.name == "g8" && m == NF4 || v.name != "pairs" && v.name != "g8" && m == Q8_0 {
+					continue // no such kernel
 				}
-				b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, v.name), func(b *testing.B) {
+					oldG4, oldVBMI, oldG8 := noG4, noVBMI, noG8
+					noG4, noVBMI, noG8 = v.noG4, v.noVBMI, v.noG8
+					defer func() { noG4, noVBMI, noG8 = oldG4, oldVBMI, oldG8 }()
+					defer cpuMetric(b)()
+					for b.Loop() {
+						_ = Exec{}.QMatMul(out, x, q, n)
+					}
+					b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }

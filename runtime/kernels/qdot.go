@@ -195,6 +195,12 @@ type intKernel struct {
 	// it is given group(a, b) when group is not nil, else a.
 	rows4 func(a *act8, b int, out []float32, lo, hi int)
 	group func(a *act8, b int) *act8
+	// quant8 and rows8, when not nil, take a batch eight activations at a
+	// time (prefill): quant8 quantises one, interleave8O8 groups eight,
+	// and rows8 sets out[a·stride+r-lo] for activation a of the group and
+	// r in [lo, hi).
+	quant8 func(x []float32) *act8
+	rows8  func(g *act8, out []float32, stride, lo, hi int)
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -291,6 +297,16 @@ func newIntKernel(q *QMatrix) intKernel {
 	if (q.Method == Q8_0 || q.Method == Q4_0) && !noG4 {
 		k1.quant1 = func(x []float32) *act8 { return intQuant1(q, x) }
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) { intRows1(q, a, out, lo, hi) }
+	}
+	if (q.Method == Q8_0 || q.Method == Q4_0) && !noG8 {
+		dot8 := dotRows8Q8_0O8VNNI
+		if q.Method == Q4_0 {
+			dot8 = dotRows8Q4_0O8VNNI
+		}
+		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k) }
+		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int) {
+			dot8(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+		}
 	}
 	if q.Method == Q4_0 && !noG4 {
 		dot4 := dotRows4Q4_0G4VNNI
@@ -393,6 +409,10 @@ func intRows1(q *QMatrix, a *act8, out []float32, lo, hi int) {
 // benchmarks that compare them with the pair-at-a-time ones.
 var noG4 = false
 
+// noG8 turns the eight-activation prefill kernels off, for tests and
+// benchmarks that compare them with the four-activation ones.
+var noG8 = false
+
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for
 // tests and benchmarks that compare the two.
 var noVBMI = false
@@ -458,6 +478,10 @@ const intTileRows = 16
 func (e Exec) intMatMul(out, x []float32, q *QMatrix, n int) {
 	k := newIntKernel(q)
 	rows, cols := q.Rows, q.Cols
+	if k.rows8 != nil && n >= 8 {
+		e.intMatMulG8(out, x, q, n, k)
+		return
+	}
 	if k.rows4g != nil {
 		e.intMatMulG4(out, x, q, n, k)
 		return
@@ -524,6 +548,93 @@ func (e Exec) intMatMulG4(out, x []float32, q *QMatrix, n int, k intKernel) {
 			}
 		}
 	})
+}
+
+// intMatMulG8 is intMatMul for kernels with rows8: the activation rows
+// are quantised by quant8 and interleaved eight at a time by interleave8O8, the last group
+// padded with zero activations whose results go to a scratch tile.
+func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
+	rows, cols := q.Rows, q.Cols
+	full, rem := n/8, n%8
+	groups := make([]*act8, (n+7)/8)
+	acts := make([]*act8, 0, 8)
+	for g := range groups {
+		acts = acts[:0]
+		for b := 8 * g; b < min(8*g+8, n); b++ {
+			acts = append(acts, k.quant8(x[b*cols:(b+1)*cols]))
+		}
+		groups[g] = interleave8O8(acts)
+		for _, a := range acts {
+			actPool.Put(a)
+		}
+	}
+	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
+		var scr []float32
+		if rem > 0 {
+			scr = make([]float32, 8*intTileRows)
+		}
+		for t := lo; t < hi; t += intTileRows {
+			th := min(t+intTileRows, hi)
+			for g := 0; g < full; g++ {
+				k.rows8(groups[g], out[8*g*rows+t:], rows, t, th)
+			}
+			if rem > 0 {
+				k.rows8(groups[full], scr, intTileRows, t, th)
+				for a := 0; a < rem; a++ {
+					o := (8*full+a)*rows + t
+					copy(out[o:o+th-t], scr[a*intTileRows:])
+				}
+			}
+		}
+	})
+}
+
+// act32g8 quantises x (a multiple of 32 values) per 32-value block for
+// the eight-block kernels (weight codes offset by k): per group of eight
+// blocks, four runs of 64 codes, run r = 2h+s holding, for c < 4, codes
+// 16h+8s..16h+8s+7 of block c and then the same codes of block c+4; 16
+// biases per group, lane l being -k times the codes that lane meets in
+// the four runs (bytes 4l..4l+3 of each); and the block scales. The last
+// group is padded with zero codes, biases and scales.
+func act32g8(x []float32, k int32) *act8 {
+	nb := len(x) / 32
+	ng := (nb + 7) / 8
+	a := actPool.Get().(*act8)
+	a.q, a.d, a.bias = grow(a.q, 512*ng), grow(a.d, 8*ng), grow(a.bias, 16*ng)
+	a.s16, a.s32, a.dxv = a.s16[:0], a.s32[:0], a.dxv[:0] // a pooled buffer's
+	if ng == 0 {
+		return a
+	}
+	nat := a.q[256*ng:] // the codes in x's order, padded with zeros
+	quantBlocksAVX512(&x[0], nb, 2, &nat[0], &a.d[0])
+	clear(nat[32*nb:])
+	clear(a.d[nb:])
+	packO8(&nat[0], ng, k, &a.q[0], &a.bias[0])
+	a.q = a.q[:256*ng]
+	return a
+}
+
+// interleave8O8 interleaves up to eight activations quantised by act32g8
+// for the eight-block eight-activation kernels, padding to eight with
+// zero ones: per group of eight blocks, each activation's 256 codes in
+// turn, then each one's 16 biases, then each one's eight block scales
+// spread over the lanes of their blocks (block c in lanes 4c and 4c+1,
+// block c+4 in 4c+2 and 4c+3), each kind in a slice of its own (q, bias,
+// dxv).
+func interleave8O8(acts []*act8) *act8 {
+	ng := len(acts[0].d) / 8
+	g := &act8{q: make([]int8, 2048*ng), bias: make([]int32, 128*ng), dxv: make([]float32, 128*ng)}
+	for j := 0; j < ng; j++ {
+		for i, a := range acts {
+			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
+			copy(g.bias[128*j+16*i:128*j+16*(i+1)], a.bias[16*j:16*(j+1)])
+			s := g.dxv[128*j+16*i : 128*j+16*(i+1)]
+			for l := range s {
+				s[l] = a.d[8*j+l/4+4*(l%4/2)]
+			}
+		}
+	}
+	return g
 }
 
 // interleave4G4 interleaves four activations quantised by act32g4 for the

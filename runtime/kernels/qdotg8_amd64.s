@@ -1,0 +1,407 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// The eight-activation prefill kernels for Q8_0 and Q4_0. A group of
+// eight weight blocks is loaded once per row as two registers per four
+// blocks (the first 16 values of each block in the four 128-bit lanes of
+// one register, the last 16 in another), and their quadwords are
+// interleaved by VPUNPCKLQDQ/VPUNPCKHQDQ into four registers whose dword
+// lanes 4c and 4c+1 belong to block c and lanes 4c+2 and 4c+3 to block
+// c+4. Eight activations, each quantised by act32g8 in the same order and
+// interleaved by interleave8O8 with their block scales spread over the
+// lanes, meet them: per activation and group, four VPDPBUSDs add 16 codes
+// of one block to each lane, and one bias load, one conversion, one
+// VMULPS and one FMA serve all 256 codes (the four-activation kernels
+// spend those on every 64). The eight accumulators are reduced together
+// by a transposing tree and stored to out + a·stride bytes for activation
+// a.
+
+// G8CLEAR zeroes the accumulators Z16-Z23.
+#define G8CLEAR \
+	VXORPS Z16, Z16, Z16; \
+	VXORPS Z17, Z17, Z17; \
+	VXORPS Z18, Z18, Z18; \
+	VXORPS Z19, Z19, Z19; \
+	VXORPS Z20, Z20, Z20; \
+	VXORPS Z21, Z21, Z21; \
+	VXORPS Z22, Z22, Z22; \
+	VXORPS Z23, Z23, Z23
+
+// G8STORE sums each of Z16-Z23 (activations 0-7) and stores activation
+// a's sum at BX + a·R13, then moves BX on by one float: a transposing tree
+// (halves, then quarters, then within 128-bit lanes) that leaves sum a in
+// dword 0 of lane a for a < 4 and dword 2 of lane a-4 for the rest. It
+// clobbers AX, DX and Z24-Z31.
+#define G8STORE \
+	VSHUFF64X2 $0x44, Z17, Z16, Z24; \
+	VSHUFF64X2 $0xEE, Z17, Z16, Z25; \
+	VADDPS Z25, Z24, Z24; \
+	VSHUFF64X2 $0x44, Z19, Z18, Z25; \
+	VSHUFF64X2 $0xEE, Z19, Z18, Z26; \
+	VADDPS Z26, Z25, Z25; \
+	VSHUFF64X2 $0x44, Z21, Z20, Z26; \
+	VSHUFF64X2 $0xEE, Z21, Z20, Z27; \
+	VADDPS Z27, Z26, Z26; \
+	VSHUFF64X2 $0x44, Z23, Z22, Z27; \
+	VSHUFF64X2 $0xEE, Z23, Z22, Z28; \
+	VADDPS Z28, Z27, Z27; \
+	VSHUFF64X2 $0x88, Z25, Z24, Z28; \
+	VSHUFF64X2 $0xDD, Z25, Z24, Z29; \
+	VADDPS Z29, Z28, Z28; \
+	VSHUFF64X2 $0x88, Z27, Z26, Z29; \
+	VSHUFF64X2 $0xDD, Z27, Z26, Z30; \
+	VADDPS Z30, Z29, Z29; \
+	VSHUFPS $0x44, Z29, Z28, Z30; \
+	VSHUFPS $0xEE, Z29, Z28, Z31; \
+	VADDPS Z31, Z30, Z30; \
+	VSHUFPS $0xB1, Z30, Z30, Z31; \
+	VADDPS Z31, Z30, Z30; \
+	MOVQ BX, AX; \
+	LEAQ (BX)(R13*4), DX; \
+	VMOVSS X30, (AX); \
+	VEXTRACTPS $2, X30, (DX); \
+	VEXTRACTF32X4 $1, Z30, X31; \
+	VMOVSS X31, (AX)(R13*1); \
+	VEXTRACTPS $2, X31, (DX)(R13*1); \
+	VEXTRACTF32X4 $2, Z30, X31; \
+	VMOVSS X31, (AX)(R13*2); \
+	VEXTRACTPS $2, X31, (DX)(R13*2); \
+	VEXTRACTF32X4 $3, Z30, X31; \
+	LEAQ (AX)(R13*2), AX; \
+	LEAQ (DX)(R13*2), DX; \
+	VMOVSS X31, (AX)(R13*1); \
+	VEXTRACTPS $2, X31, (DX)(R13*1); \
+	ADDQ $4, BX
+
+// o8lanes spreads element b of eight floats over the dwords of block b:
+// 4c and 4c+1 for block c, 4c+2 and 4c+3 for block c+4 (c < 4).
+DATA o8lanes<>+0(SB)/8, $0
+DATA o8lanes<>+8(SB)/8, $0x0000000400000004
+DATA o8lanes<>+16(SB)/8, $0x0000000100000001
+DATA o8lanes<>+24(SB)/8, $0x0000000500000005
+DATA o8lanes<>+32(SB)/8, $0x0000000200000002
+DATA o8lanes<>+40(SB)/8, $0x0000000600000006
+DATA o8lanes<>+48(SB)/8, $0x0000000300000003
+DATA o8lanes<>+56(SB)/8, $0x0000000700000007
+GLOBL o8lanes<>(SB), RODATA|NOPTR, $64
+
+// O8ACT adds activation i's share of the group whose unsigned weight
+// codes are in Z14, Z0, Z1 and Z12 (in the activation's order) and whose
+// spread float32 weight scales are in Z2 to acc: its 256 codes at
+// 256i(DI), 16 biases at 64i(R9), 16 spread scales at 64i(R10).
+#define O8ACT(i, acc, t0, t1) \
+	VMULPS (64*i)(R10), Z2, t0; \
+	VMOVDQU32 (64*i)(R9), t1; \
+	VPDPBUSD (256*i)(DI), Z14, t1; \
+	VPDPBUSD (256*i+64)(DI), Z0, t1; \
+	VPDPBUSD (256*i+128)(DI), Z1, t1; \
+	VPDPBUSD (256*i+192)(DI), Z12, t1; \
+	VCVTDQ2PS t1, t1; \
+	VFMADD231PS t0, t1, acc
+
+// O8ALL runs O8ACT for the eight activations into Z16-Z23 after spreading
+// the eight float16 weight scales in X2, and moves DI, R9 and R10 to the
+// next group.
+#define O8ALL \
+	VCVTPH2PS X2, Y2; \
+	VPERMPS Z2, Z11, Z2; \
+	O8ACT(0, Z16, Z3, Z4); \
+	O8ACT(1, Z17, Z5, Z6); \
+	O8ACT(2, Z18, Z7, Z8); \
+	O8ACT(3, Z19, Z9, Z10); \
+	O8ACT(4, Z20, Z3, Z4); \
+	O8ACT(5, Z21, Z5, Z6); \
+	O8ACT(6, Z22, Z7, Z8); \
+	O8ACT(7, Z23, Z9, Z10); \
+	ADDQ $2048, DI; \
+	ADDQ $512, R9; \
+	ADDQ $512, R10
+
+// Q80O8MIX turns the code registers of blocks 0-3 (Z0: values 0-15, Z1:
+// 16-31) and 4-7 (Z12, Z13) into O8ACT's four unsigned registers.
+#define Q80O8MIX \
+	VPUNPCKLQDQ Z12, Z0, Z14; \
+	VPUNPCKHQDQ Z12, Z0, Z0; \
+	VPUNPCKHQDQ Z13, Z1, Z12; \
+	VPUNPCKLQDQ Z13, Z1, Z1; \
+	VPXORD Z15, Z14, Z14; \
+	VPXORD Z15, Z0, Z0; \
+	VPXORD Z15, Z1, Z1; \
+	VPXORD Z15, Z12, Z12
+
+// func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+TEXT ·dotRows8Q8_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x80808080, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+p8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	G8CLEAR
+
+p8oct:
+	CMPQ CX, $8
+	JLT  p8tail
+	VMOVDQU 2(SI), X0
+	VINSERTI32X4 $1, 36(SI), Z0, Z0
+	VINSERTI32X4 $2, 70(SI), Z0, Z0
+	VINSERTI32X4 $3, 104(SI), Z0, Z0
+	VMOVDQU 18(SI), X1
+	VINSERTI32X4 $1, 52(SI), Z1, Z1
+	VINSERTI32X4 $2, 86(SI), Z1, Z1
+	VINSERTI32X4 $3, 120(SI), Z1, Z1
+	VMOVDQU 138(SI), X12
+	VINSERTI32X4 $1, 172(SI), Z12, Z12
+	VINSERTI32X4 $2, 206(SI), Z12, Z12
+	VINSERTI32X4 $3, 240(SI), Z12, Z12
+	VMOVDQU 154(SI), X13
+	VINSERTI32X4 $1, 188(SI), Z13, Z13
+	VINSERTI32X4 $2, 222(SI), Z13, Z13
+	VINSERTI32X4 $3, 256(SI), Z13, Z13
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 34(SI), X2, X2
+	VPINSRW $2, 68(SI), X2, X2
+	VPINSRW $3, 102(SI), X2, X2
+	VPINSRW $4, 136(SI), X2, X2
+	VPINSRW $5, 170(SI), X2, X2
+	VPINSRW $6, 204(SI), X2, X2
+	VPINSRW $7, 238(SI), X2, X2
+	Q80O8MIX
+	O8ALL
+	ADDQ $272, SI
+	SUBQ $8, CX
+	JMP  p8oct
+
+p8tail:
+	// One to seven blocks left: the missing blocks' codes are zero, their
+	// weight scales 0, and they meet zero activation codes, biases and
+	// scales, so they add exactly nothing.
+	TESTQ CX, CX
+	JZ   p8store
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXOR X2, X2, X2
+	VINSERTI32X4 $0, 2(SI), Z0, Z0
+	VINSERTI32X4 $0, 18(SI), Z1, Z1
+	VPINSRW $0, (SI), X2, X2
+	CMPQ CX, $1
+	JEQ  p8last
+	VINSERTI32X4 $1, 36(SI), Z0, Z0
+	VINSERTI32X4 $1, 52(SI), Z1, Z1
+	VPINSRW $1, 34(SI), X2, X2
+	CMPQ CX, $2
+	JEQ  p8last
+	VINSERTI32X4 $2, 70(SI), Z0, Z0
+	VINSERTI32X4 $2, 86(SI), Z1, Z1
+	VPINSRW $2, 68(SI), X2, X2
+	CMPQ CX, $3
+	JEQ  p8last
+	VINSERTI32X4 $3, 104(SI), Z0, Z0
+	VINSERTI32X4 $3, 120(SI), Z1, Z1
+	VPINSRW $3, 102(SI), X2, X2
+	CMPQ CX, $4
+	JEQ  p8last
+	VINSERTI32X4 $0, 138(SI), Z12, Z12
+	VINSERTI32X4 $0, 154(SI), Z13, Z13
+	VPINSRW $4, 136(SI), X2, X2
+	CMPQ CX, $5
+	JEQ  p8last
+	VINSERTI32X4 $1, 172(SI), Z12, Z12
+	VINSERTI32X4 $1, 188(SI), Z13, Z13
+	VPINSRW $5, 170(SI), X2, X2
+	CMPQ CX, $6
+	JEQ  p8last
+	VINSERTI32X4 $2, 206(SI), Z12, Z12
+	VINSERTI32X4 $2, 222(SI), Z13, Z13
+	VPINSRW $6, 204(SI), X2, X2
+
+p8last:
+	Q80O8MIX
+	O8ALL
+	IMULQ $34, CX
+	ADDQ CX, SI
+
+p8store:
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  p8row
+	VZEROUPPER
+	RET
+
+// Q40O8MIX turns the code bytes of blocks 0-3 (Z0) and 4-7 (Z1) into
+// O8ACT's four registers: low nibbles (values 0-15) and high nibbles
+// (16-31), their quadwords interleaved.
+#define Q40O8MIX \
+	VPSRLW $4, Z0, Z12; \
+	VPSRLW $4, Z1, Z13; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPANDD Z15, Z12, Z12; \
+	VPANDD Z15, Z13, Z13; \
+	VPUNPCKLQDQ Z1, Z0, Z14; \
+	VPUNPCKHQDQ Z1, Z0, Z0; \
+	VPUNPCKLQDQ Z13, Z12, Z1; \
+	VPUNPCKHQDQ Z13, Z12, Z12
+
+// func dotRows8Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+TEXT ·dotRows8Q4_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+r8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	G8CLEAR
+
+r8oct:
+	CMPQ CX, $8
+	JLT  r8tail
+	VMOVDQU 2(SI), X0
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VINSERTI32X4 $3, 56(SI), Z0, Z0
+	VMOVDQU 74(SI), X1
+	VINSERTI32X4 $1, 92(SI), Z1, Z1
+	VINSERTI32X4 $2, 110(SI), Z1, Z1
+	VINSERTI32X4 $3, 128(SI), Z1, Z1
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 18(SI), X2, X2
+	VPINSRW $2, 36(SI), X2, X2
+	VPINSRW $3, 54(SI), X2, X2
+	VPINSRW $4, 72(SI), X2, X2
+	VPINSRW $5, 90(SI), X2, X2
+	VPINSRW $6, 108(SI), X2, X2
+	VPINSRW $7, 126(SI), X2, X2
+	Q40O8MIX
+	O8ALL
+	ADDQ $144, SI
+	SUBQ $8, CX
+	JMP  r8oct
+
+r8tail:
+	// One to seven blocks left, as in dotRows8Q8_0O8VNNI.
+	TESTQ CX, CX
+	JZ   r8store
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXOR X2, X2, X2
+	VINSERTI32X4 $0, 2(SI), Z0, Z0
+	VPINSRW $0, (SI), X2, X2
+	CMPQ CX, $1
+	JEQ  r8last
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VPINSRW $1, 18(SI), X2, X2
+	CMPQ CX, $2
+	JEQ  r8last
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VPINSRW $2, 36(SI), X2, X2
+	CMPQ CX, $3
+	JEQ  r8last
+	VINSERTI32X4 $3, 56(SI), Z0, Z0
+	VPINSRW $3, 54(SI), X2, X2
+	CMPQ CX, $4
+	JEQ  r8last
+	VINSERTI32X4 $0, 74(SI), Z1, Z1
+	VPINSRW $4, 72(SI), X2, X2
+	CMPQ CX, $5
+	JEQ  r8last
+	VINSERTI32X4 $1, 92(SI), Z1, Z1
+	VPINSRW $5, 90(SI), X2, X2
+	CMPQ CX, $6
+	JEQ  r8last
+	VINSERTI32X4 $2, 110(SI), Z1, Z1
+	VPINSRW $6, 108(SI), X2, X2
+
+r8last:
+	Q40O8MIX
+	O8ALL
+	IMULQ $18, CX
+	ADDQ CX, SI
+
+r8store:
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  r8row
+	VZEROUPPER
+	RET
+
+// func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
+//
+// packO8 stores the activation codes at nat (groups groups of eight
+// 32-code blocks, in x's order) in act32g8's order at q, with the same
+// loads and quadword interleaving as the kernels, and each group's 16
+// biases at bias: -k times the sum of the codes each lane meets (four
+// VPDPBUSDs with bytes of 1).
+TEXT ·packO8(SB), NOSPLIT, $0-40
+	MOVQ nat+0(FP), SI
+	MOVQ groups+8(FP), CX
+	MOVL k+16(FP), AX
+	NEGL AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Z15
+	MOVL $0x01010101, DX
+	VMOVD DX, X14
+	VPBROADCASTD X14, Z14
+	MOVQ q+24(FP), DI
+	MOVQ bias+32(FP), BX
+
+packloop:
+	VMOVDQU 0(SI), X0
+	VINSERTI32X4 $1, 32(SI), Z0, Z0
+	VINSERTI32X4 $2, 64(SI), Z0, Z0
+	VINSERTI32X4 $3, 96(SI), Z0, Z0
+	VMOVDQU 16(SI), X1
+	VINSERTI32X4 $1, 48(SI), Z1, Z1
+	VINSERTI32X4 $2, 80(SI), Z1, Z1
+	VINSERTI32X4 $3, 112(SI), Z1, Z1
+	VMOVDQU 128(SI), X2
+	VINSERTI32X4 $1, 160(SI), Z2, Z2
+	VINSERTI32X4 $2, 192(SI), Z2, Z2
+	VINSERTI32X4 $3, 224(SI), Z2, Z2
+	VMOVDQU 144(SI), X3
+	VINSERTI32X4 $1, 176(SI), Z3, Z3
+	VINSERTI32X4 $2, 208(SI), Z3, Z3
+	VINSERTI32X4 $3, 240(SI), Z3, Z3
+	VPUNPCKLQDQ Z2, Z0, Z4
+	VPUNPCKHQDQ Z2, Z0, Z5
+	VPUNPCKLQDQ Z3, Z1, Z6
+	VPUNPCKHQDQ Z3, Z1, Z7
+	VMOVDQU64 Z4, (DI)
+	VMOVDQU64 Z5, 64(DI)
+	VMOVDQU64 Z6, 128(DI)
+	VMOVDQU64 Z7, 192(DI)
+	VPXORD Z8, Z8, Z8
+	VPDPBUSD Z4, Z14, Z8
+	VPDPBUSD Z5, Z14, Z8
+	VPDPBUSD Z6, Z14, Z8
+	VPDPBUSD Z7, Z14, Z8
+	VPMULLD Z15, Z8, Z8
+	VMOVDQU32 Z8, (BX)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  packloop
+	VZEROUPPER
+	RET

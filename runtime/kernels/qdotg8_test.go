@@ -1,0 +1,191 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/half"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
+)
+
+// blockCodes returns the signed integer codes and the scale of block b of
+// a Q8_0 or Q4_0 row as the integer kernels multiply them.
+func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
+	var c [32]int32
+	nb := q.Cols / 32
+	switch q.Method {
+	case Q8_0:
+		rec := q.Data[(row*nb+b)*34:]
+		for i := range c {
+			c[i] = int32(int8(rec[2+i]))
+		}
+		return c, float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
+	default: // Q4_0
+		rec := q.Data[(row*nb+b)*18:]
+		for i := 0; i < 16; i++ {
+			c[i], c[16+i] = int32(rec[2+i]&15)-8, int32(rec[2+i]>>4)-8
+		}
+		return c, float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
+	}
+}
+
+// TestIntMatMulG8 checks the eight-activation Q8_0 and Q4_0 prefill
+// kernels against the exact reference: each block's integer dot product
+// of weight and activation codes (computed here in int64), scaled by the
+// two block scales and summed in float64. The kernels' integer sums are
+// exact, so the only difference is float32 rounding: a float32 epsilon of
+// Σ|w·x| (over each four codes) per level of the accumulation and of the
+// reduction tree.
+// Batches of 8 to 25 activations cover full groups and padded remainders,
+// 37 rows every tile remainder, and the column counts every number of
+// blocks past a group of eight, up to 43 blocks (42M's down projection); the
+// weights include the extreme codes -128 and 127, and the activations a
+// zero block, a block with one huge value and codes of ±127.
+func TestIntMatMulG8(t *testing.T) {
+	if !(Exec{}).vnni() {
+		t.Skip("no AVX-512 VNNI on this CPU: the float kernels run instead (tested by TestGGMLKernels)")
+	}
+	const rows = 37
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
+		for _, cols := range []int{32, 64, 96, 128, 160, 192, 224, 256, 288, 480, 768, 1376} {
+			data := randGGML(t, uint64(cols), d, rows, cols)
+			if d == weights.Q8_0 {
+				data[2], data[3], data[34+2] = 0x80, 0x7f, 0x80 // codes -128, 127
+			}
+			q, err := FromGGML(d, rows, cols, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{8, 9, 12, 15, 16, 17, 23, 25} {
+				x := randVec(uint64(n*cols), n*cols, 1)
+				clear(x[cols : cols+32])             // activation 1: a zero block
+				x[2*cols+3] = 1e4                    // activation 2: one huge value
+				for i := 3 * cols; i < 4*cols; i++ { // activation 3: codes ±127
+					x[i] = float32(1 - 2*(i%2))
+				}
+				for _, e := range []Exec{{Threads: 1}, {Threads: 2}} {
+					name := fmt.Sprintf("%v/%d/n=%d/threads=%d", d, cols, n, e.Threads)
+					out := make([]float32, n*rows)
+					if err := e.QMatMul(out, x, q, n); err != nil {
+						t.Fatal(err)
+					}
+					for b := 0; b < n; b++ {
+						a := act32(x[b*cols:(b+1)*cols], 0, false)
+						for r := 0; r < rows; r++ {
+							var want, mag float64
+							for k := 0; k < cols/32; k++ {
+								w, dw := blockCodes(q, r, k)
+								var s int64
+								for i := 0; i < 32; i += 4 {
+									var l int64 // a quarter of one of the kernel's lanes
+									for j := i; j < i+4; j++ {
+										l += int64(w[j]) * int64(a.q[32*k+j])
+									}
+									s += l
+									mag += math.Abs(float64(l) * dw * float64(a.d[k]))
+								}
+								want += float64(s) * dw * float64(a.d[k])
+							}
+							got := float64(out[b*rows+r])
+							if math.Abs(got-want) > 1.2e-7*mag*float64(8+cols/128)+1e-30 {
+								t.Fatalf("%s: activation %d row %d: %g, want %g (Σ|term| %g)", name, b, r, got, want, mag)
+							}
+						}
+						actPool.Put(a)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestIntMatMulG8NaN checks that a NaN in an activation makes every
+// product with it NaN, as the float kernels do, and leaves the others of
+// its group finite.
+func TestIntMatMulG8NaN(t *testing.T) {
+	if !(Exec{}).vnni() {
+		t.Skip("no AVX-512 VNNI")
+	}
+	const rows, cols, n = 5, 96, 9
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
+		q, err := FromGGML(d, rows, cols, randGGML(t, 5, d, rows, cols))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randVec(6, n*cols, 1)
+		x[3*cols+40] = float32(math.NaN())
+		out := make([]float32, n*rows)
+		if err := (Exec{Threads: 1}).QMatMul(out, x, q, n); err != nil {
+			t.Fatal(err)
+		}
+		for b := 0; b < n; b++ {
+			for r := 0; r < rows; r++ {
+				if v := out[b*rows+r]; (b == 3) != math.IsNaN(float64(v)) {
+					t.Fatalf("%v activation %d row %d: %g", d, b, r, v)
+				}
+			}
+		}
+	}
+}
+
+// TestAct32g8 checks act32g8's layout against its definition, written out
+// code by code: per group of eight blocks, run r = 2h+s holds codes
+// 16h+8s..16h+8s+7 of block c, then of block c+4, for c < 4; lane l's
+// bias is -k times the codes at bytes 4l..4l+3 of the four runs; the
+// padding is zero.
+func TestAct32g8(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512: the integer-dot path, the only user, does not run")
+	}
+	for _, nb := range []int{1, 7, 8, 9, 16, 43} {
+		x := randVec(uint64(nb), 32*nb, 3)
+		clear(x[:32])
+		ref := act32(x, 0, false)
+		for _, k := range []int32{8, 128} {
+			a := act32g8(x, k)
+			ng := (nb + 7) / 8
+			if len(a.q) != 256*ng || len(a.bias) != 16*ng || len(a.d) != 8*ng {
+				t.Fatalf("%d blocks: %d codes, %d biases, %d scales", nb, len(a.q), len(a.bias), len(a.d))
+			}
+			for g := 0; g < ng; g++ {
+				for r := 0; r < 4; r++ {
+					for c := 0; c < 8; c++ {
+						for i := 0; i < 8; i++ {
+							var want int8
+							if b := 8*g + c; b < nb {
+								want = ref.q[32*b+16*(r/2)+8*(r%2)+i]
+							}
+							if got := a.q[256*g+64*r+16*(c%4)+8*(c/4)+i]; got != want {
+								t.Fatalf("%d blocks: group %d run %d block %d code %d: %d, want %d", nb, g, r, c, i, got, want)
+							}
+						}
+					}
+				}
+				for l := 0; l < 16; l++ {
+					var s int32
+					for r := 0; r < 4; r++ {
+						for _, v := range a.q[256*g+64*r+4*l : 256*g+64*r+4*l+4] {
+							s += int32(v)
+						}
+					}
+					if a.bias[16*g+l] != -k*s {
+						t.Fatalf("%d blocks, k %d: bias of group %d lane %d is %d, want %d", nb, k, g, l, a.bias[16*g+l], -k*s)
+					}
+				}
+			}
+			for b := range a.d {
+				want := float32(0)
+				if b < nb {
+					want = ref.d[b]
+				}
+				if a.d[b] != want {
+					t.Fatalf("%d blocks: scale %d is %g, want %g", nb, b, a.d[b], want)
+				}
+			}
+			actPool.Put(a)
+		}
+		actPool.Put(ref)
+	}
+}
