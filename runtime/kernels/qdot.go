@@ -594,14 +594,18 @@ func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
 // blocks, four runs of 64 codes, run r = 2h+s holding, for c < 4, codes
 // 16h+8s..16h+8s+7 of block c and then the same codes of block c+4; 16
 // biases per group, lane l being -k times the codes that lane meets in
-// the four runs (bytes 4l..4l+3 of each); and the block scales. The last
-// group is padded with zero codes, biases and scales.
+// the four runs (bytes 4l..4l+3 of each); and per group the block scales
+// spread over the lanes of their blocks (block c in lanes 4c and 4c+1,
+// block c+4 in 4c+2 and 4c+3), in dxv. A last group of five to seven
+// blocks is padded with zero codes, biases and scales; one of one to four
+// blocks takes two runs instead, values 0-15 of each block then 16-31
+// (as act32g4 stores a group of four), block c in lanes 4c..4c+3.
 func act32g8(x []float32, k int32) *act8 {
 	nb := len(x) / 32
 	ng := (nb + 7) / 8
 	a := actPool.Get().(*act8)
-	a.q, a.d, a.bias = grow(a.q, 512*ng), grow(a.d, 8*ng), grow(a.bias, 16*ng)
-	a.s16, a.s32, a.dxv = a.s16[:0], a.s32[:0], a.dxv[:0] // a pooled buffer's
+	a.q, a.d, a.bias, a.dxv = grow(a.q, 512*ng), grow(a.d, 8*ng), grow(a.bias, 16*ng), grow(a.dxv, 16*ng)
+	a.s16, a.s32 = a.s16[:0], a.s32[:0] // a pooled buffer's
 	if ng == 0 {
 		return a
 	}
@@ -609,18 +613,53 @@ func act32g8(x []float32, k int32) *act8 {
 	quantBlocksAVX512(&x[0], nb, 2, &nat[0], &a.d[0])
 	clear(nat[32*nb:])
 	clear(a.d[nb:])
-	packO8(&nat[0], ng, k, &a.q[0], &a.bias[0])
+	half := nb%8 != 0 && nb%8 <= 4 // the last group takes two runs
+	if full := ng - b2i(half); full > 0 {
+		packO8(&nat[0], full, k, &a.q[0], &a.bias[0])
+	}
+	for g := 0; g < ng; g++ {
+		for l := 0; l < 16; l++ {
+			a.dxv[16*g+l] = a.d[8*g+l/4+4*(l%4/2)]
+		}
+	}
+	if half {
+		g := ng - 1
+		q := a.q[256*g : 256*g+256]
+		clear(q)
+		for c := 0; c < nb-8*g; c++ {
+			b := nat[32*(8*g+c):]
+			copy(q[16*c:16*c+16], b[:16])
+			copy(q[64+16*c:64+16*c+16], b[16:32])
+		}
+		for l := 0; l < 16; l++ {
+			var s int32
+			for _, v := range q[4*l : 4*l+4] {
+				s += int32(v)
+			}
+			for _, v := range q[64+4*l : 64+4*l+4] {
+				s += int32(v)
+			}
+			a.bias[16*g+l] = -k * s
+			a.dxv[16*g+l] = a.d[8*g+l/4]
+		}
+	}
 	a.q = a.q[:256*ng]
 	return a
+}
+
+// b2i is 1 for true and 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // interleave8O8 interleaves up to eight activations quantised by act32g8
 // for the eight-block eight-activation kernels, padding to eight with
 // zero ones: per group of eight blocks, each activation's 256 codes in
-// turn, then each one's 16 biases, then each one's eight block scales
-// spread over the lanes of their blocks (block c in lanes 4c and 4c+1,
-// block c+4 in 4c+2 and 4c+3), each kind in a slice of its own (q, bias,
-// dxv).
+// turn, then each one's 16 biases, then each one's 16 spread scales, each
+// kind in a slice of its own (q, bias, dxv).
 func interleave8O8(acts []*act8) *act8 {
 	ng := len(acts[0].d) / 8
 	g := &act8{q: make([]int8, 2048*ng), bias: make([]int32, 128*ng), dxv: make([]float32, 128*ng)}
@@ -628,10 +667,7 @@ func interleave8O8(acts []*act8) *act8 {
 		for i, a := range acts {
 			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
 			copy(g.bias[128*j+16*i:128*j+16*(i+1)], a.bias[16*j:16*(j+1)])
-			s := g.dxv[128*j+16*i : 128*j+16*(i+1)]
-			for l := range s {
-				s[l] = a.d[8*j+l/4+4*(l%4/2)]
-			}
+			copy(g.dxv[128*j+16*i:128*j+16*(i+1)], a.dxv[16*j:16*(j+1)])
 		}
 	}
 	return g

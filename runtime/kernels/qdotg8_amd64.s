@@ -86,6 +86,45 @@ DATA o8lanes<>+48(SB)/8, $0x0000000300000003
 DATA o8lanes<>+56(SB)/8, $0x0000000700000007
 GLOBL o8lanes<>(SB), RODATA|NOPTR, $64
 
+// h8lanes spreads element b of four floats over dwords 4b..4b+3, for the
+// last group of a row when it has one to four blocks.
+DATA h8lanes<>+0(SB)/8, $0
+DATA h8lanes<>+8(SB)/8, $0
+DATA h8lanes<>+16(SB)/8, $0x0000000100000001
+DATA h8lanes<>+24(SB)/8, $0x0000000100000001
+DATA h8lanes<>+32(SB)/8, $0x0000000200000002
+DATA h8lanes<>+40(SB)/8, $0x0000000200000002
+DATA h8lanes<>+48(SB)/8, $0x0000000300000003
+DATA h8lanes<>+56(SB)/8, $0x0000000300000003
+GLOBL h8lanes<>(SB), RODATA|NOPTR, $64
+
+// H8ACT is O8ACT for a last group of one to four blocks, stored by
+// act32g8 as two runs (values 0-15 of each block, then 16-31): the
+// unsigned weight codes are in Z0 and Z1, two VPDPBUSDs.
+#define H8ACT(i, acc, t0, t1) \
+	VMULPS (64*i)(R10), Z2, t0; \
+	VMOVDQU32 (64*i)(R9), t1; \
+	VPDPBUSD (256*i)(DI), Z0, t1; \
+	VPDPBUSD (256*i+64)(DI), Z1, t1; \
+	VCVTDQ2PS t1, t1; \
+	VFMADD231PS t0, t1, acc
+
+// H8ALL runs H8ACT for the eight activations after spreading the four
+// float16 weight scales in X2 over Z2.
+#define H8ALL \
+	LEAQ h8lanes<>(SB), AX; \
+	VMOVDQU64 (AX), Z13; \
+	VCVTPH2PS X2, X2; \
+	VPERMPS Z2, Z13, Z2; \
+	H8ACT(0, Z16, Z3, Z4); \
+	H8ACT(1, Z17, Z5, Z6); \
+	H8ACT(2, Z18, Z7, Z8); \
+	H8ACT(3, Z19, Z9, Z10); \
+	H8ACT(4, Z20, Z3, Z4); \
+	H8ACT(5, Z21, Z5, Z6); \
+	H8ACT(6, Z22, Z7, Z8); \
+	H8ACT(7, Z23, Z9, Z10)
+
 // O8ACT adds activation i's share of the group whose unsigned weight
 // codes are in Z14, Z0, Z1 and Z12 (in the activation's order) and whose
 // spread float32 weight scales are in Z2 to acc: its 256 codes at
@@ -185,9 +224,43 @@ p8oct:
 p8tail:
 	// One to seven blocks left: the missing blocks' codes are zero, their
 	// weight scales 0, and they meet zero activation codes, biases and
-	// scales, so they add exactly nothing.
+	// scales, so they add exactly nothing. Up to four take the two-run
+	// form.
 	TESTQ CX, CX
 	JZ   p8store
+	CMPQ CX, $4
+	JGT  p8tail8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXOR X2, X2, X2
+	VINSERTI32X4 $0, 2(SI), Z0, Z0
+	VINSERTI32X4 $0, 18(SI), Z1, Z1
+	VPINSRW $0, (SI), X2, X2
+	CMPQ CX, $1
+	JEQ  p8half
+	VINSERTI32X4 $1, 36(SI), Z0, Z0
+	VINSERTI32X4 $1, 52(SI), Z1, Z1
+	VPINSRW $1, 34(SI), X2, X2
+	CMPQ CX, $2
+	JEQ  p8half
+	VINSERTI32X4 $2, 70(SI), Z0, Z0
+	VINSERTI32X4 $2, 86(SI), Z1, Z1
+	VPINSRW $2, 68(SI), X2, X2
+	CMPQ CX, $3
+	JEQ  p8half
+	VINSERTI32X4 $3, 104(SI), Z0, Z0
+	VINSERTI32X4 $3, 120(SI), Z1, Z1
+	VPINSRW $3, 102(SI), X2, X2
+
+p8half:
+	VPXORD Z15, Z0, Z0
+	VPXORD Z15, Z1, Z1
+	H8ALL
+	IMULQ $34, CX
+	ADDQ CX, SI
+	JMP  p8store
+
+p8tail8:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z12, Z12, Z12
@@ -303,6 +376,35 @@ r8tail:
 	// One to seven blocks left, as in dotRows8Q8_0O8VNNI.
 	TESTQ CX, CX
 	JZ   r8store
+	CMPQ CX, $4
+	JGT  r8tail8
+	VPXORD Z0, Z0, Z0
+	VPXOR X2, X2, X2
+	VINSERTI32X4 $0, 2(SI), Z0, Z0
+	VPINSRW $0, (SI), X2, X2
+	CMPQ CX, $1
+	JEQ  r8half
+	VINSERTI32X4 $1, 20(SI), Z0, Z0
+	VPINSRW $1, 18(SI), X2, X2
+	CMPQ CX, $2
+	JEQ  r8half
+	VINSERTI32X4 $2, 38(SI), Z0, Z0
+	VPINSRW $2, 36(SI), X2, X2
+	CMPQ CX, $3
+	JEQ  r8half
+	VINSERTI32X4 $3, 56(SI), Z0, Z0
+	VPINSRW $3, 54(SI), X2, X2
+
+r8half:
+	VPSRLW $4, Z0, Z1
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	H8ALL
+	IMULQ $18, CX
+	ADDQ CX, SI
+	JMP  r8store
+
+r8tail8:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXOR X2, X2, X2

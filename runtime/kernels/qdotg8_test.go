@@ -132,14 +132,16 @@ func TestIntMatMulG8NaN(t *testing.T) {
 
 // TestAct32g8 checks act32g8's layout against its definition, written out
 // code by code: per group of eight blocks, run r = 2h+s holds codes
-// 16h+8s..16h+8s+7 of block c, then of block c+4, for c < 4; lane l's
-// bias is -k times the codes at bytes 4l..4l+3 of the four runs; the
+// 16h+8s..16h+8s+7 of block c, then of block c+4, for c < 4, except a
+// last group of one to four blocks, which holds values 0-15 of each block
+// and then 16-31; lane l's bias is -k times the codes at bytes 4l..4l+3 of
+// the four runs; the scales are spread over their blocks' lanes; the
 // padding is zero.
 func TestAct32g8(t *testing.T) {
 	if !useAVX512 {
 		t.Skip("no AVX-512: the integer-dot path, the only user, does not run")
 	}
-	for _, nb := range []int{1, 7, 8, 9, 16, 43} {
+	for _, nb := range []int{1, 4, 5, 7, 8, 9, 12, 13, 16, 43} {
 		x := randVec(uint64(nb), 32*nb, 3)
 		clear(x[:32])
 		ref := act32(x, 0, false)
@@ -150,17 +152,34 @@ func TestAct32g8(t *testing.T) {
 				t.Fatalf("%d blocks: %d codes, %d biases, %d scales", nb, len(a.q), len(a.bias), len(a.d))
 			}
 			for g := 0; g < ng; g++ {
-				for r := 0; r < 4; r++ {
-					for c := 0; c < 8; c++ {
-						for i := 0; i < 8; i++ {
-							var want int8
-							if b := 8*g + c; b < nb {
-								want = ref.q[32*b+16*(r/2)+8*(r%2)+i]
-							}
-							if got := a.q[256*g+64*r+16*(c%4)+8*(c/4)+i]; got != want {
-								t.Fatalf("%d blocks: group %d run %d block %d code %d: %d, want %d", nb, g, r, c, i, got, want)
-							}
-						}
+				// code returns block 8g+c's code i, 0 past the end.
+				code := func(c, i int) int8 {
+					if b := 8*g + c; b < nb {
+						return ref.q[32*b+i]
+					}
+					return 0
+				}
+				half := g == ng-1 && nb%8 != 0 && nb%8 <= 4
+				for l := 0; l < 16; l++ {
+					blk := l/4 + 4*(l%4/2)
+					if half {
+						blk = l / 4
+					}
+					if got, want := a.dxv[16*g+l], ref.d[min(8*g+blk, nb-1)]; 8*g+blk < nb && got != want || 8*g+blk >= nb && got != 0 {
+						t.Fatalf("%d blocks: group %d lane %d scale %g, want block %d's %g", nb, g, l, got, 8*g+blk, want)
+					}
+				}
+				for p := 0; p < 256; p++ {
+					var want int8
+					switch r, c, i := p/64, p%64/16, p%16; {
+					case half && r < 2: // block c's values 16r..16r+15
+						want = code(c, 16*r+i)
+					case half: // unused
+					default: // block c or c+4, codes 16h+8s..
+						want = code(c+4*(i/8), 16*(r/2)+8*(r%2)+i%8)
+					}
+					if got := a.q[256*g+p]; got != want {
+						t.Fatalf("%d blocks: group %d code %d: %d, want %d", nb, g, p, got, want)
 					}
 				}
 				for l := 0; l < 16; l++ {
