@@ -54,14 +54,14 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 	}
 	if !w.Quant.Type.Quantized() {
 		alt := w
-		alt.Mode = cost.LoRA
+		alt.Mode, alt.Method = cost.Train, compiler.MethodLoRA
 		alt.Quant = cost.Quant{Type: cost.NF4, BlockSize: 64, Double: true}
 		alt.Storage = cost.FP32
 		if alt.LoRARank == 0 {
 			alt.LoRARank, alt.LoRATargets, alt.AdapterType = 16, []string{"q_proj", "k_proj", "v_proj", "o_proj"}, cost.FP32
 		}
 		text := "quantize { method = nf4 } on the model (QLoRA)"
-		if w.Mode == cost.Full {
+		if w.FullTraining() {
 			text = "method = qlora with quantize { method = nf4 } on the model"
 		}
 		try(text, "4-bit frozen weights; adapters instead of full updates", alt)

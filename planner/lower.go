@@ -20,7 +20,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 	c := w.Arch
 	g := &Graph{Architecture: c.Name, Compile: compile, Compute: w.Compute}
 	adapters := map[string]bool{}
-	if w.Mode == cost.LoRA {
+	if w.AdapterTraining() {
 		for _, t := range w.LoRATargets {
 			adapters[t] = true
 		}
@@ -47,7 +47,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 				l.DoubleQuant = q.Double
 			}
 		}
-		l.Trainable = w.Mode == cost.Full
+		l.Trainable = w.FullTraining()
 		if adapters[m.Name] && m.PerLayer {
 			l.Adapter = &Adapter{Rank: w.LoRARank, Alpha: 2 * float64(w.LoRARank), Dropout: w.LoRADropout, Format: cost.FP32}
 		}
@@ -60,7 +60,7 @@ func lower(w cost.Workload, compile compiler.CompileMode, kv, preallocated bool,
 			perLayer = append(perLayer, m)
 		case m.Name == "embed_tokens":
 			g.Embedding = Linear{Module: m.Name, Kernel: KernelGather, Weight: storage, Compute: w.Compute,
-				In: c.Vocab, Out: c.Dim, Trainable: w.Mode == cost.Full}
+				In: c.Vocab, Out: c.Dim, Trainable: w.FullTraining()}
 		case m.Name == "lm_head":
 			g.Head = linear(m, w.HeadQuant)
 		}

@@ -135,7 +135,7 @@ func (b *builder) finetune(f *compiler.Finetune) {
 		d := Decision{What: "adapters", Choice: fmt.Sprintf("rank %d on %s", f.LoRA.Rank, strings.Join(names, ", ")), Rule: "ML003"}
 		if c != nil {
 			missing := b.checkTargets(f, *c, names)
-			w := cost.Workload{Arch: *c, Mode: cost.LoRA, LoRARank: f.LoRA.Rank, LoRATargets: present(names, missing)}
+			w := cost.Workload{Arch: *c, Mode: cost.Train, Method: compiler.MethodLoRA, LoRARank: f.LoRA.Rank, LoRATargets: present(names, missing)}
 			n := w.TrainableParams()
 			d.Effect = fmt.Sprintf("trains %s of %s parameters (%.2f%%)", humanCount(n), humanCount(c.Params()), 100*float64(n)/float64(c.Params()))
 		}
@@ -307,10 +307,10 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	w := cost.Workload{Arch: c, Compute: compute, Batch: max(f.Batch, 1), Seq: max(f.Data.SeqLen, 1),
 		Optimizer: f.Optimizer.Name, Devices: 1, Sharding: cost.DDP}
 	if f.Method == compiler.MethodFull {
-		w.Mode = cost.Full
+		w.Mode, w.Method = cost.Train, f.Method
 		w.Storage = cost.FP32 // fp32 master weights under mixed precision
 	} else {
-		w.Mode = cost.LoRA
+		w.Mode, w.Method = cost.Train, f.Method
 		w.Storage = compute
 		w.AdapterType = cost.FP32
 		if f.LoRA != nil {
@@ -340,7 +340,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 		w.Quant = quantOf(q)
 		qc, _ := b.precision(q.Compute, q.Has("compute"), &q.Site, "compute")
 		w.Compute = qc
-		if w.Mode == cost.LoRA {
+		if w.AdapterTraining() {
 			// The parameters bitsandbytes leaves unquantised (embeddings,
 			// head) stay in the compute format, as the quantize stage counts
 			// them: the hf export loads them so (TRL casts them back to bf16
@@ -387,7 +387,7 @@ func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) 
 	}
 	w.LossChunks = f.LossChunks
 	w.ActivationOffload = f.ActivationOffloading
-	w.OptimizerInBackward = f.OptimizerInBackward && w.Mode == cost.Full
+	w.OptimizerInBackward = f.OptimizerInBackward && w.FullTraining()
 	if d := f.Distributed; d != nil {
 		w.CPUOffload = d.CPUOffload
 	}
@@ -475,9 +475,9 @@ func (b *builder) trainDecisions(f *compiler.Finetune, w cost.Workload, st *Stag
 		n := w.TrainableParams()
 		d := Decision{What: "method", Choice: f.Method.String(), Rule: "ML003",
 			Effect: fmt.Sprintf("%s trainable parameters (%.2f%%)", humanCount(n), 100*float64(n)/float64(max(w.Arch.Params(), 1)))}
-		if w.Mode == cost.LoRA {
+		if w.AdapterTraining() {
 			full := w
-			full.Mode, full.Storage, full.Quant = cost.Full, cost.FP32, cost.Quant{}
+			full.Mode, full.Method, full.Storage, full.Quant = cost.Train, compiler.MethodFull, cost.FP32, cost.Quant{}
 			d.SavesBytes = full.Memory(b.dev).Total - base.Total
 			d.Effect += fmt.Sprintf("; full fine-tuning would need %s", gib(full.Memory(b.dev).Total))
 		}

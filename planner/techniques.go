@@ -55,7 +55,7 @@ func (b *builder) techniqueChanges(f *compiler.Finetune, w cost.Workload, try fu
 		alt.ActivationOffload = true
 		try("activation_offloading = true", "the checkpointed layers' inputs copied to host memory and back over PCIe", alt)
 	}
-	if w.Mode == cost.Full && !w.OptimizerInBackward {
+	if w.FullTraining() && !w.OptimizerInBackward {
 		alt := w
 		alt.OptimizerInBackward = true
 		try("optimizer_in_backward = true", "no gradient accumulation or clipping; torchtune only", alt)

@@ -75,7 +75,7 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 		comps = append(comps, Component{Name: "weights_mapped", Bytes: file, Note: "the model file, mapped: frozen weights run in place"})
 	}
 	p := w.TrainableParams()
-	if w.Mode == Full {
+	if w.FullTraining() {
 		add("trained_copy", p*f32, "the engine's own copy of the weights trained in place (the file's stay mapped)")
 	} else {
 		add("adapters", p*f32, "LoRA A and B matrices")
@@ -98,7 +98,7 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 		// values.
 		save = 2 * p * f32
 	}
-	if w.Mode == LoRA {
+	if w.AdapterTraining() {
 		add("rollback", p*f32, "the adapters' initial values, for a rollback before the first checkpoint")
 	}
 	acts, logits, gradNodes, recompute := w.cpuTrainGraph()
@@ -164,7 +164,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 	}
 	r := float64(w.LoRARank)
 	drop := 0.0
-	if w.Mode == LoRA && w.LoRADropout > 0 {
+	if w.AdapterTraining() && w.LoRADropout > 0 {
 		drop = 1
 	}
 	var kept, fwd, bwd, masks, blockAdapters float64
@@ -206,7 +206,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 		vals += fwd + bwd + 1 + 1/T // the block loss's gradient, [T,1] and a scalar
 	}
 	switch {
-	case w.Mode == Full || ck > 0:
+	case w.FullTraining() || ck > 0:
 		vals += 5 * d
 	default:
 		vals -= 2 * qkv * drop * d
@@ -217,7 +217,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 	// block's.
 	g := float64(w.TrainableParams())
 	block := 2 * d
-	if w.Mode == Full {
+	if w.FullTraining() {
 		var perLayer float64
 		for _, m := range c.Modules() {
 			if m.PerLayer {

@@ -69,7 +69,7 @@ func (w *Workload) trlChunkedLossBytes(tokens float64) float64 {
 	if w.Storage.Bytes() != 4 {
 		b += v * h * 4
 	}
-	if w.Mode == Full {
+	if w.FullTraining() {
 		b += v * h * 4
 	}
 	return b

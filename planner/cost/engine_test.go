@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // TestMeasuredPerEngine is the error table of the per-engine model against
@@ -151,7 +152,7 @@ func TestEngineChoices(t *testing.T) {
 // against the number it is built from.
 func TestEngineTimeTerms(t *testing.T) {
 	a, _ := arch.Preset("llama-2-7b")
-	base := Workload{Arch: a, Mode: LoRA, Storage: BF16, Compute: BF16, AdapterType: FP32, LoRARank: 16,
+	base := Workload{Arch: a, Mode: Train, Method: training.LoRA, Storage: BF16, Compute: BF16, AdapterType: FP32, LoRARank: 16,
 		LoRATargets: []string{"q_proj", "k_proj", "v_proj", "o_proj"}, Optimizer: AdamW, Checkpointing: CheckpointFull,
 		Attention: SDPA, Batch: 4, Seq: 1024, Devices: 1}
 	own := base.TrainStep(h100).Seconds
@@ -191,7 +192,7 @@ func TestEngineTimeTerms(t *testing.T) {
 		t.Errorf("offloading over a 1 GB/s link: %.3f s, want the transfer's %.3f s and the update", got.Seconds, got.HostBytes/1e9)
 	}
 	// CPU offload: gradients out, parameters back, in full.
-	z := Workload{Arch: a, Mode: Full, Storage: BF16, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointFull,
+	z := Workload{Arch: a, Mode: Train, Method: training.Full, Storage: BF16, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointFull,
 		Attention: SDPA, Batch: 1, Seq: 1024, Devices: 8, Sharding: ZeRO3}
 	zo := z
 	zo.CPUOffload = true

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/stdlib/attention"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // cpuTrainMeasurement is one planner/testdata/measured/train-cpu-*.json
@@ -67,14 +68,14 @@ func TestMeasuredCPUTrain(t *testing.T) {
 			if !ok || len(r.Measured) == 0 {
 				t.Fatalf("%s: unknown shape %s or no measurement", name, r.Model)
 			}
-			w := Workload{Arch: c, Mode: Full, Storage: FP32, Compute: FP32, Batch: r.Batch, Seq: r.Seq, Devices: 1, Sharding: DDP,
+			w := Workload{Arch: c, Mode: Train, Method: training.Full, Storage: FP32, Compute: FP32, Batch: r.Batch, Seq: r.Seq, Devices: 1, Sharding: DDP,
 				FileBytes: r.FileBytes, TokenizerFileBytes: r.TokenizerBytes, DataFileBytes: r.DataBytes}
 			var err error
 			if w.Attention, err = attention.Parse(r.Attention); err != nil {
 				t.Fatal(err)
 			}
 			if r.Method != "full" {
-				w.Mode, w.LoRARank, w.LoRATargets, w.LoRADropout, w.AdapterType = LoRA, r.Rank, r.Targets, r.Dropout, FP32
+				w.Mode, w.Method, w.LoRARank, w.LoRATargets, w.LoRADropout, w.AdapterType = Train, training.LoRA, r.Rank, r.Targets, r.Dropout, FP32
 			}
 			if r.Quant == "nf4" {
 				w.Quant = Quant{Type: NF4, BlockSize: 64, Double: true}

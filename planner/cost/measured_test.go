@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // measurement is one line of planner/testdata/measured/*.jsonl.
@@ -74,13 +75,13 @@ func workloadOf(t *testing.T, m measurement) Workload {
 	case "infer":
 		w.Mode, w.KVCache = Inference, true
 	case "lora":
-		w.Mode, w.LoRARank, w.LoRATargets, w.AdapterType = LoRA, m.Rank, []string{"q_proj", "k_proj", "v_proj", "o_proj"}, FP32
+		w.Mode, w.Method, w.LoRARank, w.LoRATargets, w.AdapterType = Train, training.LoRA, m.Rank, []string{"q_proj", "k_proj", "v_proj", "o_proj"}, FP32
 		if len(m.Targets) > 0 {
 			w.LoRATargets = m.Targets
 		}
 		w.LoRADropout = m.Dropout
 	case "full":
-		w.Mode = Full
+		w.Mode, w.Method = Train, training.Full
 	}
 	if m.Ckpt == "full" {
 		w.Checkpointing = CheckpointFull

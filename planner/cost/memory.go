@@ -113,7 +113,7 @@ func reserveBytes(allocated, bwdAlloc, bwdTransient, stepAlloc, stepTransient in
 // larger than the largest saved activation tensor, less one (the output
 // head's, made first) that fits in the freed logits.
 func (w *Workload) freshGradientBytes(pb int64) float64 {
-	if w.Mode != Full || w.CPUOffload || w.OptimizerInBackward {
+	if !w.FullTraining() || w.CPUOffload || w.OptimizerInBackward {
 		return 0
 	}
 	c := w.Arch
@@ -198,7 +198,7 @@ func (w *Workload) layerActivationBytes() (total, scores float64) {
 		sdt = cdt // quantised models run their stream in the compute type
 	}
 	ab := float64(w.adapterBytes())
-	trainBase := w.Mode == Full
+	trainBase := w.FullTraining()
 	t := w.targets()
 	autocast := sdt != cdt
 	adapter := func(in float64) float64 {
@@ -367,11 +367,11 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	weights := qw + ow
 	trainable := w.TrainableParams()
 	pb := int64(w.Storage.Bytes()) // trained parameters' format
-	if w.Mode == LoRA {
+	if w.AdapterTraining() {
 		pb = w.adapterBytes()
 	}
 	var adapters int64
-	if w.Mode == LoRA {
+	if w.AdapterTraining() {
 		adapters = trainable * pb
 	}
 	grads := trainable * pb
@@ -453,7 +453,7 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 			weights = (qw + ow) / int64(max(c.Layers, 1))
 		}
 	}
-	if w.OptimizerInBackward && w.Mode == Full && !w.CPUOffload {
+	if w.OptimizerInBackward && w.FullTraining() && !w.CPUOffload {
 		// each parameter steps and frees its gradient in backward: at most
 		// the largest matrix's gradient and temporaries are alive
 		var largest int64
@@ -486,7 +486,7 @@ func (w *Workload) trainingMemory(dev Device) Memory {
 	}
 	// Gradients of the trained parameters exist at the end of backward too.
 	backward = append(backward, Component{Name: "gradients", Bytes: 0, Note: "accumulate as activations are freed"})
-	if w.OptimizerInBackward && w.Mode == Full && !w.CPUOffload {
+	if w.OptimizerInBackward && w.FullTraining() && !w.CPUOffload {
 		backward[len(backward)-1] = Component{Name: "gradients", Bytes: grads + stepTemp, Note: "one parameter's gradient and update at a time (optimizer in backward)"}
 		step = static
 	}
@@ -658,14 +658,14 @@ func (w *Workload) ActivationBytes() int64 {
 // weight matrix; LoRA matrices of rank·width ≥ 1e5).
 func (w *Workload) pagedStateElements() int64 {
 	var n int64
-	switch w.Mode {
-	case Full:
+	switch {
+	case w.FullTraining():
 		for _, m := range w.Arch.Modules() {
 			if m.Size >= 100_000 {
 				n += m.Params()
 			}
 		}
-	case LoRA:
+	case w.AdapterTraining():
 		t := w.targets()
 		r := int64(w.LoRARank)
 		for _, m := range w.Arch.Modules() {

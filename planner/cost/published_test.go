@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // TestBitsPerWeight checks the storage formats against their definitions.
@@ -36,7 +37,7 @@ func TestBitsPerWeight(t *testing.T) {
 // leaves them for QLoRA training.
 func TestQLoRABaseModel(t *testing.T) {
 	a, _ := arch.Preset("llama-2-7b") // LLaMA-1 7B has the same shapes
-	w := Workload{Arch: a, Mode: LoRA, Storage: FP32, Compute: BF16,
+	w := Workload{Arch: a, Mode: Train, Method: training.LoRA, Storage: FP32, Compute: BF16,
 		Quant: Quant{Type: NF4, BlockSize: 64, Double: true}}
 	q, o := w.weightBytes()
 	got := float64(q + o)
@@ -58,7 +59,7 @@ func TestQLoRABaseModel(t *testing.T) {
 // against a hand count for r=8 on every projection.
 func TestLoRATrainableParams(t *testing.T) {
 	a, _ := arch.Preset("llama-2-7b")
-	w := Workload{Arch: a, Mode: LoRA, LoRARank: 16, LoRATargets: []string{"q_proj", "k_proj", "v_proj", "o_proj"}}
+	w := Workload{Arch: a, Mode: Train, Method: training.LoRA, LoRARank: 16, LoRATargets: []string{"q_proj", "k_proj", "v_proj", "o_proj"}}
 	if got := w.TrainableParams(); got != 16_777_216 {
 		t.Errorf("r16 attention adapters: %d, want 16,777,216", got)
 	}
@@ -86,7 +87,7 @@ func TestLoRATrainableParams(t *testing.T) {
 func TestHFModelMemoryAnatomy(t *testing.T) {
 	const mib = 1 << 20
 	a, _ := arch.Preset("bert-large-uncased")
-	w := Workload{Arch: a, Mode: Full, Storage: FP32, Compute: FP32, Optimizer: AdamW,
+	w := Workload{Arch: a, Mode: Train, Method: training.Full, Storage: FP32, Compute: FP32, Optimizer: AdamW,
 		Checkpointing: CheckpointNone, Attention: Eager, Batch: 4, Seq: 512, Devices: 1, Sharding: DDP}
 	if err := w.Validate(); err != nil {
 		t.Fatal(err)

@@ -91,8 +91,8 @@ func (w *Workload) TrainStep(dev Device) Time {
 	tokens := float64(w.Batch) * float64(w.Seq)
 	f := w.ForwardFLOPsPerToken(w.Seq) * tokens
 	var flops float64
-	switch w.Mode {
-	case Full:
+	switch {
+	case w.FullTraining():
 		flops = 3 * f
 	default:
 		flops = 2*f + 6*float64(w.TrainableParams())*tokens
@@ -121,7 +121,7 @@ func (w *Workload) TrainStep(dev Device) Time {
 	// The optimizer update is memory-bound: read parameter, gradient and
 	// two moments, write parameter and moments.
 	pb := float64(w.Storage.Bytes())
-	if w.Mode == LoRA {
+	if w.AdapterTraining() {
 		pb = float64(w.adapterBytes())
 	}
 	t.Bytes = float64(w.TrainableParams()) * 7 * pb / float64(w.devices())
@@ -224,7 +224,7 @@ func (w *Workload) trlHeadSeconds(dev Device, tokens float64) float64 {
 	}
 	head := 2 * tokens * float64(w.Arch.Dim) * float64(w.Arch.Vocab)
 	back := 1.0
-	if w.Mode == Full {
+	if w.FullTraining() {
 		back = 2
 	}
 	fp32 := dev.Peak[FP32]
@@ -268,7 +268,7 @@ func (w *Workload) hostTraffic(dev Device, seconds float64) (float64, float64) {
 	}
 	if w.CPUOffload && w.Mode != Inference {
 		pb := float64(w.Storage.Bytes())
-		if w.Mode == LoRA {
+		if w.AdapterTraining() {
 			pb = float64(w.adapterBytes())
 		}
 		x := 2 * float64(w.TrainableParams()) * pb / float64(w.devices())

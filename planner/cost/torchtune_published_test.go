@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // ttPublished is one row of planner/testdata/measured/torchtune-published.json.
@@ -65,7 +66,7 @@ func TestTorchtunePublished(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: no preset %q", r.Name, r.Shape)
 		}
-		w := Workload{Arch: a, Mode: Full, Storage: BF16, Compute: BF16, Attention: SDPA, Batch: r.Batch, Seq: r.Seq,
+		w := Workload{Arch: a, Mode: Train, Method: training.Full, Storage: BF16, Compute: BF16, Attention: SDPA, Batch: r.Batch, Seq: r.Seq,
 			Devices: 1, Sharding: DDP, Checkpointing: CheckpointNone, LossChunks: r.LossChunks,
 			ActivationOffload: r.Offload, OptimizerInBackward: r.InBwd && r.Method == "full"}
 		switch r.Optimizer {
@@ -82,7 +83,7 @@ func TestTorchtunePublished(t *testing.T) {
 			w.Checkpointing = CheckpointFull
 		}
 		if r.Method != "full" {
-			w.Mode, w.LoRARank, w.LoRATargets = LoRA, r.Rank, r.Targets
+			w.Mode, w.Method, w.LoRARank, w.LoRATargets = Train, training.LoRA, r.Rank, r.Targets
 		}
 		if r.Method == "qlora" {
 			w.Quant = Quant{Type: NF4, BlockSize: 64, Double: true}

@@ -9,7 +9,9 @@ import (
 	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
-// Mode says what a workload does with the model. The zero value is invalid.
+// Mode says whether a workload runs the model or trains it. Which
+// fine-tuning method trains it is Workload.Method: training.Method, the
+// one enum of methods. The zero value is invalid.
 type Mode int
 
 // The modes.
@@ -17,10 +19,9 @@ const (
 	ModeInvalid Mode = iota
 	// Inference runs prefill and decoding; nothing is trained.
 	Inference
-	// Full trains every parameter.
-	Full
-	// LoRA freezes the base weights (quantised or not) and trains adapters.
-	LoRA
+	// Train trains the model by Workload.Method: every parameter (full), or
+	// adapters on a frozen base, quantised or not (lora, qlora).
+	Train
 )
 
 // String returns the mode's name.
@@ -28,10 +29,8 @@ func (m Mode) String() string {
 	switch m {
 	case Inference:
 		return "inference"
-	case Full:
-		return "full"
-	case LoRA:
-		return "lora"
+	case Train:
+		return "train"
 	}
 	return "invalid"
 }
@@ -108,6 +107,9 @@ func (s Sharding) String() string {
 type Workload struct {
 	Arch arch.Config
 	Mode Mode
+	// Method is how a Train workload trains (invalid for Inference). LoRA
+	// and QLoRA cost alike here: the base's format is Quant's.
+	Method training.Method
 
 	// Storage is the format of the unquantised parameters as they sit in
 	// memory: bf16 for a bf16 model, fp32 for fp32 master weights under
@@ -155,7 +157,7 @@ type Workload struct {
 	// which the CPU trainer tokenises onto its heap; 0 when unknown.
 	DataFileBytes int64
 
-	// LoRA adapters (Mode LoRA): rank, the module names adapted, their
+	// LoRA adapters (AdapterTraining): rank, the module names adapted, their
 	// dropout and the adapters' own format (peft keeps them in fp32).
 	LoRARank    int
 	LoRATargets []string
@@ -217,13 +219,17 @@ func (w *Workload) Validate() error {
 	switch {
 	case w.Mode == ModeInvalid:
 		return fmt.Errorf("mode not set")
+	case w.Mode == Train && w.Method == training.MethodInvalid:
+		return fmt.Errorf("training without a method")
+	case w.Mode == Inference && w.Method != training.MethodInvalid:
+		return fmt.Errorf("inference with a training method (%s)", w.Method)
 	case w.Storage.Bytes() == 0 || w.Compute.Bytes() == 0:
 		return fmt.Errorf("storage (%s) and compute (%s) must be plain formats", w.Storage, w.Compute)
 	case w.Batch <= 0 || w.Seq <= 0:
 		return fmt.Errorf("batch %d and sequence length %d must be positive", w.Batch, w.Seq)
 	case w.Mode != Inference && w.Optimizer == OptimizerInvalid:
 		return fmt.Errorf("training without an optimizer")
-	case w.Mode == LoRA && (w.LoRARank <= 0 || len(w.LoRATargets) == 0):
+	case w.AdapterTraining() && (w.LoRARank <= 0 || len(w.LoRATargets) == 0):
 		return fmt.Errorf("LoRA needs a positive rank and at least one target module")
 	case w.Checkpointing == CheckpointEvery && w.CheckpointEvery <= 0:
 		return fmt.Errorf("every(k) needs k ≥ 1")
@@ -263,10 +269,17 @@ func (w *Workload) adapterBytes() int64 {
 	return 4
 }
 
+// FullTraining reports whether the workload trains every parameter.
+func (w *Workload) FullTraining() bool { return w.Mode == Train && w.Method == training.Full }
+
+// AdapterTraining reports whether the workload trains LoRA adapters on a
+// frozen base (lora or qlora).
+func (w *Workload) AdapterTraining() bool { return w.Mode == Train && w.Method.Adapters() }
+
 // targets returns the LoRA target set.
 func (w *Workload) targets() map[string]bool {
 	t := map[string]bool{}
-	if w.Mode != LoRA {
+	if !w.AdapterTraining() {
 		return t
 	}
 	for _, n := range w.LoRATargets {
@@ -279,10 +292,10 @@ func (w *Workload) targets() map[string]bool {
 // parameter for full fine-tuning, rank·(in+out) per adapted module and
 // layer for LoRA (Hu et al. §4.1), none for inference.
 func (w *Workload) TrainableParams() int64 {
-	switch w.Mode {
-	case Full:
+	switch {
+	case w.FullTraining():
 		return w.Arch.Params()
-	case LoRA:
+	case w.AdapterTraining():
 		var n int64
 		t := w.targets()
 		for _, m := range w.Arch.Modules() {

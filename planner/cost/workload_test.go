@@ -4,11 +4,12 @@ import (
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 func full7b() Workload {
 	a, _ := arch.Preset("llama-2-7b")
-	return Workload{Arch: a, Mode: Full, Storage: FP32, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointFull,
+	return Workload{Arch: a, Mode: Train, Method: training.Full, Storage: FP32, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointFull,
 		Attention: Flash2, Batch: 1, Seq: 2048, Devices: 8, Sharding: DDP}
 }
 
@@ -107,9 +108,11 @@ func TestValidate(t *testing.T) {
 		"no mode":      {Arch: a, Storage: BF16, Compute: BF16, Batch: 1, Seq: 1},
 		"nf4 compute":  {Arch: a, Mode: Inference, Storage: BF16, Compute: NF4, Batch: 1, Seq: 1},
 		"zero batch":   {Arch: a, Mode: Inference, Storage: BF16, Compute: BF16, Seq: 1},
-		"no optimizer": {Arch: a, Mode: Full, Storage: FP32, Compute: BF16, Batch: 1, Seq: 1},
-		"lora no rank": {Arch: a, Mode: LoRA, Storage: BF16, Compute: BF16, Batch: 1, Seq: 1, Optimizer: AdamW},
+		"no optimizer": {Arch: a, Mode: Train, Method: training.Full, Storage: FP32, Compute: BF16, Batch: 1, Seq: 1},
+		"lora no rank": {Arch: a, Mode: Train, Method: training.LoRA, Storage: BF16, Compute: BF16, Batch: 1, Seq: 1, Optimizer: AdamW},
 		"bad arch":     {Arch: arch.Config{}, Mode: Inference, Storage: BF16, Compute: BF16, Batch: 1, Seq: 1},
+		"no method":    {Arch: a, Mode: Train, Storage: FP32, Compute: BF16, Batch: 1, Seq: 1, Optimizer: AdamW},
+		"infer+method": {Arch: a, Mode: Inference, Method: training.LoRA, Storage: BF16, Compute: BF16, Batch: 1, Seq: 1},
 	} {
 		if err := w.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -123,7 +126,7 @@ func TestHugeInputsSaturate(t *testing.T) {
 	a, _ := arch.Preset("llama-3.1-70b")
 	for _, w := range []Workload{
 		{Arch: a, Mode: Inference, Storage: BF16, Compute: BF16, Batch: 1 << 16, Seq: 1 << 24, NewTokens: 1 << 24, KVCache: true, Attention: Eager},
-		{Arch: a, Mode: Full, Storage: FP32, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointNone, Attention: Eager,
+		{Arch: a, Mode: Train, Method: training.Full, Storage: FP32, Compute: BF16, Optimizer: AdamW, Checkpointing: CheckpointNone, Attention: Eager,
 			Batch: 1 << 16, Seq: 1 << 24, Devices: 1 << 16, Sharding: ZeRO3},
 	} {
 		m := w.Memory(Device{GPU: true, Memory: 80 << 30})

@@ -11,6 +11,7 @@ import (
 	"github.com/modelwhisperer/whisperc/runtime/data"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
+	"github.com/modelwhisperer/whisperc/stdlib/training"
 )
 
 // TestPlannedGraphBytes compares the planner's CPU training graph (the
@@ -46,7 +47,7 @@ func TestPlannedGraphBytes(t *testing.T) {
 			}
 			var ck, sel []bool
 			w := cost.Workload{Arch: c, Storage: cost.FP32, Compute: cost.FP32, Batch: 1, Seq: seq, Optimizer: cost.AdamW, Devices: 1,
-				Sharding: cost.DDP, Attention: cost.Flash2, Checkpointing: cost.CheckpointNone, Mode: cost.Full}
+				Sharding: cost.DDP, Attention: cost.Flash2, Checkpointing: cost.CheckpointNone, Mode: cost.Train, Method: training.Full}
 			if every > 0 {
 				ck = make([]bool, c.Layers)
 				for l := range ck {
@@ -62,7 +63,7 @@ func TestPlannedGraphBytes(t *testing.T) {
 				w.Checkpointing = cost.CheckpointSelective
 			}
 			if me.m == LoRA {
-				w.Mode, w.LoRARank, w.LoRATargets, w.LoRADropout, w.AdapterType = cost.LoRA, 8, me.targets, me.dropout, cost.FP32
+				w.Mode, w.Method, w.LoRARank, w.LoRATargets, w.LoRADropout, w.AdapterType = cost.Train, training.LoRA, 8, me.targets, me.dropout, cost.FP32
 			}
 			tr, err := New(e, &data.Set{Train: []data.Sequence{s}}, Config{Method: me.m, LoRA: LoRAConfig{Rank: 8, Alpha: 16, Modules: me.targets, Dropout: me.dropout},
 				Optimizer: Optimizer{Kind: AdamW, LR: 1e-4}, Schedule: Constant, Batch: 1, GradAccum: 1, MaxSteps: 2, Seed: 1, Checkpoint: ck, RecomputeAttention: sel})
