@@ -157,7 +157,8 @@ func (e *event) signal() {
 // so, and then parks.
 func (e *event) wait(last uint64, sp *spinner) uint64 {
 	if sp != nil {
-		sp.last = nanos()
+		sp.start = nanos()
+		sp.last = sp.start
 	}
 	for i := 0; ; i++ {
 		if s := e.seq.Load(); s != last {
@@ -218,9 +219,16 @@ func (w *worker) loop(s *poolState) {
 // spinning: while the pool is held, unless the worker finds that it was
 // descheduled between two checks (then the pool backs off).
 type spinner struct {
-	s    *poolState
-	last int64 // the clock at the previous check
+	s     *poolState
+	start int64 // the clock when the wait began
+	last  int64 // the clock at the previous check
 }
+
+// maxHeldSpin is the longest a held worker spins for one product: a hold
+// covers a forward pass or a generation loop, whose products come
+// microseconds apart; a longer gap (a writer blocked on its output) is
+// not worth a CPU spinning.
+const maxHeldSpin = int64(2 * time.Millisecond)
 
 // keep is called every 1,024 polls past spinWait; it counts the parks.
 func (sp *spinner) keep() bool {
@@ -230,7 +238,7 @@ func (sp *spinner) keep() bool {
 		sp.s.stalled()
 	}
 	sp.last = now
-	if sp.s.holding() {
+	if now-sp.start < maxHeldSpin && sp.s.holding() {
 		return true
 	}
 	sp.s.parked.Add(1)

@@ -273,3 +273,19 @@ func TestPoolStallsBackOff(t *testing.T) {
 		t.Errorf("after 22 stalls in a row the back-off is %v, want %v", s.backoff.Load(), maxBackoff)
 	}
 }
+
+// TestPoolHeldWorkerParksWhenIdle checks that a held pool's worker parks
+// when no product comes for maxHeldSpin: a hold must not keep a CPU busy
+// while its holder waits on something else.
+func TestPoolHeldWorkerParksWhenIdle(t *testing.T) {
+	pool := NewPool(2)
+	pool.Hold()
+	defer pool.Release()
+	w := pool.s.workers[0]
+	for deadline := time.Now().Add(20 * time.Second); !w.job.sleeping.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("a held worker with no products still spins after 20 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
