@@ -164,9 +164,9 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line("from transformers import " + strings.Join(sortedCopy(imports), ", "))
 	p.line("from trl import SFTConfig, SFTTrainer")
 	if readsFile {
-		p.line("from whisperc_support import NonFiniteGuard, RecordLog, check_lengths, read_records")
+		p.line("from whisperc_support import NonFiniteGuard, RecordLog, check_lengths, hf_rows, read_records, record_text")
 	} else {
-		p.line("from whisperc_support import NonFiniteGuard, RecordLog, check_lengths, check_rows")
+		p.line("from whisperc_support import NonFiniteGuard, RecordLog, check_lengths, check_rows, hf_rows, record_text")
 	}
 	p.line("")
 	p.line("HERE = Path(__file__).resolve().parent")
@@ -286,20 +286,17 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 		p.line(fmt.Sprintf(`    rows = load_dataset(%s, data_files=DATA, split="train")`, pyStr(builder)))
 		p.line("    items = check_rows(rows, DATA_NAME, FIELD, log)")
 	}
-	p.line("    for where, kind, _ in items:")
-	p.line(`        if kind != "text":`)
-	p.line(`            raise ValueError("%s: a %s record: the hf export trains on text records (FIELD holding a string); "`)
-	p.line(`                             "whisperc run and --engine torchtune render %s records with whisperc's template and "`)
-	p.line(`                             "train on the response only" % (where, kind, kind))`)
 	p.line("    eos = tokenizer.eos_token_id")
 	p.line("")
 	p.line("    def tokens(item):")
-	p.line(`        ids = tokenizer(item[2][0][0])["input_ids"]`)
+	p.line(`        ids = tokenizer(record_text(item))["input_ids"]`)
 	p.line("        return len(ids) + (0 if ids and ids[-1] == eos else 1)  # TRL appends EOS")
 	p.line("")
 	p.line("    items = check_lengths(items, tokens, SEQ_LEN, TRUNCATE, PACKING, log)")
 	p.line("    log.report()  # whisperc-data {...}: records, skipped, truncated, the first problems")
-	p.line("    data = Dataset.from_list([{FIELD: segments[0][0]} for _, _, segments in items])")
+	p.line("    # Text records train on every token; instruction records and chats ending in their one")
+	p.line("    # assistant turn become TRL's prompt-completion rows (loss on the completion and EOS).")
+	p.line("    data = Dataset.from_list(hf_rows(items, FIELD))")
 	if f.Data.Shuffle {
 		p.line(fmt.Sprintf("    data = data.shuffle(seed=%d)  # dataset.shuffle", f.Data.Seed))
 	} else {

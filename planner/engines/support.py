@@ -244,6 +244,40 @@ def check_lengths(items, count, limit, truncate, packing, log):
     return kept
 
 
+def hf_rows(items, field):
+    """The rows of a Hugging Face dataset for TRL's SFTTrainer, from checked records:
+    text records as {field: text} (loss on every token), instruction records and chats
+    whose only assistant turn comes last as {"prompt", "completion"} rendered with
+    whisperc's template (TRL's prompt-completion format: loss on the completion and
+    EOS only, as whisperc run masks them). A chat with several assistant turns, or
+    text records mixed with the others, raise ValueError naming the record: TRL takes
+    one format per dataset and learns one completion per row."""
+    rows, first = [], None
+    for where, kind, segs in items:
+        if kind == "text":
+            row = {field: segs[0][0]}
+        elif len(segs) == 2 and not segs[0][1] and segs[1][1]:
+            row = {"prompt": segs[0][0], "completion": segs[1][0]}
+        else:
+            raise ValueError("%s: a chat with %d assistant turns: the hf export learns one completion per record "
+                             "(TRL's prompt-completion format); whisperc run and --engine torchtune learn every "
+                             "assistant turn" % (where, sum(1 for _, loss in segs if loss)))
+        shape = "text" if kind == "text" else "prompt-completion"
+        if first is None:
+            first = (where, shape)
+        elif shape != first[1]:
+            raise ValueError("%s: a %s record after %s records (from %s): TRL trains on one format per dataset; "
+                             "split the file, or use --engine torchtune or whisperc run, which mix them"
+                             % (where, shape, first[1], first[0]))
+        rows.append(row)
+    return rows
+
+
+def record_text(item):
+    """The whole rendered text of a checked record (its segments joined)."""
+    return "".join(text for text, _ in item[2])
+
+
 def tokenize(segs, encode, bos, eos):
     """Tokenises an example's segments as whisperc run does: BOS first, EOS after a
     final segment with loss; returns (tokens, loss) where loss[i] says whether
@@ -308,7 +342,7 @@ class TokenRows(torch.utils.data.Dataset):
 
 
 def torchtune_dataset(tokenizer, data_files=None, source=None, format="jsonl", column="text", seq_len=1024,
-                      packing=False, truncate=False, on_bad_record="error", split="train", **unused):
+                      packing=False, truncate=False, on_bad_record="error", split="train"):
     """torchtune's dataset component: the records checked, rendered and tokenised as
     whisperc run does (see the module's doc). tokenizer is torchtune's (encode,
     bos_id, eos_id); source and split name a Hugging Face dataset (format hf), read

@@ -229,6 +229,16 @@ func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32,
 //go:noescape
 func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 
+// dot4bitRows8O8VNNI is dotRows8Q8_0O8VNNI for NF4/FP4 rows of halves
+// 32-value halves (16 code bytes each, high nibble first, rows consecutive
+// from codes) with activations quantised by act32g8 in even-odd order
+// (k = 128): the weight scale of each half, table scale included, is read
+// from ws (halves per row, then eight floats of padding), and tab is the
+// int8 code table. rows is positive.
+//
+//go:noescape
+func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
+
 // dotRows8Q8_0O8VNNI sets, for each of eight activations quantised by
 // act32g8 (k = 128) and interleaved by interleave8O8 (codes xq, spread
 // block scales xs, biases bias), the dot products of rows consecutive

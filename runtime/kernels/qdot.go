@@ -200,7 +200,11 @@ type intKernel struct {
 	// and rows8 sets out[a·stride+r-lo] for activation a of the group and
 	// r in [lo, hi).
 	quant8 func(x []float32) *act8
-	rows8  func(g *act8, out []float32, stride, lo, hi int)
+	rows8  func(g *act8, out []float32, stride, lo, hi int, ws []float32)
+	// scales8, when not nil, returns in dst (resliced or reallocated) the
+	// weight scales that rows8 reads for rows [lo, hi), computed once per
+	// tile of rows.
+	scales8 func(dst []float32, lo, hi int) []float32
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -259,7 +263,26 @@ func newIntKernel(q *QMatrix) intKernel {
 				dot4bitRows4DQG4VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.d[0], &g.bias[0], &s, &out[b*q.Rows+lo], 4*q.Rows)
 			}
 		}
-		return intKernel{quant: quant, quant1: quant1, rows1: rows1, rows4g: rows4g, rows: func(a *act8, out []float32, lo, hi int) {
+		var quant8 func(x []float32) *act8
+		var rows8 func(g *act8, out []float32, stride, lo, hi int, ws []float32)
+		var scales8 func(dst []float32, lo, hi int) []float32
+		if !noG8 {
+			quant8 = func(x []float32) *act8 { return act32g8(x, 128, true) }
+			rows8 = func(g *act8, out []float32, stride, lo, hi int, ws []float32) {
+				dot4bitRows8O8VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.dxv[0], &g.bias[0], &ws[0], &tab.codes, &out[0], 4*stride)
+			}
+			scales8 = func(dst []float32, lo, hi int) []float32 {
+				n := (hi - lo) * halves
+				dst = grow(dst, n+8)
+				q.halfScales(dst[:n], lo*halves)
+				for i := range dst[:n] {
+					dst[i] *= tab.scale
+				}
+				clear(dst[n:])
+				return dst
+			}
+		}
+		return intKernel{quant8: quant8, rows8: rows8, scales8: scales8, quant: quant, quant1: quant1, rows1: rows1, rows4g: rows4g, rows: func(a *act8, out []float32, lo, hi int) {
 			s := s
 			s.h0 = lo * halves
 			dot(&q.Data[lo*cols/2], hi-lo, halves, &a.q[0], &a.dxv[0], &a.bias[0], &s, &out[lo])
@@ -303,8 +326,8 @@ func newIntKernel(q *QMatrix) intKernel {
 		if q.Method == Q4_0 {
 			dot8 = dotRows8Q4_0O8VNNI
 		}
-		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k) }
-		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int) {
+		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k, false) }
+		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
 			dot8(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
 		}
 	}
@@ -569,17 +592,20 @@ func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
 		}
 	}
 	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
-		var scr []float32
+		var scr, ws []float32
 		if rem > 0 {
 			scr = make([]float32, 8*intTileRows)
 		}
 		for t := lo; t < hi; t += intTileRows {
 			th := min(t+intTileRows, hi)
+			if k.scales8 != nil {
+				ws = k.scales8(ws, t, th)
+			}
 			for g := 0; g < full; g++ {
-				k.rows8(groups[g], out[8*g*rows+t:], rows, t, th)
+				k.rows8(groups[g], out[8*g*rows+t:], rows, t, th, ws)
 			}
 			if rem > 0 {
-				k.rows8(groups[full], scr, intTileRows, t, th)
+				k.rows8(groups[full], scr, intTileRows, t, th, ws)
 				for a := 0; a < rem; a++ {
 					o := (8*full+a)*rows + t
 					copy(out[o:o+th-t], scr[a*intTileRows:])
@@ -599,8 +625,10 @@ func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
 // block c+4 in 4c+2 and 4c+3), in dxv. A last group of five to seven
 // blocks is padded with zero codes, biases and scales; one of one to four
 // blocks takes two runs instead, values 0-15 of each block then 16-31
-// (as act32g4 stores a group of four), block c in lanes 4c..4c+3.
-func act32g8(x []float32, k int32) *act8 {
+// (as act32g4 stores a group of four), block c in lanes 4c..4c+3. With
+// evenOdd each block's codes are first put in even-odd order, as act32
+// does for NF4/FP4.
+func act32g8(x []float32, k int32, evenOdd bool) *act8 {
 	nb := len(x) / 32
 	ng := (nb + 7) / 8
 	a := actPool.Get().(*act8)
@@ -613,6 +641,16 @@ func act32g8(x []float32, k int32) *act8 {
 	quantBlocksAVX512(&x[0], nb, 2, &nat[0], &a.d[0])
 	clear(nat[32*nb:])
 	clear(a.d[nb:])
+	if evenOdd {
+		var tmp [32]int8
+		for b := 0; b < nb; b++ {
+			q := nat[32*b : 32*b+32]
+			copy(tmp[:], q)
+			for i := 0; i < 16; i++ {
+				q[i], q[16+i] = tmp[2*i], tmp[2*i+1]
+			}
+		}
+	}
 	half := nb%8 != 0 && nb%8 <= 4 // the last group takes two runs
 	if full := ng - b2i(half); full > 0 {
 		packO8(&nat[0], full, k, &a.q[0], &a.bias[0])

@@ -139,12 +139,9 @@ GLOBL h8lanes<>(SB), RODATA|NOPTR, $64
 	VCVTDQ2PS t1, t1; \
 	VFMADD231PS t0, t1, acc
 
-// O8ALL runs O8ACT for the eight activations into Z16-Z23 after spreading
-// the eight float16 weight scales in X2, and moves DI, R9 and R10 to the
-// next group.
-#define O8ALL \
-	VCVTPH2PS X2, Y2; \
-	VPERMPS Z2, Z11, Z2; \
+// O8ACTS runs O8ACT for the eight activations into Z16-Z23 and moves DI,
+// R9 and R10 to the next group.
+#define O8ACTS \
 	O8ACT(0, Z16, Z3, Z4); \
 	O8ACT(1, Z17, Z5, Z6); \
 	O8ACT(2, Z18, Z7, Z8); \
@@ -156,6 +153,13 @@ GLOBL h8lanes<>(SB), RODATA|NOPTR, $64
 	ADDQ $2048, DI; \
 	ADDQ $512, R9; \
 	ADDQ $512, R10
+
+// O8ALL is O8ACTS after spreading the eight float16 weight scales in X2
+// over Z2.
+#define O8ALL \
+	VCVTPH2PS X2, Y2; \
+	VPERMPS Z2, Z11, Z2; \
+	O8ACTS
 
 // Q80O8MIX turns the code registers of blocks 0-3 (Z0: values 0-15, Z1:
 // 16-31) and 4-7 (Z12, Z13) into O8ACT's four unsigned registers.
@@ -445,6 +449,133 @@ r8store:
 	G8STORE
 	DECQ rows+8(FP)
 	JNZ  r8row
+	VZEROUPPER
+	RET
+
+// The eight-activation NF4/FP4 prefill kernel: a group of eight 32-value
+// halves is 128 contiguous code bytes, two loads; high nibbles (even
+// values) and low nibbles (odd values) are looked up in the int8 table and
+// their quadwords interleaved as in dotRows8Q8_0O8VNNI, so that the
+// activation (act32g8 of the even-odd ordered vector, k = 128) meets them
+// with four VPDPBUSDs per lane. The weight scale of every half, the table
+// scale included, comes from ws (halves floats per row, rows in turn,
+// followed by eight floats of padding), computed by the caller once per
+// tile of rows: double quantisation costs nothing here.
+
+// nf4masks[n] selects the first 16n bytes of 64, for n ≤ 4.
+DATA nf4masks<>+0(SB)/8, $0
+DATA nf4masks<>+8(SB)/8, $0x000000000000ffff
+DATA nf4masks<>+16(SB)/8, $0x00000000ffffffff
+DATA nf4masks<>+24(SB)/8, $0x0000ffffffffffff
+DATA nf4masks<>+32(SB)/8, $-1
+GLOBL nf4masks<>(SB), RODATA|NOPTR, $40
+
+// NF4O8MIX looks up the nibbles of the code bytes of halves 0-3 (Z1) and
+// 4-7 (Z13) in the table Z24 and leaves O8ACT's four registers.
+#define NF4O8MIX \
+	VPSRLW $4, Z1, Z0; \
+	VPSRLW $4, Z13, Z12; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPANDD Z15, Z12, Z12; \
+	VPANDD Z15, Z13, Z13; \
+	VPSHUFB Z0, Z24, Z0; \
+	VPSHUFB Z1, Z24, Z1; \
+	VPSHUFB Z12, Z24, Z12; \
+	VPSHUFB Z13, Z24, Z13; \
+	VPUNPCKLQDQ Z12, Z0, Z14; \
+	VPUNPCKHQDQ Z12, Z0, Z0; \
+	VPUNPCKHQDQ Z13, Z1, Z12; \
+	VPUNPCKLQDQ Z13, Z1, Z1
+
+// func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
+TEXT ·dot4bitRows8O8VNNI(SB), NOSPLIT, $0-80
+	MOVQ codes+0(FP), SI
+	MOVQ ws+48(FP), R11
+	MOVQ tab+56(FP), R12
+	MOVQ out+64(FP), BX
+	MOVQ stride+72(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+n8row:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	VMOVDQU64 (R12), Z24
+	G8CLEAR
+
+n8oct:
+	CMPQ CX, $8
+	JLT  n8tail
+	VMOVDQU64 (SI), Z1
+	VMOVDQU64 64(SI), Z13
+	VMOVUPS (R11), Y2
+	NF4O8MIX
+	VPERMPS Z2, Z11, Z2
+	O8ACTS
+	ADDQ $128, SI
+	ADDQ $32, R11
+	SUBQ $8, CX
+	JMP  n8oct
+
+n8tail:
+	// One to seven halves left, loaded under a mask so that nothing past
+	// the row is read: the missing halves' codes meet zero activation
+	// codes, biases and scales (and a finite weight scale), so they add
+	// exactly nothing. Up to four take the two-run form.
+	TESTQ CX, CX
+	JZ   n8store
+	CMPQ CX, $4
+	JGT  n8tail8
+	LEAQ nf4masks<>(SB), AX
+	MOVQ (AX)(CX*8), AX
+	KMOVQ AX, K1
+	VMOVDQU8.Z (SI), K1, Z1
+	VMOVUPS (R11), X2
+	VPSRLW $4, Z1, Z0
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPSHUFB Z0, Z24, Z0
+	VPSHUFB Z1, Z24, Z1
+	LEAQ h8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z13
+	VPERMPS Z2, Z13, Z2
+	H8ACT(0, Z16, Z3, Z4)
+	H8ACT(1, Z17, Z5, Z6)
+	H8ACT(2, Z18, Z7, Z8)
+	H8ACT(3, Z19, Z9, Z10)
+	H8ACT(4, Z20, Z3, Z4)
+	H8ACT(5, Z21, Z5, Z6)
+	H8ACT(6, Z22, Z7, Z8)
+	H8ACT(7, Z23, Z9, Z10)
+	JMP  n8next
+
+n8tail8:
+	LEAQ nf4masks<>(SB), AX
+	MOVQ -32(AX)(CX*8), AX
+	KMOVQ AX, K1
+	VMOVDQU64 (SI), Z1
+	VMOVDQU8.Z 64(SI), K1, Z13
+	VMOVUPS (R11), Y2
+	NF4O8MIX
+	VPERMPS Z2, Z11, Z2
+	O8ACTS
+
+n8next:
+	MOVQ CX, DX
+	SHLQ $4, DX
+	ADDQ DX, SI
+	LEAQ (R11)(CX*4), R11
+
+n8store:
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  n8row
 	VZEROUPPER
 	RET
 
