@@ -229,6 +229,12 @@ func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32,
 //go:noescape
 func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 
+// dotRows8Q5_0O8VNNI is dotRows8Q8_0O8VNNI for block_q5_0 records, with
+// activations quantised by act32g8 with k = 16.
+//
+//go:noescape
+func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
 // dot4bitRows8O8VNNI is dotRows8Q8_0O8VNNI for NF4/FP4 rows of halves
 // 32-value halves (16 code bytes each, high nibble first, rows consecutive
 // from codes) with activations quantised by act32g8 in even-odd order

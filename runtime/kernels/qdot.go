@@ -321,10 +321,13 @@ func newIntKernel(q *QMatrix) intKernel {
 		k1.quant1 = func(x []float32) *act8 { return intQuant1(q, x) }
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) { intRows1(q, a, out, lo, hi) }
 	}
-	if (q.Method == Q8_0 || q.Method == Q4_0) && !noG8 {
+	if !noG8 {
 		dot8 := dotRows8Q8_0O8VNNI
-		if q.Method == Q4_0 {
+		switch q.Method {
+		case Q4_0:
 			dot8 = dotRows8Q4_0O8VNNI
+		case Q5_0:
+			dot8 = dotRows8Q5_0O8VNNI
 		}
 		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k, false) }
 		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {

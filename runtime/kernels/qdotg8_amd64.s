@@ -579,6 +579,163 @@ n8store:
 	VZEROUPPER
 	RET
 
+// q50words gathers the low 16-bit words of four dwords into bytes 0-7 and
+// their high words into bytes 8-15: the high bits of values 0-15 and
+// 16-31 of four block_q5_0 records.
+DATA q50words<>+0(SB)/8, $0x0d0c090805040100
+DATA q50words<>+8(SB)/8, $0x0f0e0b0a07060302
+GLOBL q50words<>(SB), RODATA|NOPTR, $16
+
+// Q50O8MIX is Q40O8MIX for block_q5_0: the low and high nibbles of blocks
+// 0-3 (Z0) and 4-7 (Z1) get their fifth bits from the records' qh words
+// (X3: blocks 0-3, X4: 4-7), added as 16 under byte masks.
+#define Q50O8MIX \
+	VPSRLW $4, Z0, Z12; \
+	VPSRLW $4, Z1, Z13; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPANDD Z15, Z12, Z12; \
+	VPANDD Z15, Z13, Z13; \
+	VPSHUFB q50words<>(SB), X3, X3; \
+	VPSHUFB q50words<>(SB), X4, X4; \
+	VMOVQ X3, AX; \
+	KMOVQ AX, K1; \
+	VPEXTRQ $1, X3, AX; \
+	KMOVQ AX, K2; \
+	VMOVQ X4, AX; \
+	KMOVQ AX, K3; \
+	VPEXTRQ $1, X4, AX; \
+	KMOVQ AX, K4; \
+	VPADDB Z24, Z0, K1, Z0; \
+	VPADDB Z24, Z12, K2, Z12; \
+	VPADDB Z24, Z1, K3, Z1; \
+	VPADDB Z24, Z13, K4, Z13; \
+	VPUNPCKLQDQ Z1, Z0, Z14; \
+	VPUNPCKHQDQ Z1, Z0, Z0; \
+	VPUNPCKLQDQ Z13, Z12, Z1; \
+	VPUNPCKHQDQ Z13, Z12, Z12
+
+// Q50BLK loads block j's code bytes into 128-bit lane l of zr, its scale
+// into word j of X2 and its qh into dword l of xq.
+#define Q50BLK(j, l, zr, xq) \
+	VINSERTI32X4 $l, (6+22*j)(SI), zr, zr; \
+	VPINSRW $j, (22*j)(SI), X2, X2; \
+	VPINSRD $l, (2+22*j)(SI), xq, xq
+
+// func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+TEXT ·dotRows8Q5_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z11
+
+s8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	MOVL $0x10101010, DX
+	VMOVD DX, X24
+	VPBROADCASTD X24, Z24
+	G8CLEAR
+
+s8oct:
+	CMPQ CX, $8
+	JLT  s8tail
+	VMOVDQU 6(SI), X0
+	VINSERTI32X4 $1, 28(SI), Z0, Z0
+	VINSERTI32X4 $2, 50(SI), Z0, Z0
+	VINSERTI32X4 $3, 72(SI), Z0, Z0
+	VMOVDQU 94(SI), X1
+	VINSERTI32X4 $1, 116(SI), Z1, Z1
+	VINSERTI32X4 $2, 138(SI), Z1, Z1
+	VINSERTI32X4 $3, 160(SI), Z1, Z1
+	MOVWLZX (SI), AX
+	VMOVD AX, X2
+	VPINSRW $1, 22(SI), X2, X2
+	VPINSRW $2, 44(SI), X2, X2
+	VPINSRW $3, 66(SI), X2, X2
+	VPINSRW $4, 88(SI), X2, X2
+	VPINSRW $5, 110(SI), X2, X2
+	VPINSRW $6, 132(SI), X2, X2
+	VPINSRW $7, 154(SI), X2, X2
+	VMOVD 2(SI), X3
+	VPINSRD $1, 24(SI), X3, X3
+	VPINSRD $2, 46(SI), X3, X3
+	VPINSRD $3, 68(SI), X3, X3
+	VMOVD 90(SI), X4
+	VPINSRD $1, 112(SI), X4, X4
+	VPINSRD $2, 134(SI), X4, X4
+	VPINSRD $3, 156(SI), X4, X4
+	Q50O8MIX
+	O8ALL
+	ADDQ $176, SI
+	SUBQ $8, CX
+	JMP  s8oct
+
+s8tail:
+	// One to seven blocks left, as in dotRows8Q8_0O8VNNI: missing blocks
+	// have zero codes, qh and scales. Up to four take the two-run form.
+	TESTQ CX, CX
+	JZ   s8store
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXOR X2, X2, X2
+	VPXOR X3, X3, X3
+	VPXOR X4, X4, X4
+	Q50BLK(0, 0, Z0, X3)
+	CMPQ CX, $1
+	JEQ  s8short
+	Q50BLK(1, 1, Z0, X3)
+	CMPQ CX, $2
+	JEQ  s8short
+	Q50BLK(2, 2, Z0, X3)
+	CMPQ CX, $3
+	JEQ  s8short
+	Q50BLK(3, 3, Z0, X3)
+	CMPQ CX, $4
+	JEQ  s8short
+	Q50BLK(4, 0, Z1, X4)
+	CMPQ CX, $5
+	JEQ  s8long
+	Q50BLK(5, 1, Z1, X4)
+	CMPQ CX, $6
+	JEQ  s8long
+	Q50BLK(6, 2, Z1, X4)
+
+s8long:
+	Q50O8MIX
+	O8ALL
+	JMP  s8next
+
+s8short:
+	VPSRLW $4, Z0, Z1
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPSHUFB q50words<>(SB), X3, X3
+	VMOVQ X3, AX
+	KMOVQ AX, K1
+	VPEXTRQ $1, X3, AX
+	KMOVQ AX, K2
+	VPADDB Z24, Z0, K1, Z0
+	VPADDB Z24, Z1, K2, Z1
+	H8ALL
+
+s8next:
+	IMULQ $22, CX
+	ADDQ CX, SI
+
+s8store:
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  s8row
+	VZEROUPPER
+	RET
+
 // func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 //
 // packO8 stores the activation codes at nat (groups groups of eight

@@ -11,7 +11,7 @@ import (
 )
 
 // blockCodes returns the signed integer codes and the scale of block b of
-// a Q8_0 or Q4_0 row as the integer kernels multiply them.
+// a Q8_0, Q4_0 or Q5_0 row as the integer kernels multiply them.
 func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
 	var c [32]int32
 	nb := q.Cols / 32
@@ -20,6 +20,14 @@ func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
 		rec := q.Data[(row*nb+b)*34:]
 		for i := range c {
 			c[i] = int32(int8(rec[2+i]))
+		}
+		return c, float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
+	case Q5_0:
+		rec := q.Data[(row*nb+b)*22:]
+		qh := binary.LittleEndian.Uint32(rec[2:])
+		for i := 0; i < 16; i++ {
+			c[i] = int32(rec[6+i]&15|byte(qh>>i&1)<<4) - 16
+			c[16+i] = int32(rec[6+i]>>4|byte(qh>>(16+i)&1)<<4) - 16
 		}
 		return c, float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
 	default: // Q4_0
@@ -31,7 +39,7 @@ func blockCodes(q *QMatrix, row, b int) ([32]int32, float64) {
 	}
 }
 
-// TestIntMatMulG8 checks the eight-activation Q8_0 and Q4_0 prefill
+// TestIntMatMulG8 checks the eight-activation Q8_0, Q4_0 and Q5_0 prefill
 // kernels against the exact reference: each block's integer dot product
 // of weight and activation codes (computed here in int64), scaled by the
 // two block scales and summed in float64. The kernels' integer sums are
@@ -48,7 +56,7 @@ func TestIntMatMulG8(t *testing.T) {
 		t.Skip("no AVX-512 VNNI on this CPU: the float kernels run instead (tested by TestGGMLKernels)")
 	}
 	const rows = 37
-	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0, weights.Q5_0} {
 		for _, cols := range []int{32, 64, 96, 128, 160, 192, 224, 256, 288, 480, 768, 1376} {
 			data := randGGML(t, uint64(cols), d, rows, cols)
 			if d == weights.Q8_0 {
