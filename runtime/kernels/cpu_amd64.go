@@ -235,6 +235,15 @@ func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 //go:noescape
 func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 
+// dotRows8Q4KVNNI sets, for each of eight activations quantised by
+// actK8 and interleaved by interleaveK8 (codes xq, broadcast block scales
+// xs, 32-value sums s), the dot products of rows consecutive block_q4_K
+// rows of nblocks blocks from data with it; activation a's result for row
+// r goes to out + a·stride + 4r bytes. rows and nblocks are positive.
+//
+//go:noescape
+func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+
 // dot4bitRows8O8VNNI is dotRows8Q8_0O8VNNI for NF4/FP4 rows of halves
 // 32-value halves (16 code bytes each, high nibble first, rows consecutive
 // from codes) with activations quantised by act32g8 in even-odd order

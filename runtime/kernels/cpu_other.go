@@ -146,3 +146,6 @@ func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32
 
 func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int) {
 }
+
+func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int) {
+}

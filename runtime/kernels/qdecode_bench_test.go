@@ -128,8 +128,8 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 // with 110M's feed-forward matrix (2048×768) and 15M's (768×288), the
 // eight-activation kernels (g8) against the four-activation ones side by
 // side: pairs is the pair-at-a-time four-activation form, g4 the
-// four-block one (Q4_0 and NF4; Q8_0 and Q5_0 have none and run pairs),
-// g4vbmi its VBMI form.
+// four-block one (Q4_0 and NF4; Q8_0, Q5_0 and Q4_K have none and run
+// pairs), g4vbmi its VBMI form.
 func BenchmarkIntPrefill(b *testing.B) {
 	if !(Exec{}).vnni() {
 		b.Skip("no AVX-512 VNNI")
@@ -139,13 +139,16 @@ func BenchmarkIntPrefill(b *testing.B) {
 		rows, cols := shape[0], shape[1]
 		x := randVec(2, n*cols, 1)
 		out := make([]float32, n*rows)
-		for _, m := range []Method{Q4_0, Q8_0, Q5_0, NF4} {
+		for _, m := range []Method{Q4_0, Q8_0, Q5_0, Q4_K, NF4} {
+			if m == Q4_K && cols%256 != 0 {
+				continue
+			}
 			q := decodeSet(b, m, rows, cols, 0)[0]
 			for _, v := range []struct {
 				name               string
 				noG4, noVBMI, noG8 bool
 			}{{"pairs", true, true, true}, {"g4", false, true, true}, {"g4vbmi", false, false, true}, {"g8", false, false, false}} {
-				if v.name != "pairs" && v.name != "g8" && (m == Q8_0 || m == Q5_0) {
+				if v.name != "pairs" && v.name != "g8" && (m == Q8_0 || m == Q5_0 || m == Q4_K) {
 					continue // no such kernel
 				}
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, v.name), func(b *testing.B) {

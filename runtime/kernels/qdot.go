@@ -205,6 +205,8 @@ type intKernel struct {
 	// weight scales that rows8 reads for rows [lo, hi), computed once per
 	// tile of rows.
 	scales8 func(dst []float32, lo, hi int) []float32
+	// group8, when not nil, replaces interleave8O8 for quant8's layout.
+	group8 func(acts []*act8) *act8
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -214,7 +216,15 @@ func newIntKernel(q *QMatrix) intKernel {
 	switch q.Method {
 	case Q4_K:
 		nb := cols / 256
-		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
+		var quant8 func(x []float32) *act8
+		var rows8 func(g *act8, out []float32, stride, lo, hi int, ws []float32)
+		if !noG8 {
+			quant8 = actK8
+			rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
+				dotRows8Q4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &g.q[0], &g.dxv[0], &g.s16[0], &out[0], 4*stride)
+			}
+		}
+		return intKernel{quant8: quant8, rows8: rows8, group8: interleaveK8, quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &a.q[0], &a.d[0], &a.s32[0], &out[lo])
 		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
 			dotRows4Q4KVNNI(&q.Data[lo*nb*144], hi-lo, nb, &g.q[0], &g.d[0], &g.s32[0], &out[b*q.Rows+lo], 4*q.Rows)
@@ -589,7 +599,11 @@ func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
 		for b := 8 * g; b < min(8*g+8, n); b++ {
 			acts = append(acts, k.quant8(x[b*cols:(b+1)*cols]))
 		}
-		groups[g] = interleave8O8(acts)
+		if k.group8 != nil {
+			groups[g] = k.group8(acts)
+		} else {
+			groups[g] = interleave8O8(acts)
+		}
 		for _, a := range acts {
 			actPool.Put(a)
 		}
@@ -694,6 +708,51 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// actK8 quantises x (a multiple of 256 values) as act256 does for the
+// eight-activation Q4_K kernel: per 256-value block, its codes as four runs
+// of 64 in the kernel's order (32-value sub-blocks 0|2, 1|3, 4|6, 5|7),
+// its eight 32-value sums followed by 24 zeros (s16), and its scale
+// repeated 16 times (dxv).
+func actK8(x []float32) *act8 {
+	a := act256(x)
+	nb := len(x) / 256
+	k := actPool.Get().(*act8)
+	k.q, k.s16, k.dxv = grow(k.q, 256*nb), grow(k.s16, 32*nb), grow(k.dxv, 16*nb)
+	k.d, k.bias, k.s32 = k.d[:0], k.bias[:0], k.s32[:0] // a pooled buffer's
+	for b := 0; b < nb; b++ {
+		src, dst := a.q[256*b:256*b+256], k.q[256*b:256*b+256]
+		for r := 0; r < 4; r++ {
+			s0 := 32 * (r%2 + 4*(r/2)) // sub-blocks s0/32 and s0/32+2
+			copy(dst[64*r:64*r+32], src[s0:s0+32])
+			copy(dst[64*r+32:64*r+64], src[s0+64:s0+96])
+		}
+		copy(k.s16[32*b:32*b+8], a.s32[8*b:8*b+8])
+		clear(k.s16[32*b+8 : 32*b+32])
+		for l := 0; l < 16; l++ {
+			k.dxv[16*b+l] = a.d[b]
+		}
+	}
+	actPool.Put(a)
+	return k
+}
+
+// interleaveK8 interleaves up to eight activations quantised by actK8,
+// padding to eight with zero ones: per 256-value block, each activation's
+// 256 codes in turn (q), each one's 32 words of sums (s16) and each one's
+// 16 scales (dxv).
+func interleaveK8(acts []*act8) *act8 {
+	nb := len(acts[0].q) / 256
+	g := &act8{q: make([]int8, 2048*nb), s16: make([]int16, 256*nb), dxv: make([]float32, 128*nb)}
+	for j := 0; j < nb; j++ {
+		for i, a := range acts {
+			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
+			copy(g.s16[256*j+32*i:256*j+32*(i+1)], a.s16[32*j:32*(j+1)])
+			copy(g.dxv[128*j+16*i:128*j+16*(i+1)], a.dxv[16*j:16*(j+1)])
+		}
+	}
+	return g
 }
 
 // interleave8O8 interleaves up to eight activations quantised by act32g8

@@ -736,6 +736,160 @@ s8store:
 	VZEROUPPER
 	RET
 
+// The eight-activation Q4_K prefill kernel. A block_q4_K record's 128 code
+// bytes are two loads; their low and high nibbles are four registers of
+// two 32-value sub-blocks each (sub-blocks 0|2, 1|3, 4|6 and 5|7), and the
+// activation (act256, repacked by packK8 in the same order) meets them by
+// VPMADDUBSW; VPMADDWD/VPDPWSSD then weight each pair of products with its
+// sub-block's 6-bit scale, spread over the words by VPERMW, so that one
+// conversion per activation and block serves 256 codes. The mins meet the
+// activation's 32-value sums by one VPMADDWD. Per activation and block:
+// acc += xd·(d·Σ sc·(q·x) − dmin·Σ m·S).
+
+// k8words spreads sub-block scales over the 32 words of a register: words
+// 0-15 get scale a and 16-31 scale b, for (a, b) = (0, 2), (1, 3), (4, 6)
+// and (5, 7) in turn.
+DATA k8words<>+0(SB)/8, $0
+DATA k8words<>+8(SB)/8, $0
+DATA k8words<>+16(SB)/8, $0
+DATA k8words<>+24(SB)/8, $0
+DATA k8words<>+32(SB)/8, $0x0002000200020002
+DATA k8words<>+40(SB)/8, $0x0002000200020002
+DATA k8words<>+48(SB)/8, $0x0002000200020002
+DATA k8words<>+56(SB)/8, $0x0002000200020002
+DATA k8words<>+64(SB)/8, $0x0001000100010001
+DATA k8words<>+72(SB)/8, $0x0001000100010001
+DATA k8words<>+80(SB)/8, $0x0001000100010001
+DATA k8words<>+88(SB)/8, $0x0001000100010001
+DATA k8words<>+96(SB)/8, $0x0003000300030003
+DATA k8words<>+104(SB)/8, $0x0003000300030003
+DATA k8words<>+112(SB)/8, $0x0003000300030003
+DATA k8words<>+120(SB)/8, $0x0003000300030003
+DATA k8words<>+128(SB)/8, $0x0004000400040004
+DATA k8words<>+136(SB)/8, $0x0004000400040004
+DATA k8words<>+144(SB)/8, $0x0004000400040004
+DATA k8words<>+152(SB)/8, $0x0004000400040004
+DATA k8words<>+160(SB)/8, $0x0006000600060006
+DATA k8words<>+168(SB)/8, $0x0006000600060006
+DATA k8words<>+176(SB)/8, $0x0006000600060006
+DATA k8words<>+184(SB)/8, $0x0006000600060006
+DATA k8words<>+192(SB)/8, $0x0005000500050005
+DATA k8words<>+200(SB)/8, $0x0005000500050005
+DATA k8words<>+208(SB)/8, $0x0005000500050005
+DATA k8words<>+216(SB)/8, $0x0005000500050005
+DATA k8words<>+224(SB)/8, $0x0007000700070007
+DATA k8words<>+232(SB)/8, $0x0007000700070007
+DATA k8words<>+240(SB)/8, $0x0007000700070007
+DATA k8words<>+248(SB)/8, $0x0007000700070007
+GLOBL k8words<>(SB), RODATA|NOPTR, $256
+
+// K8ACT adds activation i's share of the block whose codes are in Z0
+// (sub-blocks 0|2), Z12 (1|3), Z1 (4|6) and Z13 (5|7), spread scales in
+// Z2-Z5, mins as words in Z6, d and dmin broadcast in Z28 and Z29, to acc:
+// its 256 codes at 256i(DI), 32-value sums (eight words, then zeros) at
+// 64i(R9), broadcast scale at 64i(R10).
+#define K8ACT(i, acc, ta, tb) \
+	VPMADDUBSW (256*i)(DI), Z0, ta; \
+	VPMADDWD Z2, ta, tb; \
+	VPMADDUBSW (256*i+64)(DI), Z12, ta; \
+	VPDPWSSD Z3, ta, tb; \
+	VPMADDUBSW (256*i+128)(DI), Z1, ta; \
+	VPDPWSSD Z4, ta, tb; \
+	VPMADDUBSW (256*i+192)(DI), Z13, ta; \
+	VPDPWSSD Z5, ta, tb; \
+	VCVTDQ2PS tb, tb; \
+	VMULPS Z28, tb, tb; \
+	VPMADDWD (64*i)(R9), Z6, ta; \
+	VCVTDQ2PS ta, ta; \
+	VFNMADD231PS Z29, ta, tb; \
+	VFMADD231PS (64*i)(R10), tb, acc
+
+// func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+TEXT ·dotRows8Q4KVNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+
+k8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ s+40(FP), R9
+	LEAQ k8words<>(SB), AX
+	VMOVDQU64 (AX), Z24
+	VMOVDQU64 64(AX), Z25
+	VMOVDQU64 128(AX), Z26
+	VMOVDQU64 192(AX), Z27
+	G8CLEAR
+
+k8block:
+	MOVL 4(SI), AX
+	MOVL 8(SI), R8
+	MOVL 12(SI), DX
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL R8, R12
+	ANDL $0x3f3f3f3f, R12
+	VMOVD R11, X14
+	VMOVD R12, X6
+	MOVL DX, R11
+	ANDL $0x0f0f0f0f, R11
+	SHRL $2, AX
+	ANDL $0x30303030, AX
+	ORL  AX, R11
+	SHRL $4, DX
+	ANDL $0x0f0f0f0f, DX
+	SHRL $2, R8
+	ANDL $0x30303030, R8
+	ORL  R8, DX
+	VPINSRD $1, R11, X14, X14
+	VPINSRD $1, DX, X6, X6
+	VPMOVZXBW X14, X14
+	VPMOVZXBW X6, X6
+	VPERMW Z14, Z24, Z2
+	VPERMW Z14, Z25, Z3
+	VPERMW Z14, Z26, Z4
+	VPERMW Z14, Z27, Z5
+	MOVWLZX (SI), AX
+	VMOVD AX, X7
+	VCVTPH2PS X7, X7
+	VBROADCASTSS X7, Z28
+	MOVWLZX 2(SI), AX
+	VMOVD AX, X7
+	VCVTPH2PS X7, X7
+	VBROADCASTSS X7, Z29
+	VMOVDQU64 16(SI), Z0
+	VMOVDQU64 80(SI), Z1
+	VPSRLW $4, Z0, Z12
+	VPSRLW $4, Z1, Z13
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPANDD Z15, Z12, Z12
+	VPANDD Z15, Z13, Z13
+	K8ACT(0, Z16, Z7, Z8)
+	K8ACT(1, Z17, Z9, Z10)
+	K8ACT(2, Z18, Z11, Z14)
+	K8ACT(3, Z19, Z30, Z31)
+	K8ACT(4, Z20, Z7, Z8)
+	K8ACT(5, Z21, Z9, Z10)
+	K8ACT(6, Z22, Z11, Z14)
+	K8ACT(7, Z23, Z30, Z31)
+	ADDQ $144, SI
+	ADDQ $2048, DI
+	ADDQ $512, R9
+	ADDQ $512, R10
+	DECQ CX
+	JNZ  k8block
+
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  k8row
+	VZEROUPPER
+	RET
+
 // func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 //
 // packO8 stores the activation codes at nat (groups groups of eight

@@ -277,3 +277,77 @@ func TestIntMatMulG8NF4(t *testing.T) {
 		}
 	}
 }
+
+// TestIntMatMulG8Q4K checks the eight-activation Q4_K prefill kernel
+// against the exact reference: per 256-value block, d·Σ sc·(q·x) −
+// dmin·Σ m·S with the 6-bit scales and mins unpacked here, in integers,
+// times the activation's block scale; 1 to 5 blocks per row.
+func TestIntMatMulG8Q4K(t *testing.T) {
+	if !(Exec{}).vnni() {
+		t.Skip("no AVX-512 VNNI")
+	}
+	const rows = 19
+	for _, cols := range []int{256, 512, 768, 1280} {
+		nb := cols / 256
+		data := randGGML(t, uint64(cols), weights.Q4_K, rows, cols)
+		q, err := FromGGML(weights.Q4_K, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{8, 13} {
+			x := randVec(uint64(n*cols), n*cols, 1)
+			clear(x[cols : cols+256])
+			x[2*cols+7] = 1e4
+			out := make([]float32, n*rows)
+			if err := (Exec{Threads: 2}).QMatMul(out, x, q, n); err != nil {
+				t.Fatal(err)
+			}
+			for b := 0; b < n; b++ {
+				a := act256(x[b*cols : (b+1)*cols])
+				for r := 0; r < rows; r++ {
+					var want, mag float64
+					for k := 0; k < nb; k++ {
+						rec := data[(r*nb+k)*144:]
+						d := float64(half.F16ToF32(binary.LittleEndian.Uint16(rec)))
+						dmin := float64(half.F16ToF32(binary.LittleEndian.Uint16(rec[2:])))
+						sc, qs := rec[4:16], rec[16:144]
+						xd := float64(a.d[k])
+						var isum, msum int64
+						for s := 0; s < 8; s++ {
+							var scale, m int64
+							if s < 4 {
+								scale, m = int64(sc[s]&63), int64(sc[s+4]&63)
+							} else {
+								scale = int64(sc[s+4]&15 | sc[s-4]>>6<<4)
+								m = int64(sc[s+4]>>4 | sc[s]>>6<<4)
+							}
+							var sum int64
+							for j := 0; j < 32; j += 4 {
+								var quad int64
+								for i := j; i < j+4; i++ {
+									c := qs[32*(s/2)+i]
+									if s%2 == 1 {
+										c >>= 4
+									}
+									v := int64(a.q[256*k+32*s+i])
+									quad += int64(c&15) * v
+									sum += v
+								}
+								isum += scale * quad
+								mag += math.Abs(float64(scale*quad) * d * xd)
+							}
+							msum += m * sum
+							mag += math.Abs(float64(m*sum) * dmin * xd)
+						}
+						want += xd * (d*float64(isum) - dmin*float64(msum))
+					}
+					got := float64(out[b*rows+r])
+					if math.Abs(got-want) > 1.2e-7*mag*float64(8+nb)+1e-30 {
+						t.Fatalf("%d cols n=%d: activation %d row %d: %g, want %g (Σ|term| %g)", cols, n, b, r, got, want, mag)
+					}
+				}
+				actPool.Put(a)
+			}
+		}
+	}
+}
