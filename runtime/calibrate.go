@@ -353,6 +353,9 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		return st, err
 	}
 	st.Rounds, st.Spread = got.Rounds, got.Spread
+	if s.onSettle != nil {
+		s.onSettle(big, got)
+	}
 	t := got.T
 	if big.Layers > 1 {
 		st.Layer = max((t[1]-t[0])/float64(big.Layers-1), 0)

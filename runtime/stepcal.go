@@ -72,6 +72,9 @@ type StepCalibrator struct {
 
 	mu  sync.Mutex
 	mem map[string]Step
+	// onSettle, when set, sees each measurement's rounds (the stability
+	// benchmark compares them with one round's).
+	onSettle func(p arch.Config, got settled)
 	// tempBytes counts the bytes written to temporary files, work the
 	// tokens forwarded times the parameters of the model forwarding them.
 	tempBytes, work atomic.Int64

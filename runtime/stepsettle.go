@@ -41,7 +41,9 @@ var defaultSettle = settlePolicy{MinRounds: stepMinRounds, MaxRounds: stepMaxRou
 // the spread: (largest - smallest) / median of the rounds' steps, the
 // larger of the two models'.
 type settled struct {
-	T      [2]float64
+	T [2]float64
+	// First is the first round's medians: what one round alone measured.
+	First  [2]float64
 	Rounds int
 	Agreed bool
 	Spread float64
@@ -74,6 +76,9 @@ func settle(round func() ([2]float64, error), now func() time.Time, p settlePoli
 			rounds[i] = append(rounds[i], t[i])
 		}
 		out.Rounds = n + 1
+		if n == 0 {
+			out.First = t
+		}
 		if out.Rounds >= 2 {
 			out.Agreed = close2(rounds[0], p.Agree) && close2(rounds[1], p.Agree)
 			if out.Agreed && out.Rounds >= p.MinRounds {
