@@ -240,22 +240,68 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 	e.parallelRows(H, 1, 2*s.N*T*d, func(h0, h1 int) {
 		for h := h0; h < h1; h++ {
 			g := h / G
+			// Four query rows at a time score the keys all four see four
+			// at a time (dot4x4AVX512, each key and query row loaded once
+			// per tile, not once per pair) and sum those keys' values
+			// sixteen columns at a time with the four output rows in
+			// registers (axpy4x16AVX512); each row's last keys and the
+			// rows left over take keyScores and accumulateValues.
+			tiled := 0
+			if tile4 && s.N >= 4 && d%16 == 0 && e.avx512() {
+				tiled = s.N / 4 * 4
+			}
 			for i := 0; i < s.N; i++ {
 				lim := s.Pos + i // last visible key
 				row := p[(h*s.N+i)*T : (h*s.N+i)*T+lim+1]
 				qi := q[(i*H+h)*d : (i*H+h+1)*d]
-				keyScores(row, qi, k, g*d, s.KVHeads*d, lim+1, scale)
+				done := 0 // keys already scored
+				if i < tiled {
+					done = (s.Pos + i/4*4 + 1) / 4 * 4 // seen by rows i/4*4 .. +3
+					if i%4 == 0 && done > 0 {
+						for c := 0; c < done; c += 4 {
+							dot4x4AVX512(&k[(c*s.KVHeads+g)*d], s.KVHeads*d, &qi[0], H*d, d, &row[c], T, nil)
+						}
+					}
+					for c := range row[:done] {
+						row[c] *= scale
+					}
+				}
+				keyScores(row[done:], qi, k, (done*s.KVHeads+g)*d, s.KVHeads*d, lim+1-done, scale)
 				l := softmaxInPlace(row)
 				if lse != nil {
 					lse[h*s.N+i] = l
 				}
 				oi := out[(i*H+h)*d : (i*H+h+1)*d]
-				clear(oi)
-				accumulateValues(oi, row, v, g*d, s.KVHeads*d, lim+1)
+				if i >= tiled {
+					clear(oi)
+					accumulateValues(oi, row, v, g*d, s.KVHeads*d, lim+1)
+					continue
+				}
+				if i%4 != 3 {
+					continue // the tile's values wait for its four rows
+				}
+				i0 := i - 3
+				for b := i0; b <= i; b++ {
+					clear(out[(b*H+h)*d : (b*H+h+1)*d])
+				}
+				if done > 0 {
+					for c := 0; c < d; c += 16 {
+						axpy4x16AVX512(&out[(i0*H+h)*d+c], H*d, &p[(h*s.N+i0)*T], T, &v[g*d+c], s.KVHeads*d, done)
+					}
+				}
+				for b := i0; b <= i; b++ {
+					ob := out[(b*H+h)*d : (b*H+h+1)*d]
+					rb := p[(h*s.N+b)*T+done : (h*s.N+b)*T+s.Pos+b+1]
+					accumulateValues(ob, rb, v, (done*s.KVHeads+g)*d, s.KVHeads*d, len(rb))
+				}
 			}
 		}
 	})
 }
+
+// tile4 lets eagerForward score four query rows at a time, for tests
+// that compare it with the row-at-a-time form.
+var tile4 = true
 
 // softmaxInPlace replaces row by its softmax and returns its log-sum-exp.
 // Entries of -Inf become 0. The exponentials are computed sixteen at a

@@ -19,12 +19,22 @@ func BenchmarkAttention(b *testing.B) {
 		v := randVec(3, s.Keys()*s.KVHeads*s.HeadDim, 1)
 		out := make([]float32, len(q))
 		lse := make([]float32, s.Heads*s.N)
-		for _, kind := range []AttnKernel{AttnEager, AttnFlash2} {
-			b.Run(fmt.Sprintf("fwd/n=%d,pos=%d/%v", s.N, s.Pos, kind), func(b *testing.B) {
+		for _, c := range []struct {
+			kind AttnKernel
+			name string
+			rows bool // eager one query row at a time
+		}{{AttnEager, "eager-rows", true}, {AttnEager, "eager", false}, {AttnFlash2, "flash2", false}} {
+			if c.rows && s.N < 4 {
+				continue // the same kernel
+			}
+			b.Run(fmt.Sprintf("fwd/n=%d,pos=%d/%s", s.N, s.Pos, c.name), func(b *testing.B) {
+				old := tile4
+				tile4 = !c.rows
+				defer func() { tile4 = old }()
 				b.ReportAllocs()
 				defer cpuMetric(b)()
 				for b.Loop() {
-					_ = Exec{}.AttentionForward(kind, out, lse, q, k, v, s)
+					_ = Exec{}.AttentionForward(c.kind, out, lse, q, k, v, s)
 				}
 			})
 		}

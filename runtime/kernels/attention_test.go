@@ -46,6 +46,10 @@ var attnShapes = []AttnShape{
 	{N: 70, Pos: 0, Heads: 2, KVHeads: 1, HeadDim: 8},   // several query and key blocks
 	{N: 1, Pos: 100, Heads: 8, KVHeads: 4, HeadDim: 8},  // decode against a cache
 	{N: 5, Pos: 130, Heads: 6, KVHeads: 3, HeadDim: 12}, // chunked prefill
+	// Four query rows at a time (HeadDim a multiple of 16): rows left
+	// over, and a chunk whose rows see keys past a multiple of four.
+	{N: 11, Pos: 0, Heads: 2, KVHeads: 1, HeadDim: 48},
+	{N: 9, Pos: 6, Heads: 4, KVHeads: 2, HeadDim: 64},
 }
 
 func TestAttentionKernelsAgree(t *testing.T) {

@@ -81,6 +81,13 @@ func dot4x2AVX2(w *float32, stride int, x *float32, xstride int, n int, acc *[8]
 //go:noescape
 func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32)
 
+// axpy4x16AVX512 adds, for b < 4, Σ_{c<count} p[b·pstride+c]·v_c to the
+// 16 floats at y + b·ystride, v_c being the 16 floats at v + c·vstride
+// (strides in elements), in order of c.
+//
+//go:noescape
+func axpy4x16AVX512(y *float32, ystride int, p *float32, pstride int, v *float32, vstride int, count int)
+
 // dotQ4_0AVX2 returns the dot product of nblocks consecutive block_q4_0
 // records with x.
 //
