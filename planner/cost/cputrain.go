@@ -135,7 +135,7 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 // per LoRA adapter, in distinct tensors of [seq, width] (checked against
 // TrainStep.HeldBytes for every method and checkpointing setting):
 //
-//   - a block that keeps its activations holds 23 [T,dim], 10 [T,hidden]
+//   - a block that keeps its activations holds 23 [T,dim], 9 [T,hidden]
 //     and 6 [T,kv_dim] tensors, and each adapter on an (in, out) weight
 //     adds [T,in] + 3 [T,out] + 2 [T,rank], and 3 [T,in] more with
 //     dropout (the mask's product and its gradients), besides the mask;
@@ -143,9 +143,9 @@ func (w *Workload) cpuTrainingMemory(dev Device) Memory {
 //     gradient); the recomputation runs in one shared forward graph (10
 //     [T,dim] + 3 [T,hidden] + 3 [T,kv_dim], per adapter 2 [T,out] +
 //     [T,rank], and [T,dim] per q, k or v adapter with dropout) and one
-//     shared backward graph (26 [T,dim] + 10 [T,hidden] + 6 [T,kv_dim],
+//     shared backward graph (26 [T,dim] + 9 [T,hidden] + 6 [T,kv_dim],
 //     adapters as in a kept block, and one block's weight gradients);
-//   - under selective checkpointing a block keeps 21 [T,dim], 10 [T,hidden]
+//   - under selective checkpointing a block keeps 21 [T,dim], 9 [T,hidden]
 //     and 4 [T,kv_dim] (the rotated q and k and their gradients are
 //     recomputed), adapters as in a kept block;
 //   - outside the blocks: 2 [T,vocab], and 5 [T,dim] (the embedded input,
@@ -168,7 +168,7 @@ func (w *Workload) cpuTrainGraph() (acts, logits, gradNodes, recompute int64) {
 		drop = 1
 	}
 	var kept, fwd, bwd, masks, blockAdapters float64
-	kept, fwd, bwd = 23*d+10*h+6*kv, 10*d+3*h+3*kv, 26*d+10*h+6*kv
+	kept, fwd, bwd = 23*d+9*h+6*kv, 10*d+3*h+3*kv, 26*d+9*h+6*kv
 	t := w.targets()
 	qkv := 0.0
 	for _, n := range []string{"q_proj", "k_proj", "v_proj"} {

@@ -256,6 +256,24 @@ func (o *swigluOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgoni
 	return gorgonia.Nodes{da, du}, nil
 }
 
+// DiffWRT reports that the sigmoid is differentiable.
+func (o *sigmoidOp) DiffWRT(n int) []bool { return allTrue(n) }
+
+// SymDiff returns dx = (y∘σ(−x))∘g: the values of the nodes that
+// Gorgonia's own Sigmoid adds (it rewrites 1−y as σ(−x) and multiplies in
+// that order), bit for bit, in one op (kernels.SigmoidGrad) and one
+// tensor, where Gorgonia's nodes allocate one and overwrite y.
+func (o *sigmoidOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	n, err := gorgonia.ApplyOp(newGrad(o.name+".dx", []int{2, 2, 2, 2}, 0, func(dst []float32, v [][]float32, _ []tensor.Shape) error {
+		kernels.SigmoidGrad(dst, v[0], v[1], v[2])
+		return nil
+	}), in[0], out, grad)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
+	}
+	return gorgonia.Nodes{n}, nil
+}
+
 // DiffWRT reports that taking the last row is differentiable.
 func (o *lastRowOp) DiffWRT(n int) []bool { return allTrue(n) }
 

@@ -138,13 +138,13 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
 }
 
-// swiglu returns silu(gate)·up: one fused op, or Gorgonia's Sigmoid and
-// two HadamardProds.
+// swiglu returns silu(gate)·up: one fused op, or a sigmoid (Gorgonia's,
+// vectorised: sigmoidOp) and two of Gorgonia's HadamardProds.
 func (b *builder) swiglu(gate, up *gorgonia.Node, name string) *gorgonia.Node {
 	if b.fused {
 		return b.apply(newSwiGLU(name, b.reuse), name, gate, up)
 	}
-	sig := b.std(name+".sigmoid", func() (*gorgonia.Node, error) { return gorgonia.Sigmoid(gate) })
+	sig := b.apply(newSigmoid(name+".sigmoid", b.reuse), name+".sigmoid", gate)
 	silu := b.std(name+".silu", func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(gate, sig) })
 	return b.std(name, func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(silu, up) })
 }

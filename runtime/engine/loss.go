@@ -5,6 +5,8 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -20,7 +22,11 @@ import (
 // in float32 (kernels.ExpScale, as torch's do), the loss's sum over rows in
 // float64, and the result is rounded to float32.
 type crossEntropyOp struct {
-	name    string
+	name string
+	// threads is how many goroutines share the rows (one when 0 or 1):
+	// each row's terms are computed alone and the loss sums them in row
+	// order, so the bits do not depend on it.
+	threads int
 	targets []int32
 	weights []float32
 	// lse holds each row's log-sum-exp from the last forward run, for
@@ -28,6 +34,8 @@ type crossEntropyOp struct {
 	lse []float64
 	// mx holds each row's largest logit, the shift of its exponentials.
 	mx []float32
+	// terms holds each row's weighted loss from the last forward run.
+	terms []float64
 	// exps is the backward op's output [T, vocab], reused from run to
 	// run: the forward op leaves each row's exponentials e^(x−mx) there,
 	// and the backward op scales them in place into the gradient instead
@@ -76,33 +84,76 @@ func (o *crossEntropyOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	var loss float64
 	o.lse = append(o.lse[:0], make([]float64, t)...)
 	o.mx = append(o.mx[:0], make([]float32, t)...)
+	o.terms = append(o.terms[:0], make([]float64, t)...)
 	if o.exps == nil || !o.exps.Shape().Eq(tensor.Shape{t, v}) {
 		o.exps = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(t, v))
 	}
 	e := o.exps.Float32s()
-	for r := range t {
-		if o.weights[r] == 0 {
-			continue
+	rowsOver(t, o.threads, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			if o.weights[r] == 0 {
+				continue
+			}
+			row := x[r*v : (r+1)*v]
+			o.lse[r], o.mx[r] = logSumExp(row, e[r*v:(r+1)*v])
+			o.terms[r] = float64(o.weights[r]) * (o.lse[r] - float64(row[o.targets[r]]))
 		}
-		row := x[r*v : (r+1)*v]
-		o.lse[r], o.mx[r] = logSumExp(row, e[r*v:(r+1)*v])
-		loss += float64(o.weights[r]) * (o.lse[r] - float64(row[o.targets[r]]))
+	})
+	var loss float64
+	for r, term := range o.terms {
+		if o.weights[r] != 0 {
+			loss += term
+		}
 	}
 	return gorgonia.NewF32(float32(loss)), nil
+}
+
+// rowsOver calls fn on threads runs of [0, rows) of about equal length,
+// each on its own goroutine (the first on the caller's), and waits for
+// them; one run when threads ≤ 1, GOMAXPROCS runs when it is negative (as
+// kernels.Exec counts threads).
+func rowsOver(rows, threads int, fn func(lo, hi int)) {
+	if threads < 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	if threads <= 1 || rows < 2 {
+		fn(0, rows)
+		return
+	}
+	chunk := (rows + threads - 1) / threads
+	var wg sync.WaitGroup
+	for lo := chunk; lo < rows; lo += chunk {
+		wg.Go(func() { fn(lo, min(lo+chunk, rows)) })
+	}
+	fn(0, min(chunk, rows))
+	wg.Wait()
 }
 
 // logSumExp returns log Σ exp(x), the exponentials summed in float32 with
 // the row's maximum, which it also returns, subtracted; scratch, as long as
 // x, receives them (e^(x−max)).
 func logSumExp(x, scratch []float32) (float64, float32) {
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
+	mx := maxOf(x)
 	return float64(mx) + math.Log(float64(kernels.ExpScale(scratch, x, mx, 1))), mx
+}
+
+// maxOf returns the largest element of x (NaN if any is NaN), as one
+// chain of the max builtin would, but in eight independent chains: max
+// is exact and, with +0 above −0, does not depend on the order.
+func maxOf(x []float32) float32 {
+	m := [8]float32{x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]}
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		c := x[i : i+8 : i+8]
+		m[0], m[1], m[2], m[3] = max(m[0], c[0]), max(m[1], c[1]), max(m[2], c[2]), max(m[3], c[3])
+		m[4], m[5], m[6], m[7] = max(m[4], c[4]), max(m[5], c[5]), max(m[6], c[6]), max(m[7], c[7])
+	}
+	for ; i < len(x); i++ {
+		m[0] = max(m[0], x[i])
+	}
+	return max(max(max(m[0], m[1]), max(m[2], m[3])), max(max(m[4], m[5]), max(m[6], m[7])))
 }
 
 // DiffWRT reports that the loss is differentiable in the logits.
@@ -161,22 +212,24 @@ func (o *crossEntropyGrad) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, fmt.Errorf("engine: %s: the loss has not run", o.String())
 	}
 	d := out.Float32s()
-	for r := range t {
-		w := o.loss.weights[r]
-		dst := d[r*v : (r+1)*v]
-		if w == 0 {
-			clear(dst)
-			continue
+	rowsOver(t, o.loss.threads, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			w := o.loss.weights[r]
+			dst := d[r*v : (r+1)*v]
+			if w == 0 {
+				clear(dst)
+				continue
+			}
+			lse := o.loss.lse[r] // the forward op ran first: its output is an input here
+			k := float64(g) * float64(w)
+			// k·e^(x−lse) as e^(x−mx)·(k·e^(mx−lse)): the shift is the
+			// row's own float32 maximum, so no rounding of lse to float32
+			// enters every element. The forward op left e^(x−mx) in dst.
+			mx := o.loss.mx[r]
+			kernels.Scale(dst, float32(k*math.Exp(float64(mx)-lse)))
+			dst[o.loss.targets[r]] -= float32(k)
 		}
-		lse := o.loss.lse[r] // the forward op ran first: its output is an input here
-		k := float64(g) * float64(w)
-		// k·e^(x−lse) as e^(x−mx)·(k·e^(mx−lse)): the shift is the row's
-		// own float32 maximum, so no rounding of lse to float32 enters
-		// every element. The forward op left e^(x−mx) in dst.
-		mx := o.loss.mx[r]
-		kernels.Scale(dst, float32(k*math.Exp(float64(mx)-lse)))
-		dst[o.loss.targets[r]] -= float32(k)
-	}
+	})
 	return out, nil
 }
 

@@ -573,6 +573,32 @@ func (o *swigluOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	return out, nil
 }
 
+// sigmoidOp is Gorgonia's element-wise Sigmoid, bit for bit
+// (kernels.Sigmoid), vectorised: the unfused SwiGLU's gate activation.
+type sigmoidOp struct{ opBase }
+
+func newSigmoid(name string, reuse bool) *sigmoidOp {
+	return &sigmoidOp{opBase{name: name, dims: []int{2, 2}, reuse: reuse}}
+}
+
+func (o *sigmoidOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Clone(), nil
+}
+
+func (o *sigmoidOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	x, xs, err := floats(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	out := o.output(xs...)
+	kernels.Sigmoid(out.Float32s(), x)
+	return out, nil
+}
+
 // lastRowOp keeps the last row of X [T, d] as a [1, d] matrix: only the
 // last position's logits are needed to generate. In a ForwardBatch call it
 // keeps the last row of each sequence whose logits are wanted, [outs, d].

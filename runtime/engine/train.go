@@ -162,7 +162,7 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	ce := &crossEntropyOp{name: "loss"}
+	ce := &crossEntropyOp{name: "loss", threads: e.exec.Threads}
 	loss, err := gorgonia.ApplyOpWithName(ce, "loss", logits)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

@@ -477,6 +477,7 @@ func (e Exec) flash2Backward(dq, dk, dv, q, k, v, out, lse, dout []float32, s At
 		pb := make([]float32, br*bc)
 		dsb := make([]float32, br*bc)
 		dd := make([]float32, br)
+		vis := make([]int, br)
 		for g := g0; g < g1; g++ {
 			for h := g * G; h < (g+1)*G; h++ {
 				for i0 := 0; i0 < s.N; i0 += br {
@@ -507,11 +508,25 @@ func (e Exec) flash2Backward(dq, dk, dv, q, k, v, out, lse, dout []float32, s At
 								dsrow[c] = scale * pv * (dsrow[c] - dd[r])
 							}
 							accumulateValues(dq[o:o+d], dsrow, k, base, KV*d, visible)
-							for c := range prow {
-								kv := base + c*KV*d
-								Axpy(dv[kv:kv+d], prow[c], doi)
-								Axpy(dk[kv:kv+d], dsrow[c], qi)
+							vis[r] = visible
+						}
+						// dV += Pᵀ·dO and dK += dSᵀ·Q, key by key: each key's
+						// rows in order (the rows that see key c are those
+						// from the first whose visible count passes c: the
+						// counts grow with r), so every element is summed
+						// in the order of one Axpy per row and key.
+						r0 := 0
+						for c := range nc {
+							for r0 < nr && vis[r0] <= c {
+								r0++
 							}
+							if r0 == nr {
+								break
+							}
+							kv := (j0+c)*KV*d + g*d
+							o := ((i0+r0)*H + h) * d
+							axpyRows(dv[kv:kv+d], pb[r0*bc+c:], bc, dout[o:], H*d, nr-r0)
+							axpyRows(dk[kv:kv+d], dsb[r0*bc+c:], bc, q[o:], H*d, nr-r0)
 						}
 					}
 				}

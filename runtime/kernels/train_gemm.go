@@ -49,6 +49,7 @@ type trainScratch struct {
 	panel []float32 // [kc][32]: 32 weight rows, transposed
 	a     []float32 // [8][kc]: the last input rows short of eight, zero-padded
 	c     []float32 // [n8+8][32]: results of the tails (weight rows short of 32, input rows short of 8)
+	wide  []float32 // [kc][32]: the weight gradient's 32 rows of Gᵀ, gathered (trainGemmRange)
 }
 
 var trainScratchPool = sync.Pool{New: func() any { return new(trainScratch) }}

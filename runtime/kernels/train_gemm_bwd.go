@@ -88,7 +88,31 @@ func trainGemmRange(out, a []float32, as, ak int, b []float32, bs, lo, hi, kdim,
 				clear(out[i*n+n32 : (i+1)*n])
 			}
 		}
-		for i := lo; i < full; i += 8 {
+		i := lo
+		if ak != 1 && as == 1 {
+			// dW = Gᵀ·X: A's values for one p lie along a row of G, its
+			// rows a whole row of G apart. Thirty-two of them at a time
+			// are gathered into [kb][32] with one copy per p, which reads
+			// whole cache lines (and each page once) for four tiles of
+			// eight rows instead of one; the sums are those of the tiles
+			// below.
+			s.wide = grow(s.wide, 32*kb)
+			pk := s.wide[:32*kb]
+			for ; i+32 <= full; i += 32 {
+				for p := range kb {
+					copy(pk[p*32:p*32+32], a[(p0+p)*ak+i:])
+				}
+				_ = b[(p0+kb-1)*bs+n32-1]
+				for q := 0; q < 32; q += 8 {
+					_ = out[(i+q+7)*n+n32-1]
+					for j := 0; j < n32; j += 32 {
+						trainGemm8x32AVX512(&pk[q], 1, 32, &b[p0*bs+j], bs, kb, &out[(i+q)*n+j], n, kb, add)
+					}
+					gemmTail(out, a, as, ak, b, bs, i+q, i+q+8, p0, kb, n32, n)
+				}
+			}
+		}
+		for ; i < full; i += 8 {
 			_ = a[(i+7)*as+(p0+kb-1)*ak]
 			_ = out[(i+7)*n+n32-1]
 			pa, sa, ka := a[i*as+p0*ak:], as, ak

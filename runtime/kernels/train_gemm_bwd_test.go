@@ -15,7 +15,7 @@ func TestTrainGradientProducts(t *testing.T) {
 	if !(Exec{}).avx512() {
 		t.Skip("no AVX-512: the training products are MatMulNN and MatMulTransA")
 	}
-	for _, sh := range [][3]int{{8, 16, 32}, {3, 5, 33}, {9, 300, 64}, {17, 70, 100}, {128, 288, 288}, {24, 768, 288}, {13, 1000, 172}, {40, 64, 32}} {
+	for _, sh := range [][3]int{{8, 16, 32}, {3, 5, 33}, {9, 300, 64}, {17, 70, 100}, {128, 288, 288}, {24, 768, 288}, {13, 1000, 172}, {40, 64, 32}, {300, 96, 288}, {600, 45, 40}} {
 		n, m, k := sh[0], sh[1], sh[2]
 		a := randVec(1, n*m, 1)
 		bnn := randVec(2, m*k, 1)
