@@ -383,6 +383,16 @@ def _local(t):
     return t.to_local() if hasattr(t, "to_local") else t
 
 
+def _all_finite(t):
+    """Reports (as a 0-dim tensor on t's device) whether every element of t is finite,
+    checking 16M elements at a time so that the check's temporaries stay small next to
+    the largest gradient."""
+    flat = t.reshape(-1)
+    if flat.numel() == 0:
+        return torch.ones((), dtype=torch.bool, device=t.device)
+    return torch.stack([torch.isfinite(c).all() for c in flat.split(1 << 24)]).all()
+
+
 def _to_host(v):
     if torch.is_tensor(v):
         return (v.device, _local(v).detach().to("cpu", copy=True))
@@ -483,7 +493,7 @@ class NonFiniteGuard(torch.optim.Optimizer):
         flags = []
         for p in self._params():
             if p.grad is not None:
-                flags.append(torch.isfinite(_local(p.grad)).all())
+                flags.append(_all_finite(_local(p.grad)))
         if flags:
             ok = bool(torch.stack([f.to(flags[0].device) for f in flags]).all())
         if loss is not None and torch.is_tensor(loss):

@@ -84,17 +84,20 @@ def pair(s, label, t):
 def ratio(a, b):
     return f"{a / b:.2f}" if a and b else '-'
 for r in rows:
-    if 'decode_cpu_s' in r:
-        r['decode_cpu_rate'] = r['decode_tokens'] / r['decode_cpu_s'] if r['decode_cpu_s'] else 0
-print(f"decode tokens per CPU-second at {threads[0]} thread(s), whisperc ÷ llama.cpp (steadier than wall clock on a shared machine)\n")
-print('| model | ' + ' | '.join(head[l] for l in labels) + ' |')
-print('|---|' + '---|' * len(labels))
-for s in shapes:
-    cells = []
-    for l in labels:
-        w, p = pair(s, l, threads[0])
-        cells.append(ratio(w['decode_cpu_rate'], p['decode_cpu_rate']) if w and p else '-')
-    print(f"| {s} | " + ' | '.join(cells) + ' |')
+    for what in ('decode', 'prefill'):
+        if what + '_cpu_s' in r:
+            r[what + '_cpu_rate'] = r[what + '_tokens'] / r[what + '_cpu_s'] if r[what + '_cpu_s'] else 0
+for what in ('decode', 'prefill'):
+    print(f"{what} tokens per CPU-second at {threads[0]} thread(s), whisperc ÷ llama.cpp (steadier than wall clock on a shared machine)\n")
+    print('| model | ' + ' | '.join(head[l] for l in labels) + ' |')
+    print('|---|' + '---|' * len(labels))
+    for s in shapes:
+        cells = []
+        for l in labels:
+            w, p = pair(s, l, threads[0])
+            cells.append(ratio(w.get(what + '_cpu_rate'), p.get(what + '_cpu_rate')) if w and p else '-')
+        print(f"| {s} | " + ' | '.join(cells) + ' |')
+    print()
 for what, key in (('decode', 'decode_tok_s'), ('prefill', 'prefill_tok_s')):
     print(f"\n{what} tok/s, whisperc ÷ peer (wall clock)\n")
     cols = (['fp32÷llama2.c'] if what == 'decode' and l2c else []) + [head[l] for l in labels]

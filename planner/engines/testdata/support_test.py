@@ -262,6 +262,13 @@ class Guard(unittest.TestCase):
         with self.assertRaises(ws.Diverged):
             g0.step()
 
+    def test_finite_check_in_chunks(self):
+        big = torch.zeros((1 << 24) + 5)
+        self.assertTrue(bool(ws._all_finite(big)))
+        big[-1] = float("inf")  # in the second chunk
+        self.assertFalse(bool(ws._all_finite(big)))
+        self.assertTrue(bool(ws._all_finite(torch.zeros(0))))
+
     def test_a_good_step_resets_the_run_of_bad_ones(self):
         m, opt = model_and_opt()
         g = ws.NonFiniteGuard(opt, patience=2, out=self.out)
