@@ -449,3 +449,21 @@ func TestClassifierFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestFloorLine checks the CPU plan's line on the process's floor: the
+// executable's share and the floor against the weights and KV cache, from
+// the memory's components; and no line for a plan without them.
+func TestFloorLine(t *testing.T) {
+	m := &DeviceMemory{Components: []cost.Component{
+		{Name: "executable", Bytes: 24 << 20}, {Name: "process", Bytes: 8 << 20},
+		{Name: "weights_mapped", Bytes: 58 << 20}, {Name: "kv_cache", Bytes: 6 << 20}, {Name: "gc_headroom", Bytes: 4 << 20}}}
+	got := floorLine(m)
+	for _, want := range []string{"32 MiB", "the executable's pages 24 MiB", "50% of the 64 MiB of weights and KV cache"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("floor line %q lacks %q", got, want)
+		}
+	}
+	if got := floorLine(&DeviceMemory{Components: []cost.Component{{Name: "weights", Bytes: 1 << 30}, {Name: "cuda_context", Bytes: 500 << 20}}}); got != "" {
+		t.Errorf("a GPU plan got a floor line %q", got)
+	}
+}

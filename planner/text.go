@@ -86,6 +86,9 @@ func (p *Plan) WriteReport(w, diags io.Writer, files diag.Files, opts diag.TextO
 				pct = 100 * float64(m.TotalBytes) / float64(m.CapacityBytes)
 			}
 			fmt.Fprintf(&b, "      %-20s %10s of %s (%.0f%%) %s\n", "total", gib(m.TotalBytes), gib(m.CapacityBytes), pct, status)
+			if line := floorLine(m); line != "" {
+				b.WriteString(line)
+			}
 			if m.TotalBytes > m.ReservedBytes && m.ReservedBytes > 0 {
 				fmt.Fprintf(&b, "      (PyTorch: %s allocated at the peak, %s reserved; the total adds the CUDA context: what nvidia-smi shows)\n",
 					gib(m.AllocatedBytes), gib(m.ReservedBytes))
@@ -229,4 +232,33 @@ func rate(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 2, 64)
+}
+
+// floorLine says, for a CPU inference plan, how much of the peak the
+// process holds before it loads a model (the executable's pages, the Go
+// runtime, the packages' initialisation), against the model's weights and
+// KV cache: a floor that no model shrinks, which puts a small model's peak
+// well above its weights. Empty for other plans.
+func floorLine(m *DeviceMemory) string {
+	var floor, exe, model int64
+	for _, c := range m.Components {
+		switch c.Name {
+		case "executable":
+			exe = c.Bytes
+			floor += c.Bytes
+		case "process":
+			floor += c.Bytes
+		case "weights_mapped", "weights_quantized", "kv_cache":
+			model += c.Bytes
+		}
+	}
+	if floor <= 0 || model <= 0 {
+		return ""
+	}
+	of := ""
+	if exe > 0 {
+		of = ", the executable's pages " + gib(exe) + " of it"
+	}
+	return fmt.Sprintf("      (before loading, the process holds %s%s: %.0f%% of the %s of weights and KV cache)\n",
+		gib(floor), of, 100*float64(floor)/float64(model), gib(model))
 }

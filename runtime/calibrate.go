@@ -29,7 +29,7 @@ import (
 )
 
 // calibrationVersion changes when Calibrate measures differently.
-const calibrationVersion = 1
+const calibrationVersion = 2
 
 // residentBytes returns this process's resident set size, or 0.
 func residentBytes() int64 {
@@ -46,6 +46,48 @@ func residentBytes() int64 {
 	return 0
 }
 
+// executableBytes returns how much of this process's executable is
+// resident (the Rss of every mapping of its file, from /proc/self/smaps),
+// or 0 when that cannot be read.
+func executableBytes() int64 {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = p
+	}
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var total int64
+	ours := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			// A mapping's header: range, permissions, offset, device,
+			// inode and (for a file) its path, which may hold spaces.
+			path := ""
+			if len(fields) >= 6 {
+				path = strings.Join(fields[5:], " ")
+			}
+			ours = path == exe
+		case ours && len(fields) == 3 && fields[0] == "Rss:":
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			total += kb << 10
+		}
+	}
+	if sc.Err() != nil {
+		return 0
+	}
+	return total
+}
+
 // Calibrate measures the CPU runtime on this machine with threads
 // threads (see cost.CPURates): the streaming rate of each weight format's
 // matrix-vector kernel at working sets from 2 MiB to 384 MiB, and the
@@ -55,6 +97,7 @@ func residentBytes() int64 {
 func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
 	r := &cost.CPURates{Threads: max(threads, 1), Stream: map[string][]cost.StreamPoint{},
 		LayerSeconds: map[string]float64{}, TokenSeconds: map[string]float64{}, BaseBytes: residentBytes()}
+	exe0 := executableBytes()
 	defer debug.FreeOSMemory()
 	ex := kernels.Exec{Threads: r.Threads}
 	const rows, cols = 1024, 2048
@@ -148,6 +191,15 @@ func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
 		layer := max((per[1]-per[0])/float64(deep.Layers-shallow.Layers), 0)
 		r.LayerSeconds[mode.String()] = layer
 		r.TokenSeconds[mode.String()] = max(per[0]-float64(shallow.Layers)*layer, 0)
+	}
+	// The executable's pages are counted once the runtime's code has run
+	// (the kernels and engine above): a run touches that code too, and
+	// where the file is read from disk rather than sitting in the page
+	// cache whole, the pages it touches are what is resident. The rest of
+	// the base is the process as it was before calibrating.
+	if exe := executableBytes(); exe > 0 && exe0 > 0 && exe0 < r.BaseBytes {
+		r.BaseBytes += max(exe-exe0, 0)
+		r.ExecutableBytes = exe0 + max(exe-exe0, 0)
 	}
 	return r, nil
 }

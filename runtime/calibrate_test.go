@@ -45,6 +45,11 @@ func TestCalibrate(t *testing.T) {
 	if r.BaseBytes <= 0 {
 		t.Errorf("base %d bytes", r.BaseBytes)
 	}
+	// The test binary's own pages: some of it runs, and it is part of the
+	// base.
+	if r.ExecutableBytes <= 0 || r.ExecutableBytes >= r.BaseBytes {
+		t.Errorf("executable %d bytes of a base of %d", r.ExecutableBytes, r.BaseBytes)
+	}
 	t.Logf("%+v", r)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 )
@@ -66,7 +67,12 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
 		}
 	}
-	defer boundHeap()()
+	// The KV cache is allocated before the heap is bounded by its live
+	// size, so that the bound counts it.
+	if err := e.Reserve(); err != nil {
+		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
+	}
+	defer boundHeap(cost.DecodeHeapHeadroom)()
 	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
 	if err != nil {
 		return x.errorf(st, "E505", "Invalid sampling settings", "%v.", err)

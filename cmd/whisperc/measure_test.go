@@ -21,6 +21,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
+	"golang.org/x/sys/unix"
 )
 
 // The llama2.c TinyStories shapes the plan-versus-measured table covers.
@@ -81,6 +82,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
+	uncache(t, bin)
 	ctx := context.Background()
 	h, err := hw.Detect(ctx)
 	if err != nil {
@@ -138,6 +140,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
+		uncache(t, model)
 		st, _ := os.Stat(model)
 		tokens := min(c.MaxSeq-1, 200)
 		for _, format := range []string{"fp32", "nf4", "q8_0"} {
@@ -244,6 +247,31 @@ func TestMeasurePlanVsRun(t *testing.T) {
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")
 	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// uncache writes name's pages back to disk and drops them from the page
+// cache, so that every process measured here maps the executable and the
+// model as a process does once the files have been read back from disk.
+// How much of a mapped file is resident depends on the folios it has in
+// the page cache: a file just written sits there in large folios, and on
+// this project's 6.18 kernel a fault maps a whole folio, so a copy of
+// whisperc the linker has just written is resident almost entirely
+// (about 37 MiB) where the same file read from disk is about 24 MiB
+// (runtime/bench/rss.sh prints the split), and a quantised model's
+// embedding lookups bring back more of a freshly written model file.
+// Calibration's base memory and the runs then see the same files.
+func uncache(t *testing.T, name string) {
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -21,13 +21,19 @@ import (
 //     step, per transformer layer and per token, by compile mode (graph
 //     execution, norms, RoPE, attention on short contexts, sampling);
 //   - BaseBytes is the resident memory of the process before it loads a
-//     model (Go runtime, Gorgonia, the binary).
+//     model (Go runtime, Gorgonia, the binary), and ExecutableBytes the
+//     part of it that is the executable's own pages: how much of the
+//     file is resident depends on the kernel and on the folios the file
+//     has in the page cache (24 MiB of whisperc read from disk, 37 MiB of
+//     a copy the linker has just written, on this project's 6.18 VM).
 type CPURates struct {
 	Threads      int                      `json:"threads"`
 	Stream       map[string][]StreamPoint `json:"stream"`
 	LayerSeconds map[string]float64       `json:"layer_seconds"`
 	TokenSeconds map[string]float64       `json:"token_seconds"`
 	BaseBytes    int64                    `json:"base_bytes"`
+	// ExecutableBytes is 0 in calibrations older than the field.
+	ExecutableBytes int64 `json:"executable_bytes,omitempty"`
 }
 
 // StreamPoint is one measured streaming rate: Bytes of weights in the
@@ -188,12 +194,20 @@ const StepPosition = 32
 const StepNoisy = 0.10
 
 // HeapHeadroom is how far the CPU runtime lets the Go heap grow beyond
-// its live size once a model is loaded (runtime.boundHeap sets the
-// collector's percentage to it): a sixteenth of the live heap, at least
-// 16 MiB (less makes the collector run every few tokens of a small
-// model), and never more than the default's (GOGC=100) twice the live
-// size.
+// its live size while it trains (runtime.boundHeap sets the collector's
+// percentage to it): a sixteenth of the live heap, at least 16 MiB (a
+// training step leaves megabytes of garbage; less makes the collector
+// run several times a step), and never more than the default's
+// (GOGC=100) twice the live size.
 func HeapHeadroom(live int64) int64 { return max(live/16, 16<<20) }
+
+// DecodeHeapHeadroom is the same bound while the runtime generates or
+// serves: a sixteenth of the live heap, at least 4 MiB (the collector's
+// own smallest goal). A decode step leaves 20–150 KB of garbage (more on
+// larger models), so 4 MiB is a collection every 25 to 200 tokens, each
+// marking a live heap that is mostly pointer-free KV cache and quantised
+// weights; 16 MiB, the training floor, added 12 MiB to every run's peak.
+func DecodeHeapHeadroom(live int64) int64 { return max(live/16, 4<<20) }
 
 // gcOvershoot is how far past its goal the heap's peak goes while the
 // collector marks concurrently. It was 1.5 (peaks 4–10 MiB above live +
@@ -216,9 +230,11 @@ const minHeapGoal = 4 << 20
 const EmbeddingFaultBytes = 32 << 10
 
 // TokenizerHeapFactor is the heap a loaded tokenizer takes per byte of its
-// file: 3,248,104 bytes for the 433,869-byte llama2.c export of the
-// Llama-2 vocabulary (runtime/tokenizer, measured with runtime.MemStats).
-const TokenizerHeapFactor = 7.5
+// file: 660,168 bytes for the 433,869-byte llama2.c export of the
+// Llama-2 vocabulary (runtime/tokenizer's TestTokenizerHeap, measured
+// with runtime.MemStats: its pieces in one byte slice and an
+// open-addressing index of ids).
+const TokenizerHeapFactor = 1.52
 
 // cpuMemory predicts the CPU runtime's peak resident memory for an
 // inference stage: the process before loading; the model file's pages
@@ -227,12 +243,16 @@ const TokenizerHeapFactor = 7.5
 // weights are quantised tensor by tensor and their pages released); the
 // quantised copies, the preallocated KV cache and the buffers on the Go
 // heap; and the collector's headroom, which the runtime bounds once the
-// model is loaded (HeapHeadroom). Measured against whisperc run in
+// model is loaded (DecodeHeapHeadroom). Measured against whisperc run in
 // planner/testdata/measured/cpu-*.json.
 func (w *Workload) cpuMemory(dev Device) Memory {
 	c := w.Arch
 	r := dev.CPU
 	comps := []Component{{Name: "process", Bytes: r.BaseBytes, Note: "Go runtime, Gorgonia and the binary, measured before loading"}}
+	if r.ExecutableBytes > 0 && r.ExecutableBytes < r.BaseBytes {
+		comps = []Component{{Name: "executable", Bytes: r.ExecutableBytes, Note: "the whisperc executable's resident pages, measured before loading"},
+			{Name: "process", Bytes: r.BaseBytes - r.ExecutableBytes, Note: "the Go runtime and the packages' initialisation, measured before loading"}}
+	}
 	qw, ow := w.weightBytes()
 	heap := int64(0)
 	switch {
@@ -277,8 +297,8 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	buf := int64(4 * (2*c.Vocab + 8*c.Dim + 3*c.HiddenDim))
 	heap += buf
 	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
-		Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), HeapHeadroom(heap)))),
-			Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 16 MiB, at most GOGC=100's twice the live size)"})
+		Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), DecodeHeapHeadroom(heap)))),
+			Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 4 MiB, at most GOGC=100's twice the live size)"})
 	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }
 

@@ -6,10 +6,15 @@
 # second binary (BASE=path/to/whisperc, e.g. one built from an older
 # commit) it runs both in turn, REPEAT times, for a side-by-side table.
 # About 10 seconds; needs python3 and the shared stories260K model. The
-# executable's share depends on the kernel: on this project's 6.18 VM its
-# file is mapped in large folios, so most of it is resident whatever runs.
+# executable's share depends on the kernel and the page cache: on this
+# project's 6.18 VM a fault maps a whole folio, and a file just written
+# sits in the page cache in large folios, so a freshly built whisperc is
+# resident almost whole (about 37 MiB) where the same file read back from
+# disk is about 24 MiB. Both binaries and the model are therefore dropped
+# from the page cache first (fsync, then POSIX_FADV_DONTNEED), as the
+# plan-versus-run table does; FRESH=1 keeps them cached as written.
 #
-#   runtime/bench/rss.sh [MODEL.bin TOKENIZER.bin]   (env: BASE, REPEAT, TOKENS)
+#   runtime/bench/rss.sh [MODEL.bin TOKENIZER.bin]   (env: BASE, REPEAT, TOKENS, FRESH)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 model=${1:-$root/../shared/models/stories260K.bin}
@@ -82,6 +87,16 @@ bins=("$dir/whisperc")
 if [ -n "${BASE:-}" ]; then
 	cp "$BASE" "$dir/base-whisperc"
 	bins+=("$dir/base-whisperc")
+fi
+if [ -z "${FRESH:-}" ]; then
+	python3 - "${bins[@]}" "$model" <<'EOF'
+import os, sys
+for name in sys.argv[1:]:
+    fd = os.open(name, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+EOF
 fi
 echo "MiB resident at the largest sample of \`whisperc run\` ($(basename "$model"), $tokens tokens)"
 for r in $(seq "$repeat"); do

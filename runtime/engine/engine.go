@@ -90,7 +90,11 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if opts.Threads == 0 {
 		opts.Threads = 1
 	}
-	if opts.Context == 0 || opts.Context > c.MaxSeq {
+	// A context the caller chose (the plan's prompt plus new tokens) is
+	// allocated at once; the model's whole context, which a run seldom
+	// fills, grows as positions arrive.
+	prealloc := opts.Context > 0 && opts.Context <= c.MaxSeq
+	if !prealloc {
 		opts.Context = c.MaxSeq
 	}
 	e := &Engine{
@@ -130,6 +134,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		theta = 10000
 	}
 	e.st = newState(opts.Context, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
+	e.st.whole = prealloc
 	e.st.exec = e.exec
 	if opts.Compile == CompileMaxAutotune {
 		if err := e.autotune(ctx); err != nil {
@@ -162,6 +167,18 @@ func (e *Engine) WeightBytes() int64 { return e.bytes }
 
 // Context returns the number of positions the engine accepts.
 func (e *Engine) Context() int { return e.opts.Context }
+
+// Reserve allocates the engine's own KV cache and rotary tables for its
+// whole context now, as the first Forward would: a caller that bounds the
+// Go heap by its live size (runtime's generate stage) reserves first, so
+// that the bound counts the cache. It does nothing for an engine without
+// a cache or with the model's own context, which grows as used.
+func (e *Engine) Reserve() error {
+	if !e.st.cached || !e.st.whole {
+		return nil
+	}
+	return e.st.ensure(e.opts.Context)
+}
 
 // Pos returns the number of tokens processed since the last Reset.
 func (e *Engine) Pos() int { return e.pos }

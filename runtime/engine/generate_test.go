@@ -145,6 +145,48 @@ func TestContextOption(t *testing.T) {
 	}
 }
 
+// TestChosenContextAllocatedOnce checks that the first token allocates
+// the cache for the whole of a chosen context, so that no smaller cache is
+// left behind as garbage (Reserve does the same before any token), and
+// that the model's own context still grows from 64 positions. An engine
+// used only through ForwardBatch (the server's, whose slots hold their
+// own caches) allocates none.
+func TestChosenContextAllocatedOnce(t *testing.T) {
+	ws, _ := loadStories(t)
+	ctx := context.Background()
+	kvd := ws.Config.KVHeads * ws.Config.HeadSize()
+	for _, c := range []struct{ context, want int }{{100, 100}, {0, 64}} {
+		e, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileDefault, Quantize: QuantizeNone, Context: c.context})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.st.keys[0]) != 0 {
+			t.Errorf("context %d: %d floats cached before any token", c.context, len(e.st.keys[0]))
+		}
+		if err := e.Reserve(); err != nil {
+			t.Fatal(err)
+		}
+		if reserved := map[int]int{100: 100 * kvd, 0: 0}[c.context]; len(e.st.keys[0]) != reserved {
+			t.Errorf("context %d: Reserve cached %d floats, want %d", c.context, len(e.st.keys[0]), reserved)
+		}
+		if _, err := e.Forward(ctx, []int{1}); err != nil {
+			t.Fatal(err)
+		}
+		k0 := &e.st.keys[0][0]
+		if len(e.st.keys[0]) != c.want*kvd {
+			t.Errorf("context %d: the first token cached %d positions, want %d", c.context, len(e.st.keys[0])/kvd, c.want)
+		}
+		for tok := range 69 {
+			if _, err := e.Forward(ctx, []int{tok + 5}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if grew := &e.st.keys[0][0] != k0; grew != (c.context == 0) {
+			t.Errorf("context %d: the cache was reallocated at 70 positions: %v", c.context, grew)
+		}
+	}
+}
+
 // TestHugeContextCostsNothingUpFront checks that a header claiming an
 // enormous context allocates nothing for it until positions are used.
 func TestHugeContextCostsNothingUpFront(t *testing.T) {

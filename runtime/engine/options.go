@@ -113,8 +113,10 @@ type Options struct {
 	// count from 1 to Threads and keeps the fastest.
 	Threads int
 	// Context is the number of positions the engine accepts and its KV
-	// cache holds, preallocated; 0 or more than the model's context length
-	// means the model's context length.
+	// cache holds, allocated whole by the first Forward; 0 or more than
+	// the model's context length means the model's context length, and
+	// then the cache grows (by doubling) as positions arrive. ForwardBatch
+	// uses the caller's caches and allocates none.
 	Context int
 	// CacheDir is where CompileMaxAutotune keeps its tuning results; empty
 	// means os.UserCacheDir()/whisperc.

@@ -24,6 +24,10 @@ type state struct {
 	headSize int
 	theta    float64
 	cached   bool
+	// whole is set when the caller chose the context (Options.Context):
+	// the first use then allocates the tables and the cache for all of
+	// it, where the model's own context grows by doubling.
+	whole bool
 	// cos and sin hold, for each position p so far and pair i, the rotary
 	// angle p·θ^(-2i/headSize), computed in float32 as llama2.c does.
 	cos, sin []float32
@@ -88,6 +92,12 @@ func (st *state) grow(n int, cache bool) error {
 		return nil
 	}
 	want := min(max(n, 2*have, 64), st.maxSeq)
+	if st.whole {
+		// Growing by doubling would leave each smaller cache behind as
+		// garbage, up to the final cache's size again until the collector
+		// runs: 14 MiB more at the peak of a 110M run of 201 positions.
+		want = st.maxSeq
+	}
 	half := st.headSize / 2
 	cos := make([]float32, want*half)
 	sin := make([]float32, want*half)

@@ -62,10 +62,12 @@ func FromGGUFVocab(v *gguf.Vocab) (*BPE, error) {
 // recognises EOS as an end-of-generation token.
 func GGUFVocab(t *BPE) *gguf.Vocab {
 	v := &gguf.Vocab{Model: "llama", BOS: t.bos, EOS: t.eos, UNK: t.unk, PAD: -1, AddBOS: true}
-	v.Tokens = make([]string, len(t.pieces))
+	n := t.VocabSize()
+	v.Tokens = make([]string, n)
 	v.Scores = append([]float32(nil), t.scores...)
-	v.Types = make([]int32, len(t.pieces))
-	for i, p := range t.pieces {
+	v.Types = make([]int32, n)
+	for i := range n {
+		p := t.piece(i)
 		v.Tokens[i] = strings.ReplaceAll(string(p), " ", spaceMarker)
 		_, isByte := byteToken(string(p))
 		switch {

@@ -538,9 +538,9 @@ func (t *HFBPE) encodeWord(ids []int, w string) []int {
 // <s>, </s> as special added tokens.
 func HFTokenizerJSON(t *BPE) ([]byte, error) {
 	vocab := map[string]int{}
-	names := make([]string, len(t.pieces))
-	for id, p := range t.pieces {
-		n := strings.ReplaceAll(string(p), " ", spaceMarker)
+	names := make([]string, t.VocabSize())
+	for id := range names {
+		n := strings.ReplaceAll(string(t.piece(id)), " ", spaceMarker)
 		names[id] = n
 		if _, dup := vocab[n]; !dup {
 			vocab[n] = id

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"os"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -105,4 +106,57 @@ func FuzzReadLlama2C(f *testing.F) {
 			tok.Decode(ids[i-1], ids[i])
 		}
 	})
+}
+
+// TestDuplicatePieces checks that when two pieces spell the same text the
+// lower id is the one encoding finds, and that every other piece is found
+// by its own text.
+func TestDuplicatePieces(t *testing.T) {
+	pieces := []string{"<unk>", "<s>", "</s>", " ", "a", "b", "ab", "ab", " ab", "<0x41>"}
+	scores := []float32{0, 0, 0, -1, -2, -2, 5, 9, 3, 0}
+	tok, err := NewBPE(pieces, scores, 1, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tok.Encode("ab", false, false); !cmp.Equal(got, []int{8}) {
+		t.Errorf("Encode(ab) = %v, want [8] (\" \"+\"ab\" merged, the first \"ab\" being 6)", got)
+	}
+	for id, p := range pieces {
+		if got, ok := tok.findString(p); !ok || (got != id && !(p == "ab" && got == 6)) {
+			t.Errorf("piece %d %q found as %d, %v", id, p, got, ok)
+		}
+		if got, ok := tok.findBytes([]byte(p)); !ok || (got != id && !(p == "ab" && got == 6)) {
+			t.Errorf("piece %d %q found from bytes as %d, %v", id, p, got, ok)
+		}
+	}
+	if _, ok := tok.findString("abc"); ok {
+		t.Errorf("a text that is no piece was found")
+	}
+	if got := tok.Encode("A", false, false); !cmp.Equal(got, []int{3, 9}) {
+		t.Errorf("Encode(A) = %v, want the space and the byte token 9", got)
+	}
+}
+
+// TestTokenizerHeap checks what a loaded 32,000-piece vocabulary keeps on
+// the heap (every run holds it for its whole life; planner/cost's
+// TokenizerHeapFactor predicts it from the file's size): under 1 MB, where
+// a slice of pieces and a map of strings kept 3.2 MB.
+func TestTokenizerHeap(t *testing.T) {
+	name := testmodels.Path(t, "llama2c-tokenizer32k.bin")
+	var before, after goruntime.MemStats
+	goruntime.GC()
+	goruntime.ReadMemStats(&before)
+	tok, err := ReadLlama2CFile(name, 32000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goruntime.GC()
+	goruntime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	goruntime.KeepAlive(tok)
+	st, _ := os.Stat(name)
+	t.Logf("32k vocabulary: %d bytes held, %.2f× its %d-byte file", held, float64(held)/float64(st.Size()), st.Size())
+	if held > 1<<20 {
+		t.Errorf("the 32k vocabulary holds %d bytes on the heap, want under 1 MiB", held)
+	}
 }

@@ -1,0 +1,26 @@
+package cost
+
+import (
+	"testing"
+
+	"github.com/modelwhisperer/whisperc/compiler"
+)
+
+// TestCPUMemoryFloor checks that a calibration that measured the
+// executable's pages splits the process's base into the executable and the
+// rest, adding up to the measured base, and that an older calibration
+// without it keeps one process component of the whole base.
+func TestCPUMemoryFloor(t *testing.T) {
+	w := Workload{Arch: cpuShapes["15M"], Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: 200, KVCache: true,
+		Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: 60_816_028, TokenizerFileBytes: 433_869, CompileMode: compiler.CompileDefault}
+	rates := &CPURates{BaseBytes: 32 << 20, ExecutableBytes: 24 << 20}
+	m := w.Memory(Device{Name: "cpu", Memory: 24 << 30, CPU: rates})
+	if exe, rest := m.Component("executable"), m.Component("process"); exe != 24<<20 || rest != 8<<20 {
+		t.Errorf("executable %d, process %d; want 24 MiB and 8 MiB", exe, rest)
+	}
+	rates.ExecutableBytes = 0
+	old := w.Memory(Device{Name: "cpu", Memory: 24 << 30, CPU: rates})
+	if old.Component("executable") != 0 || old.Component("process") != 32<<20 || old.Total != m.Total {
+		t.Errorf("without the split: executable %d, process %d, total %d (split total %d)", old.Component("executable"), old.Component("process"), old.Total, m.Total)
+	}
+}
