@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,7 +100,15 @@ func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
 		LayerSeconds: map[string]float64{}, TokenSeconds: map[string]float64{}, BaseBytes: residentBytes()}
 	exe0 := executableBytes()
 	defer debug.FreeOSMemory()
+	// The products run as the engine's do: on a worker pool, held (its
+	// workers spinning) while the rates are measured.
 	ex := kernels.Exec{Threads: r.Threads}
+	if r.Threads > 1 {
+		ex.Pool = kernels.NewPool(r.Threads)
+		ex.Pool.Hold()
+	}
+	release := sync.OnceFunc(ex.Pool.Release)
+	defer release()
 	const rows, cols = 1024, 2048
 	rng := rand.New(rand.NewPCG(1, 2))
 	w := make([]float32, rows*cols)
@@ -176,6 +185,7 @@ func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
 			r.Stream[f.format.String()] = append(r.Stream[f.format.String()], cost.StreamPoint{Bytes: int64(n) * per, BytesPerSecond: float64(int64(n)*per) / best})
 		}
 	}
+	release() // the engines below have pools of their own
 	shallow := arch.Config{Name: "calibrate", Family: arch.Llama, Dim: 256, HiddenDim: 688, Heads: 8, KVHeads: 8, Vocab: 512, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
 	deep := shallow
 	shallow.Layers, deep.Layers = 2, 8

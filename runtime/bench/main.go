@@ -205,6 +205,7 @@ func run(args []string) error {
 	prefill := time.Since(t1)
 	c2 := cpuSeconds()
 	t2 := time.Now()
+	release := e.HoldWorkers() // as engine.Generate does
 	for range *genN {
 		next := 0
 		for i, v := range logits {
@@ -223,6 +224,7 @@ func run(args []string) error {
 		fmt.Fprintln(os.Stderr)
 	}
 	decode := time.Since(t2)
+	release()
 	c3 := cpuSeconds()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

@@ -9,8 +9,13 @@
 # 1 minute per driver on a quiet 2-CPU machine with the defaults.
 #
 #   runtime/bench/threads.sh MODELS [NEW_WBENCH [OLD_WBENCH]]
-#   (env: SHAPES="42M 110M" FORMATS="fp32 q4_0 q8_0 nf4" REPEAT=3 PROMPT=16 GEN=64)
+#   (env: SHAPES="42M 110M" FORMATS="fp32 q4_0 q8_0 nf4" REPEAT=3 PROMPT=16 GEN=64 RT=0)
 #   NEW_WBENCH defaults to a build of this checkout's runtime/bench.
+# On a machine loaded by other work, two threads rarely get two CPUs at
+# once and the ratios say nothing. RT=1 runs each driver under chrt -r 1
+# (round-robin real-time, root only), which takes both CPUs from the other
+# work for the seconds a run lasts, but keeps the kernel's real-time
+# throttling (5% of each second) and is no substitute for a quiet machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$1
@@ -25,11 +30,13 @@ if [ -z "$new" ]; then
 	new=${TMPDIR:-/tmp}/threads-wbench
 	go build -o "$new" "$root/runtime/bench"
 fi
+rt=()
+[ "${RT:-0}" = 1 ] && rt=(chrt -r 1)
 drivers=("$new")
 [ -n "$old" ] && drivers=("$old" "$new")
 for b in "${drivers[@]}"; do [ -x "$b" ] || { echo "threads.sh: $b is not executable" >&2; exit 1; }; done
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "decode tok/s (wall clock), best of $repeat alternated runs; prompt $prompt, decode $gen"
+echo "decode tok/s (wall clock), best of $repeat alternated runs; prompt $prompt, decode $gen${rt:+; under ${rt[*]}}"
 echo
 echo "| model | format | driver | 1 thread | 2 threads | 2t÷1t | pool products / joined / alone / parked |"
 echo "|---|---|---|---|---|---|---|"
@@ -44,7 +51,7 @@ for s in $shapes; do
 		for _ in $(seq "$repeat"); do
 			for i in "${!drivers[@]}"; do
 				for t in 1 2; do
-					read -r d st < <("${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" |
+					read -r d st < <("${rt[@]}" "${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" |
 						python3 -c "import json,sys; r=json.load(sys.stdin); print(r['decode_tok_s'], '%d/%d/%d/%d' % tuple(r.get('pool',{}).get(k,0) for k in ('Products','Joined','Alone','Parked')))")
 					k="$i/$t"
 					if python3 -c "import sys; sys.exit(0 if $d > ${best[$k]:-0} else 1)"; then

@@ -319,6 +319,16 @@ func newPool(threads int) *kernels.Pool {
 	return kernels.NewPool(threads)
 }
 
+// HoldWorkers keeps the engine's worker threads spinning, rather than
+// parking, between the forward passes of a generation loop until the
+// returned function is called (at most 2 ms per gap; see kernels.Pool.Hold):
+// sampling and detokenising a token take tens of microseconds, after
+// which a parked worker would miss the next pass's first product.
+func (e *Engine) HoldWorkers() (release func()) {
+	e.exec.Pool.Hold()
+	return e.exec.Pool.Release
+}
+
 // PoolStats returns the counts of the engine's worker pool (zero for one
 // thread): how many parallel products it offered its workers, how many
 // worker shares took part, how often a worker parked.

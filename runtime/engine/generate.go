@@ -97,6 +97,7 @@ func Generate(ctx context.Context, e *Engine, tok tokenizer.Tokenizer, o Generat
 			}
 		}
 	}
+	defer e.HoldWorkers()()
 	for ; pos < steps; pos++ {
 		logits := pending
 		pending = nil

@@ -43,6 +43,7 @@ type poolState struct {
 	// the pool has threads.
 	aloneUntil atomic.Int64
 	backoff    atomic.Int64 // the length of the last back-off
+	lastStall  atomic.Int64 // the clock at the last sign of descheduling
 	// Counts for Stats (products, joined, alone and stalls are written
 	// under Pool.mu).
 	products, joined, alone, stalls uint64
@@ -75,9 +76,23 @@ const (
 	maxBackoff = int64(200 * time.Millisecond)
 )
 
-// backOff starts a back-off.
-func (s *poolState) backOff() {
+// stallWindow is how close two signs of descheduling must come for the
+// pool to back off: on a busy machine they come every few products; on a
+// quiet one, a thread is preempted now and then (a kernel thread, an
+// interrupt), and backing off for each cost more than the stalls.
+const stallWindow = int64(20 * time.Millisecond)
+
+// stalled records a sign that the pool's threads are being descheduled,
+// and backs off when the previous one was within stallWindow.
+func (s *poolState) stalled() {
 	now := nanos()
+	if now-s.lastStall.Swap(now) < stallWindow {
+		s.backOff(now)
+	}
+}
+
+// backOff starts a back-off.
+func (s *poolState) backOff(now int64) {
 	d := s.backoff.Load()
 	if now-s.aloneUntil.Load() > 4*d {
 		d = minBackoff
@@ -142,7 +157,8 @@ func (e *event) signal() {
 // so, and then parks.
 func (e *event) wait(last uint64, sp *spinner) uint64 {
 	if sp != nil {
-		sp.last = nanos()
+		sp.start = nanos()
+		sp.last = sp.start
 	}
 	for i := 0; ; i++ {
 		if s := e.seq.Load(); s != last {
@@ -203,19 +219,26 @@ func (w *worker) loop(s *poolState) {
 // spinning: while the pool is held, unless the worker finds that it was
 // descheduled between two checks (then the pool backs off).
 type spinner struct {
-	s    *poolState
-	last int64 // the clock at the previous check
+	s     *poolState
+	start int64 // the clock when the wait began
+	last  int64 // the clock at the previous check
 }
+
+// maxHeldSpin is the longest a held worker spins for one product: a hold
+// covers a forward pass or a generation loop, whose products come
+// microseconds apart; a longer gap (a writer blocked on its output) is
+// not worth a CPU spinning.
+const maxHeldSpin = int64(2 * time.Millisecond)
 
 // keep is called every 1,024 polls past spinWait; it counts the parks.
 func (sp *spinner) keep() bool {
 	now := nanos()
 	if now-sp.last > stallWait {
 		sp.s.preempted.Add(1)
-		sp.s.backOff()
+		sp.s.stalled()
 	}
 	sp.last = now
-	if sp.s.holding() {
+	if now-sp.start < maxHeldSpin && sp.s.holding() {
 		return true
 	}
 	sp.s.parked.Add(1)
@@ -265,7 +288,8 @@ type PoolStats struct {
 	// Stalls is the times a caller found a worker descheduled (it waited
 	// longer than stallWait for the worker's share, or a spinning worker
 	// took no part in two products in a row), Preempted the times a
-	// spinning worker found it had been: each starts a back-off.
+	// spinning worker found it had been; two within stallWindow start a
+	// back-off.
 	Stalls, Preempted uint64
 	// Parked is the times a worker stopped spinning and parked.
 	Parked uint64
@@ -322,16 +346,16 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 			s.misses = 0
 			if nanos()-t > stallWait {
 				s.stalls++
-				s.backOff()
+				s.stalled()
 			}
 		} else if s.held.Load() > 0 && !w.job.sleeping.Load() {
 			// The worker spins for products (it has not parked) but
 			// took none of this one's ranges, microseconds of work: its
-			// thread is not running. Twice in a row, back off.
+			// thread is not running. Twice in a row is a stall.
 			if s.misses++; s.misses >= 2 {
 				s.misses = 0
 				s.stalls++
-				s.backOff()
+				s.stalled()
 			}
 		}
 	}

@@ -172,7 +172,7 @@ func TestPoolHoldAndBackOff(t *testing.T) {
 	if st.Products != runs || st.Parked == 0 {
 		t.Errorf("stats %+v, want %d products and a park", st, runs)
 	}
-	pool.s.backOff()
+	pool.s.backOff(nanos())
 	run()
 	if st2 := pool.Stats(); st2.Alone != st.Alone+1 || st2.Joined != st.Joined {
 		t.Errorf("backing off: stats %+v after %+v, want one more product alone and none joined", st2, st)
@@ -250,5 +250,42 @@ func TestGroupedProductsMatch(t *testing.T) {
 	}
 	if err := (Exec{}).QMatVecs(make([][]float32, 1), nil, x); err == nil {
 		t.Error("QMatVecs with 1 output and no matrix: no error")
+	}
+}
+
+// TestPoolStallsBackOff checks that one sign of descheduling does not make
+// the pool back off, that a second soon after does, and that back-offs
+// in quick succession grow up to maxBackoff.
+func TestPoolStallsBackOff(t *testing.T) {
+	s := NewPool(2).s
+	s.stalled()
+	if nanos() < s.aloneUntil.Load() {
+		t.Fatal("backing off after one stall")
+	}
+	s.stalled()
+	if nanos() >= s.aloneUntil.Load() || s.backoff.Load() != minBackoff {
+		t.Fatalf("after two stalls in a row: back-off %v until %v, now %v", s.backoff.Load(), s.aloneUntil.Load(), nanos())
+	}
+	for range 20 {
+		s.stalled()
+	}
+	if s.backoff.Load() != maxBackoff {
+		t.Errorf("after 22 stalls in a row the back-off is %v, want %v", s.backoff.Load(), maxBackoff)
+	}
+}
+
+// TestPoolHeldWorkerParksWhenIdle checks that a held pool's worker parks
+// when no product comes for maxHeldSpin: a hold must not keep a CPU busy
+// while its holder waits on something else.
+func TestPoolHeldWorkerParksWhenIdle(t *testing.T) {
+	pool := NewPool(2)
+	pool.Hold()
+	defer pool.Release()
+	w := pool.s.workers[0]
+	for deadline := time.Now().Add(20 * time.Second); !w.job.sleeping.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("a held worker with no products still spins after 20 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
