@@ -30,6 +30,11 @@
 # cores (measured once on the 2-vCPU EPYC, 15M LoRA at two threads: 29
 # tok/s spinning, 806 passive).
 #
+# BASE [unset]: a git revision (a commit, a tag, main~3) whose trainer is
+# built from `git archive` in WORKDIR and timed in the same run right after
+# this tree's, with a before/after table: an A/B of a change on the same
+# machine at the same moment.
+#
 # Each side runs LoRA (rank 16 on q/k/v/o) and full fine-tuning
 # with AdamW and clipping on random weights. PROFILE=1 then profiles
 # whisperc's 15M full fine-tune at one thread and prints where the time goes.
@@ -51,6 +56,16 @@ echo "work: batch $BATCH x seq $SEQ, $STEPS timed step(s) after a warm-up, shape
 go test -c -o "$work/train.test" ./runtime/train
 "$work/train.test" -test.run '^$' -test.bench 'BenchmarkTrainStep' -test.benchtime "${STEPS}x" \
 	-train.batch "$BATCH" -train.seq "$SEQ" -train.shapes "$SHAPES" -train.threads "$THREADS" | tee "$work/ours.txt"
+: >"$work/base.txt"
+if [ -n "${BASE:-}" ]; then
+	rev=$(git rev-parse --short "$BASE^{commit}")
+	rm -rf "$work/base" && mkdir -p "$work/base"
+	git archive "$rev" | tar -x -C "$work/base"
+	(cd "$work/base" && go test -c -o "$work/base.test" ./runtime/train)
+	echo "BASE $BASE ($rev):"
+	"$work/base.test" -test.run '^$' -test.bench 'BenchmarkTrainStep' -test.benchtime "${STEPS}x" \
+		-train.batch "$BATCH" -train.seq "$SEQ" -train.shapes "$SHAPES" -train.threads "$THREADS" | tee "$work/base.txt"
+fi
 : >"$work/torch.txt"
 if [ "${REFBLAS:-1}" != 0 ]; then
 	"$PY" runtime/train/testdata/bench_torch.py --steps "$STEPS" --batch "$BATCH" --seq "$SEQ" --shapes "$SHAPES" --threads "$THREADS" | tee "$work/torch.txt"
@@ -61,16 +76,27 @@ if [ -n "${OPENBLAS:-}" ]; then
 			--shapes "$SHAPES" --threads "$t" --label TorchOpenBLAS | tee -a "$work/torch.txt"
 	done
 fi
-"$PY" - "$work/ours.txt" "$work/torch.txt" <<'EOF'
+"$PY" - "$work/ours.txt" "$work/torch.txt" "$work/base.txt" <<'EOF'
 import re, sys
-ours, torch, ourcpu, torchcpu = {}, {}, {}, {}
-for line in open(sys.argv[1]):
-    m = re.match(r"BenchmarkTrainStep/(\S+?)(?:-\d+)?\s.*?([\d.]+) tok/s", line)
-    if m:
-        ours[m.group(1)] = float(m.group(2))
-        c = re.search(r"([\d.]+) cpu-s/step", line)
-        if c:
-            ourcpu[m.group(1)] = float(c.group(1))
+def parse(path):
+    tok, cpu = {}, {}
+    for line in open(path):
+        m = re.match(r"BenchmarkTrainStep/(\S+?)(?:-\d+)?\s.*?([\d.]+) tok/s", line)
+        if m:
+            tok[m.group(1)] = float(m.group(2))
+            c = re.search(r"([\d.]+) cpu-s/step", line)
+            if c:
+                cpu[m.group(1)] = float(c.group(1))
+    return tok, cpu
+(ours, ourcpu), (base, basecpu) = parse(sys.argv[1]), parse(sys.argv[3])
+torch, torchcpu = {}, {}
+if base:
+    print("\n| config | before tok/s | after tok/s | after/before | before cpu-s/step | after cpu-s/step | before/after |")
+    print("|---|---|---|---|---|---|---|")
+    for k, v in ours.items():
+        b, bc, c = base.get(k), basecpu.get(k), ourcpu.get(k)
+        print("| %s | %s | %.1f | %s | %s | %s | %s |" % (k, "%.1f" % b if b else "-", v, "%.2f×" % (v / b) if b else "-",
+              "%.4f" % bc if bc else "-", "%.4f" % c if c else "-", "%.2f×" % (bc / c) if bc and c else "-"))
 for line in open(sys.argv[2]):
     m = re.match(r"Benchmark(\w+)TrainStep/(\S+) ([\d.]+) tok/s(?: ([\d.]+) cpu-s/step)?", line)
     if m:

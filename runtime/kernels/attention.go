@@ -502,9 +502,8 @@ func (e Exec) flash2Backward(dq, dk, dv, q, k, v, out, lse, dout []float32, s At
 							base := (j0*KV + g) * d
 							keyScores(prow, qi, k, base, KV*d, visible, scale)
 							keyScores(dsrow, doi, v, base, KV*d, visible, 1)
-							for c, x := range prow {
-								pv := exp32(x - L)
-								prow[c] = pv
+							Exp32Shift(prow, prow, L) // exp32(x−L), sixteen at a time
+							for c, pv := range prow {
 								dsrow[c] = scale * pv * (dsrow[c] - dd[r])
 							}
 							accumulateValues(dq[o:o+d], dsrow, k, base, KV*d, visible)

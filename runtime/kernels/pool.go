@@ -246,13 +246,14 @@ func (sp *spinner) keep() bool {
 }
 
 // share runs fn on ranges of the current product until none is left.
-func (s *poolState) share() {
+func (s *poolState) share() (ranges int) {
 	for {
 		lo := int(s.next.Add(1)-1) * s.chunk
 		if lo >= s.rows {
-			return
+			return ranges
 		}
 		s.fn(lo, min(lo+s.chunk, s.rows))
+		ranges++
 	}
 }
 
@@ -335,7 +336,13 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 		w.state.Store(workerSignalled)
 		w.job.signal()
 	}
-	s.share()
+	t0 := nanos()
+	n := s.share()
+	// A worker may be in the middle of its last range when the caller
+	// finishes: a wait longer than two of the caller's ranges (a range
+	// of a large classifier takes a few hundred microseconds) and
+	// stallWait is a stall.
+	limit := stallWait + 2*(nanos()-t0)/int64(max(n, 1))
 	for _, w := range ws {
 		// A worker that has not started (its thread busy or parked) is
 		// not waited for: the caller has done its share.
@@ -344,7 +351,7 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 			w.seen = w.done.wait(w.seen, nil)
 			s.joined++
 			s.misses = 0
-			if nanos()-t > stallWait {
+			if nanos()-t > limit {
 				s.stalls++
 				s.stalled()
 			}
