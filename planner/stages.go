@@ -899,8 +899,7 @@ func addressDecision(ref compiler.ModelRef) []Decision {
 
 // cpuBF16Full refuses, on a CPU target run by whisperc's own trainer,
 // what a full fine-tune with precision = bf16 does not run there: an
-// optimizer other than adamw, and checkpointing that recomputes whole
-// blocks (full or every(k); selective and none run).
+// optimizer other than adamw. Every checkpointing setting runs.
 func (b *builder) cpuBF16Full(f *compiler.Finetune) {
 	if b.opts.Engine != cost.EngineUnset {
 		return
@@ -909,14 +908,6 @@ func (b *builder) cpuBF16Full(f *compiler.Finetune) {
 		b.report(diag.Errorf(f.Optimizer.ValueRange("name"), "P118", f.Optimizer.Name.String()+" with bf16 weights cannot run on the CPU",
 			"A full fine-tune with precision = bf16 trains its bf16 weights with adamw (fp32 moments, the update rounded to bf16) on the CPU trainer. "+
 				"Use adamw, or precision = fp32 for "+f.Optimizer.Name.String()+"."))
-	}
-	if ck, every := checkpointingOf(f.Checkpointing); ck == cost.CheckpointFull || ck == cost.CheckpointEvery {
-		name := ck.String()
-		if ck == cost.CheckpointEvery {
-			name = fmt.Sprintf("every(%d)", every)
-		}
-		b.report(diag.Errorf(f.ValueRange("checkpointing"), "P118", "checkpointing "+name+" with bf16 weights cannot run on the CPU",
-			"The CPU trainer does not recompute whole blocks whose weights train in bf16. Use checkpointing = selective or none, or precision = fp32."))
 	}
 }
 

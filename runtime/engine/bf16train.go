@@ -50,13 +50,7 @@ func (b *builder) bf16Scratch() []float32 {
 // weight's graph node is a [Rows, Cols] view of the shared scratch, which
 // the ops fill from the bf16 bits before they read it.
 func (b *builder) bf16Linear(x *gorgonia.Node, weight, name string, residual *gorgonia.Node, q *kernels.QMatrix) *gorgonia.Node {
-	w, ok := b.nodes[weight]
-	if !ok {
-		buf := b.bf16Scratch()[:q.Len()]
-		w = gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(q.Rows, q.Cols), gorgonia.WithName(weight),
-			gorgonia.WithValue(tensor.New(tensor.WithShape(q.Rows, q.Cols), tensor.WithBacking(buf))))
-		b.nodes[weight] = w
-	}
+	w := b.bf16Weight(weight, q)
 	op := func(residual bool) *bf16LinearOp {
 		o := newFrozenLinear(name, b.e.exec, residual, b.reuse, false)
 		o.train = true
@@ -70,6 +64,22 @@ func (b *builder) bf16Linear(x *gorgonia.Node, weight, name string, residual *go
 	}
 	y := b.apply(op(false), name, x, w)
 	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+}
+
+// bf16Weight returns the graph node of a trained weight stored in bf16:
+// a [Rows, Cols] view of the shared scratch, which holds no value of its
+// own (the ops that read it fill it first). A checkpointed block's op
+// takes it as an input only to hand it to the recomputation graphs
+// (checkpoint.go), whose products fill the same scratch.
+func (b *builder) bf16Weight(weight string, q *kernels.QMatrix) *gorgonia.Node {
+	if w, ok := b.nodes[weight]; ok {
+		return w
+	}
+	buf := b.bf16Scratch()[:q.Len()]
+	w := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(q.Rows, q.Cols), gorgonia.WithName(weight),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(q.Rows, q.Cols), tensor.WithBacking(buf))))
+	b.nodes[weight] = w
+	return w
 }
 
 // bf16LinearOp is linearOp over a bf16-stored trained weight q: its

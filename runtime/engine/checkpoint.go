@@ -73,7 +73,11 @@ func (b *builder) checkpointed(x *gorgonia.Node, l int) *gorgonia.Node {
 		name := p + prm.suffix
 		var n *gorgonia.Node
 		if prm.lora == 0 {
-			n = b.weight(name)
+			if q := b.trainedBF16(name); q != nil {
+				n = b.bf16Weight(name, q) // bf16train.go
+			} else {
+				n = b.weight(name)
+			}
 		} else {
 			nodes, ok := b.train.loraNodes[name]
 			if !ok {
@@ -152,7 +156,11 @@ func (b *builder) ckptInner(sh *ckptShared, backward bool) (*ckptInner, error) {
 			adapters["layers.0."+s] = ad
 		}
 	}
-	tb := &trainBuild{adapters: adapters, trained: b.train.trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{}, maskTensors: map[string]*tensor.Dense{}, step: b.train.step}
+	// The inner graphs widen bf16 weights into the training graph's
+	// scratch: every product fills it before reading it, and the graphs
+	// run one at a time, so one scratch serves them all.
+	tb := &trainBuild{adapters: adapters, trained: b.train.trained, masks: map[string]*gorgonia.Node{}, loraNodes: map[string][2]*gorgonia.Node{}, maskTensors: map[string]*tensor.Dense{}, step: b.train.step,
+		bf16: b.bf16Scratch()}
 	ib := &builder{e: &ec, st: b.st, g: gorgonia.NewGraph(), fused: b.fused, nodes: map[string]*gorgonia.Node{}, train: tb}
 	d, xs := b.e.cfg.Dim, b.train.seqLen
 	in.x = gorgonia.NewMatrix(ib.g, tensor.Float32, gorgonia.WithShape(xs, d), gorgonia.WithName("x"),
@@ -207,13 +215,17 @@ func (b *builder) ckptInner(sh *ckptShared, backward bool) (*ckptInner, error) {
 func (sh *ckptShared) bind(in *ckptInner, l int, params []gorgonia.Value, masks map[string]*tensor.Dense) error {
 	p := fmt.Sprintf("layers.%d.", l)
 	for s, n := range in.weights {
-		if err := gorgonia.Let(n, sh.e.tensors[p+s]); err != nil {
+		v, ok := sh.e.tensors[p+s]
+		if !ok {
+			continue // a weight trained in bf16: a scratch view, bound below
+		}
+		if err := gorgonia.Let(n, v); err != nil {
 			return err
 		}
 	}
 	for s, proxy := range in.quant {
 		q, ok := sh.e.quant[p+s]
-		if !ok || q.Rows != proxy.Rows || q.Cols != proxy.Cols {
+		if !ok || q.Rows != proxy.Rows || q.Cols != proxy.Cols || q.Method != proxy.Method {
 			return fmt.Errorf("engine: block %d's %s is not stored like block 0's", l, s)
 		}
 		*proxy = *q

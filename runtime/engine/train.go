@@ -118,11 +118,6 @@ func (e *Engine) NewTrainStep(spec TrainSpec) (ts *TrainStep, err error) {
 	for name := range spec.Trained {
 		if _, ok := e.tensors[name]; !ok {
 			if q, isQ := e.quant[name]; isQ && spec.BF16 && q.Method == kernels.BF16 {
-				for _, c := range spec.Checkpoint {
-					if c {
-						return nil, fmt.Errorf("engine: checkpointing (full or every k) with weights trained in bf16 is not implemented; use selective or none")
-					}
-				}
 				continue
 			}
 			if _, q := e.quant[name]; q {
@@ -496,11 +491,11 @@ func (e *Engine) checkUniformBlocks(spec TrainSpec) error {
 		}
 		for _, s := range blockWeights {
 			a, b := fmt.Sprintf("layers.0.%s", s), fmt.Sprintf("layers.%d.%s", l, s)
-			_, qa := e.quant[a]
-			_, qb := e.quant[b]
+			ma, qa := e.quant[a]
+			mb, qb := e.quant[b]
 			_, aa := spec.Adapters[a]
 			_, ab := spec.Adapters[b]
-			if qa != qb || aa != ab || spec.Trained[a] != spec.Trained[b] {
+			if qa != qb || qa && ma.Method != mb.Method || aa != ab || spec.Trained[a] != spec.Trained[b] {
 				return fmt.Errorf("engine: checkpointing needs every block alike; block %d's %s differs from block 0's", l, s)
 			}
 		}

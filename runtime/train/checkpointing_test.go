@@ -7,6 +7,7 @@ import (
 
 	"github.com/modelwhisperer/whisperc/runtime/data"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // TestCheckpointingRecomputes trains with every block, every second
@@ -21,9 +22,10 @@ func TestCheckpointingRecomputes(t *testing.T) {
 		for _, v := range []struct {
 			q   engine.Quantize
 			att engine.Attention
-		}{{engine.QuantizeNone, engine.AttentionEager}, {engine.QuantizeNF4, engine.AttentionEager}, {engine.QuantizeNone, engine.AttentionFlash2}} {
+		}{{engine.QuantizeNone, engine.AttentionEager}, {engine.QuantizeNF4, engine.AttentionEager}, {engine.QuantizeNone, engine.AttentionFlash2},
+			{engine.QuantizeBF16, engine.AttentionEager}, {engine.QuantizeBF16, engine.AttentionFlash2}} {
 			q := v.q
-			if method == Full && q != engine.QuantizeNone {
+			if method == Full && q == engine.QuantizeNF4 || method == LoRA && q == engine.QuantizeBF16 && v.att == engine.AttentionFlash2 {
 				continue
 			}
 			t.Run(method.String()+"/"+q.String()+"/"+v.att.String(), func(t *testing.T) {
@@ -41,13 +43,21 @@ func TestCheckpointingRecomputes(t *testing.T) {
 					var ds *data.Set
 					if v.att == engine.AttentionFlash2 {
 						_, ds = stories(t, 64, engine.QuantizeNone)
-						e = rebuild(t, engine.AttentionFlash2) // the tiled backward pass (engine/flash2.go)
+						if q == engine.QuantizeBF16 {
+							e = rebuildBF16(t, engine.AttentionFlash2)
+						} else {
+							e = rebuild(t, engine.AttentionFlash2) // the tiled backward pass (engine/flash2.go)
+						}
 					} else {
 						e, ds = stories(t, 64, q)
 					}
 					ds.Train = ds.Train[:8]
 					cfg := Config{Method: method, LoRA: LoRAConfig{Rank: 4, Alpha: 8, Dropout: 0.1, Modules: []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 						Optimizer: Optimizer{Kind: AdamW, LR: 1e-2}, Schedule: Constant, MaxGradNorm: 1, Batch: 2, GradAccum: 1, MaxSteps: 3, Seed: 2, Checkpoint: ck, RecomputeAttention: sel}
+					// Full over a bf16 model trains the block linears in
+					// bf16 (bf16train.go): the recomputation graphs must
+					// give their fp32 gradients, hence the same bf16 bits.
+					cfg.BF16 = method == Full && q == engine.QuantizeBF16
 					tr, err := New(e, ds, cfg)
 					if err != nil {
 						t.Fatal(err)
@@ -62,9 +72,21 @@ func TestCheckpointingRecomputes(t *testing.T) {
 					}
 					held = append(held, tr.ts.HeldBytes())
 					tr0 = tr
+					// Each parameter's values (a bf16 one's bits, widened)
+					// and its gradient of the last step.
 					var got [][]float32
+					bf16 := 0
 					for _, p := range tr.Params() {
-						got = append(got, append([]float32(nil), p.Value...))
+						v := p.Value
+						if p.BF16 != nil {
+							bf16++
+							v = make([]float32, p.Len())
+							kernels.WidenBF16(v, p.BF16)
+						}
+						got = append(got, v, append([]float32(nil), p.Grad...))
+					}
+					if cfg.BF16 && bf16 != 7*e.Config().Layers {
+						t.Fatalf("%d parameters trained in bf16, want the %d block linears", bf16, 7*e.Config().Layers)
 					}
 					if want == nil {
 						want, wantLoss = got, losses
@@ -78,7 +100,7 @@ func TestCheckpointingRecomputes(t *testing.T) {
 					for i := range want {
 						for j := range want[i] {
 							if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-								t.Fatalf("checkpointing %v, selective %v: %s[%d] = %g, without %g", ck, sel != nil, tr.Params()[i].Name, j, got[i][j], want[i][j])
+								t.Fatalf("checkpointing %v, selective %v: %s %s[%d] = %g, without %g", ck, sel != nil, [2]string{"value", "gradient"}[i%2], tr.Params()[i/2].Name, j, got[i][j], want[i][j])
 							}
 						}
 					}

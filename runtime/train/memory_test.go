@@ -18,7 +18,9 @@ import (
 // activations, logits and gradient_nodes components of the plan) with the
 // values the runtime's training graph holds after a sequence
 // (TrainStep.HeldBytes, plus the dropout masks), for full fine-tuning and
-// LoRA on a few target sets, with and without dropout, under every
+// LoRA on a few target sets, with and without dropout, full fine-tuning of
+// bf16 block linears (their gradients computed by the recomputation graphs
+// under checkpointing), under every
 // checkpointing setting the runtime runs (every(k) and selective included). They agree exactly for full
 // fine-tuning; for LoRA, whose first block computes no input gradient and
 // whose dropout shares some tensors by target set, the planner counts to
@@ -31,12 +33,17 @@ func TestPlannedGraphBytes(t *testing.T) {
 		m       Method
 		targets []string
 		dropout float64
+		bf16    bool // a full fine-tune training the block linears in bf16
 	}
 	dev := cost.Device{Name: "cpu", Memory: 1 << 34, CPU: &cost.CPURates{}}
-	for _, me := range []method{{Full, nil, 0}, {LoRA, []string{"q_proj"}, 0}, {LoRA, all, 0}, {LoRA, []string{"v_proj", "down_proj"}, 0.1}} {
+	for _, me := range []method{{Full, nil, 0, false}, {Full, nil, 0, true}, {LoRA, []string{"q_proj"}, 0, false}, {LoRA, all, 0, false}, {LoRA, []string{"v_proj", "down_proj"}, 0.1, false}} {
 		for _, every := range []int{0, 1, 2, -1} { // -1: selective
-			name := fmt.Sprintf("%s%v/dropout=%g/every=%d", me.m, me.targets, me.dropout, every)
-			e, err := engine.New(context.Background(), weights.Random(c, 1), engine.Options{Attention: engine.AttentionFlash2, Compile: engine.CompileDefault, Quantize: engine.QuantizeNone, Threads: 1, Context: seq})
+			name := fmt.Sprintf("%s%v/dropout=%g/bf16=%t/every=%d", me.m, me.targets, me.dropout, me.bf16, every)
+			q := engine.QuantizeNone
+			if me.bf16 {
+				q = engine.QuantizeBF16
+			}
+			e, err := engine.New(context.Background(), weights.Random(c, 1), engine.Options{Attention: engine.AttentionFlash2, Compile: engine.CompileDefault, Quantize: q, Threads: 1, Context: seq})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,9 +73,12 @@ func TestPlannedGraphBytes(t *testing.T) {
 				w.Mode, w.Method, w.LoRARank, w.LoRATargets, w.LoRADropout, w.AdapterType = cost.Train, training.LoRA, 8, me.targets, me.dropout, cost.FP32
 			}
 			tr, err := New(e, &data.Set{Train: []data.Sequence{s}}, Config{Method: me.m, LoRA: LoRAConfig{Rank: 8, Alpha: 16, Modules: me.targets, Dropout: me.dropout},
-				Optimizer: Optimizer{Kind: AdamW, LR: 1e-4}, Schedule: Constant, Batch: 1, GradAccum: 1, MaxSteps: 2, Seed: 1, Checkpoint: ck, RecomputeAttention: sel})
+				Optimizer: Optimizer{Kind: AdamW, LR: 1e-4}, Schedule: Constant, Batch: 1, GradAccum: 1, MaxSteps: 2, Seed: 1, Checkpoint: ck, RecomputeAttention: sel, BF16: me.bf16})
 			if err != nil {
 				t.Fatal(name, err)
+			}
+			if me.bf16 {
+				w.Quant.Type = cost.BF16
 			}
 			if _, err := tr.Step(context.Background()); err != nil {
 				t.Fatal(name, err)
