@@ -71,7 +71,7 @@ var planCodes = []Code{
 			"runtime would not do as written: 16-bit arithmetic (`precision` or `compute` = bf16, fp16, fp8; the CPU " +
 			"runtime computes in fp32; a finetune's `precision = bf16` is the exception: LoRA stores the frozen base in bf16, and " +
 			"full fine-tuning stores the block linear weights in bf16 and trains them there, with fp32 arithmetic, fp32 gradients " +
-			"and fp32 AdamW moments, each update rounded to bf16; that needs `adamw` and checkpointing `none` or `selective`), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
+			"and fp32 AdamW moments, each update rounded to bf16; that needs `adamw`), `method = int8` (bitsandbytes' LLM.int8(), which has no CPU kernel; GGML's 8-bit " +
 			"format is `q8_0`), a quantisation format without a CPU kernel, a 4-bit `block_size` other than 64, " +
 			"or an optimizer the CPU trainer does not run (`lion`; `paged_adamw_8bit`, whose paging is CUDA unified memory: " +
 			"`adamw_8bit` is the same 8-bit state on the CPU, and P120's suggestions name it there). " +
