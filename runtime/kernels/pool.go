@@ -165,8 +165,15 @@ func (e *event) wait(last uint64, sp *spinner) uint64 {
 			return s
 		}
 		if i&1023 == 1023 {
-			if i >= spinWait && (sp == nil || !sp.keep()) {
-				break
+			if i >= spinWait {
+				if sp == nil || !sp.keep() {
+					break
+				}
+			} else if sp != nil && i+1024 >= spinWait {
+				// keep measures the gaps between its own checks: the
+				// first is timed from here, not from the wait's start,
+				// which is the whole spin ago and no sign of a stall.
+				sp.last = nanos()
 			}
 			runtime.Gosched()
 		}
@@ -355,10 +362,13 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 				s.stalls++
 				s.stalled()
 			}
-		} else if s.held.Load() > 0 && !w.job.sleeping.Load() {
+		} else if s.held.Load() > 0 && !w.job.sleeping.Load() && nanos()-t0 > stallWait {
 			// The worker spins for products (it has not parked) but
-			// took none of this one's ranges, microseconds of work: its
-			// thread is not running. Twice in a row is a stall.
+			// took none of this one's ranges in all the time the caller
+			// spent on them, which is longer than a spinning thread
+			// takes to notice: its thread is not running. Twice in a
+			// row is a stall. (A product of a few microseconds is often
+			// done before a running worker's next poll: no sign.)
 			if s.misses++; s.misses >= 2 {
 				s.misses = 0
 				s.stalls++
