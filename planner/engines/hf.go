@@ -184,9 +184,10 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.line("DATA_NAME = " + pyStr(dataName) + "  # as bad records name it (file:line)")
 	p.line("FIELD = " + pyStr(f.Data.Field) + "  # dataset.field")
-	p.line(fmt.Sprintf("SEQ_LEN = %d  # dataset.seq_len", f.Data.SeqLen))
+	p.line(fmt.Sprintf("SEQ_LEN = %d  # dataset.seq_len: predicted positions a row trains on", f.Data.SeqLen))
+	p.line("ROW_TOKENS = SEQ_LEN + 1  # a row of SEQ_LEN predictions holds SEQ_LEN + 1 tokens, as in whisperc run")
 	p.line("PACKING = " + pyBool(f.Data.Packing) + "  # dataset.packing")
-	p.line("TRUNCATE = " + pyBool(f.Data.Truncate) + "  # dataset.truncate: cut (and count) an example longer than SEQ_LEN, else it is a bad record")
+	p.line("TRUNCATE = " + pyBool(f.Data.Truncate) + "  # dataset.truncate: cut (and count) an example longer than ROW_TOKENS, else it is a bad record")
 	p.line("ON_BAD_RECORD = " + pyStr(badRecordValue(f.Data)) + "  # dataset.on_bad_record: " +
 		map[bool]string{true: "skip bad records, count them and name the first few", false: "stop at the first bad record with its file:line"}[f.Data.SkipBadRecords])
 	p.line(fmt.Sprintf("NAN_PATIENCE = %d  # finetune.nan_patience: non-finite steps in a row before a rollback", f.NaN.Patience))
@@ -292,7 +293,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	p.line(`        ids = tokenizer(record_text(item))["input_ids"]`)
 	p.line("        return len(ids) + (0 if ids and ids[-1] == eos else 1)  # TRL appends EOS")
 	p.line("")
-	p.line("    items = check_lengths(items, tokens, SEQ_LEN, TRUNCATE, PACKING, log)")
+	p.line("    items = check_lengths(items, tokens, ROW_TOKENS, TRUNCATE, PACKING, log)")
 	p.line("    log.report()  # whisperc-data {...}: records, skipped, truncated, the first problems")
 	p.line("    # Text records train on every token; instruction records and chats ending in their one")
 	p.line("    # assistant turn become TRL's prompt-completion rows (loss on the completion and EOS).")
@@ -519,7 +520,7 @@ func (l *lowerer) hf(f *compiler.Finetune, prefix string) {
 	}
 	p.kw("        ", "seed", "SEED", "")
 	p.kw("        ", "data_seed", "SEED", "")
-	p.kw("        ", "max_length", "SEQ_LEN", "dataset.seq_len")
+	p.kw("        ", "max_length", "ROW_TOKENS", "dataset.seq_len + 1: TRL's max_length counts tokens, seq_len predictions")
 	p.kw("        ", "packing", pyBool(f.Data.Packing), "dataset.packing")
 	p.kw("        ", "dataset_text_field", "FIELD", "dataset.field")
 	if f.LossChunks > 0 {

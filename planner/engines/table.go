@@ -298,7 +298,7 @@ var table = []Mapping{
 	ex("dataset.format", "hf", Torchtune, "source:"),
 	ex("dataset.field", "*", HF, "dataset_text_field="),
 	ex("dataset.field", "*", Torchtune, "column:"),
-	ex("dataset.seq_len", "*", HF, "max_length="),
+	ex("dataset.seq_len", "*", HF, "max_length=ROW_TOKENS"), // seq_len + 1 tokens: seq_len predictions, as in whisperc run
 	ex("dataset.seq_len", "*", Torchtune, "seq_len:"),
 	ex("dataset.packing", "false", HF, "packing=False"),
 	ex("dataset.packing", "true", HF, "packing=True"),
