@@ -66,6 +66,15 @@ func (b *builder) fitChanges(f *compiler.Finetune, w cost.Workload, capBytes int
 		}
 		try(text, "4-bit frozen weights; adapters instead of full updates", alt)
 	}
+	if !b.target.Profile.GPU && b.opts.Engine == cost.EngineUnset && w.FullTraining() && w.Optimizer == cost.AdamW &&
+		w.Quant.Type != cost.BF16 && !w.Quant.Type.Quantized() {
+		// The CPU trainer's bf16 full fine-tune (cpuBF16Full: adamw only)
+		// keeps the block linears in bf16 in place of the mapped file and
+		// an fp32 copy.
+		alt := w
+		alt.Quant = cost.Quant{Type: cost.BF16}
+		try("precision = bf16", "block linear weights trained in bf16: each update rounded to 8 bits of mantissa", alt)
+	}
 	if w.Optimizer == cost.AdamW && w.TrainableParams() > 0 {
 		alt := w
 		alt.Optimizer = b.eightBitAdamW()

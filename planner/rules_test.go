@@ -337,4 +337,29 @@ func TestCPUOptimizerRefusals(t *testing.T) {
 	if p == nil {
 		t.Fatal("no plan")
 	}
+	// precision = bf16 is among them, saving what its plan saves; not
+	// with sgd (bf16 full fine-tuning needs adamw), nor on a GPU.
+	var saves int64
+	for _, d := range p.Stage("train.ft").Decisions {
+		if d.What == "suggestion" && d.Choice == "precision = bf16" {
+			saves = d.SavesBytes
+		}
+	}
+	bsrc := base7b + "finetune ft {\n model = base\n data = d\n method = full\n precision = bf16\n}\n"
+	bp, _ := Build(check(t, map[string]string{"main.whisper": bsrc}, "main.whisper"), cpu, Options{})
+	if want := p.Stage("train.ft").Memory.TotalBytes - bp.Stage("train.ft").Memory.TotalBytes; saves != want || want <= 0 {
+		t.Errorf("precision = bf16 suggested saving %d; its plan saves %d", saves, want)
+	}
+	for _, c := range []struct {
+		src    string
+		target *Target
+	}{
+		{base7b + "finetune ft {\n model = base\n data = d\n method = full\n optimizer {\n name = sgd\n }\n}\n", cpu},
+		{base7b + "finetune ft {\n model = base\n data = d\n method = full\n}\n", gpu},
+	} {
+		prog := check(t, map[string]string{"main.whisper": c.src}, "main.whisper")
+		if _, ds := Build(prog, c.target, Options{}); strings.Contains(diag.Text(prog.Files, ds), "precision = bf16") {
+			t.Errorf("%s: suggests precision = bf16:\n%s", c.target.Name(), diag.Text(prog.Files, ds))
+		}
+	}
 }

@@ -61,7 +61,7 @@ type trainDoc struct {
 // stories260K and random 15M- and 42M-shaped llama2.c models: for LoRA,
 // full and QLoRA (nf4) with and without checkpointing and selective, each
 // optimizer on full fine-tuning, LoRA over a bf16 base and full fine-tuning
-// in bf16 (260K and 15M),
+// in bf16 (260K and 15M; 260K also with checkpointing full),
 // and LoRA and full fine-tuning of 42M; beside `whisperc plan`'s
 // prediction. It writes them as planner/testdata/measured/train-cpu-*.json,
 // which planner/cost's TestMeasuredCPUTrain re-predicts. Each row's
@@ -109,6 +109,10 @@ func trainMem(args []string) error {
 		cfgs = append(cfgs, trainConfig{Model: m, Method: "lora", Precision: "bf16", Checkpointing: "none", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager", Rank: 16, Targets: all},
 			trainConfig{Model: m, Method: "full", Precision: "bf16", Checkpointing: "none", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager"},
 			trainConfig{Model: m, Method: "lora", Checkpointing: "selective", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager", Rank: 16, Targets: all})
+		if m == "260K" {
+			// bf16 full fine-tuning whose blocks are recomputed.
+			cfgs = append(cfgs, trainConfig{Model: m, Method: "full", Precision: "bf16", Checkpointing: "full", Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager"})
+		}
 		for _, method := range []string{"lora", "full", "qlora"} {
 			for _, ck := range []string{"none", "full"} {
 				c := trainConfig{Model: m, Method: method, Checkpointing: ck, Optimizer: "adamw", Seq: seq, Batch: batch, Steps: steps, Attention: "eager"}
