@@ -88,3 +88,52 @@ func TestCPUBF16Full(t *testing.T) {
 		t.Errorf("the bf16 plan is %d bytes smaller than the fp32 one; want about 6 per block weight (%d)", saved, 6*linears)
 	}
 }
+
+// TestGenerateAfterBF16Full: a generate stage on the output of a CPU
+// full fine-tune with precision = bf16 plans the checkpoint the runtime
+// loads: the block linears held in bf16 (2 bytes each), the rest fp32
+// and mapped, where after an fp32 fine-tune every weight is mapped fp32. The generate after a LoRA fine-tune is
+// planned as before, whatever its precision.
+func TestGenerateAfterBF16Full(t *testing.T) {
+	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
+	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20}
+	gen := func(method, prec string) *Stage {
+		src := base7b + "finetune ft {\n model = base\n data = d\n method = " + method + "\n precision = " + prec + "\n}\n" +
+			"generate g {\n model = ft\n prompt = \"hi\"\n max_tokens = 8\n}\n"
+		p, ds := Build(check(t, map[string]string{"main.whisper": src}, "main.whisper"), cpu, Options{})
+		if ds.HasErrors() || p.Stage("generate.g") == nil {
+			t.Fatalf("%s %s: %v", method, prec, ds)
+		}
+		return p.Stage("generate.g")
+	}
+	comp := func(st *Stage, name string) int64 {
+		for _, c := range st.Memory.Components {
+			if c.Name == name {
+				return c.Bytes
+			}
+		}
+		return 0
+	}
+	fp, bf := gen("full", "fp32"), gen("full", "bf16")
+	var linears int64
+	for _, l := range bf.Graph.Layers {
+		for _, ln := range l.Linears {
+			if ln.Weight != cost.BF16 || ln.Compute != cost.FP32 {
+				t.Fatalf("layer %d %s: %s weight computed in %s; want bf16 → fp32", l.Index, ln.Module, ln.Weight, ln.Compute)
+			}
+			linears += int64(ln.In) * int64(ln.Out)
+		}
+	}
+	if bf.Graph.Embedding.Weight != cost.FP32 || fp.Graph.Layers[0].Linears[0].Weight != cost.FP32 {
+		t.Errorf("embeddings %s after bf16, linears %s after fp32; want fp32 both", bf.Graph.Embedding.Weight, fp.Graph.Layers[0].Linears[0].Weight)
+	}
+	if got, q := comp(fp, "weights_mapped")-comp(bf, "weights_mapped"), comp(bf, "weights_quantized"); got != 4*linears || q != 2*linears {
+		t.Errorf("after the bf16 fine-tune: %d mapped bytes fewer (want %d), %d in bf16 (want %d)", got, 4*linears, q, 2*linears)
+	}
+	if bf.Memory.TotalBytes >= fp.Memory.TotalBytes {
+		t.Errorf("generate after bf16 plans %d bytes, after fp32 %d", bf.Memory.TotalBytes, fp.Memory.TotalBytes)
+	}
+	if lo, lb := gen("lora", "fp32"), gen("lora", "bf16"); comp(lo, "weights_mapped") != comp(lb, "weights_mapped") {
+		t.Errorf("generate after LoRA over a bf16 base maps %d bytes, over fp32 %d", comp(lb, "weights_mapped"), comp(lo, "weights_mapped"))
+	}
+}

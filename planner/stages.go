@@ -288,14 +288,21 @@ func (b *builder) checkTargets(f *compiler.Finetune, c arch.Config, names []stri
 	return missing
 }
 
+// cpuBF16 reports whether finetune f on this (CPU) target keeps the
+// block linear weights in bf16 (precision = bf16 over an unquantised
+// base): LoRA's frozen base, or the weights a full fine-tune trains.
+func (b *builder) cpuBF16(f *compiler.Finetune) bool {
+	return !b.target.Profile.GPU && f.Has("precision") && f.Precision == compiler.DTypeBF16 &&
+		(f.Model.Quantize == nil || !f.Model.Quantize.Method.Quantized())
+}
+
 // trainWorkload turns a finetune into the cost model's workload.
 func (b *builder) trainWorkload(f *compiler.Finetune, c arch.Config, st *Stage) cost.Workload {
 	// On the CPU, precision = bf16 stores the block linear weights in bf16
 	// and computes in fp32 (runtime/kernels' BF16): LoRA's frozen base,
 	// or the weights a full fine-tune trains in bf16 (runtime/train's
 	// bf16.go).
-	bf16Base := !b.target.Profile.GPU && f.Has("precision") && f.Precision == compiler.DTypeBF16 &&
-		(f.Method == compiler.MethodLoRA || f.Method == compiler.MethodFull) && (f.Model.Quantize == nil || !f.Model.Quantize.Method.Quantized())
+	bf16Base := b.cpuBF16(f) && (f.Method == compiler.MethodLoRA || f.Method == compiler.MethodFull)
 	var compute cost.DType
 	var why string
 	switch {
@@ -615,6 +622,14 @@ func (b *builder) inferenceWorkload(ref compiler.ModelRef, c arch.Config, batch,
 		if fi, err := os.Stat(m.Source.Path); err == nil && fi.Mode().IsRegular() {
 			w.FileBytes = fi.Size()
 		}
+	}
+	if f := ref.Finetune; f != nil && f.Method == compiler.MethodFull && b.cpuBF16(f) && m.Quantize == nil {
+		// A bf16 full fine-tune's checkpoint stores the block linears as
+		// BF16 tensors: the runtime holds them in bf16 (2 bytes a weight,
+		// widened row by row in the products), not decoded to fp32.
+		w.Quant = cost.Quant{Type: cost.BF16}
+		st.Decisions = append(st.Decisions, Decision{What: "weights", Choice: "bf16 block linears",
+			Effect: "the checkpoint of " + f.Name + " (precision = bf16) stores the block linear weights in bf16 and the embeddings and norms in fp32; the runtime keeps the linears in bf16 and computes in fp32"})
 	}
 	if m.Tokenizer != "" {
 		if fi, err := os.Stat(m.Tokenizer); err == nil && fi.Mode().IsRegular() {

@@ -190,7 +190,8 @@ func storedFormat(d weights.DType) cost.DType {
 // for the tensors of ws: a GGML block format it names must be how the
 // file stores the tensor (the engine cannot produce one), and a tensor the
 // file stores in a block format runs as stored, so the graph must not say
-// fp32 for it. nf4, fp4 and q8_0 are quantised from whatever is stored.
+// fp32 for it. nf4, fp4, q8_0 and bf16 are quantised from whatever is
+// stored (bf16: a bf16 fine-tune's checkpoint, kept in bf16).
 func checkStored(g *planner.Graph, o engine.Options, ws *weights.Set) error {
 	check := func(name string, want cost.DType) error {
 		t, err := ws.Get(name)
@@ -199,7 +200,7 @@ func checkStored(g *planner.Graph, o engine.Options, ws *weights.Set) error {
 		}
 		have := storedFormat(t.DType)
 		switch {
-		case want == cost.NF4 || want == cost.FP4 || want == cost.Q8_0:
+		case want == cost.NF4 || want == cost.FP4 || want == cost.Q8_0 || want == cost.BF16:
 			return nil
 		case want != have:
 			return fmt.Errorf("the graph holds %s as %s but the model file stores it as %s, which the runtime runs as stored", name, want, have)
