@@ -35,10 +35,19 @@ type cpuMeasurement struct {
 // decode speed is known to miss the 25% bound, with the reason as far as
 // it is understood. Such a row must still miss: when the model is fixed
 // the test fails until its entry is removed, so the list cannot go stale.
+//
+// The quiet re-measure of 2026-12-07 01:34 UTC, after the worker pool
+// learned to hold its workers through a forward pass and to back off when
+// it sees them descheduled, misses on three rows. Which rows miss changes
+// from one quiet run to the next (runs at 01:31 and 01:34 missed on five
+// and on three, all at two threads, the memory columns all within 10%):
+// the two-thread decode of a run and of the calibration's steps differ by
+// whether the pool shares a product or backs off, which this model does
+// not predict. Until the pool behaves the same in both, these rows stay.
 var knownSpeedMisses = map[string]string{
-	// Empty since the quiet re-measure of 2026-12-06 22:40 UTC: tiny-cpu,
-	// predicted 55% too fast before engine.Prepare and the cut in a
-	// decode step's garbage, is within 25% (+19%).
+	"42M nf4":               "two-thread decode: the run 35% slower than the calibrated steps (the pool sharing or backing off differently, as far as understood)",
+	"example:story fp32":    "two-thread decode of stories260K's microsecond products: the run 46% slower than the calibrated steps",
+	"example:tiny-cpu fp32": "as example:story (+64%)",
 }
 
 var cpuShapes = map[string]arch.Config{
