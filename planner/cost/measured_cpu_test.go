@@ -39,8 +39,8 @@ type cpuMeasurement struct {
 // The quiet re-measure of 2026-12-07 01:34 UTC, after the worker pool
 // learned to hold its workers through a forward pass and to back off when
 // it sees them descheduled, misses on three rows. Which rows miss changes
-// from one quiet run to the next (runs at 01:31 and 01:34 missed on five
-// and on three, all at two threads, the memory columns all within 10%):
+// from one quiet run to the next (runs at 01:31 and 01:34 missed on four
+// rows and on three, all at two threads, the memory columns all within 10%):
 // the two-thread decode of a run and of the calibration's steps differ by
 // whether the pool shares a product or backs off, which this model does
 // not predict. Until the pool behaves the same in both, these rows stay.
