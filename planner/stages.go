@@ -121,7 +121,9 @@ func checkpointingOf(c compiler.Checkpointing) (cost.Checkpointing, int) {
 
 // finetune plans a finetune: adapters, training and evaluation.
 func (b *builder) finetune(f *compiler.Finetune) {
-	if _, ok := b.done[f]; ok || f.Model == nil {
+	// A method the checker refused (already reported) leaves nothing to
+	// plan: its workload would be training without a method.
+	if _, ok := b.done[f]; ok || f.Model == nil || f.Method == compiler.MethodInvalid {
 		return
 	}
 	after := b.load(f.Model)
