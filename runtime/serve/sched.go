@@ -156,8 +156,10 @@ func (s *scheduler) cancelQueued(j *job) {
 	for i, q := range s.queue {
 		if q == j {
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
-			s.metrics.queueDepth.Set(float64(len(s.queue)))
+			// Counted as finished before the queue's depth drops, so
+			// that a reader who sees the shorter queue also sees why.
 			s.finish(j, finishCancelled, j.ctx.Err())
+			s.metrics.queueDepth.Set(float64(len(s.queue)))
 			return
 		}
 	}
