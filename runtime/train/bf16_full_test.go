@@ -96,44 +96,8 @@ func TestBF16FullMatchesPyTorch(t *testing.T) {
 			steps := [][]int{tr.batchOf(0), tr.batchOf(1), tr.batchOf(2)}
 			want := reference(t, tr, steps, map[string]any{"method": "full", "lr": cfg.Optimizer.LR, "weight_decay": cfg.Optimizer.WeightDecay, "eps": cfg.Optimizer.Eps,
 				"schedule": "cosine", "max_grad_norm": cfg.MaxGradNorm})
-			ctx := context.Background()
-			n := 0
-			for _, i := range steps[0] {
-				n += ds.Train[i].Tokens()
-			}
-			tr.ts.ZeroGrad()
-			var loss float64
-			logits := make([]float32, 24*tr.e.Config().Vocab)
-			for k, i := range steps[0] {
-				seq := ds.Train[i]
-				w := make([]float32, len(seq.Weights))
-				for j := range w {
-					w[j] = seq.Weights[j] / float32(n)
-				}
-				if k == 0 {
-					if _, err := tr.ts.Evaluate(ctx, seq.Inputs, seq.Targets, w, logits); err != nil {
-						t.Fatal(err)
-					}
-				}
-				l, err := tr.ts.Run(ctx, seq.Inputs, seq.Targets, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				loss += float64(l)
-			}
-			worst := map[string]float64{}
-			check := func(what, key string, got []float32) {
-				t.Helper()
-				w32, w64 := want[key], want["f64."+key]
-				if w32 == nil || len(got) != len(w32) || len(w64) != len(w32) {
-					t.Fatalf("%s: %d values here, %d from PyTorch", what, len(got), len(w32))
-				}
-				diff, ours, theirs := relErr(got, w32), relErr(got, w64), relErr(w32, w64)
-				worst[what[:4]] = math.Max(worst[what[:4]], diff)
-				if math.IsNaN(diff) || diff > 1e-5 && ours > 2*theirs {
-					t.Errorf("%s: relative error %.3g against PyTorch fp32; against fp64 %.3g here, %.3g for PyTorch fp32", what, diff, ours, theirs)
-				}
-			}
+			logits, loss := firstStep(t, tr, ds, steps[0])
+			check, worst := torchCheck(t, want)
 			check("logits", "logits", logits)
 			check("loss", "loss", []float32{float32(loss)})
 			if clipGlobalNorm(tr.params, 0) <= cfg.MaxGradNorm {
@@ -149,7 +113,7 @@ func TestBF16FullMatchesPyTorch(t *testing.T) {
 				}
 			}
 			for range 3 {
-				if _, err := tr.Step(ctx); err != nil {
+				if _, err := tr.Step(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -182,45 +182,8 @@ func TestMatchesPyTorch(t *testing.T) {
 				want := reference(t, tr, steps, map[string]any{"method": method.String(), "lr": cfg.Optimizer.LR, "weight_decay": cfg.Optimizer.WeightDecay, "eps": cfg.Optimizer.Eps,
 					"schedule": "cosine", "max_grad_norm": cfg.MaxGradNorm, "alpha": cfg.LoRA.Alpha, "rank": cfg.LoRA.Rank, "rslora": cfg.LoRA.RSLoRA})
 				// The first step's logits, loss and gradients.
-				ctx := context.Background()
-				n := 0
-				for _, i := range steps[0] {
-					n += ds.Train[i].Tokens()
-				}
-				tr.ts.ZeroGrad()
-				var loss float64
-				logits := make([]float32, 24*e.Config().Vocab)
-				for k, i := range steps[0] {
-					seq := ds.Train[i]
-					w := make([]float32, len(seq.Weights))
-					for j := range w {
-						w[j] = seq.Weights[j] / float32(n)
-					}
-					if k == 0 {
-						if _, err := tr.ts.Evaluate(ctx, seq.Inputs, seq.Targets, w, logits); err != nil {
-							t.Fatal(err)
-						}
-					}
-					l, err := tr.ts.Run(ctx, seq.Inputs, seq.Targets, w)
-					if err != nil {
-						t.Fatal(err)
-					}
-					loss += float64(l)
-				}
-				worst := map[string]float64{}
-				check := func(what, key string, got []float32) {
-					t.Helper()
-					w32, w64 := want[key], want["f64."+key]
-					if w32 == nil || len(got) != len(w32) || len(w64) != len(w32) {
-						t.Fatalf("%s: %d values here, %d from PyTorch", what, len(got), len(w32))
-					}
-					diff, ours, theirs := relErr(got, w32), relErr(got, w64), relErr(w32, w64)
-					kind, _, _ := strings.Cut(what, " ")
-					worst[kind] = math.Max(worst[kind], diff)
-					if math.IsNaN(diff) || diff > 1e-5 && ours > 2*theirs {
-						t.Errorf("%s: relative error %.3g against PyTorch fp32; against fp64 %.3g here, %.3g for PyTorch fp32", what, diff, ours, theirs)
-					}
-				}
+				logits, loss := firstStep(t, tr, ds, steps[0])
+				check, worst := torchCheck(t, want)
 				defer func() { t.Logf("largest relative error against PyTorch fp32 by kind: %v", worst) }()
 				check("logits", "logits", logits)
 				check("loss", "loss", []float32{float32(loss)})
@@ -231,7 +194,7 @@ func TestMatchesPyTorch(t *testing.T) {
 					check("grad "+p.Name, "grad."+p.Name, p.Grad)
 				}
 				for range 3 {
-					if _, err := tr.Step(ctx); err != nil {
+					if _, err := tr.Step(context.Background()); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -331,4 +294,59 @@ func TestPEFTLayoutLoadsInTransformersConventions(t *testing.T) {
 	} else {
 		t.Logf("relative error %.3g", e)
 	}
+}
+
+// firstStep runs the first batch of a comparison with PyTorch on tr, as
+// the trainer's step does (gradients zeroed, each sequence's weights
+// divided by the batch's tokens), and returns the first sequence's logits
+// and the batch's summed loss.
+func firstStep(t *testing.T, tr *Trainer, ds *data.Set, batch []int) (logits []float32, loss float64) {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for _, i := range batch {
+		n += ds.Train[i].Tokens()
+	}
+	tr.ts.ZeroGrad()
+	logits = make([]float32, 24*tr.e.Config().Vocab)
+	for k, i := range batch {
+		seq := ds.Train[i]
+		w := make([]float32, len(seq.Weights))
+		for j := range w {
+			w[j] = seq.Weights[j] / float32(n)
+		}
+		if k == 0 {
+			if _, err := tr.ts.Evaluate(ctx, seq.Inputs, seq.Targets, w, logits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := tr.ts.Run(ctx, seq.Inputs, seq.Targets, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss += float64(l)
+	}
+	return logits, loss
+}
+
+// torchCheck returns a check of values against PyTorch's fp32 results in
+// want (key) and its fp64 ones (f64.key): within 1e-5 relative, or no
+// further from fp64 than twice PyTorch's own fp32 error. worst collects the
+// largest fp32 error by kind, the first word of what.
+func torchCheck(t *testing.T, want map[string][]float32) (check func(what, key string, got []float32), worst map[string]float64) {
+	worst = map[string]float64{}
+	check = func(what, key string, got []float32) {
+		t.Helper()
+		w32, w64 := want[key], want["f64."+key]
+		if w32 == nil || len(got) != len(w32) || len(w64) != len(w32) {
+			t.Fatalf("%s: %d values here, %d from PyTorch", what, len(got), len(w32))
+		}
+		diff, ours, theirs := relErr(got, w32), relErr(got, w64), relErr(w32, w64)
+		kind, _, _ := strings.Cut(what, " ")
+		worst[kind] = math.Max(worst[kind], diff)
+		if math.IsNaN(diff) || diff > 1e-5 && ours > 2*theirs {
+			t.Errorf("%s: relative error %.3g against PyTorch fp32; against fp64 %.3g here, %.3g for PyTorch fp32", what, diff, ours, theirs)
+		}
+	}
+	return check, worst
 }
