@@ -63,7 +63,7 @@ func (b *builder) bf16Linear(x *gorgonia.Node, weight, name string, residual *go
 		return b.apply(op(true), name, x, w, residual)
 	}
 	y := b.apply(op(false), name, x, w)
-	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+	return b.add(name+".add", residual, y)
 }
 
 // bf16Weight returns the graph node of a trained weight stored in bf16:

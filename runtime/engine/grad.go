@@ -264,8 +264,13 @@ func (o *sigmoidOp) DiffWRT(n int) []bool { return allTrue(n) }
 // that order), bit for bit, in one op (kernels.SigmoidGrad) and one
 // tensor, where Gorgonia's nodes allocate one and overwrite y.
 func (o *sigmoidOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	exec := o.exec
 	n, err := gorgonia.ApplyOp(newGrad(o.name+".dx", []int{2, 2, 2, 2}, 0, func(dst []float32, v [][]float32, _ []tensor.Shape) error {
-		kernels.SigmoidGrad(dst, v[0], v[1], v[2])
+		if exec != nil {
+			exec.TrainSigmoidGrad(dst, v[0], v[1], v[2])
+		} else {
+			kernels.SigmoidGrad(dst, v[0], v[1], v[2])
+		}
 		return nil
 	}), in[0], out, grad)
 	if err != nil {

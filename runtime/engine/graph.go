@@ -121,7 +121,7 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 		if residual == nil {
 			return y
 		}
-		return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+		return b.add(name+".add", residual, y)
 	}
 	w := b.weight(weight)
 	exec := b.e.exec
@@ -138,18 +138,23 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 		return b.apply(op(true), name, x, w, residual)
 	}
 	y := b.apply(op(false), name, x, w)
-	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+	return b.add(name+".add", residual, y)
 }
 
 // swiglu returns silu(gate)·up: one fused op, or a sigmoid (Gorgonia's,
-// vectorised: sigmoidOp) and two of Gorgonia's HadamardProds.
+// vectorised: sigmoidOp) and two of Gorgonia's HadamardProds (in a
+// training graph, element-wise ops of the same values: trainelem.go).
 func (b *builder) swiglu(gate, up *gorgonia.Node, name string) *gorgonia.Node {
 	if b.fused {
 		return b.apply(newSwiGLU(name, b.reuse), name, gate, up)
 	}
-	sig := b.apply(newSigmoid(name+".sigmoid", b.reuse), name+".sigmoid", gate)
-	silu := b.std(name+".silu", func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(gate, sig) })
-	return b.std(name, func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(silu, up) })
+	sig := newSigmoid(name+".sigmoid", b.reuse)
+	if b.train != nil {
+		sig.exec = &b.e.exec // over the engine's threads
+	}
+	s := b.apply(sig, name+".sigmoid", gate)
+	silu := b.hadamard(name+".silu", gate, s)
+	return b.hadamard(name, silu, up)
 }
 
 // forward adds the Llama forward pass for the embedded rows x [T, dim] and

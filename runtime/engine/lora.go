@@ -35,7 +35,7 @@ func (b *builder) adapted(x *gorgonia.Node, weight, name string, residual *gorgo
 		mask := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(s...), gorgonia.WithName(name+".lora_dropout"),
 			gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(s...))))
 		b.train.masks[weight] = mask
-		in = b.std(name+".lora_dropout.apply", func() (*gorgonia.Node, error) { return gorgonia.HadamardProd(x, mask) })
+		in = b.hadamard(name+".lora_dropout.apply", x, mask)
 	}
 	an := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(ad.A.Shape()...), gorgonia.WithName(name+".lora_A"), gorgonia.WithValue(ad.A))
 	bn := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(ad.B.Shape()...), gorgonia.WithName(name+".lora_B"), gorgonia.WithValue(ad.B))
@@ -49,7 +49,7 @@ func (b *builder) adapted(x *gorgonia.Node, weight, name string, residual *gorgo
 	if residual == nil {
 		return y
 	}
-	return b.std(name+".add", func() (*gorgonia.Node, error) { return gorgonia.Add(residual, y) })
+	return b.add(name+".add", residual, y)
 }
 
 // scaledAddOp computes Y + s·Z for two matrices of one shape.

@@ -575,10 +575,15 @@ func (o *swigluOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 
 // sigmoidOp is Gorgonia's element-wise Sigmoid, bit for bit
 // (kernels.Sigmoid), vectorised: the unfused SwiGLU's gate activation.
-type sigmoidOp struct{ opBase }
+// In a training graph exec is set and the op and its gradient run over
+// the engine's threads.
+type sigmoidOp struct {
+	opBase
+	exec *kernels.Exec
+}
 
 func newSigmoid(name string, reuse bool) *sigmoidOp {
-	return &sigmoidOp{opBase{name: name, dims: []int{2, 2}, reuse: reuse}}
+	return &sigmoidOp{opBase: opBase{name: name, dims: []int{2, 2}, reuse: reuse}}
 }
 
 func (o *sigmoidOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -595,7 +600,11 @@ func (o *sigmoidOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	out := o.output(xs...)
-	kernels.Sigmoid(out.Float32s(), x)
+	if o.exec != nil {
+		o.exec.TrainSigmoid(out.Float32s(), x)
+	} else {
+		kernels.Sigmoid(out.Float32s(), x)
+	}
 	return out, nil
 }
 

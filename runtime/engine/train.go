@@ -362,7 +362,7 @@ func (s *TrainStep) run(ctx context.Context, inputs, targets []int32, weights []
 		if len(g) != len(p.Grad) {
 			return 0, fmt.Errorf("engine: gradient of %s has %d values, want %d", p.Name, len(g), len(p.Grad))
 		}
-		kernels.Axpy(p.Grad, 1, g) // p.Grad += g, each sum rounded once
+		s.e.exec.TrainAxpy(p.Grad, g) // p.Grad += g, each sum rounded once
 	}
 	if s.emb != nil {
 		dx, _, err := floats(s.dx.Value())

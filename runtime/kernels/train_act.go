@@ -88,3 +88,70 @@ func axpyRows(y, c []float32, cs int, x []float32, xs, rows int) {
 		axpyGeneric(y[n8:], c[r*cs], x[r*xs+n8:r*xs+d])
 	}
 }
+
+// TrainSplit calls fn on disjoint ranges [lo, hi) covering [0, n), each
+// starting at a multiple of align, on e's threads (its Pool's workers when
+// it has one) as the training products share theirs; cost is the work of
+// one element in multiply-adds of a product, which decides whether the
+// work is worth splitting. The training graph's element-wise and per-row
+// ops run on it: each element's arithmetic is the same whatever the
+// ranges, so their results do not depend on the number of threads.
+func (e Exec) TrainSplit(n, align, cost int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	e.parallelRows(n, max(align, 1), cost, fn)
+}
+
+// trainElemCost is TrainSplit's cost of one element of a float32
+// element-wise op: a scalar loop handles about one element per cycle,
+// where a product's kernel retires some sixteen multiply-adds.
+const trainElemCost = 16
+
+// TrainMul sets dst[i] = a[i]·b[i] (each product rounded once, as
+// Gorgonia's HadamardProd rounds it) over e's threads. dst may be a or b.
+func (e Exec) TrainMul(dst, a, b []float32) {
+	n := len(dst)
+	_, _ = a[:n], b[:n]
+	e.TrainSplit(n, 64, trainElemCost, func(lo, hi int) {
+		d, x, y := dst[lo:hi], a[lo:hi], b[lo:hi]
+		for i := range d {
+			d[i] = x[i] * y[i]
+		}
+	})
+}
+
+// TrainAdd sets dst[i] = a[i] + b[i] over e's threads, each sum rounded
+// once. dst may be a or b.
+func (e Exec) TrainAdd(dst, a, b []float32) {
+	n := len(dst)
+	_, _ = a[:n], b[:n]
+	e.TrainSplit(n, 64, trainElemCost, func(lo, hi int) {
+		d, x, y := dst[lo:hi], a[lo:hi], b[lo:hi]
+		for i := range d {
+			d[i] = x[i] + y[i]
+		}
+	})
+}
+
+// TrainAxpy adds x to y over e's threads: y[i] += x[i], each sum rounded
+// once, as Axpy(y, 1, x) rounds it.
+func (e Exec) TrainAxpy(y, x []float32) {
+	n := len(y)
+	_ = x[:n]
+	e.TrainSplit(n, 64, trainElemCost/4, func(lo, hi int) { Axpy(y[lo:hi], 1, x[lo:hi]) })
+}
+
+// TrainSigmoid is Sigmoid over e's threads.
+func (e Exec) TrainSigmoid(dst, x []float32) {
+	n := len(x)
+	_ = dst[:n]
+	e.TrainSplit(n, 64, trainElemCost, func(lo, hi int) { Sigmoid(dst[lo:hi], x[lo:hi]) })
+}
+
+// TrainSigmoidGrad is SigmoidGrad over e's threads.
+func (e Exec) TrainSigmoidGrad(dst, x, y, g []float32) {
+	n := len(x)
+	_, _, _ = dst[:n], y[:n], g[:n]
+	e.TrainSplit(n, 64, trainElemCost, func(lo, hi int) { SigmoidGrad(dst[lo:hi], x[lo:hi], y[lo:hi], g[lo:hi]) })
+}

@@ -106,3 +106,39 @@ func TestSigmoidGradIsScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainElementwiseSplits checks the training graph's element-wise ops
+// over threads (goroutines and a Pool) bit for bit against one thread, on
+// lengths large enough to be split and not multiples of the ranges'
+// alignment.
+func TestTrainElementwiseSplits(t *testing.T) {
+	for _, n := range []int{7, 1000, 300001} {
+		a, b, g := randVec(uint64(n)+2, n, 4), randVec(uint64(n)+3, n, 4), randVec(uint64(n)+4, n, 1)
+		type res struct{ mul, add, axpy, sig, sigGrad []float32 }
+		run := func(e Exec) res {
+			r := res{make([]float32, n), make([]float32, n), append([]float32(nil), a...), make([]float32, n), make([]float32, n)}
+			e.TrainMul(r.mul, a, b)
+			e.TrainAdd(r.add, a, b)
+			e.TrainAxpy(r.axpy, b)
+			e.TrainSigmoid(r.sig, a)
+			e.TrainSigmoidGrad(r.sigGrad, a, r.sig, g)
+			return r
+		}
+		want := run(Exec{Threads: 1})
+		for i := range n {
+			if want.mul[i] != a[i]*b[i] || want.add[i] != a[i]+b[i] || want.axpy[i] != a[i]+b[i] {
+				t.Fatalf("n=%d: element %d is not one rounded product or sum", n, i)
+			}
+		}
+		for _, e := range []Exec{{Threads: 3}, {Threads: 2, Pool: NewPool(2)}} {
+			got := run(e)
+			for k, pair := range [][2][]float32{{got.mul, want.mul}, {got.add, want.add}, {got.axpy, want.axpy}, {got.sig, want.sig}, {got.sigGrad, want.sigGrad}} {
+				for i := range n {
+					if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+						t.Fatalf("n=%d, threads %d, pool %t: op %d element %d = %v, one thread %v", n, e.Threads, e.Pool != nil, k, i, pair[0][i], pair[1][i])
+					}
+				}
+			}
+		}
+	}
+}
