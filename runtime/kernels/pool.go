@@ -47,9 +47,19 @@ type poolState struct {
 	// Counts for Stats (products, joined, alone and stalls are written
 	// under Pool.mu).
 	products, joined, alone, stalls uint64
+	slowWaits, missedTwice          uint64 // stalls by reason (Stats)
+	missedWaking, woken             uint64
 	misses                          int // products in a row a spinning worker missed
-	parked, preempted               atomic.Uint64
+	parked, preempted, backOffs     atomic.Uint64
+	backedOffBy                     [3]atomic.Uint64 // back-offs by the reason of their second sign
 }
+
+// The signs of descheduling, for PoolStats' counts by reason.
+const (
+	signSlowWait  = iota // the caller waited too long for a worker's share
+	signMissed           // a spinning worker took no part in two products
+	signPreempted        // a spinning worker found a gap between its polls
+)
 
 // epoch is the origin of the pool's clock.
 var epoch = time.Now()
@@ -84,9 +94,11 @@ const stallWindow = int64(20 * time.Millisecond)
 
 // stalled records a sign that the pool's threads are being descheduled,
 // and backs off when the previous one was within stallWindow.
-func (s *poolState) stalled() {
+func (s *poolState) stalled(sign int) {
 	now := nanos()
 	if now-s.lastStall.Swap(now) < stallWindow {
+		s.backOffs.Add(1)
+		s.backedOffBy[sign].Add(1)
 		s.backOff(now)
 	}
 }
@@ -119,7 +131,10 @@ type worker struct {
 	_     [64]byte // job and done on cache lines of their own
 	done  event
 	seen  uint64 // the caller's last value of done
-	_     [64]byte
+	// waking is set when a product's signal woke the parked worker, and
+	// cleared when the worker runs again (PoolStats.MissedWaking).
+	waking atomic.Bool
+	_      [64]byte
 }
 
 const (
@@ -144,12 +159,15 @@ type event struct {
 
 func newEvent() event { return event{wake: make(chan struct{}, 1)} }
 
-// signal advances the counter and wakes the waiter if it parked.
-func (e *event) signal() {
+// signal advances the counter and wakes the waiter if it parked, and
+// reports whether it did.
+func (e *event) signal() (woke bool) {
 	e.seq.Add(1)
 	if e.sleeping.CompareAndSwap(true, false) {
 		e.wake <- struct{}{}
+		return true
 	}
+	return false
 }
 
 // wait returns once the counter differs from last, and its value. It
@@ -211,6 +229,7 @@ func (w *worker) loop(s *poolState) {
 	sp := spinner{s: s}
 	for {
 		last = w.job.wait(last, &sp)
+		w.waking.Store(false)
 		if s.stop.Load() {
 			return
 		}
@@ -242,7 +261,7 @@ func (sp *spinner) keep() bool {
 	now := nanos()
 	if now-sp.last > stallWait {
 		sp.s.preempted.Add(1)
-		sp.s.stalled()
+		sp.s.stalled(signPreempted)
 	}
 	sp.last = now
 	if now-sp.start < maxHeldSpin && sp.s.holding() {
@@ -299,6 +318,17 @@ type PoolStats struct {
 	// spinning worker found it had been; two within stallWindow start a
 	// back-off.
 	Stalls, Preempted uint64
+	// SlowWaits and MissedTwice split Stalls by its two reasons.
+	SlowWaits, MissedTwice uint64
+	// MissedWaking is the MissedTwice whose worker had parked and was
+	// being woken by this product's signal (its futex wake-up was slower
+	// than the caller's ranges: no sign of a busy machine), and Woken the
+	// products that woke a parked worker.
+	MissedWaking, Woken uint64
+	// BackOffs is the back-offs started, and BackOffSlowWait,
+	// BackOffMissed and BackOffPreempted split them by the sign that
+	// started each (the second within stallWindow).
+	BackOffs, BackOffSlowWait, BackOffMissed, BackOffPreempted uint64
 	// Parked is the times a worker stopped spinning and parked.
 	Parked uint64
 }
@@ -309,7 +339,10 @@ func (p *Pool) Stats() PoolStats {
 	defer p.mu.Unlock()
 	s := p.s
 	return PoolStats{Products: s.products, Alone: s.alone, Joined: s.joined, Stalls: s.stalls,
-		Preempted: s.preempted.Load(), Parked: s.parked.Load()}
+		Preempted: s.preempted.Load(), Parked: s.parked.Load(),
+		SlowWaits: s.slowWaits, MissedTwice: s.missedTwice, MissedWaking: s.missedWaking, Woken: s.woken, BackOffs: s.backOffs.Load(),
+		BackOffSlowWait: s.backedOffBy[signSlowWait].Load(), BackOffMissed: s.backedOffBy[signMissed].Load(),
+		BackOffPreempted: s.backedOffBy[signPreempted].Load()}
 }
 
 // Threads returns how many ways the pool splits a product.
@@ -341,7 +374,10 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 	ws := s.workers[:min(helpers, len(s.workers))]
 	for _, w := range ws {
 		w.state.Store(workerSignalled)
-		w.job.signal()
+		if w.job.signal() {
+			w.waking.Store(true)
+			s.woken++
+		}
 	}
 	t0 := nanos()
 	n := s.share()
@@ -360,7 +396,8 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 			s.misses = 0
 			if nanos()-t > limit {
 				s.stalls++
-				s.stalled()
+				s.slowWaits++
+				s.stalled(signSlowWait)
 			}
 		} else if s.held.Load() > 0 && !w.job.sleeping.Load() && nanos()-t0 > stallWait {
 			// The worker spins for products (it has not parked) but
@@ -372,7 +409,11 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
 			if s.misses++; s.misses >= 2 {
 				s.misses = 0
 				s.stalls++
-				s.stalled()
+				s.missedTwice++
+				if w.waking.Load() {
+					s.missedWaking++
+				}
+				s.stalled(signMissed)
 			}
 		}
 	}

@@ -258,16 +258,16 @@ func TestGroupedProductsMatch(t *testing.T) {
 // in quick succession grow up to maxBackoff.
 func TestPoolStallsBackOff(t *testing.T) {
 	s := NewPool(2).s
-	s.stalled()
+	s.stalled(signSlowWait)
 	if nanos() < s.aloneUntil.Load() {
 		t.Fatal("backing off after one stall")
 	}
-	s.stalled()
+	s.stalled(signSlowWait)
 	if nanos() >= s.aloneUntil.Load() || s.backoff.Load() != minBackoff {
 		t.Fatalf("after two stalls in a row: back-off %v until %v, now %v", s.backoff.Load(), s.aloneUntil.Load(), nanos())
 	}
 	for range 20 {
-		s.stalled()
+		s.stalled(signSlowWait)
 	}
 	if s.backoff.Load() != maxBackoff {
 		t.Errorf("after 22 stalls in a row the back-off is %v, want %v", s.backoff.Load(), maxBackoff)
