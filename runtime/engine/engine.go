@@ -249,6 +249,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	e.st.runs++
 	e.exec.Pool.Hold()
 	defer e.exec.Pool.Release()
+	defer func() { e.st.passScores = nil }()
 	if err := c.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
