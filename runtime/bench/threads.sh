@@ -4,8 +4,15 @@
 # alternated so that both see the same machine, best of REPEAT each; with
 # two drivers (OLD and NEW bench builds) every run of one is next to a run
 # of the other. Prints decode tok/s at 1 and 2 threads, 2t÷1t, and the
-# worker pool's counts (products offered, worker shares that took part,
-# parks). Models come from issue8.sh or `wbench gen` in MODELS. About
+# worker pool's counts: products shared, worker ranges that their worker
+# ran (joined) and that the caller ran because the worker had not started
+# (taken), products run on the caller alone, products that woke a parked
+# worker, parks. An OLD driver from before the fixed split (57f3e52 and
+# earlier) has no "taken" or "woken" (shown as -); where it has them,
+# "back-off" shows its stalls by reason (caller waited too long for a
+# share / a spinning worker missed two products / a spinning worker found
+# itself preempted) and the back-offs they started; the new pool has no
+# back-off (-). Models come from issue8.sh or `wbench gen` in MODELS. About
 # 1 minute per driver on a quiet 2-CPU machine with the defaults.
 #
 #   runtime/bench/threads.sh MODELS [NEW_WBENCH [OLD_WBENCH]]
@@ -38,8 +45,8 @@ for b in "${drivers[@]}"; do [ -x "$b" ] || { echo "threads.sh: $b is not execut
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "decode tok/s (wall clock), best of $repeat alternated runs; prompt $prompt, decode $gen${rt:+; under ${rt[*]}}"
 echo
-echo "| model | format | driver | 1 thread | 2 threads | 2t÷1t | pool products / joined / alone / parked |"
-echo "|---|---|---|---|---|---|---|"
+echo "| model | format | driver | 1 thread | 2 threads | 2t÷1t | pool products / joined / taken / alone / woken / parked | back-off: stalls slow / missed / preempted; back-offs |"
+echo "|---|---|---|---|---|---|---|---|"
 for s in $shapes; do
 	for f in $formats; do
 		case $f in
@@ -52,7 +59,7 @@ for s in $shapes; do
 			for i in "${!drivers[@]}"; do
 				for t in 1 2; do
 					read -r d st < <("${rt[@]}" "${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" |
-						python3 -c "import json,sys; r=json.load(sys.stdin); print(r['decode_tok_s'], '%d/%d/%d/%d' % tuple(r.get('pool',{}).get(k,0) for k in ('Products','Joined','Alone','Parked')))")
+						python3 -c "import json,sys; r=json.load(sys.stdin); p=r.get('pool',{}); g=lambda k: str(p[k]) if k in p else '-'; print(r['decode_tok_s'], '/'.join(g(k) for k in ('Products','Joined','Taken','Alone','Woken','Parked')) + '|' + ('%s/%s/%s;%s' % tuple(g(k) for k in ('SlowWaits','MissedTwice','Preempted','BackOffs')) if 'BackOffs' in p else '-'))")
 					k="$i/$t"
 					if python3 -c "import sys; sys.exit(0 if $d > ${best[$k]:-0} else 1)"; then
 						best[$k]=$d
@@ -64,7 +71,7 @@ for s in $shapes; do
 		for i in "${!drivers[@]}"; do
 			name=new
 			[ ${#drivers[@]} -eq 2 ] && [ "$i" = 0 ] && name=old
-			python3 -c "print('| $s | $f | $name | %.1f | %.1f | %.2f | ${stats[$i/2]} |' % (${best[$i/1]}, ${best[$i/2]}, ${best[$i/2]} / ${best[$i/1]}))"
+			python3 -c "print('| $s | $f | $name | %.1f | %.1f | %.2f | ${stats[$i/2]//|/ | } |' % (${best[$i/1]}, ${best[$i/2]}, ${best[$i/2]} / ${best[$i/1]}))"
 		done
 		unset best stats
 	done

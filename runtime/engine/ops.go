@@ -466,10 +466,17 @@ func (o *attentionOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := o.output(t, qd)
 	kind := o.kind // the planner's enum is the kernels' (kernels.AttnKernel)
 	shape := kernels.AttnShape{N: t, Pos: st.start, Heads: st.heads, KVHeads: st.kvHeads, HeadDim: hs}
-	if t == 1 {
+	switch {
+	case t == 1:
 		// A decode step's probabilities, Heads·(Pos+1) floats, kept for
-		// the next step; a prefill's, Heads·t² of them, are not held.
+		// the next step.
 		shape.Scores = &st.scores
+	case st.cached:
+		// A prefill's, Heads·t·(start+t) of them, are shared by the
+		// pass's layers and dropped when it ends (Engine.Forward):
+		// allocated per layer, they were 2.3 MB of a 15M prefill of 127
+		// tokens, paid for in page faults and collections.
+		shape.Scores = &st.passScores
 	}
 	var lse []float32
 	if kind == AttentionFlash2 && !st.cached {

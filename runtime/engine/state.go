@@ -38,6 +38,9 @@ type state struct {
 	// scores holds a decode step's attention probabilities for the next
 	// step (kernels.AttnShape.Scores); one engine's layers run in turn.
 	scores []float32
+	// passScores holds a prefill's probabilities from one layer to the
+	// next; Engine.Forward drops it when the pass ends.
+	passScores []float32
 	// batch, during a ForwardBatch call, holds its sequences: the call's
 	// rows are theirs in order, each at its own positions in its own
 	// cache; rowPos is the position of every row. Both are nil otherwise,

@@ -75,45 +75,24 @@ const minWorkPerThread = 1 << 17
 // runs in well under the single-thread time on two pool threads.
 const minWorkPerPoolThread = 1 << 16
 
-// poolRangesPerThread is how many ranges a product on a Pool is cut into
-// per thread. The caller and the workers take them in turn, so a worker
-// that starts late (its thread was busy for a microsecond or two) takes
-// fewer of them rather than finishing its half after the caller has long
-// finished its own: with one range per thread, every product lasted as
-// long as the later of the two. A range is then at least
-// minWorkPerPoolThread/4 multiply-adds, a few microseconds, against a
-// fraction of one to take it.
-const poolRangesPerThread = 4
-
 // parallelRows calls fn on disjoint row ranges [lo, hi) that cover [0, rows),
 // each range starting at a multiple of align, using up to e.threads()
-// goroutines; rowWork is the number of multiply-adds one row costs.
+// goroutines (at most the pool's threads when e.Pool is set); rowWork is
+// the number of multiply-adds one row costs. How many threads share a
+// product, and which rows each takes, depend on these arguments alone
+// (splitRows): one contiguous range per thread, the calling goroutine's
+// first.
 func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
-	t := e.threads()
-	minWork := minWorkPerThread
-	if e.Pool != nil {
-		minWork = minWorkPerPoolThread
-	}
-	if maxT := rows * max(rowWork, 1) / minWork; t > maxT {
-		t = maxT
-	}
+	pooled := e.Pool != nil && e.Pool.Threads() > 1
+	t, chunk := e.splitRows(rows, align, rowWork)
 	if t <= 1 {
 		fn(0, rows)
 		return
 	}
-	if e.Pool != nil && e.Pool.Threads() > 1 {
-		n := t * poolRangesPerThread
-		chunk := (rows + n - 1) / n
-		chunk = (chunk + align - 1) / align * align
-		if chunk >= rows {
-			fn(0, rows)
-			return
-		}
-		e.Pool.run(fn, rows, chunk, t-1)
+	if pooled {
+		e.Pool.run(fn, rows, chunk)
 		return
 	}
-	chunk := (rows + t - 1) / t
-	chunk = (chunk + align - 1) / align * align
 	var wg sync.WaitGroup
 	for lo := chunk; lo < rows; lo += chunk {
 		hi := min(lo+chunk, rows)
@@ -125,6 +104,33 @@ func (e Exec) parallelRows(rows, align, rowWork int, fn func(lo, hi int)) {
 	}
 	fn(0, min(chunk, rows))
 	wg.Wait()
+}
+
+// splitRows returns how many threads share a product of rows rows of
+// rowWork multiply-adds each (1: not shared) and the rows of each
+// thread's range, a multiple of align: each thread gets at least
+// minWorkPerThread multiply-adds (minWorkPerPoolThread on a pool), and
+// the ranges are as even as align allows.
+func (e Exec) splitRows(rows, align, rowWork int) (threads, chunk int) {
+	t := e.threads()
+	minWork := minWorkPerThread
+	if e.Pool != nil {
+		minWork = minWorkPerPoolThread
+		t = min(t, e.Pool.Threads())
+	}
+	if maxT := rows * max(rowWork, 1) / minWork; t > maxT {
+		t = maxT
+	}
+	if t <= 1 {
+		return 1, rows
+	}
+	align = max(align, 1)
+	chunk = (rows + t - 1) / t
+	chunk = (chunk + align - 1) / align * align
+	if chunk >= rows {
+		return 1, rows
+	}
+	return (rows + chunk - 1) / chunk, chunk
 }
 
 // avx512 reports whether e may use the AVX-512 kernels.

@@ -14,10 +14,24 @@ import (
 // parks, and so does the caller waiting for it: between the products of a
 // decode step (tens of microseconds of attention, norms and activations)
 // neither pays a futex wake-up, which costs as much as a small product.
+//
+// What a pool does with a product depends on the product alone, never on
+// timing: Exec.parallelRows decides from its size whether it is shared,
+// and splits its rows in a fixed way, one contiguous range per thread,
+// the caller taking the first and worker i the (i+1)-th. A worker so
+// keeps the same rows of a weight from one decode step to the next (its
+// own cache and prefetch stream), and a run and the planner's calibration
+// of it do the same work the same way. The one departure is explicit and
+// counted (PoolStats.Taken): a worker that has not started its range when
+// the caller has finished its own (its thread parked, or busy with other
+// work on a loaded machine) gets none, and the caller runs that range
+// too; on a held pool (Hold) on a quiet machine this does not happen.
+//
 // Set it in Exec.Pool; an Exec without one starts goroutines per call. A
 // Pool may be shared by several Execs and used from several goroutines
-// (a product that finds it busy runs on the calling goroutine alone); its
-// workers exit when it is garbage collected.
+// (a product that finds it busy runs on the calling goroutine alone,
+// counted in PoolStats.Alone); its workers exit when it is garbage
+// collected.
 type Pool struct {
 	mu sync.Mutex // held by the product the workers serve
 	s  *poolState
@@ -28,97 +42,32 @@ type Pool struct {
 type poolState struct {
 	workers []*worker
 	// The product being served: fn on the ranges [i·chunk, (i+1)·chunk)
-	// of [0, rows), taken in turn through next by the caller and the
-	// workers.
+	// of [0, rows), range 0 the caller's and range i+1 worker i's.
 	fn          func(lo, hi int)
 	rows, chunk int
-	next        atomic.Int64
 	stop        atomic.Bool
 	// held counts the Hold calls not yet released: while it is above
 	// zero, idle workers spin without parking.
 	held atomic.Int32
-	// aloneUntil is the clock (pool nanoseconds) until which products run
-	// on the caller alone and holds are not honoured: set when a worker
-	// was seen descheduled, because the machine has fewer free CPUs than
-	// the pool has threads.
-	aloneUntil atomic.Int64
-	backoff    atomic.Int64 // the length of the last back-off
-	lastStall  atomic.Int64 // the clock at the last sign of descheduling
-	// Counts for Stats (products, joined, alone and stalls are written
-	// under Pool.mu).
-	products, joined, alone, stalls uint64
-	misses                          int // products in a row a spinning worker missed
-	parked, preempted               atomic.Uint64
-}
-
-// epoch is the origin of the pool's clock.
-var epoch = time.Now()
-
-// nanos is the pool's monotonic clock.
-func nanos() int64 { return int64(time.Since(epoch)) }
-
-// stallWait is the longest a caller waits for a worker's share, or a
-// holding worker goes between two of its polls, before the pool decides
-// that its threads are being descheduled: a share of a decode product
-// takes microseconds, an operating system's time slice milliseconds.
-const stallWait = int64(100 * time.Microsecond)
-
-// minBackoff and maxBackoff bound how long the pool then runs products on
-// their callers alone and lets its workers park: on a machine busy with
-// other work, a worker preempted in the middle of its share makes the
-// caller wait for the rest of a time slice, and spinning workers take CPU
-// time from the threads that do the work, so that two threads were up to
-// four times slower than one. A stall soon after a back-off doubles the
-// next one; a stall long after starts again at the shortest, so that an
-// occasional preemption on a quiet machine costs little.
-const (
-	minBackoff = int64(2 * time.Millisecond)
-	maxBackoff = int64(200 * time.Millisecond)
-)
-
-// stallWindow is how close two signs of descheduling must come for the
-// pool to back off: on a busy machine they come every few products; on a
-// quiet one, a thread is preempted now and then (a kernel thread, an
-// interrupt), and backing off for each cost more than the stalls.
-const stallWindow = int64(20 * time.Millisecond)
-
-// stalled records a sign that the pool's threads are being descheduled,
-// and backs off when the previous one was within stallWindow.
-func (s *poolState) stalled() {
-	now := nanos()
-	if now-s.lastStall.Swap(now) < stallWindow {
-		s.backOff(now)
-	}
-}
-
-// backOff starts a back-off.
-func (s *poolState) backOff(now int64) {
-	d := s.backoff.Load()
-	if now-s.aloneUntil.Load() > 4*d {
-		d = minBackoff
-	} else {
-		d = min(max(2*d, minBackoff), maxBackoff)
-	}
-	s.backoff.Store(d)
-	s.aloneUntil.Store(now + d)
-}
-
-// holding reports whether idle workers should keep spinning.
-func (s *poolState) holding() bool {
-	return s.held.Load() > 0 && nanos() >= s.aloneUntil.Load()
+	// Counts for Stats (products, joined, taken, alone and woken are
+	// written under Pool.mu, or by the caller that found it busy).
+	products, joined, taken, woken uint64
+	alone                          atomic.Uint64
+	parked                         atomic.Uint64
 }
 
 // worker is one of a Pool's goroutines: job signals it a product, done
 // signals the caller that it has finished its share.
 type worker struct {
 	// state is idle, signalled (a product is offered), running (the
-	// worker took it) or cancelled (the caller finished the product
-	// before the worker took it, and does not wait for it).
+	// worker took it) or cancelled (the caller, done with its own range
+	// before the worker took this one, ran it too and does not wait).
 	state atomic.Int32
 	job   event
 	_     [64]byte // job and done on cache lines of their own
 	done  event
 	seen  uint64 // the caller's last value of done
+	lo    int    // the first row of its range: (its index+1)·chunk
 	_     [64]byte
 }
 
@@ -144,36 +93,37 @@ type event struct {
 
 func newEvent() event { return event{wake: make(chan struct{}, 1)} }
 
-// signal advances the counter and wakes the waiter if it parked.
-func (e *event) signal() {
+// signal advances the counter and wakes the waiter if it parked, and
+// reports whether it did.
+func (e *event) signal() (woke bool) {
 	e.seq.Add(1)
 	if e.sleeping.CompareAndSwap(true, false) {
 		e.wake <- struct{}{}
+		return true
 	}
+	return false
 }
 
 // wait returns once the counter differs from last, and its value. It
-// spins for spinWait polls, and past them while sp (when not nil) says
+// spins for spinWait polls, and past them while keep (when not nil) says
 // so, and then parks.
-func (e *event) wait(last uint64, sp *spinner) uint64 {
-	if sp != nil {
-		sp.start = nanos()
-		sp.last = sp.start
-	}
+func (e *event) wait(last uint64, keep func(start int64) bool) uint64 {
+	var start int64
 	for i := 0; ; i++ {
 		if s := e.seq.Load(); s != last {
 			return s
 		}
 		if i&1023 == 1023 {
 			if i >= spinWait {
-				if sp == nil || !sp.keep() {
+				if keep == nil {
 					break
 				}
-			} else if sp != nil && i+1024 >= spinWait {
-				// keep measures the gaps between its own checks: the
-				// first is timed from here, not from the wait's start,
-				// which is the whole spin ago and no sign of a stall.
-				sp.last = nanos()
+				if start == 0 {
+					start = nanos()
+				}
+				if !keep(start) {
+					break
+				}
 			}
 			runtime.Gosched()
 		}
@@ -208,64 +158,40 @@ func NewPool(threads int) *Pool {
 // loop serves products until the pool is stopped.
 func (w *worker) loop(s *poolState) {
 	var last uint64
-	sp := spinner{s: s}
+	keep := func(start int64) bool {
+		if nanos()-start < maxHeldSpin && s.held.Load() > 0 {
+			return true
+		}
+		s.parked.Add(1)
+		return false
+	}
 	for {
-		last = w.job.wait(last, &sp)
+		last = w.job.wait(last, keep)
 		if s.stop.Load() {
 			return
 		}
 		if w.state.CompareAndSwap(workerSignalled, workerRunning) {
-			s.share()
+			s.fn(w.lo, min(w.lo+s.chunk, s.rows))
 			w.state.Store(workerIdle)
 			w.done.signal()
 		}
 	}
 }
 
-// spinner decides whether a worker waiting for its next product keeps
-// spinning: while the pool is held, unless the worker finds that it was
-// descheduled between two checks (then the pool backs off).
-type spinner struct {
-	s     *poolState
-	start int64 // the clock when the wait began
-	last  int64 // the clock at the previous check
-}
+// epoch is the origin of the pool's clock.
+var epoch = time.Now()
 
-// maxHeldSpin is the longest a held worker spins for one product: a hold
-// covers a forward pass or a generation loop, whose products come
-// microseconds apart; a longer gap (a writer blocked on its output) is
-// not worth a CPU spinning.
+// nanos is the pool's monotonic clock.
+func nanos() int64 { return int64(time.Since(epoch)) }
+
+// maxHeldSpin is the longest a held worker spins, past spinWait, for one
+// product: a hold covers a forward pass or a generation loop, whose
+// products come microseconds apart; a longer gap (a writer blocked on its
+// output) is not worth a CPU spinning.
 const maxHeldSpin = int64(2 * time.Millisecond)
 
-// keep is called every 1,024 polls past spinWait; it counts the parks.
-func (sp *spinner) keep() bool {
-	now := nanos()
-	if now-sp.last > stallWait {
-		sp.s.preempted.Add(1)
-		sp.s.stalled()
-	}
-	sp.last = now
-	if now-sp.start < maxHeldSpin && sp.s.holding() {
-		return true
-	}
-	sp.s.parked.Add(1)
-	return false
-}
-
-// share runs fn on ranges of the current product until none is left.
-func (s *poolState) share() (ranges int) {
-	for {
-		lo := int(s.next.Add(1)-1) * s.chunk
-		if lo >= s.rows {
-			return ranges
-		}
-		s.fn(lo, min(lo+s.chunk, s.rows))
-		ranges++
-	}
-}
-
-// Hold keeps the workers spinning between products, never parking, until
-// the matching Release: a forward pass holds its pool, so that the worker
+// Hold keeps the workers spinning between products until the matching
+// Release (parking only after maxHeldSpin without one): a forward pass holds its pool, so that the worker
 // is awake when each product arrives however long the norms, attention
 // and Gorgonia's bookkeeping between two products take (a parked worker
 // costs a futex wake-up, tens of microseconds on a VM, as long as a
@@ -284,23 +210,25 @@ func (p *Pool) Release() {
 	}
 }
 
+// Held reports whether a Hold is in force.
+func (p *Pool) Held() bool { return p != nil && p.s.held.Load() > 0 }
+
 // PoolStats counts a Pool's work since it started.
 type PoolStats struct {
-	// Products is the parallel products the pool ran, Alone those of them
-	// it ran on the caller alone while backing off.
-	Products, Alone uint64
-	// Joined is the worker shares that took part in a product (a worker
-	// that had not started when the caller finished every range is not
-	// counted).
-	Joined uint64
-	// Stalls is the times a caller found a worker descheduled (it waited
-	// longer than stallWait for the worker's share, or a spinning worker
-	// took no part in two products in a row), Preempted the times a
-	// spinning worker found it had been; two within stallWindow start a
-	// back-off.
-	Stalls, Preempted uint64
-	// Parked is the times a worker stopped spinning and parked.
-	Parked uint64
+	// Products is the parallel products the pool shared with its
+	// workers.
+	Products uint64
+	// Joined is the worker ranges their workers ran, Taken those the
+	// caller ran because their worker had not started when it had
+	// finished its own range (a parked worker still waking, or a thread
+	// busy with other work).
+	Joined, Taken uint64
+	// Alone is the products that found the pool busy with another
+	// goroutine's product and ran on their caller alone.
+	Alone uint64
+	// Woken is the products that had to wake a parked worker, Parked the
+	// times a worker stopped spinning and parked.
+	Woken, Parked uint64
 }
 
 // Stats returns the pool's counts; it waits for a product in progress.
@@ -308,73 +236,51 @@ func (p *Pool) Stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.s
-	return PoolStats{Products: s.products, Alone: s.alone, Joined: s.joined, Stalls: s.stalls,
-		Preempted: s.preempted.Load(), Parked: s.parked.Load()}
+	return PoolStats{Products: s.products, Joined: s.joined, Taken: s.taken, Alone: s.alone.Load(),
+		Woken: s.woken, Parked: s.parked.Load()}
 }
 
 // Threads returns how many ways the pool splits a product.
 func (p *Pool) Threads() int { return len(p.s.workers) + 1 }
 
 // run calls fn on the ranges [i·chunk, (i+1)·chunk) that cover [0, rows),
-// taken in turn by the calling goroutine and up to helpers workers, and
-// waits for the workers that took part. A pool busy with another goroutine's product leaves fn
-// to the caller alone.
-func (p *Pool) run(fn func(lo, hi int), rows, chunk, helpers int) {
+// the first on the calling goroutine and range i+1 on worker i, and waits
+// for the workers that took part; rows must be at most Threads()·chunk.
+// A pool busy with another goroutine's product leaves fn to the caller
+// alone.
+func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 	if !p.mu.TryLock() {
+		p.s.alone.Add(1)
 		for lo := 0; lo < rows; lo += chunk {
 			fn(lo, min(lo+chunk, rows))
 		}
 		return
 	}
 	s := p.s
-	if nanos() < s.aloneUntil.Load() {
-		for lo := 0; lo < rows; lo += chunk {
-			fn(lo, min(lo+chunk, rows))
-		}
-		s.products++
-		s.alone++
-		p.mu.Unlock()
-		return
-	}
 	s.fn, s.rows, s.chunk = fn, rows, chunk
-	s.next.Store(0)
-	ws := s.workers[:min(helpers, len(s.workers))]
-	for _, w := range ws {
+	ws := s.workers[:min((rows-1)/chunk, len(s.workers))]
+	for i, w := range ws {
+		w.lo = (i + 1) * chunk
 		w.state.Store(workerSignalled)
-		w.job.signal()
-	}
-	t0 := nanos()
-	n := s.share()
-	// A worker may be in the middle of its last range when the caller
-	// finishes: a wait longer than two of the caller's ranges (a range
-	// of a large classifier takes a few hundred microseconds) and
-	// stallWait is a stall.
-	limit := stallWait + 2*(nanos()-t0)/int64(max(n, 1))
-	for _, w := range ws {
-		// A worker that has not started (its thread busy or parked) is
-		// not waited for: the caller has done its share.
-		if !w.state.CompareAndSwap(workerSignalled, workerCancelled) {
-			t := nanos()
-			w.seen = w.done.wait(w.seen, nil)
-			s.joined++
-			s.misses = 0
-			if nanos()-t > limit {
-				s.stalls++
-				s.stalled()
-			}
-		} else if s.held.Load() > 0 && !w.job.sleeping.Load() && nanos()-t0 > stallWait {
-			// The worker spins for products (it has not parked) but
-			// took none of this one's ranges in all the time the caller
-			// spent on them, which is longer than a spinning thread
-			// takes to notice: its thread is not running. Twice in a
-			// row is a stall. (A product of a few microseconds is often
-			// done before a running worker's next poll: no sign.)
-			if s.misses++; s.misses >= 2 {
-				s.misses = 0
-				s.stalls++
-				s.stalled()
-			}
+		if w.job.signal() {
+			s.woken++
 		}
+	}
+	fn(0, min(chunk, rows))
+	for _, w := range ws {
+		if w.state.CompareAndSwap(workerSignalled, workerCancelled) {
+			// Its worker has not started: the caller, done with its
+			// own range, runs this one rather than wait for a thread
+			// that is parked or not running.
+			s.taken++
+			fn(w.lo, min(w.lo+chunk, rows))
+			continue
+		}
+		w.seen = w.done.wait(w.seen, nil)
+		s.joined++
+	}
+	for hi := (len(ws) + 1) * chunk; hi < rows; hi += chunk {
+		fn(hi, min(hi+chunk, rows)) // more ranges than threads: a caller's error, still covered
 	}
 	s.products++
 	s.fn = nil

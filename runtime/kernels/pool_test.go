@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -90,51 +92,70 @@ func BenchmarkPoolHandoff(b *testing.B) {
 	}
 }
 
-// TestPoolRanges checks that a pooled product is cut into aligned ranges
-// that cover its rows once, poolRangesPerThread of them per thread (fewer
-// when alignment rounds them up), and runs a product too small to split
-// whole.
+// TestPoolRanges checks that a pooled product is cut into one aligned
+// contiguous range per thread that cover its rows once, the same ranges
+// on every call, and runs a product too small to split whole.
 func TestPoolRanges(t *testing.T) {
-	pool := NewPool(2)
-	e := Exec{Threads: 2, Pool: pool}
-	for _, c := range []struct{ rows, align, rowWork, want int }{
-		{768, 1, 384, 8},  // 110M's 768×768 Q4_0 product
-		{2048, 4, 768, 8}, // an fp32 feed-forward product
-		{768, 1, 64, 1},   // under 2·minWorkPerPoolThread: not split
-		{12, 1, 1 << 16, 6},
-		{1000, 32, 1 << 10, 8},
-		{100, 32, 1 << 16, 4}, // ranges of 32 rows
-	} {
-		var mu sync.Mutex
-		seen := make([]int, c.rows)
-		ranges := 0
-		e.parallelRows(c.rows, c.align, c.rowWork, func(lo, hi int) {
-			mu.Lock()
-			defer mu.Unlock()
-			ranges++
-			if lo%c.align != 0 {
-				t.Errorf("%+v: range starts at %d", c, lo)
+	for _, threads := range []int{2, 3} {
+		pool := NewPool(threads)
+		e := Exec{Threads: threads + 1, Pool: pool} // capped at the pool's threads
+		for _, c := range []struct{ rows, align, rowWork, want2, want3 int }{
+			{768, 1, 384, 2, 3},  // 110M's 768×768 Q4_0 product
+			{2048, 4, 768, 2, 3}, // an fp32 feed-forward product
+			{768, 1, 64, 1, 1},   // under 2·minWorkPerPoolThread: not split
+			{768, 1, 200, 2, 2},  // work for 2 threads only
+			{12, 1, 1 << 16, 2, 3},
+			{1000, 32, 1 << 10, 2, 3},
+			{100, 32, 1 << 16, 2, 2}, // ranges of 64 (2 threads) or 64 rounded from 34: 2
+			{40, 32, 1 << 16, 2, 2},  // 32 + 8
+		} {
+			want := c.want2
+			if threads == 3 {
+				want = c.want3
 			}
-			for i := lo; i < hi; i++ {
-				seen[i]++
+			var first [][2]int
+			for call := range 3 {
+				var mu sync.Mutex
+				seen := make([]int, c.rows)
+				var ranges [][2]int
+				e.parallelRows(c.rows, c.align, c.rowWork, func(lo, hi int) {
+					mu.Lock()
+					defer mu.Unlock()
+					ranges = append(ranges, [2]int{lo, hi})
+					if lo%c.align != 0 {
+						t.Errorf("%+v: range starts at %d", c, lo)
+					}
+					for i := lo; i < hi; i++ {
+						seen[i]++
+					}
+				})
+				for i, n := range seen {
+					if n != 1 {
+						t.Fatalf("%d threads, %+v: row %d done %d times", threads, c, i, n)
+					}
+				}
+				if len(ranges) != want {
+					t.Errorf("%d threads, %+v: %d ranges, want %d", threads, c, len(ranges), want)
+				}
+				slices.SortFunc(ranges, func(a, b [2]int) int { return a[0] - b[0] })
+				if call == 0 {
+					first = ranges
+				} else if !slices.Equal(ranges, first) {
+					t.Errorf("%d threads, %+v: ranges %v, then %v", threads, c, first, ranges)
+				}
+				if n, chunk := e.splitRows(c.rows, c.align, c.rowWork); n != len(ranges) || (n > 1 && ranges[0][1] != chunk) {
+					t.Errorf("%d threads, %+v: splitRows = %d, %d for ranges %v", threads, c, n, chunk, ranges)
+				}
 			}
-		})
-		for i, n := range seen {
-			if n != 1 {
-				t.Fatalf("%+v: row %d done %d times", c, i, n)
-			}
-		}
-		if ranges != c.want {
-			t.Errorf("%+v: %d ranges, want %d", c, ranges, c.want)
 		}
 	}
 }
 
-// TestPoolHoldAndBackOff checks that a held pool runs products whole, that
-// its worker parks once the hold is released (a released pool must not
-// spin for ever), and that while it backs off its products run on the
-// caller alone.
-func TestPoolHoldAndBackOff(t *testing.T) {
+// TestPoolHold checks that a held pool runs products whole, with every
+// worker range either joined or taken by the caller, and that its worker
+// parks once the hold is released (a released pool must not spin for
+// ever).
+func TestPoolHold(t *testing.T) {
 	pool := NewPool(2)
 	e := Exec{Threads: 2, Pool: pool}
 	const rows, runs = 1024, 200
@@ -152,7 +173,7 @@ func TestPoolHoldAndBackOff(t *testing.T) {
 		run()
 	}
 	pool.Release()
-	if !pool.s.holding() && nanos() >= pool.s.aloneUntil.Load() {
+	if pool.s.held.Load() != 1 {
 		t.Error("one of two holds released: the pool is no longer held")
 	}
 	pool.Release()
@@ -169,19 +190,35 @@ func TestPoolHoldAndBackOff(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	st := pool.Stats()
-	if st.Products != runs || st.Parked == 0 {
-		t.Errorf("stats %+v, want %d products and a park", st, runs)
+	if st.Products != runs || st.Joined+st.Taken != runs || st.Alone != 0 || st.Parked == 0 {
+		t.Errorf("stats %+v, want %d products, each joined or taken, and a park", st, runs)
 	}
-	pool.s.backOff(nanos())
-	run()
-	if st2 := pool.Stats(); st2.Alone != st.Alone+1 || st2.Joined != st.Joined {
-		t.Errorf("backing off: stats %+v after %+v, want one more product alone and none joined", st2, st)
+}
+
+// TestPoolTakesUnstartedRange checks that the caller runs a worker's range
+// itself, and counts it, when the worker has not started it by the time
+// the caller has finished its own: with one CPU for Go, the worker cannot
+// run while the caller computes.
+func TestPoolTakesUnstartedRange(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	pool := NewPool(2)
+	e := Exec{Threads: 2, Pool: pool}
+	const rows = 1024
+	out := make([]int32, rows)
+	for range 10 {
+		e.parallelRows(rows, 1, 1<<12, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i]++
+			}
+		})
 	}
-	pool.s.aloneUntil.Store(0)
 	for i, v := range out {
-		if v != runs+1 {
-			t.Fatalf("row %d done %d times in %d products", i, v, runs+1)
+		if v != 10 {
+			t.Fatalf("row %d done %d times in 10 products", i, v)
 		}
+	}
+	if st := pool.Stats(); st.Products != 10 || st.Taken == 0 || st.Joined+st.Taken != 10 {
+		t.Errorf("stats %+v, want 10 products whose worker ranges the caller took", st)
 	}
 }
 
@@ -250,27 +287,6 @@ func TestGroupedProductsMatch(t *testing.T) {
 	}
 	if err := (Exec{}).QMatVecs(make([][]float32, 1), nil, x); err == nil {
 		t.Error("QMatVecs with 1 output and no matrix: no error")
-	}
-}
-
-// TestPoolStallsBackOff checks that one sign of descheduling does not make
-// the pool back off, that a second soon after does, and that back-offs
-// in quick succession grow up to maxBackoff.
-func TestPoolStallsBackOff(t *testing.T) {
-	s := NewPool(2).s
-	s.stalled()
-	if nanos() < s.aloneUntil.Load() {
-		t.Fatal("backing off after one stall")
-	}
-	s.stalled()
-	if nanos() >= s.aloneUntil.Load() || s.backoff.Load() != minBackoff {
-		t.Fatalf("after two stalls in a row: back-off %v until %v, now %v", s.backoff.Load(), s.aloneUntil.Load(), nanos())
-	}
-	for range 20 {
-		s.stalled()
-	}
-	if s.backoff.Load() != maxBackoff {
-		t.Errorf("after 22 stalls in a row the back-off is %v, want %v", s.backoff.Load(), maxBackoff)
 	}
 }
 

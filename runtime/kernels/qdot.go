@@ -206,7 +206,7 @@ type intKernel struct {
 	// tile of rows.
 	scales8 func(dst []float32, lo, hi int) []float32
 	// group8, when not nil, replaces interleave8O8 for quant8's layout.
-	group8 func(acts []*act8) *act8
+	group8 func(dst *act8, acts []*act8)
 }
 
 // newIntKernel returns q's integer-dot kernel; the caller has checked
@@ -592,22 +592,33 @@ func (e Exec) intMatMulG4(out, x []float32, q *QMatrix, n int, k intKernel) {
 func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
 	rows, cols := q.Rows, q.Cols
 	full, rem := n/8, n%8
+	// The groups' buffers come from actPool and go back to it, so that a
+	// forward pass's products (and the next pass's) reuse them: allocated
+	// per product, they were 2.6 MB a 15M prefill of 127 tokens, and a
+	// cold prefill paid for them in page faults and collections.
 	groups := make([]*act8, (n+7)/8)
-	acts := make([]*act8, 0, 8)
+	var acts [8]*act8
 	for g := range groups {
-		acts = acts[:0]
-		for b := 8 * g; b < min(8*g+8, n); b++ {
-			acts = append(acts, k.quant8(x[b*cols:(b+1)*cols]))
+		m := min(8, n-8*g)
+		for i := range m {
+			b := 8*g + i
+			acts[i] = k.quant8(x[b*cols : (b+1)*cols])
 		}
+		groups[g] = actPool.Get().(*act8)
 		if k.group8 != nil {
-			groups[g] = k.group8(acts)
+			k.group8(groups[g], acts[:m])
 		} else {
-			groups[g] = interleave8O8(acts)
+			interleave8O8(groups[g], acts[:m])
 		}
-		for _, a := range acts {
+		for _, a := range acts[:m] {
 			actPool.Put(a)
 		}
 	}
+	defer func() {
+		for _, g := range groups {
+			actPool.Put(g)
+		}
+	}()
 	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
 		var scr, ws []float32
 		if rem > 0 {
@@ -738,39 +749,48 @@ func actK8(x []float32) *act8 {
 	return k
 }
 
-// interleaveK8 interleaves up to eight activations quantised by actK8,
-// padding to eight with zero ones: per 256-value block, each activation's
-// 256 codes in turn (q), each one's 32 words of sums (s16) and each one's
-// 16 scales (dxv).
-func interleaveK8(acts []*act8) *act8 {
+// interleaveK8 interleaves up to eight activations quantised by actK8
+// into g (its slices resliced or reallocated), padding to eight with zero
+// ones: per 256-value block, each activation's 256 codes in turn (q),
+// each one's 32 words of sums (s16) and each one's 16 scales (dxv).
+func interleaveK8(g *act8, acts []*act8) {
 	nb := len(acts[0].q) / 256
-	g := &act8{q: make([]int8, 2048*nb), s16: make([]int16, 256*nb), dxv: make([]float32, 128*nb)}
+	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 256*nb), grow(g.dxv, 128*nb)
+	g.d, g.bias, g.s32 = g.d[:0], g.bias[:0], g.s32[:0]
+	m := len(acts)
 	for j := 0; j < nb; j++ {
 		for i, a := range acts {
 			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
 			copy(g.s16[256*j+32*i:256*j+32*(i+1)], a.s16[32*j:32*(j+1)])
 			copy(g.dxv[128*j+16*i:128*j+16*(i+1)], a.dxv[16*j:16*(j+1)])
 		}
+		clear(g.q[2048*j+256*m : 2048*(j+1)])
+		clear(g.s16[256*j+32*m : 256*(j+1)])
+		clear(g.dxv[128*j+16*m : 128*(j+1)])
 	}
-	return g
 }
 
 // interleave8O8 interleaves up to eight activations quantised by act32g8
-// for the eight-block eight-activation kernels, padding to eight with
-// zero ones: per group of eight blocks, each activation's 256 codes in
-// turn, then each one's 16 biases, then each one's 16 spread scales, each
-// kind in a slice of its own (q, bias, dxv).
-func interleave8O8(acts []*act8) *act8 {
+// into g (its slices resliced or reallocated) for the eight-block
+// eight-activation kernels, padding to eight with zero ones: per group of
+// eight blocks, each activation's 256 codes in turn, then each one's 16
+// biases, then each one's 16 spread scales, each kind in a slice of its
+// own (q, bias, dxv).
+func interleave8O8(g *act8, acts []*act8) {
 	ng := len(acts[0].d) / 8
-	g := &act8{q: make([]int8, 2048*ng), bias: make([]int32, 128*ng), dxv: make([]float32, 128*ng)}
+	g.q, g.bias, g.dxv = grow(g.q, 2048*ng), grow(g.bias, 128*ng), grow(g.dxv, 128*ng)
+	g.d, g.s16, g.s32 = g.d[:0], g.s16[:0], g.s32[:0]
+	m := len(acts)
 	for j := 0; j < ng; j++ {
 		for i, a := range acts {
 			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
 			copy(g.bias[128*j+16*i:128*j+16*(i+1)], a.bias[16*j:16*(j+1)])
 			copy(g.dxv[128*j+16*i:128*j+16*(i+1)], a.dxv[16*j:16*(j+1)])
 		}
+		clear(g.q[2048*j+256*m : 2048*(j+1)])
+		clear(g.bias[128*j+16*m : 128*(j+1)])
+		clear(g.dxv[128*j+16*m : 128*(j+1)])
 	}
-	return g
 }
 
 // interleave4G4 interleaves four activations quantised by act32g4 for the
