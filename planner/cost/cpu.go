@@ -289,7 +289,11 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 		ctx = c.MaxSeq
 	}
 	if w.KVCache {
-		kv := w.KVCacheBytes(ctx)
+		// A server's slots each hold a whole context's cache
+		// (CacheBatch), however few sequences one step computes.
+		kw := *w
+		kw.Batch = max(w.Batch, w.CacheBatch)
+		kv := kw.KVCacheBytes(ctx)
 		comps = append(comps, Component{Name: "kv_cache", Bytes: kv, Note: "preallocated for the whole context, fp32"})
 		heap += kv
 	}
