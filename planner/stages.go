@@ -96,6 +96,9 @@ func (b *builder) attention(req compiler.Attention, compute cost.DType, site *co
 		if flashOK {
 			return cost.Flash2, "fastest exact kernel on this GPU"
 		}
+		if !p.GPU {
+			return fallback, "auto on the CPU is eager, whose sums follow llama2.c's order; attention = flash2 runs the tiled kernel"
+		}
 		return fallback, "flash2 needs CC ≥ 8.0 and fp16/bf16"
 	}
 }

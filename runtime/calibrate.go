@@ -341,13 +341,24 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 	defer ws.Close()
 	var engines [2]*engine.Engine
 	var params [2]int64
+	// The two models share one worker pool, held while they step, as a
+	// run's engine has one pool held through its generation loop
+	// (engine.Generate): with a pool each, held only within a forward
+	// pass, each model's worker parked while the other stepped (or spun
+	// against its threads), and every step began by waking it.
+	var pool *kernels.Pool
+	if threads > 1 {
+		pool = kernels.NewPool(threads)
+		pool.Hold()
+		defer pool.Release()
+	}
 	for i, layers := range []int{1, big.Layers} {
 		small := big
 		small.Layers = layers
 		ws.Config = small
 		params[i] = stepParams(small)
 		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: threads, Context: big.MaxSeq,
-			Weights: map[string]engine.Weight{}}
+			Pool: pool, Weights: map[string]engine.Weight{}}
 		for _, n := range engine.LinearNames(small) {
 			f := format
 			if n == "output.weight" {
@@ -366,6 +377,9 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		if engines[i], err = engine.New(ctx, ws, opts); err != nil {
 			return st, err
 		}
+	}
+	if s.onPool != nil {
+		s.onPool(pool)
 	}
 	forward := func(i int, toks []int) ([]float32, error) {
 		s.work.Add(int64(len(toks)) * params[i])

@@ -14,6 +14,9 @@ import (
 	"github.com/modelwhisperer/whisperc/planner"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
+	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
 // TestCalibrate checks that the calibration measures every format the
@@ -257,5 +260,77 @@ func TestPlanSaysNoisy(t *testing.T) {
 		if c.noisy && !strings.Contains(st.Time.Assumption, "6 rounds of steps spread 30% apart") {
 			t.Errorf("the assumption does not give the rounds and spread: %q", st.Time.Assumption)
 		}
+	}
+}
+
+// TestStepCalibrationPoolLikeRun checks that the decode-step calibration
+// at two threads runs as a two-thread run does: its two models share one
+// worker pool, held while they step (engine.Generate holds a run's pool
+// through its loop), and every product they share goes to that pool in
+// the fixed split, as many as the same steps make on an engine of the
+// run's kind: none runs alone and none on another pool.
+func TestStepCalibrationPoolLikeRun(t *testing.T) {
+	c := arch.Config{Name: "pool", Family: arch.Llama, Dim: 256, HiddenDim: 768, Layers: 3, Heads: 8, KVHeads: 8, Vocab: 512, MaxSeq: 128, Tied: true}
+	s := &StepCalibrator{Threads: 2, TempDir: t.TempDir()}
+	var pool *kernels.Pool
+	var rounds int
+	s.onPool = func(p *kernels.Pool) {
+		pool = p
+		if !p.Held() {
+			t.Error("the calibration's pool is not held while its models step")
+		}
+	}
+	s.onSettle = func(_ arch.Config, g settled) { rounds = g.Rounds }
+	if _, err := s.Measure(context.Background(), c, cost.Q8_0, cost.Q8_0, compiler.CompileDefault); err != nil {
+		t.Fatal(err)
+	}
+	if pool == nil || pool.Threads() != 2 || rounds < 2 {
+		t.Fatalf("pool %v, %d rounds", pool, rounds)
+	}
+	if pool.Held() {
+		t.Error("the calibration's pool is still held after measuring")
+	}
+	got := pool.Stats()
+	// The same steps on engines of the run's kind, each with its own
+	// pool: one step at each of the two depths, and a prefill of the
+	// later steps' prompt.
+	_, late, err := stepShape(c, StepBudget)
+	if err != nil || late == 0 {
+		t.Fatalf("stepShape: late %d, %v", late, err)
+	}
+	var step, prefill uint64
+	for _, layers := range []int{1, c.Layers} {
+		m := c
+		m.Layers = layers
+		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: compiler.CompileDefault, Threads: 2, Context: c.MaxSeq,
+			Weights: map[string]engine.Weight{}}
+		for _, n := range engine.LinearNames(m) {
+			opts.Weights[n] = engine.Weight{Format: cost.Q8_0}
+		}
+		e, err := engine.New(context.Background(), weights.Random(m, 3), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompt := make([]int, late)
+		for i := range prompt {
+			prompt[i] = 1 + i%(c.Vocab-1)
+		}
+		if _, err := e.Forward(context.Background(), prompt); err != nil {
+			t.Fatal(err)
+		}
+		a := e.PoolStats().Products
+		if _, err := e.Forward(context.Background(), []int{1}); err != nil {
+			t.Fatal(err)
+		}
+		prefill += a
+		step += e.PoolStats().Products - a
+	}
+	if step == 0 {
+		t.Fatal("the shape's decode step shares no product: the test measures nothing")
+	}
+	want := uint64(rounds*56)*step + prefill + 24*step
+	if got.Products != want || got.Alone != 0 || got.Joined+got.Taken != got.Products {
+		t.Errorf("calibration pool %+v: want %d products (%d rounds of 56 steps of %d, a prefill of %d, 24 later steps), none alone, each worker range joined or taken",
+			got, want, rounds, step, prefill)
 	}
 }

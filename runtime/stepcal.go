@@ -15,6 +15,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/hw"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // StepBudget bounds the random model a decode-step measurement writes to
@@ -75,6 +76,9 @@ type StepCalibrator struct {
 	// onSettle, when set, sees each measurement's rounds (the stability
 	// benchmark compares them with one round's).
 	onSettle func(p arch.Config, got settled)
+	// onPool, when set, sees the worker pool a measurement's engines
+	// share (nil for one thread) once they are built.
+	onPool func(*kernels.Pool)
 	// tempBytes counts the bytes written to temporary files, work the
 	// tokens forwarded times the parameters of the model forwarding them.
 	tempBytes, work atomic.Int64

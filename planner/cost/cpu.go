@@ -129,6 +129,10 @@ func (w *Workload) stepLayer(r *CPURates, total, kv float64) float64 {
 func (w *Workload) cpuDecode(r *CPURates) Time {
 	n := w.NewTokens
 	st := w.streamed()
+	flops := w.ForwardFLOPsPerToken(w.Seq+n/2) * float64(n*max(w.Batch, 1))
+	if !w.KVCache {
+		flops *= float64(w.Seq + n/2) // the prefix is recomputed every step
+	}
 	total := 0.0
 	for _, b := range st {
 		total += b
@@ -159,7 +163,7 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 		}
 		step *= float64(max(w.Batch, 1))
 		return Time{Seconds: step * float64(n), Bytes: (total + kv) * float64(n), Tokens: float64(n * max(w.Batch, 1)),
-			FLOPs: w.ForwardFLOPsPerToken(ctxMid) * float64(n*max(w.Batch, 1)), Efficiency: 1, Bound: "measured"}
+			FLOPs: flops, Efficiency: 1, Bound: "measured"}
 	}
 	for f, b := range st {
 		if rt := r.rate(f, total+kv); rt > 0 {
@@ -180,7 +184,7 @@ func (w *Workload) cpuDecode(r *CPURates) Time {
 	}
 	step *= float64(max(w.Batch, 1))
 	return Time{Seconds: step * float64(n), Bytes: (total + kv) * float64(n), Tokens: float64(n * max(w.Batch, 1)),
-		FLOPs: w.ForwardFLOPsPerToken(ctxMid) * float64(n*max(w.Batch, 1)), Efficiency: 1, Bound: "measured"}
+		FLOPs: flops, Efficiency: 1, Bound: "measured"}
 }
 
 // StepPosition is the context position at which the CPU runtime's
@@ -285,7 +289,11 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 		ctx = c.MaxSeq
 	}
 	if w.KVCache {
-		kv := w.KVCacheBytes(ctx)
+		// A server's slots each hold a whole context's cache
+		// (CacheBatch), however few sequences one step computes.
+		kw := *w
+		kw.Batch = max(w.Batch, w.CacheBatch)
+		kv := kw.KVCacheBytes(ctx)
 		comps = append(comps, Component{Name: "kv_cache", Bytes: kv, Note: "preallocated for the whole context, fp32"})
 		heap += kv
 	}

@@ -24,3 +24,24 @@ func TestCPUMemoryFloor(t *testing.T) {
 		t.Errorf("without the split: executable %d, process %d, total %d (split total %d)", old.Component("executable"), old.Component("process"), old.Total, m.Total)
 	}
 }
+
+// TestCPUMemoryServeCache checks that a server's KV cache is sized for
+// all its slots: the serve stage plans one sequence's step (Batch 1) with
+// CacheBatch slots, and the runtime allocates a whole context for each
+// slot up front. The CPU memory once counted one slot while the plan's
+// kv_cache decision counted all of them.
+func TestCPUMemoryServeCache(t *testing.T) {
+	w := Workload{Arch: cpuShapes["15M"], Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 256, NewTokens: 0, KVCache: true,
+		Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: 60_816_028, CompileMode: compiler.CompileDefault}
+	dev := Device{Name: "cpu", Memory: 24 << 30, CPU: &CPURates{BaseBytes: 32 << 20}}
+	one := w.Memory(dev).Component("kv_cache")
+	w.CacheBatch = 8
+	slots := w.Memory(dev)
+	if want := 8 * one; one <= 0 || slots.Component("kv_cache") != want {
+		t.Errorf("kv_cache with 8 slots: %d bytes, want 8 × %d", slots.Component("kv_cache"), one)
+	}
+	w.CacheBatch = 0
+	if d := slots.Total - w.Memory(dev).Total; d < 7*one {
+		t.Errorf("7 more slots add %d bytes to the total, want at least %d", d, 7*one)
+	}
+}

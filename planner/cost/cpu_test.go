@@ -38,3 +38,30 @@ func TestCPUDecodeMeasuredStep(t *testing.T) {
 		t.Errorf("step without a measured growth: %.4g s, want %.4g s (the cache at the fp32 rate)", got, want)
 	}
 }
+
+// TestCPUDecodeWithoutCache checks that a CPU decode without a KV cache
+// counts the prefix it recomputes in its FLOPs as well as in its time: the
+// plan's kv_cache decision divides the two FLOPs to say how much compute
+// the cache saves, and printed "1× less compute" while only the time grew.
+func TestCPUDecodeWithoutCache(t *testing.T) {
+	rates := &CPURates{Threads: 1, Stream: map[string][]StreamPoint{"fp32": {{Bytes: 1 << 20, BytesPerSecond: 1e9}}}}
+	dev := Device{Name: "cpu", Memory: 8 << 30, CPU: rates}
+	c := arch.Config{Name: "s", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true}
+	for _, measured := range []bool{false, true} {
+		w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 2, Seq: 5, NewTokens: 60, KVCache: true, Devices: 1,
+			Sharding: DDP, Attention: Eager, CompileMode: compiler.CompileDefault}
+		if measured {
+			w.StepLayerSeconds, w.StepHeadSeconds = 20e-6, 60e-6
+		}
+		with := w.Decode(dev)
+		w.KVCache = false
+		without := w.Decode(dev)
+		mid := float64(5 + 60/2)
+		if r := without.FLOPs / with.FLOPs; math.Abs(r-mid) > 1e-9 {
+			t.Errorf("measured %v: FLOPs without the cache are %.3g× those with it, want %.0f×", measured, r, mid)
+		}
+		if r := without.Seconds / with.Seconds; r < mid/2 {
+			t.Errorf("measured %v: time without the cache is only %.3g× that with it", measured, r)
+		}
+	}
+}

@@ -95,6 +95,9 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	if opts.Threads == 0 {
 		opts.Threads = 1
 	}
+	if opts.Pool == nil {
+		opts.Pool = newPool(opts.Threads)
+	}
 	// A context the caller chose (the plan's prompt plus new tokens) is
 	// allocated at once; the model's whole context, which a run seldom
 	// fills, grows as positions arrive.
@@ -105,7 +108,7 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	e := &Engine{
 		cfg:     c,
 		opts:    opts,
-		exec:    kernels.Exec{Threads: opts.Threads, Pool: newPool(opts.Threads)},
+		exec:    kernels.Exec{Threads: opts.Threads, Pool: opts.Pool},
 		tensors: map[string]*tensor.Dense{},
 		quant:   map[string]*kernels.QMatrix{},
 		graphs:  map[graphKey]*compiled{},

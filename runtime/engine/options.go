@@ -17,6 +17,7 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
+	"github.com/modelwhisperer/whisperc/runtime/kernels"
 )
 
 // Attention selects the attention kernel: the planner's enum. The zero
@@ -112,6 +113,13 @@ type Options struct {
 	// means 1. CompileMaxAutotune treats it as a budget: it times every
 	// count from 1 to Threads and keeps the fastest.
 	Threads int
+	// Pool, when set, is the worker pool the engine's products share
+	// their rows on, instead of one of its own (an engine of more than
+	// one thread otherwise starts one); it splits a product at most
+	// Pool.Threads() ways. Engines that step in turn, as the planner's
+	// decode-step calibration's two models do, share one so that they
+	// run on the same workers as a run's single engine does.
+	Pool *kernels.Pool
 	// Context is the number of positions the engine accepts and its KV
 	// cache holds, allocated whole by the first Forward; 0 or more than
 	// the model's context length means the model's context length, and

@@ -210,6 +210,9 @@ func (p *Pool) Release() {
 	}
 }
 
+// Held reports whether a Hold is in force.
+func (p *Pool) Held() bool { return p != nil && p.s.held.Load() > 0 }
+
 // PoolStats counts a Pool's work since it started.
 type PoolStats struct {
 	// Products is the parallel products the pool shared with its

@@ -105,14 +105,18 @@ type scheduler struct {
 
 	mu       sync.Mutex
 	queue    []*job
+	busy     int // slots held by active jobs, as of the loop's last admission
 	draining bool
 	wake     chan struct{}
 
 	slots []*slot
 	step  int64
-	// pause is added to every step; tests set it to make cancellation
-	// races deterministic.
+	// pause is added to every step, and a non-nil gate holds each step
+	// until it yields a value or is closed. Tests set them so that a
+	// stream cannot finish, however slow the machine, before the test has
+	// seen the queue it needs.
 	pause time.Duration
+	gate  chan struct{}
 }
 
 func newScheduler(m *engine.Engine, tok tokenizer.Tokenizer, maxBatch, maxQueue, chunk int, mt *metrics) *scheduler {
@@ -125,14 +129,17 @@ func newScheduler(m *engine.Engine, tok tokenizer.Tokenizer, maxBatch, maxQueue,
 }
 
 // submit queues j, or refuses it when the queue is full or the server
-// drains.
+// drains. A job that a free slot will take at the loop's next pass does
+// not count against max_queue: two requests that arrive together at an
+// idle server with max_batch = 1 and max_queue = 1 are both taken, even
+// before the loop has woken to admit the first.
 func (s *scheduler) submit(j *job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
 		return errDraining
 	}
-	if len(s.queue) >= s.maxQueue {
+	if waiting := len(s.queue) - (s.maxBatch - s.busy); waiting >= s.maxQueue {
 		return errQueueFull
 	}
 	j.enqueued = time.Now()
@@ -193,6 +200,7 @@ func (s *scheduler) run(ctx context.Context) {
 			s.admit(j)
 			active = append(active, j)
 		}
+		s.busy = len(active)
 		s.metrics.queueDepth.Set(float64(len(s.queue)))
 		idle := len(active) == 0 && len(s.queue) == 0
 		draining := s.draining
@@ -325,6 +333,12 @@ func (s *scheduler) stepOnce(ctx context.Context, active []*job) []*job {
 	}
 	if s.pause > 0 {
 		time.Sleep(s.pause)
+	}
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+		}
 	}
 	t0 := time.Now()
 	err := s.m.ForwardBatch(ctx, parts)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -449,8 +450,14 @@ func TestErrors(t *testing.T) {
 // frees its slot at once for the next request.
 func TestQueueFullAndCancellation(t *testing.T) {
 	s, url, _, _ := testServer(t, Config{MaxBatch: 1, MaxQueue: 1})
-	// The streams outlast the test's requests, on a loaded machine too: the
-	// first reaches EOS after about 200 steps.
+	// The first stream takes no step until the test has seen the queue
+	// full and both clients gone: with free steps it reaches EOS after
+	// about 200, which a loaded machine took before the test looked
+	// (its queue was never seen full, or a third request was admitted).
+	// After that, the pause leaves each step time to see a closed
+	// connection.
+	gate := make(chan struct{})
+	s.sched.gate = gate
 	s.sched.pause = 20 * time.Millisecond
 	// Two long streams occupy the slot and the queue.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -462,6 +469,9 @@ func TestQueueFullAndCancellation(t *testing.T) {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: status %d, want 200", len(bodies)+1, resp.StatusCode)
 		}
 		bodies = append(bodies, resp.Body)
 	}
@@ -480,6 +490,7 @@ func TestQueueFullAndCancellation(t *testing.T) {
 	for _, b := range bodies {
 		b.Close()
 	}
+	close(gate)
 	waitFor(t, func() bool {
 		return metricFrom(t, url, "whisperc_serve_queue_depth") == 0 && metricFrom(t, url, "whisperc_serve_active_sequences") == 0
 	})
@@ -563,5 +574,30 @@ func TestModelsAndHealth(t *testing.T) {
 	// 5 layers × 2 × 4 KV heads × 8 × 4 bytes × 512 positions × 4 slots.
 	if kv != 5*2*32*4*512*4 || w <= 0 {
 		t.Errorf("memory: weights %d, KV %d", w, kv)
+	}
+}
+
+// TestSubmitCountsFreeSlots checks that a request a free slot will take
+// does not count against max_queue, whether or not the scheduler's loop
+// has woken yet to admit it: here the loop never runs.
+func TestSubmitCountsFreeSlots(t *testing.T) {
+	srv, _, _, _ := testServer(t, Config{MaxBatch: 2, MaxQueue: 1})
+	s := newScheduler(srv.e, srv.tok, 2, 1, 16, newMetrics())
+	newJob := func() *job { return &job{ctx: context.Background(), prompt: []int{1}} }
+	for i := range 3 {
+		if err := s.submit(newJob()); err != nil {
+			t.Fatalf("request %d of 3 (2 slots, 1 queue place): %v", i+1, err)
+		}
+	}
+	if err := s.submit(newJob()); !errors.Is(err, errQueueFull) {
+		t.Errorf("request 4: %v, want %v", err, errQueueFull)
+	}
+	// With both slots busy only the queue's one place is left.
+	s.queue, s.busy = nil, 2
+	if err := s.submit(newJob()); err != nil {
+		t.Errorf("first request with both slots busy: %v", err)
+	}
+	if err := s.submit(newJob()); !errors.Is(err, errQueueFull) {
+		t.Errorf("second request with both slots busy: %v, want %v", err, errQueueFull)
 	}
 }
