@@ -150,26 +150,29 @@ func (o *rmsNormOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgon
 		children = append(children, in[1])
 		dims = []int{2, 2, 1, 2}
 	}
+	exec := o.exec
 	dx := b.add(newGrad(o.name+".dx", dims, 0, func(dst []float32, v [][]float32, s []tensor.Shape) error {
 		x, g := v[0], v[1]
 		t, d := rowsCols(s[0])
-		for r := range t {
-			row, gr, dr := x[r*d:(r+1)*d], g[r*d:(r+1)*d], dst[r*d:(r+1)*d]
-			inv := rmsScale(row, eps)
-			var dot float32
-			for i := range d {
-				gw := gr[i]
-				if weighted {
-					gw *= v[2][i]
+		splitRows(exec, t, d, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				row, gr, dr := x[r*d:(r+1)*d], g[r*d:(r+1)*d], dst[r*d:(r+1)*d]
+				inv := rmsScale(row, eps)
+				var dot float32
+				for i := range d {
+					gw := gr[i]
+					if weighted {
+						gw *= v[2][i]
+					}
+					dot += gw * row[i]
+					dr[i] = inv * gw
 				}
-				dot += gw * row[i]
-				dr[i] = inv * gw
+				k := inv * inv * inv / float32(d) * dot
+				for i := range d {
+					dr[i] -= k * row[i]
+				}
 			}
-			k := inv * inv * inv / float32(d) * dot
-			for i := range d {
-				dr[i] -= k * row[i]
-			}
-		}
+		})
 		return nil
 	}), children...)
 	if !weighted {
@@ -199,15 +202,27 @@ func (o *scaleOp) DiffWRT(n int) []bool { return allTrue(n) }
 // SymDiff returns dx = g∘w per row and dw = Σ_rows g∘x.
 func (o *scaleOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	var b gradBuilder
-	dx := b.add(newScale(o.name+".dx", false), grad, in[1])
+	sc := newScale(o.name+".dx", false)
+	sc.exec = o.exec
+	dx := b.add(sc, grad, in[1])
+	exec := o.exec
 	dw := b.add(newGrad(o.name+".dw", []int{2, 2, 1, 1}, 2, func(dst []float32, v [][]float32, s []tensor.Shape) error {
 		x, g := v[0], v[1]
 		t, d := rowsCols(s[0])
-		clear(dst)
-		for r := range t {
-			for i := range d {
-				dst[i] += g[r*d+i] * x[r*d+i]
+		// Over threads, each takes a range of columns and sums every
+		// row into it in order: each column's sum is the same chain.
+		cols := func(lo, hi int) {
+			clear(dst[lo:hi])
+			for r := range t {
+				for i := lo; i < hi; i++ {
+					dst[i] += g[r*d+i] * x[r*d+i]
+				}
 			}
+		}
+		if exec == nil {
+			cols(0, d)
+		} else {
+			exec.TrainSplit(d, 16, t*rowCost, cols)
 		}
 		return nil
 	}), in[0], grad, in[1])
@@ -223,7 +238,7 @@ func (o *ropeOp) DiffWRT(n int) []bool { return allTrue(n) }
 // SymDiff returns the gradient rotated back: the rotation is orthogonal.
 func (o *ropeOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	inv := newRoPE(o.name+".dx", o.st, false)
-	inv.inverse = !o.inverse
+	inv.inverse, inv.exec = !o.inverse, o.exec
 	n, err := gorgonia.ApplyOp(inv, grad)
 	return gorgonia.Nodes{n}, err
 }

@@ -82,8 +82,12 @@ func (b *builder) rmsNorm(x *gorgonia.Node, weight, name string) *gorgonia.Node 
 	if b.fused {
 		return b.apply(newRMSNorm(name, eps, true, b.reuse), name, x, w)
 	}
-	n := b.apply(newRMSNorm(name+".norm", eps, false, b.reuse), name+".norm", x)
-	return b.apply(newScale(name+".scale", b.reuse), name+".scale", n, w)
+	norm, scale := newRMSNorm(name+".norm", eps, false, b.reuse), newScale(name+".scale", b.reuse)
+	if b.train != nil {
+		norm.exec, scale.exec = &b.e.exec, &b.e.exec // over the engine's threads
+	}
+	n := b.apply(norm, name+".norm", x)
+	return b.apply(scale, name+".scale", n, w)
 }
 
 // linear returns x·Wᵀ for the named weight, plus residual when it is not
@@ -186,8 +190,12 @@ func (b *builder) block(x *gorgonia.Node, l int) *gorgonia.Node {
 	if b.train != nil && b.train.selective[l] {
 		a = b.attentionCore(q, k, v, l) // selective.go
 	} else {
-		q = b.apply(newRoPE(p+"q.rope", b.st, b.reuse), p+"q.rope", q)
-		k = b.apply(newRoPE(p+"k.rope", b.st, b.reuse), p+"k.rope", k)
+		qr, kr := newRoPE(p+"q.rope", b.st, b.reuse), newRoPE(p+"k.rope", b.st, b.reuse)
+		if b.train != nil {
+			qr.exec, kr.exec = &b.e.exec, &b.e.exec // over the engine's threads
+		}
+		q = b.apply(qr, p+"q.rope", q)
+		k = b.apply(kr, p+"k.rope", k)
 		a = b.apply(newAttention(p+"attention", b.st, l, b.e.opts.LayerAttention[l], b.reuse), p+"attention", q, k, v)
 	}
 	x = b.linear(a, p+"attention.wo.weight", p+"attention.out", x)

@@ -213,6 +213,9 @@ func (o *linearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 type rmsNormOp struct {
 	opBase
 	eps float32
+	// exec, set in a training graph, runs the rows (and the gradient's)
+	// over the engine's threads.
+	exec *kernels.Exec
 }
 
 func newRMSNorm(name string, eps float32, weighted, reuse bool) *rmsNormOp {
@@ -248,28 +251,32 @@ func (o *rmsNormOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	out := o.output(t, d)
 	y := out.Float32s()
-	var invs [4]float32
-	for r := range t {
-		row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
-		// A prefill's rows take their scales four at a time
-		// (rmsScale4: four sums in flight, each in llama2.c's order).
-		if r%4 == 0 && r+4 <= t {
-			invs = rmsScale4(x[r*d:(r+4)*d], d, o.eps)
-		}
-		inv := invs[r%4]
-		if r >= t/4*4 {
-			inv = rmsScale(row, o.eps)
-		}
-		if w == nil {
-			for i, v := range row {
-				dst[i] = v * inv
+	// A training graph's rows run over threads, in ranges that start at
+	// multiples of four (splitRows), so the fours below are the same.
+	splitRows(o.exec, t, d, func(lo, hi int) {
+		var invs [4]float32
+		for r := lo; r < hi; r++ {
+			row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
+			// A prefill's rows take their scales four at a time
+			// (rmsScale4: four sums in flight, each in llama2.c's order).
+			if r%4 == 0 && r+4 <= t {
+				invs = rmsScale4(x[r*d:(r+4)*d], d, o.eps)
 			}
-		} else {
-			for i, v := range row {
-				dst[i] = w[i] * (inv * v)
+			inv := invs[r%4]
+			if r >= t/4*4 {
+				inv = rmsScale(row, o.eps)
+			}
+			if w == nil {
+				for i, v := range row {
+					dst[i] = v * inv
+				}
+			} else {
+				for i, v := range row {
+					dst[i] = w[i] * (inv * v)
+				}
 			}
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -308,11 +315,15 @@ func rmsScale4(x []float32, d int, eps float32) [4]float32 {
 }
 
 // scaleOp multiplies each row of X [T, d] element-wise by w [d]: the
-// unfused second half of RMSNorm.
-type scaleOp struct{ opBase }
+// unfused second half of RMSNorm. exec, set in a training graph, runs it
+// and its gradient over the engine's threads.
+type scaleOp struct {
+	opBase
+	exec *kernels.Exec
+}
 
 func newScale(name string, reuse bool) *scaleOp {
-	return &scaleOp{opBase{name: name, dims: []int{2, 1, 2}, reuse: reuse}}
+	return &scaleOp{opBase: opBase{name: name, dims: []int{2, 1, 2}, reuse: reuse}}
 }
 
 func (o *scaleOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -338,11 +349,13 @@ func (o *scaleOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	out := o.output(t, d)
 	y := out.Float32s()
-	for r := range t {
-		for i := range d {
-			y[r*d+i] = w[i] * x[r*d+i]
+	splitRows(o.exec, t, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			for i := range d {
+				y[r*d+i] = w[i] * x[r*d+i]
+			}
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -354,6 +367,9 @@ type ropeOp struct {
 	opBase
 	st      *state
 	inverse bool
+	// exec, set in a training graph, runs the rows over the engine's
+	// threads.
+	exec *kernels.Exec
 }
 
 func newRoPE(name string, st *state, reuse bool) *ropeOp {
@@ -385,6 +401,20 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, fmt.Errorf("engine: %s: position %d is beyond the rotary table of %d", o.name, o.st.start+t-1, o.st.positions())
 	}
 	out := o.output(t, d)
+	if o.exec != nil {
+		// Every row's position is checked first, so that the rows can
+		// then be rotated over threads without an error to collect.
+		for r := range t {
+			if pos := o.st.position(r); pos >= o.st.positions() {
+				return nil, fmt.Errorf("engine: %s: position %d is beyond the rotary table of %d", o.name, pos, o.st.positions())
+			}
+		}
+		y := out.Float32s()
+		splitRows(o.exec, t, d, func(lo, hi int) {
+			_ = rotateRows(o.st, y, x, lo, hi, d, o.inverse)
+		})
+		return out, nil
+	}
 	if err := rotate(o.st, out.Float32s(), x, t, d, o.inverse); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", o.name, err)
 	}
@@ -394,9 +424,14 @@ func (o *ropeOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 // rotate writes the rotary embedding of the rows of x [t, d] into y (which
 // may be x itself), turning the other way when inverse is set.
 func rotate(st *state, y, x []float32, t, d int, inverse bool) error {
+	return rotateRows(st, y, x, 0, t, d, inverse)
+}
+
+// rotateRows is rotate for the rows [lo, hi) of x.
+func rotateRows(st *state, y, x []float32, lo, hi, d int, inverse bool) error {
 	hs := st.headSize
 	half := hs / 2
-	for r := range t {
+	for r := lo; r < hi; r++ {
 		pos := st.position(r)
 		if pos >= st.positions() {
 			return fmt.Errorf("position %d is beyond the rotary table of %d", pos, st.positions())

@@ -295,7 +295,8 @@ func (s *TrainStep) Mask(weight string) []float32 {
 // ZeroGrad clears every accumulated gradient.
 func (s *TrainStep) ZeroGrad() {
 	for _, p := range s.params {
-		clear(p.Grad)
+		g := p.Grad
+		s.e.exec.TrainSplit(len(g), 1024, 4, func(lo, hi int) { clear(g[lo:hi]) })
 	}
 }
 

@@ -150,3 +150,20 @@ func (b *builder) add(name string, x, y *gorgonia.Node) *gorgonia.Node {
 	}
 	return b.apply(newElem(name, b.e.exec, true), name, x, y)
 }
+
+// splitRows runs fn over [0, rows) rows of width values: over exec's
+// threads when exec is set (a training graph's per-row ops, whose rows are
+// independent, so the split changes no value; the ranges start at
+// multiples of four, as rmsNormOp's groups of rows do), else at once.
+func splitRows(exec *kernels.Exec, rows, width int, fn func(lo, hi int)) {
+	if exec == nil {
+		fn(0, rows)
+		return
+	}
+	exec.TrainSplit(rows, 4, width*rowCost, fn)
+}
+
+// rowCost is TrainSplit's cost of one value of a per-row op: a few
+// scalar operations, against a product kernel's sixteen multiply-adds a
+// cycle.
+const rowCost = 32
