@@ -35,8 +35,9 @@ func TestMain(m *testing.M) {
 
 // resumeConfig is the run the kill test interrupts: dropout (so the
 // random state matters), accumulation, warmup, clipping, a checkpoint
-// every step. kind is lora, full (SGD) or bf16 (full with AdamW, the
-// block linears stored in bf16).
+// every step. kind is lora, full (SGD), bf16 (full with AdamW, the
+// block linears stored in bf16) or bf16-ckpt (bf16 with every second
+// block checkpointed: its products recomputed from the bf16 weights).
 func resumeConfig(kind, out string) Config {
 	method := LoRA
 	if kind != "lora" {
@@ -48,15 +49,18 @@ func resumeConfig(kind, out string) Config {
 	if kind == "full" {
 		c.Optimizer = Optimizer{Kind: SGD, LR: 1e-2, Momentum: 0.9, WeightDecay: 0.01}
 	}
-	if kind == "bf16" {
+	if strings.HasPrefix(kind, "bf16") {
 		c.BF16, c.Optimizer.Eps = true, 1e-6
+	}
+	if kind == "bf16-ckpt" {
+		c.Checkpoint = []bool{true, false, true, false, true} // stories260K's five blocks
 	}
 	return c
 }
 
 func resumeData(t testing.TB, kind string) (*engine.Engine, *data.Set) {
 	q := engine.QuantizeNone
-	if kind == "bf16" {
+	if strings.HasPrefix(kind, "bf16") {
 		q = engine.QuantizeBF16
 	}
 	e, ds := stories(t, 32, q)
@@ -99,7 +103,7 @@ func finalParams(t *testing.T, kind, out string) [][]float32 {
 	t.Logf("%s", res)
 	var vs [][]float32
 	for _, p := range tr.Params() {
-		if (p.BF16 != nil) != (kind == "bf16" && strings.HasPrefix(p.Name, "layers.") && len(p.Shape) == 2) {
+		if (p.BF16 != nil) != (strings.HasPrefix(kind, "bf16") && strings.HasPrefix(p.Name, "layers.") && len(p.Shape) == 2) {
 			t.Fatalf("%s run: %s stored in bf16: %t", kind, p.Name, p.BF16 != nil)
 		}
 		if p.BF16 != nil {
@@ -118,9 +122,10 @@ func finalParams(t *testing.T, kind, out string) [][]float32 {
 // resumes it from its output directory, and requires the final weights to
 // be bit-identical to those of an uninterrupted run with the same seed:
 // for LoRA, full fine-tuning in fp32, and full fine-tuning with the block
-// linears in bf16 (whose checkpoints store them as BF16 tensors).
+// linears in bf16 (whose checkpoints store them as BF16 tensors), without
+// and with gradient checkpointing.
 func TestKillAndResume(t *testing.T) {
-	for _, kind := range []string{"lora", "full", "bf16"} {
+	for _, kind := range []string{"lora", "full", "bf16", "bf16-ckpt"} {
 		t.Run(kind, func(t *testing.T) {
 			want := finalParams(t, kind, filepath.Join(t.TempDir(), "straight"))
 			out := filepath.Join(t.TempDir(), "killed")
