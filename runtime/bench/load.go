@@ -49,8 +49,8 @@ func load(args []string) error {
 
 	fmt.Printf("## Throughput (%d generated tokens per request, temperature 1)\n\n", *gen)
 	if len(predicted) > 0 {
-		fmt.Println("| concurrency | requests | tokens/s | × c=1 | plan tokens/s | plan ÷ measured | p50 latency | p99 latency | server CPU s/1k tokens | failed |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| concurrency | requests | tokens/s | × c=1 | plan tokens/s | plan ÷ measured | mean batch | passes' share of wall | mean pass | p50 latency | p99 latency | server CPU s/1k tokens | failed |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	} else {
 		fmt.Println("| concurrency | requests | tokens/s | × c=1 | p50 latency | p99 latency | server CPU s/1k tokens | failed |")
 		fmt.Println("|---|---|---|---|---|---|---|---|")
@@ -63,6 +63,7 @@ func load(args []string) error {
 		}
 		reqs := max(16, 4*n)
 		cpu0 := procCPU(*pid)
+		m0 := scrape(c, *url)
 		t0 := time.Now()
 		r := drive(c, *url, n, reqs, func(i int) map[string]any {
 			return map[string]any{"model": *model, "prompt": fmt.Sprintf("Once upon a time %d", i), "max_tokens": *gen, "temperature": 1, "seed": i}
@@ -79,6 +80,14 @@ func load(args []string) error {
 			if p, ok := predicted[n]; ok {
 				plan = fmt.Sprintf("| %.0f | %.2f ", p, p/tps)
 			}
+			// The server's own account of its passes over the weights
+			// (its /metrics): how many sequences each advanced and how
+			// much of the wall time they took.
+			m1 := scrape(c, *url)
+			passes := m1["whisperc_serve_step_seconds_count"] - m0["whisperc_serve_step_seconds_count"]
+			secs := m1["whisperc_serve_step_seconds_sum"] - m0["whisperc_serve_step_seconds_sum"]
+			seqs := m1["whisperc_serve_batch_size_sum"] - m0["whisperc_serve_batch_size_sum"]
+			plan += fmt.Sprintf("| %.1f | %.0f%% | %.2f ms ", seqs/max(passes, 1), 100*secs/wall, 1e3*secs/max(passes, 1))
 		}
 		fmt.Printf("| %d | %d | %.0f | %.2f× %s| %s | %s | %.2f | %d |\n", n, reqs, tps, tps/base, plan,
 			ms(pct(r.lat, 0.5)), ms(pct(r.lat, 0.99)), 1000*cpu/float64(max(r.tokens, 1)), r.failed)
@@ -328,4 +337,27 @@ func parsePlanned(s string) (map[int]float64, error) {
 		out[n] = r
 	}
 	return out, nil
+}
+
+// scrape reads the server's Prometheus metrics: each unlabelled sample's
+// value by name (empty when they cannot be read).
+func scrape(cl *http.Client, url string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := cl.Get(url + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.ContainsRune(line, '{') {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
