@@ -137,3 +137,31 @@ func TestGenerateAfterBF16Full(t *testing.T) {
 		t.Errorf("generate after LoRA over a bf16 base maps %d bytes, over fp32 %d", comp(lb, "weights_mapped"), comp(lo, "weights_mapped"))
 	}
 }
+
+// TestCPUTrainAutoAttention: on the CPU, attention = auto trains with the
+// tiled FlashAttention-2 kernel (ML006 advises auto; the kernel the
+// training benchmarks measure, faster than eager's backward), while
+// generating with auto stays eager, whose sums follow llama2.c's order.
+func TestCPUTrainAutoAttention(t *testing.T) {
+	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
+	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20}
+	plan := func(att string) *Plan {
+		src := base7b + "finetune ft {\n model = base\n data = d\n method = lora\n attention = " + att + "\n}\n" +
+			"generate g {\n model = ft\n prompt = \"hi\"\n max_tokens = 8\n}\n"
+		p, ds := Build(check(t, map[string]string{"main.whisper": src}, "main.whisper"), cpu, Options{})
+		if ds.HasErrors() || p.Stage("train.ft") == nil || p.Stage("generate.g") == nil {
+			t.Fatalf("%s: %v", att, ds)
+		}
+		return p
+	}
+	auto, eager := plan("auto"), plan("eager")
+	if a := auto.Stage("train.ft").Graph.Layers[0].Attention; a != cost.Flash2 {
+		t.Errorf("training with auto: %s, want flash2", a)
+	}
+	if a := auto.Stage("generate.g").Graph.Layers[0].Attention; a != cost.Eager {
+		t.Errorf("generating with auto: %s, want eager", a)
+	}
+	if a := eager.Stage("train.ft").Graph.Layers[0].Attention; a != cost.Eager {
+		t.Errorf("training with eager: %s, want eager as asked", a)
+	}
+}

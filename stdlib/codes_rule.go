@@ -64,9 +64,13 @@ var ruleCodes = []Code{
 		Explain: "Eager attention materialises the seq×seq score matrix per head: memory and HBM traffic grow " +
 			"quadratically with sequence length. FlashAttention computes exact attention in tiles held in on-chip " +
 			"memory, so memory grows linearly, and FlashAttention-2 reaches 50–73% of A100 peak throughput.\n\n" +
-			"The checker notes `attention = eager` in training, where it also multiplies activation memory. The " +
-			"planner reports flash2 on hardware that cannot run it (compute capability below 8.0, fp32).\n\n" +
-			"Fix: use `attention = auto` (flash2 where supported, sdpa otherwise) or `flash2`.",
+			"The checker notes `attention = eager` in training, where in PyTorch's eager path it also multiplies " +
+			"activation memory. The planner reports flash2 on hardware that cannot run it (compute capability " +
+			"below 8.0, fp32). On whisperc's CPU runtime, `auto` trains with the tiled flash2 kernel, whose one " +
+			"backward op is faster than eager's (which recomputes each row of probabilities rather than storing " +
+			"them), and generates with eager, whose sums follow llama2.c's order.\n\n" +
+			"Fix: use `attention = auto` (on GPUs flash2 where supported, sdpa otherwise; on the CPU flash2 for " +
+			"training and eager for generation) or `flash2`.",
 		Example:   "finetune sft { model = base, data = chat, attention = eager }",
 		Citations: []Citation{CiteFlashAttention(), CiteFlashAttention2()}},
 	{ID: "ML007", Phase: "rule", Title: "track experiments",

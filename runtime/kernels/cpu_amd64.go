@@ -29,13 +29,6 @@ func dot4AVX2(w *float32, stride int, x *float32, n int, acc *[4]float32)
 //go:noescape
 func dot1AVX2(a, b *float32, n int) float32
 
-// dotRowsAVX2 sets out[r] to the dot product of row r of the rows rows that
-// start at w and are stride elements apart with x, over the first n
-// elements, for r < rows; n must be a positive multiple of 8.
-//
-//go:noescape
-func dotRowsAVX2(w *float32, stride int, x *float32, n int, out *float32, rows int)
-
 // axpyAVX2 adds alpha times the first n elements of x to y; n must be a
 // positive multiple of 8.
 //

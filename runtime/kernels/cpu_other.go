@@ -12,8 +12,6 @@ func dot4AVX2(w *float32, stride int, x *float32, n int, acc *[4]float32) {}
 
 func dot1AVX2(a, b *float32, n int) float32 { return 0 }
 
-func dotRowsAVX2(w *float32, stride int, x *float32, n int, out *float32, rows int) {}
-
 func axpyAVX2(y *float32, alpha float32, x *float32, n int) {}
 
 func dotQ8AVX2(data *byte, nblocks int, x *float32) float32 { return 0 }

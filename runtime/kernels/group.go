@@ -114,9 +114,9 @@ func (e Exec) MatVecs(outs, ws [][]float32, rows []int, x []float32, cols int) e
 		}
 		return nil
 	}
-	asm := useAsm && !e.NoAsm
+	asm, avx512 := useAsm && !e.NoAsm, e.avx512()
 	e.parallelStacked(rows, 4, cols, func(i, lo, hi int) {
-		matVecRange(asm, outs[i], ws[i], x, cols, lo, hi)
+		matVecRange(asm, avx512, outs[i], ws[i], x, cols, lo, hi)
 	})
 	return nil
 }

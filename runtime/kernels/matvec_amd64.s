@@ -248,78 +248,6 @@ x2reduce:
 	VZEROUPPER
 	RET
 
-// func dotRowsAVX2(w *float32, stride int, x *float32, n int, out *float32, rows int)
-//
-// out[r] = Σ_{i<n} w[r·stride+i]·x[i] for r < rows, with n a multiple of 8:
-// the rows are read one after another as one sequential stream, four
-// independent accumulators per row, and the next rows are prefetched
-// 512 bytes ahead so that the stream never waits on the hardware
-// prefetcher. One call covers a whole range of rows, so the per-row cost
-// is the reduction alone.
-TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ stride+8(FP), BX
-	SHLQ $2, BX
-	MOVQ x+16(FP), DI
-	MOVQ n+24(FP), CX
-	SHLQ $2, CX
-	MOVQ out+32(FP), DX
-	MOVQ rows+40(FP), R9
-	MOVQ CX, R11
-	SUBQ $128, R11
-
-rowloop:
-	TESTQ R9, R9
-	JZ    rowsdone
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	XORQ AX, AX
-
-rloop32:
-	CMPQ AX, R11
-	JG   rloop8
-	PREFETCHT0 512(SI)(AX*1)
-	PREFETCHT0 576(SI)(AX*1)
-	VMOVUPS (DI)(AX*1), Y4
-	VMOVUPS 32(DI)(AX*1), Y5
-	VMOVUPS 64(DI)(AX*1), Y6
-	VMOVUPS 96(DI)(AX*1), Y7
-	VFMADD231PS (SI)(AX*1), Y4, Y0
-	VFMADD231PS 32(SI)(AX*1), Y5, Y1
-	VFMADD231PS 64(SI)(AX*1), Y6, Y2
-	VFMADD231PS 96(SI)(AX*1), Y7, Y3
-	ADDQ $128, AX
-	JMP  rloop32
-
-rloop8:
-	CMPQ AX, CX
-	JGE  rreduce
-	PREFETCHT0 512(SI)(AX*1)
-	VMOVUPS (DI)(AX*1), Y4
-	VFMADD231PS (SI)(AX*1), Y4, Y0
-	ADDQ $32, AX
-	JMP  rloop8
-
-rreduce:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VHADDPS X0, X0, X0
-	VHADDPS X0, X0, X0
-	MOVSS X0, (DX)
-	ADDQ $4, DX
-	ADDQ BX, SI
-	DECQ R9
-	JMP  rowloop
-
-rowsdone:
-	VZEROUPPER
-	RET
-
 // func gemm6x16AVX2(a *float32, as, ak int, b *float32, bs int, k int, c *float32, cs int)
 //
 // C[i][0:16] += Σ_{p<k} A[i·as + p·ak] · B[p·bs + 0:16] for the six rows
@@ -589,5 +517,277 @@ t44reduce:
 	VEXTRACTF128 $1, Y12, X13
 	VADDPS X13, X12, X12
 	VMOVUPS X12, (DX)
+	VZEROUPPER
+	RET
+
+// func dotRowsSeqAVX512(w *float32, stride int, x *float32, n int, out *float32, rows int)
+//
+// out[r] = Σ_{i<n} w[r·stride+i]·x[i] for r < rows, any n ≥ 0, summed in
+// the order gcc -Ofast vectorises llama2.c's matmul loop for AVX-512: one
+// 16-lane accumulator per row, lane l summing w[16k+l]·x[16k+l] in order
+// of k by FMA; then its two halves added (lane l + lane l+8), the next 8
+// elements (if 8 or more remain) added to those 8 lanes by one FMA, the 8
+// lanes reduced as (l+4, then l+2, then l+1), and the last n mod 8
+// elements added to the scalar one by one by FMA. Rows are read one after
+// another, one sequential stream, with no software prefetch: for a stream
+// from memory this matches the hardware prefetcher and llama2.c's speed,
+// where a short-distance PREFETCHT0 or four interleaved rows were slower
+// (see dotRowsSeq in matvec.go).
+TEXT ·dotRowsSeqAVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), DX
+	MOVQ rows+40(FP), R9
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	MOVQ CX, R12
+	SUBQ R10, R12
+
+sqrow:
+	TESTQ R9, R9
+	JZ    sqdone
+	VXORPS Y1, Y1, Y1
+	XORQ   AX, AX
+	TESTQ  R10, R10
+	JZ     sqtail8
+	VXORPS Z0, Z0, Z0
+
+sqloop:
+	VMOVUPS     (SI)(AX*1), Z2
+	VFMADD231PS (DI)(AX*1), Z2, Z0
+	ADDQ        $64, AX
+	CMPQ        AX, R10
+	JNE         sqloop
+	VEXTRACTF64X4 $1, Z0, Y3
+	VADDPS        Y0, Y3, Y1
+
+sqtail8:
+	CMPQ R12, $32
+	JB   sqreduce
+	VMOVUPS     (SI)(AX*1), Y2
+	VFMADD231PS (DI)(AX*1), Y2, Y1
+	ADDQ        $32, AX
+
+sqreduce:
+	VEXTRACTF128 $1, Y1, X3
+	VADDPS       X1, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X3, X4, X4
+	VSHUFPS      $85, X4, X4, X5
+	VADDSS       X4, X5, X5
+
+sqscalar:
+	CMPQ        AX, CX
+	JAE         sqstore
+	VMOVSS      (SI)(AX*1), X6
+	VFMADD231SS (DI)(AX*1), X6, X5
+	ADDQ        $4, AX
+	JMP         sqscalar
+
+sqstore:
+	VMOVSS X5, (DX)
+	ADDQ   $4, DX
+	ADDQ   BX, SI
+	DECQ   R9
+	JMP    sqrow
+
+sqdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsSeqAVX2(w *float32, stride int, x *float32, n int, out *float32, rows int)
+//
+// dotRowsSeqAVX512 on 256-bit registers, with the same results: the 16
+// lanes are two 8-lane accumulators (lanes 0–7 and 8–15), each summed in
+// the same order, and added as the 512-bit form adds its halves.
+TEXT ·dotRowsSeqAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), DX
+	MOVQ rows+40(FP), R9
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	MOVQ CX, R12
+	SUBQ R10, R12
+
+s2row:
+	TESTQ R9, R9
+	JZ    s2done
+	VXORPS Y1, Y1, Y1
+	XORQ   AX, AX
+	TESTQ  R10, R10
+	JZ     s2tail8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y8, Y8, Y8
+
+s2loop:
+	VMOVUPS     (SI)(AX*1), Y2
+	VMOVUPS     32(SI)(AX*1), Y9
+	VFMADD231PS (DI)(AX*1), Y2, Y0
+	VFMADD231PS 32(DI)(AX*1), Y9, Y8
+	ADDQ        $64, AX
+	CMPQ        AX, R10
+	JNE         s2loop
+	VADDPS      Y0, Y8, Y1
+
+s2tail8:
+	CMPQ R12, $32
+	JB   s2reduce
+	VMOVUPS     (SI)(AX*1), Y2
+	VFMADD231PS (DI)(AX*1), Y2, Y1
+	ADDQ        $32, AX
+
+s2reduce:
+	VEXTRACTF128 $1, Y1, X3
+	VADDPS       X1, X3, X3
+	VMOVHLPS     X3, X3, X4
+	VADDPS       X3, X4, X4
+	VSHUFPS      $85, X4, X4, X5
+	VADDSS       X4, X5, X5
+
+s2scalar:
+	CMPQ        AX, CX
+	JAE         s2store
+	VMOVSS      (SI)(AX*1), X6
+	VFMADD231SS (DI)(AX*1), X6, X5
+	ADDQ        $4, AX
+	JMP         s2scalar
+
+s2store:
+	VMOVSS X5, (DX)
+	ADDQ   $4, DX
+	ADDQ   BX, SI
+	DECQ   R9
+	JMP    s2row
+
+s2done:
+	VZEROUPPER
+	RET
+
+// RED8 reduces the 8 lanes of Y (X its low half) to lane 0 of X as
+// dotRowsSeqAVX512 does: (l + l+4), then (l + l+2), then (l + l+1).
+#define RED8(Y, X, T1, T2) \
+	VEXTRACTF128 $1, Y, T1 \
+	VADDPS       X, T1, T1 \
+	VMOVHLPS     T1, T1, T2 \
+	VADDPS       T1, T2, T2 \
+	VSHUFPS      $85, T2, T2, X \
+	VADDSS       T2, X, X
+
+// HALVES adds the two 8-lane halves of the 16-lane accumulator Z into Y.
+#define HALVES(Z, Y, T) \
+	VEXTRACTF64X4 $1, Z, T \
+	VADDPS        Y, T, Y
+
+// func dotRows4SeqAVX512(w *float32, stride int, x *float32, n int, out *float32, h int)
+//
+// out[q·h+i] = Σ_{k<n} w[(q·h+i)·stride+k]·x[k] for q < 4 and i < h: the
+// rows of four quarters of a 4h-row matrix, one row of each quarter at a
+// time, each row summed exactly as dotRowsSeqAVX512 sums it. Each quarter
+// is read as one sequential stream, so four streams overlap their waits on
+// memory (and on the start of each 4 KiB page, where a hardware prefetcher
+// stops), and the four FMA chains overlap their latency where the rows are
+// in cache. h ≥ 1, any n ≥ 0.
+TEXT ·dotRows4SeqAVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), DX
+	MOVQ h+40(FP), R9
+	MOVQ R9, R14
+	SHLQ $2, R14
+	MOVQ BX, AX
+	IMULQ R9, AX
+	LEAQ (SI)(AX*1), R8
+	LEAQ (R8)(AX*1), R11
+	LEAQ (R11)(AX*1), R13
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	MOVQ CX, R12
+	SUBQ R10, R12
+
+q4row:
+	TESTQ R9, R9
+	JZ    q4done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   AX, AX
+	TESTQ  R10, R10
+	JZ     q4tail8
+
+q4loop:
+	VMOVUPS     (DI)(AX*1), Z4
+	VFMADD231PS (SI)(AX*1), Z4, Z0
+	VFMADD231PS (R8)(AX*1), Z4, Z1
+	VFMADD231PS (R11)(AX*1), Z4, Z2
+	VFMADD231PS (R13)(AX*1), Z4, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, R10
+	JNE         q4loop
+	HALVES(Z0, Y0, Y5)
+	HALVES(Z1, Y1, Y5)
+	HALVES(Z2, Y2, Y5)
+	HALVES(Z3, Y3, Y5)
+
+q4tail8:
+	CMPQ R12, $32
+	JB   q4reduce
+	VMOVUPS     (DI)(AX*1), Y4
+	VFMADD231PS (SI)(AX*1), Y4, Y0
+	VFMADD231PS (R8)(AX*1), Y4, Y1
+	VFMADD231PS (R11)(AX*1), Y4, Y2
+	VFMADD231PS (R13)(AX*1), Y4, Y3
+	ADDQ        $32, AX
+
+q4reduce:
+	RED8(Y0, X0, X5, X6)
+	RED8(Y1, X1, X5, X6)
+	RED8(Y2, X2, X5, X6)
+	RED8(Y3, X3, X5, X6)
+
+q4scalar:
+	CMPQ        AX, CX
+	JAE         q4store
+	VMOVSS      (DI)(AX*1), X4
+	VMOVSS      (SI)(AX*1), X5
+	VFMADD231SS X4, X5, X0
+	VMOVSS      (R8)(AX*1), X5
+	VFMADD231SS X4, X5, X1
+	VMOVSS      (R11)(AX*1), X5
+	VFMADD231SS X4, X5, X2
+	VMOVSS      (R13)(AX*1), X5
+	VFMADD231SS X4, X5, X3
+	ADDQ        $4, AX
+	JMP         q4scalar
+
+q4store:
+	VMOVSS X0, (DX)
+	VMOVSS X1, (DX)(R14*1)
+	VMOVSS X2, (DX)(R14*2)
+	ADDQ   R14, DX
+	VMOVSS X3, (DX)(R14*2)
+	SUBQ   R14, DX
+	ADDQ   $4, DX
+	ADDQ   BX, SI
+	ADDQ   BX, R8
+	ADDQ   BX, R11
+	ADDQ   BX, R13
+	DECQ   R9
+	JMP    q4row
+
+q4done:
 	VZEROUPPER
 	RET

@@ -4,9 +4,111 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"testing"
 )
+
+// fma32 is a·b + c rounded once to float32, as VFMADD231SS computes it.
+func fma32(a, b, c float32) float32 {
+	var p, s big.Float
+	p.SetPrec(600).SetFloat64(float64(a)).Mul(&p, new(big.Float).SetFloat64(float64(b)))
+	s.SetPrec(600).Add(&p, new(big.Float).SetFloat64(float64(c)))
+	f, _ := s.Float32()
+	return f
+}
+
+// llama2cDot is the dot product of w and x in the order gcc 12 -Ofast
+// -march=native gives llama2.c's matmul loop on an AVX-512 machine, read
+// off its assembly: sixteen lanes summed by FMA, their halves added, one
+// 8-wide FMA step when 8 or more elements remain, the 8 lanes reduced by
+// halving, and the last n mod 8 elements added one by one by FMA.
+func llama2cDot(w, x []float32) float32 {
+	n := len(w)
+	var s8 [8]float32
+	j := 0
+	if n >= 16 {
+		var l16 [16]float32
+		for ; j+16 <= n; j += 16 {
+			for l := range 16 {
+				l16[l] = fma32(w[j+l], x[j+l], l16[l])
+			}
+		}
+		for l := range 8 {
+			s8[l] = l16[l+8] + l16[l]
+		}
+	}
+	if n-j >= 8 {
+		for l := range 8 {
+			s8[l] = fma32(w[j+l], x[j+l], s8[l])
+		}
+		j += 8
+	}
+	var t [4]float32
+	for l := range 4 {
+		t[l] = s8[l+4] + s8[l]
+	}
+	u0, u1 := t[2]+t[0], t[3]+t[1]
+	r := u1 + u0
+	for ; j < n; j++ {
+		r = fma32(w[j], x[j], r)
+	}
+	return r
+}
+
+// TestMatVecIsLlama2cOrder checks that the assembly MatVec gives, bit for
+// bit, llama2.c's products (llama2cDot) for every row length up to 80 and
+// the model widths, with AVX-512 and with AVX2, on one and two threads,
+// whichever of the row kernels (four quarters side by side, or one row at
+// a time) a row goes through.
+// The values span several magnitudes, so another order of the sums would
+// differ in the last bits; the shapes include every tail of 0–15.
+func TestMatVecIsLlama2cOrder(t *testing.T) {
+	if !useAsm {
+		t.Skip("no AVX2/FMA kernels on this machine: MatVec runs the Go loop, whose order is its own")
+	}
+	cols := []int{288, 512, 768, 1376, 2048, 64 + 12, 768 + 15}
+	for c := 0; c <= 80; c++ {
+		cols = append(cols, c)
+	}
+	for i, c := range cols {
+		// 9 rows: two rows from each quarter and one alone; 37: nine and one.
+		rows := 9
+		if i%3 == 0 {
+			rows = 37
+		}
+		w := randVec(uint64(100+c), rows*c, 1)
+		x := randVec(uint64(200+c), c, 1)
+		for i := range w {
+			w[i] *= float32(math.Pow(2, float64(i%23-11)))
+		}
+		want := make([]float32, rows)
+		for r := range rows {
+			want[r] = llama2cDot(w[r*c:(r+1)*c], x)
+		}
+		for _, e := range []Exec{{}, {NoAVX512: true}, {Threads: 2}} {
+			out := make([]float32, rows)
+			if err := e.MatVec(out, w, x, rows, c); err != nil {
+				t.Fatal(err)
+			}
+			for r := range rows {
+				if math.Float32bits(out[r]) != math.Float32bits(want[r]) {
+					t.Errorf("%d×%d %+v row %d: %v (%#x), llama2.c's order gives %v (%#x)", rows, c, e, r, out[r], math.Float32bits(out[r]), want[r], math.Float32bits(want[r]))
+				}
+			}
+		}
+		ws := [][]float32{w[:4*c], w[4*c : 8*c]}
+		outs := [][]float32{make([]float32, 4), make([]float32, 4)}
+		if err := (Exec{Threads: 2}).MatVecs(outs, ws, []int{4, 4}, x, c); err != nil {
+			t.Fatal(err)
+		}
+		for r := range 8 {
+			if got := outs[r/4][r%4]; math.Float32bits(got) != math.Float32bits(want[r]) {
+				t.Errorf("MatVecs %d×%d row %d: %v, llama2.c's order gives %v", 4, c, r, got, want[r])
+			}
+		}
+	}
+}
 
 func TestMatVecAgreesWithReference(t *testing.T) {
 	shapes := [][2]int{{1, 1}, {3, 7}, {4, 8}, {5, 17}, {8, 64}, {13, 100}, {64, 172}, {33, 513}, {260, 288}}

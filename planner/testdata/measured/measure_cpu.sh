@@ -2,8 +2,8 @@
 # measure_cpu.sh measures whisperc's CPU plan against whisperc's own runs
 # on this machine and rewrites the measured file (default
 # cpu-amd-epyc-2vcpu.json beside this script), then checks it with
-# planner/cost's TestMeasuredCPU. About 2 to 3 minutes on a quiet 2-vCPU
-# machine, 1 GB of temporary disk.
+# planner/cost's TestMeasuredCPU. About 3 to 4 minutes on a quiet 2-vCPU
+# machine (RUNS=1: 2 to 3), 1 GB of temporary disk.
 #
 # Steps (all in cmd/whisperc's TestMeasurePlanVsRun):
 #   1. build whisperc;
@@ -17,8 +17,9 @@
 #   3. for the 15M, 42M and 110M TinyStories shapes (random weights) in
 #      fp32, nf4 and q8_0, and for the examples that run here (story,
 #      tiny-cpu): `whisperc plan --json`, which also times the decode step
-#      of that very shape (runtime.DecodeStep), then `whisperc run`,
-#      polling its VmHWM and reading its tok/s line;
+#      of that very shape (runtime.DecodeStep), then `whisperc run`
+#      RUNS times (default 3), polling its VmHWM and reading its decode
+#      tok/s; a row keeps the median tok/s and the largest VmHWM;
 #   4. write the rows (predicted and measured peak RSS and decode tok/s,
 #      the measured decode step) with the machine and the rates.
 #
@@ -26,7 +27,7 @@
 # so and TestMeasuredCPU asserts the speed half (±25%) as well as the
 # memory half (±10%).
 #
-# Usage: planner/testdata/measured/measure_cpu.sh [OUT.json]
+# Usage: [QUIET=1] [RUNS=3] planner/testdata/measured/measure_cpu.sh [OUT.json]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -35,7 +36,7 @@ case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 cd "$root"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! WHISPERC_MEASURE="$out" WHISPERC_MEASURE_QUIET="${QUIET:-0}" \
+if ! WHISPERC_MEASURE="$out" WHISPERC_MEASURE_QUIET="${QUIET:-0}" WHISPERC_MEASURE_RUNS="${RUNS:-3}" \
 	go test -count=1 -run '^TestMeasurePlanVsRun$' -v -timeout 15m ./cmd/whisperc >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "measure_cpu.sh: the measurement failed" >&2

@@ -66,10 +66,26 @@ func BenchmarkCheckFiniteF32(b *testing.B) {
 }
 
 // TestCheckFiniteEveryPosition places -Inf, +Inf and a NaN at every
-// position of buffers that cover the 64-byte fast path (twice) and the
-// tail, among the largest finite values of both signs, which must pass.
+// position of buffers that cover the 128-byte AVX2 blocks (three), the
+// 64-byte fast path and the tail, among the largest finite values of both
+// signs, which must pass.
+// With AVX2 the first 128-byte blocks go through nonFiniteAVX2; both
+// paths are checked.
 func TestCheckFiniteEveryPosition(t *testing.T) {
-	for n := 1; n <= 40; n++ {
+	for _, asm := range []bool{false, true} {
+		if asm && !useAVX2 {
+			continue
+		}
+		t.Run(fmt.Sprintf("avx2=%v", asm), func(t *testing.T) {
+			defer func(old bool) { useAVX2 = old }(useAVX2)
+			useAVX2 = asm
+			checkFiniteEveryPosition(t)
+		})
+	}
+}
+
+func checkFiniteEveryPosition(t *testing.T) {
+	for n := 1; n <= 100; n++ {
 		data := make([]byte, 4*n)
 		for i := 0; i < n; i++ {
 			v := uint32(0x7F7FFFFF) // the largest finite float32
