@@ -305,8 +305,13 @@ var tile4 = true
 
 // softmaxInPlace replaces row by its softmax and returns its log-sum-exp.
 // Entries of -Inf become 0. The exponentials are computed sixteen at a
-// time (Exp32Shift, bit for bit exp32) and summed in order.
+// time (Exp32Shift, bit for bit exp32) and summed in order. With AVX-512
+// the maximum, the last exponentials and the scaling take vectors too
+// (softmaxAVX512), with the same results.
 func softmaxInPlace(row []float32) float32 {
+	if useAVX512 && len(row) > 0 && !noSoftmaxAVX512 {
+		return softmaxAVX512(row)
+	}
 	m := negInf
 	for _, x := range row {
 		m = max(m, x)
@@ -320,6 +325,45 @@ func softmaxInPlace(row []float32) float32 {
 	for j := range row {
 		row[j] *= inv
 	}
+	return m + float32(math.Log(float64(sum)))
+}
+
+// noSoftmaxAVX512 keeps softmaxInPlace's scalar form, for tests and
+// benchmarks that compare the two.
+var noSoftmaxAVX512 = false
+
+// softmaxAVX512 is softmaxInPlace for a row of at least one value, bit for
+// bit: the maximum does not depend on the order (of +0 and −0 either may
+// be taken, and x−m and the log-sum-exp come out the same; a NaN it
+// passes over still makes every probability and the log-sum-exp NaN, as
+// the scalar form's NaN maximum does), the last
+// len(row)%16 exponentials are exp32ShiftAVX512's on a block padded with
+// −Inf instead of exp32's one by one, the sum stays in order, and the
+// scaling is element by element. Prefill rows are short (64 positions on
+// average for a 127-token prompt), so the scalar maximum, the scalar
+// exponentials of each row's last values and the scaling cost about as
+// much as the vector exponentials.
+func softmaxAVX512(row []float32) float32 {
+	n := len(row)
+	m := maxAVX512(&row[0], n)
+	n16 := n &^ 15
+	if n16 > 0 {
+		exp32ShiftAVX512(&row[0], &row[0], n16, m)
+	}
+	if n16 < n {
+		var t [16]float32
+		copy(t[:], row[n16:])
+		for i := n - n16; i < 16; i++ {
+			t[i] = negInf
+		}
+		exp32ShiftAVX512(&t[0], &t[0], 16, m)
+		copy(row[n16:], t[:n-n16])
+	}
+	var sum float32
+	for _, ex := range row {
+		sum += ex
+	}
+	scaleAVX512(&row[0], n, 1/sum)
 	return m + float32(math.Log(float64(sum)))
 }
 

@@ -10,6 +10,7 @@ import (
 // long cache. Allocated bytes per op show eager's O(s²) scores.
 func BenchmarkAttention(b *testing.B) {
 	for _, s := range []AttnShape{
+		{N: 127, Heads: 6, KVHeads: 6, HeadDim: 48}, // a 15M prefill
 		{N: 256, Heads: 6, KVHeads: 6, HeadDim: 48},
 		{N: 1024, Heads: 6, KVHeads: 6, HeadDim: 48},
 		{N: 1, Pos: 1023, Heads: 6, KVHeads: 6, HeadDim: 48},
@@ -20,17 +21,18 @@ func BenchmarkAttention(b *testing.B) {
 		out := make([]float32, len(q))
 		lse := make([]float32, s.Heads*s.N)
 		for _, c := range []struct {
-			kind AttnKernel
-			name string
-			rows bool // eager one query row at a time
-		}{{AttnEager, "eager-rows", true}, {AttnEager, "eager", false}, {AttnFlash2, "flash2", false}} {
+			kind          AttnKernel
+			name          string
+			rows          bool // eager one query row at a time
+			scalarSoftmax bool // softmaxInPlace's scalar form
+		}{{AttnEager, "eager-rows", true, false}, {AttnEager, "eager-scalarsoftmax", false, true}, {AttnEager, "eager", false, false}, {AttnFlash2, "flash2", false, false}} {
 			if c.rows && s.N < 4 {
 				continue // the same kernel
 			}
 			b.Run(fmt.Sprintf("fwd/n=%d,pos=%d/%s", s.N, s.Pos, c.name), func(b *testing.B) {
-				old := tile4
-				tile4 = !c.rows
-				defer func() { tile4 = old }()
+				old, oldSoftmax := tile4, noSoftmaxAVX512
+				tile4, noSoftmaxAVX512 = !c.rows, c.scalarSoftmax
+				defer func() { tile4, noSoftmaxAVX512 = old, oldSoftmax }()
 				b.ReportAllocs()
 				defer cpuMetric(b)()
 				for b.Loop() {

@@ -198,3 +198,67 @@ func TestAttentionRejectsBadShapes(t *testing.T) {
 		t.Error("invalid kernel accepted")
 	}
 }
+
+// TestSoftmaxAVX512 checks softmaxInPlace's vector form bit for bit
+// against its scalar form, on every length up to 70 and around 128, with
+// masked (−Inf) entries, zeros of both signs, infinities, NaNs and values
+// beyond exp32's range.
+func TestSoftmaxAVX512(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 on this CPU: the scalar form runs")
+	}
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	specials := []func(r []float32){
+		func(r []float32) {},
+		func(r []float32) { r[len(r)-1] = negInf },
+		func(r []float32) {
+			for i := range r {
+				r[i] = negInf
+			}
+		},
+		func(r []float32) { r[0], r[len(r)/2] = negZero, 0 },
+		func(r []float32) {
+			for i := range r {
+				r[i] = negZero
+			}
+		},
+		func(r []float32) { r[len(r)/3] = inf },
+		func(r []float32) { r[len(r)-1] = nan },
+		func(r []float32) { r[0] = 200 }, // the rest fall below −87 after the shift
+	}
+	var lens []int
+	for n := 1; n <= 70; n++ {
+		lens = append(lens, n)
+	}
+	lens = append(lens, 127, 128, 129, 1000)
+	same := func(a, b float32) bool {
+		if a != a || b != b {
+			return a != a && b != b
+		}
+		return math.Float32bits(a) == math.Float32bits(b)
+	}
+	for _, n := range lens {
+		for si, sp := range specials {
+			for _, scale := range []float64{1, 30} {
+				row := randVec(uint64(n*10+si), n, scale)
+				sp(row)
+				want := append([]float32(nil), row...)
+				noSoftmaxAVX512 = true
+				wl := softmaxInPlace(want)
+				noSoftmaxAVX512 = false
+				got := append([]float32(nil), row...)
+				gl := softmaxInPlace(got)
+				if !same(wl, gl) {
+					t.Fatalf("n=%d special %d scale %g: log-sum-exp %g, want %g", n, si, scale, gl, wl)
+				}
+				for i := range got {
+					if !same(got[i], want[i]) {
+						t.Fatalf("n=%d special %d scale %g: p[%d] = %g (%#x), want %g (%#x)", n, si, scale, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
+				}
+			}
+		}
+	}
+}

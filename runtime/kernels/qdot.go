@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
+	"unsafe"
 )
 
 // The integer-dot path. Rather than decode every weight to float, a
@@ -147,17 +149,33 @@ func act256(x []float32) *act8 {
 	if nb > 0 {
 		quantBlocksAVX512(&x[0], nb, 16, &a.q[0], &a.d[0])
 	}
-	for i := range a.s16 {
-		var s int16
-		for _, v := range a.q[16*i : 16*i+16] {
-			s += int16(v)
-		}
-		a.s16[i] = s
-	}
+	sums16(a.q, a.s16)
 	for i := range a.s32 {
 		a.s32[i] = a.s16[2*i] + a.s16[2*i+1]
 	}
 	return a
+}
+
+// sums16 sets s[i] to the sum of the codes q[16i:16i+16], eight codes at
+// a time in the bytes of a word: each code plus 128 (its sign bit
+// flipped) is unsigned, pairs of bytes add in 16-bit lanes, and one
+// multiplication adds the lanes. It is about four times the byte-by-byte
+// loop, which was 5% of a 42M Q4_K_M prefill.
+func sums16(q []int8, s []int16) {
+	if len(q) < 16*len(s) {
+		panic("kernels: sums16: too few codes")
+	}
+	if len(s) == 0 {
+		return
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&q[0])), 16*len(s))
+	const flip, lo = 0x8080808080808080, 0x00ff00ff00ff00ff
+	for i := range s {
+		w0 := binary.LittleEndian.Uint64(b[16*i:]) ^ flip
+		w1 := binary.LittleEndian.Uint64(b[16*i+8:]) ^ flip
+		p := w0&lo + w0>>8&lo + w1&lo + w1>>8&lo // four lanes of at most 1020
+		s[i] = int16(p*0x0001000100010001>>48) - 16*128
+	}
 }
 
 // vnni reports whether e may use the AVX-512 VNNI integer-dot kernels.

@@ -224,6 +224,15 @@ func TestActQuant(t *testing.T) {
 		}
 	}
 	k := act256(x)
+	for i := range k.s16 {
+		var s int16
+		for _, v := range k.q[16*i : 16*i+16] {
+			s += int16(v)
+		}
+		if k.s16[i] != s {
+			t.Fatalf("sum of 16-value group %d is %d, want %d", i, k.s16[i], s)
+		}
+	}
 	for i := range k.s32 {
 		var s int16
 		for _, v := range k.q[32*i : 32*i+32] {
@@ -295,6 +304,35 @@ func TestQuantBlocks(t *testing.T) {
 					t.Fatalf("block %d of %d: code %d = %d, want %d (x %g)", b, bs, i, q[b*bs+i], wq[i], x[b*bs+i])
 				}
 			}
+		}
+	}
+}
+
+// TestSums16 checks sums16 against the byte-by-byte sum on codes at the
+// extremes of int8 (every byte of a word -128 or 127, which fill its
+// 16-bit lanes the most) and on random ones.
+func TestSums16(t *testing.T) {
+	var q []int8
+	for _, c := range []int8{-128, 127, -127, 0, -1, 1} {
+		for range 16 {
+			q = append(q, c)
+		}
+	}
+	for i := 0; i < 16; i++ { // alternating extremes
+		q = append(q, int8(-128+255*(i%2)))
+	}
+	for i, v := range randVec(9, 16*40, 300) {
+		q = append(q, int8(max(-128, min(127, int(v)+i%3))))
+	}
+	s := make([]int16, len(q)/16)
+	sums16(q, s)
+	for i := range s {
+		var want int16
+		for _, v := range q[16*i : 16*i+16] {
+			want += int16(v)
+		}
+		if s[i] != want {
+			t.Errorf("group %d (%v): sum %d, want %d", i, q[16*i:16*i+16], s[i], want)
 		}
 	}
 }

@@ -75,3 +75,81 @@ exloop:
 	MOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func maxAVX512(x *float32, n int) float32
+//
+// The largest of x[0..n) (n ≥ 1) sixteen at a time, the last up to 15
+// under a mask. Unlike Go's max it may pass over a NaN, and of +0 and −0
+// either may come back; a softmax's results do not depend on either
+// (a NaN among the values makes every probability NaN all the same).
+TEXT ·maxAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0xff800000, AX // −Inf
+	VPBROADCASTD AX, Z0
+	VMOVAPS Z0, Z3
+
+mxloop:
+	CMPQ CX, $16
+	JLT  mxtail
+	VMAXPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  mxloop
+
+mxtail:
+	TESTQ CX, CX
+	JZ    mxsum
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	VMOVAPS Z3, Z1
+	VMOVUPS (SI), K3, Z1 // the lanes past n stay −Inf
+	VMAXPS Z1, Z0, Z0
+
+mxsum:
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(x *float32, n int, s float32)
+//
+// x[i] *= s for i < n (n ≥ 1), sixteen at a time, the last up to 15
+// under a mask.
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Z2
+
+scloop:
+	CMPQ CX, $16
+	JLT  sctail
+	VMULPS (SI), Z2, Z1
+	VMOVUPS Z1, (SI)
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  scloop
+
+sctail:
+	TESTQ CX, CX
+	JZ    scdone
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	VMOVUPS.Z (SI), K3, Z1
+	VMULPS Z1, Z2, Z1
+	VMOVUPS Z1, K3, (SI)
+
+scdone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# prefill.sh: quantised prefill (and decode) at one thread, whisperc against
+# llama.cpp (node-llama-cpp 3.21.1) and, when OLD names a bench driver built
+# from an earlier commit, against that too, run by run alternated: per round
+# one llama.cpp process measures every file of the shape, then each
+# whisperc driver runs each format. Prints the median over ROUNDS rounds of
+# tokens per CPU-second (steadier than wall clock on a shared machine) and
+# the ratios. The models are issue8.sh's (written by models.sh into OUTDIR
+# when missing). About 2 minutes for the defaults on a quiet 2-CPU machine.
+#
+#   [OLD=/tmp/wbench-old] runtime/bench/prefill.sh [OUTDIR]
+#   (env: SHAPES="15M 42M" FORMATS="q8_0 q4_0 q4_k_m nf4" ROUNDS=5 PROMPT=128 GEN=32)
+#   old driver: git worktree add /tmp/old <commit> && go build -o /tmp/wbench-old /tmp/old/runtime/bench
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-${TMPDIR:-/tmp}/whisperc-bench}
+shapes=${SHAPES:-"15M 42M"}
+formats=${FORMATS:-"q8_0 q4_0 q4_k_m nf4"}
+rounds=${ROUNDS:-5}
+prompt=${PROMPT:-128}
+gen=${GEN:-32}
+tok=${TOKENIZER:-$root/../shared/models/llama2c-tokenizer32k.bin}
+old=${OLD:-}
+if [ -n "$old" ] && [ ! -x "$old" ]; then echo "prefill.sh: OLD=$old is not executable" >&2; exit 1; fi
+. "$root/runtime/bench/models.sh"
+
+# spec FORMAT SHAPE: whisperc's model spec, -quantize and llama.cpp's file.
+spec() {
+	case $1 in
+	nf4) echo "llama2c:$out/$2.bin nf4 $2-q4_0.gguf" ;;
+	*) echo "gguf:$out/$2-$1.gguf none $2-$1.gguf" ;;
+	esac
+}
+res=$out/prefill.jsonl
+: >"$res"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$rounds"); do
+	for s in $shapes; do
+		files=$(for f in $formats; do spec "$f" "$s" | cut -d' ' -f3; done | sort -u | sed "s|^|$out/|" | paste -sd,)
+		(cd "$root/interop" && node bench-llamacpp.mjs "$files" 1 "$prompt" "$gen") |
+			python3 -c "import json,sys
+for l in sys.stdin:
+    r=json.loads(l); print(json.dumps(dict(side='llama.cpp', shape='$s', file=r['model'], prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
+		for f in $formats; do
+			read -r m q peer < <(spec "$f" "$s")
+			for side in new ${old:+old}; do
+				b=$out/wbench
+				[ "$side" = old ] && b=$old
+				"$b" run -model "$m" -quantize "$q" -threads 1 -prompt "$prompt" -gen "$gen" |
+					python3 -c "import json,sys
+r=json.load(sys.stdin)
+print(json.dumps(dict(side='$side', shape='$s', format='$f', file='$peer', prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
+			done
+		done
+	done
+done
+python3 - "$res" "$rounds" <<'PY'
+import json, sys, statistics as st
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def med(side, shape, key, fmt=None, file=None):
+    v = [r[key] for r in rows if r['side'] == side and r['shape'] == shape and (fmt is None or r.get('format') == fmt) and (file is None or r['file'] == file)]
+    return st.median(v) if v else None
+has_old = any(r['side'] == 'old' for r in rows)
+print(f"tokens per CPU-second, 1 thread, median of {sys.argv[2]} alternated rounds; whisperc new (old) ÷ llama.cpp\n")
+print('| model | format | prefill new | ' + ('prefill old | ' if has_old else '') + 'llama.cpp | new÷llama | ' + ('old÷llama | ' if has_old else '') +
+      'decode new÷llama | ' + ('decode old÷llama |' if has_old else ''))
+print('|---' * (7 + 2 * has_old) + '|')
+seen = []
+for r in rows:
+    k = (r['shape'], r.get('format'))
+    if r['side'] != 'new' or k in seen:
+        continue
+    seen.append(k)
+    s, f, peer = r['shape'], r['format'], r['file']
+    pn, po, pl = med('new', s, 'prefill', f), med('old', s, 'prefill', f), med('llama.cpp', s, 'prefill', file=peer)
+    dn, do, dl = med('new', s, 'decode', f), med('old', s, 'decode', f), med('llama.cpp', s, 'decode', file=peer)
+    cells = [s, f, f"{pn:.0f}"] + ([f"{po:.0f}"] if has_old else []) + [f"{pl:.0f}", f"{pn/pl:.2f}"] + ([f"{po/pl:.2f}"] if has_old else []) + [f"{dn/dl:.2f}"] + ([f"{do/dl:.2f}"] if has_old else [])
+    print('| ' + ' | '.join(cells) + ' |')
+PY
