@@ -5,7 +5,12 @@
 #     engine's decode rate from runtime/bench), and
 #   - the whole process: `whisperc run` of a generate pipeline against
 #     `run model.bin -t 0 -n N`, wall and CPU time and peak RSS, and whether
-#     both printed the same text (they must: the runtime is byte-exact).
+#     both printed the same text (they must: the runtime's fp32 products
+#     are llama2.c's bit for bit, kernels.TestMatVecIsLlama2cOrder).
+# The freshly built whisperc is dropped from the page cache first (fsync,
+# POSIX_FADV_DONTNEED), as rss.sh does: a file the linker just wrote sits
+# in the page cache in large folios and is mapped almost whole (about 37
+# MiB resident against 24 MiB when read back from disk).
 #
 # llama2.c is not part of this repository. Build its run.c yourself, e.g.
 #   gcc -Ofast -march=native -o run run.c -lm
@@ -25,7 +30,9 @@ run=${LLAMA2C_RUN:-}
 [ -f "$tok" ] || { echo "llama2c.sh: tokenizer $tok is missing (set TOKENIZER)" >&2; exit 1; }
 mkdir -p "$out"
 go build -o "$out/wbench" "$root/runtime/bench"
-go build -o "$out/whisperc" "$root/cmd/whisperc"
+go build -o "$out/whisperc.built" "$root/cmd/whisperc"
+cp "$out/whisperc.built" "$out/whisperc"
+python3 -c "import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)" "$out/whisperc"
 
 # measure CMD...: prints "wall_s cpu_s peak_rss_kib" of the child, its
 # stdout into $out/stdout and stderr into $out/stderr.
@@ -34,7 +41,7 @@ measure() {
 	read -r w u s m <"$out/time"
 	python3 -c "import sys; w,u,s,m=sys.argv[1:]; print(w, float(u)+float(s), m)" "$w" "$u" "$s" "$m"
 }
-best() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
+best() { python3 -c "import sys; print('%.2f' % min(float(x) for x in sys.argv[1:]))" "$@"; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else '-')" "$1" "$2"; }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -42,8 +42,9 @@ type groupedLinear struct {
 
 // grouped adds the products x·Wᵀ for the named weights, named names, as a
 // linearGroup when x is one row of an inference graph whose ops keep their
-// buffers and the weights are all quantised or all fp32 with x's width;
-// otherwise as separate linears.
+// buffers and the weights are all quantised or all fp32 with x's width, or
+// several rows (a prefill, which then quantises x once: QMatMuls) and the
+// weights are all quantised; otherwise as separate linears.
 func (b *builder) grouped(x *gorgonia.Node, weights, names []string) []*gorgonia.Node {
 	if b.err != nil {
 		return make([]*gorgonia.Node, len(weights))
@@ -65,12 +66,15 @@ func (b *builder) grouped(x *gorgonia.Node, weights, names []string) []*gorgonia
 // linearGroup returns the group for grouped, or nil when the products
 // must stay apart.
 func (b *builder) linearGroup(x *gorgonia.Node, weights, names []string) *linearGroup {
-	if !b.reuse || b.train != nil || len(weights) < 2 || x.Shape().Dims() != 2 || x.Shape()[0] != 1 {
+	if !b.reuse || b.train != nil || len(weights) < 2 || x.Shape().Dims() != 2 {
 		return nil
+	}
+	_, quant := b.e.quant[weights[0]]
+	if x.Shape()[0] != 1 && !quant {
+		return nil // a prefill's fp32 products gain nothing from a group
 	}
 	cols := x.Shape()[1]
 	g := &linearGroup{st: b.st, exec: b.e.exec}
-	_, quant := b.e.quant[weights[0]]
 	for i, name := range weights {
 		m := &groupedLinear{opBase: opBase{name: names[i], dims: []int{2, 2}, reuse: true}, g: g}
 		if q, ok := b.e.quant[name]; ok {
@@ -133,6 +137,9 @@ func (o *groupedLinear) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		err = g.exec.QMatVecs(g.outs, g.qs, x)
 	case t == 1:
 		err = g.exec.MatVecs(g.outs, g.ws, g.rows, x, o.cols)
+	case g.qs != nil:
+		// A prefill quantises its input once for all the members.
+		err = g.exec.QMatMuls(g.outs, x, g.qs, t)
 	default:
 		for i, m := range g.members {
 			if m.q != nil {

@@ -248,9 +248,18 @@ func (o *rmsNormOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	out := o.output(t, d)
 	y := out.Float32s()
+	var invs [4]float32
 	for r := range t {
 		row, dst := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
-		inv := rmsScale(row, o.eps)
+		// A prefill's rows take their scales four at a time
+		// (rmsScale4: four sums in flight, each in llama2.c's order).
+		if r%4 == 0 && r+4 <= t {
+			invs = rmsScale4(x[r*d:(r+4)*d], d, o.eps)
+		}
+		inv := invs[r%4]
+		if r >= t/4*4 {
+			inv = rmsScale(row, o.eps)
+		}
 		if w == nil {
 			for i, v := range row {
 				dst[i] = v * inv
@@ -273,6 +282,29 @@ func rmsScale(x []float32, eps float32) float32 {
 	ss /= float32(len(x))
 	ss += eps
 	return 1 / float32(math.Sqrt(float64(ss)))
+}
+
+// rmsScale4 returns rmsScale of the four rows of d values in x, bit for
+// bit: the four sums of squares are each added in order, but side by
+// side, so that a prefill waits on each addition's latency once per four
+// rows rather than once per row (the in-order sum was most of the norms'
+// time, 4% of a 42M prefill).
+func rmsScale4(x []float32, d int, eps float32) [4]float32 {
+	x0, x1, x2, x3 := x[:d], x[d:2*d], x[2*d:3*d], x[3*d:4*d]
+	var s0, s1, s2, s3 float32
+	for i, v := range x0 {
+		s0 += v * v
+		s1 += x1[i] * x1[i]
+		s2 += x2[i] * x2[i]
+		s3 += x3[i] * x3[i]
+	}
+	var inv [4]float32
+	for r, ss := range [4]float32{s0, s1, s2, s3} {
+		ss /= float32(d)
+		ss += eps
+		inv[r] = 1 / float32(math.Sqrt(float64(ss)))
+	}
+	return inv
 }
 
 // scaleOp multiplies each row of X [T, d] element-wise by w [d]: the

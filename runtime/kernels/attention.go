@@ -267,7 +267,17 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 					}
 				}
 				keyScores(row[done:], qi, k, (done*s.KVHeads+g)*d, s.KVHeads*d, lim+1-done, scale)
-				l := softmaxInPlace(row)
+				var l float32
+				if i < tiled && !noSoftmaxAVX512 {
+					// The tiled rows' scores are not summed in llama2.c's
+					// order (dot4x4AVX512), and llama2.c has no prefill:
+					// their exponentials need not be either, and the
+					// in-order sum, three cycles a key, was half of a
+					// prefill's softmax.
+					l = softmaxVec(row, false)
+				} else {
+					l = softmaxInPlace(row)
+				}
 				if lse != nil {
 					lse[h*s.N+i] = l
 				}
@@ -343,7 +353,12 @@ var noSoftmaxAVX512 = false
 // average for a 127-token prompt), so the scalar maximum, the scalar
 // exponentials of each row's last values and the scaling cost about as
 // much as the vector exponentials.
-func softmaxAVX512(row []float32) float32 {
+func softmaxAVX512(row []float32) float32 { return softmaxVec(row, true) }
+
+// softmaxVec is softmaxAVX512 (row of at least one value, AVX-512), with
+// the exponentials summed in order when ordered is set and sixteen lanes
+// at a time otherwise (sumAVX512).
+func softmaxVec(row []float32, ordered bool) float32 {
 	n := len(row)
 	m := maxAVX512(&row[0], n)
 	n16 := n &^ 15
@@ -360,8 +375,12 @@ func softmaxAVX512(row []float32) float32 {
 		copy(row[n16:], t[:n-n16])
 	}
 	var sum float32
-	for _, ex := range row {
-		sum += ex
+	if ordered {
+		for _, ex := range row {
+			sum += ex
+		}
+	} else {
+		sum = sumAVX512(&row[0], n)
 	}
 	scaleAVX512(&row[0], n, 1/sum)
 	return m + float32(math.Log(float64(sum)))

@@ -10,3 +10,9 @@ func maxAVX512(x *float32, n int) float32
 //
 //go:noescape
 func scaleAVX512(x *float32, n int, s float32)
+
+// sumAVX512 returns the sum of the n floats at x (n ≥ 1; AVX-512 F) in
+// sixteen lanes, not in order.
+//
+//go:noescape
+func sumAVX512(x *float32, n int) float32

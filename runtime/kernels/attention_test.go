@@ -262,3 +262,30 @@ func TestSoftmaxAVX512(t *testing.T) {
 		}
 	}
 }
+
+// TestSumAVX512 checks the unordered vector sum of the tiled prefill rows'
+// exponentials against the float64 sum on every length up to 100, with
+// each value placed alone so that a lost or doubled lane or tail value
+// shows.
+func TestSumAVX512(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	for n := 1; n <= 100; n++ {
+		x := randVec(uint64(n), n, 1)
+		var want float64
+		for _, v := range x {
+			want += float64(v)
+		}
+		if got := sumAVX512(&x[0], n); math.Abs(float64(got)-want) > 1e-5*float64(n) {
+			t.Fatalf("n=%d: sum %g, want %g", n, got, want)
+		}
+		for i := range x {
+			y := make([]float32, n)
+			y[i] = 1 << 20
+			if got := sumAVX512(&y[0], n); got != 1<<20 {
+				t.Fatalf("n=%d, value %d alone: sum %g", n, i, got)
+			}
+		}
+	}
+}

@@ -608,12 +608,21 @@ func (e Exec) intMatMulG4(out, x []float32, q *QMatrix, n int, k intKernel) {
 // are quantised by quant8 and interleaved eight at a time by interleave8O8, the last group
 // padded with zero activations whose results go to a scratch tile.
 func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
-	rows, cols := q.Rows, q.Cols
-	full, rem := n/8, n%8
-	// The groups' buffers come from actPool and go back to it, so that a
-	// forward pass's products (and the next pass's) reuse them: allocated
-	// per product, they were 2.6 MB a 15M prefill of 127 tokens, and a
-	// cold prefill paid for them in page faults and collections.
+	groups := groupsG8(x, n, q.Cols, k)
+	defer putGroups(groups)
+	e.parallelRows(q.Rows, 1, n*intWork(q), func(lo, hi int) {
+		rowsG8(out, q, n, k, groups, lo, hi)
+	})
+}
+
+// groupsG8 quantises the n activation rows of x (cols values each) by
+// k.quant8 and interleaves them eight to a group for k.rows8, the last
+// group padded with zero activations. The groups' buffers come from
+// actPool; putGroups gives them back, so that a forward pass's products
+// (and the next pass's) reuse them: allocated per product, they were 2.6
+// MB a 15M prefill of 127 tokens, and a cold prefill paid for them in page
+// faults and collections.
+func groupsG8(x []float32, n, cols int, k intKernel) []*act8 {
 	groups := make([]*act8, (n+7)/8)
 	var acts [8]*act8
 	for g := range groups {
@@ -632,31 +641,57 @@ func (e Exec) intMatMulG8(out, x []float32, q *QMatrix, n int, k intKernel) {
 			actPool.Put(a)
 		}
 	}
-	defer func() {
-		for _, g := range groups {
-			actPool.Put(g)
+	return groups
+}
+
+// putGroups gives groupsG8's buffers back to actPool.
+func putGroups(groups []*act8) {
+	for _, g := range groups {
+		actPool.Put(g)
+	}
+}
+
+// rowsG8 sets rows [lo, hi) of out = X·Wᵀ for the n activation rows that
+// groupsG8 grouped, tile by tile of intTileRows weight rows.
+func rowsG8(out []float32, q *QMatrix, n int, k intKernel, groups []*act8, lo, hi int) {
+	rows := q.Rows
+	full, rem := n/8, n%8
+	var scr, ws []float32
+	if rem > 0 {
+		scr = make([]float32, 8*intTileRows)
+	}
+	for t := lo; t < hi; t += intTileRows {
+		th := min(t+intTileRows, hi)
+		if k.scales8 != nil {
+			ws = k.scales8(ws, t, th)
 		}
-	}()
-	e.parallelRows(rows, 1, n*intWork(q), func(lo, hi int) {
-		var scr, ws []float32
+		for g := 0; g < full; g++ {
+			k.rows8(groups[g], out[8*g*rows+t:], rows, t, th, ws)
+		}
 		if rem > 0 {
-			scr = make([]float32, 8*intTileRows)
+			k.rows8(groups[full], scr, intTileRows, t, th, ws)
+			for a := 0; a < rem; a++ {
+				o := (8*full+a)*rows + t
+				copy(out[o:o+th-t], scr[a*intTileRows:])
+			}
 		}
-		for t := lo; t < hi; t += intTileRows {
-			th := min(t+intTileRows, hi)
-			if k.scales8 != nil {
-				ws = k.scales8(ws, t, th)
-			}
-			for g := 0; g < full; g++ {
-				k.rows8(groups[g], out[8*g*rows+t:], rows, t, th, ws)
-			}
-			if rem > 0 {
-				k.rows8(groups[full], scr, intTileRows, t, th, ws)
-				for a := 0; a < rem; a++ {
-					o := (8*full+a)*rows + t
-					copy(out[o:o+th-t], scr[a*intTileRows:])
-				}
-			}
+	}
+}
+
+// intMatMulsG8 is intMatMulG8 for matrices that share their input X and
+// their format and width (intMatMuls checked): X is quantised and grouped
+// once, and the threads share the rows of all the matrices.
+func (e Exec) intMatMulsG8(outs [][]float32, x []float32, qs []*QMatrix, n int, ks []intKernel) {
+	groups := groupsG8(x, n, qs[0].Cols, ks[0])
+	defer putGroups(groups)
+	var buf [8]int
+	rows := buf[:0]
+	for _, q := range qs {
+		rows = append(rows, q.Rows)
+	}
+	e.parallelStacked(rows, 1, n*intWork(qs[0]), func(i, lo, hi int) {
+		if hi > lo {
+			rowsG8(outs[i], qs[i], n, ks[i], groups, lo, hi)
 		}
 	})
 }

@@ -351,3 +351,75 @@ func TestIntMatMulG8Q4K(t *testing.T) {
 		}
 	}
 }
+
+// TestQMatMuls checks that products sharing their input (a prefill's
+// q/k/v or gate/up) give bit for bit what separate QMatMul calls give, in
+// every format with an eight-activation kernel, for batches with and
+// without a last partial group and on one and two threads, and that
+// matrices of different formats or widths, or batches under eight rows,
+// take the separate products.
+func TestQMatMuls(t *testing.T) {
+	if !(Exec{}).vnni() {
+		t.Skip("no AVX-512 VNNI on this CPU: QMatMuls runs QMatMul one by one")
+	}
+	mat := func(seed uint64, m Method, rows, cols int) *QMatrix {
+		if m == NF4 {
+			q, err := QuantizeConfig(randVec(seed, rows*cols, 0.02), rows, cols, QuantConfig{Method: NF4, DoubleQuant: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return q
+		}
+		d := map[Method]weights.DType{Q8_0: weights.Q8_0, Q4_0: weights.Q4_0, Q5_0: weights.Q5_0, Q4_K: weights.Q4_K, Q6_K: weights.Q6_K}[m]
+		q, err := FromGGML(d, rows, cols, randGGML(t, seed, d, rows, cols))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	for _, c := range []struct {
+		name string
+		qs   []*QMatrix
+	}{
+		{"q8_0", []*QMatrix{mat(1, Q8_0, 40, 288), mat(2, Q8_0, 24, 288), mat(3, Q8_0, 17, 288)}},
+		{"q4_0", []*QMatrix{mat(4, Q4_0, 33, 96), mat(5, Q4_0, 64, 96)}},
+		{"q5_0", []*QMatrix{mat(6, Q5_0, 19, 288), mat(7, Q5_0, 21, 288)}},
+		{"q4_K", []*QMatrix{mat(8, Q4_K, 20, 512), mat(9, Q4_K, 35, 512), mat(10, Q4_K, 3, 512)}},
+		{"nf4", []*QMatrix{mat(11, NF4, 26, 320), mat(12, NF4, 30, 320)}},
+		{"q6_K, no eight-activation kernel", []*QMatrix{mat(13, Q6_K, 12, 256), mat(14, Q6_K, 9, 256)}},
+		{"mixed formats", []*QMatrix{mat(15, Q4_K, 16, 256), mat(16, Q6_K, 16, 256), mat(17, Q4_K, 8, 256)}},
+		{"mixed widths", []*QMatrix{mat(18, Q4_0, 16, 64), mat(19, Q4_0, 16, 96)}},
+	} {
+		qs := c.qs
+		for _, n := range []int{2, 8, 13, 16, 31} {
+			for _, e := range []Exec{{Threads: 1}, {Threads: 2}} {
+				cols := qs[0].Cols
+				x := randVec(uint64(n), n*max(cols, qs[len(qs)-1].Cols), 1)
+				outs := make([][]float32, len(qs))
+				for i, q := range qs {
+					outs[i] = make([]float32, n*q.Rows)
+				}
+				if c.name == "mixed widths" {
+					if err := e.QMatMuls(outs, x[:n*cols], qs, n); err == nil {
+						t.Fatalf("%s: QMatMuls accepted an input of the wrong width for the second matrix", c.name)
+					}
+					continue
+				}
+				if err := e.QMatMuls(outs, x[:n*cols], qs, n); err != nil {
+					t.Fatal(err)
+				}
+				for i, q := range qs {
+					want := make([]float32, n*q.Rows)
+					if err := e.QMatMul(want, x[:n*cols], q, n); err != nil {
+						t.Fatal(err)
+					}
+					for j := range want {
+						if math.Float32bits(outs[i][j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%s n=%d threads=%d: matrix %d element %d = %g, want %g", c.name, n, e.Threads, i, j, outs[i][j], want[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}

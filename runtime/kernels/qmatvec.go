@@ -113,6 +113,57 @@ func (e Exec) QMatMul(out, x []float32, q *QMatrix, n int) error {
 	return nil
 }
 
+// QMatMuls sets outs[i] = X·qs[i]ᵀ for n activation rows X that the
+// matrices share (a layer's query, key and value projections, or its gate
+// and up projections, in a prefill): with the eight-activation kernels, X
+// is quantised and grouped once for all of them, and the threads share
+// all their rows. Each element is the one QMatMul gives. Matrices that
+// differ in format or width, or with fewer than eight rows of X, are
+// multiplied one after another by QMatMul.
+func (e Exec) QMatMuls(outs [][]float32, x []float32, qs []*QMatrix, n int) error {
+	if len(outs) != len(qs) {
+		return fmt.Errorf("kernels: QMatMuls: %d outputs for %d matrices", len(outs), len(qs))
+	}
+	if len(qs) == 0 {
+		return nil
+	}
+	together := n >= 8 && e.vnni() && len(qs) <= 8
+	for i, q := range qs {
+		if err := q.Validate(); err != nil {
+			return err
+		}
+		if err := checkDims("QMatMuls", n); err != nil {
+			return err
+		}
+		if err := checkLen("QMatMuls", "out", len(outs[i]), n*q.Rows); err != nil {
+			return err
+		}
+		if err := checkLen("QMatMuls", "X", len(x), n*q.Cols); err != nil {
+			return err
+		}
+		q0 := qs[0]
+		together = together && intDotMethod(q) && q.Method == q0.Method && q.DoubleQuant == q0.DoubleQuant && q.Cols == q0.Cols
+	}
+	var ks []intKernel
+	if together {
+		ks = make([]intKernel, len(qs))
+		for i, q := range qs {
+			ks[i] = newIntKernel(q)
+			together = together && ks[i].rows8 != nil
+		}
+	}
+	if !together {
+		for i, q := range qs {
+			if err := e.QMatMul(outs[i], x, q, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	e.intMatMulsG8(outs, x, qs, n, ks)
+	return nil
+}
+
 // QMatMulGradInput computes dX = dY·W for dY of shape [n, Rows] and dX of
 // shape [n, Cols]: the gradient of y = x·Wᵀ with respect to x when W is
 // quantised and frozen, as in QLoRA. Like QMatMul it decodes one weight row

@@ -153,3 +153,53 @@ sctail:
 scdone:
 	VZEROUPPER
 	RET
+
+// func sumAVX512(x *float32, n int) float32
+//
+// Σ x[i] for i < n (n ≥ 1) in sixteen lanes, the last up to 15 values
+// under a mask, the lanes added up at the end: not in order.
+TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z4, Z4, Z4
+
+suloop:
+	CMPQ CX, $32
+	JLT  suone
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z4, Z4
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  suloop
+
+suone:
+	CMPQ CX, $16
+	JLT  sutail
+	VADDPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+
+sutail:
+	TESTQ CX, CX
+	JZ    susum
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K3
+	VMOVUPS.Z (SI), K3, Z1
+	VADDPS Z1, Z4, Z4
+
+susum:
+	VADDPS Z4, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
