@@ -60,7 +60,7 @@ func TestApplyChangesWhole(t *testing.T) {
 // cause one analysis per keystroke.
 func TestDebounceAndStaleWork(t *testing.T) {
 	opts := testOpts()
-	opts.Debounce = 200 * time.Millisecond
+	opts.Debounce = 500 * time.Millisecond
 	s := newSession(t, opts)
 	u := testURI(t, "main.whisper")
 	text := program
@@ -68,8 +68,18 @@ func TestDebounceAndStaleWork(t *testing.T) {
 	s.waitDiagnostics(u, 1)
 	i := strings.Index(text, "batch      = 4") + len("batch      = ")
 	const n = 20
+	// A loaded machine can stall the burst for longer than the debounce,
+	// and the server then rightly publishes mid-burst: each stall of the
+	// sender allows one more publish (CI saw [1 2 3 4 21] at load 20).
+	stalls := 0
+	last := time.Now()
 	for v := int32(2); v < n+2; v++ {
 		text = s.edit(u, v, text, i, i+1, string(rune('1'+v%9)))
+		now := time.Now()
+		if now.Sub(last) > opts.Debounce/2 {
+			stalls++
+		}
+		last = now
 	}
 	s.waitDiagnostics(u, n+1)
 	time.Sleep(300 * time.Millisecond) // let any stray publish arrive
@@ -80,8 +90,8 @@ func TestDebounceAndStaleWork(t *testing.T) {
 		v, _ := p.Version.Get()
 		versions = append(versions, v)
 	}
-	if len(versions) > 4 {
-		t.Errorf("published %d times for a burst of %d edits: %v", len(versions), n, versions)
+	if len(versions) > 4+stalls {
+		t.Errorf("published %d times for a burst of %d edits (%d stalls of the sender): %v", len(versions), n, stalls, versions)
 	}
 	for k := 1; k < len(versions); k++ {
 		if versions[k] < versions[k-1] {
