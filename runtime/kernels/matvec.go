@@ -389,17 +389,22 @@ func dotRowsSeq(avx512 bool, out, w, x []float32, cols int) {
 	}
 	_ = w[rows*cols-1]
 	_ = x[cols-1]
-	if avx512 {
-		r := 0
-		if h := rows / 4; h >= 2 {
+	r := 0
+	if h := rows / 4; h >= 2 {
+		if avx512 {
 			dotRows4SeqAVX512(&w[0], cols, &x[0], cols, &out[0], h)
-			r = 4 * h
+		} else {
+			dotRows4SeqAVX2(&w[0], cols, &x[0], cols, &out[0], h)
 		}
-		if r < rows {
-			dotRowsSeqAVX512(&w[r*cols], cols, &x[0], cols, &out[r], rows-r)
-		}
+		r = 4 * h
+	}
+	if r == rows {
+		return
+	}
+	if avx512 {
+		dotRowsSeqAVX512(&w[r*cols], cols, &x[0], cols, &out[r], rows-r)
 	} else {
-		dotRowsSeqAVX2(&w[0], cols, &x[0], cols, &out[0], rows)
+		dotRowsSeqAVX2(&w[r*cols], cols, &x[0], cols, &out[r], rows-r)
 	}
 }
 

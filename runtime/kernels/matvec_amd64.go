@@ -24,3 +24,9 @@ func dotRowsSeqAVX2(w *float32, stride int, x *float32, n int, out *float32, row
 //
 //go:noescape
 func dotRows4SeqAVX512(w *float32, stride int, x *float32, n int, out *float32, h int)
+
+// dotRows4SeqAVX2 is dotRows4SeqAVX512 on 256-bit registers, with the same
+// results.
+//
+//go:noescape
+func dotRows4SeqAVX2(w *float32, stride int, x *float32, n int, out *float32, h int)

@@ -791,3 +791,113 @@ q4store:
 q4done:
 	VZEROUPPER
 	RET
+
+// func dotRows4SeqAVX2(w *float32, stride int, x *float32, n int, out *float32, h int)
+//
+// dotRows4SeqAVX512 on 256-bit registers, with the same results: each
+// row's 16 lanes are two 8-lane accumulators (lanes 0–7 and 8–15), added
+// as the 512-bit form adds its halves.
+TEXT ·dotRows4SeqAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), DX
+	MOVQ h+40(FP), R9
+	MOVQ R9, R14
+	SHLQ $2, R14
+	MOVQ BX, AX
+	IMULQ R9, AX
+	LEAQ (SI)(AX*1), R8
+	LEAQ (R8)(AX*1), R11
+	LEAQ (R11)(AX*1), R13
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	MOVQ CX, R12
+	SUBQ R10, R12
+
+a4row:
+	TESTQ R9, R9
+	JZ    a4done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y2, Y2, Y2
+	VXORPS Y4, Y4, Y4
+	VXORPS Y6, Y6, Y6
+	XORQ   AX, AX
+	TESTQ  R10, R10
+	JZ     a4tail8
+	VXORPS Y1, Y1, Y1
+	VXORPS Y3, Y3, Y3
+	VXORPS Y5, Y5, Y5
+	VXORPS Y7, Y7, Y7
+
+a4loop:
+	VMOVUPS     (DI)(AX*1), Y8
+	VMOVUPS     32(DI)(AX*1), Y9
+	VFMADD231PS (SI)(AX*1), Y8, Y0
+	VFMADD231PS 32(SI)(AX*1), Y9, Y1
+	VFMADD231PS (R8)(AX*1), Y8, Y2
+	VFMADD231PS 32(R8)(AX*1), Y9, Y3
+	VFMADD231PS (R11)(AX*1), Y8, Y4
+	VFMADD231PS 32(R11)(AX*1), Y9, Y5
+	VFMADD231PS (R13)(AX*1), Y8, Y6
+	VFMADD231PS 32(R13)(AX*1), Y9, Y7
+	ADDQ        $64, AX
+	CMPQ        AX, R10
+	JNE         a4loop
+	VADDPS      Y0, Y1, Y0
+	VADDPS      Y2, Y3, Y2
+	VADDPS      Y4, Y5, Y4
+	VADDPS      Y6, Y7, Y6
+
+a4tail8:
+	CMPQ R12, $32
+	JB   a4reduce
+	VMOVUPS     (DI)(AX*1), Y8
+	VFMADD231PS (SI)(AX*1), Y8, Y0
+	VFMADD231PS (R8)(AX*1), Y8, Y2
+	VFMADD231PS (R11)(AX*1), Y8, Y4
+	VFMADD231PS (R13)(AX*1), Y8, Y6
+	ADDQ        $32, AX
+
+a4reduce:
+	RED8(Y0, X0, X10, X11)
+	RED8(Y2, X2, X10, X11)
+	RED8(Y4, X4, X10, X11)
+	RED8(Y6, X6, X10, X11)
+
+a4scalar:
+	CMPQ        AX, CX
+	JAE         a4store
+	VMOVSS      (DI)(AX*1), X8
+	VMOVSS      (SI)(AX*1), X9
+	VFMADD231SS X8, X9, X0
+	VMOVSS      (R8)(AX*1), X9
+	VFMADD231SS X8, X9, X2
+	VMOVSS      (R11)(AX*1), X9
+	VFMADD231SS X8, X9, X4
+	VMOVSS      (R13)(AX*1), X9
+	VFMADD231SS X8, X9, X6
+	ADDQ        $4, AX
+	JMP         a4scalar
+
+a4store:
+	VMOVSS X0, (DX)
+	VMOVSS X2, (DX)(R14*1)
+	VMOVSS X4, (DX)(R14*2)
+	ADDQ   R14, DX
+	VMOVSS X6, (DX)(R14*2)
+	SUBQ   R14, DX
+	ADDQ   $4, DX
+	ADDQ   BX, SI
+	ADDQ   BX, R8
+	ADDQ   BX, R11
+	ADDQ   BX, R13
+	DECQ   R9
+	JMP    a4row
+
+a4done:
+	VZEROUPPER
+	RET

@@ -18,7 +18,7 @@ func BenchmarkMatVec(b *testing.B) {
 		for _, e := range []struct {
 			name string
 			e    Exec
-		}{{"asm", Exec{}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}} {
+		}{{"asm", Exec{}}, {"avx2", Exec{NoAVX512: true}}, {"go", Exec{NoAsm: true}}, {"asm-2threads", Exec{Threads: 2}}} {
 			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, e.name), func(b *testing.B) {
 				b.SetBytes(int64(rows*cols) * 4)
 				defer cpuMetric(b)()

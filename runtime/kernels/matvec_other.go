@@ -7,3 +7,5 @@ func dotRowsSeqAVX512(w *float32, stride int, x *float32, n int, out *float32, r
 func dotRowsSeqAVX2(w *float32, stride int, x *float32, n int, out *float32, rows int) {}
 
 func dotRows4SeqAVX512(w *float32, stride int, x *float32, n int, out *float32, h int) {}
+
+func dotRows4SeqAVX2(w *float32, stride int, x *float32, n int, out *float32, h int) {}
