@@ -292,13 +292,16 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 	}
 	got := pool.Stats()
 	// The same steps on engines of the run's kind, each with its own
-	// pool: one step at each of the two depths, and a prefill of the
-	// later steps' prompt.
+	// pool: a round's 56 steps from position 0 at each of the two depths,
+	// a prefill of the later steps' prompt and their 24 steps (how many
+	// products a step shares depends on its position: attention is
+	// shared from some length of context on).
 	_, late, err := stepShape(c, StepBudget)
 	if err != nil || late == 0 {
 		t.Fatalf("stepShape: late %d, %v", late, err)
 	}
-	var step, prefill uint64
+	// (A fresh engine's first step also shares work of its own.)
+	var first, round, rest uint64
 	for _, layers := range []int{1, c.Layers} {
 		m := c
 		m.Layers = layers
@@ -311,6 +314,21 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		steps := func(n int) {
+			for range n {
+				if _, err := e.Forward(context.Background(), []int{1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		steps(56)
+		first += e.PoolStats().Products
+		e.Reset()
+		a := e.PoolStats().Products
+		steps(56)
+		round += e.PoolStats().Products - a
+		e.Reset()
+		a = e.PoolStats().Products
 		prompt := make([]int, late)
 		for i := range prompt {
 			prompt[i] = 1 + i%(c.Vocab-1)
@@ -318,19 +336,15 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 		if _, err := e.Forward(context.Background(), prompt); err != nil {
 			t.Fatal(err)
 		}
-		a := e.PoolStats().Products
-		if _, err := e.Forward(context.Background(), []int{1}); err != nil {
-			t.Fatal(err)
-		}
-		prefill += a
-		step += e.PoolStats().Products - a
+		steps(24)
+		rest += e.PoolStats().Products - a
 	}
-	if step == 0 {
-		t.Fatal("the shape's decode step shares no product: the test measures nothing")
+	if round == 0 {
+		t.Fatal("the shape's decode steps share no product: the test measures nothing")
 	}
-	want := uint64(rounds*56)*step + prefill + 24*step
+	want := first + uint64(rounds-1)*round + rest
 	if got.Products != want || got.Alone != 0 || got.Joined+got.Taken != got.Products {
-		t.Errorf("calibration pool %+v: want %d products (%d rounds of 56 steps of %d, a prefill of %d, 24 later steps), none alone, each worker range joined or taken",
-			got, want, rounds, step, prefill)
+		t.Errorf("calibration pool %+v: want %d products (%d rounds of 56 steps sharing %d, the first %d, then a prefill and 24 later steps sharing %d), none alone, each worker range joined or taken",
+			got, want, rounds, round, first, rest)
 	}
 }

@@ -70,10 +70,16 @@ func (e Exec) tileRows() int {
 const minWorkPerThread = 1 << 17
 
 // minWorkPerPoolThread is minWorkPerThread when the shares go to a Pool's
-// waiting workers, which costs a channel hand-off rather than a new
-// goroutine: BenchmarkPoolMatVec's 512×512 product (2^18 multiply-adds)
-// runs in well under the single-thread time on two pool threads.
-const minWorkPerPoolThread = 1 << 16
+// workers, which a forward pass holds spinning (Pool.Hold), so that
+// handing one a range costs a fraction of a microsecond. Measured with
+// BenchmarkPoolSmallProducts (held pool, chrt -r 1 on the loaded 2-vCPU
+// VM), one thread against two: fp32 128×256 (2^15 multiply-adds) 1.22 against
+// 0.92 µs, 256×256 2.40 against 1.53; Q8_0 256×256 (2^15 of intWork)
+// 2.51 against 1.83, 128×256 1.30 against 1.18. A product is split from
+// 2·2^14, where the second thread gains about a quarter; it used to be
+// 2·2^16, which left 15M's 288×288 projections and a 42M decode step's
+// attention below 128 positions on one thread.
+const minWorkPerPoolThread = 1 << 14
 
 // parallelRows calls fn on disjoint row ranges [lo, hi) that cover [0, rows),
 // each range starting at a multiple of align, using up to e.threads()

@@ -102,8 +102,8 @@ func TestPoolRanges(t *testing.T) {
 		for _, c := range []struct{ rows, align, rowWork, want2, want3 int }{
 			{768, 1, 384, 2, 3},  // 110M's 768×768 Q4_0 product
 			{2048, 4, 768, 2, 3}, // an fp32 feed-forward product
-			{768, 1, 64, 1, 1},   // under 2·minWorkPerPoolThread: not split
-			{768, 1, 200, 2, 2},  // work for 2 threads only
+			{768, 1, 16, 1, 1},   // under 2·minWorkPerPoolThread: not split
+			{768, 1, 50, 2, 2},   // work for 2 threads only
 			{12, 1, 1 << 16, 2, 3},
 			{1000, 32, 1 << 10, 2, 3},
 			{100, 32, 1 << 16, 2, 2}, // ranges of 64 (2 threads) or 64 rounded from 34: 2
