@@ -258,16 +258,34 @@ func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32
 // act32g8 (k = 128) and interleaved by interleave8O8 (codes xq, spread
 // block scales xs, biases bias), the dot products of rows consecutive
 // block_q8_0 rows of nblocks blocks from data with it; activation a's
-// result for row r goes to out + a·stride + 4r bytes. rows is positive.
+// result for row r goes to out + a·stride + 4r bytes. rows is nonzero;
+// given -rows, it leaves out each row's last one to four blocks (for
+// dotTail4Q8_0O8VNNI).
 //
 //go:noescape
 func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 
 // dotRows8Q4_0O8VNNI is dotRows8Q8_0O8VNNI for block_q4_0 records, with
-// activations quantised by act32g8 with k = 8.
+// activations quantised by act32g8 with k = 8; given -rows, it leaves out
+// each row's last one to four blocks (for dotTail4Q4_0O8VNNI).
 //
 //go:noescape
 func dotRows8Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
+// dotTail4Q4_0O8VNNI adds to out the products of the last nblocks%8
+// blocks (one to four) of rows block_q4_0 rows (a positive multiple of
+// four) with the eight activations of a last group in act32g8's two-run
+// form (xq, xs, bias point at that group), four rows per pass: what
+// dotRows8Q4_0O8VNNI skips when given -rows.
+//
+//go:noescape
+func dotTail4Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
+// dotTail4Q8_0O8VNNI is dotTail4Q4_0O8VNNI for block_q8_0 records, after
+// dotRows8Q8_0O8VNNI given -rows.
+//
+//go:noescape
+func dotTail4Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 
 // dot4bitRowsDQG4VNNI is dot4bitRowsDQVNNI four halves at a time, for an
 // even halves and an even s.h0, with an activation quantised by act32g4 in

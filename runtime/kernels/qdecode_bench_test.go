@@ -129,7 +129,9 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 // eight-activation kernels (g8) against the four-activation ones side by
 // side: pairs is the pair-at-a-time four-activation form, g4 the
 // four-block one (Q4_0 and NF4; Q8_0, Q5_0 and Q4_K have none and run
-// pairs), g4vbmi its VBMI form.
+// pairs), g4vbmi its VBMI form; g8-onerowtail is Q8_0's or Q4_0's g8 with each
+// row's last blocks (15M's ninth) taken row by row, not four rows at a
+// time (dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI).
 func BenchmarkIntPrefill(b *testing.B) {
 	if !(Exec{}).vnni() {
 		b.Skip("no AVX-512 VNNI")
@@ -145,16 +147,19 @@ func BenchmarkIntPrefill(b *testing.B) {
 			}
 			q := decodeSet(b, m, rows, cols, 0)[0]
 			for _, v := range []struct {
-				name               string
-				noG4, noVBMI, noG8 bool
-			}{{"pairs", true, true, true}, {"g4", false, true, true}, {"g4vbmi", false, false, true}, {"g8", false, false, false}} {
-				if v.name != "pairs" && v.name != "g8" && (m == Q8_0 || m == Q5_0 || m == Q4_K) {
+				name                        string
+				noG4, noVBMI, noG8, noTail4 bool
+			}{{"pairs", true, true, true, false}, {"g4", false, true, true, false}, {"g4vbmi", false, false, true, false}, {"g8-onerowtail", false, false, false, true}, {"g8", false, false, false, false}} {
+				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && (m == Q8_0 || m == Q5_0 || m == Q4_K) {
 					continue // no such kernel
 				}
+				if v.noTail4 && (m != Q4_0 && m != Q8_0 || (cols/32)%8 == 0 || (cols/32)%8 > 4) {
+					continue // no four-row tail kernel, or no tail
+				}
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, v.name), func(b *testing.B) {
-					oldG4, oldVBMI, oldG8 := noG4, noVBMI, noG8
-					noG4, noVBMI, noG8 = v.noG4, v.noVBMI, v.noG8
-					defer func() { noG4, noVBMI, noG8 = oldG4, oldVBMI, oldG8 }()
+					oldG4, oldVBMI, oldG8, oldTail4 := noG4, noVBMI, noG8, noTail4
+					noG4, noVBMI, noG8, noTail4 = v.noG4, v.noVBMI, v.noG8, v.noTail4
+					defer func() { noG4, noVBMI, noG8, noTail4 = oldG4, oldVBMI, oldG8, oldTail4 }()
 					defer cpuMetric(b)()
 					for b.Loop() {
 						_ = Exec{}.QMatMul(out, x, q, n)

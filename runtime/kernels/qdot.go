@@ -350,16 +350,47 @@ func newIntKernel(q *QMatrix) intKernel {
 		k1.rows1 = func(a *act8, out []float32, lo, hi int) { intRows1(q, a, out, lo, hi) }
 	}
 	if !noG8 {
-		dot8 := dotRows8Q8_0O8VNNI
+		dot8, tail4 := dotRows8Q8_0O8VNNI, dotTail4Q8_0O8VNNI
 		switch q.Method {
 		case Q4_0:
-			dot8 = dotRows8Q4_0O8VNNI
+			dot8, tail4 = dotRows8Q4_0O8VNNI, dotTail4Q4_0O8VNNI
 		case Q5_0:
-			dot8 = dotRows8Q5_0O8VNNI
+			dot8, tail4 = dotRows8Q5_0O8VNNI, nil
 		}
 		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k, false) }
 		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
-			dot8(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+			if tail4 == nil || nb%8 < 1 || nb%8 > 4 || q.Rows < 4 || noTail4 {
+				dot8(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+				return
+			}
+			// The last one to four blocks of each row (15M's rows of
+			// nine) four rows at a time: dot8 skips them. A row's tail
+			// is summed in its own lanes, so its result is the same in
+			// any four, and so whichever rows [lo, hi) a thread is
+			// given: the rows past the last whole four take a four of
+			// the matrix's rows that holds them, into a scratch of −0
+			// (so that adding it changes nothing), and add their own.
+			last := nb / 8
+			xq, xs, bias := &g.q[2048*last], &g.dxv[128*last], &g.bias[128*last]
+			dot8(&q.Data[lo*rec], lo-hi, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+			n4 := (hi - lo) / 4 * 4
+			if n4 > 0 {
+				tail4(&q.Data[lo*rec], n4, nb, xq, xs, bias, &out[0], 4*stride)
+			}
+			if r0 := lo + n4; r0 < hi {
+				w := min(r0, q.Rows-4)
+				var scr [32]float32
+				negZero := math.Float32frombits(1 << 31)
+				for i := range scr {
+					scr[i] = negZero
+				}
+				tail4(&q.Data[w*rec], 4, nb, xq, xs, bias, &scr[0], 16)
+				for a := range 8 {
+					for r := r0; r < hi; r++ {
+						out[a*stride+r-lo] += scr[4*a+r-w]
+					}
+				}
+			}
 		}
 	}
 	if q.Method == Q4_0 && !noG4 {
@@ -466,6 +497,11 @@ var noG4 = false
 // noG8 turns the eight-activation prefill kernels off, for tests and
 // benchmarks that compare them with the four-activation ones.
 var noG8 = false
+
+// noTail4 keeps the Q8_0 and Q4_0 prefill kernels' one-row form of a
+// row's last one to four blocks, for tests and benchmarks that compare it
+// with dotTail4Q8_0O8VNNI and dotTail4Q4_0O8VNNI.
+var noTail4 = false
 
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for
 // tests and benchmarks that compare the two.

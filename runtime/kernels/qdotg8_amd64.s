@@ -175,6 +175,17 @@ GLOBL h8lanes<>(SB), RODATA|NOPTR, $64
 
 // func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 TEXT ·dotRows8Q8_0O8VNNI(SB), NOSPLIT, $0-64
+	// A negative rows skips each row's last one to four blocks (R12 = 1),
+	// as in dotRows8Q4_0O8VNNI, for dotTail4Q8_0O8VNNI.
+	XORQ R12, R12
+	MOVQ rows+8(FP), AX
+	TESTQ AX, AX
+	JGE  p8pos
+	NEGQ AX
+	MOVQ AX, rows+8(FP)
+	MOVQ $1, R12
+
+p8pos:
 	MOVQ data+0(FP), SI
 	MOVQ out+48(FP), BX
 	MOVQ stride+56(FP), R13
@@ -232,6 +243,13 @@ p8tail:
 	// form.
 	TESTQ CX, CX
 	JZ   p8store
+	TESTQ R12, R12
+	JZ   p8notskip
+	IMULQ $34, CX
+	ADDQ CX, SI
+	JMP  p8store
+
+p8notskip:
 	CMPQ CX, $4
 	JGT  p8tail8
 	VPXORD Z0, Z0, Z0
@@ -334,6 +352,18 @@ p8store:
 
 // func dotRows8Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 TEXT ·dotRows8Q4_0O8VNNI(SB), NOSPLIT, $0-64
+	// A negative rows asks for the rows' groups of eight blocks only:
+	// the one to four blocks after them are skipped (R12 = 1), for
+	// dotTail4Q4_0O8VNNI to add four rows at a time.
+	XORQ R12, R12
+	MOVQ rows+8(FP), AX
+	TESTQ AX, AX
+	JGE  r8pos
+	NEGQ AX
+	MOVQ AX, rows+8(FP)
+	MOVQ $1, R12
+
+r8pos:
 	MOVQ data+0(FP), SI
 	MOVQ out+48(FP), BX
 	MOVQ stride+56(FP), R13
@@ -380,6 +410,13 @@ r8tail:
 	// One to seven blocks left, as in dotRows8Q8_0O8VNNI.
 	TESTQ CX, CX
 	JZ   r8store
+	TESTQ R12, R12
+	JZ   r8notskip
+	IMULQ $18, CX
+	ADDQ CX, SI
+	JMP  r8store
+
+r8notskip:
 	CMPQ CX, $4
 	JGT  r8tail8
 	VPXORD Z0, Z0, Z0
@@ -449,6 +486,238 @@ r8store:
 	G8STORE
 	DECQ rows+8(FP)
 	JNZ  r8row
+	VZEROUPPER
+	RET
+
+// T4ACT adds activation i's share of tail block c of four rows to acc:
+// the block's 16+16 codes (the last group's two runs, at 256i+16c and
+// 256i+64+16c from DI), its four bias lanes (64i+16c from R9) and its
+// scale (64i+16c from R10) are broadcast to the four 128-bit lanes, whose
+// weight codes (Z0: values 0-15, Z1: 16-31) and scales (Z2) are those of
+// rows 0-3.
+#define T4ACT(i, c, acc) \
+	VBROADCASTI32X4 (256*i+16*c)(DI), Z3; \
+	VBROADCASTI32X4 (256*i+64+16*c)(DI), Z4; \
+	VBROADCASTI32X4 (64*i+16*c)(R9), Z5; \
+	VPDPBUSD Z3, Z0, Z5; \
+	VPDPBUSD Z4, Z1, Z5; \
+	VCVTDQ2PS Z5, Z5; \
+	VMULPS.BCST (64*i+16*c)(R10), Z2, Z6; \
+	VFMADD231PS Z6, Z5, acc
+
+// T4BLK loads tail block c (at byte offset off of each row's tail, R11
+// bytes apart) of the four rows at SI and adds its share for the eight
+// activations to Z16-Z23.
+#define T4BLK(c, off) \
+	LEAQ (SI)(R11*2), AX; \
+	VMOVDQU (off+2)(SI), X0; \
+	VINSERTI32X4 $1, (off+2)(SI)(R11*1), Z0, Z0; \
+	VINSERTI32X4 $2, (off+2)(AX), Z0, Z0; \
+	VINSERTI32X4 $3, (off+2)(AX)(R11*1), Z0, Z0; \
+	T4SCALES(off); \
+	VPSRLW $4, Z0, Z1; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	T4ACTS(c)
+
+// T4BLK80 is T4BLK for block_q8_0 records: values 0-15 and 16-31 of the
+// four rows' blocks, made unsigned (Z15 holds 0x80 bytes).
+#define T4BLK80(c, off) \
+	LEAQ (SI)(R11*2), AX; \
+	VMOVDQU (off+2)(SI), X0; \
+	VINSERTI32X4 $1, (off+2)(SI)(R11*1), Z0, Z0; \
+	VINSERTI32X4 $2, (off+2)(AX), Z0, Z0; \
+	VINSERTI32X4 $3, (off+2)(AX)(R11*1), Z0, Z0; \
+	VMOVDQU (off+18)(SI), X1; \
+	VINSERTI32X4 $1, (off+18)(SI)(R11*1), Z1, Z1; \
+	VINSERTI32X4 $2, (off+18)(AX), Z1, Z1; \
+	VINSERTI32X4 $3, (off+18)(AX)(R11*1), Z1, Z1; \
+	T4SCALES(off); \
+	VPXORD Z15, Z0, Z0; \
+	VPXORD Z15, Z1, Z1; \
+	T4ACTS(c)
+
+// T4SCALES spreads the float16 scales at off of the four rows (AX is the
+// third row) over their lanes in Z2.
+#define T4SCALES(off) \
+	MOVWLZX off(SI), DX; \
+	VMOVD DX, X2; \
+	VPINSRW $1, off(SI)(R11*1), X2, X2; \
+	VPINSRW $2, off(AX), X2, X2; \
+	VPINSRW $3, off(AX)(R11*1), X2, X2; \
+	VCVTPH2PS X2, X2; \
+	VPERMPS Z2, Z13, Z2
+
+// T4ACTS runs T4ACT for the eight activations.
+#define T4ACTS(c) \
+	T4ACT(0, c, Z16); \
+	T4ACT(1, c, Z17); \
+	T4ACT(2, c, Z18); \
+	T4ACT(3, c, Z19); \
+	T4ACT(4, c, Z20); \
+	T4ACT(5, c, Z21); \
+	T4ACT(6, c, Z22); \
+	T4ACT(7, c, Z23)
+
+// t4perm transposes four lanes of four floats.
+DATA t4perm<>+0(SB)/8, $0x0000000400000000
+DATA t4perm<>+8(SB)/8, $0x0000000c00000008
+DATA t4perm<>+16(SB)/8, $0x0000000500000001
+DATA t4perm<>+24(SB)/8, $0x0000000d00000009
+DATA t4perm<>+32(SB)/8, $0x0000000600000002
+DATA t4perm<>+40(SB)/8, $0x0000000e0000000a
+DATA t4perm<>+48(SB)/8, $0x0000000700000003
+DATA t4perm<>+56(SB)/8, $0x0000000f0000000b
+GLOBL t4perm<>(SB), RODATA|NOPTR, $64
+
+// T4ADD adds lane i of sums (activation i's four rows) to the four floats at
+// BX + i·R13.
+#define T4ADD(i, sums) \
+	VEXTRACTF32X4 $i, sums, X7; \
+	VADDPS (AX), X7, X7; \
+	VMOVUPS X7, (AX); \
+	ADDQ R13, AX
+
+// T4STORE adds the eight activations' sums for four rows (per 128-bit
+// lane r, row r, in Z16-Z23) to the four floats at BX + i·R13 of each
+// activation i: per lane the sums of Z16-Z19 go to Z24 and of Z20-Z23 to
+// Z25, activation by activation; transposed (Z12), lane i holds
+// activation i's four rows.
+#define T4STORE \
+	VSHUFPS $0x88, Z17, Z16, Z24; \
+	VSHUFPS $0xDD, Z17, Z16, Z26; \
+	VADDPS Z26, Z24, Z24; \
+	VSHUFPS $0x88, Z19, Z18, Z25; \
+	VSHUFPS $0xDD, Z19, Z18, Z26; \
+	VADDPS Z26, Z25, Z25; \
+	VSHUFPS $0x88, Z25, Z24, Z26; \
+	VSHUFPS $0xDD, Z25, Z24, Z27; \
+	VADDPS Z27, Z26, Z24; \
+	VSHUFPS $0x88, Z21, Z20, Z25; \
+	VSHUFPS $0xDD, Z21, Z20, Z26; \
+	VADDPS Z26, Z25, Z25; \
+	VSHUFPS $0x88, Z23, Z22, Z26; \
+	VSHUFPS $0xDD, Z23, Z22, Z27; \
+	VADDPS Z27, Z26, Z26; \
+	VSHUFPS $0x88, Z26, Z25, Z27; \
+	VSHUFPS $0xDD, Z26, Z25, Z28; \
+	VADDPS Z28, Z27, Z25; \
+	VPERMPS Z24, Z12, Z24; \
+	VPERMPS Z25, Z12, Z25; \
+	MOVQ BX, AX; \
+	T4ADD(0, Z24); \
+	T4ADD(1, Z24); \
+	T4ADD(2, Z24); \
+	T4ADD(3, Z24); \
+	T4ADD(0, Z25); \
+	T4ADD(1, Z25); \
+	T4ADD(2, Z25); \
+	T4ADD(3, Z25)
+
+// func dotTail4Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+//
+// Adds to out, four rows at a time (rows a positive multiple of 4), the
+// products of each row's last nblocks%8 blocks (one to four) with eight
+// activations in the last group's two-run form (act32g8), which
+// dotRows8Q4_0O8VNNI skipped (negative rows): a register holds the same
+// tail block of four rows, one per 128-bit lane, and meets the
+// activation's block broadcast to all four, so that one pass serves four
+// rows where dotRows8Q4_0O8VNNI's two-run form fills a quarter of its
+// lanes per block of a single row. xq, xs and bias point at the last
+// group; out and stride are as for dotRows8Q4_0O8VNNI.
+TEXT ·dotTail4Q4_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ nblocks+16(FP), R11
+	MOVQ R11, R8
+	ANDQ $7, R8     // tail blocks
+	IMULQ $18, R11  // row bytes
+	MOVQ R11, DX
+	MOVQ R8, AX
+	IMULQ $18, AX
+	SUBQ AX, DX
+	ADDQ DX, SI     // the first row's tail
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	MOVL $0x0f0f0f0f, DX
+	VPBROADCASTD DX, Z15
+	LEAQ h8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z13
+	LEAQ t4perm<>(SB), AX
+	VMOVDQU64 (AX), Z12
+	MOVQ rows+8(FP), CX
+
+t4quad:
+	G8CLEAR
+	T4BLK(0, 0)
+	CMPQ R8, $1
+	JEQ  t4sum
+	T4BLK(1, 18)
+	CMPQ R8, $2
+	JEQ  t4sum
+	T4BLK(2, 36)
+	CMPQ R8, $3
+	JEQ  t4sum
+	T4BLK(3, 54)
+
+t4sum:
+	T4STORE
+	ADDQ $16, BX
+	LEAQ (SI)(R11*4), SI
+	SUBQ $4, CX
+	JNZ  t4quad
+	VZEROUPPER
+	RET
+
+// func dotTail4Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+//
+// dotTail4Q4_0O8VNNI for block_q8_0 records (activations with k = 128),
+// after dotRows8Q8_0O8VNNI given -rows.
+TEXT ·dotTail4Q8_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ nblocks+16(FP), R11
+	MOVQ R11, R8
+	ANDQ $7, R8     // tail blocks
+	IMULQ $34, R11  // row bytes
+	MOVQ R11, DX
+	MOVQ R8, AX
+	IMULQ $34, AX
+	SUBQ AX, DX
+	ADDQ DX, SI     // the first row's tail
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	MOVL $0x80808080, DX
+	VPBROADCASTD DX, Z15
+	LEAQ h8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z13
+	LEAQ t4perm<>(SB), AX
+	VMOVDQU64 (AX), Z12
+	MOVQ rows+8(FP), CX
+
+u4quad:
+	G8CLEAR
+	T4BLK80(0, 0)
+	CMPQ R8, $1
+	JEQ  u4sum
+	T4BLK80(1, 34)
+	CMPQ R8, $2
+	JEQ  u4sum
+	T4BLK80(2, 68)
+	CMPQ R8, $3
+	JEQ  u4sum
+	T4BLK80(3, 102)
+
+u4sum:
+	T4STORE
+	ADDQ $16, BX
+	LEAQ (SI)(R11*4), SI
+	SUBQ $4, CX
+	JNZ  u4quad
 	VZEROUPPER
 	RET
 

@@ -355,7 +355,9 @@ func TestIntMatMulG8Q4K(t *testing.T) {
 // TestQMatMuls checks that products sharing their input (a prefill's
 // q/k/v or gate/up) give bit for bit what separate QMatMul calls give, in
 // every format with an eight-activation kernel, for batches with and
-// without a last partial group and on one and two threads, and that
+// without a last partial group and on one, two and three threads (against
+// one thread's separate products: which rows a thread takes must not
+// change a result), and that
 // matrices of different formats or widths, or batches under eight rows,
 // take the separate products.
 func TestQMatMuls(t *testing.T) {
@@ -392,7 +394,7 @@ func TestQMatMuls(t *testing.T) {
 	} {
 		qs := c.qs
 		for _, n := range []int{2, 8, 13, 16, 31} {
-			for _, e := range []Exec{{Threads: 1}, {Threads: 2}} {
+			for _, e := range []Exec{{Threads: 1}, {Threads: 2}, {Threads: 3}} {
 				cols := qs[0].Cols
 				x := randVec(uint64(n), n*max(cols, qs[len(qs)-1].Cols), 1)
 				outs := make([][]float32, len(qs))
@@ -409,8 +411,10 @@ func TestQMatMuls(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i, q := range qs {
+					// One thread's separate product: the rows a thread is
+					// given must not change any result.
 					want := make([]float32, n*q.Rows)
-					if err := e.QMatMul(want, x[:n*cols], q, n); err != nil {
+					if err := (Exec{Threads: 1}).QMatMul(want, x[:n*cols], q, n); err != nil {
 						t.Fatal(err)
 					}
 					for j := range want {
