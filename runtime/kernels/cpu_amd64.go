@@ -230,7 +230,8 @@ func dotRowsQ8_0G4VNNI(data *byte, rows int, nblocks int, xq *int8, xd *float32,
 func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 
 // dotRows8Q5_0O8VNNI is dotRows8Q8_0O8VNNI for block_q5_0 records, with
-// activations quantised by act32g8 with k = 16.
+// activations quantised by act32g8 with k = 16; given -rows, it leaves out
+// each row's last one to four blocks (for dotTail4Q5_0O8VNNI).
 //
 //go:noescape
 func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
@@ -286,6 +287,12 @@ func dotTail4Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32
 //
 //go:noescape
 func dotTail4Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
+// dotTail4Q5_0O8VNNI is dotTail4Q4_0O8VNNI for block_q5_0 records, after
+// dotRows8Q5_0O8VNNI given -rows.
+//
+//go:noescape
+func dotTail4Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 
 // dot4bitRowsDQG4VNNI is dot4bitRowsDQVNNI four halves at a time, for an
 // even halves and an even s.h0, with an activation quantised by act32g4 in

@@ -355,7 +355,7 @@ func newIntKernel(q *QMatrix) intKernel {
 		case Q4_0:
 			dot8, tail4 = dotRows8Q4_0O8VNNI, dotTail4Q4_0O8VNNI
 		case Q5_0:
-			dot8, tail4 = dotRows8Q5_0O8VNNI, nil
+			dot8, tail4 = dotRows8Q5_0O8VNNI, dotTail4Q5_0O8VNNI
 		}
 		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k, false) }
 		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
@@ -498,9 +498,9 @@ var noG4 = false
 // benchmarks that compare them with the four-activation ones.
 var noG8 = false
 
-// noTail4 keeps the Q8_0 and Q4_0 prefill kernels' one-row form of a
-// row's last one to four blocks, for tests and benchmarks that compare it
-// with dotTail4Q8_0O8VNNI and dotTail4Q4_0O8VNNI.
+// noTail4 keeps the Q8_0, Q4_0 and Q5_0 prefill kernels' one-row form of
+// a row's last one to four blocks, for tests and benchmarks that compare
+// it with dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI and dotTail4Q5_0O8VNNI.
 var noTail4 = false
 
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for

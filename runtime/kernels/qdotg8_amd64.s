@@ -537,6 +537,32 @@ r8store:
 	VPXORD Z15, Z1, Z1; \
 	T4ACTS(c)
 
+// T4BLK50 is T4BLK for block_q5_0 records: the four rows' qh words give
+// values 0-15 (Z0) and 16-31 (Z1) their fifth bits, 16 added under byte
+// masks (Z14 holds 0x10 bytes), as in Q50O8MIX.
+#define T4BLK50(c, off) \
+	LEAQ (SI)(R11*2), AX; \
+	VMOVDQU (off+6)(SI), X0; \
+	VINSERTI32X4 $1, (off+6)(SI)(R11*1), Z0, Z0; \
+	VINSERTI32X4 $2, (off+6)(AX), Z0, Z0; \
+	VINSERTI32X4 $3, (off+6)(AX)(R11*1), Z0, Z0; \
+	VMOVD (off+2)(SI), X3; \
+	VPINSRD $1, (off+2)(SI)(R11*1), X3, X3; \
+	VPINSRD $2, (off+2)(AX), X3, X3; \
+	VPINSRD $3, (off+2)(AX)(R11*1), X3, X3; \
+	T4SCALES(off); \
+	VPSRLW $4, Z0, Z1; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPSHUFB q50words<>(SB), X3, X3; \
+	VMOVQ X3, AX; \
+	KMOVQ AX, K1; \
+	VPEXTRQ $1, X3, AX; \
+	KMOVQ AX, K2; \
+	VPADDB Z14, Z0, K1, Z0; \
+	VPADDB Z14, Z1, K2, Z1; \
+	T4ACTS(c)
+
 // T4SCALES spreads the float16 scales at off of the four rows (AX is the
 // third row) over their lanes in Z2.
 #define T4SCALES(off) \
@@ -721,6 +747,58 @@ u4sum:
 	VZEROUPPER
 	RET
 
+// func dotTail4Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+//
+// dotTail4Q4_0O8VNNI for block_q5_0 records (activations with k = 16),
+// after dotRows8Q5_0O8VNNI given -rows.
+TEXT ·dotTail4Q5_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ nblocks+16(FP), R11
+	MOVQ R11, R8
+	ANDQ $7, R8     // tail blocks
+	IMULQ $22, R11  // row bytes
+	MOVQ R11, DX
+	MOVQ R8, AX
+	IMULQ $22, AX
+	SUBQ AX, DX
+	ADDQ DX, SI     // the first row's tail
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	MOVL $0x0f0f0f0f, DX
+	VPBROADCASTD DX, Z15
+	MOVL $0x10101010, DX
+	VPBROADCASTD DX, Z14
+	LEAQ h8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z13
+	LEAQ t4perm<>(SB), AX
+	VMOVDQU64 (AX), Z12
+	MOVQ rows+8(FP), CX
+
+v4quad:
+	G8CLEAR
+	T4BLK50(0, 0)
+	CMPQ R8, $1
+	JEQ  v4sum
+	T4BLK50(1, 22)
+	CMPQ R8, $2
+	JEQ  v4sum
+	T4BLK50(2, 44)
+	CMPQ R8, $3
+	JEQ  v4sum
+	T4BLK50(3, 66)
+
+v4sum:
+	T4STORE
+	ADDQ $16, BX
+	LEAQ (SI)(R11*4), SI
+	SUBQ $4, CX
+	JNZ  v4quad
+	VZEROUPPER
+	RET
+
 // The eight-activation NF4/FP4 prefill kernel: a group of eight 32-value
 // halves is 128 contiguous code bytes, two loads; high nibbles (even
 // values) and low nibbles (odd values) are looked up in the int8 table and
@@ -893,6 +971,17 @@ GLOBL q50words<>(SB), RODATA|NOPTR, $16
 
 // func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 TEXT ·dotRows8Q5_0O8VNNI(SB), NOSPLIT, $0-64
+	// A negative rows skips each row's last one to four blocks (R12 = 1),
+	// as in dotRows8Q4_0O8VNNI, for dotTail4Q5_0O8VNNI.
+	XORQ R12, R12
+	MOVQ rows+8(FP), AX
+	TESTQ AX, AX
+	JGE  s8pos
+	NEGQ AX
+	MOVQ AX, rows+8(FP)
+	MOVQ $1, R12
+
+s8pos:
 	MOVQ data+0(FP), SI
 	MOVQ out+48(FP), BX
 	MOVQ stride+56(FP), R13
@@ -951,6 +1040,13 @@ s8tail:
 	// have zero codes, qh and scales. Up to four take the two-run form.
 	TESTQ CX, CX
 	JZ   s8store
+	TESTQ R12, R12
+	JZ   s8notskip
+	IMULQ $22, CX
+	ADDQ CX, SI
+	JMP  s8store
+
+s8notskip:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXOR X2, X2, X2
