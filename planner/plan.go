@@ -184,6 +184,18 @@ type StageTime struct {
 	// cost.StepNoisy the Assumption says the machine looked noisy.
 	DecodeRounds int     `json:"decode_rounds,omitempty"`
 	DecodeSpread float64 `json:"decode_spread,omitempty"`
+	// Serving is a CPU server's predicted aggregate decode rate by the
+	// number of sequences decoding together, from the server's batched
+	// steps measured at plan time (serve stages only; TokensPerSecond is
+	// the last, at max_batch).
+	Serving []ServeRate `json:"serving,omitempty"`
+}
+
+// ServeRate is a server's predicted aggregate decode rate with Sequences
+// sequences decoding together.
+type ServeRate struct {
+	Sequences       int     `json:"sequences"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
 }
 
 // Graph is the lowered model: what the runtime executes, layer by layer.

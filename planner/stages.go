@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -788,11 +789,94 @@ func (b *builder) serve(s *compiler.Serve) {
 	chunk.Seq = min(ctx, ServeChunk)
 	chunk.NewTokens = ctx - chunk.Seq
 	b.inferenceCost(chunk, &st, s.NameRange, s.Name)
+	if b.dev.CPU != nil && !b.target.Profile.GPU {
+		st.Time = b.cpuServeTime(s, full, chunk.Seq, ctx)
+		b.plan.Stages = append(b.plan.Stages, st)
+		return
+	}
 	dec := full.Decode(b.dev)
 	st.Time = &StageTime{StepSeconds: chunk.Prefill(b.dev).Seconds, TokensPerSecond: dec.TokensPerSecond(), Bound: dec.Bound,
 		Assumption: fmt.Sprintf("%d concurrent sequences; prefill in chunks of %d tokens at MFU %.0f%%, decoding at %.0f%% of memory bandwidth",
 			full.Batch, chunk.Seq, 100*cost.PrefillMFU, 100*cost.BandwidthUtil)}
 	b.plan.Stages = append(b.plan.Stages, st)
+}
+
+// cpuServeTime predicts a server's time on a CPU target with measured
+// rates: from the server's own batched decode steps and prefill chunk,
+// measured at plan time on this shape (Options.ServeStep, with
+// DecodeStep for the growth with the context), when they can be
+// measured; otherwise it predicts nothing, and says why, rather than
+// multiplying one sequence's step by the batch, which is not what the
+// server does (it streams the weights once per step for all its
+// sequences).
+func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx int) *StageTime {
+	// The sequences' position: the middle of a max_tokens reply after a
+	// short prompt.
+	pos := max(min(s.MaxTokens, ctx)/2, 1)
+	t := &StageTime{Bound: "measured"}
+	if b.opts.ServeStep == nil || b.opts.DecodeStep == nil {
+		t.Bound = "unknown"
+		t.Assumption = "not predicted: the server's batched steps are measured only when planning for this machine (detected target)"
+		return t
+	}
+	f, hf := full.Storage, full.Storage
+	if full.Quant.Type.Quantized() {
+		f = full.Quant.Type
+	}
+	if full.HeadQuant.Type.Quantized() {
+		hf = full.HeadQuant.Type
+	}
+	one, err := b.opts.DecodeStep(full.Arch, f, hf, full.CompileMode)
+	if err != nil {
+		t.Bound = "unknown"
+		t.Assumption = fmt.Sprintf("not predicted: the decode step could not be measured (%v)", err)
+		return t
+	}
+	m, err := b.opts.ServeStep(full.Arch, f, hf, full.CompileMode, full.Batch, chunk)
+	if err != nil {
+		t.Bound = "unknown"
+		t.Assumption = fmt.Sprintf("not predicted: the server's steps could not be measured (%v)", err)
+		return t
+	}
+	full.StepLayerSeconds, full.StepHeadSeconds, full.StepPositionSeconds = one.Layer, one.Head, one.Position
+	for _, n := range servedCounts(full.Batch) {
+		t.Serving = append(t.Serving, ServeRate{Sequences: n, TokensPerSecond: full.ServeTokensPerSecond(b.dev.CPU, m, n, pos)})
+	}
+	t.TokensPerSecond = t.Serving[len(t.Serving)-1].TokensPerSecond
+	t.StepSeconds = full.ServePrefill(m, chunk)
+	t.DecodeLayerSeconds, t.DecodeHeadSeconds, t.DecodePositionSeconds = one.Layer, one.Head, one.Position
+	t.DecodeRounds, t.DecodeSpread = m.Rounds, max(m.Spread, one.Spread)
+	var sizes []string
+	for _, x := range m.Batches {
+		sizes = append(sizes, strconv.Itoa(x.Sequences))
+	}
+	t.Assumption = fmt.Sprintf("%d concurrent sequences at about position %d (the middle of a max_tokens = %d reply after a short prompt), "+
+		"from whisperc's CPU server steps measured on this machine (%d threads): one pass over the weights advancing %s sequences, "+
+		"each then sampled at temperature 1, with the growth per position of a single decode step; prefill is one chunk of %d tokens",
+		full.Batch, pos, s.MaxTokens, b.dev.CPU.Threads, strings.Join(sizes, ", "), chunk)
+	if m.PrefillTokens < chunk {
+		t.Assumption += fmt.Sprintf(", measured on %d tokens and extrapolated", m.PrefillTokens)
+	}
+	if m.Scaled {
+		t.Assumption += "; the shape was measured on a narrower one of the same head size and scaled by the weights' bytes"
+	}
+	if sp := max(m.Spread, one.Spread); sp > cost.StepNoisy {
+		t.Assumption += fmt.Sprintf("; the machine looked noisy while measuring: rounds spread %.0f%% apart, so these rates are less certain (plan again on a quiet machine)", 100*sp)
+	}
+	return t
+}
+
+// servedCounts returns the numbers of concurrent sequences a server plan
+// predicts: 1, doubling, and maxBatch.
+func servedCounts(maxBatch int) []int {
+	out := []int{1}
+	for n := 2; n < maxBatch; n *= 2 {
+		out = append(out, n)
+	}
+	if maxBatch > 1 {
+		out = append(out, maxBatch)
+	}
+	return out
 }
 
 // kvDecision records the KV cache's cost and what it saves.

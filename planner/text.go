@@ -94,12 +94,21 @@ func (p *Plan) WriteReport(w, diags io.Writer, files diag.Files, opts diag.TextO
 					gib(m.AllocatedBytes), gib(m.ReservedBytes))
 			}
 		}
-		if tm := s.Time; tm != nil && (s.Kind == StageGenerate || s.Kind == StageServe) {
+		if tm := s.Time; tm != nil && s.Kind == StageServe && tm.Bound == "unknown" {
+			fmt.Fprintf(&b, "    time           %s\n", tm.Assumption)
+		} else if tm := s.Time; tm != nil && (s.Kind == StageGenerate || s.Kind == StageServe) {
 			fmt.Fprintf(&b, "    time           prefill %s, decoding %s tokens/s", seconds(tm.StepSeconds), rate(tm.TokensPerSecond))
 			if tm.Seconds > 0 {
 				fmt.Fprintf(&b, ", %s in all", seconds(tm.Seconds))
 			}
 			fmt.Fprintf(&b, " (%s-bound; %s)\n", tm.Bound, tm.Assumption)
+			if len(tm.Serving) > 0 {
+				var rates []string
+				for _, r := range tm.Serving {
+					rates = append(rates, fmt.Sprintf("%d: %s", r.Sequences, rate(r.TokensPerSecond)))
+				}
+				fmt.Fprintf(&b, "    serving        tokens/s by concurrent sequences: %s\n", strings.Join(rates, ", "))
+			}
 		} else if tm != nil {
 			fmt.Fprintf(&b, "    time           %s per step, %s tokens/s", seconds(tm.StepSeconds), rate(tm.TokensPerSecond))
 			if tm.Seconds > 0 {

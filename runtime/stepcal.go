@@ -73,6 +73,8 @@ type StepCalibrator struct {
 
 	mu  sync.Mutex
 	mem map[string]Step
+	// serveMem keeps the serving measurements (MeasureServe).
+	serveMem map[string]cost.MeasuredServe
 	// onSettle, when set, sees each measurement's rounds (the stability
 	// benchmark compares them with one round's).
 	onSettle func(p arch.Config, got settled)

@@ -63,6 +63,9 @@ func (c planCmd) Run(e *env) error {
 		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
 			return steps.Measure(e.ctx, c, f, head, mode)
 		}
+		opts.ServeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
+			return steps.MeasureServe(e.ctx, c, f, head, mode, maxBatch, chunk)
+		}
 	}
 	plan, pds := planner.Build(prog, target, opts)
 	if c.Engine != "" {

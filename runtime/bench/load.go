@@ -29,8 +29,13 @@ func load(args []string) error {
 	pid := fs.Int("pid", 0, "the server's process id, for its CPU time and RSS")
 	levels := fs.String("concurrency", "1,4,8,16", "concurrency levels to measure")
 	gen := fs.Int("gen", 64, "tokens generated per request in the throughput runs")
-	rssN := fs.Int("rss-requests", 10000, "short requests for the RSS run")
+	rssN := fs.Int("rss-requests", 10000, "short requests for the RSS run (0: none)")
+	planned := fs.String("plan", "", "the plan's predicted tokens/s by concurrency, as 1=450,8=1600 (whisperc plan --json's serving rates), printed beside the measured")
 	fs.Parse(args)
+	predicted, err := parsePlanned(*planned)
+	if err != nil {
+		return err
+	}
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}
 	if err := waitReady(c, *url); err != nil {
 		return err
@@ -43,8 +48,13 @@ func load(args []string) error {
 	}
 
 	fmt.Printf("## Throughput (%d generated tokens per request, temperature 1)\n\n", *gen)
-	fmt.Println("| concurrency | requests | tokens/s | × c=1 | p50 latency | p99 latency | server CPU s/1k tokens | failed |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	if len(predicted) > 0 {
+		fmt.Println("| concurrency | requests | tokens/s | × c=1 | plan tokens/s | plan ÷ measured | mean batch | passes' share of wall | mean pass | p50 latency | p99 latency | server CPU s/1k tokens | failed |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	} else {
+		fmt.Println("| concurrency | requests | tokens/s | × c=1 | p50 latency | p99 latency | server CPU s/1k tokens | failed |")
+		fmt.Println("|---|---|---|---|---|---|---|---|")
+	}
 	var base float64
 	for _, f := range strings.Split(*levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -53,6 +63,7 @@ func load(args []string) error {
 		}
 		reqs := max(16, 4*n)
 		cpu0 := procCPU(*pid)
+		m0 := scrape(c, *url)
 		t0 := time.Now()
 		r := drive(c, *url, n, reqs, func(i int) map[string]any {
 			return map[string]any{"model": *model, "prompt": fmt.Sprintf("Once upon a time %d", i), "max_tokens": *gen, "temperature": 1, "seed": i}
@@ -63,7 +74,22 @@ func load(args []string) error {
 		if base == 0 {
 			base = tps
 		}
-		fmt.Printf("| %d | %d | %.0f | %.2f× | %s | %s | %.2f | %d |\n", n, reqs, tps, tps/base,
+		plan := ""
+		if len(predicted) > 0 {
+			plan = "| – | – "
+			if p, ok := predicted[n]; ok {
+				plan = fmt.Sprintf("| %.0f | %.2f ", p, p/tps)
+			}
+			// The server's own account of its passes over the weights
+			// (its /metrics): how many sequences each advanced and how
+			// much of the wall time they took.
+			m1 := scrape(c, *url)
+			passes := m1["whisperc_serve_step_seconds_count"] - m0["whisperc_serve_step_seconds_count"]
+			secs := m1["whisperc_serve_step_seconds_sum"] - m0["whisperc_serve_step_seconds_sum"]
+			seqs := m1["whisperc_serve_batch_size_sum"] - m0["whisperc_serve_batch_size_sum"]
+			plan += fmt.Sprintf("| %.1f | %.0f%% | %.2f ms ", seqs/max(passes, 1), 100*secs/wall, 1e3*secs/max(passes, 1))
+		}
+		fmt.Printf("| %d | %d | %.0f | %.2f× %s| %s | %s | %.2f | %d |\n", n, reqs, tps, tps/base, plan,
 			ms(pct(r.lat, 0.5)), ms(pct(r.lat, 0.99)), 1000*cpu/float64(max(r.tokens, 1)), r.failed)
 		if r.failed > 0 {
 			fmt.Printf("first failure: %s\n", r.firstErr)
@@ -93,6 +119,9 @@ func load(args []string) error {
 	fmt.Printf("prompt of %d tokens, %d of them served from the cache on the warm request (%.0f%%): cold %s, warm %s (%.0f%% less)\n",
 		promptTokens, cachedTokens, 100*float64(cachedTokens)/float64(max(promptTokens, 1)), ms(mc), ms(mw), 100*(1-mw.Seconds()/mc.Seconds()))
 
+	if *rssN <= 0 {
+		return nil
+	}
 	// RSS over many short requests at concurrency 8.
 	fmt.Printf("\n## Server RSS over %d short requests (concurrency 8, 4 tokens each)\n\n", *rssN)
 	var rss []string
@@ -289,4 +318,46 @@ func procRSS(pid int) int64 {
 		}
 	}
 	return -1
+}
+
+// parsePlanned parses -plan's "1=450,8=1600": predicted tokens/s by
+// concurrency.
+func parsePlanned(s string) (map[int]float64, error) {
+	out := map[int]float64{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(f), "=")
+		n, err1 := strconv.Atoi(k)
+		r, err2 := strconv.ParseFloat(v, 64)
+		if !ok || err1 != nil || err2 != nil || n < 1 || !(r > 0) {
+			return nil, fmt.Errorf("bad -plan entry %q: want CONCURRENCY=TOKENS_PER_SECOND", f)
+		}
+		out[n] = r
+	}
+	return out, nil
+}
+
+// scrape reads the server's Prometheus metrics: each unlabelled sample's
+// value by name (empty when they cannot be read).
+func scrape(cl *http.Client, url string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := cl.Get(url + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.ContainsRune(line, '{') {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
