@@ -215,7 +215,8 @@ func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
 }
 
 // stepSeconds returns the best time of a decode step of a random model
-// of shape c, at positions 16 to 48.
+// of shape c, at positions 16 to 48, its worker pool held between the
+// steps as a run's is.
 func stepSeconds(ctx context.Context, c arch.Config, mode compiler.CompileMode, threads int) (float64, error) {
 	opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Quantize: engine.QuantizeNone,
 		Threads: threads, Context: 64, CacheDir: os.TempDir()}
@@ -231,6 +232,8 @@ func stepSeconds(ctx context.Context, c arch.Config, mode compiler.CompileMode, 
 	if err != nil {
 		return 0, err
 	}
+	// Held through the steps, as engine.Generate holds a run's workers.
+	defer e.HoldWorkers()()
 	smp, err := sample.New(sample.Params{Temperature: 0})
 	if err != nil {
 		return 0, err
