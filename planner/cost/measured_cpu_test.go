@@ -46,9 +46,9 @@ type cpuMeasurement struct {
 // not predict. Until the pool behaves the same in both, these rows stay.
 //
 // Since 3f06934 the pool has no back-off and splits each product the
-// same way every time, and since 97e242f the calibration's models share
+// same way every time, and since 3f2f283 the calibration's models share
 // one pool held through their steps, as a run's is; a row is the median
-// of three runs since 5e365a1. The misses below were measured before all
+// of three runs since 0cd0ddd. The misses below were measured before all
 // three: a quiet `QUIET=1 measure_cpu.sh` decides whether they remain
 // (this test then names every entry that no longer misses).
 var knownSpeedMisses = map[string]string{
