@@ -94,7 +94,8 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 		// read in order, as MatVec reads them, and the prefetcher keeps up.
 		// With AVX-512 the four rows prefetchRows ahead are prefetched
 		// into L2 while these four compute, so that memory streams while
-		// the tiles compute instead of in turn.
+		// the tiles compute instead of in turn, and every sum is the one
+		// MatVec gives (rowTile4).
 		e.parallelRows(rows, 4, n*cols, func(lo, hi int) {
 			r := lo
 			for ; r+4 <= hi; r += 4 {
@@ -106,7 +107,11 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 			}
 			for ; r < hi; r++ {
 				for i := range n {
-					out[i*rows+r] = dotWith(asm, w[r*cols:(r+1)*cols], x[i*cols:(i+1)*cols])
+					if avx512 && cols > 0 {
+						dotRowsSeq(true, out[i*rows+r:i*rows+r+1], w[r*cols:(r+1)*cols], x[i*cols:(i+1)*cols], cols)
+					} else {
+						out[i*rows+r] = dotWith(asm, w[r*cols:(r+1)*cols], x[i*cols:(i+1)*cols])
+					}
 				}
 			}
 		})
@@ -428,30 +433,34 @@ func dot4(asm bool, acc *[4]float32, w []float32, cols int, x []float32) {
 }
 
 // rowTile4 writes out[b·rows+r+i] = w4ᵢ·x_b for the four weight rows in w4
-// (4·cols elements) and every row b of x: four input rows at a time through
-// the 4×4 AVX-512 tile when avx512 is set, then two at a time through the
-// 4×2 register tile when the assembly kernels are usable. next, when not
-// nil, starts four weight rows to be read later; the first 4×4 tile
-// prefetches them.
+// (4·cols elements) and every row b of x. When avx512 is set (the small
+// batches of a server's decode step or a short prompt) every sum is
+// MatVec's, in llama2.c's order, so that a batch gives each of its
+// sequences the bits it would get alone: four input rows at a time through
+// the 4×4 AVX-512 tile when cols is a multiple of 16, the rest through
+// dotRowsSeq. Otherwise two input rows at a time go through the 4×2
+// register tile when the assembly kernels are usable, in an order of its
+// own. next, when not nil, starts four weight rows to be read later; the
+// first 4×4 tile prefetches them.
 func rowTile4(asm, avx512 bool, out, w4, x []float32, n, rows, cols, r int, next *float32) {
 	b := 0
-	if avx512 && cols >= 16 {
-		n16 := cols &^ 15
+	if avx512 && cols > 0 {
+		// Each sum in llama2.c's order, as MatVec gives it: the 4×4 tile
+		// where the rows have no tail past the last 16 columns, and
+		// dotRowsSeq, four rows for one input, for the other inputs.
 		_ = w4[4*cols-1]
-		for ; b+4 <= n; b += 4 {
-			_ = x[(b+4)*cols-1]
-			_ = out[(b+3)*rows+r+3]
-			dot4x4AVX512(&w4[0], cols, &x[b*cols], cols, n16, &out[b*rows+r], rows, next)
-			next = nil
-			if n16 < cols {
-				for j := b; j < b+4; j++ {
-					xr := x[j*cols+n16 : (j+1)*cols]
-					for i := 0; i < 4; i++ {
-						out[j*rows+r+i] += dotGeneric(w4[i*cols+n16:(i+1)*cols], xr)
-					}
-				}
+		if cols%16 == 0 {
+			for ; b+4 <= n; b += 4 {
+				_ = x[(b+4)*cols-1]
+				_ = out[(b+3)*rows+r+3]
+				dot4x4AVX512(&w4[0], cols, &x[b*cols], cols, cols, &out[b*rows+r], rows, next)
+				next = nil
 			}
 		}
+		for ; b < n; b++ {
+			dotRowsSeq(true, out[b*rows+r:b*rows+r+4], w4, x[b*cols:(b+1)*cols], cols)
+		}
+		return
 	}
 	if asm && cols >= 8 {
 		var acc8 [8]float32

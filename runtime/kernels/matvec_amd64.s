@@ -340,6 +340,28 @@ g6loop:
 	VZEROUPPER
 	RET
 
+// RED4 reduces the 8-lane sums in YA, YB, YC and YD (XA… their low
+// halves) to X20 = [a, b, c, d], each in dotRowsSeqAVX512's order:
+// (l + l+4), then (l + l+2), then (l + l+1), four rows side by side.
+#define RED4(XA, XB, XC, XD, YA, YB, YC, YD) \
+	VEXTRACTF32X4 $1, YA, X16 \
+	VADDPS        XA, X16, XA \
+	VEXTRACTF32X4 $1, YB, X17 \
+	VADDPS        XB, X17, XB \
+	VEXTRACTF32X4 $1, YC, X18 \
+	VADDPS        XC, X18, XC \
+	VEXTRACTF32X4 $1, YD, X19 \
+	VADDPS        XD, X19, XD \
+	VUNPCKLPS     XB, XA, X16 \
+	VUNPCKHPS     XB, XA, X17 \
+	VADDPS        X17, X16, X16 \
+	VUNPCKLPS     XD, XC, X18 \
+	VUNPCKHPS     XD, XC, X19 \
+	VADDPS        X19, X18, X18 \
+	VMOVLHPS      X18, X16, X20 \
+	VMOVHLPS      X16, X18, X21 \
+	VADDPS        X21, X20, X20
+
 // func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int, pf *float32)
 //
 // out[b·ostride+i] = Σ_{k<n} w[i·stride+k]·x[b·xstride+k] for four weight
@@ -453,8 +475,9 @@ t44loop:
 	JMP  t44loop
 
 t44reduce:
-	// Fold each 512-bit accumulator to 256 bits, then four rows' sums of
-	// one input at a time into one 128-bit store.
+	// Fold each 512-bit accumulator to 256 bits (lane l + lane l+8), then
+	// four rows' sums of one input at a time into one 128-bit store, in
+	// llama2.c's order (RED4): each sum is dotRowsSeqAVX512's bit for bit.
 	VEXTRACTF64X4 $1, Z0, Y16
 	VEXTRACTF64X4 $1, Z1, Y17
 	VEXTRACTF64X4 $1, Z2, Y18
@@ -490,33 +513,17 @@ t44reduce:
 	MOVQ out+40(FP), DX
 	MOVQ ostride+48(FP), BX
 	SHLQ $2, BX
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
-	VHADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VMOVUPS X0, (DX)
+	RED4(X0, X1, X2, X3, Y0, Y1, Y2, Y3)
+	VMOVUPS X20, (DX)
 	ADDQ BX, DX
-	VHADDPS Y5, Y4, Y4
-	VHADDPS Y7, Y6, Y6
-	VHADDPS Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS X5, X4, X4
-	VMOVUPS X4, (DX)
+	RED4(X4, X5, X6, X7, Y4, Y5, Y6, Y7)
+	VMOVUPS X20, (DX)
 	ADDQ BX, DX
-	VHADDPS Y9, Y8, Y8
-	VHADDPS Y11, Y10, Y10
-	VHADDPS Y10, Y8, Y8
-	VEXTRACTF128 $1, Y8, X9
-	VADDPS X9, X8, X8
-	VMOVUPS X8, (DX)
+	RED4(X8, X9, X10, X11, Y8, Y9, Y10, Y11)
+	VMOVUPS X20, (DX)
 	ADDQ BX, DX
-	VHADDPS Y13, Y12, Y12
-	VHADDPS Y15, Y14, Y14
-	VHADDPS Y14, Y12, Y12
-	VEXTRACTF128 $1, Y12, X13
-	VADDPS X13, X12, X12
-	VMOVUPS X12, (DX)
+	RED4(X12, X13, X14, X15, Y12, Y13, Y14, Y15)
+	VMOVUPS X20, (DX)
 	VZEROUPPER
 	RET
 

@@ -149,6 +149,45 @@ func TestMatMulAgreesWithMatVec(t *testing.T) {
 	}
 }
 
+// TestSmallBatchIsMatVec checks that with AVX-512 a small batch (a
+// server's decode step, a short prompt) gives every input row MatVec's
+// bits, so that batching never changes a sequence's logits: with and
+// without a tail past 16 columns, a remainder of inputs past the 4×4
+// tiles and of rows past the four-row groups, on one and two threads.
+func TestSmallBatchIsMatVec(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 on this machine: small batches run the 4×2 AVX2 tile, whose order is its own")
+	}
+	for _, sh := range [][3]int{{8, 38, 288}, {5, 37, 288}, {3, 40, 172}, {7, 9, 64}, {2, 30, 768}, {6, 13, 20}} {
+		n, rows, cols := sh[0], sh[1], sh[2]
+		if n*cols > smallBatchFloats {
+			t.Fatalf("%v is not a small batch", sh)
+		}
+		w := randVec(11, rows*cols, 1)
+		x := randVec(12, n*cols, 1)
+		for i := range w {
+			w[i] *= float32(math.Pow(2, float64(i%19-9)))
+		}
+		for _, e := range []Exec{{}, {Threads: 2}} {
+			out := make([]float32, n*rows)
+			if err := e.MatMul(out, x, w, n, rows, cols); err != nil {
+				t.Fatal(err)
+			}
+			for b := range n {
+				want := make([]float32, rows)
+				if err := (Exec{}).MatVec(want, w, x[b*cols:(b+1)*cols], rows, cols); err != nil {
+					t.Fatal(err)
+				}
+				for r := range rows {
+					if got := out[b*rows+r]; math.Float32bits(got) != math.Float32bits(want[r]) {
+						t.Errorf("%v %+v input %d row %d: %v, MatVec gives %v", sh, e, b, r, got, want[r])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestMatMulTransAAndNN(t *testing.T) {
 	n, m, k := 5, 7, 19
 	a := randVec(3, n*m, 1)
