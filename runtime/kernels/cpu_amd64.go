@@ -250,10 +250,17 @@ func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s
 // from codes) with activations quantised by act32g8 in even-odd order
 // (k = 128): the weight scale of each half, table scale included, is read
 // from ws (halves per row, then eight floats of padding), and tab is the
-// int8 code table. rows is positive.
+// int8 code table. rows is nonzero; given -rows, it leaves out each row's
+// last one to four halves (for dotTail4NF4O8VNNI).
 //
 //go:noescape
 func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
+
+// dotTail4NF4O8VNNI is dotTail4Q4_0O8VNNI for NF4/FP4 rows (the arguments
+// of dot4bitRows8O8VNNI), after dot4bitRows8O8VNNI given -rows.
+//
+//go:noescape
+func dotTail4NF4O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
 
 // dotRows8Q8_0O8VNNI sets, for each of eight activations quantised by
 // act32g8 (k = 128) and interleaved by interleave8O8 (codes xq, spread

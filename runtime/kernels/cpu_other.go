@@ -145,6 +145,9 @@ func dotTail4Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32
 func dotTail4Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int) {
 }
 
+func dotTail4NF4O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int) {
+}
+
 func packO8(nat *int8, groups int, k int32, q *int8, bias *int32) {
 }
 

@@ -129,9 +129,9 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 // eight-activation kernels (g8) against the four-activation ones side by
 // side: pairs is the pair-at-a-time four-activation form, g4 the
 // four-block one (Q4_0 and NF4; Q8_0, Q5_0 and Q4_K have none and run
-// pairs), g4vbmi its VBMI form; g8-onerowtail is Q8_0's, Q4_0's or Q5_0's g8 with each
-// row's last blocks (15M's ninth) taken row by row, not four rows at a
-// time (dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI, dotTail4Q5_0O8VNNI).
+// pairs), g4vbmi its VBMI form; g8-onerowtail is the g8 of Q8_0, Q4_0,
+// Q5_0 or NF4 with each row's last blocks (15M's ninth) taken row by row,
+// not four rows at a time (the dotTail4*O8VNNI kernels).
 func BenchmarkIntPrefill(b *testing.B) {
 	if !(Exec{}).vnni() {
 		b.Skip("no AVX-512 VNNI")
@@ -153,7 +153,7 @@ func BenchmarkIntPrefill(b *testing.B) {
 				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && (m == Q8_0 || m == Q5_0 || m == Q4_K) {
 					continue // no such kernel
 				}
-				if v.noTail4 && (m != Q4_0 && m != Q8_0 && m != Q5_0 || (cols/32)%8 == 0 || (cols/32)%8 > 4) {
+				if v.noTail4 && (m != Q4_0 && m != Q8_0 && m != Q5_0 && m != NF4 || (cols/32)%8 == 0 || (cols/32)%8 > 4) {
 					continue // no four-row tail kernel, or no tail
 				}
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, v.name), func(b *testing.B) {

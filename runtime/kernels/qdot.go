@@ -297,7 +297,42 @@ func newIntKernel(q *QMatrix) intKernel {
 		if !noG8 {
 			quant8 = func(x []float32) *act8 { return act32g8(x, 128, true) }
 			rows8 = func(g *act8, out []float32, stride, lo, hi int, ws []float32) {
-				dot4bitRows8O8VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.dxv[0], &g.bias[0], &ws[0], &tab.codes, &out[0], 4*stride)
+				if halves%8 < 1 || halves%8 > 4 || q.Rows < 4 || noTail4 {
+					dot4bitRows8O8VNNI(&q.Data[lo*cols/2], hi-lo, halves, &g.q[0], &g.dxv[0], &g.bias[0], &ws[0], &tab.codes, &out[0], 4*stride)
+					return
+				}
+				// The last one to four halves four rows at a time, as
+				// for Q8_0 (newIntKernel's last case); the rows past the
+				// last whole four take the four that ends at hi, or, in
+				// a tile of fewer than four rows, a four of the matrix's
+				// rows that holds them, with its own scales.
+				last := halves / 8
+				xq, xs, bias := &g.q[2048*last], &g.dxv[128*last], &g.bias[128*last]
+				dot4bitRows8O8VNNI(&q.Data[lo*cols/2], lo-hi, halves, &g.q[0], &g.dxv[0], &g.bias[0], &ws[0], &tab.codes, &out[0], 4*stride)
+				n4 := (hi - lo) / 4 * 4
+				if n4 > 0 {
+					dotTail4NF4O8VNNI(&q.Data[lo*cols/2], n4, halves, xq, xs, bias, &ws[0], &tab.codes, &out[0], 4*stride)
+				}
+				if r0 := lo + n4; r0 < hi {
+					w, wws := hi-4, ws
+					if w >= lo {
+						wws = ws[(w-lo)*halves:]
+					} else {
+						w = min(lo, q.Rows-4)
+						wws = scales8(nil, w, w+4)
+					}
+					var scr [32]float32
+					negZero := math.Float32frombits(1 << 31)
+					for i := range scr {
+						scr[i] = negZero
+					}
+					dotTail4NF4O8VNNI(&q.Data[w*cols/2], 4, halves, xq, xs, bias, &wws[0], &tab.codes, &scr[0], 16)
+					for a := range 8 {
+						for r := r0; r < hi; r++ {
+							out[a*stride+r-lo] += scr[4*a+r-w]
+						}
+					}
+				}
 			}
 			scales8 = func(dst []float32, lo, hi int) []float32 {
 				n := (hi - lo) * halves
@@ -498,9 +533,10 @@ var noG4 = false
 // benchmarks that compare them with the four-activation ones.
 var noG8 = false
 
-// noTail4 keeps the Q8_0, Q4_0 and Q5_0 prefill kernels' one-row form of
-// a row's last one to four blocks, for tests and benchmarks that compare
-// it with dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI and dotTail4Q5_0O8VNNI.
+// noTail4 keeps the Q8_0, Q4_0, Q5_0 and NF4/FP4 prefill kernels'
+// one-row form of a row's last one to four blocks (halves), for tests and
+// benchmarks that compare it with dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI,
+// dotTail4Q5_0O8VNNI and dotTail4NF4O8VNNI.
 var noTail4 = false
 
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for

@@ -563,6 +563,29 @@ r8store:
 	VPADDB Z14, Z1, K2, Z1; \
 	T4ACTS(c)
 
+// T4BLKNF is T4BLK for NF4/FP4 halves: tail half c's 16 code bytes of the
+// four rows (R11 bytes apart from SI), their nibbles looked up in the
+// int8 table Z29 (high nibbles, the even values, first), and the halves'
+// float scales (R14 bytes apart from R12).
+#define T4BLKNF(c) \
+	LEAQ (SI)(R11*2), AX; \
+	VMOVDQU (16*c)(SI), X1; \
+	VINSERTI32X4 $1, (16*c)(SI)(R11*1), Z1, Z1; \
+	VINSERTI32X4 $2, (16*c)(AX), Z1, Z1; \
+	VINSERTI32X4 $3, (16*c)(AX)(R11*1), Z1, Z1; \
+	LEAQ (R12)(R14*2), AX; \
+	VMOVSS (4*c)(R12), X2; \
+	VINSERTPS $0x10, (4*c)(R12)(R14*1), X2, X2; \
+	VINSERTPS $0x20, (4*c)(AX), X2, X2; \
+	VINSERTPS $0x30, (4*c)(AX)(R14*1), X2, X2; \
+	VPERMPS Z2, Z13, Z2; \
+	VPSRLW $4, Z1, Z0; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPSHUFB Z0, Z29, Z0; \
+	VPSHUFB Z1, Z29, Z1; \
+	T4ACTS(c)
+
 // T4SCALES spreads the float16 scales at off of the four rows (AX is the
 // third row) over their lanes in Z2.
 #define T4SCALES(off) \
@@ -799,6 +822,63 @@ v4sum:
 	VZEROUPPER
 	RET
 
+// func dotTail4NF4O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
+//
+// dotTail4Q4_0O8VNNI for NF4/FP4 rows of halves 32-value halves (the
+// arguments of dot4bitRows8O8VNNI, ws holding the halves' scales of these
+// rows), after dot4bitRows8O8VNNI given -rows.
+TEXT ·dotTail4NF4O8VNNI(SB), NOSPLIT, $0-80
+	MOVQ codes+0(FP), SI
+	MOVQ halves+16(FP), R11
+	MOVQ R11, R8
+	ANDQ $7, R8     // tail halves
+	MOVQ R11, R14
+	SHLQ $2, R14    // scale bytes a row
+	MOVQ ws+48(FP), R12
+	MOVQ R11, AX
+	SUBQ R8, AX     // the first tail half
+	LEAQ (R12)(AX*4), R12
+	SHLQ $4, AX
+	ADDQ AX, SI
+	SHLQ $4, R11    // code bytes a row
+	MOVQ tab+56(FP), AX
+	VMOVDQU64 (AX), Z29
+	MOVQ out+64(FP), BX
+	MOVQ stride+72(FP), R13
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	MOVL $0x0f0f0f0f, DX
+	VPBROADCASTD DX, Z15
+	LEAQ h8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z13
+	LEAQ t4perm<>(SB), AX
+	VMOVDQU64 (AX), Z12
+	MOVQ rows+8(FP), CX
+
+w4quad:
+	G8CLEAR
+	T4BLKNF(0)
+	CMPQ R8, $1
+	JEQ  w4sum
+	T4BLKNF(1)
+	CMPQ R8, $2
+	JEQ  w4sum
+	T4BLKNF(2)
+	CMPQ R8, $3
+	JEQ  w4sum
+	T4BLKNF(3)
+
+w4sum:
+	T4STORE
+	ADDQ $16, BX
+	LEAQ (SI)(R11*4), SI
+	LEAQ (R12)(R14*4), R12
+	SUBQ $4, CX
+	JNZ  w4quad
+	VZEROUPPER
+	RET
+
 // The eight-activation NF4/FP4 prefill kernel: a group of eight 32-value
 // halves is 128 contiguous code bytes, two loads; high nibbles (even
 // values) and low nibbles (odd values) are looked up in the int8 table and
@@ -837,6 +917,17 @@ GLOBL nf4masks<>(SB), RODATA|NOPTR, $40
 
 // func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
 TEXT ·dot4bitRows8O8VNNI(SB), NOSPLIT, $0-80
+	// A negative rows skips each row's last one to four halves (R8 = 1),
+	// for dotTail4NF4O8VNNI.
+	XORQ R8, R8
+	MOVQ rows+8(FP), AX
+	TESTQ AX, AX
+	JGE  n8pos
+	NEGQ AX
+	MOVQ AX, rows+8(FP)
+	MOVQ $1, R8
+
+n8pos:
 	MOVQ codes+0(FP), SI
 	MOVQ ws+48(FP), R11
 	MOVQ tab+56(FP), R12
@@ -877,6 +968,8 @@ n8tail:
 	// exactly nothing. Up to four take the two-run form.
 	TESTQ CX, CX
 	JZ   n8store
+	TESTQ R8, R8
+	JNZ  n8next
 	CMPQ CX, $4
 	JGT  n8tail8
 	LEAQ nf4masks<>(SB), AX
