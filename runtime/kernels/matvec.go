@@ -117,24 +117,34 @@ func (e Exec) MatMul(out, x, w []float32, n, rows, cols int) error {
 		})
 		return nil
 	}
+	// The tile's weight rows stay in cache while the input rows stream
+	// past them: with AVX-512 four at a time through the 4×4 tile, each
+	// sum MatVec's (rowTile4), so that a long prompt's logits are those of
+	// feeding it token by token, as llama2.c does; otherwise two at a time
+	// through the 4×2 AVX2 tile. (Training with AVX-512 multiplies through
+	// TrainMatMul; without it, through this 4×2 tile, whose order the
+	// PyTorch comparisons of runtime/train were tuned on.)
+	step := 2
+	if avx512 {
+		step = 4
+	}
 	e.parallelRows(rows, tile, n*cols, func(lo, hi int) {
-		// The tile's weight rows stay in cache while the input rows stream
-		// past them, two at a time through the 4×2 register tile. (The
-		// 4×4 AVX-512 tile is kept to small batches: in training its other
-		// summation order moved the PyTorch comparison of
-		// runtime/train's TestMatchesPyTorch past its bound.)
 		for t0 := lo; t0 < hi; t0 += tile {
 			t1 := min(t0+tile, hi)
-			for b := 0; b < n; b += 2 {
-				nb := min(2, n-b)
+			for b := 0; b < n; b += step {
+				nb := min(step, n-b)
 				xb := x[b*cols : (b+nb)*cols]
 				r := t0
 				for ; r+4 <= t1; r += 4 {
-					rowTile4(asm, false, out[b*rows:], w[r*cols:(r+4)*cols], xb, nb, rows, cols, r, nil)
+					rowTile4(asm, avx512, out[b*rows:], w[r*cols:(r+4)*cols], xb, nb, rows, cols, r, nil)
 				}
 				for ; r < t1; r++ {
 					for i := 0; i < nb; i++ {
-						out[(b+i)*rows+r] = dotWith(asm, w[r*cols:(r+1)*cols], xb[i*cols:(i+1)*cols])
+						if avx512 && cols > 0 {
+							dotRowsSeq(true, out[(b+i)*rows+r:(b+i)*rows+r+1], w[r*cols:(r+1)*cols], xb[i*cols:(i+1)*cols], cols)
+						} else {
+							out[(b+i)*rows+r] = dotWith(asm, w[r*cols:(r+1)*cols], xb[i*cols:(i+1)*cols])
+						}
 					}
 				}
 			}

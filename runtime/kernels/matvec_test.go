@@ -149,26 +149,25 @@ func TestMatMulAgreesWithMatVec(t *testing.T) {
 	}
 }
 
-// TestSmallBatchIsMatVec checks that with AVX-512 a small batch (a
-// server's decode step, a short prompt) gives every input row MatVec's
-// bits, so that batching never changes a sequence's logits: with and
-// without a tail past 16 columns, a remainder of inputs past the 4×4
-// tiles and of rows past the four-row groups, on one and two threads.
-func TestSmallBatchIsMatVec(t *testing.T) {
+// TestBatchIsMatVec checks that with AVX-512 a batch (a server's decode
+// step, a prompt) gives every input row MatVec's bits, so that batching
+// never changes a sequence's logits and a prompt's are those of feeding it
+// token by token: small batches and ones past smallBatchFloats (the tiled
+// loop, also with a tile of 5 rows), with and without a tail past 16
+// columns, a remainder of inputs past the 4×4 tiles and of rows past the
+// four-row groups, on one and two threads.
+func TestBatchIsMatVec(t *testing.T) {
 	if !useAVX512 {
-		t.Skip("no AVX-512 on this machine: small batches run the 4×2 AVX2 tile, whose order is its own")
+		t.Skip("no AVX-512 on this machine: batches run the 4×2 AVX2 tile, whose order is its own")
 	}
-	for _, sh := range [][3]int{{8, 38, 288}, {5, 37, 288}, {3, 40, 172}, {7, 9, 64}, {2, 30, 768}, {6, 13, 20}} {
+	for _, sh := range [][3]int{{8, 38, 288}, {5, 37, 288}, {3, 40, 172}, {7, 9, 64}, {2, 30, 768}, {6, 13, 20}, {34, 38, 288}, {23, 21, 300}, {40, 37, 200}} {
 		n, rows, cols := sh[0], sh[1], sh[2]
-		if n*cols > smallBatchFloats {
-			t.Fatalf("%v is not a small batch", sh)
-		}
 		w := randVec(11, rows*cols, 1)
 		x := randVec(12, n*cols, 1)
 		for i := range w {
 			w[i] *= float32(math.Pow(2, float64(i%19-9)))
 		}
-		for _, e := range []Exec{{}, {Threads: 2}} {
+		for _, e := range []Exec{{}, {Threads: 2}, {TileRows: 5}} {
 			out := make([]float32, n*rows)
 			if err := e.MatMul(out, x, w, n, rows, cols); err != nil {
 				t.Fatal(err)
