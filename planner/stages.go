@@ -852,7 +852,7 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 	}
 	t.Assumption = fmt.Sprintf("%d concurrent sequences at about position %d (the middle of a max_tokens = %d reply after a short prompt), "+
 		"from whisperc's CPU server steps measured on this machine (%d threads): one pass over the weights advancing %s sequences, "+
-		"each then sampled at temperature 1, with the growth per position of a single decode step; prefill is one chunk of %d tokens",
+		"each then sampled at temperature 1 and handed to a waiting handler, with the growth per position of a single decode step; prefill is one chunk of %d tokens",
 		full.Batch, pos, s.MaxTokens, b.dev.CPU.Threads, strings.Join(sizes, ", "), chunk)
 	if m.PrefillTokens < chunk {
 		t.Assumption += fmt.Sprintf(", measured on %d tokens and extrapolated", m.PrefillTokens)

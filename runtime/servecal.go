@@ -23,14 +23,14 @@ import (
 
 // serveVersion changes when measureServe measures differently, so that
 // cached serving steps of an older whisperc are measured again.
-const serveVersion = 1
+const serveVersion = 4
 
 // ServePrefillWork bounds the prompt chunk measureServe prefills: its
-// tokens times the parameters of the measured model's layers. 2^30 is a
-// 256-token chunk of the 15M shape's three layers, about a tenth of a
+// tokens times the parameters of the measured model's layers. 2^31 is a
+// 256-token chunk of the 15M shape's six layers, about two tenths of a
 // second on this project's machine; a longer chunk of a wider shape is
 // measured on fewer tokens and extrapolated (cost.MeasuredServe).
-const ServePrefillWork int64 = 1 << 30
+const ServePrefillWork int64 = 1 << 31
 
 // ServeBatches returns the batch sizes whose decode step MeasureServe
 // times for a server of maxBatch slots: 1, then doubling, and maxBatch
@@ -53,7 +53,8 @@ func ServeBatches(maxBatch int) []int {
 // mode, on this machine: the batched decode step (engine.ForwardBatch
 // advancing b sequences by one token each, at positions 8 to 55, each
 // sequence's next token then sampled at temperature 1, the server's
-// default, spread over the threads as the scheduler spreads them) for
+// default, spread over the threads as the scheduler spreads them, and
+// handed to a goroutine waiting for it as a request's handler waits) for
 // each batch size of ServeBatches(maxBatch), and the prefill of one
 // prompt chunk of up to chunk tokens (one ForwardBatch call, as the
 // scheduler prefills). Like Measure, it times random models of one and of
@@ -83,6 +84,13 @@ func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format
 	if err != nil {
 		return cost.MeasuredServe{}, err
 	}
+	if whole := c; stepFileBytes(whole) <= budget {
+		// The whole model fits: it is measured with all its layers, so
+		// that nothing is extrapolated (from one and three layers, a
+		// six-layer step is 2.5 times the three-layer model's minus 1.5
+		// times the one-layer's, and their noise grows with it).
+		p = whole
+	}
 	tokens := prefillTokens(c, p, chunk)
 	p.MaxSeq = max(64, tokens)
 	batches := ServeBatches(maxBatch)
@@ -94,6 +102,7 @@ func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format
 		if m, err = s.measureServe(ctx, p, batches, tokens, format, headFormat, mode); err != nil {
 			return cost.MeasuredServe{}, err
 		}
+		m.Layers = p.Layers
 		s.rememberServe(key, m)
 	}
 	if p.Dim != c.Dim || p.HiddenDim != c.HiddenDim || p.Vocab != c.Vocab || p.Heads != c.Heads {
@@ -228,6 +237,49 @@ func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batc
 			st[i].toks = append(st[i].toks, 1+j%(big.Vocab-1))
 		}
 	}
+	// The server bounds the collector's heap growth once its model and
+	// caches are ready (stage_serve.go), so that a step's garbage is
+	// collected every few MiB; under compile = none every pass builds
+	// its graph anew, and on this project's 2-vCPU VM the bound made the
+	// 15M shape's single-sequence pass about 1.5× slower than an
+	// unbounded heap's. The steps are measured under the same bound.
+	defer boundHeap(cost.DecodeHeapHeadroom)()
+	// Each sequence has a goroutine waiting for its text, as each request
+	// has its handler (Server.next): the scheduler hands every sampled
+	// token's text to it and wakes it, and it runs while the next pass
+	// does.
+	type waiter struct {
+		mu      sync.Mutex
+		pending []byte
+		notify  chan struct{}
+	}
+	waiters := make([]*waiter, maxB)
+	for j := range waiters {
+		w := &waiter{notify: make(chan struct{}, 1)}
+		waiters[j] = w
+		go func() {
+			for range w.notify {
+				w.mu.Lock()
+				w.pending = w.pending[:0]
+				w.mu.Unlock()
+			}
+		}()
+	}
+	defer func() {
+		for _, w := range waiters {
+			close(w.notify)
+		}
+	}()
+	hand := func(j int) {
+		w := waiters[j]
+		w.mu.Lock()
+		w.pending = append(w.pending, " token"...)
+		w.mu.Unlock()
+		select {
+		case w.notify <- struct{}{}:
+		default:
+		}
+	}
 	parts := make([]engine.Seq, 0, maxB)
 	// pass runs one ForwardBatch of engine i and samples every sequence
 	// that got logits, as the scheduler's stepOnce and sampleAll do.
@@ -245,6 +297,9 @@ func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batc
 			return err
 		}
 		sampleSeqs(len(parts), threads, func(j int) { st[i].toks[j] = st[i].smp[j].Sample(st[i].logits[j]) })
+		for j := range parts {
+			hand(j)
+		}
 		return nil
 	}
 	record := func(got settled) {

@@ -34,8 +34,8 @@ func TestMeasureServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Batches) != 3 || m.Batches[0].Sequences != 1 || m.Batches[2].Sequences != 4 || m.PrefillTokens != 96 || m.Scaled || m.Rounds < 8 {
-		t.Errorf("measured %+v; want batches 1, 2, 4, a prefill of the 96-position context, at least two rounds each", m)
+	if len(m.Batches) != 3 || m.Batches[0].Sequences != 1 || m.Batches[2].Sequences != 4 || m.PrefillTokens != 96 || m.Scaled || m.Rounds < 8 || m.Layers != 5 {
+		t.Errorf("measured %+v; want batches 1, 2, 4, a prefill of the 96-position context, at least two rounds each, on all 5 layers", m)
 	}
 	for _, b := range m.Batches {
 		if b.Layer < 0 || b.Head < 0 || !(b.Layer+b.Head > 0) {

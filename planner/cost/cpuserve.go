@@ -23,6 +23,10 @@ type MeasuredServe struct {
 	// the largest relative spread between one measurement's rounds.
 	Rounds int     `json:"rounds"`
 	Spread float64 `json:"spread"`
+	// Layers is how many layers the measured models had at most: the
+	// served model's own count when its file fits the calibration's
+	// budget, else three.
+	Layers int `json:"layers"`
 	// Scaled is set when the shape was too wide to measure within the
 	// calibration's budget and was measured on a narrower one (same head
 	// size), its times scaled by the weights' bytes.
@@ -66,7 +70,8 @@ func (m MeasuredServe) batchStep(b int) (layer, head float64) {
 // memory; once per step, since a batched step streams the weights once
 // for all its sequences), plus each sequence's attention over its longer
 // context at the measured growth per position (StepPositionSeconds, from
-// the single-sequence decode step), plus the rest.
+// the single-sequence decode step), plus the rest. A step measured on all
+// the model's layers (MeasuredServe.Layers) needs no correction.
 func (w *Workload) ServeStep(r *CPURates, m MeasuredServe, b int, pos int) float64 {
 	if len(m.Batches) == 0 {
 		return 0
@@ -80,7 +85,7 @@ func (w *Workload) ServeStep(r *CPURates, m MeasuredServe, b int, pos int) float
 	kw.Batch = b
 	kv := float64(kw.KVCacheBytes(pos))
 	kw.StepLayerSeconds = layer
-	if r != nil {
+	if r != nil && m.Layers < w.Arch.Layers {
 		layer = kw.stepLayer(r, total, kv)
 	}
 	grow := float64(b) * w.StepPositionSeconds * (float64(pos) - StepPosition)

@@ -61,6 +61,11 @@ func TestServeStepCaches(t *testing.T) {
 	}
 	s1, s8 := w.ServeStep(slow, m, 1, StepPosition), w.ServeStep(slow, m, 8, StepPosition)
 	d1, d8 := s1-w.ServeStep(nil, m, 1, StepPosition), s8-w.ServeStep(nil, m, 8, StepPosition)
+	whole := m
+	whole.Layers = 6
+	if got, want := whole.Layers, serveShape.Layers; w.ServeStep(slow, whole, 8, StepPosition) != w.ServeStep(nil, whole, 8, StepPosition) || got != want {
+		t.Errorf("a step measured on all %d layers was corrected for the caches", want)
+	}
 	// Eight sequences' KV caches make the working set a little larger.
 	if !(d1 > 0) || d8 < d1 || d8 > 1.5*d1 {
 		t.Errorf("the caches' correction is %.3g s at batch 1 and %.3g s at batch 8; want it positive and about once per step", d1, d8)
