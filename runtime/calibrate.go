@@ -384,6 +384,11 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 	if s.onPool != nil {
 		s.onPool(pool)
 	}
+	// A run generates under the heap bound that stage_generate.go sets
+	// once its model is loaded, and the steps are measured under it too:
+	// the collector's pace is part of a run's step (the serve calibration
+	// found the bound costing a compile = none pass 1.5×).
+	defer boundHeap(cost.DecodeHeapHeadroom)()
 	forward := func(i int, toks []int) ([]float32, error) {
 		s.work.Add(int64(len(toks)) * params[i])
 		return engines[i].Forward(ctx, toks)

@@ -29,7 +29,7 @@ const StepBudget int64 = 256 << 20
 
 // stepVersion changes when measureStep measures differently, so that
 // cached steps of an older whisperc are measured again.
-const stepVersion = 3
+const stepVersion = 4
 
 // Step is one measured decode step: the seconds of one transformer
 // layer and of the rest (embedding lookup, final norm, classifier,
