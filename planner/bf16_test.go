@@ -165,3 +165,36 @@ func TestCPUTrainAutoAttention(t *testing.T) {
 		t.Errorf("training with eager: %s, want eager as asked", a)
 	}
 }
+
+// TestCPUCompileEffects: on the CPU the compile decision says what the
+// runtime does with the mode: training builds its graph once whatever the
+// mode, generation and serving under none build every pass's graph anew.
+func TestCPUCompileEffects(t *testing.T) {
+	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
+	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20}
+	src := base7b + "finetune ft {\n model = base\n data = d\n method = lora\n compile = reduce_overhead\n}\n" +
+		"generate g {\n model = ft\n prompt = \"hi\"\n max_tokens = 8\n compile = none\n}\n" +
+		"serve s {\n model = ft\n}\n"
+	p, ds := Build(check(t, map[string]string{"main.whisper": src}, "main.whisper"), cpu, Options{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	for id, want := range map[string]string{"train.ft": "training graph once", "generate.g": "anew", "serve.s": "anew"} {
+		st := p.Stage(id)
+		if st == nil {
+			t.Fatalf("no stage %s", id)
+		}
+		found := false
+		for _, d := range st.Decisions {
+			if d.What == "compile" {
+				found = true
+				if !strings.Contains(d.Effect, want) {
+					t.Errorf("%s: compile %s: %q, want it to say %q", id, d.Choice, d.Effect, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no compile decision", id)
+		}
+	}
+}

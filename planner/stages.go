@@ -596,8 +596,17 @@ func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler
 	case compiler.CompileDefault:
 		d.Effect = "operator fusion; dynamic shapes allowed"
 	}
-	if !b.target.Profile.GPU && mode != compiler.CompileNone && mode != compiler.CompileInvalid {
-		d.Effect = "the CPU runtime builds one fused graph per shape"
+	if !b.target.Profile.GPU {
+		if st.Kind == StageTrain {
+			d.Effect = "the CPU runtime builds the training graph once, for the whole run, whatever the mode"
+		} else if mode == compiler.CompileNone {
+			// Measured by the serve calibration on the 2-vCPU EPYC VM,
+			// loaded: a 15M pass of one sequence took 4.2–4.4 ms under
+			// none and 1.8 ms under default.
+			d.Effect = "the CPU runtime builds every forward pass's graph anew; compile = default builds one per shape and reuses it (costs milliseconds, not minutes, on the CPU), about 2× faster a decode pass of the 15M shape"
+		} else {
+			d.Effect = "the CPU runtime builds one fused graph per shape"
+		}
 	}
 	st.Decisions = append(st.Decisions, d)
 	return mode
