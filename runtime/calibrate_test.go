@@ -63,7 +63,7 @@ func TestDecodeStep(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	c := arch.Config{Name: "step", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true}
-	for _, f := range []cost.DType{cost.FP32, cost.Q8_0, cost.NF4, cost.FP4} {
+	for _, f := range []cost.DType{cost.FP32, cost.Q8_0, cost.NF4, cost.FP4, cost.BF16} {
 		layer, head, pos, err := DecodeStep(context.Background(), c, f, cost.FP32, compiler.CompileDefault, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -79,8 +79,8 @@ func TestDecodeStep(t *testing.T) {
 	if _, _, pos, err := DecodeStep(context.Background(), short, cost.FP32, cost.FP32, compiler.CompileDefault, 1); err != nil || pos != 0 {
 		t.Errorf("a 64-position shape: %v, %.3g s a position, want none measured", err, pos)
 	}
-	if _, _, _, err := DecodeStep(context.Background(), c, cost.BF16, cost.FP32, compiler.CompileDefault, 1); err == nil {
-		t.Error("bf16 has no CPU kernel, yet its step was measured")
+	if _, _, _, err := DecodeStep(context.Background(), c, cost.FP16, cost.FP32, compiler.CompileDefault, 1); err == nil {
+		t.Error("fp16 has no CPU kernel, yet its step was measured")
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the step model's temporary files are left behind: %v", left)

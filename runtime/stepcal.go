@@ -144,7 +144,7 @@ func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, hea
 	}
 	for _, f := range []cost.DType{format, headFormat} {
 		switch f {
-		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
+		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32, cost.BF16:
 		default:
 			return cost.MeasuredStep{}, fmt.Errorf("format %s has no CPU kernel", f)
 		}
