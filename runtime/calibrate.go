@@ -360,15 +360,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		small.Layers = layers
 		ws.Config = small
 		params[i] = stepParams(small)
-		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: threads, Context: big.MaxSeq,
-			Pool: pool, Weights: map[string]engine.Weight{}}
-		for _, n := range engine.LinearNames(small) {
-			f := format
-			if n == "output.weight" {
-				f = headFormat
-			}
-			opts.Weights[n] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
-		}
+		opts := stepEngineOptions(small, format, headFormat, mode, threads, big.MaxSeq, pool)
 		if mode == compiler.CompileMaxAutotune {
 			dir, err := os.MkdirTemp(s.TempDir, "whisperc-step")
 			if err != nil {
@@ -532,4 +524,21 @@ func (s *StepCalibrator) mappedRandom(c arch.Config, seed uint64) (*weights.Set,
 		return nil, fmt.Errorf("the step model reads back as %+v, not %+v", ws.Config, c)
 	}
 	return ws, nil
+}
+
+// stepEngineOptions are the options of an engine whose steps are
+// measured: eager attention over a KV cache of c's context, the linear
+// layers in format and the classifier in headFormat (4-bit formats with
+// double quantisation, as a quantize block's default), on pool.
+func stepEngineOptions(c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads, context int, pool *kernels.Pool) engine.Options {
+	opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: threads, Context: context,
+		Pool: pool, Weights: map[string]engine.Weight{}}
+	for _, n := range engine.LinearNames(c) {
+		f := format
+		if n == "output.weight" {
+			f = headFormat
+		}
+		opts.Weights[n] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
+	}
+	return opts
 }

@@ -69,12 +69,8 @@ func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format
 	if maxBatch < 1 || chunk < 1 {
 		return cost.MeasuredServe{}, fmt.Errorf("a server of %d slots and prompt chunks of %d tokens cannot be measured", maxBatch, chunk)
 	}
-	for _, f := range []cost.DType{format, headFormat} {
-		switch f {
-		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32:
-		default:
-			return cost.MeasuredServe{}, fmt.Errorf("format %s has no CPU kernel", f)
-		}
+	if err := checkStepFormats(format, headFormat); err != nil {
+		return cost.MeasuredServe{}, err
 	}
 	budget := s.Budget
 	if budget <= 0 {
@@ -204,15 +200,7 @@ func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batc
 		small.Layers = layers
 		ws.Config = small
 		params[i] = stepParams(small)
-		opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: threads, Context: big.MaxSeq,
-			Pool: pool, Weights: map[string]engine.Weight{}}
-		for _, n := range engine.LinearNames(small) {
-			f := format
-			if n == "output.weight" {
-				f = headFormat
-			}
-			opts.Weights[n] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
-		}
+		opts := stepEngineOptions(small, format, headFormat, mode, threads, big.MaxSeq, pool)
 		if engines[i], err = engine.New(ctx, ws, opts); err != nil {
 			return m, err
 		}

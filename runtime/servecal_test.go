@@ -56,8 +56,8 @@ func TestMeasureServe(t *testing.T) {
 	if err != nil || s2.Work() != 0 || s2.TempBytes() != 0 || !slices.Equal(again.Batches, m.Batches) || again.PrefillLayer != m.PrefillLayer {
 		t.Errorf("the second calibrator measured again (%d token-parameters, %v) or read %+v, not %+v", s2.Work(), err, again, m)
 	}
-	if _, err := s.MeasureServe(context.Background(), c, cost.BF16, cost.FP32, compiler.CompileDefault, 4, 256); err == nil {
-		t.Error("bf16 was measured; want an error: the CPU runtime has no bf16 kernel")
+	if _, err := s.MeasureServe(context.Background(), c, cost.FP16, cost.FP32, compiler.CompileDefault, 4, 256); err == nil {
+		t.Error("fp16 was measured; want an error: the CPU runtime has no fp16 kernel")
 	}
 	if _, err := s.MeasureServe(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault, 0, 256); err == nil {
 		t.Error("a server of no slots was measured")

@@ -142,12 +142,8 @@ func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, hea
 	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
 		return cost.MeasuredStep{}, fmt.Errorf("shape %+v cannot be measured", c)
 	}
-	for _, f := range []cost.DType{format, headFormat} {
-		switch f {
-		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32, cost.BF16:
-		default:
-			return cost.MeasuredStep{}, fmt.Errorf("format %s has no CPU kernel", f)
-		}
+	if err := checkStepFormats(format, headFormat); err != nil {
+		return cost.MeasuredStep{}, err
 	}
 	budget := s.Budget
 	if budget <= 0 {
@@ -386,4 +382,17 @@ func (s *StepCalibrator) remember(key string, st Step) {
 	if err != nil {
 		os.Remove(f.Name())
 	}
+}
+
+// checkStepFormats refuses a weight format the CPU runtime has no kernel
+// for, before a decode or server step of it is measured.
+func checkStepFormats(formats ...cost.DType) error {
+	for _, f := range formats {
+		switch f {
+		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32, cost.BF16:
+		default:
+			return fmt.Errorf("format %s has no CPU kernel", f)
+		}
+	}
+	return nil
 }
