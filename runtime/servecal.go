@@ -63,20 +63,10 @@ func ServeBatches(maxBatch int) []int {
 // the budget is measured on a narrower one and scaled (Step.scale). The
 // result is cached like Measure's.
 func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
-	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
-		return cost.MeasuredServe{}, fmt.Errorf("shape %+v cannot be measured", c)
-	}
 	if maxBatch < 1 || chunk < 1 {
 		return cost.MeasuredServe{}, fmt.Errorf("a server of %d slots and prompt chunks of %d tokens cannot be measured", maxBatch, chunk)
 	}
-	if err := checkStepFormats(format, headFormat); err != nil {
-		return cost.MeasuredServe{}, err
-	}
-	budget := s.Budget
-	if budget <= 0 {
-		budget = StepBudget
-	}
-	p, _, err := stepShape(c, budget)
+	p, _, budget, err := s.measuredShape(c, format, headFormat)
 	if err != nil {
 		return cost.MeasuredServe{}, err
 	}

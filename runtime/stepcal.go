@@ -2,10 +2,7 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -139,17 +136,7 @@ func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, 
 // Measure is DecodeStep with how steady the measurement was: the rounds
 // of steps timed and their spread (Step.Rounds, Step.Spread).
 func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
-	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
-		return cost.MeasuredStep{}, fmt.Errorf("shape %+v cannot be measured", c)
-	}
-	if err := checkStepFormats(format, headFormat); err != nil {
-		return cost.MeasuredStep{}, err
-	}
-	budget := s.Budget
-	if budget <= 0 {
-		budget = StepBudget
-	}
-	p, late, err := stepShape(c, budget)
+	p, late, _, err := s.measuredShape(c, format, headFormat)
 	if err != nil {
 		return cost.MeasuredStep{}, err
 	}
@@ -333,16 +320,8 @@ func (s *StepCalibrator) cached(key string) (Step, bool) {
 // readCache returns the cache file's measurements (none when there is no
 // usable file: a damaged cache only costs measuring again).
 func (s *StepCalibrator) readCache() map[string]Step {
-	if s.CacheDir == "" {
-		return nil
-	}
-	f, err := os.Open(filepath.Join(s.CacheDir, stepCacheFile))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var m map[string]Step
-	if json.NewDecoder(io.LimitReader(f, 4<<20)).Decode(&m) != nil {
+	if !readJSONCache(s.CacheDir, stepCacheFile, &m) {
 		return nil
 	}
 	return m
@@ -366,22 +345,25 @@ func (s *StepCalibrator) remember(key string, st Step) {
 		m = map[string]Step{}
 	}
 	m[key] = st
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return
+	writeJSONCache(s.CacheDir, stepCacheFile, m)
+}
+
+// measuredShape checks that c and its formats can be measured and
+// returns the shape to measure for it, the position of its later steps
+// and the budget that chose them (stepShape).
+func (s *StepCalibrator) measuredShape(c arch.Config, format, headFormat cost.DType) (p arch.Config, late int, budget int64, err error) {
+	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
+		return p, 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
 	}
-	f, err := os.CreateTemp(s.CacheDir, stepCacheFile+".*")
-	if err != nil {
-		return
+	if err := checkStepFormats(format, headFormat); err != nil {
+		return p, 0, 0, err
 	}
-	_, err = f.Write(data)
-	err = errors.Join(err, f.Close())
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(s.CacheDir, stepCacheFile))
+	budget = s.Budget
+	if budget <= 0 {
+		budget = StepBudget
 	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
+	p, late, err = stepShape(c, budget)
+	return p, late, budget, err
 }
 
 // checkStepFormats refuses a weight format the CPU runtime has no kernel
