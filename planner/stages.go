@@ -848,7 +848,7 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 		return t
 	}
 	full.StepLayerSeconds, full.StepHeadSeconds, full.StepPositionSeconds = one.Layer, one.Head, one.Position
-	for _, n := range servedCounts(full.Batch) {
+	for _, n := range cost.ServeBatches(full.Batch) {
 		t.Serving = append(t.Serving, ServeRate{Sequences: n, TokensPerSecond: full.ServeTokensPerSecond(b.dev.CPU, m, n, pos)})
 	}
 	t.TokensPerSecond = t.Serving[len(t.Serving)-1].TokensPerSecond
@@ -873,19 +873,6 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 		t.Assumption += fmt.Sprintf("; the machine looked noisy while measuring: rounds spread %.0f%% apart, so these rates are less certain (plan again on a quiet machine)", 100*sp)
 	}
 	return t
-}
-
-// servedCounts returns the numbers of concurrent sequences a server plan
-// predicts: 1, doubling, and maxBatch.
-func servedCounts(maxBatch int) []int {
-	out := []int{1}
-	for n := 2; n < maxBatch; n *= 2 {
-		out = append(out, n)
-	}
-	if maxBatch > 1 {
-		out = append(out, maxBatch)
-	}
-	return out
 }
 
 // kvDecision records the KV cache's cost and what it saves.

@@ -32,21 +32,6 @@ const serveVersion = 4
 // measured on fewer tokens and extrapolated (cost.MeasuredServe).
 const ServePrefillWork int64 = 1 << 31
 
-// ServeBatches returns the batch sizes whose decode step MeasureServe
-// times for a server of maxBatch slots: 1, then doubling, and maxBatch
-// itself; the steps between are interpolated.
-func ServeBatches(maxBatch int) []int {
-	maxBatch = max(maxBatch, 1)
-	out := []int{1}
-	for b := 2; b < maxBatch; b *= 2 {
-		out = append(out, b)
-	}
-	if maxBatch > 1 {
-		out = append(out, maxBatch)
-	}
-	return out
-}
-
 // MeasureServe measures what a server (runtime/serve's scheduler) does
 // with a model of shape c whose blocks' linear weights are stored as
 // format and whose classifier is stored as headFormat, under compile mode
@@ -55,7 +40,7 @@ func ServeBatches(maxBatch int) []int {
 // sequence's next token then sampled at temperature 1, the server's
 // default, spread over the threads as the scheduler spreads them, and
 // handed to a goroutine waiting for it as a request's handler waits) for
-// each batch size of ServeBatches(maxBatch), and the prefill of one
+// each batch size of cost.ServeBatches(maxBatch), and the prefill of one
 // prompt chunk of up to chunk tokens (one ForwardBatch call, as the
 // scheduler prefills). Like Measure, it times random models of one and of
 // up to three layers, stepped in turn, in rounds repeated until two agree,
@@ -79,7 +64,7 @@ func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format
 	}
 	tokens := prefillTokens(c, p, chunk)
 	p.MaxSeq = max(64, tokens)
-	batches := ServeBatches(maxBatch)
+	batches := cost.ServeBatches(maxBatch)
 	key := fmt.Sprintf("serve v%d|%s|%s|%d threads|%s/%s|%s|dim %d hidden %d layers %d heads %d/%d head %d vocab %d tied %t seq %d|batches %v|chunk %d",
 		serveVersion, s.Machine, binaryStamp(), max(s.Threads, 1), format, headFormat, mode,
 		p.Dim, p.HiddenDim, p.Layers, p.Heads, p.KVHeads, p.HeadSize(), p.Vocab, p.Tied, p.MaxSeq, batches, tokens)

@@ -15,8 +15,8 @@ func TestServeBatches(t *testing.T) {
 		n    int
 		want []int
 	}{{1, []int{1}}, {2, []int{1, 2}}, {6, []int{1, 2, 4, 6}}, {8, []int{1, 2, 4, 8}}, {0, []int{1}}} {
-		if got := ServeBatches(c.n); !slices.Equal(got, c.want) {
-			t.Errorf("ServeBatches(%d) = %v, want %v", c.n, got, c.want)
+		if got := cost.ServeBatches(c.n); !slices.Equal(got, c.want) {
+			t.Errorf("cost.ServeBatches(%d) = %v, want %v", c.n, got, c.want)
 		}
 	}
 }

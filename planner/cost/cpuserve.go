@@ -120,3 +120,19 @@ func (w *Workload) ServePrefill(m MeasuredServe, n int) float64 {
 	}
 	return float64(w.Arch.Layers)*layer + m.PrefillHead
 }
+
+// ServeBatches returns the numbers of concurrent sequences whose step a
+// CPU server's calibration measures (runtime.MeasureServe) and its plan
+// predicts, for a server of maxBatch slots: 1, then doubling, and
+// maxBatch itself; the steps between are interpolated.
+func ServeBatches(maxBatch int) []int {
+	maxBatch = max(maxBatch, 1)
+	out := []int{1}
+	for b := 2; b < maxBatch; b *= 2 {
+		out = append(out, b)
+	}
+	if maxBatch > 1 {
+		out = append(out, maxBatch)
+	}
+	return out
+}

@@ -37,17 +37,25 @@ func (o *elemOp) InferShape(ns ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return a.Clone(), nil
 }
 
-func (o *elemOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
-	a, s, err := floats(vs[0])
-	if err != nil {
-		return nil, err
+// operands returns the op's two operands' values, of one length, and
+// the first's shape.
+func (o *elemOp) operands(vs []gorgonia.Value) (a, b []float32, s tensor.Shape, err error) {
+	if a, s, err = floats(vs[0]); err != nil {
+		return nil, nil, nil, err
 	}
-	b, _, err := floats(vs[1])
-	if err != nil {
-		return nil, err
+	if b, _, err = floats(vs[1]); err != nil {
+		return nil, nil, nil, err
 	}
 	if len(b) != len(a) {
-		return nil, fmt.Errorf("engine: %s: %d and %d values", o.name, len(a), len(b))
+		return nil, nil, nil, fmt.Errorf("engine: %s: %d and %d values", o.name, len(a), len(b))
+	}
+	return a, b, s, nil
+}
+
+func (o *elemOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
+	a, b, s, err := o.operands(vs)
+	if err != nil {
+		return nil, err
 	}
 	out := o.output(s...)
 	if o.add {
@@ -86,16 +94,12 @@ func (o *elemOp) into(dst gorgonia.Value, vs ...gorgonia.Value) (gorgonia.Value,
 	if !ok || d.Dtype() != tensor.Float32 || len(vs) != 2 {
 		return o.Do(vs...)
 	}
-	a, s, err := floats(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	b, _, err := floats(vs[1])
+	a, b, s, err := o.operands(vs)
 	if err != nil {
 		return nil, err
 	}
 	out := d.Float32s()
-	if len(b) != len(a) || len(out) != len(a) {
+	if len(out) != len(a) {
 		return o.Do(vs...)
 	}
 	if !d.Shape().Eq(s) {
