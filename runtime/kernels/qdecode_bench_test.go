@@ -51,7 +51,7 @@ func BenchmarkIntDecode(b *testing.B) {
 	for _, c := range []struct {
 		m    Method
 		from string
-	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {NF4, "dram-oddrows"}, {NF4, "l2-oddrows"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}} {
+	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {NF4, "dram-oddrows"}, {NF4, "l2-oddrows"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}, {Q4_K, "l2"}, {Q6_K, "l2"}} {
 		m := c.m
 		var set []*QMatrix
 		if c.from == "l2" {

@@ -849,13 +849,13 @@ func b2i(b bool) int {
 // actK8 quantises x (a multiple of 256 values) as act256 does for the
 // eight-activation Q4_K kernel: per 256-value block, its codes as four runs
 // of 64 in the kernel's order (32-value sub-blocks 0|2, 1|3, 4|6, 5|7),
-// its eight 32-value sums followed by 24 zeros (s16), and its scale
-// repeated 16 times (dxv).
+// its eight 32-value sums (s16), and its scale repeated 20 times (dxv):
+// 16 copies for its own accumulator, four for its lanes of the mins'.
 func actK8(x []float32) *act8 {
 	a := act256(x)
 	nb := len(x) / 256
 	k := actPool.Get().(*act8)
-	k.q, k.s16, k.dxv = grow(k.q, 256*nb), grow(k.s16, 32*nb), grow(k.dxv, 16*nb)
+	k.q, k.s16, k.dxv = grow(k.q, 256*nb), grow(k.s16, 8*nb), grow(k.dxv, 20*nb)
 	k.d, k.bias, k.s32 = k.d[:0], k.bias[:0], k.s32[:0] // a pooled buffer's
 	for b := 0; b < nb; b++ {
 		src, dst := a.q[256*b:256*b+256], k.q[256*b:256*b+256]
@@ -864,10 +864,9 @@ func actK8(x []float32) *act8 {
 			copy(dst[64*r:64*r+32], src[s0:s0+32])
 			copy(dst[64*r+32:64*r+64], src[s0+64:s0+96])
 		}
-		copy(k.s16[32*b:32*b+8], a.s32[8*b:8*b+8])
-		clear(k.s16[32*b+8 : 32*b+32])
-		for l := 0; l < 16; l++ {
-			k.dxv[16*b+l] = a.d[b]
+		copy(k.s16[8*b:8*b+8], a.s32[8*b:8*b+8])
+		for l := 0; l < 20; l++ {
+			k.dxv[20*b+l] = a.d[b]
 		}
 	}
 	actPool.Put(a)
@@ -877,21 +876,24 @@ func actK8(x []float32) *act8 {
 // interleaveK8 interleaves up to eight activations quantised by actK8
 // into g (its slices resliced or reallocated), padding to eight with zero
 // ones: per 256-value block, each activation's 256 codes in turn (q),
-// each one's 32 words of sums (s16) and each one's 16 scales (dxv).
+// each one's eight sums in turn (s16), and each one's 16 broadcast scales
+// in turn followed by each one's four spread ones in turn (dxv).
 func interleaveK8(g *act8, acts []*act8) {
 	nb := len(acts[0].q) / 256
-	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 256*nb), grow(g.dxv, 128*nb)
+	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 64*nb), grow(g.dxv, 160*nb)
 	g.d, g.bias, g.s32 = g.d[:0], g.bias[:0], g.s32[:0]
 	m := len(acts)
 	for j := 0; j < nb; j++ {
 		for i, a := range acts {
 			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
-			copy(g.s16[256*j+32*i:256*j+32*(i+1)], a.s16[32*j:32*(j+1)])
-			copy(g.dxv[128*j+16*i:128*j+16*(i+1)], a.dxv[16*j:16*(j+1)])
+			copy(g.s16[64*j+8*i:64*j+8*(i+1)], a.s16[8*j:8*(j+1)])
+			copy(g.dxv[160*j+16*i:160*j+16*(i+1)], a.dxv[20*j:20*j+16])
+			copy(g.dxv[160*j+128+4*i:160*j+128+4*(i+1)], a.dxv[20*j+16:20*(j+1)])
 		}
 		clear(g.q[2048*j+256*m : 2048*(j+1)])
-		clear(g.s16[256*j+32*m : 256*(j+1)])
-		clear(g.dxv[128*j+16*m : 128*(j+1)])
+		clear(g.s16[64*j+8*m : 64*(j+1)])
+		clear(g.dxv[160*j+16*m : 160*j+128])
+		clear(g.dxv[160*j+128+4*m : 160*(j+1)])
 	}
 }
 

@@ -1197,12 +1197,18 @@ s8store:
 // The eight-activation Q4_K prefill kernel. A block_q4_K record's 128 code
 // bytes are two loads; their low and high nibbles are four registers of
 // two 32-value sub-blocks each (sub-blocks 0|2, 1|3, 4|6 and 5|7), and the
-// activation (act256, repacked by packK8 in the same order) meets them by
+// activation (act256, repacked by actK8 in the same order) meets them by
 // VPMADDUBSW; VPMADDWD/VPDPWSSD then weight each pair of products with its
 // sub-block's 6-bit scale, spread over the words by VPERMW, so that one
-// conversion per activation and block serves 256 codes. The mins meet the
-// activation's 32-value sums by one VPMADDWD. Per activation and block:
-// acc += xd·(d·Σ sc·(q·x) − dmin·Σ m·S).
+// conversion per activation and block serves 256 codes. The mins are done
+// once per block for all eight activations, outside the per-activation
+// work: the block's eight mins, repeated over the four 128-bit lanes, meet
+// the activations' 32-value sums (eight words each, four activations to a
+// register) by two VPMADDWDs, and the two products, times dmin and each
+// activation's scale spread over its four lanes, are subtracted from two
+// accumulators that are folded into the eight activations' accumulators,
+// four lanes each, before the row's sums are reduced. Per activation and
+// block: acc += xd·d·Σ sc·(q·x), and the mins' accumulator −= xd·dmin·Σ m·S.
 
 // k8words spreads sub-block scales over the 32 words of a register: words
 // 0-15 get scale a and 16-31 scale b, for (a, b) = (0, 2), (1, 3), (4, 6)
@@ -1243,9 +1249,8 @@ GLOBL k8words<>(SB), RODATA|NOPTR, $256
 
 // K8ACT adds activation i's share of the block whose codes are in Z0
 // (sub-blocks 0|2), Z12 (1|3), Z1 (4|6) and Z13 (5|7), spread scales in
-// Z2-Z5, mins as words in Z6, d and dmin broadcast in Z28 and Z29, to acc:
-// its 256 codes at 256i(DI), 32-value sums (eight words, then zeros) at
-// 64i(R9), broadcast scale at 64i(R10).
+// Z2-Z5 and d broadcast in Z28, to acc: its 256 codes at 256i(DI) and its
+// broadcast scale at 64i(R10).
 #define K8ACT(i, acc, ta, tb) \
 	VPMADDUBSW (256*i)(DI), Z0, ta; \
 	VPMADDWD Z2, ta, tb; \
@@ -1257,12 +1262,16 @@ GLOBL k8words<>(SB), RODATA|NOPTR, $256
 	VPDPWSSD Z5, ta, tb; \
 	VCVTDQ2PS tb, tb; \
 	VMULPS Z28, tb, tb; \
-	VPMADDWD (64*i)(R9), Z6, ta; \
-	VCVTDQ2PS ta, ta; \
-	VFNMADD231PS Z29, ta, tb; \
 	VFMADD231PS (64*i)(R10), tb, acc
 
 // func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+//
+// Per block, the activations' codes at DI (2048 bytes), their 32-value
+// sums at R9 (eight words each, activation a at word 8a: 128 bytes), and
+// their scales at R10: 16 copies of each one's (64 bytes each), then four
+// copies of each one's (16 bytes each), 640 bytes in all. The mins'
+// accumulators are Z29 (activations 0-3, four lanes each) and Z31 (4-7);
+// K1-K4 select lanes 0-3, 4-7, 8-11 and 12-15.
 TEXT ·dotRows8Q4KVNNI(SB), NOSPLIT, $0-64
 	MOVQ data+0(FP), SI
 	MOVQ out+48(FP), BX
@@ -1270,6 +1279,14 @@ TEXT ·dotRows8Q4KVNNI(SB), NOSPLIT, $0-64
 	MOVL $0x0f0f0f0f, DX
 	VMOVD DX, X15
 	VPBROADCASTD X15, Z15
+	MOVL $0x000f, AX
+	KMOVW AX, K1
+	MOVL $0x00f0, AX
+	KMOVW AX, K2
+	MOVL $0x0f00, AX
+	KMOVW AX, K3
+	MOVL $0xf000, AX
+	KMOVW AX, K4
 
 k8row:
 	MOVQ nblocks+16(FP), CX
@@ -1282,6 +1299,8 @@ k8row:
 	VMOVDQU64 128(AX), Z26
 	VMOVDQU64 192(AX), Z27
 	G8CLEAR
+	VXORPS Z29, Z29, Z29
+	VXORPS Z31, Z31, Z31
 
 k8block:
 	MOVL 4(SI), AX
@@ -1311,14 +1330,24 @@ k8block:
 	VPERMW Z14, Z25, Z3
 	VPERMW Z14, Z26, Z4
 	VPERMW Z14, Z27, Z5
+	// The mins, for the eight activations at once.
+	VSHUFI64X2 $0, Z6, Z6, Z6
+	VPMADDWD (R9), Z6, Z7
+	VPMADDWD 64(R9), Z6, Z8
+	VCVTDQ2PS Z7, Z7
+	VCVTDQ2PS Z8, Z8
+	MOVWLZX 2(SI), AX
+	VMOVD AX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS X9, Z9
+	VMULPS 512(R10), Z9, Z10
+	VMULPS 576(R10), Z9, Z9
+	VFNMADD231PS Z10, Z7, Z29
+	VFNMADD231PS Z9, Z8, Z31
 	MOVWLZX (SI), AX
 	VMOVD AX, X7
 	VCVTPH2PS X7, X7
 	VBROADCASTSS X7, Z28
-	MOVWLZX 2(SI), AX
-	VMOVD AX, X7
-	VCVTPH2PS X7, X7
-	VBROADCASTSS X7, Z29
 	VMOVDQU64 16(SI), Z0
 	VMOVDQU64 80(SI), Z1
 	VPSRLW $4, Z0, Z12
@@ -1330,18 +1359,26 @@ k8block:
 	K8ACT(0, Z16, Z7, Z8)
 	K8ACT(1, Z17, Z9, Z10)
 	K8ACT(2, Z18, Z11, Z14)
-	K8ACT(3, Z19, Z30, Z31)
+	K8ACT(3, Z19, Z30, Z6)
 	K8ACT(4, Z20, Z7, Z8)
 	K8ACT(5, Z21, Z9, Z10)
 	K8ACT(6, Z22, Z11, Z14)
-	K8ACT(7, Z23, Z30, Z31)
+	K8ACT(7, Z23, Z30, Z6)
 	ADDQ $144, SI
 	ADDQ $2048, DI
-	ADDQ $512, R9
-	ADDQ $512, R10
+	ADDQ $128, R9
+	ADDQ $640, R10
 	DECQ CX
 	JNZ  k8block
 
+	VADDPS Z29, Z16, K1, Z16
+	VADDPS Z29, Z17, K2, Z17
+	VADDPS Z29, Z18, K3, Z18
+	VADDPS Z29, Z19, K4, Z19
+	VADDPS Z31, Z20, K1, Z20
+	VADDPS Z31, Z21, K2, Z21
+	VADDPS Z31, Z22, K3, Z22
+	VADDPS Z31, Z23, K4, Z23
 	G8STORE
 	DECQ rows+8(FP)
 	JNZ  k8row
