@@ -245,6 +245,13 @@ func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32
 //go:noescape
 func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
 
+// dotRows8Q6KVNNI is dotRows8Q4KVNNI for block_q6_K rows, with eight
+// activations quantised by act256 and interleaved by interleaveQ6K8
+// (codes xq, broadcast block scales xs, 16-value sums s).
+//
+//go:noescape
+func dotRows8Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+
 // dot4bitRows8O8VNNI is dotRows8Q8_0O8VNNI for NF4/FP4 rows of halves
 // 32-value halves (16 code bytes each, high nibble first, rows consecutive
 // from codes) with activations quantised by act32g8 in even-odd order

@@ -128,7 +128,7 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 // with 110M's feed-forward matrix (2048×768) and 15M's (768×288), the
 // eight-activation kernels (g8) against the four-activation ones side by
 // side: pairs is the pair-at-a-time four-activation form, g4 the
-// four-block one (Q4_0 and NF4; Q8_0, Q5_0 and Q4_K have none and run
+// four-block one (Q4_0 and NF4; Q8_0, Q5_0, Q4_K and Q6_K have none and run
 // pairs), g4vbmi its VBMI form; g8-onerowtail is the g8 of Q8_0, Q4_0,
 // Q5_0 or NF4 with each row's last blocks (15M's ninth) taken row by row,
 // not four rows at a time (the dotTail4*O8VNNI kernels).
@@ -141,8 +141,8 @@ func BenchmarkIntPrefill(b *testing.B) {
 		rows, cols := shape[0], shape[1]
 		x := randVec(2, n*cols, 1)
 		out := make([]float32, n*rows)
-		for _, m := range []Method{Q4_0, Q8_0, Q5_0, Q4_K, NF4} {
-			if m == Q4_K && cols%256 != 0 {
+		for _, m := range []Method{Q4_0, Q8_0, Q5_0, Q4_K, Q6_K, NF4} {
+			if (m == Q4_K || m == Q6_K) && cols%256 != 0 {
 				continue
 			}
 			q := decodeSet(b, m, rows, cols, 0)[0]
@@ -150,7 +150,7 @@ func BenchmarkIntPrefill(b *testing.B) {
 				name                        string
 				noG4, noVBMI, noG8, noTail4 bool
 			}{{"pairs", true, true, true, false}, {"g4", false, true, true, false}, {"g4vbmi", false, false, true, false}, {"g8-onerowtail", false, false, false, true}, {"g8", false, false, false, false}} {
-				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && (m == Q8_0 || m == Q5_0 || m == Q4_K) {
+				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && (m == Q8_0 || m == Q5_0 || m == Q4_K || m == Q6_K) {
 					continue // no such kernel
 				}
 				if v.noTail4 && (m != Q4_0 && m != Q8_0 && m != Q5_0 && m != NF4 || (cols/32)%8 == 0 || (cols/32)%8 > 4) {

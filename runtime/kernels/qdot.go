@@ -249,7 +249,15 @@ func newIntKernel(q *QMatrix) intKernel {
 		}, group: func(a *act8, b int) *act8 { return a.interleave4K(b, cols) }}
 	case Q6_K:
 		nb := cols / 256
-		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
+		var quant8 func(x []float32) *act8
+		var rows8 func(g *act8, out []float32, stride, lo, hi int, ws []float32)
+		if !noG8 {
+			quant8 = act256
+			rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
+				dotRows8Q6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &g.q[0], &g.dxv[0], &g.s16[0], &out[0], 4*stride)
+			}
+		}
+		return intKernel{quant8: quant8, rows8: rows8, group8: interleaveQ6K8, quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
 		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
 			dotRows4Q6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &g.q[0], &g.d[0], &g.s16[0], &out[b*q.Rows+lo], 4*q.Rows)
@@ -894,6 +902,30 @@ func interleaveK8(g *act8, acts []*act8) {
 		clear(g.s16[64*j+8*m : 64*(j+1)])
 		clear(g.dxv[160*j+16*m : 160*j+128])
 		clear(g.dxv[160*j+128+4*m : 160*(j+1)])
+	}
+}
+
+// interleaveQ6K8 interleaves up to eight activations quantised by act256
+// into g (its slices resliced or reallocated) for dotRows8Q6KVNNI,
+// padding to eight with zero ones: per 256-value block, each activation's
+// 256 codes in turn (q), each one's sixteen 16-value sums in turn (s16)
+// and each one's scale repeated 16 times in turn (dxv).
+func interleaveQ6K8(g *act8, acts []*act8) {
+	nb := len(acts[0].q) / 256
+	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 128*nb), grow(g.dxv, 128*nb)
+	g.d, g.bias, g.s32 = g.d[:0], g.bias[:0], g.s32[:0]
+	m := len(acts)
+	for j := 0; j < nb; j++ {
+		for i, a := range acts {
+			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
+			copy(g.s16[128*j+16*i:128*j+16*(i+1)], a.s16[16*j:16*(j+1)])
+			for l := 0; l < 16; l++ {
+				g.dxv[128*j+16*i+l] = a.d[j]
+			}
+		}
+		clear(g.q[2048*j+256*m : 2048*(j+1)])
+		clear(g.s16[128*j+16*m : 128*(j+1)])
+		clear(g.dxv[128*j+16*m : 128*(j+1)])
 	}
 }
 

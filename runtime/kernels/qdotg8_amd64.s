@@ -1385,6 +1385,180 @@ k8block:
 	VZEROUPPER
 	RET
 
+// The eight-activation Q6_K prefill kernel. A block_q6_K record's 128
+// low-nibble bytes are two loads (one per 128-value half) and each half's
+// 32 high-bit bytes one load broadcast to both 256-bit halves of a
+// register; per half, the low nibbles and the high nibbles of the ql bytes,
+// each ORed with its two high bits (shifted by VPSLLVW/VPSRLVW by a
+// different count in each 256-bit half), are 64 consecutive 6-bit codes
+// (0-63), values 0-63 and 64-127 of the half, in the order act256 stores
+// the activation. VPMADDUBSW multiplies them with the activation's codes,
+// VPDPWSSD weights each pair of products with its 16-value sub-block's
+// int8 scale (spread over the words by VPERMW), and the offset of 32 is
+// taken out by starting each activation's sum from −32·Σ sc·S over the
+// sub-blocks' 16-value sums S (one VPMADDWD), so that one conversion per
+// activation and block serves 256 codes. Per activation and block:
+// acc += xd·d·(Σ sc·(q·x) − 32·Σ sc·S).
+
+// q6k8idx holds four VPERMW index vectors: vector k puts scale 4k + w/8
+// in word w.
+DATA q6k8idx<>+0(SB)/8, $0x0000000000000000
+DATA q6k8idx<>+8(SB)/8, $0x0000000000000000
+DATA q6k8idx<>+16(SB)/8, $0x0001000100010001
+DATA q6k8idx<>+24(SB)/8, $0x0001000100010001
+DATA q6k8idx<>+32(SB)/8, $0x0002000200020002
+DATA q6k8idx<>+40(SB)/8, $0x0002000200020002
+DATA q6k8idx<>+48(SB)/8, $0x0003000300030003
+DATA q6k8idx<>+56(SB)/8, $0x0003000300030003
+DATA q6k8idx<>+64(SB)/8, $0x0004000400040004
+DATA q6k8idx<>+72(SB)/8, $0x0004000400040004
+DATA q6k8idx<>+80(SB)/8, $0x0005000500050005
+DATA q6k8idx<>+88(SB)/8, $0x0005000500050005
+DATA q6k8idx<>+96(SB)/8, $0x0006000600060006
+DATA q6k8idx<>+104(SB)/8, $0x0006000600060006
+DATA q6k8idx<>+112(SB)/8, $0x0007000700070007
+DATA q6k8idx<>+120(SB)/8, $0x0007000700070007
+DATA q6k8idx<>+128(SB)/8, $0x0008000800080008
+DATA q6k8idx<>+136(SB)/8, $0x0008000800080008
+DATA q6k8idx<>+144(SB)/8, $0x0009000900090009
+DATA q6k8idx<>+152(SB)/8, $0x0009000900090009
+DATA q6k8idx<>+160(SB)/8, $0x000a000a000a000a
+DATA q6k8idx<>+168(SB)/8, $0x000a000a000a000a
+DATA q6k8idx<>+176(SB)/8, $0x000b000b000b000b
+DATA q6k8idx<>+184(SB)/8, $0x000b000b000b000b
+DATA q6k8idx<>+192(SB)/8, $0x000c000c000c000c
+DATA q6k8idx<>+200(SB)/8, $0x000c000c000c000c
+DATA q6k8idx<>+208(SB)/8, $0x000d000d000d000d
+DATA q6k8idx<>+216(SB)/8, $0x000d000d000d000d
+DATA q6k8idx<>+224(SB)/8, $0x000e000e000e000e
+DATA q6k8idx<>+232(SB)/8, $0x000e000e000e000e
+DATA q6k8idx<>+240(SB)/8, $0x000f000f000f000f
+DATA q6k8idx<>+248(SB)/8, $0x000f000f000f000f
+GLOBL q6k8idx<>(SB), RODATA|NOPTR, $256
+
+DATA q6k8sh<>+0(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+8(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+16(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+24(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+32(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+40(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+48(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+56(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+64(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+72(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+80(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+88(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+96(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+104(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+112(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+120(SB)/8, $0x0002000200020002
+GLOBL q6k8sh<>(SB), RODATA|NOPTR, $128
+
+// q6k8sh holds the VPSLLVW counts (4 in words 0-15, 2 in 16-31) and the
+// VPSRLVW counts (0, then 2) that bring a half's high bits to bits 4-5.
+
+// Q6K8ACT adds activation i's share of the block whose codes are in Z0
+// (values 0-63), Z2 (64-127), Z1 (128-191) and Z3 (192-255), spread
+// scales in Z4-Z7, −32 times the scales as words in Y8 and d broadcast in
+// Z9, to acc: its 256 codes at 256i(DI), its sixteen 16-value sums at
+// 32i(R9) and its broadcast scale at 64i(R10). tby is tbz's low half.
+#define Q6K8ACT(i, acc, ta, tby, tbz) \
+	VPMADDWD (32*i)(R9), Y8, tby; \
+	VPMADDUBSW (256*i)(DI), Z0, ta; \
+	VPDPWSSD Z4, ta, tbz; \
+	VPMADDUBSW (256*i+64)(DI), Z2, ta; \
+	VPDPWSSD Z5, ta, tbz; \
+	VPMADDUBSW (256*i+128)(DI), Z1, ta; \
+	VPDPWSSD Z6, ta, tbz; \
+	VPMADDUBSW (256*i+192)(DI), Z3, ta; \
+	VPDPWSSD Z7, ta, tbz; \
+	VCVTDQ2PS tbz, tbz; \
+	VMULPS Z9, tbz, tbz; \
+	VFMADD231PS (64*i)(R10), tbz, acc
+
+// Q6K8HALF sets lo and hi to the codes of one half of a block: ql (64
+// bytes) in lo, qh (32 bytes, in both 256-bit halves) in qh. It clobbers
+// t0 and t1.
+#define Q6K8HALF(lo, hi, qh, t0, t1) \
+	VPSLLVW (R11), qh, t0; \
+	VPANDD Z14, t0, t0; \
+	VPSRLVW 64(R11), qh, t1; \
+	VPANDD Z14, t1, t1; \
+	VPSRLW $4, lo, hi; \
+	VPANDD Z15, hi, hi; \
+	VPORD t1, hi, hi; \
+	VPANDD Z15, lo, lo; \
+	VPORD t0, lo, lo
+
+// func dotRows8Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+//
+// Per block, the activations' codes at DI (2048 bytes), their 16-value
+// sums at R9 (16 words each, activation a at word 16a: 256 bytes) and
+// their scales at R10 (16 copies of each one's: 512 bytes).
+TEXT ·dotRows8Q6KVNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	MOVL $0x30303030, DX
+	VMOVD DX, X14
+	VPBROADCASTD X14, Z14
+	LEAQ q6k8sh<>(SB), R11
+
+q8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ s+40(FP), R9
+	LEAQ q6k8idx<>(SB), AX
+	VMOVDQU64 (AX), Z24
+	VMOVDQU64 64(AX), Z25
+	VMOVDQU64 128(AX), Z26
+	VMOVDQU64 192(AX), Z27
+	G8CLEAR
+
+q8block:
+	VMOVDQU64 0(SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VBROADCASTI64X4 128(SI), Z10
+	VBROADCASTI64X4 160(SI), Z11
+	Q6K8HALF(Z0, Z2, Z10, Z12, Z13)
+	Q6K8HALF(Z1, Z3, Z11, Z12, Z13)
+	VPMOVSXBW 192(SI), Y8
+	VPERMW Z8, Z24, Z4
+	VPERMW Z8, Z25, Z5
+	VPERMW Z8, Z26, Z6
+	VPERMW Z8, Z27, Z7
+	VPSLLW $5, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPSUBW Y8, Y9, Y8
+	MOVWLZX 208(SI), AX
+	VMOVD AX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS X9, Z9
+	Q6K8ACT(0, Z16, Z10, Y11, Z11)
+	Q6K8ACT(1, Z17, Z12, Y13, Z13)
+	Q6K8ACT(2, Z18, Z28, Y29, Z29)
+	Q6K8ACT(3, Z19, Z30, Y31, Z31)
+	Q6K8ACT(4, Z20, Z10, Y11, Z11)
+	Q6K8ACT(5, Z21, Z12, Y13, Z13)
+	Q6K8ACT(6, Z22, Z28, Y29, Z29)
+	Q6K8ACT(7, Z23, Z30, Y31, Z31)
+	ADDQ $210, SI
+	ADDQ $2048, DI
+	ADDQ $256, R9
+	ADDQ $512, R10
+	DECQ CX
+	JNZ  q8block
+
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  q8row
+	VZEROUPPER
+	RET
+
 // func packO8(nat *int8, groups int, k int32, q *int8, bias *int32)
 //
 // packO8 stores the activation codes at nat (groups groups of eight
