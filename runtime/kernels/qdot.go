@@ -401,8 +401,28 @@ func newIntKernel(q *QMatrix) intKernel {
 			dot8, tail4 = dotRows8Q5_0O8VNNI, dotTail4Q5_0O8VNNI
 		}
 		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k, false) }
+		// groups runs dot8 on rows [lo, hi) with a negative row count
+		// (whole groups of eight blocks only), two rows at a time where
+		// the format has the two-row kernel.
+		groups := func(g *act8, out []float32, stride, lo, hi int) {
+			if q.Method == Q4_0 && !noX2 {
+				n2 := (hi - lo) / 2 * 2
+				if n2 > 0 {
+					dotRows8x2Q4_0O8VNNI(&q.Data[lo*rec], n2, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+				}
+				if lo+n2 < hi {
+					dot8(&q.Data[(lo+n2)*rec], -1, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[n2], 4*stride)
+				}
+				return
+			}
+			dot8(&q.Data[lo*rec], lo-hi, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+		}
 		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
-			if tail4 == nil || nb%8 < 1 || nb%8 > 4 || q.Rows < 4 || noTail4 {
+			if nb%8 == 0 {
+				groups(g, out, stride, lo, hi) // no blocks past the groups
+				return
+			}
+			if tail4 == nil || nb%8 > 4 || q.Rows < 4 || noTail4 {
 				dot8(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
 				return
 			}
@@ -415,7 +435,7 @@ func newIntKernel(q *QMatrix) intKernel {
 			// (so that adding it changes nothing), and add their own.
 			last := nb / 8
 			xq, xs, bias := &g.q[2048*last], &g.dxv[128*last], &g.bias[128*last]
-			dot8(&q.Data[lo*rec], lo-hi, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+			groups(g, out, stride, lo, hi)
 			n4 := (hi - lo) / 4 * 4
 			if n4 > 0 {
 				tail4(&q.Data[lo*rec], n4, nb, xq, xs, bias, &out[0], 4*stride)
@@ -546,6 +566,11 @@ var noG8 = false
 // benchmarks that compare it with dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI,
 // dotTail4Q5_0O8VNNI and dotTail4NF4O8VNNI.
 var noTail4 = false
+
+// noX2 keeps the one-row form of the eight-activation Q4_0 prefill
+// kernel, for tests and benchmarks that compare it with
+// dotRows8x2Q4_0O8VNNI.
+var noX2 = false
 
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for
 // tests and benchmarks that compare the two.

@@ -173,6 +173,229 @@ GLOBL h8lanes<>(SB), RODATA|NOPTR, $64
 	VPXORD Z15, Z1, Z1; \
 	VPXORD Z15, Z12, Z12
 
+// The two-row form of dotRows8Q4_0O8VNNI: each activation's 256 codes,
+// 16 biases and 16 spread scales are loaded once for two weight rows,
+// whose accumulators are Z16-Z23 and Z24-Z31. With one row at a time the
+// kernel is bound by its loads (six 512-bit loads per activation, row and
+// group against four VPDPBUSDs); two rows halve them.
+
+// G8STORE0 and G8STORE1 are G8STORE for the accumulators Z16-Z23 and
+// Z24-Z31, with Z0-Z7 as scratch.
+#define G8STORE0 \
+	VSHUFF64X2 $0x44, Z17, Z16, Z0; \
+	VSHUFF64X2 $0xEE, Z17, Z16, Z1; \
+	VADDPS Z1, Z0, Z0; \
+	VSHUFF64X2 $0x44, Z19, Z18, Z1; \
+	VSHUFF64X2 $0xEE, Z19, Z18, Z2; \
+	VADDPS Z2, Z1, Z1; \
+	VSHUFF64X2 $0x44, Z21, Z20, Z2; \
+	VSHUFF64X2 $0xEE, Z21, Z20, Z3; \
+	VADDPS Z3, Z2, Z2; \
+	VSHUFF64X2 $0x44, Z23, Z22, Z3; \
+	VSHUFF64X2 $0xEE, Z23, Z22, Z4; \
+	VADDPS Z4, Z3, Z3; \
+	VSHUFF64X2 $0x88, Z1, Z0, Z4; \
+	VSHUFF64X2 $0xDD, Z1, Z0, Z5; \
+	VADDPS Z5, Z4, Z4; \
+	VSHUFF64X2 $0x88, Z3, Z2, Z5; \
+	VSHUFF64X2 $0xDD, Z3, Z2, Z6; \
+	VADDPS Z6, Z5, Z5; \
+	VSHUFPS $0x44, Z5, Z4, Z6; \
+	VSHUFPS $0xEE, Z5, Z4, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	VSHUFPS $0xB1, Z6, Z6, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	MOVQ BX, AX; \
+	LEAQ (BX)(R13*4), DX; \
+	VMOVSS X6, (AX); \
+	VEXTRACTPS $2, X6, (DX); \
+	VEXTRACTF32X4 $1, Z6, X7; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	VEXTRACTF32X4 $2, Z6, X7; \
+	VMOVSS X7, (AX)(R13*2); \
+	VEXTRACTPS $2, X7, (DX)(R13*2); \
+	VEXTRACTF32X4 $3, Z6, X7; \
+	LEAQ (AX)(R13*2), AX; \
+	LEAQ (DX)(R13*2), DX; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	ADDQ $4, BX
+
+#define G8STORE1 \
+	VSHUFF64X2 $0x44, Z25, Z24, Z0; \
+	VSHUFF64X2 $0xEE, Z25, Z24, Z1; \
+	VADDPS Z1, Z0, Z0; \
+	VSHUFF64X2 $0x44, Z27, Z26, Z1; \
+	VSHUFF64X2 $0xEE, Z27, Z26, Z2; \
+	VADDPS Z2, Z1, Z1; \
+	VSHUFF64X2 $0x44, Z29, Z28, Z2; \
+	VSHUFF64X2 $0xEE, Z29, Z28, Z3; \
+	VADDPS Z3, Z2, Z2; \
+	VSHUFF64X2 $0x44, Z31, Z30, Z3; \
+	VSHUFF64X2 $0xEE, Z31, Z30, Z4; \
+	VADDPS Z4, Z3, Z3; \
+	VSHUFF64X2 $0x88, Z1, Z0, Z4; \
+	VSHUFF64X2 $0xDD, Z1, Z0, Z5; \
+	VADDPS Z5, Z4, Z4; \
+	VSHUFF64X2 $0x88, Z3, Z2, Z5; \
+	VSHUFF64X2 $0xDD, Z3, Z2, Z6; \
+	VADDPS Z6, Z5, Z5; \
+	VSHUFPS $0x44, Z5, Z4, Z6; \
+	VSHUFPS $0xEE, Z5, Z4, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	VSHUFPS $0xB1, Z6, Z6, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	MOVQ BX, AX; \
+	LEAQ (BX)(R13*4), DX; \
+	VMOVSS X6, (AX); \
+	VEXTRACTPS $2, X6, (DX); \
+	VEXTRACTF32X4 $1, Z6, X7; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	VEXTRACTF32X4 $2, Z6, X7; \
+	VMOVSS X7, (AX)(R13*2); \
+	VEXTRACTPS $2, X7, (DX)(R13*2); \
+	VEXTRACTF32X4 $3, Z6, X7; \
+	LEAQ (AX)(R13*2), AX; \
+	LEAQ (DX)(R13*2), DX; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	ADDQ $4, BX
+
+// Q40X2MIX turns the code bytes of blocks 0-3 (a) and 4-7 (b) of a group
+// into O8ACT's four unsigned registers, o0-o3 (o2 and o3 may be a and b).
+// It clobbers t0 and t1.
+#define Q40X2MIX(a, b, t0, t1, o0, o1, o2, o3) \
+	VPSRLW $4, a, t0; \
+	VPSRLW $4, b, t1; \
+	VPANDD Z15, a, a; \
+	VPANDD Z15, b, b; \
+	VPANDD Z15, t0, t0; \
+	VPANDD Z15, t1, t1; \
+	VPUNPCKLQDQ b, a, o0; \
+	VPUNPCKHQDQ b, a, o1; \
+	VPUNPCKLQDQ t1, t0, o2; \
+	VPUNPCKHQDQ t1, t0, o3
+
+// Q40X2LOAD loads the group of eight block_q4_0 records at off(SI)(R8*k)
+// (row 0 with k = 0 as 0(SI), row 1 as the next row): code bytes of blocks
+// 0-3 in a, 4-7 in b, the eight float16 scales in the words of xs.
+#define Q40X2LOAD(base, a, b, xa, xb, xs) \
+	VMOVDQU 2 base, xa; \
+	VINSERTI32X4 $1, 20 base, a, a; \
+	VINSERTI32X4 $2, 38 base, a, a; \
+	VINSERTI32X4 $3, 56 base, a, a; \
+	VMOVDQU 74 base, xb; \
+	VINSERTI32X4 $1, 92 base, b, b; \
+	VINSERTI32X4 $2, 110 base, b, b; \
+	VINSERTI32X4 $3, 128 base, b, b; \
+	MOVWLZX base, AX; \
+	VMOVD AX, xs; \
+	VPINSRW $1, 18 base, xs, xs; \
+	VPINSRW $2, 36 base, xs, xs; \
+	VPINSRW $3, 54 base, xs, xs; \
+	VPINSRW $4, 72 base, xs, xs; \
+	VPINSRW $5, 90 base, xs, xs; \
+	VPINSRW $6, 108 base, xs, xs; \
+	VPINSRW $7, 126 base, xs, xs
+
+// O8X2ACT adds activation i's share of the group to the two rows'
+// accumulators acc0 and acc1: row 0's codes in Z2, Z3, Z0, Z1 and spread
+// weight scales in Z8, row 1's in Z6, Z7, Z4, Z5 and Z9. It clobbers
+// Z10-Z13.
+#define O8X2ACT(i, acc0, acc1) \
+	VMOVDQU32 (64*i)(R9), Z11; \
+	VMOVDQA32 Z11, Z12; \
+	VMOVDQU64 (256*i)(DI), Z13; \
+	VPDPBUSD Z13, Z2, Z12; \
+	VPDPBUSD Z13, Z6, Z11; \
+	VMOVDQU64 (256*i+64)(DI), Z13; \
+	VPDPBUSD Z13, Z3, Z12; \
+	VPDPBUSD Z13, Z7, Z11; \
+	VMOVDQU64 (256*i+128)(DI), Z13; \
+	VPDPBUSD Z13, Z0, Z12; \
+	VPDPBUSD Z13, Z4, Z11; \
+	VMOVDQU64 (256*i+192)(DI), Z13; \
+	VPDPBUSD Z13, Z1, Z12; \
+	VPDPBUSD Z13, Z5, Z11; \
+	VCVTDQ2PS Z12, Z12; \
+	VCVTDQ2PS Z11, Z11; \
+	VMOVUPS (64*i)(R10), Z10; \
+	VMULPS Z10, Z8, Z13; \
+	VFMADD231PS Z13, Z12, acc0; \
+	VMULPS Z10, Z9, Z10; \
+	VFMADD231PS Z10, Z11, acc1
+
+// func dotRows8x2Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+//
+// dotRows8Q4_0O8VNNI with a negative rows (each row's whole groups of
+// eight blocks only), two rows at a time: rows is even and positive.
+TEXT ·dotRows8x2Q4_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVQ nblocks+16(FP), R8
+	IMULQ $18, R8
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z14
+
+x2pair:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	G8CLEAR
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+
+x2oct:
+	CMPQ CX, $8
+	JLT  x2next
+	Q40X2LOAD((SI), Z0, Z1, X0, X1, X8)
+	Q40X2LOAD((SI)(R8*1), Z4, Z5, X4, X5, X9)
+	Q40X2MIX(Z0, Z1, Z10, Z11, Z2, Z3, Z0, Z1)
+	Q40X2MIX(Z4, Z5, Z10, Z11, Z6, Z7, Z4, Z5)
+	VCVTPH2PS X8, Y8
+	VPERMPS Z8, Z14, Z8
+	VCVTPH2PS X9, Y9
+	VPERMPS Z9, Z14, Z9
+	O8X2ACT(0, Z16, Z24)
+	O8X2ACT(1, Z17, Z25)
+	O8X2ACT(2, Z18, Z26)
+	O8X2ACT(3, Z19, Z27)
+	O8X2ACT(4, Z20, Z28)
+	O8X2ACT(5, Z21, Z29)
+	O8X2ACT(6, Z22, Z30)
+	O8X2ACT(7, Z23, Z31)
+	ADDQ $144, SI
+	ADDQ $2048, DI
+	ADDQ $512, R9
+	ADDQ $512, R10
+	SUBQ $8, CX
+	JMP  x2oct
+
+x2next:
+	// Past the rest of row 0 and the whole of row 1.
+	IMULQ $18, CX
+	ADDQ CX, SI
+	ADDQ R8, SI
+	G8STORE0
+	G8STORE1
+	SUBQ $2, rows+8(FP)
+	JNZ  x2pair
+	VZEROUPPER
+	RET
+
 // func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 TEXT ·dotRows8Q8_0O8VNNI(SB), NOSPLIT, $0-64
 	// A negative rows skips each row's last one to four blocks (R12 = 1),
