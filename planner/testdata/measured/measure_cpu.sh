@@ -17,7 +17,8 @@
 #   3. for the 15M, 42M and 110M TinyStories shapes (random weights) in
 #      fp32, nf4 and q8_0, and for the examples that run here (story,
 #      tiny-cpu): `whisperc plan --json`, which also times the decode step
-#      of that very shape (runtime.DecodeStep), then `whisperc run`
+#      of that very shape (runtime.StepCalibrator.Measure: the whole model
+#      when its file fits 256 MiB, else three layers), then `whisperc run`
 #      RUNS times (default 3), polling its VmHWM and reading its decode
 #      tok/s; a row keeps the median tok/s and the largest VmHWM;
 #   4. write the rows (predicted and measured peak RSS and decode tok/s,
