@@ -171,14 +171,18 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 // its largest graph, however many shapes a server's batches take.
 //
 // The ops of the same role in different layers share one buffer too
-// (layers.3.gate and layers.0.gate are both "gate"), except the two that
-// write the residual stream (attention.out and ffn.out, whose values a
-// quantised graph's Gorgonia additions may take over in place): every op
-// of layer l runs before layer l's ffn.out, which every op of layer l+1
-// depends on, and the other roles' values are read only within their
-// layer. A graph's activations then take about one layer's worth of
-// memory, not one per layer (a 110M prompt of 128 tokens: about 16 MB
-// instead of 90 MB), and a first prompt touches that much fresh memory.
+// (layers.3.gate and layers.0.gate are both "gate"): every op of layer l
+// runs before layer l's ffn.out, which every op of layer l+1 depends on,
+// and each role's value is read only within its layer, or by the next
+// layer's ops up to its attention.out for the residual stream that
+// ffn.out writes. The two roles that write the residual stream read it
+// from the other one's buffer (attention.out adds ffn.out's, ffn.out
+// adds attention.out's), never from their own: the arena's graphs add
+// the residual inside the product op (linearOp, quantLinearOp), never by
+// a Gorgonia addition, which could take a buffer over in place. A
+// graph's activations then take about one layer's worth of memory, not
+// one per layer (a 110M prompt of 128 tokens: about 9 MB instead of
+// 90 MB), and a first prompt touches that much fresh memory.
 type arena struct {
 	bufs map[string]*[]float32
 	// perLayer keeps one buffer per op name, as before the sharing
@@ -194,7 +198,7 @@ func (a *arena) slot(name string) *[]float32 {
 		a.bufs = map[string]*[]float32{}
 	}
 	if rest, ok := strings.CutPrefix(name, "layers."); ok && !a.perLayer {
-		if _, role, ok := strings.Cut(rest, "."); ok && role != "attention.out" && role != "ffn.out" {
+		if _, role, ok := strings.Cut(rest, "."); ok {
 			name = role
 		}
 	}
