@@ -181,10 +181,12 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 // the residual inside the product op (linearOp, quantLinearOp), never by
 // a Gorgonia addition, which could take a buffer over in place. A
 // graph's activations then take about one layer's worth of memory, not
-// one per layer (a 110M prompt of 128 tokens: about 9 MB instead of
+// one per layer (a 110M prompt of 128 tokens: about 7 MB instead of
 // 90 MB), and a first prompt touches that much fresh memory.
 type arena struct {
 	bufs map[string]*[]float32
+	// mem holds the buffers of offHeapMin bytes and up (nil: the heap).
+	mem *offHeap
 	// perLayer keeps one buffer per op name, as before the sharing
 	// between layers (for the test that compares the two).
 	perLayer bool
@@ -210,19 +212,23 @@ func (a *arena) slot(name string) *[]float32 {
 	return p
 }
 
-// arenaOutput returns a [rows, cols] tensor over the shared buffer slot,
+// output returns a [rows, cols] tensor over the shared buffer slot,
 // grown when too small; cur is the tensor the op returned last time,
 // returned again when it still fits and still uses the buffer. A graph
 // that has not run since a buffer grew still holds the old one (its ops
-// and nodes keep their last values), so buffers at least double when they
-// grow: the old ones then add up to less than the new.
-func arenaOutput(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor.Dense {
+// and nodes keep their last values) but never reads it again: the old
+// buffer's pages go back (offHeap.release) or, on the heap, to the
+// collector once those graphs run or go. Buffers at least double when
+// they grow, so the old ones' addresses add up to less than the new.
+func (a *arena) output(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor.Dense {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
 	if cap(*slot) < n {
-		*slot = make([]float32, max(n, 2*cap(*slot)))
+		old := *slot
+		*slot = a.mem.floats(max(n, 2*cap(*slot)))
+		a.mem.release(old)
 	}
 	buf := (*slot)[:n]
 	if cur != nil && cur.Shape().Eq(tensor.Shape(shape)) {
@@ -243,7 +249,7 @@ type arenaUser interface {
 func (e *Engine) shareBuffers(g *gorgonia.ExprGraph) {
 	for _, n := range g.AllNodes() {
 		if u, ok := n.Op().(arenaUser); ok {
-			u.useArena(&e.arena)
+			u.useArena(e.arena)
 		}
 	}
 }

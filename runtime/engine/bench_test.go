@@ -230,6 +230,8 @@ func processCPU() time.Duration {
 // of a process pays it.
 func BenchmarkBuildPrefill(b *testing.B) {
 	e := benchEngine(b, shape15M, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeQ8_0, QuantizeHead: true, Threads: 1, Context: 161})
+	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := e.build(128, 1); err != nil {
 			b.Fatal(err)

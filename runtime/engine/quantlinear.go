@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
+	"io"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
@@ -70,13 +73,14 @@ type quantLinearOp struct {
 	reuse bool          // forward calls write into out
 	out   *tensor.Dense // the reused output, when reuse is set
 	// shared, when set, is the engine arena's buffer for this op's name,
-	// which out uses.
+	// which out uses; arena is where it grows.
 	shared *[]float32
+	arena  *arena
 }
 
 func (op *quantLinearOp) useArena(a *arena) {
 	if op.reuse && !op.grad {
-		op.shared = a.slot(op.name)
+		op.shared, op.arena = a.slot(op.name), a
 	}
 }
 
@@ -91,8 +95,22 @@ func (op *quantLinearOp) Type() hm.Type        { return fnType(op.arity(), matri
 func (op *quantLinearOp) ReturnsPtr() bool     { return false }
 func (op *quantLinearOp) CallsExtern() bool    { return false }
 func (op *quantLinearOp) OverwritesInput() int { return -1 }
+
+// WriteHash writes what identifies the op (Gorgonia hashes every node it
+// adds; fmt's formatting was a tenth of building a prefill graph).
 func (op *quantLinearOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "whisperc.quantLinear(%q,%p,%v,%v,%v)", op.name, op.w, op.w.Method, op.grad, op.residual)
+	_, _ = io.WriteString(h, "whisperc.quantLinear:")
+	_, _ = io.WriteString(h, op.name)
+	var b [11]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(uintptr(unsafe.Pointer(op.w))))
+	b[8] = byte(op.w.Method)
+	if op.grad {
+		b[9] = 1
+	}
+	if op.residual {
+		b[10] = 1
+	}
+	_, _ = h.Write(b[:])
 }
 func (op *quantLinearOp) Hashcode() uint32 { return hashOf(op) }
 func (op *quantLinearOp) String() string {
@@ -131,7 +149,7 @@ func (op *quantLinearOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		var prealloc gorgonia.Value
 		if op.shared != nil {
 			if _, n, _, err := matrixData(op, 0, vs[0]); err == nil {
-				op.out = arenaOutput(op.shared, op.out, n, op.w.Rows)
+				op.out = op.arena.output(op.shared, op.out, n, op.w.Rows)
 			}
 		}
 		if op.out != nil {
