@@ -23,14 +23,13 @@ import (
 // every mapping when the collector finds it unreachable (New's cleanup).
 type offHeap struct {
 	maps [][]byte
+	// live counts the bytes mapped (atomic: the cleanup that frees them
+	// runs on the collector's goroutine; read by tests).
+	live atomic.Int64
 }
 
 // offHeapMin is the smallest buffer, in bytes, that offHeap maps.
 const offHeapMin = 64 << 10
-
-// offHeapLive counts the bytes every engine's offHeap has mapped, for the
-// test that engines give them back.
-var offHeapLive atomic.Int64
 
 // floats returns n zeroed float32s: mapped for n·4 ≥ offHeapMin, else
 // (or when mapping fails, or m is nil) on the heap.
@@ -43,7 +42,7 @@ func (m *offHeap) floats(n int) []float32 {
 		return make([]float32, n)
 	}
 	m.maps = append(m.maps, b)
-	offHeapLive.Add(int64(len(b)))
+	m.live.Add(int64(len(b)))
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
@@ -74,17 +73,11 @@ func (m *offHeap) release(f []float32) {
 // cleanup calls it once the engine is unreachable.
 func (m *offHeap) free() {
 	for _, b := range m.maps {
-		offHeapLive.Add(-int64(len(b)))
+		m.live.Add(-int64(len(b)))
 		_ = unix.Munmap(b)
 	}
 	m.maps = nil
 }
 
 // mapped returns the bytes m has mapped.
-func (m *offHeap) mapped() int64 {
-	var n int64
-	for _, b := range m.maps {
-		n += int64(len(b))
-	}
-	return n
-}
+func (m *offHeap) mapped() int64 { return m.live.Load() }
