@@ -1,8 +1,18 @@
 package kernels
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"strings"
 
-const hugePagesSupported = true
+	"golang.org/x/sys/unix"
+)
+
+// hugePagesSupported is false where transparent huge pages are switched
+// off ("never"): MADV_HUGEPAGE is accepted there but changes nothing.
+var hugePagesSupported = func() bool {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	return err == nil && !strings.Contains(string(b), "[never]")
+}()
 
 // adviseHuge asks for transparent huge pages on b (2 MiB-aligned) and
 // reports whether the system accepts the advice (it refuses when
