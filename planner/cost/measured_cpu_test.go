@@ -29,6 +29,7 @@ type cpuMeasurement struct {
 		StepHead     float64 `json:"decode_head_seconds"`
 		StepPos      float64 `json:"decode_position_seconds"`
 		StepLayers   int     `json:"decode_layers"`
+		Note         string  `json:"note"`
 	} `json:"rows"`
 }
 
@@ -124,11 +125,17 @@ func TestMeasuredCPU(t *testing.T) {
 				if r.StepLayer > 0 {
 					speed = w.Decode(dev).TokensPerSecond()
 				}
-			} else if !strings.HasPrefix(r.Model, "example:") {
+			} else if !strings.HasPrefix(r.Model, "example:") && !strings.HasPrefix(r.Model, "gguf:") {
 				t.Fatalf("%s: unknown shape %s", name, r.Model)
 			}
 			if ratio < 0.9 || ratio > 1.1 {
 				t.Errorf("%s %s %s: predicted peak RSS %+.1f%% off the measured %d bytes", name, r.Model, r.Format, 100*(ratio-1), r.MeasuredRSS)
+			}
+			if speed == 0 && strings.HasPrefix(r.Model, "gguf:") {
+				// The calibration times no GGUF block format but Q8_0:
+				// the plan says it does not predict the decode (Note).
+				t.Logf("%-16s %-6s RSS %+5.1f%%  tok/s not predicted (run %.1f): %s", r.Model, r.Format, 100*(ratio-1), r.MeasuredTPS, r.Note)
+				continue
 			}
 			sr := speed / r.MeasuredTPS
 			miss := sr < 0.75 || sr > 1.25
