@@ -276,6 +276,11 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 			emb := int64(c.Vocab) * int64(c.Dim) * int64(w.Storage.Bytes())
 			rows := min(int64(w.Seq+w.NewTokens)*EmbeddingFaultBytes, emb)
 			mapped, note = mapped-emb+rows, "the unquantised tensors, mapped from the file (of the embeddings, only the pages looked up)"
+			if w.serving() {
+				// A server looks up whatever tokens its requests bring
+				// and sample: over its life, every row.
+				mapped, note = mapped-rows+emb, "the unquantised tensors, mapped from the file (the embeddings whole: a server's requests look up every row in time)"
+			}
 		}
 		what := "the " + w.Quant.Type.String() + " copies of the linear weights"
 		if w.headQuantized() {
