@@ -179,6 +179,9 @@ type StageTime struct {
 	DecodeLayerSeconds    float64 `json:"decode_layer_seconds,omitempty"`
 	DecodeHeadSeconds     float64 `json:"decode_head_seconds,omitempty"`
 	DecodePositionSeconds float64 `json:"decode_position_seconds,omitempty"`
+	// DecodeLayers is how many layers the model whose steps were timed
+	// had (all the shape's, or three for a shape too large to time whole).
+	DecodeLayers int `json:"decode_layers,omitempty"`
 	// DecodeRounds is how many rounds of steps that measurement timed, and
 	// DecodeSpread how far apart their medians were (relative); above
 	// cost.StepNoisy the Assumption says the machine looked noisy.

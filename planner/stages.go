@@ -759,7 +759,7 @@ func (b *builder) generate(g *compiler.Generate) {
 		}
 		if m, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
 			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = m.Layer, m.Head, m.Position
-			w.StepRounds, w.StepSpread = m.Rounds, m.Spread
+			w.StepLayers, w.StepRounds, w.StepSpread = m.Layers, m.Rounds, m.Spread
 		}
 	}
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
@@ -848,6 +848,7 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 		return t
 	}
 	full.StepLayerSeconds, full.StepHeadSeconds, full.StepPositionSeconds = one.Layer, one.Head, one.Position
+	full.StepLayers = one.Layers
 	for _, n := range cost.ServeBatches(full.Batch) {
 		t.Serving = append(t.Serving, ServeRate{Sequences: n, TokensPerSecond: full.ServeRequestTokensPerSecond(b.dev.CPU, m, n, pos, s.MaxTokens, cost.ServePromptTokens)})
 	}
@@ -855,6 +856,7 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 	t.ServeSteps, t.ServePosition = &m, pos
 	t.StepSeconds = full.ServePrefill(m, chunk)
 	t.DecodeLayerSeconds, t.DecodeHeadSeconds, t.DecodePositionSeconds = one.Layer, one.Head, one.Position
+	t.DecodeLayers = one.Layers
 	t.DecodeRounds, t.DecodeSpread = m.Rounds, max(m.Spread, one.Spread)
 	var sizes []string
 	for _, x := range m.Batches {
@@ -918,7 +920,7 @@ func (b *builder) inferenceCost(w cost.Workload, st *Stage, where source.Range, 
 	if dec.Bound == "measured" {
 		st.Time.Assumption = fmt.Sprintf("decoding at the rates whisperc's CPU runtime measured on this machine (%d threads)", b.dev.CPU.Threads)
 		st.Time.DecodeLayerSeconds, st.Time.DecodeHeadSeconds, st.Time.DecodePositionSeconds = w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds
-		st.Time.DecodeRounds, st.Time.DecodeSpread = w.StepRounds, w.StepSpread
+		st.Time.DecodeLayers, st.Time.DecodeRounds, st.Time.DecodeSpread = w.StepLayers, w.StepRounds, w.StepSpread
 		if w.StepSpread > cost.StepNoisy {
 			st.Time.Assumption += fmt.Sprintf("; the machine looked noisy while measuring: %d rounds of steps spread %.0f%% apart, so this rate is less certain (plan again on a quiet machine)",
 				w.StepRounds, 100*w.StepSpread)

@@ -315,16 +315,18 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 	return (&StepCalibrator{Threads: threads}).DecodeStep(ctx, c, format, headFormat, mode)
 }
 
-// measureStep times the decode step of random models of shape big (at
-// most three layers; see stepShape) whose transformer blocks' linear
-// weights are stored as format and whose classifier is stored as
-// headFormat: it builds the model with one layer and with big.Layers
-// layers, times decode steps on each (the median of 48, at positions 8 to
-// 55, about cost.StepPosition, in rounds repeated until two agree: settle) and returns the cost of one layer and of
-// the rest (embedding lookup, final norm, classifier, sampling). It then
-// prefills both models to position late (0: skip) and times 24 more
-// steps there, and returns how much one layer's step grows per position
-// of context.
+// measureStep times the decode step of random models of shape big (all
+// the shape's layers when they fit the budget, else three; see
+// wholeShape and stepShape) whose transformer blocks' linear weights are
+// stored as format and whose classifier is stored as headFormat: it
+// builds the model with one layer and with big.Layers layers and times,
+// in rounds repeated until two agree (settle), a generation's pass of
+// each: the mean of its steps at positions 8 to 55 (about
+// cost.StepPosition) and, when late > 0, of 24 steps after a prefill to
+// position late. It returns the cost of one layer and of the rest
+// (embedding lookup, final norm, classifier, sampling) from the first
+// window, and how much one layer's step grows per position of context
+// from the two.
 //
 // The weights are read from a memory-mapped file, as a run reads its
 // model: on this project's 2-vCPU VM fp32 weights on the Go heap stream
@@ -385,85 +387,117 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		s.work.Add(int64(len(toks)) * params[i])
 		return engines[i].Forward(ctx, toks)
 	}
-	// The two models step in turn, so that other load on the machine
-	// falls on both alike; the median step of each counts, as a run's
-	// decode rate is its mean step and not its best (the collector and
-	// the scheduler take their share of a real run too). One round is 48
-	// steps of each; rounds repeat until two in a row agree (settle), and
-	// the median round counts.
-	var steps [2][]float64
-	toks := [2]int{1, 1}
-	round := func() ([2]float64, error) {
-		for i, e := range engines {
-			e.Reset()
-			toks[i] = 1
-			steps[i] = steps[i][:0]
+	// The two models take turns, a whole pass each, so that other load on
+	// the machine falls on both alike, while each steps alone through its
+	// pass as a run's one model does. A pass is a generation's: from
+	// position 0, 56 steps, of which positions 8 to 55 are timed; then,
+	// when late > 0, a prefill to position late-1 and 25 steps there, the
+	// first untimed (the steps at late to late+23 are timed). A pass's step is the mean of its timed steps, as
+	// a run's decode rate is its mean step and not its typical one: the
+	// collector, the scheduler and a worker slow to start its share take
+	// their part of a run's time, and on this project's 2-vCPU VM a run's
+	// mean step was 1.2-2.5 times its median while the machine was busy.
+	// A round is a pass of each model; rounds repeat until two in a row
+	// agree (settle), and the median round counts, so that a round that
+	// other work disturbed does not. The growth of the steps between the
+	// two windows, the attention over the longer cache, is measured in
+	// every round and its median counts too.
+	var prompt []int
+	if late > 0 {
+		prompt = make([]int, late-57)
+		for i := range prompt {
+			prompt[i] = 1 + (56+i)%(big.Vocab-1)
 		}
-		for pos := range 56 {
-			for i := range engines {
-				t0 := time.Now()
-				logits, err := forward(i, []int{toks[i]})
-				if err != nil {
-					return [2]float64{}, err
-				}
-				toks[i] = argmax(logits)
-				if pos >= 8 {
-					steps[i] = append(steps[i], time.Since(t0).Seconds())
-				}
+	}
+	steps := make([]float64, 0, 48)
+	timed := func(i, n, skip int, tok *int) (float64, error) {
+		steps = steps[:0]
+		for k := range n {
+			t0 := time.Now()
+			logits, err := forward(i, []int{*tok})
+			if err != nil {
+				return 0, err
+			}
+			*tok = argmax(logits)
+			if k >= skip {
+				steps = append(steps, time.Since(t0).Seconds())
 			}
 		}
-		return [2]float64{median(steps[0]), median(steps[1])}, nil
+		return mean(steps), nil
+	}
+	pass := func(i int) (early, grown float64, err error) {
+		engines[i].Reset()
+		tok := 1
+		if early, err = timed(i, 56, 8, &tok); err != nil || late == 0 {
+			return early, 0, err
+		}
+		logits, err := forward(i, prompt)
+		if err != nil {
+			return 0, 0, err
+		}
+		tok = argmax(logits)
+		after, err := timed(i, 25, 1, &tok)
+		return early, after - early, err
+	}
+	var growth []float64
+	round := func() ([2]float64, error) {
+		var t [2]float64
+		g := 0.0
+		for k := range 2 {
+			i := (k + len(growth)) % 2 // which model goes first alternates
+			early, grown, err := pass(i)
+			if err != nil {
+				return t, err
+			}
+			t[i] = early
+			g += grown
+		}
+		growth = append(growth, g)
+		return t, nil
 	}
 	got, err := settle(round, time.Now, defaultSettle)
 	if err != nil {
 		return st, err
 	}
-	st.Rounds, st.Spread = got.Rounds, got.Spread
+	st.Rounds, st.Spread, st.Layers = got.Rounds, got.Spread, big.Layers
 	if s.onSettle != nil {
 		s.onSettle(big, got)
 	}
-	t := got.T
-	if big.Layers > 1 {
-		st.Layer = max((t[1]-t[0])/float64(big.Layers-1), 0)
-	} else {
-		st.Layer = t[0] / 2
+	st.Layer, st.Head = splitStep(got.T, big.Layers)
+	if late > 0 {
+		// Between the windows' middle positions; one layer's share of the
+		// growth in the one-layer model and big.Layers' in the other.
+		span := (float64(late) + 11.5) - 31.5
+		st.Position = max(median(growth)/span/float64(1+big.Layers), 0)
 	}
-	st.Head = max(t[0]-st.Layer, 0)
-	if late == 0 {
-		return st, nil
-	}
-	// The same models at positions late to late+23, after a prefill of
-	// late tokens: the growth of the steps over the positions between is
-	// the attention over the longer cache, one layer's share of it in the
-	// one-layer model and three layers' in the other.
-	prompt := make([]int, late)
-	for i := range prompt {
-		prompt[i] = 1 + i%(big.Vocab-1)
-	}
-	for i, e := range engines {
-		e.Reset()
-		logits, err := forward(i, prompt)
-		if err != nil {
-			return st, err
-		}
-		toks[i] = argmax(logits)
-		steps[i] = steps[i][:0]
-	}
-	for range 24 {
-		for i := range engines {
-			t0 := time.Now()
-			logits, err := forward(i, []int{toks[i]})
-			if err != nil {
-				return st, err
-			}
-			toks[i] = argmax(logits)
-			steps[i] = append(steps[i], time.Since(t0).Seconds())
-		}
-	}
-	span := float64(late) + 11.5 - cost.StepPosition // between the windows' middle positions
-	grown := median(steps[0]) - t[0] + median(steps[1]) - t[1]
-	st.Position = max(grown/span/float64(1+big.Layers), 0)
 	return st, nil
+}
+
+// splitStep returns one layer's and the rest's share of the measured
+// steps t of models of one and of layers layers: a layer is what each
+// layer beyond the first adds, and the rest is what it leaves of the
+// larger model's step, so that they add up to that step, which is the one
+// a run of that shape takes. When noise makes a layer cost more than the
+// whole one-layer model (the rest negative), the larger model's step is
+// shared out among its layers alone.
+func splitStep(t [2]float64, layers int) (layer, head float64) {
+	if layers <= 1 {
+		return t[0] / 2, t[0] / 2
+	}
+	layer = max((t[1]-t[0])/float64(layers-1), 0)
+	if layer > t[0] {
+		layer = t[1] / float64(layers)
+	}
+	return layer, max(t[1]-float64(layers)*layer, 0)
+}
+
+// mean returns the mean of x.
+func mean(x []float64) float64 {
+	s := 0.0
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(max(len(x), 1))
 }
 
 // median returns the median of x, sorting it.

@@ -64,13 +64,26 @@ func TestDecodeStep(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	c := arch.Config{Name: "step", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 512, Tied: true}
 	for _, f := range []cost.DType{cost.FP32, cost.Q8_0, cost.NF4, cost.FP4, cost.BF16} {
-		layer, head, pos, err := DecodeStep(context.Background(), c, f, cost.FP32, compiler.CompileDefault, 1)
+		s := &StepCalibrator{Threads: 1}
+		var timed arch.Config
+		var got settled
+		s.onSettle = func(p arch.Config, g settled) { timed, got = p, g }
+		m, err := s.Measure(context.Background(), c, f, cost.FP32, compiler.CompileDefault)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		layer, head, pos := m.Layer, m.Head, m.Position
 		// A position of context costs a layer less than its whole step.
-		if layer <= 0 || layer > 0.1 || head <= 0 || head > 0.1 || pos < 0 || pos > layer {
+		if layer <= 0 || layer > 0.1 || head < 0 || head > 0.1 || pos < 0 || pos > layer {
 			t.Errorf("%s: layer %.3g s, head %.3g s, %.3g s a position", f, layer, head, pos)
+		}
+		// The shape fits the budget: its whole model is timed, and the
+		// step predicted at the measured position is its measured step.
+		if timed.Layers != c.Layers || m.Layers != c.Layers {
+			t.Errorf("%s: timed a model of %d layers (reported %d), want the shape's %d", f, timed.Layers, m.Layers, c.Layers)
+		}
+		if whole := float64(c.Layers)*layer + head; math.Abs(whole-got.T[1]) > 1e-9*got.T[1] {
+			t.Errorf("%s: %d layers and the rest make %.4g s, but the whole model's step measured %.4g s", f, c.Layers, whole, got.T[1])
 		}
 		t.Logf("%s: layer %.1f us, head %.1f us, %.3f us a position", f, 1e6*layer, 1e6*head, 1e6*pos)
 	}
@@ -84,6 +97,27 @@ func TestDecodeStep(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the step model's temporary files are left behind: %v", left)
+	}
+}
+
+// TestSplitStep checks how a layer's and the rest's shares are taken
+// from the steps of models of one and of several layers.
+func TestSplitStep(t *testing.T) {
+	for _, c := range []struct {
+		t           [2]float64
+		layers      int
+		layer, head float64
+	}{
+		{[2]float64{100, 300}, 5, 50, 50},
+		{[2]float64{100, 100}, 3, 0, 100},
+		{[2]float64{100, 90}, 3, 0, 90},  // noise: the larger model measured faster
+		{[2]float64{10, 300}, 3, 100, 0}, // noise: a layer would cost more than the one-layer model
+		{[2]float64{80, 80}, 1, 40, 40},  // one layer: shared in halves
+	} {
+		layer, head := splitStep(c.t, c.layers)
+		if math.Abs(layer-c.layer) > 1e-9 || math.Abs(head-c.head) > 1e-9 {
+			t.Errorf("splitStep(%v, %d) = %g, %g; want %g, %g", c.t, c.layers, layer, head, c.layer, c.head)
+		}
 	}
 }
 
@@ -152,10 +186,10 @@ func TestPlanLargeCPUModelBounded(t *testing.T) {
 		return st, s
 	}
 	st, s := plan()
-	// Two models stepped 56 times a round (at most stepMaxRounds rounds)
-	// and 24 times more, and prefilled 264 tokens each,
+	// Two models stepped 56 times a round (at most stepMaxRounds rounds),
+	// prefilled to position 263 and stepped 25 times more,
 	// none larger than the budget's parameters.
-	const tokens = 4 * (stepMaxRounds*56 + 24 + 264) // and again on a narrow model for the attention
+	const tokens = 4 * stepMaxRounds * (56 + 25 + 264 - 57) // and again on a narrow model for the attention
 	// The narrowed model's file, then the narrow attention model's (a
 	// few tens of MiB), each unmapped before the next.
 	if s.TempBytes() <= 0 || s.TempBytes() > StepBudget*5/4 {
@@ -291,17 +325,18 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 		t.Error("the calibration's pool is still held after measuring")
 	}
 	got := pool.Stats()
-	// The same steps on engines of the run's kind, each with its own
-	// pool: a round's 56 steps from position 0 at each of the two depths,
-	// a prefill of the later steps' prompt and their 24 steps (how many
-	// products a step shares depends on its position: attention is
-	// shared from some length of context on).
+	// The same passes on engines of the run's kind, each with its own
+	// pool: per round, 56 steps from position 0 at each of the two
+	// depths, a prefill to just before the later steps' position and 25
+	// steps there
+	// (how many products a step shares depends on its position:
+	// attention is shared from some length of context on).
 	_, late, err := stepShape(c, StepBudget)
 	if err != nil || late == 0 {
 		t.Fatalf("stepShape: late %d, %v", late, err)
 	}
-	// (A fresh engine's first step also shares work of its own.)
-	var first, round, rest uint64
+	// (Building an engine shares work of its own.)
+	var first, round uint64
 	for _, layers := range []int{1, c.Layers} {
 		m := c
 		m.Layers = layers
@@ -314,37 +349,38 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		steps := func(n int) {
-			for range n {
+		pass := func() uint64 {
+			a := e.PoolStats().Products
+			e.Reset()
+			for range 56 {
 				if _, err := e.Forward(context.Background(), []int{1}); err != nil {
 					t.Fatal(err)
 				}
 			}
+			prompt := make([]int, late-57)
+			for i := range prompt {
+				prompt[i] = 1 + i%(c.Vocab-1)
+			}
+			if _, err := e.Forward(context.Background(), prompt); err != nil {
+				t.Fatal(err)
+			}
+			for range 25 {
+				if _, err := e.Forward(context.Background(), []int{1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return e.PoolStats().Products - a
 		}
-		steps(56)
-		first += e.PoolStats().Products
-		e.Reset()
-		a := e.PoolStats().Products
-		steps(56)
-		round += e.PoolStats().Products - a
-		e.Reset()
-		a = e.PoolStats().Products
-		prompt := make([]int, late)
-		for i := range prompt {
-			prompt[i] = 1 + i%(c.Vocab-1)
-		}
-		if _, err := e.Forward(context.Background(), prompt); err != nil {
-			t.Fatal(err)
-		}
-		steps(24)
-		rest += e.PoolStats().Products - a
+		built := e.PoolStats().Products // what building it shared
+		first += built + pass()
+		round += pass()
 	}
 	if round == 0 {
 		t.Fatal("the shape's decode steps share no product: the test measures nothing")
 	}
-	want := first + uint64(rounds-1)*round + rest
+	want := first + uint64(rounds-1)*round
 	if got.Products != want || got.Alone != 0 || got.Joined+got.Taken != got.Products {
-		t.Errorf("calibration pool %+v: want %d products (%d rounds of 56 steps sharing %d, the first %d, then a prefill and 24 later steps sharing %d), none alone, each worker range joined or taken",
-			got, want, rounds, round, first, rest)
+		t.Errorf("calibration pool %+v: want %d products (%d rounds of passes sharing %d, the first %d), none alone, each worker range joined or taken",
+			got, want, rounds, round, first)
 	}
 }

@@ -56,7 +56,10 @@ type measuredRow struct {
 	StepLayer float64 `json:"decode_layer_seconds,omitempty"`
 	StepHead  float64 `json:"decode_head_seconds,omitempty"`
 	StepPos   float64 `json:"decode_position_seconds,omitempty"`
-	Note      string  `json:"note,omitempty"`
+	// StepLayers is how many layers the timed model had (all the
+	// shape's, or three when it was too large to time whole).
+	StepLayers int    `json:"decode_layers,omitempty"`
+	Note       string `json:"note,omitempty"`
 }
 
 // TestMeasurePlanVsRun writes random-weight llama2.c models of the
@@ -173,7 +176,8 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			hwm, tps, runTPS, wall := measureRuns(t, bin, env, wf, c.Name+" "+format)
 			row := measuredRow{Model: c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
 				PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, FileBytes: st.Size(), MeasuredWall: wall,
-				StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds}
+				StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds,
+				StepLayers: gen.Time.DecodeLayers}
 			t.Logf("%-5s %-5s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", c.Name, format,
 				float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
 				row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))
@@ -225,7 +229,8 @@ func TestMeasurePlanVsRun(t *testing.T) {
 		hwm, tps, runTPS, wall := measureRuns(t, bin, env, wf, "example "+ex)
 		row := measuredRow{Model: "example:" + ex, Format: "fp32", PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
 			PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, MeasuredWall: wall,
-			StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds}
+			StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds,
+			StepLayers: gen.Time.DecodeLayers}
 		t.Logf("%-16s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f (%+5.1f%%)", row.Model,
 			float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
 			row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))

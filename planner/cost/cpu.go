@@ -95,16 +95,22 @@ func (w *Workload) streamed() map[DType]float64 {
 }
 
 // stepLayer returns the measured decode step of one layer
-// (StepLayerSeconds), corrected for the caches: the runtime measured it
-// on a model of at most three layers (runtime.DecodeStep), whose weights
-// may stay in caches that the whole model's, total bytes with kv bytes of
-// KV cache, do not fit. Each layer's weight bytes are charged again at the
-// calibrated streaming rate of the whole model's working set instead of
-// the small model's, when that rate is lower.
+// (StepLayerSeconds), corrected for the caches: when the runtime measured
+// it on a model of fewer layers than the shape's (StepLayers, three when
+// unset: runtime.DecodeStep times the whole model when its file fits its
+// budget), that model's weights may stay in caches that the whole
+// model's, total bytes with kv bytes of KV cache, do not fit. Each
+// layer's weight bytes are then charged again at the calibrated
+// streaming rate of the whole model's working set instead of the small
+// model's, when that rate is lower.
 func (w *Workload) stepLayer(r *CPURates, total, kv float64) float64 {
 	c := w.Arch
 	layer := w.StepLayerSeconds
-	if c.Layers <= 3 {
+	measured := w.StepLayers
+	if measured <= 0 {
+		measured = 3
+	}
+	if c.Layers <= measured {
 		return layer
 	}
 	f := w.Storage
@@ -116,7 +122,7 @@ func (w *Workload) stepLayer(r *CPURates, total, kv float64) float64 {
 		head = float64(w.headBytes())
 	}
 	lb := (total - head) / float64(c.Layers)
-	small, whole := r.rate(f, 3*lb+head), r.rate(f, total+kv)
+	small, whole := r.rate(f, float64(measured)*lb+head), r.rate(f, total+kv)
 	if small > 0 && whole > 0 && whole < small {
 		layer += lb * (1/whole - 1/small)
 	}

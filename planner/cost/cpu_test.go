@@ -65,3 +65,34 @@ func TestCPUDecodeWithoutCache(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUDecodeWholeModelStep checks the caches' correction of a measured
+// layer step: a step timed on a three-layer model of a six-layer shape
+// has each layer charged again at the slower streaming rate of the whole
+// model's working set, and one timed on all six layers (StepLayers) is
+// taken as measured.
+func TestCPUDecodeWholeModelStep(t *testing.T) {
+	rates := &CPURates{Threads: 1, Stream: map[string][]StreamPoint{"fp32": {{Bytes: 8 << 20, BytesPerSecond: 100e9}, {Bytes: 256 << 20, BytesPerSecond: 10e9}}}}
+	dev := Device{Name: "cpu", Memory: 8 << 30, CPU: rates}
+	c := arch.Config{Name: "15M", Family: arch.Llama, Dim: 288, HiddenDim: 768, Layers: 6, Heads: 6, KVHeads: 6, Vocab: 32000, MaxSeq: 256, Tied: true}
+	w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: 63, KVCache: true, Devices: 1,
+		Sharding: DDP, Attention: Eager, CompileMode: compiler.CompileDefault, StepLayerSeconds: 150e-6, StepHeadSeconds: 500e-6, StepPositionSeconds: 1e-12}
+	mid := 1 + 63/2
+	if mid != StepPosition {
+		t.Fatalf("the generation's middle is %d, want StepPosition", mid)
+	}
+	whole := w
+	whole.StepLayers = 6
+	want := 6*150e-6 + 500e-6
+	if got := whole.Decode(dev).Seconds / 63; math.Abs(got-want) > 1e-9 {
+		t.Errorf("a step timed on all six layers: %.4g s, want it as measured, %.4g s", got, want)
+	}
+	three := w.Decode(dev).Seconds / 63
+	w.StepLayers = 3
+	if again := w.Decode(dev).Seconds / 63; again != three {
+		t.Errorf("StepLayers 3 gives %.4g s, unset %.4g s; want the same", again, three)
+	}
+	if three < want*1.02 {
+		t.Errorf("a step timed on three layers of six: %.4g s, want more than the measured %.4g s (the whole model streams slower)", three, want)
+	}
+}

@@ -28,6 +28,7 @@ type cpuMeasurement struct {
 		StepLayer    float64 `json:"decode_layer_seconds"`
 		StepHead     float64 `json:"decode_head_seconds"`
 		StepPos      float64 `json:"decode_position_seconds"`
+		StepLayers   int     `json:"decode_layers"`
 	} `json:"rows"`
 }
 
@@ -98,7 +99,7 @@ func TestMeasuredCPU(t *testing.T) {
 				shapes++
 				w := Workload{Arch: c, Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: r.Tokens, KVCache: true,
 					Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: r.FileBytes, TokenizerFileBytes: 433_869, CompileMode: compiler.CompileDefault,
-					StepLayerSeconds: r.StepLayer, StepHeadSeconds: r.StepHead, StepPositionSeconds: r.StepPos}
+					StepLayerSeconds: r.StepLayer, StepHeadSeconds: r.StepHead, StepPositionSeconds: r.StepPos, StepLayers: r.StepLayers}
 				switch r.Format {
 				case "nf4":
 					w.Quant = Quant{Type: NF4, BlockSize: 64, Double: true}

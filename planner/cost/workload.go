@@ -145,6 +145,10 @@ type Workload struct {
 	// set, is how much one layer's step grows per position of context
 	// (the attention over the KV cache), measured on the same shape.
 	StepLayerSeconds, StepHeadSeconds, StepPositionSeconds float64
+	// StepLayers is how many layers the model whose steps were timed had
+	// (MeasuredStep.Layers): a step timed on all the shape's layers needs
+	// no correction for the caches; 0 is taken as three.
+	StepLayers int
 	// StepRounds and StepSpread say how steady that measurement was: the
 	// rounds of steps timed, and how far apart their medians were
 	// (largest minus smallest over the median).
@@ -314,8 +318,12 @@ func (w *Workload) TrainableParams() int64 {
 // how steady the measurement was.
 type MeasuredStep struct {
 	Layer, Head, Position float64
+	// Layers is how many layers the larger timed model had (all the
+	// shape's when it fit the calibration's budget); 0 is unknown, taken
+	// as three.
+	Layers int
 	// Rounds is how many rounds of steps were timed; Spread how far apart
-	// their medians were, relative to the median.
+	// their steps were, relative to the median.
 	Rounds int
 	Spread float64
 }

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -135,6 +136,11 @@ type result struct {
 	WeightBytes   int64   `json:"weight_bytes"`
 	KVBytes       int64   `json:"kv_bytes"`
 	GoHeapBytes   uint64  `json:"go_heap_sys_bytes"`
+	// The collector's cycles during decode and the bytes decode
+	// allocated: a cycle's mark workers take a P from the two that a
+	// two-thread decode keeps busy.
+	DecodeGCs        uint32 `json:"decode_gcs"`
+	DecodeAllocBytes uint64 `json:"decode_alloc_bytes"`
 	// The worker pool's counts over prefill and decode (two threads and
 	// up), kernels.PoolStats.
 	Pool *kernels.PoolStats `json:"pool,omitempty"`
@@ -150,6 +156,8 @@ func run(args []string) error {
 	tokenwise := fs.Bool("tokenwise", false, "prefill one token at a time instead of as one batch")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
 	printIDs := fs.Bool("ids", false, "print the greedy token ids to stderr, to compare with llama.cpp's")
+	traceOut := fs.String("trace", "", "write a Go execution trace of decode to this file (go tool trace)")
+	poolTrace := fs.String("pooltrace", "", "write each shared product's hand-off times during decode to this file (a build with -tags pooltrace; runtime/bench/pooltrace.py reads it)")
 	fs.Parse(args)
 	quant := map[string]engine.Quantize{"none": engine.QuantizeNone, "nf4": engine.QuantizeNF4, "fp4": engine.QuantizeFP4, "q8_0": engine.QuantizeQ8_0}[*q]
 	if quant == engine.QuantizeInvalid {
@@ -205,6 +213,20 @@ func run(args []string) error {
 	prefill := time.Since(t1)
 	c2 := cpuSeconds()
 	t2 := time.Now()
+	var ms0 goruntime.MemStats
+	goruntime.ReadMemStats(&ms0)
+	kernels.ResetPoolTrace()
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
+	c2, t2 = cpuSeconds(), time.Now()
 	release := e.HoldWorkers() // as engine.Generate does
 	for range *genN {
 		next := 0
@@ -226,6 +248,21 @@ func run(args []string) error {
 	decode := time.Since(t2)
 	release()
 	c3 := cpuSeconds()
+	var ms1 goruntime.MemStats
+	goruntime.ReadMemStats(&ms1)
+	if *traceOut != "" {
+		trace.Stop()
+	}
+	if *poolTrace != "" {
+		f, err := os.Create(*poolTrace)
+		if err != nil {
+			return err
+		}
+		kernels.WritePoolTrace(f)
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return err
@@ -248,7 +285,8 @@ func run(args []string) error {
 		DecodeTokens: *genN, DecodeTokS: float64(*genN) / decode.Seconds(),
 		PeakRSSBytes: ru.Maxrss * 1024, FileBytes: size, WeightBytes: e.WeightBytes(),
 		GoHeapBytes: ms.HeapSys,
-		KVBytes:     int64(2 * c.Layers * c.KVHeads * c.HeadSize() * 4 * (*promptN + *genN)),
+		DecodeGCs:   ms1.NumGC - ms0.NumGC, DecodeAllocBytes: ms1.TotalAlloc - ms0.TotalAlloc,
+		KVBytes: int64(2 * c.Layers * c.KVHeads * c.HeadSize() * 4 * (*promptN + *genN)),
 	}
 	if *threads > 1 {
 		ps := e.PoolStats()

@@ -139,7 +139,7 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 	e.st.runs++
 	e.exec.Pool.Hold()
 	defer e.exec.Pool.Release()
-	if err := c.vm.RunAll(); err != nil {
+	if err := runTape(c.vm); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	out, _, err := floats(c.logits.Value())

@@ -250,7 +250,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 	e.exec.Pool.Hold()
 	defer e.exec.Pool.Release()
 	defer func() { e.st.passScores = nil }()
-	if err := c.vm.RunAll(); err != nil {
+	if err := runTape(c.vm); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	out, _, err := floats(c.logits.Value())

@@ -245,6 +245,21 @@ func dotRows8Q5_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32
 //go:noescape
 func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
 
+// dotRows8x2Q4_0O8VNNI is dotRows8Q4_0O8VNNI with a negative rows (each
+// row's whole groups of eight blocks only), two rows at a time, each
+// activation's codes, biases and scales loaded once for both: rows is
+// even and positive.
+//
+//go:noescape
+func dotRows8x2Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
+// dotRows8Q6KVNNI is dotRows8Q4KVNNI for block_q6_K rows, with eight
+// activations quantised by act256 and interleaved by interleaveQ6K8
+// (codes xq, broadcast block scales xs, 16-value sums s).
+//
+//go:noescape
+func dotRows8Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+
 // dot4bitRows8O8VNNI is dotRows8Q8_0O8VNNI for NF4/FP4 rows of halves
 // 32-value halves (16 code bytes each, high nibble first, rows consecutive
 // from codes) with activations quantised by act32g8 in even-odd order

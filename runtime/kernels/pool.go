@@ -68,7 +68,10 @@ type worker struct {
 	done  event
 	seen  uint64 // the caller's last value of done
 	lo    int    // the first row of its range: (its index+1)·chunk
-	_     [64]byte
+	// Trace only (traceOn): when it started its range, and its wait's
+	// last checkpoint, longest gap and polls.
+	tstart, tck, tgap, tpolls int64
+	_                         [64]byte
 }
 
 const (
@@ -89,6 +92,11 @@ type event struct {
 	seq      atomic.Uint64
 	sleeping atomic.Bool
 	wake     chan struct{}
+	// Trace only (traceOn): the last spin checkpoint, the longest gap
+	// between two checkpoints of the current wait, its polls, and whether
+	// it is inside runtime.Gosched.
+	ck, maxGap, polls, parks atomic.Int64
+	inGosched                atomic.Bool
 }
 
 func newEvent() event { return event{wake: make(chan struct{}, 1)} }
@@ -108,12 +116,28 @@ func (e *event) signal() (woke bool) {
 // spins for spinWait polls, and past them while keep (when not nil) says
 // so, and then parks.
 func (e *event) wait(last uint64, keep func(start int64) bool) uint64 {
-	var start int64
+	var start, prev int64
+	if traceOn {
+		prev = nanos()
+		e.maxGap.Store(0)
+		e.ck.Store(prev)
+	}
 	for i := 0; ; i++ {
 		if s := e.seq.Load(); s != last {
+			if traceOn {
+				e.polls.Store(int64(i))
+			}
 			return s
 		}
 		if i&1023 == 1023 {
+			if traceOn {
+				now := nanos()
+				if now-prev > e.maxGap.Load() {
+					e.maxGap.Store(now - prev)
+				}
+				prev = now
+				e.ck.Store(now)
+			}
 			if i >= spinWait {
 				if keep == nil {
 					break
@@ -125,8 +149,17 @@ func (e *event) wait(last uint64, keep func(start int64) bool) uint64 {
 					break
 				}
 			}
+			if traceOn {
+				e.inGosched.Store(true)
+			}
 			runtime.Gosched()
+			if traceOn {
+				e.inGosched.Store(false)
+			}
 		}
+	}
+	if traceOn {
+		e.parks.Add(1)
 	}
 	e.sleeping.Store(true)
 	if s := e.seq.Load(); s != last && e.sleeping.CompareAndSwap(true, false) {
@@ -171,6 +204,10 @@ func (w *worker) loop(s *poolState) {
 			return
 		}
 		if w.state.CompareAndSwap(workerSignalled, workerRunning) {
+			if traceOn {
+				w.tstart = nanos()
+				w.tck, w.tgap, w.tpolls = w.job.ck.Load(), w.job.maxGap.Load(), w.job.polls.Load()
+			}
 			s.fn(w.lo, min(w.lo+s.chunk, s.rows))
 			w.state.Store(workerIdle)
 			w.done.signal()
@@ -259,6 +296,15 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 	s := p.s
 	s.fn, s.rows, s.chunk = fn, rows, chunk
 	ws := s.workers[:min((rows-1)/chunk, len(s.workers))]
+	var rec traceRec
+	if traceOn {
+		rec = traceRec{rows: rows, chunk: chunk, gcs: gcCycles()}
+		if len(ws) > 0 {
+			ws[0].tstart = 0
+			rec.inGosched = ws[0].job.inGosched.Load()
+		}
+		rec.sig = nanos()
+	}
 	for i, w := range ws {
 		w.lo = (i + 1) * chunk
 		w.state.Store(workerSignalled)
@@ -267,8 +313,14 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 		}
 	}
 	fn(0, min(chunk, rows))
+	if traceOn {
+		rec.cdone = nanos()
+	}
 	for _, w := range ws {
 		if w.state.CompareAndSwap(workerSignalled, workerCancelled) {
+			if traceOn {
+				rec.taken = true
+			}
 			// Its worker has not started: the caller, done with its
 			// own range, runs this one rather than wait for a thread
 			// that is parked or not running.
@@ -276,13 +328,26 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 			fn(w.lo, min(w.lo+chunk, rows))
 			continue
 		}
-		w.seen = w.done.wait(w.seen, nil)
+		if traceOn {
+			p0 := w.done.parks.Load()
+			w.seen = w.done.wait(w.seen, nil)
+			rec.callerParked = w.done.parks.Load() != p0
+		} else {
+			w.seen = w.done.wait(w.seen, nil)
+		}
 		s.joined++
 	}
 	for hi := (len(ws) + 1) * chunk; hi < rows; hi += chunk {
 		fn(hi, min(hi+chunk, rows)) // more ranges than threads: a caller's error, still covered
 	}
 	s.products++
+	if traceOn {
+		rec.end = nanos()
+		if len(ws) > 0 && !rec.taken {
+			rec.wstart, rec.lastCk, rec.maxGap, rec.polls = ws[0].tstart, ws[0].tck, ws[0].tgap, ws[0].tpolls
+		}
+		traceBuf = append(traceBuf, rec)
+	}
 	s.fn = nil
 	p.mu.Unlock()
 	runtime.KeepAlive(p)

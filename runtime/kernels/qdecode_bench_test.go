@@ -51,7 +51,7 @@ func BenchmarkIntDecode(b *testing.B) {
 	for _, c := range []struct {
 		m    Method
 		from string
-	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {NF4, "dram-oddrows"}, {NF4, "l2-oddrows"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}} {
+	}{{Q8_0, "dram"}, {Q4_0, "dram"}, {NF4, "dram"}, {NF4, "dram-oddrows"}, {NF4, "l2-oddrows"}, {Q4_K, "dram"}, {Q6_K, "dram"}, {Q8_0, "l2"}, {Q4_0, "l2"}, {NF4, "l2"}, {Q4_K, "l2"}, {Q6_K, "l2"}} {
 		m := c.m
 		var set []*QMatrix
 		if c.from == "l2" {
@@ -128,10 +128,11 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 // with 110M's feed-forward matrix (2048×768) and 15M's (768×288), the
 // eight-activation kernels (g8) against the four-activation ones side by
 // side: pairs is the pair-at-a-time four-activation form, g4 the
-// four-block one (Q4_0 and NF4; Q8_0, Q5_0 and Q4_K have none and run
+// four-block one (Q4_0 and NF4; Q8_0, Q5_0, Q4_K and Q6_K have none and run
 // pairs), g4vbmi its VBMI form; g8-onerowtail is the g8 of Q8_0, Q4_0,
 // Q5_0 or NF4 with each row's last blocks (15M's ninth) taken row by row,
-// not four rows at a time (the dotTail4*O8VNNI kernels).
+// not four rows at a time (the dotTail4*O8VNNI kernels); g8-onerow is the
+// g8 of Q4_0 one weight row at a time, not two (dotRows8x2Q4_0O8VNNI).
 func BenchmarkIntPrefill(b *testing.B) {
 	if !(Exec{}).vnni() {
 		b.Skip("no AVX-512 VNNI")
@@ -141,25 +142,28 @@ func BenchmarkIntPrefill(b *testing.B) {
 		rows, cols := shape[0], shape[1]
 		x := randVec(2, n*cols, 1)
 		out := make([]float32, n*rows)
-		for _, m := range []Method{Q4_0, Q8_0, Q5_0, Q4_K, NF4} {
-			if m == Q4_K && cols%256 != 0 {
+		for _, m := range []Method{Q4_0, Q8_0, Q5_0, Q4_K, Q6_K, NF4} {
+			if (m == Q4_K || m == Q6_K) && cols%256 != 0 {
 				continue
 			}
 			q := decodeSet(b, m, rows, cols, 0)[0]
 			for _, v := range []struct {
-				name                        string
-				noG4, noVBMI, noG8, noTail4 bool
-			}{{"pairs", true, true, true, false}, {"g4", false, true, true, false}, {"g4vbmi", false, false, true, false}, {"g8-onerowtail", false, false, false, true}, {"g8", false, false, false, false}} {
-				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && (m == Q8_0 || m == Q5_0 || m == Q4_K) {
+				name                              string
+				noG4, noVBMI, noG8, noTail4, noX2 bool
+			}{{"pairs", true, true, true, false, false}, {"g4", false, true, true, false, false}, {"g4vbmi", false, false, true, false, false}, {"g8-onerowtail", false, false, false, true, false}, {"g8-onerow", false, false, false, false, true}, {"g8", false, false, false, false, false}} {
+				if v.noX2 && m != Q4_0 {
+					continue // no two-row kernel
+				}
+				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && !v.noX2 && (m == Q8_0 || m == Q5_0 || m == Q4_K || m == Q6_K) {
 					continue // no such kernel
 				}
 				if v.noTail4 && (m != Q4_0 && m != Q8_0 && m != Q5_0 && m != NF4 || (cols/32)%8 == 0 || (cols/32)%8 > 4) {
 					continue // no four-row tail kernel, or no tail
 				}
 				b.Run(fmt.Sprintf("%dx%d/%v/%s", rows, cols, m, v.name), func(b *testing.B) {
-					oldG4, oldVBMI, oldG8, oldTail4 := noG4, noVBMI, noG8, noTail4
-					noG4, noVBMI, noG8, noTail4 = v.noG4, v.noVBMI, v.noG8, v.noTail4
-					defer func() { noG4, noVBMI, noG8, noTail4 = oldG4, oldVBMI, oldG8, oldTail4 }()
+					oldG4, oldVBMI, oldG8, oldTail4, oldX2 := noG4, noVBMI, noG8, noTail4, noX2
+					noG4, noVBMI, noG8, noTail4, noX2 = v.noG4, v.noVBMI, v.noG8, v.noTail4, v.noX2
+					defer func() { noG4, noVBMI, noG8, noTail4, noX2 = oldG4, oldVBMI, oldG8, oldTail4, oldX2 }()
 					defer cpuMetric(b)()
 					for b.Loop() {
 						_ = Exec{}.QMatMul(out, x, q, n)

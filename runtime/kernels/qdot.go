@@ -249,7 +249,15 @@ func newIntKernel(q *QMatrix) intKernel {
 		}, group: func(a *act8, b int) *act8 { return a.interleave4K(b, cols) }}
 	case Q6_K:
 		nb := cols / 256
-		return intKernel{quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
+		var quant8 func(x []float32) *act8
+		var rows8 func(g *act8, out []float32, stride, lo, hi int, ws []float32)
+		if !noG8 {
+			quant8 = act256
+			rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
+				dotRows8Q6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &g.q[0], &g.dxv[0], &g.s16[0], &out[0], 4*stride)
+			}
+		}
+		return intKernel{quant8: quant8, rows8: rows8, group8: interleaveQ6K8, quant: act256, rows: func(a *act8, out []float32, lo, hi int) {
 			dotRowsQ6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &a.q[0], &a.d[0], &a.s16[0], &out[lo])
 		}, rows4: func(g *act8, b int, out []float32, lo, hi int) {
 			dotRows4Q6KVNNI(&q.Data[lo*nb*210], hi-lo, nb, &g.q[0], &g.d[0], &g.s16[0], &out[b*q.Rows+lo], 4*q.Rows)
@@ -393,8 +401,28 @@ func newIntKernel(q *QMatrix) intKernel {
 			dot8, tail4 = dotRows8Q5_0O8VNNI, dotTail4Q5_0O8VNNI
 		}
 		k1.quant8 = func(x []float32) *act8 { return act32g8(x, k, false) }
+		// groups runs dot8 on rows [lo, hi) with a negative row count
+		// (whole groups of eight blocks only), two rows at a time where
+		// the format has the two-row kernel.
+		groups := func(g *act8, out []float32, stride, lo, hi int) {
+			if q.Method == Q4_0 && !noX2 {
+				n2 := (hi - lo) / 2 * 2
+				if n2 > 0 {
+					dotRows8x2Q4_0O8VNNI(&q.Data[lo*rec], n2, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+				}
+				if lo+n2 < hi {
+					dot8(&q.Data[(lo+n2)*rec], -1, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[n2], 4*stride)
+				}
+				return
+			}
+			dot8(&q.Data[lo*rec], lo-hi, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+		}
 		k1.rows8 = func(g *act8, out []float32, stride, lo, hi int, _ []float32) {
-			if tail4 == nil || nb%8 < 1 || nb%8 > 4 || q.Rows < 4 || noTail4 {
+			if nb%8 == 0 {
+				groups(g, out, stride, lo, hi) // no blocks past the groups
+				return
+			}
+			if tail4 == nil || nb%8 > 4 || q.Rows < 4 || noTail4 {
 				dot8(&q.Data[lo*rec], hi-lo, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
 				return
 			}
@@ -407,7 +435,7 @@ func newIntKernel(q *QMatrix) intKernel {
 			// (so that adding it changes nothing), and add their own.
 			last := nb / 8
 			xq, xs, bias := &g.q[2048*last], &g.dxv[128*last], &g.bias[128*last]
-			dot8(&q.Data[lo*rec], lo-hi, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+			groups(g, out, stride, lo, hi)
 			n4 := (hi - lo) / 4 * 4
 			if n4 > 0 {
 				tail4(&q.Data[lo*rec], n4, nb, xq, xs, bias, &out[0], 4*stride)
@@ -538,6 +566,11 @@ var noG8 = false
 // benchmarks that compare it with dotTail4Q8_0O8VNNI, dotTail4Q4_0O8VNNI,
 // dotTail4Q5_0O8VNNI and dotTail4NF4O8VNNI.
 var noTail4 = false
+
+// noX2 keeps the one-row form of the eight-activation Q4_0 prefill
+// kernel, for tests and benchmarks that compare it with
+// dotRows8x2Q4_0O8VNNI.
+var noX2 = false
 
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for
 // tests and benchmarks that compare the two.
@@ -849,13 +882,13 @@ func b2i(b bool) int {
 // actK8 quantises x (a multiple of 256 values) as act256 does for the
 // eight-activation Q4_K kernel: per 256-value block, its codes as four runs
 // of 64 in the kernel's order (32-value sub-blocks 0|2, 1|3, 4|6, 5|7),
-// its eight 32-value sums followed by 24 zeros (s16), and its scale
-// repeated 16 times (dxv).
+// its eight 32-value sums (s16), and its scale repeated 20 times (dxv):
+// 16 copies for its own accumulator, four for its lanes of the mins'.
 func actK8(x []float32) *act8 {
 	a := act256(x)
 	nb := len(x) / 256
 	k := actPool.Get().(*act8)
-	k.q, k.s16, k.dxv = grow(k.q, 256*nb), grow(k.s16, 32*nb), grow(k.dxv, 16*nb)
+	k.q, k.s16, k.dxv = grow(k.q, 256*nb), grow(k.s16, 8*nb), grow(k.dxv, 20*nb)
 	k.d, k.bias, k.s32 = k.d[:0], k.bias[:0], k.s32[:0] // a pooled buffer's
 	for b := 0; b < nb; b++ {
 		src, dst := a.q[256*b:256*b+256], k.q[256*b:256*b+256]
@@ -864,10 +897,9 @@ func actK8(x []float32) *act8 {
 			copy(dst[64*r:64*r+32], src[s0:s0+32])
 			copy(dst[64*r+32:64*r+64], src[s0+64:s0+96])
 		}
-		copy(k.s16[32*b:32*b+8], a.s32[8*b:8*b+8])
-		clear(k.s16[32*b+8 : 32*b+32])
-		for l := 0; l < 16; l++ {
-			k.dxv[16*b+l] = a.d[b]
+		copy(k.s16[8*b:8*b+8], a.s32[8*b:8*b+8])
+		for l := 0; l < 20; l++ {
+			k.dxv[20*b+l] = a.d[b]
 		}
 	}
 	actPool.Put(a)
@@ -877,20 +909,47 @@ func actK8(x []float32) *act8 {
 // interleaveK8 interleaves up to eight activations quantised by actK8
 // into g (its slices resliced or reallocated), padding to eight with zero
 // ones: per 256-value block, each activation's 256 codes in turn (q),
-// each one's 32 words of sums (s16) and each one's 16 scales (dxv).
+// each one's eight sums in turn (s16), and each one's 16 broadcast scales
+// in turn followed by each one's four spread ones in turn (dxv).
 func interleaveK8(g *act8, acts []*act8) {
 	nb := len(acts[0].q) / 256
-	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 256*nb), grow(g.dxv, 128*nb)
+	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 64*nb), grow(g.dxv, 160*nb)
 	g.d, g.bias, g.s32 = g.d[:0], g.bias[:0], g.s32[:0]
 	m := len(acts)
 	for j := 0; j < nb; j++ {
 		for i, a := range acts {
 			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
-			copy(g.s16[256*j+32*i:256*j+32*(i+1)], a.s16[32*j:32*(j+1)])
-			copy(g.dxv[128*j+16*i:128*j+16*(i+1)], a.dxv[16*j:16*(j+1)])
+			copy(g.s16[64*j+8*i:64*j+8*(i+1)], a.s16[8*j:8*(j+1)])
+			copy(g.dxv[160*j+16*i:160*j+16*(i+1)], a.dxv[20*j:20*j+16])
+			copy(g.dxv[160*j+128+4*i:160*j+128+4*(i+1)], a.dxv[20*j+16:20*(j+1)])
 		}
 		clear(g.q[2048*j+256*m : 2048*(j+1)])
-		clear(g.s16[256*j+32*m : 256*(j+1)])
+		clear(g.s16[64*j+8*m : 64*(j+1)])
+		clear(g.dxv[160*j+16*m : 160*j+128])
+		clear(g.dxv[160*j+128+4*m : 160*(j+1)])
+	}
+}
+
+// interleaveQ6K8 interleaves up to eight activations quantised by act256
+// into g (its slices resliced or reallocated) for dotRows8Q6KVNNI,
+// padding to eight with zero ones: per 256-value block, each activation's
+// 256 codes in turn (q), each one's sixteen 16-value sums in turn (s16)
+// and each one's scale repeated 16 times in turn (dxv).
+func interleaveQ6K8(g *act8, acts []*act8) {
+	nb := len(acts[0].q) / 256
+	g.q, g.s16, g.dxv = grow(g.q, 2048*nb), grow(g.s16, 128*nb), grow(g.dxv, 128*nb)
+	g.d, g.bias, g.s32 = g.d[:0], g.bias[:0], g.s32[:0]
+	m := len(acts)
+	for j := 0; j < nb; j++ {
+		for i, a := range acts {
+			copy(g.q[2048*j+256*i:2048*j+256*(i+1)], a.q[256*j:256*(j+1)])
+			copy(g.s16[128*j+16*i:128*j+16*(i+1)], a.s16[16*j:16*(j+1)])
+			for l := 0; l < 16; l++ {
+				g.dxv[128*j+16*i+l] = a.d[j]
+			}
+		}
+		clear(g.q[2048*j+256*m : 2048*(j+1)])
+		clear(g.s16[128*j+16*m : 128*(j+1)])
 		clear(g.dxv[128*j+16*m : 128*(j+1)])
 	}
 }

@@ -173,6 +173,229 @@ GLOBL h8lanes<>(SB), RODATA|NOPTR, $64
 	VPXORD Z15, Z1, Z1; \
 	VPXORD Z15, Z12, Z12
 
+// The two-row form of dotRows8Q4_0O8VNNI: each activation's 256 codes,
+// 16 biases and 16 spread scales are loaded once for two weight rows,
+// whose accumulators are Z16-Z23 and Z24-Z31. With one row at a time the
+// kernel is bound by its loads (six 512-bit loads per activation, row and
+// group against four VPDPBUSDs); two rows halve them.
+
+// G8STORE0 and G8STORE1 are G8STORE for the accumulators Z16-Z23 and
+// Z24-Z31, with Z0-Z7 as scratch.
+#define G8STORE0 \
+	VSHUFF64X2 $0x44, Z17, Z16, Z0; \
+	VSHUFF64X2 $0xEE, Z17, Z16, Z1; \
+	VADDPS Z1, Z0, Z0; \
+	VSHUFF64X2 $0x44, Z19, Z18, Z1; \
+	VSHUFF64X2 $0xEE, Z19, Z18, Z2; \
+	VADDPS Z2, Z1, Z1; \
+	VSHUFF64X2 $0x44, Z21, Z20, Z2; \
+	VSHUFF64X2 $0xEE, Z21, Z20, Z3; \
+	VADDPS Z3, Z2, Z2; \
+	VSHUFF64X2 $0x44, Z23, Z22, Z3; \
+	VSHUFF64X2 $0xEE, Z23, Z22, Z4; \
+	VADDPS Z4, Z3, Z3; \
+	VSHUFF64X2 $0x88, Z1, Z0, Z4; \
+	VSHUFF64X2 $0xDD, Z1, Z0, Z5; \
+	VADDPS Z5, Z4, Z4; \
+	VSHUFF64X2 $0x88, Z3, Z2, Z5; \
+	VSHUFF64X2 $0xDD, Z3, Z2, Z6; \
+	VADDPS Z6, Z5, Z5; \
+	VSHUFPS $0x44, Z5, Z4, Z6; \
+	VSHUFPS $0xEE, Z5, Z4, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	VSHUFPS $0xB1, Z6, Z6, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	MOVQ BX, AX; \
+	LEAQ (BX)(R13*4), DX; \
+	VMOVSS X6, (AX); \
+	VEXTRACTPS $2, X6, (DX); \
+	VEXTRACTF32X4 $1, Z6, X7; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	VEXTRACTF32X4 $2, Z6, X7; \
+	VMOVSS X7, (AX)(R13*2); \
+	VEXTRACTPS $2, X7, (DX)(R13*2); \
+	VEXTRACTF32X4 $3, Z6, X7; \
+	LEAQ (AX)(R13*2), AX; \
+	LEAQ (DX)(R13*2), DX; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	ADDQ $4, BX
+
+#define G8STORE1 \
+	VSHUFF64X2 $0x44, Z25, Z24, Z0; \
+	VSHUFF64X2 $0xEE, Z25, Z24, Z1; \
+	VADDPS Z1, Z0, Z0; \
+	VSHUFF64X2 $0x44, Z27, Z26, Z1; \
+	VSHUFF64X2 $0xEE, Z27, Z26, Z2; \
+	VADDPS Z2, Z1, Z1; \
+	VSHUFF64X2 $0x44, Z29, Z28, Z2; \
+	VSHUFF64X2 $0xEE, Z29, Z28, Z3; \
+	VADDPS Z3, Z2, Z2; \
+	VSHUFF64X2 $0x44, Z31, Z30, Z3; \
+	VSHUFF64X2 $0xEE, Z31, Z30, Z4; \
+	VADDPS Z4, Z3, Z3; \
+	VSHUFF64X2 $0x88, Z1, Z0, Z4; \
+	VSHUFF64X2 $0xDD, Z1, Z0, Z5; \
+	VADDPS Z5, Z4, Z4; \
+	VSHUFF64X2 $0x88, Z3, Z2, Z5; \
+	VSHUFF64X2 $0xDD, Z3, Z2, Z6; \
+	VADDPS Z6, Z5, Z5; \
+	VSHUFPS $0x44, Z5, Z4, Z6; \
+	VSHUFPS $0xEE, Z5, Z4, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	VSHUFPS $0xB1, Z6, Z6, Z7; \
+	VADDPS Z7, Z6, Z6; \
+	MOVQ BX, AX; \
+	LEAQ (BX)(R13*4), DX; \
+	VMOVSS X6, (AX); \
+	VEXTRACTPS $2, X6, (DX); \
+	VEXTRACTF32X4 $1, Z6, X7; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	VEXTRACTF32X4 $2, Z6, X7; \
+	VMOVSS X7, (AX)(R13*2); \
+	VEXTRACTPS $2, X7, (DX)(R13*2); \
+	VEXTRACTF32X4 $3, Z6, X7; \
+	LEAQ (AX)(R13*2), AX; \
+	LEAQ (DX)(R13*2), DX; \
+	VMOVSS X7, (AX)(R13*1); \
+	VEXTRACTPS $2, X7, (DX)(R13*1); \
+	ADDQ $4, BX
+
+// Q40X2MIX turns the code bytes of blocks 0-3 (a) and 4-7 (b) of a group
+// into O8ACT's four unsigned registers, o0-o3 (o2 and o3 may be a and b).
+// It clobbers t0 and t1.
+#define Q40X2MIX(a, b, t0, t1, o0, o1, o2, o3) \
+	VPSRLW $4, a, t0; \
+	VPSRLW $4, b, t1; \
+	VPANDD Z15, a, a; \
+	VPANDD Z15, b, b; \
+	VPANDD Z15, t0, t0; \
+	VPANDD Z15, t1, t1; \
+	VPUNPCKLQDQ b, a, o0; \
+	VPUNPCKHQDQ b, a, o1; \
+	VPUNPCKLQDQ t1, t0, o2; \
+	VPUNPCKHQDQ t1, t0, o3
+
+// Q40X2LOAD loads the group of eight block_q4_0 records at off(SI)(R8*k)
+// (row 0 with k = 0 as 0(SI), row 1 as the next row): code bytes of blocks
+// 0-3 in a, 4-7 in b, the eight float16 scales in the words of xs.
+#define Q40X2LOAD(base, a, b, xa, xb, xs) \
+	VMOVDQU 2 base, xa; \
+	VINSERTI32X4 $1, 20 base, a, a; \
+	VINSERTI32X4 $2, 38 base, a, a; \
+	VINSERTI32X4 $3, 56 base, a, a; \
+	VMOVDQU 74 base, xb; \
+	VINSERTI32X4 $1, 92 base, b, b; \
+	VINSERTI32X4 $2, 110 base, b, b; \
+	VINSERTI32X4 $3, 128 base, b, b; \
+	MOVWLZX base, AX; \
+	VMOVD AX, xs; \
+	VPINSRW $1, 18 base, xs, xs; \
+	VPINSRW $2, 36 base, xs, xs; \
+	VPINSRW $3, 54 base, xs, xs; \
+	VPINSRW $4, 72 base, xs, xs; \
+	VPINSRW $5, 90 base, xs, xs; \
+	VPINSRW $6, 108 base, xs, xs; \
+	VPINSRW $7, 126 base, xs, xs
+
+// O8X2ACT adds activation i's share of the group to the two rows'
+// accumulators acc0 and acc1: row 0's codes in Z2, Z3, Z0, Z1 and spread
+// weight scales in Z8, row 1's in Z6, Z7, Z4, Z5 and Z9. It clobbers
+// Z10-Z13.
+#define O8X2ACT(i, acc0, acc1) \
+	VMOVDQU32 (64*i)(R9), Z11; \
+	VMOVDQA32 Z11, Z12; \
+	VMOVDQU64 (256*i)(DI), Z13; \
+	VPDPBUSD Z13, Z2, Z12; \
+	VPDPBUSD Z13, Z6, Z11; \
+	VMOVDQU64 (256*i+64)(DI), Z13; \
+	VPDPBUSD Z13, Z3, Z12; \
+	VPDPBUSD Z13, Z7, Z11; \
+	VMOVDQU64 (256*i+128)(DI), Z13; \
+	VPDPBUSD Z13, Z0, Z12; \
+	VPDPBUSD Z13, Z4, Z11; \
+	VMOVDQU64 (256*i+192)(DI), Z13; \
+	VPDPBUSD Z13, Z1, Z12; \
+	VPDPBUSD Z13, Z5, Z11; \
+	VCVTDQ2PS Z12, Z12; \
+	VCVTDQ2PS Z11, Z11; \
+	VMOVUPS (64*i)(R10), Z10; \
+	VMULPS Z10, Z8, Z13; \
+	VFMADD231PS Z13, Z12, acc0; \
+	VMULPS Z10, Z9, Z10; \
+	VFMADD231PS Z10, Z11, acc1
+
+// func dotRows8x2Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+//
+// dotRows8Q4_0O8VNNI with a negative rows (each row's whole groups of
+// eight blocks only), two rows at a time: rows is even and positive.
+TEXT ·dotRows8x2Q4_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVQ nblocks+16(FP), R8
+	IMULQ $18, R8
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z14
+
+x2pair:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	G8CLEAR
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+
+x2oct:
+	CMPQ CX, $8
+	JLT  x2next
+	Q40X2LOAD((SI), Z0, Z1, X0, X1, X8)
+	Q40X2LOAD((SI)(R8*1), Z4, Z5, X4, X5, X9)
+	Q40X2MIX(Z0, Z1, Z10, Z11, Z2, Z3, Z0, Z1)
+	Q40X2MIX(Z4, Z5, Z10, Z11, Z6, Z7, Z4, Z5)
+	VCVTPH2PS X8, Y8
+	VPERMPS Z8, Z14, Z8
+	VCVTPH2PS X9, Y9
+	VPERMPS Z9, Z14, Z9
+	O8X2ACT(0, Z16, Z24)
+	O8X2ACT(1, Z17, Z25)
+	O8X2ACT(2, Z18, Z26)
+	O8X2ACT(3, Z19, Z27)
+	O8X2ACT(4, Z20, Z28)
+	O8X2ACT(5, Z21, Z29)
+	O8X2ACT(6, Z22, Z30)
+	O8X2ACT(7, Z23, Z31)
+	ADDQ $144, SI
+	ADDQ $2048, DI
+	ADDQ $512, R9
+	ADDQ $512, R10
+	SUBQ $8, CX
+	JMP  x2oct
+
+x2next:
+	// Past the rest of row 0 and the whole of row 1.
+	IMULQ $18, CX
+	ADDQ CX, SI
+	ADDQ R8, SI
+	G8STORE0
+	G8STORE1
+	SUBQ $2, rows+8(FP)
+	JNZ  x2pair
+	VZEROUPPER
+	RET
+
 // func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 TEXT ·dotRows8Q8_0O8VNNI(SB), NOSPLIT, $0-64
 	// A negative rows skips each row's last one to four blocks (R12 = 1),
@@ -1197,12 +1420,18 @@ s8store:
 // The eight-activation Q4_K prefill kernel. A block_q4_K record's 128 code
 // bytes are two loads; their low and high nibbles are four registers of
 // two 32-value sub-blocks each (sub-blocks 0|2, 1|3, 4|6 and 5|7), and the
-// activation (act256, repacked by packK8 in the same order) meets them by
+// activation (act256, repacked by actK8 in the same order) meets them by
 // VPMADDUBSW; VPMADDWD/VPDPWSSD then weight each pair of products with its
 // sub-block's 6-bit scale, spread over the words by VPERMW, so that one
-// conversion per activation and block serves 256 codes. The mins meet the
-// activation's 32-value sums by one VPMADDWD. Per activation and block:
-// acc += xd·(d·Σ sc·(q·x) − dmin·Σ m·S).
+// conversion per activation and block serves 256 codes. The mins are done
+// once per block for all eight activations, outside the per-activation
+// work: the block's eight mins, repeated over the four 128-bit lanes, meet
+// the activations' 32-value sums (eight words each, four activations to a
+// register) by two VPMADDWDs, and the two products, times dmin and each
+// activation's scale spread over its four lanes, are subtracted from two
+// accumulators that are folded into the eight activations' accumulators,
+// four lanes each, before the row's sums are reduced. Per activation and
+// block: acc += xd·d·Σ sc·(q·x), and the mins' accumulator −= xd·dmin·Σ m·S.
 
 // k8words spreads sub-block scales over the 32 words of a register: words
 // 0-15 get scale a and 16-31 scale b, for (a, b) = (0, 2), (1, 3), (4, 6)
@@ -1243,9 +1472,8 @@ GLOBL k8words<>(SB), RODATA|NOPTR, $256
 
 // K8ACT adds activation i's share of the block whose codes are in Z0
 // (sub-blocks 0|2), Z12 (1|3), Z1 (4|6) and Z13 (5|7), spread scales in
-// Z2-Z5, mins as words in Z6, d and dmin broadcast in Z28 and Z29, to acc:
-// its 256 codes at 256i(DI), 32-value sums (eight words, then zeros) at
-// 64i(R9), broadcast scale at 64i(R10).
+// Z2-Z5 and d broadcast in Z28, to acc: its 256 codes at 256i(DI) and its
+// broadcast scale at 64i(R10).
 #define K8ACT(i, acc, ta, tb) \
 	VPMADDUBSW (256*i)(DI), Z0, ta; \
 	VPMADDWD Z2, ta, tb; \
@@ -1257,12 +1485,16 @@ GLOBL k8words<>(SB), RODATA|NOPTR, $256
 	VPDPWSSD Z5, ta, tb; \
 	VCVTDQ2PS tb, tb; \
 	VMULPS Z28, tb, tb; \
-	VPMADDWD (64*i)(R9), Z6, ta; \
-	VCVTDQ2PS ta, ta; \
-	VFNMADD231PS Z29, ta, tb; \
 	VFMADD231PS (64*i)(R10), tb, acc
 
 // func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+//
+// Per block, the activations' codes at DI (2048 bytes), their 32-value
+// sums at R9 (eight words each, activation a at word 8a: 128 bytes), and
+// their scales at R10: 16 copies of each one's (64 bytes each), then four
+// copies of each one's (16 bytes each), 640 bytes in all. The mins'
+// accumulators are Z29 (activations 0-3, four lanes each) and Z31 (4-7);
+// K1-K4 select lanes 0-3, 4-7, 8-11 and 12-15.
 TEXT ·dotRows8Q4KVNNI(SB), NOSPLIT, $0-64
 	MOVQ data+0(FP), SI
 	MOVQ out+48(FP), BX
@@ -1270,6 +1502,14 @@ TEXT ·dotRows8Q4KVNNI(SB), NOSPLIT, $0-64
 	MOVL $0x0f0f0f0f, DX
 	VMOVD DX, X15
 	VPBROADCASTD X15, Z15
+	MOVL $0x000f, AX
+	KMOVW AX, K1
+	MOVL $0x00f0, AX
+	KMOVW AX, K2
+	MOVL $0x0f00, AX
+	KMOVW AX, K3
+	MOVL $0xf000, AX
+	KMOVW AX, K4
 
 k8row:
 	MOVQ nblocks+16(FP), CX
@@ -1282,6 +1522,8 @@ k8row:
 	VMOVDQU64 128(AX), Z26
 	VMOVDQU64 192(AX), Z27
 	G8CLEAR
+	VXORPS Z29, Z29, Z29
+	VXORPS Z31, Z31, Z31
 
 k8block:
 	MOVL 4(SI), AX
@@ -1311,14 +1553,24 @@ k8block:
 	VPERMW Z14, Z25, Z3
 	VPERMW Z14, Z26, Z4
 	VPERMW Z14, Z27, Z5
+	// The mins, for the eight activations at once.
+	VSHUFI64X2 $0, Z6, Z6, Z6
+	VPMADDWD (R9), Z6, Z7
+	VPMADDWD 64(R9), Z6, Z8
+	VCVTDQ2PS Z7, Z7
+	VCVTDQ2PS Z8, Z8
+	MOVWLZX 2(SI), AX
+	VMOVD AX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS X9, Z9
+	VMULPS 512(R10), Z9, Z10
+	VMULPS 576(R10), Z9, Z9
+	VFNMADD231PS Z10, Z7, Z29
+	VFNMADD231PS Z9, Z8, Z31
 	MOVWLZX (SI), AX
 	VMOVD AX, X7
 	VCVTPH2PS X7, X7
 	VBROADCASTSS X7, Z28
-	MOVWLZX 2(SI), AX
-	VMOVD AX, X7
-	VCVTPH2PS X7, X7
-	VBROADCASTSS X7, Z29
 	VMOVDQU64 16(SI), Z0
 	VMOVDQU64 80(SI), Z1
 	VPSRLW $4, Z0, Z12
@@ -1330,21 +1582,203 @@ k8block:
 	K8ACT(0, Z16, Z7, Z8)
 	K8ACT(1, Z17, Z9, Z10)
 	K8ACT(2, Z18, Z11, Z14)
-	K8ACT(3, Z19, Z30, Z31)
+	K8ACT(3, Z19, Z30, Z6)
 	K8ACT(4, Z20, Z7, Z8)
 	K8ACT(5, Z21, Z9, Z10)
 	K8ACT(6, Z22, Z11, Z14)
-	K8ACT(7, Z23, Z30, Z31)
+	K8ACT(7, Z23, Z30, Z6)
 	ADDQ $144, SI
 	ADDQ $2048, DI
-	ADDQ $512, R9
-	ADDQ $512, R10
+	ADDQ $128, R9
+	ADDQ $640, R10
 	DECQ CX
 	JNZ  k8block
 
+	VADDPS Z29, Z16, K1, Z16
+	VADDPS Z29, Z17, K2, Z17
+	VADDPS Z29, Z18, K3, Z18
+	VADDPS Z29, Z19, K4, Z19
+	VADDPS Z31, Z20, K1, Z20
+	VADDPS Z31, Z21, K2, Z21
+	VADDPS Z31, Z22, K3, Z22
+	VADDPS Z31, Z23, K4, Z23
 	G8STORE
 	DECQ rows+8(FP)
 	JNZ  k8row
+	VZEROUPPER
+	RET
+
+// The eight-activation Q6_K prefill kernel. A block_q6_K record's 128
+// low-nibble bytes are two loads (one per 128-value half) and each half's
+// 32 high-bit bytes one load broadcast to both 256-bit halves of a
+// register; per half, the low nibbles and the high nibbles of the ql bytes,
+// each ORed with its two high bits (shifted by VPSLLVW/VPSRLVW by a
+// different count in each 256-bit half), are 64 consecutive 6-bit codes
+// (0-63), values 0-63 and 64-127 of the half, in the order act256 stores
+// the activation. VPMADDUBSW multiplies them with the activation's codes,
+// VPDPWSSD weights each pair of products with its 16-value sub-block's
+// int8 scale (spread over the words by VPERMW), and the offset of 32 is
+// taken out by starting each activation's sum from −32·Σ sc·S over the
+// sub-blocks' 16-value sums S (one VPMADDWD), so that one conversion per
+// activation and block serves 256 codes. Per activation and block:
+// acc += xd·d·(Σ sc·(q·x) − 32·Σ sc·S).
+
+// q6k8idx holds four VPERMW index vectors: vector k puts scale 4k + w/8
+// in word w.
+DATA q6k8idx<>+0(SB)/8, $0x0000000000000000
+DATA q6k8idx<>+8(SB)/8, $0x0000000000000000
+DATA q6k8idx<>+16(SB)/8, $0x0001000100010001
+DATA q6k8idx<>+24(SB)/8, $0x0001000100010001
+DATA q6k8idx<>+32(SB)/8, $0x0002000200020002
+DATA q6k8idx<>+40(SB)/8, $0x0002000200020002
+DATA q6k8idx<>+48(SB)/8, $0x0003000300030003
+DATA q6k8idx<>+56(SB)/8, $0x0003000300030003
+DATA q6k8idx<>+64(SB)/8, $0x0004000400040004
+DATA q6k8idx<>+72(SB)/8, $0x0004000400040004
+DATA q6k8idx<>+80(SB)/8, $0x0005000500050005
+DATA q6k8idx<>+88(SB)/8, $0x0005000500050005
+DATA q6k8idx<>+96(SB)/8, $0x0006000600060006
+DATA q6k8idx<>+104(SB)/8, $0x0006000600060006
+DATA q6k8idx<>+112(SB)/8, $0x0007000700070007
+DATA q6k8idx<>+120(SB)/8, $0x0007000700070007
+DATA q6k8idx<>+128(SB)/8, $0x0008000800080008
+DATA q6k8idx<>+136(SB)/8, $0x0008000800080008
+DATA q6k8idx<>+144(SB)/8, $0x0009000900090009
+DATA q6k8idx<>+152(SB)/8, $0x0009000900090009
+DATA q6k8idx<>+160(SB)/8, $0x000a000a000a000a
+DATA q6k8idx<>+168(SB)/8, $0x000a000a000a000a
+DATA q6k8idx<>+176(SB)/8, $0x000b000b000b000b
+DATA q6k8idx<>+184(SB)/8, $0x000b000b000b000b
+DATA q6k8idx<>+192(SB)/8, $0x000c000c000c000c
+DATA q6k8idx<>+200(SB)/8, $0x000c000c000c000c
+DATA q6k8idx<>+208(SB)/8, $0x000d000d000d000d
+DATA q6k8idx<>+216(SB)/8, $0x000d000d000d000d
+DATA q6k8idx<>+224(SB)/8, $0x000e000e000e000e
+DATA q6k8idx<>+232(SB)/8, $0x000e000e000e000e
+DATA q6k8idx<>+240(SB)/8, $0x000f000f000f000f
+DATA q6k8idx<>+248(SB)/8, $0x000f000f000f000f
+GLOBL q6k8idx<>(SB), RODATA|NOPTR, $256
+
+DATA q6k8sh<>+0(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+8(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+16(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+24(SB)/8, $0x0004000400040004
+DATA q6k8sh<>+32(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+40(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+48(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+56(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+64(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+72(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+80(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+88(SB)/8, $0x0000000000000000
+DATA q6k8sh<>+96(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+104(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+112(SB)/8, $0x0002000200020002
+DATA q6k8sh<>+120(SB)/8, $0x0002000200020002
+GLOBL q6k8sh<>(SB), RODATA|NOPTR, $128
+
+// q6k8sh holds the VPSLLVW counts (4 in words 0-15, 2 in 16-31) and the
+// VPSRLVW counts (0, then 2) that bring a half's high bits to bits 4-5.
+
+// Q6K8ACT adds activation i's share of the block whose codes are in Z0
+// (values 0-63), Z2 (64-127), Z1 (128-191) and Z3 (192-255), spread
+// scales in Z4-Z7, −32 times the scales as words in Y8 and d broadcast in
+// Z9, to acc: its 256 codes at 256i(DI), its sixteen 16-value sums at
+// 32i(R9) and its broadcast scale at 64i(R10). tby is tbz's low half.
+#define Q6K8ACT(i, acc, ta, tby, tbz) \
+	VPMADDWD (32*i)(R9), Y8, tby; \
+	VPMADDUBSW (256*i)(DI), Z0, ta; \
+	VPDPWSSD Z4, ta, tbz; \
+	VPMADDUBSW (256*i+64)(DI), Z2, ta; \
+	VPDPWSSD Z5, ta, tbz; \
+	VPMADDUBSW (256*i+128)(DI), Z1, ta; \
+	VPDPWSSD Z6, ta, tbz; \
+	VPMADDUBSW (256*i+192)(DI), Z3, ta; \
+	VPDPWSSD Z7, ta, tbz; \
+	VCVTDQ2PS tbz, tbz; \
+	VMULPS Z9, tbz, tbz; \
+	VFMADD231PS (64*i)(R10), tbz, acc
+
+// Q6K8HALF sets lo and hi to the codes of one half of a block: ql (64
+// bytes) in lo, qh (32 bytes, in both 256-bit halves) in qh. It clobbers
+// t0 and t1.
+#define Q6K8HALF(lo, hi, qh, t0, t1) \
+	VPSLLVW (R11), qh, t0; \
+	VPANDD Z14, t0, t0; \
+	VPSRLVW 64(R11), qh, t1; \
+	VPANDD Z14, t1, t1; \
+	VPSRLW $4, lo, hi; \
+	VPANDD Z15, hi, hi; \
+	VPORD t1, hi, hi; \
+	VPANDD Z15, lo, lo; \
+	VPORD t0, lo, lo
+
+// func dotRows8Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s *int16, out *float32, stride int)
+//
+// Per block, the activations' codes at DI (2048 bytes), their 16-value
+// sums at R9 (16 words each, activation a at word 16a: 256 bytes) and
+// their scales at R10 (16 copies of each one's: 512 bytes).
+TEXT ·dotRows8Q6KVNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	MOVL $0x30303030, DX
+	VMOVD DX, X14
+	VPBROADCASTD X14, Z14
+	LEAQ q6k8sh<>(SB), R11
+
+q8row:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ s+40(FP), R9
+	LEAQ q6k8idx<>(SB), AX
+	VMOVDQU64 (AX), Z24
+	VMOVDQU64 64(AX), Z25
+	VMOVDQU64 128(AX), Z26
+	VMOVDQU64 192(AX), Z27
+	G8CLEAR
+
+q8block:
+	VMOVDQU64 0(SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VBROADCASTI64X4 128(SI), Z10
+	VBROADCASTI64X4 160(SI), Z11
+	Q6K8HALF(Z0, Z2, Z10, Z12, Z13)
+	Q6K8HALF(Z1, Z3, Z11, Z12, Z13)
+	VPMOVSXBW 192(SI), Y8
+	VPERMW Z8, Z24, Z4
+	VPERMW Z8, Z25, Z5
+	VPERMW Z8, Z26, Z6
+	VPERMW Z8, Z27, Z7
+	VPSLLW $5, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPSUBW Y8, Y9, Y8
+	MOVWLZX 208(SI), AX
+	VMOVD AX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS X9, Z9
+	Q6K8ACT(0, Z16, Z10, Y11, Z11)
+	Q6K8ACT(1, Z17, Z12, Y13, Z13)
+	Q6K8ACT(2, Z18, Z28, Y29, Z29)
+	Q6K8ACT(3, Z19, Z30, Y31, Z31)
+	Q6K8ACT(4, Z20, Z10, Y11, Z11)
+	Q6K8ACT(5, Z21, Z12, Y13, Z13)
+	Q6K8ACT(6, Z22, Z28, Y29, Z29)
+	Q6K8ACT(7, Z23, Z30, Y31, Z31)
+	ADDQ $210, SI
+	ADDQ $2048, DI
+	ADDQ $256, R9
+	ADDQ $512, R10
+	DECQ CX
+	JNZ  q8block
+
+	G8STORE
+	DECQ rows+8(FP)
+	JNZ  q8row
 	VZEROUPPER
 	RET
 

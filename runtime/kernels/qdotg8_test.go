@@ -352,6 +352,70 @@ func TestIntMatMulG8Q4K(t *testing.T) {
 	}
 }
 
+// TestIntMatMulG8Q6K checks the eight-activation Q6_K prefill kernel
+// against the exact reference: per 256-value block, d·Σ sc·((q−32)·x)
+// with the 6-bit codes and int8 scales unpacked here, in integers, times
+// the activation's block scale; 1 to 5 blocks per row, batches with and
+// without a padded last group, on two threads, and the extreme codes 0 and
+// 63 and scales −128 and 127 (randGGML's bytes are uniform).
+func TestIntMatMulG8Q6K(t *testing.T) {
+	if !(Exec{}).vnni() {
+		t.Skip("no AVX-512 VNNI")
+	}
+	const rows = 19
+	for _, cols := range []int{256, 512, 768, 1280} {
+		nb := cols / 256
+		data := randGGML(t, uint64(cols)+1, weights.Q6_K, rows, cols)
+		q, err := FromGGML(weights.Q6_K, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{8, 13, 16} {
+			x := randVec(uint64(n*cols)+1, n*cols, 1)
+			clear(x[cols : cols+256])
+			x[2*cols+7] = 1e4
+			out := make([]float32, n*rows)
+			if err := (Exec{Threads: 2}).QMatMul(out, x, q, n); err != nil {
+				t.Fatal(err)
+			}
+			for b := 0; b < n; b++ {
+				a := act256(x[b*cols : (b+1)*cols])
+				for r := 0; r < rows; r++ {
+					var want, mag float64
+					for k := 0; k < nb; k++ {
+						rec := data[(r*nb+k)*210:]
+						ql, qh, sc := rec[:128], rec[128:192], rec[192:208]
+						d := float64(half.F16ToF32(binary.LittleEndian.Uint16(rec[208:])))
+						xd := float64(a.d[k])
+						var isum int64
+						for v := 0; v < 256; v += 4 {
+							var quad int64
+							for i := v; i < v+4; i++ {
+								h, g, l := i/128, i%128/32, i%32
+								lo := ql[64*h+32*(g%2)+l]
+								if g >= 2 {
+									lo >>= 4
+								}
+								c := int64(lo&15|(qh[32*h+l]>>(2*g)&3)<<4) - 32
+								quad += c * int64(a.q[256*k+i])
+							}
+							s := int64(int8(sc[v/16]))
+							isum += s * quad
+							mag += math.Abs(float64(s*quad) * d * xd)
+						}
+						want += xd * d * float64(isum)
+					}
+					got := float64(out[b*rows+r])
+					if math.Abs(got-want) > 1.2e-7*mag*float64(8+nb)+1e-30 {
+						t.Fatalf("%d cols n=%d: activation %d row %d: %g, want %g (Σ|term| %g)", cols, n, b, r, got, want, mag)
+					}
+				}
+				actPool.Put(a)
+			}
+		}
+	}
+}
+
 // TestQMatMuls checks that products sharing their input (a prefill's
 // q/k/v or gate/up) give bit for bit what separate QMatMul calls give, in
 // every format with an eight-activation kernel, for batches with and
@@ -388,7 +452,7 @@ func TestQMatMuls(t *testing.T) {
 		{"q5_0", []*QMatrix{mat(6, Q5_0, 19, 288), mat(7, Q5_0, 21, 288)}},
 		{"q4_K", []*QMatrix{mat(8, Q4_K, 20, 512), mat(9, Q4_K, 35, 512), mat(10, Q4_K, 3, 512)}},
 		{"nf4", []*QMatrix{mat(11, NF4, 26, 320), mat(12, NF4, 30, 320)}},
-		{"q6_K, no eight-activation kernel", []*QMatrix{mat(13, Q6_K, 12, 256), mat(14, Q6_K, 9, 256)}},
+		{"q6_K", []*QMatrix{mat(13, Q6_K, 12, 256), mat(14, Q6_K, 9, 256)}},
 		{"mixed formats", []*QMatrix{mat(15, Q4_K, 16, 256), mat(16, Q6_K, 16, 256), mat(17, Q4_K, 8, 256)}},
 		{"mixed widths", []*QMatrix{mat(18, Q4_0, 16, 64), mat(19, Q4_0, 16, 96)}},
 	} {
