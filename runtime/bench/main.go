@@ -60,6 +60,8 @@ func main() {
 		err = load(os.Args[2:])
 	case "trainmem":
 		err = trainMem(os.Args[2:])
+	case "cold":
+		err = cold(os.Args[2:])
 	case "ceiling":
 		err = ceiling(os.Args[2:])
 	default:

@@ -6,7 +6,11 @@
 # whisperc driver runs each format. Prints the median over ROUNDS rounds of
 # tokens per CPU-second (steadier than wall clock on a shared machine) and
 # the ratios. The models are issue8.sh's (written by models.sh into OUTDIR
-# when missing). About 2 minutes for the defaults on a quiet 2-CPU machine.
+# when missing). Then the first prefill's cold start (`wbench cold`, one
+# more process per format and round): the prompt's graph built alone, the
+# first prefill and a second one of the same prompt, each in CPU ms with
+# its page faults and collections, medians too. About 2.5 minutes for the
+# defaults on a quiet 2-CPU machine.
 #
 #   [OLD=/tmp/wbench-old] runtime/bench/prefill.sh [OUTDIR]
 #   (env: SHAPES="15M 42M" FORMATS="q8_0 q4_0 q4_k_m nf4" ROUNDS=5 PROMPT=128 GEN=32)
@@ -50,13 +54,19 @@ for l in sys.stdin:
 					python3 -c "import json,sys
 r=json.load(sys.stdin)
 print(json.dumps(dict(side='$side', shape='$s', format='$f', file='$peer', prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
+				# An old driver without the cold command is left out.
+				"$b" cold -model "$m" -quantize "$q" -prompt "$prompt" -gen "$gen" 2>/dev/null |
+					python3 -c "import json,sys
+r=json.load(sys.stdin)
+print(json.dumps(dict(side='$side', shape='$s', format='$f', cold=r)))" >>"$res" || true
 			done
 		done
 	done
 done
 python3 - "$res" "$rounds" <<'PY'
 import json, sys, statistics as st
-rows = [json.loads(l) for l in open(sys.argv[1])]
+every = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in every if 'cold' not in r]
 def med(side, shape, key, fmt=None, file=None):
     v = [r[key] for r in rows if r['side'] == side and r['shape'] == shape and (fmt is None or r.get('format') == fmt) and (file is None or r['file'] == file)]
     return st.median(v) if v else None
@@ -76,4 +86,19 @@ for r in rows:
     dn, do, dl = med('new', s, 'decode', f), med('old', s, 'decode', f), med('llama.cpp', s, 'decode', file=peer)
     cells = [s, f, f"{pn:.0f}"] + ([f"{po:.0f}"] if has_old else []) + [f"{pl:.0f}", f"{pn/pl:.2f}"] + ([f"{po/pl:.2f}"] if has_old else []) + [f"{dn/dl:.2f}"] + ([f"{do/dl:.2f}"] if has_old else [])
     print('| ' + ' | '.join(cells) + ' |')
+cold = [r for r in every if 'cold' in r]
+if cold:
+    print(f"\nthe first prefill's cold start (wbench cold), median of {sys.argv[2]}: CPU ms / minor page faults / collections")
+    print("\n| model | format | side | graph build | first prefill | second prefill | first - second |")
+    print('|---' * 7 + '|')
+    seen = []
+    for r in cold:
+        k = (r['shape'], r['format'], r['side'])
+        if k in seen:
+            continue
+        seen.append(k)
+        rs = [x['cold'] for x in cold if (x['shape'], x['format'], x['side']) == k]
+        m = lambda ph, key: st.median([x[ph][key] for x in rs])
+        cell = lambda ph: f"{m(ph, 'cpu_s')*1e3:.1f} / {m(ph, 'minflt'):.0f} / {m(ph, 'gcs'):g}"
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {cell('build')} | {cell('first')} | {cell('second')} | {st.median([(x['first']['cpu_s'] - x['second']['cpu_s'])*1e3 for x in rs]):.1f} |")
 PY

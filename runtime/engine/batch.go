@@ -171,16 +171,22 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 // its largest graph, however many shapes a server's batches take.
 //
 // The ops of the same role in different layers share one buffer too
-// (layers.3.gate and layers.0.gate are both "gate"), except the two that
-// write the residual stream (attention.out and ffn.out, whose values a
-// quantised graph's Gorgonia additions may take over in place): every op
-// of layer l runs before layer l's ffn.out, which every op of layer l+1
-// depends on, and the other roles' values are read only within their
-// layer. A graph's activations then take about one layer's worth of
-// memory, not one per layer (a 110M prompt of 128 tokens: about 16 MB
-// instead of 90 MB), and a first prompt touches that much fresh memory.
+// (layers.3.gate and layers.0.gate are both "gate"): every op of layer l
+// runs before layer l's ffn.out, which every op of layer l+1 depends on,
+// and each role's value is read only within its layer, or by the next
+// layer's ops up to its attention.out for the residual stream that
+// ffn.out writes. The two roles that write the residual stream read it
+// from the other one's buffer (attention.out adds ffn.out's, ffn.out
+// adds attention.out's), never from their own: the arena's graphs add
+// the residual inside the product op (linearOp, quantLinearOp), never by
+// a Gorgonia addition, which could take a buffer over in place. A
+// graph's activations then take about one layer's worth of memory, not
+// one per layer (a 110M prompt of 128 tokens: about 7 MB instead of
+// 90 MB), and a first prompt touches that much fresh memory.
 type arena struct {
 	bufs map[string]*[]float32
+	// mem holds the buffers of offHeapMin bytes and up (nil: the heap).
+	mem *offHeap
 	// perLayer keeps one buffer per op name, as before the sharing
 	// between layers (for the test that compares the two).
 	perLayer bool
@@ -194,7 +200,7 @@ func (a *arena) slot(name string) *[]float32 {
 		a.bufs = map[string]*[]float32{}
 	}
 	if rest, ok := strings.CutPrefix(name, "layers."); ok && !a.perLayer {
-		if _, role, ok := strings.Cut(rest, "."); ok && role != "attention.out" && role != "ffn.out" {
+		if _, role, ok := strings.Cut(rest, "."); ok {
 			name = role
 		}
 	}
@@ -206,19 +212,23 @@ func (a *arena) slot(name string) *[]float32 {
 	return p
 }
 
-// arenaOutput returns a [rows, cols] tensor over the shared buffer slot,
+// output returns a [rows, cols] tensor over the shared buffer slot,
 // grown when too small; cur is the tensor the op returned last time,
 // returned again when it still fits and still uses the buffer. A graph
 // that has not run since a buffer grew still holds the old one (its ops
-// and nodes keep their last values), so buffers at least double when they
-// grow: the old ones then add up to less than the new.
-func arenaOutput(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor.Dense {
+// and nodes keep their last values) but never reads it again: the old
+// buffer's pages go back (offHeap.release) or, on the heap, to the
+// collector once those graphs run or go. Buffers at least double when
+// they grow, so the old ones' addresses add up to less than the new.
+func (a *arena) output(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor.Dense {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
 	if cap(*slot) < n {
-		*slot = make([]float32, max(n, 2*cap(*slot)))
+		old := *slot
+		*slot = a.mem.floats(max(n, 2*cap(*slot)))
+		a.mem.release(old)
 	}
 	buf := (*slot)[:n]
 	if cur != nil && cur.Shape().Eq(tensor.Shape(shape)) {
@@ -239,7 +249,7 @@ type arenaUser interface {
 func (e *Engine) shareBuffers(g *gorgonia.ExprGraph) {
 	for _, n := range g.AllNodes() {
 		if u, ok := n.Op().(arenaUser); ok {
-			u.useArena(&e.arena)
+			u.useArena(e.arena)
 		}
 	}
 }

@@ -224,3 +224,17 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkBuildPrefill measures building (not running) the 128-row
+// prefill graph of the 15M shape with Q8_0 weights, as the first prefill
+// of a process pays it.
+func BenchmarkBuildPrefill(b *testing.B) {
+	e := benchEngine(b, shape15M, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeQ8_0, QuantizeHead: true, Threads: 1, Context: 161})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.build(128, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -51,9 +52,15 @@ type Engine struct {
 	bf16Src     map[string]*weights.Tensor
 	bytes       int64
 	st          *state
-	graphs      map[graphKey]*compiled
+	// mem holds the KV cache and the arena's larger buffers (offHeap).
+	mem    *offHeap
+	graphs map[graphKey]*compiled
 	// arena holds the graphs' reused op outputs, shared between graphs.
-	arena arena
+	// It is an object of its own: its ops point to it, and a pointer from
+	// a graph into the engine would close a cycle through the graph's
+	// TapeMachine, whose finalizer would then keep the engine, its graphs
+	// and its weights from ever being collected.
+	arena *arena
 	// used counts graph runs, to evict the least recently used graph.
 	used    int64
 	pos     int
@@ -113,6 +120,8 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 		quant:   map[string]*kernels.QMatrix{},
 		graphs:  map[graphKey]*compiled{},
 		logits:  make([]float32, c.Vocab),
+		mem:     &offHeap{},
+		arena:   &arena{},
 	}
 	qd, kvd := c.Heads*hs, c.KVHeads*hs
 	want := map[string][]int{
@@ -144,6 +153,10 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 	e.st = newState(opts.Context, c.Layers, c.Heads, c.KVHeads, hs, theta, opts.KVCache)
 	e.st.whole = prealloc
 	e.st.exec = e.exec
+	// The KV cache and the arena's buffers live outside the Go heap, and
+	// go when the engine does.
+	e.st.mem, e.arena.mem = e.mem, e.mem
+	goruntime.AddCleanup(e, (*offHeap).free, e.mem)
 	if opts.Compile == CompileMaxAutotune {
 		if err := e.autotune(ctx); err != nil {
 			return nil, err
@@ -177,10 +190,13 @@ func (e *Engine) WeightBytes() int64 { return e.bytes }
 func (e *Engine) Context() int { return e.opts.Context }
 
 // Reserve allocates the engine's own KV cache and rotary tables for its
-// whole context now, as the first Forward would: a caller that bounds the
-// Go heap by its live size (runtime's generate stage) reserves first, so
-// that the bound counts the cache. It does nothing for an engine without
-// a cache or with the model's own context, which grows as used.
+// whole context now, as the first Forward would. The cache is mapped
+// outside the Go heap (offHeap) and its pages are touched only as
+// positions are written, so reserving moves no page faults; a caller that
+// bounds the Go heap by its live size (runtime's generate stage) reserves
+// first so that the rotary tables are counted. It does nothing for an
+// engine without a cache or with the model's own context, which grows as
+// used.
 func (e *Engine) Reserve() error {
 	if !e.st.cached || !e.st.whole {
 		return nil

@@ -116,6 +116,9 @@ func (b *builder) plainLinear(x *gorgonia.Node, weight, name string, residual *g
 			// integer-dot kernels, as llama.cpp does.
 			exec.NoVNNI = true
 		}
+		if residual != nil && b.fused && b.reuse && b.train == nil {
+			return b.std(name, func() (*gorgonia.Node, error) { return quantLinearResidual(name, x, residual, q, exec) })
+		}
 		y := b.std(name, func() (*gorgonia.Node, error) {
 			if b.reuse {
 				return quantLinearReused(name, x, q, exec)

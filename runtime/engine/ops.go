@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"io"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -28,13 +29,14 @@ type opBase struct {
 	reuse bool
 	out   *tensor.Dense // the reused output buffer, when reuse is set
 	// shared, when set, is the arena's buffer for this op's name, which
-	// out uses (see arena).
+	// out uses (see arena); arena is where it grows.
 	shared *[]float32
+	arena  *arena
 }
 
 func (o *opBase) useArena(a *arena) {
 	if o.reuse {
-		o.shared = a.slot(o.name)
+		o.shared, o.arena = a.slot(o.name), a
 	}
 }
 
@@ -51,7 +53,7 @@ func (o *opBase) Type() hm.Type {
 func (o *opBase) ReturnsPtr() bool      { return false }
 func (o *opBase) CallsExtern() bool     { return false }
 func (o *opBase) OverwritesInput() int  { return -1 }
-func (o *opBase) WriteHash(h hash.Hash) { fmt.Fprint(h, o.name) }
+func (o *opBase) WriteHash(h hash.Hash) { _, _ = io.WriteString(h, o.name) }
 func (o *opBase) String() string        { return o.name }
 
 func (o *opBase) Hashcode() uint32 {
@@ -80,7 +82,7 @@ func reuseOutputs(g *gorgonia.ExprGraph) {
 // output returns the buffer to write a result of the given shape into.
 func (o *opBase) output(shape ...int) *tensor.Dense {
 	if o.reuse && o.shared != nil {
-		o.out = arenaOutput(o.shared, o.out, shape...)
+		o.out = o.arena.output(o.shared, o.out, shape...)
 		return o.out
 	}
 	if o.reuse && o.out != nil && o.out.Shape().Eq(tensor.Shape(shape)) {

@@ -31,8 +31,10 @@ type state struct {
 	// cos and sin hold, for each position p so far and pair i, the rotary
 	// angle p·θ^(-2i/headSize), computed in float32 as llama2.c does.
 	cos, sin []float32
-	// keys and vals are each layer's cache, [positions, kvHeads·headSize].
+	// keys and vals are each layer's cache, [positions, kvHeads·headSize],
+	// in mem (outside the Go heap; see offHeap).
 	keys, vals [][]float32
+	mem        *offHeap
 	// exec runs the attention kernels.
 	exec kernels.Exec
 	// scores holds a decode step's attention probabilities for the next
@@ -118,10 +120,12 @@ func (st *state) grow(n int, cache bool) error {
 	if cache {
 		kvd := st.kvHeads * st.headSize
 		for l := range st.layers {
-			k := make([]float32, want*kvd)
-			v := make([]float32, want*kvd)
+			k := st.mem.floats(want * kvd)
+			v := st.mem.floats(want * kvd)
 			copy(k, st.keys[l])
 			copy(v, st.vals[l])
+			st.mem.release(st.keys[l])
+			st.mem.release(st.vals[l])
 			st.keys[l], st.vals[l] = k, v
 		}
 	}

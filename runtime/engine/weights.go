@@ -21,7 +21,9 @@ import (
 //     other unquantised dtypes are decoded to fp32;
 //   - a linear weight stored in a GGML block format (Q8_0, Q4_0, Q4_K, ...)
 //     runs as stored, aliasing the file, when Options.Weights says fp32 or
-//     names that very format;
+//     names that very format; when those weights come to 4 MiB or more
+//     they are then copied to huge pages and the file's pages released
+//     (onHugePages);
 //   - otherwise a linear weight is quantised to its Options.Weights format from its
 //     fp32 values (aliased, or decoded into a buffer dropped right after);
 //   - token embeddings stored in a block format stay so, and each lookup
@@ -66,7 +68,40 @@ func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]in
 			return fmt.Errorf("engine: %s: %w", ws.Source, err)
 		}
 	}
+	e.onHugePages(ws, names, ts)
 	return nil
+}
+
+// onHugePages moves the weights kept in a GGML block format, which alias
+// the mapped file, into one kernels.HugeArena (memory on 2 MiB pages),
+// releasing each one's file pages once copied, so that the resident set
+// stays the same: a decode step streams every weight, and the kernels
+// stream them 1.2-1.5x faster per CPU-second on huge pages than on the
+// file's 4 KiB ones (kernels.BenchmarkIntDecodeHuge). Where the system has
+// no transparent huge pages nothing moves.
+func (e *Engine) onHugePages(ws *weights.Set, names []string, ts map[string]*weights.Tensor) {
+	seen := map[*kernels.QMatrix]bool{}
+	var qs []*kernels.QMatrix
+	var lens []int
+	for _, name := range names {
+		q, t := e.quant[name], ts[name]
+		if name == "tok_embeddings.weight" {
+			q = e.embQ
+		}
+		if q == nil || seen[q] || len(q.Data) == 0 || len(t.Data) == 0 || &q.Data[0] != &t.Data[0] {
+			continue // not a block matrix aliasing the file, or moved already
+		}
+		seen[q] = true
+		qs = append(qs, q)
+		lens = append(lens, len(q.Data))
+	}
+	a := kernels.NewHugeArena(kernels.HugeArenaSize(lens...))
+	for _, q := range qs {
+		if old := q.Data; a.Copy(q) {
+			ws.ReleaseData(old)
+		}
+	}
+	a.Seal()
 }
 
 // fp32 returns t's values as float32: aliased when t is F32 in place,

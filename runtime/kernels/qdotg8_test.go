@@ -73,10 +73,21 @@ func TestIntMatMulG8(t *testing.T) {
 				for i := 3 * cols; i < 4*cols; i++ { // activation 3: codes ±127
 					x[i] = float32(1 - 2*(i%2))
 				}
-				for _, e := range []Exec{{Threads: 1}, {Threads: 2}} {
-					name := fmt.Sprintf("%v/%d/n=%d/threads=%d", d, cols, n, e.Threads)
+				// Q4_0's rows two at a time and one at a time.
+				onerow := []bool{false}
+				if d == weights.Q4_0 {
+					onerow = append(onerow, true)
+				}
+				for i, e := range []Exec{{Threads: 1}, {Threads: 2}, {Threads: 1}, {Threads: 2}} {
+					if i/2 >= len(onerow) {
+						break
+					}
+					name := fmt.Sprintf("%v/%d/n=%d/threads=%d/noX2=%v", d, cols, n, e.Threads, onerow[i/2])
 					out := make([]float32, n*rows)
-					if err := e.QMatMul(out, x, q, n); err != nil {
+					noX2 = onerow[i/2]
+					err := e.QMatMul(out, x, q, n)
+					noX2 = false
+					if err != nil {
 						t.Fatal(err)
 					}
 					for b := 0; b < n; b++ {
