@@ -7,7 +7,7 @@
 # worker pool's counts: products shared, worker ranges that their worker
 # ran (joined) and that the caller ran because the worker had not started
 # (taken), products run on the caller alone, products that woke a parked
-# worker, parks. An OLD driver from before the fixed split (57f3e52 and
+# worker, worker parks, callers that parked waiting for a worker. An OLD driver from before the fixed split (57f3e52 and
 # earlier) has no "taken" or "woken" (shown as -); where it has them,
 # "back-off" shows its stalls by reason (caller waited too long for a
 # share / a spinning worker missed two products / a spinning worker found
@@ -72,7 +72,7 @@ for b in "${drivers[@]}"; do [ -x "$b" ] || { echo "threads.sh: $b is not execut
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "decode tok/s (wall clock), best of $repeat alternated runs; prompt $prompt, decode $gen$how"
 echo
-echo "| model | format | driver | 1 thread | 2 threads | 2t÷1t | pool products / joined / taken / alone / woken / parked | GCs | back-off: stalls slow / missed / preempted; back-offs |"
+echo "| model | format | driver | 1 thread | 2 threads | 2t÷1t | pool products / joined / taken / alone / woken / parked / caller parked | GCs | back-off: stalls slow / missed / preempted; back-offs |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for s in $shapes; do
 	for f in $formats; do
@@ -86,7 +86,7 @@ for s in $shapes; do
 			for i in "${!drivers[@]}"; do
 				for t in 1 2; do
 					read -r d st < <("${rt[@]}" "${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" |
-						python3 -c "import json,sys; r=json.load(sys.stdin); p=r.get('pool',{}); g=lambda k: str(p[k]) if k in p else '-'; print(r['decode_tok_s'], '/'.join(g(k) for k in ('Products','Joined','Taken','Alone','Woken','Parked')) + '|' + str(r.get('decode_gcs', '-')) + '|' + ('%s/%s/%s;%s' % tuple(g(k) for k in ('SlowWaits','MissedTwice','Preempted','BackOffs')) if 'BackOffs' in p else '-'))")
+						python3 -c "import json,sys; r=json.load(sys.stdin); p=r.get('pool',{}); g=lambda k: str(p[k]) if k in p else '-'; print(r['decode_tok_s'], '/'.join(g(k) for k in ('Products','Joined','Taken','Alone','Woken','Parked','CallerParked')) + '|' + str(r.get('decode_gcs', '-')) + '|' + ('%s/%s/%s;%s' % tuple(g(k) for k in ('SlowWaits','MissedTwice','Preempted','BackOffs')) if 'BackOffs' in p else '-'))")
 					k="$i/$t"
 					if python3 -c "import sys; sys.exit(0 if $d > ${best[$k]:-0} else 1)"; then
 						best[$k]=$d

@@ -52,8 +52,12 @@ type poolState struct {
 	// Counts for Stats (products, joined, taken, alone and woken are
 	// written under Pool.mu, or by the caller that found it busy).
 	products, joined, taken, woken uint64
+	callerParked                   uint64
 	alone                          atomic.Uint64
 	parked                         atomic.Uint64
+	// keepCaller keeps a caller that waits for a worker's range spinning
+	// while the pool is held (see run).
+	keepCaller func(start int64) bool
 }
 
 // worker is one of a Pool's goroutines: job signals it a product, done
@@ -178,6 +182,13 @@ func NewPool(threads int) *Pool {
 		s.workers = append(s.workers, w)
 		go w.loop(s)
 	}
+	s.keepCaller = func(start int64) bool {
+		if nanos()-start < maxHeldSpin && s.held.Load() > 0 {
+			return true
+		}
+		s.callerParked++ // the caller holds Pool.mu
+		return false
+	}
 	p := &Pool{s: s}
 	runtime.AddCleanup(p, func(s *poolState) {
 		s.stop.Store(true)
@@ -266,6 +277,9 @@ type PoolStats struct {
 	// Woken is the products that had to wake a parked worker, Parked the
 	// times a worker stopped spinning and parked.
 	Woken, Parked uint64
+	// CallerParked is the times a caller waiting for a worker's range
+	// parked: on a pool not held, or a held one after maxHeldSpin.
+	CallerParked uint64
 }
 
 // Stats returns the pool's counts; it waits for a product in progress.
@@ -274,7 +288,7 @@ func (p *Pool) Stats() PoolStats {
 	defer p.mu.Unlock()
 	s := p.s
 	return PoolStats{Products: s.products, Joined: s.joined, Taken: s.taken, Alone: s.alone.Load(),
-		Woken: s.woken, Parked: s.parked.Load()}
+		Woken: s.woken, Parked: s.parked.Load(), CallerParked: s.callerParked}
 }
 
 // Threads returns how many ways the pool splits a product.
@@ -328,12 +342,19 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 			fn(w.lo, min(w.lo+chunk, rows))
 			continue
 		}
+		// The worker is running its range: on a held pool the caller
+		// spins for it as the workers spin for products (at most
+		// maxHeldSpin), rather than park after spinWait polls. A range of
+		// a large product (110M's classifier: about 0.4 ms) may end tens of
+		// microseconds after the caller's own; a parked caller then costs
+		// a thread wake-up, and its goroutine comes back on the worker's
+		// P while the worker's goroutine waits for another.
 		if traceOn {
 			p0 := w.done.parks.Load()
-			w.seen = w.done.wait(w.seen, nil)
+			w.seen = w.done.wait(w.seen, s.keepCaller)
 			rec.callerParked = w.done.parks.Load() != p0
 		} else {
-			w.seen = w.done.wait(w.seen, nil)
+			w.seen = w.done.wait(w.seen, s.keepCaller)
 		}
 		s.joined++
 	}

@@ -305,3 +305,29 @@ func TestPoolHeldWorkerParksWhenIdle(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPoolHeldCallerSpins checks what a caller waiting for a worker's
+// range does past spinWait's polls (keepCaller): on a held pool it spins
+// on, for at most maxHeldSpin, rather than park (a parked caller costs a
+// thread wake-up, and comes back on the worker's P while the worker
+// waits for another); on a pool not held it parks, and each park is
+// counted.
+func TestPoolHeldCallerSpins(t *testing.T) {
+	pool := NewPool(2)
+	s := pool.s
+	now := nanos()
+	if s.keepCaller(now) {
+		t.Error("a caller on a pool not held keeps spinning")
+	}
+	pool.Hold()
+	if !s.keepCaller(now) {
+		t.Error("a caller on a held pool parks as soon as spinWait's polls are done")
+	}
+	if s.keepCaller(now - maxHeldSpin) {
+		t.Error("a caller on a held pool spins past maxHeldSpin")
+	}
+	pool.Release()
+	if st := pool.Stats(); st.CallerParked != 2 {
+		t.Errorf("CallerParked = %d after two parks", st.CallerParked)
+	}
+}
