@@ -238,3 +238,22 @@ func BenchmarkBuildPrefill(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRoPE measures the rotary embedding of a 15M prefill's queries
+// (128 rows of 6 heads of 48).
+func BenchmarkRoPE(b *testing.B) {
+	st := newState(256, 1, 6, 6, 48, 10000, false)
+	if err := st.ensure(128); err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, 128*288)
+	for i := range x {
+		x[i] = float32(i%97) / 97
+	}
+	y := make([]float32, len(x))
+	for i := 0; i < b.N; i++ {
+		if err := rotate(st, y, x, 128, 288, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
