@@ -88,6 +88,7 @@ PIPE
 measure() {
 	local dir=$work/$1 model gen port levels fill slots
 	read -r _ model gen port _ <"$dir/row"
+	local t0=$SECONDS
 	(cd "$dir" && "$work/whisperc" plan --json p.whisper >plan.json)
 	levels=$(python3 -c '
 import json, sys
@@ -99,6 +100,7 @@ kv = next(s for s in p["stages"] if s["kind"] == "serve")["graph"]["kv_cache"]
 print(",".join(str(r["sequences"]) for r in t["serving"]), kv["context"], kv["batch"])
 ' "$dir/plan.json")
 	read -r levels fill slots <<<"$levels"
+	local planned=$((SECONDS - t0))
 	(cd "$dir" && exec "$work/whisperc" run p.whisper >run.log 2>&1) &
 	server=$!
 	if ! WHISPERC_URL="http://127.0.0.1:$port" WHISPERC_MODEL=$model CONCURRENCY=$levels GEN=$gen ROUNDS=$rounds FILL=$fill SLOTS=$slots \
@@ -113,7 +115,7 @@ print(",".join(str(r["sequences"]) for r in t["serving"]), kv["context"], kv["ba
 	server=
 	echo "measured $1: $(python3 -c '
 import json, sys
-print(", ".join("c=%d %.0f tok/s" % (r["concurrency"], r["tokens_per_s"]) for r in map(json.loads, open(sys.argv[1])) if "fill" not in r))' "$dir/load.jsonl"), peak RSS $(($(cat "$dir/hwm") >> 20)) MiB"
+print(", ".join("c=%d %.0f tok/s" % (r["concurrency"], r["tokens_per_s"]) for r in map(json.loads, open(sys.argv[1])) if "fill" not in r))' "$dir/load.jsonl"), peak RSS $(($(cat "$dir/hwm") >> 20)) MiB (plan ${planned} s, all $((SECONDS - t0)) s)"
 }
 
 rows=()
