@@ -253,6 +253,11 @@ func dotRows8Q4KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s
 //go:noescape
 func dotRows8x2Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 
+// dotRows8x2Q8_0O8VNNI is dotRows8x2Q4_0O8VNNI for Q8_0.
+//
+//go:noescape
+func dotRows8x2Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+
 // dotRows8Q6KVNNI is dotRows8Q4KVNNI for block_q6_K rows, with eight
 // activations quantised by act256 and interleaved by interleaveQ6K8
 // (codes xq, broadcast block scales xs, 16-value sums s).

@@ -166,5 +166,8 @@ func dotRows8Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s
 func dotRows8x2Q4_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int) {
 }
 
+func dotRows8x2Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int) {
+}
+
 func axpy4x16AVX512(y *float32, ystride int, p *float32, pstride int, v *float32, vstride int, count int) {
 }

@@ -404,11 +404,18 @@ func newIntKernel(q *QMatrix) intKernel {
 		// groups runs dot8 on rows [lo, hi) with a negative row count
 		// (whole groups of eight blocks only), two rows at a time where
 		// the format has the two-row kernel.
+		var x2 func(*byte, int, int, *int8, *float32, *int32, *float32, int)
+		switch q.Method {
+		case Q4_0:
+			x2 = dotRows8x2Q4_0O8VNNI
+		case Q8_0:
+			x2 = dotRows8x2Q8_0O8VNNI
+		}
 		groups := func(g *act8, out []float32, stride, lo, hi int) {
-			if q.Method == Q4_0 && !noX2 {
+			if x2 != nil && !noX2 {
 				n2 := (hi - lo) / 2 * 2
 				if n2 > 0 {
-					dotRows8x2Q4_0O8VNNI(&q.Data[lo*rec], n2, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
+					x2(&q.Data[lo*rec], n2, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[0], 4*stride)
 				}
 				if lo+n2 < hi {
 					dot8(&q.Data[(lo+n2)*rec], -1, nb, &g.q[0], &g.dxv[0], &g.bias[0], &out[n2], 4*stride)
@@ -567,9 +574,9 @@ var noG8 = false
 // dotTail4Q5_0O8VNNI and dotTail4NF4O8VNNI.
 var noTail4 = false
 
-// noX2 keeps the one-row form of the eight-activation Q4_0 prefill
-// kernel, for tests and benchmarks that compare it with
-// dotRows8x2Q4_0O8VNNI.
+// noX2 keeps the one-row form of the eight-activation Q4_0 and Q8_0
+// prefill kernels, for tests and benchmarks that compare it with
+// dotRows8x2Q4_0O8VNNI and dotRows8x2Q8_0O8VNNI.
 var noX2 = false
 
 // noVBMI keeps the VNNI-only forms of kernels that have a VBMI one, for

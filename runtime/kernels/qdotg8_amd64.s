@@ -396,6 +396,119 @@ x2next:
 	VZEROUPPER
 	RET
 
+// Q80X2LOAD loads the group of eight block_q8_0 records at base: the
+// first and last 16 codes of blocks 0-3 in a and b, of blocks 4-7 in c and
+// d (lane b: block b's or b+4's), the eight float16 scales in the words of
+// xs.
+#define Q80X2LOAD(base, a, b, c, d, xa, xb, xc, xd, xs) \
+	VMOVDQU 2 base, xa; \
+	VINSERTI32X4 $1, 36 base, a, a; \
+	VINSERTI32X4 $2, 70 base, a, a; \
+	VINSERTI32X4 $3, 104 base, a, a; \
+	VMOVDQU 18 base, xb; \
+	VINSERTI32X4 $1, 52 base, b, b; \
+	VINSERTI32X4 $2, 86 base, b, b; \
+	VINSERTI32X4 $3, 120 base, b, b; \
+	VMOVDQU 138 base, xc; \
+	VINSERTI32X4 $1, 172 base, c, c; \
+	VINSERTI32X4 $2, 206 base, c, c; \
+	VINSERTI32X4 $3, 240 base, c, c; \
+	VMOVDQU 154 base, xd; \
+	VINSERTI32X4 $1, 188 base, d, d; \
+	VINSERTI32X4 $2, 222 base, d, d; \
+	VINSERTI32X4 $3, 256 base, d, d; \
+	MOVWLZX base, AX; \
+	VMOVD AX, xs; \
+	VPINSRW $1, 34 base, xs, xs; \
+	VPINSRW $2, 68 base, xs, xs; \
+	VPINSRW $3, 102 base, xs, xs; \
+	VPINSRW $4, 136 base, xs, xs; \
+	VPINSRW $5, 170 base, xs, xs; \
+	VPINSRW $6, 204 base, xs, xs; \
+	VPINSRW $7, 238 base, xs, xs
+
+// Q80X2MIX turns Q80X2LOAD's registers into O8X2ACT's order, made
+// unsigned (Z15: bytes 0x80): c, d, a, b become the codes at offsets 0,
+// 64, 128 and 192 of the activation's 256. It clobbers Z10 and Z11.
+#define Q80X2MIX(a, b, c, d) \
+	VPUNPCKLQDQ c, a, Z10; \
+	VPUNPCKHQDQ c, a, Z11; \
+	VPUNPCKLQDQ d, b, a; \
+	VPUNPCKHQDQ d, b, b; \
+	VPXORD Z15, Z10, c; \
+	VPXORD Z15, Z11, d; \
+	VPXORD Z15, a, a; \
+	VPXORD Z15, b, b
+
+// func dotRows8x2Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
+//
+// dotRows8Q8_0O8VNNI with a negative rows (each row's whole groups of
+// eight blocks only), two rows at a time: rows is even and positive.
+TEXT ·dotRows8x2Q8_0O8VNNI(SB), NOSPLIT, $0-64
+	MOVQ data+0(FP), SI
+	MOVQ out+48(FP), BX
+	MOVQ stride+56(FP), R13
+	MOVQ nblocks+16(FP), R8
+	IMULQ $34, R8
+	MOVL $0x80808080, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z14
+
+y2pair:
+	MOVQ nblocks+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	G8CLEAR
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+
+y2oct:
+	CMPQ CX, $8
+	JLT  y2next
+	Q80X2LOAD((SI), Z0, Z1, Z2, Z3, X0, X1, X2, X3, X8)
+	Q80X2LOAD((SI)(R8*1), Z4, Z5, Z6, Z7, X4, X5, X6, X7, X9)
+	Q80X2MIX(Z0, Z1, Z2, Z3)
+	Q80X2MIX(Z4, Z5, Z6, Z7)
+	VCVTPH2PS X8, Y8
+	VPERMPS Z8, Z14, Z8
+	VCVTPH2PS X9, Y9
+	VPERMPS Z9, Z14, Z9
+	O8X2ACT(0, Z16, Z24)
+	O8X2ACT(1, Z17, Z25)
+	O8X2ACT(2, Z18, Z26)
+	O8X2ACT(3, Z19, Z27)
+	O8X2ACT(4, Z20, Z28)
+	O8X2ACT(5, Z21, Z29)
+	O8X2ACT(6, Z22, Z30)
+	O8X2ACT(7, Z23, Z31)
+	ADDQ $272, SI
+	ADDQ $2048, DI
+	ADDQ $512, R9
+	ADDQ $512, R10
+	SUBQ $8, CX
+	JMP  y2oct
+
+y2next:
+	// Past the rest of row 0 and the whole of row 1.
+	IMULQ $34, CX
+	ADDQ CX, SI
+	ADDQ R8, SI
+	G8STORE0
+	G8STORE1
+	SUBQ $2, rows+8(FP)
+	JNZ  y2pair
+	VZEROUPPER
+	RET
+
 // func dotRows8Q8_0O8VNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, bias *int32, out *float32, stride int)
 TEXT ·dotRows8Q8_0O8VNNI(SB), NOSPLIT, $0-64
 	// A negative rows skips each row's last one to four blocks (R12 = 1),

@@ -73,9 +73,9 @@ func TestIntMatMulG8(t *testing.T) {
 				for i := 3 * cols; i < 4*cols; i++ { // activation 3: codes ±127
 					x[i] = float32(1 - 2*(i%2))
 				}
-				// Q4_0's rows two at a time and one at a time.
+				// Q4_0's and Q8_0's rows two at a time and one at a time.
 				onerow := []bool{false}
-				if d == weights.Q4_0 {
+				if d == weights.Q4_0 || d == weights.Q8_0 {
 					onerow = append(onerow, true)
 				}
 				for i, e := range []Exec{{Threads: 1}, {Threads: 2}, {Threads: 1}, {Threads: 2}} {
