@@ -29,6 +29,7 @@ type cpuMeasurement struct {
 		StepHead     float64 `json:"decode_head_seconds"`
 		StepPos      float64 `json:"decode_position_seconds"`
 		StepLayers   int     `json:"decode_layers"`
+		Note         string  `json:"note"`
 	} `json:"rows"`
 }
 
@@ -50,7 +51,18 @@ type cpuMeasurement struct {
 // shapes differed by up to 1.8× (110M q8_0: 197 and 107 tok/s planned):
 // both the calibration and a run at two threads still vary that much on
 // this VM. The 15M and stories260K rows missed in both, always slower in
-// the run than its calibrated steps, which is not understood.
+// the run than its calibrated steps.
+//
+// That table's steps came from models of one and three layers stepped in
+// turn, the median step each: a six-layer step was extrapolated as 3.5×
+// the three-layer model's minus 2.5× the one-layer's, so their noise
+// grew 4-6× (the 1.8× moves), and the median left out the slow steps a
+// run's mean pays. Since c945232 the calibration times the whole model
+// when it fits 256 MiB (every row but 110M), in passes of a generation's
+// steps whose mean counts. On the loaded VM under chrt -r 1 (05:15 UTC)
+// the new plan ÷ a run's loop in the same process was 0.92-1.09 for 15M
+// fp32 (runtime/bench/stepcal_vs_run.sh). This table predates the change:
+// a quiet re-measure decides which entries stay.
 var knownSpeedMisses = map[string]string{
 	"15M fp32":              "two-thread decode: the run 30% slower than the calibrated steps (+40% in a second quiet run)",
 	"15M nf4":               "as 15M fp32 (+49%; +68%)",
@@ -113,11 +125,17 @@ func TestMeasuredCPU(t *testing.T) {
 				if r.StepLayer > 0 {
 					speed = w.Decode(dev).TokensPerSecond()
 				}
-			} else if !strings.HasPrefix(r.Model, "example:") {
+			} else if !strings.HasPrefix(r.Model, "example:") && !strings.HasPrefix(r.Model, "gguf:") {
 				t.Fatalf("%s: unknown shape %s", name, r.Model)
 			}
 			if ratio < 0.9 || ratio > 1.1 {
 				t.Errorf("%s %s %s: predicted peak RSS %+.1f%% off the measured %d bytes", name, r.Model, r.Format, 100*(ratio-1), r.MeasuredRSS)
+			}
+			if speed == 0 && strings.HasPrefix(r.Model, "gguf:") {
+				// The calibration times no GGUF block format but Q8_0:
+				// the plan says it does not predict the decode (Note).
+				t.Logf("%-16s %-6s RSS %+5.1f%%  tok/s not predicted (run %.1f): %s", r.Model, r.Format, 100*(ratio-1), r.MeasuredTPS, r.Note)
+				continue
 			}
 			sr := speed / r.MeasuredTPS
 			miss := sr < 0.75 || sr > 1.25
