@@ -53,6 +53,15 @@ func TestServeCPUCompileMode(t *testing.T) {
 		if !strings.Contains(tm.Assumption, want) {
 			t.Errorf("%q: the assumption %q does not say %q", mode, tm.Assumption, want)
 		}
+		var cd *Decision
+		for i := range st.Decisions {
+			if st.Decisions[i].What == "compile" {
+				cd = &st.Decisions[i]
+			}
+		}
+		if cached := cd != nil && strings.Contains(cd.Effect, "keeps its last pass's activations"); cd == nil || cached != (name != "none") {
+			t.Errorf("%q: the compile decision %+v; want it to say a cached graph keeps its activations exactly when the mode caches graphs", mode, cd)
+		}
 		if mode == "" && name != "none" {
 			t.Errorf("serve's default compile mode is %s; this test expects none", name)
 		}
