@@ -192,6 +192,12 @@ type StageTime struct {
 	// steps measured at plan time (serve stages only; TokensPerSecond is
 	// the last, at max_batch).
 	Serving []ServeRate `json:"serving,omitempty"`
+	// ServeSteps are the CPU server's batched steps measured at plan time
+	// (runtime.MeasureServe) that Serving was predicted from, at
+	// ServePosition, the sequences' assumed position, kept so that the
+	// prediction can be recomputed (planner/cost's TestMeasuredServe).
+	ServeSteps    *cost.MeasuredServe `json:"serve_steps,omitempty"`
+	ServePosition int                 `json:"serve_position,omitempty"`
 }
 
 // ServeRate is a server's predicted aggregate decode rate with Sequences

@@ -44,7 +44,11 @@ func TestServeCPUMeasured(t *testing.T) {
 	if len(asked) != 2 || asked[0] != 8 || asked[1] != ServeChunk {
 		t.Errorf("measured for max_batch and chunk %v, want [8 %d]", asked, ServeChunk)
 	}
-	one, eight := 1/(32*0.01+0.02), 8/(32*0.015+0.03)
+	// A reply of max_tokens = 200: its first token from the prefill of
+	// the concurrent prompts (8 tokens each, at the measured 256-token
+	// chunk's rate), the other 199 from decode steps.
+	prefill := func(n int) float64 { return 32*0.5*float64(8*n)/256 + 0.02 }
+	one, eight := 200/(199*(32*0.01+0.02)+prefill(1)), 8*200/(199*(32*0.015+0.03)+prefill(8))
 	if tm.Bound != "measured" || len(tm.Serving) != 4 || tm.Serving[0].Sequences != 1 || tm.Serving[3].Sequences != 8 ||
 		math.Abs(tm.Serving[0].TokensPerSecond-one) > 1e-6*one || math.Abs(tm.TokensPerSecond-eight) > 1e-6*eight || tm.Serving[3].TokensPerSecond != tm.TokensPerSecond {
 		t.Errorf("time %+v; want %.4g tokens/s with one sequence and %.4g with eight", tm, one, eight)
@@ -52,7 +56,7 @@ func TestServeCPUMeasured(t *testing.T) {
 	if want := 32*0.5*ServeChunk/256 + 0.02; tm.StepSeconds < want {
 		t.Errorf("a %d-token chunk prefills in %.3g s, want at least %.3g s from a measured 256-token chunk", ServeChunk, tm.StepSeconds, want)
 	}
-	for _, s := range []string{"measured on this machine (2 threads)", "advancing 1, 8 sequences", "about position 100", "measured on 256 tokens and extrapolated"} {
+	for _, s := range []string{"measured on this machine (2 threads)", "advancing 1, 8 sequences", "about position 100", "measured on 256 tokens and extrapolated", "8-token prompt prefilled"} {
 		if !strings.Contains(tm.Assumption, s) {
 			t.Errorf("the assumption %q does not say %q", tm.Assumption, s)
 		}

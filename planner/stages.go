@@ -850,9 +850,10 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 	full.StepLayerSeconds, full.StepHeadSeconds, full.StepPositionSeconds = one.Layer, one.Head, one.Position
 	full.StepLayers = one.Layers
 	for _, n := range cost.ServeBatches(full.Batch) {
-		t.Serving = append(t.Serving, ServeRate{Sequences: n, TokensPerSecond: full.ServeTokensPerSecond(b.dev.CPU, m, n, pos)})
+		t.Serving = append(t.Serving, ServeRate{Sequences: n, TokensPerSecond: full.ServeRequestTokensPerSecond(b.dev.CPU, m, n, pos, s.MaxTokens, cost.ServePromptTokens)})
 	}
 	t.TokensPerSecond = t.Serving[len(t.Serving)-1].TokensPerSecond
+	t.ServeSteps, t.ServePosition = &m, pos
 	t.StepSeconds = full.ServePrefill(m, chunk)
 	t.DecodeLayerSeconds, t.DecodeHeadSeconds, t.DecodePositionSeconds = one.Layer, one.Head, one.Position
 	t.DecodeLayers = one.Layers
@@ -863,10 +864,18 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 	}
 	t.Assumption = fmt.Sprintf("%d concurrent sequences at about position %d (the middle of a max_tokens = %d reply after a short prompt), "+
 		"from whisperc's CPU server steps measured on this machine (%d threads): one pass over the weights advancing %s sequences, "+
-		"each then sampled at temperature 1 and handed to a waiting handler, with the growth per position of a single decode step; prefill is one chunk of %d tokens",
-		full.Batch, pos, s.MaxTokens, b.dev.CPU.Threads, strings.Join(sizes, ", "), chunk)
+		"each then sampled at temperature 1 and handed to a waiting handler, with the growth per position of a single decode step; "+
+		"each reply's %d-token prompt prefilled with the others' at the measured prefill rate; prefill is one chunk of %d tokens",
+		full.Batch, pos, s.MaxTokens, b.dev.CPU.Threads, strings.Join(sizes, ", "), cost.ServePromptTokens, chunk)
 	if m.PrefillTokens < chunk {
 		t.Assumption += fmt.Sprintf(", measured on %d tokens and extrapolated", m.PrefillTokens)
+	}
+	// The steps were timed under the stage's compile mode, as its server
+	// runs them: say so, since under none they are much slower.
+	if full.CompileMode == compiler.CompileNone {
+		t.Assumption += "; timed under compile = none, as this server runs: every pass builds its graph anew (compile = default keeps the graphs, about twice as fast a pass on small models)"
+	} else {
+		t.Assumption += fmt.Sprintf("; timed under compile = %s, as this server runs", full.CompileMode)
 	}
 	if m.Scaled {
 		t.Assumption += "; the shape was measured on a narrower one of the same head size and scaled by the weights' bytes"

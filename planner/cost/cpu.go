@@ -1,6 +1,7 @@
 package cost
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -281,6 +282,11 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 			emb := int64(c.Vocab) * int64(c.Dim) * int64(w.Storage.Bytes())
 			rows := min(int64(w.Seq+w.NewTokens)*EmbeddingFaultBytes, emb)
 			mapped, note = mapped-emb+rows, "the unquantised tensors, mapped from the file (of the embeddings, only the pages looked up)"
+			if w.serving() {
+				// A server looks up whatever tokens its requests bring
+				// and sample: over its life, every row.
+				mapped, note = mapped-rows+emb, "the unquantised tensors, mapped from the file (the embeddings whole: a server's requests look up every row in time)"
+			}
 		}
 		what := "the " + w.Quant.Type.String() + " copies of the linear weights"
 		if w.headQuantized() {
@@ -310,9 +316,18 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	}
 	buf := int64(4 * (2*c.Vocab + 8*c.Dim + 3*c.HiddenDim))
 	heap += buf
-	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"},
-		Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), DecodeHeapHeadroom(heap)))),
-			Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 4 MiB, at most GOGC=100's twice the live size)"})
+	comps = append(comps, Component{Name: "buffers", Bytes: buf, Note: "logits and one step's activations"})
+	if w.serving() {
+		// A server's passes are larger than a decode step's (cpuserve.go).
+		act, room := w.serveHeapPeak(heap, ctx)
+		comps = append(comps, Component{Name: "activations", Bytes: act,
+			Note: fmt.Sprintf("one pass of %d rows (a prompt chunk beside every other slot's decoding token): each op's output, a layer's attention scores and the slots' logits", w.ServePassRows())},
+			Component{Name: "gc_headroom", Bytes: room,
+				Note: "garbage between collections: the server lets the heap grow by a sixteenth of its live size when it starts (at least 4 MiB, at most twice), a fraction that also applies to a pass's activations"})
+		return finish(comps, 0, "decode", dev)
+	}
+	comps = append(comps, Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), DecodeHeapHeadroom(heap)))),
+		Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 4 MiB, at most GOGC=100's twice the live size)"})
 	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
 }
 

@@ -102,6 +102,27 @@ func (w *Workload) ServeTokensPerSecond(r *CPURates, m MeasuredServe, b int, pos
 	return float64(b) / s
 }
 
+// ServePromptTokens is the short prompt a CPU serving plan assumes before
+// each reply (BOS and a few words).
+const ServePromptTokens = 8
+
+// ServeRequestTokensPerSecond predicts the CPU server's aggregate rate of
+// generated tokens with b clients each asking for gen tokens after a
+// prompt of prompt tokens, one request after another, as a client measures
+// it: each reply's first token comes from its prompt's prefill (the b
+// prompts prefilled together, at the measured chunk's rate per token), the
+// other gen-1 from decode steps of b sequences at about position pos. With
+// the server's steps of about 16 ms (15M, 16 sequences, compile = none) a
+// 64-token reply's prefill is about a tenth of its time.
+func (w *Workload) ServeRequestTokensPerSecond(r *CPURates, m MeasuredServe, b, pos, gen, prompt int) float64 {
+	step := w.ServeStep(r, m, b, pos)
+	if !(step > 0) || math.IsInf(step, 0) || gen < 1 {
+		return 0
+	}
+	t := float64(gen-1)*step + w.ServePrefill(m, b*max(prompt, 1))
+	return float64(b*gen) / t
+}
+
 // ServePrefill predicts the CPU runtime server's prefill of one prompt
 // chunk of n tokens from position 0: the measured chunk's layer time in
 // proportion to the tokens, plus, for a chunk longer than the measured
@@ -135,4 +156,49 @@ func ServeBatches(maxBatch int) []int {
 		out = append(out, maxBatch)
 	}
 	return out
+}
+
+// serving reports whether w is a CPU server's memory workload: one prompt
+// chunk (Seq) prefilled while CacheBatch slots hold their caches.
+func (w *Workload) serving() bool { return w.CacheBatch > 0 }
+
+// ServePassRows returns the most rows one pass of the CPU server computes:
+// a prompt chunk of Seq tokens (the scheduler's prefill budget per step)
+// with every other slot's sequence decoding one token beside it.
+func (w *Workload) ServePassRows() int {
+	return max(w.Seq, 1) + max(w.CacheBatch-1, 0)
+}
+
+// passActivationBytes returns what one forward pass of the CPU engine over
+// rows tokens holds at its peak under compile = none or default, whose
+// multi-row graphs allocate every op's output afresh: per row and layer
+// the q/k/v/o, gate/up/down products, the SiLU's sigmoid, the two norms
+// and their scales, the rotated q and k, and the attention output (3 q +
+// 3 kv + 6 dim + 3 hidden floats); one layer's attention scores (heads ×
+// rows × context, made and dropped layer by layer); and the logits of the
+// rows that want them (at most outs). Measured with the heap profile of a
+// 256-token 15M pass (34.4 MiB of op outputs, 1.7 MiB of scores) and a
+// 512-token stories260K one (12.1 MiB, 8 MiB).
+func (w *Workload) passActivationBytes(rows, outs, ctx int) int64 {
+	c := w.Arch
+	q := int64(c.Heads * c.HeadSize())
+	kv := int64(c.KVHeads * c.HeadSize())
+	perRow := int64(c.Layers) * (3*q + 3*kv + 6*int64(c.Dim) + 3*int64(c.HiddenDim))
+	scores := int64(c.Heads) * int64(rows) * int64(max(ctx, rows))
+	return 4 * (int64(rows)*perRow + scores + int64(outs)*int64(c.Vocab))
+}
+
+// serveHeapPeak returns the Go heap's peak in a CPU server whose heap
+// holds live bytes once its model and caches are ready: the live heap
+// plus one pass's activations (ServePassRows of them, with the logits of
+// every slot), grown by the collector's headroom. The runtime fixes the
+// collector's percentage from the live heap when serving starts
+// (runtime.boundHeap with DecodeHeapHeadroom), so the headroom is that
+// fraction of the larger heap a prefill pass makes: for a small model
+// (4 MiB over a live heap of a few MiB) it is most of a pass's
+// activations again. It returns the activations and the headroom.
+func (w *Workload) serveHeapPeak(live int64, ctx int) (act, headroom int64) {
+	act = w.passActivationBytes(w.ServePassRows(), max(w.CacheBatch, 1), ctx)
+	pct := min(float64(DecodeHeapHeadroom(live))/float64(max(live, 1)), 1)
+	return act, int64(pct * float64(live+act))
 }
