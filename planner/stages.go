@@ -749,21 +749,50 @@ func (b *builder) generate(g *compiler.Generate) {
 	b.kvDecision(w, &st, "ML004")
 	st.Graph = lower(w, b.compile(g.Compile, true, &g.Decl.Site, &st), g.KVCache, !b.target.Profile.GPU, b.storedTypes[m])
 	w.CompileMode = st.Graph.Compile
+	var unmeasured error
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
-		f, hf := w.Storage, w.Storage
-		if w.Quant.Type.Quantized() {
-			f = w.Quant.Type
+		// The formats the runtime will run, as the graph names them: a
+		// GGUF model's linear layers run in their stored block formats.
+		f, hf, err := stepFormats(st.Graph)
+		var m cost.MeasuredStep
+		if err == nil {
+			m, err = b.opts.DecodeStep(*c, f, hf, st.Graph.Compile)
 		}
-		if w.HeadQuant.Type.Quantized() {
-			hf = w.HeadQuant.Type
-		}
-		if m, err := b.opts.DecodeStep(*c, f, hf, st.Graph.Compile); err == nil {
+		if err == nil {
 			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = m.Layer, m.Head, m.Position
 			w.StepLayers, w.StepRounds, w.StepSpread = m.Layers, m.Rounds, m.Spread
 		}
+		unmeasured = err
 	}
 	b.inferenceCost(w, &st, g.NameRange, g.Name)
+	if t := st.Time; unmeasured != nil && t != nil {
+		// The calibrated rates alone have no rate for a GGUF block format,
+		// and a step of other weights is not this model's.
+		t.Bound, t.TokensPerSecond, t.Seconds = "unknown", 0, 0
+		t.Assumption = fmt.Sprintf("decode not predicted: its step could not be measured (%v)", unmeasured)
+	}
 	b.plan.Stages = append(b.plan.Stages, st)
+}
+
+// stepFormats returns the weight formats of g's transformer blocks'
+// linear layers and of its head, as a CPU decode-step measurement times
+// them, or an error when the blocks mix formats (a GGUF Q4_K_M file's
+// Q4_K and Q6_K tensors), which one timed format does not stand for.
+func stepFormats(g *Graph) (layers, head cost.DType, err error) {
+	for _, l := range g.Layers {
+		for _, x := range l.Linears {
+			switch {
+			case layers == 0:
+				layers = x.Weight
+			case x.Weight != layers:
+				return 0, 0, fmt.Errorf("the blocks' linear layers are stored as both %s and %s, and a step is timed in one format", layers, x.Weight)
+			}
+		}
+	}
+	if layers == 0 {
+		return 0, 0, fmt.Errorf("the graph has no linear layers")
+	}
+	return layers, g.Head.Weight, nil
 }
 
 func (b *builder) serve(s *compiler.Serve) {

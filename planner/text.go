@@ -96,6 +96,8 @@ func (p *Plan) WriteReport(w, diags io.Writer, files diag.Files, opts diag.TextO
 		}
 		if tm := s.Time; tm != nil && s.Kind == StageServe && tm.Bound == "unknown" {
 			fmt.Fprintf(&b, "    time           %s\n", tm.Assumption)
+		} else if tm := s.Time; tm != nil && s.Kind == StageGenerate && tm.Bound == "unknown" {
+			fmt.Fprintf(&b, "    time           prefill %s; %s\n", seconds(tm.StepSeconds), tm.Assumption)
 		} else if tm := s.Time; tm != nil && (s.Kind == StageGenerate || s.Kind == StageServe) {
 			fmt.Fprintf(&b, "    time           prefill %s, decoding %s tokens/s", seconds(tm.StepSeconds), rate(tm.TokensPerSecond))
 			if tm.Seconds > 0 {

@@ -297,6 +297,44 @@ func TestPlanSaysNoisy(t *testing.T) {
 	}
 }
 
+// TestPlanUnmeasuredDecode: when the decode step of the formats the graph
+// runs cannot be measured, the plan predicts no decode rate and says why,
+// rather than one from the streaming rates, which have none for a GGUF
+// block format.
+func TestPlanUnmeasuredDecode(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "g.whisper")
+	if err := os.WriteFile(src, []byte("model m {\n  source = \"hf:meta-llama/Llama-2-7b-hf\"\n  quantize { method = q8_0 }\n}\n"+
+		"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = 100\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog, ds := compiler.Check(src, compiler.Options{})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	target := machine(256 << 30)
+	target.CPU = &cost.CPURates{Threads: 1, BaseBytes: 40 << 20, Stream: map[string][]cost.StreamPoint{
+		"q8_0": {{Bytes: 16 << 20, BytesPerSecond: 20e9}, {Bytes: 128 << 20, BytesPerSecond: 10e9}}}}
+	var asked []cost.DType
+	p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(_ arch.Config, f, head cost.DType, _ compiler.CompileMode) (cost.MeasuredStep, error) {
+		asked = append(asked, f, head)
+		return cost.MeasuredStep{}, fmt.Errorf("cannot time %s", f)
+	}})
+	if ds.HasErrors() {
+		t.Fatal(diag.Text(prog.Files, ds))
+	}
+	st := p.Stage("generate.g")
+	if st == nil || st.Time == nil {
+		t.Fatal("no generate stage time")
+	}
+	if len(asked) != 2 || asked[0] != cost.Q8_0 || asked[1] != cost.Q8_0 {
+		t.Errorf("the step was asked for %v, want the graph's q8_0 layers and head", asked)
+	}
+	if st.Time.Bound != "unknown" || st.Time.TokensPerSecond != 0 || !strings.Contains(st.Time.Assumption, "decode not predicted") ||
+		!strings.Contains(st.Time.Assumption, "cannot time q8_0") {
+		t.Errorf("unmeasured decode: %+v", st.Time)
+	}
+}
+
 // TestStepCalibrationPoolLikeRun checks that the decode-step calibration
 // at two threads runs as a two-thread run does: its two models share one
 // worker pool, held while they step (engine.Generate holds a run's pool

@@ -399,6 +399,10 @@ func checkStepFormats(formats ...cost.DType) error {
 		switch f {
 		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32, cost.BF16:
 		default:
+			if f.Quantized() {
+				// Q4_0, Q4_K, Q6_K, ...: run as a GGUF file stores them.
+				return fmt.Errorf("the calibration times fp32, bf16, nf4, fp4 and q8_0 weights, not %s, which the CPU runtime runs only as a GGUF file stores it", f)
+			}
 			return fmt.Errorf("format %s has no CPU kernel", f)
 		}
 	}

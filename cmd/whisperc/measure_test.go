@@ -185,6 +185,61 @@ func TestMeasurePlanVsRun(t *testing.T) {
 		}
 		os.Remove(model)
 	}
+	// GGUF files that whisperc runs as stored (random weights, as
+	// runtime/bench/models.sh writes them: SHAPE-q8_0.gguf and
+	// SHAPE-q4_0.gguf by whisperc's writer, SHAPE-q4_k_m.gguf by
+	// llama.cpp's quantiser), when WHISPERC_MEASURE_GGUF names their
+	// directory; each must be there.
+	if gdir := os.Getenv("WHISPERC_MEASURE_GGUF"); gdir != "" && (only == "" || strings.Contains(","+only+",", ",gguf,")) {
+		for _, c := range measuredShapes {
+			for _, format := range []string{"q8_0", "q4_0", "q4_k_m"} {
+				file, err := filepath.Abs(filepath.Join(gdir, c.Name+"-"+format+".gguf"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := os.Stat(file)
+				if err != nil {
+					t.Fatalf("WHISPERC_MEASURE_GGUF: %v (runtime/bench/models.sh writes it)", err)
+				}
+				uncache(t, file)
+				tokens := min(c.MaxSeq-1, 200)
+				src := fmt.Sprintf("model m {\n  source = \"gguf:%s\"\n}\n"+
+					"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = %d\n  temperature = 0\n  ignore_eos = true\n  kv_cache = true\n}\n"+trackMetrics,
+					file, tokens)
+				wf := filepath.Join(dir, "gguf-"+c.Name+"-"+format+".whisper")
+				if err := os.WriteFile(wf, []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				env := append(os.Environ(), "WHISPERC_CPU_RATES="+ratesFile)
+				pc := exec.Command(bin, "plan", "--json", wf)
+				pc.Env = env
+				pj, err := pc.Output()
+				if err != nil {
+					t.Fatalf("gguf %s %s: plan: %v", c.Name, format, err)
+				}
+				var plan planner.Plan
+				if err := json.Unmarshal(pj, &plan); err != nil {
+					t.Fatalf("gguf %s %s: plan JSON: %v", c.Name, format, err)
+				}
+				gen := plan.Stage("generate.g")
+				if gen == nil || gen.Memory == nil || gen.Time == nil {
+					t.Fatalf("gguf %s %s: no generate stage prediction", c.Name, format)
+				}
+				hwm, tps, runTPS, wall := measureRuns(t, bin, env, wf, "gguf "+c.Name+" "+format)
+				row := measuredRow{Model: "gguf:" + c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
+					PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, FileBytes: st.Size(), MeasuredWall: wall,
+					StepLayer: gen.Time.DecodeLayerSeconds, StepHead: gen.Time.DecodeHeadSeconds, StepPos: gen.Time.DecodePositionSeconds,
+					StepLayers: gen.Time.DecodeLayers}
+				if gen.Time.Bound == "unknown" {
+					row.Note = gen.Time.Assumption
+				}
+				t.Logf("%-16s %-6s RSS plan %6.1f MiB run %6.1f MiB (%+5.1f%%)  tok/s plan %7.1f run %7.1f", row.Model, format,
+					float64(row.PredictedRSS)/(1<<20), float64(row.MeasuredRSS)/(1<<20), 100*(float64(row.PredictedRSS)/float64(row.MeasuredRSS)-1),
+					row.PredictedTPS, row.MeasuredTPS)
+				rows = append(rows, row)
+			}
+		}
+	}
 	// The examples that run on this machine, as written (their model
 	// paths made absolute, so that a run writes nothing into the tree).
 	// finetune-tiny trains first and serve-tiny serves until stopped, so

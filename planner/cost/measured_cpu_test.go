@@ -29,6 +29,7 @@ type cpuMeasurement struct {
 		StepHead     float64 `json:"decode_head_seconds"`
 		StepPos      float64 `json:"decode_position_seconds"`
 		StepLayers   int     `json:"decode_layers"`
+		Note         string  `json:"note"`
 	} `json:"rows"`
 }
 
@@ -50,7 +51,18 @@ type cpuMeasurement struct {
 // shapes differed by up to 1.8× (110M q8_0: 197 and 107 tok/s planned):
 // both the calibration and a run at two threads still vary that much on
 // this VM. The 15M and stories260K rows missed in both, always slower in
-// the run than its calibrated steps, which is not understood.
+// the run than its calibrated steps.
+//
+// That table's steps came from models of one and three layers stepped in
+// turn, the median step each: a six-layer step was extrapolated as 3.5×
+// the three-layer model's minus 2.5× the one-layer's, so their noise
+// grew 4-6× (the 1.8× moves), and the median left out the slow steps a
+// run's mean pays. Since c945232 the calibration times the whole model
+// when it fits 256 MiB (every row but 110M), in passes of a generation's
+// steps whose mean counts. On the loaded VM under chrt -r 1 (05:15 UTC)
+// the new plan ÷ a run's loop in the same process was 0.92-1.09 for 15M
+// fp32 (runtime/bench/stepcal_vs_run.sh). This table predates the change:
+// a quiet re-measure decides which entries stay.
 var knownSpeedMisses = map[string]string{
 	"15M fp32":              "two-thread decode: the run 30% slower than the calibrated steps (+40% in a second quiet run)",
 	"15M nf4":               "as 15M fp32 (+49%; +68%)",
@@ -59,6 +71,19 @@ var knownSpeedMisses = map[string]string{
 	"42M q8_0":              "two-thread decode: the run 30% slower than the calibrated steps (−15% in the second run)",
 	"example:story fp32":    "two-thread decode of stories260K's microsecond steps: the run 64% slower than the calibrated steps (+27%)",
 	"example:tiny-cpu fp32": "as example:story (+89%; +130%)",
+}
+
+// knownRSSMisses are the rows whose predicted peak RSS is known to miss
+// the 10% bound; like knownSpeedMisses, such a row must still miss. The
+// GGUF rows (measure_cpu.sh GGUF=DIR: the files of runtime/bench/models.sh,
+// run as stored and mapped) were first measured on the loaded VM at
+// 2026-12-07 06:07 UTC, one run each: 15M and 42M within −8.4…−0.1%, 110M
+// under-predicted by 13–22% (q8_0 161 MiB planned, 203 MiB measured, for a
+// 112 MiB file), which is not understood yet.
+var knownRSSMisses = map[string]string{
+	"gguf:110M q8_0":   "the plan under-predicts a 110M GGUF run (−20.5% when first measured)",
+	"gguf:110M q4_0":   "as gguf:110M q8_0 (−13.4%)",
+	"gguf:110M q4_k_m": "as gguf:110M q8_0 (−21.8%)",
 }
 
 var cpuShapes = map[string]arch.Config{
@@ -75,7 +100,10 @@ var cpuShapes = map[string]arch.Config{
 // step the plan measured (recorded in the row) and required within 25%
 // of the run's when the file was measured on a quiet machine ("quiet":
 // true, WHISPERC_MEASURE_QUIET=1); on the shared 2-vCPU machine the same
-// run varies by 2× between runs, so there it is only reported.
+// run varies by 2× between runs, so there it is only reported. Rows of
+// GGUF files ("gguf:SHAPE", when measured with GGUF=DIR) are held to their
+// recorded predictions like the examples'; their decode is predicted only
+// for Q8_0 (the plan says so for the others, and that is reported).
 func TestMeasuredCPU(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/measured/cpu-*.json")
 	if len(files) == 0 {
@@ -113,11 +141,24 @@ func TestMeasuredCPU(t *testing.T) {
 				if r.StepLayer > 0 {
 					speed = w.Decode(dev).TokensPerSecond()
 				}
-			} else if !strings.HasPrefix(r.Model, "example:") {
+			} else if !strings.HasPrefix(r.Model, "example:") && !strings.HasPrefix(r.Model, "gguf:") {
 				t.Fatalf("%s: unknown shape %s", name, r.Model)
 			}
-			if ratio < 0.9 || ratio > 1.1 {
+			rssMiss := ratio < 0.9 || ratio > 1.1
+			rssWhy, rssKnown := knownRSSMisses[r.Model+" "+r.Format]
+			switch {
+			case rssMiss && rssKnown:
+				t.Logf("%s %s %s: known peak RSS miss, %+.1f%% (%s)", name, r.Model, r.Format, 100*(ratio-1), rssWhy)
+			case rssMiss:
 				t.Errorf("%s %s %s: predicted peak RSS %+.1f%% off the measured %d bytes", name, r.Model, r.Format, 100*(ratio-1), r.MeasuredRSS)
+			case rssKnown:
+				t.Errorf("%s %s %s: listed as a known peak RSS miss but now within 10%%: remove it from knownRSSMisses", name, r.Model, r.Format)
+			}
+			if speed == 0 && strings.HasPrefix(r.Model, "gguf:") {
+				// The calibration times no GGUF block format but Q8_0:
+				// the plan says it does not predict the decode (Note).
+				t.Logf("%-16s %-6s RSS %+5.1f%%  tok/s not predicted (run %.1f): %s", r.Model, r.Format, 100*(ratio-1), r.MeasuredTPS, r.Note)
+				continue
 			}
 			sr := speed / r.MeasuredTPS
 			miss := sr < 0.75 || sr > 1.25

@@ -64,10 +64,10 @@ var knownServeMisses = map[string]string{
 	// (graph.go's build: own only for one-row graphs), so every cached
 	// prefill or batched-decode graph keeps the activations of its last
 	// pass: a server's passes take many shapes, and 15M with max_batch 16
-	// peaked at 638 MiB against 208 MiB under none. The fix belongs in the
+	// peaked at 631 MiB against 209 MiB under none. The fix belongs in the
 	// engine (own or drop a cached multi-row graph's outputs); the plan
 	// predicts one pass's activations, what the engine should hold.
-	"15M-fp32-compile-default RSS": "the engine's graph cache keeps each cached multi-row graph's activations (638 MiB measured, 204 planned)",
+	"15M-fp32-compile-default RSS": "the engine's graph cache keeps each cached multi-row graph's activations (631 MiB measured, 204 planned)",
 }
 
 // TestMeasuredServe re-predicts, with the calibration recorded beside

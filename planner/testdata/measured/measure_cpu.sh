@@ -17,7 +17,8 @@
 #   3. for the 15M, 42M and 110M TinyStories shapes (random weights) in
 #      fp32, nf4 and q8_0, and for the examples that run here (story,
 #      tiny-cpu): `whisperc plan --json`, which also times the decode step
-#      of that very shape (runtime.DecodeStep), then `whisperc run`
+#      of that very shape (runtime.StepCalibrator.Measure: the whole model
+#      when its file fits 256 MiB, else three layers), then `whisperc run`
 #      RUNS times (default 3), polling its VmHWM and reading its decode
 #      tok/s; a row keeps the median tok/s and the largest VmHWM;
 #   4. write the rows (predicted and measured peak RSS and decode tok/s,
@@ -27,7 +28,11 @@
 # so and TestMeasuredCPU asserts the speed half (±25%) as well as the
 # memory half (±10%).
 #
-# Usage: [QUIET=1] [RUNS=3] planner/testdata/measured/measure_cpu.sh [OUT.json]
+# With GGUF=DIR it also plans and runs the GGUF files runtime/bench/models.sh
+# writes there (15M, 42M and 110M in Q8_0, Q4_0 and Q4_K_M, which whisperc
+# runs as stored, mapped: rows "gguf:SHAPE"), about 2 minutes more.
+#
+# Usage: [QUIET=1] [RUNS=3] [GGUF=DIR] planner/testdata/measured/measure_cpu.sh [OUT.json]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -36,7 +41,7 @@ case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 cd "$root"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! WHISPERC_MEASURE="$out" WHISPERC_MEASURE_QUIET="${QUIET:-0}" WHISPERC_MEASURE_RUNS="${RUNS:-3}" \
+if ! WHISPERC_MEASURE="$out" WHISPERC_MEASURE_QUIET="${QUIET:-0}" WHISPERC_MEASURE_RUNS="${RUNS:-3}" WHISPERC_MEASURE_GGUF="${GGUF:-}" \
 	go test -count=1 -run '^TestMeasurePlanVsRun$' -v -timeout 15m ./cmd/whisperc >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "measure_cpu.sh: the measurement failed" >&2
