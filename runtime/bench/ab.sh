@@ -9,6 +9,9 @@
 #
 #   runtime/bench/ab.sh OLD_WBENCH NEW_WBENCH MODELS
 #   (env: SHAPES="15M 42M 110M" FORMATS="fp32 q8_0 q4_0 q4_k_m" REPEAT=2 PROMPT=128 GEN=32)
+#
+# A format ending in -load (nf4-load, fp4-load, q8_0-load) runs the fp32
+# llama2.c model quantised at load (wbench run -quantize).
 set -euo pipefail
 old=$1 new=$2 dir=$3
 shapes=${SHAPES:-"15M 42M 110M"}
@@ -24,12 +27,17 @@ echo "| model | format | prefill old | prefill new | new÷old | decode old | dec
 echo "|---|---|---|---|---|---|---|---|"
 for s in $shapes; do
 	for f in $formats; do
-		if [ "$f" = fp32 ]; then m="llama2c:$dir/$s.bin"; else m="gguf:$dir/$s-$f.gguf"; fi
+		q=none
+		case $f in
+		fp32) m="llama2c:$dir/$s.bin" ;;
+		*-load) m="llama2c:$dir/$s.bin" q=${f%-load} ;;
+		*) m="gguf:$dir/$s-$f.gguf" ;;
+		esac
 		po=0 pn=0 dold=0 dnew=0
 		for _ in $(seq "$repeat"); do
 			for v in old new; do
 				b=$old; [ $v = new ] && b=$new
-				read -r p d < <("$b" run -model "$m" -threads 1 -prompt "$prompt" -gen "$gen" |
+				read -r p d < <("$b" run -model "$m" -quantize "$q" -threads 1 -prompt "$prompt" -gen "$gen" |
 					python3 -c "import json,sys; r=json.load(sys.stdin); print(r['prefill_tokens']/r['prefill_cpu_s'], r['decode_tokens']/r['decode_cpu_s'])")
 				if [ $v = old ]; then
 					po=$(python3 -c "print(max($po,$p))") dold=$(python3 -c "print(max($dold,$d))")

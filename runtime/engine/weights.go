@@ -25,7 +25,10 @@ import (
 //     they are then copied to huge pages and the file's pages released
 //     (onHugePages);
 //   - otherwise a linear weight is quantised to its Options.Weights format from its
-//     fp32 values (aliased, or decoded into a buffer dropped right after);
+//     fp32 values (aliased, or decoded into a buffer dropped right after),
+//     straight into one kernels.HugeArena sized beforehand for all of
+//     them (quantArena), so that those weights too are streamed from huge
+//     pages without ever being held twice;
 //   - token embeddings stored in a block format stay so, and each lookup
 //     decodes one row. A tied classifier is the embedding matrix; when
 //     Options.Weights quantises output.weight it is quantised under that name.
@@ -50,6 +53,7 @@ func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]in
 		ts["output.weight"] = ts["tok_embeddings.weight"]
 		names = append(names, "output.weight")
 	}
+	arena := e.quantArena(names, ts)
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -62,14 +66,42 @@ func (e *Engine) load(ctx context.Context, ws *weights.Set, want map[string][]in
 		case name == "tok_embeddings.weight":
 			err = e.loadEmbeddings(t)
 		default:
-			err = e.loadLinear(ws, name, t)
+			err = e.loadLinear(ws, name, t, arena)
 		}
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", ws.Source, err)
 		}
 	}
+	arena.Seal()
 	e.onHugePages(ws, names, ts)
 	return nil
+}
+
+// quantArena returns the arena for the linear weights that load quantises
+// itself (see loadLinear), sized from their shapes and formats so that
+// each is quantised straight into it, one tensor at a time. Where the
+// arena is off (under 4 MiB, no transparent huge pages) each quantised
+// matrix gets its own buffer, as before.
+func (e *Engine) quantArena(names []string, ts map[string]*weights.Tensor) *kernels.HugeArena {
+	var lens []int
+	for _, name := range names {
+		t := ts[name]
+		if len(t.Shape) != 2 || name == "tok_embeddings.weight" {
+			continue
+		}
+		w := e.opts.Weights[name]
+		target := method(w.Format)
+		if stored, ok := kernels.MethodOf(t.DType); target == kernels.MethodInvalid || ok && target == stored {
+			continue
+		}
+		lens = append(lens, kernels.QuantizedLens(t.Shape[0], t.Shape[1], quantConfig(w))...)
+	}
+	return kernels.NewHugeArena(kernels.HugeArenaSize(lens...))
+}
+
+// quantConfig is how loadLinear quantises a weight of format w.
+func quantConfig(w Weight) kernels.QuantConfig {
+	return kernels.QuantConfig{Method: method(w.Format), DoubleQuant: w.DoubleQuant}
 }
 
 // onHugePages moves the weights kept in a GGML block format, which alias
@@ -166,8 +198,9 @@ func method(q Quantize) kernels.Method {
 	return kernels.MethodInvalid
 }
 
-// loadLinear holds the linear weight t under name (see load).
-func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) error {
+// loadLinear holds the linear weight t under name (see load); a weight it
+// quantises goes into arena where that has room.
+func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor, arena *kernels.HugeArena) error {
 	w := e.opts.Weights[name]
 	target := method(w.Format)
 	rows, cols := t.Shape[0], t.Shape[1]
@@ -198,10 +231,13 @@ func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor) err
 			return err
 		}
 	}
-	q, err := e.quantize(ws, t, v, rows, cols, kernels.QuantConfig{Method: target, DoubleQuant: w.DoubleQuant})
+	cfg := quantConfig(w)
+	cfg.Data = arena.Alloc(kernels.QuantizedLens(rows, cols, cfg)[0])
+	q, err := e.quantize(ws, t, v, rows, cols, cfg)
 	if err != nil {
 		return fmt.Errorf("quantising %s to %s: %w", name, w.Format, err)
 	}
+	arena.CopyScales(q)
 	if target == kernels.BF16 {
 		// The engine's own bytes, which bf16 training may update in
 		// place: the source is kept to round again for a rollback.
@@ -229,18 +265,23 @@ const slabBytes = 8 << 20
 // 32, so a large Q8_0 matrix (a classifier of 32k rows is 98 MB in fp32)
 // is quantised a slab of rows at a time and each slab's mapped pages are
 // released as soon as it is done: the resident set never holds the whole
-// fp32 source beside its quantised copy.
+// fp32 source beside its quantised copy. cfg.Data, when it has room,
+// receives the result.
 func (e *Engine) quantize(ws *weights.Set, t *weights.Tensor, v []float32, rows, cols int, cfg kernels.QuantConfig) (*kernels.QMatrix, error) {
 	slab := max(slabBytes/(4*max(cols, 1)), 1)
 	if cfg.Method != kernels.Q8_0 || cols%kernels.BlockQ8_0 != 0 || rows <= slab {
 		return e.exec.QuantizeConfig(v, rows, cols, cfg)
 	}
 	rowBytes := cols / kernels.BlockQ8_0 * (2 + kernels.BlockQ8_0)
-	out := &kernels.QMatrix{Method: kernels.Q8_0, Rows: rows, Cols: cols, BlockSize: kernels.BlockQ8_0, Data: make([]byte, rows*rowBytes)}
+	data := cfg.Data
+	if cap(data) < rows*rowBytes {
+		data = make([]byte, rows*rowBytes)
+	}
+	out := &kernels.QMatrix{Method: kernels.Q8_0, Rows: rows, Cols: cols, BlockSize: kernels.BlockQ8_0, Data: data[:rows*rowBytes]}
 	aliased := len(t.Data) == 4*len(v) && len(v) > 0 && &t.Data[0] == (*byte)(unsafe.Pointer(&v[0]))
 	for r0 := 0; r0 < rows; r0 += slab {
 		r1 := min(r0+slab, rows)
-		cfg.Q8Data = out.Data[r0*rowBytes : r1*rowBytes]
+		cfg.Data = out.Data[r0*rowBytes : r1*rowBytes]
 		if _, err := e.exec.QuantizeConfig(v[r0*cols:r1*cols], r1-r0, cols, cfg); err != nil {
 			var nf *kernels.NonFiniteError
 			if errors.As(err, &nf) {

@@ -126,3 +126,28 @@ func BenchmarkIntDecodeHuge(b *testing.B) {
 		}
 	}
 }
+
+// TestQuantizedLens checks that QuantizedLens gives the lengths of the
+// buffers Quantize produces, odd shapes included, so that an arena sized
+// from it holds every matrix quantised into it.
+func TestQuantizedLens(t *testing.T) {
+	for _, sh := range [][2]int{{1, 1}, {3, 33}, {64, 64}, {7, 96}, {300, 288}} {
+		w := randVec(1, sh[0]*sh[1], 1)
+		for _, cfg := range []QuantConfig{{Method: NF4, DoubleQuant: true}, {Method: NF4}, {Method: FP4, DoubleQuant: true}, {Method: Q8_0}, {Method: BF16}} {
+			q, err := QuantizeConfig(w, sh[0], sh[1], cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []int{len(q.Data)}
+			if len(q.QAbsmax) > 0 {
+				want = append(want, len(q.QAbsmax))
+			}
+			if len(q.Absmax) > 0 {
+				want = append(want, 4*len(q.Absmax))
+			}
+			if got := QuantizedLens(sh[0], sh[1], cfg); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%v %+v: QuantizedLens = %v, Quantize gives %v", sh, cfg, got, want)
+			}
+		}
+	}
+}

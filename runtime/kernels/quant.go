@@ -66,10 +66,11 @@ type QuantConfig struct {
 	// mean (QLoRA §3 "Double Quantization"; bitsandbytes quantize_4bit with
 	// compress_statistics=True). It is ignored for Q8_0.
 	DoubleQuant bool
-	// Q8Data, when it has room, receives a Q8_0 result's blocks instead of
-	// a new buffer, so that a caller quantising a matrix a slab of rows at
-	// a time writes every slab into one buffer. Other formats ignore it.
-	Q8Data []byte
+	// Data, when it has room, receives the result's codes (Q8_0 blocks,
+	// 4-bit codes, bf16 values) instead of a new buffer: a caller
+	// quantising a matrix a slab of rows at a time writes every slab into
+	// one buffer, and the engine writes straight into its HugeArena.
+	Data []byte
 }
 
 // QMatrix is a quantised row-major matrix of shape [Rows, Cols]. Blocks run
@@ -125,20 +126,17 @@ func (e Exec) QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMa
 	switch cfg.Method {
 	case NF4, FP4:
 		q.BlockSize = Block4Bit
-		q.Data = make([]byte, (n+1)/2)
+		q.Data = into(cfg.Data, (n+1)/2)
+		clear(q.Data) // the codes are or-ed in, two to a byte
 		q.Absmax = make([]float32, q.Blocks())
 		quantizeBlocks = func(b0, b1 int) int { return q.quantize4(w, b0, b1) }
 	case Q8_0:
 		q.BlockSize = BlockQ8_0
-		if size := q.Blocks() * bytesQ8Block; cap(cfg.Q8Data) >= size {
-			q.Data = cfg.Q8Data[:size]
-		} else {
-			q.Data = make([]byte, size)
-		}
+		q.Data = into(cfg.Data, q.Blocks()*bytesQ8Block)
 		quantizeBlocks = func(b0, b1 int) int { return q.quantizeQ8(w, b0, b1) }
 	case BF16:
 		q.BlockSize = BlockBF16
-		q.Data = make([]byte, 2*n)
+		q.Data = into(cfg.Data, 2*n)
 		quantizeBlocks = func(b0, b1 int) int { return q.quantizeBF16(w, b0, b1) }
 	default:
 		return nil, fmt.Errorf("kernels.Quantize: invalid method %v", cfg.Method)
@@ -167,6 +165,14 @@ func (e Exec) QuantizeConfig(w []float32, rows, cols int, cfg QuantConfig) (*QMa
 		q.doubleQuantize()
 	}
 	return q, nil
+}
+
+// into returns size bytes of buf when it has room, else a new buffer.
+func into(buf []byte, size int) []byte {
+	if cap(buf) >= size {
+		return buf[:size:size]
+	}
+	return make([]byte, size)
 }
 
 // finite reports whether v is neither NaN nor infinite.
