@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
@@ -101,6 +102,31 @@ func TestFP32WeightsAlias(t *testing.T) {
 	got := e.tensors["layers.0.attention.wq.weight"].Float32s()
 	if &src[0] != &got[0] {
 		t.Error("the engine copied an fp32 weight instead of aliasing the file")
+	}
+}
+
+// TestVectorsDoNotAliasTheFile checks that the norms' scales, which every
+// step reads, are copied out of the mapped file: read there after the
+// matrices around them were released, each brings back the page-cache
+// folio around it (up to 2 MiB of released weights per vector).
+func TestVectorsDoNotAliasTheFile(t *testing.T) {
+	ws, _ := loadStories(t)
+	e, err := New(context.Background(), ws, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"norm.weight", "layers.0.attention_norm.weight", "layers.0.ffn_norm.weight"} {
+		src, ok := ws.Tensors[name].Float32s()
+		if !ok {
+			t.Fatalf("%s: not fp32 in the file", name)
+		}
+		got := e.tensors[name].Float32s()
+		if &src[0] == &got[0] {
+			t.Errorf("%s aliases the mapped file", name)
+		}
+		if !slices.Equal(src, got) {
+			t.Errorf("%s: the copy differs from the file", name)
+		}
 	}
 }
 
