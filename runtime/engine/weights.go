@@ -215,7 +215,8 @@ func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor, are
 	w := e.opts.Weights[name]
 	target := method(w.Format)
 	rows, cols := t.Shape[0], t.Shape[1]
-	if stored, ok := kernels.MethodOf(t.DType); ok && (target == kernels.MethodInvalid || target == stored) {
+	stored, block := kernels.MethodOf(t.DType)
+	if block && (w.Format == QuantizeNone || w.Format == stored) {
 		if name == "output.weight" && e.embQ != nil && e.cfg.Tied {
 			e.quant[name] = e.embQ // the same bytes, counted once
 			return nil
@@ -227,6 +228,11 @@ func (e *Engine) loadLinear(ws *weights.Set, name string, t *weights.Tensor, are
 		e.quant[name] = q
 		e.bytes += int64(q.Bytes())
 		return nil
+	}
+	if target == kernels.MethodInvalid && w.Format != QuantizeNone {
+		// Q4_0, Q4_K and the other GGML block formats run only as a
+		// file stores them: never kept in another format in their name.
+		return fmt.Errorf("tensor %q is stored as %v, and the engine quantises only into nf4, fp4, q8_0 and bf16: %v runs only as a GGUF file stores it", t.Name, t.DType, w.Format)
 	}
 	if target == kernels.MethodInvalid {
 		if name == "output.weight" && e.cfg.Tied {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
@@ -127,6 +129,19 @@ func TestVectorsDoNotAliasTheFile(t *testing.T) {
 		if !slices.Equal(src, got) {
 			t.Errorf("%s: the copy differs from the file", name)
 		}
+	}
+}
+
+// TestRefusesGGMLFormatNotStored checks that a linear weight asked for in
+// a GGML block format the engine does not quantise into (Q4_0 here) is
+// refused unless the file stores it so, instead of being kept in fp32.
+func TestRefusesGGMLFormatNotStored(t *testing.T) {
+	ws, _ := loadStories(t)
+	opts := DefaultOptions()
+	opts.Quantize = cost.Q4_0
+	_, err := New(context.Background(), ws, opts)
+	if err == nil || !strings.Contains(err.Error(), "runs only as a GGUF file stores it") {
+		t.Fatalf("an fp32 model asked for in q4_0: %v", err)
 	}
 }
 
