@@ -146,10 +146,6 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 	if err != nil {
 		return err
 	}
-	c.vm.Reset()
-	if e.opts.Compile == CompileNone {
-		c.vm.Close()
-	}
 	if outs > 0 {
 		k := 0
 		v := e.cfg.Vocab
@@ -159,6 +155,10 @@ func (e *Engine) ForwardBatch(ctx context.Context, seqs []Seq) (err error) {
 				k++
 			}
 		}
+	}
+	c.release()
+	if e.opts.Compile == CompileNone {
+		c.vm.Close()
 	}
 	e.rows += rows
 	return nil

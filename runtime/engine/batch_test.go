@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -139,6 +141,56 @@ func TestForwardBatchSharesBuffers(t *testing.T) {
 	}
 	if got := arenaBytes(); got != largest || got == 0 {
 		t.Errorf("op buffers hold %d bytes after 8 shapes; the largest alone held %d", got, largest)
+	}
+}
+
+// TestCachedGraphsDropActivations checks that under compile = default,
+// where a multi-row graph's ops allocate their outputs, the cached graphs
+// of many shapes do not each keep their last pass's activations: the
+// heap grows by the graphs, not by their activations, over passes of
+// 2..23 rows, and the logits of a shape run again are
+// those of its first run.
+func TestCachedGraphsDropActivations(t *testing.T) {
+	ws, _ := loadStories(t)
+	ctx := context.Background()
+	e, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileDefault, Quantize: QuantizeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := e.NewKVCache()
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	pass := func(rows int) []float32 {
+		toks := make([]int, rows)
+		for i := range toks {
+			toks[i] = 1 + i%7
+		}
+		logits := make([]float32, ws.Config.Vocab)
+		if err := e.ForwardBatch(ctx, []Seq{{KV: kv, Tokens: toks, Pos: 0, Logits: logits}}); err != nil {
+			t.Fatal(err)
+		}
+		return logits
+	}
+	first := pass(24)
+	before := heap()
+	for rows := 2; rows < 24; rows++ {
+		pass(rows)
+	}
+	grown := heap() - before
+	if len(e.graphs) != 23 {
+		t.Fatalf("%d graphs cached, want 23", len(e.graphs))
+	}
+	// The 22 graphs kept their activations, 11 MB, before release; what
+	// stays is the graphs themselves and Gorgonia's pools, about 1.7 MB.
+	if grown > 4<<20 {
+		t.Errorf("the heap grew %d bytes over 22 cached graphs: their activations are kept", grown)
+	}
+	if again := pass(24); !slices.Equal(again, first) {
+		t.Error("a cached graph run again after its values were dropped gives other logits")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	goruntime "runtime"
+	"sync"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -78,7 +79,40 @@ type compiled struct {
 	xval   *tensor.Dense
 	logits *gorgonia.Node
 	used   int64 // the engine's run count at its last use
+	// drop is set for a kept graph whose ops allocate their outputs on
+	// every pass (a multi-row graph under compile = default): its nodes
+	// would hold the last pass's activations for as long as the graph is
+	// cached, and a server's passes take many shapes (15M with max_batch
+	// 16 held 635 MiB, against 209 MiB when each pass's graph is built
+	// anew), so release unbinds them after each pass.
+	drop bool
 }
+
+// release lets go of what a pass of c computed, once its logits are read:
+// the machine's registers, and for a graph that drops them the values
+// its nodes are bound to (its inputs and weights stay bound).
+func (c *compiled) release() {
+	c.vm.Reset()
+	if !c.drop {
+		return
+	}
+	// Unbinding hands a node's tensor back to the tensor package's pool,
+	// which zeroes it in place for reuse, and the engine's ops keep and
+	// return some of their output tensors (and views of the KV cache):
+	// with the pool off for the unbinding, it only drops the references.
+	// The pool stays on otherwise (Gorgonia's programs recycle their
+	// temporaries through it); the lock keeps two engines' unbindings
+	// from turning it back on under each other, and a tensor that
+	// another pass returns meanwhile is just not pooled.
+	unbinding.Lock()
+	defer unbinding.Unlock()
+	tensor.DontUsePool()
+	defer tensor.UsePool()
+	c.g.UnbindAllNonInputs()
+}
+
+// unbinding serialises compiled.release's unbinding.
+var unbinding sync.Mutex
 
 // New prepares ws for execution under opts (see load for how each weight
 // is held) and, for CompileMaxAutotune, tunes the kernels. The engine may
@@ -274,7 +308,7 @@ func (e *Engine) Forward(ctx context.Context, tokens []int) (logits []float32, e
 		return nil, err
 	}
 	copy(e.logits, out)
-	c.vm.Reset()
+	c.release()
 	if e.opts.Compile == CompileNone {
 		c.vm.Close()
 	}

@@ -235,7 +235,8 @@ func (e *Engine) build(t, outs int) (c *compiled, err error) {
 	if reuse {
 		e.shareBuffers(b.g)
 	}
-	return &compiled{g: b.g, vm: gorgonia.NewTapeMachine(b.g), x: x, xval: xval, logits: logits}, nil
+	return &compiled{g: b.g, vm: gorgonia.NewTapeMachine(b.g), x: x, xval: xval, logits: logits,
+		drop: !own && e.opts.Compile != CompileNone}, nil
 }
 
 // TrainGraph is the forward pass over a whole sequence as a differentiable
