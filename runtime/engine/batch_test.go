@@ -157,6 +157,17 @@ func TestCachedGraphsDropActivations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		// Close the 23 machines now, and collect them, rather than leave
+		// their finalizers to run in a later test's allocation count
+		// (TestPrefillBuffersOffHeap).
+		for _, c := range e.graphs {
+			c.vm.Close()
+		}
+		clear(e.graphs)
+		runtime.GC()
+		runtime.GC()
+	})
 	kv := e.NewKVCache()
 	heap := func() int64 {
 		runtime.GC()

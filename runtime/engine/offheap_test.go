@@ -91,8 +91,11 @@ func TestPrefillBuffersOffHeap(t *testing.T) {
 			}
 			// What stays on the heap: a prefill's attention probabilities
 			// (heads·128·128 floats, dropped after the pass) and small
-			// things.
-			if grew > uint64(kv+acts)/3 {
+			// things, among them the tensor headers Gorgonia takes from
+			// its pool or allocates when earlier tests have drained it
+			// (300-760 KB here); the cache and activations on the heap
+			// would be all of kv+acts more.
+			if grew > uint64(kv+acts)/2 {
 				t.Errorf("%s: the first prefill allocated %d bytes on the heap; the cache and activations take %d", q, grew, kv+acts)
 			}
 		}
