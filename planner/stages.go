@@ -604,15 +604,10 @@ func (b *builder) compile(mode compiler.CompileMode, static bool, site *compiler
 			// loaded: a 15M pass of one sequence took 4.2–4.4 ms under
 			// none and 1.8 ms under default.
 			d.Effect = "the CPU runtime builds every forward pass's graph anew; compile = default builds one per shape and reuses it (costs milliseconds, not minutes, on the CPU), about 2× faster a decode pass of the 15M shape"
+		} else if mode == compiler.CompileDefault {
+			d.Effect = "the CPU runtime builds one graph per shape and reuses it; a multi-row pass's activations are dropped after it, so the cached shapes hold no activations"
 		} else {
-			d.Effect = "the CPU runtime builds one fused graph per shape"
-			if st.Kind == StageServe {
-				// runtime/engine keeps up to 40 graphs by shape, and a
-				// multi-row graph's ops keep their last outputs
-				// (planner/testdata/measured/serve-cpu-*.json).
-				d.Effect += "; a server's passes take many shapes, and each cached multi-row graph keeps its last pass's activations, " +
-					"which the planned memory does not count (15M, max_batch 16: 631 MiB measured against 204 MiB planned; under none, 209 MiB)"
-			}
+			d.Effect = "the CPU runtime builds one fused graph per shape, whose ops share one set of output buffers sized for the largest"
 		}
 	}
 	st.Decisions = append(st.Decisions, d)
