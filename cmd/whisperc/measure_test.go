@@ -155,24 +155,8 @@ func TestMeasurePlanVsRun(t *testing.T) {
 				"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = %d\n  temperature = 0\n  ignore_eos = true\n  kv_cache = true\n}\n"+trackMetrics,
 				model, tok, q, tokens)
 			wf := filepath.Join(dir, c.Name+"-"+format+".whisper")
-			if err := os.WriteFile(wf, []byte(src), 0o644); err != nil {
-				t.Fatal(err)
-			}
 			env := append(os.Environ(), "WHISPERC_CPU_RATES="+ratesFile)
-			pc := exec.Command(bin, "plan", "--json", wf)
-			pc.Env = env
-			pj, err := pc.Output()
-			if err != nil {
-				t.Fatalf("%s %s: plan: %v", c.Name, format, err)
-			}
-			var plan planner.Plan
-			if err := json.Unmarshal(pj, &plan); err != nil {
-				t.Fatalf("%s %s: plan JSON: %v", c.Name, format, err)
-			}
-			gen := plan.Stage("generate.g")
-			if gen == nil || gen.Memory == nil || gen.Time == nil {
-				t.Fatalf("%s %s: no generate stage prediction", c.Name, format)
-			}
+			gen := planGenerate(t, bin, env, wf, src, c.Name+" "+format)
 			hwm, tps, runTPS, wall := measureRuns(t, bin, env, wf, c.Name+" "+format)
 			row := measuredRow{Model: c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
 				PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, FileBytes: st.Size(), MeasuredWall: wall,
@@ -207,24 +191,8 @@ func TestMeasurePlanVsRun(t *testing.T) {
 					"generate g {\n  model = m\n  prompt = \"\"\n  max_tokens = %d\n  temperature = 0\n  ignore_eos = true\n  kv_cache = true\n}\n"+trackMetrics,
 					file, tokens)
 				wf := filepath.Join(dir, "gguf-"+c.Name+"-"+format+".whisper")
-				if err := os.WriteFile(wf, []byte(src), 0o644); err != nil {
-					t.Fatal(err)
-				}
 				env := append(os.Environ(), "WHISPERC_CPU_RATES="+ratesFile)
-				pc := exec.Command(bin, "plan", "--json", wf)
-				pc.Env = env
-				pj, err := pc.Output()
-				if err != nil {
-					t.Fatalf("gguf %s %s: plan: %v", c.Name, format, err)
-				}
-				var plan planner.Plan
-				if err := json.Unmarshal(pj, &plan); err != nil {
-					t.Fatalf("gguf %s %s: plan JSON: %v", c.Name, format, err)
-				}
-				gen := plan.Stage("generate.g")
-				if gen == nil || gen.Memory == nil || gen.Time == nil {
-					t.Fatalf("gguf %s %s: no generate stage prediction", c.Name, format)
-				}
+				gen := planGenerate(t, bin, env, wf, src, "gguf "+c.Name+" "+format)
 				hwm, tps, runTPS, wall := measureRuns(t, bin, env, wf, "gguf "+c.Name+" "+format)
 				row := measuredRow{Model: "gguf:" + c.Name, Format: format, Tokens: tokens, PredictedRSS: gen.Memory.TotalBytes, MeasuredRSS: hwm,
 					PredictedTPS: gen.Time.TokensPerSecond, MeasuredTPS: tps, RunTPS: runTPS, FileBytes: st.Size(), MeasuredWall: wall,
@@ -310,6 +278,30 @@ func TestMeasurePlanVsRun(t *testing.T) {
 	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// planGenerate writes src to wf and returns the generate stage that
+// `whisperc plan --json` predicts for it under env.
+func planGenerate(t *testing.T, bin string, env []string, wf, src, what string) *planner.Stage {
+	t.Helper()
+	if err := os.WriteFile(wf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pc := exec.Command(bin, "plan", "--json", wf)
+	pc.Env = env
+	pj, err := pc.Output()
+	if err != nil {
+		t.Fatalf("%s: plan: %v", what, err)
+	}
+	var plan planner.Plan
+	if err := json.Unmarshal(pj, &plan); err != nil {
+		t.Fatalf("%s: plan JSON: %v", what, err)
+	}
+	gen := plan.Stage("generate.g")
+	if gen == nil || gen.Memory == nil || gen.Time == nil {
+		t.Fatalf("%s: no generate stage prediction", what)
+	}
+	return gen
 }
 
 // measureRuns runs `whisperc run wf` WHISPERC_MEASURE_RUNS times (3
