@@ -17,8 +17,7 @@ import (
 // moments for every parameter, as the fp32 plan does. Another optimizer
 // is P118, on the attribute.
 func TestCPUBF16Full(t *testing.T) {
-	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
-	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20} // the CPU trainer's memory model, as a calibrated machine has
+	cpu := calibratedCPU(0) // the CPU trainer's memory model, as a calibrated machine has
 	plan := func(prec, ckpt, opt string) (*Plan, []string) {
 		src := base7b + "finetune ft {\n model = base\n data = d\n method = full\n precision = " + prec + "\n checkpointing = " + ckpt + "\n optimizer {\n name = " + opt + "\n }\n}\n"
 		prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
@@ -95,8 +94,7 @@ func TestCPUBF16Full(t *testing.T) {
 // and mapped, where after an fp32 fine-tune every weight is mapped fp32. The generate after a LoRA fine-tune is
 // planned as before, whatever its precision.
 func TestGenerateAfterBF16Full(t *testing.T) {
-	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
-	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20}
+	cpu := calibratedCPU(0)
 	gen := func(method, prec string) *Stage {
 		src := base7b + "finetune ft {\n model = base\n data = d\n method = " + method + "\n precision = " + prec + "\n}\n" +
 			"generate g {\n model = ft\n prompt = \"hi\"\n max_tokens = 8\n}\n"
@@ -143,8 +141,7 @@ func TestGenerateAfterBF16Full(t *testing.T) {
 // training benchmarks measure, faster than eager's backward), while
 // generating with auto stays eager, whose sums follow llama2.c's order.
 func TestCPUTrainAutoAttention(t *testing.T) {
-	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
-	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20}
+	cpu := calibratedCPU(0)
 	plan := func(att string) *Plan {
 		src := base7b + "finetune ft {\n model = base\n data = d\n method = lora\n attention = " + att + "\n}\n" +
 			"generate g {\n model = ft\n prompt = \"hi\"\n max_tokens = 8\n}\n"
@@ -170,8 +167,7 @@ func TestCPUTrainAutoAttention(t *testing.T) {
 // runtime does with the mode: training builds its graph once whatever the
 // mode, generation and serving under none build every pass's graph anew.
 func TestCPUCompileEffects(t *testing.T) {
-	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
-	cpu.CPU = &cost.CPURates{BaseBytes: 40 << 20}
+	cpu := calibratedCPU(0)
 	src := base7b + "finetune ft {\n model = base\n data = d\n method = lora\n compile = reduce_overhead\n}\n" +
 		"generate g {\n model = ft\n prompt = \"hi\"\n max_tokens = 8\n compile = none\n}\n" +
 		"serve s {\n model = ft\n}\n"
@@ -197,4 +193,13 @@ func TestCPUCompileEffects(t *testing.T) {
 			t.Errorf("%s: no compile decision", id)
 		}
 	}
+}
+
+// calibratedCPU is a 2-core, 512 GiB CPU target with the calibrated
+// memory model of a machine whose rates were measured (40 MiB of process
+// base) and the given threads (0: unset).
+func calibratedCPU(threads int) *Target {
+	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
+	cpu.CPU = &cost.CPURates{Threads: threads, BaseBytes: 40 << 20}
+	return cpu
 }

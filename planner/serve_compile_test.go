@@ -8,7 +8,6 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
-	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
 // TestServeCPUCompileMode: a CPU server's steps are measured under the
@@ -18,8 +17,7 @@ import (
 // which mode it timed; a saved plan keeps the measured steps it predicted
 // from (time.serve_steps), so that the prediction can be recomputed.
 func TestServeCPUCompileMode(t *testing.T) {
-	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
-	cpu.CPU = &cost.CPURates{Threads: 2, BaseBytes: 40 << 20}
+	cpu := calibratedCPU(2)
 	// The measured step of a pass under none is twice that under default.
 	opts := Options{
 		DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {

@@ -10,7 +10,6 @@ import (
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/planner/cost"
-	"github.com/modelwhisperer/whisperc/planner/hw"
 )
 
 // TestServeCPUMeasured: a server planned for this machine predicts its
@@ -21,8 +20,7 @@ import (
 // fast, and the plan says how it was derived, not a GPU's MFU and
 // bandwidth. Without the measurements it predicts nothing and says why.
 func TestServeCPUMeasured(t *testing.T) {
-	cpu := FromHardware(&hw.Hardware{CPU: hw.CPU{Model: "test", PhysicalCores: 2, LogicalCores: 2}, RAMBytes: 512 << 30, RAMAvailableBytes: 512 << 30})
-	cpu.CPU = &cost.CPURates{Threads: 2, BaseBytes: 40 << 20}
+	cpu := calibratedCPU(2)
 	src := "model m { source = \"hf:meta-llama/Llama-2-7b-hf\" }\nserve api {\n  model = m\n  max_batch = 8\n  max_tokens = 200\n}\n"
 	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
 	var asked []int

@@ -65,13 +65,7 @@ func cold(args []string) error {
 		if err != nil {
 			return err
 		}
-		o := engine.DefaultOptions()
-		o.Compile = engine.CompileReduceOverhead
-		o.Quantize = quant
-		o.QuantizeHead = quant != engine.QuantizeNone
-		o.Threads = 1
-		o.Context = *promptN + *genN + 1
-		e, err = engine.New(ctx, ws, o)
+		e, err = engine.New(ctx, ws, runOptions(quant, 1, *promptN+*genN+1))
 		return err
 	})
 	if err != nil {

@@ -172,13 +172,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	o := engine.DefaultOptions()
-	o.Compile = engine.CompileReduceOverhead
-	o.Quantize = quant
-	o.QuantizeHead = quant != engine.QuantizeNone
-	o.Threads = *threads
-	o.Context = *promptN + *genN + 1
-	e, err := engine.New(ctx, ws, o)
+	e, err := engine.New(ctx, ws, runOptions(quant, *threads, *promptN+*genN+1))
 	if err != nil {
 		return err
 	}
@@ -306,4 +300,18 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// runOptions are the engine options of the driver's runs (run and cold):
+// kept graphs with shared buffers (reduce_overhead), weights in quant
+// (the head too, when quantised), threads, and a context for the prompt
+// and the generated tokens.
+func runOptions(quant engine.Quantize, threads, context int) engine.Options {
+	o := engine.DefaultOptions()
+	o.Compile = engine.CompileReduceOverhead
+	o.Quantize = quant
+	o.QuantizeHead = quant != engine.QuantizeNone
+	o.Threads = threads
+	o.Context = context
+	return o
 }
