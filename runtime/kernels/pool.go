@@ -74,10 +74,12 @@ type worker struct {
 	_     [64]byte // job and done on cache lines of their own
 	done  event
 	seen  uint64 // the caller's last value of done
-	// cpu is the CPU its thread last ran on, as it last looked (-1:
-	// not known).
+	lo    int    // the first row of its range: (its index+1)·chunk
+	_     [64]byte
+	// cpu is the CPU its thread last ran on, as it last looked while
+	// waiting for a product (-1: not known); on a line of its own, away
+	// from what the caller writes.
 	cpu atomic.Int32
-	lo  int // the first row of its range: (its index+1)·chunk
 	// Trace only (traceOn): when it started its range, and its wait's
 	// last checkpoint, longest gap and polls.
 	tstart, tck, tgap, tpolls int64
@@ -186,7 +188,9 @@ func (e *event) wait(last uint64, keep func(start int64) bool, me, peer *atomic.
 			// The thread this one waits for may be waiting for this
 			// one's CPU: give it up (osYieldPolls).
 			if c := currentCPU(); c >= 0 {
-				me.Store(c)
+				if me.Load() != c {
+					me.Store(c) // only when it moved: others read its line
+				}
 				if c == peer.Load() {
 					osYield()
 				}
@@ -254,7 +258,6 @@ func (w *worker) loop(s *poolState) {
 			return
 		}
 		if w.state.CompareAndSwap(workerSignalled, workerRunning) {
-			w.cpu.Store(currentCPU())
 			if traceOn {
 				w.tstart = nanos()
 				w.tck, w.tgap, w.tpolls = w.job.ck.Load(), w.job.maxGap.Load(), w.job.polls.Load()
@@ -359,7 +362,9 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 		}
 		rec.sig = nanos()
 	}
-	s.callerCPU.Store(currentCPU())
+	if c := currentCPU(); c != s.callerCPU.Load() {
+		s.callerCPU.Store(c)
+	}
 	for i, w := range ws {
 		w.lo = (i + 1) * chunk
 		w.state.Store(workerSignalled)
