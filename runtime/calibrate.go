@@ -420,7 +420,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 			if err != nil {
 				return 0, err
 			}
-			*tok = argmax(logits)
+			*tok = sample.Argmax(logits)
 			if k >= skip {
 				steps = append(steps, time.Since(t0).Seconds())
 			}
@@ -437,7 +437,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		if err != nil {
 			return 0, 0, err
 		}
-		tok = argmax(logits)
+		tok = sample.Argmax(logits)
 		after, err := timed(i, 25, 1, &tok)
 		return early, after - early, err
 	}
@@ -506,16 +506,6 @@ func mean(x []float64) float64 {
 func median(x []float64) float64 {
 	slices.Sort(x)
 	return x[len(x)/2]
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // countWriter counts the bytes written through it.
