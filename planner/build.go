@@ -37,14 +37,16 @@ type Options struct {
 	// provides it: runtime.DecodeStep).
 	// With it, a CPU target that has measured rates (Target.CPU) predicts
 	// decode speed from the runtime itself.
-	DecodeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode) (cost.MeasuredStep, error)
+	// The weights are stored as block says in every transformer block and
+	// as headFormat in the classifier.
+	DecodeStep func(c arch.Config, block cost.BlockFormats, headFormat cost.DType, compile compiler.CompileMode) (cost.MeasuredStep, error)
 	// ServeStep measures what the CPU runtime's server does with a model
 	// shape on this machine: its batched decode step at batch sizes up to
 	// maxBatch and the prefill of a prompt chunk of up to chunk tokens (the
 	// runtime provides it: runtime.StepCalibrator.MeasureServe). With it
 	// and DecodeStep, a serve stage on a CPU target with measured rates
 	// predicts serving throughput from the server's own steps.
-	ServeStep func(c arch.Config, format, headFormat cost.DType, compile compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error)
+	ServeStep func(c arch.Config, block cost.BlockFormats, headFormat cost.DType, compile compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error)
 	// Context, when set, stops planning between stages once it is
 	// cancelled (the language server's superseded analyses): the plan of
 	// a cancelled Build is incomplete, never marked as fitting, and must

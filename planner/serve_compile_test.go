@@ -20,10 +20,10 @@ func TestServeCPUCompileMode(t *testing.T) {
 	cpu := calibratedCPU(2)
 	// The measured step of a pass under none is twice that under default.
 	opts := Options{
-		DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+		DecodeStep: func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
 			return cost.MeasuredStep{Layer: 0.01, Head: 0.02, Rounds: 2, Spread: 0.01}, nil
 		},
-		ServeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
+		ServeStep: func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
 			k := 1.0
 			if mode == compiler.CompileNone {
 				k = 2

@@ -25,10 +25,10 @@ func TestServeCPUMeasured(t *testing.T) {
 	prog := check(t, map[string]string{"main.whisper": src}, "main.whisper")
 	var asked []int
 	opts := Options{
-		DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+		DecodeStep: func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
 			return cost.MeasuredStep{Layer: 0.01, Head: 0.02, Rounds: 2, Spread: 0.01}, nil
 		},
-		ServeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
+		ServeStep: func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
 			asked = append(asked, maxBatch, chunk)
 			return cost.MeasuredServe{Batches: []cost.MeasuredBatch{{Sequences: 1, Layer: 0.01, Head: 0.02}, {Sequences: 8, Layer: 0.015, Head: 0.03}},
 				PrefillTokens: 256, PrefillLayer: 0.5, PrefillHead: 0.02, Rounds: 4, Spread: 0.02}, nil

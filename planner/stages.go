@@ -755,14 +755,14 @@ func (b *builder) generate(g *compiler.Generate) {
 	if b.opts.DecodeStep != nil && b.dev.CPU != nil && !b.target.Profile.GPU {
 		// The formats the runtime will run, as the graph names them: a
 		// GGUF model's linear layers run in their stored block formats.
-		f, hf, err := stepFormats(st.Graph)
-		var m cost.MeasuredStep
+		var step cost.MeasuredStep
+		blocks, hf, err := stepFormats(st.Graph, b.asStored(m, w))
 		if err == nil {
-			m, err = b.opts.DecodeStep(*c, f, hf, st.Graph.Compile)
+			step, err = b.measureDecode(*c, blocks, hf, st.Graph.Compile)
 		}
 		if err == nil {
-			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = m.Layer, m.Head, m.Position
-			w.StepLayers, w.StepRounds, w.StepSpread = m.Layers, m.Rounds, m.Spread
+			w.StepLayerSeconds, w.StepHeadSeconds, w.StepPositionSeconds = step.Layer, step.Head, step.Position
+			w.StepLayers, w.StepRounds, w.StepSpread = step.Layers, step.Rounds, step.Spread
 		}
 		unmeasured = err
 	}
@@ -776,25 +776,86 @@ func (b *builder) generate(g *compiler.Generate) {
 	b.plan.Stages = append(b.plan.Stages, st)
 }
 
-// stepFormats returns the weight formats of g's transformer blocks'
-// linear layers and of its head, as a CPU decode-step measurement times
-// them, or an error when the blocks mix formats (a GGUF Q4_K_M file's
-// Q4_K and Q6_K tensors), which one timed format does not stand for.
-func stepFormats(g *Graph) (layers, head cost.DType, err error) {
+// stepFormats returns the stored formats of each of g's transformer
+// blocks' linear layers and of its head, as a CPU decode-step measurement
+// builds them. A GGUF Q4_K_M file's blocks differ from layer to layer
+// (llama.cpp stores v_proj and down_proj of some layers in q6_K).
+//
+// stored says whether the graph's GGML block formats are the model
+// file's own (builder.asStored).
+func stepFormats(g *Graph, stored bool) (blocks []cost.BlockFormats, head cost.DType, err error) {
 	for _, l := range g.Layers {
+		formats := map[string]cost.DType{}
+		var order []string
 		for _, x := range l.Linears {
-			switch {
-			case layers == 0:
-				layers = x.Weight
-			case x.Weight != layers:
-				return 0, 0, fmt.Errorf("the blocks' linear layers are stored as both %s and %s, and a step is timed in one format", layers, x.Weight)
+			formats[x.Module] = x.Weight
+			order = append(order, x.Module)
+		}
+		if len(order) == 0 {
+			return nil, 0, fmt.Errorf("layer %d has no linear layers", l.Index)
+		}
+		bl := cost.NewBlockFormats(formats, order)
+		bl.Stored = stored
+		blocks = append(blocks, bl)
+	}
+	if len(blocks) == 0 {
+		return nil, 0, fmt.Errorf("the graph has no linear layers")
+	}
+	return blocks, g.Head.Weight, nil
+}
+
+// asStored reports whether workload w runs model m's GGML block formats
+// as its GGUF file stores them, as lower does: a GGUF model that no
+// quantize block re-quantises.
+func (b *builder) asStored(m *compiler.Model, w cost.Workload) bool {
+	return len(b.storedTypes[m]) > 0 && !w.Quant.Type.Quantized()
+}
+
+// maxStepMixes bounds the distinct block formats of one model whose
+// decode steps a plan measures (each is a measurement of its own): a
+// llama.cpp K-quant mix has two.
+const maxStepMixes = 4
+
+// measureDecode measures the CPU decode step of a model of shape c whose
+// blocks are stored as blocks says and whose head as head: one
+// measurement per distinct block (a model of that shape with every block
+// alike), combined by how many of the model's layers each block is.
+// Layers of different formats differ only in what their linear layers
+// stream, which each measurement charges per layer; the head and the
+// growth per position are the layers' average too.
+func (b *builder) measureDecode(c arch.Config, blocks []cost.BlockFormats, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+	var mixes []cost.BlockFormats
+	count := map[string]int{}
+	for _, bl := range blocks {
+		k := bl.String()
+		if count[k] == 0 {
+			mixes = append(mixes, bl)
+		}
+		count[k]++
+	}
+	if len(mixes) > maxStepMixes {
+		return cost.MeasuredStep{}, fmt.Errorf("the blocks' linear layers are stored in %d different mixes of formats, more than the %d a plan measures", len(mixes), maxStepMixes)
+	}
+	var sum cost.MeasuredStep
+	for i, bl := range mixes {
+		m, err := b.opts.DecodeStep(c, bl, head, mode)
+		if err != nil {
+			if len(mixes) > 1 {
+				err = fmt.Errorf("blocks stored as %s: %w", bl, err)
 			}
+			return cost.MeasuredStep{}, err
+		}
+		share := float64(count[bl.String()]) / float64(len(blocks))
+		sum.Layer += share * m.Layer
+		sum.Head += share * m.Head
+		sum.Position += share * m.Position
+		sum.Rounds += m.Rounds
+		sum.Spread = max(sum.Spread, m.Spread)
+		if i == 0 || m.Layers < sum.Layers {
+			sum.Layers = m.Layers
 		}
 	}
-	if layers == 0 {
-		return 0, 0, fmt.Errorf("the graph has no linear layers")
-	}
-	return layers, g.Head.Weight, nil
+	return sum, nil
 }
 
 func (b *builder) serve(s *compiler.Serve) {
@@ -830,7 +891,7 @@ func (b *builder) serve(s *compiler.Serve) {
 	chunk.NewTokens = ctx - chunk.Seq
 	b.inferenceCost(chunk, &st, s.NameRange, s.Name)
 	if b.dev.CPU != nil && !b.target.Profile.GPU {
-		st.Time = b.cpuServeTime(s, full, chunk.Seq, ctx)
+		st.Time = b.cpuServeTime(s, st.Graph, full, chunk.Seq, ctx)
 		b.plan.Stages = append(b.plan.Stages, st)
 		return
 	}
@@ -849,7 +910,7 @@ func (b *builder) serve(s *compiler.Serve) {
 // multiplying one sequence's step by the batch, which is not what the
 // server does (it streams the weights once per step for all its
 // sequences).
-func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx int) *StageTime {
+func (b *builder) cpuServeTime(s *compiler.Serve, g *Graph, full cost.Workload, chunk, ctx int) *StageTime {
 	// The sequences' position: the middle of a max_tokens reply after a
 	// short prompt.
 	pos := max(min(s.MaxTokens, ctx)/2, 1)
@@ -859,20 +920,27 @@ func (b *builder) cpuServeTime(s *compiler.Serve, full cost.Workload, chunk, ctx
 		t.Assumption = "not predicted: the server's batched steps are measured only when planning for this machine (detected target)"
 		return t
 	}
-	f, hf := full.Storage, full.Storage
-	if full.Quant.Type.Quantized() {
-		f = full.Quant.Type
+	// The formats the server runs, as the graph names them; its batched
+	// steps are measured on a model whose blocks are all alike.
+	blocks, hf, err := stepFormats(g, b.asStored(s.Model.Base(), full))
+	if err == nil {
+		for _, bl := range blocks[1:] {
+			if bl.String() != blocks[0].String() {
+				err = fmt.Errorf("the blocks are stored as both %s and %s, and the server's steps are measured on blocks alike", blocks[0], bl)
+				break
+			}
+		}
 	}
-	if full.HeadQuant.Type.Quantized() {
-		hf = full.HeadQuant.Type
+	var one cost.MeasuredStep
+	if err == nil {
+		one, err = b.opts.DecodeStep(full.Arch, blocks[0], hf, full.CompileMode)
 	}
-	one, err := b.opts.DecodeStep(full.Arch, f, hf, full.CompileMode)
 	if err != nil {
 		t.Bound = "unknown"
 		t.Assumption = fmt.Sprintf("not predicted: the decode step could not be measured (%v)", err)
 		return t
 	}
-	m, err := b.opts.ServeStep(full.Arch, f, hf, full.CompileMode, full.Batch, chunk)
+	m, err := b.opts.ServeStep(full.Arch, blocks[0], hf, full.CompileMode, full.Batch, chunk)
 	if err != nil {
 		t.Bound = "unknown"
 		t.Assumption = fmt.Sprintf("not predicted: the server's steps could not be measured (%v)", err)

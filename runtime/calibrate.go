@@ -23,7 +23,9 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
+	"github.com/modelwhisperer/whisperc/runtime/format/gguf"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/format/quant"
 	"github.com/modelwhisperer/whisperc/runtime/kernels"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
@@ -351,10 +353,10 @@ func DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DTyp
 // and 7.6 ms of CPU a step from the heap against 3.1 and 4.5 ms mapped
 // (the 8-layer one 11.4 against 7.8 ms, the run's own 7.9 ms a token), so
 // heap weights predicted fp32 runs 20-40% too slow.
-func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late int, format, headFormat cost.DType, mode compiler.CompileMode) (st Step, err error) {
+func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late int, block cost.BlockFormats, headFormat cost.DType, mode compiler.CompileMode) (st Step, err error) {
 	defer debug.FreeOSMemory()
 	threads := max(s.Threads, 1)
-	ws, err := s.mappedRandom(big, 11)
+	ws, err := s.mappedRandom(big, 11, block, headFormat)
 	if err != nil {
 		return st, err
 	}
@@ -377,7 +379,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		small.Layers = layers
 		ws.Config = small
 		params[i] = stepParams(small)
-		opts := stepEngineOptions(small, format, headFormat, mode, threads, big.MaxSeq, pool)
+		opts := stepEngineOptions(small, block, headFormat, mode, threads, big.MaxSeq, pool)
 		if mode == compiler.CompileMaxAutotune {
 			dir, err := os.MkdirTemp(s.TempDir, "whisperc-step")
 			if err != nil {
@@ -433,7 +435,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 			if err != nil {
 				return 0, err
 			}
-			*tok = argmax(logits)
+			*tok = sample.Argmax(logits)
 			if k >= skip {
 				steps = append(steps, time.Since(t0).Seconds())
 			}
@@ -450,7 +452,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 		if err != nil {
 			return 0, 0, err
 		}
-		tok = argmax(logits)
+		tok = sample.Argmax(logits)
 		after, err := timed(i, 25, 1, &tok)
 		return early, after - early, err
 	}
@@ -521,16 +523,6 @@ func median(x []float64) float64 {
 	return x[len(x)/2]
 }
 
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 // countWriter counts the bytes written through it.
 type countWriter struct {
 	w io.Writer
@@ -544,17 +536,46 @@ func (c countWriter) Write(p []byte) (int, error) {
 }
 
 // mappedRandom returns random weights of shape c (weights.Random with
-// seed) written to a temporary llama2.c file and mapped back from it, the
-// way a run maps its model; the file is unlinked at once, the mapping
-// lasts until the set's Close.
-func (s *StepCalibrator) mappedRandom(c arch.Config, seed uint64) (*weights.Set, error) {
-	f, err := os.CreateTemp(s.TempDir, "whisperc-step-*.bin")
+// seed) written to a temporary file and mapped back from it, the way a
+// run maps its model; the file is unlinked at once, the mapping lasts
+// until the set's Close. The file is a llama2.c one of fp32 weights, which
+// the engine quantises at load as a run's does, unless block.Stored and
+// some weight is in a GGML block format: then it is a GGUF file holding
+// the blocks' linear weights and the classifier in those formats, read as
+// a run reads a GGUF model's (the token embedding stands for a tied
+// classifier, as in a GGUF file).
+func (s *StepCalibrator) mappedRandom(c arch.Config, seed uint64, block cost.BlockFormats, headFormat cost.DType) (*weights.Set, error) {
+	asGGUF := block.Stored && headFormat.GGML()
+	for _, f := range block.Formats() {
+		asGGUF = asGGUF || block.Stored && f.GGML()
+	}
+	ws := weights.Random(c, seed)
+	pattern := "whisperc-step-*.bin"
+	if asGGUF {
+		pattern = "whisperc-step-*.gguf"
+		// A GGUF file names its RoPE base and norm epsilon, which a
+		// llama2.c shape leaves to that format's own (10000 and 1e-5).
+		if ws.Config.RopeTheta <= 0 {
+			ws.Config.RopeTheta = 10000
+		}
+		if ws.Config.NormEps <= 0 {
+			ws.Config.NormEps = 1e-5
+		}
+		if err := storeRandom(ws, block, headFormat); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.CreateTemp(s.TempDir, pattern)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f.Name())
 	bw := bufio.NewWriter(countWriter{f, &s.tempBytes})
-	err = llama2c.Write(bw, weights.Random(c, seed), 0)
+	if asGGUF {
+		err = gguf.WriteSet(bw, ws, nil)
+	} else {
+		err = llama2c.Write(bw, ws, 0)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -564,30 +585,65 @@ func (s *StepCalibrator) mappedRandom(c arch.Config, seed uint64) (*weights.Set,
 	if err != nil {
 		return nil, fmt.Errorf("writing the step model: %w", err)
 	}
-	ws, err := llama2c.Open(f.Name())
+	open := llama2c.Open
+	if asGGUF {
+		open = gguf.Open
+	}
+	back, err := open(f.Name())
 	if err != nil {
 		return nil, err
 	}
-	if ws.Config.Dim != c.Dim || ws.Config.Layers != c.Layers || ws.Config.Vocab != c.Vocab {
-		ws.Close()
-		return nil, fmt.Errorf("the step model reads back as %+v, not %+v", ws.Config, c)
+	if back.Config.Dim != c.Dim || back.Config.Layers != c.Layers || back.Config.Vocab != c.Vocab {
+		back.Close()
+		return nil, fmt.Errorf("the step model reads back as %+v, not %+v", back.Config, c)
 	}
-	return ws, nil
+	return back, nil
+}
+
+// storeRandom re-encodes ws's linear weights in the GGML block formats
+// block and headFormat give them (a tied classifier is the token
+// embedding), as a GGUF file stores them; other weights stay fp32.
+func storeRandom(ws *weights.Set, block cost.BlockFormats, headFormat cost.DType) error {
+	modules := map[string]string{}
+	for m, t := range llamaTensors {
+		modules[t] = m
+	}
+	for name, t := range ws.Tensors {
+		var f cost.DType
+		switch {
+		case name == "output.weight" || name == "tok_embeddings.weight" && ws.Config.Tied:
+			f = headFormat
+		case strings.HasPrefix(name, "layers."):
+			rest := name[len("layers."):]
+			if m, ok := modules[rest[strings.IndexByte(rest, '.')+1:]]; ok {
+				f = block.Of(m)
+			}
+		}
+		if !f.GGML() {
+			continue
+		}
+		q, err := quant.Convert(t, f)
+		if err != nil {
+			return fmt.Errorf("storing the step model's weights as %s: %w", f, err)
+		}
+		ws.Tensors[name] = q
+	}
+	return nil
 }
 
 // stepEngineOptions are the options of an engine whose steps are
 // measured: eager attention over a KV cache of c's context, the linear
-// layers in format and the classifier in headFormat (4-bit formats with
+// layers as block says and the classifier in headFormat (4-bit formats with
 // double quantisation, as a quantize block's default), on pool.
-func stepEngineOptions(c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, threads, context int, pool *kernels.Pool) engine.Options {
+func stepEngineOptions(c arch.Config, block cost.BlockFormats, headFormat cost.DType, mode compiler.CompileMode, threads, context int, pool *kernels.Pool) engine.Options {
 	opts := engine.Options{Attention: engine.AttentionEager, KVCache: true, Compile: mode, Threads: threads, Context: context,
 		Pool: pool, Weights: map[string]engine.Weight{}}
-	for _, n := range engine.LinearNames(c) {
-		f := format
-		if n == "output.weight" {
-			f = headFormat
+	for l := range c.Layers {
+		for m, t := range llamaTensors {
+			f := block.Of(m)
+			opts.Weights[fmt.Sprintf("layers.%d.%s", l, t)] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
 		}
-		opts.Weights[n] = engine.Weight{Format: f, DoubleQuant: f == cost.NF4 || f == cost.FP4}
 	}
+	opts.Weights["output.weight"] = engine.Weight{Format: headFormat, DoubleQuant: headFormat == cost.NF4 || headFormat == cost.FP4}
 	return opts
 }

@@ -73,7 +73,7 @@ func TestDecodeStep(t *testing.T) {
 		var timed arch.Config
 		var got settled
 		s.onSettle = func(p arch.Config, g settled) { timed, got = p, g }
-		m, err := s.Measure(context.Background(), c, f, cost.FP32, compiler.CompileDefault)
+		m, err := s.Measure(context.Background(), c, cost.Uniform(f), cost.FP32, compiler.CompileDefault)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -178,7 +178,7 @@ func TestPlanLargeCPUModelBounded(t *testing.T) {
 	tmp, cache := t.TempDir(), t.TempDir()
 	plan := func() (*planner.Stage, *StepCalibrator) {
 		s := &StepCalibrator{Threads: 1, Rates: target.CPU, TempDir: tmp, CacheDir: cache}
-		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
 			return s.Measure(context.Background(), c, f, head, mode)
 		}})
 		if ds.HasErrors() {
@@ -221,7 +221,7 @@ func TestPlanLargeCPUModelBounded(t *testing.T) {
 	}
 	big := c
 	big.Layers = p.Layers
-	want := measured.scale(p, big, cost.Q8_0, cost.Q8_0, target.CPU)
+	want := measured.scale(p, big, cost.Uniform(cost.Q8_0), cost.Q8_0, target.CPU)
 	if l := st.Time.DecodeLayerSeconds; measured.Layer <= 0 || math.Abs(l-want.Layer) > 1e-9*want.Layer || l < 40*measured.Layer {
 		t.Errorf("a layer's step is %.3g s, want %.3g s scaled from the narrowed shape's %.3g s", l, want.Layer, measured.Layer)
 	}
@@ -280,7 +280,7 @@ func TestPlanSaysNoisy(t *testing.T) {
 		rounds int
 		noisy  bool
 	}{{0.02, 2, false}, {0.3, 6, true}} {
-		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(arch.Config, cost.DType, cost.DType, compiler.CompileMode) (cost.MeasuredStep, error) {
+		p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(arch.Config, cost.BlockFormats, cost.DType, compiler.CompileMode) (cost.MeasuredStep, error) {
 			return cost.MeasuredStep{Layer: 0.004, Head: 0.002, Position: 1e-6, Rounds: c.rounds, Spread: c.spread}, nil
 		}})
 		if ds.HasErrors() {
@@ -320,8 +320,11 @@ func TestPlanUnmeasuredDecode(t *testing.T) {
 	target.CPU = &cost.CPURates{Threads: 1, BaseBytes: 40 << 20, Stream: map[string][]cost.StreamPoint{
 		"q8_0": {{Bytes: 16 << 20, BytesPerSecond: 20e9}, {Bytes: 128 << 20, BytesPerSecond: 10e9}}}}
 	var asked []cost.DType
-	p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(_ arch.Config, f, head cost.DType, _ compiler.CompileMode) (cost.MeasuredStep, error) {
-		asked = append(asked, f, head)
+	p, ds := planner.Build(prog, target, planner.Options{DecodeStep: func(_ arch.Config, f cost.BlockFormats, head cost.DType, _ compiler.CompileMode) (cost.MeasuredStep, error) {
+		if !f.Uniform() || f.Stored {
+			t.Errorf("the step was asked for blocks %s, want q8_0 blocks quantised at load", f)
+		}
+		asked = append(asked, f.Default, head)
 		return cost.MeasuredStep{}, fmt.Errorf("cannot time %s", f)
 	}})
 	if ds.HasErrors() {
@@ -358,7 +361,7 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 		}
 	}
 	s.onSettle = func(_ arch.Config, g settled) { rounds = g.Rounds }
-	if _, err := s.Measure(context.Background(), c, cost.Q8_0, cost.Q8_0, compiler.CompileDefault); err != nil {
+	if _, err := s.Measure(context.Background(), c, cost.Uniform(cost.Q8_0), cost.Q8_0, compiler.CompileDefault); err != nil {
 		t.Fatal(err)
 	}
 	if pool == nil || pool.Threads() != 2 || rounds < 2 {
@@ -425,5 +428,51 @@ func TestStepCalibrationPoolLikeRun(t *testing.T) {
 	if got.Products != want || got.Alone != 0 || got.Joined+got.Taken != got.Products {
 		t.Errorf("calibration pool %+v: want %d products (%d rounds of passes sharing %d, the first %d), none alone, each worker range joined or taken",
 			got, want, rounds, round, first)
+	}
+}
+
+// TestDecodeStepAsStored checks that a GGUF model's block formats are
+// measured as a run reads them: the step model is a GGUF file holding each
+// linear weight in the format its block gives it (and a tied classifier's
+// embedding in the head's), mapped back, and the block formats the engine
+// cannot produce are refused when they are not stored.
+func TestDecodeStepAsStored(t *testing.T) {
+	tmp := t.TempDir()
+	c := arch.Config{Name: "stored", Family: arch.Llama, Dim: 256, HiddenDim: 512, Layers: 3, Heads: 4, KVHeads: 4, Vocab: 512, MaxSeq: 128, Tied: true}
+	q4km := cost.NewBlockFormats(map[string]cost.DType{"q_proj": cost.Q4K, "k_proj": cost.Q4K, "v_proj": cost.Q6K, "o_proj": cost.Q4K,
+		"gate_proj": cost.Q4K, "up_proj": cost.Q4K, "down_proj": cost.Q6K}, []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+	q4km.Stored = true
+	s := &StepCalibrator{Threads: 1, TempDir: tmp}
+	ws, err := s.mappedRandom(c, 3, q4km, cost.Q6K)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]weights.DType{"layers.2.attention.wq.weight": weights.Q4_K, "layers.2.attention.wv.weight": weights.Q6_K,
+		"layers.0.feed_forward.w2.weight": weights.Q6_K, "layers.0.feed_forward.w3.weight": weights.Q4_K,
+		"tok_embeddings.weight": weights.Q6_K, "norm.weight": weights.F32}
+	for name, d := range want {
+		if tn, err := ws.Get(name); err != nil || tn.DType != d {
+			t.Errorf("%s: %v, %v; want %s", name, tn, err, d)
+		}
+	}
+	ws.Close()
+	for _, tc := range []struct {
+		block cost.BlockFormats
+		head  cost.DType
+	}{{q4km, cost.Q6K}, {cost.BlockFormats{Default: cost.Q4_0, Stored: true}, cost.Q4_0}, {cost.BlockFormats{Default: cost.Q8_0, Stored: true}, cost.Q8_0}} {
+		m, err := s.Measure(context.Background(), c, tc.block, tc.head, compiler.CompileDefault)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.block, err)
+		}
+		if m.Layer <= 0 || m.Head < 0 || m.Layers != c.Layers {
+			t.Errorf("%s: %+v", tc.block, m)
+		}
+		t.Logf("%s, head %s: layer %.1f us, head %.1f us", tc.block, tc.head, 1e6*m.Layer, 1e6*m.Head)
+	}
+	if _, err := s.Measure(context.Background(), c, cost.Uniform(cost.Q4_0), cost.Q4_0, compiler.CompileDefault); err == nil || !strings.Contains(err.Error(), "only as a GGUF file stores them") {
+		t.Errorf("q4_0 quantised at load: %v, want a refusal", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the step models' temporary files are left behind: %v", left)
 	}
 }

@@ -34,7 +34,7 @@ const ServePrefillWork int64 = 1 << 31
 
 // MeasureServe measures what a server (runtime/serve's scheduler) does
 // with a model of shape c whose blocks' linear weights are stored as
-// format and whose classifier is stored as headFormat, under compile mode
+// block says and whose classifier is stored as headFormat, under compile mode
 // mode, on this machine: the batched decode step (engine.ForwardBatch
 // advancing b sequences by one token each, at positions 8 to 55, each
 // sequence's next token then sampled at temperature 1, the server's
@@ -47,11 +47,11 @@ const ServePrefillWork int64 = 1 << 31
 // and returns one layer's seconds and the rest's; a shape too wide for
 // the budget is measured on a narrower one and scaled (Step.scale). The
 // result is cached like Measure's.
-func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
+func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, block cost.BlockFormats, headFormat cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
 	if maxBatch < 1 || chunk < 1 {
 		return cost.MeasuredServe{}, fmt.Errorf("a server of %d slots and prompt chunks of %d tokens cannot be measured", maxBatch, chunk)
 	}
-	p, _, budget, err := s.measuredShape(c, format, headFormat)
+	p, _, budget, err := s.measuredShape(c, block, headFormat)
 	if err != nil {
 		return cost.MeasuredServe{}, err
 	}
@@ -66,11 +66,11 @@ func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format
 	p.MaxSeq = max(64, tokens)
 	batches := cost.ServeBatches(maxBatch)
 	key := fmt.Sprintf("serve v%d|%s|%s|%d threads|%s/%s|%s|dim %d hidden %d layers %d heads %d/%d head %d vocab %d tied %t seq %d|batches %v|chunk %d",
-		serveVersion, s.Machine, binaryStamp(), max(s.Threads, 1), format, headFormat, mode,
+		serveVersion, s.Machine, binaryStamp(), max(s.Threads, 1), block, headFormat, mode,
 		p.Dim, p.HiddenDim, p.Layers, p.Heads, p.KVHeads, p.HeadSize(), p.Vocab, p.Tied, p.MaxSeq, batches, tokens)
 	m, ok := s.cachedServe(key)
 	if !ok {
-		if m, err = s.measureServe(ctx, p, batches, tokens, format, headFormat, mode); err != nil {
+		if m, err = s.measureServe(ctx, p, batches, tokens, block, headFormat, mode); err != nil {
 			return cost.MeasuredServe{}, err
 		}
 		m.Layers = p.Layers
@@ -80,10 +80,10 @@ func (s *StepCalibrator) MeasureServe(ctx context.Context, c arch.Config, format
 		big := c
 		big.Layers = p.Layers
 		for i, b := range m.Batches {
-			st := Step{Layer: b.Layer, Head: b.Head}.scale(p, big, format, headFormat, s.Rates)
+			st := Step{Layer: b.Layer, Head: b.Head}.scale(p, big, block, headFormat, s.Rates)
 			m.Batches[i].Layer, m.Batches[i].Head = st.Layer, st.Head
 		}
-		st := Step{Layer: m.PrefillLayer, Head: m.PrefillHead}.scale(p, big, format, headFormat, s.Rates)
+		st := Step{Layer: m.PrefillLayer, Head: m.PrefillHead}.scale(p, big, block, headFormat, s.Rates)
 		m.PrefillLayer, m.PrefillHead = st.Layer, st.Head
 		m.Scaled = true
 	}
@@ -153,10 +153,10 @@ func prefillTokens(c, p arch.Config, chunk int) int {
 
 // measureServe times the serving steps of random models of shape big
 // (at most three layers; see MeasureServe).
-func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batches []int, tokens int, format, headFormat cost.DType, mode compiler.CompileMode) (m cost.MeasuredServe, err error) {
+func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batches []int, tokens int, block cost.BlockFormats, headFormat cost.DType, mode compiler.CompileMode) (m cost.MeasuredServe, err error) {
 	defer debug.FreeOSMemory()
 	threads := max(s.Threads, 1)
-	ws, err := s.mappedRandom(big, 13)
+	ws, err := s.mappedRandom(big, 13, block, headFormat)
 	if err != nil {
 		return m, err
 	}
@@ -175,7 +175,7 @@ func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batc
 		small.Layers = layers
 		ws.Config = small
 		params[i] = stepParams(small)
-		opts := stepEngineOptions(small, format, headFormat, mode, threads, big.MaxSeq, pool)
+		opts := stepEngineOptions(small, block, headFormat, mode, threads, big.MaxSeq, pool)
 		if engines[i], err = engine.New(ctx, ws, opts); err != nil {
 			return m, err
 		}

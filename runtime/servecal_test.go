@@ -30,7 +30,7 @@ func TestMeasureServe(t *testing.T) {
 	c := arch.Config{Name: "step", Family: arch.Llama, Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, MaxSeq: 96, Tied: true}
 	cache, tmp := t.TempDir(), t.TempDir()
 	s := &StepCalibrator{Threads: 2, CacheDir: cache, TempDir: tmp}
-	m, err := s.MeasureServe(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault, 4, 2048)
+	m, err := s.MeasureServe(context.Background(), c, cost.Uniform(cost.FP32), cost.FP32, compiler.CompileDefault, 4, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,14 @@ func TestMeasureServe(t *testing.T) {
 		t.Errorf("forwarded %d token-parameters, want at most %d", s.Work(), limit)
 	}
 	s2 := &StepCalibrator{Threads: 2, CacheDir: cache, TempDir: tmp}
-	again, err := s2.MeasureServe(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault, 4, 2048)
+	again, err := s2.MeasureServe(context.Background(), c, cost.Uniform(cost.FP32), cost.FP32, compiler.CompileDefault, 4, 2048)
 	if err != nil || s2.Work() != 0 || s2.TempBytes() != 0 || !slices.Equal(again.Batches, m.Batches) || again.PrefillLayer != m.PrefillLayer {
 		t.Errorf("the second calibrator measured again (%d token-parameters, %v) or read %+v, not %+v", s2.Work(), err, again, m)
 	}
-	if _, err := s.MeasureServe(context.Background(), c, cost.FP16, cost.FP32, compiler.CompileDefault, 4, 256); err == nil {
+	if _, err := s.MeasureServe(context.Background(), c, cost.Uniform(cost.FP16), cost.FP32, compiler.CompileDefault, 4, 256); err == nil {
 		t.Error("fp16 was measured; want an error: the CPU runtime has no fp16 kernel")
 	}
-	if _, err := s.MeasureServe(context.Background(), c, cost.FP32, cost.FP32, compiler.CompileDefault, 0, 256); err == nil {
+	if _, err := s.MeasureServe(context.Background(), c, cost.Uniform(cost.FP32), cost.FP32, compiler.CompileDefault, 0, 256); err == nil {
 		t.Error("a server of no slots was measured")
 	}
 }

@@ -133,19 +133,20 @@ func (s *StepCalibrator) Work() int64 { return s.work.Load() }
 // group of heads does not fit), whose three layers still stream from
 // memory, and scaled by the weights' bytes and the heads (Step.scale).
 func (s *StepCalibrator) DecodeStep(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode) (layer, head, position float64, err error) {
-	m, err := s.Measure(ctx, c, format, headFormat, mode)
+	m, err := s.Measure(ctx, c, cost.Uniform(format), headFormat, mode)
 	return m.Layer, m.Head, m.Position, err
 }
 
-// Measure is DecodeStep with how steady the measurement was: the rounds
-// of steps timed and their spread (Step.Rounds, Step.Spread).
-func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, headFormat cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
-	p, late, budget, err := s.measuredShape(c, format, headFormat)
+// Measure is DecodeStep for blocks stored as block says (every block
+// alike), with how steady the measurement was: the rounds of steps timed
+// and their spread (Step.Rounds, Step.Spread).
+func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, block cost.BlockFormats, headFormat cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+	p, late, budget, err := s.measuredShape(c, block, headFormat)
 	if err != nil {
 		return cost.MeasuredStep{}, err
 	}
 	p = wholeShape(c, p, budget)
-	st, err := s.step(ctx, p, late, format, headFormat, mode)
+	st, err := s.step(ctx, p, late, block, headFormat, mode)
 	if err != nil {
 		return cost.MeasuredStep{}, err
 	}
@@ -157,7 +158,7 @@ func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, hea
 		if late > 0 {
 			a := p
 			a.HiddenDim, a.Vocab = 256, 512
-			at, err := s.step(ctx, a, late, format, headFormat, mode)
+			at, err := s.step(ctx, a, late, block, headFormat, mode)
 			if err != nil {
 				return cost.MeasuredStep{}, err
 			}
@@ -165,7 +166,7 @@ func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, format, hea
 		}
 		big := c
 		big.Layers = p.Layers
-		st = st.scale(p, big, format, headFormat, s.Rates)
+		st = st.scale(p, big, block, headFormat, s.Rates)
 	}
 	return cost.MeasuredStep{Layer: st.Layer, Head: st.Head, Position: st.Position, Layers: p.Layers, Rounds: st.Rounds, Spread: st.Spread}, nil
 }
@@ -192,14 +193,14 @@ func wholeShape(c, p arch.Config, budget int64) arch.Config {
 
 // step returns the measured step of shape p, from the cache or measured
 // now (and cached).
-func (s *StepCalibrator) step(ctx context.Context, p arch.Config, late int, format, headFormat cost.DType, mode compiler.CompileMode) (Step, error) {
+func (s *StepCalibrator) step(ctx context.Context, p arch.Config, late int, block cost.BlockFormats, headFormat cost.DType, mode compiler.CompileMode) (Step, error) {
 	key := fmt.Sprintf("v%d|%s|%s|%d threads|%s/%s|%s|dim %d hidden %d layers %d heads %d/%d head %d vocab %d tied %t seq %d",
-		stepVersion, s.Machine, binaryStamp(), max(s.Threads, 1), format, headFormat, mode,
+		stepVersion, s.Machine, binaryStamp(), max(s.Threads, 1), block, headFormat, mode,
 		p.Dim, p.HiddenDim, p.Layers, p.Heads, p.KVHeads, p.HeadSize(), p.Vocab, p.Tied, p.MaxSeq)
 	if st, ok := s.cached(key); ok {
 		return st, nil
 	}
-	st, err := s.measureStep(ctx, p, late, format, headFormat, mode)
+	st, err := s.measureStep(ctx, p, late, block, headFormat, mode)
 	if err != nil {
 		return st, err
 	}
@@ -299,8 +300,8 @@ func storedBytes(f cost.DType, params int64) float64 {
 // What does not grow with the weights (norms, RoPE, sampling) is a few
 // microseconds a step, against the milliseconds of streaming a layer of
 // the shapes that are narrowed.
-func (s Step) scale(p, c arch.Config, format, headFormat cost.DType, rates *cost.CPURates) Step {
-	lp, lc := storedBytes(format, stepLayerParams(p)), storedBytes(format, stepLayerParams(c))
+func (s Step) scale(p, c arch.Config, block cost.BlockFormats, headFormat cost.DType, rates *cost.CPURates) Step {
+	lp, lc := block.Bytes(p), block.Bytes(c)
 	hp := storedBytes(headFormat, int64(p.Vocab)*int64(p.Dim))
 	hc := storedBytes(headFormat, int64(c.Vocab)*int64(c.Dim))
 	wp, wc := float64(p.Layers)*lp+hp, float64(c.Layers)*lc+hc
@@ -315,7 +316,7 @@ func (s Step) scale(p, c arch.Config, format, headFormat cost.DType, rates *cost
 		return a / b
 	}
 	return Step{
-		Layer:    s.Layer * lc / lp * slower(format),
+		Layer:    s.Layer * lc / lp * slower(block.Default),
 		Head:     s.Head * hc / hp * slower(headFormat),
 		Position: s.Position * float64(c.Heads) / float64(p.Heads),
 		Layers:   s.Layers,
@@ -377,11 +378,11 @@ func (s *StepCalibrator) remember(key string, st Step) {
 // measuredShape checks that c and its formats can be measured and
 // returns the shape to measure for it, the position of its later steps
 // and the budget that chose them (stepShape).
-func (s *StepCalibrator) measuredShape(c arch.Config, format, headFormat cost.DType) (p arch.Config, late int, budget int64, err error) {
+func (s *StepCalibrator) measuredShape(c arch.Config, block cost.BlockFormats, headFormat cost.DType) (p arch.Config, late int, budget int64, err error) {
 	if c.Layers < 1 || c.Dim <= 0 || c.Vocab <= 0 || c.Heads <= 0 {
 		return p, 0, 0, fmt.Errorf("shape %+v cannot be measured", c)
 	}
-	if err := checkStepFormats(format, headFormat); err != nil {
+	if err := checkStepFormats(block, headFormat); err != nil {
 		return p, 0, 0, err
 	}
 	budget = s.Budget
@@ -393,16 +394,17 @@ func (s *StepCalibrator) measuredShape(c arch.Config, format, headFormat cost.DT
 }
 
 // checkStepFormats refuses a weight format the CPU runtime has no kernel
-// for, before a decode or server step of it is measured.
-func checkStepFormats(formats ...cost.DType) error {
-	for _, f := range formats {
-		switch f {
-		case cost.NF4, cost.FP4, cost.Q8_0, cost.FP32, cost.BF16:
+// for, or one it cannot produce, before a decode or server step of it is
+// measured: GGML's block formats other than q8_0 run only as a GGUF file
+// stores them (block.Stored).
+func checkStepFormats(block cost.BlockFormats, headFormat cost.DType) error {
+	for _, f := range append(block.Formats(), headFormat) {
+		switch {
+		case f == cost.NF4, f == cost.FP4, f == cost.Q8_0, f == cost.FP32, f == cost.BF16:
+		case f.GGML() && block.Stored:
+		case f.GGML():
+			return fmt.Errorf("the CPU runtime runs %s weights only as a GGUF file stores them, and quantises to fp32, bf16, nf4, fp4 and q8_0 alone", f)
 		default:
-			if f.Quantized() {
-				// Q4_0, Q4_K, Q6_K, ...: run as a GGUF file stores them.
-				return fmt.Errorf("the calibration times fp32, bf16, nf4, fp4 and q8_0 weights, not %s, which the CPU runtime runs only as a GGUF file stores it", f)
-			}
 			return fmt.Errorf("format %s has no CPU kernel", f)
 		}
 	}

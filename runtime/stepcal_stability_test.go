@@ -46,7 +46,7 @@ func TestStepCalibrationStability(t *testing.T) {
 					p, got = q, g
 				}
 			}
-			m, err := s.Measure(context.Background(), sh.c, sh.format, sh.format, compiler.CompileDefault)
+			m, err := s.Measure(context.Background(), sh.c, cost.Uniform(sh.format), sh.format, compiler.CompileDefault)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -74,7 +74,7 @@ func TestStepVsRun(t *testing.T) {
 			if c, ok = stepVsRunShapes[name]; !ok {
 				t.Fatalf("%s: unknown shape (15M, 42M, 110M or story)", item)
 			}
-			ws, err = (&StepCalibrator{TempDir: tmp}).mappedRandom(c, 42)
+			ws, err = (&StepCalibrator{TempDir: tmp}).mappedRandom(c, 42, cost.Uniform(cost.FP32), cost.FP32)
 			if err == nil {
 				tok, err = tokenizer.ReadLlama2CFile("../../shared/models/llama2c-tokenizer32k.bin", c.Vocab)
 			}
@@ -90,7 +90,7 @@ func TestStepVsRun(t *testing.T) {
 		for r := range rounds {
 			s := &StepCalibrator{Threads: threads, TempDir: tmp}
 			t0 := time.Now()
-			m, err := s.Measure(ctx, c, format, head, compiler.CompileDefault)
+			m, err := s.Measure(ctx, c, cost.Uniform(format), head, compiler.CompileDefault)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestStepVsRun(t *testing.T) {
 			}
 			plan := w.Decode(cost.Device{Name: "cpu", Memory: 1 << 40, CPU: &cost.CPURates{Threads: threads}}).Seconds / float64(n)
 
-			e, err := engine.New(ctx, ws, stepEngineOptions(c, format, head, compiler.CompileDefault, threads, c.MaxSeq, nil))
+			e, err := engine.New(ctx, ws, stepEngineOptions(c, cost.Uniform(format), head, compiler.CompileDefault, threads, c.MaxSeq, nil))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -60,10 +60,10 @@ func (c planCmd) Run(e *env) error {
 		if err != nil {
 			fmt.Fprintf(e.stderr, "whisperc: warning: %v\n", err)
 		}
-		opts.DecodeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
+		opts.DecodeStep = func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode) (cost.MeasuredStep, error) {
 			return steps.Measure(e.ctx, c, f, head, mode)
 		}
-		opts.ServeStep = func(c arch.Config, f, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
+		opts.ServeStep = func(c arch.Config, f cost.BlockFormats, head cost.DType, mode compiler.CompileMode, maxBatch, chunk int) (cost.MeasuredServe, error) {
 			return steps.MeasureServe(e.ctx, c, f, head, mode, maxBatch, chunk)
 		}
 	}

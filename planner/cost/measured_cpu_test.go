@@ -155,7 +155,8 @@ func TestMeasuredCPU(t *testing.T) {
 				t.Errorf("%s %s %s: listed as a known peak RSS miss but now within 10%%: remove it from knownRSSMisses", name, r.Model, r.Format)
 			}
 			if speed == 0 && strings.HasPrefix(r.Model, "gguf:") {
-				// The calibration times no GGUF block format but Q8_0:
+				// Measured before the calibration timed GGUF block
+				// formats as stored, or its step could not be measured:
 				// the plan says it does not predict the decode (Note).
 				t.Logf("%-16s %-6s RSS %+5.1f%%  tok/s not predicted (run %.1f): %s", r.Model, r.Format, 100*(ratio-1), r.MeasuredTPS, r.Note)
 				continue

@@ -156,6 +156,7 @@ func run(args []string) error {
 	promptN := fs.Int("prompt", 128, "prompt tokens, prefilled as one batch")
 	genN := fs.Int("gen", 128, "tokens to decode")
 	tokenwise := fs.Bool("tokenwise", false, "prefill one token at a time instead of as one batch")
+	reprefill := fs.Int("reprefill", 0, "after the timed prefill, prefill the same prompt this many more times from position 0, untimed (for a profile of warm prefill)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
 	printIDs := fs.Bool("ids", false, "print the greedy token ids to stderr, to compare with llama.cpp's")
 	traceOut := fs.String("trace", "", "write a Go execution trace of decode to this file (go tool trace)")
@@ -208,6 +209,12 @@ func run(args []string) error {
 	}
 	prefill := time.Since(t1)
 	c2 := cpuSeconds()
+	for range *reprefill {
+		e.Reset()
+		if logits, err = e.Forward(ctx, prompt); err != nil {
+			return err
+		}
+	}
 	t2 := time.Now()
 	var ms0 goruntime.MemStats
 	goruntime.ReadMemStats(&ms0)

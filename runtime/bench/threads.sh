@@ -17,7 +17,7 @@
 # 1.5 minutes per driver on a quiet 2-CPU machine with the defaults.
 #
 #   runtime/bench/threads.sh MODELS [NEW_WBENCH [OLD_WBENCH]]
-#   (env: SHAPES="15M 42M 110M" FORMATS="fp32 q4_0 q8_0 nf4" REPEAT=3 PROMPT=16 GEN=64 RT=0)
+#   (env: SHAPES="15M 42M 110M" FORMATS="fp32 q4_0 q8_0 nf4" REPEAT=3 PROMPT=16 GEN=64 RT=0 NICE=0 TASKSET=0)
 #   NEW_WBENCH defaults to a build of this checkout's runtime/bench; either
 #   driver may be given as rev:COMMIT, built from that commit of this
 #   repository (e.g. rev:29ae298, the last main before a forward pass ran
@@ -31,7 +31,11 @@
 # 15M regression (a thread woken onto the worker's CPU while the other
 # idled). NICE=1 keeps the ordinary scheduler and runs each driver in an
 # autogroup of its own at nice -20 (root only), which gives it most of
-# both CPUs against other sessions' work.
+# both CPUs against other sessions' work. TASKSET=1 runs every driver on
+# one CPU (taskset -c 1 with GOMAXPROCS=2, beside NICE or RT): the OS then time-slices the
+# caller's and the worker's threads, as it does on a 2-CPU machine while
+# a third thread holds the other CPU; two threads should make about one
+# thread's tokens/s there, not fewer (kernels.osYieldPolls).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$1
@@ -66,6 +70,12 @@ rt=() how=""
 [ "${RT:-0}" = 1 ] && rt=(chrt -r 1) how="; under chrt -r 1"
 # shellcheck disable=SC2016
 [ "${NICE:-0}" = 1 ] && rt=(setsid sh -c 'echo -20 > /proc/$$/autogroup && exec nice -n -20 "$@"' sh) how="; each run in its own autogroup at nice -20"
+if [ "${TASKSET:-0}" = 1 ]; then
+	# GOMAXPROCS stays 2, as on the two CPUs: with it at 1 (Go's default
+	# under an affinity of one CPU) the caller's and the worker's
+	# goroutines share one P and Go, not the OS, interleaves them.
+	rt+=(env GOMAXPROCS=2 taskset -c 1) how="$how; on one CPU (taskset -c 1, GOMAXPROCS=2)"
+fi
 drivers=("$new")
 [ -n "$old" ] && drivers=("$old" "$new")
 for b in "${drivers[@]}"; do [ -x "$b" ] || { echo "threads.sh: $b is not executable" >&2; exit 1; }; done

@@ -440,19 +440,10 @@ func rotateRows(st *state, y, x []float32, lo, hi, d int, inverse bool) error {
 		}
 		cos, sin := st.cos[pos*half:(pos+1)*half], st.sin[pos*half:(pos+1)*half]
 		// Head by head, so that pair j's angle needs no division (the
-		// modulo per pair was most of the op's time); the same products.
-		for h := r * d; h < (r+1)*d; h += hs {
-			row, dst := x[h:h+hs], y[h:h+hs]
-			for j := range half {
-				c, s := cos[j], sin[j]
-				if inverse {
-					s = -s
-				}
-				v0, v1 := row[2*j], row[2*j+1]
-				dst[2*j] = v0*c - v1*s
-				dst[2*j+1] = v0*s + v1*c
-			}
-		}
+		// modulo per pair was most of the op's time); the same products,
+		// eight pairs a step on AVX-512 (2.8% of a 15M prefill when
+		// scalar).
+		kernels.RotateHeads(y[r*d:(r+1)*d], x[r*d:(r+1)*d], cos, sin, inverse)
 	}
 	return nil
 }

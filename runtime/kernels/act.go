@@ -7,7 +7,7 @@ import "math"
 // e⁻ᵍ = float32(math.Exp(float64(−g))). The results are bit for bit those
 // of that scalar expression (the fp32 goldens depend on it); on AVX-512
 // machines eight are computed at a time by an assembly copy of math.Exp's
-// arithmetic. dst may be g or u; all three have the same length.
+// arithmetic, two such blocks interleaved. dst may be g or u; all three have the same length.
 func SwiGLU(dst, g, u []float32) {
 	n := len(g)
 	_, _ = dst[:n], u[:n]

@@ -26,7 +26,7 @@ func TestSwiGLUIsScalar(t *testing.T) {
 	gs = append(gs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()))
 	us := randVec(5, len(gs), 2)
 	us[0], us[1] = float32(math.Inf(1)), 0
-	for _, n := range []int{len(gs), len(gs) - 3, 7, 9, 1} {
+	for _, n := range []int{len(gs), len(gs) - 3, len(gs) - 9, 7, 9, 1, 16, 17, 24, 33} {
 		g, u := gs[len(gs)-n:], us[:n]
 		got := make([]float32, n)
 		SwiGLU(got, g, u)

@@ -40,6 +40,28 @@ func refAttention(q, k, v []float64, s AttnShape) []float64 {
 	return out
 }
 
+// refLSE is each query row's log-sum-exp of its scaled visible scores,
+// [Heads, N], in float64.
+func refLSE(q, k []float64, s AttnShape) []float64 {
+	d, H, KV, G := s.HeadDim, s.Heads, s.KVHeads, s.Heads/s.KVHeads
+	scale := 1 / math.Sqrt(float64(d))
+	lse := make([]float64, H*s.N)
+	for h := 0; h < H; h++ {
+		for i := 0; i < s.N; i++ {
+			var sum float64
+			for j := 0; j <= s.Pos+i; j++ {
+				var dot float64
+				for t := 0; t < d; t++ {
+					dot += q[(i*H+h)*d+t] * k[(j*KV+h/G)*d+t]
+				}
+				sum += math.Exp(dot * scale)
+			}
+			lse[h*s.N+i] = math.Log(sum)
+		}
+	}
+	return lse
+}
+
 var attnShapes = []AttnShape{
 	{N: 1, Pos: 0, Heads: 1, KVHeads: 1, HeadDim: 8},
 	{N: 7, Pos: 0, Heads: 4, KVHeads: 2, HeadDim: 16},
@@ -60,6 +82,7 @@ func TestAttentionKernelsAgree(t *testing.T) {
 		k := randVec(2, kvLen, 1)
 		v := randVec(3, kvLen, 1)
 		want := refAttention(f64s(q), f64s(k), f64s(v), s)
+		wantLSE := refLSE(f64s(q), f64s(k), s)
 		outs := map[string][]float32{}
 		for _, c := range []struct {
 			name string
@@ -77,6 +100,7 @@ func TestAttentionKernelsAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertClose(t, fmt.Sprintf("%+v %s", s, c.name), out, want, 1e-5, 1)
+			assertClose(t, fmt.Sprintf("%+v %s lse", s, c.name), lse, wantLSE, 1e-5, 1)
 			outs[c.name] = out
 		}
 		// eager and flash2 agree with each other within 1e-5 relative.

@@ -276,6 +276,14 @@ func dotRows8Q6KVNNI(data *byte, rows int, nblocks int, xq *int8, xs *float32, s
 //go:noescape
 func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
 
+// dot4bitRows8x2O8VNNI is dot4bitRows8O8VNNI with a negative rows (each
+// row's whole groups of eight halves only), two rows at a time, each
+// activation's codes, biases and scales loaded once for both: rows is
+// even and positive.
+//
+//go:noescape
+func dot4bitRows8x2O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
+
 // dotTail4NF4O8VNNI is dotTail4Q4_0O8VNNI for NF4/FP4 rows (the arguments
 // of dot4bitRows8O8VNNI), after dot4bitRows8O8VNNI given -rows.
 //

@@ -151,6 +151,9 @@ func dotTail4NF4O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32,
 func packO8(nat *int8, groups int, k int32, q *int8, bias *int32) {
 }
 
+func dot4bitRows8x2O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int) {
+}
+
 func dot4bitRows8O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int) {
 }
 

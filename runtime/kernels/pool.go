@@ -55,6 +55,9 @@ type poolState struct {
 	callerParked                   uint64
 	alone                          atomic.Uint64
 	parked                         atomic.Uint64
+	// callerCPU is the CPU the caller's thread last ran on, as it last
+	// looked (-1: not known).
+	callerCPU atomic.Int32
 	// keepCaller keeps a caller that waits for a worker's range spinning
 	// while the pool is held (see run).
 	keepCaller func(start int64) bool
@@ -72,6 +75,11 @@ type worker struct {
 	done  event
 	seen  uint64 // the caller's last value of done
 	lo    int    // the first row of its range: (its index+1)·chunk
+	_     [64]byte
+	// cpu is the CPU its thread last ran on, as it last looked while
+	// waiting for a product (-1: not known); on a line of its own, away
+	// from what the caller writes.
+	cpu atomic.Int32
 	// Trace only (traceOn): when it started its range, and its wait's
 	// last checkpoint, longest gap and polls.
 	tstart, tck, tgap, tpolls int64
@@ -89,6 +97,25 @@ const (
 // about 30-60 µs, longer than the gaps between a decode step's products
 // and far shorter than a token.
 const spinWait = 1 << 15
+
+// A spinning waiter (a worker waiting for a product, or the caller
+// waiting for a worker's range) gives its thread's CPU away (osYield,
+// sched_yield on Linux) when the thread it waits for last ran on the
+// same CPU (currentCPU, checked every 1024 polls, where it also lets
+// this process's other goroutines run), or every osYieldPolls+1 polls
+// where the CPU cannot be told. The OS runs the caller's and a worker's
+// threads on one CPU while a third thread holds the other of two (and
+// then often longer: it does not move a cache-hot running thread to a
+// CPU that comes free); a waiter that only spins then takes from the
+// thread doing the work half of every time slice. A held pool on one
+// CPU took 1.9 times a single thread's CPU time (TestPoolOnOneCPU); a
+// decode at two threads made 0.47 of its one-thread tokens/s
+// (runtime/bench/threads.sh with TASKSET=1, 15M Q8_0 and 42M Q8_0), and
+// rounds of decode steps on the 2-vCPU VM differed up to twofold. A
+// yield costs about 0.6 µs on that VM when nothing else is runnable, as
+// long as 1024 polls, so where it cannot tell it yields once in 8192
+// polls (a signal that arrives during one is seen 0.6 µs late).
+const osYieldPolls = 1<<13 - 1
 
 // event is a counter that one goroutine advances and one other waits on,
 // spinning for spinWait polls and then parking on a channel.
@@ -118,8 +145,10 @@ func (e *event) signal() (woke bool) {
 
 // wait returns once the counter differs from last, and its value. It
 // spins for spinWait polls, and past them while keep (when not nil) says
-// so, and then parks.
-func (e *event) wait(last uint64, keep func(start int64) bool) uint64 {
+// so, and then parks. While it spins it keeps the CPU it runs on in me,
+// and yields that CPU when the thread it waits for last ran there (peer;
+// see osYieldPolls).
+func (e *event) wait(last uint64, keep func(start int64) bool, me, peer *atomic.Int32) uint64 {
 	var start, prev int64
 	if traceOn {
 		prev = nanos()
@@ -156,6 +185,18 @@ func (e *event) wait(last uint64, keep func(start int64) bool) uint64 {
 			if traceOn {
 				e.inGosched.Store(true)
 			}
+			// The thread this one waits for may be waiting for this
+			// one's CPU: give it up (osYieldPolls).
+			if c := currentCPU(); c >= 0 {
+				if me.Load() != c {
+					me.Store(c) // only when it moved: others read its line
+				}
+				if c == peer.Load() {
+					osYield()
+				}
+			} else if i&osYieldPolls == osYieldPolls {
+				osYield()
+			}
 			runtime.Gosched()
 			if traceOn {
 				e.inGosched.Store(false)
@@ -177,8 +218,10 @@ func (e *event) wait(last uint64, keep func(start int64) bool) uint64 {
 // goroutine does one share and threads-1 workers the others.
 func NewPool(threads int) *Pool {
 	s := &poolState{}
+	s.callerCPU.Store(-1)
 	for range max(threads-1, 0) {
 		w := &worker{job: newEvent(), done: newEvent()}
+		w.cpu.Store(-1)
 		s.workers = append(s.workers, w)
 		go w.loop(s)
 	}
@@ -210,7 +253,7 @@ func (w *worker) loop(s *poolState) {
 		return false
 	}
 	for {
-		last = w.job.wait(last, keep)
+		last = w.job.wait(last, keep, &w.cpu, &s.callerCPU)
 		if s.stop.Load() {
 			return
 		}
@@ -319,6 +362,9 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 		}
 		rec.sig = nanos()
 	}
+	if c := currentCPU(); c != s.callerCPU.Load() {
+		s.callerCPU.Store(c)
+	}
 	for i, w := range ws {
 		w.lo = (i + 1) * chunk
 		w.state.Store(workerSignalled)
@@ -351,10 +397,10 @@ func (p *Pool) run(fn func(lo, hi int), rows, chunk int) {
 		// P while the worker's goroutine waits for another.
 		if traceOn {
 			p0 := w.done.parks.Load()
-			w.seen = w.done.wait(w.seen, s.keepCaller)
+			w.seen = w.done.wait(w.seen, s.keepCaller, &s.callerCPU, &w.cpu)
 			rec.callerParked = w.done.parks.Load() != p0
 		} else {
-			w.seen = w.done.wait(w.seen, s.keepCaller)
+			w.seen = w.done.wait(w.seen, s.keepCaller, &s.callerCPU, &w.cpu)
 		}
 		s.joined++
 	}

@@ -132,14 +132,14 @@ func BenchmarkIntDecodeThreads(b *testing.B) {
 // pairs), g4vbmi its VBMI form; g8-onerowtail is the g8 of Q8_0, Q4_0,
 // Q5_0 or NF4 with each row's last blocks (15M's ninth) taken row by row,
 // not four rows at a time (the dotTail4*O8VNNI kernels); g8-onerow is the
-// g8 of Q4_0 or Q8_0 one weight row at a time, not two
-// (dotRows8x2Q4_0O8VNNI, dotRows8x2Q8_0O8VNNI).
+// g8 of Q4_0, Q8_0 or NF4 one weight row at a time, not two
+// (dotRows8x2Q4_0O8VNNI, dotRows8x2Q8_0O8VNNI, dot4bitRows8x2O8VNNI).
 func BenchmarkIntPrefill(b *testing.B) {
 	if !(Exec{}).vnni() {
 		b.Skip("no AVX-512 VNNI")
 	}
 	const n = 128
-	for _, shape := range [][2]int{{2048, 768}, {768, 288}} {
+	for _, shape := range [][2]int{{2048, 768}, {768, 288}, {512, 1376}} {
 		rows, cols := shape[0], shape[1]
 		x := randVec(2, n*cols, 1)
 		out := make([]float32, n*rows)
@@ -152,7 +152,7 @@ func BenchmarkIntPrefill(b *testing.B) {
 				name                              string
 				noG4, noVBMI, noG8, noTail4, noX2 bool
 			}{{"pairs", true, true, true, false, false}, {"g4", false, true, true, false, false}, {"g4vbmi", false, false, true, false, false}, {"g8-onerowtail", false, false, false, true, false}, {"g8-onerow", false, false, false, false, true}, {"g8", false, false, false, false, false}} {
-				if v.noX2 && m != Q4_0 && m != Q8_0 {
+				if v.noX2 && m != Q4_0 && m != Q8_0 && m != NF4 {
 					continue // no two-row kernel
 				}
 				if v.name != "pairs" && v.name != "g8" && !v.noTail4 && !v.noX2 && (m == Q8_0 || m == Q5_0 || m == Q4_K || m == Q6_K) {

@@ -1355,6 +1355,110 @@ n8store:
 	VZEROUPPER
 	RET
 
+// NF4X2MIX looks up the nibbles of the code bytes of halves 0-3 (a) and
+// 4-7 (b) of one row in the table Z10 and leaves O8X2ACT's four registers
+// of that row: o0, o1, a, b (even values, then odd, as NF4O8MIX orders
+// them). It clobbers Z11-Z13.
+#define NF4X2MIX(a, b, o0, o1) \
+	VPSRLW $4, a, Z11; \
+	VPSRLW $4, b, Z12; \
+	VPANDD Z15, a, a; \
+	VPANDD Z15, b, b; \
+	VPANDD Z15, Z11, Z11; \
+	VPANDD Z15, Z12, Z12; \
+	VPSHUFB Z11, Z10, Z11; \
+	VPSHUFB Z12, Z10, Z12; \
+	VPSHUFB a, Z10, a; \
+	VPSHUFB b, Z10, b; \
+	VPUNPCKLQDQ Z12, Z11, o0; \
+	VPUNPCKHQDQ Z12, Z11, o1; \
+	VPUNPCKHQDQ b, a, Z13; \
+	VPUNPCKLQDQ b, a, a; \
+	VMOVDQA64 Z13, b
+
+// func dot4bitRows8x2O8VNNI(codes *byte, rows int, halves int, xq *int8, xs *float32, bias *int32, ws *float32, tab *[64]byte, out *float32, stride int)
+//
+// dot4bitRows8O8VNNI with a negative rows (each row's whole groups of
+// eight halves only), two rows at a time, each activation's codes, biases
+// and scales loaded once for both (as dotRows8x2Q4_0O8VNNI): rows is even
+// and positive. Every lane does the one-row kernel's operations in its
+// order, so the results are the same bit for bit.
+TEXT ·dot4bitRows8x2O8VNNI(SB), NOSPLIT, $0-80
+	MOVQ codes+0(FP), SI
+	MOVQ ws+48(FP), R11
+	MOVQ tab+56(FP), R12
+	MOVQ out+64(FP), BX
+	MOVQ stride+72(FP), R13
+	MOVQ halves+16(FP), R8
+	MOVQ R8, R14
+	SHLQ $4, R8     // code bytes a row
+	SHLQ $2, R14    // scale bytes a row
+	MOVL $0x0f0f0f0f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Z15
+	LEAQ o8lanes<>(SB), AX
+	VMOVDQU64 (AX), Z14
+
+m2pair:
+	MOVQ halves+16(FP), CX
+	MOVQ xq+24(FP), DI
+	MOVQ xs+32(FP), R10
+	MOVQ bias+40(FP), R9
+	G8CLEAR
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+
+m2oct:
+	CMPQ CX, $8
+	JLT  m2next
+	VMOVDQU64 (R12), Z10
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VMOVDQU64 (SI)(R8*1), Z4
+	VMOVDQU64 64(SI)(R8*1), Z5
+	NF4X2MIX(Z0, Z1, Z2, Z3)
+	NF4X2MIX(Z4, Z5, Z6, Z7)
+	VMOVUPS (R11), Y8
+	VPERMPS Z8, Z14, Z8
+	VMOVUPS (R11)(R14*1), Y9
+	VPERMPS Z9, Z14, Z9
+	O8X2ACT(0, Z16, Z24)
+	O8X2ACT(1, Z17, Z25)
+	O8X2ACT(2, Z18, Z26)
+	O8X2ACT(3, Z19, Z27)
+	O8X2ACT(4, Z20, Z28)
+	O8X2ACT(5, Z21, Z29)
+	O8X2ACT(6, Z22, Z30)
+	O8X2ACT(7, Z23, Z31)
+	ADDQ $128, SI
+	ADDQ $32, R11
+	ADDQ $2048, DI
+	ADDQ $512, R9
+	ADDQ $512, R10
+	SUBQ $8, CX
+	JMP  m2oct
+
+m2next:
+	// Past the rest of row 0 and the whole of row 1, codes and scales.
+	MOVQ CX, DX
+	SHLQ $4, DX
+	ADDQ DX, SI
+	ADDQ R8, SI
+	LEAQ (R11)(CX*4), R11
+	ADDQ R14, R11
+	G8STORE0
+	G8STORE1
+	SUBQ $2, rows+8(FP)
+	JNZ  m2pair
+	VZEROUPPER
+	RET
+
 // q50words gathers the low 16-bit words of four dwords into bytes 0-7 and
 // their high words into bytes 8-15: the high bits of values 0-15 and
 // 16-31 of four block_q5_0 records.

@@ -239,13 +239,14 @@ func TestIntMatMulG8NF4(t *testing.T) {
 		t.Skip("no AVX-512 VNNI")
 	}
 	const rows = 21
+	var first []float32
 	for _, m := range []Method{NF4, FP4} {
 		tab := &nf4Int8
 		if m == FP4 {
 			tab = &fp4Int8
 		}
 		for _, dq := range []bool{false, true} {
-			for _, cols := range []int{32, 96, 128, 160, 224, 256, 288, 320, 1376} {
+			for _, cols := range []int{32, 96, 128, 160, 224, 256, 288, 320, 512, 1376} {
 				q, err := QuantizeConfig(randVec(uint64(cols), rows*cols, 0.02), rows, cols, QuantConfig{Method: m, DoubleQuant: dq})
 				if err != nil {
 					t.Fatal(err)
@@ -254,39 +255,64 @@ func TestIntMatMulG8NF4(t *testing.T) {
 					x := randVec(uint64(n+cols), n*cols, 1)
 					clear(x[cols : cols+32])
 					x[2*cols+5] = 1e4
-					out := make([]float32, n*rows)
-					if err := (Exec{Threads: 2}).QMatMul(out, x, q, n); err != nil {
-						t.Fatal(err)
-					}
-					for b := 0; b < n; b++ {
-						a := act32(x[b*cols:(b+1)*cols], 0, false)
-						for r := 0; r < rows; r++ {
-							var want, mag float64
-							for h := 0; h < cols/32; h++ {
-								ws := float64(q.blockScale((r*cols+32*h)/Block4Bit)) * float64(tab.scale)
-								var s int64
-								for i := 32 * h; i < 32*h+32; i++ {
-									c := q.Data[(r*cols+i)/2]
-									if i%2 == 0 {
-										c >>= 4
-									}
-									p := int64(tab.vals[c&15]) * int64(a.q[i])
-									s += p
-									mag += math.Abs(float64(p) * ws * float64(a.d[h]))
-								}
-								want += float64(s) * ws * float64(a.d[h])
-							}
-							got := float64(out[b*rows+r])
-							if math.Abs(got-want) > 1.2e-7*mag*float64(8+cols/128)+1e-30 {
-								t.Fatalf("%v dq=%v %d cols n=%d: activation %d row %d: %g, want %g (Σ|w·x| %g)", m, dq, cols, n, b, r, got, want, mag)
-							}
+					// Rows two at a time (dot4bitRows8x2O8VNNI) and one
+					// at a time, on one thread (one odd range) and two.
+					for i, e := range []Exec{{Threads: 1}, {Threads: 2}, {Threads: 1}, {Threads: 2}} {
+						out := make([]float32, n*rows)
+						noX2 = i >= 2
+						err := e.QMatMul(out, x, q, n)
+						noX2 = false
+						if err != nil {
+							t.Fatal(err)
 						}
-						actPool.Put(a)
+						if i == 0 {
+							first = append(first[:0], out...)
+						} else if !sameBits(out, first) {
+							t.Fatalf("%v dq=%v %d cols n=%d: threads=%d noX2=%v differs from one thread's two-row result", m, dq, cols, n, e.Threads, i >= 2)
+						}
+						for b := 0; b < n; b++ {
+							a := act32(x[b*cols:(b+1)*cols], 0, false)
+							for r := 0; r < rows; r++ {
+								var want, mag float64
+								for h := 0; h < cols/32; h++ {
+									ws := float64(q.blockScale((r*cols+32*h)/Block4Bit)) * float64(tab.scale)
+									var s int64
+									for i := 32 * h; i < 32*h+32; i++ {
+										c := q.Data[(r*cols+i)/2]
+										if i%2 == 0 {
+											c >>= 4
+										}
+										p := int64(tab.vals[c&15]) * int64(a.q[i])
+										s += p
+										mag += math.Abs(float64(p) * ws * float64(a.d[h]))
+									}
+									want += float64(s) * ws * float64(a.d[h])
+								}
+								got := float64(out[b*rows+r])
+								if math.Abs(got-want) > 1.2e-7*mag*float64(8+cols/128)+1e-30 {
+									t.Fatalf("%v dq=%v %d cols n=%d threads=%d noX2=%v: activation %d row %d: %g, want %g (Σ|w·x| %g)", m, dq, cols, n, e.Threads, i >= 2, b, r, got, want, mag)
+								}
+							}
+							actPool.Put(a)
+						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// sameBits reports whether a and b hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestIntMatMulG8Q4K checks the eight-activation Q4_K prefill kernel
