@@ -32,16 +32,24 @@ import (
 )
 
 // calibrationVersion changes when Calibrate measures differently.
-const calibrationVersion = 2
+const calibrationVersion = 3
 
 // residentBytes returns this process's resident set size, or 0.
-func residentBytes() int64 {
+func residentBytes() int64 { return statusBytes("VmRSS:") }
+
+// peakResidentBytes returns this process's largest resident set size so
+// far (VmHWM), or 0.
+func peakResidentBytes() int64 { return statusBytes("VmHWM:") }
+
+// statusBytes returns the field of /proc/self/status named key (in kB
+// there), in bytes, or 0.
+func statusBytes(key string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == key {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
 		}
@@ -98,8 +106,15 @@ func executableBytes() int64 {
 // (from two small random models that differ only in depth). It takes
 // about a second or two, and allocates up to 384 MiB, which it frees.
 func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
+	// A generation releases its executable's startup pages before it
+	// loads a model (Execute): the base is measured after the same
+	// release; the peak before it is kept, since a small model's run never
+	// grows past it, and how much of the file was resident, which a
+	// server (no release) keeps.
+	startup := peakResidentBytes()
+	released := releaseExecutable()
 	r := &cost.CPURates{Threads: max(threads, 1), Stream: map[string][]cost.StreamPoint{},
-		LayerSeconds: map[string]float64{}, TokenSeconds: map[string]float64{}, BaseBytes: residentBytes()}
+		LayerSeconds: map[string]float64{}, TokenSeconds: map[string]float64{}, BaseBytes: residentBytes(), StartupBytes: startup, ReleasedBytes: released}
 	exe0 := executableBytes()
 	defer debug.FreeOSMemory()
 	// The products run as the engine's do: on a worker pool, held (its

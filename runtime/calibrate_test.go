@@ -53,6 +53,11 @@ func TestCalibrate(t *testing.T) {
 	if r.ExecutableBytes <= 0 || r.ExecutableBytes >= r.BaseBytes {
 		t.Errorf("executable %d bytes of a base of %d", r.ExecutableBytes, r.BaseBytes)
 	}
+	// The base is measured after the startup pages were released, the
+	// startup peak before: the peak cannot be below it.
+	if r.StartupBytes < r.BaseBytes-r.ExecutableBytes {
+		t.Errorf("startup peak %d bytes below the base without the executable, %d", r.StartupBytes, r.BaseBytes-r.ExecutableBytes)
+	}
 	t.Logf("%+v", r)
 }
 

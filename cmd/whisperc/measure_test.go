@@ -259,6 +259,10 @@ func TestMeasurePlanVsRun(t *testing.T) {
 			row.PredictedTPS, row.MeasuredTPS, 100*(row.PredictedTPS/row.MeasuredTPS-1))
 		rows = append(rows, row)
 	}
+	if os.Getenv("WHISPERC_MEASURE_MEMORY_ONLY") == "1" {
+		mergeMemory(t, out, rates, rows)
+		return
+	}
 	quiet := os.Getenv("WHISPERC_MEASURE_QUIET") == "1"
 	note := "2-vCPU VM shared with other builds while measuring: the speeds are not a quiet machine's"
 	if quiet {
@@ -276,6 +280,65 @@ func TestMeasurePlanVsRun(t *testing.T) {
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")
 	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mergeMemory rewrites the measured file out with the memory half of a
+// new measurement (WHISPERC_MEASURE_MEMORY_ONLY=1): every row's predicted
+// and measured peak RSS, and the calibration's process memory (base,
+// executable, startup and released bytes), keeping its speeds, its calibrated
+// rates and steps and its quiet flag. Peak RSS does not depend on the
+// machine's load the way speed does, so a change to the process's memory
+// can be re-measured on a loaded machine without losing a quiet
+// measurement's speeds. Every row of the file must have been measured
+// again.
+func mergeMemory(t *testing.T, out string, rates *cost.CPURates, rows []measuredRow) {
+	t.Helper()
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("WHISPERC_MEASURE_MEMORY_ONLY: %v", err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	var old []measuredRow
+	var oldRates cost.CPURates
+	if err := json.Unmarshal(doc["rows"], &old); err != nil {
+		t.Fatalf("%s rows: %v", out, err)
+	}
+	if err := json.Unmarshal(doc["rates"], &oldRates); err != nil {
+		t.Fatalf("%s rates: %v", out, err)
+	}
+	fresh := map[string]measuredRow{}
+	for _, r := range rows {
+		fresh[r.Model+" "+r.Format] = r
+	}
+	for i, r := range old {
+		n, ok := fresh[r.Model+" "+r.Format]
+		if !ok {
+			t.Fatalf("WHISPERC_MEASURE_MEMORY_ONLY: row %s %s was not measured again (measure every row: no WHISPERC_MEASURE_ONLY, GGUF rows with WHISPERC_MEASURE_GGUF)", r.Model, r.Format)
+		}
+		old[i].PredictedRSS, old[i].MeasuredRSS = n.PredictedRSS, n.MeasuredRSS
+	}
+	oldRates.BaseBytes, oldRates.ExecutableBytes, oldRates.StartupBytes, oldRates.ReleasedBytes = rates.BaseBytes, rates.ExecutableBytes, rates.StartupBytes, rates.ReleasedBytes
+	set := func(key string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc[key] = b
+	}
+	set("rows", old)
+	set("rates", &oldRates)
+	set("memory_measured", map[string]any{"date": time.Now().UTC().Format(time.RFC3339), "runs": measureRunCount(t),
+		"note": "peak RSS (every row's predicted and measured) and the calibration's base, executable, startup and released bytes re-measured on this date with WHISPERC_MEASURE_MEMORY_ONLY=1; the speeds, rates and steps are the measurement of \"date\""})
+	merged, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, append(merged, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

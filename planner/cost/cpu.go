@@ -27,6 +27,10 @@ import (
 //     file is resident depends on the kernel and on the folios the file
 //     has in the page cache (24 MiB of whisperc read from disk, 37 MiB of
 //     a copy the linker has just written, on this project's 6.18 VM).
+//     Both are measured after the process released the executable's
+//     pages that compiling and planning touched, as a run does before it
+//     loads a model; StartupBytes is the peak before that release, which
+//     a run whose model is small never grows past.
 type CPURates struct {
 	Threads      int                      `json:"threads"`
 	Stream       map[string][]StreamPoint `json:"stream"`
@@ -35,6 +39,12 @@ type CPURates struct {
 	BaseBytes    int64                    `json:"base_bytes"`
 	// ExecutableBytes is 0 in calibrations older than the field.
 	ExecutableBytes int64 `json:"executable_bytes,omitempty"`
+	// StartupBytes is 0 in calibrations older than the field.
+	StartupBytes int64 `json:"startup_bytes,omitempty"`
+	// ReleasedBytes is how much of the executable was resident before the
+	// release (0 in calibrations older than the field): a server, which
+	// does not release it, holds at least that much of the file.
+	ReleasedBytes int64 `json:"released_bytes,omitempty"`
 }
 
 // StreamPoint is one measured streaming rate: Bytes of weights in the
@@ -261,7 +271,13 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 	r := dev.CPU
 	comps := []Component{{Name: "process", Bytes: r.BaseBytes, Note: "Go runtime, Gorgonia and the binary, measured before loading"}}
 	if r.ExecutableBytes > 0 && r.ExecutableBytes < r.BaseBytes {
-		comps = []Component{{Name: "executable", Bytes: r.ExecutableBytes, Note: "the whisperc executable's resident pages, measured before loading"},
+		exe, note := r.ExecutableBytes, "the whisperc executable's resident pages, measured before loading"
+		if w.serving() && r.ReleasedBytes > exe {
+			// The runtime releases the startup pages only before a
+			// generation; a server keeps them.
+			exe, note = r.ReleasedBytes, "the whisperc executable's resident pages after compiling and planning, which a server keeps"
+		}
+		comps = []Component{{Name: "executable", Bytes: exe, Note: note},
 			{Name: "process", Bytes: r.BaseBytes - r.ExecutableBytes, Note: "the Go runtime and the packages' initialisation, measured before loading"}}
 	}
 	qw, ow := w.weightBytes()
@@ -324,11 +340,24 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 			Note: fmt.Sprintf("one pass of %d rows (a prompt chunk beside every other slot's decoding token): each op's output, a layer's attention scores and the slots' logits", w.ServePassRows())},
 			Component{Name: "gc_headroom", Bytes: room,
 				Note: "garbage between collections: the server lets the heap grow by a sixteenth of its live size when it starts (at least 4 MiB, at most twice), a fraction that also applies to a pass's activations"})
-		return finish(comps, 0, "decode", dev)
+		return finish(startupFloor(comps, r), 0, "decode", dev)
 	}
 	comps = append(comps, Component{Name: "gc_headroom", Bytes: int64(gcOvershoot * float64(min(max(heap, minHeapGoal), DecodeHeapHeadroom(heap)))),
 		Note: "garbage between collections: the runtime lets the heap grow by a sixteenth of its live size (at least 4 MiB, at most GOGC=100's twice the live size)"})
-	return finish(comps, 0, "decode", dev) // no allocator reserve on the CPU
+	return finish(startupFloor(comps, r), 0, "decode", dev) // no allocator reserve on the CPU
+}
+
+// startupFloor adds to comps, when they sum to less than the process's
+// peak before it loaded anything (CPURates.StartupBytes), the difference:
+// a run releases the executable's pages that compiling and planning
+// touched before it loads a model, so a small model's run peaks before
+// loading, while it plans.
+func startupFloor(comps []Component, r *CPURates) []Component {
+	if s := sum(comps); r.StartupBytes > s {
+		comps = append(comps, Component{Name: "startup", Bytes: r.StartupBytes - s,
+			Note: "the process peaked before loading the model, while it compiled and planned (executable pages it releases before loading)"})
+	}
+	return comps
 }
 
 // Rate returns the calibrated streaming rate of format at a working set

@@ -45,3 +45,30 @@ func TestCPUMemoryServeCache(t *testing.T) {
 		t.Errorf("7 more slots add %d bytes to the total, want at least %d", d, 7*one)
 	}
 }
+
+// TestCPUMemoryStartupRelease checks the two uses of what the calibration
+// measured around the executable's release: a generation whose pieces
+// sum to less than the process's peak before the release is predicted at
+// that peak (a "startup" component makes up the difference), a larger
+// one is not; and a server, which does not release, counts the
+// executable as resident before the release.
+func TestCPUMemoryStartupRelease(t *testing.T) {
+	tiny := Workload{Arch: cpuShapes["15M"], Mode: Inference, Storage: FP32, Compute: FP32, Batch: 1, Seq: 1, NewTokens: 10, KVCache: true,
+		Devices: 1, Sharding: DDP, Attention: Eager, FileBytes: 1 << 20, CompileMode: compiler.CompileDefault}
+	rates := &CPURates{BaseBytes: 22 << 20, ExecutableBytes: 15 << 20, StartupBytes: 40 << 20, ReleasedBytes: 20 << 20}
+	dev := Device{Name: "cpu", Memory: 24 << 30, CPU: rates}
+	m := tiny.Memory(dev)
+	if m.Total != 40<<20 || m.Component("startup") <= 0 {
+		t.Errorf("small model: total %d with startup %d; want the 40 MiB peak before the release", m.Total, m.Component("startup"))
+	}
+	big := tiny
+	big.FileBytes = 60_816_028
+	if b := big.Memory(dev); b.Component("startup") != 0 || b.Total <= 40<<20 || b.Component("executable") != 15<<20 {
+		t.Errorf("15M: total %d, startup %d, executable %d; want no startup component and the executable after the release", b.Total, b.Component("startup"), b.Component("executable"))
+	}
+	srv := big
+	srv.Seq, srv.NewTokens, srv.CacheBatch = 16, 0, 4
+	if s := srv.Memory(dev); s.Component("executable") != 20<<20 || s.Component("process") != 7<<20 {
+		t.Errorf("server: executable %d, process %d; want the 20 MiB resident before the release and the 7 MiB rest", s.Component("executable"), s.Component("process"))
+	}
+}

@@ -262,8 +262,10 @@ func (e Exec) eagerForward(out, lse, q, k, v []float32, s AttnShape) {
 							dot4x4AVX512(&k[(c*s.KVHeads+g)*d], s.KVHeads*d, &qi[0], H*d, d, &row[c], T, nil)
 						}
 					}
-					for c := range row[:done] {
-						row[c] *= scale
+					if done > 0 {
+						// Sixteen at a time, the same products (the
+						// scalar loop was 2% of a 15M prefill).
+						scaleAVX512(&row[0], done, scale)
 					}
 				}
 				keyScores(row[done:], qi, k, (done*s.KVHeads+g)*d, s.KVHeads*d, lim+1-done, scale)

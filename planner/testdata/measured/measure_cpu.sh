@@ -32,7 +32,13 @@
 # writes there (15M, 42M and 110M in Q8_0, Q4_0 and Q4_K_M, which whisperc
 # runs as stored, mapped: rows "gguf:SHAPE"), about 2 minutes more.
 #
-# Usage: [QUIET=1] [RUNS=3] [GGUF=DIR] planner/testdata/measured/measure_cpu.sh [OUT.json]
+# With MEMORY_ONLY=1 it rewrites only the memory half of the existing
+# file (every row's predicted and measured peak RSS, and the rates' base,
+# executable, startup and released bytes), keeping its speeds and quiet flag: peak
+# RSS is steady on a loaded machine where speed is not. Every row of the
+# file must be measured again (GGUF=DIR when the file has GGUF rows).
+#
+# Usage: [QUIET=1] [RUNS=3] [GGUF=DIR] [MEMORY_ONLY=1] planner/testdata/measured/measure_cpu.sh [OUT.json]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -41,7 +47,7 @@ case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 cd "$root"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! WHISPERC_MEASURE="$out" WHISPERC_MEASURE_QUIET="${QUIET:-0}" WHISPERC_MEASURE_RUNS="${RUNS:-3}" WHISPERC_MEASURE_GGUF="${GGUF:-}" \
+if ! WHISPERC_MEASURE="$out" WHISPERC_MEASURE_QUIET="${QUIET:-0}" WHISPERC_MEASURE_RUNS="${RUNS:-3}" WHISPERC_MEASURE_GGUF="${GGUF:-}" WHISPERC_MEASURE_MEMORY_ONLY="${MEMORY_ONLY:-0}" \
 	go test -count=1 -run '^TestMeasurePlanVsRun$' -v -timeout 15m ./cmd/whisperc >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "measure_cpu.sh: the measurement failed" >&2

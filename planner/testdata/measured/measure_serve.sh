@@ -30,7 +30,14 @@
 # and TestMeasuredServe asserts the speed half (±25%) as well as the
 # memory half (±10%); otherwise it says "loaded" and the speed is reported.
 #
-# Usage: [QUIET=1] [ROUNDS=3] [ONLY=name,...] planner/testdata/measured/measure_serve.sh [OUT.json]
+# With MEMORY_ONLY=1 it rewrites only the memory half of the existing
+# file (every row's measured and predicted peak RSS, its memory
+# components and filled context, and the rates' base, executable,
+# startup and released bytes), keeping its speeds, steps and quiet flag: peak RSS is
+# steady on a loaded machine where speed is not. Every row of the file
+# must be measured again (no ONLY); ROUNDS=1 saves time.
+#
+# Usage: [QUIET=1] [ROUNDS=3] [ONLY=name,...] [MEMORY_ONLY=1] planner/testdata/measured/measure_serve.sh [OUT.json]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -135,9 +142,9 @@ for r in "${rows[@]}"; do
 	measure "$r"
 done
 
-python3 - "$work" "$out" "${QUIET:-0}" "$start" "$load0" "$rounds" "${rows[@]}" <<'PY'
+python3 - "$work" "$out" "${QUIET:-0}" "$start" "$load0" "$rounds" "${MEMORY_ONLY:-0}" "${rows[@]}" <<'PY'
 import json, os, sys, platform
-work, out, quiet, start, load0, rounds, names = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7:]
+work, out, quiet, start, load0, rounds, memory_only, names = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7] == "1", sys.argv[8:]
 rates = json.load(open(os.path.join(work, "cache", "whisperc", "cpu-rates.json")))["rates"]
 rows = []
 for n in names:
@@ -187,6 +194,20 @@ doc = {
     "rates": rates,
     "rows": rows,
 }
+if memory_only:
+    old = json.load(open(out))
+    fresh = {r["name"]: r for r in rows}
+    for r in old["rows"]:
+        if r["name"] not in fresh:
+            sys.exit("measure_serve.sh: MEMORY_ONLY=1 but row %s was not measured again (no ONLY)" % r["name"])
+        for k in ("predicted_peak_rss", "measured_peak_rss", "memory_components", "context", "filled_positions"):
+            r[k] = fresh[r["name"]][k]
+    for k in ("base_bytes", "executable_bytes", "startup_bytes", "released_bytes"):
+        if k in rates:
+            old["rates"][k] = rates[k]
+    old["memory_measured"] = {"date": start, "load_average_before": load0,
+        "note": "peak RSS (every row's measured and predicted), the memory components and the rates' base, executable, startup and released bytes re-measured on this date with MEMORY_ONLY=1; the speeds, steps and other rates are the measurement of \"date\""}
+    doc = old
 with open(out, "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")

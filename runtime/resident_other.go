@@ -1,0 +1,7 @@
+//go:build !linux
+
+package runtime
+
+// releaseExecutable releases nothing where the process cannot read its
+// own mappings (see the Linux version).
+func releaseExecutable() int64 { return 0 }
