@@ -56,6 +56,16 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			"Stage %s's KV cache holds %d positions, but the prompt (%d tokens) and max_tokens = %d need %d; the runtime does not cut a generation short. Plan again.",
 			st.ID, opts.Context, prompt, g.MaxTokens, need)
 	}
+	// The engine is built for the prompt's prefill as one batch, as
+	// llama.cpp creates a context for its batch size: its KV cache
+	// resident (the plan counts the whole cache) and the prompt's graph
+	// and buffers made here rather than within the prefill.
+	if positions := opts.Context; prompt > 1 {
+		if positions <= 0 || positions > m.ws.Config.MaxSeq {
+			positions = m.ws.Config.MaxSeq
+		}
+		opts.Batch = min(prompt, positions)
+	}
 	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Weights["layers.0.attention.wq.weight"].Format)
 	e, err := engine.New(ctx, ws, opts)
 	x.s.progressDone()
