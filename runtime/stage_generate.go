@@ -76,6 +76,12 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 		if err := useAdapters(e, tuned.adapters); err != nil {
 			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
 		}
+		// Adapters drop the engine's graphs: build the prompt's again.
+		if opts.Batch > 0 {
+			if err := e.Prepare(opts.Batch); err != nil {
+				return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
+			}
+		}
 	}
 	// The KV cache is allocated before the heap is bounded by its live
 	// size, so that the bound counts it.

@@ -121,10 +121,10 @@ type Options struct {
 	// run on the same workers as a run's single engine does.
 	Pool *kernels.Pool
 	// Context is the number of positions the engine accepts and its KV
-	// cache holds, allocated whole by the first Forward; 0 or more than
-	// the model's context length means the model's context length, and
-	// then the cache grows (by doubling) as positions arrive. ForwardBatch
-	// uses the caller's caches and allocates none.
+	// cache holds, allocated whole by the first Forward (by New, with
+	// Batch); 0 or more than the model's context length means the model's
+	// context length, and then the cache grows (by doubling) as positions
+	// arrive. ForwardBatch uses the caller's caches and allocates none.
 	Context int
 	// Batch, when more than 0, is the prompt chunk, in rows, that New
 	// reserves for, as llama.cpp reserves for its batch size when it
