@@ -113,9 +113,11 @@ func Calibrate(ctx context.Context, threads int) (*cost.CPURates, error) {
 	// server (no release) keeps.
 	startup := peakResidentBytes()
 	released := releaseExecutable()
+	// The executable's pages first: reading smaps faults some of the file
+	// back in, and the base, read after, counts them.
+	exe0 := executableBytes()
 	r := &cost.CPURates{Threads: max(threads, 1), Stream: map[string][]cost.StreamPoint{},
 		LayerSeconds: map[string]float64{}, TokenSeconds: map[string]float64{}, BaseBytes: residentBytes(), StartupBytes: startup, ReleasedBytes: released}
-	exe0 := executableBytes()
 	defer debug.FreeOSMemory()
 	// The products run as the engine's do: on a worker pool, held (its
 	// workers spinning) while the rates are measured.

@@ -152,8 +152,20 @@ func TestStepShape(t *testing.T) {
 		t.Logf("%s: dim %d hidden %d heads %d/%d vocab %d: %d MiB", name, p.Dim, p.HiddenDim, p.Heads, p.KVHeads, p.Vocab, stepFileBytes(p)>>20)
 	}
 	c := arch.Config{Dim: 768, HiddenDim: 2048, Layers: 12, Heads: 12, KVHeads: 12, Vocab: 32000, MaxSeq: 1024, Tied: true}
-	if p, _, err := stepShape(c, StepBudget); err != nil || p.Dim != c.Dim || p.Vocab != c.Vocab || p.Layers != 3 {
-		t.Errorf("the 110M shape is measured as %+v (%v), want itself with 3 layers", p, err)
+	p, _, err := stepShape(c, StepBudget)
+	if err != nil || p.Dim != c.Dim || p.Vocab != c.Vocab || p.Layers != 3 {
+		t.Errorf("the 110M shape's three-layer measurement is %+v (%v), want itself with 3 layers", p, err)
+	}
+	// And it is timed whole (12 layers, 440 MB), not extrapolated from
+	// three; the 7B shapes are not (wholeBudget).
+	if w := wholeShape(c, p, wholeBudget(StepBudget)); w.Layers != 12 || w.Dim != c.Dim {
+		t.Errorf("the 110M shape is timed as %+v, want all 12 layers", w)
+	}
+	big, _ := arch.Preset("llama-2-7b")
+	if bp, _, err := stepShape(big, StepBudget); err != nil {
+		t.Fatal(err)
+	} else if w := wholeShape(big, bp, wholeBudget(StepBudget)); w.Layers != bp.Layers || stepFileBytes(w) > StepBudget {
+		t.Errorf("llama-2-7b is timed as %+v, want the narrowed three layers %+v", w, bp)
 	}
 }
 

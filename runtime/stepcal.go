@@ -18,15 +18,16 @@ import (
 // StepBudget bounds the random model a decode-step measurement writes to
 // a temporary file and maps (fp32 bytes): eight times the 32 MiB L3 of
 // this project's machine, so that its layers stream from memory as a
-// large model's do, and a quarter of a second of disk writing. The
-// llama2.c 110M shape's three layers and embeddings (183 MB) fit and are
-// measured as they are; a wider shape is measured on a narrower one of
-// the same head size and extrapolated (stepShape, Step.scale).
+// large model's do, and a quarter of a second of disk writing. A shape
+// whose whole file fits twice this (the llama2.c 110M shape, 440 MB) is
+// timed whole (wholeBudget); a wider one's three layers and embeddings
+// are measured when they fit this, else a narrower shape of the same
+// head size, and extrapolated (stepShape, Step.scale).
 const StepBudget int64 = 256 << 20
 
 // stepVersion changes when measureStep measures differently, so that
 // cached steps of an older whisperc are measured again.
-const stepVersion = 5
+const stepVersion = 6
 
 // Step is one measured decode step: the seconds of one transformer
 // layer and of the rest (embedding lookup, final norm, classifier,
@@ -126,8 +127,10 @@ func (s *StepCalibrator) Work() int64 { return s.work.Load() }
 // a layer's step grows per position of context (0 when the shape's
 // context is too short to tell).
 //
-// It measures random models of the shape with one and three layers
-// (measureStep) when their file fits the budget. A wider shape is
+// It measures random models of the shape with one layer and with all its
+// layers when the whole file fits twice the budget (wholeShape,
+// wholeBudget), else with one and three layers (measureStep) when their
+// file fits the budget. A wider shape is
 // measured on a narrower one (stepShape: the same head size, grouping and
 // feed-forward ratio, fewer heads, and fewer vocabulary rows when even one
 // group of heads does not fit), whose three layers still stream from
@@ -145,7 +148,7 @@ func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, block cost.
 	if err != nil {
 		return cost.MeasuredStep{}, err
 	}
-	p = wholeShape(c, p, budget)
+	p = wholeShape(c, p, wholeBudget(budget))
 	st, err := s.step(ctx, p, late, block, headFormat, mode)
 	if err != nil {
 		return cost.MeasuredStep{}, err
@@ -171,9 +174,20 @@ func (s *StepCalibrator) Measure(ctx context.Context, c arch.Config, block cost.
 	return cost.MeasuredStep{Layer: st.Layer, Head: st.Head, Position: st.Position, Layers: p.Layers, Rounds: st.Rounds, Spread: st.Spread}, nil
 }
 
+// wholeBudget is how large a file of all a shape's layers may be for the
+// shape to be timed whole (wholeShape), given the budget that bounds a
+// narrowed or three-layer measurement: twice it, 512 MiB by default, so
+// that the llama2.c 110M shape (440 MB in fp32) is timed whole too. From
+// one and three layers its 12-layer step is 5.5 times the three-layer
+// model's minus 4.5 times the one-layer's: in one process on the loaded
+// 2-vCPU VM its plan ÷ run was 0.81-1.20 over six rounds (nf4 and fp32)
+// that way and 0.92-1.06 timed whole, for 1.5-2.5 s more of calibration
+// (runtime/bench/stepcal_vs_run.sh 110M:nf4 110M:fp32, 08:03 UTC).
+func wholeBudget(budget int64) int64 { return 2 * budget }
+
 // wholeShape returns the shape whose decode steps are timed for c, given
 // stepShape's p for it: c with all its layers (and p's context) when that
-// file fits budget bytes, so that the step of the shape a run steps is
+// file fits budget bytes (wholeBudget), so that the step of the shape a run steps is
 // measured rather than extrapolated, else p. From models of one and three
 // layers a six-layer step is 2.5 times the three-layer model's minus 1.5
 // times the one-layer's, and their noise grows with it: on this project's

@@ -188,6 +188,19 @@ func (w *Workload) passActivationBytes(rows, outs, ctx int) int64 {
 	return 4 * (int64(rows)*perRow + scores + int64(outs)*int64(c.Vocab))
 }
 
+// arenaPassBytes returns one layer's share of a forward pass's
+// activations over rows tokens, with a layer's attention scores and the
+// last row's logits: what the engine's arena holds under reduce_overhead
+// and max_autotune, whose op buffers the layers share.
+func (w *Workload) arenaPassBytes(rows int) int64 {
+	c := w.Arch
+	q := int64(c.Heads * c.HeadSize())
+	kv := int64(c.KVHeads * c.HeadSize())
+	perRow := 3*q + 3*kv + 6*int64(c.Dim) + 3*int64(c.HiddenDim)
+	scores := int64(c.Heads) * int64(rows) * int64(rows)
+	return 4 * (int64(rows)*perRow + scores + int64(c.Vocab))
+}
+
 // serveHeapPeak returns the Go heap's peak in a CPU server whose heap
 // holds live bytes once its model and caches are ready: the live heap
 // plus one pass's activations (ServePassRows of them, with the logits of

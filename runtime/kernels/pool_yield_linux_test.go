@@ -22,9 +22,6 @@ import (
 // the process's CPU time, which other work on that CPU does not change.
 func TestPoolOnOneCPU(t *testing.T) {
 	if os.Getenv("WHISPERC_POOL_ONE_CPU") != "1" {
-		if testing.Short() {
-			t.Skip("a child process of about a second")
-		}
 		c := exec.Command(os.Args[0], "-test.run=^TestPoolOnOneCPU$", "-test.v")
 		c.Env = append(os.Environ(), "WHISPERC_POOL_ONE_CPU=1", "GOMAXPROCS=2")
 		out, err := c.CombinedOutput()
