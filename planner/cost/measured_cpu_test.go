@@ -75,7 +75,7 @@ type cpuMeasurement struct {
 // run at nice -20 in its own autogroup, load 5-7, 078e912 against
 // 9f586a8): tiny-cpu plan +125% → +21% and +34%, story +48% → +16% and
 // +10%, 15M q8_0 +11% → +14% and +22%, 15M fp32 −4% → +15% and +29%.
-// Since 1764cfd the 110M shape is timed whole rather than extrapolated
+// Since c10232a the 110M shape is timed whole rather than extrapolated
 // from one and three layers: `WHISPERC_MEASURE_ONLY=110M` (loaded, nice
 // -20) gave plan ÷ run fp32 −20%, nf4 +20%, q8_0 −6% at 08:01 UTC before
 // it and −0.1..+3.7%, +4.0..+7.4%, +4.1..+4.5% in two runs at 08:06
