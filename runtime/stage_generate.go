@@ -56,6 +56,16 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			"Stage %s's KV cache holds %d positions, but the prompt (%d tokens) and max_tokens = %d need %d; the runtime does not cut a generation short. Plan again.",
 			st.ID, opts.Context, prompt, g.MaxTokens, need)
 	}
+	// The engine is built for the prompt's prefill as one batch, as
+	// llama.cpp creates a context for its batch size: its KV cache
+	// resident (the plan counts the whole cache) and the prompt's graph
+	// and buffers made here rather than within the prefill.
+	if positions := opts.Context; prompt > 1 {
+		if positions <= 0 || positions > m.ws.Config.MaxSeq {
+			positions = m.ws.Config.MaxSeq
+		}
+		opts.Batch = min(prompt, positions)
+	}
 	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Weights["layers.0.attention.wq.weight"].Format)
 	e, err := engine.New(ctx, ws, opts)
 	x.s.progressDone()
@@ -65,6 +75,12 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 	if tuned != nil && tuned.adapters != nil {
 		if err := useAdapters(e, tuned.adapters); err != nil {
 			return x.errorf(st, "E505", "Adapters cannot be applied", "%v.", err)
+		}
+		// Adapters drop the engine's graphs: build the prompt's again.
+		if opts.Batch > 0 {
+			if err := e.Prepare(opts.Batch); err != nil {
+				return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
+			}
 		}
 	}
 	// The KV cache is allocated before the heap is bounded by its live

@@ -36,6 +36,7 @@ func cold(args []string) error {
 	promptN := fs.Int("prompt", 128, "prompt tokens, prefilled as one batch")
 	genN := fs.Int("gen", 32, "tokens the context leaves room for")
 	prepare := fs.Bool("prepare", true, "build the prompt's graph before the first prefill, timed apart")
+	reserve := fs.Bool("reserve", false, "build the engine for the prompt as one batch (engine.Options.Batch, as run does by default): the KV cache touched and the prompt's graph and buffers made within load")
 	fs.Parse(args)
 	quant := map[string]engine.Quantize{"none": engine.QuantizeNone, "nf4": engine.QuantizeNF4, "fp4": engine.QuantizeFP4, "q8_0": engine.QuantizeQ8_0}[*q]
 	if quant == engine.QuantizeInvalid {
@@ -59,13 +60,17 @@ func cold(args []string) error {
 		cpu := time.Duration(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())
 		return coldPhase{Wall: w.Seconds(), CPU: cpu.Seconds(), MinFlt: r1.Minflt - r0.Minflt, GCs: g1.NumGC - g0.NumGC, Alloc: m[0].Value.Uint64() - a0}, err
 	}
+	batch := 0
+	if *reserve {
+		batch = *promptN
+	}
 	var e *engine.Engine
 	load, err := phase(func() error {
 		ws, err := format.OpenWeights(*model)
 		if err != nil {
 			return err
 		}
-		e, err = engine.New(ctx, ws, runOptions(quant, 1, *promptN+*genN+1))
+		e, err = engine.New(ctx, ws, runOptions(quant, 1, *promptN+*genN+1, batch))
 		return err
 	})
 	if err != nil {

@@ -158,6 +158,7 @@ func run(args []string) error {
 	tokenwise := fs.Bool("tokenwise", false, "prefill one token at a time instead of as one batch")
 	reprefill := fs.Int("reprefill", 0, "after the timed prefill, prefill the same prompt this many more times from position 0, untimed (for a profile of warm prefill)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	reserve := fs.Bool("reserve", true, "build the engine for the prompt as one batch (engine.Options.Batch: KV cache touched, the prompt's graph and buffers made at load), as node-llama-cpp's context is created for a batch of the prompt's size")
 	printIDs := fs.Bool("ids", false, "print the greedy token ids to stderr, to compare with llama.cpp's")
 	traceOut := fs.String("trace", "", "write a Go execution trace of decode to this file (go tool trace)")
 	poolTrace := fs.String("pooltrace", "", "write each shared product's hand-off times during decode to this file (a build with -tags pooltrace; runtime/bench/pooltrace.py reads it)")
@@ -173,7 +174,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := engine.New(ctx, ws, runOptions(quant, *threads, *promptN+*genN+1))
+	batch := 0
+	if *reserve && !*tokenwise {
+		batch = *promptN
+	}
+	e, err := engine.New(ctx, ws, runOptions(quant, *threads, *promptN+*genN+1, batch))
 	if err != nil {
 		return err
 	}
@@ -311,14 +316,16 @@ func cpuSeconds() float64 {
 
 // runOptions are the engine options of the driver's runs (run and cold):
 // kept graphs with shared buffers (reduce_overhead), weights in quant
-// (the head too, when quantised), threads, and a context for the prompt
-// and the generated tokens.
-func runOptions(quant engine.Quantize, threads, context int) engine.Options {
+// (the head too, when quantised), threads, a context for the prompt
+// and the generated tokens, and the prompt chunk New reserves for (0:
+// none).
+func runOptions(quant engine.Quantize, threads, context, batch int) engine.Options {
 	o := engine.DefaultOptions()
 	o.Compile = engine.CompileReduceOverhead
 	o.Quantize = quant
 	o.QuantizeHead = quant != engine.QuantizeNone
 	o.Threads = threads
 	o.Context = context
+	o.Batch = batch
 	return o
 }

@@ -239,9 +239,32 @@ func (a *arena) output(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf))
 }
 
+// reserve allocates, for every op of g that takes its output from a, the
+// buffer of its role at the size g's shapes give it, and touches the
+// buffers' pages (Options.Batch): a first run of g then grows none of
+// them and faults in none of their pages.
+func (a *arena) reserve(g *gorgonia.ExprGraph) {
+	for _, n := range g.AllNodes() {
+		u, ok := n.Op().(arenaUser)
+		if !ok {
+			continue
+		}
+		if slot := u.arenaSlot(); slot != nil && cap(*slot) < n.Shape().TotalSize() {
+			old := *slot
+			*slot = a.mem.floats(n.Shape().TotalSize())
+			a.mem.release(old)
+		}
+	}
+	for _, slot := range a.bufs {
+		a.mem.touch((*slot)[:cap(*slot)])
+	}
+}
+
 // arenaUser is an op that can take its reused output buffer from an arena.
 type arenaUser interface {
 	useArena(a *arena)
+	// arenaSlot is the arena buffer the op writes into (nil: none).
+	arenaSlot() *[]float32
 }
 
 // shareBuffers gives every op of g that reuses its output the engine's

@@ -196,7 +196,40 @@ func New(ctx context.Context, ws *weights.Set, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if opts.Batch > 0 {
+		if err := e.reserveBatch(opts.Batch); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// reserveBatch does what Options.Batch asks of New for a prompt chunk of
+// rows: the KV cache allocated (the whole chosen context, else what rows
+// positions grow it to) with every page touched, the graph of rows built,
+// and its shared op buffers allocated and touched.
+func (e *Engine) reserveBatch(rows int) error {
+	if rows > e.opts.Context {
+		return fmt.Errorf("engine: Options.Batch is %d, more than the context of %d", rows, e.opts.Context)
+	}
+	if e.st.cached {
+		if err := e.st.ensure(rows); err != nil {
+			return err
+		}
+		for l := range e.st.layers {
+			e.mem.touch(e.st.keys[l])
+			e.mem.touch(e.st.vals[l])
+		}
+	}
+	if e.opts.Compile == CompileNone {
+		return nil
+	}
+	c, err := e.graph(rows, 1)
+	if err != nil {
+		return err
+	}
+	e.arena.reserve(c.g)
+	return nil
 }
 
 func sameShape(a, b []int) bool {

@@ -69,6 +69,21 @@ func (m *offHeap) release(f []float32) {
 	}
 }
 
+// touch makes every page of f resident now, as its first writes would:
+// the kernel fills a mapped buffer's pages in one call
+// (MADV_POPULATE_WRITE, Linux 5.14 and up), else, and on the heap, one
+// write of zero per page does (f holds zeros until it is used, which
+// both leave as they are). f must not be in use.
+func (m *offHeap) touch(f []float32) {
+	if b := m.owns(f); b != nil && unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil {
+		return
+	}
+	const perPage = 4096 / 4
+	for i := 0; i < len(f); i += perPage {
+		f[i] = 0
+	}
+}
+
 // free unmaps every buffer. Nothing may use them afterwards: New's
 // cleanup calls it once the engine is unreachable.
 func (m *offHeap) free() {

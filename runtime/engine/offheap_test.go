@@ -2,14 +2,18 @@ package engine
 
 import (
 	"context"
+	"math"
 	goruntime "runtime"
 	"runtime/metrics"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/modelwhisperer/whisperc/planner/arch"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
+	"golang.org/x/sys/unix"
 )
 
 // TestOffHeapBuffers checks offHeap's bookkeeping: a buffer of
@@ -145,6 +149,113 @@ func TestEngineIsCollected(t *testing.T) {
 		}
 		if !done.Load() {
 			t.Errorf("%s: the engine was not collected after 100 collections", mode)
+		}
+	}
+}
+
+// resident returns how many of f's pages are resident (mincore), for a
+// buffer offHeap mapped.
+func resident(t *testing.T, m *offHeap, f []float32) (in, pages int) {
+	t.Helper()
+	b := m.owns(f)
+	if b == nil {
+		t.Fatalf("a buffer of %d floats is not mapped", len(f))
+	}
+	vec := make([]byte, (len(b)+4095)/4096)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+		t.Fatal(errno)
+	}
+	for _, v := range vec {
+		in += int(v & 1)
+	}
+	return in, len(vec)
+}
+
+// TestBatchReserves checks Options.Batch: New leaves the whole KV cache
+// and the prompt graph's shared buffers allocated and resident, so that a
+// first prefill of Batch rows builds no graph and grows and maps no
+// buffer; its logits, and the decode step's after it, are bit for bit
+// those of an engine that reserves nothing. A Batch beyond the context or
+// below 0 is refused.
+func TestBatchReserves(t *testing.T) {
+	c := arch.Config{Name: "t", Family: arch.Llama, Dim: 128, HiddenDim: 344, Layers: 3, Heads: 4, KVHeads: 4, Vocab: 256, MaxSeq: 256, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	ws := weights.Random(c, 5)
+	prompt := make([]int, 100)
+	for i := range prompt {
+		prompt[i] = (i*37 + 1) % c.Vocab
+	}
+	ctx := context.Background()
+	for _, q := range []Quantize{QuantizeNone, QuantizeQ8_0} {
+		opts := Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: q, QuantizeHead: q != QuantizeNone, Threads: 1, Context: 160}
+		plain, err := New(ctx, ws, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Batch = len(prompt)
+		e, err := New(ctx, ws, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.builds != 1 || len(e.arena.bufs) == 0 {
+			t.Fatalf("%s: New built %d graphs and shares %d buffers; want the prompt's graph and its buffers", q, e.builds, len(e.arena.bufs))
+		}
+		kvd := c.KVHeads * c.HeadSize()
+		for l := range c.Layers {
+			if len(e.st.keys[l]) != opts.Context*kvd {
+				t.Fatalf("%s: layer %d's cache holds %d floats, want the context's %d", q, l, len(e.st.keys[l]), opts.Context*kvd)
+			}
+			for _, f := range [][]float32{e.st.keys[l], e.st.vals[l]} {
+				if in, n := resident(t, e.mem, f); in != n {
+					t.Fatalf("%s: layer %d's cache has %d of %d pages resident after New", q, l, in, n)
+				}
+			}
+		}
+		before := map[string]*float32{}
+		for name, slot := range e.arena.bufs {
+			before[name] = unsafe.SliceData(*slot)
+			if e.mem.owns(*slot) != nil {
+				if in, n := resident(t, e.mem, *slot); in != n {
+					t.Fatalf("%s: buffer %s has %d of %d pages resident after New", q, name, in, n)
+				}
+			}
+		}
+		mapped := e.mem.mapped()
+		want, err := plain.Forward(ctx, prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Forward(ctx, prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: prefill logit %d is %g, want %g", q, i, got[i], want[i])
+			}
+		}
+		if e.builds != 1 || e.mem.mapped() != mapped {
+			t.Fatalf("%s: the first prefill built %d graphs in all and mapped %d bytes more", q, e.builds, e.mem.mapped()-mapped)
+		}
+		for name, slot := range e.arena.bufs {
+			if p, ok := before[name]; !ok || p != unsafe.SliceData(*slot) {
+				t.Fatalf("%s: the first prefill gave buffer %s new memory", q, name)
+			}
+		}
+		if want, err = plain.Forward(ctx, []int{7}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = e.Forward(ctx, []int{7}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: decode logit %d is %g, want %g", q, i, got[i], want[i])
+			}
+		}
+	}
+	for _, b := range []int{-1, 161} {
+		if _, err := New(ctx, ws, Options{Attention: AttentionEager, KVCache: true, Compile: CompileReduceOverhead, Quantize: QuantizeNone, Threads: 1, Context: 160, Batch: b}); err == nil || !strings.Contains(err.Error(), "Batch") {
+			t.Fatalf("Batch %d in a context of 160: error %v, want one naming Batch", b, err)
 		}
 	}
 }

@@ -40,6 +40,8 @@ func (o *opBase) useArena(a *arena) {
 	}
 }
 
+func (o *opBase) arenaSlot() *[]float32 { return o.shared }
+
 func (o *opBase) Arity() int { return len(o.dims) - 1 }
 
 func (o *opBase) Type() hm.Type {

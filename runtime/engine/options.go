@@ -121,11 +121,22 @@ type Options struct {
 	// run on the same workers as a run's single engine does.
 	Pool *kernels.Pool
 	// Context is the number of positions the engine accepts and its KV
-	// cache holds, allocated whole by the first Forward; 0 or more than
-	// the model's context length means the model's context length, and
-	// then the cache grows (by doubling) as positions arrive. ForwardBatch
-	// uses the caller's caches and allocates none.
+	// cache holds, allocated whole by the first Forward (by New, with
+	// Batch); 0 or more than the model's context length means the model's
+	// context length, and then the cache grows (by doubling) as positions
+	// arrive. ForwardBatch uses the caller's caches and allocates none.
 	Context int
+	// Batch, when more than 0, is the prompt chunk, in rows, that New
+	// reserves for, as llama.cpp reserves for its batch size when it
+	// creates a context: New allocates the KV cache for the chosen
+	// Context and touches all of its pages (llama.cpp clears its cache),
+	// and, when the compile mode keeps graphs, builds the graph of Batch
+	// rows (Prepare) and, where it shares its ops' buffers
+	// (reduce_overhead and up), allocates and touches those at the sizes
+	// that graph needs. A first Forward of up to Batch rows then pays
+	// none of that; New does, and the memory is resident from New on
+	// rather than from the first Forward. It must not exceed Context.
+	Batch int
 	// CacheDir is where CompileMaxAutotune keeps its tuning results; empty
 	// means os.UserCacheDir()/whisperc.
 	CacheDir string
@@ -170,6 +181,9 @@ func (o Options) validate() error {
 	}
 	if o.Context < 0 {
 		return fmt.Errorf("engine: Options.Context is %d; use 0 or more", o.Context)
+	}
+	if o.Batch < 0 {
+		return fmt.Errorf("engine: Options.Batch is %d; use 0 or more", o.Batch)
 	}
 	if o.Threads < 0 {
 		return fmt.Errorf("engine: Options.Threads is %d; use 0 or more", o.Threads)

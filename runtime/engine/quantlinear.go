@@ -84,6 +84,8 @@ func (op *quantLinearOp) useArena(a *arena) {
 	}
 }
 
+func (op *quantLinearOp) arenaSlot() *[]float32 { return op.shared }
+
 func (op *quantLinearOp) Arity() int { return op.arity() }
 func (op *quantLinearOp) arity() int {
 	if op.residual {
