@@ -20,7 +20,7 @@ var knownPrefillMisses = map[string]string{
 	// is collected: 14 MiB more than under default after 20 tokens on
 	// 15M, 23 MiB on 42M (still within 10% there). The plan counts the
 	// pass, not that garbage.
-	"15M fp32 none 230": "per-step graphs' garbage under the goal the prompt's pass raised (-11 to -12%)",
+	"15M fp32 none 230": "per-step graphs' garbage under the goal the prompt's pass raised (-10.5 to -12% in three measurements)",
 	// A quantised model's embedding rows are read from the mapped fp32
 	// file, each lookup faulting in a readahead window of it: the plan
 	// charges 32 KiB per position (EmbeddingFaultBytes, fitted to decode
