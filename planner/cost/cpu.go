@@ -262,9 +262,10 @@ const TokenizerHeapFactor = 1.52
 // the runtime keeps mapped (all of an unquantised model, whose weights run
 // in place; the unquantised tensors of a quantised one, whose linear
 // weights are quantised tensor by tensor and their pages released); the
-// quantised copies, the preallocated KV cache and the buffers on the Go
-// heap; and the collector's headroom, which the runtime bounds once the
-// model is loaded (DecodeHeapHeadroom). Measured against whisperc run in
+// quantised copies (off the Go heap), the preallocated KV cache (a
+// generation's off the Go heap, a server's slots' on it), the tokenizer
+// and the buffers; and the collector's headroom over the Go heap, which
+// the runtime bounds once the model is loaded (DecodeHeapHeadroom). Measured against whisperc run in
 // planner/testdata/measured/cpu-*.json.
 func (w *Workload) cpuMemory(dev Device) Memory {
 	c := w.Arch
@@ -308,9 +309,10 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 		if w.headQuantized() {
 			what += " and the " + w.HeadQuant.Type.String() + " classifier"
 		}
-		comps = append(comps, Component{Name: "weights_mapped", Bytes: mapped, Note: note},
-			Component{Name: "weights_quantized", Bytes: qw, Note: what + ", on the heap"})
-		heap += qw
+		// The copies are in one huge-page arena mapped off the Go heap
+		// (kernels.HugeArena): the collector's goal does not count them.
+		comps = append(comps, Component{Name: "weights_quantized", Bytes: qw, Note: what + ", in a huge-page arena off the Go heap"})
+		comps = append(comps[:len(comps)-1], Component{Name: "weights_mapped", Bytes: mapped, Note: note}, comps[len(comps)-1])
 	}
 	ctx := w.Seq + w.NewTokens
 	if c.MaxSeq > 0 && ctx > c.MaxSeq {
@@ -322,8 +324,17 @@ func (w *Workload) cpuMemory(dev Device) Memory {
 		kw := *w
 		kw.Batch = max(w.Batch, w.CacheBatch)
 		kv := kw.KVCacheBytes(ctx)
-		comps = append(comps, Component{Name: "kv_cache", Bytes: kv, Note: "preallocated for the whole context, fp32"})
-		heap += kv
+		if w.serving() {
+			// A server's slot caches are Go slices (engine.NewKVCache):
+			// live heap, which keeps the collector's percentage low
+			// (runtime.boundHeap) while passes' activations come and go.
+			comps = append(comps, Component{Name: "kv_cache", Bytes: kv, Note: "preallocated for every slot's whole context, fp32, on the Go heap"})
+			heap += kv
+		} else {
+			// A generation's cache is mapped off the Go heap (the engine's
+			// offHeap), outside the collector's goal.
+			comps = append(comps, Component{Name: "kv_cache", Bytes: kv, Note: "preallocated for the whole context, fp32, off the Go heap"})
+		}
 	}
 	if w.TokenizerFileBytes > 0 {
 		tb := int64(TokenizerHeapFactor * float64(w.TokenizerFileBytes))
