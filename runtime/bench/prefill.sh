@@ -7,10 +7,13 @@
 # tokens per CPU-second (steadier than wall clock on a shared machine) and
 # the ratios. The models are issue8.sh's (written by models.sh into OUTDIR
 # when missing). Then the first prefill's cold start (`wbench cold`, one
-# more process per format and round): the prompt's graph built alone, the
-# first prefill and a second one of the same prompt, each in CPU ms with
-# its page faults and collections, medians too. About 2.5 minutes for the
-# defaults on a quiet 2-CPU machine.
+# more process per format and round; the new driver's with -reserve, as
+# `wbench run` builds its engine; interop/cold-llamacpp.mjs for llama.cpp,
+# one process per file and round): the load, the prompt's graph built
+# alone (llama.cpp: its context created), the first prefill and a second
+# one of the same prompt, each in CPU ms with its page faults and
+# collections, medians too. About 3 minutes for the defaults on a quiet
+# 2-CPU machine.
 #
 #   [OLD=/tmp/wbench-old] runtime/bench/prefill.sh [OUTDIR]
 #   (env: SHAPES="15M 42M" FORMATS="q8_0 q4_0 q4_k_m nf4" ROUNDS=5 PROMPT=128 GEN=32)
@@ -45,6 +48,12 @@ for r in $(seq "$rounds"); do
 			python3 -c "import json,sys
 for l in sys.stdin:
     r=json.loads(l); print(json.dumps(dict(side='llama.cpp', shape='$s', file=r['model'], prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
+		for file in $(echo "$files" | tr , ' '); do
+			(cd "$root/interop" && node cold-llamacpp.mjs "$file" "$prompt" "$gen") |
+				python3 -c "import json,sys
+r=json.load(sys.stdin)
+print(json.dumps(dict(side='llama.cpp', shape='$s', format=r['model'].split('/')[-1], cold=r)))" >>"$res"
+		done
 		for f in $formats; do
 			read -r m q peer < <(spec "$f" "$s")
 			for side in new ${old:+old}; do
@@ -55,7 +64,9 @@ for l in sys.stdin:
 r=json.load(sys.stdin)
 print(json.dumps(dict(side='$side', shape='$s', format='$f', file='$peer', prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
 				# An old driver without the cold command is left out.
-				"$b" cold -model "$m" -quantize "$q" -prompt "$prompt" -gen "$gen" 2>/dev/null |
+				reserve=-reserve
+				[ "$side" = old ] && reserve=
+				"$b" cold $reserve -model "$m" -quantize "$q" -prompt "$prompt" -gen "$gen" 2>/dev/null |
 					python3 -c "import json,sys
 r=json.load(sys.stdin)
 print(json.dumps(dict(side='$side', shape='$s', format='$f', cold=r)))" >>"$res" || true
@@ -89,8 +100,9 @@ for r in rows:
 cold = [r for r in every if 'cold' in r]
 if cold:
     print(f"\nthe first prefill's cold start (wbench cold), median of {sys.argv[2]}: CPU ms / minor page faults / collections")
-    print("\n| model | format | side | graph build | first prefill | second prefill | first - second |")
-    print('|---' * 7 + '|')
+    print("(new: engine built for the prompt, -reserve; llama.cpp: its graph build is the context's creation)")
+    print("\n| model | format | side | load | graph build | first prefill | second prefill | first - second |")
+    print('|---' * 8 + '|')
     seen = []
     for r in cold:
         k = (r['shape'], r['format'], r['side'])
@@ -100,5 +112,5 @@ if cold:
         rs = [x['cold'] for x in cold if (x['shape'], x['format'], x['side']) == k]
         m = lambda ph, key: st.median([x[ph][key] for x in rs])
         cell = lambda ph: f"{m(ph, 'cpu_s')*1e3:.1f} / {m(ph, 'minflt'):.0f} / {m(ph, 'gcs'):g}"
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {cell('build')} | {cell('first')} | {cell('second')} | {st.median([(x['first']['cpu_s'] - x['second']['cpu_s'])*1e3 for x in rs]):.1f} |")
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {cell('load')} | {cell('build')} | {cell('first')} | {cell('second')} | {st.median([(x['first']['cpu_s'] - x['second']['cpu_s'])*1e3 for x in rs]):.1f} |")
 PY

@@ -229,6 +229,10 @@ func (e *Engine) reserveBatch(rows int) error {
 		return err
 	}
 	e.arena.reserve(c.g)
+	// The graph's input rows and the logits Forward copies out are on
+	// the heap, fresh pages until first written.
+	e.mem.touch(c.xval.Float32s())
+	e.mem.touch(e.logits)
 	return nil
 }
 
