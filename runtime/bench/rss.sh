@@ -13,6 +13,10 @@
 # disk is about 24 MiB. Both binaries and the model are therefore dropped
 # from the page cache first (fsync, then POSIX_FADV_DONTNEED), as the
 # plan-versus-run table does; FRESH=1 keeps them cached as written.
+# A generation releases the executable's startup pages before it loads
+# its model (runtime.releaseExecutable), so at a 15M model's peak the
+# executable's share is what decoding touched again (about 13 MiB of
+# 56 MB read back from disk, against 24 before the release).
 #
 #   runtime/bench/rss.sh [MODEL.bin TOKENIZER.bin]   (env: BASE, REPEAT, TOKENS, FRESH)
 set -euo pipefail
