@@ -257,7 +257,7 @@ func floorLine(m *DeviceMemory) string {
 		case "executable":
 			exe = c.Bytes
 			floor += c.Bytes
-		case "process", "startup":
+		case "process":
 			floor += c.Bytes
 		case "weights_mapped", "weights_quantized", "kv_cache":
 			model += c.Bytes
