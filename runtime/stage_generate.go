@@ -56,16 +56,7 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 			"Stage %s's KV cache holds %d positions, but the prompt (%d tokens) and max_tokens = %d need %d; the runtime does not cut a generation short. Plan again.",
 			st.ID, opts.Context, prompt, g.MaxTokens, need)
 	}
-	// The engine is built for the prompt's prefill as one batch, as
-	// llama.cpp creates a context for its batch size: its KV cache
-	// resident (the plan counts the whole cache) and the prompt's graph
-	// and buffers made here rather than within the prefill.
-	if positions := opts.Context; prompt > 1 {
-		if positions <= 0 || positions > m.ws.Config.MaxSeq {
-			positions = m.ws.Config.MaxSeq
-		}
-		opts.Batch = min(prompt, positions)
-	}
+	opts.Batch = reserveRows(prompt, opts.Context, m.ws.Config.MaxSeq, opts.KVCache)
 	x.s.progress("preparing %s (compile %s, quantize %s)", st.Model, opts.Compile, opts.Weights["layers.0.attention.wq.weight"].Format)
 	e, err := engine.New(ctx, ws, opts)
 	x.s.progressDone()
@@ -107,4 +98,28 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 	x.metric(st, "time_to_first_token", stats.FirstToken.Seconds(), "s")
 	x.metric(st, "weight_bytes", float64(e.WeightBytes()), "B")
 	return nil
+}
+
+// reserveRows is the prompt chunk a generation's engine is built for
+// (engine.Options.Batch), given the prompt's tokens, the KV cache's
+// positions (0: the model's context) and the model's context: the engine
+// is built for the prompt's prefill as one batch, as llama.cpp creates a
+// context for its batch size, with its KV cache resident (the plan counts
+// the whole cache) and the prompt's graph and buffers made then rather
+// than within the prefill. A prompt of BOS alone has no prefill but still
+// reserves one row when there is a cache, so that the cache's pages are
+// touched at New and not by the decode steps that first write them: on
+// the 2-vCPU VM a generation from BOS on a fresh engine paid about 8 page
+// faults a token, and its steps ran 10-25% slower than the same engine's
+// second generation and the plan's calibration
+// (runtime/bench/stepcal_vs_run.sh). Without a cache and a prefill there
+// is nothing to reserve (0).
+func reserveRows(prompt, context, maxSeq int, kvCache bool) int {
+	if prompt <= 1 && !kvCache {
+		return 0
+	}
+	if context <= 0 || context > maxSeq {
+		context = maxSeq
+	}
+	return max(min(prompt, context), 1)
 }

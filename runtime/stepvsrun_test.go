@@ -26,7 +26,7 @@ import (
 // predicts from a fresh calibration (StepCalibrator.Measure, at the
 // generation's middle position) with the step of a run's generation loop
 // on the same model (engine.Generate on an engine of the run's kind: its
-// own pool, the KV cache reserved, the heap bounded; 200 greedy tokens,
+// own pool, the KV cache reserved and touched, the heap bounded; 200 greedy tokens,
 // or up to the context), and then times that loop's parts by hand:
 // the forward pass (mean and median), sampling, and detokenising and
 // writing the piece.
@@ -103,7 +103,11 @@ func TestStepVsRun(t *testing.T) {
 			}
 			plan := w.Decode(cost.Device{Name: "cpu", Memory: 1 << 40, CPU: &cost.CPURates{Threads: threads}}).Seconds / float64(n)
 
-			e, err := engine.New(ctx, ws, stepEngineOptions(c, cost.Uniform(format), head, compiler.CompileDefault, threads, c.MaxSeq, nil))
+			// As the generate stage builds a run's engine: the cache's
+			// pages touched at New (Options.Batch), not by the steps.
+			opts := stepEngineOptions(c, cost.Uniform(format), head, compiler.CompileDefault, threads, c.MaxSeq, nil)
+			opts.Batch = 1
+			e, err := engine.New(ctx, ws, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
