@@ -78,10 +78,7 @@ func (m *offHeap) touch(f []float32) {
 	if b := m.owns(f); b != nil && unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil {
 		return
 	}
-	const perPage = 4096 / 4
-	for i := 0; i < len(f); i += perPage {
-		f[i] = 0
-	}
+	touchPages(f)
 }
 
 // free unmaps every buffer. Nothing may use them afterwards: New's

@@ -259,3 +259,35 @@ func TestBatchReserves(t *testing.T) {
 		}
 	}
 }
+
+// TestKVCacheResident checks that a server's slot cache is resident when
+// NewKVCache returns: its slices are large enough to come to the heap as
+// fresh pages from the OS, which the decode passes that first wrote them
+// would otherwise fault in one by one.
+func TestKVCacheResident(t *testing.T) {
+	c := arch.Config{Name: "t", Family: arch.Llama, Dim: 1024, HiddenDim: 256, Layers: 2, Heads: 8, KVHeads: 8, Vocab: 256, MaxSeq: 2048, RopeTheta: 10000, NormEps: 1e-5, Tied: true}
+	e, err := New(context.Background(), weights.Random(c, 5), Options{Attention: AttentionEager, KVCache: true, Compile: CompileNone, Quantize: QuantizeNone, Threads: 1, Context: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := e.NewKVCache()
+	for l := range c.Layers {
+		for _, f := range [][]float32{kv.keys[l], kv.vals[l]} {
+			// The whole pages inside the slice (8 MiB).
+			lo := (uintptr(unsafe.Pointer(unsafe.SliceData(f))) + 4095) &^ 4095
+			hi := (uintptr(unsafe.Pointer(unsafe.SliceData(f))) + uintptr(4*len(f))) &^ 4095
+			vec := make([]byte, (hi-lo)/4096)
+			if _, _, errno := unix.Syscall(unix.SYS_MINCORE, lo, hi-lo, uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+				t.Fatal(errno)
+			}
+			in := 0
+			for _, v := range vec {
+				in += int(v & 1)
+			}
+			if in != len(vec) {
+				t.Fatalf("layer %d: %d of the cache's %d pages are resident after NewKVCache", l, in, len(vec))
+			}
+		}
+	}
+	goruntime.KeepAlive(kv)
+}
