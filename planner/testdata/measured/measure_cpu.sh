@@ -16,11 +16,13 @@
 #      kernels are re-calibrated by running this script;
 #   3. for the 15M, 42M and 110M TinyStories shapes (random weights) in
 #      fp32, nf4 and q8_0, and for the examples that run here (story,
-#      tiny-cpu): `whisperc plan --json`, which also times the decode step
-#      of that very shape (runtime.StepCalibrator.Measure: the whole model
-#      when its file fits 256 MiB, else three layers), then `whisperc run`
-#      RUNS times (default 3), polling its VmHWM and reading its decode
-#      tok/s; a row keeps the median tok/s and the largest VmHWM;
+#      tiny-cpu), RUNS times (default 3) in turn: `whisperc plan --json`
+#      with an empty step cache, which times the decode step of that very
+#      shape afresh (runtime.StepCalibrator.Measure), then `whisperc run`,
+#      polling its VmHWM and reading its decode tok/s; a row keeps the
+#      median plan, the median tok/s and the largest VmHWM (the machine's
+#      speed drifts by a third within a minute on the shared VM: plans and
+#      runs alternate so that both medians see the same minutes);
 #   4. write the rows (predicted and measured peak RSS and decode tok/s,
 #      the measured decode step) with the machine and the rates.
 #
