@@ -57,48 +57,6 @@ func statusBytes(key string) int64 {
 	return 0
 }
 
-// executableBytes returns how much of this process's executable is
-// resident (the Rss of every mapping of its file, from /proc/self/smaps),
-// or 0 when that cannot be read.
-func executableBytes() int64 {
-	exe, err := os.Executable()
-	if err != nil {
-		return 0
-	}
-	if p, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = p
-	}
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	var total int64
-	ours := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		switch {
-		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-			// A mapping's header: range, permissions, offset, device,
-			// inode and (for a file) its path, which may hold spaces.
-			path := ""
-			if len(fields) >= 6 {
-				path = strings.Join(fields[5:], " ")
-			}
-			ours = path == exe
-		case ours && len(fields) == 3 && fields[0] == "Rss:":
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
-			total += kb << 10
-		}
-	}
-	if sc.Err() != nil {
-		return 0
-	}
-	return total
-}
-
 // Calibrate measures the CPU runtime on this machine with threads
 // threads (see cost.CPURates): the streaming rate of each weight format's
 // matrix-vector kernel at working sets from 2 MiB to 384 MiB, and the

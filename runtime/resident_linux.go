@@ -28,30 +28,66 @@ import (
 // write-protected, GOT, and the writable data mapping holds the
 // program's globals.
 func releaseExecutable() int64 {
+	var released int64
+	for _, m := range executableMappings() {
+		if (m.perms != "r-xp" && m.perms != "r--p") || m.anon != 0 || m.rss == 0 {
+			continue
+		}
+		// Addresses from /proc, not Go pointers: the raw call, so that no
+		// slice is made over memory Go does not own.
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_DONTNEED); errno == 0 {
+			released += m.rss
+		}
+	}
+	return released
+}
+
+// executableBytes returns how much of this process's executable is
+// resident (the Rss of every mapping of its file), or 0 when that cannot
+// be read.
+func executableBytes() int64 {
+	var total int64
+	for _, m := range executableMappings() {
+		total += m.rss
+	}
+	return total
+}
+
+// exeMapping is one mapping of this process's executable file: its
+// address range, permissions, and resident and anonymous (private,
+// copied-on-write) bytes.
+type exeMapping struct {
+	start, end uint64
+	perms      string
+	rss, anon  int64
+}
+
+// executableMappings returns the mappings of this process's executable
+// file, from /proc/self/smaps (nil when it cannot be read).
+func executableMappings() []exeMapping {
 	exe, err := os.Executable()
 	if err != nil {
-		return 0
+		return nil
 	}
 	if p, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = p
 	}
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
-		return 0
+		return nil
 	}
-	type mapping struct {
-		start, end uint64
-		rss, anon  int64
-	}
-	var maps []mapping
-	var cur *mapping
+	defer f.Close()
+	var maps []exeMapping
+	var cur *exeMapping
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		switch {
 		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			// A mapping's header: range, permissions, offset, device,
+			// inode and (for a file) its path, which may hold spaces.
 			cur = nil
-			if len(fields) < 6 || strings.Join(fields[5:], " ") != exe || (fields[1] != "r-xp" && fields[1] != "r--p") {
+			if len(fields) < 6 || strings.Join(fields[5:], " ") != exe {
 				continue
 			}
 			lo, hi, _ := strings.Cut(fields[0], "-")
@@ -60,7 +96,7 @@ func releaseExecutable() int64 {
 			if err1 != nil || err2 != nil || b <= a {
 				continue
 			}
-			maps = append(maps, mapping{start: a, end: b})
+			maps = append(maps, exeMapping{start: a, end: b, perms: fields[1]})
 			cur = &maps[len(maps)-1]
 		case cur != nil && len(fields) == 3 && (fields[0] == "Rss:" || fields[0] == "Anonymous:"):
 			kb, _ := strconv.ParseInt(fields[1], 10, 64)
@@ -71,20 +107,8 @@ func releaseExecutable() int64 {
 			}
 		}
 	}
-	f.Close()
 	if sc.Err() != nil {
-		return 0
+		return nil
 	}
-	var released int64
-	for _, m := range maps {
-		if m.anon != 0 || m.rss == 0 {
-			continue
-		}
-		// Addresses from /proc, not Go pointers: the raw call, so that no
-		// slice is made over memory Go does not own.
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_DONTNEED); errno == 0 {
-			released += m.rss
-		}
-	}
-	return released
+	return maps
 }
