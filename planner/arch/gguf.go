@@ -3,7 +3,10 @@ package arch
 import (
 	"fmt"
 	"math"
+	"os"
+	"slices"
 	"strconv"
+	"sync"
 
 	gguf "github.com/gpustack/gguf-parser-go"
 
@@ -23,7 +26,14 @@ func FromGGUF(path string) (c Config, err error) {
 
 // ParseGGUFHeader parses a GGUF file's header with gguf-parser-go, skipping
 // large metadata arrays, and turns the parser's panics on malformed input
-// into errors naming the file.
+// into errors naming the file. The result is shared, and must not be
+// changed: a process parses a file once while it stays the same file
+// (os.SameFile, size and modification time). Read from the file,
+// gguf-parser-go skips each metadata string with a read and a seek system
+// call, and a run parsed the same header three times (planning it twice,
+// loading it once): 0.43 s of a 15M Q8_0 run of 0.65 s, for a 32k-token
+// vocabulary. Mapped and parsed once, the run takes 0.22 s in all (42M
+// Q4_K_M 0.79 to 0.32 s, 110M Q8_0 1.51 to 0.82 s), its peak RSS the same.
 func ParseGGUFHeader(path string) (gf *gguf.GGUFFile, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -33,11 +43,81 @@ func ParseGGUFHeader(path string) (gf *gguf.GGUFFile, err error) {
 	if err := input.CheckRegular(path, "model"); err != nil {
 		return nil, err
 	}
-	gf, err = gguf.ParseGGUFFile(path, gguf.SkipLargeMetadata())
+	before, statErr := os.Stat(path)
+	if statErr == nil {
+		if gf := headers.find(path, before); gf != nil {
+			return gf, nil
+		}
+	}
+	opts := []gguf.GGUFReadOption{gguf.SkipLargeMetadata()}
+	if statErr == nil && before.Size() > 0 {
+		// Mapped, the parser reads the header from memory: read from the
+		// file, it makes a read and a seek system call per string it skips.
+		// A mapping faults on a file cut short meanwhile, which the parser
+		// turns into an error. An empty file cannot be mapped, and is read.
+		opts = append(opts, gguf.UseMMap())
+	}
+	gf, err = gguf.ParseGGUFFile(path, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if statErr == nil {
+		if after, err := os.Stat(path); err == nil && sameFile(before, after) {
+			headers.add(parsedHeader{path: path, fi: before, gf: gf})
+		}
+	}
 	return gf, nil
+}
+
+// headers holds the last few headers ParseGGUFHeader parsed: a few, so
+// that a pipeline of several models keeps each, and no more, so that a
+// process that parses many files (a fuzzer) does not hold them all.
+var headers headerCache
+
+// headerCache is a small cache of parsed headers, the oldest dropped first.
+type headerCache struct {
+	mu   sync.Mutex
+	last []parsedHeader
+}
+
+// parsedHeader is a parsed header and the file it was parsed from.
+type parsedHeader struct {
+	path string
+	fi   os.FileInfo
+	gf   *gguf.GGUFFile
+}
+
+// headerCacheSize is how many headers headerCache keeps.
+const headerCacheSize = 4
+
+// find returns the header parsed from path while it was the file fi is.
+func (c *headerCache) find(path string, fi os.FileInfo) *gguf.GGUFFile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range c.last {
+		if h.path == path && sameFile(h.fi, fi) {
+			return h.gf
+		}
+	}
+	return nil
+}
+
+// add keeps h, in place of an older header of the same path or the oldest.
+func (c *headerCache) add(h parsedHeader) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last = slices.DeleteFunc(c.last, func(o parsedHeader) bool { return o.path == h.path })
+	if len(c.last) == headerCacheSize {
+		c.last = c.last[1:]
+	}
+	c.last = append(c.last, h)
+}
+
+// sameFile reports whether a and b are the same file with the same size
+// and modification time: a file replaced, rewritten or touched is parsed
+// again.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // GGUFNumber returns the metadata value under key as a float64 when it is a
