@@ -75,7 +75,7 @@ func (m *offHeap) release(f []float32) {
 // write of zero per page does (f holds zeros until it is used, which
 // both leave as they are). f must not be in use.
 func (m *offHeap) touch(f []float32) {
-	if b := m.owns(f); b != nil && unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil {
+	if b := m.owns(f); b != nil && madvPopulateWrite >= 0 && unix.Madvise(b, madvPopulateWrite) == nil {
 		return
 	}
 	touchPages(f)

@@ -2,10 +2,8 @@ package kernels
 
 import (
 	goruntime "runtime"
-	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
-	"golang.org/x/sys/unix"
 )
 
 // tscAux returns RDTSCP's IA32_TSC_AUX: on Linux, the CPU number in its
@@ -76,12 +74,6 @@ func agreesWithGetcpu(read func() uint32) bool {
 	return tries > 0 && agree == tries
 }
 
-// getcpu returns the CPU the calling thread runs on, by system call.
-func getcpu() (int, bool) {
-	var cpu, node uint32
-	_, _, errno := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), uintptr(unsafe.Pointer(&node)), 0)
-	return int(cpu), errno == 0
-}
 
 // haveCPUNumber reports whether currentCPU can tell the CPU.
 var haveCPUNumber = cpuFrom != cpuUnknown

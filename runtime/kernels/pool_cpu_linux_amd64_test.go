@@ -8,13 +8,10 @@ import (
 )
 
 // TestCurrentCPU pins the test's thread to each CPU it may use in turn
-// and requires currentCPU to name it. On Linux it must find a source:
+// and requires currentCPU to name it. It must find a source:
 // the per-CPU segment is there whatever the hypervisor does with
 // IA32_TSC_AUX (this project's VM left it as the host's).
 func TestCurrentCPU(t *testing.T) {
-	if goruntime.GOOS != "linux" {
-		t.Skip("currentCPU tells the CPU on Linux only")
-	}
 	if !haveCPUNumber {
 		t.Fatal("currentCPU found no source that agrees with getcpu (neither RDTSCP nor the per-CPU segment)")
 	}
