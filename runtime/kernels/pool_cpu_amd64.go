@@ -74,7 +74,6 @@ func agreesWithGetcpu(read func() uint32) bool {
 	return tries > 0 && agree == tries
 }
 
-
 // haveCPUNumber reports whether currentCPU can tell the CPU.
 var haveCPUNumber = cpuFrom != cpuUnknown
 
