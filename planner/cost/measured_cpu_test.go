@@ -2,8 +2,6 @@ package cost
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -102,15 +100,8 @@ var cpuShapes = map[string]arch.Config{
 // mix, cost.BlockFormats), and a row the plan does not predict is
 // reported.
 func TestMeasuredCPU(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/measured/cpu-*.json")
-	if len(files) == 0 {
-		t.Fatal("no CPU measurements in planner/testdata/measured")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range readMeasured(t, "cpu-*.json", "no CPU measurements in planner/testdata/measured") {
+		name, data := f.name, f.data
 		var m cpuMeasurement
 		if err := json.Unmarshal(data, &m); err != nil || m.Rates == nil || len(m.Rows) < 9 {
 			t.Fatalf("%s: %v (%d rows)", name, err, len(m.Rows))

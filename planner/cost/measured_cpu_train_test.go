@@ -2,8 +2,6 @@ package cost
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
@@ -49,15 +47,8 @@ var trainShapes = map[string]arch.Config{
 // without checkpointing, each optimizer) and requires it within 10% of the
 // measured VmHWM (the median of the recorded runs).
 func TestMeasuredCPUTrain(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/measured/train-cpu-*.json")
-	if len(files) == 0 {
-		t.Fatal("no CPU training measurements in planner/testdata/measured")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range readMeasured(t, "train-cpu-*.json", "no CPU training measurements in planner/testdata/measured") {
+		name, data := f.name, f.data
 		var m cpuTrainMeasurement
 		if err := json.Unmarshal(data, &m); err != nil || m.BaseBytes <= 0 || len(m.Rows) < 12 {
 			t.Fatalf("%s: %v (%d rows, base %d)", name, err, len(m.Rows), m.BaseBytes)

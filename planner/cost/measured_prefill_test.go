@@ -3,8 +3,6 @@ package cost
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -43,15 +41,8 @@ var knownPrefillMisses = map[string]string{
 // more than the short one's, so that the table keeps exercising the
 // prefill.
 func TestMeasuredCPUPrefill(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/measured/prefill-cpu-*.json")
-	if len(files) == 0 {
-		t.Fatal("no prefill measurements in planner/testdata/measured")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range readMeasured(t, "prefill-cpu-*.json", "no prefill measurements in planner/testdata/measured") {
+		name, data := f.name, f.data
 		var m struct {
 			Rates *CPURates `json:"rates"`
 			Rows  []struct {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/modelwhisperer/whisperc/compiler"
@@ -82,15 +80,8 @@ var knownServeMisses = map[string]string{
 // machine ("quiet": true), the tokens/s within 25% of what the official
 // OpenAI client measured. On a loaded machine the speed is reported only.
 func TestMeasuredServe(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/measured/serve-cpu-*.json")
-	if len(files) == 0 {
-		t.Fatal("no CPU serving measurements in planner/testdata/measured (measure_serve.sh writes them)")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range readMeasured(t, "serve-cpu-*.json", "no CPU serving measurements in planner/testdata/measured (measure_serve.sh writes them)") {
+		name, data := f.name, f.data
 		var m serveMeasurement
 		if err := json.Unmarshal(data, &m); err != nil || m.Rates == nil || len(m.Rows) < 3 {
 			t.Fatalf("%s: %v (%d rows)", name, err, len(m.Rows))
