@@ -217,6 +217,7 @@ func (e *event) wait(last uint64, keep func(start int64) bool, me, peer *atomic.
 // NewPool starts a pool for products split threads ways: the calling
 // goroutine does one share and threads-1 workers the others.
 func NewPool(threads int) *Pool {
+	initCPUSource()
 	s := &poolState{}
 	s.callerCPU.Store(-1)
 	for range max(threads-1, 0) {

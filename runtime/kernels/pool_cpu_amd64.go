@@ -2,6 +2,8 @@ package kernels
 
 import (
 	goruntime "runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/cpuid/v2"
 )
@@ -35,8 +37,17 @@ const (
 // 2-vCPU VM RDTSCP read 0x127 on CPU 0 and 0x7c on CPU 1 (and CPUID did
 // not list RDTSCP), while the segment read 0 and 1. Without a source a
 // waiter could not tell that it shared its CPU with the thread it waited
-// for, and yielded blindly (osYieldPolls).
-var cpuFrom = pickCPUSource()
+// for, and yielded blindly (osYieldPolls). It is chosen when the first
+// pool starts (initCPUSource), not when the program does: a process that
+// never decodes (whisperc check, the language server) makes none of the
+// system calls the choice takes.
+var (
+	cpuFrom atomic.Int32 // a cpuSource
+	cpuOnce sync.Once
+)
+
+// initCPUSource chooses cpuFrom, once.
+func initCPUSource() { cpuOnce.Do(func() { cpuFrom.Store(int32(pickCPUSource())) }) }
 
 func pickCPUSource() cpuSource {
 	if goruntime.GOOS != "linux" {
@@ -75,12 +86,15 @@ func agreesWithGetcpu(read func() uint32) bool {
 }
 
 // haveCPUNumber reports whether currentCPU can tell the CPU.
-var haveCPUNumber = cpuFrom != cpuUnknown
+func haveCPUNumber() bool {
+	initCPUSource()
+	return cpuSource(cpuFrom.Load()) != cpuUnknown
+}
 
 // currentCPU returns the CPU the calling thread runs on, or -1 where that
 // cannot be told cheaply (a few tens of cycles; no system call).
 func currentCPU() int32 {
-	switch cpuFrom {
+	switch cpuSource(cpuFrom.Load()) {
 	case cpuTSCAux:
 		return int32(tscAux() & 0xfff)
 	case cpuSegment:

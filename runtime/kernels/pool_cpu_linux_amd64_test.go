@@ -12,7 +12,7 @@ import (
 // the per-CPU segment is there whatever the hypervisor does with
 // IA32_TSC_AUX (this project's VM left it as the host's).
 func TestCurrentCPU(t *testing.T) {
-	if !haveCPUNumber {
+	if !haveCPUNumber() {
 		t.Fatal("currentCPU found no source that agrees with getcpu (neither RDTSCP nor the per-CPU segment)")
 	}
 	goruntime.LockOSThread()
@@ -32,7 +32,7 @@ func TestCurrentCPU(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := currentCPU(); int(got) != cpu {
-			t.Fatalf("on CPU %d currentCPU() = %d (source %d)", cpu, got, cpuFrom)
+			t.Fatalf("on CPU %d currentCPU() = %d (source %d)", cpu, got, cpuFrom.Load())
 		}
 	}
 }

@@ -32,9 +32,10 @@ func TestPoolOnOneCPU(t *testing.T) {
 		return
 	}
 	cpu := pinToOneCPU(t)
+	initCPUSource()
 	if c := currentCPU(); c >= 0 && int(c) != cpu {
 		t.Fatalf("currentCPU() = %d on a thread pinned to CPU %d", c, cpu)
-	} else if c < 0 && haveCPUNumber {
+	} else if c < 0 && haveCPUNumber() {
 		t.Fatal("currentCPU() does not tell the CPU, where RDTSCP could")
 	}
 	rows, cols := 512, 512
