@@ -169,7 +169,7 @@ func TestMeasurePrefill(t *testing.T) {
 		rows = append(rows, row)
 	}
 	doc := map[string]any{
-		"what":  "whisperc plan vs whisperc run: peak RSS (VmHWM, polled, the largest of \"runs\" runs) of generations of 20 tokens after prompts of made-up words (varied tokens), random-weight llama2.c models, KV cache; the plans use the rates of cpu-amd-epyc-2vcpu.json, recorded here",
+		"what":  "whisperc plan vs whisperc run: peak RSS (VmHWM of the run process, from its manifest: the largest of its peak before the first stage and its stages', and of \"runs\" runs) of generations of 20 tokens after prompts of made-up words (varied tokens), random-weight llama2.c models, KV cache; the plans use the rates of cpu-amd-epyc-2vcpu.json, recorded here",
 		"date":  time.Now().UTC().Format(time.RFC3339),
 		"runs":  measureRunCount(t),
 		"rates": cpu.Rates,

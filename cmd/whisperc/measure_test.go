@@ -251,7 +251,7 @@ func TestMeasurePlanVsRun(t *testing.T) {
 	}
 	doc := map[string]any{
 		"quiet":   quiet,
-		"what":    "whisperc plan vs whisperc run: peak RSS (VmHWM of the run process, polled) and decode tok/s (tokens after the first over the time after the first, from the run's track metrics; run_tokens_per_s is its timing line), each the median of \"runs\" runs (peak RSS their largest), each run after a plan of its own that timed the decode step afresh, the row's plan the median of those plans (plan_tokens_per_s_each and run_tokens_per_s_each in the order they alternated), random-weight llama2.c models, prompt \"\" (BOS), greedy, ignore_eos, KV cache, compile default; then the examples that run here",
+		"what":    "whisperc plan vs whisperc run: peak RSS (VmHWM of the run process: the largest of its peak before the first stage and its stages', from its manifest) and decode tok/s (tokens after the first over the time after the first, from the run's track metrics; run_tokens_per_s is its timing line), each the median of \"runs\" runs (peak RSS their largest), each run after a plan of its own that timed the decode step afresh, the row's plan the median of those plans (plan_tokens_per_s_each and run_tokens_per_s_each in the order they alternated), random-weight llama2.c models, prompt \"\" (BOS), greedy, ignore_eos, KV cache, compile default; then the examples that run here",
 		"machine": map[string]any{"cpu": h.CPU.Model, "usable_cpus": h.CPU.Usable, "gomaxprocs": goruntime.GOMAXPROCS(0), "ram_bytes": h.RAMBytes, "features": h.CPU.Features},
 		"date":    time.Now().UTC().Format(time.RFC3339),
 		"note":    note,
@@ -432,12 +432,21 @@ func measureRunCount(t *testing.T) int {
 // timing is the run's timing line.
 var timing = regexp.MustCompile(`(\d+) tokens in ([0-9.]+) s \(([0-9.]+) tok/s\)`)
 
-// measureRun runs `whisperc run wf` and returns its peak resident set
-// (VmHWM, polled: getrusage would count this test process's size at
-// fork, which survives exec), its decode tok/s (the tokens after the
-// first over the time after the first, from its track metrics), the tok/s
-// of its timing line (the first token's time included) and its wall
-// time.
+// measureRun runs `whisperc run wf` and returns its peak resident set,
+// its decode tok/s (the tokens after the first over the time after the
+// first, from its track metrics), the tok/s of its timing line (the first
+// token's time included) and its wall time.
+//
+// The peak is the process's, from the run's own manifest: the largest of
+// its peak before the first stage (start-up and planning, with the
+// executable's start-up pages, which is the peak of the smallest models)
+// and its stages' (VmHWM, which the tracker resets as each stage starts). It used to be polled here, reading the
+// child's /proc status every 5 ms; that poller took the CPU from the
+// run's two threads, which a decode step keeps busy (a spinning worker),
+// and slowed 42M q8_0's decode by 2-13% (four pairs, 11:10 UTC on
+// 2026-12-07): part of the plans' ~+20% optimism in the quiet tables.
+// getrusage cannot replace it: the child's maximum resident set counts
+// this test process's, which it shared until exec.
 func measureRun(t *testing.T, bin string, env []string, wf, what string) (hwm int64, tps, runTPS, wall float64) {
 	t.Helper()
 	// Each run's metrics are read back from runs/ beside wf: a previous
@@ -451,25 +460,8 @@ func measureRun(t *testing.T, bin string, env []string, wf, what string) (hwm in
 	var stderr strings.Builder
 	rc.Stderr = &stderr
 	t0 := time.Now()
-	if err := rc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- rc.Wait() }()
-	var werr error
-poll:
-	for {
-		if v := vmHWM(rc.Process.Pid); v > hwm {
-			hwm = v
-		}
-		select {
-		case werr = <-done:
-			break poll
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if werr != nil {
-		t.Fatalf("%s: run: %v\n%s", what, werr, stderr.String())
+	if err := rc.Run(); err != nil {
+		t.Fatalf("%s: run: %v\n%s", what, err, stderr.String())
 	}
 	wall = time.Since(t0).Seconds()
 	m := timing.FindStringSubmatch(stderr.String())
@@ -479,12 +471,10 @@ poll:
 	runTPS, _ = strconv.ParseFloat(m[3], 64)
 	// Decode alone, as the plan predicts it: the track block's metrics
 	// give the time to the first token (prefill and the graph's build).
-	files, _ := filepath.Glob(filepath.Join(filepath.Dir(wf), "runs", "*", "*", "metrics.jsonl"))
+	dir := filepath.Join(filepath.Dir(wf), "runs", strings.TrimSuffix(filepath.Base(wf), ".whisper"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "metrics.jsonl"))
 	metrics := map[string]float64{}
 	for _, f := range files {
-		if !strings.Contains(f, string(filepath.Separator)+strings.TrimSuffix(filepath.Base(wf), ".whisper")+string(filepath.Separator)) {
-			continue
-		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -499,6 +489,29 @@ poll:
 			}
 		}
 	}
+	manifests, _ := filepath.Glob(filepath.Join(dir, "*", "manifest.json"))
+	for _, f := range manifests {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			Start  int64 `json:"start_peak_bytes"`
+			Stages []struct {
+				Peak int64 `json:"measured_peak_bytes"`
+			} `json:"stages"`
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("%s: %s: %v", what, f, err)
+		}
+		hwm = max(hwm, m.Start)
+		for _, st := range m.Stages {
+			hwm = max(hwm, st.Peak)
+		}
+	}
+	if len(files) != 1 || len(manifests) != 1 || hwm == 0 {
+		t.Fatalf("%s: want one run's metrics and manifest with its stages' peaks under %s, found %v and %v (peak %d)", what, dir, files, manifests, hwm)
+	}
 	gen, secs, first := metrics["generated_tokens"], metrics["seconds"], metrics["time_to_first_token"]
 	if gen < 2 || secs <= first {
 		t.Fatalf("%s: no decode metrics in %v (%v)", what, files, metrics)
@@ -509,18 +522,3 @@ poll:
 // trackMetrics records a run's metrics (time to the first token among
 // them) under runs/ beside the .whisper file, without hashing the model.
 const trackMetrics = "track {\n  backend = jsonl\n  dir = \"runs\"\n  log = [metrics]\n}\n"
-
-// vmHWM returns a process's peak resident set (VmHWM), or 0.
-func vmHWM(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}

@@ -78,6 +78,11 @@ type Manifest struct {
 	Hardware json.RawMessage   `json:"hardware,omitempty"`
 	Threads  int               `json:"threads"`
 
+	// StartPeakBytes is the process's peak resident set before its first
+	// stage began (start-up and planning; Linux VmHWM, 0 elsewhere): with
+	// the stages' measured_peak_bytes, the peak of the whole process.
+	StartPeakBytes int64 `json:"start_peak_bytes,omitempty"`
+
 	Stages  []StageRecord `json:"stages"`
 	Outputs []FileRecord  `json:"outputs"`
 	// Final holds each metric's last value, keyed "stage/name".

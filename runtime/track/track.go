@@ -328,6 +328,9 @@ func (r *Run) StageStarted(st *planner.Stage, t time.Time) {
 	if st.Time != nil {
 		rec.PredictedStepSeconds = st.Time.StepSeconds
 	}
+	if len(r.m.Stages) == 0 {
+		r.m.StartPeakBytes = peakMemory()
+	}
 	r.m.Stages = append(r.m.Stages, rec)
 	r.stages[st.ID] = &stageState{index: len(r.m.Stages) - 1}
 	resetPeakMemory()

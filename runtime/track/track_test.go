@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -115,6 +116,9 @@ func TestRunRecord(t *testing.T) {
 	s := m.Stages[0]
 	if s.Status != StatusSucceeded || s.Steps != 3 || s.MeasuredStepSeconds != 2 || s.PredictedStepSeconds != 0.5 || s.PredictedPeakBytes != 1<<20 {
 		t.Errorf("stage record = %+v", s)
+	}
+	if goruntime.GOOS == "linux" && (m.StartPeakBytes <= 0 || s.MeasuredPeakBytes <= 0) {
+		t.Errorf("peaks: %d bytes before the first stage, %d in it; want both measured on Linux", m.StartPeakBytes, s.MeasuredPeakBytes)
 	}
 	if m.Final["train.sft/loss"] != 1.5 {
 		t.Errorf("final loss = %v", m.Final["train.sft/loss"])

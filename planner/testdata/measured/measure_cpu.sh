@@ -19,7 +19,8 @@
 #      tiny-cpu), RUNS times (default 3) in turn: `whisperc plan --json`
 #      with an empty step cache, which times the decode step of that very
 #      shape afresh (runtime.StepCalibrator.Measure), then `whisperc run`,
-#      polling its VmHWM and reading its decode tok/s; a row keeps the
+#      reading its peak RSS (its stages' VmHWM, from its manifest: a
+#      poller beside it slowed it) and decode tok/s; a row keeps the
 #      median plan, the median tok/s and the largest VmHWM (the machine's
 #      speed drifts by a third within a minute on the shared VM: plans and
 #      runs alternate so that both medians see the same minutes);
