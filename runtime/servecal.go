@@ -206,7 +206,7 @@ func (s *StepCalibrator) measureServe(ctx context.Context, big arch.Config, batc
 	// its graph anew, and on this project's 2-vCPU VM the bound made the
 	// 15M shape's single-sequence pass about 1.5× slower than an
 	// unbounded heap's. The steps are measured under the same bound.
-	defer boundHeap(cost.DecodeHeapHeadroom)()
+	defer boundHeap(atMostLive(cost.DecodeHeapHeadroom))()
 	// Each sequence has a goroutine waiting for its text, as each request
 	// has its handler (Server.next): the scheduler hands every sampled
 	// token's text to it and wakes it, and it runs while the next pass

@@ -91,7 +91,7 @@ func (x *executor) serve(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	if err != nil {
 		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
 	}
-	defer boundHeap(cost.DecodeHeapHeadroom)()
+	defer boundHeap(atMostLive(cost.DecodeHeapHeadroom))()
 	wb, kvBytes := srv.MemoryBytes()
 	x.metric(st, "weight_bytes", float64(wb), "B")
 	x.metric(st, "kv_cache_bytes", float64(kvBytes), "B")

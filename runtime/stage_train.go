@@ -303,7 +303,7 @@ func (x *executor) train(ctx context.Context, st *planner.Stage) *diag.Diagnosti
 	}()
 	cfg.Report = func(ev train.Event) {
 		if lift == nil && ev.Step > 0 && ev.EvalLoss == 0 {
-			lift = boundHeap(cost.HeapHeadroom)
+			lift = boundHeap(atMostLive(cost.HeapHeadroom))
 		}
 		rep.event(ev)
 	}
