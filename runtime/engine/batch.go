@@ -251,7 +251,7 @@ func (a *arena) output(slot *[]float32, cur *tensor.Dense, shape ...int) *tensor
 	}
 	buf := (*slot)[:n]
 	if cur != nil && cur.Shape().Eq(tensor.Shape(shape)) {
-		if data, ok := cur.Data().([]float32); ok && len(data) == n && unsafe.SliceData(data) == unsafe.SliceData(buf) {
+		if data, ok := float32s(cur); ok && len(data) == n && unsafe.SliceData(data) == unsafe.SliceData(buf) {
 			return cur
 		}
 	}

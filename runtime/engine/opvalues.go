@@ -36,7 +36,7 @@ func matrixData(op fmt.Stringer, i int, v gorgonia.Value) ([]float32, int, int, 
 	if view, ok := t.(tensor.View); ok && view.IsMaterializable() {
 		t = view.Materialize()
 	}
-	data, ok := t.Data().([]float32)
+	data, ok := float32s(t)
 	if !ok {
 		return nil, 0, 0, fmt.Errorf("%s: input %d has dtype %v, want float32", op, i, t.Dtype())
 	}
@@ -50,11 +50,26 @@ func matrixData(op fmt.Stringer, i int, v gorgonia.Value) ([]float32, int, int, 
 	return data, sh[0], sh[1], nil
 }
 
+// float32s returns t's data when it holds float32s. A dense tensor's are
+// read without Data, which boxes the slice in an interface: two
+// allocations, and matrixData and outputMatrix run about a hundred times
+// a decode step, whose garbage sets how often the collector runs.
+func float32s(t tensor.Tensor) ([]float32, bool) {
+	if d, ok := t.(*tensor.Dense); ok {
+		if d.Dtype() != tensor.Float32 {
+			return nil, false
+		}
+		return d.Float32s(), true
+	}
+	data, ok := t.Data().([]float32)
+	return data, ok
+}
+
 // outputMatrix returns prealloc's data when it is a float32 matrix of the
 // given shape, or a new matrix.
 func outputMatrix(prealloc gorgonia.Value, rows, cols int) (*tensor.Dense, []float32) {
 	if d, ok := prealloc.(*tensor.Dense); ok {
-		if data, ok := d.Data().([]float32); ok && len(data) == rows*cols && d.Shape().Eq(tensor.Shape{rows, cols}) {
+		if data, ok := float32s(d); ok && len(data) == rows*cols && d.Shape().Eq(tensor.Shape{rows, cols}) {
 			return d, data
 		}
 	}
