@@ -52,10 +52,11 @@ type cpuMeasurement struct {
 //   - stories260K's generation got 2 MiB of headroom where the plan
 //     counts 4, and collected every ~60 tokens (eeaadf0).
 var knownSpeedMisses = map[string]string{
-	"example:story fp32": "plan +35.8% (pairs 1.11-1.43; +17.4% at 11:34, pairs 1.05-1.21): stories260K's step does not grow linearly with the position. " +
-		"In one process at one thread (12:10) a step took ~82 us at positions 0-31, 142-150 at 64-95 and 186-201 at 256-287: most of the growth comes in the first 64 positions. " +
-		"The calibration times windows at 8-55 and 264-287 and interpolates linearly, which puts position 100 (this 200-token run's middle) near 122 us where it is ~155. " +
-		"No collection runs during this decode (gctrace); a third window in the middle of the context would fit it",
+	"example:story fp32": "plan +35.8% (pairs 1.11-1.43; +17.4% at 11:34, pairs 1.05-1.21), not understood. " +
+		"In one process at one thread (12:15, medians of 16 passes) stories260K's step grows on a line, 78 to 121 us over 256 positions, " +
+		"with its real weights as with the calibration's random ones, as the plan's model has it; " +
+		"in `whisperc run` at one thread (three runs) the steps match that up to position 127 (85-98 us) " +
+		"and then run 30-70% slower (128-139 us at 128-159, 154-156 at 160-191, 186 at 192-199), with no collection during the decode (gctrace)",
 }
 
 // knownRSSMisses are the rows whose predicted peak RSS is known to miss
