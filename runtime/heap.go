@@ -4,6 +4,9 @@ import (
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
+	"unsafe"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/pages"
 )
 
 // boundHeap narrows the Go heap's growth once a model is loaded to
@@ -90,17 +93,20 @@ func prefaultHeap(n int64) {
 	for got := int64(0); got < n; got += page {
 		bufs = append(bufs, make([]byte, page))
 	}
-	populate(bufs, page)
+	for i := 0; i < len(bufs); {
+		// Each run of adjacent pages in one call.
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(bufs[i])))
+		j, end := i+1, start+page
+		for j < len(bufs) && uintptr(unsafe.Pointer(unsafe.SliceData(bufs[j]))) == end {
+			j, end = j+1, end+page
+		}
+		if !pages.Populate(start, end-start) {
+			for _, b := range bufs[i:j] {
+				pages.Touch(b)
+			}
+		}
+		i = j
+	}
 	clear(bufs)
 	goruntime.GC()
-}
-
-// touch4K writes zero to one byte in every 4 KiB of each of bufs, which
-// hold zeros: each page is faulted in as by its first write.
-func touch4K(bufs [][]byte) {
-	for _, b := range bufs {
-		for i := 0; i < len(b); i += 4 << 10 {
-			b[i] = 0
-		}
-	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/planner/hw"
 	"github.com/modelwhisperer/whisperc/runtime/format/llama2c"
+	"github.com/modelwhisperer/whisperc/runtime/track"
 	"github.com/modelwhisperer/whisperc/runtime/weights"
 )
 
@@ -437,16 +438,17 @@ var timing = regexp.MustCompile(`(\d+) tokens in ([0-9.]+) s \(([0-9.]+) tok/s\)
 // first, from its track metrics), the tok/s of its timing line (the first
 // token's time included) and its wall time.
 //
-// The peak is the process's, from the run's own manifest: the largest of
+// The peak is the process's, from the run's own record: the largest of
 // its peak before the first stage (start-up and planning, with the
 // executable's start-up pages, which is the peak of the smallest models)
-// and its stages' (VmHWM, which the tracker resets as each stage starts). It used to be polled here, reading the
-// child's /proc status every 5 ms; that poller took the CPU from the
-// run's two threads, which a decode step keeps busy (a spinning worker),
-// and slowed 42M q8_0's decode by 2-13% (four pairs, 11:10 UTC on
-// 2026-12-07): part of the plans' ~+20% optimism in the quiet tables.
-// getrusage cannot replace it: the child's maximum resident set counts
-// this test process's, which it shared until exec.
+// and its stages' (VmHWM, which the tracker resets as each stage starts).
+// It used to be polled here, reading the child's /proc status every 5 ms;
+// that poller took the CPU from the run's two threads, which a decode step
+// keeps busy (a spinning worker), and slowed 42M q8_0's decode by 2-13%
+// (four pairs, 11:10 UTC on 2026-12-07): part of the plans' ~+20%
+// optimism in the quiet tables. getrusage cannot replace it: the child's
+// maximum resident set counts this test process's, which it shared until
+// exec.
 func measureRun(t *testing.T, bin string, env []string, wf, what string) (hwm int64, tps, runTPS, wall float64) {
 	t.Helper()
 	// Each run's metrics are read back from runs/ beside wf: a previous
@@ -472,49 +474,30 @@ func measureRun(t *testing.T, bin string, env []string, wf, what string) (hwm in
 	// Decode alone, as the plan predicts it: the track block's metrics
 	// give the time to the first token (prefill and the graph's build).
 	dir := filepath.Join(filepath.Dir(wf), "runs", strings.TrimSuffix(filepath.Base(wf), ".whisper"))
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "metrics.jsonl"))
+	runs, _ := filepath.Glob(filepath.Join(dir, "*", "manifest.json"))
+	if len(runs) != 1 {
+		t.Fatalf("%s: want one run's record under %s, found %v", what, dir, runs)
+	}
+	run := filepath.Dir(runs[0])
+	man, err := track.ReadManifest(run)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	hwm = man.StartPeakBytes
+	for _, st := range man.Stages {
+		hwm = max(hwm, st.MeasuredPeakBytes)
+	}
+	pts, err := track.ReadPoints(run)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 	metrics := map[string]float64{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			var ev struct {
-				Name  string  `json:"name"`
-				Value float64 `json:"value"`
-			}
-			if json.Unmarshal([]byte(line), &ev) == nil {
-				metrics[ev.Name] = ev.Value
-			}
-		}
-	}
-	manifests, _ := filepath.Glob(filepath.Join(dir, "*", "manifest.json"))
-	for _, f := range manifests {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m struct {
-			Start  int64 `json:"start_peak_bytes"`
-			Stages []struct {
-				Peak int64 `json:"measured_peak_bytes"`
-			} `json:"stages"`
-		}
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.Fatalf("%s: %s: %v", what, f, err)
-		}
-		hwm = max(hwm, m.Start)
-		for _, st := range m.Stages {
-			hwm = max(hwm, st.Peak)
-		}
-	}
-	if len(files) != 1 || len(manifests) != 1 || hwm == 0 {
-		t.Fatalf("%s: want one run's metrics and manifest with its stages' peaks under %s, found %v and %v (peak %d)", what, dir, files, manifests, hwm)
+	for _, p := range pts {
+		metrics[p.Name] = p.Value
 	}
 	gen, secs, first := metrics["generated_tokens"], metrics["seconds"], metrics["time_to_first_token"]
-	if gen < 2 || secs <= first {
-		t.Fatalf("%s: no decode metrics in %v (%v)", what, files, metrics)
+	if hwm == 0 || gen < 2 || secs <= first {
+		t.Fatalf("%s: no peak or decode metrics in %s (peak %d, %v)", what, run, hwm, metrics)
 	}
 	return hwm, (gen - 1) / (secs - first), runTPS, wall
 }

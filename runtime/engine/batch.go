@@ -8,6 +8,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/pages"
 )
 
 // KVCache is one sequence's keys and values for every layer, at up to the
@@ -34,19 +36,10 @@ func (e *Engine) NewKVCache() *KVCache {
 	for l := range c.Layers {
 		kv.keys[l] = make([]float32, e.opts.Context*kvd)
 		kv.vals[l] = make([]float32, e.opts.Context*kvd)
-		touchPages(kv.keys[l])
-		touchPages(kv.vals[l])
+		pages.TouchFloats(kv.keys[l])
+		pages.TouchFloats(kv.vals[l])
 	}
 	return kv
-}
-
-// touchPages writes zero to one float in every 4 KiB of f, which holds
-// zeros, so that its pages are resident.
-func touchPages(f []float32) {
-	const perPage = 4096 / 4
-	for i := 0; i < len(f); i += perPage {
-		f[i] = 0
-	}
 }
 
 // KVCacheBytes returns the bytes one NewKVCache holds: keys and values of

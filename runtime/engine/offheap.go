@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modelwhisperer/whisperc/runtime/internal/pages"
 )
 
 // offHeap holds an engine's large long-lived float buffers outside the Go
@@ -75,10 +77,10 @@ func (m *offHeap) release(f []float32) {
 // write of zero per page does (f holds zeros until it is used, which
 // both leave as they are). f must not be in use.
 func (m *offHeap) touch(f []float32) {
-	if b := m.owns(f); b != nil && madvPopulateWrite >= 0 && unix.Madvise(b, madvPopulateWrite) == nil {
+	if b := m.owns(f); b != nil && pages.PopulateBytes(b) {
 		return
 	}
-	touchPages(f)
+	pages.TouchFloats(f)
 }
 
 // free unmaps every buffer. Nothing may use them afterwards: New's

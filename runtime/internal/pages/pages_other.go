@@ -1,0 +1,7 @@
+//go:build !linux
+
+package pages
+
+// populate cannot: there is no MADV_POPULATE_WRITE here, and callers
+// Touch the pages instead.
+func populate(start, n uintptr) bool { return false }
