@@ -516,12 +516,20 @@ func waitFor(t testing.TB, cond func() bool) {
 
 // TestDrain checks graceful shutdown: a request in flight when the server
 // is told to stop completes, new requests are refused, and Run returns nil.
+//
+// The request takes no step until the server has been told to stop: with
+// free steps stories260K's 300 tokens take a few tens of milliseconds, and
+// in a clean clone's CI run (every package's tests at once) the request
+// ended before the test's poll saw it active, and the test timed out.
 func TestDrain(t *testing.T) {
-	_, url, stop, done := testServer(t, Config{})
+	s, url, stop, done := testServer(t, Config{})
+	gate := make(chan struct{})
+	s.sched.gate = gate
 	res := make(chan completion, 1)
 	go func() { res <- complete(t, url, "", 300) }()
 	waitFor(t, func() bool { return metricFrom(t, url, "whisperc_serve_active_sequences") == 1 })
 	stop()
+	close(gate)
 	c := <-res
 	if c.usage.CompletionTokens == 0 {
 		t.Errorf("the request in flight did not complete: %+v", c)
