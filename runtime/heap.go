@@ -10,19 +10,20 @@ import (
 )
 
 // boundHeap narrows the Go heap's growth once a model is loaded to
-// headroom(live) beyond its live size (cost.DecodeHeapHeadroom for
-// generation, atMostLive of it for serving and of cost.HeapHeadroom for
-// training), and returns the function that restores the collector's
-// setting. Under the default (GOGC=100) the heap may grow to twice its
-// live size between collections, and a loaded model's quantised weights
-// and KV cache are most of that live size: a decode loop's small
-// per-token garbage would pile up to the size of the model before
-// anything is collected. The collector's percentage is set so that the
-// heap grows by headroom of its live size (the planner predicts the
-// same); as a percentage, the goal follows the live heap if it grows,
-// where a fixed memory limit would make the collector run without pause
-// once the live heap reached it. The weights hold no pointers, so each
-// collection costs little. A GOGC or GOMEMLIMIT set by the user wins.
+// headroom(live) beyond its live size before a collection starts
+// (cost.DecodeHeapHeadroom for generation, atMostLive of it for serving
+// and of cost.HeapHeadroom for training), and returns the function that
+// restores the collector's setting. Under the default (GOGC=100) the heap
+// may grow to twice its live size between collections, and a loaded
+// model's quantised weights and KV cache are most of that live size: a
+// decode loop's small per-token garbage would pile up to the size of the
+// model before anything is collected. The collector's percentage is set
+// so that the heap grows by headroom of its live size before a collection
+// starts (runway; the planner predicts the same); as a percentage, the
+// goal follows the live heap if it grows, where a fixed memory limit
+// would make the collector run without pause once the live heap reached
+// it. The weights hold no pointers, so each collection costs little. A
+// GOGC or GOMEMLIMIT set by the user wins.
 func boundHeap(headroom func(live int64) int64) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
@@ -35,9 +36,23 @@ func boundHeap(headroom func(live int64) int64) (restore func()) {
 	// Before the bound, under which allocating the headroom would start a
 	// collection.
 	prefaultHeap(h)
-	prev := debug.SetGCPercent(gcPercent(live, h))
+	prev := debug.SetGCPercent(gcPercent(live, runway(h)))
 	return func() { debug.SetGCPercent(prev) }
 }
+
+// runway returns how far beyond the live heap the collector's goal must
+// lie for its next cycle to start only once the heap has grown by h. Go's
+// pacer (Go 1.26, gcControllerState.trigger) starts a cycle between 45/64
+// and 61/64 of the way from the heap it last marked to the goal, and at
+// 45/64 where its estimated runway is long, as it is for a heap of
+// pointer-free weights under a decode loop's fast small allocations. With
+// the goal at live + h, stories260K's 200 tokens (3.1 MB of garbage, 4
+// MiB of headroom) were collected once near their end: a 2.5 ms mark
+// beside 100 µs steps, which the plan's calibration, collecting between
+// its passes, did not see. A goal of live + h × 64/45 starts the earliest
+// cycle at live + h, the peak the plan counts; where the pacer starts
+// later (up to 1.36 h), the heap passes the pages prefaultHeap made ready.
+func runway(h int64) int64 { return (h*64 + 44) / 45 }
 
 // heapMinimum is the Go collector's smallest heap goal at GOGC=100 (the
 // runtime's defaultHeapMinimum); it scales with the percentage.
@@ -82,8 +97,8 @@ func atMostLive(headroom func(live int64) int64) func(live int64) int64 {
 // steps on a heap it had already collected, took none. Allocating n bytes
 // in heap pages of their own takes those lowest free pages in the order a
 // step's allocations would; populating them makes them resident in one
-// system call each run of adjacent pages (one fault each where the system
-// cannot); the collection then frees them without giving them back (the
+// system call each run of adjacent pages, and a write to each makes it
+// ready for the process (pages.Populate); the collection then frees them without giving them back (the
 // heap stays within its goal). The run's peak is unchanged: its heap grows
 // to live + n before each collection anyway, and the plan counts that
 // (cost.DecodeHeapHeadroom).
@@ -100,10 +115,14 @@ func prefaultHeap(n int64) {
 		for j < len(bufs) && uintptr(unsafe.Pointer(unsafe.SliceData(bufs[j]))) == end {
 			j, end = j+1, end+page
 		}
-		if !pages.Populate(start, end-start) {
-			for _, b := range bufs[i:j] {
-				pages.Touch(b)
-			}
+		pages.Populate(start, end-start)
+		// And written from here, without which the decode's first
+		// write to each page still paid 2-7.5 µs on this project's VM
+		// (pages.Populate). Stories260K's 200 tokens reach those pages
+		// after about 130 steps, and its steps from there ran 20-40%
+		// slower than a second generation's in the same process.
+		for _, b := range bufs[i:j] {
+			pages.Touch(b)
 		}
 		i = j
 	}

@@ -71,13 +71,14 @@ func (m *offHeap) release(f []float32) {
 	}
 }
 
-// touch makes every page of f resident now, as its first writes would:
-// the kernel fills a mapped buffer's pages in one call
-// (MADV_POPULATE_WRITE, Linux 5.14 and up), else, and on the heap, one
-// write of zero per page does (f holds zeros until it is used, which
-// both leave as they are). f must not be in use.
+// touch makes every page of f resident and ready for its first write
+// now: the kernel fills a mapped buffer's pages in one call where it can
+// (pages.Prefault), and one write of zero per page maps each for this
+// process (f holds zeros until it is used, which both leave as they
+// are). f must not be in use.
 func (m *offHeap) touch(f []float32) {
-	if b := m.owns(f); b != nil && pages.PopulateBytes(b) {
+	if b := m.owns(f); b != nil {
+		pages.Prefault(b)
 		return
 	}
 	pages.TouchFloats(f)
