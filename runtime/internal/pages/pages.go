@@ -39,7 +39,7 @@ func TouchFloats(f []float32) {
 // write from user space to each page still exits to the hypervisor,
 // where the guest sees no fault: 2-7.5 µs a page after Populate, against
 // 11-16 µs for a page not populated, and 0.02 µs once written
-// (BenchmarkFirstWrite and a 64 MiB test program, 13:10-13:30 UTC
+// (BenchmarkFirstWrite and a 64 MiB test program, 12:55-13:10 UTC
 // 2026-12-07). Callers Touch the pages
 // after it (Prefault), which keeps Populate's saving.
 func Populate(start, n uintptr) bool { return populate(start, n) }
