@@ -359,7 +359,7 @@ func (s *StepCalibrator) measureStep(ctx context.Context, big arch.Config, late 
 	// once its model is loaded, and the steps are measured under it too:
 	// the collector's pace is part of a run's step (the serve calibration
 	// found the bound costing a compile = none pass 1.5×).
-	defer boundHeap(cost.DecodeHeapHeadroom)()
+	defer boundGeneration()()
 	forward := func(i int, toks []int) ([]float32, error) {
 		s.work.Add(int64(len(toks)) * params[i])
 		return engines[i].Forward(ctx, toks)

@@ -6,25 +6,43 @@ import (
 	"runtime/debug"
 	"unsafe"
 
+	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/runtime/internal/pages"
 )
 
 // boundHeap narrows the Go heap's growth once a model is loaded to
-// headroom(live) beyond its live size before a collection starts
-// (cost.DecodeHeapHeadroom for generation, atMostLive of it for serving
-// and of cost.HeapHeadroom for training), and returns the function that
-// restores the collector's setting. Under the default (GOGC=100) the heap
-// may grow to twice its live size between collections, and a loaded
-// model's quantised weights and KV cache are most of that live size: a
-// decode loop's small per-token garbage would pile up to the size of the
-// model before anything is collected. The collector's percentage is set
-// so that the heap grows by headroom of its live size before a collection
-// starts (runway; the planner predicts the same); as a percentage, the
-// goal follows the live heap if it grows, where a fixed memory limit
-// would make the collector run without pause once the live heap reached
-// it. The weights hold no pointers, so each collection costs little. A
-// GOGC or GOMEMLIMIT set by the user wins.
+// headroom(live) beyond its live size (atMostLive of
+// cost.DecodeHeapHeadroom for serving, of cost.HeapHeadroom for
+// training): the collector's goal, which Go's pacer starts a cycle some
+// way short of (runway). It returns the function that restores the
+// collector's setting. Under the default (GOGC=100) the heap may grow to
+// twice its live size between collections, and a loaded model's
+// quantised weights and KV cache are most of that live size: a decode
+// loop's small per-token garbage would pile up to the size of the model
+// before anything is collected. The collector's percentage is set so
+// that the goal is headroom beyond the live heap (the serving and
+// training memory models count it); as a percentage, the goal follows the
+// live heap if it grows, where a fixed memory limit would make the
+// collector run without pause once the live heap reached it. The weights
+// hold no pointers, so each collection costs little. A GOGC or GOMEMLIMIT
+// set by the user wins.
 func boundHeap(headroom func(live int64) int64) (restore func()) {
+	return bound(headroom, func(h int64) int64 { return h })
+}
+
+// boundGeneration is boundHeap for a generation, and for the plan's
+// calibration of its steps: the heap grows by all of
+// cost.DecodeHeapHeadroom before a collection starts (runway), which is
+// the peak the decode memory model counts, and which the steps of a
+// generation of a few hundred tokens fill without being collected.
+func boundGeneration() (restore func()) {
+	return bound(cost.DecodeHeapHeadroom, runway)
+}
+
+// bound sets the collector's goal goal(h) beyond the live heap, h being
+// headroom(live), after making h of the heap's free pages ready
+// (prefaultHeap).
+func bound(headroom func(live int64) int64, goal func(h int64) int64) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
@@ -36,7 +54,7 @@ func boundHeap(headroom func(live int64) int64) (restore func()) {
 	// Before the bound, under which allocating the headroom would start a
 	// collection.
 	prefaultHeap(h)
-	prev := debug.SetGCPercent(gcPercent(live, runway(h)))
+	prev := debug.SetGCPercent(gcPercent(live, goal(h)))
 	return func() { debug.SetGCPercent(prev) }
 }
 
@@ -52,6 +70,9 @@ func boundHeap(headroom func(live int64) int64) (restore func()) {
 // its passes, did not see. A goal of live + h × 64/45 starts the earliest
 // cycle at live + h, the peak the plan counts; where the pacer starts
 // later (up to 1.36 h), the heap passes the pages prefaultHeap made ready.
+// Serving and training keep their goal at the headroom (boundHeap): with
+// it raised the same way, the server's measured peaks rose by 1-12 MiB,
+// past what their memory model counts (measure_serve.sh, 13:30 UTC).
 func runway(h int64) int64 { return (h*64 + 44) / 45 }
 
 // heapMinimum is the Go collector's smallest heap goal at GOGC=100 (the

@@ -33,8 +33,8 @@ func goalAt(live int64, pct int) int64 {
 }
 
 // TestBoundHeapGoal checks boundHeap against the goal the Go runtime
-// itself reports (runtime/metrics): after it the goal lies the runway of
-// the headroom asked for beyond the live heap, within the 1% of the
+// itself reports (runtime/metrics): after it the heap's goal is the
+// headroom asked for beyond its live size, within the 1% of the
 // percentage's rounding.
 func TestBoundHeapGoal(t *testing.T) {
 	sample := []rtmetrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}}
@@ -44,23 +44,23 @@ func TestBoundHeapGoal(t *testing.T) {
 		rtmetrics.Read(sample)
 		restore()
 		goal := int64(sample[0].Value.Uint64())
-		want := live + runway(h)
+		want := live + h
 		if d := goal - want; d < -want/50 || d > want/50 {
 			t.Errorf("headroom %d MiB over a live heap of %.1f MiB: the runtime's goal is %.2f MiB, want %.2f", h>>20, float64(live)/(1<<20), float64(goal)/(1<<20), float64(want)/(1<<20))
 		}
 	}
 }
 
-// TestBoundHeapTrigger checks that after boundHeap the heap grows by the
-// headroom before a collection starts, which is what the plan counts
-// and what a generation's decode steps need to run uncollected: 90% of
-// it in small objects, dropped as a decode step's garbage is, starts no
-// cycle. With the goal at live + headroom, the pacer started one after
-// about 70% (runway).
+// TestBoundHeapTrigger checks that under a generation's bound the heap
+// grows by the headroom before a collection starts, which is what the
+// plan counts and what a generation's decode steps need to run
+// uncollected: 90% of it in small objects, dropped as a decode step's
+// garbage is, starts no cycle. With the goal at live + headroom
+// (boundHeap's), the pacer started one after about 70% (runway).
 func TestBoundHeapTrigger(t *testing.T) {
 	sample := []rtmetrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	const h = 8 << 20
-	restore := boundHeap(func(int64) int64 { return h })
+	restore := bound(func(int64) int64 { return h }, runway)
 	defer restore()
 	rtmetrics.Read(sample)
 	before := sample[0].Value.Uint64()

@@ -7,7 +7,6 @@ import (
 	"github.com/modelwhisperer/whisperc/compiler"
 	"github.com/modelwhisperer/whisperc/lang/diag"
 	"github.com/modelwhisperer/whisperc/planner"
-	"github.com/modelwhisperer/whisperc/planner/cost"
 	"github.com/modelwhisperer/whisperc/runtime/engine"
 	"github.com/modelwhisperer/whisperc/runtime/sample"
 )
@@ -79,7 +78,7 @@ func (x *executor) generate(ctx context.Context, st *planner.Stage) *diag.Diagno
 	if err := e.Reserve(); err != nil {
 		return x.errorf(st, "E505", "Model cannot run with these settings", "%v. Change the model's settings to ones the runtime supports.", err)
 	}
-	defer boundHeap(cost.DecodeHeapHeadroom)()
+	defer boundGeneration()()
 	smp, err := sample.New(sample.Params{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: uint64(g.Seed)})
 	if err != nil {
 		return x.errorf(st, "E505", "Invalid sampling settings", "%v.", err)

@@ -114,7 +114,7 @@ func TestStepVsRun(t *testing.T) {
 			if err := e.Reserve(); err != nil {
 				t.Fatal(err)
 			}
-			restore := boundHeap(cost.DecodeHeapHeadroom)
+			restore := boundGeneration()
 			smp, _ := sample.New(sample.Params{Temperature: 0})
 			st, err := engine.Generate(ctx, e, tok, engine.GenerateOptions{Prompt: "", MaxTokens: n, IgnoreEOS: true, Sampler: smp, Out: null})
 			if err != nil {

@@ -229,8 +229,9 @@ func HeapHeadroom(live int64) int64 { return max(live/16, 16<<20) }
 // marking a live heap that is mostly pointer-free KV cache and quantised
 // weights; 16 MiB, the training floor, added 12 MiB to every run's peak.
 // A generation gets all of it whatever its live heap (4 MiB over
-// stories260K's 2 MiB); a server, like training, at most its live size
-// (runtime.boundHeap).
+// stories260K's 2 MiB), before its first collection starts
+// (runtime.boundGeneration); a server, like training, at most its live
+// size, as the collector's goal (runtime.boundHeap).
 func DecodeHeapHeadroom(live int64) int64 { return max(live/16, 4<<20) }
 
 // gcOvershoot is how far past its goal the heap's peak goes while the
