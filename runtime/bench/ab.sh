@@ -20,6 +20,10 @@ repeat=${REPEAT:-2}
 prompt=${PROMPT:-128}
 gen=${GEN:-32}
 for b in "$old" "$new"; do [ -x "$b" ] || { echo "ab.sh: $b is not executable" >&2; exit 1; }; done
+# A run's output is read once it has exited: a reader started beside it
+# (python3 behind a pyenv shim takes 0.3 CPU-seconds to start) slows it.
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tokens per CPU-second, one thread, best of $repeat alternated runs; prompt $prompt, decode $gen"
 echo
@@ -37,8 +41,8 @@ for s in $shapes; do
 		for _ in $(seq "$repeat"); do
 			for v in old new; do
 				b=$old; [ $v = new ] && b=$new
-				read -r p d < <("$b" run -model "$m" -quantize "$q" -threads 1 -prompt "$prompt" -gen "$gen" |
-					python3 -c "import json,sys; r=json.load(sys.stdin); print(r['prefill_tokens']/r['prefill_cpu_s'], r['decode_tokens']/r['decode_cpu_s'])")
+				"$b" run -model "$m" -quantize "$q" -threads 1 -prompt "$prompt" -gen "$gen" >"$tmp"
+				read -r p d < <(python3 -c "import json,sys; r=json.load(sys.stdin); print(r['prefill_tokens']/r['prefill_cpu_s'], r['decode_tokens']/r['decode_cpu_s'])" <"$tmp")
 				if [ $v = old ]; then
 					po=$(python3 -c "print(max($po,$p))") dold=$(python3 -c "print(max($dold,$d))")
 				else

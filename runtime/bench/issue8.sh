@@ -59,15 +59,19 @@ for round in $(seq "$repeat"); do
 for s in $shapes; do
 	# llama.cpp: every file of the shape and every thread count in one process.
 	files=$(pairs "$s" | cut -d'|' -f4 | sort -u | sed "s|^|$out/|" | paste -sd,)
-	(cd "$root/interop" && node bench-llamacpp.mjs "$files" "$tcsv" "$prompt" "$gen") |
-		python3 -c "import json,sys
-for l in sys.stdin:
+	# Each side's output goes to a file and is read once the side has
+	# exited: a reader started beside it (python3 behind a pyenv shim
+	# takes 0.3 CPU-seconds to start) slowed whisperc's two-thread decode
+	# to 1.0-1.1x its one-thread rate, where alone it ran 1.5-1.8x.
+	(cd "$root/interop" && node bench-llamacpp.mjs "$files" "$tcsv" "$prompt" "$gen") >"$out/l.jsonl"
+	python3 -c "import json,sys
+for l in open('$out/l.jsonl'):
     r=json.loads(l); r.update(side='llama.cpp', shape='$s', round=$round); print(json.dumps(r))" >>"$res"
 	while IFS='|' read -r label spec q peer; do
 		for t in $threads; do
-			"$out/wbench" run -model "$spec" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" -ids 2>"$out/w.ids" |
-				python3 -c "import json,sys
-r=json.loads(sys.stdin.read()); r.update(side='whisperc', shape='$s', label='$label', peer='$peer', threads=$t, round=$round)
+			"$out/wbench" run -model "$spec" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" -ids 2>"$out/w.ids" >"$out/w.json"
+			python3 -c "import json,sys
+r=json.loads(open('$out/w.json').read()); r.update(side='whisperc', shape='$s', label='$label', peer='$peer', threads=$t, round=$round)
 r['ids']=[int(x) for x in open('$out/w.ids').read().split()]
 print(json.dumps(r))" >>"$res"
 		done

@@ -44,14 +44,17 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(n
 for r in $(seq "$rounds"); do
 	for s in $shapes; do
 		files=$(for f in $formats; do spec "$f" "$s" | cut -d' ' -f3; done | sort -u | sed "s|^|$out/|" | paste -sd,)
-		(cd "$root/interop" && node bench-llamacpp.mjs "$files" 1 "$prompt" "$gen") |
-			python3 -c "import json,sys
-for l in sys.stdin:
+		# Each run's output is read once it has exited: a reader started
+		# beside it (python3 behind a pyenv shim takes 0.3 CPU-seconds to
+		# start) slows it.
+		(cd "$root/interop" && node bench-llamacpp.mjs "$files" 1 "$prompt" "$gen") >"$out/run.json"
+		python3 -c "import json,sys
+for l in open('$out/run.json'):
     r=json.loads(l); print(json.dumps(dict(side='llama.cpp', shape='$s', file=r['model'], prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
 		for file in $(echo "$files" | tr , ' '); do
-			(cd "$root/interop" && node cold-llamacpp.mjs "$file" "$prompt" "$gen") |
-				python3 -c "import json,sys
-r=json.load(sys.stdin)
+			(cd "$root/interop" && node cold-llamacpp.mjs "$file" "$prompt" "$gen") >"$out/run.json"
+			python3 -c "import json,sys
+r=json.load(open('$out/run.json'))
 print(json.dumps(dict(side='llama.cpp', shape='$s', format=r['model'].split('/')[-1], cold=r)))" >>"$res"
 		done
 		for f in $formats; do
@@ -59,16 +62,16 @@ print(json.dumps(dict(side='llama.cpp', shape='$s', format=r['model'].split('/')
 			for side in new ${old:+old}; do
 				b=$out/wbench
 				[ "$side" = old ] && b=$old
-				"$b" run -model "$m" -quantize "$q" -threads 1 -prompt "$prompt" -gen "$gen" |
-					python3 -c "import json,sys
-r=json.load(sys.stdin)
+				"$b" run -model "$m" -quantize "$q" -threads 1 -prompt "$prompt" -gen "$gen" >"$out/run.json"
+				python3 -c "import json,sys
+r=json.load(open('$out/run.json'))
 print(json.dumps(dict(side='$side', shape='$s', format='$f', file='$peer', prefill=r['prefill_tokens']/r['prefill_cpu_s'], decode=r['decode_tokens']/r['decode_cpu_s'])))" >>"$res"
 				# An old driver without the cold command is left out.
 				reserve=-reserve
 				[ "$side" = old ] && reserve=
-				"$b" cold $reserve -model "$m" -quantize "$q" -prompt "$prompt" -gen "$gen" 2>/dev/null |
+				"$b" cold $reserve -model "$m" -quantize "$q" -prompt "$prompt" -gen "$gen" 2>/dev/null >"$out/run.json" &&
 					python3 -c "import json,sys
-r=json.load(sys.stdin)
+r=json.load(open('$out/run.json'))
 print(json.dumps(dict(side='$side', shape='$s', format='$f', cold=r)))" >>"$res" || true
 			done
 		done

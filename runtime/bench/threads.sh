@@ -79,6 +79,11 @@ fi
 drivers=("$new")
 [ -n "$old" ] && drivers=("$old" "$new")
 for b in "${drivers[@]}"; do [ -x "$b" ] || { echo "threads.sh: $b is not executable" >&2; exit 1; }; done
+# A run's output is read once it has exited: a reader started beside it
+# (python3 behind a pyenv shim takes 0.3 CPU-seconds to start) took a CPU
+# from its second thread.
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "decode tok/s (wall clock), best of $repeat alternated runs; prompt $prompt, decode $gen$how"
 echo
@@ -95,8 +100,8 @@ for s in $shapes; do
 		for _ in $(seq "$repeat"); do
 			for i in "${!drivers[@]}"; do
 				for t in 1 2; do
-					read -r d st < <("${rt[@]}" "${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" |
-						python3 -c "import json,sys; r=json.load(sys.stdin); p=r.get('pool',{}); g=lambda k: str(p[k]) if k in p else '-'; print(r['decode_tok_s'], '/'.join(g(k) for k in ('Products','Joined','Taken','Alone','Woken','Parked','CallerParked')) + '|' + str(r.get('decode_gcs', '-')) + '|' + ('%s/%s/%s;%s' % tuple(g(k) for k in ('SlowWaits','MissedTwice','Preempted','BackOffs')) if 'BackOffs' in p else '-'))")
+					"${rt[@]}" "${drivers[$i]}" run -model "$m" -quantize "$q" -threads "$t" -prompt "$prompt" -gen "$gen" >"$tmp"
+					read -r d st < <(python3 -c "import json,sys; r=json.load(sys.stdin); p=r.get('pool',{}); g=lambda k: str(p[k]) if k in p else '-'; print(r['decode_tok_s'], '/'.join(g(k) for k in ('Products','Joined','Taken','Alone','Woken','Parked','CallerParked')) + '|' + str(r.get('decode_gcs', '-')) + '|' + ('%s/%s/%s;%s' % tuple(g(k) for k in ('SlowWaits','MissedTwice','Preempted','BackOffs')) if 'BackOffs' in p else '-'))" <"$tmp")
 					k="$i/$t"
 					if python3 -c "import sys; sys.exit(0 if $d > ${best[$k]:-0} else 1)"; then
 						best[$k]=$d
