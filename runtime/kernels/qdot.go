@@ -63,20 +63,39 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 	if nb > 0 {
 		quantBlocksAVX512(&x[0], nb, 2, &a.q[0], &a.d[0])
 	}
-	var tmp [32]int8
 	for b := 0; b < nb; b++ {
 		q := a.q[32*b : 32*b+32]
 		if evenOdd {
-			copy(tmp[:], q)
-			for i := 0; i < 16; i++ {
-				q[i], q[16+i] = tmp[2*i], tmp[2*i+1]
-			}
+			tmp := [32]int8(q)
+			splitEvenOdd((*[16]int8)(q[:16]), (*[16]int8)(q[16:]), &tmp)
 		}
 		for l := 0; l < 8; l++ {
 			a.bias[8*b+l] = -k * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
 		}
 	}
 	return a
+}
+
+// splitEvenOdd writes the 16 even codes of src to even and its 16 odd
+// ones to odd, in order: the even-odd order of NF4/FP4's
+// high-nibble-first bytes. Eight codes at a time in a word, where a loop
+// over the codes had cost NF4's activations three times their
+// quantisation (BenchmarkAct32g8/768-nf4: 425 ns against 120 without).
+func splitEvenOdd(even, odd *[16]int8, src *[32]int8) {
+	in := (*[32]byte)(unsafe.Pointer(src))
+	lo, hi := (*[16]byte)(unsafe.Pointer(even)), (*[16]byte)(unsafe.Pointer(odd))
+	for w := 0; w < 4; w++ {
+		v := binary.LittleEndian.Uint64(in[8*w:])
+		binary.LittleEndian.PutUint32(lo[4*w:], evenBytes(v))
+		binary.LittleEndian.PutUint32(hi[4*w:], evenBytes(v>>8))
+	}
+}
+
+// evenBytes packs bytes 0, 2, 4 and 6 of v, in that order.
+func evenBytes(v uint64) uint32 {
+	v &= 0x00ff00ff00ff00ff
+	v = (v | v>>8) & 0x0000ffff0000ffff
+	return uint32(v | v>>16)
 }
 
 // act32g4 quantises x (a multiple of 32 values) per 32-value block for
@@ -103,9 +122,7 @@ func act32g4(x []float32, k int32, evenOdd bool) *act8 {
 		copy(tmp[:], q)
 		for b := 0; b < 4; b++ {
 			if evenOdd {
-				for i := 0; i < 16; i++ {
-					q[16*b+i], q[64+16*b+i] = tmp[32*b+2*i], tmp[32*b+2*i+1]
-				}
+				splitEvenOdd((*[16]int8)(q[16*b:]), (*[16]int8)(q[64+16*b:]), (*[32]int8)(tmp[32*b:]))
 			} else {
 				copy(q[16*b:16*b+16], tmp[32*b:32*b+16])
 				copy(q[64+16*b:64+16*b+16], tmp[32*b+16:32*b+32])
@@ -859,13 +876,10 @@ func act32g8(x []float32, k int32, evenOdd bool) *act8 {
 	clear(nat[32*nb:])
 	clear(a.d[nb:])
 	if evenOdd {
-		var tmp [32]int8
 		for b := 0; b < nb; b++ {
 			q := nat[32*b : 32*b+32]
-			copy(tmp[:], q)
-			for i := 0; i < 16; i++ {
-				q[i], q[16+i] = tmp[2*i], tmp[2*i+1]
-			}
+			tmp := [32]int8(q)
+			splitEvenOdd((*[16]int8)(q[:16]), (*[16]int8)(q[16:]), &tmp)
 		}
 	}
 	half := nb%8 != 0 && nb%8 <= 4 // the last group takes two runs

@@ -532,14 +532,21 @@ func TestQMatMuls(t *testing.T) {
 // BenchmarkAct32g8 times quantising one activation row for the
 // eight-activation kernels, for 15M's widths: 288 (nine blocks, a last
 // group of one) and 768 (three whole groups). A 15M prefill of 128 tokens
-// makes 3,072 such calls.
+// makes 3,072 such calls. The -nf4 runs put each block's codes in
+// even-odd order, as NF4 and FP4 weights take them.
 func BenchmarkAct32g8(b *testing.B) {
 	for _, cols := range []int{288, 768} {
 		x := randVec(1, cols, 1)
-		b.Run(fmt.Sprint(cols), func(b *testing.B) {
-			for b.Loop() {
-				actPool.Put(act32g8(x, 8, false))
+		for _, evenOdd := range []bool{false, true} {
+			name := fmt.Sprint(cols)
+			if evenOdd {
+				name += "-nf4"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					actPool.Put(act32g8(x, 8, evenOdd))
+				}
+			})
+		}
 	}
 }
