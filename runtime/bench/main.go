@@ -1,6 +1,9 @@
+//go:build unix
+
 // Command bench measures whisperc's CPU inference on llama2.c-shaped models
 // with seeded random weights, for the side-by-side comparison with
-// llama.cpp that bench.sh runs (see README.md in this folder).
+// llama.cpp that bench.sh runs (see README.md in this folder). It reads
+// the process's CPU time and memory the Unix way, and builds on Unix only.
 //
 //	go run ./runtime/bench gen -shape 42M -tokenizer TOK -dir DIR
 //	go run ./runtime/bench run -model gguf:DIR/42M-q4_0.gguf -quantize none -threads 1

@@ -4,8 +4,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/modelwhisperer/whisperc/runtime/internal/pages"
 )
 
@@ -39,7 +37,7 @@ func (m *offHeap) floats(n int) []float32 {
 	if m == nil || n*4 < offHeapMin {
 		return make([]float32, n)
 	}
-	b, err := unix.Mmap(-1, 0, n*4, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	b, err := mapAnon(n * 4)
 	if err != nil {
 		return make([]float32, n)
 	}
@@ -67,7 +65,7 @@ func (m *offHeap) owns(f []float32) []byte {
 // nothing for a heap buffer, which the collector frees.
 func (m *offHeap) release(f []float32) {
 	if b := m.owns(f); b != nil {
-		_ = unix.Madvise(b, unix.MADV_DONTNEED)
+		discard(b)
 	}
 }
 
@@ -89,7 +87,7 @@ func (m *offHeap) touch(f []float32) {
 func (m *offHeap) free() {
 	for _, b := range m.maps {
 		m.live.Add(-int64(len(b)))
-		_ = unix.Munmap(b)
+		_ = unmapAnon(b)
 	}
 	m.maps = nil
 }

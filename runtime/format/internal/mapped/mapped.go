@@ -10,8 +10,6 @@ import (
 	"os"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/modelwhisperer/whisperc/lang/input"
 )
 
@@ -42,12 +40,8 @@ func Open(name string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("%s: file of %d bytes is too large to map", name, size)
 	}
-	// A private writable mapping: readers treat it as read-only, but a
-	// consumer that aliases it (the engine's fp32 weights) and writes by
-	// mistake gets a copy-on-write page instead of a fatal fault, and the
-	// file never changes. Untouched pages cost nothing and stay shared with
-	// the page cache.
-	if data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE); err == nil {
+	// Copy-on-write (mapFile): the file never changes.
+	if data, err := mapFile(f, int(size)); err == nil {
 		return &File{Name: name, Data: data, mapped: true}, nil
 	}
 	data := make([]byte, size)
@@ -71,7 +65,7 @@ func (f *File) Close() error {
 	data := f.Data
 	f.Data = nil
 	if f.mapped {
-		return unix.Munmap(data)
+		return unmap(data)
 	}
 	return nil
 }
@@ -81,7 +75,7 @@ func (f *File) Close() error {
 // counting in the process's resident set. They stay readable: a later read
 // faults them back in from the file. Unmodified private pages are dropped,
 // never written anywhere. It does nothing for a File read into memory, or
-// for b outside Data.
+// for b outside Data, or on Windows (release).
 func (f *File) Release(b []byte) {
 	if f == nil || !f.mapped || f.closed || len(b) == 0 || len(f.Data) == 0 {
 		return
@@ -97,5 +91,5 @@ func (f *File) Release(b []byte) {
 	if hi <= lo {
 		return
 	}
-	_ = unix.Madvise(f.Data[lo:hi], unix.MADV_DONTNEED)
+	release(f.Data[lo:hi])
 }
