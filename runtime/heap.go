@@ -119,10 +119,10 @@ func atMostLive(headroom func(live int64) int64) func(live int64) int64 {
 // in heap pages of their own takes those lowest free pages in the order a
 // step's allocations would; populating them makes them resident in one
 // system call each run of adjacent pages, and a write to each makes it
-// ready for the process (pages.Populate); the collection then frees them without giving them back (the
-// heap stays within its goal). The run's peak is unchanged: its heap grows
-// to live + n before each collection anyway, and the plan counts that
-// (cost.DecodeHeapHeadroom).
+// ready for the process (pages.Populate); the collection then frees them
+// without giving them back (the heap stays within its goal). The run's
+// peak is unchanged: its heap grows to live + n before each collection
+// anyway, and the plan counts that (cost.DecodeHeapHeadroom).
 func prefaultHeap(n int64) {
 	const page = 8 << 10 // the Go heap's page: an object of this size has a span of its own
 	bufs := make([][]byte, 0, n/page+1)

@@ -66,8 +66,7 @@ func act32(x []float32, k int32, evenOdd bool) *act8 {
 	for b := 0; b < nb; b++ {
 		q := a.q[32*b : 32*b+32]
 		if evenOdd {
-			tmp := [32]int8(q)
-			splitEvenOdd((*[16]int8)(q[:16]), (*[16]int8)(q[16:]), &tmp)
+			evenOddInPlace((*[32]int8)(q))
 		}
 		for l := 0; l < 8; l++ {
 			a.bias[8*b+l] = -k * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
@@ -89,6 +88,12 @@ func splitEvenOdd(even, odd *[16]int8, src *[32]int8) {
 		binary.LittleEndian.PutUint32(lo[4*w:], evenBytes(v))
 		binary.LittleEndian.PutUint32(hi[4*w:], evenBytes(v>>8))
 	}
+}
+
+// evenOddInPlace puts one block's 32 codes in even-odd order.
+func evenOddInPlace(q *[32]int8) {
+	src := *q
+	splitEvenOdd((*[16]int8)(q[:16]), (*[16]int8)(q[16:]), &src)
 }
 
 // evenBytes packs bytes 0, 2, 4 and 6 of v, in that order.
@@ -877,9 +882,7 @@ func act32g8(x []float32, k int32, evenOdd bool) *act8 {
 	clear(a.d[nb:])
 	if evenOdd {
 		for b := 0; b < nb; b++ {
-			q := nat[32*b : 32*b+32]
-			tmp := [32]int8(q)
-			splitEvenOdd((*[16]int8)(q[:16]), (*[16]int8)(q[16:]), &tmp)
+			evenOddInPlace((*[32]int8)(nat[32*b:]))
 		}
 	}
 	half := nb%8 != 0 && nb%8 <= 4 // the last group takes two runs

@@ -26,23 +26,23 @@ func TouchFloats(f []float32) {
 }
 
 // Populate asks the kernel to make the n bytes from start, which hold
-// zeros or are not yet resident, resident and writable in one system
-// call, and reports whether it could (Linux 5.14 and up:
-// MADV_POPULATE_WRITE; start must be page-aligned). The memory must stay
-// allocated through the call: it may span several Go objects, so it is
-// given as an address.
+// zeros or are not yet resident, resident and writable in one system call
+// (Linux 5.14 and up: MADV_POPULATE_WRITE; start must be page-aligned),
+// and does nothing where it cannot. The memory must stay allocated
+// through the call: it may span several Go objects, so it is given as an
+// address.
 //
 // Populate alone does not make the pages ready for the process's first
 // write to each. Under a hypervisor that shadows the guest's page tables
 // (this project's 2-vCPU VM is a PVM guest), the kernel's writes fill the
 // guest's tables but not the shadow the process runs on, and the first
-// write from user space to each page still exits to the hypervisor,
-// where the guest sees no fault: 2-7.5 µs a page after Populate, against
-// 11-16 µs for a page not populated, and 0.02 µs once written
+// write from user space to each page still exits to the hypervisor, where
+// the guest sees no fault: 2-7.5 µs a page after Populate, against 11-16
+// µs for a page not populated, and 0.02 µs once written
 // (BenchmarkFirstWrite and a 64 MiB test program, 12:55-13:10 UTC
-// 2026-12-07). Callers Touch the pages
-// after it (Prefault), which keeps Populate's saving.
-func Populate(start, n uintptr) bool { return populate(start, n) }
+// 2026-12-07). Callers Touch the pages after it (Prefault), which keeps
+// Populate's saving.
+func Populate(start, n uintptr) { populate(start, n) }
 
 // Prefault makes every page of b, which holds zeros or is not yet
 // resident, resident and ready for its first write from this process:
